@@ -1,0 +1,165 @@
+import { z } from "zod";
+import { ContextPolicySchema } from "./context-policy.js";
+import {
+  OrchestrationFlowStatusSchema,
+  OrchestrationFlowTypeSchema,
+  OrchestrationStepStatusSchema,
+  StepActionSchema,
+} from "./enums.js";
+import { FlowStepSchema } from "./flow-definition.js";
+
+export const TokenUsageSchema = z.object({
+  promptTokens: z.number().int().nonnegative(),
+  completionTokens: z.number().int().nonnegative(),
+  totalTokens: z.number().int().nonnegative(),
+  /** Prompt tokens the vendor served from its cache, where it reports them. */
+  cachedTokens: z.number().int().nonnegative().optional(),
+  /** Hidden reasoning tokens, where the vendor reports them (billed as output). */
+  reasoningTokens: z.number().int().nonnegative().optional(),
+});
+export type TokenUsage = z.infer<typeof TokenUsageSchema>;
+
+export const StepErrorSchema = z.object({
+  code: z.string(),
+  message: z.string(),
+  retryable: z.boolean().optional(),
+});
+export type StepError = z.infer<typeof StepErrorSchema>;
+
+export const FlowStepResultSchema = z.object({
+  stepId: z.string(),
+  status: OrchestrationStepStatusSchema,
+  output: z.string().nullable(),
+  provider: z.string(),
+  model: z.string(),
+  action: StepActionSchema,
+  /** 0 for steps outside a loop; 1, 2, … for each loop iteration. */
+  iteration: z.number().int().nonnegative(),
+  usage: TokenUsageSchema.nullable(),
+  /** USD; null when the model has no known price. */
+  cost: z.number().nullable(),
+  retryCount: z.number().int().nonnegative(),
+  startedAt: z.string().nullable(),
+  completedAt: z.string().nullable(),
+  error: StepErrorSchema.optional(),
+});
+export type FlowStepResult = z.infer<typeof FlowStepResultSchema>;
+
+export const FlowExecutionResultSchema = z.object({
+  flowId: z.string(),
+  status: OrchestrationFlowStatusSchema,
+  finalOutput: z.string().nullable(),
+  steps: z.array(FlowStepResultSchema),
+  totalCost: z.number(),
+  totalTokens: z.number().int().nonnegative(),
+  startedAt: z.string().nullable(),
+  completedAt: z.string().nullable(),
+  error: StepErrorSchema.extend({ stepId: z.string().optional() }).optional(),
+});
+export type FlowExecutionResult = z.infer<typeof FlowExecutionResultSchema>;
+
+export const FlowEventTypeSchema = z.enum([
+  "flow_start",
+  "step_start",
+  "step_progress",
+  "step_retry",
+  "step_complete",
+  "step_skipped",
+  "error",
+  "flow_complete",
+  "flow_failed",
+  "flow_cancelled",
+]);
+export type FlowEventType = z.infer<typeof FlowEventTypeSchema>;
+
+/** One progress event; `id` increases per flow, so a client can resume after it. */
+export const FlowStreamUpdateSchema = z.object({
+  id: z.number().int().positive(),
+  type: FlowEventTypeSchema,
+  flowId: z.string(),
+  stepId: z.string().optional(),
+  data: z.unknown(),
+  timestamp: z.string(),
+});
+export type FlowStreamUpdate = z.infer<typeof FlowStreamUpdateSchema>;
+
+export const MessageRoleSchema = z.enum(["user", "assistant", "system"]);
+export type MessageRole = z.infer<typeof MessageRoleSchema>;
+
+export const ConversationMessageSchema = z.object({
+  role: MessageRoleSchema,
+  content: z.string(),
+  /** The provider that wrote an assistant message, if known (data-sharing checks use it). */
+  provider: z.string().optional(),
+});
+export type ConversationMessage = z.infer<typeof ConversationMessageSchema>;
+
+/** What a step (and a prompt hook) sees of its run. The seed's StepContext, plus the iteration. */
+export interface StepContext {
+  flowId: string;
+  stepId: string;
+  stepIndex: number;
+  iteration: number;
+  originalPrompt: string;
+  previousStepOutput?: string;
+  previousStepOutputs: Record<string, string>;
+  allStepResults: FlowStepResult[];
+  threadHistory: ConversationMessage[];
+  metadata: Record<string, unknown>;
+}
+
+/** The stored flow (the seed's OrchestrationFlow entity). */
+export const OrchestrationFlowSchema = z.object({
+  id: z.string(),
+  threadId: z.string(),
+  name: z.string(),
+  description: z.string().nullable(),
+  flowType: OrchestrationFlowTypeSchema,
+  steps: z.array(FlowStepSchema),
+  contextPolicy: ContextPolicySchema,
+  currentStepIndex: z.number().int(),
+  status: OrchestrationFlowStatusSchema,
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  completedAt: z.string().nullable(),
+  result: FlowExecutionResultSchema.nullable(),
+});
+export type OrchestrationFlow = z.infer<typeof OrchestrationFlowSchema>;
+
+/** A stored step result (the seed's OrchestrationStepResult entity). */
+export const OrchestrationStepResultSchema = z.object({
+  id: z.string(),
+  flowId: z.string(),
+  stepId: z.string(),
+  iteration: z.number().int().nonnegative(),
+  messageId: z.string().nullable(),
+  status: OrchestrationStepStatusSchema,
+  output: z.string().nullable(),
+  metadata: z
+    .object({
+      provider: z.string(),
+      model: z.string(),
+      action: StepActionSchema,
+      usage: TokenUsageSchema.nullable(),
+      cost: z.number().nullable(),
+      retryCount: z.number().int().nonnegative(),
+    })
+    .nullable(),
+  executedAt: z.string(),
+});
+export type OrchestrationStepResult = z.infer<typeof OrchestrationStepResultSchema>;
+
+/** Per caller and provider: what may be sent to that provider. */
+export const DataSharingPolicySchema = z.object({
+  providerKey: z.string(),
+  allowConversationHistory: z.boolean(),
+  allowCrossProviderContext: z.boolean(),
+  allowAttachments: z.boolean(),
+});
+export type DataSharingPolicy = z.infer<typeof DataSharingPolicySchema>;
+
+export const TimeoutConfigSchema = z.strictObject({
+  flowMs: z.number().int().positive().optional(),
+  stepMs: z.number().int().positive().optional(),
+});
+export type TimeoutConfig = z.infer<typeof TimeoutConfigSchema>;

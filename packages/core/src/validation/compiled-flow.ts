@@ -1,0 +1,54 @@
+import type { CompiledCondition } from "../condition/condition-expression.js";
+import type { ContextPolicy } from "../schema/context-policy.js";
+import type { FlowDefinition, FlowStep } from "../schema/flow-definition.js";
+import type { TemplateReferences } from "../template/placeholders.js";
+import type { ParsedTemplate } from "../template/prompt-template.js";
+
+/** A validated definition, normalised into the one general model the planner runs: a DAG, conditions, one bounded loop. */
+export interface CompiledFlow {
+  definition: FlowDefinition;
+  steps: CompiledStep[];
+  byId: ReadonlyMap<string, CompiledStep>;
+  policy: ContextPolicy;
+  loop: CompiledLoop | null;
+  output: OutputRule;
+}
+
+export type CompiledPrompt =
+  | { kind: "original" }
+  | { kind: "template"; template: ParsedTemplate; references: TemplateReferences }
+  | { kind: "hook"; name: string };
+
+export type CompiledStepCondition = { kind: "cel"; condition: CompiledCondition } | { kind: "hook"; name: string };
+
+export interface CompiledStep {
+  id: string;
+  index: number;
+  definition: FlowStep;
+  /** Steps that must be terminal before this one may start (loop back-edges excluded). */
+  dependsOn: string[];
+  /** "previous" | "original" | "all" | a step id. */
+  inputFrom: string;
+  prompt: CompiledPrompt;
+  systemPrompt: ParsedTemplate | null;
+  condition: CompiledStepCondition | null;
+  optional: boolean;
+  /** 1 + retries. */
+  maxAttempts: number;
+  inLoop: boolean;
+}
+
+export interface CompiledLoop {
+  stepIds: string[];
+  checkAfter: string;
+  until: CompiledCondition;
+  maxIterations: number;
+  draftFrom: string[];
+}
+
+/** How the flow's final output is chosen. */
+export type OutputRule =
+  | { kind: "step"; stepId: string }
+  | { kind: "draft" }
+  | { kind: "all" }
+  | { kind: "last" };
