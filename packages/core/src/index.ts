@@ -14,3 +14,4 @@ export type * from "./validation/compiled-flow.js";
 export { compileFlow, compileFlowOrThrow, type CompileFlowOptions, type CompileFlowResult } from "./validation/compile-flow.js";
 export { DEFAULT_MAX_ITERATIONS, DEFAULT_QUALITY_THRESHOLD } from "./validation/compile-loop.js";
 export * from "./planner/index.js";
+export * from "./context/index.js";

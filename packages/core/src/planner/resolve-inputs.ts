@@ -33,8 +33,8 @@ function newerFirst(state: RunState) {
     b.iteration - a.iteration || stepOf(state, b.stepId).index - stepOf(state, a.stepId).index;
 }
 
-/** The most recent successful output upstream of an instance; the original prompt when there is none. */
-export function previousOutput(state: RunState, stepId: string, iteration: number): string {
+/** The most recent successful instance upstream of an instance, or null (the first step reads the original prompt). */
+export function previousSource(state: RunState, stepId: string, iteration: number): StepRecord | null {
   const frontier = instanceDependencies(state, stepId, iteration);
   const seen = new Set<string>();
   while (frontier.length) {
@@ -44,10 +44,16 @@ export function previousOutput(state: RunState, stepId: string, iteration: numbe
     if (seen.has(key)) continue;
     seen.add(key);
     const record = getRecord(state, next.stepId, next.iteration);
-    if (record?.status === "success") return record.output ?? "";
+    if (record?.status === "success") return record;
     frontier.push(...instanceDependencies(state, next.stepId, next.iteration));
   }
-  return state.originalPrompt;
+  return null;
+}
+
+/** The most recent successful output upstream of an instance; the original prompt when there is none. */
+export function previousOutput(state: RunState, stepId: string, iteration: number): string {
+  const source = previousSource(state, stepId, iteration);
+  return source ? (source.output ?? "") : state.originalPrompt;
 }
 
 /** Successful upstream outputs of an instance (latest iteration of each step), oldest first. */
@@ -78,13 +84,22 @@ export function labelOutputs(state: RunState, records: readonly StepRecord[]): s
   return records.map((record) => labelOutput(state, record)).join("\n\n");
 }
 
-/** The current draft of a loop: the latest success among `draftFrom`. */
-export function currentDraft(state: RunState): string {
+/** The record holding the current draft of a loop: the latest success among `draftFrom`. */
+export function currentDraftRecord(state: RunState): StepRecord | null {
   const loop = state.flow.loop;
-  if (!loop) return "";
+  if (!loop) return null;
   const candidates = loop.draftFrom.flatMap((id) => latestSuccess(state, id) ?? []);
   candidates.sort(newerFirst(state));
-  return candidates[0]?.output ?? "";
+  return candidates[0] ?? null;
+}
+
+export function currentDraft(state: RunState): string {
+  return currentDraftRecord(state)?.output ?? "";
+}
+
+/** Orders records oldest first: by iteration, then definition order. */
+export function recordAge(state: RunState, record: StepRecord): number {
+  return record.iteration * 1_000 + stepOf(state, record.stepId).index;
 }
 
 /** What a step reads as its input, chosen by `inputFrom`. */

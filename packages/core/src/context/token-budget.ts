@@ -1,0 +1,55 @@
+import type { TokenCounter } from "./tokenizer.js";
+
+/** A piece of shared context: a history message or an earlier step's output. */
+export interface ContextSegment {
+  key: string;
+  /** Smaller is older; trimming starts at the oldest. */
+  age: number;
+  text: string;
+}
+
+export interface TrimResult {
+  /** The kept text per segment key ("" for a dropped segment). */
+  kept: Map<string, string>;
+  tokens: number;
+  droppedSegments: number;
+  truncatedSegments: number;
+}
+
+export const TRIM_MARKER = "[…earlier context trimmed…] ";
+
+/**
+ * Fits segments into `maxTokens`, dropping the oldest whole segments first; the
+ * one that straddles the limit keeps its newest tokens. Ties in age break on the
+ * key, so the same input always trims the same way.
+ */
+export function fitToTokenBudget(segments: readonly ContextSegment[], maxTokens: number, counter: TokenCounter): TrimResult {
+  const newestFirst = [...segments].sort((a, b) => b.age - a.age || (a.key < b.key ? 1 : a.key > b.key ? -1 : 0));
+  const kept = new Map<string, string>();
+  let used = 0;
+  let droppedSegments = 0;
+  let truncatedSegments = 0;
+  for (const segment of newestFirst) {
+    const size = counter.count(segment.text);
+    const room = maxTokens - used;
+    if (size <= room) {
+      kept.set(segment.key, segment.text);
+      used += size;
+      continue;
+    }
+    const markerSize = counter.count(TRIM_MARKER);
+    if (room > markerSize + 8) {
+      let budget = room - markerSize;
+      let tail = counter.keepLast(segment.text, budget);
+      // Re-encoding a cut text can shift a token at the seam; shrink until it fits.
+      while (budget > 0 && counter.count(tail) > room - markerSize) tail = counter.keepLast(segment.text, --budget);
+      kept.set(segment.key, TRIM_MARKER + tail);
+      used += markerSize + counter.count(tail);
+      truncatedSegments += 1;
+    } else {
+      kept.set(segment.key, "");
+      droppedSegments += 1;
+    }
+  }
+  return { kept, tokens: used, droppedSegments, truncatedSegments };
+}
