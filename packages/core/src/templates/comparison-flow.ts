@@ -42,15 +42,15 @@ export const comparisonFlowTemplate: FlowTemplate = defineFlowTemplate<Compariso
     aggregator: providerModelParam("The model that compares the answers. Default: the first of models."),
   },
   build(p) {
-    // The schema guarantees at least two models.
-    const aggregator = p.aggregator ?? (p.models[0] as ProviderModel);
+    // The schema guarantees at least two models; the last fallback only satisfies the type checker.
+    const aggregator = p.aggregator ?? p.models[0] ?? DEFAULT_TEMPLATE_MODELS.openai;
     return {
       name: "Comparison",
       description: `${p.models.map(modelLabel).join(", ")} answer in parallel; ${modelLabel(aggregator)} compares.`,
       type: OrchestrationFlowType.PARALLEL,
       steps: [
         // The bare "original": each model answers the user's request itself, unprompted by the others.
-        ...p.models.map((m, i) => modelStep(`answer_${i + 1}`, m, StepAction.GENERATE, "original", { name: `Answer ${i + 1} (${modelLabel(m)})` })),
+        ...p.models.map((m, i) => modelStep(`answer_${i + 1}`, m, StepAction.GENERATE, "original", { name: `Answer ${i + 1}` })),
         modelStep("compare", aggregator, StepAction.COMPARE, COMPARE_PROMPT, { name: "Comparison", aggregate: true }),
       ],
     };

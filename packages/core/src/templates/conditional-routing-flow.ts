@@ -8,7 +8,7 @@ export interface ConditionalRoutingFlowOptions {
   classifier?: ProviderModel;
   /** Answers TECHNICAL requests. Default: openai/gpt-4o. */
   technical?: ProviderModel;
-  /** Answers CREATIVE requests. Default: anthropic/claude-3-5-sonnet-latest. */
+  /** Answers CREATIVE requests. Default: anthropic/claude-sonnet-4-5. */
   creative?: ProviderModel;
   /** Answers ANALYTICAL requests, and any the classifier failed to label. Default: google/gemini-2.5-pro. */
   analytical?: ProviderModel;

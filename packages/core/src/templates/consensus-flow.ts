@@ -4,9 +4,9 @@ import { defineFlowTemplate, type FlowTemplate } from "./flow-template.js";
 import { DEFAULT_TEMPLATE_MODELS, modelLabel, modelStep, providerModelListParam, providerModelParam } from "./template-parts.js";
 
 export interface ConsensusFlowOptions {
-  /** The models that propose answers, in parallel. Default: openai/gpt-4o, anthropic/claude-3-5-sonnet-latest, google/gemini-2.5-pro. */
+  /** The models that propose answers, in parallel. Default: openai/gpt-4o, anthropic/claude-sonnet-4-5, google/gemini-2.5-pro. */
   proposers?: ProviderModel[];
-  /** The model that builds the consensus. Default: anthropic/claude-3-5-sonnet-latest. */
+  /** The model that builds the consensus. Default: anthropic/claude-sonnet-4-5. */
   moderator?: ProviderModel;
 }
 
@@ -48,7 +48,7 @@ export const consensusFlowTemplate: FlowTemplate = defineFlowTemplate<ConsensusF
       description: `${p.proposers.map(modelLabel).join(", ")} propose; ${modelLabel(p.moderator)} builds the consensus.`,
       type: OrchestrationFlowType.PARALLEL,
       steps: [
-        ...p.proposers.map((m, i) => modelStep(`propose_${i + 1}`, m, StepAction.GENERATE, PROPOSE_PROMPT, { name: `Proposal ${i + 1} (${modelLabel(m)})` })),
+        ...p.proposers.map((m, i) => modelStep(`propose_${i + 1}`, m, StepAction.GENERATE, PROPOSE_PROMPT, { name: `Proposal ${i + 1}` })),
         modelStep("build_consensus", p.moderator, StepAction.COMPARE, CONSENSUS_PROMPT, { name: "Consensus", aggregate: true }),
       ],
     };

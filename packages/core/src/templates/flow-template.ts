@@ -61,7 +61,7 @@ function parameterIssues(error: z.ZodError, template: string, known: readonly st
 }
 
 export function defineFlowTemplate<P extends object>(spec: FlowTemplateSpec<P>): FlowTemplate {
-  const entries = Object.entries(spec.parameters) as [string, ParameterSpec<unknown>][];
+  const entries = Object.entries<ParameterSpec<unknown>>(spec.parameters);
   const shape: Record<string, z.ZodType> = {};
   for (const [name, param] of entries) {
     const fallback = param.default;

@@ -6,11 +6,11 @@ import { DEFAULT_TEMPLATE_MODELS, modelStep, providerModelParam } from "./templa
 export interface QualityAssuranceFlowOptions {
   /** Writes the response. Default: openai/gpt-4o. */
   generator?: ProviderModel;
-  /** Checks accuracy. Default: anthropic/claude-3-5-sonnet-latest. */
+  /** Checks accuracy. Default: anthropic/claude-sonnet-4-5. */
   accuracyChecker?: ProviderModel;
   /** Checks clarity. Default: google/gemini-2.5-pro. */
   clarityChecker?: ProviderModel;
-  /** Gives the final verdict. Default: anthropic/claude-3-5-sonnet-latest. */
+  /** Gives the final verdict. Default: anthropic/claude-sonnet-4-5. */
   judge?: ProviderModel;
 }
 

@@ -6,7 +6,7 @@ import { DEFAULT_TEMPLATE_MODELS, modelStep, providerModelParam } from "./templa
 export interface SequentialAnalysisFlowOptions {
   /** Extracts the factual claims. Default: openai/gpt-4o. */
   extractor?: ProviderModel;
-  /** Analyses the reasoning. Default: anthropic/claude-3-5-sonnet-latest. */
+  /** Analyses the reasoning. Default: anthropic/claude-sonnet-4-5. */
   analyst?: ProviderModel;
   /** Evaluates credibility. Default: google/gemini-2.5-pro. */
   evaluator?: ProviderModel;

@@ -10,7 +10,7 @@ import type { ParameterSpec } from "./flow-template.js";
  */
 export const DEFAULT_TEMPLATE_MODELS = {
   openai: { provider: "openai", model: "gpt-4o" },
-  anthropic: { provider: "anthropic", model: "claude-3-5-sonnet-latest" },
+  anthropic: { provider: "anthropic", model: "claude-sonnet-4-5" },
   google: { provider: "google", model: "gemini-2.5-pro" },
   /** For steps that only classify: a one-word answer does not need a large model. */
   openaiFast: { provider: "openai", model: "gpt-4o-mini" },
@@ -33,7 +33,7 @@ export function modelStep(
   return { id, provider: target.provider, model: target.model, action, prompt, retryOnFailure: true, ...extra };
 }
 
-/** A step's label in `{{ all }}` and in the UI: which model wrote it. */
+/** "provider/model", as flow descriptions name a model. */
 export function modelLabel(target: ProviderModel): string {
   return `${target.provider}/${target.model}`;
 }
