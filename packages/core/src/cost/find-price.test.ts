@@ -38,7 +38,7 @@ describe("findPrice", () => {
 
   it("strips Google's models/ prefix and a -latest suffix, and ignores case", () => {
     expect(findPrice(table, "google", "models/gemini-2.5-pro")).toBe(table.google?.["gemini-2.5-pro"]);
-    expect(findPrice(table, "anthropic", "claude-sonnet-4-5")).toBe(table.anthropic?.["claude-3-5-sonnet"]);
+    expect(findPrice(table, "anthropic", "claude-3-5-sonnet-latest")).toBe(table.anthropic?.["claude-3-5-sonnet"]);
     expect(findPrice(table, "anthropic", "claude-3-7-sonnet-latest")).toBe(table.anthropic?.["claude-3-7-sonnet"]);
     expect(findPrice(table, "openai", "GPT-4o")).toBe(table.openai?.["gpt-4o"]);
     expect(normalizeModelName(" models/Gemini-2.0-Flash-latest ")).toBe("gemini-2.0-flash");
