@@ -102,7 +102,7 @@ export function planNextSteps(flow: CompiledFlow, records: readonly StepRecord[]
   const loop = loopProgress(state);
   if (failure || loop.kind === "error") {
     const failed = failure ?? {
-      stepId: (flow.loop?.checkAfter ?? "") as string,
+      stepId: flow.loop?.checkAfter ?? "",
       iteration: loop.kind === "error" ? loop.iteration : 0,
       error: { code: "condition_error", message: loop.kind === "error" ? loop.message : "", retryable: false },
     };

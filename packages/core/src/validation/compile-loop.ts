@@ -47,7 +47,7 @@ export function compileLoop(definition: FlowDefinition, ctx: StepCompileContext)
   if (!consecutive) {
     ctx.issues.push({ path: `${path}.steps`, message: "loop steps must be consecutive steps of the flow, in order" });
   }
-  const checkAfter = spec.checkAfter ?? (spec.steps[spec.steps.length - 1] as string);
+  const checkAfter = spec.checkAfter ?? spec.steps[spec.steps.length - 1] ?? "";
   if (!spec.steps.includes(checkAfter)) {
     ctx.issues.push({ path: `${path}.checkAfter`, message: `must be one of the loop's steps (${spec.steps.join(", ")})` });
   }

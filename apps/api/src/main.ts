@@ -1,0 +1,2 @@
+// placeholder until the api process lands
+export {};

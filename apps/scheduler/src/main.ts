@@ -1,0 +1,2 @@
+// placeholder until the scheduler process lands
+export {};

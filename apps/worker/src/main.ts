@@ -1,0 +1,2 @@
+// placeholder until the worker process lands
+export {};

@@ -1,0 +1,2 @@
+// @ensemble/engine — the run engine shared by the api, scheduler and worker apps: start, advance, claim, complete, cancel.
+export {};

@@ -1,0 +1,123 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/setup.sh and .ci/run (source this file; it runs nothing itself).
+# Local services are fixed at 127.0.0.1:6379 (Redis) and 127.0.0.1:5432 (PostgreSQL): the
+# defaults the apps and tests use. Every function is idempotent: it does nothing if all is well.
+
+PNPM_VERSION=12.4.2 # must match "packageManager" in package.json; pnpm cannot switch versions here
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Runs a command as root: directly when we are root, else through sudo.
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else die "'$*' needs root: run this script as root or install sudo"
+  fi
+}
+
+# Installs pnpm with npm (corepack fails here) unless the pinned version is already there.
+ensure_pnpm() {
+  if [ "$(pnpm --version 2>/dev/null || true)" = "$PNPM_VERSION" ]; then return; fi
+  command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js 20 (it ships npm) first"
+  say "installing pnpm@$PNPM_VERSION with npm"
+  if [ -w "$(npm prefix -g)/lib/node_modules" ]; then npm i -g "pnpm@$PNPM_VERSION"
+  else as_root npm i -g "pnpm@$PNPM_VERSION"
+  fi
+}
+
+# Newest PostgreSQL cluster version under /etc/postgresql (Debian layout), e.g. "15".
+# shellcheck disable=SC2012 # version-named folders only
+pg_version() { ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1; }
+
+# Installs Redis and PostgreSQL from Debian's packages when either is missing.
+ensure_service_packages() {
+  if command -v redis-server >/dev/null 2>&1 && command -v pg_ctlcluster >/dev/null 2>&1 \
+    && [ -n "$(pg_version)" ]; then return; fi
+  command -v apt-get >/dev/null 2>&1 \
+    || die "redis-server/postgresql missing and no apt-get: install Redis 7 and PostgreSQL yourself"
+  say "installing redis-server and postgresql (apt-get)"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server postgresql
+}
+
+# Polls "$@" up to 30 times, half a second apart; fails with a hint when it never succeeds.
+wait_for() {
+  local what=$1; shift
+  for _ in $(seq 30); do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done
+  die "$what did not come up within 15 s; check its log (redis: stdout of redis-server, postgres: /var/log/postgresql/)"
+}
+
+redis_up() { [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]; }
+
+# Starts Redis in the background (no persistence: it holds only queues of this machine's runs).
+start_redis() {
+  if redis_up; then say "redis is running"; return; fi
+  say "starting redis on 127.0.0.1:6379"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no >/dev/null
+  wait_for redis redis_up
+}
+
+# Starts the Debian cluster directly: containers block service autostart and have no systemd.
+start_postgres() {
+  if pg_isready -h 127.0.0.1 -p 5432 -q; then say "postgres is running"; return; fi
+  local version; version=$(pg_version)
+  [ -n "$version" ] || die "no PostgreSQL cluster in /etc/postgresql: run scripts/setup.sh"
+  # Debian picks the next free port when 5432 is taken at install time; the apps expect 5432.
+  local conf="/etc/postgresql/$version/main/postgresql.conf" port
+  port=$(sed -n 's/^port *= *\([0-9]*\).*/\1/p' "$conf")
+  [ "${port:-5432}" = 5432 ] || die "postgres $version/main is set to port $port: set 'port = 5432' in $conf"
+  say "starting postgres $version on 127.0.0.1:5432"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  wait_for postgres pg_isready -h 127.0.0.1 -p 5432 -q
+}
+
+# True when the URLs' login (postgres, no password, over TCP) works. -w: never prompt.
+pg_tcp_login_ok() { psql -w -h 127.0.0.1 -U postgres -d postgres -Atqc 'select 1' >/dev/null 2>&1; }
+
+# Runs a postgres client command as a superuser: over TCP if that works, else as the postgres
+# OS user over the socket (Debian's default "peer" auth, the only way in on a fresh install).
+pg_admin() {
+  if pg_tcp_login_ok; then PGHOST=127.0.0.1 PGUSER=postgres "$@"
+  # (cd /: the postgres user may not be allowed into our working directory.)
+  elif [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@")
+  elif command -v sudo >/dev/null 2>&1; then (cd / && sudo -u postgres "$@")
+  else die "cannot log in to postgres as a superuser: run as root, or with sudo available"
+  fi
+}
+
+# DATABASE_URL has no password (postgres://postgres@127.0.0.1:5432/db). A fresh Debian install
+# asks for one over TCP, so on such a machine allow passwordless logins from this host only.
+ensure_postgres_local_login() {
+  if pg_tcp_login_ok; then return; fi
+  local hba; hba="/etc/postgresql/$(pg_version)/main/pg_hba.conf"
+  say "allowing passwordless postgres logins from 127.0.0.1/::1 (local dev/CI only) in $hba"
+  # pg_hba.conf is first-match: the lines go on top. The marker keeps this from repeating.
+  if ! as_root grep -q 'added by ensemble scripts/services.sh' "$hba"; then
+    # shellcheck disable=SC2016 # $1 expands in the inner shell
+    as_root sh -c '{ printf "%s\n" "# added by ensemble scripts/services.sh: passwordless logins from this host" \
+      "host all all 127.0.0.1/32 trust" "host all all ::1/128 trust"; cat "$1"; } > "$1.new" \
+      && cat "$1.new" > "$1" && rm "$1.new"' sh "$hba"
+  fi
+  as_root pg_ctlcluster --skip-systemctl-redirect "$(pg_version)" main reload
+  wait_for "postgres login" pg_tcp_login_ok
+}
+
+# Creates database $1 (owned by postgres) unless it exists.
+ensure_database() {
+  local db=$1
+  if [ "$(pg_admin psql -w -d postgres -Atqc "select 1 from pg_database where datname = '$db'")" = 1 ]; then
+    say "database $db exists"; return
+  fi
+  say "creating database $db"
+  pg_admin createdb -O postgres "$db"
+}
+
+# Gives the current OS user a superuser role, so `psql`, `createdb` … work without -U.
+ensure_user_role() {
+  local user; user=$(id -un)
+  [ "$user" = postgres ] && return
+  if [ "$(pg_admin psql -w -d postgres -Atqc "select 1 from pg_roles where rolname = '$user'")" = 1 ]; then return; fi
+  say "creating postgres role $user"
+  pg_admin createuser --superuser "$user"
+}
