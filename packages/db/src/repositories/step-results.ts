@@ -1,0 +1,179 @@
+import { and, asc, eq, inArray, lt, or, sql } from "drizzle-orm";
+import type { Executor } from "../client.js";
+import { stepResults, usageLedger } from "../schema/tables.js";
+import { newId } from "./ids.js";
+
+export type StepResultRow = typeof stepResults.$inferSelect;
+export type NewStepInstance = Omit<typeof stepResults.$inferInsert, "id">;
+
+const nowSql = sql`clock_timestamp()`;
+
+export async function listRunSteps(db: Executor, flowId: string, run: number): Promise<StepResultRow[]> {
+  return db
+    .select()
+    .from(stepResults)
+    .where(and(eq(stepResults.flowId, flowId), eq(stepResults.run, run)))
+    .orderBy(asc(stepResults.iteration), asc(stepResults.stepIndex));
+}
+
+/** Records step instances (dispatched, skipped, …); an instance already recorded is left as it is. */
+export async function insertStepInstances(db: Executor, rows: NewStepInstance[]): Promise<StepResultRow[]> {
+  if (rows.length === 0) return [];
+  return db
+    .insert(stepResults)
+    .values(rows.map((row) => ({ id: newId(), ...row })))
+    .onConflictDoNothing({ target: [stepResults.flowId, stepResults.run, stepResults.stepId, stepResults.iteration] })
+    .returning();
+}
+
+/** Moves a failed instance to its next attempt. Guarded by the attempt number, so it happens once. */
+export async function requeueStepAttempt(db: Executor, id: string, attempt: number, notBefore: Date | null): Promise<boolean> {
+  const rows = await db
+    .update(stepResults)
+    .set({ status: "pending", attempt, notBefore, leaseOwner: null, leaseExpiresAt: null, completedAt: null })
+    .where(and(eq(stepResults.id, id), eq(stepResults.status, "failed"), eq(stepResults.attempt, attempt - 1)))
+    .returning({ id: stepResults.id });
+  return rows.length === 1;
+}
+
+export interface ClaimStepInput {
+  flowId: string;
+  run: number;
+  stepId: string;
+  iteration: number;
+  attempt: number;
+  owner: string;
+  leaseMs: number;
+}
+
+/**
+ * Takes the lease on a pending instance, or on a running one whose lease expired
+ * (its worker died). Bumps the fencing token, so the old holder can no longer commit.
+ */
+export async function claimStep(db: Executor, input: ClaimStepInput): Promise<StepResultRow | undefined> {
+  const [row] = await db
+    .update(stepResults)
+    .set({
+      status: "running",
+      leaseToken: sql`${stepResults.leaseToken} + 1`,
+      leaseOwner: input.owner,
+      leaseExpiresAt: sql`${nowSql} + make_interval(secs => ${input.leaseMs / 1000})`,
+      startedAt: sql`coalesce(${stepResults.startedAt}, ${nowSql})`,
+    })
+    .where(
+      and(
+        eq(stepResults.flowId, input.flowId),
+        eq(stepResults.run, input.run),
+        eq(stepResults.stepId, input.stepId),
+        eq(stepResults.iteration, input.iteration),
+        eq(stepResults.attempt, input.attempt),
+        or(eq(stepResults.status, "pending"), and(eq(stepResults.status, "running"), lt(stepResults.leaseExpiresAt, nowSql))),
+      ),
+    )
+    .returning();
+  return row;
+}
+
+export async function findStepInstance(
+  db: Executor,
+  key: { flowId: string; run: number; stepId: string; iteration: number },
+): Promise<StepResultRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(stepResults)
+    .where(
+      and(
+        eq(stepResults.flowId, key.flowId),
+        eq(stepResults.run, key.run),
+        eq(stepResults.stepId, key.stepId),
+        eq(stepResults.iteration, key.iteration),
+      ),
+    );
+  return row;
+}
+
+/** Extends a held lease; false when it was taken over (stop, do not commit). */
+export async function renewStepLease(db: Executor, id: string, leaseToken: number, leaseMs: number): Promise<boolean> {
+  const rows = await db
+    .update(stepResults)
+    .set({ leaseExpiresAt: sql`${nowSql} + make_interval(secs => ${leaseMs / 1000})` })
+    .where(and(eq(stepResults.id, id), eq(stepResults.leaseToken, leaseToken), eq(stepResults.status, "running")))
+    .returning({ id: stepResults.id });
+  return rows.length === 1;
+}
+
+export interface CompleteStepInput {
+  id: string;
+  leaseToken: number;
+  status: "success" | "failed" | "cancelled" | "skipped";
+  output?: string | null;
+  provider?: string;
+  model?: string;
+  usage?: Record<string, number> | null;
+  cost?: number | null;
+  error?: StepResultRow["error"];
+  messageId?: string | null;
+}
+
+/** Writes an attempt's outcome if the caller still holds the lease (fenced); undefined otherwise. */
+export async function completeStep(db: Executor, input: CompleteStepInput): Promise<StepResultRow | undefined> {
+  const [row] = await db
+    .update(stepResults)
+    .set({
+      status: input.status,
+      output: input.output ?? null,
+      ...(input.provider ? { provider: input.provider } : {}),
+      ...(input.model ? { model: input.model } : {}),
+      usage: input.usage ?? null,
+      cost: input.cost ?? null,
+      error: input.error ?? null,
+      messageId: input.messageId ?? null,
+      leaseExpiresAt: null,
+      completedAt: nowSql,
+    })
+    .where(and(eq(stepResults.id, input.id), eq(stepResults.leaseToken, input.leaseToken), eq(stepResults.status, "running")))
+    .returning();
+  return row;
+}
+
+/** Ends every open instance of a run as cancelled; returns those that were running (to abort). */
+export async function cancelOpenSteps(db: Executor, flowId: string, run: number): Promise<StepResultRow[]> {
+  return db
+    .update(stepResults)
+    .set({ status: "cancelled", completedAt: nowSql, leaseExpiresAt: null })
+    .where(and(eq(stepResults.flowId, flowId), eq(stepResults.run, run), inArray(stepResults.status, ["pending", "running"])))
+    .returning();
+}
+
+export async function setStepStatus(db: Executor, id: string, status: string): Promise<void> {
+  await db.update(stepResults).set({ status, completedAt: nowSql, leaseExpiresAt: null }).where(eq(stepResults.id, id));
+}
+
+/** Open instances whose lease ran out or that waited too long for a worker (the sweeper re-enqueues them). */
+export async function listStaleSteps(db: Executor, olderThanMs: number, limit = 500): Promise<StepResultRow[]> {
+  const cutoff = sql`${nowSql} - make_interval(secs => ${olderThanMs / 1000})`;
+  return db
+    .select()
+    .from(stepResults)
+    .where(
+      or(
+        and(eq(stepResults.status, "running"), lt(stepResults.leaseExpiresAt, nowSql)),
+        and(eq(stepResults.status, "pending"), lt(sql`coalesce(${stepResults.notBefore}, ${stepResults.createdAt})`, cutoff)),
+      ),
+    )
+    .limit(limit);
+}
+
+export type NewLedgerEntry = Omit<typeof usageLedger.$inferInsert, "id" | "createdAt">;
+
+/** One ledger row per billed attempt; a redelivered attempt is not billed twice. */
+export async function insertLedgerEntry(db: Executor, entry: NewLedgerEntry): Promise<void> {
+  await db
+    .insert(usageLedger)
+    .values({ id: newId(), ...entry })
+    .onConflictDoNothing({ target: [usageLedger.stepResultId, usageLedger.attempt] });
+}
+
+export async function listLedger(db: Executor, flowId: string): Promise<(typeof usageLedger.$inferSelect)[]> {
+  return db.select().from(usageLedger).where(eq(usageLedger.flowId, flowId)).orderBy(asc(usageLedger.createdAt));
+}

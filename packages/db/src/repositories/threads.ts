@@ -1,0 +1,73 @@
+import { and, asc, eq } from "drizzle-orm";
+import type { Executor } from "../client.js";
+import { dataSharingPolicies, messages, threadMembers, threads } from "../schema/tables.js";
+import { newId } from "./ids.js";
+
+export type ThreadRow = typeof threads.$inferSelect;
+export type MessageRow = typeof messages.$inferSelect;
+export type PolicyRow = typeof dataSharingPolicies.$inferSelect;
+export type Permission = "read" | "write" | "delete";
+
+export async function insertThread(db: Executor, input: { ownerId: string; title: string }): Promise<ThreadRow> {
+  const [row] = await db.insert(threads).values({ id: newId(), ...input }).returning();
+  return row as ThreadRow;
+}
+
+export async function findThread(db: Executor, id: string): Promise<ThreadRow | undefined> {
+  const [row] = await db.select().from(threads).where(eq(threads.id, id));
+  return row;
+}
+
+/** What a user may do on a thread: the owner everything, a member what was granted, others nothing. */
+export async function threadPermissions(db: Executor, threadId: string, userId: string): Promise<Permission[]> {
+  const thread = await findThread(db, threadId);
+  if (!thread) return [];
+  if (thread.ownerId === userId) return ["read", "write", "delete"];
+  const [member] = await db
+    .select({ permissions: threadMembers.permissions })
+    .from(threadMembers)
+    .where(and(eq(threadMembers.threadId, threadId), eq(threadMembers.userId, userId)));
+  return (member?.permissions ?? []) as Permission[];
+}
+
+export async function upsertThreadMember(db: Executor, input: { threadId: string; userId: string; permissions: Permission[] }): Promise<void> {
+  await db
+    .insert(threadMembers)
+    .values(input)
+    .onConflictDoUpdate({ target: [threadMembers.threadId, threadMembers.userId], set: { permissions: input.permissions } });
+}
+
+export async function insertMessage(
+  db: Executor,
+  input: { threadId: string; role: string; content: string; provider?: string | null; metadata?: Record<string, unknown>; stepResultId?: string | null },
+): Promise<MessageRow | undefined> {
+  // A step result saves at most one message: a redelivered step finds it already there.
+  const [row] = await db
+    .insert(messages)
+    .values({ id: newId(), ...input, metadata: input.metadata ?? {} })
+    .onConflictDoNothing({ target: messages.stepResultId })
+    .returning();
+  return row;
+}
+
+export async function listMessages(db: Executor, threadId: string, limit = 1000): Promise<MessageRow[]> {
+  return db.select().from(messages).where(eq(messages.threadId, threadId)).orderBy(asc(messages.createdAt), asc(messages.id)).limit(limit);
+}
+
+export async function upsertPolicy(db: Executor, input: Omit<PolicyRow, "updatedAt">): Promise<PolicyRow> {
+  const flags = {
+    allowConversationHistory: input.allowConversationHistory,
+    allowCrossProviderContext: input.allowCrossProviderContext,
+    allowAttachments: input.allowAttachments,
+  };
+  const [row] = await db
+    .insert(dataSharingPolicies)
+    .values(input)
+    .onConflictDoUpdate({ target: [dataSharingPolicies.userId, dataSharingPolicies.providerKey], set: { ...flags, updatedAt: new Date() } })
+    .returning();
+  return row as PolicyRow;
+}
+
+export async function listPolicies(db: Executor, userId: string): Promise<PolicyRow[]> {
+  return db.select().from(dataSharingPolicies).where(eq(dataSharingPolicies.userId, userId)).orderBy(asc(dataSharingPolicies.providerKey));
+}

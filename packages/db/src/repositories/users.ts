@@ -1,0 +1,35 @@
+import { and, eq, isNull } from "drizzle-orm";
+import type { Executor } from "../client.js";
+import { apiKeys, users } from "../schema/tables.js";
+import { newId } from "./ids.js";
+
+export type UserRow = typeof users.$inferSelect;
+
+export async function insertUser(db: Executor, input: { id?: string; name: string }): Promise<UserRow> {
+  const [row] = await db.insert(users).values({ id: input.id ?? newId(), name: input.name }).returning();
+  return row as UserRow;
+}
+
+export async function findUser(db: Executor, id: string): Promise<UserRow | undefined> {
+  const [row] = await db.select().from(users).where(eq(users.id, id));
+  return row;
+}
+
+export async function insertApiKey(db: Executor, input: { userId: string; keyHash: string; prefix: string }): Promise<{ id: string }> {
+  const id = newId();
+  await db.insert(apiKeys).values({ id, ...input });
+  return { id };
+}
+
+/** The user owning an active (not revoked) key with this hash. */
+export async function findUserByKeyHash(db: Executor, keyHash: string): Promise<{ userId: string; keyId: string } | undefined> {
+  const [row] = await db
+    .select({ userId: apiKeys.userId, keyId: apiKeys.id })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)));
+  return row;
+}
+
+export async function revokeApiKey(db: Executor, keyId: string): Promise<void> {
+  await db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, keyId));
+}

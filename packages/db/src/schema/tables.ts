@@ -1,0 +1,196 @@
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
+
+/**
+ * Ensemble's tables. Unique constraints make every write of a step's effect
+ * idempotent: one step result per (flow, run, step, iteration); one ledger row per
+ * (step result, attempt); one saved message per step result.
+ */
+
+const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+
+export const users = pgTable("users", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  createdAt: createdAt(),
+});
+
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    /** SHA-256 of the whole key, hex; the key itself is shown once and never stored. */
+    keyHash: text("key_hash").notNull(),
+    /** The key's first characters, to tell keys apart in listings. */
+    prefix: text("prefix").notNull(),
+    createdAt: createdAt(),
+    revokedAt: ts("revoked_at"),
+    lastUsedAt: ts("last_used_at"),
+  },
+  (t) => [uniqueIndex("api_keys_key_hash_uq").on(t.keyHash), index("api_keys_user_idx").on(t.userId)],
+);
+
+export const threads = pgTable("threads", {
+  id: text("id").primaryKey(),
+  ownerId: text("owner_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  title: text("title").notNull(),
+  createdAt: createdAt(),
+});
+
+export const threadMembers = pgTable(
+  "thread_members",
+  {
+    threadId: text("thread_id").notNull().references(() => threads.id, { onDelete: "cascade" }),
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    /** Subset of read, write, delete. */
+    permissions: text("permissions").array().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.threadId, t.userId] })],
+);
+
+export const messages = pgTable(
+  "messages",
+  {
+    id: text("id").primaryKey(),
+    threadId: text("thread_id").notNull().references(() => threads.id, { onDelete: "cascade" }),
+    role: text("role").notNull(),
+    content: text("content").notNull(),
+    /** The provider that wrote an assistant message, if any (data-sharing checks). */
+    provider: text("provider"),
+    metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
+    /** Set when a flow saved this message: at most one message per step result. */
+    stepResultId: text("step_result_id"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("messages_thread_idx").on(t.threadId, t.createdAt), uniqueIndex("messages_step_result_uq").on(t.stepResultId)],
+);
+
+export const dataSharingPolicies = pgTable(
+  "data_sharing_policies",
+  {
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    providerKey: text("provider_key").notNull(),
+    allowConversationHistory: boolean("allow_conversation_history").notNull(),
+    allowCrossProviderContext: boolean("allow_cross_provider_context").notNull(),
+    allowAttachments: boolean("allow_attachments").notNull(),
+    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.providerKey] })],
+);
+
+export const flows = pgTable(
+  "flows",
+  {
+    id: text("id").primaryKey(),
+    threadId: text("thread_id").notNull().references(() => threads.id, { onDelete: "cascade" }),
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    description: text("description"),
+    flowType: text("flow_type").notNull(),
+    /** The validated FlowDefinition, as JSON. Immutable after creation. */
+    definition: jsonb("definition").$type<Record<string, unknown>>().notNull(),
+    status: text("status").notNull().default("pending"),
+    /** Each execute starts a new run; step results belong to one run. */
+    run: integer("run").notNull().default(0),
+    currentStepIndex: integer("current_step_index").notNull().default(0),
+    input: text("input"),
+    metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
+    saveMessages: boolean("save_messages").notNull().default(false),
+    stepTimeoutMs: integer("step_timeout_ms"),
+    deadlineAt: ts("deadline_at"),
+    totalCost: doublePrecision("total_cost").notNull().default(0),
+    totalTokens: bigint("total_tokens", { mode: "number" }).notNull().default(0),
+    result: jsonb("result").$type<Record<string, unknown>>(),
+    error: jsonb("error").$type<{ code: string; message: string; stepId?: string }>(),
+    createdAt: createdAt(),
+    queuedAt: ts("queued_at"),
+    startedAt: ts("started_at"),
+    completedAt: ts("completed_at"),
+  },
+  (t) => [index("flows_thread_idx").on(t.threadId, t.createdAt), index("flows_status_idx").on(t.status)],
+);
+
+export const stepResults = pgTable(
+  "step_results",
+  {
+    id: text("id").primaryKey(),
+    flowId: text("flow_id").notNull().references(() => flows.id, { onDelete: "cascade" }),
+    run: integer("run").notNull(),
+    stepId: text("step_id").notNull(),
+    stepIndex: integer("step_index").notNull(),
+    iteration: integer("iteration").notNull().default(0),
+    /** 0-based number of the latest attempt. */
+    attempt: integer("attempt").notNull().default(0),
+    status: text("status").notNull(),
+    output: text("output"),
+    provider: text("provider").notNull(),
+    model: text("model").notNull(),
+    action: text("action").notNull(),
+    usage: jsonb("usage").$type<Record<string, number>>(),
+    cost: doublePrecision("cost"),
+    error: jsonb("error").$type<{ code: string; message: string; retryable?: boolean; retryAfterMs?: number }>(),
+    /** Fencing token: bumped by every claim; a worker commits only while it still holds its token. */
+    leaseToken: integer("lease_token").notNull().default(0),
+    leaseOwner: text("lease_owner"),
+    leaseExpiresAt: ts("lease_expires_at"),
+    messageId: text("message_id"),
+    /** When the current attempt may start (retry backoff). */
+    notBefore: ts("not_before"),
+    createdAt: createdAt(),
+    startedAt: ts("started_at"),
+    completedAt: ts("completed_at"),
+  },
+  (t) => [
+    uniqueIndex("step_results_instance_uq").on(t.flowId, t.run, t.stepId, t.iteration),
+    index("step_results_open_idx").on(t.status).where(sql`status in ('pending', 'running')`),
+  ],
+);
+
+export const usageLedger = pgTable(
+  "usage_ledger",
+  {
+    id: text("id").primaryKey(),
+    stepResultId: text("step_result_id").notNull().references(() => stepResults.id, { onDelete: "cascade" }),
+    attempt: integer("attempt").notNull(),
+    flowId: text("flow_id").notNull(),
+    userId: text("user_id").notNull(),
+    provider: text("provider").notNull(),
+    model: text("model").notNull(),
+    promptTokens: integer("prompt_tokens").notNull(),
+    completionTokens: integer("completion_tokens").notNull(),
+    cachedTokens: integer("cached_tokens").notNull().default(0),
+    reasoningTokens: integer("reasoning_tokens").notNull().default(0),
+    /** USD; null when the model has no known price. */
+    cost: doublePrecision("cost"),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("usage_ledger_attempt_uq").on(t.stepResultId, t.attempt), index("usage_ledger_flow_idx").on(t.flowId)],
+);
+
+export const flowEvents = pgTable(
+  "flow_events",
+  {
+    flowId: text("flow_id").notNull().references(() => flows.id, { onDelete: "cascade" }),
+    seq: integer("seq").notNull(),
+    type: text("type").notNull(),
+    stepId: text("step_id"),
+    data: jsonb("data"),
+    createdAt: ts("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.flowId, t.seq] })],
+);

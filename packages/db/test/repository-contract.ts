@@ -1,0 +1,131 @@
+import { sql } from "drizzle-orm";
+import type { DatabaseHandle } from "../src/client.js";
+import * as repo from "../src/index.js";
+
+/** The same repository behaviour, asserted on both drivers (postgres.js and PGlite). */
+export function describeRepositoryContract(getHandle: () => DatabaseHandle): void {
+  const db = () => getHandle().db;
+
+  async function seedFlow() {
+    const user = await repo.insertUser(db(), { name: "ada" });
+    const thread = await repo.insertThread(db(), { ownerId: user.id, title: "t" });
+    const flow = await repo.insertFlow(db(), {
+      threadId: thread.id,
+      userId: user.id,
+      name: "f",
+      flowType: "sequential",
+      definition: { name: "f" },
+      description: null,
+    });
+    return { user, thread, flow };
+  }
+
+  const instance = (flowId: string, stepId = "a", iteration = 0) => ({
+    flowId,
+    run: 1,
+    stepId,
+    stepIndex: 0,
+    iteration,
+    status: "pending",
+    provider: "sim",
+    model: "echo",
+    action: "generate",
+  });
+
+  it("finds a user by an active key hash, not by a revoked one", async () => {
+    const user = await repo.insertUser(db(), { name: "key owner" });
+    const key = await repo.insertApiKey(db(), { userId: user.id, keyHash: `h-${user.id}`, prefix: "ens_abc" });
+    expect(await repo.findUserByKeyHash(db(), `h-${user.id}`)).toEqual({ userId: user.id, keyId: key.id });
+    await repo.revokeApiKey(db(), key.id);
+    expect(await repo.findUserByKeyHash(db(), `h-${user.id}`)).toBeUndefined();
+  });
+
+  it("gives the owner every permission, a member what was granted, others none", async () => {
+    const { thread, user } = await seedFlow();
+    const other = await repo.insertUser(db(), { name: "bob" });
+    expect(await repo.threadPermissions(db(), thread.id, user.id)).toEqual(["read", "write", "delete"]);
+    expect(await repo.threadPermissions(db(), thread.id, other.id)).toEqual([]);
+    await repo.upsertThreadMember(db(), { threadId: thread.id, userId: other.id, permissions: ["read"] });
+    expect(await repo.threadPermissions(db(), thread.id, other.id)).toEqual(["read"]);
+    await repo.upsertThreadMember(db(), { threadId: thread.id, userId: other.id, permissions: ["read", "write"] });
+    expect(await repo.threadPermissions(db(), thread.id, other.id)).toEqual(["read", "write"]);
+  });
+
+  it("lists a thread's flows with filters, sorting and paging", async () => {
+    const { thread, user } = await seedFlow();
+    for (const name of ["b", "c", "a"]) {
+      await repo.insertFlow(db(), { threadId: thread.id, userId: user.id, name, flowType: "parallel", definition: {}, description: null });
+    }
+    const page = await repo.listFlows(db(), thread.id, { type: "parallel", sortBy: "name", sortOrder: "ASC", limit: 2, offset: 1 });
+    expect(page.total).toBe(3);
+    expect(page.items.map((f) => f.name)).toEqual(["b", "c"]);
+  });
+
+  it("records a step instance once, whatever is redelivered", async () => {
+    const { flow } = await seedFlow();
+    const first = await repo.insertStepInstances(db(), [instance(flow.id)]);
+    const again = await repo.insertStepInstances(db(), [instance(flow.id)]);
+    expect(first).toHaveLength(1);
+    expect(again).toHaveLength(0);
+    expect(await repo.listRunSteps(db(), flow.id, 1)).toHaveLength(1);
+  });
+
+  it("fences step leases: a taken-over worker cannot commit", async () => {
+    const { flow, user } = await seedFlow();
+    await repo.insertStepInstances(db(), [instance(flow.id)]);
+    const key = { flowId: flow.id, run: 1, stepId: "a", iteration: 0, attempt: 0 };
+    const a = await repo.claimStep(db(), { ...key, owner: "worker-a", leaseMs: 60_000 });
+    expect(a).toMatchObject({ status: "running", leaseToken: 1, leaseOwner: "worker-a" });
+    expect(await repo.claimStep(db(), { ...key, owner: "worker-b", leaseMs: 60_000 })).toBeUndefined();
+    // worker-a's lease runs out (it stalled); worker-b takes over with a new token.
+    await db().execute(sql`update step_results set lease_expires_at = now() - interval '1 second' where id = ${a?.id}`);
+    const b = await repo.claimStep(db(), { ...key, owner: "worker-b", leaseMs: 60_000 });
+    expect(b).toMatchObject({ leaseToken: 2, leaseOwner: "worker-b" });
+    expect(await repo.renewStepLease(db(), a?.id as string, 1, 60_000)).toBe(false);
+    expect(await repo.completeStep(db(), { id: a?.id as string, leaseToken: 1, status: "success", output: "late" })).toBeUndefined();
+    const done = await repo.completeStep(db(), { id: b?.id as string, leaseToken: 2, status: "success", output: "ok", usage: { totalTokens: 3 }, cost: 0.5 });
+    expect(done).toMatchObject({ status: "success", output: "ok" });
+
+    const entry = { stepResultId: b?.id as string, attempt: 0, flowId: flow.id, userId: user.id, provider: "sim", model: "echo", promptTokens: 1, completionTokens: 2, cost: 0.5 };
+    await repo.insertLedgerEntry(db(), entry);
+    await repo.insertLedgerEntry(db(), entry);
+    expect(await repo.listLedger(db(), flow.id)).toHaveLength(1);
+
+    const message = { threadId: flow.threadId, role: "assistant", content: "ok", stepResultId: b?.id as string };
+    expect(await repo.insertMessage(db(), message)).toBeDefined();
+    expect(await repo.insertMessage(db(), message)).toBeUndefined();
+  });
+
+  it("moves a failed attempt to the next one exactly once", async () => {
+    const { flow } = await seedFlow();
+    const [row] = await repo.insertStepInstances(db(), [{ ...instance(flow.id), status: "failed" }]);
+    expect(await repo.requeueStepAttempt(db(), row?.id as string, 1, null)).toBe(true);
+    expect(await repo.requeueStepAttempt(db(), row?.id as string, 1, null)).toBe(false);
+  });
+
+  it("serialises work on a flow with a row lock inside a transaction", async () => {
+    const { flow } = await seedFlow();
+    const seen = await db().transaction(async (tx) => {
+      const locked = await repo.lockFlow(tx, flow.id);
+      await repo.updateFlow(tx, flow.id, { status: "running", run: 1 });
+      return locked?.status;
+    });
+    expect(seen).toBe("pending");
+    expect((await repo.findFlow(db(), flow.id))?.status).toBe("running");
+  });
+
+  it("cancels a run's open steps and returns them", async () => {
+    const { flow } = await seedFlow();
+    await repo.insertStepInstances(db(), [instance(flow.id, "a"), { ...instance(flow.id, "b"), status: "success" }]);
+    const cancelled = await repo.cancelOpenSteps(db(), flow.id, 1);
+    expect(cancelled.map((r) => r.stepId)).toEqual(["a"]);
+  });
+
+  it("archives events idempotently and reads them after a sequence number", async () => {
+    const { flow } = await seedFlow();
+    const rows = [1, 2, 3].map((seq) => ({ flowId: flow.id, seq, type: "step_start", stepId: "a", data: { n: seq }, createdAt: new Date() }));
+    await repo.insertFlowEvents(db(), rows);
+    await repo.insertFlowEvents(db(), rows);
+    expect((await repo.listFlowEvents(db(), flow.id, 1)).map((e) => e.seq)).toEqual([2, 3]);
+  });
+}
