@@ -1,2 +1,49 @@
-// placeholder until the api process lands
-export {};
+// The API process (`pnpm start:api`), or the all-in-one process (`pnpm start`, ROLES=all).
+import { closeOnSignals, createEngine, createLogger, engineConfigFromEnv, startScheduler, startStepWorker, type Runtime } from "@ensemble/engine";
+import { pingDatabase } from "@ensemble/db";
+import { createApp } from "./app.js";
+import { ensureDevCredentials } from "./dev-credentials.js";
+import { parseApiEnv } from "./env.js";
+
+const env = parseApiEnv();
+const logger = createLogger({ level: env.LOG_LEVEL, name: env.ROLES === "all" ? "ensemble" : "api" });
+const engine = await createEngine({ ...engineConfigFromEnv(env), logger, migrate: true });
+const { deps } = engine;
+
+const runtimes: Runtime[] = [];
+if (env.ROLES === "all") {
+  runtimes.push(await startScheduler(deps, { connection: engine.workerConnection("scheduler"), prefix: env.QUEUE_PREFIX }));
+  runtimes.push(await startStepWorker(deps, { connection: engine.workerConnection("worker"), prefix: env.QUEUE_PREFIX, concurrency: env.WORKER_CONCURRENCY }));
+}
+
+const app = createApp({
+  deps,
+  adminToken: env.ADMIN_TOKEN,
+  readiness: async () => {
+    const [redis, postgres] = await Promise.all([
+      deps.producer.queueDepths().then(() => true, () => false),
+      pingDatabase(deps.db),
+    ]);
+    return { redis, postgres };
+  },
+});
+const server = app.listen(env.PORT, () => {
+  logger.info({ port: env.PORT, roles: env.ROLES, database: env.DATABASE_URL ? "postgres" : "pglite" }, "listening");
+});
+server.on("error", (err) => {
+  logger.fatal({ err }, "cannot listen");
+  process.exit(1);
+});
+
+if (env.DEV_MODE) {
+  const dev = await ensureDevCredentials(deps.db, env.DEV_API_KEY);
+  // Printed on purpose, once, in development only: the newcomer's first key.
+  logger.info({ userId: dev.userId }, "development API key printed on stderr");
+  process.stderr.write(`\n  Development API key (user "${dev.userId}"): ${dev.apiKey}\n  curl -H "Authorization: Bearer ${dev.apiKey}" http://127.0.0.1:${env.PORT}/v1/templates\n\n`);
+}
+
+closeOnSignals(logger, [
+  () => new Promise<void>((resolve) => server.close(() => resolve())),
+  ...runtimes.map((r) => () => r.close()),
+  () => engine.close(),
+]);

@@ -1,2 +1,15 @@
-// placeholder until the scheduler process lands
-export {};
+// The scheduler process (`pnpm start:scheduler`): flow jobs — start, advance, cancel, timeout, sweep.
+import { closeOnSignals, createEngine, createLogger, engineConfigFromEnv, startScheduler } from "@ensemble/engine";
+import { parseSchedulerEnv } from "./env.js";
+
+const env = parseSchedulerEnv();
+const logger = createLogger({ level: env.LOG_LEVEL, name: "scheduler" });
+if (!env.DATABASE_URL) throw new Error("DATABASE_URL is required: a separate scheduler shares Postgres with the other processes");
+const engine = await createEngine({ ...engineConfigFromEnv(env), logger, migrate: true });
+const scheduler = await startScheduler(engine.deps, {
+  connection: engine.workerConnection("scheduler"),
+  prefix: env.QUEUE_PREFIX,
+  concurrency: env.SCHEDULER_CONCURRENCY,
+  sweepEveryMs: env.SWEEP_EVERY_MS,
+});
+closeOnSignals(logger, [() => scheduler.close(), () => engine.close()]);

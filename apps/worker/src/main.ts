@@ -1,2 +1,14 @@
-// placeholder until the worker process lands
-export {};
+// A step worker process (`pnpm start:worker`; start several to scale).
+import { closeOnSignals, createEngine, createLogger, engineConfigFromEnv, startStepWorker } from "@ensemble/engine";
+import { parseWorkerEnv } from "./env.js";
+
+const env = parseWorkerEnv();
+const logger = createLogger({ level: env.LOG_LEVEL, name: "worker" });
+if (!env.DATABASE_URL) throw new Error("DATABASE_URL is required: a separate worker shares Postgres with the other processes");
+const engine = await createEngine({ ...engineConfigFromEnv(env), logger, migrate: true });
+const worker = await startStepWorker(engine.deps, {
+  connection: engine.workerConnection("worker"),
+  prefix: env.QUEUE_PREFIX,
+  concurrency: env.WORKER_CONCURRENCY,
+});
+closeOnSignals(logger, [() => worker.close(), () => engine.close()]);

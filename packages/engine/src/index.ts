@@ -1,2 +1,20 @@
-// @ensemble/engine — the run engine shared by the api, scheduler and worker apps: start, advance, claim, complete, cancel.
-export {};
+// @ensemble/engine — the run engine shared by the api, scheduler and worker apps: execute, start, advance, run a step, cancel, sweep.
+export { DEFAULT_ENGINE_SETTINGS, type EngineDeps, type EngineSettings } from "./engine-deps.js";
+export { FlowConflictError, ForbiddenError, NotFoundError } from "./errors/engine-errors.js";
+export { createFlow } from "./run/create-flow.js";
+export { waitForRun } from "./run/wait-for-run.js";
+export { executeFlow, requestCancel, type ExecuteFlowOptions, type ExecuteFlowResult } from "./run/execute-flow.js";
+export { startRun, advanceRunJob } from "./run/start-run.js";
+export { cancelRun } from "./run/cancel-run.js";
+export { sweepRuns } from "./run/sweep-runs.js";
+export { archiveEvents } from "./run/archive-events.js";
+export { buildExecutionResult, summarizeFlowStatus, toFlowStepResult, type FlowStatusSummary } from "./run/records.js";
+export { CompiledFlowCache } from "./run/flow-cache.js";
+export { runStep } from "./step/run-step.js";
+export { InFlightCalls } from "./step/in-flight-calls.js";
+export { startScheduler, type Runtime, type SchedulerOptions } from "./runtime/scheduler-runtime.js";
+export { startStepWorker, type StepWorkerOptions } from "./runtime/step-worker-runtime.js";
+export { createEngine, type Engine, type EngineConfig } from "./runtime/create-engine.js";
+export { createLogger } from "./runtime/logger.js";
+export { closeOnSignals } from "./runtime/process-lifecycle.js";
+export { EngineEnvSchema, engineConfigFromEnv, parseEnv, type EngineEnv } from "./runtime/engine-env.js";

@@ -69,3 +69,13 @@ export async function addFlowTotals(db: Executor, id: string, tokens: number, co
     .set({ totalTokens: sql`${flows.totalTokens} + ${tokens}`, totalCost: sql`${flows.totalCost} + ${cost}` })
     .where(eq(flows.id, id));
 }
+
+/** Readiness: true when the database answers. */
+export async function pingDatabase(db: Executor): Promise<boolean> {
+  try {
+    await db.execute(sql`select 1`);
+    return true;
+  } catch {
+    return false;
+  }
+}

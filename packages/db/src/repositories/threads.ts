@@ -39,12 +39,12 @@ export async function upsertThreadMember(db: Executor, input: { threadId: string
 
 export async function insertMessage(
   db: Executor,
-  input: { threadId: string; role: string; content: string; provider?: string | null; metadata?: Record<string, unknown>; stepResultId?: string | null },
+  input: { id?: string; threadId: string; role: string; content: string; provider?: string | null; metadata?: Record<string, unknown>; stepResultId?: string | null },
 ): Promise<MessageRow | undefined> {
   // A step result saves at most one message: a redelivered step finds it already there.
   const [row] = await db
     .insert(messages)
-    .values({ id: newId(), ...input, metadata: input.metadata ?? {} })
+    .values({ ...input, id: input.id ?? newId(), metadata: input.metadata ?? {} })
     .onConflictDoNothing({ target: messages.stepResultId })
     .returning();
   return row;

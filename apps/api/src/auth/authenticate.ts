@@ -1,0 +1,49 @@
+import { findUserByKeyHash, type Database } from "@ensemble/db";
+import type { RequestHandler } from "express";
+import { ApiError } from "../http/api-error.js";
+import { bearerToken, hashApiKey, safeEqual } from "./api-keys.js";
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace -- Express's documented way to type request fields
+  namespace Express {
+    interface Request {
+      /** The caller, from the API key; never from the body. */
+      userId?: string;
+    }
+  }
+}
+
+/**
+ * Every /v1 route: the key names the user. Lookup is by the key's SHA-256 (a unique
+ * index), so the database never compares the secret itself; unknown and revoked keys
+ * get the same 401.
+ */
+export function authenticate(db: Database): RequestHandler {
+  return async (req, _res, next) => {
+    const token = bearerToken(req.headers.authorization);
+    if (!token) throw new ApiError("unauthorized", "send an API key: Authorization: Bearer <key>");
+    const found = await findUserByKeyHash(db, hashApiKey(token));
+    if (!found) throw new ApiError("unauthorized", "the API key is unknown or revoked");
+    req.userId = found.userId;
+    next();
+  };
+}
+
+/** Admin routes: the ADMIN_TOKEN as a bearer header (or the Bull Board cookie); off when it is unset. */
+export function requireAdmin(adminToken: string | undefined): RequestHandler {
+  return (req, _res, next) => {
+    if (!adminToken) throw new ApiError("not_found", "admin routes are off: set ADMIN_TOKEN to enable them");
+    const token = bearerToken(req.headers.authorization) ?? readCookie(req.headers.cookie, "ensemble_admin");
+    if (!token || !safeEqual(token, adminToken)) throw new ApiError("unauthorized", "admin token required");
+    next();
+  };
+}
+
+function readCookie(header: string | undefined, name: string): string | null {
+  if (!header) return null;
+  for (const part of header.split(";")) {
+    const [key, ...rest] = part.trim().split("=");
+    if (key === name) return decodeURIComponent(rest.join("="));
+  }
+  return null;
+}

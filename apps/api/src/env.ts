@@ -1,0 +1,27 @@
+import { EngineEnvSchema, parseEnv } from "@ensemble/engine";
+import { z } from "zod";
+
+/** The API process's configuration (plus the engine's shared variables). */
+const ApiEnvSchema = EngineEnvSchema.extend({
+  /** HTTP port. */
+  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  /** Bearer token for /v1/admin and Bull Board; unset turns them off. */
+  ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  /** "api", or "all": api + scheduler + worker in one process (the all-in-one mode). */
+  ROLES: z.enum(["api", "all"]).default("api"),
+  /** In-flight steps when this process also runs the worker role. */
+  WORKER_CONCURRENCY: z.coerce.number().int().positive().default(50),
+  /** A development API key to accept (for user "dev"); unset: a new one is printed at start. */
+  DEV_API_KEY: z.string().min(16).optional(),
+  /** Create the "dev" user and print an API key at start; default on unless NODE_ENV=production. */
+  DEV_MODE: z
+    .enum(["true", "false"])
+    .optional()
+    .transform((v) => (v === undefined ? process.env.NODE_ENV !== "production" : v === "true")),
+});
+
+export type ApiEnv = z.infer<typeof ApiEnvSchema>;
+
+export function parseApiEnv(source: NodeJS.ProcessEnv = process.env): ApiEnv {
+  return parseEnv(ApiEnvSchema, source);
+}

@@ -1,0 +1,38 @@
+/** An error the API answers with as `{ error: { code, message, details } }`. */
+export type ApiErrorCode =
+  | "validation_error"
+  | "unauthorized"
+  | "forbidden"
+  | "not_found"
+  | "conflict"
+  | "payload_too_large"
+  | "rate_limited"
+  | "policy_violation"
+  | "unavailable"
+  | "internal";
+
+export class ApiError extends Error {
+  override readonly name = "ApiError";
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly details: unknown[] = [],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** One table from error code to HTTP status. */
+export const STATUS_BY_CODE: Record<ApiErrorCode, number> = {
+  validation_error: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  policy_violation: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  rate_limited: 429,
+  internal: 500,
+  unavailable: 503,
+};

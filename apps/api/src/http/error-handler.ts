@@ -1,0 +1,35 @@
+import { ValidationError } from "@ensemble/core";
+import { FlowConflictError, ForbiddenError, NotFoundError } from "@ensemble/engine";
+import { isRedisUnavailable } from "@ensemble/queue";
+import type { ErrorRequestHandler, RequestHandler } from "express";
+import type { Logger } from "pino";
+import { ApiError, STATUS_BY_CODE } from "./api-error.js";
+
+/** Maps any thrown error to the contract's error body. Never a stack, never a secret. */
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof ValidationError) return new ApiError("validation_error", "the request is invalid", [...error.issues]);
+  if (error instanceof NotFoundError) return new ApiError("not_found", error.message);
+  if (error instanceof ForbiddenError) return new ApiError("forbidden", error.message);
+  if (error instanceof FlowConflictError) return new ApiError("conflict", error.message, [{ flowId: error.flowId, status: error.status }]);
+  if (isRedisUnavailable(error)) return new ApiError("unavailable", "the queue is unavailable; retry shortly", [], { "Retry-After": "5" });
+  const http = error as { type?: string; status?: number; expose?: boolean };
+  // body-parser's own errors: bad JSON and oversized bodies.
+  if (http.type === "entity.parse.failed") return new ApiError("validation_error", "the body is not valid JSON", [{ path: "", message: "malformed JSON" }]);
+  if (http.type === "entity.too.large") return new ApiError("payload_too_large", "the body is too large");
+  if (http.status && http.status >= 400 && http.status < 500 && http.expose) return new ApiError("validation_error", "the request is invalid");
+  return new ApiError("internal", "something went wrong on our side; it has been logged");
+}
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, req, res, _next) => {
+    const apiError = toApiError(error);
+    const status = STATUS_BY_CODE[apiError.code];
+    if (status >= 500) logger.error({ err: error, method: req.method, path: req.path }, "request failed");
+    res.status(status).set(apiError.headers).json({ error: { code: apiError.code, message: apiError.message, details: apiError.details } });
+  };
+}
+
+export const notFoundHandler: RequestHandler = (_req, _res, next) => {
+  next(new ApiError("not_found", "no such route"));
+};

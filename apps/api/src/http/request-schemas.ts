@@ -1,0 +1,29 @@
+import { TimeoutConfigSchema } from "@ensemble/core";
+import { z } from "zod";
+
+/** The request bodies of the contract; the same schemas validate requests and (later) generate OpenAPI. */
+export const CreateUserBody = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(), name: z.string().min(1).max(200) });
+export const CreateThreadBody = z.strictObject({ title: z.string().min(1).max(500) });
+export const PutMemberBody = z.strictObject({ permissions: z.array(z.enum(["read", "write", "delete"])).max(3) });
+export const CreateMessageBody = z.strictObject({ role: z.enum(["user", "assistant", "system"]), content: z.string().min(1).max(200_000) });
+export const PutPolicyBody = z.strictObject({
+  allowConversationHistory: z.boolean(),
+  allowCrossProviderContext: z.boolean(),
+  allowAttachments: z.boolean(),
+});
+export const CreateFlowBody = z.strictObject({ threadId: z.string().min(1).max(128), definition: z.unknown() });
+export const ExecuteFlowBody = z.strictObject({
+  input: z.string().max(200_000).optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  saveMessages: z.boolean().optional(),
+  timeout: TimeoutConfigSchema.optional(),
+});
+export const ListFlowsQuery = z.object({
+  status: z.enum(["pending", "queued", "running", "completed", "failed", "cancelled", "timed_out"]).optional(),
+  type: z.enum(["sequential", "parallel", "conditional", "critique", "refinement"]).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  offset: z.coerce.number().int().min(0).default(0),
+  sortBy: z.enum(["createdAt", "completedAt", "name"]).default("createdAt"),
+  sortOrder: z.enum(["ASC", "DESC"]).default("DESC"),
+});
+export const WaitQuery = z.object({ wait: z.enum(["true", "false"]).optional() });

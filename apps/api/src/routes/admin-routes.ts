@@ -1,0 +1,27 @@
+import { insertApiKey, insertUser, findUser } from "@ensemble/db";
+import { Router } from "express";
+import { generateApiKey } from "../auth/api-keys.js";
+import { requireAdmin } from "../auth/authenticate.js";
+import { ApiError } from "../http/api-error.js";
+import { parseRequest } from "../http/validate.js";
+import { CreateUserBody } from "../http/request-schemas.js";
+import type { AppContext } from "../app-context.js";
+
+export function adminRoutes(ctx: AppContext): Router {
+  const router = Router();
+  router.use("/v1/admin", requireAdmin(ctx.adminToken));
+  router.post("/v1/admin/users", async (req, res) => {
+    const body = parseRequest(CreateUserBody, req.body);
+    if (body.id && (await findUser(ctx.deps.db, body.id))) throw new ApiError("conflict", `user ${body.id} exists`);
+    const user = await insertUser(ctx.deps.db, body);
+    res.status(201).json({ id: user.id, name: user.name, createdAt: user.createdAt.toISOString() });
+  });
+  router.post("/v1/admin/users/:userId/api-keys", async (req, res) => {
+    if (!(await findUser(ctx.deps.db, req.params.userId as string))) throw new ApiError("not_found", "user not found");
+    const { key, prefix, hash } = generateApiKey();
+    const { id } = await insertApiKey(ctx.deps.db, { userId: req.params.userId as string, keyHash: hash, prefix });
+    // The only time the key is shown: it is stored as a hash.
+    res.status(201).json({ id, key, prefix });
+  });
+  return router;
+}

@@ -1,0 +1,89 @@
+import { createFlow, executeFlow, requestCancel, summarizeFlowStatus, waitForRun } from "@ensemble/engine";
+import { deleteFlow, findFlow, listFlows, listRunSteps, type FlowRow } from "@ensemble/db";
+import { Router, type Request } from "express";
+import { ApiError } from "../http/api-error.js";
+import { CreateFlowBody, ExecuteFlowBody, ListFlowsQuery, WaitQuery } from "../http/request-schemas.js";
+import { serializeFlow } from "../http/serialize.js";
+import { requireThreadPermission } from "../http/thread-access.js";
+import { parseRequest } from "../http/validate.js";
+import type { AppContext } from "../app-context.js";
+import type { Permission } from "@ensemble/db";
+
+/** How long `?wait=true` holds the request when the execute call sets no flow timeout. */
+const DEFAULT_WAIT_MS = 10 * 60 * 1000;
+
+export function flowRoutes(ctx: AppContext): Router {
+  const router = Router();
+  const { deps } = ctx;
+  const db = deps.db;
+
+  /** Loads a flow the caller may act on; 404 for what they cannot read. */
+  const loadFlow = async (req: Request, needed: Permission): Promise<FlowRow> => {
+    const flow = await findFlow(db, req.params.flowId as string);
+    if (!flow) throw new ApiError("not_found", "flow not found");
+    await requireThreadPermission(db, flow.threadId, req.userId as string, needed, "flow");
+    return flow;
+  };
+
+  router.post("/v1/flows", async (req, res) => {
+    const body = parseRequest(CreateFlowBody, req.body);
+    await requireThreadPermission(db, body.threadId, req.userId as string, "write");
+    const flow = await createFlow(deps, { threadId: body.threadId, userId: req.userId as string, definition: body.definition });
+    res.status(201).json(serializeFlow(flow, []));
+  });
+
+  router.get("/v1/flows/:flowId", async (req, res) => {
+    const flow = await loadFlow(req, "read");
+    res.json(serializeFlow(flow, await listRunSteps(db, flow.id, flow.run)));
+  });
+
+  router.get("/v1/threads/:threadId/flows", async (req, res) => {
+    await requireThreadPermission(db, req.params.threadId as string, req.userId as string, "read");
+    const query = parseRequest(ListFlowsQuery, req.query);
+    const page = await listFlows(db, req.params.threadId as string, query);
+    res.json({ items: page.items.map((f) => serializeFlow(f)), total: page.total });
+  });
+
+  router.delete("/v1/flows/:flowId", async (req, res) => {
+    const flow = await loadFlow(req, "delete");
+    if (["queued", "running"].includes(flow.status)) throw new ApiError("conflict", `flow is ${flow.status}; cancel it before deleting it`);
+    await deleteFlow(db, flow.id);
+    res.status(204).end();
+  });
+
+  router.post("/v1/flows/:flowId/execute", async (req, res) => {
+    const flow = await loadFlow(req, "write");
+    const { wait } = parseRequest(WaitQuery, req.query);
+    const body = parseRequest(ExecuteFlowBody, req.body);
+    const afterEventId = wait === "true" ? await deps.bus.lastEventId(flow.id) : 0;
+    const started = await executeFlow(deps, flow.id, body);
+    if (wait !== "true") {
+      res.status(202).json({ flowId: started.flowId, status: started.status, run: started.run });
+      return;
+    }
+    const result = await waitForRun(deps, flow.id, started.run, afterEventId, (body.timeout?.flowMs ?? DEFAULT_WAIT_MS) + 5_000);
+    if (!result) {
+      res.status(202).json({ flowId: flow.id, status: "running", run: started.run, message: "still running; poll /status or follow /events" });
+      return;
+    }
+    res.json(result);
+  });
+
+  router.post("/v1/flows/:flowId/cancel", async (req, res) => {
+    const flow = await loadFlow(req, "write");
+    if (!["queued", "running", "pending"].includes(flow.status) || flow.run === 0) {
+      throw new ApiError("conflict", `flow is ${flow.status}; only a queued or running flow can be cancelled`);
+    }
+    await requestCancel(deps, flow.id, flow.run);
+    res.status(202).json({ flowId: flow.id, status: "cancelling" });
+  });
+
+  router.get("/v1/flows/:flowId/status", async (req, res) => {
+    const flow = await loadFlow(req, "read");
+    const rows = await listRunSteps(db, flow.id, flow.run);
+    const stepCount = Array.isArray((flow.definition as { steps?: unknown[] }).steps) ? (flow.definition as { steps: unknown[] }).steps.length : 0;
+    res.json(summarizeFlowStatus(flow, rows, stepCount));
+  });
+
+  return router;
+}

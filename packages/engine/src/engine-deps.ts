@@ -1,0 +1,44 @@
+import type { HookRegistry, PriceTable } from "@ensemble/core";
+import type { Database } from "@ensemble/db";
+import type { ProviderRegistry } from "@ensemble/providers";
+import type { CancelSignals, JobProducer, ProgressBus } from "@ensemble/queue";
+import type { Logger } from "pino";
+import { CompiledFlowCache } from "./run/flow-cache.js";
+
+/** Tunables of the run engine; defaults suit real LLM calls (seconds to minutes). */
+export interface EngineSettings {
+  /** How long a claimed step is held without a heartbeat before another worker may take it over. */
+  stepLeaseMs: number;
+  /** Per-attempt provider timeout when neither the step nor the execute call sets one. */
+  defaultStepTimeoutMs: number;
+  /** Token deltas are batched into one step_progress event per this many ms. */
+  progressIntervalMs: number;
+  /** How long a pending step may wait before the sweeper re-enqueues its job. */
+  staleStepMs: number;
+}
+
+export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
+  stepLeaseMs: 30_000,
+  defaultStepTimeoutMs: 300_000,
+  progressIntervalMs: 50,
+  staleStepMs: 60_000,
+};
+
+/** What the engine's functions run on; every app builds one at start (see each app's main). */
+export interface EngineDeps {
+  /** Durable writes: results, ledger, flow state. */
+  db: Database;
+  /** Step leases (may commit asynchronously: a lost lease is re-claimed and fencing still holds). */
+  leaseDb: Database;
+  producer: JobProducer;
+  bus: ProgressBus;
+  cancelSignals: CancelSignals;
+  providers: ProviderRegistry;
+  hooks: HookRegistry;
+  prices: PriceTable;
+  logger: Logger;
+  settings: EngineSettings;
+  flows: CompiledFlowCache;
+  /** This process's name in leases (host:pid:random). */
+  workerId: string;
+}

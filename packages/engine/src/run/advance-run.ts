@@ -1,0 +1,131 @@
+import {
+  planNextSteps,
+  type CompiledFlow,
+  type PlanDecision,
+  type StepError,
+} from "@ensemble/core";
+import {
+  insertStepInstances,
+  listRunSteps,
+  requeueStepAttempt,
+  setStepStatus,
+  updateFlow,
+  type FlowRow,
+  type NewStepInstance,
+  type StepResultRow,
+  type Transaction,
+} from "@ensemble/db";
+import { buildExecutionResult, toStepRecord } from "./records.js";
+import type { RunEffects } from "./run-effects.js";
+
+export interface AdvanceOptions {
+  /** Continuing a running flow: its next steps jump the queue (finish started flows first). */
+  continuing: boolean;
+}
+
+/**
+ * Asks the planner what comes next for a run and records it, inside the caller's
+ * transaction (which holds the flow's row lock). Jobs and events go into `effects`,
+ * performed after commit.
+ */
+export async function advanceRun(
+  tx: Transaction,
+  flow: FlowRow,
+  compiled: CompiledFlow,
+  rows: StepResultRow[],
+  effects: RunEffects,
+  options: AdvanceOptions,
+): Promise<PlanDecision> {
+  const decision = planNextSteps(compiled, rows.map(toStepRecord), {
+    originalPrompt: flow.input ?? "",
+    metadata: flow.metadata,
+  });
+  const byKey = new Map(rows.map((r) => [`${r.stepId}#${r.iteration}`, r]));
+  const instance = (stepId: string, iteration: number, status: string, extra: Partial<NewStepInstance> = {}): NewStepInstance => {
+    const step = compiled.byId.get(stepId);
+    return {
+      flowId: flow.id,
+      run: flow.run,
+      stepId,
+      stepIndex: step?.index ?? 0,
+      iteration,
+      status,
+      provider: step?.definition.provider ?? "",
+      model: step?.definition.model ?? "",
+      action: step?.definition.action ?? "generate",
+      ...extra,
+    };
+  };
+  const now = new Date();
+  const inserts: NewStepInstance[] = [];
+  const writes: Promise<unknown>[] = [];
+  let currentStepIndex = flow.currentStepIndex;
+
+  for (const d of decision.dispatch) {
+    const label = `${flow.name} › ${d.stepId}${d.iteration > 0 ? ` #${d.iteration}` : ""}`;
+    const payload = { flowId: flow.id, run: flow.run, stepId: d.stepId, iteration: d.iteration, attempt: d.attempt, label };
+    currentStepIndex = Math.max(currentStepIndex, compiled.byId.get(d.stepId)?.index ?? 0);
+    if (d.attempt === 0) {
+      inserts.push(instance(d.stepId, d.iteration, "pending"));
+    } else {
+      const row = byKey.get(`${d.stepId}#${d.iteration}`);
+      if (!row) continue;
+      writes.push(requeueStepAttempt(tx, row.id, d.attempt, d.delayMs > 0 ? new Date(now.getTime() + d.delayMs) : null));
+      effects.events.push({
+        flowId: flow.id,
+        type: "step_retry",
+        stepId: d.stepId,
+        data: { iteration: d.iteration, attempt: d.attempt, delayMs: d.delayMs, error: row.error },
+      });
+    }
+    effects.jobs.push({ name: "step.run", payload, delayMs: d.delayMs, lifo: options.continuing });
+  }
+  for (const s of decision.skip) {
+    inserts.push(instance(s.stepId, s.iteration, "skipped", { completedAt: now, error: { code: "skipped", message: s.reason } }));
+    effects.events.push({ flowId: flow.id, type: "step_skipped", stepId: s.stepId, data: { iteration: s.iteration, reason: s.reason } });
+  }
+  for (const f of decision.fail) {
+    inserts.push(instance(f.stepId, f.iteration, "failed", { completedAt: now, error: f.error }));
+    effects.events.push({ flowId: flow.id, type: "error", stepId: f.stepId, data: { iteration: f.iteration, error: f.error } });
+  }
+  for (const c of decision.cancel) {
+    const row = byKey.get(`${c.stepId}#${c.iteration}`);
+    if (row) writes.push(setStepStatus(tx, row.id, "cancelled"));
+    else inserts.push(instance(c.stepId, c.iteration, "cancelled", { completedAt: now }));
+  }
+  if (decision.cancel.some((c) => c.inFlight)) effects.abortFlows.push({ flowId: flow.id, reason: "cancelled" });
+  writes.push(insertStepInstances(tx, inserts));
+  await Promise.all(writes);
+
+  const outcome = decision.outcome;
+  if (!outcome) {
+    if (currentStepIndex !== flow.currentStepIndex) await updateFlow(tx, flow.id, { currentStepIndex });
+    return decision;
+  }
+  const status = outcome.status;
+  const error: StepError & { stepId?: string } | null =
+    outcome.status === "failed" ? { code: outcome.error.code, message: outcome.error.message, stepId: outcome.stepId } : null;
+  const finalRows = await listRunSteps(tx, flow.id, flow.run);
+  const ended: FlowRow = {
+    ...flow,
+    status,
+    completedAt: now,
+    error,
+    currentStepIndex: outcome.status === "failed" ? (compiled.byId.get(outcome.stepId)?.index ?? currentStepIndex) : currentStepIndex,
+  };
+  const result = buildExecutionResult(ended, finalRows, outcome.status === "completed" ? outcome.finalOutput : null);
+  await updateFlow(tx, flow.id, {
+    status,
+    completedAt: now,
+    error,
+    currentStepIndex: ended.currentStepIndex,
+    result: result as unknown as Record<string, unknown>,
+  });
+  effects.events.push(
+    outcome.status === "completed"
+      ? { flowId: flow.id, type: "flow_complete", data: { status, finalOutput: result.finalOutput, totalCost: result.totalCost, totalTokens: result.totalTokens } }
+      : { flowId: flow.id, type: "flow_failed", stepId: outcome.stepId, data: { status, error } },
+  );
+  effects.jobs.push({ name: "flow.archive-events", payload: { flowId: flow.id }, delayMs: 2_000 });
+  return decision;
+}

@@ -1,0 +1,34 @@
+import { cancelOpenSteps, listRunSteps, lockFlow, updateFlow } from "@ensemble/db";
+import type { CancelReason } from "@ensemble/queue";
+import type { EngineDeps } from "../engine-deps.js";
+import { buildExecutionResult } from "./records.js";
+import { emptyEffects, performEffects } from "./run-effects.js";
+
+/**
+ * `flow.cancel`: ends a run `cancelled` (a user's cancel) or `timed_out` (its
+ * deadline passed). Open steps become cancelled, running provider calls are aborted
+ * cluster-wide, and results so far are kept.
+ */
+export async function cancelRun(deps: EngineDeps, flowId: string, run: number, reason: CancelReason): Promise<void> {
+  const effects = emptyEffects();
+  await deps.db.transaction(async (tx) => {
+    const flow = await lockFlow(tx, flowId);
+    if (!flow || flow.run !== run) return;
+    if (!["pending", "queued", "running"].includes(flow.status)) return;
+    const running = await cancelOpenSteps(tx, flowId, run);
+    const now = new Date();
+    const error = reason === "timed_out" ? { code: "timed_out", message: "the flow ran past its time limit" } : null;
+    const status = reason;
+    const rows = await listRunSteps(tx, flowId, run);
+    const result = buildExecutionResult({ ...flow, status, completedAt: now, error }, rows, null);
+    await updateFlow(tx, flowId, { status, completedAt: now, error, result: result as unknown as Record<string, unknown> });
+    if (running.length > 0) effects.abortFlows.push({ flowId, reason });
+    effects.events.push(
+      reason === "cancelled"
+        ? { flowId, type: "flow_cancelled", data: { status, cancelledSteps: running.map((r) => r.stepId) } }
+        : { flowId, type: "flow_failed", data: { status, error } },
+    );
+    effects.jobs.push({ name: "flow.archive-events", payload: { flowId }, delayMs: 2_000 });
+  });
+  await performEffects(deps, effects);
+}

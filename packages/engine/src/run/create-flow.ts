@@ -1,0 +1,26 @@
+import { compileFlow, ValidationError, type HookCatalog } from "@ensemble/core";
+import { insertFlow, type FlowRow } from "@ensemble/db";
+import type { EngineDeps } from "../engine-deps.js";
+
+/**
+ * Validates a definition in full and stores it (status `pending`). Problems are
+ * reported with paths under `definition.` (the request body's field).
+ */
+export async function createFlow(
+  deps: EngineDeps,
+  input: { threadId: string; userId: string; definition: unknown; hooks?: HookCatalog },
+): Promise<FlowRow> {
+  const compiled = compileFlow(input.definition, input.hooks ? { hooks: input.hooks } : {});
+  if (!compiled.ok) {
+    throw new ValidationError(compiled.issues.map((i) => ({ path: i.path ? `definition.${i.path}` : "definition", message: i.message })));
+  }
+  const definition = compiled.flow.definition;
+  return insertFlow(deps.db, {
+    threadId: input.threadId,
+    userId: input.userId,
+    name: definition.name,
+    description: definition.description ?? null,
+    flowType: definition.type,
+    definition: definition as unknown as Record<string, unknown>,
+  });
+}

@@ -1,0 +1,69 @@
+import { isTerminalFlowStatus, type OrchestrationFlowStatus, type TimeoutConfig } from "@ensemble/core";
+import { lockFlow, updateFlow } from "@ensemble/db";
+import type { EngineDeps } from "../engine-deps.js";
+import { FlowConflictError, NotFoundError } from "../errors/engine-errors.js";
+import { emptyEffects, performEffects } from "./run-effects.js";
+
+export interface ExecuteFlowOptions {
+  input?: string;
+  metadata?: Record<string, unknown>;
+  saveMessages?: boolean;
+  timeout?: TimeoutConfig;
+}
+
+export interface ExecuteFlowResult {
+  flowId: string;
+  run: number;
+  status: "queued";
+}
+
+/**
+ * Starts a new run of a flow: records it as queued and enqueues `flow.start`
+ * (the scheduler plans and dispatches). A flow already queued or running is a conflict.
+ * The flow timeout (execute's `timeout.flowMs`, else the definition's
+ * maxExecutionTime) is a delayed `flow.cancel` job that ends the run `timed_out`.
+ */
+export async function executeFlow(deps: EngineDeps, flowId: string, options: ExecuteFlowOptions = {}): Promise<ExecuteFlowResult> {
+  const effects = emptyEffects();
+  const run = await deps.db.transaction(async (tx) => {
+    const flow = await lockFlow(tx, flowId);
+    if (!flow) throw new NotFoundError("flow");
+    if (!isTerminalFlowStatus(flow.status as OrchestrationFlowStatus) && flow.status !== "pending") {
+      throw new FlowConflictError(`flow is ${flow.status}; cancel it or wait for it to end before executing it again`, flow.id, flow.status);
+    }
+    const compiled = deps.flows.get(flow.id, flow.definition);
+    const run = flow.run + 1;
+    const flowTimeoutMs = options.timeout?.flowMs ?? compiled.definition.maxExecutionTime;
+    const now = new Date();
+    await updateFlow(tx, flow.id, {
+      run,
+      status: "queued",
+      input: options.input ?? "",
+      metadata: options.metadata ?? {},
+      saveMessages: options.saveMessages ?? false,
+      stepTimeoutMs: options.timeout?.stepMs ?? null,
+      deadlineAt: flowTimeoutMs ? new Date(now.getTime() + flowTimeoutMs) : null,
+      queuedAt: now,
+      startedAt: null,
+      completedAt: null,
+      result: null,
+      error: null,
+      currentStepIndex: 0,
+      totalCost: 0,
+      totalTokens: 0,
+    });
+    const label = flow.name;
+    effects.jobs.push({ name: "flow.start", payload: { flowId, run, label } });
+    if (flowTimeoutMs) effects.jobs.push({ name: "flow.cancel", payload: { flowId, run, reason: "timed_out", label }, delayMs: flowTimeoutMs });
+    return run;
+  });
+  await performEffects(deps, effects);
+  return { flowId, run, status: "queued" };
+}
+
+/** Asks the scheduler to cancel a flow's current run (202: it happens within a second). */
+export async function requestCancel(deps: EngineDeps, flowId: string, run: number): Promise<void> {
+  await deps.producer.add("flow.cancel", { flowId, run, reason: "cancelled" });
+  // Also signal the workers directly: the abort does not wait for the scheduler's turn.
+  await deps.cancelSignals.publish(flowId, "cancelled");
+}

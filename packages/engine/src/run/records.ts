@@ -1,0 +1,92 @@
+import type { FlowExecutionResult, FlowStepResult, StepAction, StepRecord, StepRecordStatus, TokenUsage } from "@ensemble/core";
+import type { FlowRow, StepResultRow } from "@ensemble/db";
+
+/** A stored step instance as the planner sees it. */
+export function toStepRecord(row: StepResultRow): StepRecord {
+  return {
+    stepId: row.stepId,
+    iteration: row.iteration,
+    attempt: row.attempt,
+    status: row.status as StepRecordStatus,
+    output: row.output,
+    ...(row.error ? { error: row.error } : {}),
+  };
+}
+
+const iso = (date: Date | null): string | null => (date ? date.toISOString() : null);
+
+export function toFlowStepResult(row: StepResultRow): FlowStepResult {
+  return {
+    stepId: row.stepId,
+    status: row.status as FlowStepResult["status"],
+    output: row.output,
+    provider: row.provider,
+    model: row.model,
+    action: row.action as StepAction,
+    iteration: row.iteration,
+    usage: (row.usage as TokenUsage | null) ?? null,
+    cost: row.cost,
+    retryCount: row.attempt,
+    startedAt: iso(row.startedAt),
+    completedAt: iso(row.completedAt),
+    ...(row.error ? { error: { code: row.error.code, message: row.error.message, ...(row.error.retryable !== undefined ? { retryable: row.error.retryable } : {}) } } : {}),
+  };
+}
+
+export function sortRows(rows: StepResultRow[]): StepResultRow[] {
+  return [...rows].sort((a, b) => a.iteration - b.iteration || a.stepIndex - b.stepIndex);
+}
+
+/** The FlowExecutionResult of a run from its rows. */
+export function buildExecutionResult(flow: FlowRow, rows: StepResultRow[], finalOutput: string | null): FlowExecutionResult {
+  const steps = sortRows(rows).map(toFlowStepResult);
+  return {
+    flowId: flow.id,
+    status: flow.status as FlowExecutionResult["status"],
+    finalOutput,
+    steps,
+    totalCost: roundUsd(steps.reduce((sum, s) => sum + (s.cost ?? 0), 0)),
+    totalTokens: steps.reduce((sum, s) => sum + (s.usage?.totalTokens ?? 0), 0),
+    startedAt: iso(flow.startedAt),
+    completedAt: iso(flow.completedAt),
+    ...(flow.error ? { error: flow.error } : {}),
+  };
+}
+
+export function roundUsd(value: number): number {
+  return Math.round(value * 1e8) / 1e8;
+}
+
+export interface FlowStatusSummary {
+  flowId: string;
+  status: string;
+  progress: number;
+  currentStepIndex: number;
+  totalSteps: number;
+  completedSteps: number;
+  failedSteps: number;
+  startedAt: string | null;
+  completedAt: string | null;
+  totalCost: number;
+  totalTokens: number;
+}
+
+/** GET /status: progress counts step instances that reached an end, over the steps the run has. */
+export function summarizeFlowStatus(flow: FlowRow, rows: StepResultRow[], definitionStepCount: number): FlowStatusSummary {
+  const terminal = rows.filter((r) => ["success", "failed", "skipped", "cancelled"].includes(r.status));
+  const totalSteps = Math.max(definitionStepCount, rows.length);
+  const finished = ["completed", "failed", "cancelled", "timed_out"].includes(flow.status);
+  return {
+    flowId: flow.id,
+    status: flow.status,
+    progress: finished ? 100 : totalSteps === 0 ? 0 : Math.round((terminal.length / totalSteps) * 1000) / 10,
+    currentStepIndex: flow.currentStepIndex,
+    totalSteps,
+    completedSteps: rows.filter((r) => r.status === "success").length,
+    failedSteps: rows.filter((r) => r.status === "failed").length,
+    startedAt: iso(flow.startedAt),
+    completedAt: iso(flow.completedAt),
+    totalCost: roundUsd(flow.totalCost),
+    totalTokens: flow.totalTokens,
+  };
+}

@@ -1,0 +1,40 @@
+import type { FlowEventType } from "@ensemble/core";
+import type { BulkJob, CancelReason, JobName, JobPayload } from "@ensemble/queue";
+import type { EngineDeps } from "../engine-deps.js";
+
+/**
+ * What a committed transaction must cause outside Postgres: jobs to enqueue, events
+ * to publish, calls to abort. Collected inside the transaction and performed only
+ * after it commits, so nothing is announced that did not happen. If the process dies
+ * in between, the sweeper re-enqueues open steps (job ids make that idempotent).
+ */
+export interface RunEffects {
+  jobs: EffectJob[];
+  events: { flowId: string; type: FlowEventType; stepId?: string; data?: unknown }[];
+  /** Running calls of these flows are aborted cluster-wide (a failed flow's other calls are cancelled). */
+  abortFlows: { flowId: string; reason: CancelReason }[];
+}
+
+/** A catalog job with its timing; the union keeps each payload tied to its name. */
+export type EffectJob = { [N in JobName]: { name: N; payload: JobPayload<N>; delayMs?: number; lifo?: boolean } }[JobName];
+
+export function emptyEffects(): RunEffects {
+  return { jobs: [], events: [], abortFlows: [] };
+}
+
+export async function performEffects(deps: EngineDeps, effects: RunEffects): Promise<void> {
+  // Events first, in order: one connection keeps them in sequence (their ids are assigned by Redis).
+  const published = effects.events.map((e) => deps.bus.publish(e.flowId, e.type, { stepId: e.stepId, data: e.data }));
+  const aborts = effects.abortFlows.map((a) => deps.cancelSignals.publish(a.flowId, a.reason));
+  const jobs =
+    effects.jobs.length > 0
+      ? deps.producer.addBulk(effects.jobs.map((j) => ({ name: j.name, payload: j.payload, options: { delayMs: j.delayMs, lifo: j.lifo } }) as BulkJob))
+      : Promise.resolve();
+  const results = await Promise.allSettled([...published, ...aborts, jobs]);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  // A lost event is only a gap in the live view; a lost job is repaired by the sweeper. Log, then surface.
+  if (failed) {
+    deps.logger.warn({ err: failed.reason }, "effects after commit partly failed; the sweeper will repair missing jobs");
+    throw failed.reason;
+  }
+}

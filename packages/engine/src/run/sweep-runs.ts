@@ -1,0 +1,39 @@
+import { listFlowsByStatus, listStaleSteps } from "@ensemble/db";
+import type { EngineDeps } from "../engine-deps.js";
+import { emptyEffects, performEffects } from "./run-effects.js";
+
+/**
+ * `flow.sweep` (every few seconds, from the scheduler): the safety net for crash
+ * windows no redelivery covers. Steps whose lease ran out or that waited too long
+ * get their job again (same job ids: a job still queued is not duplicated); flows
+ * queued but never started get `flow.start` again; flows past their deadline are
+ * timed out.
+ */
+export async function sweepRuns(deps: EngineDeps): Promise<{ steps: number; flows: number }> {
+  const effects = emptyEffects();
+  const stale = await listStaleSteps(deps.db, deps.settings.staleStepMs);
+  const seen = new Set<string>();
+  for (const row of stale) {
+    const key = `${row.flowId}#${row.run}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    effects.jobs.push({ name: "flow.advance", payload: { flowId: row.flowId, run: row.run } });
+  }
+  const open = await listFlowsByStatus(deps.db, ["queued", "running"]);
+  const now = Date.now();
+  let flows = 0;
+  for (const flow of open) {
+    if (flow.deadlineAt && flow.deadlineAt.getTime() < now) {
+      effects.jobs.push({ name: "flow.cancel", payload: { flowId: flow.id, run: flow.run, reason: "timed_out" } });
+      flows += 1;
+    } else if (flow.status === "queued" && flow.queuedAt && now - flow.queuedAt.getTime() > deps.settings.staleStepMs) {
+      effects.jobs.push({ name: "flow.start", payload: { flowId: flow.id, run: flow.run } });
+      flows += 1;
+    }
+  }
+  if (effects.jobs.length > 0) {
+    deps.logger.info({ staleSteps: stale.length, flows }, "sweep: re-enqueuing work that stopped moving");
+    await performEffects(deps, effects);
+  }
+  return { steps: stale.length, flows };
+}

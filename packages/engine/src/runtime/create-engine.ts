@@ -1,0 +1,94 @@
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import { DEFAULT_PRICE_TABLE, HookRegistry, type PriceTable } from "@ensemble/core";
+import { migrateDatabase, openDatabase, type DatabaseHandle } from "@ensemble/db";
+import { createSimProvider, ProviderRegistry } from "@ensemble/providers";
+import { CancelSignals, createRedisConnection, JobProducer, ProgressBus } from "@ensemble/queue";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { DEFAULT_ENGINE_SETTINGS, type EngineDeps, type EngineSettings } from "../engine-deps.js";
+import { CompiledFlowCache } from "../run/flow-cache.js";
+
+export interface EngineConfig {
+  redisUrl: string;
+  /** Unset: embedded PGlite (one process only: the all-in-one mode). */
+  databaseUrl?: string;
+  pgliteDir?: string;
+  queuePrefix: string;
+  logger: Logger;
+  /** Apply migrations at start (safe with several processes: they take turns). */
+  migrate?: boolean;
+  /** Connections per process in the database pool. */
+  databasePoolSize?: number;
+  settings?: Partial<EngineSettings>;
+  prices?: PriceTable;
+  providers?: ProviderRegistry;
+  hooks?: HookRegistry;
+  /** Name in logs and leases; default host:pid:random. */
+  processName?: string;
+}
+
+export interface Engine {
+  deps: EngineDeps;
+  /** A new worker-role Redis connection (BullMQ workers block on theirs). */
+  workerConnection(name: string): Redis;
+  config: EngineConfig;
+  close(): Promise<void>;
+}
+
+/** Opens the connections every Ensemble process needs and wires the engine's dependencies. */
+export async function createEngine(config: EngineConfig): Promise<Engine> {
+  const workerId = config.processName ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
+  const database = await openDatabase({
+    ...(config.databaseUrl ? { url: config.databaseUrl } : {}),
+    ...(config.pgliteDir ? { dataDir: config.pgliteDir } : {}),
+    maxConnections: config.databasePoolSize ?? 10,
+    applicationName: `ensemble:${workerId}`,
+  });
+  if (config.migrate) await migrateDatabase(database);
+  // Step leases on their own small pool that commits asynchronously (see OpenDatabaseOptions.asyncCommit).
+  const leaseDatabase: DatabaseHandle = config.databaseUrl
+    ? await openDatabase({ url: config.databaseUrl, maxConnections: 4, asyncCommit: true, applicationName: `ensemble-lease:${workerId}` })
+    : database;
+
+  const opened: Redis[] = [];
+  const connect = (role: "worker" | "producer" | "subscriber", name: string): Redis => {
+    const connection = createRedisConnection({ url: config.redisUrl, role, name: `ensemble:${name}` });
+    connection.on("error", (err) => config.logger.debug({ err, connection: name }, "redis connection error"));
+    opened.push(connection);
+    return connection;
+  };
+  const producerConnection = connect("producer", "producer");
+  const producer = new JobProducer({ connection: producerConnection, prefix: config.queuePrefix });
+  const bus = new ProgressBus({ publisher: producerConnection, subscriber: () => connect("subscriber", "events"), prefix: config.queuePrefix });
+  const cancelSignals = new CancelSignals({ publisher: producerConnection, subscriber: () => connect("subscriber", "cancel"), prefix: config.queuePrefix });
+
+  const providers = config.providers ?? new ProviderRegistry();
+  if (!providers.has("sim")) providers.register(createSimProvider());
+
+  const deps: EngineDeps = {
+    db: database.db,
+    leaseDb: leaseDatabase.db,
+    producer,
+    bus,
+    cancelSignals,
+    providers,
+    hooks: config.hooks ?? new HookRegistry(),
+    prices: config.prices ?? DEFAULT_PRICE_TABLE,
+    logger: config.logger,
+    settings: { ...DEFAULT_ENGINE_SETTINGS, ...config.settings },
+    flows: new CompiledFlowCache(),
+    workerId,
+  };
+  return {
+    deps,
+    config,
+    workerConnection: (name) => connect("worker", name),
+    close: async () => {
+      await Promise.allSettled([producer.close(), bus.close(), cancelSignals.close()]);
+      await Promise.allSettled(opened.map((c) => c.quit()));
+      if (leaseDatabase !== database) await leaseDatabase.close();
+      await database.close();
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import { z } from "zod";
+
+/**
+ * Configuration every Ensemble process reads (architecture.md "Configuration").
+ * Each app extends it in its own `src/env.ts`; it is parsed once at start.
+ */
+export const EngineEnvSchema = z.object({
+  /** BullMQ queues and the progress bus. */
+  REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
+  /** Postgres; unset means embedded PGlite under PGLITE_DIR (all-in-one only: one process owns it). */
+  DATABASE_URL: z.string().optional(),
+  PGLITE_DIR: z.string().default(".data/pglite"),
+  /** Redis key prefix; a `{hash tag}` keeps a queue's keys in one Redis Cluster slot. */
+  QUEUE_PREFIX: z.string().min(1).default("ensemble"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** How soon (ms) another worker takes over the step of a worker that died. */
+  STEP_LEASE_MS: z.coerce.number().int().min(500).default(30_000),
+  /** Connections per process in the Postgres pool. */
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+});
+export type EngineEnv = z.infer<typeof EngineEnvSchema>;
+
+/** Parses the environment with an app's schema; a bad value stops the process naming the variable. */
+export function parseEnv<S extends z.ZodType>(schema: S, source: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  // An empty variable means "unset" (docker-compose and shells produce them).
+  const parsed = schema.safeParse(Object.fromEntries(Object.entries(source).filter(([, v]) => v !== "")));
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  return parsed.data;
+}
+
+/** The engine config an env implies. */
+export function engineConfigFromEnv(env: EngineEnv): {
+  redisUrl: string;
+  databaseUrl?: string;
+  pgliteDir?: string;
+  queuePrefix: string;
+  databasePoolSize: number;
+  settings: { stepLeaseMs: number };
+} {
+  return {
+    redisUrl: env.REDIS_URL,
+    ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : { pgliteDir: env.PGLITE_DIR }),
+    queuePrefix: env.QUEUE_PREFIX,
+    databasePoolSize: env.DATABASE_POOL_SIZE,
+    settings: { stepLeaseMs: env.STEP_LEASE_MS },
+  };
+}

@@ -1,0 +1,52 @@
+import { closeGracefully, createJobWorker } from "@ensemble/queue";
+import type { Redis } from "ioredis";
+import type { EngineDeps } from "../engine-deps.js";
+import { archiveEvents } from "../run/archive-events.js";
+import { cancelRun } from "../run/cancel-run.js";
+import { advanceRunJob, startRun } from "../run/start-run.js";
+import { sweepRuns } from "../run/sweep-runs.js";
+
+export interface SchedulerOptions {
+  /** A worker-role Redis connection. */
+  connection: Redis;
+  prefix?: string;
+  /** Flow jobs in flight at once (each is a short transaction). Default: 16. */
+  concurrency?: number;
+  /** How often the repair sweep runs. Default: 5000 ms. */
+  sweepEveryMs?: number;
+  lockDuration?: number;
+  stalledInterval?: number;
+}
+
+export interface Runtime {
+  close(): Promise<void>;
+}
+
+/** The scheduler: runs flow jobs (start, advance, cancel, timeout, archive, sweep). */
+export async function startScheduler(deps: EngineDeps, options: SchedulerOptions): Promise<Runtime> {
+  const worker = createJobWorker({
+    queue: "flows",
+    connection: options.connection,
+    ...(options.prefix ? { prefix: options.prefix } : {}),
+    concurrency: options.concurrency ?? 16,
+    ...(options.lockDuration ? { lockDuration: options.lockDuration } : {}),
+    ...(options.stalledInterval ? { stalledInterval: options.stalledInterval } : {}),
+    name: `scheduler:${deps.workerId}`,
+    onError: (err) => deps.logger.error({ err }, "scheduler queue error"),
+    handlers: {
+      "flow.start": (p) => startRun(deps, p.flowId, p.run),
+      "flow.advance": (p) => advanceRunJob(deps, p.flowId, p.run),
+      "flow.cancel": (p) => cancelRun(deps, p.flowId, p.run, p.reason),
+      "flow.archive-events": (p) => archiveEvents(deps, p.flowId),
+      "flow.sweep": () => sweepRuns(deps),
+    },
+  });
+  worker.on("failed", (job, err) => deps.logger.warn({ err, job: job?.name, jobId: job?.id }, "flow job failed"));
+  await deps.producer.upsertSchedule("flow.sweep", {}, { everyMs: options.sweepEveryMs ?? 5_000 });
+  deps.logger.info({ concurrency: options.concurrency ?? 16 }, "scheduler started");
+  return {
+    close: async () => {
+      await closeGracefully(worker);
+    },
+  };
+}

@@ -1,0 +1,52 @@
+import { defaultTokenCounter } from "@ensemble/core";
+import { closeGracefully, createJobWorker, deferJob } from "@ensemble/queue";
+import type { Redis } from "ioredis";
+import type { EngineDeps } from "../engine-deps.js";
+import { InFlightCalls } from "../step/in-flight-calls.js";
+import { runStep } from "../step/run-step.js";
+import type { Runtime } from "./scheduler-runtime.js";
+
+export interface StepWorkerOptions {
+  /** A worker-role Redis connection. */
+  connection: Redis;
+  prefix?: string;
+  /** Steps in flight in this process (env WORKER_CONCURRENCY). LLM calls wait on the network, so this can be high. Default: 50. */
+  concurrency?: number;
+  /** BullMQ lock; keep it equal to the step lease so a dead worker's step is taken over in one lease. */
+  lockDuration?: number;
+  stalledInterval?: number;
+}
+
+/** A step worker: runs step jobs, and aborts its calls of a flow when the cluster cancels it. */
+export async function startStepWorker(deps: EngineDeps, options: StepWorkerOptions): Promise<Runtime & { inFlight: InFlightCalls }> {
+  // Load the tokenizer's tables now (~1 s), not inside the first step.
+  defaultTokenCounter.count("warm up");
+  const inFlight = new InFlightCalls();
+  const stopListening = await deps.cancelSignals.listen((flowId, reason) => {
+    const aborted = inFlight.abortFlow(flowId, reason);
+    if (aborted > 0) deps.logger.info({ flowId, reason, aborted }, "aborted running provider calls");
+  });
+  const concurrency = options.concurrency ?? 50;
+  const worker = createJobWorker({
+    queue: "steps",
+    connection: options.connection,
+    ...(options.prefix ? { prefix: options.prefix } : {}),
+    concurrency,
+    lockDuration: options.lockDuration ?? deps.settings.stepLeaseMs,
+    stalledInterval: options.stalledInterval ?? Math.max(1_000, Math.floor(deps.settings.stepLeaseMs / 2)),
+    name: `worker:${deps.workerId}`,
+    onError: (err) => deps.logger.error({ err }, "step queue error"),
+    handlers: {
+      "step.run": (payload, job) => runStep(deps, inFlight, payload, { deferFor: (ms) => deferJob(job, ms) }),
+    },
+  });
+  worker.on("failed", (job, err) => deps.logger.warn({ err, jobId: job?.id }, "step job failed"));
+  deps.logger.info({ concurrency }, "step worker started");
+  return {
+    inFlight,
+    close: async () => {
+      await closeGracefully(worker);
+      await stopListening();
+    },
+  };
+}

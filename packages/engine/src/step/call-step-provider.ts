@@ -1,0 +1,139 @@
+import {
+  buildStepContext,
+  buildStepMessages,
+  computeCost,
+  createRunState,
+  type CompiledFlow,
+  type ConversationMessage,
+} from "@ensemble/core";
+import { listMessages, listPolicies, renewStepLease, type FlowRow, type StepResultRow } from "@ensemble/db";
+import { ProviderError } from "@ensemble/providers";
+import type { EngineDeps } from "../engine-deps.js";
+import { sortRows, toFlowStepResult, toStepRecord } from "../run/records.js";
+import { FlowAbortedError, type InFlightCalls } from "./in-flight-calls.js";
+import { ProgressCoalescer } from "./progress-coalescer.js";
+import type { StepOutcome } from "./step-outcome.js";
+
+export interface StepCallContext {
+  flow: FlowRow;
+  compiled: CompiledFlow;
+  rows: StepResultRow[];
+  claimed: StepResultRow;
+  checkHookCondition: boolean;
+}
+
+/**
+ * Runs one claimed attempt: hooks, the request under the context and data-sharing
+ * policies, the provider call (timeout, cluster-wide cancel, lease heartbeat),
+ * token progress. Never throws for a step failure: it returns the outcome to commit.
+ */
+export async function callStepProvider(deps: EngineDeps, inFlight: InFlightCalls, ctx: StepCallContext): Promise<StepOutcome> {
+  const { flow, compiled, claimed } = ctx;
+  const step = compiled.byId.get(claimed.stepId);
+  if (!step) return failure(claimed, "unknown_step", `step ${claimed.stepId} is not in the flow's definition`);
+  const state = createRunState(compiled, ctx.rows.map(toStepRecord), { originalPrompt: flow.input ?? "", metadata: flow.metadata });
+  const provider = step.definition.provider;
+  const model = step.definition.model;
+
+  const needsHistory = compiled.policy.shareConversationHistory;
+  const [history, policies] = await Promise.all([
+    needsHistory ? loadHistory(deps, flow.threadId) : Promise.resolve([] as ConversationMessage[]),
+    listPolicies(deps.db, flow.userId),
+  ]);
+  const policy = policies.find((p) => p.providerKey === provider);
+  const hookContext = () => buildStepContext(state, step.id, claimed.iteration, { flowId: flow.id, threadHistory: history, allStepResults: sortRows(ctx.rows).map(toFlowStepResult) });
+
+  if (ctx.checkHookCondition && step.condition?.kind === "hook") {
+    const hook = deps.hooks.getCondition(step.condition.name);
+    if (!hook) return failure(claimed, "hook_not_registered", `no condition hook "${step.condition.name}" is registered in this worker`);
+    if (!(await hook(hookContext()))) return { status: "skipped", reason: `condition hook ${step.condition.name} returned false` };
+  }
+  let hookPrompt: string | undefined;
+  if (step.prompt.kind === "hook") {
+    const hook = deps.hooks.getPrompt(step.prompt.name);
+    if (!hook) return failure(claimed, "hook_not_registered", `no prompt hook "${step.prompt.name}" is registered in this worker`);
+    hookPrompt = await hook(hookContext());
+  }
+
+  const request = buildStepMessages(state, step.id, claimed.iteration, {
+    history,
+    historyAllowed: policy?.allowConversationHistory ?? true,
+    ...(hookPrompt !== undefined ? { hookPrompt } : {}),
+  });
+  const foreign = request.sources.filter((s) => s.provider !== provider);
+  if (foreign.length > 0 && policy && !policy.allowCrossProviderContext) {
+    return failure(
+      claimed,
+      "policy_violation",
+      `the data-sharing policy for ${provider} has allowCrossProviderContext off, and this step would send the output of ${foreign.map((s) => `${s.stepId} (${s.provider})`).join(", ")}`,
+    );
+  }
+
+  let adapter;
+  try {
+    adapter = deps.providers.get(provider);
+  } catch (error) {
+    return failure(claimed, "unknown_provider", error instanceof Error ? error.message : String(error));
+  }
+
+  const timeoutMs = step.definition.timeout ?? flow.stepTimeoutMs ?? deps.settings.defaultStepTimeoutMs;
+  const controller = new AbortController();
+  const untrack = inFlight.track(flow.id, controller);
+  const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)]);
+  const progress = new ProgressCoalescer(deps.settings.progressIntervalMs, (delta) => {
+    void deps.bus
+      .publish(flow.id, "step_progress", { stepId: step.id, data: { iteration: claimed.iteration, attempt: claimed.attempt, delta } })
+      .catch((err: unknown) => deps.logger.warn({ err, flowId: flow.id }, "progress event not published"));
+  });
+  const heartbeat = setInterval(() => {
+    renewStepLease(deps.leaseDb, claimed.id, claimed.leaseToken, deps.settings.stepLeaseMs)
+      .then((held) => {
+        if (!held) controller.abort(new FlowAbortedError("lease_lost"));
+      })
+      .catch((err: unknown) => deps.logger.warn({ err, stepId: step.id }, "lease renewal failed; will retry"));
+  }, Math.max(250, Math.floor(deps.settings.stepLeaseMs / 3)));
+
+  try {
+    const result = await adapter.call({
+      model,
+      messages: request.messages,
+      settings: step.definition.settings ?? {},
+      signal,
+      onToken: (delta) => progress.push(delta),
+      trace: { flowId: flow.id, stepId: step.id, iteration: claimed.iteration, attempt: claimed.attempt },
+    });
+    progress.flush();
+    const priced = computeCost(result.usage, provider, result.model || model, deps.prices);
+    if (priced.warning) deps.logger.warn({ provider, model }, priced.warning);
+    return { status: "success", output: result.text, usage: result.usage, cost: priced.cost, provider, model: result.model || model };
+  } catch (error) {
+    progress.flush();
+    if (controller.signal.aborted) {
+      const reason = controller.signal.reason instanceof FlowAbortedError ? controller.signal.reason.reason : "cancelled";
+      return { status: "aborted", reason };
+    }
+    if (error instanceof ProviderError) {
+      return {
+        status: "failed",
+        provider,
+        model,
+        error: { code: error.code, message: error.message, retryable: error.retryable, ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}) },
+      };
+    }
+    deps.logger.error({ err: error, flowId: flow.id, stepId: step.id }, "provider adapter threw a non-provider error");
+    return failure(claimed, "internal_error", "the provider call failed unexpectedly; see the worker log", true);
+  } finally {
+    clearInterval(heartbeat);
+    untrack();
+  }
+}
+
+function failure(row: StepResultRow, code: string, message: string, retryable = false): StepOutcome {
+  return { status: "failed", provider: row.provider, model: row.model, error: { code, message, retryable } };
+}
+
+async function loadHistory(deps: EngineDeps, threadId: string): Promise<ConversationMessage[]> {
+  const rows = await listMessages(deps.db, threadId);
+  return rows.map((m) => ({ role: m.role as ConversationMessage["role"], content: m.content, ...(m.provider ? { provider: m.provider } : {}) }));
+}
+

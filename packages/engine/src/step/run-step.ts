@@ -1,0 +1,85 @@
+import { claimStep, findFlow, findStepInstance, listRunSteps, type StepResultRow } from "@ensemble/db";
+import type { JobPayload } from "@ensemble/queue";
+import type { EngineDeps } from "../engine-deps.js";
+import { emptyEffects, performEffects } from "../run/run-effects.js";
+import { callStepProvider } from "./call-step-provider.js";
+import { finishStep } from "./finish-step.js";
+import type { InFlightCalls } from "./in-flight-calls.js";
+
+export interface StepJobControl {
+  /** Puts the job back to run again after `ms` (another worker holds the step's lease). */
+  deferFor(ms: number): Promise<never>;
+}
+
+export type RunStepResult = "done" | "already_done" | "stale" | "aborted" | "lease_lost" | "flow_ended";
+
+/**
+ * `step.run`: claim the step instance (fenced lease), call its provider, commit the
+ * result and the next steps. BullMQ delivers at least once; the claim and the
+ * fencing token make the effect exactly once.
+ */
+export async function runStep(
+  deps: EngineDeps,
+  inFlight: InFlightCalls,
+  payload: JobPayload<"step.run">,
+  control: StepJobControl,
+): Promise<RunStepResult> {
+  const key = { flowId: payload.flowId, run: payload.run, stepId: payload.stepId, iteration: payload.iteration };
+  const [claimed, flow] = await Promise.all([
+    claimStep(deps.leaseDb, { ...key, attempt: payload.attempt, owner: deps.workerId, leaseMs: deps.settings.stepLeaseMs }),
+    findFlow(deps.db, payload.flowId),
+  ]);
+  if (!claimed) return handleUnclaimable(deps, payload, control);
+  if (!flow || flow.run !== payload.run || flow.status !== "running") {
+    await finishStep(deps, claimed, { status: "skipped", reason: "the flow is no longer running" }).catch(() => undefined);
+    return "flow_ended";
+  }
+  const compiled = deps.flows.get(flow.id, flow.definition);
+  const rows = await listRunSteps(deps.db, flow.id, flow.run);
+  void deps.bus
+    .publish(flow.id, "step_start", {
+      stepId: claimed.stepId,
+      data: { iteration: claimed.iteration, attempt: claimed.attempt, provider: claimed.provider, model: claimed.model, action: claimed.action },
+    })
+    .catch((err: unknown) => deps.logger.warn({ err, flowId: flow.id }, "step_start event not published"));
+
+  const outcome = await callStepProvider(deps, inFlight, {
+    flow,
+    compiled,
+    rows,
+    claimed,
+    checkHookCondition: compiled.byId.get(claimed.stepId)?.condition?.kind === "hook",
+  });
+  if (outcome.status === "aborted") {
+    deps.logger.info({ flowId: flow.id, stepId: claimed.stepId, reason: outcome.reason }, "step call aborted");
+    return "aborted";
+  }
+  const committed = await finishStep(deps, claimed, outcome);
+  if (!committed) deps.logger.warn({ flowId: flow.id, stepId: claimed.stepId }, "lease lost before commit; another worker owns this step");
+  return committed ? "done" : "lease_lost";
+}
+
+async function handleUnclaimable(deps: EngineDeps, payload: JobPayload<"step.run">, control: StepJobControl): Promise<RunStepResult> {
+  const row = await findStepInstance(deps.db, payload);
+  if (!row || row.attempt > payload.attempt) return "stale";
+  if (row.status === "running" && row.leaseExpiresAt) {
+    // Another worker holds it (this is a redelivery): check again when its lease would run out.
+    return control.deferFor(Math.max(row.leaseExpiresAt.getTime() - Date.now(), 0) + 500);
+  }
+  if (row.status === "pending") {
+    // Its attempt number moved on (a newer attempt is pending) or it is not this job's; nothing to do.
+    return "stale";
+  }
+  // The result is committed: this is a redelivery after a crash between commit and enqueue.
+  // Make sure the run's open steps have their jobs (same job ids: no duplicates).
+  await reenqueueOpenSteps(deps, row);
+  return "already_done";
+}
+
+async function reenqueueOpenSteps(deps: EngineDeps, row: StepResultRow): Promise<void> {
+  const flow = await findFlow(deps.db, row.flowId);
+  if (!flow || flow.run !== row.run || flow.status !== "running") return;
+  const effects = emptyEffects();
+  effects.jobs.push({ name: "flow.advance", payload: { flowId: flow.id, run: flow.run } });
+  await performEffects(deps, effects);
+}
