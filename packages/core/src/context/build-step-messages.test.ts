@@ -32,6 +32,11 @@ describe("buildStepMessages — context policy", () => {
     expect(out.messages).toEqual([{ role: "user", content: "Q: ORIGINAL A: A-OUT #0" }]);
   });
 
+  it("a first step whose {{ previous }} is the original request does not get it twice", () => {
+    const out = messagesFor({ steps: [step("a", { prompt: "Answer: {{ previous }}" })] }, [], "a");
+    expect(out.messages).toEqual([{ role: "user", content: "Answer: ORIGINAL" }]);
+  });
+
   it("includeOriginalPrompt: false leaves the original request out", () => {
     const out = messagesFor({ contextPolicy: { includeOriginalPrompt: false }, steps: [step("a"), step("b")] }, [done("a", "A-OUT")], "b");
     expect(out.messages[0]?.content).toBe('Output of step "a":\nA-OUT\n\nWork on it.');

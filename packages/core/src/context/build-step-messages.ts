@@ -122,7 +122,10 @@ export function buildStepMessages(state: RunState, stepId: string, iteration: nu
   };
 
   const parts: string[] = [];
-  if (refs && !refs.original && policy.includeOriginalPrompt) parts.push(`Original request:\n${state.originalPrompt}`);
+  // A first step's {{ previous }} already is the original request: do not send it twice.
+  const previousIsOriginal = step.inputFrom === "previous" && previousSource(state, stepId, iteration) === null;
+  const placesOriginal = refs !== null && (refs.original || (refs.usesPrevious && previousIsOriginal));
+  if (refs && !placesOriginal && policy.includeOriginalPrompt) parts.push(`Original request:\n${state.originalPrompt}`);
   const attached = autoInput.length === 1 ? kept(autoInput[0]) : keptLabelled(autoInput);
   if (attached) parts.push(`${autoInput.length === 1 ? `Output of step "${(autoInput[0] as StepRecord).stepId}"` : "Earlier outputs"}:\n${attached}`);
   parts.push(renderPrompt(step, state, resolve, options));

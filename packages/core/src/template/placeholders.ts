@@ -33,15 +33,18 @@ export interface TemplateReferences {
   original: boolean;
   stepOutputs: boolean;
   history: boolean;
+  /** Uses {{ previous }} (which is the original request for a first step). */
+  usesPrevious: boolean;
   stepIds: string[];
 }
 
 export function collectReferences(template: ParsedTemplate): TemplateReferences {
-  const refs: TemplateReferences = { original: false, stepOutputs: false, history: false, stepIds: [] };
+  const refs: TemplateReferences = { original: false, stepOutputs: false, history: false, usesPrevious: false, stepIds: [] };
   for (const [root, stepId] of listPlaceholders(template)) {
     if (root === "original") refs.original = true;
     if (root === "history") refs.history = true;
     if (root === "previous" || root === "all" || root === "draft") refs.stepOutputs = true;
+    if (root === "previous") refs.usesPrevious = true;
     if (root === "steps" && stepId !== undefined) {
       refs.stepOutputs = true;
       refs.stepIds.push(stepId);
