@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync } from "node:fs";
+import { createWriteStream, mkdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { randomUUID } from "node:crypto";
@@ -152,6 +152,7 @@ export class Cluster {
       }),
     );
     await this.database?.drop();
+    if (this.env.PGLITE_DIR) rmSync(this.env.PGLITE_DIR, { recursive: true, force: true });
     await deleteRedisKeys(`${this.prefix}:*`);
   }
 }
