@@ -1,0 +1,55 @@
+import type { JobName, JobPayload } from "./job-catalog.js";
+
+export interface JobIdOptions {
+  /**
+   * Distinguishes jobs that may legitimately repeat (`flow.advance`, `flow.sweep`). Pass
+   * something that names the cause, e.g. the step result that triggered an advance, so a
+   * redelivered trigger does not advance twice. Default: the current time in ms.
+   */
+  dedupe?: string;
+}
+
+// BullMQ rejects custom ids containing ":" (and all-digit ids), so parts are joined with
+// "_". Free-form parts are escaped (anything outside [A-Za-z0-9.-] becomes ~XX per UTF-8
+// byte), which keeps ids injective: only the step id may keep its underscores, and it is
+// the single variable-width part between fixed-count parts.
+const SEPARATOR = "_";
+
+function escapePart(value: string | number, allowUnderscore = false): string {
+  const text = String(value);
+  const unsafe = allowUnderscore ? /[^A-Za-z0-9._-]/g : /[^A-Za-z0-9.-]/g;
+  return text.replace(unsafe, (char) =>
+    Array.from(Buffer.from(char, "utf8"), (byte) => `~${byte.toString(16).padStart(2, "0")}`).join(""),
+  );
+}
+
+function join(...parts: string[]): string {
+  return parts.join(SEPARATOR);
+}
+
+const defaultDedupe = (): string => String(Date.now());
+
+// A mapped type, so adding a job to the catalog without an id rule fails type-checking.
+const JOB_ID_BUILDERS: { [N in JobName]: (payload: JobPayload<N>, dedupe: string | undefined) => string } = {
+  "flow.start": (p) => join("start", escapePart(p.flowId), escapePart(p.run)),
+  "flow.advance": (p, dedupe) => join("advance", escapePart(p.flowId), escapePart(p.run), escapePart(dedupe ?? defaultDedupe())),
+  "flow.cancel": (p) => join("cancel", escapePart(p.flowId), escapePart(p.run)),
+  "flow.archive-events": (p) => join("archive", escapePart(p.flowId)),
+  "flow.sweep": (_p, dedupe) => join("sweep", escapePart(dedupe ?? defaultDedupe())),
+  "step.run": (p) =>
+    join("step", escapePart(p.flowId), escapePart(p.run), escapePart(p.stepId, true), escapePart(p.iteration), escapePart(p.attempt)),
+};
+
+/**
+ * The deterministic BullMQ job id of a logical job: adding a job whose id already exists
+ * (waiting, delayed, active, or kept after finishing) is a no-op, so enqueueing is idempotent.
+ * Ids never contain ":". Examples: `start_<flowId>_<run>`, `step_<flowId>_<run>_<stepId>_<iteration>_<attempt>`.
+ *
+ * The guard lasts only while BullMQ keeps the job (see the catalog's removeOnComplete: at
+ * most 10,000 completed jobs, which under load may be seconds), so handlers must still be
+ * idempotent against Postgres.
+ */
+export function jobIdFor<N extends JobName>(name: N, payload: JobPayload<N>, options: JobIdOptions = {}): string {
+  const build = JOB_ID_BUILDERS[name] as (payload: JobPayload<N>, dedupe: string | undefined) => string;
+  return build(payload, options.dedupe);
+}

@@ -1,0 +1,191 @@
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import type { JobName, JobPayload } from "./job-catalog.js";
+import { prepareJob, type AddJobOptions, type PreparedJob, type RetryPolicyOverrides } from "./job-options.js";
+import { DEFAULT_QUEUE_PREFIX, QUEUE_NAMES, type QueueName } from "./queue-names.js";
+import { toRedisUnavailable, whenFailFastReady } from "./redis-availability.js";
+
+export interface JobProducerOptions {
+  /**
+   * A `producer`-role connection (fail fast: the API) or a `worker`-role one (commands wait
+   * out an outage: a scheduler enqueueing from inside a job). The caller owns it; `close()`
+   * leaves it open.
+   */
+  connection: Redis;
+  /** Key prefix of all queues (env `QUEUE_PREFIX`). Default: `ensemble`. */
+  prefix?: string;
+  /**
+   * With a fail-fast connection: how long a call waits for a connection that is
+   * (re)connecting before it throws `RedisUnavailableError`. Default: 1000 ms.
+   */
+  readyTimeoutMs?: number;
+  /** Changes to the catalog's attempts/backoff per job name. Default: none. */
+  retryOverrides?: RetryPolicyOverrides;
+  /** Background queue errors (every failed add also rejects its promise). Default: ignored. */
+  onError?: (err: Error) => void;
+}
+
+/** What an add returns: the job's id (the existing one if the add was a no-op). */
+export interface EnqueuedJob {
+  id: string;
+  name: JobName;
+  queue: QueueName;
+}
+
+/** One entry of `addBulk`; the union keeps each payload tied to its name. */
+export type BulkJob = { [N in JobName]: { name: N; payload: JobPayload<N>; options?: AddJobOptions } }[JobName];
+
+/** Jobs per state, for metrics and autoscaling on queue depth. */
+export interface QueueDepth {
+  /** Ready to run: the wait list plus prioritized jobs (an autoscaler must count both). */
+  waiting: number;
+  active: number;
+  delayed: number;
+  failed: number;
+}
+
+export interface UpsertScheduleOptions {
+  /** Interval between runs in ms. */
+  everyMs: number;
+  /** Scheduler id; upserting the same id replaces the schedule. Default: the job name. */
+  schedulerId?: string;
+}
+
+/**
+ * Adds catalog jobs to their queues. Long-lived: one per process, sharing its connection.
+ * Queues are created lazily, one per queue name.
+ */
+export class JobProducer {
+  readonly prefix: string;
+  private readonly connection: Redis;
+  private readonly readyTimeoutMs: number;
+  private readonly retryOverrides: RetryPolicyOverrides;
+  private readonly onError: (err: Error) => void;
+  private readonly queues = new Map<QueueName, Queue>();
+
+  constructor(options: JobProducerOptions) {
+    this.connection = options.connection;
+    this.prefix = options.prefix ?? DEFAULT_QUEUE_PREFIX;
+    this.readyTimeoutMs = options.readyTimeoutMs ?? 1_000;
+    this.retryOverrides = options.retryOverrides ?? {};
+    this.onError = options.onError ?? (() => undefined);
+  }
+
+  /** Validates the payload and adds the job with catalog defaults and a deterministic id. */
+  async add<N extends JobName>(name: N, payload: JobPayload<N>, options: AddJobOptions = {}): Promise<EnqueuedJob> {
+    const job = prepareJob(name, payload, options, this.retryOverrides);
+    const operation = `add ${name}`;
+    await whenFailFastReady(this.connection, this.readyTimeoutMs, operation);
+    try {
+      const added = await this.queue(job.queue).add(job.name, job.data, job.opts);
+      return { id: added.id ?? job.opts.jobId, name: job.name, queue: job.queue };
+    } catch (err) {
+      throw toRedisUnavailable(err, operation);
+    }
+  }
+
+  /**
+   * Adds many jobs with one round trip per queue. All payloads are validated before any
+   * job is added. Returns the jobs in input order.
+   */
+  async addBulk(jobs: readonly BulkJob[]): Promise<EnqueuedJob[]> {
+    const prepared = jobs.map((job) => prepareJob(job.name, job.payload as never, job.options, this.retryOverrides));
+    if (prepared.length === 0) return [];
+    const byQueue = new Map<QueueName, PreparedJob[]>();
+    for (const job of prepared) {
+      const group = byQueue.get(job.queue) ?? [];
+      group.push(job);
+      byQueue.set(job.queue, group);
+    }
+    await whenFailFastReady(this.connection, this.readyTimeoutMs, "addBulk");
+    try {
+      await Promise.all(
+        [...byQueue].map(([queueName, group]) =>
+          this.queue(queueName).addBulk(group.map((job) => ({ name: job.name, data: job.data, opts: job.opts }))),
+        ),
+      );
+    } catch (err) {
+      throw toRedisUnavailable(err, "addBulk");
+    }
+    return prepared.map((job) => ({ id: job.opts.jobId, name: job.name, queue: job.queue }));
+  }
+
+  /**
+   * Creates or replaces a repeating job (e.g. `flow.sweep`). BullMQ 6 dropped `repeat` from
+   * `Queue.add`; job schedulers are the way, and they dedupe across producers by id.
+   */
+  async upsertSchedule<N extends JobName>(name: N, payload: JobPayload<N>, options: UpsertScheduleOptions): Promise<void> {
+    const { opts, data, queue } = prepareJob(name, payload, {}, this.retryOverrides);
+    const { jobId: _ignored, ...templateOpts } = opts;
+    const operation = `upsertSchedule ${name}`;
+    await whenFailFastReady(this.connection, this.readyTimeoutMs, operation);
+    try {
+      await this.queue(queue).upsertJobScheduler(options.schedulerId ?? name, { every: options.everyMs }, { name, data, opts: templateOpts });
+    } catch (err) {
+      throw toRedisUnavailable(err, operation);
+    }
+  }
+
+  /** Removes a schedule made by `upsertSchedule`; true if it existed. */
+  async removeSchedule(queue: QueueName, schedulerId: string): Promise<boolean> {
+    await whenFailFastReady(this.connection, this.readyTimeoutMs, "removeSchedule");
+    try {
+      return await this.queue(queue).removeJobScheduler(schedulerId);
+    } catch (err) {
+      throw toRedisUnavailable(err, "removeSchedule");
+    }
+  }
+
+  /** The BullMQ queues (all of them), e.g. for Bull Board adapters. */
+  getQueues(): Queue[] {
+    return Object.values(QUEUE_NAMES).map((name) => this.queue(name));
+  }
+
+  /** Job counts per queue and state. */
+  async queueDepths(): Promise<Record<QueueName, QueueDepth>> {
+    await whenFailFastReady(this.connection, this.readyTimeoutMs, "queueDepths");
+    try {
+      const entries = await Promise.all(
+        Object.values(QUEUE_NAMES).map(async (name) => {
+          const counts = await this.queue(name).getJobCounts("wait", "prioritized", "active", "delayed", "failed");
+          const count = (state: string): number => counts[state] ?? 0;
+          const depth: QueueDepth = {
+            waiting: count("wait") + count("prioritized"),
+            active: count("active"),
+            delayed: count("delayed"),
+            failed: count("failed"),
+          };
+          return [name, depth] as const;
+        }),
+      );
+      return Object.fromEntries(entries) as Record<QueueName, QueueDepth>;
+    } catch (err) {
+      throw toRedisUnavailable(err, "queueDepths");
+    }
+  }
+
+  /** Closes the queues; the connection stays open (it belongs to the caller). */
+  async close(): Promise<void> {
+    const queues = [...this.queues.values()];
+    this.queues.clear();
+    await Promise.all(queues.map((queue) => queue.close()));
+  }
+
+  private queue(name: QueueName): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, {
+        connection: this.connection,
+        prefix: this.prefix,
+        // BullMQ's one-shot init (wait for ready, INFO for the version check) would either
+        // hang while Redis is down or, if it failed once, break this Queue for good. We
+        // wait for readiness ourselves on every call; workers still check the version.
+        skipWaitingForReady: true,
+        skipVersionCheck: true,
+      });
+      queue.on("error", this.onError);
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+}

@@ -1,0 +1,177 @@
+import type { FlowEventType, FlowStreamUpdate } from "@ensemble/core";
+import type { Redis } from "ioredis";
+import { DEFAULT_QUEUE_PREFIX } from "./queue-names.js";
+import { whenFailFastReady } from "./redis-availability.js";
+import { SharedSubscriber, type SubscriberSource } from "./shared-subscriber.js";
+
+export interface ProgressBusOptions {
+  /** Connection for writes and reads (any role). The caller owns it. */
+  publisher: Redis;
+  /**
+   * Connection for SUBSCRIBE (`subscriber` role), or a factory called on the first
+   * `subscribe` (the bus then owns and quits it on `close`). Needed only to subscribe.
+   */
+  subscriber?: SubscriberSource;
+  /** Key prefix (env `QUEUE_PREFIX`). Default: `ensemble`. */
+  prefix?: string;
+  /** A flow's events are kept this long after its latest event. Default: 7 days. */
+  retentionSeconds?: number;
+  /** Approximate cap on stored events per flow (older ones are trimmed). Default: 10000. */
+  maxEventsPerFlow?: number;
+  /** With a fail-fast publisher: how long a call waits for it to (re)connect. Default: 1000 ms. */
+  readyTimeoutMs?: number;
+  /** Errors in listeners and subscription upkeep. Default: ignored. */
+  onError?: (err: unknown) => void;
+}
+
+export interface PublishEventInput {
+  stepId?: string;
+  data?: unknown;
+}
+
+export interface SubscribeOptions {
+  /** The subscriber reconnected: live events may have been missed; re-read to catch up. */
+  onResubscribed?: () => void;
+}
+
+const DEFAULT_RETENTION_SECONDS = 7 * 24 * 3_600;
+const DEFAULT_MAX_EVENTS_PER_FLOW = 10_000;
+
+// Numbering, storing and publishing happen in one script, so they are atomic (no id is
+// stored but not published, or published twice) and cost one round trip. The id is only
+// known inside the script, so the event JSON is spliced there: ARGV[1] is the event
+// without `id`, always an object with at least one key.
+const PUBLISH_SCRIPT = `
+local seq = redis.call('INCR', KEYS[1])
+local event = '{"id":' .. seq .. ',' .. string.sub(ARGV[1], 2)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], seq .. '-0', 'e', event)
+redis.call('PUBLISH', ARGV[2], event)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return seq
+`;
+// Versioned so a changed script never collides with an older definition on a shared connection.
+const PUBLISH_COMMAND = "ensemblePublishFlowEventV1";
+
+type PublishCommand = (seqKey: string, eventsKey: string, body: string, channel: string, maxLen: number, ttl: number) => Promise<number>;
+
+/**
+ * Per-flow progress events: numbered 1, 2, 3, … per flow, stored in a Redis stream for
+ * replay, and published for live delivery.
+ *
+ * Consumers must not combine `subscribe` and `readAfter` by hand: use `followEvents`, which
+ * subscribes first, then replays after the last seen id, then delivers live events with a
+ * higher id (dedupe by id) — so nothing is missed or delivered twice.
+ *
+ * Keys (one flow's keys share a Redis Cluster slot through the `{flowId}` hash tag, unless
+ * the prefix carries its own tag): `<prefix>:flow:{<flowId>}:seq`, `…:events`; channel `…:live`.
+ */
+export class ProgressBus {
+  readonly prefix: string;
+  private readonly publisher: Redis;
+  private readonly retentionSeconds: number;
+  private readonly maxEventsPerFlow: number;
+  private readonly subscriber: SharedSubscriber | undefined;
+  private readonly onError: (err: unknown) => void;
+  private readonly readyTimeoutMs: number;
+
+  constructor(options: ProgressBusOptions) {
+    this.publisher = options.publisher;
+    this.prefix = options.prefix ?? DEFAULT_QUEUE_PREFIX;
+    this.retentionSeconds = options.retentionSeconds ?? DEFAULT_RETENTION_SECONDS;
+    this.maxEventsPerFlow = options.maxEventsPerFlow ?? DEFAULT_MAX_EVENTS_PER_FLOW;
+    this.onError = options.onError ?? (() => undefined);
+    this.readyTimeoutMs = options.readyTimeoutMs ?? 1_000;
+    this.subscriber = options.subscriber ? new SharedSubscriber(options.subscriber, this.onError) : undefined;
+  }
+
+  /** Numbers, stores and publishes one event; returns it as subscribers receive it. */
+  async publish(flowId: string, type: FlowEventType, input: PublishEventInput = {}): Promise<FlowStreamUpdate> {
+    const timestamp = new Date().toISOString();
+    const withoutId = { type, flowId, ...(input.stepId !== undefined ? { stepId: input.stepId } : {}), data: input.data ?? null, timestamp };
+    await whenFailFastReady(this.publisher, this.readyTimeoutMs, "publish event");
+    const id = await this.publishCommand()(
+      this.seqKey(flowId),
+      this.eventsKey(flowId),
+      JSON.stringify(withoutId),
+      this.channel(flowId),
+      this.maxEventsPerFlow,
+      this.retentionSeconds,
+    );
+    return { id: Number(id), ...withoutId };
+  }
+
+  /**
+   * Stored events with id > `afterId`, oldest first, at most `limit`. Ids are contiguous
+   * unless old events were trimmed (`maxEventsPerFlow`) or expired.
+   */
+  async readAfter(flowId: string, afterId: number, limit = 1_000): Promise<FlowStreamUpdate[]> {
+    if (!Number.isSafeInteger(afterId) || afterId < 0) throw new RangeError(`afterId must be a non-negative integer, got ${afterId}`);
+    await whenFailFastReady(this.publisher, this.readyTimeoutMs, "read events");
+    const entries = await this.publisher.xrange(this.eventsKey(flowId), `(${afterId}-0`, "+", "COUNT", limit);
+    const events: FlowStreamUpdate[] = [];
+    for (const [, fields] of entries) {
+      const index = fields.indexOf("e");
+      const json = index >= 0 ? fields[index + 1] : undefined;
+      if (json !== undefined) events.push(JSON.parse(json) as FlowStreamUpdate);
+    }
+    return events;
+  }
+
+  /**
+   * Calls `onEvent` for each live event of the flow; resolves once subscribed, with a
+   * function that unsubscribes. All subscriptions of a bus share one connection and one
+   * SUBSCRIBE per flow. Live only: see `followEvents` for replay.
+   */
+  async subscribe(flowId: string, onEvent: (event: FlowStreamUpdate) => void, options: SubscribeOptions = {}): Promise<() => Promise<void>> {
+    if (!this.subscriber) throw new Error("ProgressBus: pass `subscriber` to subscribe");
+    return this.subscriber.subscribe(this.channel(flowId), {
+      onMessage: (message) => onEvent(JSON.parse(message) as FlowStreamUpdate),
+      ...(options.onResubscribed ? { onResubscribed: options.onResubscribed } : {}),
+    });
+  }
+
+  /** The id of the flow's latest event; 0 if it has none (or they expired). */
+  async lastEventId(flowId: string): Promise<number> {
+    await whenFailFastReady(this.publisher, this.readyTimeoutMs, "read last event id");
+    const value = await this.publisher.get(this.seqKey(flowId));
+    return value === null ? 0 : Number(value);
+  }
+
+  /** Sets how long the flow's events are kept from now (e.g. shorter once archived). */
+  async expire(flowId: string, seconds: number): Promise<void> {
+    await whenFailFastReady(this.publisher, this.readyTimeoutMs, "expire events");
+    await this.publisher.multi().expire(this.seqKey(flowId), seconds).expire(this.eventsKey(flowId), seconds).exec();
+  }
+
+  /** Closes the subscriber connection if the bus created it; the publisher stays open. */
+  async close(): Promise<void> {
+    await this.subscriber?.close();
+  }
+
+  private flowKey(flowId: string): string {
+    return `${this.prefix}:flow:{${flowId}}`;
+  }
+
+  private seqKey(flowId: string): string {
+    return `${this.flowKey(flowId)}:seq`;
+  }
+
+  private eventsKey(flowId: string): string {
+    return `${this.flowKey(flowId)}:events`;
+  }
+
+  private channel(flowId: string): string {
+    return `${this.flowKey(flowId)}:live`;
+  }
+
+  private publishCommand(): PublishCommand {
+    const commands = this.publisher as unknown as Record<string, PublishCommand | undefined>;
+    if (!commands[PUBLISH_COMMAND]) {
+      this.publisher.defineCommand(PUBLISH_COMMAND, { numberOfKeys: 2, lua: PUBLISH_SCRIPT });
+    }
+    const command = commands[PUBLISH_COMMAND];
+    if (!command) throw new Error("ProgressBus: could not define the publish script");
+    return command.bind(this.publisher);
+  }
+}
