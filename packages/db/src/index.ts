@@ -8,3 +8,4 @@ export * from "./repositories/threads.js";
 export * from "./repositories/flows.js";
 export * from "./repositories/step-results.js";
 export * from "./repositories/events.js";
+export * from "./repositories/step-hot-path.js";

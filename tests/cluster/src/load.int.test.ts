@@ -26,7 +26,7 @@ describe("load", () => {
     expect(started.every((r) => r.status === 202)).toBe(true);
 
     const deadline = Date.now() + 90_000;
-    let pending = new Set(flowIds);
+    const pending = new Set(flowIds);
     while (pending.size > 0 && Date.now() < deadline) {
       const statuses = await Promise.all([...pending].map(async (id) => [id, (await api.status(id)).status] as const));
       for (const [id, status] of statuses) if (status !== "queued" && status !== "running") pending.delete(id);

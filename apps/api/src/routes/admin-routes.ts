@@ -17,9 +17,9 @@ export function adminRoutes(ctx: AppContext): Router {
     res.status(201).json({ id: user.id, name: user.name, createdAt: user.createdAt.toISOString() });
   });
   router.post("/v1/admin/users/:userId/api-keys", async (req, res) => {
-    if (!(await findUser(ctx.deps.db, req.params.userId as string))) throw new ApiError("not_found", "user not found");
+    if (!(await findUser(ctx.deps.db, req.params.userId))) throw new ApiError("not_found", "user not found");
     const { key, prefix, hash } = generateApiKey();
-    const { id } = await insertApiKey(ctx.deps.db, { userId: req.params.userId as string, keyHash: hash, prefix });
+    const { id } = await insertApiKey(ctx.deps.db, { userId: req.params.userId, keyHash: hash, prefix });
     // The only time the key is shown: it is stored as a hash.
     res.status(201).json({ id, key, prefix });
   });

@@ -38,9 +38,9 @@ export function flowRoutes(ctx: AppContext): Router {
   });
 
   router.get("/v1/threads/:threadId/flows", async (req, res) => {
-    await requireThreadPermission(db, req.params.threadId as string, req.userId as string, "read");
+    await requireThreadPermission(db, req.params.threadId, req.userId as string, "read");
     const query = parseRequest(ListFlowsQuery, req.query);
-    const page = await listFlows(db, req.params.threadId as string, query);
+    const page = await listFlows(db, req.params.threadId, query);
     res.json({ items: page.items.map((f) => serializeFlow(f)), total: page.total });
   });
 

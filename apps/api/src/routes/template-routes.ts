@@ -8,8 +8,8 @@ export function templateRoutes(): Router {
     res.json({ items: describeFlowTemplates() });
   });
   router.post("/v1/templates/:name", (req, res) => {
-    const template = findFlowTemplate(req.params.name as string);
-    if (!template) throw new ApiError("not_found", `no template "${req.params.name as string}"; GET /v1/templates lists them`);
+    const template = findFlowTemplate(req.params.name);
+    if (!template) throw new ApiError("not_found", `no template "${req.params.name}"; GET /v1/templates lists them`);
     res.json(template.build(req.body ?? {}));
   });
   return router;

@@ -18,23 +18,23 @@ export function threadRoutes(ctx: AppContext): Router {
   });
 
   router.get("/v1/threads/:threadId", async (req, res) => {
-    await requireThreadPermission(db, req.params.threadId as string, req.userId as string, "read");
-    res.json(serializeThread((await findThread(db, req.params.threadId as string))!));
+    await requireThreadPermission(db, req.params.threadId, req.userId as string, "read");
+    res.json(serializeThread((await findThread(db, req.params.threadId))!));
   });
 
   router.put("/v1/threads/:threadId/members/:userId", async (req, res) => {
-    const threadId = req.params.threadId as string;
+    const threadId = req.params.threadId;
     await requireThreadPermission(db, threadId, req.userId as string, "read");
     const thread = await findThread(db, threadId);
     if (thread?.ownerId !== req.userId) throw new ApiError("forbidden", "only the thread's owner manages its members");
     const body = parseRequest(PutMemberBody, req.body);
-    if (!(await findUser(db, req.params.userId as string))) throw new ApiError("not_found", "user not found");
-    await upsertThreadMember(db, { threadId, userId: req.params.userId as string, permissions: body.permissions });
+    if (!(await findUser(db, req.params.userId))) throw new ApiError("not_found", "user not found");
+    await upsertThreadMember(db, { threadId, userId: req.params.userId, permissions: body.permissions });
     res.json({ threadId, userId: req.params.userId, permissions: body.permissions });
   });
 
   router.post("/v1/threads/:threadId/messages", async (req, res) => {
-    const threadId = req.params.threadId as string;
+    const threadId = req.params.threadId;
     await requireThreadPermission(db, threadId, req.userId as string, "write");
     const body = parseRequest(CreateMessageBody, req.body);
     const message = await insertMessage(db, { threadId, role: body.role, content: body.content });
@@ -42,13 +42,13 @@ export function threadRoutes(ctx: AppContext): Router {
   });
 
   router.get("/v1/threads/:threadId/messages", async (req, res) => {
-    const threadId = req.params.threadId as string;
+    const threadId = req.params.threadId;
     await requireThreadPermission(db, threadId, req.userId as string, "read");
     res.json({ items: (await listMessages(db, threadId)).map(serializeMessage) });
   });
 
   router.put("/v1/policies/:providerKey", async (req, res) => {
-    const providerKey = req.params.providerKey as string;
+    const providerKey = req.params.providerKey;
     if (!PROVIDER_KEY_PATTERN.test(providerKey)) throw new ApiError("validation_error", "bad provider key", [{ path: "providerKey", message: "must be a provider key such as openai" }]);
     const body = parseRequest(PutPolicyBody, req.body);
     const row = await upsertPolicy(db, { userId: req.userId as string, providerKey, ...body });

@@ -13,7 +13,7 @@ import {
   type FlowRow,
   type NewStepInstance,
   type StepResultRow,
-  type Transaction,
+  type Executor,
 } from "@ensemble/db";
 import { buildExecutionResult, toStepRecord } from "./records.js";
 import type { RunEffects } from "./run-effects.js";
@@ -29,7 +29,7 @@ export interface AdvanceOptions {
  * performed after commit.
  */
 export async function advanceRun(
-  tx: Transaction,
+  tx: Executor,
   flow: FlowRow,
   compiled: CompiledFlow,
   rows: StepResultRow[],
@@ -95,13 +95,11 @@ export async function advanceRun(
   }
   if (decision.cancel.some((c) => c.inFlight)) effects.abortFlows.push({ flowId: flow.id, reason: "cancelled" });
   writes.push(insertStepInstances(tx, inserts));
-  await Promise.all(writes);
-
   const outcome = decision.outcome;
-  if (!outcome) {
-    if (currentStepIndex !== flow.currentStepIndex) await updateFlow(tx, flow.id, { currentStepIndex });
-    return decision;
-  }
+  // Sent together on the transaction's connection: one round trip for all of them.
+  if (!outcome && currentStepIndex !== flow.currentStepIndex) writes.push(updateFlow(tx, flow.id, { currentStepIndex }));
+  await Promise.all(writes);
+  if (!outcome) return decision;
   const status = outcome.status;
   const error: StepError & { stepId?: string } | null =
     outcome.status === "failed" ? { code: outcome.error.code, message: outcome.error.message, stepId: outcome.stepId } : null;
@@ -119,7 +117,7 @@ export async function advanceRun(
     completedAt: now,
     error,
     currentStepIndex: ended.currentStepIndex,
-    result: result as unknown as Record<string, unknown>,
+    result: result,
   });
   effects.events.push(
     outcome.status === "completed"

@@ -11,7 +11,7 @@ import { emptyEffects, performEffects } from "./run-effects.js";
  */
 export async function cancelRun(deps: EngineDeps, flowId: string, run: number, reason: CancelReason): Promise<void> {
   const effects = emptyEffects();
-  await deps.db.transaction(async (tx) => {
+  await deps.transact(async (tx) => {
     const flow = await lockFlow(tx, flowId);
     if (!flow || flow.run !== run) return;
     if (!["pending", "queued", "running"].includes(flow.status)) return;
@@ -21,7 +21,7 @@ export async function cancelRun(deps: EngineDeps, flowId: string, run: number, r
     const status = reason;
     const rows = await listRunSteps(tx, flowId, run);
     const result = buildExecutionResult({ ...flow, status, completedAt: now, error }, rows, null);
-    await updateFlow(tx, flowId, { status, completedAt: now, error, result: result as unknown as Record<string, unknown> });
+    await updateFlow(tx, flowId, { status, completedAt: now, error, result: result });
     if (running.length > 0) effects.abortFlows.push({ flowId, reason });
     effects.events.push(
       reason === "cancelled"

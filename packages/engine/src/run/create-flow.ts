@@ -21,6 +21,6 @@ export async function createFlow(
     name: definition.name,
     description: definition.description ?? null,
     flowType: definition.type,
-    definition: definition as unknown as Record<string, unknown>,
+    definition: definition,
   });
 }

@@ -25,7 +25,7 @@ export interface ExecuteFlowResult {
  */
 export async function executeFlow(deps: EngineDeps, flowId: string, options: ExecuteFlowOptions = {}): Promise<ExecuteFlowResult> {
   const effects = emptyEffects();
-  const run = await deps.db.transaction(async (tx) => {
+  const run = await deps.transact(async (tx) => {
     const flow = await lockFlow(tx, flowId);
     if (!flow) throw new NotFoundError("flow");
     if (!isTerminalFlowStatus(flow.status as OrchestrationFlowStatus) && flow.status !== "pending") {

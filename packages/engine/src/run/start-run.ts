@@ -6,7 +6,7 @@ import { emptyEffects, performEffects } from "./run-effects.js";
 /** `flow.start`: the run begins — flow_start, then its first steps. Redelivery is harmless. */
 export async function startRun(deps: EngineDeps, flowId: string, run: number): Promise<void> {
   const effects = emptyEffects();
-  await deps.db.transaction(async (tx) => {
+  await deps.transact(async (tx) => {
     const flow = await lockFlow(tx, flowId);
     if (!flow || flow.run !== run) return;
     const compiled = deps.flows.get(flow.id, flow.definition);
@@ -27,7 +27,7 @@ export async function startRun(deps: EngineDeps, flowId: string, run: number): P
 /** `flow.advance`: re-plan a running flow from its stored results (repair after a crash). */
 export async function advanceRunJob(deps: EngineDeps, flowId: string, run: number): Promise<void> {
   const effects = emptyEffects();
-  await deps.db.transaction(async (tx) => {
+  await deps.transact(async (tx) => {
     const flow = await lockFlow(tx, flowId);
     if (!flow || flow.run !== run || flow.status !== "running") return;
     const rows = await listRunSteps(tx, flow.id, run);

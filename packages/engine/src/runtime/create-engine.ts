@@ -48,7 +48,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
   if (config.migrate) await migrateDatabase(database);
   // Step leases on their own small pool that commits asynchronously (see OpenDatabaseOptions.asyncCommit).
   const leaseDatabase: DatabaseHandle = config.databaseUrl
-    ? await openDatabase({ url: config.databaseUrl, maxConnections: 4, asyncCommit: true, applicationName: `ensemble-lease:${workerId}` })
+    ? await openDatabase({ url: config.databaseUrl, maxConnections: config.databasePoolSize ?? 10, asyncCommit: true, applicationName: `ensemble-lease:${workerId}` })
     : database;
 
   const opened: Redis[] = [];
@@ -68,6 +68,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
 
   const deps: EngineDeps = {
     db: database.db,
+    transact: (fn) => database.transact(fn),
     leaseDb: leaseDatabase.db,
     producer,
     bus,

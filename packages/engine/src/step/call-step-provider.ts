@@ -6,7 +6,7 @@ import {
   type CompiledFlow,
   type ConversationMessage,
 } from "@ensemble/core";
-import { listMessages, listPolicies, renewStepLease, type FlowRow, type StepResultRow } from "@ensemble/db";
+import { listMessages, renewStepLease, type FlowRow, type PolicyRow, type StepResultRow } from "@ensemble/db";
 import { ProviderError } from "@ensemble/providers";
 import type { EngineDeps } from "../engine-deps.js";
 import { sortRows, toFlowStepResult, toStepRecord } from "../run/records.js";
@@ -18,6 +18,8 @@ export interface StepCallContext {
   flow: FlowRow;
   compiled: CompiledFlow;
   rows: StepResultRow[];
+  /** The flow owner's data-sharing policies. */
+  policies: PolicyRow[];
   claimed: StepResultRow;
   checkHookCondition: boolean;
 }
@@ -36,11 +38,8 @@ export async function callStepProvider(deps: EngineDeps, inFlight: InFlightCalls
   const model = step.definition.model;
 
   const needsHistory = compiled.policy.shareConversationHistory;
-  const [history, policies] = await Promise.all([
-    needsHistory ? loadHistory(deps, flow.threadId) : Promise.resolve([] as ConversationMessage[]),
-    listPolicies(deps.db, flow.userId),
-  ]);
-  const policy = policies.find((p) => p.providerKey === provider);
+  const history = needsHistory ? await loadHistory(deps, flow.threadId) : [];
+  const policy = ctx.policies.find((p) => p.providerKey === provider);
   const hookContext = () => buildStepContext(state, step.id, claimed.iteration, { flowId: flow.id, threadHistory: history, allStepResults: sortRows(ctx.rows).map(toFlowStepResult) });
 
   if (ctx.checkHookCondition && step.condition?.kind === "hook") {

@@ -1,13 +1,4 @@
-import {
-  addFlowTotals,
-  completeStep,
-  insertLedgerEntry,
-  insertMessage,
-  listRunSteps,
-  lockFlow,
-  newId,
-  type StepResultRow,
-} from "@ensemble/db";
+import { finishStepWrites, type StepResultRow } from "@ensemble/db";
 import type { EngineDeps } from "../engine-deps.js";
 import { advanceRun } from "../run/advance-run.js";
 import { emptyEffects, performEffects, type RunEffects } from "../run/run-effects.js";
@@ -26,64 +17,24 @@ class LeaseLostError extends Error {
 export async function finishStep(deps: EngineDeps, claimed: StepResultRow, outcome: Exclude<StepOutcome, { status: "aborted" }>): Promise<boolean> {
   const effects: RunEffects = emptyEffects();
   try {
-    await deps.db.transaction(async (tx) => {
-      const flow = await lockFlow(tx, claimed.flowId);
-      if (!flow) throw new LeaseLostError("flow deleted");
-      const success = outcome.status === "success";
-      const messageId = success && flow.saveMessages ? newId() : null;
-      const usage = outcome.status === "skipped" ? undefined : outcome.usage;
-      const cost = outcome.status === "skipped" ? null : (outcome.cost ?? null);
-      const writes: Promise<unknown>[] = [
-        completeStep(tx, {
-          id: claimed.id,
-          leaseToken: claimed.leaseToken,
-          status: outcome.status,
-          output: success ? outcome.output : null,
-          ...(outcome.status !== "skipped" ? { provider: outcome.provider, model: outcome.model } : {}),
-          usage: (usage as Record<string, number> | undefined) ?? null,
-          cost,
-          error: outcome.status === "failed" ? outcome.error : outcome.status === "skipped" ? { code: "skipped", message: outcome.reason } : null,
-          messageId,
-        }),
-      ];
-      // Postgres runs these in order on the transaction's connection; sent together, they cost one round trip.
-      if (usage && outcome.status !== "skipped") {
-        writes.push(
-          insertLedgerEntry(tx, {
-            stepResultId: claimed.id,
-            attempt: claimed.attempt,
-            flowId: flow.id,
-            userId: flow.userId,
-            provider: outcome.provider,
-            model: outcome.model,
-            promptTokens: usage.promptTokens,
-            completionTokens: usage.completionTokens,
-            cachedTokens: usage.cachedTokens ?? 0,
-            reasoningTokens: usage.reasoningTokens ?? 0,
-            cost,
-          }),
-          addFlowTotals(tx, flow.id, usage.totalTokens, cost ?? 0),
-        );
-      }
-      if (messageId && outcome.status === "success") {
-        writes.push(
-          insertMessage(tx, {
-            id: messageId,
-            threadId: flow.threadId,
-            role: "assistant",
-            content: outcome.output,
-            provider: outcome.provider,
-            stepResultId: claimed.id,
-            metadata: { orchestrationFlowId: flow.id, stepId: claimed.stepId, iteration: claimed.iteration, model: outcome.model },
-          }),
-        );
-      }
-      const rowsPromise = listRunSteps(tx, flow.id, claimed.run);
-      const [completed] = (await Promise.all(writes)) as [StepResultRow | undefined];
-      const rows = await rowsPromise;
-      if (!completed) throw new LeaseLostError("lease lost");
-
+    await deps.transact(async (tx) => {
+      const finished = await finishStepWrites(tx, {
+        id: claimed.id,
+        flowId: claimed.flowId,
+        run: claimed.run,
+        attempt: claimed.attempt,
+        leaseToken: claimed.leaseToken,
+        status: outcome.status,
+        output: outcome.status === "success" ? outcome.output : null,
+        provider: outcome.status === "skipped" ? claimed.provider : outcome.provider,
+        model: outcome.status === "skipped" ? claimed.model : outcome.model,
+        usage: outcome.status === "skipped" ? null : (outcome.usage ?? null),
+        cost: outcome.status === "skipped" ? null : (outcome.cost ?? null),
+        error: outcome.status === "failed" ? outcome.error : outcome.status === "skipped" ? { code: "skipped", message: outcome.reason } : null,
+      });
+      if (!finished) throw new LeaseLostError("lease lost");
       effects.events.push(stepEvent(claimed, outcome));
+      const { flow, rows } = finished;
       if (flow.status !== "running" || flow.run !== claimed.run) return;
       await advanceRun(tx, flow, deps.flows.get(flow.id, flow.definition), rows, effects, { continuing: true });
     });

@@ -1,4 +1,4 @@
-import { claimStep, findFlow, findStepInstance, listRunSteps, type StepResultRow } from "@ensemble/db";
+import { claimStepWithContext, findFlow, findStepInstance, type StepResultRow } from "@ensemble/db";
 import type { JobPayload } from "@ensemble/queue";
 import type { EngineDeps } from "../engine-deps.js";
 import { emptyEffects, performEffects } from "../run/run-effects.js";
@@ -25,17 +25,14 @@ export async function runStep(
   control: StepJobControl,
 ): Promise<RunStepResult> {
   const key = { flowId: payload.flowId, run: payload.run, stepId: payload.stepId, iteration: payload.iteration };
-  const [claimed, flow] = await Promise.all([
-    claimStep(deps.leaseDb, { ...key, attempt: payload.attempt, owner: deps.workerId, leaseMs: deps.settings.stepLeaseMs }),
-    findFlow(deps.db, payload.flowId),
-  ]);
-  if (!claimed) return handleUnclaimable(deps, payload, control);
-  if (!flow || flow.run !== payload.run || flow.status !== "running") {
+  const claim = await claimStepWithContext(deps.leaseDb, { ...key, attempt: payload.attempt, owner: deps.workerId, leaseMs: deps.settings.stepLeaseMs });
+  if (!claim) return handleUnclaimable(deps, payload, control);
+  const { claimed, flow, rows, policies } = claim;
+  if (flow.run !== payload.run || flow.status !== "running") {
     await finishStep(deps, claimed, { status: "skipped", reason: "the flow is no longer running" }).catch(() => undefined);
     return "flow_ended";
   }
   const compiled = deps.flows.get(flow.id, flow.definition);
-  const rows = await listRunSteps(deps.db, flow.id, flow.run);
   void deps.bus
     .publish(flow.id, "step_start", {
       stepId: claimed.stepId,
@@ -47,6 +44,7 @@ export async function runStep(
     flow,
     compiled,
     rows,
+    policies,
     claimed,
     checkHookCondition: compiled.byId.get(claimed.stepId)?.condition?.kind === "hook",
   });
