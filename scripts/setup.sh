@@ -25,4 +25,4 @@ say "pnpm install --frozen-lockfile"
 pnpm install --frozen-lockfile
 
 say "done: redis on 127.0.0.1:6379, postgres on 127.0.0.1:5432 (user postgres, no password)"
-say "next: pnpm check   (lint, typecheck, tests)"
+say "next: pnpm demo (a flow through the cluster), pnpm start (keep it running), pnpm test"

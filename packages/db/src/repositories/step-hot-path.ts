@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Executor } from "../client.js";
-import type { FlowRow } from "./flows.js";
+import { lockFlow, type FlowRow } from "./flows.js";
 import { newId } from "./ids.js";
 import { executeRows, fromJsonRow } from "./json-rows.js";
 import type { ClaimStepInput, StepResultRow } from "./step-results.js";
@@ -78,7 +78,7 @@ export interface FinishedStep {
 }
 
 /**
- * In one statement (inside the caller's transaction): locks the flow row, writes the
+ * In one round trip (inside the caller's transaction): locks the flow row, then writes the
  * attempt's outcome if the lease is still held, its ledger row (once per attempt),
  * the flow's totals and, when the run saves messages, the thread message (once per
  * step result); returns the flow and the run's instances for planning. Undefined
@@ -87,10 +87,16 @@ export interface FinishedStep {
 export async function finishStepWrites(tx: Executor, input: FinishStepInput): Promise<FinishedStep | undefined> {
   const usage = input.usage;
   const messageId = newId();
-  const [row] = await executeRows<{ flow: Record<string, unknown> | null; done: Record<string, unknown> | null; rows: Record<string, unknown>[] }>(
+  // The lock is its own statement, sent in the same write as the next one: Postgres runs
+  // them in order, so the next statement's snapshot is taken once the lock is held and
+  // sees what a step that finished just before committed. (Inside one statement, a
+  // row lock waited for would not refresh the rest of the statement's snapshot, and two
+  // parallel steps finishing together could each miss the other.)
+  const locked = lockFlow(tx, input.flowId);
+  const rowsPromise = executeRows<{ flow: Record<string, unknown> | null; done: Record<string, unknown> | null; rows: Record<string, unknown>[] }>(
     tx,
     sql`
-      with flow as (select * from flows where id = ${input.flowId} for update),
+      with flow as (select * from flows where id = ${input.flowId}),
       done as (
         update step_results set
           status = ${input.status},
@@ -131,9 +137,10 @@ export async function finishStepWrites(tx: Executor, input: FinishStepInput): Pr
         (select coalesce(json_agg(s), '[]'::json) from step_results s where s.flow_id = ${input.flowId} and s.run = ${input.run}) as rows
     `,
   );
+  const [lockedFlow, [row]] = await Promise.all([locked, rowsPromise]);
   const done = fromJsonRow<StepResultRow>(row?.done);
   const flow = fromJsonRow<FlowRow>(row?.flow);
-  if (!row || !done || !flow) return undefined;
+  if (!row || !done || !flow || !lockedFlow) return undefined;
   const rows = row.rows.map((r) => fromJsonRow<StepResultRow>(r) as StepResultRow).map((r) => (r.id === done.id ? done : r));
   return { flow, rows };
 }
