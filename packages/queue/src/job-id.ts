@@ -34,7 +34,8 @@ const JOB_ID_BUILDERS: { [N in JobName]: (payload: JobPayload<N>, dedupe: string
   "flow.start": (p) => join("start", escapePart(p.flowId), escapePart(p.run)),
   "flow.advance": (p, dedupe) => join("advance", escapePart(p.flowId), escapePart(p.run), escapePart(dedupe ?? defaultDedupe())),
   "flow.cancel": (p) => join("cancel", escapePart(p.flowId), escapePart(p.run)),
-  "flow.archive-events": (p) => join("archive", escapePart(p.flowId)),
+  // One archive per run: the caller passes the run as `dedupe`.
+  "flow.archive-events": (p, dedupe) => (dedupe === undefined ? join("archive", escapePart(p.flowId)) : join("archive", escapePart(p.flowId), escapePart(dedupe))),
   "flow.sweep": (_p, dedupe) => join("sweep", escapePart(dedupe ?? defaultDedupe())),
   "step.run": (p) =>
     join("step", escapePart(p.flowId), escapePart(p.run), escapePart(p.stepId, true), escapePart(p.iteration), escapePart(p.attempt)),

@@ -56,6 +56,14 @@ describe("faults across processes", () => {
     expect(ledger.map((l) => `${l.stepResultId}#${l.attempt}`).sort()).toEqual(rows.map((r) => `${r.id}#0`).sort());
   });
 
+  it("a call longer than the lease keeps its lease by heartbeat: no takeover, one attempt", async () => {
+    const flowId = await api.createFlow(threadId, { name: "long call", type: "sequential", steps: [simStep("long", { model: `slow?latencyMs=${LEASE_MS * 2 + 500}` })] });
+    const res = await api.execute(flowId, { input: "q" }, true);
+    expect(res.body.status).toBe("completed");
+    const [row] = await listRunSteps(db(), flowId, 1);
+    expect(row).toMatchObject({ status: "success", leaseToken: 1, attempt: 0 });
+  });
+
   it("kill -9 of the scheduler mid-run: the flow completes; a flow queued while it is down starts when it is back", async () => {
     const flowId = await api.createFlow(threadId, {
       name: "scheduler crash",

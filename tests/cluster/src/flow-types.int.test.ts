@@ -1,4 +1,4 @@
-import { listRunSteps } from "@ensemble/db";
+import { listFlowEvents, listRunSteps } from "@ensemble/db";
 import { ApiClient, simStep, type FlowBody } from "./api-client.js";
 import { Cluster } from "./cluster-harness.js";
 
@@ -99,5 +99,27 @@ describe("flow types through the cluster (api + scheduler + 2 workers)", () => {
     const flow: FlowBody = await api.flow(flowId);
     expect(flow.status).toBe("completed");
     expect(flow.stepResults).toEqual([expect.objectContaining({ stepId: "only", status: "success", output: "echo: only: x" })]);
+  });
+
+  it("numbers a run's events 1, 2, 3 … and archives them in Postgres after it ends", async () => {
+    const flowId = await api.createFlow(threadId, { name: "events", type: "sequential", steps: [simStep("a"), simStep("b")] });
+    await api.execute(flowId, { input: "x" }, true);
+    const deadline = Date.now() + 15_000;
+    let events = await listFlowEvents(cluster.database!.handle.db, flowId);
+    while (!events.some((e) => e.type === "flow_complete") && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      events = await listFlowEvents(cluster.database!.handle.db, flowId);
+    }
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    expect(events.map((e) => `${e.type}${e.stepId ? `:${e.stepId}` : ""}`)).toEqual([
+      "flow_start",
+      "step_start:a",
+      "step_progress:a",
+      "step_complete:a",
+      "step_start:b",
+      "step_progress:b",
+      "step_complete:b",
+      "flow_complete",
+    ]);
   });
 });

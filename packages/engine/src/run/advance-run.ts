@@ -124,6 +124,6 @@ export async function advanceRun(
       ? { flowId: flow.id, type: "flow_complete", data: { status, finalOutput: result.finalOutput, totalCost: result.totalCost, totalTokens: result.totalTokens } }
       : { flowId: flow.id, type: "flow_failed", stepId: outcome.stepId, data: { status, error } },
   );
-  effects.jobs.push({ name: "flow.archive-events", payload: { flowId: flow.id }, delayMs: 2_000 });
+  effects.jobs.push({ name: "flow.archive-events", payload: { flowId: flow.id }, delayMs: 2_000, dedupe: String(flow.run) });
   return decision;
 }

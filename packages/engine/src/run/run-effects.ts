@@ -16,7 +16,7 @@ export interface RunEffects {
 }
 
 /** A catalog job with its timing; the union keeps each payload tied to its name. */
-export type EffectJob = { [N in JobName]: { name: N; payload: JobPayload<N>; delayMs?: number; lifo?: boolean } }[JobName];
+export type EffectJob = { [N in JobName]: { name: N; payload: JobPayload<N>; delayMs?: number; lifo?: boolean; dedupe?: string } }[JobName];
 
 export function emptyEffects(): RunEffects {
   return { jobs: [], events: [], abortFlows: [] };
@@ -28,7 +28,7 @@ export async function performEffects(deps: EngineDeps, effects: RunEffects): Pro
   const aborts = effects.abortFlows.map((a) => deps.cancelSignals.publish(a.flowId, a.reason));
   const jobs =
     effects.jobs.length > 0
-      ? deps.producer.addBulk(effects.jobs.map((j) => ({ name: j.name, payload: j.payload, options: { delayMs: j.delayMs, lifo: j.lifo } }) as BulkJob))
+      ? deps.producer.addBulk(effects.jobs.map((j) => ({ name: j.name, payload: j.payload, options: { delayMs: j.delayMs, lifo: j.lifo, ...(j.dedupe ? { dedupe: j.dedupe } : {}) } }) as BulkJob))
       : Promise.resolve();
   const results = await Promise.allSettled([...published, ...aborts, jobs]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
