@@ -16,6 +16,14 @@ if (env.ROLES === "all") {
   runtimes.push(await startStepWorker(deps, { connection: engine.workerConnection("worker"), prefix: env.QUEUE_PREFIX, concurrency: env.WORKER_CONCURRENCY }));
 }
 
+// Before listening: once /readyz answers, the printed key works.
+if (env.DEV_MODE) {
+  const dev = await ensureDevCredentials(deps.db, env.DEV_API_KEY);
+  // Printed on purpose, once, in development only: the newcomer's first key.
+  logger.info({ userId: dev.userId }, "development API key printed on stderr");
+  process.stderr.write(`\n  Development API key (user "${dev.userId}"): ${dev.apiKey}\n  curl -H "Authorization: Bearer ${dev.apiKey}" http://127.0.0.1:${env.PORT}/v1/templates\n\n`);
+}
+
 const app = createApp({
   deps,
   adminToken: env.ADMIN_TOKEN,
@@ -34,13 +42,6 @@ server.on("error", (err) => {
   logger.fatal({ err }, "cannot listen");
   process.exit(1);
 });
-
-if (env.DEV_MODE) {
-  const dev = await ensureDevCredentials(deps.db, env.DEV_API_KEY);
-  // Printed on purpose, once, in development only: the newcomer's first key.
-  logger.info({ userId: dev.userId }, "development API key printed on stderr");
-  process.stderr.write(`\n  Development API key (user "${dev.userId}"): ${dev.apiKey}\n  curl -H "Authorization: Bearer ${dev.apiKey}" http://127.0.0.1:${env.PORT}/v1/templates\n\n`);
-}
 
 closeOnSignals(logger, [
   () => new Promise<void>((resolve) => server.close(() => resolve())),
