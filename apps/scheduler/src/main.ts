@@ -4,7 +4,10 @@ import { parseSchedulerEnv } from "./env.js";
 
 const env = parseSchedulerEnv();
 const logger = createLogger({ level: env.LOG_LEVEL, name: "scheduler" });
-if (!env.DATABASE_URL) throw new Error("DATABASE_URL is required: a separate scheduler shares Postgres with the other processes");
+if (!env.DATABASE_URL) {
+  logger.fatal("DATABASE_URL is required: a separate scheduler shares Postgres with the other processes (or run everything in one process with `pnpm start`)");
+  process.exit(1);
+}
 const engine = await createEngine({ ...engineConfigFromEnv(env), logger, migrate: true });
 const scheduler = await startScheduler(engine.deps, {
   connection: engine.workerConnection("scheduler"),
