@@ -70,30 +70,45 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect(await repo.listRunSteps(db(), flow.id, 1)).toHaveLength(1);
   });
 
-  it("fences step leases: a taken-over worker cannot commit", async () => {
-    const { flow, user } = await seedFlow();
+  it("fences step leases: a taken-over worker cannot commit; the result, its ledger row and its message are written once", async () => {
+    const { flow } = await seedFlow();
+    await repo.updateFlow(db(), flow.id, { run: 1, status: "running", saveMessages: true });
     await repo.insertStepInstances(db(), [instance(flow.id)]);
     const key = { flowId: flow.id, run: 1, stepId: "a", iteration: 0, attempt: 0 };
-    const a = await repo.claimStep(db(), { ...key, owner: "worker-a", leaseMs: 60_000 });
-    expect(a).toMatchObject({ status: "running", leaseToken: 1, leaseOwner: "worker-a" });
-    expect(await repo.claimStep(db(), { ...key, owner: "worker-b", leaseMs: 60_000 })).toBeUndefined();
+    const a = await repo.claimStepWithContext(db(), { ...key, owner: "worker-a", leaseMs: 60_000 });
+    expect(a?.claimed).toMatchObject({ status: "running", leaseToken: 1, leaseOwner: "worker-a" });
+    expect(a?.flow).toMatchObject({ id: flow.id, status: "running" });
+    expect(a?.rows.map((r) => [r.stepId, r.status])).toEqual([["a", "running"]]);
+    expect(await repo.claimStepWithContext(db(), { ...key, owner: "worker-b", leaseMs: 60_000 })).toBeUndefined();
     // worker-a's lease runs out (it stalled); worker-b takes over with a new token.
-    await db().execute(sql`update step_results set lease_expires_at = now() - interval '1 second' where id = ${a?.id}`);
-    const b = await repo.claimStep(db(), { ...key, owner: "worker-b", leaseMs: 60_000 });
-    expect(b).toMatchObject({ leaseToken: 2, leaseOwner: "worker-b" });
-    expect(await repo.renewStepLease(db(), a?.id as string, 1, 60_000)).toBe(false);
-    expect(await repo.completeStep(db(), { id: a?.id as string, leaseToken: 1, status: "success", output: "late" })).toBeUndefined();
-    const done = await repo.completeStep(db(), { id: b?.id as string, leaseToken: 2, status: "success", output: "ok", usage: { totalTokens: 3 }, cost: 0.5 });
-    expect(done).toMatchObject({ status: "success", output: "ok" });
+    await db().execute(sql`update step_results set lease_expires_at = now() - interval '1 second' where id = ${a?.claimed.id}`);
+    const b = await repo.claimStepWithContext(db(), { ...key, owner: "worker-b", leaseMs: 60_000 });
+    expect(b?.claimed).toMatchObject({ leaseToken: 2, leaseOwner: "worker-b" });
+    expect(await repo.renewStepLease(db(), a?.claimed.id as string, 1, 60_000)).toBe(false);
 
-    const entry = { stepResultId: b?.id as string, attempt: 0, flowId: flow.id, userId: user.id, provider: "sim", model: "echo", promptTokens: 1, completionTokens: 2, cost: 0.5 };
-    await repo.insertLedgerEntry(db(), entry);
-    await repo.insertLedgerEntry(db(), entry);
-    expect(await repo.listLedger(db(), flow.id)).toHaveLength(1);
+    const outcome = {
+      id: a?.claimed.id as string,
+      flowId: flow.id,
+      run: 1,
+      attempt: 0,
+      status: "success" as const,
+      output: "ok",
+      provider: "sim",
+      model: "echo",
+      usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3 },
+      cost: 0.5,
+      error: null,
+    };
+    const finish = (leaseToken: number) => getHandle().transact((tx) => repo.finishStepWrites(tx, { ...outcome, leaseToken }));
+    expect(await finish(1)).toBeUndefined();
+    const done = await finish(2);
+    expect(done?.rows.map((r) => [r.stepId, r.status, r.output])).toEqual([["a", "success", "ok"]]);
+    expect(await finish(2)).toBeUndefined();
 
-    const message = { threadId: flow.threadId, role: "assistant", content: "ok", stepResultId: b?.id as string };
-    expect(await repo.insertMessage(db(), message)).toBeDefined();
-    expect(await repo.insertMessage(db(), message)).toBeUndefined();
+    expect((await repo.listLedger(db(), flow.id)).map((l) => [l.attempt, l.promptTokens, l.cost])).toEqual([[0, 1, 0.5]]);
+    const saved = (await repo.listMessages(db(), flow.threadId)).filter((m) => m.stepResultId === a?.claimed.id);
+    expect(saved.map((m) => [m.content, m.metadata.orchestrationFlowId, m.metadata.stepId])).toEqual([["ok", flow.id, "a"]]);
+    expect(await repo.findFlow(db(), flow.id)).toMatchObject({ totalTokens: 3, totalCost: 0.5 });
   });
 
   it("moves a failed attempt to the next one exactly once", async () => {

@@ -62,14 +62,6 @@ export async function listFlowsByStatus(db: Executor, statuses: string[], limit 
   return db.select().from(flows).where(inArray(flows.status, statuses)).orderBy(asc(flows.createdAt)).limit(limit);
 }
 
-/** Adds a step's tokens and cost to the flow's totals. */
-export async function addFlowTotals(db: Executor, id: string, tokens: number, cost: number): Promise<void> {
-  await db
-    .update(flows)
-    .set({ totalTokens: sql`${flows.totalTokens} + ${tokens}`, totalCost: sql`${flows.totalCost} + ${cost}` })
-    .where(eq(flows.id, id));
-}
-
 /** Readiness: true when the database answers. */
 export async function pingDatabase(db: Executor): Promise<boolean> {
   try {

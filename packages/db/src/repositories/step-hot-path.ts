@@ -20,8 +20,9 @@ export interface ClaimedStep {
 }
 
 /**
- * Claims a step instance (fenced lease, as `claimStep`) and reads what running it
- * needs — the flow, the run's results, the owner's data-sharing policies — at once.
+ * Takes the lease on a pending instance, or on a running one whose lease expired (its
+ * worker died), bumping the fencing token so the old holder can no longer commit; and
+ * reads what running it needs — the flow, the run's results, the owner's data-sharing policies — at once.
  * Undefined when the instance cannot be claimed.
  */
 export async function claimStepWithContext(db: Executor, input: ClaimStepInput): Promise<ClaimedStep | undefined> {

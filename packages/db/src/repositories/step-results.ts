@@ -46,34 +46,6 @@ export interface ClaimStepInput {
   leaseMs: number;
 }
 
-/**
- * Takes the lease on a pending instance, or on a running one whose lease expired
- * (its worker died). Bumps the fencing token, so the old holder can no longer commit.
- */
-export async function claimStep(db: Executor, input: ClaimStepInput): Promise<StepResultRow | undefined> {
-  const [row] = await db
-    .update(stepResults)
-    .set({
-      status: "running",
-      leaseToken: sql`${stepResults.leaseToken} + 1`,
-      leaseOwner: input.owner,
-      leaseExpiresAt: sql`${nowSql} + make_interval(secs => ${input.leaseMs / 1000})`,
-      startedAt: sql`coalesce(${stepResults.startedAt}, ${nowSql})`,
-    })
-    .where(
-      and(
-        eq(stepResults.flowId, input.flowId),
-        eq(stepResults.run, input.run),
-        eq(stepResults.stepId, input.stepId),
-        eq(stepResults.iteration, input.iteration),
-        eq(stepResults.attempt, input.attempt),
-        or(eq(stepResults.status, "pending"), and(eq(stepResults.status, "running"), lt(stepResults.leaseExpiresAt, nowSql))),
-      ),
-    )
-    .returning();
-  return row;
-}
-
 export async function findStepInstance(
   db: Executor,
   key: { flowId: string; run: number; stepId: string; iteration: number },
@@ -102,40 +74,6 @@ export async function renewStepLease(db: Executor, id: string, leaseToken: numbe
   return rows.length === 1;
 }
 
-export interface CompleteStepInput {
-  id: string;
-  leaseToken: number;
-  status: "success" | "failed" | "cancelled" | "skipped";
-  output?: string | null;
-  provider?: string;
-  model?: string;
-  usage?: Record<string, number> | null;
-  cost?: number | null;
-  error?: StepResultRow["error"];
-  messageId?: string | null;
-}
-
-/** Writes an attempt's outcome if the caller still holds the lease (fenced); undefined otherwise. */
-export async function completeStep(db: Executor, input: CompleteStepInput): Promise<StepResultRow | undefined> {
-  const [row] = await db
-    .update(stepResults)
-    .set({
-      status: input.status,
-      output: input.output ?? null,
-      ...(input.provider ? { provider: input.provider } : {}),
-      ...(input.model ? { model: input.model } : {}),
-      usage: input.usage ?? null,
-      cost: input.cost ?? null,
-      error: input.error ?? null,
-      messageId: input.messageId ?? null,
-      leaseExpiresAt: null,
-      completedAt: nowSql,
-    })
-    .where(and(eq(stepResults.id, input.id), eq(stepResults.leaseToken, input.leaseToken), eq(stepResults.status, "running")))
-    .returning();
-  return row;
-}
-
 /** Ends every open instance of a run as cancelled; returns those that were running (to abort). */
 export async function cancelOpenSteps(db: Executor, flowId: string, run: number): Promise<StepResultRow[]> {
   return db
@@ -162,16 +100,6 @@ export async function listStaleSteps(db: Executor, olderThanMs: number, limit = 
       ),
     )
     .limit(limit);
-}
-
-export type NewLedgerEntry = Omit<typeof usageLedger.$inferInsert, "id" | "createdAt">;
-
-/** One ledger row per billed attempt; a redelivered attempt is not billed twice. */
-export async function insertLedgerEntry(db: Executor, entry: NewLedgerEntry): Promise<void> {
-  await db
-    .insert(usageLedger)
-    .values({ id: newId(), ...entry })
-    .onConflictDoNothing({ target: [usageLedger.stepResultId, usageLedger.attempt] });
 }
 
 export async function listLedger(db: Executor, flowId: string): Promise<(typeof usageLedger.$inferSelect)[]> {
