@@ -94,7 +94,7 @@ export async function finishStepWrites(tx: Executor, input: FinishStepInput): Pr
   // row lock waited for would not refresh the rest of the statement's snapshot, and two
   // parallel steps finishing together could each miss the other.)
   const locked = lockFlow(tx, input.flowId);
-  const rowsPromise = executeRows<{ flow: Record<string, unknown> | null; done: Record<string, unknown> | null; rows: Record<string, unknown>[] }>(
+  const rowsPromise = executeRows<{ done: Record<string, unknown> | null; rows: Record<string, unknown>[] }>(
     tx,
     sql`
       with flow as (select * from flows where id = ${input.flowId}),
@@ -133,15 +133,13 @@ export async function finishStepWrites(tx: Executor, input: FinishStepInput): Pr
         on conflict (step_result_id) do nothing
       )
       select
-        (select row_to_json(f) from flow f) as flow,
         (select row_to_json(d) from done d) as done,
         (select coalesce(json_agg(s), '[]'::json) from step_results s where s.flow_id = ${input.flowId} and s.run = ${input.run}) as rows
     `,
   );
-  const [lockedFlow, [row]] = await Promise.all([locked, rowsPromise]);
+  const [flow, [row]] = await Promise.all([locked, rowsPromise]);
   const done = fromJsonRow<StepResultRow>(row?.done);
-  const flow = fromJsonRow<FlowRow>(row?.flow);
-  if (!row || !done || !flow || !lockedFlow) return undefined;
+  if (!row || !done || !flow) return undefined;
   const rows = row.rows.map((r) => fromJsonRow<StepResultRow>(r) as StepResultRow).map((r) => (r.id === done.id ? done : r));
   return { flow, rows };
 }
