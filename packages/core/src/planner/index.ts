@@ -4,3 +4,5 @@ export * from "./resolve-inputs.js";
 export * from "./final-output.js";
 export * from "./loop-progress.js";
 export * from "./retry-backoff.js";
+export * from "./step-targets.js";
+export * from "./budget.js";

@@ -4,7 +4,8 @@ import type { CompiledStep } from "../validation/compiled-flow.js";
 import { finalOutput } from "./final-output.js";
 import { loopProgress, type LoopProgress } from "./loop-progress.js";
 import { conditionVariables, instanceDependencies } from "./resolve-inputs.js";
-import { retryDelayMs } from "./retry-backoff.js";
+import { budgetExceeded } from "./budget.js";
+import { nextAttempt } from "./step-targets.js";
 import { createRunState, getRecord, instanceKey, isInFlight, type RunInputs, type StepRecord } from "./step-record.js";
 import type { CompiledFlow } from "../validation/compiled-flow.js";
 
@@ -39,6 +40,7 @@ export interface StepCancel {
 
 export type FlowOutcome =
   | { status: "completed"; finalOutput: string | null }
+  /** `stepId` is "" when no one step failed (the budget was spent). */
   | { status: "failed"; stepId: string; iteration: number; error: StepError };
 
 /** What to do next. Record skips, failures and cancels; enqueue dispatches; end the run on an outcome. */
@@ -58,8 +60,9 @@ const DONE_OK = new Set(["success", "skipped"]);
  * is for an instance with no record, or for the next attempt of a failed one.
  *
  * Failure rule: a failed attempt is retried while the step has attempts left
- * (`retryOnFailure`, `maxRetries`) and the error is not marked non-retryable;
- * then the step has failed, and the flow fails with it unless the step is `optional`.
+ * (`retryOnFailure`, `maxRetries`) and the error is not marked non-retryable, then
+ * its fallbacks are tried in order (see step-targets.ts); then the step has failed,
+ * and the flow fails with it unless the step is `optional`.
  */
 export function planNextSteps(flow: CompiledFlow, records: readonly StepRecord[], inputs: RunInputs): PlanDecision {
   const state = createRunState(flow, records, inputs);
@@ -75,10 +78,10 @@ export function planNextSteps(flow: CompiledFlow, records: readonly StepRecord[]
       if (iteration === null) continue;
       const current = getRecord(state, step.id, iteration);
       if (current) {
-        if (current.status === "failed" && canRetry(step, current)) {
-          const attempt = current.attempt + 1;
-          decision.dispatch.push({ stepId: step.id, iteration, attempt, delayMs: retryDelayMs(attempt, current.error?.retryAfterMs), checkHookCondition: step.condition?.kind === "hook" });
-          record({ stepId: step.id, iteration, attempt, status: "pending" });
+        const retry = current.status === "failed" ? nextAttempt(step, current) : null;
+        if (retry) {
+          decision.dispatch.push({ stepId: step.id, iteration, attempt: retry.attempt, delayMs: retry.delayMs, checkHookCondition: step.condition?.kind === "hook" });
+          record({ stepId: step.id, iteration, attempt: retry.attempt, status: "pending" });
         }
         continue;
       }
@@ -109,6 +112,9 @@ export function planNextSteps(flow: CompiledFlow, records: readonly StepRecord[]
     return failRun(state, records, decision, failed);
   }
   const busy = [...state.records.values()].some(isInFlight);
+  // A spent budget stops further work; a run whose last step just finished still completes.
+  const overBudget = busy ? budgetExceeded(flow.definition.budget, inputs.spent) : null;
+  if (overBudget) return failRun(state, records, decision, { stepId: "", iteration: 0, error: overBudget });
   if (busy) return decision;
   // Nothing runs and nothing can start: the run is complete. Steps never reached are skipped.
   for (const step of flow.steps) {
@@ -127,7 +133,7 @@ function candidateIteration(step: CompiledStep, loop: LoopProgress): number | nu
 }
 
 function canRetry(step: CompiledStep, current: StepRecord): boolean {
-  return current.error?.retryable !== false && current.attempt + 1 < step.maxAttempts;
+  return nextAttempt(step, current) !== null;
 }
 
 function dependenciesDone(state: ReturnType<typeof createRunState>, step: CompiledStep, iteration: number): boolean {

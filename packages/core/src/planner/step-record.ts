@@ -1,3 +1,4 @@
+import type { RunSpend } from "./budget.js";
 import type { StepError } from "../schema/results.js";
 import type { CompiledFlow } from "../validation/compiled-flow.js";
 
@@ -40,6 +41,8 @@ export interface RunState {
 export interface RunInputs {
   originalPrompt: string;
   metadata?: Record<string, unknown>;
+  /** What the run has spent so far, checked against the flow's budget. */
+  spent?: RunSpend;
 }
 
 export function createRunState(flow: CompiledFlow, records: readonly StepRecord[], inputs: RunInputs): RunState {

@@ -80,7 +80,9 @@ function compileStep(definition: FlowDefinition, index: number, ctx: StepCompile
     systemPrompt: compileSystemPrompt(step, path, ctx),
     condition: compileStepCondition(step, path, ctx),
     optional: step.optional ?? false,
-    maxAttempts: 1 + retries,
+    targets: [{ provider: step.provider, model: step.model }, ...(step.fallbacks ?? [])],
+    attemptsPerTarget: 1 + retries,
+    maxAttempts: (1 + retries) * (1 + (step.fallbacks?.length ?? 0)),
     inLoop: false,
   };
 }

@@ -33,7 +33,11 @@ export interface CompiledStep {
   systemPrompt: ParsedTemplate | null;
   condition: CompiledStepCondition | null;
   optional: boolean;
-  /** 1 + retries. */
+  /** The step's provider and model, then its fallbacks, in the order they are tried. */
+  targets: { provider: string; model: string }[];
+  /** Attempts each target gets: 1 + retries. */
+  attemptsPerTarget: number;
+  /** Every attempt the step may make: attemptsPerTarget × targets. */
   maxAttempts: number;
   inLoop: boolean;
 }
