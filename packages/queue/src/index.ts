@@ -47,3 +47,13 @@ export type { SubscriberSource } from "./shared-subscriber.js";
 export type { Job, Queue, Worker } from "bullmq";
 export type { Redis } from "ioredis";
 export { deferJob } from "./defer-job.js";
+export {
+  ProviderRateLimiter,
+  RateLimitSchema,
+  RateLimitsSchema,
+  type AdmitResult,
+  type ProviderRateLimiterOptions,
+  type RateLimit,
+  type RateLimitSlot,
+  type RateLimits,
+} from "./provider-rate-limiter.js";

@@ -35,6 +35,9 @@ export const StepRunPayloadSchema = z.object({
   /** Step-level attempt (decided by the engine), not BullMQ's infrastructure attempt. */
   attempt: z.number().int().min(0),
   label: LabelSchema,
+  /** The provider and model this attempt calls (a fallback's after the primary's retries): for rate limits and for people reading the queue. */
+  provider: z.string().min(1).max(100).optional(),
+  model: z.string().min(1).max(200).optional(),
 });
 
 /** How BullMQ keeps finished jobs: by age in seconds and optionally by count. */
