@@ -144,7 +144,7 @@ export function buildStepMessages(state: RunState, stepId: string, iteration: nu
     truncatedSegments: fit.truncatedSegments,
     sources: [...sources.values()]
       .filter((r) => kept(r) !== "")
-      .map((r) => ({ stepId: r.stepId, iteration: r.iteration, provider: state.flow.byId.get(r.stepId)?.definition.provider ?? "" })),
+      .map((r) => ({ stepId: r.stepId, iteration: r.iteration, provider: r.provider ?? state.flow.byId.get(r.stepId)?.definition.provider ?? "" })),
     includesHistory: keptHistory.length > 0 || preservedSystem.length > 0,
   };
 }

@@ -12,6 +12,8 @@ export interface StepRecord {
   status: StepRecordStatus;
   output?: string | null;
   error?: StepError & { retryAfterMs?: number };
+  /** The provider that produced `output` (a fallback's when one answered); default: the step's. */
+  provider?: string;
 }
 
 /** `pending` = dispatched, not yet picked up; `running` = a worker holds it. */

@@ -1,0 +1,43 @@
+import { compileFlowOrThrow } from "../validation/compile-flow.js";
+import { findPolicyViolations, type DataSharingRule } from "./data-sharing.js";
+
+const step = (id: string, provider: string, extra: Record<string, unknown> = {}) => ({ id, provider, model: "m", action: "generate", prompt: "{{ previous }}", ...extra });
+const rule = (providerKey: string, allow: Partial<DataSharingRule> = {}): DataSharingRule => ({ providerKey, allowConversationHistory: true, allowCrossProviderContext: true, ...allow });
+
+describe("findPolicyViolations", () => {
+  const critique = compileFlowOrThrow({
+    name: "c",
+    type: "sequential",
+    steps: [step("draft", "openai"), step("review", "anthropic", { fallbacks: [{ provider: "google", model: "g" }] })],
+  });
+
+  it("is empty without rules (no policy row = unrestricted)", () => {
+    expect(findPolicyViolations(critique, [])).toEqual([]);
+  });
+
+  it("names the step, the provider and the setting when another provider's output would be sent", () => {
+    expect(findPolicyViolations(critique, [rule("anthropic", { allowCrossProviderContext: false })])).toEqual([
+      expect.objectContaining({ path: "steps[1]", stepId: "review", provider: "anthropic", setting: "allowCrossProviderContext", message: expect.stringContaining("draft (openai)") }),
+    ]);
+  });
+
+  it("checks each fallback too", () => {
+    expect(findPolicyViolations(critique, [rule("google", { allowCrossProviderContext: false })])).toEqual([
+      expect.objectContaining({ path: "steps[1].fallbacks[0]", provider: "google" }),
+    ]);
+  });
+
+  it("allows the same provider's outputs, and steps that read no output", () => {
+    const flow = compileFlowOrThrow({ name: "p", type: "parallel", steps: [step("a", "openai", { prompt: "original" }), step("b", "anthropic", { prompt: "original" })] });
+    expect(findPolicyViolations(flow, [rule("anthropic", { allowCrossProviderContext: false })]).filter((v) => v.stepId !== "b")).toEqual([]);
+    const same = compileFlowOrThrow({ name: "s", type: "sequential", steps: [step("a", "openai"), step("b", "openai")] });
+    expect(findPolicyViolations(same, [rule("openai", { allowCrossProviderContext: false })])).toEqual([]);
+  });
+
+  it("refuses a prompt that places {{ history }} for a provider that may not see history", () => {
+    const flow = compileFlowOrThrow({ name: "h", type: "sequential", contextPolicy: { shareConversationHistory: true }, steps: [step("a", "openai", { prompt: "Given {{ history }}, answer {{ original }}" })] });
+    expect(findPolicyViolations(flow, [rule("openai", { allowConversationHistory: false })])).toEqual([
+      expect.objectContaining({ stepId: "a", setting: "allowConversationHistory" }),
+    ]);
+  });
+});
