@@ -1,7 +1,7 @@
 import type { HookRegistry, PriceTable } from "@ensemble/core";
 import type { Database, Executor } from "@ensemble/db";
 import type { ProviderRegistry } from "@ensemble/providers";
-import type { CancelSignals, JobProducer, ProgressBus } from "@ensemble/queue";
+import type { CancelSignals, ClusterMetrics, JobProducer, ProgressBus, ProviderRateLimiter } from "@ensemble/queue";
 import type { Logger } from "pino";
 import { CompiledFlowCache } from "./run/flow-cache.js";
 
@@ -36,6 +36,8 @@ export interface EngineDeps {
   bus: ProgressBus;
   cancelSignals: CancelSignals;
   providers: ProviderRegistry;
+  /** Cluster-wide provider limits; null when none are configured. */
+  rateLimiter: ProviderRateLimiter | null;
   hooks: HookRegistry;
   prices: PriceTable;
   logger: Logger;
@@ -43,4 +45,6 @@ export interface EngineDeps {
   flows: CompiledFlowCache;
   /** This process's name in leases (host:pid:random). */
   workerId: string;
+  /** Cluster-wide step metrics in Redis (the API renders them at /metrics); unset: not recorded. */
+  metrics?: ClusterMetrics;
 }

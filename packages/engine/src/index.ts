@@ -1,6 +1,6 @@
 // @ensemble/engine — the run engine shared by the api, scheduler and worker apps: execute, start, advance, run a step, cancel, sweep.
 export { DEFAULT_ENGINE_SETTINGS, type EngineDeps, type EngineSettings } from "./engine-deps.js";
-export { FlowConflictError, ForbiddenError, NotFoundError } from "./errors/engine-errors.js";
+export { FlowConflictError, ForbiddenError, NotFoundError, PolicyViolationError } from "./errors/engine-errors.js";
 export { createFlow } from "./run/create-flow.js";
 export { waitForRun } from "./run/wait-for-run.js";
 export { executeFlow, requestCancel, type ExecuteFlowOptions, type ExecuteFlowResult } from "./run/execute-flow.js";

@@ -1,5 +1,6 @@
 import {
   planNextSteps,
+  targetForAttempt,
   type CompiledFlow,
   type PlanDecision,
   type StepError,
@@ -39,6 +40,7 @@ export async function advanceRun(
   const decision = planNextSteps(compiled, rows.map(toStepRecord), {
     originalPrompt: flow.input ?? "",
     metadata: flow.metadata,
+    spent: { costUsd: flow.totalCost, tokens: flow.totalTokens },
   });
   const byKey = new Map(rows.map((r) => [`${r.stepId}#${r.iteration}`, r]));
   const instance = (stepId: string, iteration: number, status: string, extra: Partial<NewStepInstance> = {}): NewStepInstance => {
@@ -63,8 +65,10 @@ export async function advanceRun(
 
   for (const d of decision.dispatch) {
     const label = `${flow.name} › ${d.stepId}${d.iteration > 0 ? ` #${d.iteration}` : ""}`;
-    const payload = { flowId: flow.id, run: flow.run, stepId: d.stepId, iteration: d.iteration, attempt: d.attempt, label };
-    currentStepIndex = Math.max(currentStepIndex, compiled.byId.get(d.stepId)?.index ?? 0);
+    const step = compiled.byId.get(d.stepId);
+    const target = step ? targetForAttempt(step, d.attempt) : null;
+    const payload = { flowId: flow.id, run: flow.run, stepId: d.stepId, iteration: d.iteration, attempt: d.attempt, label, ...(target ? { provider: target.provider, model: target.model } : {}) };
+    currentStepIndex = Math.max(currentStepIndex, step?.index ?? 0);
     if (d.attempt === 0) {
       inserts.push(instance(d.stepId, d.iteration, "pending"));
     } else {
@@ -102,7 +106,7 @@ export async function advanceRun(
   if (!outcome) return decision;
   const status = outcome.status;
   const error: StepError & { stepId?: string } | null =
-    outcome.status === "failed" ? { code: outcome.error.code, message: outcome.error.message, stepId: outcome.stepId } : null;
+    outcome.status === "failed" ? { code: outcome.error.code, message: outcome.error.message, ...(outcome.stepId ? { stepId: outcome.stepId } : {}) } : null;
   const finalRows = await listRunSteps(tx, flow.id, flow.run);
   const ended: FlowRow = {
     ...flow,
@@ -122,7 +126,7 @@ export async function advanceRun(
   effects.events.push(
     outcome.status === "completed"
       ? { flowId: flow.id, type: "flow_complete", data: { status, finalOutput: result.finalOutput, totalCost: result.totalCost, totalTokens: result.totalTokens } }
-      : { flowId: flow.id, type: "flow_failed", stepId: outcome.stepId, data: { status, error } },
+      : { flowId: flow.id, type: "flow_failed", ...(outcome.stepId ? { stepId: outcome.stepId } : {}), data: { status, error } },
   );
   effects.jobs.push({ name: "flow.archive-events", payload: { flowId: flow.id }, delayMs: 2_000, dedupe: String(flow.run) });
   return decision;

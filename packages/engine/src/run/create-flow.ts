@@ -1,6 +1,7 @@
 import { compileFlow, ValidationError, type HookCatalog } from "@ensemble/core";
 import { insertFlow, type FlowRow } from "@ensemble/db";
 import type { EngineDeps } from "../engine-deps.js";
+import { assertDataSharingAllowed } from "./check-data-sharing.js";
 
 /**
  * Validates a definition in full and stores it (status `pending`). Problems are
@@ -14,6 +15,7 @@ export async function createFlow(
   if (!compiled.ok) {
     throw new ValidationError(compiled.issues.map((i) => ({ path: i.path ? `definition.${i.path}` : "definition", message: i.message })));
   }
+  await assertDataSharingAllowed(deps.db, input.userId, compiled.flow);
   const definition = compiled.flow.definition;
   return insertFlow(deps.db, {
     threadId: input.threadId,

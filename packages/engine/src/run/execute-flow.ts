@@ -2,6 +2,7 @@ import { isTerminalFlowStatus, type OrchestrationFlowStatus, type TimeoutConfig 
 import { lockFlow, updateFlow } from "@ensemble/db";
 import type { EngineDeps } from "../engine-deps.js";
 import { FlowConflictError, NotFoundError } from "../errors/engine-errors.js";
+import { assertDataSharingAllowed } from "./check-data-sharing.js";
 import { emptyEffects, performEffects } from "./run-effects.js";
 
 export interface ExecuteFlowOptions {
@@ -32,6 +33,7 @@ export async function executeFlow(deps: EngineDeps, flowId: string, options: Exe
       throw new FlowConflictError(`flow is ${flow.status}; cancel it or wait for it to end before executing it again`, flow.id, flow.status);
     }
     const compiled = deps.flows.get(flow.id, flow.definition);
+    await assertDataSharingAllowed(tx, flow.userId, compiled);
     const run = flow.run + 1;
     const flowTimeoutMs = options.timeout?.flowMs ?? compiled.definition.maxExecutionTime;
     const now = new Date();

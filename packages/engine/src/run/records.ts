@@ -10,6 +10,7 @@ export function toStepRecord(row: StepResultRow): StepRecord {
     status: row.status as StepRecordStatus,
     output: row.output,
     ...(row.error ? { error: row.error } : {}),
+    ...(row.provider ? { provider: row.provider } : {}),
   };
 }
 

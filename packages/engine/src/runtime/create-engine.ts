@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { DEFAULT_PRICE_TABLE, HookRegistry, type PriceTable } from "@ensemble/core";
 import { migrateDatabase, openDatabase, type DatabaseHandle } from "@ensemble/db";
 import { createSimProvider, ProviderRegistry } from "@ensemble/providers";
-import { CancelSignals, createRedisConnection, JobProducer, ProgressBus } from "@ensemble/queue";
+import { CancelSignals, ClusterMetrics, createRedisConnection, JobProducer, ProgressBus, ProviderRateLimiter, type RateLimits } from "@ensemble/queue";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { DEFAULT_ENGINE_SETTINGS, type EngineDeps, type EngineSettings } from "../engine-deps.js";
@@ -24,6 +24,10 @@ export interface EngineConfig {
   prices?: PriceTable;
   providers?: ProviderRegistry;
   hooks?: HookRegistry;
+  /** Cluster-wide provider limits (env PROVIDER_RATE_LIMITS); none by default. */
+  rateLimits?: RateLimits;
+  /** The window the per-minute limits count over (env RATE_LIMIT_WINDOW_MS). */
+  rateLimitWindowMs?: number;
   /** Name in logs and leases; default host:pid:random. */
   processName?: string;
 }
@@ -66,6 +70,18 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
   const providers = config.providers ?? new ProviderRegistry();
   if (!providers.has("sim")) providers.register(createSimProvider());
 
+  const settings = { ...DEFAULT_ENGINE_SETTINGS, ...config.settings };
+  const rateLimiter =
+    config.rateLimits && Object.keys(config.rateLimits).length > 0
+      ? new ProviderRateLimiter({
+          redis: producerConnection,
+          limits: config.rateLimits,
+          prefix: config.queuePrefix,
+          slotTtlMs: settings.stepLeaseMs,
+          ...(config.rateLimitWindowMs ? { windowMs: config.rateLimitWindowMs } : {}),
+        })
+      : null;
+
   const deps: EngineDeps = {
     db: database.db,
     transact: (fn) => database.transact(fn),
@@ -74,12 +90,14 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     bus,
     cancelSignals,
     providers,
+    rateLimiter,
     hooks: config.hooks ?? new HookRegistry(),
     prices: config.prices ?? DEFAULT_PRICE_TABLE,
     logger: config.logger,
-    settings: { ...DEFAULT_ENGINE_SETTINGS, ...config.settings },
+    settings,
     flows: new CompiledFlowCache(),
     workerId,
+    metrics: new ClusterMetrics({ connection: producerConnection, prefix: config.queuePrefix }),
   };
   return {
     deps,

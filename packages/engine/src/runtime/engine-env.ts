@@ -1,3 +1,4 @@
+import { RateLimitsSchema, type RateLimits } from "@ensemble/queue";
 import { z } from "zod";
 
 /**
@@ -17,6 +18,21 @@ export const EngineEnvSchema = z.object({
   STEP_LEASE_MS: z.coerce.number().int().min(500).default(30_000),
   /** Connections per process in the Postgres pool. */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  /** Cluster-wide provider limits, JSON: {"openai":{"requestsPerMinute":500,"tokensPerMinute":200000,"maxConcurrent":20},"openai:gpt-4o":{…}}. */
+  PROVIDER_RATE_LIMITS: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: "is not JSON" });
+        return z.NEVER;
+      }
+    })
+    .pipe(RateLimitsSchema)
+    .optional(),
+  /** The window PROVIDER_RATE_LIMITS' per-minute numbers count over (shorter in tests). */
+  RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(100).default(60_000),
 });
 export type EngineEnv = z.infer<typeof EngineEnvSchema>;
 
@@ -39,6 +55,8 @@ export function engineConfigFromEnv(env: EngineEnv): {
   queuePrefix: string;
   databasePoolSize: number;
   settings: { stepLeaseMs: number };
+  rateLimits?: RateLimits;
+  rateLimitWindowMs: number;
 } {
   return {
     redisUrl: env.REDIS_URL,
@@ -46,5 +64,7 @@ export function engineConfigFromEnv(env: EngineEnv): {
     queuePrefix: env.QUEUE_PREFIX,
     databasePoolSize: env.DATABASE_POOL_SIZE,
     settings: { stepLeaseMs: env.STEP_LEASE_MS },
+    ...(env.PROVIDER_RATE_LIMITS ? { rateLimits: env.PROVIDER_RATE_LIMITS } : {}),
+    rateLimitWindowMs: env.RATE_LIMIT_WINDOW_MS,
   };
 }

@@ -3,6 +3,8 @@ import {
   buildStepMessages,
   computeCost,
   createRunState,
+  requestViolation,
+  targetForAttempt,
   type CompiledFlow,
   type ConversationMessage,
 } from "@ensemble/core";
@@ -22,6 +24,8 @@ export interface StepCallContext {
   policies: PolicyRow[];
   claimed: StepResultRow;
   checkHookCondition: boolean;
+  /** The attempt's cluster-wide rate-limit slot, renewed with the lease. */
+  renewRateLimit?: () => Promise<void>;
 }
 
 /**
@@ -34,8 +38,8 @@ export async function callStepProvider(deps: EngineDeps, inFlight: InFlightCalls
   const step = compiled.byId.get(claimed.stepId);
   if (!step) return failure(claimed, "unknown_step", `step ${claimed.stepId} is not in the flow's definition`);
   const state = createRunState(compiled, ctx.rows.map(toStepRecord), { originalPrompt: flow.input ?? "", metadata: flow.metadata });
-  const provider = step.definition.provider;
-  const model = step.definition.model;
+  // A fallback's provider and model once the primary's retries are spent.
+  const { provider, model } = targetForAttempt(step, claimed.attempt);
 
   const needsHistory = compiled.policy.shareConversationHistory;
   const history = needsHistory ? await loadHistory(deps, flow.threadId) : [];
@@ -59,20 +63,14 @@ export async function callStepProvider(deps: EngineDeps, inFlight: InFlightCalls
     historyAllowed: policy?.allowConversationHistory ?? true,
     ...(hookPrompt !== undefined ? { hookPrompt } : {}),
   });
-  const foreign = request.sources.filter((s) => s.provider !== provider);
-  if (foreign.length > 0 && policy && !policy.allowCrossProviderContext) {
-    return failure(
-      claimed,
-      "policy_violation",
-      `the data-sharing policy for ${provider} has allowCrossProviderContext off, and this step would send the output of ${foreign.map((s) => `${s.stepId} (${s.provider})`).join(", ")}`,
-    );
-  }
+  const violation = requestViolation(request, step, provider, ctx.policies);
+  if (violation) return { status: "failed", provider, model, error: { code: "policy_violation", message: violation.message, retryable: false } };
 
   let adapter;
   try {
     adapter = deps.providers.get(provider);
   } catch (error) {
-    return failure(claimed, "unknown_provider", error instanceof Error ? error.message : String(error));
+    return { status: "failed", provider, model, error: { code: "unknown_provider", message: error instanceof Error ? error.message : String(error), retryable: false } };
   }
 
   const timeoutMs = step.definition.timeout ?? flow.stepTimeoutMs ?? deps.settings.defaultStepTimeoutMs;
@@ -85,6 +83,7 @@ export async function callStepProvider(deps: EngineDeps, inFlight: InFlightCalls
       .catch((err: unknown) => deps.logger.warn({ err, flowId: flow.id }, "progress event not published"));
   });
   const heartbeat = setInterval(() => {
+    ctx.renewRateLimit?.().catch((err: unknown) => deps.logger.warn({ err, stepId: step.id }, "rate-limit slot renewal failed"));
     renewStepLease(deps.leaseDb, claimed.id, claimed.leaseToken, deps.settings.stepLeaseMs)
       .then((held) => {
         if (!held) controller.abort(new FlowAbortedError("lease_lost"));
@@ -120,7 +119,7 @@ export async function callStepProvider(deps: EngineDeps, inFlight: InFlightCalls
       };
     }
     deps.logger.error({ err: error, flowId: flow.id, stepId: step.id }, "provider adapter threw a non-provider error");
-    return failure(claimed, "internal_error", "the provider call failed unexpectedly; see the worker log", true);
+    return { status: "failed", provider, model, error: { code: "internal_error", message: "the provider call failed unexpectedly; see the worker log", retryable: true } };
   } finally {
     clearInterval(heartbeat);
     untrack();

@@ -34,7 +34,12 @@ export async function finishStep(deps: EngineDeps, claimed: StepResultRow, outco
       });
       if (!finished) throw new LeaseLostError("lease lost");
       effects.events.push(stepEvent(claimed, outcome));
-      const { flow, rows } = finished;
+      const { rows } = finished;
+      // The locked row was read before this attempt's totals were added: add them for the budget check.
+      const billed = outcome.status !== "skipped" && outcome.usage;
+      const flow = billed
+        ? { ...finished.flow, totalCost: finished.flow.totalCost + (outcome.cost ?? 0), totalTokens: finished.flow.totalTokens + (billed.totalTokens ?? 0) }
+        : finished.flow;
       if (flow.status !== "running" || flow.run !== claimed.run) return;
       await advanceRun(tx, flow, deps.flows.get(flow.id, flow.definition), rows, effects, { continuing: true });
     });
