@@ -46,6 +46,13 @@ export interface ToProviderErrorOptions {
   signal?: AbortSignal;
   /** Clock for Retry-After dates, in ms. Default Date.now. */
   now?: () => number;
+  /**
+   * What the vendor's error body says, when the adapter can read it (an SDK's own message may be
+   * the whole JSON body); used instead of the error's message for HTTP errors.
+   */
+  vendorMessage?: string;
+  /** A wait the vendor gave outside the headers (Gemini's RetryInfo); the headers win. */
+  retryAfterMs?: number;
 }
 
 // Node and undici error codes of a request that never got an answer.
@@ -126,8 +133,10 @@ export function toProviderError(provider: string, err: unknown, options: ToProvi
   for (const e of chain) {
     const http = httpStatusOf(e);
     if (!http) continue;
-    const { code, retryable, retryAfterMs } = classifyHttpStatus(http.status, http.headers, (options.now ?? Date.now)());
-    return new ProviderError(`${provider}: HTTP ${http.status} (${code}): ${message}`, {
+    const classified = classifyHttpStatus(http.status, http.headers, (options.now ?? Date.now)());
+    const { code, retryable } = classified;
+    const retryAfterMs = retryable ? (classified.retryAfterMs ?? options.retryAfterMs) : undefined;
+    return new ProviderError(`${provider}: HTTP ${http.status} (${code}): ${options.vendorMessage || message}`, {
       code,
       provider,
       retryable,

@@ -1,0 +1,78 @@
+import type OpenAI from "openai";
+import { runVendorCall } from "../adapter-kit/run-vendor-call.js";
+import { tokenSink } from "../adapter-kit/token-sink.js";
+import type { ProviderAdapter, ProviderCallRequest, ProviderCallResult } from "../provider-adapter.js";
+import { estimateUsage } from "../sim/estimate-usage.js";
+import { isOpenAIReasoningModel, openAIChatBody, type MaxTokensField } from "./openai-request.js";
+import { openAIErrorMessage, openAIFinishReason, openAIUsage } from "./openai-response.js";
+
+export interface OpenAIChatAdapterOptions {
+  /** The provider key flow steps name. */
+  key: string;
+  client: OpenAI;
+  maxTokensField: MaxTokensField;
+  /** Drop temperature, top_p and stop for OpenAI's reasoning models (true for api.openai.com only). */
+  openAIModelRules: boolean;
+}
+
+/**
+ * A ProviderAdapter over the Chat Completions API, shared by the `openai` adapter and every
+ * OpenAI-compatible endpoint. Streams when the caller wants tokens (usage from the final
+ * `include_usage` chunk); a server that reports no usage gets the ~4-characters-per-token estimate.
+ */
+export function createOpenAIChatAdapter(options: OpenAIChatAdapterOptions): ProviderAdapter {
+  const { key, client } = options;
+
+  async function complete(request: ProviderCallRequest, body: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming): Promise<ProviderCallResult> {
+    const completion = await client.chat.completions.create(body, { signal: request.signal });
+    const choice = completion.choices[0];
+    const text = choice?.message.content ?? "";
+    return {
+      text,
+      finishReason: openAIFinishReason(choice?.finish_reason),
+      usage: completion.usage ? openAIUsage(completion.usage) : estimateUsage(request.messages, text),
+      model: completion.model || request.model,
+    };
+  }
+
+  async function stream(request: ProviderCallRequest, body: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming): Promise<ProviderCallResult> {
+    const emit = tokenSink(key, request.signal, request.onToken);
+    const chunks = await client.chat.completions.create({ ...body, stream: true, stream_options: { include_usage: true } }, { signal: request.signal });
+    let text = "";
+    let finishReason: string | null | undefined;
+    let usage: OpenAI.CompletionUsage | undefined;
+    let model = "";
+    // Leaving the loop early (onToken threw, abort) ends the iterator, and the SDK closes the connection.
+    for await (const chunk of chunks) {
+      model ||= chunk.model;
+      if (chunk.usage) usage = chunk.usage;
+      const choice = chunk.choices[0];
+      if (!choice) continue;
+      const delta = choice.delta?.content;
+      if (delta) {
+        text += delta;
+        emit(delta);
+      }
+      if (choice.finish_reason) finishReason = choice.finish_reason;
+    }
+    return {
+      text,
+      finishReason: openAIFinishReason(finishReason),
+      usage: usage ? openAIUsage(usage) : estimateUsage(request.messages, text),
+      model: model || request.model,
+    };
+  }
+
+  return {
+    key,
+    call(request) {
+      const samplingSupported = !(options.openAIModelRules && isOpenAIReasoningModel(request.model));
+      const body = openAIChatBody(request.model, request.messages, request.settings, { maxTokensField: options.maxTokensField, samplingSupported });
+      const describeError = (err: unknown): { vendorMessage?: string } => {
+        const vendorMessage = openAIErrorMessage(err);
+        return vendorMessage ? { vendorMessage } : {};
+      };
+      return runVendorCall({ provider: key, signal: request.signal, describeError }, () => (request.onToken ? stream(request, body) : complete(request, body)));
+    },
+  };
+}

@@ -1,0 +1,35 @@
+import type OpenAI from "openai";
+import { tokenUsage } from "../adapter-kit/token-usage.js";
+import type { FinishReason } from "../provider-adapter.js";
+import type { TokenUsage } from "@ensemble/core";
+
+export function openAIFinishReason(reason: string | null | undefined): FinishReason {
+  switch (reason) {
+    case "stop":
+      return "stop";
+    case "length":
+      return "length";
+    case "content_filter":
+      return "content_filter";
+    default:
+      return "other";
+  }
+}
+
+/** OpenAI's usage: cached tokens are part of prompt_tokens, reasoning tokens part of completion_tokens. */
+export function openAIUsage(usage: OpenAI.CompletionUsage): TokenUsage {
+  return tokenUsage({
+    promptTokens: usage.prompt_tokens,
+    completionTokens: usage.completion_tokens,
+    totalTokens: usage.total_tokens,
+    cachedTokens: usage.prompt_tokens_details?.cached_tokens,
+    reasoningTokens: usage.completion_tokens_details?.reasoning_tokens,
+  });
+}
+
+/** The message OpenAI (or a compatible server) put in its error body, if the SDK parsed one. */
+export function openAIErrorMessage(err: unknown): string | undefined {
+  const body = (err as { error?: unknown } | null)?.error;
+  const message = typeof body === "object" && body !== null ? (body as { message?: unknown }).message : undefined;
+  return typeof message === "string" && message ? message : undefined;
+}
