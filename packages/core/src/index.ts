@@ -13,6 +13,7 @@ export * from "./hooks/hook-registry.js";
 export type * from "./validation/compiled-flow.js";
 export { compileFlow, compileFlowOrThrow, type CompileFlowOptions, type CompileFlowResult } from "./validation/compile-flow.js";
 export { DEFAULT_MAX_ITERATIONS, DEFAULT_QUALITY_THRESHOLD } from "./validation/compile-loop.js";
+export { compileSingleStep, singleStepDefinition } from "./validation/single-step.js";
 export * from "./planner/index.js";
 export * from "./context/index.js";
 export { createCritiqueFlow, type CritiqueFlowParams } from "./templates/critique-flow.js";

@@ -69,6 +69,27 @@ export function flowRoutes(ctx: AppContext): Router {
     res.json(result);
   });
 
+  // One step alone: a run of the flow that executes just this step, its input the request's.
+  router.post("/v1/flows/:flowId/steps/:stepId/execute", async (req, res) => {
+    const flow = await loadFlow(req, "write");
+    const stepId = req.params.stepId as string;
+    const { wait } = parseRequest(WaitQuery, req.query);
+    const body = parseRequest(ExecuteFlowBody, req.body);
+    const afterEventId = wait === "true" ? await deps.bus.lastEventId(flow.id) : 0;
+    const started = await executeFlow(deps, flow.id, { ...body, onlyStepId: stepId });
+    if (wait !== "true") {
+      res.status(202).json({ flowId: started.flowId, stepId, status: started.status, run: started.run });
+      return;
+    }
+    const result = await waitForRun(deps, flow.id, started.run, afterEventId, (body.timeout?.flowMs ?? DEFAULT_WAIT_MS) + 5_000);
+    const step = result?.steps.find((s) => s.stepId === stepId);
+    if (!result || !step) {
+      res.status(202).json({ flowId: flow.id, stepId, status: "running", run: started.run, message: "still running; poll /status or follow /events" });
+      return;
+    }
+    res.json(step);
+  });
+
   router.post("/v1/flows/:flowId/cancel", async (req, res) => {
     const flow = await loadFlow(req, "write");
     if (!["queued", "running", "pending"].includes(flow.status) || flow.run === 0) {
@@ -81,7 +102,8 @@ export function flowRoutes(ctx: AppContext): Router {
   router.get("/v1/flows/:flowId/status", async (req, res) => {
     const flow = await loadFlow(req, "read");
     const rows = await listRunSteps(db, flow.id, flow.run);
-    const stepCount = Array.isArray((flow.definition as { steps?: unknown[] }).steps) ? (flow.definition as { steps: unknown[] }).steps.length : 0;
+    const definedSteps = Array.isArray((flow.definition as { steps?: unknown[] }).steps) ? (flow.definition as { steps: unknown[] }).steps.length : 0;
+    const stepCount = flow.onlyStepId ? 1 : definedSteps;
     res.json(summarizeFlowStatus(flow, rows, stepCount));
   });
 

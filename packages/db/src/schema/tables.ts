@@ -107,6 +107,8 @@ export const flows = pgTable(
     status: text("status").notNull().default("pending"),
     /** Each execute starts a new run; step results belong to one run. */
     run: integer("run").notNull().default(0),
+    /** The step the current run executes alone (`POST …/steps/:stepId/execute`); null: the whole flow. */
+    onlyStepId: text("only_step_id"),
     currentStepIndex: integer("current_step_index").notNull().default(0),
     input: text("input"),
     metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),

@@ -10,6 +10,8 @@ export interface ExecuteFlowOptions {
   metadata?: Record<string, unknown>;
   saveMessages?: boolean;
   timeout?: TimeoutConfig;
+  /** Run this one step alone (`executeStep`), its input the run's. */
+  onlyStepId?: string;
 }
 
 export interface ExecuteFlowResult {
@@ -32,13 +34,15 @@ export async function executeFlow(deps: EngineDeps, flowId: string, options: Exe
     if (!isTerminalFlowStatus(flow.status as OrchestrationFlowStatus) && flow.status !== "pending") {
       throw new FlowConflictError(`flow is ${flow.status}; cancel it or wait for it to end before executing it again`, flow.id, flow.status);
     }
-    const compiled = deps.flows.get(flow.id, flow.definition);
+    const onlyStepId = options.onlyStepId ?? null;
+    const compiled = deps.flows.forRun({ id: flow.id, definition: flow.definition, onlyStepId });
     await assertDataSharingAllowed(tx, flow.userId, compiled);
     const run = flow.run + 1;
     const flowTimeoutMs = options.timeout?.flowMs ?? compiled.definition.maxExecutionTime;
     const now = new Date();
     await updateFlow(tx, flow.id, {
       run,
+      onlyStepId,
       status: "queued",
       input: options.input ?? "",
       metadata: options.metadata ?? {},
@@ -54,7 +58,7 @@ export async function executeFlow(deps: EngineDeps, flowId: string, options: Exe
       totalCost: 0,
       totalTokens: 0,
     });
-    const label = flow.name;
+    const label = onlyStepId ? `${flow.name} › ${onlyStepId}` : flow.name;
     effects.jobs.push({ name: "flow.start", payload: { flowId, run, label } });
     if (flowTimeoutMs) effects.jobs.push({ name: "flow.cancel", payload: { flowId, run, reason: "timed_out", label }, delayMs: flowTimeoutMs });
     return run;

@@ -9,7 +9,7 @@ export async function startRun(deps: EngineDeps, flowId: string, run: number): P
   await deps.transact(async (tx) => {
     const flow = await lockFlow(tx, flowId);
     if (!flow || flow.run !== run) return;
-    const compiled = deps.flows.get(flow.id, flow.definition);
+    const compiled = deps.flows.forRun(flow);
     if (flow.status === "queued") {
       const startedAt = new Date();
       await updateFlow(tx, flow.id, { status: "running", startedAt });
@@ -31,7 +31,7 @@ export async function advanceRunJob(deps: EngineDeps, flowId: string, run: numbe
     const flow = await lockFlow(tx, flowId);
     if (!flow || flow.run !== run || flow.status !== "running") return;
     const rows = await listRunSteps(tx, flow.id, run);
-    await advanceRun(tx, flow, deps.flows.get(flow.id, flow.definition), rows, effects, { continuing: true });
+    await advanceRun(tx, flow, deps.flows.forRun(flow), rows, effects, { continuing: true });
     // Open steps whose job may have been lost are enqueued again (same job ids: no duplicates).
     for (const row of rows.filter((r) => r.status === "pending")) {
       effects.jobs.push({

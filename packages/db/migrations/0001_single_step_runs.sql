@@ -1,0 +1,1 @@
+ALTER TABLE "flows" ADD COLUMN "only_step_id" text;
