@@ -1,5 +1,6 @@
 import express, { type Express } from "express";
 import { authenticate } from "./auth/authenticate.js";
+import { mountFlowEvents } from "./events/flow-events.js";
 import { errorHandler, notFoundHandler } from "./http/error-handler.js";
 import type { AppContext } from "./app-context.js";
 import { adminRoutes } from "./routes/admin-routes.js";
@@ -19,6 +20,7 @@ export function createApp(ctx: AppContext): Express {
   app.use("/v1", authenticate(ctx.deps.db));
   app.use(threadRoutes(ctx));
   app.use(flowRoutes(ctx));
+  mountFlowEvents(app, ctx);
   app.use(templateRoutes());
   app.use(notFoundHandler);
   app.use(errorHandler(ctx.deps.logger));

@@ -13,6 +13,10 @@ const ApiEnvSchema = EngineEnvSchema.extend({
   WORKER_CONCURRENCY: z.coerce.number().int().positive().default(50),
   /** A development API key to accept (for user "dev"); unset: a new one is printed at start. */
   DEV_API_KEY: z.string().min(16).optional(),
+  /** SSE comment line / WebSocket ping every this many ms (proxies close idle connections). */
+  EVENTS_HEARTBEAT_MS: z.coerce.number().int().min(100).default(15_000),
+  /** An event-stream client whose socket buffer stays full this long is dropped (it resumes with Last-Event-ID). */
+  EVENTS_SLOW_CLIENT_MS: z.coerce.number().int().min(100).default(30_000),
   /** Create the "dev" user and print an API key at start; default on unless NODE_ENV=production. */
   DEV_MODE: z
     .enum(["true", "false"])

@@ -3,6 +3,7 @@ import { closeOnSignals, createEngine, createLogger, engineConfigFromEnv, startS
 import { pingDatabase } from "@ensemble/db";
 import { createApp } from "./app.js";
 import { ensureDevCredentials } from "./dev-credentials.js";
+import { attachFlowWebSocket } from "./events/flow-events.js";
 import { parseApiEnv } from "./env.js";
 
 const env = parseApiEnv();
@@ -34,16 +35,20 @@ const app = createApp({
     ]);
     return { redis, postgres };
   },
+  events: { heartbeatMs: env.EVENTS_HEARTBEAT_MS, slowClientMs: env.EVENTS_SLOW_CLIENT_MS },
 });
 const server = app.listen(env.PORT, () => {
   logger.info({ port: env.PORT, roles: env.ROLES, database: env.DATABASE_URL ? "postgres" : "pglite" }, "listening");
 });
+const eventStreams = attachFlowWebSocket(server, app);
 server.on("error", (err) => {
   logger.fatal({ err }, "cannot listen");
   process.exit(1);
 });
 
 closeOnSignals(logger, [
+  // Open event streams would keep the server from closing; clients resume elsewhere with Last-Event-ID.
+  async () => eventStreams.close(),
   () => new Promise<void>((resolve) => server.close(() => resolve())),
   ...runtimes.map((r) => () => r.close()),
   () => engine.close(),

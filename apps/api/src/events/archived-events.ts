@@ -1,0 +1,20 @@
+import type { FlowEventType, FlowStreamUpdate } from "@ensemble/core";
+import { listFlowEvents, type Database } from "@ensemble/db";
+
+/**
+ * Events of a flow from the Postgres archive (`flow_events`, written after each run by
+ * `flow.archive-events`), as the bus delivers them. The feed reads here only when the
+ * Redis stream no longer holds the next event (expired 7 days after a flow's last event,
+ * or trimmed).
+ */
+export async function readArchivedEvents(db: Database, flowId: string, afterId: number, limit: number): Promise<FlowStreamUpdate[]> {
+  const rows = await listFlowEvents(db, flowId, afterId, limit);
+  return rows.map((row) => ({
+    id: row.seq,
+    type: row.type as FlowEventType,
+    flowId: row.flowId,
+    ...(row.stepId !== null ? { stepId: row.stepId } : {}),
+    data: row.data,
+    timestamp: row.createdAt.toISOString(),
+  }));
+}

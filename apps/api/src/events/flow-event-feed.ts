@@ -1,0 +1,179 @@
+import { isTerminalFlowStatus, type FlowStreamUpdate, type OrchestrationFlowStatus } from "@ensemble/core";
+import { findFlow } from "@ensemble/db";
+import type { EngineDeps } from "@ensemble/engine";
+import { followEvents } from "@ensemble/queue";
+import { readArchivedEvents } from "./archived-events.js";
+import type { EventSink, StreamEndReason } from "./event-sink.js";
+
+const TERMINAL_EVENTS = new Set(["flow_complete", "flow_failed", "flow_cancelled"]);
+/** Events read per page (archive and stream): bounds what one connection holds at once. */
+const PAGE_SIZE = 100;
+
+export interface FlowEventFeedOptions {
+  deps: EngineDeps;
+  flowId: string;
+  /** Deliver events with a higher id (Last-Event-ID); 0 = the whole history. */
+  afterId: number;
+  sink: EventSink;
+  /** A client whose buffer stays full this long is dropped. */
+  slowClientMs: number;
+}
+
+/**
+ * One client's view of a flow's events: the history after `afterId` (the Redis stream,
+ * or the Postgres archive where the stream no longer has it), then live events, each
+ * once and in id order; the stream ends once the flow has ended and everything up to
+ * its last event was sent.
+ *
+ * Backpressure: history is pulled a page at a time, and the next event is written only
+ * once the connection has room. Live events come from `followEvents` (subscribe, replay,
+ * then live without gap or duplicate); when the connection's buffer fills, the feed
+ * stops following (nothing piles up in this process), waits for the buffer to drain,
+ * pulls what it missed and follows again — the Redis stream is the buffer. A client
+ * still full after `slowClientMs` is dropped; it reconnects with Last-Event-ID and
+ * loses nothing.
+ */
+export class FlowEventFeed {
+  private lastSent: number;
+  private closed = false;
+  /** Set while the connection's buffer is full: live events are skipped and re-read later. */
+  private paused = false;
+  private wake: () => void = () => undefined;
+  private endCheck: Promise<void> | null = null;
+  private recheckEnd = false;
+  private sawTerminalEvent = false;
+
+  constructor(private readonly options: FlowEventFeedOptions) {
+    this.lastSent = options.afterId;
+  }
+
+  /** The id of the last event written to the client. */
+  get lastEventId(): number {
+    return this.lastSent;
+  }
+
+  /** Runs until the stream ends or `close` is called; never rejects. */
+  async run(): Promise<void> {
+    const { deps, flowId } = this.options;
+    try {
+      while (!this.closed) {
+        await this.catchUp();
+        if (this.closed) return;
+        this.paused = false;
+        const interrupted = new Promise<void>((resolve) => (this.wake = resolve));
+        const stop = await followEvents(deps.bus, flowId, this.lastSent, (event) => this.deliverLive(event), {
+          pageSize: PAGE_SIZE,
+          onError: (err) => deps.logger.warn({ err, flowId }, "event stream: live catch-up read failed"),
+        });
+        // A client that joins after the flow ended has everything now.
+        this.scheduleEndCheck();
+        await interrupted; // the buffer filled up, or the stream closed
+        await stop();
+        if (this.closed) return;
+        await this.waitForRoom();
+      }
+    } catch (err) {
+      deps.logger.warn({ err, flowId }, "event stream failed; the client can resume with Last-Event-ID");
+      this.finish("error");
+    }
+  }
+
+  /** Ends the stream from outside (client gone, server shutting down). */
+  close(reason?: StreamEndReason): void {
+    if (reason) this.finish(reason);
+    else this.markClosed();
+  }
+
+  /** Pulls stored events after the last one sent, a page at a time, writing as fast as the client reads. */
+  private async catchUp(): Promise<void> {
+    for (;;) {
+      const page = await this.nextPage();
+      for (const event of page) {
+        if (this.closed) return;
+        if (!this.write(event)) await this.waitForRoom();
+      }
+      if (page.length < PAGE_SIZE || this.closed) return;
+    }
+  }
+
+  /** The next stored events: from the Redis stream, or the archive when the stream lacks the next id. */
+  private async nextPage(): Promise<FlowStreamUpdate[]> {
+    const { deps, flowId } = this.options;
+    const fromStream = await deps.bus.readAfter(flowId, this.lastSent, PAGE_SIZE);
+    if (fromStream[0]?.id === this.lastSent + 1) return fromStream;
+    const archived = await readArchivedEvents(deps.db, flowId, this.lastSent, PAGE_SIZE);
+    // Neither has the next id (trimmed and never archived): continue with what exists.
+    return archived.length > 0 ? archived : fromStream;
+  }
+
+  private deliverLive(event: FlowStreamUpdate): void {
+    if (this.closed || this.paused) return; // re-read from the stream after the buffer drains
+    if (!this.write(event)) {
+      this.paused = true;
+      this.wake();
+    }
+  }
+
+  /** Writes one event if it is the next one; false when the connection's buffer is full. */
+  private write(event: FlowStreamUpdate): boolean {
+    if (event.id <= this.lastSent) return true;
+    this.lastSent = event.id;
+    const accepted = this.options.sink.send(event);
+    if (TERMINAL_EVENTS.has(event.type)) this.sawTerminalEvent = true;
+    // After a terminal event, any event may be the last one (a step's late failure follows a cancel).
+    if (this.sawTerminalEvent) this.scheduleEndCheck();
+    return accepted;
+  }
+
+  /** Waits for the client's buffer to drain; drops the client if it does not within `slowClientMs`. */
+  private async waitForRoom(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const tooSlow = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.options.slowClientMs)));
+    const closedMeanwhile = new Promise<boolean>((resolve) => (this.wake = () => resolve(false)));
+    const slow = await Promise.race([this.options.sink.drained().then(() => false), tooSlow, closedMeanwhile]);
+    clearTimeout(timer);
+    if (slow && !this.closed) {
+      this.options.deps.logger.warn({ flowId: this.options.flowId, lastEventId: this.lastSent, slowClientMs: this.options.slowClientMs }, "event stream: client too slow, dropped");
+      this.finish("slow_client");
+    }
+  }
+
+  /** Checks, one check at a time, whether the flow is over and the client has its last event. */
+  private scheduleEndCheck(): void {
+    if (this.closed) return;
+    if (this.endCheck) {
+      this.recheckEnd = true;
+      return;
+    }
+    this.endCheck = this.checkEnd()
+      .catch((err: unknown) => this.options.deps.logger.warn({ err, flowId: this.options.flowId }, "event stream: end check failed"))
+      .finally(() => {
+        this.endCheck = null;
+        if (this.recheckEnd) {
+          this.recheckEnd = false;
+          this.scheduleEndCheck();
+        }
+      });
+  }
+
+  private async checkEnd(): Promise<void> {
+    const { deps, flowId } = this.options;
+    const flow = await findFlow(deps.db, flowId);
+    if (!flow) return this.finish("flow_ended"); // deleted meanwhile
+    if (!isTerminalFlowStatus(flow.status as OrchestrationFlowStatus)) return;
+    // The run's events are published after its final state commits, so "terminal and
+    // nothing newer than what we sent" means the client has seen the end.
+    if (this.lastSent >= (await deps.bus.lastEventId(flowId))) this.finish("flow_ended");
+  }
+
+  private finish(reason: StreamEndReason): void {
+    if (this.closed) return;
+    this.markClosed();
+    this.options.sink.end(reason);
+  }
+
+  private markClosed(): void {
+    this.closed = true;
+    this.wake();
+  }
+}

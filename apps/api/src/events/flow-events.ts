@@ -1,0 +1,38 @@
+import type { Server } from "node:http";
+import type { Express } from "express";
+import type { AppContext } from "../app-context.js";
+import { FlowEventHub } from "./flow-event-hub.js";
+import { sseRoutes } from "./sse-route.js";
+import { FlowWebSocketUpgrade, matchFlowWebSocketPath } from "./websocket-upgrade.js";
+
+/** The event hub and WebSocket handler of each app (set by mountFlowEvents, used by attachFlowWebSocket). */
+const mounted = new WeakMap<Express, { hub: FlowEventHub; upgrade: FlowWebSocketUpgrade }>();
+
+/** Adds `GET /v1/flows/:flowId/events` (SSE) to the app; call after the /v1 API-key middleware. */
+export function mountFlowEvents(app: Express, ctx: AppContext): void {
+  const hub = new FlowEventHub(ctx.deps, ctx.events);
+  mounted.set(app, { hub, upgrade: new FlowWebSocketUpgrade(hub, ctx.deps.db, ctx.deps.logger) });
+  app.use(sseRoutes(hub, ctx.deps.db));
+}
+
+export interface FlowEventStreams {
+  hub: FlowEventHub;
+  /** Ends every open SSE and WebSocket stream; call before `server.close()` (open streams keep it from closing). */
+  close(): void;
+}
+
+/** Serves `GET /v1/flows/:flowId/ws` on the server's `upgrade` event (the app must have been built by createApp). */
+export function attachFlowWebSocket(server: Server, app: Express): FlowEventStreams {
+  const parts = mounted.get(app);
+  if (!parts) throw new Error("attachFlowWebSocket: the app has no event routes (mountFlowEvents was not called)");
+  server.on("upgrade", (req, socket, head: Buffer) => {
+    const target = matchFlowWebSocketPath(req.url);
+    if (target) {
+      void parts.upgrade.handle(req, socket, head, target.flowId, target.query);
+    } else if (server.listenerCount("upgrade") === 1) {
+      // Nobody else serves upgrades: answer rather than leave the socket hanging.
+      socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+    }
+  });
+  return { hub: parts.hub, close: () => parts.hub.close() };
+}

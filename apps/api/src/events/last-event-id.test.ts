@@ -1,0 +1,30 @@
+import { ValidationError } from "@ensemble/core";
+import { parseLastEventId } from "./last-event-id.js";
+
+describe("parseLastEventId", () => {
+  it("reads the header first (EventSource's reconnect), then the query, else 0", () => {
+    expect(parseLastEventId("7", "3")).toBe(7);
+    expect(parseLastEventId(undefined, "3")).toBe(3);
+    expect(parseLastEventId(" 12 ", undefined)).toBe(12);
+    expect(parseLastEventId(undefined, undefined)).toBe(0);
+    expect(parseLastEventId("", "")).toBe(0);
+  });
+
+  it.each([
+    ["abc", undefined, "Last-Event-ID"],
+    ["-1", undefined, "Last-Event-ID"],
+    ["1.5", undefined, "Last-Event-ID"],
+    ["99999999999999999999", undefined, "Last-Event-ID"],
+    [undefined, "x", "lastEventId"],
+    [undefined, ["1", "2"], "lastEventId"],
+  ])("rejects %p / %p naming %s", (header, query, field) => {
+    let error: unknown;
+    try {
+      parseLastEventId(header, query);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).issues).toEqual([{ path: field, message: "must be a non-negative integer event id" }]);
+  });
+});

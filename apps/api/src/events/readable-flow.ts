@@ -1,0 +1,24 @@
+import { findFlow, findUserByKeyHash, type Database, type FlowRow } from "@ensemble/db";
+import { bearerToken, hashApiKey } from "../auth/api-keys.js";
+import { ApiError } from "../http/api-error.js";
+import { requireThreadPermission } from "../http/thread-access.js";
+
+/** The flow whose events the caller wants; 404 unless they may read its thread. */
+export async function loadReadableFlow(db: Database, flowId: string, userId: string): Promise<FlowRow> {
+  const flow = await findFlow(db, flowId);
+  if (!flow) throw new ApiError("not_found", "flow not found");
+  await requireThreadPermission(db, flow.threadId, userId, "read", "flow");
+  return flow;
+}
+
+/**
+ * The user an `Authorization: Bearer <key>` header names, for the WebSocket upgrade
+ * (which bypasses Express's /v1 middleware): the same lookup and the same 401s.
+ */
+export async function userForAuthorization(db: Database, header: string | undefined): Promise<string> {
+  const token = bearerToken(header);
+  if (!token) throw new ApiError("unauthorized", "send an API key: Authorization: Bearer <key>");
+  const found = await findUserByKeyHash(db, hashApiKey(token));
+  if (!found) throw new ApiError("unauthorized", "the API key is unknown or revoked");
+  return found.userId;
+}

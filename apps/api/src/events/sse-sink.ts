@@ -1,0 +1,42 @@
+import type { FlowStreamUpdate } from "@ensemble/core";
+import type { ServerResponse } from "node:http";
+import type { EventSink, StreamEndReason } from "./event-sink.js";
+
+/** One SSE event: `id` (for Last-Event-ID), `event` = the type, `data` = the event as JSON (one line). */
+export function formatSseEvent(event: FlowStreamUpdate): string {
+  return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+}
+
+export const SSE_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache, no-transform",
+  connection: "keep-alive",
+  // nginx and similar proxies buffer responses unless told not to.
+  "x-accel-buffering": "no",
+} as const;
+
+/** An SSE response as an EventSink; `heartbeat` writes a comment line unless the buffer is full. */
+export function createSseSink(res: ServerResponse): EventSink & { heartbeat(): void } {
+  return {
+    send: (event) => res.write(formatSseEvent(event)),
+    drained: () =>
+      new Promise<void>((resolve) => {
+        if (!res.writableNeedDrain || res.destroyed) return resolve();
+        const done = (): void => {
+          res.off("drain", done);
+          res.off("close", done);
+          resolve();
+        };
+        res.on("drain", done);
+        res.on("close", done);
+      }),
+    end: (reason: StreamEndReason) => {
+      // A client that does not read would never receive the rest: drop it instead of flushing.
+      if (reason === "slow_client" || reason === "error") res.destroy();
+      else res.end();
+    },
+    heartbeat: () => {
+      if (!res.writableNeedDrain && !res.writableEnded) res.write(": heartbeat\n\n");
+    },
+  };
+}

@@ -1,0 +1,81 @@
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { STATUS_CODES } from "node:http";
+import type { Database } from "@ensemble/db";
+import type { Logger } from "pino";
+import { WebSocketServer, type WebSocket } from "ws";
+import { STATUS_BY_CODE } from "../http/api-error.js";
+import { toApiError } from "../http/error-handler.js";
+import type { FlowEventHub } from "./flow-event-hub.js";
+import { parseLastEventId } from "./last-event-id.js";
+import { loadReadableFlow, userForAuthorization } from "./readable-flow.js";
+import { createWebSocketSink } from "./websocket-sink.js";
+
+const WS_PATH = /^\/v1\/flows\/([^/]+)\/ws$/;
+
+/** The flow id if this upgrade request is for `GET /v1/flows/:flowId/ws`. */
+export function matchFlowWebSocketPath(url: string | undefined): { flowId: string; query: URLSearchParams } | null {
+  const parsed = new URL(url ?? "/", "http://localhost");
+  const match = WS_PATH.exec(parsed.pathname);
+  if (!match?.[1]) return null;
+  return { flowId: decodeURIComponent(match[1]), query: parsed.searchParams };
+}
+
+/**
+ * `GET /v1/flows/:flowId/ws`: authenticates (API-key bearer header), checks read access
+ * and the resume id *before* upgrading, so a bad request gets a plain HTTP 4xx with the
+ * API's error body; then streams the flow's events, one JSON text message each.
+ */
+export class FlowWebSocketUpgrade {
+  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4 * 1024 });
+
+  constructor(
+    private readonly hub: FlowEventHub,
+    private readonly db: Database,
+    private readonly logger: Logger,
+  ) {}
+
+  async handle(req: IncomingMessage, socket: Duplex, head: Buffer, flowId: string, query: URLSearchParams): Promise<void> {
+    socket.on("error", () => undefined); // a client gone mid-handshake is not our error
+    let afterId: number;
+    try {
+      afterId = parseLastEventId(req.headers["last-event-id"], query.get("lastEventId") ?? undefined);
+      const userId = await userForAuthorization(this.db, req.headers.authorization);
+      await loadReadableFlow(this.db, flowId, userId);
+    } catch (err) {
+      this.reject(socket, err);
+      return;
+    }
+    if (socket.destroyed) return;
+    try {
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.stream(ws, flowId, afterId));
+    } catch (err) {
+      this.logger.error({ err, flowId }, "websocket upgrade failed");
+      socket.destroy();
+    }
+  }
+
+  private stream(ws: WebSocket, flowId: string, afterId: number): void {
+    // A peer that did not answer the previous ping is gone (half-open TCP): terminate it.
+    let alive = true;
+    ws.on("pong", () => (alive = true));
+    ws.on("error", (err) => this.logger.debug({ err, flowId }, "websocket error"));
+    const heartbeat = (): void => {
+      if (!alive) return ws.terminate();
+      alive = false;
+      ws.ping();
+    };
+    const stop = this.hub.openFeed({ flowId, afterId, sink: createWebSocketSink(ws), heartbeat });
+    ws.on("close", stop);
+  }
+
+  private reject(socket: Duplex, err: unknown): void {
+    const apiError = toApiError(err);
+    const status = STATUS_BY_CODE[apiError.code];
+    if (status >= 500) this.logger.error({ err }, "websocket upgrade failed");
+    const body = JSON.stringify({ error: { code: apiError.code, message: apiError.message, details: apiError.details } });
+    const headers = { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)), connection: "close", ...apiError.headers };
+    const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join("\r\n");
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\n${head}\r\n\r\n${body}`);
+  }
+}
