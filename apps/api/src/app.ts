@@ -1,7 +1,10 @@
 import express, { type Express } from "express";
 import { authenticate } from "./auth/authenticate.js";
 import { mountFlowEvents } from "./events/flow-events.js";
+import { perKeyGuards } from "./guards/request-guards.js";
 import { errorHandler, notFoundHandler } from "./http/error-handler.js";
+import { jsonBody } from "./http/json-body.js";
+import { DEFAULT_REQUEST_LIMITS } from "./http/request-limits.js";
 import type { AppContext } from "./app-context.js";
 import { adminRoutes } from "./routes/admin-routes.js";
 import { flowRoutes } from "./routes/flow-routes.js";
@@ -14,10 +17,11 @@ export function createApp(ctx: AppContext): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
-  app.use(express.json({ limit: "1mb" }));
+  app.use(jsonBody(ctx.guards?.limits.bodyBytes ?? DEFAULT_REQUEST_LIMITS.bodyBytes));
   app.use(healthRoutes(ctx));
   app.use(adminRoutes(ctx));
   app.use("/v1", authenticate(ctx.deps.db));
+  if (ctx.guards) app.use(perKeyGuards(ctx.guards, ctx.deps.logger));
   app.use(threadRoutes(ctx));
   app.use(flowRoutes(ctx));
   mountFlowEvents(app, ctx);

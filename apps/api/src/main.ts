@@ -5,6 +5,7 @@ import { createApp } from "./app.js";
 import { ensureDevCredentials } from "./dev-credentials.js";
 import { attachFlowWebSocket } from "./events/flow-events.js";
 import { parseApiEnv } from "./env.js";
+import { openRequestGuards } from "./guards/open-request-guards.js";
 
 const env = parseApiEnv();
 const logger = createLogger({ level: env.LOG_LEVEL, name: env.ROLES === "all" ? "ensemble" : "api" });
@@ -25,8 +26,10 @@ if (env.DEV_MODE) {
   process.stderr.write(`\n  Development API key (user "${dev.userId}"): ${dev.apiKey}\n  curl -H "Authorization: Bearer ${dev.apiKey}" http://127.0.0.1:${env.PORT}/v1/templates\n\n`);
 }
 
+const requestGuards = openRequestGuards(env, logger);
 const app = createApp({
   deps,
+  guards: requestGuards.guards,
   adminToken: env.ADMIN_TOKEN,
   readiness: async () => {
     const [redis, postgres] = await Promise.all([
@@ -50,6 +53,7 @@ closeOnSignals(logger, [
   // Open event streams would keep the server from closing; clients resume elsewhere with Last-Event-ID.
   async () => eventStreams.close(),
   () => new Promise<void>((resolve) => server.close(() => resolve())),
+  () => requestGuards.close(),
   ...runtimes.map((r) => () => r.close()),
   () => engine.close(),
 ]);

@@ -35,7 +35,8 @@ const ENTRY: Record<Role, string> = {
   worker: "apps/worker/src/main.ts",
 };
 
-async function freePort(): Promise<number> {
+/** A TCP port nobody listens on (e.g. for a second API process). */
+export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.listen(0, "127.0.0.1", () => {
@@ -90,13 +91,13 @@ export class Cluster {
     await this.waitReady();
   }
 
-  /** Starts one more process of a role (e.g. a restarted scheduler). */
-  spawn(role: Role, name: string): ClusterProcess {
+  /** Starts one more process of a role (e.g. a restarted scheduler); `extraEnv` e.g. gives a second API its own PORT. */
+  spawn(role: Role, name: string, extraEnv: Record<string, string> = {}): ClusterProcess {
     const logFile = join(LOG_DIR, `${this.prefix}-${name}-${Date.now()}.log`);
     const log = createWriteStream(logFile);
     const child = spawn(process.execPath, ["--import", "tsx", ENTRY[role]], {
       cwd: REPO_ROOT,
-      env: { ...process.env, ...this.env, ...(role === "api" ? {} : role === "all" ? {} : { PORT: "0" }) },
+      env: { ...process.env, ...this.env, ...(role === "api" ? {} : role === "all" ? {} : { PORT: "0" }), ...extraEnv },
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout?.pipe(log);

@@ -9,6 +9,8 @@ declare global {
     interface Request {
       /** The caller, from the API key; never from the body. */
       userId?: string;
+      /** The id (not the secret) of the API key used: per-key rate limits count by it. */
+      apiKeyId?: string;
     }
   }
 }
@@ -25,6 +27,7 @@ export function authenticate(db: Database): RequestHandler {
     const found = await findUserByKeyHash(db, hashApiKey(token));
     if (!found) throw new ApiError("unauthorized", "the API key is unknown or revoked");
     req.userId = found.userId;
+    req.apiKeyId = found.keyId;
     next();
   };
 }

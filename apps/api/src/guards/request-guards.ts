@@ -1,0 +1,34 @@
+import type { Redis } from "@ensemble/queue";
+import { Router } from "express";
+import type { Logger } from "pino";
+import type { RequestLimits } from "../http/request-limits.js";
+import { idempotency } from "./idempotency-middleware.js";
+import { IdempotencyStore } from "./idempotency-store.js";
+import { rateLimit } from "./rate-limit-middleware.js";
+import { RateLimiter } from "./rate-limiter.js";
+
+/** The API's request limits and the Redis-backed guards that enforce the per-key ones. */
+export interface RequestGuards {
+  limits: RequestLimits;
+  /** Null when the limit is off (RATE_LIMIT_REQUESTS=0). */
+  rateLimiter: RateLimiter | null;
+  idempotency: IdempotencyStore;
+}
+
+/** `redis` should be a fail-fast (`producer`) connection; keys live under `prefix` (QUEUE_PREFIX). */
+export function createRequestGuards(redis: Redis, prefix: string, limits: RequestLimits): RequestGuards {
+  return {
+    limits,
+    rateLimiter: limits.rateLimitRequests > 0 ? new RateLimiter(redis, prefix, limits.rateLimitRequests, limits.rateLimitWindowMs) : null,
+    idempotency: new IdempotencyStore(redis, prefix, limits.idempotencyTtlSeconds),
+  };
+}
+
+/** Rate limit and Idempotency-Key for the authenticated routes: mount right after `authenticate`. */
+export function perKeyGuards(guards: RequestGuards, logger: Logger): Router {
+  const router = Router();
+  if (guards.rateLimiter) router.use("/v1", rateLimit(guards.rateLimiter, logger));
+  router.post("/v1/flows/:flowId/execute", idempotency(guards.idempotency, "flow.execute", logger));
+  router.post("/v1/flows/:flowId/steps/:stepId/execute", idempotency(guards.idempotency, "step.execute", logger));
+  return router;
+}
