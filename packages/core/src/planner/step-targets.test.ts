@@ -50,7 +50,7 @@ describe("fallbacks", () => {
     expect(run.outcome).toMatchObject({ status: "failed", error: { code: "unauthorized" } });
   });
 
-  it("passes over a fallback that the data-sharing policy refuses", () => {
+  it("passes over a target that the data-sharing policy refuses", () => {
     const flow = compileFlowOrThrow(withFallbacks());
     const respond: Responder = (d) => {
       const { provider } = targetForAttempt(flow.byId.get("a")!, d.attempt);
@@ -61,6 +61,13 @@ describe("fallbacks", () => {
     const run = driveRun(withFallbacks(), respond);
     expect(run.dispatched.map((d) => d.attempt)).toEqual([0, 1, 2]);
     expect(run.outcome).toEqual({ status: "completed", finalOutput: "google" });
+  });
+
+  it("passes over a primary refused by policy at run time (an upstream fallback changed who answered)", () => {
+    const respond: Responder = (d) => (d.attempt === 0 ? { error: { code: "policy_violation", message: "forbidden", retryable: false } } : { output: "fallback" });
+    const run = driveRun(withFallbacks({ retryOnFailure: true, maxRetries: 2 }), respond);
+    expect(run.dispatched.map((d) => [d.attempt, d.delayMs])).toEqual([[0, 0], [3, 0]]);
+    expect(run.outcome).toEqual({ status: "completed", finalOutput: "fallback" });
   });
 
   it("fails with the last error when every target is spent", () => {

@@ -29,8 +29,9 @@ export interface NextAttempt {
 /**
  * After a failed attempt: retry the same target while it has attempts left and the error is
  * retryable (backoff, or the vendor's Retry-After when longer); when they are spent on
- * retryable errors, move to the next fallback at once. A fallback refused by the data-sharing
- * policy is passed over. Otherwise null: the step has failed for good.
+ * retryable errors, move to the next fallback at once. A target the data-sharing policy
+ * refuses (known only at run time, e.g. an upstream step answered by its own fallback)
+ * is passed over. Otherwise null: the step has failed for good.
  */
 export function nextAttempt(step: CompiledStep, failed: StepRecord): NextAttempt | null {
   const perTarget = step.attemptsPerTarget;
@@ -40,7 +41,7 @@ export function nextAttempt(step: CompiledStep, failed: StepRecord): NextAttempt
     const attempt = failed.attempt + 1;
     return { attempt, delayMs: retryDelayMs(attempt - target * perTarget, failed.error?.retryAfterMs) };
   }
-  const passOver = retryable || (target > 0 && failed.error?.code === "policy_violation");
+  const passOver = retryable || failed.error?.code === "policy_violation";
   if (passOver && target + 1 < step.targets.length) return { attempt: (target + 1) * perTarget, delayMs: 0 };
   return null;
 }
