@@ -26,6 +26,8 @@ const UNDICI_GLOBAL_DISPATCHER = Symbol.for("undici.globalDispatcher.1");
  * 300 s header/body timeouts then apply, as they do to the other SDKs.
  */
 function fetchForThisRealm(): typeof fetch | undefined {
+  // Node sets the dispatcher up lazily, on first use of its fetch classes (the SDK does the same).
+  new Headers();
   if ((globalThis as Record<symbol, unknown>)[UNDICI_GLOBAL_DISPATCHER] !== undefined) return undefined;
   return (input, init) => fetch(input, init);
 }

@@ -15,7 +15,8 @@ export interface FakeUsage {
 export interface FakeReply {
   /** The answer text; default `Reply from <model>: <last user message>`. Streamed in word-sized chunks. */
   text?: string;
-  usage?: FakeUsage;
+  /** null: report no usage at all, as some OpenAI-compatible servers do (OpenAI dialect only). */
+  usage?: FakeUsage | null;
   /** How the answer ended; default `stop`. */
   finishReason?: "stop" | "length" | "content_filter";
   /** An HTTP error status (≥ 400): the reply is the vendor's error body instead of an answer. */
@@ -72,6 +73,7 @@ export interface ResolvedReply {
   completionTokens: number;
   cachedTokens: number;
   reasoningTokens: number;
+  reportUsage: boolean;
 }
 
 export function resolveReply(reply: FakeReply, request: RecordedRequest): ResolvedReply {
@@ -83,6 +85,7 @@ export function resolveReply(reply: FakeReply, request: RecordedRequest): Resolv
     completionTokens: reply.usage?.completionTokens ?? Math.ceil(text.length / 4),
     cachedTokens: reply.usage?.cachedTokens ?? 0,
     reasoningTokens: reply.usage?.reasoningTokens ?? 0,
+    reportUsage: reply.usage !== null,
   };
 }
 

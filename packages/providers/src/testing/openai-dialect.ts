@@ -70,12 +70,12 @@ export const openAIDialect: VendorDialect = {
       created: Math.floor(Date.now() / 1000),
       model: request.model,
       choices: [{ index: 0, message: { role: "assistant", content: reply.text, refusal: null }, logprobs: null, finish_reason: FINISH[reply.finishReason] }],
-      usage: usage(reply),
+      ...(reply.reportUsage ? { usage: usage(reply) } : {}),
       system_fingerprint: "fp_fake",
     };
   },
   streamFrames(reply, request: RecordedRequest) {
-    const includeUsage = isObject(request.body) && isObject(request.body.stream_options) && request.body.stream_options.include_usage === true;
+    const includeUsage = reply.reportUsage && isObject(request.body) && isObject(request.body.stream_options) && request.body.stream_options.include_usage === true;
     const id = `chatcmpl-${randomBytes(8).toString("hex")}`;
     const created = Math.floor(Date.now() / 1000);
     // With include_usage, every chunk carries `usage: null` and one last chunk (no choices) the counts.

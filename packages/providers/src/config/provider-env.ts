@@ -1,0 +1,89 @@
+import { formatIssuePath, PROVIDER_KEY_PATTERN } from "@ensemble/core";
+import { z } from "zod";
+
+/** Keys an OpenAI-compatible endpoint may not take: the built-in providers'. */
+export const RESERVED_PROVIDER_KEYS = ["openai", "anthropic", "google", "sim"] as const;
+
+const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
+const secret = z.string().min(1);
+
+export const OpenAICompatibleEndpointSchema = z.strictObject({
+  /** The provider key flow steps name. */
+  name: z
+    .string()
+    .regex(PROVIDER_KEY_PATTERN, "must be a provider key: lower-case letters, digits, - and _")
+    .refine((name) => !(RESERVED_PROVIDER_KEYS as readonly string[]).includes(name), "is a built-in provider's key"),
+  /** The server's OpenAI API root, usually ending in /v1. */
+  baseUrl: httpUrl,
+  /** The environment variable holding the key; omit for a keyless server. */
+  apiKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name").optional(),
+  /** Default max_tokens; Azure's v1 API also takes max_completion_tokens. */
+  maxTokensField: z.enum(["max_tokens", "max_completion_tokens"]).optional(),
+});
+export type OpenAICompatibleEndpoint = z.infer<typeof OpenAICompatibleEndpointSchema>;
+
+const EndpointListSchema = z.array(OpenAICompatibleEndpointSchema).superRefine((endpoints, ctx) => {
+  const seen = new Set<string>();
+  endpoints.forEach((endpoint, index) => {
+    if (seen.has(endpoint.name)) ctx.addIssue({ code: "custom", path: [index, "name"], message: `"${endpoint.name}" is listed twice` });
+    seen.add(endpoint.name);
+  });
+});
+
+/** OPENAI_COMPATIBLE_ENDPOINTS: a JSON list of endpoints. */
+export const OpenAICompatibleEndpointsSchema = z
+  .string()
+  .transform((text, ctx): unknown => {
+    try {
+      return JSON.parse(text);
+    } catch {
+      // Not JSON.parse's message: it quotes the input, which may hold something secret.
+      ctx.addIssue({ code: "custom", message: 'must be a JSON list such as [{"name":"ollama","baseUrl":"http://127.0.0.1:11434/v1"}]' });
+      return z.NEVER;
+    }
+  })
+  .pipe(EndpointListSchema);
+
+/**
+ * The variables that configure the vendor adapters. A provider is configured when its key is
+ * set; its base URL is optional (the vendor's own by default). Spread `.shape` into an app's env
+ * schema so a bad value stops the process naming the variable.
+ */
+export const ProviderEnvSchema = z.object({
+  OPENAI_API_KEY: secret.optional(),
+  /** Include the /v1. */
+  OPENAI_BASE_URL: httpUrl.optional(),
+  ANTHROPIC_API_KEY: secret.optional(),
+  /** Without /v1. */
+  ANTHROPIC_BASE_URL: httpUrl.optional(),
+  GEMINI_API_KEY: secret.optional(),
+  /** Without a version: the SDK adds /v1beta. */
+  GEMINI_BASE_URL: httpUrl.optional(),
+  OPENAI_COMPATIBLE_ENDPOINTS: OpenAICompatibleEndpointsSchema.optional(),
+});
+export type ProviderEnv = z.infer<typeof ProviderEnvSchema>;
+
+/** A configuration problem, naming the variable (never its value). */
+export class ProviderConfigError extends Error {
+  override readonly name = "ProviderConfigError";
+}
+
+/** Parses the provider variables of an environment; empty variables count as unset. */
+export function parseProviderEnv(source: Readonly<Record<string, string | undefined>>): ProviderEnv {
+  const present = Object.fromEntries(Object.entries(source).filter(([name, value]) => name in ProviderEnvSchema.shape && value !== undefined && value !== ""));
+  const parsed = ProviderEnvSchema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${formatIssuePath(issue.path)}: ${issue.message}`).join("; ");
+    throw new ProviderConfigError(`invalid provider configuration: ${problems}`);
+  }
+  const env = parsed.data;
+  for (const [url, key] of [
+    ["OPENAI_BASE_URL", "OPENAI_API_KEY"],
+    ["ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY"],
+    ["GEMINI_BASE_URL", "GEMINI_API_KEY"],
+  ] as const) {
+    // A base URL alone would silently configure nothing: say so.
+    if (env[url] && !env[key]) throw new ProviderConfigError(`invalid provider configuration: ${url} is set but ${key} is not`);
+  }
+  return env;
+}
