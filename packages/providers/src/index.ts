@@ -19,10 +19,12 @@ export { ANTHROPIC_DEFAULT_MAX_TOKENS } from "./anthropic/anthropic-request.js";
 export { createGoogleAdapter, GOOGLE_PROVIDER_KEY, GOOGLE_DEFAULT_BASE_URL, type GoogleAdapterOptions } from "./google/google-adapter.js";
 export {
   ProviderEnvSchema,
+  OpenAICompatibleEndpointsSchema,
   OpenAICompatibleEndpointSchema,
   RESERVED_PROVIDER_KEYS,
   ProviderConfigError,
   parseProviderEnv,
+  pickProviderVariables,
   type ProviderEnv,
   type OpenAICompatibleEndpoint,
 } from "./config/provider-env.js";

@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { DEFAULT_PRICE_TABLE, HookRegistry, type PriceTable } from "@ensemble/core";
 import { migrateDatabase, openDatabase, type DatabaseHandle } from "@ensemble/db";
-import { createSimProvider, ProviderRegistry } from "@ensemble/providers";
+import { createSimProvider, ProviderRegistry, providersFromEnv } from "@ensemble/providers";
 import { CancelSignals, ClusterMetrics, createRedisConnection, JobProducer, ProgressBus, ProviderRateLimiter, type RateLimits } from "@ensemble/queue";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -23,6 +23,8 @@ export interface EngineConfig {
   settings?: Partial<EngineSettings>;
   prices?: PriceTable;
   providers?: ProviderRegistry;
+  /** Vendor variables (OPENAI_API_KEY, …; see engineConfigFromEnv): their adapters join `providers`. */
+  providerEnv?: Readonly<Record<string, string | undefined>>;
   hooks?: HookRegistry;
   /** Cluster-wide provider limits (env PROVIDER_RATE_LIMITS); none by default. */
   rateLimits?: RateLimits;
@@ -68,6 +70,8 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
   const cancelSignals = new CancelSignals({ publisher: producerConnection, subscriber: () => connect("subscriber", "cancel"), prefix: config.queuePrefix });
 
   const providers = config.providers ?? new ProviderRegistry();
+  // An adapter the caller registered under the same key wins over the environment's.
+  for (const adapter of providersFromEnv(config.providerEnv ?? {})) if (!providers.has(adapter.key)) providers.register(adapter);
   if (!providers.has("sim")) providers.register(createSimProvider());
 
   const settings = { ...DEFAULT_ENGINE_SETTINGS, ...config.settings };

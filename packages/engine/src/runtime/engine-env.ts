@@ -1,3 +1,5 @@
+import type { PriceTable } from "@ensemble/core";
+import { pickProviderVariables, priceTableFromFile, ProviderEnvSchema } from "@ensemble/providers";
 import { RateLimitsSchema, type RateLimits } from "@ensemble/queue";
 import { z } from "zod";
 
@@ -33,6 +35,10 @@ export const EngineEnvSchema = z.object({
     .optional(),
   /** The window PROVIDER_RATE_LIMITS' per-minute numbers count over (shorter in tests). */
   RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(100).default(60_000),
+  /** Vendor keys and base URLs (OPENAI_API_KEY, …, OPENAI_COMPATIBLE_ENDPOINTS): see packages/providers/README.md. */
+  ...ProviderEnvSchema.shape,
+  /** A JSON price table merged over the default one (USD per million tokens, per provider and model). */
+  PRICE_TABLE_FILE: z.string().optional(),
 });
 export type EngineEnv = z.infer<typeof EngineEnvSchema>;
 
@@ -47,8 +53,14 @@ export function parseEnv<S extends z.ZodType>(schema: S, source: NodeJS.ProcessE
   return parsed.data;
 }
 
-/** The engine config an env implies. */
-export function engineConfigFromEnv(env: EngineEnv): {
+/**
+ * The engine config an env implies. `source` is the raw environment the vendor adapters are
+ * configured from (OPENAI_COMPATIBLE_ENDPOINTS names its key variables); only those variables are kept.
+ */
+export function engineConfigFromEnv(
+  env: EngineEnv,
+  source: Readonly<Record<string, string | undefined>> = process.env,
+): {
   redisUrl: string;
   databaseUrl?: string;
   pgliteDir?: string;
@@ -57,6 +69,8 @@ export function engineConfigFromEnv(env: EngineEnv): {
   settings: { stepLeaseMs: number };
   rateLimits?: RateLimits;
   rateLimitWindowMs: number;
+  providerEnv: Record<string, string>;
+  prices?: PriceTable;
 } {
   return {
     redisUrl: env.REDIS_URL,
@@ -66,5 +80,7 @@ export function engineConfigFromEnv(env: EngineEnv): {
     settings: { stepLeaseMs: env.STEP_LEASE_MS },
     ...(env.PROVIDER_RATE_LIMITS ? { rateLimits: env.PROVIDER_RATE_LIMITS } : {}),
     rateLimitWindowMs: env.RATE_LIMIT_WINDOW_MS,
+    providerEnv: pickProviderVariables(source),
+    ...(env.PRICE_TABLE_FILE ? { prices: priceTableFromFile(env.PRICE_TABLE_FILE) } : {}),
   };
 }

@@ -87,3 +87,21 @@ export function parseProviderEnv(source: Readonly<Record<string, string | undefi
   }
   return env;
 }
+
+/**
+ * Just the variables providersFromEnv reads from `source`: the provider variables and the ones
+ * OPENAI_COMPATIBLE_ENDPOINTS names as key variables (an unparseable list names none; parsing
+ * it later reports the problem). Lets a process hand its provider configuration on without the
+ * rest of its environment.
+ */
+export function pickProviderVariables(source: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const picked: Record<string, string> = {};
+  const keep = (name: string): void => {
+    const value = source[name];
+    if (value !== undefined && value !== "") picked[name] = value;
+  };
+  for (const name of Object.keys(ProviderEnvSchema.shape)) keep(name);
+  const endpoints = OpenAICompatibleEndpointsSchema.safeParse(source.OPENAI_COMPATIBLE_ENDPOINTS ?? "[]");
+  if (endpoints.success) for (const endpoint of endpoints.data) if (endpoint.apiKeyEnv) keep(endpoint.apiKeyEnv);
+  return picked;
+}
