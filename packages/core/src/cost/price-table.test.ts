@@ -43,7 +43,7 @@ describe("parsePriceTable", () => {
 
   it("names each bad entry by its path", () => {
     expect(issuesOf({ openai: { "gpt-4o": { inputPerMillion: -1, outputPerMillion: "10" } } })).toEqual(["openai.gpt-4o.inputPerMillion", "openai.gpt-4o.outputPerMillion"]);
-    expect(issuesOf({ openai: { "gpt-4o": { inputPerMillion: 1, outputPerMillion: 1, cachedInputPrice: 1 } } })).toEqual(["openai.gpt-4o"]);
+    expect(issuesOf({ openai: { "gpt-4o": { inputPerMillion: 1, outputPerMillion: 1, cachedInputPrice: 1 } } })).toEqual(["openai.gpt-4o.cachedInputPrice"]);
     expect(issuesOf({ "Open AI": {} })).toEqual(["Open AI"]);
     // A name that normalises to __proto__ would replace a merged table's prototype (zod already drops a literal "__proto__").
     expect(issuesOf({ openai: { "models/__PROTO__": { inputPerMillion: 1, outputPerMillion: 1 } } })).toEqual(["openai.models/__PROTO__"]);
