@@ -1,5 +1,6 @@
 import type { FlowEventType, FlowStreamUpdate } from "@ensemble/core";
 import { listFlowEvents, type Database } from "@ensemble/db";
+import type { EngineDeps } from "@ensemble/engine";
 
 /**
  * Events of a flow from the Postgres archive (`flow_events`, written after each run by
@@ -17,4 +18,10 @@ export async function readArchivedEvents(db: Database, flowId: string, afterId: 
     data: row.data,
     timestamp: row.createdAt.toISOString(),
   }));
+}
+
+/** Whether any event after `afterId` is stored (Redis stream or archive). */
+export async function hasEventsAfter(deps: EngineDeps, flowId: string, afterId: number): Promise<boolean> {
+  if ((await deps.bus.readAfter(flowId, afterId, 1)).length > 0) return true;
+  return (await listFlowEvents(deps.db, flowId, afterId, 1)).length > 0;
 }

@@ -12,7 +12,7 @@ const mounted = new WeakMap<Express, { hub: FlowEventHub; upgrade: FlowWebSocket
 export function mountFlowEvents(app: Express, ctx: AppContext): void {
   const hub = new FlowEventHub(ctx.deps, ctx.events);
   mounted.set(app, { hub, upgrade: new FlowWebSocketUpgrade(hub, ctx.deps.db, ctx.deps.logger) });
-  app.use(sseRoutes(hub, ctx.deps.db));
+  app.use(sseRoutes(hub, ctx.deps));
 }
 
 export interface FlowEventStreams {

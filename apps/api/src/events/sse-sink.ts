@@ -31,9 +31,11 @@ export function createSseSink(res: ServerResponse): EventSink & { heartbeat(): v
         res.on("close", done);
       }),
     end: (reason: StreamEndReason) => {
-      // A client that does not read would never receive the rest: drop it instead of flushing.
-      if (reason === "slow_client" || reason === "error") res.destroy();
-      else res.end();
+      // Only the flow's end is a clean end of the response. Otherwise the connection is cut,
+      // which clients treat as a network error and resume from with Last-Event-ID; and a
+      // client that reads nothing could not receive a clean end anyway.
+      if (reason === "flow_ended") res.end();
+      else res.destroy();
     },
     heartbeat: () => {
       if (!res.writableNeedDrain && !res.writableEnded) res.write(": heartbeat\n\n");
