@@ -1,6 +1,5 @@
 import type { EngineDeps } from "@ensemble/engine";
 import type { RequestGuards } from "./guards/request-guards.js";
-import type { RequestGuards } from "./guards/request-guards.js";
 import type { EventStreamSettings } from "./events/event-stream-settings.js";
 
 /** What the routes need: the engine's dependencies and the API's own settings. */
@@ -9,12 +8,6 @@ export interface AppContext {
   adminToken: string | undefined;
   /** Checks Redis and Postgres for /readyz. */
   readiness: () => Promise<{ redis: boolean; postgres: boolean }>;
-  /**
-   * Body limit, per-key rate limit and Idempotency-Key (guards/request-guards.ts). main.ts
-   * always sets it; without it (tests that do not need them) the body limit is the default
-   * and there is no rate limit or Idempotency-Key handling.
-   */
-  guards?: RequestGuards;
   /**
    * Body limit, per-key rate limit and Idempotency-Key (guards/request-guards.ts). main.ts
    * always sets it; without it (tests that do not need them) the body limit is the default

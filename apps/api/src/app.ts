@@ -2,10 +2,7 @@ import express, { type Express } from "express";
 import { authenticate } from "./auth/authenticate.js";
 import { mountFlowEvents } from "./events/flow-events.js";
 import { perKeyGuards } from "./guards/request-guards.js";
-import { perKeyGuards } from "./guards/request-guards.js";
 import { errorHandler, notFoundHandler } from "./http/error-handler.js";
-import { jsonBody } from "./http/json-body.js";
-import { DEFAULT_REQUEST_LIMITS } from "./http/request-limits.js";
 import { jsonBody } from "./http/json-body.js";
 import { DEFAULT_REQUEST_LIMITS } from "./http/request-limits.js";
 import type { AppContext } from "./app-context.js";
@@ -24,7 +21,6 @@ export function createApp(ctx: AppContext): Express {
   app.use(healthRoutes(ctx));
   app.use(adminRoutes(ctx));
   app.use("/v1", authenticate(ctx.deps.db));
-  if (ctx.guards) app.use(perKeyGuards(ctx.guards, ctx.deps.logger));
   if (ctx.guards) app.use(perKeyGuards(ctx.guards, ctx.deps.logger));
   app.use(threadRoutes(ctx));
   app.use(flowRoutes(ctx));

@@ -1,7 +1,6 @@
 import { EngineEnvSchema, parseEnv } from "@ensemble/engine";
 import { z } from "zod";
 import { DEFAULT_REQUEST_LIMITS } from "./http/request-limits.js";
-import { DEFAULT_REQUEST_LIMITS } from "./http/request-limits.js";
 
 /** The API process's configuration (plus the engine's shared variables). */
 const ApiEnvSchema = EngineEnvSchema.extend({
@@ -19,13 +18,6 @@ const ApiEnvSchema = EngineEnvSchema.extend({
   EVENTS_HEARTBEAT_MS: z.coerce.number().int().min(100).default(15_000),
   /** An event-stream client whose socket buffer stays full this long is dropped (it resumes with Last-Event-ID). */
   EVENTS_SLOW_CLIENT_MS: z.coerce.number().int().min(100).default(30_000),
-  /** Largest JSON body in bytes; larger is 413 payload_too_large. */
-  MAX_BODY_BYTES: z.coerce.number().int().min(1_024).max(100 * 1_048_576).default(DEFAULT_REQUEST_LIMITS.bodyBytes),
-  /** Requests per RATE_LIMIT_WINDOW_MS per API key (counted in Redis, across API processes); 0 turns it off. */
-  RATE_LIMIT_REQUESTS: z.coerce.number().int().min(0).default(DEFAULT_REQUEST_LIMITS.rateLimitRequests),
-  RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(100).default(DEFAULT_REQUEST_LIMITS.rateLimitWindowMs),
-  /** How long the first answer to an Idempotency-Key is kept. */
-  IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(1).default(DEFAULT_REQUEST_LIMITS.idempotencyTtlSeconds),
   /** Largest JSON body in bytes; larger is 413 payload_too_large. */
   MAX_BODY_BYTES: z.coerce.number().int().min(1_024).max(100 * 1_048_576).default(DEFAULT_REQUEST_LIMITS.bodyBytes),
   /** Requests per RATE_LIMIT_WINDOW_MS per API key (counted in Redis, across API processes); 0 turns it off. */

@@ -6,7 +6,6 @@ import { ensureDevCredentials } from "./dev-credentials.js";
 import { attachFlowWebSocket } from "./events/flow-events.js";
 import { parseApiEnv } from "./env.js";
 import { openRequestGuards } from "./guards/open-request-guards.js";
-import { openRequestGuards } from "./guards/open-request-guards.js";
 
 const env = parseApiEnv();
 const logger = createLogger({ level: env.LOG_LEVEL, name: env.ROLES === "all" ? "ensemble" : "api" });
@@ -28,10 +27,8 @@ if (env.DEV_MODE) {
 }
 
 const requestGuards = openRequestGuards(env, logger);
-const requestGuards = openRequestGuards(env, logger);
 const app = createApp({
   deps,
-  guards: requestGuards.guards,
   guards: requestGuards.guards,
   adminToken: env.ADMIN_TOKEN,
   readiness: async () => {
@@ -56,7 +53,6 @@ closeOnSignals(logger, [
   // Open event streams would keep the server from closing; clients resume elsewhere with Last-Event-ID.
   async () => eventStreams.close(),
   () => new Promise<void>((resolve) => server.close(() => resolve())),
-  () => requestGuards.close(),
   () => requestGuards.close(),
   ...runtimes.map((r) => () => r.close()),
   () => engine.close(),

@@ -36,7 +36,6 @@ const ENTRY: Record<Role, string> = {
 };
 
 /** A TCP port nobody listens on (e.g. for a second API process). */
-export /** A TCP port nobody listens on (e.g. for a second API process). */
 export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();

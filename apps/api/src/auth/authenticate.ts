@@ -28,7 +28,6 @@ export function authenticate(db: Database): RequestHandler {
     if (!found) throw new ApiError("unauthorized", "the API key is unknown or revoked");
     req.userId = found.userId;
     req.apiKeyId = found.keyId;
-    req.apiKeyId = found.keyId;
     next();
   };
 }

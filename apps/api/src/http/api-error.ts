@@ -34,7 +34,6 @@ export const STATUS_BY_CODE: Record<ApiErrorCode, number> = {
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
-  unsupported_media_type: 415,
   rate_limited: 429,
   internal: 500,
   unavailable: 503,

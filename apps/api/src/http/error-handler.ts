@@ -39,12 +39,6 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.destroy();
       return;
     }
-    // A streaming route (SSE) may fail after its headers went out: end it, never fall through
-    // to Express's default handler, which would write the stack in development.
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
     res.status(status).set(apiError.headers).json({ error: { code: apiError.code, message: apiError.message, details: apiError.details } });
   };
 }
