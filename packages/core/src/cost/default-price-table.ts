@@ -63,6 +63,11 @@ export const DEFAULT_PRICE_TABLE: PriceTable = frozen({
     "claude-opus-4": price(15, 75, 1.5),
     "claude-opus-4-1": price(15, 75, 1.5),
     "claude-opus-4-5": price(5, 25, 0.5),
+    // Listed so they are not priced as their prefix `claude-opus-4` ($15/$75) or `claude-sonnet-4`.
+    "claude-opus-4-6": price(5, 25, 0.5),
+    "claude-opus-4-7": price(5, 25, 0.5),
+    "claude-opus-4-8": price(5, 25, 0.5),
+    "claude-sonnet-4-6": price(3, 15, 0.3),
     "claude-haiku-4-5": price(1, 5, 0.1),
   },
   google: {

@@ -16,7 +16,7 @@ function issuesOf(json: unknown): string[] {
 describe("DEFAULT_PRICE_TABLE", () => {
   const required = {
     openai: ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4-turbo", "gpt-4", "gpt-3.5-turbo", "o1", "o3", "o3-mini", "o4-mini", "gpt-5", "gpt-5-mini"],
-    anthropic: ["claude-3-opus", "claude-3-5-sonnet", "claude-3-7-sonnet", "claude-3-5-haiku", "claude-3-haiku", "claude-sonnet-4", "claude-opus-4", "claude-opus-4-1", "claude-haiku-4-5", "claude-sonnet-4-5"],
+    anthropic: ["claude-3-opus", "claude-3-5-sonnet", "claude-3-7-sonnet", "claude-3-5-haiku", "claude-3-haiku", "claude-sonnet-4", "claude-opus-4", "claude-opus-4-1", "claude-haiku-4-5", "claude-sonnet-4-5", "claude-sonnet-4-6", "claude-opus-4-5", "claude-opus-4-6", "claude-opus-4-7", "claude-opus-4-8"],
     google: ["gemini-pro", "gemini-1.5-pro", "gemini-1.5-flash", "gemini-2.0-flash", "gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite"],
     sim: ["*"],
   };
