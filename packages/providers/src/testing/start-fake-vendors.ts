@@ -18,15 +18,15 @@ export function startFakeGemini(options?: FakeVendorServerOptions): Promise<Fake
   return startFakeVendorServer(geminiDialect, options);
 }
 
-/** The variables that point a spawned worker at the fake servers. */
-export interface FakeVendorEnv {
+/** The variables that point a spawned worker at the fake servers (a type, not an interface, so it spreads into an env record). */
+export type FakeVendorEnv = {
   OPENAI_BASE_URL: string;
   OPENAI_API_KEY: string;
   ANTHROPIC_BASE_URL: string;
   ANTHROPIC_API_KEY: string;
   GEMINI_BASE_URL: string;
   GEMINI_API_KEY: string;
-}
+};
 
 export interface FakeVendors {
   openai: FakeVendorServer;
