@@ -1,2 +1,56 @@
-// @ensemble/sdk — the typed client backend services use (mirrors the seed orchestratorService API); filled by the API issue.
-export {};
+// @ensemble/sdk — the typed client backend services use to run flows on an Ensemble
+// cluster. Its shape is the seed's orchestratorService (docs: packages/sdk/README.md).
+export { EnsembleClient, createEnsembleClient, type EnsembleClientOptions } from "./ensemble-client.js";
+export { EnsembleApiError, isEnsembleApiError, type EnsembleErrorCode, type EnsembleErrorDetail } from "./errors/ensemble-api-error.js";
+export { EnsembleConnectionError } from "./errors/ensemble-connection-error.js";
+export { FlowExecutionError } from "./errors/flow-execution-error.js";
+export { SseParser, type SseMessage } from "./sse-parser.js";
+export type {
+  DataSharingPolicy,
+  DataSharingPolicySettings,
+  ExecuteFlowOptions,
+  ExecuteStepOptions,
+  Flow,
+  FlowList,
+  FlowStatus,
+  IsoDate,
+  ListFlowsOptions,
+  Message,
+  NewMessage,
+  StreamEventsOptions,
+  Thread,
+  ThreadMember,
+  ThreadPermission,
+} from "./types.js";
+
+// The seed's templates, enums and types, from @ensemble/core (one definition, not a copy).
+export {
+  createCritiqueFlow,
+  createComparisonFlow,
+  createRefinementFlow,
+  createSequentialAnalysisFlow,
+  createConditionalRoutingFlow,
+  createConsensusFlow,
+  createQualityAssuranceFlow,
+  OrchestrationFlowStatus,
+  OrchestrationFlowType,
+  OrchestrationStepStatus,
+  StepAction,
+  DEFAULT_CONTEXT_POLICY,
+} from "@ensemble/core";
+export type {
+  ContextPolicy,
+  FlowDefinition,
+  FlowDefinitionInput,
+  FlowEventType,
+  FlowExecutionResult,
+  FlowStep,
+  FlowStepResult,
+  FlowStreamUpdate,
+  FlowTemplateDescription,
+  MessageRole,
+  ProviderModel,
+  StepSettings,
+  TimeoutConfig,
+  TokenUsage,
+} from "@ensemble/core";

@@ -1,0 +1,223 @@
+import type { FlowDefinitionInput, FlowExecutionResult, FlowStepResult, FlowStreamUpdate, FlowTemplateDescription } from "@ensemble/core";
+import { FlowExecutionError } from "./errors/flow-execution-error.js";
+import { streamFlowEvents } from "./flow-event-stream.js";
+import { HttpClient, type HttpClientOptions } from "./http-client.js";
+import type {
+  DataSharingPolicy,
+  DataSharingPolicySettings,
+  ExecuteFlowOptions,
+  ExecuteStepOptions,
+  Flow,
+  FlowList,
+  FlowStatus,
+  ListFlowsOptions,
+  Message,
+  NewMessage,
+  StreamEventsOptions,
+  Thread,
+  ThreadMember,
+  ThreadPermission,
+} from "./types.js";
+
+export type EnsembleClientOptions = HttpClientOptions;
+
+const TERMINAL_EVENTS = new Set(["flow_complete", "flow_failed", "flow_cancelled"]);
+const TERMINAL_STATUSES = new Set(["completed", "failed", "cancelled", "timed_out"]);
+const id = encodeURIComponent;
+
+/**
+ * The Ensemble API as the seed's `orchestratorService`: the same method names and argument
+ * order. The calling user is the API key's: methods that took a `userId` still accept one
+ * (and ignore it), so seed code ports unchanged — `createFlow(threadId, userId, def)` and
+ * `createFlow(threadId, def)` are the same call.
+ */
+export class EnsembleClient {
+  private readonly http: HttpClient;
+
+  constructor(options: EnsembleClientOptions) {
+    this.http = new HttpClient(options);
+  }
+
+  get baseUrl(): string {
+    return this.http.baseUrl;
+  }
+
+  // ── Threads, messages, policies ───────────────────────────────────────────
+
+  async createThread(title: string): Promise<Thread> {
+    return (await this.http.request<Thread>("POST", "/v1/threads", { body: { title } })).body;
+  }
+
+  async getThread(threadId: string): Promise<Thread> {
+    return (await this.http.request<Thread>("GET", `/v1/threads/${id(threadId)}`)).body;
+  }
+
+  /** Grants a user permissions on a thread (owner only); `[]` removes them. */
+  async setThreadMember(threadId: string, userId: string, permissions: ThreadPermission[]): Promise<ThreadMember> {
+    return (await this.http.request<ThreadMember>("PUT", `/v1/threads/${id(threadId)}/members/${id(userId)}`, { body: { permissions } })).body;
+  }
+
+  async addMessage(threadId: string, message: NewMessage): Promise<Message> {
+    return (await this.http.request<Message>("POST", `/v1/threads/${id(threadId)}/messages`, { body: message })).body;
+  }
+
+  /** The thread's messages, oldest first; those a flow saved carry `metadata.orchestrationFlowId`. */
+  async listMessages(threadId: string): Promise<Message[]> {
+    return (await this.http.request<{ items: Message[] }>("GET", `/v1/threads/${id(threadId)}/messages`)).body.items;
+  }
+
+  /** The caller's data-sharing policy for one provider (`openai`, `anthropic`, …). */
+  async setPolicy(providerKey: string, policy: DataSharingPolicySettings): Promise<DataSharingPolicy> {
+    return (await this.http.request<DataSharingPolicy>("PUT", `/v1/policies/${id(providerKey)}`, { body: policy })).body;
+  }
+
+  async listPolicies(): Promise<DataSharingPolicy[]> {
+    return (await this.http.request<{ items: DataSharingPolicy[] }>("GET", "/v1/policies")).body.items;
+  }
+
+  // ── Flows ────────────────────────────────────────────────────────────────
+
+  /** Validates and stores a flow (needs write on the thread); a bad definition is a 400 naming each field. */
+  async createFlow(threadId: string, definition: FlowDefinitionInput): Promise<Flow>;
+  async createFlow(threadId: string, userId: string, definition: FlowDefinitionInput): Promise<Flow>;
+  async createFlow(threadId: string, a: string | FlowDefinitionInput, b?: FlowDefinitionInput): Promise<Flow> {
+    const definition = typeof a === "string" ? b : a;
+    return (await this.http.request<Flow>("POST", "/v1/flows", { body: { threadId, definition } })).body;
+  }
+
+  /** The flow with its latest run's `stepResults`. */
+  async getFlow(flowId: string, _userId?: string): Promise<Flow> {
+    return (await this.http.request<Flow>("GET", `/v1/flows/${id(flowId)}`)).body;
+  }
+
+  async listFlows(threadId: string, options?: ListFlowsOptions): Promise<FlowList>;
+  async listFlows(threadId: string, userId: string, options?: ListFlowsOptions): Promise<FlowList>;
+  async listFlows(threadId: string, a?: string | ListFlowsOptions, b?: ListFlowsOptions): Promise<FlowList> {
+    const options = (typeof a === "string" ? b : a) ?? {};
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(options)) if (value !== undefined) query.set(key, String(value));
+    const suffix = query.size > 0 ? `?${query.toString()}` : "";
+    return (await this.http.request<FlowList>("GET", `/v1/threads/${id(threadId)}/flows${suffix}`)).body;
+  }
+
+  /** Deletes a flow (needs delete; a queued or running flow is a 409 `conflict`: cancel it first). */
+  async deleteFlow(flowId: string, _userId?: string): Promise<void> {
+    await this.http.request("DELETE", `/v1/flows/${id(flowId)}`);
+  }
+
+  /**
+   * Runs the flow and resolves with its FlowExecutionResult once it completes; rejects with
+   * FlowExecutionError (carrying the partial result) if it fails, is cancelled or times out.
+   * With `streaming` or `onUpdate`, follows the run's events and calls `onUpdate` with each.
+   */
+  async executeFlow(flowId: string, options?: ExecuteFlowOptions): Promise<FlowExecutionResult>;
+  async executeFlow(flowId: string, userId: string, options?: ExecuteFlowOptions): Promise<FlowExecutionResult>;
+  async executeFlow(flowId: string, a?: string | ExecuteFlowOptions, b?: ExecuteFlowOptions): Promise<FlowExecutionResult> {
+    const options = (typeof a === "string" ? b : a) ?? {};
+    const body = { input: options.input, metadata: options.metadata, saveMessages: options.saveMessages, timeout: options.timeout };
+    const path = `/v1/flows/${id(flowId)}/execute`;
+    const signal = options.signal;
+    if (!options.streaming && !options.onUpdate) {
+      // The server holds the request until the run ends; 202 means it gave up waiting first.
+      const res = await this.http.request<FlowExecutionResult | { run: number }>("POST", `${path}?wait=true`, { body, timeoutMs: false, ...(signal ? { signal } : {}) });
+      const result = res.status === 200 ? (res.body as FlowExecutionResult) : await this.waitForRun(flowId, (res.body as { run: number }).run, undefined, signal);
+      return settle(result);
+    }
+    const started = (await this.http.request<{ run: number }>("POST", path, { body, ...(signal ? { signal } : {}) })).body;
+    return settle(await this.waitForRun(flowId, started.run, options.onUpdate, signal));
+  }
+
+  /**
+   * Runs one step of the flow alone (`POST /v1/flows/:flowId/steps/:stepId/execute`) and
+   * resolves with its result. The seed's order is `(flowId, stepId, userId, input)`; the
+   * user id is ignored. Or pass options: `executeStep(flowId, stepId, { input })`.
+   */
+  async executeStep(flowId: string, stepId: string, options?: ExecuteStepOptions): Promise<FlowStepResult>;
+  async executeStep(flowId: string, stepId: string, userId: string, input?: string): Promise<FlowStepResult>;
+  async executeStep(flowId: string, stepId: string, a?: string | ExecuteStepOptions, input?: string): Promise<FlowStepResult> {
+    const options: ExecuteStepOptions = typeof a === "string" ? (input !== undefined ? { input } : {}) : (a ?? {});
+    const body = { input: options.input, metadata: options.metadata, timeout: options.timeout };
+    const signal = options.signal;
+    const path = `/v1/flows/${id(flowId)}/steps/${id(stepId)}/execute`;
+    if (!options.onUpdate) {
+      const res = await this.http.request<FlowStepResult | { run: number }>("POST", `${path}?wait=true`, { body, timeoutMs: false, ...(signal ? { signal } : {}) });
+      if (res.status === 200) return res.body as FlowStepResult;
+      return this.stepOf(await this.waitForRun(flowId, (res.body as { run: number }).run, undefined, signal), stepId);
+    }
+    const started = (await this.http.request<{ run: number }>("POST", path, { body, ...(signal ? { signal } : {}) })).body;
+    return this.stepOf(await this.waitForRun(flowId, started.run, options.onUpdate, signal), stepId);
+  }
+
+  /** Asks the cluster to cancel the running flow; running provider calls abort within a second. */
+  async cancelFlow(flowId: string, _userId?: string): Promise<void> {
+    await this.http.request("POST", `/v1/flows/${id(flowId)}/cancel`);
+  }
+
+  async getFlowStatus(flowId: string): Promise<FlowStatus> {
+    return (await this.http.request<FlowStatus>("GET", `/v1/flows/${id(flowId)}/status`)).body;
+  }
+
+  /**
+   * The flow's events (SSE), each once and in id order — the history after `lastEventId`,
+   * then live ones — until the flow is over. Reconnects with Last-Event-ID when the
+   * connection drops. `for await (const event of client.streamEvents(flowId)) …`
+   */
+  streamEvents(flowId: string, options: StreamEventsOptions = {}): AsyncGenerator<FlowStreamUpdate, void, undefined> {
+    return streamFlowEvents(this.http, flowId, options);
+  }
+
+  // ── Templates ────────────────────────────────────────────────────────────
+
+  /** The seven templates and their parameters, as the server knows them. */
+  async listTemplates(): Promise<FlowTemplateDescription[]> {
+    return (await this.http.request<{ items: FlowTemplateDescription[] }>("GET", "/v1/templates")).body.items;
+  }
+
+  /** Builds a template's FlowDefinition on the server (`createCritiqueFlow` etc. do the same locally). */
+  async buildTemplate(name: string, parameters: Record<string, unknown> = {}): Promise<FlowDefinitionInput> {
+    return (await this.http.request<FlowDefinitionInput>("POST", `/v1/templates/${id(name)}`, { body: parameters })).body;
+  }
+
+  // ── Internals ────────────────────────────────────────────────────────────
+
+  /**
+   * Follows the flow's events until run `run` ends, passing that run's events to
+   * `onUpdate`, then reads its result. Earlier runs' events (the stream starts at the
+   * flow's first event) are skipped: a run's events begin with its `flow_start`.
+   */
+  private async waitForRun(flowId: string, run: number, onUpdate: ((update: FlowStreamUpdate) => void) | undefined, signal: AbortSignal | undefined): Promise<FlowExecutionResult> {
+    let inRun = false;
+    for await (const event of this.streamEvents(flowId, signal ? { signal } : {})) {
+      if (event.type === "flow_start") inRun = (event.data as { run?: number } | null)?.run === run;
+      if (inRun) onUpdate?.(event);
+      if (!TERMINAL_EVENTS.has(event.type)) continue;
+      // Ours, or an earlier run's end (ours may also have been cancelled before it started).
+      const ended = await this.endedRun(flowId, run);
+      if (ended?.result) return ended.result;
+    }
+    const flow = await this.getFlow(flowId);
+    if (flow.run === run && TERMINAL_STATUSES.has(flow.status) && flow.result) return flow.result;
+    throw new Error(`the event stream of flow ${flowId} ended before run ${run} did (status ${flow.status})`);
+  }
+
+  private async endedRun(flowId: string, run: number): Promise<Flow | null> {
+    const flow = await this.getFlow(flowId);
+    return flow.run === run && TERMINAL_STATUSES.has(flow.status) ? flow : null;
+  }
+
+  private stepOf(result: FlowExecutionResult, stepId: string): FlowStepResult {
+    const step = result.steps.find((s) => s.stepId === stepId);
+    if (!step) throw new FlowExecutionError(result);
+    return step;
+  }
+}
+
+/** Creates a client: `createEnsembleClient({ baseUrl, apiKey })`. */
+export function createEnsembleClient(options: EnsembleClientOptions): EnsembleClient {
+  return new EnsembleClient(options);
+}
+
+function settle(result: FlowExecutionResult): FlowExecutionResult {
+  if (result.status !== "completed") throw new FlowExecutionError(result);
+  return result;
+}

@@ -1,0 +1,67 @@
+import type { FlowStreamUpdate } from "@ensemble/core";
+import { EnsembleApiError } from "./errors/ensemble-api-error.js";
+import type { HttpClient } from "./http-client.js";
+import { SseParser } from "./sse-parser.js";
+import type { StreamEventsOptions } from "./types.js";
+
+/** Statuses worth reconnecting after; other errors (401, 404, 400) will not change by retrying. */
+const RETRYABLE_STATUSES = new Set([429, 500, 502, 503, 504]);
+
+/**
+ * A flow's events from `GET /v1/flows/:flowId/events`: each once, in id order. A dropped
+ * connection is resumed with Last-Event-ID (backing off, up to `maxReconnects` tries in
+ * a row); the iteration ends when the server ends the stream (the flow is over and
+ * everything was sent). Breaking out of the loop closes the connection.
+ */
+export async function* streamFlowEvents(http: HttpClient, flowId: string, options: StreamEventsOptions = {}): AsyncGenerator<FlowStreamUpdate, void, undefined> {
+  const maxReconnects = options.maxReconnects ?? 5;
+  let lastId = options.lastEventId ?? 0;
+  let failures = 0;
+  let retryMs = 500;
+  for (;;) {
+    let reader: ReadableStreamDefaultReader<string> | undefined;
+    try {
+      const res = await http.stream(`/v1/flows/${encodeURIComponent(flowId)}/events`, { "last-event-id": String(lastId) }, options.signal);
+      if (res.status === 204 || !res.body) return; // over, and nothing after lastId
+      reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      const parser = new SseParser();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return; // a clean end: the flow is over
+        for (const message of parser.push(value)) {
+          if (message.retry !== undefined) retryMs = message.retry;
+          const event = JSON.parse(message.data) as FlowStreamUpdate;
+          if (event.id <= lastId) continue;
+          lastId = event.id;
+          failures = 0;
+          yield event;
+        }
+      }
+    } catch (err) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      if (err instanceof EnsembleApiError && !RETRYABLE_STATUSES.has(err.status)) throw err;
+      failures += 1;
+      if (failures > maxReconnects) throw err;
+      const delay = err instanceof EnsembleApiError && err.retryAfterMs !== undefined ? err.retryAfterMs : retryMs * 2 ** (failures - 1);
+      await sleep(Math.min(delay, 30_000), options.signal);
+    } finally {
+      // Also runs when the consumer stops iterating: close the connection.
+      await reader?.cancel().catch(() => undefined);
+    }
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      signal?.removeEventListener("abort", aborted);
+      resolve();
+    }
+    function aborted(): void {
+      clearTimeout(timer);
+      reject(signal?.reason instanceof Error ? signal.reason : new DOMException("aborted", "AbortError"));
+    }
+    signal?.addEventListener("abort", aborted, { once: true });
+  });
+}

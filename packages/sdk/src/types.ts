@@ -1,0 +1,142 @@
+import type {
+  ContextPolicy,
+  FlowDefinition,
+  FlowExecutionResult,
+  FlowStep,
+  FlowStepResult,
+  FlowStreamUpdate,
+  MessageRole,
+  OrchestrationFlowStatus,
+  OrchestrationFlowType,
+  TimeoutConfig,
+} from "@ensemble/core";
+
+/** Timestamps are ISO 8601 strings, as the API sends them (`new Date(flow.createdAt)` for a Date). */
+export type IsoDate = string;
+
+export interface Thread {
+  id: string;
+  ownerId: string;
+  title: string;
+  createdAt: IsoDate;
+}
+
+export type ThreadPermission = "read" | "write" | "delete";
+
+export interface ThreadMember {
+  threadId: string;
+  userId: string;
+  permissions: ThreadPermission[];
+}
+
+export interface Message {
+  id: string;
+  threadId: string;
+  role: MessageRole;
+  content: string;
+  provider: string | null;
+  /** A message a flow saved has `orchestrationFlowId` and `stepId`. */
+  metadata: Record<string, unknown> | null;
+  createdAt: IsoDate;
+}
+
+export interface NewMessage {
+  role: MessageRole;
+  content: string;
+}
+
+/** Per provider: what the calling user allows to be sent to it. */
+export interface DataSharingPolicySettings {
+  allowConversationHistory: boolean;
+  allowCrossProviderContext: boolean;
+  allowAttachments: boolean;
+}
+
+export interface DataSharingPolicy extends DataSharingPolicySettings {
+  providerKey: string;
+}
+
+/** A stored flow (the seed's OrchestrationFlow) with the definition and its run number. */
+export interface Flow {
+  id: string;
+  threadId: string;
+  name: string;
+  description: string | null;
+  flowType: OrchestrationFlowType;
+  steps: FlowStep[];
+  contextPolicy: ContextPolicy;
+  definition: FlowDefinition;
+  status: OrchestrationFlowStatus;
+  /** How many times the flow was executed; events and results belong to the latest run. */
+  run: number;
+  currentStepIndex: number;
+  totalCost: number;
+  totalTokens: number;
+  createdAt: IsoDate;
+  startedAt: IsoDate | null;
+  completedAt: IsoDate | null;
+  result: FlowExecutionResult | null;
+  error: { code: string; message: string; stepId?: string } | null;
+  /** The latest run's step results (`getFlow` only; not in `listFlows`). */
+  stepResults?: FlowStepResult[];
+}
+
+export interface FlowList {
+  items: Flow[];
+  total: number;
+}
+
+export interface ListFlowsOptions {
+  status?: OrchestrationFlowStatus;
+  type?: OrchestrationFlowType;
+  limit?: number;
+  offset?: number;
+  sortBy?: "createdAt" | "completedAt" | "name";
+  sortOrder?: "ASC" | "DESC";
+}
+
+export interface FlowStatus {
+  flowId: string;
+  status: OrchestrationFlowStatus;
+  /** 0–100. */
+  progress: number;
+  currentStepIndex: number;
+  totalSteps: number;
+  completedSteps: number;
+  failedSteps: number;
+  startedAt: IsoDate | null;
+  completedAt: IsoDate | null;
+  totalCost: number;
+  totalTokens: number;
+}
+
+export interface ExecuteFlowOptions {
+  /** The original prompt (`{{ original }}` in step prompts). */
+  input?: string;
+  metadata?: Record<string, unknown>;
+  /** Save each step's output as a thread message. */
+  saveMessages?: boolean;
+  timeout?: TimeoutConfig;
+  /** Follow the flow's events while it runs (implied by `onUpdate`). */
+  streaming?: boolean;
+  /** Called with each event of this run, in order, while it runs. */
+  onUpdate?: (update: FlowStreamUpdate) => void;
+  /** Stops waiting (the run goes on; `cancelFlow` stops it). */
+  signal?: AbortSignal;
+}
+
+export interface ExecuteStepOptions {
+  input?: string;
+  metadata?: Record<string, unknown>;
+  timeout?: TimeoutConfig;
+  onUpdate?: (update: FlowStreamUpdate) => void;
+  signal?: AbortSignal;
+}
+
+export interface StreamEventsOptions {
+  /** Resume after this event id (0: the whole history). */
+  lastEventId?: number;
+  signal?: AbortSignal;
+  /** Reconnect attempts in a row without receiving an event before giving up. Default 5. */
+  maxReconnects?: number;
+}
