@@ -74,6 +74,19 @@ export async function renewStepLease(db: Executor, id: string, leaseToken: numbe
   return rows.length === 1;
 }
 
+/**
+ * Gives a claimed attempt back (status pending, no lease) without running it, e.g. when its
+ * provider is over a rate limit: its job is delayed and claims it again. Fenced like a commit.
+ */
+export async function releaseStepClaim(db: Executor, id: string, leaseToken: number): Promise<boolean> {
+  const rows = await db
+    .update(stepResults)
+    .set({ status: "pending", leaseOwner: null, leaseExpiresAt: null })
+    .where(and(eq(stepResults.id, id), eq(stepResults.leaseToken, leaseToken), eq(stepResults.status, "running")))
+    .returning({ id: stepResults.id });
+  return rows.length === 1;
+}
+
 /** Ends every open instance of a run as cancelled; returns those that were running (to abort). */
 export async function cancelOpenSteps(db: Executor, flowId: string, run: number): Promise<StepResultRow[]> {
   return db

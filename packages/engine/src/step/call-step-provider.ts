@@ -10,6 +10,7 @@ import {
 } from "@ensemble/core";
 import { listMessages, renewStepLease, type FlowRow, type PolicyRow, type StepResultRow } from "@ensemble/db";
 import { ProviderError } from "@ensemble/providers";
+import type { RateLimitSlot } from "@ensemble/queue";
 import type { EngineDeps } from "../engine-deps.js";
 import { sortRows, toFlowStepResult, toStepRecord } from "../run/records.js";
 import { FlowAbortedError, type InFlightCalls } from "./in-flight-calls.js";
@@ -24,8 +25,6 @@ export interface StepCallContext {
   policies: PolicyRow[];
   claimed: StepResultRow;
   checkHookCondition: boolean;
-  /** The attempt's cluster-wide rate-limit slot, renewed with the lease. */
-  renewRateLimit?: () => Promise<void>;
 }
 
 /**
@@ -73,6 +72,22 @@ export async function callStepProvider(deps: EngineDeps, inFlight: InFlightCalls
     return { status: "failed", provider, model, error: { code: "unknown_provider", message: error instanceof Error ? error.message : String(error), retryable: false } };
   }
 
+  // Admission right before the call, so what the limiter counts is what the vendor sees.
+  let slot: RateLimitSlot | null = null;
+  if (deps.rateLimiter?.covers(provider, model)) {
+    const holder = `${flow.id}:${flow.run}:${step.id}:${claimed.iteration}:${claimed.attempt}`;
+    const admission = await deps.rateLimiter.admit(provider, model, holder);
+    if (!admission.admitted) return { status: "deferred", retryInMs: admission.retryInMs, limit: admission.limit };
+    slot = admission.slot;
+  }
+  let tokensUsed = 0;
+  void deps.bus
+    .publish(flow.id, "step_start", {
+      stepId: step.id,
+      data: { iteration: claimed.iteration, attempt: claimed.attempt, provider, model, action: claimed.action },
+    })
+    .catch((err: unknown) => deps.logger.warn({ err, flowId: flow.id }, "step_start event not published"));
+
   const timeoutMs = step.definition.timeout ?? flow.stepTimeoutMs ?? deps.settings.defaultStepTimeoutMs;
   const controller = new AbortController();
   const untrack = inFlight.track(flow.id, controller);
@@ -83,7 +98,7 @@ export async function callStepProvider(deps: EngineDeps, inFlight: InFlightCalls
       .catch((err: unknown) => deps.logger.warn({ err, flowId: flow.id }, "progress event not published"));
   });
   const heartbeat = setInterval(() => {
-    ctx.renewRateLimit?.().catch((err: unknown) => deps.logger.warn({ err, stepId: step.id }, "rate-limit slot renewal failed"));
+    slot?.renew().catch((err: unknown) => deps.logger.warn({ err, stepId: step.id }, "rate-limit slot renewal failed"));
     renewStepLease(deps.leaseDb, claimed.id, claimed.leaseToken, deps.settings.stepLeaseMs)
       .then((held) => {
         if (!held) controller.abort(new FlowAbortedError("lease_lost"));
@@ -101,6 +116,7 @@ export async function callStepProvider(deps: EngineDeps, inFlight: InFlightCalls
       trace: { flowId: flow.id, stepId: step.id, iteration: claimed.iteration, attempt: claimed.attempt },
     });
     progress.flush();
+    tokensUsed = result.usage.totalTokens;
     const priced = computeCost(result.usage, provider, result.model || model, deps.prices);
     if (priced.warning) deps.logger.warn({ provider, model }, priced.warning);
     return { status: "success", output: result.text, usage: result.usage, cost: priced.cost, provider, model: result.model || model };
@@ -123,6 +139,7 @@ export async function callStepProvider(deps: EngineDeps, inFlight: InFlightCalls
   } finally {
     clearInterval(heartbeat);
     untrack();
+    await slot?.release(tokensUsed).catch((err: unknown) => deps.logger.warn({ err, flowId: flow.id }, "rate-limit slot not released; it expires with the lease"));
   }
 }
 

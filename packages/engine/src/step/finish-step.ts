@@ -14,7 +14,7 @@ class LeaseLostError extends Error {
  * flow's row lock, the next steps. Returns false when the lease was lost (another
  * worker owns the step now; nothing was written).
  */
-export async function finishStep(deps: EngineDeps, claimed: StepResultRow, outcome: Exclude<StepOutcome, { status: "aborted" }>): Promise<boolean> {
+export async function finishStep(deps: EngineDeps, claimed: StepResultRow, outcome: Exclude<StepOutcome, { status: "aborted" | "deferred" }>): Promise<boolean> {
   const effects: RunEffects = emptyEffects();
   try {
     await deps.transact(async (tx) => {
@@ -41,7 +41,7 @@ export async function finishStep(deps: EngineDeps, claimed: StepResultRow, outco
         ? { ...finished.flow, totalCost: finished.flow.totalCost + (outcome.cost ?? 0), totalTokens: finished.flow.totalTokens + (billed.totalTokens ?? 0) }
         : finished.flow;
       if (flow.status !== "running" || flow.run !== claimed.run) return;
-      await advanceRun(tx, flow, deps.flows.get(flow.id, flow.definition), rows, effects, { continuing: true });
+      await advanceRun(tx, flow, deps.flows.forRun(flow), rows, effects, { continuing: true });
     });
   } catch (error) {
     if (error instanceof LeaseLostError) return false;
@@ -51,7 +51,7 @@ export async function finishStep(deps: EngineDeps, claimed: StepResultRow, outco
   return true;
 }
 
-function stepEvent(claimed: StepResultRow, outcome: Exclude<StepOutcome, { status: "aborted" }>): RunEffects["events"][number] {
+function stepEvent(claimed: StepResultRow, outcome: Exclude<StepOutcome, { status: "aborted" | "deferred" }>): RunEffects["events"][number] {
   const base = { flowId: claimed.flowId, stepId: claimed.stepId };
   switch (outcome.status) {
     case "success":

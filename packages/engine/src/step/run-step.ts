@@ -1,5 +1,5 @@
-import { claimStepWithContext, findFlow, findStepInstance, type StepResultRow } from "@ensemble/db";
-import type { JobPayload, RateLimitSlot } from "@ensemble/queue";
+import { claimStepWithContext, findFlow, findStepInstance, releaseStepClaim, type StepResultRow } from "@ensemble/db";
+import type { JobPayload } from "@ensemble/queue";
 import type { EngineDeps } from "../engine-deps.js";
 import { emptyEffects, performEffects } from "../run/run-effects.js";
 import { callStepProvider } from "./call-step-provider.js";
@@ -8,7 +8,7 @@ import type { InFlightCalls } from "./in-flight-calls.js";
 import { recordStepMetrics } from "./step-metrics.js";
 
 export interface StepJobControl {
-  /** Puts the job back to run again after `ms` (another worker holds the step's lease). */
+  /** Puts the job back to run again after `ms` (another worker holds the step's lease, or a rate limit is reached). */
   deferFor(ms: number): Promise<never>;
 }
 
@@ -25,53 +25,15 @@ export async function runStep(
   payload: JobPayload<"step.run">,
   control: StepJobControl,
 ): Promise<RunStepResult> {
-  const slot = await admitCall(deps, payload, control);
-  let tokens = 0;
-  try {
-    const outcome = await claimAndRun(deps, inFlight, payload, control, slot);
-    tokens = outcome.tokens;
-    return outcome.result;
-  } finally {
-    await slot?.release(tokens).catch((err: unknown) => deps.logger.warn({ err, flowId: payload.flowId }, "rate-limit slot not released; it expires with the lease"));
-  }
-}
-
-/**
- * Waits for the attempt's provider to be under its cluster-wide limits: over a limit,
- * the job is put back in the delayed set (no attempt spent, the step is not failed).
- */
-async function admitCall(deps: EngineDeps, payload: JobPayload<"step.run">, control: StepJobControl): Promise<RateLimitSlot | null> {
-  const limiter = deps.rateLimiter;
-  if (!limiter || !payload.provider || !payload.model || !limiter.covers(payload.provider, payload.model)) return null;
-  const holder = `${payload.flowId}:${payload.run}:${payload.stepId}:${payload.iteration}:${payload.attempt}`;
-  const admission = await limiter.admit(payload.provider, payload.model, holder);
-  if (admission.admitted) return admission.slot;
-  deps.logger.debug({ flowId: payload.flowId, stepId: payload.stepId, limit: admission.limit, retryInMs: admission.retryInMs }, "step waits for a provider rate limit");
-  return control.deferFor(admission.retryInMs);
-}
-
-async function claimAndRun(
-  deps: EngineDeps,
-  inFlight: InFlightCalls,
-  payload: JobPayload<"step.run">,
-  control: StepJobControl,
-  slot: RateLimitSlot | null,
-): Promise<{ result: RunStepResult; tokens: number }> {
   const key = { flowId: payload.flowId, run: payload.run, stepId: payload.stepId, iteration: payload.iteration };
   const claim = await claimStepWithContext(deps.leaseDb, { ...key, attempt: payload.attempt, owner: deps.workerId, leaseMs: deps.settings.stepLeaseMs });
-  if (!claim) return { result: await handleUnclaimable(deps, payload, control), tokens: 0 };
+  if (!claim) return handleUnclaimable(deps, payload, control);
   const { claimed, flow, rows, policies } = claim;
   if (flow.run !== payload.run || flow.status !== "running") {
     await finishStep(deps, claimed, { status: "skipped", reason: "the flow is no longer running" }).catch(() => undefined);
-    return { result: "flow_ended", tokens: 0 };
+    return "flow_ended";
   }
-  const compiled = deps.flows.get(flow.id, flow.definition);
-  void deps.bus
-    .publish(flow.id, "step_start", {
-      stepId: claimed.stepId,
-      data: { iteration: claimed.iteration, attempt: claimed.attempt, provider: payload.provider ?? claimed.provider, model: payload.model ?? claimed.model, action: claimed.action },
-    })
-    .catch((err: unknown) => deps.logger.warn({ err, flowId: flow.id }, "step_start event not published"));
+  const compiled = deps.flows.forRun(flow);
 
   const callStartedAt = performance.now(); // step latency metric: this attempt, call to commit
   const outcome = await callStepProvider(deps, inFlight, {
@@ -81,17 +43,21 @@ async function claimAndRun(
     policies,
     claimed,
     checkHookCondition: compiled.byId.get(claimed.stepId)?.condition?.kind === "hook",
-    ...(slot ? { renewRateLimit: () => slot.renew() } : {}),
   });
   if (outcome.status === "aborted") {
     deps.logger.info({ flowId: flow.id, stepId: claimed.stepId, reason: outcome.reason }, "step call aborted");
-    return { result: "aborted", tokens: 0 };
+    return "aborted";
   }
-  const tokens = outcome.status === "skipped" ? 0 : (outcome.usage?.totalTokens ?? 0);
+  if (outcome.status === "deferred") {
+    // Over a provider's rate limit: give the claim back and come back when the limit allows.
+    deps.logger.debug({ flowId: flow.id, stepId: claimed.stepId, limit: outcome.limit, retryInMs: outcome.retryInMs }, "step waits for a provider rate limit");
+    await releaseStepClaim(deps.leaseDb, claimed.id, claimed.leaseToken);
+    return control.deferFor(outcome.retryInMs);
+  }
   const committed = await finishStep(deps, claimed, outcome);
   if (committed) recordStepMetrics(deps, outcome, performance.now() - callStartedAt);
   if (!committed) deps.logger.warn({ flowId: flow.id, stepId: claimed.stepId }, "lease lost before commit; another worker owns this step");
-  return { result: committed ? "done" : "lease_lost", tokens };
+  return committed ? "done" : "lease_lost";
 }
 
 async function handleUnclaimable(deps: EngineDeps, payload: JobPayload<"step.run">, control: StepJobControl): Promise<RunStepResult> {
