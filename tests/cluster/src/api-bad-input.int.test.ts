@@ -123,6 +123,21 @@ describe("bad input", () => {
     expect([flow.body.status, flow.body.run]).toEqual(["pending", 0]);
   });
 
+  it("single-step execute: an unknown step or a wrong field is a 400 naming it, and no run starts", async () => {
+    const flowId = await api.createFlow(threadId, validDefinition());
+    const cases: [string, unknown, string][] = [
+      ["ghost", {}, "stepId"],
+      ["a", { input: 5 }, "input"],
+      ["a", { timeout: { stepMs: -1 } }, "timeout.stepMs"],
+    ];
+    for (const [stepId, body, path] of cases) {
+      const res = await call({ method: "POST", path: `/v1/flows/${flowId}/steps/${stepId}/execute`, key: owner.key, body });
+      expect([stepId, res.status, res.json?.error?.code]).toEqual([stepId, 400, "validation_error"]);
+      expect((res.json.error.details as { path: string }[]).map((d) => d.path)).toContain(path);
+    }
+    expect((await api.request<{ run: number }>("GET", `/v1/flows/${flowId}`)).body.run).toBe(0);
+  });
+
   it("threads, members, messages and policies: each wrong field is a 400 naming it", async () => {
     const before = await counts();
     const cases: [RawRequest, string][] = [

@@ -112,6 +112,23 @@ describe("Idempotency-Key", () => {
     await api.waitForStatus(flowId, ["completed"]);
   });
 
+  it("single-step execute: a repeat gets the step's result again; the key is scoped to that route", async () => {
+    const flowId = await api.createFlow(threadId, QUICK_FLOW);
+    const key = randomUUID();
+    const step = (body: unknown): Promise<RawResponse> =>
+      send(cluster.baseUrl, { method: "POST", path: `/v1/flows/${flowId}/steps/b/execute?wait=true`, key: owner.key, headers: { "idempotency-key": key }, body });
+    const first = await step({ input: "only b" });
+    expect([first.status, first.json.stepId, first.json.status]).toEqual([200, "b", "success"]);
+    const again = await step({ input: "only b" });
+    expect([again.status, again.headers.get("idempotent-replayed")]).toEqual([200, "true"]);
+    expect(again.json).toEqual(first.json);
+    expect(await runOf(flowId)).toBe(1);
+    // The same key on the whole-flow route is another request of another route: it runs.
+    const whole = await execute(flowId, key, { input: "only b" });
+    expect([whole.status, whole.headers.get("idempotent-replayed"), whole.json.run]).toEqual([202, null, 2]);
+    await api.waitForStatus(flowId, ["completed"]);
+  });
+
   it("keys are per user: another user's identical key is their own request", async () => {
     const writer = await createTenant(cluster.baseUrl, "writer");
     const member = await api.request("PUT", `/v1/threads/${threadId}/members/${writer.userId}`, { permissions: ["read", "write"] });

@@ -42,6 +42,7 @@ const ROUTES: Row[] = [
   { route: "DELETE /v1/flows/:flowId (running)", setup: "running", expected: [409, 404, 403, 401, 401] },
   { route: "POST /v1/flows/:flowId/execute", setup: "flow", expected: [202, 404, 403, 401, 401], body: () => ({ input: "go" }) },
   { route: "POST /v1/flows/:flowId/execute (running)", setup: "running", expected: [409, 404, 403, 401, 401], body: () => ({ input: "again" }) },
+  { route: "POST /v1/flows/:flowId/steps/:stepId/execute", setup: "flow", expected: [202, 404, 403, 401, 401], body: () => ({ input: "one step" }) },
   { route: "POST /v1/flows/:flowId/cancel (running)", setup: "running", expected: [202, 404, 403, 401, 401] },
   { route: "GET /v1/flows/:flowId/events", setup: "flow", expected: [200, 404, 200, 401, 401], kind: "sse" },
   { route: "GET /v1/flows/:flowId/ws", setup: "flow", expected: [101, 404, 101, 401, 401], kind: "ws" },
@@ -104,6 +105,7 @@ describe("tenant isolation: every route × every caller", () => {
       .replace(":threadId", fixture.threadId)
       .replace(":flowId", fixture.flowId)
       .replace(":userId", tenants.other.userId)
+      .replace(":stepId", "a")
       .replace(":providerKey", "sim")
       .replace(":name", "critique");
     const key = keyOf(actor);
