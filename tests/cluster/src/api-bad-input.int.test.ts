@@ -203,6 +203,9 @@ describe("bad input", () => {
     // A later run with no metadata at all: an Object.prototype polluted by the first would show here.
     const second = await api.execute(flowId, { input: "y" }, true);
     expect(second.body.finalOutput as string).toContain("[][]");
+    // Inherited names are not metadata either.
+    const inherited = await api.createFlow(threadId, { ...probe, steps: [simStep("a", { prompt: "[{{ metadata.constructor }}][{{ metadata.toString }}]" })] });
+    expect((await api.execute(inherited, { input: "z" }, true)).body.finalOutput as string).toContain("[][]");
   });
 
   it("never puts a stack trace or an API key in an error body, nor a key in the logs", async () => {
