@@ -16,7 +16,7 @@ export interface ProgressBusOptions {
   prefix?: string;
   /** A flow's events are kept this long after its latest event. Default: 7 days. */
   retentionSeconds?: number;
-  /** Approximate cap on stored events per flow (older ones are trimmed). Default: 10000. */
+  /** Approximate cap on stored events per flow (older ones are trimmed). Default: 50000. */
   maxEventsPerFlow?: number;
   /** With a fail-fast publisher: how long a call waits for it to (re)connect. Default: 1000 ms. */
   readyTimeoutMs?: number;
@@ -35,7 +35,8 @@ export interface SubscribeOptions {
 }
 
 const DEFAULT_RETENTION_SECONDS = 7 * 24 * 3_600;
-const DEFAULT_MAX_EVENTS_PER_FLOW = 10_000;
+// Token progress is coalesced to ~20 events/s per streaming step: this holds ~40 minutes of one.
+const DEFAULT_MAX_EVENTS_PER_FLOW = 50_000;
 
 // Numbering, storing and publishing happen in one script, so they are atomic (no id is
 // stored but not published, or published twice) and cost one round trip. The id is only
@@ -49,6 +50,12 @@ redis.call('PUBLISH', ARGV[2], event)
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 return seq
+`;
+// Raises a flow's counter to ARGV[1] if it is lower (or missing); never lowers it.
+const RAISE_SEQ_SCRIPT = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end
+return 0
 `;
 // Versioned so a changed script never collides with an older definition on a shared connection.
 const PUBLISH_COMMAND = "ensemblePublishFlowEventV1";
@@ -136,6 +143,16 @@ export class ProgressBus {
     await whenFailFastReady(this.publisher, this.readyTimeoutMs, "read last event id");
     const value = await this.publisher.get(this.seqKey(flowId));
     return value === null ? 0 : Number(value);
+  }
+
+  /**
+   * Makes the flow's next id higher than `lastId` (e.g. the highest id archived in Postgres):
+   * a flow executed again after its Redis keys expired must not number from 1 again.
+   */
+  async continueNumberingAfter(flowId: string, lastId: number): Promise<void> {
+    if (lastId <= 0) return;
+    await whenFailFastReady(this.publisher, this.readyTimeoutMs, "continue event numbering");
+    await this.publisher.eval(RAISE_SEQ_SCRIPT, 1, this.seqKey(flowId), lastId, this.retentionSeconds);
   }
 
   /** Sets how long the flow's events are kept from now (e.g. shorter once archived). */

@@ -109,6 +109,14 @@ describe("ProgressBus", () => {
     expect(after).toBe(0);
   });
 
+  it("continues numbering after an archived id when the flow's keys have expired, and never lowers it", async () => {
+    const flowId = `flow-${randomUUID()}`;
+    await bus.continueNumberingAfter(flowId, 41);
+    expect((await bus.publish(flowId, "flow_start", { data: {} })).id).toBe(42);
+    await bus.continueNumberingAfter(flowId, 10);
+    expect((await bus.publish(flowId, "flow_complete", { data: {} })).id).toBe(43);
+  });
+
   it("sets a TTL on a flow's keys and lets callers change it", async () => {
     const flowId = randomUUID();
     const shortLived = newBus({ retentionSeconds: 120 });

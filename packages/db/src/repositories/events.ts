@@ -1,4 +1,4 @@
-import { and, asc, eq, gt } from "drizzle-orm";
+import { and, asc, eq, gt, max } from "drizzle-orm";
 import type { Executor } from "../client.js";
 import { flowEvents } from "../schema/tables.js";
 
@@ -18,4 +18,10 @@ export async function listFlowEvents(db: Executor, flowId: string, afterSeq = 0,
     .where(and(eq(flowEvents.flowId, flowId), gt(flowEvents.seq, afterSeq)))
     .orderBy(asc(flowEvents.seq))
     .limit(limit);
+}
+
+/** The highest archived event id of a flow (0 when none): numbering goes on after it. */
+export async function lastArchivedEventId(db: Executor, flowId: string): Promise<number> {
+  const [row] = await db.select({ last: max(flowEvents.seq) }).from(flowEvents).where(eq(flowEvents.flowId, flowId));
+  return Number(row?.last ?? 0);
 }

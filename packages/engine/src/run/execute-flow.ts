@@ -1,5 +1,5 @@
 import { isTerminalFlowStatus, type OrchestrationFlowStatus, type TimeoutConfig } from "@ensemble/core";
-import { lockFlow, updateFlow } from "@ensemble/db";
+import { lastArchivedEventId, lockFlow, updateFlow } from "@ensemble/db";
 import type { EngineDeps } from "../engine-deps.js";
 import { FlowConflictError, NotFoundError } from "../errors/engine-errors.js";
 import { assertDataSharingAllowed } from "./check-data-sharing.js";
@@ -63,6 +63,8 @@ export async function executeFlow(deps: EngineDeps, flowId: string, options: Exe
     if (flowTimeoutMs) effects.jobs.push({ name: "flow.cancel", payload: { flowId, run, reason: "timed_out", label }, delayMs: flowTimeoutMs });
     return run;
   });
+  // Events of earlier runs may survive only in the archive: number this run's after them.
+  await deps.bus.continueNumberingAfter(flowId, await lastArchivedEventId(deps.db, flowId));
   await performEffects(deps, effects);
   return { flowId, run, status: "queued" };
 }
