@@ -9,6 +9,9 @@ import type { AppContext } from "./app-context.js";
 import { adminRoutes } from "./routes/admin-routes.js";
 import { flowRoutes } from "./routes/flow-routes.js";
 import { healthRoutes } from "./routes/health-routes.js";
+import { metricsRoutes } from "./routes/metrics-routes.js";
+import { openApiRoutes } from "./routes/openapi-routes.js";
+import { queueBoardRoutes } from "./routes/queue-board-routes.js";
 import { templateRoutes } from "./routes/template-routes.js";
 import { threadRoutes } from "./routes/thread-routes.js";
 
@@ -19,6 +22,7 @@ export function createApp(ctx: AppContext): Express {
   app.set("query parser", "simple");
   app.use(jsonBody(ctx.guards?.limits.bodyBytes ?? DEFAULT_REQUEST_LIMITS.bodyBytes));
   app.use(healthRoutes(ctx));
+  app.use(metricsRoutes(ctx), openApiRoutes(), queueBoardRoutes(ctx));
   app.use(adminRoutes(ctx));
   app.use("/v1", authenticate(ctx.deps.db));
   if (ctx.guards) app.use(perKeyGuards(ctx.guards, ctx.deps.logger));

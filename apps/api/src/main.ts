@@ -1,11 +1,11 @@
 // The API process (`pnpm start:api`), or the all-in-one process (`pnpm start`, ROLES=all).
 import { closeOnSignals, createEngine, createLogger, engineConfigFromEnv, startScheduler, startStepWorker, type Runtime } from "@ensemble/engine";
-import { pingDatabase } from "@ensemble/db";
 import { createApp } from "./app.js";
 import { ensureDevCredentials } from "./dev-credentials.js";
 import { attachFlowWebSocket } from "./events/flow-events.js";
 import { parseApiEnv } from "./env.js";
 import { openRequestGuards } from "./guards/open-request-guards.js";
+import { readinessProbe } from "./ops/readiness.js";
 
 const env = parseApiEnv();
 const logger = createLogger({ level: env.LOG_LEVEL, name: env.ROLES === "all" ? "ensemble" : "api" });
@@ -31,13 +31,7 @@ const app = createApp({
   deps,
   guards: requestGuards.guards,
   adminToken: env.ADMIN_TOKEN,
-  readiness: async () => {
-    const [redis, postgres] = await Promise.all([
-      deps.producer.queueDepths().then(() => true, () => false),
-      pingDatabase(deps.db),
-    ]);
-    return { redis, postgres };
-  },
+  readiness: readinessProbe(deps),
   events: { heartbeatMs: env.EVENTS_HEARTBEAT_MS, slowClientMs: env.EVENTS_SLOW_CLIENT_MS },
 });
 const server = app.listen(env.PORT, () => {

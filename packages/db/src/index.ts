@@ -6,6 +6,7 @@ export * from "./repositories/ids.js";
 export * from "./repositories/users.js";
 export * from "./repositories/threads.js";
 export * from "./repositories/flows.js";
+export * from "./repositories/flow-counts.js";
 export * from "./repositories/step-results.js";
 export * from "./repositories/events.js";
 export * from "./repositories/step-hot-path.js";

@@ -32,11 +32,14 @@ export function authenticate(db: Database): RequestHandler {
   };
 }
 
+/** The cookie `GET /admin/login?token=…` sets for Bull Board (a browser cannot send a bearer header). */
+export const ADMIN_COOKIE = "ensemble_admin";
+
 /** Admin routes: the ADMIN_TOKEN as a bearer header (or the Bull Board cookie); off when it is unset. */
 export function requireAdmin(adminToken: string | undefined): RequestHandler {
   return (req, _res, next) => {
     if (!adminToken) throw new ApiError("not_found", "admin routes are off: set ADMIN_TOKEN to enable them");
-    const token = bearerToken(req.headers.authorization) ?? readCookie(req.headers.cookie, "ensemble_admin");
+    const token = bearerToken(req.headers.authorization) ?? readCookie(req.headers.cookie, ADMIN_COOKIE);
     if (!token || !safeEqual(token, adminToken)) throw new ApiError("unauthorized", "admin token required");
     next();
   };
@@ -46,7 +49,12 @@ function readCookie(header: string | undefined, name: string): string | null {
   if (!header) return null;
   for (const part of header.split(";")) {
     const [key, ...rest] = part.trim().split("=");
-    if (key === name) return decodeURIComponent(rest.join("="));
+    if (key !== name) continue;
+    try {
+      return decodeURIComponent(rest.join("="));
+    } catch {
+      return null; // a malformed cookie is no token (401), not a server error
+    }
   }
   return null;
 }

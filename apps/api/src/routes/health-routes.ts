@@ -8,8 +8,15 @@ export function healthRoutes(ctx: AppContext): Router {
   });
   router.get("/readyz", async (_req, res) => {
     const checks = await ctx.readiness();
-    const ready = checks.redis && checks.postgres;
-    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "unavailable", checks });
+    const down = Object.entries(checks)
+      .filter(([, up]) => !up)
+      .map(([name]) => name);
+    if (down.length === 0) {
+      res.json({ status: "ready", checks });
+      return;
+    }
+    // Names what is down, so an operator reading the probe knows where to look.
+    res.status(503).set("Retry-After", "5").json({ status: "unavailable", checks, down, message: `not ready: ${down.join(" and ")} unreachable` });
   });
   return router;
 }

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { DEFAULT_PRICE_TABLE, HookRegistry, type PriceTable } from "@ensemble/core";
 import { migrateDatabase, openDatabase, type DatabaseHandle } from "@ensemble/db";
 import { createSimProvider, ProviderRegistry, providersFromEnv } from "@ensemble/providers";
-import { CancelSignals, ClusterMetrics, createRedisConnection, JobProducer, ProgressBus, ProviderRateLimiter, type RateLimits } from "@ensemble/queue";
+import { CancelSignals, closeRedisConnection, ClusterMetrics, createRedisConnection, JobProducer, ProgressBus, ProviderRateLimiter, type RateLimits } from "@ensemble/queue";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { DEFAULT_ENGINE_SETTINGS, type EngineDeps, type EngineSettings } from "../engine-deps.js";
@@ -109,7 +109,8 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     workerConnection: (name) => connect("worker", name),
     close: async () => {
       await Promise.allSettled([producer.close(), bus.close(), cancelSignals.close()]);
-      await Promise.allSettled(opened.map((c) => c.quit()));
+      // closeRedisConnection, not quit(): QUIT is refused while a connection is down, and it would then reconnect forever.
+      await Promise.allSettled(opened.map(closeRedisConnection));
       if (leaseDatabase !== database) await leaseDatabase.close();
       await database.close();
     },

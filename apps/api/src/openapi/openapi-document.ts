@@ -1,0 +1,442 @@
+import {
+  ContextPolicySchema,
+  DataSharingPolicySchema,
+  FlowDefinitionSchema,
+  FlowExecutionResultSchema,
+  FlowStepResultSchema,
+  FlowStepSchema,
+  FlowStreamUpdateSchema,
+  StepErrorSchema,
+  TokenUsageSchema,
+} from "@ensemble/core";
+import { z } from "zod";
+import { ADMIN_COOKIE } from "../auth/authenticate.js";
+import {
+  CreateFlowBody,
+  CreateMessageBody,
+  CreateThreadBody,
+  CreateUserBody,
+  ExecuteFlowBody,
+  ListFlowsQuery,
+  PutMemberBody,
+  PutPolicyBody,
+} from "../http/request-schemas.js";
+import * as responses from "./response-schemas.js";
+
+/**
+ * The OpenAPI 3.1 document of the HTTP API (`GET /openapi.json`), generated with
+ * `z.toJSONSchema` from the zod schemas that validate the requests (http/request-schemas.ts,
+ * the flow definition schema of @ensemble/core) and describe the responses
+ * (openapi/response-schemas.ts). OpenAPI 3.1 schemas are JSON Schema 2020-12, zod's target.
+ */
+
+type Method = "get" | "post" | "put" | "delete";
+type Auth = "apiKey" | "admin" | "adminBoard" | "none";
+
+interface ResponseSpec {
+  description: string;
+  /** A component schema name, or inline JSON Schema. */
+  schema?: string | Record<string, unknown>;
+  contentType?: string;
+  headers?: Record<string, { description: string; schema: Record<string, unknown> }>;
+}
+
+interface OperationSpec {
+  method: Method;
+  path: string;
+  operationId: string;
+  tag: string;
+  summary: string;
+  description?: string;
+  auth: Auth;
+  /** Descriptions of the `{placeholders}` in the path. */
+  pathParams?: Record<string, string>;
+  query?: z.ZodObject;
+  headers?: { name: string; description: string; required?: boolean }[];
+  /** A component schema name. */
+  body?: string;
+  responses: Record<string, ResponseSpec>;
+  /** Error statuses (components/responses) besides the ones every route of its auth kind has. */
+  errors?: number[];
+}
+
+const STEP_EXECUTE_BODY = z.strictObject({ input: z.string().max(200_000).optional() });
+const TEMPLATE_PARAMETERS = z.record(z.string(), z.unknown()).describe("the template's parameters (GET /v1/templates lists them)");
+
+/** Named schemas: components/schemas/<name>, referenced with $ref wherever they appear. */
+const NAMED_SCHEMAS: Record<string, z.ZodType> = {
+  // requests
+  CreateUserBody,
+  CreateThreadBody,
+  PutMemberBody,
+  CreateMessageBody,
+  PutPolicyBody,
+  // The route accepts any JSON here and hands it to the flow compiler, which validates it
+  // with FlowDefinitionSchema (and the DAG, template and CEL checks JSON Schema cannot say).
+  CreateFlowBody: CreateFlowBody.extend({ definition: FlowDefinitionSchema }),
+  ExecuteFlowBody,
+  ExecuteStepBody: STEP_EXECUTE_BODY,
+  TemplateParameters: TEMPLATE_PARAMETERS,
+  // the flow language and results (shared by requests and responses)
+  FlowDefinition: FlowDefinitionSchema,
+  FlowStep: FlowStepSchema,
+  ContextPolicy: ContextPolicySchema,
+  TokenUsage: TokenUsageSchema,
+  StepError: StepErrorSchema,
+  FlowStepResult: FlowStepResultSchema,
+  FlowExecutionResult: FlowExecutionResultSchema,
+  FlowEvent: FlowStreamUpdateSchema,
+  DataSharingPolicy: DataSharingPolicySchema,
+  // responses
+  Error: responses.ErrorBody,
+  User: responses.UserResponse,
+  ApiKeyCreated: responses.ApiKeyCreatedResponse,
+  Thread: responses.ThreadResponse,
+  ThreadMember: responses.ThreadMemberResponse,
+  Message: responses.MessageResponse,
+  MessageList: responses.MessageListResponse,
+  PolicyList: responses.PolicyListResponse,
+  Flow: responses.FlowResponse,
+  FlowList: responses.FlowListResponse,
+  ExecuteAccepted: responses.ExecuteAcceptedResponse,
+  CancelAccepted: responses.CancelAcceptedResponse,
+  FlowStatus: responses.FlowStatusResponse,
+  TemplateList: responses.TemplateListResponse,
+  Health: responses.HealthResponse,
+  Readiness: responses.ReadinessResponse,
+};
+
+const ERROR_RESPONSES: Record<number, { name: string; description: string; retryAfter?: boolean }> = {
+  400: { name: "ValidationError", description: "`validation_error`: `details` names each bad field by its path" },
+  401: { name: "Unauthorized", description: "`unauthorized`: missing, unknown or revoked credentials" },
+  403: { name: "Forbidden", description: "`forbidden` (you can read it but may not do this) or `policy_violation`" },
+  404: { name: "NotFound", description: "`not_found`, also for what belongs to someone else" },
+  409: { name: "Conflict", description: "`conflict`: the resource's state forbids this (e.g. the flow is running)" },
+  413: { name: "PayloadTooLarge", description: "`payload_too_large`" },
+  429: { name: "RateLimited", description: "`rate_limited`: the key's request rate is spent", retryAfter: true },
+  500: { name: "Internal", description: "`internal`: no stack, no secret; the server logged it" },
+  503: { name: "Unavailable", description: "`unavailable`: Redis is unreachable", retryAfter: true },
+};
+
+/** Errors every route of an auth kind can answer. */
+const COMMON_ERRORS: Record<Auth, number[]> = {
+  apiKey: [401, 429, 500, 503],
+  admin: [401, 404, 500],
+  adminBoard: [401, 404],
+  none: [],
+};
+
+const json = (schema: string): ResponseSpec["schema"] => schema;
+const WAIT_QUERY = z.object({ wait: z.enum(["true", "false"]).optional().describe("true: hold the request until the run ends and answer with its result") });
+const IDEMPOTENCY_HEADER = {
+  name: "Idempotency-Key",
+  description: "a repeated request with the same key (same caller, same body) returns the first answer and starts nothing new",
+};
+
+const OPERATIONS: OperationSpec[] = [
+  // Admin
+  { method: "post", path: "/v1/admin/users", operationId: "createUser", tag: "admin", summary: "Create a user", auth: "admin", body: "CreateUserBody", responses: { 201: { description: "the user", schema: json("User") } }, errors: [400, 409] },
+  {
+    method: "post",
+    path: "/v1/admin/users/{userId}/api-keys",
+    operationId: "createApiKey",
+    tag: "admin",
+    summary: "Create an API key for a user",
+    description: "The key is in this response only; it is stored as its SHA-256.",
+    auth: "admin",
+    pathParams: { userId: "the user" },
+    responses: { 201: { description: "the new key", schema: json("ApiKeyCreated") } },
+  },
+  {
+    method: "get",
+    path: "/admin/login",
+    operationId: "adminLogin",
+    tag: "operations",
+    summary: "Log in to Bull Board in a browser",
+    description: "Sets the `ensemble_admin` cookie (HttpOnly, SameSite=Strict, path /admin) and redirects to /admin/queues.",
+    auth: "none",
+    query: z.object({ token: z.string().describe("ADMIN_TOKEN") }),
+    responses: { 303: { description: "logged in; redirect to /admin/queues", headers: { "Set-Cookie": { description: "ensemble_admin=…", schema: { type: "string" } } } } },
+    errors: [401, 404],
+  },
+  {
+    method: "get",
+    path: "/admin/queues",
+    operationId: "queueBoard",
+    tag: "operations",
+    summary: "Bull Board: the queues and their jobs (HTML)",
+    description: "Off (404) without ADMIN_TOKEN. Its JSON API is under /admin/queues/api/… (same auth).",
+    auth: "adminBoard",
+    responses: { 200: { description: "the Bull Board page", contentType: "text/html", schema: { type: "string" } } },
+  },
+  // Threads
+  { method: "post", path: "/v1/threads", operationId: "createThread", tag: "threads", summary: "Create a thread (the caller owns it)", auth: "apiKey", body: "CreateThreadBody", responses: { 201: { description: "the thread", schema: json("Thread") } }, errors: [400] },
+  { method: "get", path: "/v1/threads/{threadId}", operationId: "getThread", tag: "threads", summary: "Get a thread", auth: "apiKey", responses: { 200: { description: "the thread", schema: json("Thread") } }, errors: [404] },
+  {
+    method: "put",
+    path: "/v1/threads/{threadId}/members/{userId}",
+    operationId: "putThreadMember",
+    tag: "threads",
+    summary: "Set a member's permissions (owner only)",
+    auth: "apiKey",
+    pathParams: { userId: "the member" },
+    body: "PutMemberBody",
+    responses: { 200: { description: "the membership", schema: json("ThreadMember") } },
+    errors: [400, 403, 404],
+  },
+  { method: "post", path: "/v1/threads/{threadId}/messages", operationId: "createMessage", tag: "threads", summary: "Add a message to a thread", auth: "apiKey", body: "CreateMessageBody", responses: { 201: { description: "the message", schema: json("Message") } }, errors: [400, 403, 404] },
+  { method: "get", path: "/v1/threads/{threadId}/messages", operationId: "listMessages", tag: "threads", summary: "The thread's history", auth: "apiKey", responses: { 200: { description: "the messages, oldest first", schema: json("MessageList") } }, errors: [404] },
+  // Policies
+  {
+    method: "put",
+    path: "/v1/policies/{providerKey}",
+    operationId: "putPolicy",
+    tag: "policies",
+    summary: "Set the caller's data-sharing policy for a provider",
+    auth: "apiKey",
+    pathParams: { providerKey: "openai, anthropic, google, sim or a configured endpoint's name" },
+    body: "PutPolicyBody",
+    responses: { 200: { description: "the policy", schema: json("DataSharingPolicy") } },
+    errors: [400],
+  },
+  { method: "get", path: "/v1/policies", operationId: "listPolicies", tag: "policies", summary: "The caller's data-sharing policies", auth: "apiKey", responses: { 200: { description: "the policies", schema: json("PolicyList") } } },
+  // Flows
+  {
+    method: "post",
+    path: "/v1/flows",
+    operationId: "createFlow",
+    tag: "flows",
+    summary: "Validate and store a flow (needs write on the thread)",
+    description: "The definition is validated in full here — schema, step graph, templates, CEL conditions — before anything is queued.",
+    auth: "apiKey",
+    body: "CreateFlowBody",
+    responses: { 201: { description: "the flow", schema: json("Flow") } },
+    errors: [400, 403, 404],
+  },
+  { method: "get", path: "/v1/flows/{flowId}", operationId: "getFlow", tag: "flows", summary: "The flow with its latest run's stepResults", auth: "apiKey", responses: { 200: { description: "the flow", schema: json("Flow") } }, errors: [404] },
+  { method: "delete", path: "/v1/flows/{flowId}", operationId: "deleteFlow", tag: "flows", summary: "Delete a flow (needs delete; not while queued or running)", auth: "apiKey", responses: { 204: { description: "deleted" } }, errors: [403, 404, 409] },
+  {
+    method: "get",
+    path: "/v1/threads/{threadId}/flows",
+    operationId: "listFlows",
+    tag: "flows",
+    summary: "The thread's flows",
+    auth: "apiKey",
+    query: ListFlowsQuery,
+    responses: { 200: { description: "one page", schema: json("FlowList") } },
+    errors: [400, 404],
+  },
+  {
+    method: "post",
+    path: "/v1/flows/{flowId}/execute",
+    operationId: "executeFlow",
+    tag: "flows",
+    summary: "Run the flow",
+    auth: "apiKey",
+    query: WAIT_QUERY,
+    headers: [IDEMPOTENCY_HEADER],
+    body: "ExecuteFlowBody",
+    responses: {
+      200: { description: "with ?wait=true: the run's result once it ended", schema: json("FlowExecutionResult") },
+      202: { description: "queued (or, with ?wait=true, still running when the wait ran out)", schema: json("ExecuteAccepted") },
+    },
+    errors: [400, 403, 404, 409],
+  },
+  {
+    method: "post",
+    path: "/v1/flows/{flowId}/steps/{stepId}/execute",
+    operationId: "executeStep",
+    tag: "flows",
+    summary: "Run one step of the flow alone",
+    auth: "apiKey",
+    pathParams: { stepId: "a step id of the flow's definition" },
+    query: WAIT_QUERY,
+    headers: [IDEMPOTENCY_HEADER],
+    body: "ExecuteStepBody",
+    responses: {
+      200: { description: "with ?wait=true: the step's result", schema: json("FlowStepResult") },
+      202: { description: "queued", schema: json("ExecuteAccepted") },
+    },
+    errors: [400, 403, 404, 409],
+  },
+  {
+    method: "post",
+    path: "/v1/flows/{flowId}/cancel",
+    operationId: "cancelFlow",
+    tag: "flows",
+    summary: "Cancel the running flow; provider calls are aborted within a second",
+    auth: "apiKey",
+    responses: { 202: { description: "cancelling; the flow ends `cancelled`", schema: json("CancelAccepted") } },
+    errors: [403, 404, 409],
+  },
+  { method: "get", path: "/v1/flows/{flowId}/status", operationId: "getFlowStatus", tag: "flows", summary: "Progress of the latest run", auth: "apiKey", responses: { 200: { description: "the status", schema: json("FlowStatus") } }, errors: [404] },
+  {
+    method: "get",
+    path: "/v1/flows/{flowId}/events",
+    operationId: "streamFlowEvents",
+    tag: "events",
+    summary: "The flow's progress events as Server-Sent Events",
+    description:
+      "Each SSE message has `id` (per flow, increasing), `event` (the type) and `data` (a FlowEvent as JSON). Reconnect with `Last-Event-ID` to get every later event; after the flow ended the whole history is sent and the stream closes.",
+    auth: "apiKey",
+    query: z.object({ lastEventId: z.string().regex(/^\d+$/).optional().describe("resume after this event id (the Last-Event-ID header wins)") }),
+    headers: [{ name: "Last-Event-ID", description: "resume after this event id" }],
+    responses: { 200: { description: "the event stream; each data line is a FlowEvent", contentType: "text/event-stream", schema: { type: "string" } } },
+    errors: [400, 404],
+  },
+  {
+    method: "get",
+    path: "/v1/flows/{flowId}/ws",
+    operationId: "streamFlowEventsWebSocket",
+    tag: "events",
+    summary: "The same events over WebSocket (one FlowEvent JSON per text message)",
+    auth: "apiKey",
+    query: z.object({ lastEventId: z.string().regex(/^\d+$/).optional().describe("resume after this event id") }),
+    headers: [
+      { name: "Last-Event-ID", description: "resume after this event id" },
+      { name: "Upgrade", description: "websocket", required: true },
+    ],
+    responses: { 101: { description: "switching to WebSocket; messages are FlowEvent JSON" } },
+    errors: [400, 404],
+  },
+  // Templates
+  { method: "get", path: "/v1/templates", operationId: "listTemplates", tag: "templates", summary: "The seven flow templates and their parameters", auth: "apiKey", responses: { 200: { description: "the templates", schema: json("TemplateList") } } },
+  {
+    method: "post",
+    path: "/v1/templates/{name}",
+    operationId: "buildTemplate",
+    tag: "templates",
+    summary: "Build a FlowDefinition from a template",
+    auth: "apiKey",
+    pathParams: { name: "a template's name or alias" },
+    body: "TemplateParameters",
+    responses: { 200: { description: "the definition, ready for POST /v1/flows", schema: json("FlowDefinition") } },
+    errors: [400, 404],
+  },
+  // Operations
+  { method: "get", path: "/healthz", operationId: "health", tag: "operations", summary: "The process is up", auth: "none", responses: { 200: { description: "up", schema: json("Health") } } },
+  {
+    method: "get",
+    path: "/readyz",
+    operationId: "ready",
+    tag: "operations",
+    summary: "Redis and Postgres are reachable",
+    auth: "none",
+    responses: {
+      200: { description: "ready", schema: json("Readiness") },
+      503: { description: "not ready; `down` names what is unreachable", schema: json("Readiness"), headers: { "Retry-After": { description: "seconds", schema: { type: "integer" } } } },
+    },
+  },
+  { method: "get", path: "/metrics", operationId: "metrics", tag: "operations", summary: "Prometheus metrics (docs/operations.md lists them)", auth: "none", responses: { 200: { description: "Prometheus text format 0.0.4", contentType: "text/plain", schema: { type: "string" } } } },
+  { method: "get", path: "/openapi.json", operationId: "openapi", tag: "operations", summary: "This document", auth: "none", responses: { 200: { description: "OpenAPI 3.1", schema: { type: "object" } } } },
+];
+
+const PATH_PARAM_DESCRIPTIONS: Record<string, string> = { threadId: "a thread id", flowId: "a flow id" };
+
+const SECURITY: Record<Auth, Record<string, string[]>[]> = {
+  apiKey: [{ apiKey: [] }],
+  admin: [{ adminToken: [] }],
+  adminBoard: [{ adminToken: [] }, { adminCookie: [] }],
+  none: [],
+};
+
+/** Strips what a standalone JSON Schema carries but an embedded one must not. */
+function embedded(schema: Record<string, unknown>): Record<string, unknown> {
+  const { $schema: _schema, $id: _id, ...rest } = schema;
+  return rest;
+}
+
+function componentSchemas(): Record<string, Record<string, unknown>> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(NAMED_SCHEMAS)) registry.add(schema, { id });
+  // "input": what a client may send (defaults make fields optional); response schemas have no defaults.
+  const { schemas } = z.toJSONSchema(registry, { target: "draft-2020-12", io: "input", unrepresentable: "any", uri: (id) => `#/components/schemas/${id}` });
+  return Object.fromEntries(Object.entries(schemas).map(([id, schema]) => [id, embedded(schema as Record<string, unknown>)]));
+}
+
+function schemaOf(schema: ResponseSpec["schema"]): Record<string, unknown> | undefined {
+  if (schema === undefined) return undefined;
+  return typeof schema === "string" ? { $ref: `#/components/schemas/${schema}` } : schema;
+}
+
+function parameters(op: OperationSpec): Record<string, unknown>[] {
+  const params: Record<string, unknown>[] = [];
+  for (const [, name] of op.path.matchAll(/\{([^}]+)\}/g)) {
+    params.push({ name, in: "path", required: true, description: op.pathParams?.[name as string] ?? PATH_PARAM_DESCRIPTIONS[name as string] ?? name, schema: { type: "string" } });
+  }
+  for (const [name, field] of Object.entries(op.query?.shape ?? {})) {
+    const schema = embedded(z.toJSONSchema(field as z.ZodType, { target: "draft-2020-12", io: "input", unrepresentable: "any" }));
+    const { description, ...rest } = schema;
+    params.push({ name, in: "query", required: !(field as z.ZodType).safeParse(undefined).success, ...(description ? { description } : {}), schema: rest });
+  }
+  for (const header of op.headers ?? []) {
+    params.push({ name: header.name, in: "header", required: header.required ?? false, description: header.description, schema: { type: "string" } });
+  }
+  return params;
+}
+
+function operation(op: OperationSpec): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const [status, spec] of Object.entries(op.responses)) {
+    const schema = schemaOf(spec.schema);
+    result[status] = {
+      description: spec.description,
+      ...(spec.headers ? { headers: spec.headers } : {}),
+      ...(schema ? { content: { [spec.contentType ?? "application/json"]: { schema } } } : {}),
+    };
+  }
+  const errors = [...new Set([...COMMON_ERRORS[op.auth], ...(op.errors ?? [])])].sort();
+  for (const status of errors) {
+    const known = ERROR_RESPONSES[status];
+    if (known && !(String(status) in result)) result[status] = { $ref: `#/components/responses/${known.name}` };
+  }
+  const params = parameters(op);
+  return {
+    operationId: op.operationId,
+    tags: [op.tag],
+    summary: op.summary,
+    ...(op.description ? { description: op.description } : {}),
+    security: SECURITY[op.auth],
+    ...(params.length ? { parameters: params } : {}),
+    ...(op.body ? { requestBody: { required: !NAMED_SCHEMAS[op.body]?.safeParse({}).success, content: { "application/json": { schema: { $ref: `#/components/schemas/${op.body}` } } } } } : {}),
+    responses: result,
+  };
+}
+
+/** Builds the document (a plain object; serve it as JSON). */
+export function buildOpenApiDocument(options: { version?: string } = {}): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of OPERATIONS) {
+    paths[op.path] ??= {};
+    paths[op.path]![op.method] = operation(op);
+  }
+  const errorResponses = Object.fromEntries(
+    Object.values(ERROR_RESPONSES).map((e) => [
+      e.name,
+      {
+        description: e.description,
+        ...(e.retryAfter ? { headers: { "Retry-After": { description: "seconds to wait before retrying", schema: { type: "integer" } } } } : {}),
+        content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+      },
+    ]),
+  );
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Ensemble API",
+      version: options.version ?? "0.1.0",
+      description: "Runs multi-model LLM flows on a queue-based worker cluster. Every /v1 route needs `Authorization: Bearer <api key>`; errors are `{ error: { code, message, details } }`.",
+    },
+    tags: ["admin", "threads", "policies", "flows", "events", "templates", "operations"].map((name) => ({ name })),
+    paths,
+    components: {
+      schemas: componentSchemas(),
+      responses: errorResponses,
+      securitySchemes: {
+        apiKey: { type: "http", scheme: "bearer", description: "an API key (`ens_…`) from POST /v1/admin/users/{userId}/api-keys; it names the calling user" },
+        adminToken: { type: "http", scheme: "bearer", description: "ADMIN_TOKEN (admin routes are off while it is unset)" },
+        adminCookie: { type: "apiKey", in: "cookie", name: ADMIN_COOKIE, description: "set by GET /admin/login?token=<ADMIN_TOKEN>, for Bull Board in a browser" },
+      },
+    },
+  };
+}

@@ -1,0 +1,116 @@
+import {
+  ContextPolicySchema,
+  DataSharingPolicySchema,
+  FlowDefinitionSchema,
+  FlowExecutionResultSchema,
+  FlowStepResultSchema,
+  FlowStepSchema,
+  MessageRoleSchema,
+  OrchestrationFlowStatusSchema,
+  OrchestrationFlowTypeSchema,
+  StepErrorSchema,
+} from "@ensemble/core";
+import { z } from "zod";
+import { STATUS_BY_CODE, type ApiErrorCode } from "../http/api-error.js";
+
+// What the routes answer, for the OpenAPI document (request bodies are the validating
+// schemas of http/request-schemas.ts). Where the engine already has a schema (results,
+// definitions), it is reused; the rest mirror http/serialize.ts, and the API tests parse
+// real responses with these, so the document cannot drift from what is served.
+
+const Timestamp = z.string().describe("ISO 8601");
+
+export const ErrorBody = z.object({
+  error: z.object({
+    code: z.enum(Object.keys(STATUS_BY_CODE) as [ApiErrorCode, ...ApiErrorCode[]]),
+    message: z.string(),
+    /** For validation_error: one entry per bad field, named by its path (`definition.steps[2].condition`). */
+    details: z.array(z.unknown()),
+  }),
+});
+
+export const UserResponse = z.object({ id: z.string(), name: z.string(), createdAt: Timestamp });
+export const ApiKeyCreatedResponse = z.object({
+  id: z.string(),
+  key: z.string().describe("the secret; shown only in this response, stored as SHA-256"),
+  prefix: z.string(),
+});
+
+export const ThreadResponse = z.object({ id: z.string(), ownerId: z.string(), title: z.string(), createdAt: Timestamp });
+export const ThreadMemberResponse = z.object({ threadId: z.string(), userId: z.string(), permissions: z.array(z.enum(["read", "write", "delete"])) });
+export const MessageResponse = z.object({
+  id: z.string(),
+  threadId: z.string(),
+  role: MessageRoleSchema,
+  content: z.string(),
+  provider: z.string().nullable(),
+  metadata: z.record(z.string(), z.unknown()).nullable().describe("messages a flow saved carry orchestrationFlowId and stepId"),
+  createdAt: Timestamp,
+});
+export const MessageListResponse = z.object({ items: z.array(MessageResponse) });
+export const PolicyListResponse = z.object({ items: z.array(DataSharingPolicySchema) });
+
+export const FlowResponse = z.object({
+  id: z.string(),
+  threadId: z.string(),
+  name: z.string(),
+  description: z.string().nullable(),
+  flowType: OrchestrationFlowTypeSchema,
+  steps: z.array(FlowStepSchema),
+  contextPolicy: ContextPolicySchema,
+  definition: FlowDefinitionSchema,
+  status: OrchestrationFlowStatusSchema,
+  run: z.number().int().describe("the latest run's number; 0 before the first execute"),
+  currentStepIndex: z.number().int(),
+  totalCost: z.number(),
+  totalTokens: z.number().int(),
+  createdAt: Timestamp,
+  startedAt: Timestamp.nullable(),
+  completedAt: Timestamp.nullable(),
+  result: FlowExecutionResultSchema.nullable(),
+  error: StepErrorSchema.extend({ stepId: z.string().optional() }).nullable(),
+  stepResults: z.array(FlowStepResultSchema).optional().describe("the latest run's steps (GET /v1/flows/{flowId} only)"),
+});
+export const FlowListResponse = z.object({ items: z.array(FlowResponse), total: z.number().int() });
+
+export const ExecuteAcceptedResponse = z.object({
+  flowId: z.string(),
+  status: z.enum(["queued", "running"]),
+  run: z.number().int(),
+  message: z.string().optional(),
+});
+export const CancelAcceptedResponse = z.object({ flowId: z.string(), status: z.literal("cancelling") });
+
+export const FlowStatusResponse = z.object({
+  flowId: z.string(),
+  status: OrchestrationFlowStatusSchema,
+  progress: z.number().min(0).max(100),
+  currentStepIndex: z.number().int(),
+  totalSteps: z.number().int(),
+  completedSteps: z.number().int(),
+  failedSteps: z.number().int(),
+  startedAt: Timestamp.nullable(),
+  completedAt: Timestamp.nullable(),
+  totalCost: z.number(),
+  totalTokens: z.number().int(),
+});
+
+export const TemplateListResponse = z.object({
+  items: z.array(
+    z.object({
+      name: z.string(),
+      alias: z.string(),
+      description: z.string(),
+      flowType: OrchestrationFlowTypeSchema,
+      parameters: z.array(z.object({ name: z.string(), type: z.string(), default: z.unknown().optional(), description: z.string() })),
+    }),
+  ),
+});
+
+export const HealthResponse = z.object({ status: z.literal("ok") });
+export const ReadinessResponse = z.object({
+  status: z.enum(["ready", "unavailable"]),
+  checks: z.object({ redis: z.boolean(), postgres: z.boolean() }),
+  down: z.array(z.enum(["redis", "postgres"])).optional().describe("503 only: what is unreachable"),
+  message: z.string().optional(),
+});

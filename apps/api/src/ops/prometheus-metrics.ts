@@ -1,0 +1,109 @@
+import { countFlowsByStatus } from "@ensemble/db";
+import type { EngineDeps } from "@ensemble/engine";
+import { STEP_LATENCY_BUCKETS_SECONDS, type QueueDepth, type StepMetricsSnapshot } from "@ensemble/queue";
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from "prom-client";
+
+/** Flow statuses counted as active by `ensemble_flows`. */
+const ACTIVE_FLOW_STATUSES = ["queued", "running"] as const;
+
+/** What one scrape reads; a source that failed is null (its metrics are left out, `ensemble_metrics_source_up` says so). */
+export interface ScrapeData {
+  queueDepths: Record<string, QueueDepth> | null;
+  activeFlows: Record<(typeof ACTIVE_FLOW_STATUSES)[number], number> | null;
+  steps: StepMetricsSnapshot | null;
+}
+
+/**
+ * /metrics: the cluster's state, read fresh from Redis and Postgres at each scrape, plus
+ * this API process's own default metrics (`process_*`, `nodejs_*`). Step metrics come
+ * from Redis (`ClusterMetrics`), where every worker records its steps, so any API
+ * replica serves the same cluster-wide numbers.
+ */
+export class PrometheusMetrics {
+  readonly contentType = Registry.PROMETHEUS_CONTENT_TYPE;
+  private readonly processRegistry = new Registry();
+
+  constructor(private readonly deps: Pick<EngineDeps, "producer" | "db" | "metrics" | "logger">) {
+    collectDefaultMetrics({ register: this.processRegistry });
+  }
+
+  /** The Prometheus text of one scrape. Sources are read in parallel; none of them failing fails the scrape. */
+  async scrape(): Promise<string> {
+    const [queueDepths, activeFlows, steps] = await Promise.all([
+      this.read("queue depths", () => this.deps.producer.queueDepths()),
+      this.read("active flows", () => countFlowsByStatus(this.deps.db, ACTIVE_FLOW_STATUSES)),
+      this.deps.metrics ? this.read("step metrics", () => this.deps.metrics!.snapshot()) : Promise.resolve(null),
+    ]);
+    return Registry.merge([this.processRegistry, clusterRegistry({ queueDepths, activeFlows, steps })]).metrics();
+  }
+
+  private async read<T>(what: string, load: () => Promise<T>): Promise<T | null> {
+    try {
+      return await load();
+    } catch (err) {
+      this.deps.logger.warn({ err }, `metrics: ${what} unavailable`);
+      return null;
+    }
+  }
+}
+
+/** A registry holding one scrape's cluster metrics (fresh each time: no state shared between scrapes). */
+export function clusterRegistry(data: ScrapeData): Registry {
+  const registry = new Registry();
+  const registers = [registry];
+
+  const sourceUp = new Gauge({ name: "ensemble_metrics_source_up", help: "1 if this scrape could read the source (redis: queues and step metrics; postgres: flow counts)", labelNames: ["source"], registers });
+  sourceUp.set({ source: "redis" }, data.queueDepths ? 1 : 0);
+  sourceUp.set({ source: "postgres" }, data.activeFlows ? 1 : 0);
+
+  if (data.queueDepths) {
+    const jobs = new Gauge({ name: "ensemble_queue_jobs", help: "Jobs in a BullMQ queue by state (waiting includes prioritized)", labelNames: ["queue", "state"], registers });
+    for (const [queue, depth] of Object.entries(data.queueDepths)) {
+      for (const [state, count] of Object.entries(depth)) jobs.set({ queue, state }, count);
+    }
+  }
+
+  if (data.activeFlows) {
+    const flows = new Gauge({ name: "ensemble_flows", help: "Flows that are queued or running now (from Postgres)", labelNames: ["status"], registers });
+    for (const [status, count] of Object.entries(data.activeFlows)) flows.set({ status }, count);
+  }
+
+  if (data.steps) {
+    const attempts = new Counter({ name: "ensemble_step_attempts_total", help: "Step attempts committed by the workers, by provider, model and outcome", labelNames: ["provider", "model", "status"], registers });
+    for (const s of data.steps.steps) attempts.inc({ provider: s.provider, model: s.model, status: s.status }, s.count);
+
+    const tokens = new Counter({ name: "ensemble_step_tokens_total", help: "Tokens reported by the providers, by provider, model and kind (prompt or completion)", labelNames: ["provider", "model", "kind"], registers });
+    for (const t of data.steps.tokens) tokens.inc({ provider: t.provider, model: t.model, kind: t.kind }, t.count);
+
+    const cost = new Counter({ name: "ensemble_step_cost_usd_total", help: "Cost of step attempts in USD from the price table (models without a price add nothing)", labelNames: ["provider", "model"], registers });
+    for (const c of data.steps.cost) cost.inc({ provider: c.provider, model: c.model }, c.usd);
+
+    const errors = new Counter({ name: "ensemble_step_errors_total", help: "Failed step attempts by provider and error code (rate_limited, timeout, …)", labelNames: ["provider", "code"], registers });
+    for (const e of data.steps.errors) errors.inc({ provider: e.provider, code: e.code }, e.count);
+
+    registry.registerMetric(latencyHistogram(data.steps));
+  }
+  return registry;
+}
+
+/**
+ * `ensemble_step_duration_seconds`. prom-client's Histogram can only observe values one by
+ * one, and these buckets were counted by the workers, so this metric object hands the
+ * registry the already-counted series in the shape Histogram#get() returns.
+ */
+function latencyHistogram(steps: StepMetricsSnapshot): Metric {
+  const name = "ensemble_step_duration_seconds";
+  const help = "Step attempt duration (call to commit) by provider and model";
+  const values = steps.latency.flatMap((series) => {
+    const labels = { provider: series.provider, model: series.model };
+    return [
+      ...STEP_LATENCY_BUCKETS_SECONDS.map((le, i) => ({ metricName: `${name}_bucket`, labels: { ...labels, le }, value: series.buckets[i] ?? 0 })),
+      { metricName: `${name}_bucket`, labels: { ...labels, le: "+Inf" }, value: series.count },
+      { metricName: `${name}_sum`, labels, value: series.sumSeconds },
+      { metricName: `${name}_count`, labels, value: series.count },
+    ];
+  });
+  const metric = { name, help, type: "histogram", aggregator: "sum", get: async () => ({ name, help, type: "histogram", aggregator: "sum", values }) };
+  // Duck-typed: the registry only calls get() and reads name/type (see prom-client's registry.js).
+  return metric as unknown as Metric;
+}

@@ -1,0 +1,50 @@
+import { createBullBoard } from "@bull-board/api";
+import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
+import { ExpressAdapter } from "@bull-board/express";
+import type { Queue } from "@ensemble/queue";
+import type { Router } from "express";
+
+/** Where Bull Board is served (the contract's `GET /admin/queues`). */
+export const QUEUE_BOARD_PATH = "/admin/queues";
+
+const QUEUE_DESCRIPTIONS: Record<string, string> = {
+  flows: "flow jobs: start, advance, cancel, archive events, sweep (apps/scheduler)",
+  steps: "step jobs: one provider call each (apps/worker)",
+};
+
+/**
+ * Bull Board over Ensemble's queues. The router does no auth of its own: mount it behind
+ * `requireAdmin`. Job data holds ids and a label only (the job catalog strips anything
+ * else), so the board shows no prompt, output or key.
+ */
+export function createQueueBoard(queues: Queue[]): Router {
+  const serverAdapter = new ExpressAdapter().setBasePath(QUEUE_BOARD_PATH);
+  const adapters = queues.map((queue) => {
+    const adapter = new BullMQAdapter(queue, { description: QUEUE_DESCRIPTIONS[queue.name] ?? "" });
+    adapter.setFormatter("name", (job: { name?: string; data?: unknown }) => readableJobName(job.name ?? "", job.data));
+    return adapter;
+  });
+  createBullBoard({
+    queues: adapters,
+    serverAdapter,
+    options: { uiConfig: { boardTitle: "Ensemble queues", hideDocsLink: true } },
+  });
+  return serverAdapter.getRouter() as Router;
+}
+
+/**
+ * What the board shows as a job's name. BullMQ's name stays the catalog name (`step.run`:
+ * workers dispatch on it); the label the engine puts in the payload says which flow and
+ * step a person is looking at: "step.run · Translation Pipeline › summarize #1". Jobs
+ * without a label (repairs, sweeps) show the ids they carry.
+ */
+export function readableJobName(name: string, data: unknown): string {
+  const payload = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
+  const text = (key: string): string | undefined => (typeof payload[key] === "string" && payload[key] !== "" ? (payload[key]) : undefined);
+  const label = text("label");
+  if (label) return `${name} · ${label}`;
+  const flowId = text("flowId");
+  if (!flowId) return name;
+  const stepId = text("stepId");
+  return `${name} · flow ${flowId}${stepId ? ` › ${stepId}` : ""}`;
+}

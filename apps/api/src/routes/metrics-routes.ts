@@ -1,0 +1,17 @@
+import { Router } from "express";
+import { PrometheusMetrics } from "../ops/prometheus-metrics.js";
+import type { AppContext } from "../app-context.js";
+
+/**
+ * `GET /metrics` in the Prometheus text format. No auth, like most exporters: serve it on
+ * the internal network only (it names providers and models, never a prompt or a key).
+ */
+export function metricsRoutes(ctx: AppContext): Router {
+  const router = Router();
+  const metrics = new PrometheusMetrics(ctx.deps);
+  router.get("/metrics", async (_req, res) => {
+    const body = await metrics.scrape();
+    res.set("Content-Type", metrics.contentType).set("Cache-Control", "no-store").send(body);
+  });
+  return router;
+}

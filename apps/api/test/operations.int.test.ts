@@ -1,0 +1,187 @@
+import { StepRunPayloadSchema } from "@ensemble/queue";
+import type { z } from "zod";
+import * as schemas from "../src/openapi/response-schemas.js";
+import { OpsApi } from "./support/ops-api.js";
+
+const ADMIN_TOKEN = "admin-token-for-ops-tests-0123456789";
+
+const SIM_FLOW = {
+  name: "Ops Pipeline",
+  type: "sequential",
+  steps: [
+    { id: "draft", provider: "sim", model: "echo", action: "generate", prompt: "original" },
+    { id: "polish", provider: "sim", model: "echo", action: "refine", prompt: "Polish: {{ previous }}" },
+  ],
+};
+
+/** Parses a real response with the schema the OpenAPI document publishes for it. */
+function expectShape(schema: z.ZodType, body: unknown): void {
+  const result = schema.safeParse(body);
+  if (!result.success) throw new Error(`response does not match its OpenAPI schema: ${JSON.stringify(result.error.issues)}\n${JSON.stringify(body)}`);
+}
+
+describe("operations surface (ADMIN_TOKEN set)", () => {
+  let api: OpsApi;
+  let key: string;
+
+  beforeAll(async () => {
+    api = await OpsApi.start({ adminToken: ADMIN_TOKEN });
+    ({ key } = await api.createUser());
+  });
+  afterAll(async () => {
+    await api?.stop();
+  });
+
+  describe("Bull Board", () => {
+    it("answers 401 without the token, with a wrong token and with a malformed cookie", async () => {
+      const attempts: Record<string, string>[] = [{}, { authorization: "Bearer wrong-token-wrong-token" }, { cookie: "ensemble_admin=%E0%A4%A" }];
+      for (const headers of attempts) {
+        const res = await fetch(`${api.baseUrl}/admin/queues`, { headers });
+        expect(res.status).toBe(401);
+        expect(await res.json()).toEqual({ error: { code: "unauthorized", message: "admin token required", details: [] } });
+      }
+      expect((await fetch(`${api.baseUrl}/admin/queues/api/queues`)).status).toBe(401);
+      expect((await fetch(`${api.baseUrl}/admin/login?token=nope`, { redirect: "manual" })).status).toBe(401);
+    });
+
+    it("serves the board and its JSON API to the bearer token", async () => {
+      const page = await fetch(`${api.baseUrl}/admin/queues`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      expect(page.status).toBe(200);
+      expect(page.headers.get("content-type")).toMatch(/text\/html/);
+      expect(await page.text()).toContain("Ensemble queues");
+
+      const queues = await fetch(`${api.baseUrl}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      expect(queues.status).toBe(200);
+      const body = (await queues.json()) as { queues: { name: string }[] };
+      expect(body.queues.map((q) => q.name).sort()).toEqual(["flows", "steps"]);
+    });
+
+    it("logs a browser in with /admin/login: an HttpOnly, SameSite=Strict cookie, then a redirect to the board", async () => {
+      const login = await fetch(`${api.baseUrl}/admin/login?token=${encodeURIComponent(ADMIN_TOKEN)}`, { redirect: "manual" });
+      expect(login.status).toBe(303);
+      expect(login.headers.get("location")).toBe("/admin/queues");
+      expect(login.headers.get("cache-control")).toBe("no-store");
+      const cookie = login.headers.get("set-cookie") ?? "";
+      expect(cookie).toMatch(/^ensemble_admin=/);
+      expect(cookie).toMatch(/HttpOnly/i);
+      expect(cookie).toMatch(/SameSite=Strict/i);
+      expect(cookie).toMatch(/Path=\/admin/);
+
+      const page = await fetch(`${api.baseUrl}/admin/queues`, { headers: { cookie: cookie.split(";")[0] as string } });
+      expect(page.status).toBe(200);
+      // The cookie is for the board only: /v1 still wants an API key.
+      expect((await fetch(`${api.baseUrl}/v1/templates`, { headers: { cookie: cookie.split(";")[0] as string } })).status).toBe(401);
+    });
+
+    it("names jobs for people (flow name › step) while job data holds ids and the label only", async () => {
+      const canary = `canary-${Date.now()}-prompt-text`;
+      await api.runFlow(key, SIM_FLOW, canary);
+      const res = await fetch(`${api.baseUrl}/admin/queues/api/queues?activeQueue=steps&status=completed&page=1&jobsPerPage=50`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      const text = await res.text();
+      const steps = (JSON.parse(text) as { queues: { name: string; jobs: { name: string; data: Record<string, unknown> }[] }[] }).queues.find((q) => q.name === "steps");
+      const names = steps?.jobs.map((j) => j.name) ?? [];
+      expect(names).toEqual(expect.arrayContaining(["step.run · Ops Pipeline › draft", "step.run · Ops Pipeline › polish"]));
+      // Only the catalog's payload fields (ids, numbers, the label): the catalog strips anything else.
+      const allowed = Object.keys(StepRunPayloadSchema.shape);
+      for (const job of steps?.jobs ?? []) expect(Object.keys(job.data).filter((k) => !allowed.includes(k))).toEqual([]);
+      expect(text).not.toContain(canary);
+      expect(text).not.toContain(key);
+      expect(text).not.toContain(ADMIN_TOKEN);
+    });
+  });
+
+  describe("/metrics", () => {
+    it("serves Prometheus text with queue depths, active flows, step metrics of sim and process metrics", async () => {
+      await api.runFlow(key, SIM_FLOW, "count me");
+      // The worker records after the commit, without waiting: give the MULTI a moment.
+      let text = "";
+      for (let i = 0; i < 50; i += 1) {
+        const res = await fetch(`${api.baseUrl}/metrics`);
+        expect(res.status).toBe(200);
+        expect(res.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
+        text = await res.text();
+        if (/ensemble_step_attempts_total\{provider="sim",model="echo",status="success"\} ([4-9]|\d\d+)/.test(text)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(text).toMatch(/ensemble_step_attempts_total\{provider="sim",model="echo",status="success"\} ([4-9]|\d\d+)/);
+      expect(text).toMatch(/^ensemble_queue_jobs\{queue="steps",state="waiting"\} \d+$/m);
+      expect(text).toMatch(/^ensemble_queue_jobs\{queue="flows",state="failed"\} \d+$/m);
+      expect(text).toMatch(/^ensemble_flows\{status="running"\} \d+$/m);
+      expect(text).toMatch(/^ensemble_step_duration_seconds_count\{provider="sim",model="echo"\} [1-9]\d*$/m);
+      expect(text).toMatch(/^ensemble_step_duration_seconds_bucket\{provider="sim",model="echo",le="\+Inf"\} [1-9]\d*$/m);
+      expect(text).toMatch(/^ensemble_step_tokens_total\{provider="sim",model="echo",kind="prompt"\} [1-9]\d*$/m);
+      expect(text).toMatch(/^ensemble_step_tokens_total\{provider="sim",model="echo",kind="completion"\} [1-9]\d*$/m);
+      expect(text).toMatch(/^ensemble_metrics_source_up\{source="redis"\} 1$/m);
+      expect(text).toMatch(/^ensemble_metrics_source_up\{source="postgres"\} 1$/m);
+      expect(text).toMatch(/^process_cpu_user_seconds_total \d/m);
+      expect(text).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
+    });
+  });
+
+  describe("/readyz", () => {
+    it("is 200 with both checks up", async () => {
+      const res = await fetch(`${api.baseUrl}/readyz`);
+      expect(res.status).toBe(200);
+      const body = await res.json();
+      expect(body).toEqual({ status: "ready", checks: { redis: true, postgres: true } });
+      expectShape(schemas.ReadinessResponse, body);
+    });
+  });
+
+  describe("responses match the schemas /openapi.json publishes", () => {
+    it("threads, messages, policies, flows, execute, status, templates, errors", async () => {
+      const thread = await api.request(key, "POST", "/v1/threads", { title: "shapes" });
+      expectShape(schemas.ThreadResponse, thread.body);
+      const threadId = thread.body.id as string;
+      expectShape(schemas.MessageResponse, (await api.request(key, "POST", `/v1/threads/${threadId}/messages`, { role: "user", content: "hi" })).body);
+      expectShape(schemas.MessageListResponse, (await api.request(key, "GET", `/v1/threads/${threadId}/messages`)).body);
+      await api.request(key, "PUT", "/v1/policies/sim", { allowConversationHistory: true, allowCrossProviderContext: true, allowAttachments: false });
+      expectShape(schemas.PolicyListResponse, (await api.request(key, "GET", "/v1/policies")).body);
+
+      const created = await api.request(key, "POST", "/v1/flows", { threadId, definition: SIM_FLOW });
+      expect(created.status).toBe(201);
+      expectShape(schemas.FlowResponse, created.body);
+      const flowId = created.body.id as string;
+      const accepted = await api.request(key, "POST", `/v1/flows/${flowId}/execute`, { input: "shape" });
+      expect(accepted.status).toBe(202);
+      expectShape(schemas.ExecuteAcceptedResponse, accepted.body);
+      let status = await api.request(key, "GET", `/v1/flows/${flowId}/status`);
+      for (let i = 0; i < 100 && status.body.status !== "completed"; i += 1) {
+        await new Promise((r) => setTimeout(r, 50));
+        status = await api.request(key, "GET", `/v1/flows/${flowId}/status`);
+      }
+      expectShape(schemas.FlowStatusResponse, status.body);
+      const flow = await api.request(key, "GET", `/v1/flows/${flowId}`);
+      expectShape(schemas.FlowResponse, flow.body);
+      expect(flow.body.result).not.toBeNull();
+      expectShape(schemas.FlowListResponse, (await api.request(key, "GET", `/v1/threads/${threadId}/flows`)).body);
+      expectShape(schemas.TemplateListResponse, (await api.request(key, "GET", "/v1/templates")).body);
+      expectShape(schemas.ErrorBody, (await api.request(key, "GET", "/v1/flows/nope")).body);
+      expectShape(schemas.ErrorBody, (await api.request(key, "POST", "/v1/threads", { title: 5 })).body);
+    });
+  });
+});
+
+describe("operations surface without ADMIN_TOKEN", () => {
+  let api: OpsApi;
+  beforeAll(async () => {
+    api = await OpsApi.start({ runFlows: false });
+  });
+  afterAll(async () => {
+    await api?.stop();
+  });
+
+  it("has no Bull Board and no login (404)", async () => {
+    for (const path of ["/admin/queues", "/admin/queues/api/queues", "/admin/login?token=anything-at-all-123"]) {
+      const res = await fetch(`${api.baseUrl}${path}`, { headers: { authorization: "Bearer anything-at-all-123" }, redirect: "manual" });
+      expect(res.status).toBe(404);
+    }
+  });
+
+  it("serves /openapi.json", async () => {
+    const res = await fetch(`${api.baseUrl}/openapi.json`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/application\/json/);
+    expect(((await res.json()) as { openapi: string }).openapi).toBe("3.1.0");
+  });
+});

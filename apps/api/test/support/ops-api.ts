@@ -1,0 +1,104 @@
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { randomUUID } from "node:crypto";
+import { createEngine, createLogger, startScheduler, startStepWorker, type Engine, type Runtime } from "@ensemble/engine";
+import { insertApiKey, insertUser } from "@ensemble/db";
+import { createTestDatabase, type TestDatabase } from "@ensemble/db/testing";
+import { createRedisConnection } from "@ensemble/queue";
+import { createApp } from "../../src/app.js";
+import { generateApiKey } from "../../src/auth/api-keys.js";
+import { readinessProbe } from "../../src/ops/readiness.js";
+
+export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+
+export interface OpsApiOptions {
+  adminToken?: string;
+  /** Start a scheduler and a step worker in this process, so flows run. Default: true. */
+  runFlows?: boolean;
+}
+
+/**
+ * The API wired as main.ts does it (real readiness probe, ADMIN_TOKEN as given), in this
+ * process, on real Redis (its own prefix) and Postgres (its own database); optionally with
+ * a scheduler and a step worker so flows run.
+ */
+export class OpsApi {
+  readonly prefix = `test-ops-${randomUUID().slice(0, 8)}`;
+  baseUrl = "";
+  engine!: Engine;
+  private database!: TestDatabase;
+  private server!: Server;
+  private readonly runtimes: Runtime[] = [];
+
+  static async start(options: OpsApiOptions = {}): Promise<OpsApi> {
+    const api = new OpsApi();
+    await api.boot(options);
+    return api;
+  }
+
+  private async boot(options: OpsApiOptions): Promise<void> {
+    this.database = await createTestDatabase();
+    const logger = createLogger({ level: process.env.LOG_LEVEL ?? "silent", name: "ops-test" });
+    this.engine = await createEngine({ redisUrl: REDIS_URL, databaseUrl: this.database.url, queuePrefix: this.prefix, logger, databasePoolSize: 4 });
+    const { deps } = this.engine;
+    if (options.runFlows ?? true) {
+      this.runtimes.push(await startScheduler(deps, { connection: this.engine.workerConnection("scheduler"), prefix: this.prefix, sweepEveryMs: 60_000 }));
+      this.runtimes.push(await startStepWorker(deps, { connection: this.engine.workerConnection("worker"), prefix: this.prefix, concurrency: 8 }));
+    }
+    const app = createApp({ deps, adminToken: options.adminToken, readiness: readinessProbe(deps) });
+    this.server = app.listen(0, "127.0.0.1");
+    await new Promise<void>((resolve) => this.server.once("listening", resolve));
+    this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** A new user and an API key for them. */
+  async createUser(id = `u-${randomUUID().slice(0, 8)}`): Promise<{ userId: string; key: string }> {
+    await insertUser(this.engine.deps.db, { id, name: id });
+    const { key, prefix, hash } = generateApiKey();
+    await insertApiKey(this.engine.deps.db, { userId: id, keyHash: hash, prefix });
+    return { userId: id, key };
+  }
+
+  /** Calls the JSON API as `key`. */
+  async request<T = Record<string, unknown>>(key: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
+  }
+
+  /** Creates a thread and a flow as `key`, runs it with ?wait=true and returns the result. */
+  async runFlow(key: string, definition: unknown, input: string): Promise<Record<string, unknown>> {
+    const thread = await this.request<{ id: string }>(key, "POST", "/v1/threads", { title: "ops" });
+    const flow = await this.request<{ id: string }>(key, "POST", "/v1/flows", { threadId: thread.body.id, definition });
+    if (flow.status !== 201) throw new Error(`create flow: ${flow.status} ${JSON.stringify(flow.body)}`);
+    const run = await this.request(key, "POST", `/v1/flows/${flow.body.id}/execute?wait=true`, { input });
+    if (run.status !== 200) throw new Error(`execute: ${run.status} ${JSON.stringify(run.body)}`);
+    return run.body;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    for (const runtime of this.runtimes) await runtime.close();
+    await this.engine?.close();
+    await this.database?.drop();
+    await deleteKeys(`${this.prefix}:*`);
+  }
+}
+
+async function deleteKeys(pattern: string): Promise<void> {
+  const redis = createRedisConnection({ url: REDIS_URL, role: "worker", name: "ops-test-cleanup" });
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+      cursor = next;
+      if (keys.length) await redis.unlink(...keys);
+    } while (cursor !== "0");
+  } finally {
+    await redis.quit();
+  }
+}

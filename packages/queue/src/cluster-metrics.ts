@@ -1,0 +1,145 @@
+import type { Redis } from "ioredis";
+import { DEFAULT_QUEUE_PREFIX } from "./queue-names.js";
+import { toRedisUnavailable, whenFailFastReady } from "./redis-availability.js";
+
+/** One committed step attempt, as a worker saw it. */
+export interface StepSample {
+  provider: string;
+  model: string;
+  status: "success" | "failed";
+  /** The StepError code of a failed attempt (`rate_limited`, `timeout`, …). */
+  errorCode?: string;
+  /** From the claim to the commit of this attempt. */
+  durationMs: number;
+  promptTokens: number;
+  completionTokens: number;
+  /** USD; null when the model has no known price. */
+  costUsd: number | null;
+}
+
+/** Upper bounds (seconds) of the step latency histogram: LLM calls take 0.1 s to minutes. */
+export const STEP_LATENCY_BUCKETS_SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300] as const;
+
+export interface StepMetricsSnapshot {
+  steps: { provider: string; model: string; status: string; count: number }[];
+  /** `buckets[i]` counts attempts ≤ `STEP_LATENCY_BUCKETS_SECONDS[i]` (cumulative, as Prometheus wants). */
+  latency: { provider: string; model: string; buckets: number[]; count: number; sumSeconds: number }[];
+  tokens: { provider: string; model: string; kind: "prompt" | "completion"; count: number }[];
+  cost: { provider: string; model: string; usd: number }[];
+  errors: { provider: string; code: string; count: number }[];
+}
+
+export interface ClusterMetricsOptions {
+  /** Any connection; with a fail-fast one, calls fail at once while Redis is down. The caller owns it. */
+  connection: Redis;
+  /** Key prefix (env `QUEUE_PREFIX`). Default: `ensemble`. */
+  prefix?: string;
+  /** With a fail-fast connection: how long a call waits for it to (re)connect. Default: 1000 ms. */
+  readyTimeoutMs?: number;
+}
+
+// Label values come from flow definitions (a model is any string): clamp them so one odd
+// definition cannot put a huge string into every scrape.
+const MAX_LABEL_CHARS = 100;
+const clamp = (value: string): string => (value.length > MAX_LABEL_CHARS ? value.slice(0, MAX_LABEL_CHARS) : value);
+
+type Field = ["steps", string, string, string] | ["latency_le", string, string, string] | ["latency_sum", string, string] | ["tokens", string, string, "prompt" | "completion"] | ["cost", string, string] | ["errors", string, string];
+
+/**
+ * Step metrics of the whole cluster, kept in Redis: workers run in other processes than
+ * the API that serves /metrics, so a counter in one process would see only its own steps.
+ *
+ * Everything is one hash, `<prefix>:metrics:steps` (one key: a MULTI on it is valid on
+ * Redis Cluster too), whose fields are JSON arrays naming the series, e.g.
+ * `["steps","sim","echo","success"]`. Counters only grow; a Redis flush resets them, which
+ * Prometheus' `rate()` treats as a counter reset.
+ */
+export class ClusterMetrics {
+  readonly key: string;
+  private readonly connection: Redis;
+  private readonly readyTimeoutMs: number;
+
+  constructor(options: ClusterMetricsOptions) {
+    this.connection = options.connection;
+    this.key = `${options.prefix ?? DEFAULT_QUEUE_PREFIX}:metrics:steps`;
+    this.readyTimeoutMs = options.readyTimeoutMs ?? 1_000;
+  }
+
+  /** Adds one attempt: one MULTI, one round trip. */
+  async recordStep(sample: StepSample): Promise<void> {
+    const provider = clamp(sample.provider);
+    const model = clamp(sample.model);
+    const seconds = Math.max(0, sample.durationMs) / 1_000;
+    const bound = STEP_LATENCY_BUCKETS_SECONDS.find((le) => seconds <= le);
+    const multi = this.connection.multi();
+    multi.hincrby(this.key, field(["steps", provider, model, sample.status]), 1);
+    multi.hincrby(this.key, field(["latency_le", provider, model, bound === undefined ? "+Inf" : String(bound)]), 1);
+    multi.hincrbyfloat(this.key, field(["latency_sum", provider, model]), seconds);
+    if (sample.promptTokens > 0) multi.hincrby(this.key, field(["tokens", provider, model, "prompt"]), Math.round(sample.promptTokens));
+    if (sample.completionTokens > 0) multi.hincrby(this.key, field(["tokens", provider, model, "completion"]), Math.round(sample.completionTokens));
+    if (sample.costUsd !== null && sample.costUsd > 0) multi.hincrbyfloat(this.key, field(["cost", provider, model]), sample.costUsd);
+    if (sample.status === "failed") multi.hincrby(this.key, field(["errors", provider, clamp(sample.errorCode ?? "unknown")]), 1);
+    await whenFailFastReady(this.connection, this.readyTimeoutMs, "recordStep");
+    try {
+      await multi.exec();
+    } catch (err) {
+      throw toRedisUnavailable(err, "recordStep");
+    }
+  }
+
+  /** Everything recorded so far, shaped for rendering. One HGETALL. */
+  async snapshot(): Promise<StepMetricsSnapshot> {
+    await whenFailFastReady(this.connection, this.readyTimeoutMs, "metrics snapshot");
+    let raw: Record<string, string>;
+    try {
+      raw = await this.connection.hgetall(this.key);
+    } catch (err) {
+      throw toRedisUnavailable(err, "metrics snapshot");
+    }
+    return parseSnapshot(raw);
+  }
+}
+
+function field(parts: Field): string {
+  return JSON.stringify(parts);
+}
+
+function parseSnapshot(raw: Record<string, string>): StepMetricsSnapshot {
+  const snapshot: StepMetricsSnapshot = { steps: [], latency: [], tokens: [], cost: [], errors: [] };
+  const latency = new Map<string, { provider: string; model: string; byBound: [number, number][]; sumSeconds: number }>();
+  const latencyOf = (provider: string, model: string) => {
+    const id = JSON.stringify([provider, model]);
+    let entry = latency.get(id);
+    if (!entry) {
+      entry = { provider, model, byBound: [], sumSeconds: 0 };
+      latency.set(id, entry);
+    }
+    return entry;
+  };
+  for (const [key, value] of Object.entries(raw)) {
+    let parts: unknown;
+    try {
+      parts = JSON.parse(key);
+    } catch {
+      continue; // not ours
+    }
+    if (!Array.isArray(parts) || !parts.every((p) => typeof p === "string")) continue;
+    const [kind, a = "", b = "", c = ""] = parts;
+    const n = Number(value);
+    if (!Number.isFinite(n)) continue;
+    if (kind === "steps") snapshot.steps.push({ provider: a, model: b, status: c, count: n });
+    else if (kind === "tokens" && (c === "prompt" || c === "completion")) snapshot.tokens.push({ provider: a, model: b, kind: c, count: n });
+    else if (kind === "cost") snapshot.cost.push({ provider: a, model: b, usd: n });
+    else if (kind === "errors") snapshot.errors.push({ provider: a, code: b, count: n });
+    else if (kind === "latency_sum") latencyOf(a, b).sumSeconds = n;
+    else if (kind === "latency_le") latencyOf(a, b).byBound.push([c === "+Inf" ? Infinity : Number(c), n]);
+  }
+  for (const entry of latency.values()) {
+    // Stored per bucket (not cumulative), so a changed bucket list still adds up: each stored
+    // bound counts toward every current bound at or above it.
+    const buckets = STEP_LATENCY_BUCKETS_SECONDS.map((le) => entry.byBound.reduce((sum, [bound, n]) => (bound <= le ? sum + n : sum), 0));
+    const count = entry.byBound.reduce((sum, [, n]) => sum + n, 0);
+    snapshot.latency.push({ provider: entry.provider, model: entry.model, buckets, count, sumSeconds: entry.sumSeconds });
+  }
+  return snapshot;
+}
