@@ -41,6 +41,17 @@ ensure_service_packages() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server postgresql
 }
 
+# Chromium for the browser test of Bull Board (apps/api, playwright-core drives it headless).
+# Debian's package: playwright's own download needs a site we do not depend on.
+ensure_chromium() {
+  if command -v chromium >/dev/null 2>&1; then return; fi
+  command -v apt-get >/dev/null 2>&1 \
+    || die "chromium missing and no apt-get: install Chromium (the Bull Board browser test needs it; CHROMIUM_PATH points the test at it)"
+  say "installing chromium (apt-get)"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+}
+
 # Polls "$@" up to 30 times, half a second apart; fails with a hint when it never succeeds.
 wait_for() {
   local what=$1; shift

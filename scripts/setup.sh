@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time setup of a fresh Debian/Ubuntu machine that has Node 20: pnpm, Redis, PostgreSQL
-# (started, with the "ensemble" and "test" databases), then the workspace's dependencies.
+# (started, with the "ensemble" and "test" databases), Chromium (the Bull Board browser
+# test), then the workspace's dependencies.
 # Safe to run again: each step skips what is already done. Needs root or sudo for apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,7 @@ node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.ex
 
 ensure_pnpm
 ensure_service_packages
+ensure_chromium # the Bull Board browser test
 start_redis
 start_postgres
 ensure_postgres_local_login
