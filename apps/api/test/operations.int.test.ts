@@ -1,3 +1,4 @@
+import { FlowStepResultSchema } from "@ensemble/core";
 import { StepRunPayloadSchema } from "@ensemble/queue";
 import type { z } from "zod";
 import * as schemas from "../src/openapi/response-schemas.js";
@@ -155,6 +156,9 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
       expectShape(schemas.FlowResponse, flow.body);
       expect(flow.body.result).not.toBeNull();
       expectShape(schemas.FlowListResponse, (await api.request(key, "GET", `/v1/threads/${threadId}/flows`)).body);
+      const step = await api.request(key, "POST", `/v1/flows/${flowId}/steps/draft/execute?wait=true`, { input: "one step" });
+      expect(step.status).toBe(200);
+      expectShape(FlowStepResultSchema, step.body);
       expectShape(schemas.TemplateListResponse, (await api.request(key, "GET", "/v1/templates")).body);
       expectShape(schemas.ErrorBody, (await api.request(key, "GET", "/v1/flows/nope")).body);
       expectShape(schemas.ErrorBody, (await api.request(key, "POST", "/v1/threads", { title: 5 })).body);

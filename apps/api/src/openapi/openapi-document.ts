@@ -60,7 +60,6 @@ interface OperationSpec {
   errors?: number[];
 }
 
-const STEP_EXECUTE_BODY = z.strictObject({ input: z.string().max(200_000).optional() });
 const TEMPLATE_PARAMETERS = z.record(z.string(), z.unknown()).describe("the template's parameters (GET /v1/templates lists them)");
 
 /** Named schemas: components/schemas/<name>, referenced with $ref wherever they appear. */
@@ -75,7 +74,6 @@ const NAMED_SCHEMAS: Record<string, z.ZodType> = {
   // with FlowDefinitionSchema (and the DAG, template and CEL checks JSON Schema cannot say).
   CreateFlowBody: CreateFlowBody.extend({ definition: FlowDefinitionSchema }),
   ExecuteFlowBody,
-  ExecuteStepBody: STEP_EXECUTE_BODY,
   TemplateParameters: TEMPLATE_PARAMETERS,
   // the flow language and results (shared by requests and responses)
   FlowDefinition: FlowDefinitionSchema,
@@ -112,7 +110,8 @@ const ERROR_RESPONSES: Record<number, { name: string; description: string; retry
   403: { name: "Forbidden", description: "`forbidden` (you can read it but may not do this) or `policy_violation`" },
   404: { name: "NotFound", description: "`not_found`, also for what belongs to someone else" },
   409: { name: "Conflict", description: "`conflict`: the resource's state forbids this (e.g. the flow is running)" },
-  413: { name: "PayloadTooLarge", description: "`payload_too_large`" },
+  413: { name: "PayloadTooLarge", description: "`payload_too_large`: the body is over MAX_BODY_BYTES" },
+  415: { name: "UnsupportedMediaType", description: "`unsupported_media_type`: send the body as JSON (Content-Type: application/json)" },
   429: { name: "RateLimited", description: "`rate_limited`: the key's request rate is spent", retryAfter: true },
   500: { name: "Internal", description: "`internal`: no stack, no secret; the server logged it" },
   503: { name: "Unavailable", description: "`unavailable`: Redis is unreachable", retryAfter: true },
@@ -247,15 +246,16 @@ const OPERATIONS: OperationSpec[] = [
     path: "/v1/flows/{flowId}/steps/{stepId}/execute",
     operationId: "executeStep",
     tag: "flows",
-    summary: "Run one step of the flow alone",
+    summary: "Run one step of the flow alone (a run of just that step, its input the request's)",
     auth: "apiKey",
     pathParams: { stepId: "a step id of the flow's definition" },
     query: WAIT_QUERY,
     headers: [IDEMPOTENCY_HEADER],
-    body: "ExecuteStepBody",
+    // The route validates its body with the flow's execute schema.
+    body: "ExecuteFlowBody",
     responses: {
       200: { description: "with ?wait=true: the step's result", schema: json("FlowStepResult") },
-      202: { description: "queued", schema: json("ExecuteAccepted") },
+      202: { description: "queued (or, with ?wait=true, still running when the wait ran out)", schema: json("ExecuteAccepted") },
     },
     errors: [400, 403, 404, 409],
   },
@@ -385,7 +385,9 @@ function operation(op: OperationSpec): Record<string, unknown> {
       ...(schema ? { content: { [spec.contentType ?? "application/json"]: { schema } } } : {}),
     };
   }
-  const errors = [...new Set([...COMMON_ERRORS[op.auth], ...(op.errors ?? [])])].sort();
+  // A route with a body can also answer 413 and 415 (the JSON body parser runs before it).
+  const bodyErrors = op.body ? [413, 415] : [];
+  const errors = [...new Set([...COMMON_ERRORS[op.auth], ...(op.errors ?? []), ...bodyErrors])].sort();
   for (const status of errors) {
     const known = ERROR_RESPONSES[status];
     if (known && !(String(status) in result)) result[status] = { $ref: `#/components/responses/${known.name}` };

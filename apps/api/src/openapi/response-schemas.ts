@@ -75,6 +75,7 @@ export const FlowListResponse = z.object({ items: z.array(FlowResponse), total: 
 
 export const ExecuteAcceptedResponse = z.object({
   flowId: z.string(),
+  stepId: z.string().optional().describe("single-step execute only"),
   status: z.enum(["queued", "running"]),
   run: z.number().int(),
   message: z.string().optional(),
