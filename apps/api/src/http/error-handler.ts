@@ -1,5 +1,5 @@
 import { ValidationError } from "@ensemble/core";
-import { FlowConflictError, ForbiddenError, NotFoundError } from "@ensemble/engine";
+import { FlowConflictError, ForbiddenError, NotFoundError, PolicyViolationError } from "@ensemble/engine";
 import { isRedisUnavailable } from "@ensemble/queue";
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import type { Logger } from "pino";
@@ -11,6 +11,9 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof ValidationError) return new ApiError("validation_error", "the request is invalid", [...error.issues]);
   if (error instanceof NotFoundError) return new ApiError("not_found", error.message);
   if (error instanceof ForbiddenError) return new ApiError("forbidden", error.message);
+  if (error instanceof PolicyViolationError) {
+    return new ApiError("policy_violation", error.message, error.violations.map(({ path, stepId, provider, setting, message }) => ({ path, stepId, provider, setting, message })));
+  }
   if (error instanceof FlowConflictError) return new ApiError("conflict", error.message, [{ flowId: error.flowId, status: error.status }]);
   if (isRedisUnavailable(error)) return new ApiError("unavailable", "the queue is unavailable; retry shortly", [], { "Retry-After": "5" });
   const http = error as { type?: string; status?: number; expose?: boolean; limit?: number };
