@@ -4,6 +4,9 @@ import type { z } from "zod";
 import * as schemas from "../src/openapi/response-schemas.js";
 import { OpsApi } from "./support/ops-api.js";
 
+// Real Postgres, Redis and flows: slower than jest's 5 s default on a busy CI machine.
+jest.setTimeout(30_000);
+
 const ADMIN_TOKEN = "admin-token-for-ops-tests-0123456789";
 
 const SIM_FLOW = {

@@ -6,6 +6,9 @@ import { createApp } from "../src/app.js";
 import { readinessProbe } from "../src/ops/readiness.js";
 import { REDIS_URL } from "./support/ops-api.js";
 
+// Real Postgres, Redis and flows: slower than jest's 5 s default on a busy CI machine.
+jest.setTimeout(30_000);
+
 // Real dependencies that are down: a closed port (connection refused) and a server that
 // accepts connections and never answers (a hung host) — no mocks of Redis or Postgres.
 const CLOSED_PORT = 1;
