@@ -21,9 +21,12 @@ if (env.ROLES === "all") {
 // Before listening: once /readyz answers, the printed key works.
 if (env.DEV_MODE) {
   const dev = await ensureDevCredentials(deps.db, env.DEV_API_KEY);
-  // Printed on purpose, once, in development only: the newcomer's first key.
+  // A new key is printed on purpose, once, in development only: the newcomer's first key.
+  // A DEV_API_KEY is known to whoever set it: only its prefix is shown, so logs never hold it.
+  const shown = env.DEV_API_KEY ? `${dev.apiKey.slice(0, 10)}… (DEV_API_KEY)` : dev.apiKey;
+  const bearer = env.DEV_API_KEY ? "$DEV_API_KEY" : dev.apiKey;
   logger.info({ userId: dev.userId }, "development API key printed on stderr");
-  process.stderr.write(`\n  Development API key (user "${dev.userId}"): ${dev.apiKey}\n  curl -H "Authorization: Bearer ${dev.apiKey}" http://127.0.0.1:${env.PORT}/v1/templates\n\n`);
+  process.stderr.write(`\n  Development API key (user "${dev.userId}"): ${shown}\n  curl -H "Authorization: Bearer ${bearer}" http://127.0.0.1:${env.PORT}/v1/templates\n\n`);
 }
 
 const requestGuards = openRequestGuards(env, logger);
