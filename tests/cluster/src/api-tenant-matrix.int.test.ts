@@ -51,6 +51,7 @@ const ROUTES: Row[] = [
   // Admin routes take ADMIN_TOKEN, never a user's key.
   { route: "POST /v1/admin/users", setup: "none", expected: [401, 401, 401, 401, 401], body: () => ({ name: "intruder" }) },
   { route: "POST /v1/admin/users/:userId/api-keys", setup: "none", expected: [401, 401, 401, 401, 401] },
+  { route: "GET /admin/queues", setup: "none", expected: [401, 401, 401, 401, 401] },
 ];
 
 const QUICK_FLOW = { name: "quick", type: "sequential", steps: [simStep("a")] };
