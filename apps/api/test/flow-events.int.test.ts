@@ -3,7 +3,7 @@ import type { FlowStreamUpdate } from "@ensemble/core";
 import { archiveEvents } from "@ensemble/engine";
 import { createRedisConnection } from "@ensemble/queue";
 import WebSocket from "ws";
-import { InProcessApi } from "./support/in-process-api.js";
+import { TestApi } from "./support/test-api.js";
 import { openSse } from "./support/sse-reader.js";
 
 /**
@@ -11,13 +11,13 @@ import { openSse } from "./support/sse-reader.js";
  * real Redis and Postgres, the sim provider; clients read the wire as a user would.
  */
 describe("flow events over SSE and WebSocket", () => {
-  let api: InProcessApi;
+  let api: TestApi;
   let owner: { userId: string; key: string };
   let stranger: { userId: string; key: string };
   let threadId: string;
 
   beforeAll(async () => {
-    api = await InProcessApi.start({ heartbeatMs: 200, slowClientMs: 800 });
+    api = await TestApi.start({ events: { heartbeatMs: 200, slowClientMs: 800 } });
     owner = await api.createUser();
     stranger = await api.createUser();
     threadId = (await api.request<{ id: string }>(owner.key, "POST", "/v1/threads", { title: "events" })).body.id;

@@ -2,7 +2,7 @@ import { FlowStepResultSchema } from "@ensemble/core";
 import { StepRunPayloadSchema } from "@ensemble/queue";
 import type { z } from "zod";
 import * as schemas from "../src/openapi/response-schemas.js";
-import { OpsApi } from "./support/ops-api.js";
+import { TestApi } from "./support/test-api.js";
 
 // Real Postgres, Redis and flows: slower than jest's 5 s default on a busy CI machine.
 jest.setTimeout(30_000);
@@ -25,11 +25,11 @@ function expectShape(schema: z.ZodType, body: unknown): void {
 }
 
 describe("operations surface (ADMIN_TOKEN set)", () => {
-  let api: OpsApi;
+  let api: TestApi;
   let key: string;
 
   beforeAll(async () => {
-    api = await OpsApi.start({ adminToken: ADMIN_TOKEN });
+    api = await TestApi.start({ adminToken: ADMIN_TOKEN });
     ({ key } = await api.createUser());
   });
   afterAll(async () => {
@@ -170,9 +170,9 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
 });
 
 describe("operations surface without ADMIN_TOKEN", () => {
-  let api: OpsApi;
+  let api: TestApi;
   beforeAll(async () => {
-    api = await OpsApi.start({ runFlows: false });
+    api = await TestApi.start({ runFlows: false });
   });
   afterAll(async () => {
     await api?.stop();

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
-import { OpsApi } from "./support/ops-api.js";
+import { TestApi } from "./support/test-api.js";
 
 // Bull Board is a React app: a 200 on /admin/queues proves little. This test logs in the
 // way a person does and checks what the page renders, in headless Chromium.
@@ -18,7 +18,7 @@ const FLOW = {
 };
 
 describe("Bull Board in headless Chromium", () => {
-  let api: OpsApi;
+  let api: TestApi;
   let browser: Browser;
   const shots = mkdtempSync(join(tmpdir(), "ensemble-board-"));
 
@@ -26,7 +26,7 @@ describe("Bull Board in headless Chromium", () => {
     if (!existsSync(CHROMIUM)) {
       throw new Error(`Chromium not found at ${CHROMIUM}: run scripts/setup.sh (apt-get install chromium) or set CHROMIUM_PATH`);
     }
-    api = await OpsApi.start({ adminToken: ADMIN_TOKEN });
+    api = await TestApi.start({ adminToken: ADMIN_TOKEN });
     const { key } = await api.createUser();
     await api.runFlow(key, FLOW, "a prompt for the board");
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });

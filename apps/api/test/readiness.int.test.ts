@@ -4,7 +4,7 @@ import { createEngine, createLogger, type Engine } from "@ensemble/engine";
 import { createTestDatabase, type TestDatabase } from "@ensemble/db/testing";
 import { createApp } from "../src/app.js";
 import { readinessProbe } from "../src/ops/readiness.js";
-import { REDIS_URL } from "./support/ops-api.js";
+import { REDIS_URL } from "./support/test-api.js";
 
 // Real Postgres, Redis and flows: slower than jest's 5 s default on a busy CI machine.
 jest.setTimeout(30_000);

@@ -8,46 +8,52 @@ import { createRedisConnection } from "@ensemble/queue";
 import { createApp } from "../../src/app.js";
 import { generateApiKey } from "../../src/auth/api-keys.js";
 import { readinessProbe } from "../../src/ops/readiness.js";
+import type { EventStreamSettings } from "../../src/events/event-stream-settings.js";
+import { attachFlowWebSocket, type FlowEventStreams } from "../../src/events/flow-events.js";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
-export interface OpsApiOptions {
+export interface TestApiOptions {
   adminToken?: string;
   /** Start a scheduler and a step worker in this process, so flows run. Default: true. */
   runFlows?: boolean;
+  /** Event stream tunables (heartbeats, slow clients). */
+  events?: Partial<EventStreamSettings>;
 }
 
 /**
- * The API wired as main.ts does it (real readiness probe, ADMIN_TOKEN as given), in this
- * process, on real Redis (its own prefix) and Postgres (its own database); optionally with
- * a scheduler and a step worker so flows run.
+ * The API wired as main.ts does it (real readiness probe, ADMIN_TOKEN as given, the
+ * WebSocket upgrade), in this process, on real Redis (its own prefix) and Postgres (its own
+ * database); optionally with a scheduler and a step worker so flows run.
  */
-export class OpsApi {
-  readonly prefix = `test-ops-${randomUUID().slice(0, 8)}`;
+export class TestApi {
+  readonly prefix = `test-api-${randomUUID().slice(0, 8)}`;
   baseUrl = "";
   engine!: Engine;
+  events!: FlowEventStreams;
   private database!: TestDatabase;
   private server!: Server;
   private readonly runtimes: Runtime[] = [];
 
-  static async start(options: OpsApiOptions = {}): Promise<OpsApi> {
-    const api = new OpsApi();
+  static async start(options: TestApiOptions = {}): Promise<TestApi> {
+    const api = new TestApi();
     await api.boot(options);
     return api;
   }
 
-  private async boot(options: OpsApiOptions): Promise<void> {
+  private async boot(options: TestApiOptions): Promise<void> {
     this.database = await createTestDatabase();
-    const logger = createLogger({ level: process.env.LOG_LEVEL ?? "silent", name: "ops-test" });
+    const logger = createLogger({ level: process.env.LOG_LEVEL ?? "silent", name: "api-test" });
     this.engine = await createEngine({ redisUrl: REDIS_URL, databaseUrl: this.database.url, queuePrefix: this.prefix, logger, databasePoolSize: 4 });
     const { deps } = this.engine;
     if (options.runFlows ?? true) {
       this.runtimes.push(await startScheduler(deps, { connection: this.engine.workerConnection("scheduler"), prefix: this.prefix, sweepEveryMs: 60_000 }));
       this.runtimes.push(await startStepWorker(deps, { connection: this.engine.workerConnection("worker"), prefix: this.prefix, concurrency: 8 }));
     }
-    const app = createApp({ deps, adminToken: options.adminToken, readiness: readinessProbe(deps) });
+    const app = createApp({ deps, adminToken: options.adminToken, readiness: readinessProbe(deps), ...(options.events ? { events: options.events } : {}) });
     this.server = app.listen(0, "127.0.0.1");
     await new Promise<void>((resolve) => this.server.once("listening", resolve));
+    this.events = attachFlowWebSocket(this.server, app);
     this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
@@ -81,6 +87,7 @@ export class OpsApi {
   }
 
   async stop(): Promise<void> {
+    this.events?.close();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     for (const runtime of this.runtimes) await runtime.close();
     await this.engine?.close();
@@ -90,7 +97,7 @@ export class OpsApi {
 }
 
 async function deleteKeys(pattern: string): Promise<void> {
-  const redis = createRedisConnection({ url: REDIS_URL, role: "worker", name: "ops-test-cleanup" });
+  const redis = createRedisConnection({ url: REDIS_URL, role: "worker", name: "api-test-cleanup" });
   try {
     let cursor = "0";
     do {
