@@ -27,7 +27,7 @@ describe("real providers through the cluster", () => {
         ...vendors.env,
         OPENAI_COMPATIBLE_ENDPOINTS: JSON.stringify([{ name: "limited", baseUrl: limited.url }]),
         PROVIDER_RATE_LIMITS: JSON.stringify({ limited: { requestsPerMinute: RATE_LIMIT } }),
-        RATE_LIMIT_WINDOW_MS: String(RATE_WINDOW_MS),
+        PROVIDER_RATE_LIMIT_WINDOW_MS: String(RATE_WINDOW_MS),
       },
     });
     api = new ApiClient(cluster.baseUrl);

@@ -28,7 +28,7 @@ export interface EngineConfig {
   hooks?: HookRegistry;
   /** Cluster-wide provider limits (env PROVIDER_RATE_LIMITS); none by default. */
   rateLimits?: RateLimits;
-  /** The window the per-minute limits count over (env RATE_LIMIT_WINDOW_MS). */
+  /** The window the per-minute limits count over (env PROVIDER_RATE_LIMIT_WINDOW_MS). */
   rateLimitWindowMs?: number;
   /** Name in logs and leases; default host:pid:random. */
   processName?: string;

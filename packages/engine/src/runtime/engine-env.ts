@@ -34,7 +34,7 @@ export const EngineEnvSchema = z.object({
     .pipe(RateLimitsSchema)
     .optional(),
   /** The window PROVIDER_RATE_LIMITS' per-minute numbers count over (shorter in tests). */
-  RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(100).default(60_000),
+  PROVIDER_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(100).default(60_000),
   /** Vendor keys and base URLs (OPENAI_API_KEY, …, OPENAI_COMPATIBLE_ENDPOINTS): see packages/providers/README.md. */
   ...ProviderEnvSchema.shape,
   /** A JSON price table merged over the default one (USD per million tokens, per provider and model). */
@@ -79,7 +79,7 @@ export function engineConfigFromEnv(
     databasePoolSize: env.DATABASE_POOL_SIZE,
     settings: { stepLeaseMs: env.STEP_LEASE_MS },
     ...(env.PROVIDER_RATE_LIMITS ? { rateLimits: env.PROVIDER_RATE_LIMITS } : {}),
-    rateLimitWindowMs: env.RATE_LIMIT_WINDOW_MS,
+    rateLimitWindowMs: env.PROVIDER_RATE_LIMIT_WINDOW_MS,
     providerEnv: pickProviderVariables(source),
     ...(env.PRICE_TABLE_FILE ? { prices: priceTableFromFile(env.PRICE_TABLE_FILE) } : {}),
   };
