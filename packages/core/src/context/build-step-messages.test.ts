@@ -99,6 +99,12 @@ describe("buildStepMessages — context policy", () => {
     const hook = messagesFor({ steps: [step("a", { prompt: { hook: "translate" } })] }, [], "a", { hookPrompt: "Translate: hola" });
     expect(hook.messages).toEqual([{ role: "user", content: "Translate: hola" }]);
   });
+
+  it("reads only metadata's own keys: inherited names render empty", () => {
+    const def = { steps: [step("a", { prompt: "p={{ metadata.__proto__ }} c={{ metadata.constructor }} t={{ metadata.tier.toString }}" })] };
+    const out = messagesFor(def, [], "a", {}, { tier: "gold" });
+    expect(out.messages.at(-1)?.content).toContain("p= c= t=");
+  });
 });
 
 describe("buildStepContext", () => {

@@ -111,7 +111,7 @@ export function buildStepMessages(state: RunState, stepId: string, iteration: nu
       case "iteration":
         return String(iteration);
       case "metadata":
-        return formatMetadata(path.slice(1).reduce<unknown>((value, k) => (isRecord(value) ? value[k] : undefined), state.metadata));
+        return formatMetadata(path.slice(1).reduce<unknown>((value, k) => (isRecord(value) && Object.hasOwn(value, k) ? value[k] : undefined), state.metadata));
       case "steps": {
         if (field === "status") return getRecord(state, key as string, Math.max(latestIteration(state, key as string), 0))?.status ?? "pending";
         return kept(latestSuccess(state, key as string));
