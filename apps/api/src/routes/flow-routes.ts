@@ -72,7 +72,7 @@ export function flowRoutes(ctx: AppContext): Router {
   // One step alone: a run of the flow that executes just this step, its input the request's.
   router.post("/v1/flows/:flowId/steps/:stepId/execute", async (req, res) => {
     const flow = await loadFlow(req, "write");
-    const stepId = req.params.stepId as string;
+    const stepId = req.params.stepId;
     const { wait } = parseRequest(WaitQuery, req.query);
     const body = parseRequest(ExecuteFlowBody, req.body);
     const afterEventId = wait === "true" ? await deps.bus.lastEventId(flow.id) : 0;
