@@ -28,7 +28,7 @@ export async function benchEnsemble(options: EnsembleOptions): Promise<RunFigure
   const prefix = `bench-${randomUUID().slice(0, 8)}`;
   const env = { ...process.env, DATABASE_URL: options.databaseUrl, REDIS_URL: options.redisUrl, QUEUE_PREFIX: prefix, LOG_LEVEL: "warn", WORKER_CONCURRENCY: String(options.workerConcurrency), SCHEDULER_CONCURRENCY: "32", DATABASE_POOL_SIZE: "20" };
   const children: ChildProcess[] = [
-    spawn(process.execPath, ["--import", "tsx", "apps/scheduler/src/main.ts"], { cwd: REPO_ROOT, env, stdio: ["ignore", "ignore", "inherit"] }),
+    spawn(process.execPath, [...(process.env.BENCH_SCHEDULER_NODE_ARGS?.split(" ") ?? []), "--import", "tsx", "apps/scheduler/src/main.ts"], { cwd: REPO_ROOT, env, stdio: ["ignore", "ignore", "inherit"] }),
     spawn(process.execPath, [...(process.env.BENCH_WORKER_NODE_ARGS?.split(" ") ?? []), "--import", "tsx", "apps/worker/src/main.ts"], { cwd: REPO_ROOT, env, stdio: ["ignore", "ignore", "inherit"] }),
   ];
   const engine: Engine = await createEngine({ redisUrl: options.redisUrl, databaseUrl: options.databaseUrl, queuePrefix: prefix, logger: createLogger({ level: "warn", name: "bench" }), migrate: true, databasePoolSize: 20 });
@@ -37,45 +37,38 @@ export async function benchEnsemble(options: EnsembleOptions): Promise<RunFigure
     const user = await insertUser(deps.db, { name: "bench" });
     const thread = await insertThread(deps.db, { ownerId: user.id, title: "bench" });
     const serialIds: string[] = [];
+    const concurrentIds: string[] = [];
 
-    const notifiedAt = new Map<string, number>();
-    const runFlow = async (record: boolean): Promise<void> => {
+    const client = new Map<string, ClientTimes>();
+    const runFlow = async (record: "serial" | "concurrent" | false): Promise<void> => {
+      const began = Date.now();
       const flow = await createFlow(deps, { threadId: thread.id, userId: user.id, definition: DEFINITION });
+      const created = Date.now();
       let resolveDone: () => void = () => undefined;
       const done = new Promise<void>((r) => (resolveDone = r));
       const stop = await followEvents(deps.bus, flow.id, 0, (event) => {
         if (event.type === "flow_complete" || event.type === "flow_failed") resolveDone();
       });
+      const followed = Date.now();
       await executeFlow(deps, flow.id, { input: "benchmark input" });
+      const executed = Date.now();
       await done;
-      notifiedAt.set(flow.id, Date.now());
+      client.set(flow.id, { began, created, followed, executed, told: Date.now() });
       await stop();
-      if (record) serialIds.push(flow.id);
+      if (record === "serial") serialIds.push(flow.id);
+      if (record === "concurrent") concurrentIds.push(flow.id);
     };
 
     await waitForWorkers(runFlow);
-    const serialPerSecond = await closedLoop(options.serialFlows, 1, () => runFlow(true));
-    const concurrentPerSecond = await closedLoop(options.concurrentFlows, 100, () => runFlow(false));
+    const serialPerSecond = await closedLoop(options.serialFlows, 1, () => runFlow("serial"));
+    process.stderr.write(`    ${options.serialFlows} flows one at a time done; ${options.concurrentFlows} with 100 in flight…\n`);
+    const concurrentPerSecond = await closedLoop(options.concurrentFlows, 100, () => runFlow("concurrent"));
+    process.stderr.write("    done\n");
 
-    const hopsMs: number[] = [];
-    const phases: Record<string, number[]> = { "queued→running": [], "running→step 1": [], "last step→flow done": [], "flow done→client told": [] };
-    for (const id of serialIds) {
-      const rows = (await listRunSteps(deps.db, id, 1)).sort((a, b) => a.stepIndex - b.stepIndex);
-      const flow = await findFlow(deps.db, id);
-      const ms = (d: Date | null | undefined): number => d?.getTime() ?? Number.NaN;
-      phases["queued→running"]?.push(ms(flow?.startedAt) - ms(flow?.queuedAt));
-      phases["running→step 1"]?.push(ms(rows[0]?.startedAt) - ms(flow?.startedAt));
-      phases["last step→flow done"]?.push(ms(flow?.completedAt) - ms(rows[rows.length - 1]?.completedAt));
-      phases["flow done→client told"]?.push((notifiedAt.get(id) ?? Number.NaN) - ms(flow?.completedAt));
-      for (let i = 1; i < rows.length; i += 1) {
-        const done = rows[i - 1]?.completedAt?.getTime();
-        const next = rows[i]?.startedAt?.getTime();
-        if (done !== undefined && next !== undefined) hopsMs.push(next - done);
-      }
-    }
-    for (const [phase, values] of Object.entries(phases)) {
-      process.stderr.write(`    ${phase.padEnd(24)} p50 ${percentile(values, 50).toFixed(1)} ms\n`);
-    }
+    const serial = await whereTimeGoes(deps, serialIds, client);
+    printPhases("serial", serial.phases);
+    printPhases("100 in flight", (await whereTimeGoes(deps, concurrentIds, client)).phases);
+    const hopsMs = serial.hopsMs;
     return { name: "Ensemble (3-step flow, persisted)", hopsMs, serialPerSecond, concurrentPerSecond };
   } finally {
     for (const child of children) child.kill("SIGTERM");
@@ -84,7 +77,63 @@ export async function benchEnsemble(options: EnsembleOptions): Promise<RunFigure
 }
 
 /** The first flows warm up both processes (module load, connections, JIT). */
-async function waitForWorkers(runFlow: (record: boolean) => Promise<void>): Promise<void> {
+async function waitForWorkers(runFlow: (record: false) => Promise<void>): Promise<void> {
   await runFlow(false);
   await closedLoop(50, 10, () => runFlow(false));
+}
+
+interface ClientTimes {
+  began: number;
+  created: number;
+  followed: number;
+  executed: number;
+  told: number;
+}
+
+/** Where a flow's time went, from the client's clock and the stored timestamps; and its step-to-step hops. */
+async function whereTimeGoes(deps: Engine["deps"], ids: readonly string[], client: ReadonlyMap<string, ClientTimes>): Promise<{ phases: Record<string, number[]>; hopsMs: number[] }> {
+  const hopsMs: number[] = [];
+  const phases: Record<string, number[]> = {
+    "create (client)": [],
+    "subscribe (client)": [],
+    "execute call (client)": [],
+    "queued→running": [],
+    "running→step 1": [],
+    "step claimed→committed": [],
+    "step→next step": [],
+    "last step→flow done": [],
+    "flow done→client told": [],
+    "whole flow (client)": [],
+  };
+  const add = (phase: string, value: number): void => void phases[phase]?.push(value);
+  const ms = (d: Date | null | undefined): number => d?.getTime() ?? Number.NaN;
+  for (const id of ids) {
+    const rows = (await listRunSteps(deps.db, id, 1)).sort((a, b) => a.stepIndex - b.stepIndex);
+    const flow = await findFlow(deps.db, id);
+    const c = client.get(id);
+    if (c) {
+      add("create (client)", c.created - c.began);
+      add("subscribe (client)", c.followed - c.created);
+      add("execute call (client)", c.executed - c.followed);
+      add("flow done→client told", c.told - ms(flow?.completedAt));
+      add("whole flow (client)", c.told - c.began);
+    }
+    add("queued→running", ms(flow?.startedAt) - ms(flow?.queuedAt));
+    add("running→step 1", ms(rows[0]?.startedAt) - ms(flow?.startedAt));
+    add("last step→flow done", ms(flow?.completedAt) - ms(rows[rows.length - 1]?.completedAt));
+    for (const row of rows) add("step claimed→committed", ms(row.completedAt) - ms(row.startedAt));
+    for (let i = 1; i < rows.length; i += 1) {
+      const hop = ms(rows[i]?.startedAt) - ms(rows[i - 1]?.completedAt);
+      add("step→next step", hop);
+      if (!Number.isNaN(hop)) hopsMs.push(hop);
+    }
+  }
+  return { phases, hopsMs };
+}
+
+function printPhases(label: string, phases: Record<string, number[]>): void {
+  process.stderr.write(`    where a flow's time goes (${label}):\n`);
+  for (const [phase, values] of Object.entries(phases)) {
+    process.stderr.write(`      ${phase.padEnd(24)} p50 ${percentile(values, 50).toFixed(1).padStart(7)} ms   p99 ${percentile(values, 99).toFixed(1).padStart(7)} ms\n`);
+  }
 }
