@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { ExtractTablesWithRelations } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
+import type { Sql } from "postgres";
 import * as schema from "./schema/index.js";
 
 export type Schema = typeof schema;
@@ -58,9 +59,9 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
         ...(options.asyncCommit ? { synchronous_commit: "off" } : {}),
       },
     });
-    const db = drizzle(client, { schema }) as unknown as Database;
+    const db = drizzle(preparing(client), { schema }) as unknown as Database;
     const transact = async <T>(fn: (tx: Executor) => Promise<T>): Promise<T> => {
-      const connection = await client.reserve();
+      const connection = preparing(await client.reserve());
       // A reserved connection shares the pool's options, but Drizzle looks for them on it.
       const tx = drizzle(Object.assign(connection, { options: client.options }), { schema }) as unknown as Database;
       try {
@@ -86,6 +87,24 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
   const client = await PGlite.create(dataDir);
   const db = drizzle(client, { schema }) as unknown as Database;
   return { db, kind: "pglite", transact: (fn) => db.transaction(fn), close: () => client.close() };
+}
+
+/** Longer statements are one-offs (a batch of many rows): not worth a prepared statement per connection. */
+const MAX_PREPARED_STATEMENT_CHARS = 4_000;
+
+/**
+ * Drizzle sends every statement unprepared, and for an unprepared statement with parameters
+ * postgres.js first sends Parse/Describe and waits for the parameter types before it can
+ * bind: two round trips per statement, and the connection pipelines nothing meanwhile.
+ * Prepared (named, cached per connection), a statement seen before is one Bind/Execute:
+ * one round trip, pipelined with its neighbours, and Postgres skips parsing it again.
+ * `?prepare=false` in the URL (e.g. behind a transaction-mode pooler) still turns it off.
+ */
+function preparing<C extends Sql>(client: C): C {
+  const unsafe = client.unsafe.bind(client);
+  client.unsafe = ((query: string, params: Parameters<Sql["unsafe"]>[1] = [], options: Parameters<Sql["unsafe"]>[2] = {}) =>
+    unsafe(query, params, { ...options, prepare: params.length > 0 && query.length <= MAX_PREPARED_STATEMENT_CHARS })) as C["unsafe"];
+  return client;
 }
 
 /** Applies pending migrations (idempotent; safe to run at every start). */
