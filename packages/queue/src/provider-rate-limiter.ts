@@ -118,7 +118,8 @@ export class ProviderRateLimiter {
     const scope = scopes[scopeIndex]?.name ?? provider;
     const limit = `${scope} ${["", "requestsPerMinute", "tokensPerMinute", "maxConcurrent"][which] ?? ""}`.trim();
     // Jitter spreads the waiting steps so they do not all come back in the same millisecond.
-    const retryInMs = (wait < 0 ? CONCURRENCY_POLL_MS : wait) + Math.floor(Math.random() * CONCURRENCY_POLL_MS);
+    // +5 ms: a timer and Date.now() can disagree by a millisecond; coming back early is wasted work.
+    const retryInMs = (wait < 0 ? CONCURRENCY_POLL_MS : wait + 5) + Math.floor(Math.random() * CONCURRENCY_POLL_MS);
     return { admitted: false, retryInMs, limit };
   }
 
@@ -152,7 +153,7 @@ export class ProviderRateLimiter {
   }
 
   private keys(scope: string): string[] {
-    const base = `${this.prefix}:ratelimit:${scope}`;
+    const base = `${this.prefix}:provider-limit:${scope}`;
     return [`${base}:requests`, `${base}:tokens`, `${base}:slots`];
   }
 }

@@ -1,3 +1,5 @@
+import { randomBytes } from "node:crypto";
+import { request } from "node:http";
 import { tables } from "@ensemble/db";
 import { Cluster, freePort } from "./cluster-harness.js";
 import { ADMIN_TOKEN, createTenant, send, type RawResponse, type Tenant } from "./tenants.js";
@@ -46,6 +48,8 @@ describe("per-API-key rate limit across two API processes", () => {
       expect(refused.headers.get("ratelimit-remaining")).toBe("0");
       expect(refused.headers.get("ratelimit-policy")).toBe(`${LIMIT};w=60`);
     }
+    // The WebSocket upgrade (which bypasses Express) counts too.
+    expect(await websocketUpgradeStatus(secondApi, "/v1/flows/any-flow/ws", alice.key)).toBe(429);
     // Every route behind the key is limited, writes included, and nothing is written.
     const write = await send(secondApi, { method: "POST", path: "/v1/threads", key: alice.key, body: { title: "over the limit" } });
     expect(write.status).toBe(429);
@@ -65,6 +69,25 @@ describe("per-API-key rate limit across two API processes", () => {
     expect([res.status, res.headers.get("ratelimit-limit")]).toEqual([401, null]);
   });
 });
+
+/** The HTTP status a WebSocket upgrade request is refused with (a raw handshake: no client library needed). */
+function websocketUpgradeStatus(baseUrl: string, path: string, key: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${baseUrl}${path}`, {
+      headers: { connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": randomBytes(16).toString("base64"), authorization: `Bearer ${key}` },
+    });
+    req.on("response", (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("upgrade", (_res, socket) => {
+      socket.destroy();
+      resolve(101);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
 
 async function waitReady(baseUrl: string): Promise<void> {
   const deadline = Date.now() + 60_000;

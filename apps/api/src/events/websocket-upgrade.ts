@@ -4,7 +4,9 @@ import { STATUS_CODES } from "node:http";
 import type { Database } from "@ensemble/db";
 import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
-import { STATUS_BY_CODE } from "../http/api-error.js";
+import { isRedisUnavailable } from "@ensemble/queue";
+import type { RateLimiter } from "../guards/rate-limiter.js";
+import { ApiError, STATUS_BY_CODE } from "../http/api-error.js";
 import { toApiError } from "../http/error-handler.js";
 import type { FlowEventHub } from "./flow-event-hub.js";
 import { parseLastEventId } from "./last-event-id.js";
@@ -33,6 +35,8 @@ export class FlowWebSocketUpgrade {
     private readonly hub: FlowEventHub,
     private readonly db: Database,
     private readonly logger: Logger,
+    /** The per-key limit /v1 routes get from Express; the upgrade bypasses Express, so it applies it here. */
+    private readonly rateLimiter: RateLimiter | null = null,
   ) {}
 
   async handle(req: IncomingMessage, socket: Duplex, head: Buffer, flowId: string, query: URLSearchParams): Promise<void> {
@@ -40,7 +44,8 @@ export class FlowWebSocketUpgrade {
     let afterId: number;
     try {
       afterId = parseLastEventId(req.headers["last-event-id"], query.get("lastEventId") ?? undefined);
-      const userId = await userForAuthorization(this.db, req.headers.authorization);
+      const { userId, apiKeyId } = await userForAuthorization(this.db, req.headers.authorization);
+      await this.countAgainstRateLimit(apiKeyId);
       await loadReadableFlow(this.db, flowId, userId);
     } catch (err) {
       this.reject(socket, err);
@@ -67,6 +72,19 @@ export class FlowWebSocketUpgrade {
     };
     const stop = this.hub.openFeed({ flowId, afterId, sink: createWebSocketSink(ws), heartbeat });
     ws.on("close", stop);
+  }
+
+  private async countAgainstRateLimit(apiKeyId: string): Promise<void> {
+    if (!this.rateLimiter) return;
+    try {
+      const decision = await this.rateLimiter.hit(apiKeyId);
+      if (decision.allowed) return;
+      const retryAfter = Math.max(1, Math.ceil(decision.resetMs / 1000));
+      throw new ApiError("rate_limited", `too many requests for this API key; retry in ${retryAfter} s`, [{ limit: decision.limit, retryAfterSeconds: retryAfter }], { "Retry-After": String(retryAfter) });
+    } catch (err) {
+      // Fail open while Redis is down, as the Express middleware does.
+      if (!isRedisUnavailable(err)) throw err;
+    }
   }
 
   private reject(socket: Duplex, err: unknown): void {
