@@ -1,4 +1,5 @@
 import { startFakeOpenAI, startFakeVendors, type FakeVendors, type FakeVendorServer } from "@ensemble/providers/testing";
+import { readFileSync } from "node:fs";
 import { createRedisConnection, ProgressBus } from "@ensemble/queue";
 import { ApiClient, type FlowBody, type StepResultBody } from "./api-client.js";
 import { Cluster } from "./cluster-harness.js";
@@ -344,5 +345,35 @@ describe("real providers through the cluster", () => {
     const unknown = await api.request<{ error: { code: string; details: { path: string }[] } }>("POST", `/v1/flows/${flowId}/steps/zzz/execute`, {});
     expect(unknown.status).toBe(400);
     expect(unknown.body.error.details[0]?.path).toBe("stepId");
+  });
+  // Last: every test above has run, with keys in each process's environment and in each request.
+  it("no provider key reaches a log line, Redis (job data, events) or an API answer", async () => {
+    const secrets = [vendors.openai.apiKey, vendors.anthropic.apiKey, vendors.google.apiKey];
+    const logs = cluster.processes.map((p) => readFileSync(p.logFile, "utf8")).join("\n");
+    expect(logs.length).toBeGreaterThan(0);
+    const redis = createRedisConnection({ url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379", role: "worker", name: "test-secrets" });
+    const stored: string[] = [];
+    try {
+      let cursor = "0";
+      do {
+        const [next, keys] = await redis.scan(cursor, "MATCH", `${cluster.prefix}:*`, "COUNT", 500);
+        cursor = next;
+        for (const key of keys) {
+          const type = await redis.type(key);
+          if (type === "hash") stored.push(JSON.stringify(await redis.hgetall(key)));
+          else if (type === "stream") stored.push(JSON.stringify(await redis.xrange(key, "-", "+")));
+          else if (type === "string") stored.push((await redis.get(key)) ?? "");
+        }
+      } while (cursor !== "0");
+    } finally {
+      await redis.quit();
+    }
+    expect(stored.join("").length).toBeGreaterThan(0);
+    const threadFlows = JSON.stringify((await api.request("GET", `/v1/threads/${threadId}/flows?limit=200`)).body);
+    for (const secret of secrets) {
+      expect(logs).not.toContain(secret);
+      expect(stored.join("\n")).not.toContain(secret);
+      expect(threadFlows).not.toContain(secret);
+    }
   });
 });
