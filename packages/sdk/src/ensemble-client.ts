@@ -117,13 +117,14 @@ export class EnsembleClient {
     const body = { input: options.input, metadata: options.metadata, saveMessages: options.saveMessages, timeout: options.timeout };
     const path = `/v1/flows/${id(flowId)}/execute`;
     const signal = options.signal;
+    const headers = idempotencyHeader(options.idempotencyKey);
     if (!options.streaming && !options.onUpdate) {
       // The server holds the request until the run ends; 202 means it gave up waiting first.
-      const res = await this.http.request<FlowExecutionResult | { run: number }>("POST", `${path}?wait=true`, { body, timeoutMs: false, ...(signal ? { signal } : {}) });
+      const res = await this.http.request<FlowExecutionResult | { run: number }>("POST", `${path}?wait=true`, { body, headers, timeoutMs: false, ...(signal ? { signal } : {}) });
       const result = res.status === 200 ? (res.body as FlowExecutionResult) : await this.waitForRun(flowId, (res.body as { run: number }).run, undefined, signal);
       return settle(result);
     }
-    const started = (await this.http.request<{ run: number }>("POST", path, { body, ...(signal ? { signal } : {}) })).body;
+    const started = (await this.http.request<{ run: number }>("POST", path, { body, headers, ...(signal ? { signal } : {}) })).body;
     return settle(await this.waitForRun(flowId, started.run, options.onUpdate, signal));
   }
 
@@ -139,12 +140,13 @@ export class EnsembleClient {
     const body = { input: options.input, metadata: options.metadata, timeout: options.timeout };
     const signal = options.signal;
     const path = `/v1/flows/${id(flowId)}/steps/${id(stepId)}/execute`;
+    const headers = idempotencyHeader(options.idempotencyKey);
     if (!options.onUpdate) {
-      const res = await this.http.request<FlowStepResult | { run: number }>("POST", `${path}?wait=true`, { body, timeoutMs: false, ...(signal ? { signal } : {}) });
+      const res = await this.http.request<FlowStepResult | { run: number }>("POST", `${path}?wait=true`, { body, headers, timeoutMs: false, ...(signal ? { signal } : {}) });
       if (res.status === 200) return res.body as FlowStepResult;
       return this.stepOf(await this.waitForRun(flowId, (res.body as { run: number }).run, undefined, signal), stepId);
     }
-    const started = (await this.http.request<{ run: number }>("POST", path, { body, ...(signal ? { signal } : {}) })).body;
+    const started = (await this.http.request<{ run: number }>("POST", path, { body, headers, ...(signal ? { signal } : {}) })).body;
     return this.stepOf(await this.waitForRun(flowId, started.run, options.onUpdate, signal), stepId);
   }
 
@@ -220,4 +222,8 @@ export function createEnsembleClient(options: EnsembleClientOptions): EnsembleCl
 function settle(result: FlowExecutionResult): FlowExecutionResult {
   if (result.status !== "completed") throw new FlowExecutionError(result);
   return result;
+}
+
+function idempotencyHeader(key: string | undefined): Record<string, string> {
+  return key ? { "idempotency-key": key } : {};
 }

@@ -123,12 +123,16 @@ export interface ExecuteFlowOptions {
   onUpdate?: (update: FlowStreamUpdate) => void;
   /** Stops waiting (the run goes on; `cancelFlow` stops it). */
   signal?: AbortSignal;
+  /** Sent as `Idempotency-Key`: calling again with the same key and options starts nothing new and returns the first answer. */
+  idempotencyKey?: string;
 }
 
 export interface ExecuteStepOptions {
   input?: string;
   metadata?: Record<string, unknown>;
   timeout?: TimeoutConfig;
+  /** Sent as `Idempotency-Key` (see ExecuteFlowOptions). */
+  idempotencyKey?: string;
   onUpdate?: (update: FlowStreamUpdate) => void;
   signal?: AbortSignal;
 }

@@ -77,6 +77,14 @@ describe("@ensemble/sdk against the cluster", () => {
     await expect(client.getFlow(flow.id)).rejects.toMatchObject({ name: "EnsembleApiError", status: 404, code: "not_found" });
   });
 
+  it("executeFlow with an idempotencyKey: the same call again returns the first run's result and starts nothing", async () => {
+    const flow = await client.createFlow(threadId, chain("echo", 1));
+    const first = await client.executeFlow(flow.id, { input: "once", idempotencyKey: `sdk-${flow.id}` });
+    const again = await client.executeFlow(flow.id, { input: "once", idempotencyKey: `sdk-${flow.id}` });
+    expect(again).toEqual(first);
+    expect((await client.getFlow(flow.id)) as unknown as { run: number }).toMatchObject({ run: 1 });
+  });
+
   it("a failed run rejects with FlowExecutionError carrying the partial result", async () => {
     const flow = await client.createFlow(threadId, {
       name: "fails",
