@@ -20,10 +20,20 @@ export interface DatabaseHandle {
   /**
    * Runs `fn` in a transaction whose BEGIN travels with the first statement instead of
    * costing a round trip of its own (postgres.js: statements issued in the same tick
-   * share one write). On the hot path a round trip is most of a step's cost.
+   * share one write), and whose COMMIT can travel with the last ones (`control.commitAfter`).
+   * On the hot path a round trip is most of a step's cost.
    */
-  transact<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;
+  transact<T>(fn: (tx: Executor, control: TransactionControl) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+export interface TransactionControl {
+  /**
+   * Statements already sent with `sendStatement` that the transaction ends with: COMMIT goes
+   * out right behind them, in the same write, instead of after their replies. If one of them
+   * fails, the transaction is rolled back and `transact` throws its error.
+   */
+  commitAfter(...sent: Promise<unknown>[]): void;
 }
 
 export interface OpenDatabaseOptions {
@@ -60,16 +70,31 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
       },
     });
     const db = drizzle(preparing(client), { schema }) as unknown as Database;
-    const transact = async <T>(fn: (tx: Executor) => Promise<T>): Promise<T> => {
+    const transact = async <T>(fn: (tx: Executor, control: TransactionControl) => Promise<T>): Promise<T> => {
       const connection = preparing(await client.reserve());
       // A reserved connection shares the pool's options, but Drizzle looks for them on it.
-      const tx = drizzle(Object.assign(connection, { options: client.options }), { schema }) as unknown as Database;
+      // (No schema: relational queries are not used in transactions, and it is costly to build.)
+      const tx = drizzle(Object.assign(connection, { options: client.options })) as unknown as Database;
+      const last: Promise<unknown>[] = [];
+      const control: TransactionControl = {
+        commitAfter: (...sent) => {
+          for (const statement of sent) statement.catch(() => undefined); // awaited below, or moot after a rollback
+          last.push(...sent);
+        },
+      };
       try {
         // Sent now, without waiting: it shares a write with the first statement of `fn`.
         const begun = connection.unsafe("begin").execute();
-        const result = await fn(tx);
+        begun.catch(() => undefined); // awaited below; if `fn` throws first, the rollback reports
+        const result = await fn(tx, control);
+        // Sent behind `last` (same connection, same order): their replies arrive first.
+        const committing = connection.unsafe("commit").execute();
+        committing.catch(() => undefined);
         await begun;
-        await connection.unsafe("commit");
+        for (const statement of last) await statement;
+        // COMMIT in a failed transaction answers ROLLBACK rather than an error.
+        const committed = await committing;
+        if (committed.command !== "COMMIT") throw new Error(`transaction ended with ${committed.command}, not COMMIT`);
         return result;
       } catch (error) {
         await connection.unsafe("rollback").catch(() => undefined);
@@ -86,7 +111,14 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
   if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
   const client = await PGlite.create(dataDir);
   const db = drizzle(client, { schema }) as unknown as Database;
-  return { db, kind: "pglite", transact: (fn) => db.transaction(fn), close: () => client.close() };
+  const transact = <T>(fn: (tx: Executor, control: TransactionControl) => Promise<T>): Promise<T> =>
+    db.transaction(async (tx) => {
+      const last: Promise<unknown>[] = [];
+      const result = await fn(tx, { commitAfter: (...sent) => void last.push(...sent) });
+      await Promise.all(last);
+      return result;
+    });
+  return { db, kind: "pglite", transact, close: () => client.close() };
 }
 
 /** Longer statements are one-offs (a batch of many rows): not worth a prepared statement per connection. */

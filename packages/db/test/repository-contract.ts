@@ -129,6 +129,43 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect((await repo.findFlow(db(), flow.id))?.status).toBe("running");
   });
 
+  it("plans steps in one statement with the flow's progress, and COMMIT sent behind it keeps both; a redelivered plan inserts nothing", async () => {
+    const { flow } = await seedFlow();
+    await repo.updateFlow(db(), flow.id, { run: 1, status: "queued" });
+    const startedAt = new Date("2026-01-02T03:04:05.678Z");
+    const plan = [
+      { stepId: "a", stepIndex: 0, iteration: 0, status: "pending", provider: "sim", model: "echo", action: "generate" },
+      { stepId: "b", stepIndex: 1, iteration: 0, status: "skipped", provider: "sim", model: "echo", action: "generate", completedAt: startedAt, error: { code: "skipped", message: "no" } },
+    ];
+    const run = () =>
+      getHandle().transact(async (tx, control) => {
+        const locked = await repo.lockRun(tx, flow.id, 1);
+        control.commitAfter(repo.sendPlannedSteps(tx, flow.id, 1, plan, { status: "running", startedAt, currentStepIndex: 1 }));
+        return locked;
+      });
+    expect((await run())?.rows).toEqual([]);
+    const again = await run();
+    expect(again?.flow).toMatchObject({ status: "running", startedAt, currentStepIndex: 1 });
+    expect(again?.rows.map((r) => [r.stepId, r.status, r.completedAt, r.error])).toEqual([
+      ["a", "pending", null, null],
+      ["b", "skipped", startedAt, { code: "skipped", message: "no" }],
+    ]);
+    expect(await repo.listRunSteps(db(), flow.id, 1)).toHaveLength(2);
+  });
+
+  it("rolls back and throws when a statement sent ahead of COMMIT fails", async () => {
+    const { flow } = await seedFlow();
+    const step = { stepId: "a", stepIndex: 0, iteration: 0, status: "pending", provider: "sim", model: "echo", action: "generate" };
+    const failing = getHandle().transact(async (tx, control) => {
+      control.commitAfter(repo.sendPlannedSteps(tx, flow.id, 1, [step], { currentStepIndex: 3 }));
+      // provider is NOT NULL: this statement fails after the first one succeeded.
+      control.commitAfter(repo.sendPlannedSteps(tx, flow.id, 1, [{ ...step, stepId: "b", provider: null as unknown as string }]));
+    });
+    await expect(failing).rejects.toThrow();
+    expect(await repo.listRunSteps(db(), flow.id, 1)).toEqual([]);
+    expect((await repo.findFlow(db(), flow.id))?.currentStepIndex).toBe(0);
+  });
+
   it("cancels a run's open steps and returns them", async () => {
     const { flow } = await seedFlow();
     await repo.insertStepInstances(db(), [instance(flow.id, "a"), { ...instance(flow.id, "b"), status: "success" }]);

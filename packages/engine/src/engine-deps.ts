@@ -1,5 +1,5 @@
 import type { HookRegistry, PriceTable } from "@ensemble/core";
-import type { Database, Executor } from "@ensemble/db";
+import type { Database, Executor, TransactionControl } from "@ensemble/db";
 import type { ProviderRegistry } from "@ensemble/providers";
 import type { CancelSignals, ClusterMetrics, JobProducer, ProgressBus, ProviderRateLimiter } from "@ensemble/queue";
 import type { Logger } from "pino";
@@ -28,8 +28,8 @@ export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
 export interface EngineDeps {
   /** Durable writes: results, ledger, flow state. */
   db: Database;
-  /** A transaction on `db` whose BEGIN costs no round trip of its own (see DatabaseHandle.transact). */
-  transact<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;
+  /** A transaction on `db` whose BEGIN and COMMIT cost no round trip of their own (see DatabaseHandle.transact). */
+  transact<T>(fn: (tx: Executor, control: TransactionControl) => Promise<T>): Promise<T>;
   /** Step leases (may commit asynchronously: a lost lease is re-claimed and fencing still holds). */
   leaseDb: Database;
   producer: JobProducer;

@@ -1,14 +1,15 @@
-import { sql } from "drizzle-orm";
 import type { Executor } from "../client.js";
-import { lockFlow, type FlowRow } from "./flows.js";
+import type { FlowRow } from "./flows.js";
 import { newId } from "./ids.js";
-import { executeRows, fromJsonRow } from "./json-rows.js";
+import { fromJsonRow } from "./json-rows.js";
+import { sendStatement } from "./statements.js";
 import type { ClaimStepInput, StepResultRow } from "./step-results.js";
 import type { PolicyRow } from "./threads.js";
 
 /*
- * The two statements on every step's path, each one round trip: they are what a
- * step costs beyond its provider call (see docs/performance.md).
+ * The statements on every step's path, hand-written and sent prepared (no query builder):
+ * the claim, then one transaction — lock and finish in one write, the planner's writes and
+ * COMMIT in the next. They are what a step costs beyond its provider call (see docs/performance.md).
  */
 
 export interface ClaimedStep {
@@ -26,27 +27,10 @@ export interface ClaimedStep {
  * Undefined when the instance cannot be claimed.
  */
 export async function claimStepWithContext(db: Executor, input: ClaimStepInput): Promise<ClaimedStep | undefined> {
-  const [row] = await executeRows<{ claimed: Record<string, unknown> | null; flow: Record<string, unknown> | null; rows: Record<string, unknown>[]; policies: Record<string, unknown>[] }>(
+  const [row] = await sendStatement<{ claimed: Record<string, unknown> | null; flow: Record<string, unknown> | null; rows: Record<string, unknown>[]; policies: Record<string, unknown>[] }>(
     db,
-    sql`
-      with claimed as (
-        update step_results set
-          status = 'running',
-          lease_token = lease_token + 1,
-          lease_owner = ${input.owner},
-          lease_expires_at = clock_timestamp() + make_interval(secs => ${input.leaseMs / 1000}),
-          started_at = coalesce(started_at, clock_timestamp())
-        where flow_id = ${input.flowId} and run = ${input.run} and step_id = ${input.stepId}
-          and iteration = ${input.iteration} and attempt = ${input.attempt}
-          and (status = 'pending' or (status = 'running' and lease_expires_at < clock_timestamp()))
-        returning *
-      ), flow as (select * from flows where id = ${input.flowId})
-      select
-        (select row_to_json(c) from claimed c) as claimed,
-        (select row_to_json(f) from flow f) as flow,
-        (select coalesce(json_agg(s), '[]'::json) from step_results s where s.flow_id = ${input.flowId} and s.run = ${input.run}) as rows,
-        (select coalesce(json_agg(p), '[]'::json) from data_sharing_policies p where p.user_id = (select user_id from flow)) as policies
-    `,
+    CLAIM_STATEMENT,
+    [input.flowId, input.run, input.stepId, input.iteration, input.attempt, input.owner, input.leaseMs / 1000],
   );
   const claimed = fromJsonRow<StepResultRow>(row?.claimed);
   const flow = fromJsonRow<FlowRow>(row?.flow);
@@ -55,6 +39,25 @@ export async function claimStepWithContext(db: Executor, input: ClaimStepInput):
   const rows = row.rows.map((r) => fromJsonRow<StepResultRow>(r) as StepResultRow).map((r) => (r.id === claimed.id ? claimed : r));
   return { claimed, flow, rows, policies: row.policies.map((p) => fromJsonRow<PolicyRow>(p) as PolicyRow) };
 }
+
+const CLAIM_STATEMENT = `
+  with claimed as (
+    update step_results set
+      status = 'running',
+      lease_token = lease_token + 1,
+      lease_owner = $6,
+      lease_expires_at = clock_timestamp() + make_interval(secs => $7),
+      started_at = coalesce(started_at, clock_timestamp())
+    where flow_id = $1 and run = $2 and step_id = $3 and iteration = $4 and attempt = $5
+      and (status = 'pending' or (status = 'running' and lease_expires_at < clock_timestamp()))
+    returning *
+  ), flow as (select * from flows where id = $1)
+  select
+    (select row_to_json(c) from claimed c) as claimed,
+    (select row_to_json(f) from flow f) as flow,
+    (select coalesce(json_agg(s), '[]'::json) from step_results s where s.flow_id = $1 and s.run = $2) as rows,
+    (select coalesce(json_agg(p), '[]'::json) from data_sharing_policies p where p.user_id = (select user_id from flow)) as policies
+`;
 
 export interface FinishStepInput {
   id: string;
@@ -87,59 +90,158 @@ export interface FinishedStep {
  */
 export async function finishStepWrites(tx: Executor, input: FinishStepInput): Promise<FinishedStep | undefined> {
   const usage = input.usage;
-  const messageId = newId();
   // The lock is its own statement, sent in the same write as the next one: Postgres runs
   // them in order, so the next statement's snapshot is taken once the lock is held and
   // sees what a step that finished just before committed. (Inside one statement, a
   // row lock waited for would not refresh the rest of the statement's snapshot, and two
   // parallel steps finishing together could each miss the other.)
-  const locked = lockFlow(tx, input.flowId);
-  const rowsPromise = executeRows<{ done: Record<string, unknown> | null; rows: Record<string, unknown>[] }>(
-    tx,
-    sql`
-      with flow as (select * from flows where id = ${input.flowId}),
-      done as (
-        update step_results set
-          status = ${input.status},
-          output = ${input.output},
-          provider = ${input.provider},
-          model = ${input.model},
-          usage = ${usage ? JSON.stringify(usage) : null}::jsonb,
-          cost = ${input.cost},
-          error = ${input.error ? JSON.stringify(input.error) : null}::jsonb,
-          message_id = case when ${input.status} = 'success' and (select save_messages from flow) then ${messageId} end,
-          lease_expires_at = null,
-          completed_at = clock_timestamp()
-        where id = ${input.id} and lease_token = ${input.leaseToken} and status = 'running'
-        returning *
-      ),
-      ledger as (
-        insert into usage_ledger (id, step_result_id, attempt, flow_id, user_id, provider, model, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost)
-        select ${newId()}, done.id, ${input.attempt}, done.flow_id, (select user_id from flow), done.provider, done.model,
-               ${usage?.promptTokens ?? 0}, ${usage?.completionTokens ?? 0}, ${usage?.cachedTokens ?? 0}, ${usage?.reasoningTokens ?? 0}, ${input.cost}
-        from done where ${usage !== null}
-        on conflict (step_result_id, attempt) do nothing
-      ),
-      totals as (
-        update flows set total_tokens = total_tokens + ${usage?.totalTokens ?? 0}, total_cost = total_cost + ${input.cost ?? 0}
-        where id = ${input.flowId} and exists (select 1 from done) and ${usage !== null}
-      ),
-      message as (
-        insert into messages (id, thread_id, role, content, provider, metadata, step_result_id)
-        select ${messageId}, f.thread_id, 'assistant', done.output, done.provider,
-               jsonb_build_object('orchestrationFlowId', done.flow_id, 'stepId', done.step_id, 'iteration', done.iteration, 'model', done.model),
-               done.id
-        from done, flow f where done.message_id is not null
-        on conflict (step_result_id) do nothing
-      )
-      select
-        (select row_to_json(d) from done d) as done,
-        (select coalesce(json_agg(s), '[]'::json) from step_results s where s.flow_id = ${input.flowId} and s.run = ${input.run}) as rows
-    `,
-  );
-  const [flow, [row]] = await Promise.all([locked, rowsPromise]);
+  const locked = sendStatement<{ flow: Record<string, unknown> }>(tx, LOCK_FLOW_STATEMENT, [input.flowId]);
+  const finished = sendStatement<{ done: Record<string, unknown> | null; rows: Record<string, unknown>[] }>(tx, FINISH_STATEMENT, [
+    input.flowId,
+    input.run,
+    input.id,
+    input.leaseToken,
+    input.status,
+    input.output,
+    input.provider,
+    input.model,
+    usage ? JSON.stringify(usage) : null,
+    input.cost,
+    input.error ? JSON.stringify(input.error) : null,
+    newId(),
+    newId(),
+    input.attempt,
+    usage?.promptTokens ?? 0,
+    usage?.completionTokens ?? 0,
+    usage?.cachedTokens ?? 0,
+    usage?.reasoningTokens ?? 0,
+    usage?.totalTokens ?? 0,
+    usage !== null,
+  ]);
+  const [[lockedRow], [row]] = await Promise.all([locked, finished]);
+  const flow = fromJsonRow<FlowRow>(lockedRow?.flow);
   const done = fromJsonRow<StepResultRow>(row?.done);
   if (!row || !done || !flow) return undefined;
   const rows = row.rows.map((r) => fromJsonRow<StepResultRow>(r) as StepResultRow).map((r) => (r.id === done.id ? done : r));
   return { flow, rows };
+}
+
+const LOCK_FLOW_STATEMENT = `select row_to_json(f) as flow from flows f where f.id = $1 for update`;
+
+// $1 flow, $2 run, $3 step result id, $4 lease token, $5 status, $6 output, $7 provider, $8 model,
+// $9 usage, $10 cost, $11 error, $12 message id, $13 ledger id, $14 attempt, $15–$19 token counts, $20 billed.
+const FINISH_STATEMENT = `
+  with flow as (select * from flows where id = $1),
+  done as (
+    update step_results set
+      status = $5,
+      output = $6,
+      provider = $7,
+      model = $8,
+      usage = $9::jsonb,
+      cost = $10,
+      error = $11::jsonb,
+      message_id = case when $5 = 'success' and (select save_messages from flow) then $12 end,
+      lease_expires_at = null,
+      completed_at = clock_timestamp()
+    where id = $3 and lease_token = $4 and status = 'running'
+    returning *
+  ),
+  ledger as (
+    insert into usage_ledger (id, step_result_id, attempt, flow_id, user_id, provider, model, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost)
+    select $13, done.id, $14, done.flow_id, (select user_id from flow), done.provider, done.model, $15, $16, $17, $18, $10
+    from done where $20
+    on conflict (step_result_id, attempt) do nothing
+  ),
+  totals as (
+    update flows set total_tokens = total_tokens + $19, total_cost = total_cost + coalesce($10::float8, 0)
+    where id = $1 and exists (select 1 from done) and $20
+  ),
+  message as (
+    insert into messages (id, thread_id, role, content, provider, metadata, step_result_id)
+    select $12, f.thread_id, 'assistant', done.output, done.provider,
+           jsonb_build_object('orchestrationFlowId', done.flow_id, 'stepId', done.step_id, 'iteration', done.iteration, 'model', done.model),
+           done.id
+    from done, flow f where done.message_id is not null
+    on conflict (step_result_id) do nothing
+  )
+  select
+    (select row_to_json(d) from done d) as done,
+    (select coalesce(json_agg(s), '[]'::json) from step_results s where s.flow_id = $1 and s.run = $2) as rows
+`;
+
+export interface LockedRun {
+  /** The flow, locked until the transaction ends. */
+  flow: FlowRow;
+  /** The run's instances, by iteration then step index. */
+  rows: StepResultRow[];
+}
+
+/**
+ * Locks a flow and reads one run's instances, in one round trip (inside the caller's
+ * transaction; the read runs once the lock is held, so it sees every committed step).
+ * Undefined when there is no such flow.
+ */
+export async function lockRun(tx: Executor, flowId: string, run: number): Promise<LockedRun | undefined> {
+  const locked = sendStatement<{ flow: Record<string, unknown> }>(tx, LOCK_FLOW_STATEMENT, [flowId]);
+  const read = sendStatement<{ rows: Record<string, unknown>[] }>(tx, RUN_ROWS_STATEMENT, [flowId, run]);
+  const [[lockedRow], [row]] = await Promise.all([locked, read]);
+  const flow = fromJsonRow<FlowRow>(lockedRow?.flow);
+  if (!flow) return undefined;
+  return { flow, rows: (row?.rows ?? []).map((r) => fromJsonRow<StepResultRow>(r) as StepResultRow) };
+}
+
+const RUN_ROWS_STATEMENT = `select coalesce(json_agg(s order by s.iteration, s.step_index), '[]'::json) as rows from step_results s where s.flow_id = $1 and s.run = $2`;
+
+/** A step instance the planner records (dispatched, skipped, failed or cancelled). */
+export interface PlannedStep {
+  stepId: string;
+  stepIndex: number;
+  iteration: number;
+  status: string;
+  provider: string;
+  model: string;
+  action: string;
+  completedAt?: Date | null;
+  error?: StepResultRow["error"];
+}
+
+/** Changes to the flow row that travel with the planned steps. */
+export interface FlowProgress {
+  status?: string;
+  startedAt?: Date;
+  currentStepIndex?: number;
+}
+
+/**
+ * Sends, without waiting, the writes of one planning round as one statement: the new step
+ * instances (one already recorded is left as it is: redeliveries insert nothing) and the
+ * flow's progress. Resolves once written; inside `transact`, hand the promise to
+ * `commitAfter` so COMMIT travels in the same write.
+ */
+export function sendPlannedSteps(tx: Executor, flowId: string, run: number, steps: readonly PlannedStep[], progress: FlowProgress = {}): Promise<unknown> {
+  const params: unknown[] = [];
+  const param = (value: unknown): string => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const rows = steps.map(
+    (s) =>
+      `(${[newId(), flowId, run, s.stepId, s.stepIndex, s.iteration, s.status, s.provider, s.model, s.action].map(param).join(", ")}, ` +
+      `${param(s.completedAt ? s.completedAt.toISOString() : null)}::timestamptz, ${param(s.error ? JSON.stringify(s.error) : null)}::jsonb)`,
+  );
+  const insert =
+    rows.length > 0
+      ? `insert into step_results (id, flow_id, run, step_id, step_index, iteration, status, provider, model, action, completed_at, error)
+         values ${rows.join(", ")}
+         on conflict (flow_id, run, step_id, iteration) do nothing`
+      : null;
+  const sets: string[] = [];
+  if (progress.status !== undefined) sets.push(`status = ${param(progress.status)}`);
+  if (progress.startedAt !== undefined) sets.push(`started_at = ${param(progress.startedAt.toISOString())}::timestamptz`);
+  if (progress.currentStepIndex !== undefined) sets.push(`current_step_index = ${param(progress.currentStepIndex)}`);
+  const update = sets.length > 0 ? `update flows set ${sets.join(", ")} where id = ${param(flowId)}` : null;
+  if (insert && update) return sendStatement(tx, `with planned as (${insert}) ${update}`, params);
+  if (insert || update) return sendStatement(tx, (insert ?? update) as string, params);
+  return Promise.resolve();
 }

@@ -6,15 +6,17 @@ import {
   type StepError,
 } from "@ensemble/core";
 import {
-  insertStepInstances,
   listRunSteps,
   requeueStepAttempt,
+  sendPlannedSteps,
   setStepStatus,
   updateFlow,
-  type FlowRow,
-  type NewStepInstance,
-  type StepResultRow,
   type Executor,
+  type FlowProgress,
+  type FlowRow,
+  type PlannedStep,
+  type StepResultRow,
+  type TransactionControl,
 } from "@ensemble/db";
 import { buildExecutionResult, toStepRecord } from "./records.js";
 import type { RunEffects } from "./run-effects.js";
@@ -22,6 +24,10 @@ import type { RunEffects } from "./run-effects.js";
 export interface AdvanceOptions {
   /** Continuing a running flow: its next steps jump the queue (finish started flows first). */
   continuing: boolean;
+  /** The caller's transaction: the planned steps are its last write and travel with COMMIT. */
+  control: TransactionControl;
+  /** The run starts now: it is marked running in the same write as its first steps. */
+  startedAt?: Date;
 }
 
 /**
@@ -43,11 +49,9 @@ export async function advanceRun(
     spent: { costUsd: flow.totalCost, tokens: flow.totalTokens },
   });
   const byKey = new Map(rows.map((r) => [`${r.stepId}#${r.iteration}`, r]));
-  const instance = (stepId: string, iteration: number, status: string, extra: Partial<NewStepInstance> = {}): NewStepInstance => {
+  const instance = (stepId: string, iteration: number, status: string, extra: Pick<PlannedStep, "completedAt" | "error"> = {}): PlannedStep => {
     const step = compiled.byId.get(stepId);
     return {
-      flowId: flow.id,
-      run: flow.run,
       stepId,
       stepIndex: step?.index ?? 0,
       iteration,
@@ -59,7 +63,7 @@ export async function advanceRun(
     };
   };
   const now = new Date();
-  const inserts: NewStepInstance[] = [];
+  const inserts: PlannedStep[] = [];
   const writes: Promise<unknown>[] = [];
   let currentStepIndex = flow.currentStepIndex;
 
@@ -98,12 +102,17 @@ export async function advanceRun(
     else inserts.push(instance(c.stepId, c.iteration, "cancelled", { completedAt: now }));
   }
   if (decision.cancel.some((c) => c.inFlight)) effects.abortFlows.push({ flowId: flow.id, reason: "cancelled" });
-  writes.push(insertStepInstances(tx, inserts));
-  const outcome = decision.outcome;
-  // Sent together on the transaction's connection: one round trip for all of them.
-  if (!outcome && currentStepIndex !== flow.currentStepIndex) writes.push(updateFlow(tx, flow.id, { currentStepIndex }));
+  // Retries and cancels of recorded instances (the rarer case) are written first.
   await Promise.all(writes);
-  if (!outcome) return decision;
+  const outcome = decision.outcome;
+  if (!outcome) {
+    const progress: FlowProgress = options.startedAt ? { status: "running", startedAt: options.startedAt } : {};
+    if (currentStepIndex !== flow.currentStepIndex) progress.currentStepIndex = currentStepIndex;
+    // The transaction's last write: COMMIT goes out with it.
+    options.control.commitAfter(sendPlannedSteps(tx, flow.id, flow.run, inserts, progress));
+    return decision;
+  }
+  await sendPlannedSteps(tx, flow.id, flow.run, inserts);
   const status = outcome.status;
   const error: StepError & { stepId?: string } | null =
     outcome.status === "failed" ? { code: outcome.error.code, message: outcome.error.message, ...(outcome.stepId ? { stepId: outcome.stepId } : {}) } : null;
@@ -111,6 +120,7 @@ export async function advanceRun(
   const ended: FlowRow = {
     ...flow,
     status,
+    ...(options.startedAt ? { startedAt: options.startedAt } : {}),
     completedAt: now,
     error,
     currentStepIndex: outcome.status === "failed" ? (compiled.byId.get(outcome.stepId)?.index ?? currentStepIndex) : currentStepIndex,
@@ -118,6 +128,7 @@ export async function advanceRun(
   const result = buildExecutionResult(ended, finalRows, outcome.status === "completed" ? outcome.finalOutput : null);
   await updateFlow(tx, flow.id, {
     status,
+    ...(options.startedAt ? { startedAt: options.startedAt } : {}),
     completedAt: now,
     error,
     currentStepIndex: ended.currentStepIndex,

@@ -1,4 +1,4 @@
-import { lockFlow, listRunSteps, updateFlow } from "@ensemble/db";
+import { lockRun } from "@ensemble/db";
 import type { EngineDeps } from "../engine-deps.js";
 import { advanceRun } from "./advance-run.js";
 import { emptyEffects, performEffects } from "./run-effects.js";
@@ -6,20 +6,22 @@ import { emptyEffects, performEffects } from "./run-effects.js";
 /** `flow.start`: the run begins — flow_start, then its first steps. Redelivery is harmless. */
 export async function startRun(deps: EngineDeps, flowId: string, run: number): Promise<void> {
   const effects = emptyEffects();
-  await deps.transact(async (tx) => {
-    const flow = await lockFlow(tx, flowId);
-    if (!flow || flow.run !== run) return;
+  await deps.transact(async (tx, control) => {
+    const locked = await lockRun(tx, flowId, run);
+    if (!locked || locked.flow.run !== run) return;
+    const { flow, rows } = locked;
     const compiled = deps.flows.forRun(flow);
+    let startedAt: Date | undefined;
     if (flow.status === "queued") {
-      const startedAt = new Date();
-      await updateFlow(tx, flow.id, { status: "running", startedAt });
+      startedAt = new Date();
       effects.events.push({ flowId, type: "flow_start", data: { run, name: flow.name, type: flow.flowType, totalSteps: compiled.steps.length } });
       flow.status = "running";
       flow.startedAt = startedAt;
     }
     if (flow.status !== "running") return;
     // Also the repair path: re-planning a running flow dispatches only what is missing.
-    await advanceRun(tx, flow, compiled, await listRunSteps(tx, flow.id, run), effects, { continuing: false });
+    // Starting, the flow is marked running in the same write as its first steps.
+    await advanceRun(tx, flow, compiled, rows, effects, { continuing: false, control, ...(startedAt ? { startedAt } : {}) });
   });
   await performEffects(deps, effects);
 }
@@ -27,11 +29,11 @@ export async function startRun(deps: EngineDeps, flowId: string, run: number): P
 /** `flow.advance`: re-plan a running flow from its stored results (repair after a crash). */
 export async function advanceRunJob(deps: EngineDeps, flowId: string, run: number): Promise<void> {
   const effects = emptyEffects();
-  await deps.transact(async (tx) => {
-    const flow = await lockFlow(tx, flowId);
-    if (!flow || flow.run !== run || flow.status !== "running") return;
-    const rows = await listRunSteps(tx, flow.id, run);
-    await advanceRun(tx, flow, deps.flows.forRun(flow), rows, effects, { continuing: true });
+  await deps.transact(async (tx, control) => {
+    const locked = await lockRun(tx, flowId, run);
+    if (!locked || locked.flow.run !== run || locked.flow.status !== "running") return;
+    const { flow, rows } = locked;
+    await advanceRun(tx, flow, deps.flows.forRun(flow), rows, effects, { continuing: true, control });
     // Open steps whose job may have been lost are enqueued again (same job ids: no duplicates).
     for (const row of rows.filter((r) => r.status === "pending")) {
       effects.jobs.push({

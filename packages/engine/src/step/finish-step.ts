@@ -17,7 +17,7 @@ class LeaseLostError extends Error {
 export async function finishStep(deps: EngineDeps, claimed: StepResultRow, outcome: Exclude<StepOutcome, { status: "aborted" | "deferred" }>): Promise<boolean> {
   const effects: RunEffects = emptyEffects();
   try {
-    await deps.transact(async (tx) => {
+    await deps.transact(async (tx, control) => {
       const finished = await finishStepWrites(tx, {
         id: claimed.id,
         flowId: claimed.flowId,
@@ -41,7 +41,7 @@ export async function finishStep(deps: EngineDeps, claimed: StepResultRow, outco
         ? { ...finished.flow, totalCost: finished.flow.totalCost + (outcome.cost ?? 0), totalTokens: finished.flow.totalTokens + (billed.totalTokens ?? 0) }
         : finished.flow;
       if (flow.status !== "running" || flow.run !== claimed.run) return;
-      await advanceRun(tx, flow, deps.flows.forRun(flow), rows, effects, { continuing: true });
+      await advanceRun(tx, flow, deps.flows.forRun(flow), rows, effects, { continuing: true, control });
     });
   } catch (error) {
     if (error instanceof LeaseLostError) return false;
