@@ -65,22 +65,40 @@ export class ClusterMetrics {
     this.readyTimeoutMs = options.readyTimeoutMs ?? 1_000;
   }
 
-  /** Adds one attempt: one MULTI, one round trip. */
+  /**
+   * Adds one attempt: one MULTI, one round trip. On an auto-pipelining connection the
+   * increments are sent as plain commands instead, so they share a write with whatever
+   * else the process sends in the same turn (a step's events and next job).
+   */
   async recordStep(sample: StepSample): Promise<void> {
     const provider = clamp(sample.provider);
     const model = clamp(sample.model);
     const seconds = Math.max(0, sample.durationMs) / 1_000;
     const bound = STEP_LATENCY_BUCKETS_SECONDS.find((le) => seconds <= le);
-    const multi = this.connection.multi();
-    multi.hincrby(this.key, field(["steps", provider, model, sample.status]), 1);
-    multi.hincrby(this.key, field(["latency_le", provider, model, bound === undefined ? "+Inf" : String(bound)]), 1);
-    multi.hincrbyfloat(this.key, field(["latency_sum", provider, model]), seconds);
-    if (sample.promptTokens > 0) multi.hincrby(this.key, field(["tokens", provider, model, "prompt"]), Math.round(sample.promptTokens));
-    if (sample.completionTokens > 0) multi.hincrby(this.key, field(["tokens", provider, model, "completion"]), Math.round(sample.completionTokens));
-    if (sample.costUsd !== null && sample.costUsd > 0) multi.hincrbyfloat(this.key, field(["cost", provider, model]), sample.costUsd);
-    if (sample.status === "failed") multi.hincrby(this.key, field(["errors", provider, clamp(sample.errorCode ?? "unknown")]), 1);
+    const increments: [Field, number][] = [
+      [["steps", provider, model, sample.status], 1],
+      [["latency_le", provider, model, bound === undefined ? "+Inf" : String(bound)], 1],
+      [["latency_sum", provider, model], seconds],
+    ];
+    if (sample.promptTokens > 0) increments.push([["tokens", provider, model, "prompt"], Math.round(sample.promptTokens)]);
+    if (sample.completionTokens > 0) increments.push([["tokens", provider, model, "completion"], Math.round(sample.completionTokens)]);
+    if (sample.costUsd !== null && sample.costUsd > 0) increments.push([["cost", provider, model], sample.costUsd]);
+    if (sample.status === "failed") increments.push([["errors", provider, clamp(sample.errorCode ?? "unknown")], 1]);
+    // Integer counters use HINCRBY; seconds and dollars HINCRBYFLOAT.
+    const isFloat = (kind: Field[0]): boolean => kind === "latency_sum" || kind === "cost";
     await whenFailFastReady(this.connection, this.readyTimeoutMs, "recordStep");
     try {
+      if (this.connection.options.enableAutoPipelining) {
+        await Promise.all(
+          increments.map(([parts, by]) => (isFloat(parts[0]) ? this.connection.hincrbyfloat(this.key, field(parts), by) : this.connection.hincrby(this.key, field(parts), by))),
+        );
+        return;
+      }
+      const multi = this.connection.multi();
+      for (const [parts, by] of increments) {
+        if (isFloat(parts[0])) multi.hincrbyfloat(this.key, field(parts), by);
+        else multi.hincrby(this.key, field(parts), by);
+      }
       await multi.exec();
     } catch (err) {
       throw toRedisUnavailable(err, "recordStep");

@@ -20,6 +20,13 @@ export interface CreateRedisConnectionOptions {
    * Default: 2000 ms for producers, ioredis' 10000 ms otherwise.
    */
   connectTimeoutMs?: number;
+  /**
+   * Commands issued in the same event-loop turn share one write (ioredis auto-pipelining),
+   * in the order they were issued. Default: off. Define custom commands (Lua scripts,
+   * BullMQ queues) before sending anything in a turn: ioredis copies them into a pipeline
+   * when it creates it, and one defined later in that turn is missing from it.
+   */
+  autoPipelining?: boolean;
 }
 
 /** Producers must answer within a request's budget; 2 s is long enough for a slow TLS handshake. */
@@ -36,6 +43,7 @@ export function createRedisConnection(options: CreateRedisConnectionOptions): Re
     retryStrategy: (times: number) => Math.min(times * 200, 2_000),
   };
   if (options.name !== undefined) common.connectionName = options.name;
+  if (options.autoPipelining) common.enableAutoPipelining = true;
 
   const roleOptions: RedisOptions =
     options.role === "producer"

@@ -69,6 +69,11 @@ export class JobProducer {
     this.readyTimeoutMs = options.readyTimeoutMs ?? 1_000;
     this.retryOverrides = options.retryOverrides ?? {};
     this.onError = options.onError ?? (() => undefined);
+    // Created now, so BullMQ defines its scripts on the connection before anything is sent:
+    // an auto-pipelining connection copies commands into each pipeline when it creates it,
+    // and a script defined later in the same turn would be missing from it. (No Redis call:
+    // readiness and the version check are skipped, see `queue`.)
+    for (const name of Object.values(QUEUE_NAMES)) this.queue(name);
   }
 
   /** Validates the payload and adds the job with catalog defaults and a deterministic id. */
@@ -99,11 +104,18 @@ export class JobProducer {
     }
     await whenFailFastReady(this.connection, this.readyTimeoutMs, "addBulk");
     try {
-      await Promise.all(
-        [...byQueue].map(([queueName, group]) =>
-          this.queue(queueName).addBulk(group.map((job) => ({ name: job.name, data: job.data, opts: job.opts }))),
-        ),
-      );
+      if (this.connection.options.enableAutoPipelining) {
+        // One add each: they join the connection's auto-pipeline, behind whatever was issued
+        // before them (e.g. the events of the commit that caused them). A queue's own
+        // addBulk pipeline would be written at once, ahead of those.
+        await Promise.all(prepared.map((job) => this.queue(job.queue).add(job.name, job.data, job.opts)));
+      } else {
+        await Promise.all(
+          [...byQueue].map(([queueName, group]) =>
+            this.queue(queueName).addBulk(group.map((job) => ({ name: job.name, data: job.data, opts: job.opts }))),
+          ),
+        );
+      }
     } catch (err) {
       throw toRedisUnavailable(err, "addBulk");
     }

@@ -90,6 +90,9 @@ export class ProgressBus {
     this.onError = options.onError ?? (() => undefined);
     this.readyTimeoutMs = options.readyTimeoutMs ?? 1_000;
     this.subscriber = options.subscriber ? new SharedSubscriber(options.subscriber, this.onError) : undefined;
+    // Defined now, not at the first publish: an auto-pipelining connection copies its
+    // commands into each pipeline when it creates it, and would not know a later one.
+    this.publishCommand();
   }
 
   /** Numbers, stores and publishes one event; returns it as subscribers receive it. */

@@ -59,7 +59,9 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
 
   const opened: Redis[] = [];
   const connect = (role: "worker" | "producer" | "subscriber", name: string): Redis => {
-    const connection = createRedisConnection({ url: config.redisUrl, role, name: `ensemble:${name}` });
+    // The producer carries every step's events, jobs and metrics: what concurrent steps
+    // issue in one event-loop turn goes out in one write (and one read), in issue order.
+    const connection = createRedisConnection({ url: config.redisUrl, role, name: `ensemble:${name}`, autoPipelining: role === "producer" });
     connection.on("error", (err) => config.logger.debug({ err, connection: name }, "redis connection error"));
     opened.push(connection);
     return connection;

@@ -14,7 +14,13 @@ class LeaseLostError extends Error {
  * flow's row lock, the next steps. Returns false when the lease was lost (another
  * worker owns the step now; nothing was written).
  */
-export async function finishStep(deps: EngineDeps, claimed: StepResultRow, outcome: Exclude<StepOutcome, { status: "aborted" | "deferred" }>): Promise<boolean> {
+export async function finishStep(
+  deps: EngineDeps,
+  claimed: StepResultRow,
+  outcome: Exclude<StepOutcome, { status: "aborted" | "deferred" }>,
+  /** Called once committed, in the same turn as the effects are sent (they can share a write). */
+  onCommitted?: () => void,
+): Promise<boolean> {
   const effects: RunEffects = emptyEffects();
   try {
     await deps.transact(async (tx, control) => {
@@ -47,6 +53,7 @@ export async function finishStep(deps: EngineDeps, claimed: StepResultRow, outco
     if (error instanceof LeaseLostError) return false;
     throw error;
   }
+  onCommitted?.();
   await performEffects(deps, effects);
   return true;
 }

@@ -54,8 +54,7 @@ export async function runStep(
     await releaseStepClaim(deps.leaseDb, claimed.id, claimed.leaseToken);
     return control.deferFor(outcome.retryInMs);
   }
-  const committed = await finishStep(deps, claimed, outcome);
-  if (committed) recordStepMetrics(deps, outcome, performance.now() - callStartedAt);
+  const committed = await finishStep(deps, claimed, outcome, () => recordStepMetrics(deps, outcome, performance.now() - callStartedAt));
   if (!committed) deps.logger.warn({ flowId: flow.id, stepId: claimed.stepId }, "lease lost before commit; another worker owns this step");
   return committed ? "done" : "lease_lost";
 }
