@@ -7,6 +7,13 @@ import { followEvents } from "@ensemble/queue";
 import { closedLoop, percentile, type RunFigures } from "./stats.js";
 
 const REPO_ROOT = resolve(import.meta.dirname, "../../..");
+/**
+ * Connections per pool in each process (DATABASE_POOL_SIZE; BENCH_POOL_SIZE overrides).
+ * Few: postgres.js then pipelines statements on busy connections, and a Postgres backend
+ * wakeup — most of Postgres' CPU here — serves several of them (measured on 2 cores,
+ * 100 in flight: 20 → 4 took Postgres from 13 to 8.5 ms of CPU per flow; 2 starved the worker).
+ */
+const POOL_SIZE = Number(process.env.BENCH_POOL_SIZE ?? "4");
 
 export interface EnsembleOptions {
   redisUrl: string;
@@ -26,12 +33,12 @@ const DEFINITION = {
 /** 3-step sequential flows on the zero-latency sim provider through a real scheduler and worker process. */
 export async function benchEnsemble(options: EnsembleOptions): Promise<RunFigures> {
   const prefix = `bench-${randomUUID().slice(0, 8)}`;
-  const env = { ...process.env, DATABASE_URL: options.databaseUrl, REDIS_URL: options.redisUrl, QUEUE_PREFIX: prefix, LOG_LEVEL: "warn", WORKER_CONCURRENCY: String(options.workerConcurrency), SCHEDULER_CONCURRENCY: "32", DATABASE_POOL_SIZE: "20" };
+  const env = { ...process.env, DATABASE_URL: options.databaseUrl, REDIS_URL: options.redisUrl, QUEUE_PREFIX: prefix, LOG_LEVEL: "warn", WORKER_CONCURRENCY: String(options.workerConcurrency), SCHEDULER_CONCURRENCY: "32", DATABASE_POOL_SIZE: String(POOL_SIZE) };
   const children: ChildProcess[] = [
     spawn(process.execPath, [...(process.env.BENCH_SCHEDULER_NODE_ARGS?.split(" ") ?? []), "--import", "tsx", "apps/scheduler/src/main.ts"], { cwd: REPO_ROOT, env, stdio: ["ignore", "ignore", "inherit"] }),
     spawn(process.execPath, [...(process.env.BENCH_WORKER_NODE_ARGS?.split(" ") ?? []), "--import", "tsx", "apps/worker/src/main.ts"], { cwd: REPO_ROOT, env, stdio: ["ignore", "ignore", "inherit"] }),
   ];
-  const engine: Engine = await createEngine({ redisUrl: options.redisUrl, databaseUrl: options.databaseUrl, queuePrefix: prefix, logger: createLogger({ level: "warn", name: "bench" }), migrate: true, databasePoolSize: 20 });
+  const engine: Engine = await createEngine({ redisUrl: options.redisUrl, databaseUrl: options.databaseUrl, queuePrefix: prefix, logger: createLogger({ level: "warn", name: "bench" }), migrate: true, databasePoolSize: POOL_SIZE });
   try {
     const { deps } = engine;
     const user = await insertUser(deps.db, { name: "bench" });
