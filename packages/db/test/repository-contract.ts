@@ -166,6 +166,38 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect((await repo.findFlow(db(), flow.id))?.currentStepIndex).toBe(0);
   });
 
+  it("writes a plan made before the lock only if the run is as it saw it; otherwise nothing of the transaction is kept", async () => {
+    const { flow } = await seedFlow();
+    await repo.updateFlow(db(), flow.id, { run: 1, status: "running" });
+    await repo.insertStepInstances(db(), [instance(flow.id, "a"), instance(flow.id, "x")]);
+    const claim = await repo.claimStepWithContext(db(), { flowId: flow.id, run: 1, stepId: "a", iteration: 0, attempt: 0, owner: "w", leaseMs: 60_000 });
+    const claimed = claim?.claimed as NonNullable<typeof claim>["claimed"];
+    const finish = { id: claimed.id, flowId: flow.id, run: 1, attempt: 0, leaseToken: claimed.leaseToken, status: "success" as const, output: "ok", provider: "sim", model: "echo", usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2 }, cost: null, error: null };
+    // As the plan saw the run: "a" finished by this attempt, "x" still pending.
+    const seen = (claim?.rows ?? []).map((r) => (r.id === claimed.id ? { ...r, status: "success" } : r));
+    const basis = { stepResultId: claimed.id, leaseToken: claimed.leaseToken, status: "success", signature: repo.runSignature(seen), totalTokens: 2 };
+    const next = [{ stepId: "b", stepIndex: 1, iteration: 0, status: "pending", provider: "sim", model: "echo", action: "generate" }];
+    const attempt = () =>
+      getHandle().transact(async (tx, control) => {
+        control.commitAfter(repo.finishStepWrites(tx, finish), repo.sendGuardedPlan(tx, flow.id, 1, basis, next, { currentStepIndex: 1 }));
+      });
+    const code = (error: unknown): unknown => (error as { code?: unknown; cause?: { code?: unknown } }).code ?? (error as { cause?: { code?: unknown } }).cause?.code;
+
+    // Meanwhile "x" moved on: the plan is stale, and the result is not kept either.
+    await db().execute(sql`update step_results set status = 'running' where flow_id = ${flow.id} and step_id = 'x'`);
+    await expect(attempt().catch((error: unknown) => Promise.reject(new Error(String(code(error)))))).rejects.toThrow(repo.STALE_PLAN_SQLSTATE);
+    expect((await repo.listRunSteps(db(), flow.id, 1)).map((r) => [r.stepId, r.status]).sort()).toEqual([["a", "running"], ["x", "running"]]);
+
+    await db().execute(sql`update step_results set status = 'pending' where flow_id = ${flow.id} and step_id = 'x'`);
+    await attempt();
+    expect((await repo.listRunSteps(db(), flow.id, 1)).map((r) => [r.stepId, r.status]).sort()).toEqual([["a", "success"], ["b", "pending"], ["x", "pending"]]);
+    expect(await repo.findFlow(db(), flow.id)).toMatchObject({ totalTokens: 2, currentStepIndex: 1 });
+    // Again (a redelivery, the lease since ended): the guard fails, nothing is written twice.
+    await expect(attempt()).rejects.toThrow();
+    expect(await repo.findFlow(db(), flow.id)).toMatchObject({ totalTokens: 2 });
+    expect(await repo.listRunSteps(db(), flow.id, 1)).toHaveLength(3);
+  });
+
   it("cancels a run's open steps and returns them", async () => {
     const { flow } = await seedFlow();
     await repo.insertStepInstances(db(), [instance(flow.id, "a"), { ...instance(flow.id, "b"), status: "success" }]);

@@ -220,28 +220,77 @@ export interface FlowProgress {
  * `commitAfter` so COMMIT travels in the same write.
  */
 export function sendPlannedSteps(tx: Executor, flowId: string, run: number, steps: readonly PlannedStep[], progress: FlowProgress = {}): Promise<unknown> {
+  const { params, writes } = planWrites(flowId, run, steps, progress);
+  if (writes.length === 0) return Promise.resolve();
+  if (writes.length === 1) return sendStatement(tx, writes[0] as string, params);
+  return sendStatement(tx, `with ${writes.map((w, i) => `w${i} as (${w})`).join(", ")} select 1`, params);
+}
+
+/** What a planning round was computed from, checked when its writes are applied. */
+export interface PlanBasis {
+  /** The instance whose attempt was just finished in this transaction, with this lease token and status. */
+  stepResultId: string;
+  leaseToken: number;
+  status: string;
+  /** The run's instances as the plan saw them (see `runSignature`). */
+  signature: string;
+  /** The flow's total tokens as the plan saw them. */
+  totalTokens: number;
+}
+
+/** The run's instances as `id:status:attempt`, in id order: what planning depends on changes one of them. */
+export function runSignature(rows: readonly { id: string; status: string; attempt: number }[]): string {
+  return rows
+    .map((r) => `${r.id}:${r.status}:${r.attempt}`)
+    .sort()
+    .join(",");
+}
+
+/** SQLSTATE of the error `sendGuardedPlan` fails with when its basis is stale (division by zero). */
+export const STALE_PLAN_SQLSTATE = "22012";
+
+/**
+ * `sendPlannedSteps` for a plan made before the flow was locked (from the state the step
+ * was claimed in): in the same statement, checks that the run is what the plan saw — the
+ * flow running this run with the same totals, this attempt finished by this lease, no
+ * other instance changed — and fails otherwise (SQLSTATE `STALE_PLAN_SQLSTATE`), which
+ * rolls the whole transaction back so the caller can plan again under the lock.
+ */
+export function sendGuardedPlan(tx: Executor, flowId: string, run: number, basis: PlanBasis, steps: readonly PlannedStep[], progress: FlowProgress = {}): Promise<unknown> {
+  const { params, writes, param } = planWrites(flowId, run, steps, progress);
+  const flow = param(flowId);
+  const theRun = param(run);
+  const guard = `select
+      coalesce((select f.status = 'running' and f.run = ${theRun} and f.total_tokens = ${param(basis.totalTokens)} from flows f where f.id = ${flow}), false)
+      and exists (select 1 from step_results d where d.id = ${param(basis.stepResultId)} and d.lease_token = ${param(basis.leaseToken)} and d.status = ${param(basis.status)})
+      and coalesce((select string_agg(s.id || ':' || s.status || ':' || s.attempt, ',' order by s.id collate "C") from step_results s where s.flow_id = ${flow} and s.run = ${theRun}), '') = ${param(basis.signature)}
+      as ok`;
+  // Writes in CTEs run whatever the outcome; the failing division makes the statement (and the transaction) fail instead.
+  const ctes = [`guard as (${guard})`, ...writes.map((w, i) => `w${i} as (${w})`)];
+  return sendStatement(tx, `with ${ctes.join(", ")} select 1 / (case when ok then 1 else 0 end) as applied from guard`, params);
+}
+
+function planWrites(flowId: string, run: number, steps: readonly PlannedStep[], progress: FlowProgress): { params: unknown[]; writes: string[]; param: (value: unknown) => string } {
   const params: unknown[] = [];
   const param = (value: unknown): string => {
     params.push(value);
     return `$${params.length}`;
   };
-  const rows = steps.map(
-    (s) =>
-      `(${[newId(), flowId, run, s.stepId, s.stepIndex, s.iteration, s.status, s.provider, s.model, s.action].map(param).join(", ")}, ` +
-      `${param(s.completedAt ? s.completedAt.toISOString() : null)}::timestamptz, ${param(s.error ? JSON.stringify(s.error) : null)}::jsonb)`,
-  );
-  const insert =
-    rows.length > 0
-      ? `insert into step_results (id, flow_id, run, step_id, step_index, iteration, status, provider, model, action, completed_at, error)
+  const writes: string[] = [];
+  if (steps.length > 0) {
+    const rows = steps.map(
+      (s) =>
+        `(${[newId(), flowId, run, s.stepId, s.stepIndex, s.iteration, s.status, s.provider, s.model, s.action].map(param).join(", ")}, ` +
+        `${param(s.completedAt ? s.completedAt.toISOString() : null)}::timestamptz, ${param(s.error ? JSON.stringify(s.error) : null)}::jsonb)`,
+    );
+    writes.push(`insert into step_results (id, flow_id, run, step_id, step_index, iteration, status, provider, model, action, completed_at, error)
          values ${rows.join(", ")}
-         on conflict (flow_id, run, step_id, iteration) do nothing`
-      : null;
+         on conflict (flow_id, run, step_id, iteration) do nothing`);
+  }
   const sets: string[] = [];
   if (progress.status !== undefined) sets.push(`status = ${param(progress.status)}`);
   if (progress.startedAt !== undefined) sets.push(`started_at = ${param(progress.startedAt.toISOString())}::timestamptz`);
   if (progress.currentStepIndex !== undefined) sets.push(`current_step_index = ${param(progress.currentStepIndex)}`);
-  const update = sets.length > 0 ? `update flows set ${sets.join(", ")} where id = ${param(flowId)}` : null;
-  if (insert && update) return sendStatement(tx, `with planned as (${insert}) ${update}`, params);
-  if (insert || update) return sendStatement(tx, (insert ?? update) as string, params);
-  return Promise.resolve();
+  if (sets.length > 0) writes.push(`update flows set ${sets.join(", ")} where id = ${param(flowId)}`);
+  return { params, writes, param };
 }

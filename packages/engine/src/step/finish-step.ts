@@ -1,11 +1,26 @@
-import { finishStepWrites, type StepResultRow } from "@ensemble/db";
+import { finishStepWrites, runSignature, sendGuardedPlan, STALE_PLAN_SQLSTATE, type FinishStepInput, type FlowRow, type StepResultRow } from "@ensemble/db";
 import type { EngineDeps } from "../engine-deps.js";
 import { advanceRun } from "../run/advance-run.js";
+import { addPlanEffects, planAdvance } from "../run/plan-advance.js";
 import { emptyEffects, performEffects, type RunEffects } from "../run/run-effects.js";
 import type { StepOutcome } from "./step-outcome.js";
 
 class LeaseLostError extends Error {
   override readonly name = "LeaseLostError";
+}
+
+type FinishOutcome = Exclude<StepOutcome, { status: "aborted" | "deferred" }>;
+
+export interface FinishOptions {
+  /** Called once committed, in the same turn as the effects are sent (they can share a write). */
+  onCommitted?: () => void;
+  /**
+   * The flow and the run's instances as the step was claimed with them. The next steps are
+   * then planned from them before the flow is locked and sent with the result and COMMIT in
+   * one round trip; if the run changed meanwhile, that transaction rolls back and the usual
+   * one plans under the lock.
+   */
+  claimedWith?: { flow: FlowRow; rows: StepResultRow[] };
 }
 
 /**
@@ -14,51 +29,101 @@ class LeaseLostError extends Error {
  * flow's row lock, the next steps. Returns false when the lease was lost (another
  * worker owns the step now; nothing was written).
  */
-export async function finishStep(
-  deps: EngineDeps,
-  claimed: StepResultRow,
-  outcome: Exclude<StepOutcome, { status: "aborted" | "deferred" }>,
-  /** Called once committed, in the same turn as the effects are sent (they can share a write). */
-  onCommitted?: () => void,
-): Promise<boolean> {
-  const effects: RunEffects = emptyEffects();
-  try {
-    await deps.transact(async (tx, control) => {
-      const finished = await finishStepWrites(tx, {
-        id: claimed.id,
-        flowId: claimed.flowId,
-        run: claimed.run,
-        attempt: claimed.attempt,
-        leaseToken: claimed.leaseToken,
-        status: outcome.status,
-        output: outcome.status === "success" ? outcome.output : null,
-        provider: outcome.status === "skipped" ? claimed.provider : outcome.provider,
-        model: outcome.status === "skipped" ? claimed.model : outcome.model,
-        usage: outcome.status === "skipped" ? null : (outcome.usage ?? null),
-        cost: outcome.status === "skipped" ? null : (outcome.cost ?? null),
-        error: outcome.status === "failed" ? outcome.error : outcome.status === "skipped" ? { code: "skipped", message: outcome.reason } : null,
+export async function finishStep(deps: EngineDeps, claimed: StepResultRow, outcome: FinishOutcome, options: FinishOptions = {}): Promise<boolean> {
+  const input = finishInput(claimed, outcome);
+  let effects = options.claimedWith ? await finishWithPlannedSteps(deps, claimed, outcome, input, options.claimedWith) : null;
+  if (!effects) {
+    effects = emptyEffects();
+    const collected = effects;
+    try {
+      await deps.transact(async (tx, control) => {
+        const finished = await finishStepWrites(tx, input);
+        if (!finished) throw new LeaseLostError("lease lost");
+        collected.events.push(stepEvent(claimed, outcome));
+        const { rows } = finished;
+        // The locked row was read before this attempt's totals were added: add them for the budget check.
+        const flow = withSpend(finished.flow, outcome);
+        if (flow.status !== "running" || flow.run !== claimed.run) return;
+        await advanceRun(tx, flow, deps.flows.forRun(flow), rows, collected, { continuing: true, control });
       });
-      if (!finished) throw new LeaseLostError("lease lost");
-      effects.events.push(stepEvent(claimed, outcome));
-      const { rows } = finished;
-      // The locked row was read before this attempt's totals were added: add them for the budget check.
-      const billed = outcome.status !== "skipped" && outcome.usage;
-      const flow = billed
-        ? { ...finished.flow, totalCost: finished.flow.totalCost + (outcome.cost ?? 0), totalTokens: finished.flow.totalTokens + (billed.totalTokens ?? 0) }
-        : finished.flow;
-      if (flow.status !== "running" || flow.run !== claimed.run) return;
-      await advanceRun(tx, flow, deps.flows.forRun(flow), rows, effects, { continuing: true, control });
-    });
-  } catch (error) {
-    if (error instanceof LeaseLostError) return false;
-    throw error;
+    } catch (error) {
+      if (error instanceof LeaseLostError) return false;
+      throw error;
+    }
   }
-  onCommitted?.();
+  options.onCommitted?.();
   await performEffects(deps, effects);
   return true;
 }
 
-function stepEvent(claimed: StepResultRow, outcome: Exclude<StepOutcome, { status: "aborted" | "deferred" }>): RunEffects["events"][number] {
+/**
+ * The one-round-trip finish: plans from the state the step was claimed in, as if this
+ * attempt's result were committed, and sends lock, result, planned steps (guarded) and
+ * COMMIT together. Null when the plan must be made under the lock: the run ends or
+ * recorded instances change (retries, cancels), or the guard found the run changed (or
+ * the lease lost) and rolled everything back.
+ */
+async function finishWithPlannedSteps(
+  deps: EngineDeps,
+  claimed: StepResultRow,
+  outcome: FinishOutcome,
+  input: FinishStepInput,
+  claimedWith: { flow: FlowRow; rows: StepResultRow[] },
+): Promise<RunEffects | null> {
+  if (claimedWith.flow.status !== "running" || claimedWith.flow.run !== claimed.run) return null;
+  const committed: StepResultRow = { ...claimed, status: input.status, output: input.output, provider: input.provider, model: input.model, error: input.error };
+  const rows = claimedWith.rows.map((r) => (r.id === claimed.id ? committed : r));
+  const flow = withSpend(claimedWith.flow, outcome);
+  const plan = planAdvance(flow, deps.flows.forRun(flow), rows, { continuing: true });
+  if (plan.decision.outcome || plan.instanceWrites.length > 0) return null;
+  const basis = { stepResultId: claimed.id, leaseToken: claimed.leaseToken, status: input.status, signature: runSignature(rows), totalTokens: flow.totalTokens };
+  try {
+    await deps.transact(async (tx, control) => {
+      // Sent in this order in one write; the guard runs once the lock is held and the result written.
+      control.commitAfter(finishStepWrites(tx, input), sendGuardedPlan(tx, flow.id, flow.run, basis, plan.inserts, plan.progress));
+    });
+  } catch (error) {
+    if (isStalePlan(error)) return null;
+    throw error;
+  }
+  const effects = emptyEffects();
+  effects.events.push(stepEvent(claimed, outcome));
+  addPlanEffects(effects, plan);
+  return effects;
+}
+
+function isStalePlan(error: unknown): boolean {
+  // postgres.js raises the server's error; Drizzle (PGlite) wraps it in `cause`.
+  for (let e = error, depth = 0; e instanceof Error && depth < 3; e = e.cause, depth += 1) {
+    if ((e as { code?: unknown }).code === STALE_PLAN_SQLSTATE) return true;
+  }
+  return false;
+}
+
+/** The flow as the planner must see it: its totals with this attempt's spend. */
+function withSpend(flow: FlowRow, outcome: FinishOutcome): FlowRow {
+  const billed = outcome.status !== "skipped" && outcome.usage;
+  return billed ? { ...flow, totalCost: flow.totalCost + (outcome.cost ?? 0), totalTokens: flow.totalTokens + (billed.totalTokens ?? 0) } : flow;
+}
+
+function finishInput(claimed: StepResultRow, outcome: FinishOutcome): FinishStepInput {
+  return {
+    id: claimed.id,
+    flowId: claimed.flowId,
+    run: claimed.run,
+    attempt: claimed.attempt,
+    leaseToken: claimed.leaseToken,
+    status: outcome.status,
+    output: outcome.status === "success" ? outcome.output : null,
+    provider: outcome.status === "skipped" ? claimed.provider : outcome.provider,
+    model: outcome.status === "skipped" ? claimed.model : outcome.model,
+    usage: outcome.status === "skipped" ? null : (outcome.usage ?? null),
+    cost: outcome.status === "skipped" ? null : (outcome.cost ?? null),
+    error: outcome.status === "failed" ? outcome.error : outcome.status === "skipped" ? { code: "skipped", message: outcome.reason } : null,
+  };
+}
+
+function stepEvent(claimed: StepResultRow, outcome: FinishOutcome): RunEffects["events"][number] {
   const base = { flowId: claimed.flowId, stepId: claimed.stepId };
   switch (outcome.status) {
     case "success":

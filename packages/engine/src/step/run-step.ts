@@ -54,7 +54,10 @@ export async function runStep(
     await releaseStepClaim(deps.leaseDb, claimed.id, claimed.leaseToken);
     return control.deferFor(outcome.retryInMs);
   }
-  const committed = await finishStep(deps, claimed, outcome, () => recordStepMetrics(deps, outcome, performance.now() - callStartedAt));
+  const committed = await finishStep(deps, claimed, outcome, {
+    onCommitted: () => recordStepMetrics(deps, outcome, performance.now() - callStartedAt),
+    claimedWith: { flow, rows },
+  });
   if (!committed) deps.logger.warn({ flowId: flow.id, stepId: claimed.stepId }, "lease lost before commit; another worker owns this step");
   return committed ? "done" : "lease_lost";
 }

@@ -1,0 +1,108 @@
+import { planNextSteps, targetForAttempt, type CompiledFlow, type PlanDecision } from "@ensemble/core";
+import type { FlowProgress, FlowRow, PlannedStep, StepResultRow } from "@ensemble/db";
+import { toStepRecord } from "./records.js";
+import type { RunEffects } from "./run-effects.js";
+
+/** A recorded instance the plan changes: a failed one moves to its next attempt, or an open one is cancelled. */
+export type InstanceWrite = { kind: "requeue"; id: string; attempt: number; notBefore: Date | null } | { kind: "cancel"; id: string };
+
+/** What the planner decided for a run, as writes and effects, before anything is written. */
+export interface AdvancePlan {
+  decision: PlanDecision;
+  /** New instances (dispatched, skipped, failed, cancelled). */
+  inserts: PlannedStep[];
+  /** Changes to recorded instances. */
+  instanceWrites: InstanceWrite[];
+  /** The flow's progress when the run goes on (not written when it ends). */
+  progress: FlowProgress;
+  /** The furthest step index reached, for the flow row. */
+  currentStepIndex: number;
+  effects: RunEffects;
+  now: Date;
+}
+
+export interface PlanAdvanceOptions {
+  /** Continuing a running flow: its next steps jump the queue (finish started flows first). */
+  continuing: boolean;
+  /** The run starts now: it is marked running in the same write as its first steps. */
+  startedAt?: Date;
+}
+
+/**
+ * Asks the planner what comes next for a run, given its instances, and turns the decision
+ * into writes and effects (jobs to enqueue, events to publish, calls to abort). Pure: the
+ * caller writes them (see advanceRun) under the flow's row lock.
+ */
+export function planAdvance(flow: FlowRow, compiled: CompiledFlow, rows: readonly StepResultRow[], options: PlanAdvanceOptions): AdvancePlan {
+  const decision = planNextSteps(compiled, rows.map(toStepRecord), {
+    originalPrompt: flow.input ?? "",
+    metadata: flow.metadata,
+    spent: { costUsd: flow.totalCost, tokens: flow.totalTokens },
+  });
+  const byKey = new Map(rows.map((r) => [`${r.stepId}#${r.iteration}`, r]));
+  const instance = (stepId: string, iteration: number, status: string, extra: Pick<PlannedStep, "completedAt" | "error"> = {}): PlannedStep => {
+    const step = compiled.byId.get(stepId);
+    return {
+      stepId,
+      stepIndex: step?.index ?? 0,
+      iteration,
+      status,
+      provider: step?.definition.provider ?? "",
+      model: step?.definition.model ?? "",
+      action: step?.definition.action ?? "generate",
+      ...extra,
+    };
+  };
+  const now = new Date();
+  const effects: RunEffects = { jobs: [], events: [], abortFlows: [] };
+  const inserts: PlannedStep[] = [];
+  const instanceWrites: InstanceWrite[] = [];
+  let currentStepIndex = flow.currentStepIndex;
+
+  for (const d of decision.dispatch) {
+    const label = `${flow.name} › ${d.stepId}${d.iteration > 0 ? ` #${d.iteration}` : ""}`;
+    const step = compiled.byId.get(d.stepId);
+    const target = step ? targetForAttempt(step, d.attempt) : null;
+    const payload = { flowId: flow.id, run: flow.run, stepId: d.stepId, iteration: d.iteration, attempt: d.attempt, label, ...(target ? { provider: target.provider, model: target.model } : {}) };
+    currentStepIndex = Math.max(currentStepIndex, step?.index ?? 0);
+    if (d.attempt === 0) {
+      inserts.push(instance(d.stepId, d.iteration, "pending"));
+    } else {
+      const row = byKey.get(`${d.stepId}#${d.iteration}`);
+      if (!row) continue;
+      instanceWrites.push({ kind: "requeue", id: row.id, attempt: d.attempt, notBefore: d.delayMs > 0 ? new Date(now.getTime() + d.delayMs) : null });
+      effects.events.push({
+        flowId: flow.id,
+        type: "step_retry",
+        stepId: d.stepId,
+        data: { iteration: d.iteration, attempt: d.attempt, delayMs: d.delayMs, error: row.error },
+      });
+    }
+    effects.jobs.push({ name: "step.run", payload, delayMs: d.delayMs, lifo: options.continuing });
+  }
+  for (const s of decision.skip) {
+    inserts.push(instance(s.stepId, s.iteration, "skipped", { completedAt: now, error: { code: "skipped", message: s.reason } }));
+    effects.events.push({ flowId: flow.id, type: "step_skipped", stepId: s.stepId, data: { iteration: s.iteration, reason: s.reason } });
+  }
+  for (const f of decision.fail) {
+    inserts.push(instance(f.stepId, f.iteration, "failed", { completedAt: now, error: f.error }));
+    effects.events.push({ flowId: flow.id, type: "error", stepId: f.stepId, data: { iteration: f.iteration, error: f.error } });
+  }
+  for (const c of decision.cancel) {
+    const row = byKey.get(`${c.stepId}#${c.iteration}`);
+    if (row) instanceWrites.push({ kind: "cancel", id: row.id });
+    else inserts.push(instance(c.stepId, c.iteration, "cancelled", { completedAt: now }));
+  }
+  if (decision.cancel.some((c) => c.inFlight)) effects.abortFlows.push({ flowId: flow.id, reason: "cancelled" });
+
+  const progress: FlowProgress = options.startedAt ? { status: "running", startedAt: options.startedAt } : {};
+  if (currentStepIndex !== flow.currentStepIndex) progress.currentStepIndex = currentStepIndex;
+  return { decision, inserts, instanceWrites, progress, currentStepIndex, effects, now };
+}
+
+/** Adds a plan's effects to those of the transaction it is written in. */
+export function addPlanEffects(effects: RunEffects, plan: AdvancePlan): void {
+  effects.jobs.push(...plan.effects.jobs);
+  effects.events.push(...plan.effects.events);
+  effects.abortFlows.push(...plan.effects.abortFlows);
+}
