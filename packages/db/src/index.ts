@@ -10,3 +10,4 @@ export * from "./repositories/flow-counts.js";
 export * from "./repositories/step-results.js";
 export * from "./repositories/events.js";
 export * from "./repositories/step-hot-path.js";
+export * from "./repositories/execute-run.js";

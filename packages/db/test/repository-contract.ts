@@ -198,6 +198,38 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect(await repo.listRunSteps(db(), flow.id, 1)).toHaveLength(3);
   });
 
+  it("locks a flow to execute with its owner's policies and last archived event, then queues the new run with COMMIT", async () => {
+    const { flow, user } = await seedFlow();
+    await repo.upsertPolicy(db(), { userId: user.id, providerKey: "openai", allowConversationHistory: false, allowCrossProviderContext: true, allowAttachments: true });
+    await repo.insertFlowEvents(db(), [{ flowId: flow.id, seq: 7, type: "flow_start", stepId: null, data: null, createdAt: new Date() }]);
+    await repo.updateFlow(db(), flow.id, { status: "completed", run: 2, totalTokens: 9, result: { finalOutput: "old" } });
+    const queuedAt = new Date("2026-03-04T05:06:07.089Z");
+    const locked = await getHandle().transact(async (tx, control) => {
+      const read = await repo.lockFlowToExecute(tx, flow.id);
+      control.commitAfter(
+        repo.sendQueuedRun(tx, flow.id, { run: 3, onlyStepId: "a", input: "in", metadata: { k: 1 }, saveMessages: true, stepTimeoutMs: 5, deadlineAt: null, queuedAt }),
+      );
+      return read;
+    });
+    expect(locked?.flow).toMatchObject({ id: flow.id, status: "completed", run: 2 });
+    expect(locked?.policies.map((p) => [p.providerKey, p.allowConversationHistory])).toEqual([["openai", false]]);
+    expect(locked?.lastArchivedEventId).toBe(7);
+    expect(await repo.findFlow(db(), flow.id)).toMatchObject({
+      status: "queued",
+      run: 3,
+      onlyStepId: "a",
+      input: "in",
+      metadata: { k: 1 },
+      saveMessages: true,
+      stepTimeoutMs: 5,
+      queuedAt,
+      totalTokens: 0,
+      result: null,
+      startedAt: null,
+    });
+    expect(await getHandle().transact((tx) => repo.lockFlowToExecute(tx, "no such flow"))).toBeUndefined();
+  });
+
   it("cancels a run's open steps and returns them", async () => {
     const { flow } = await seedFlow();
     await repo.insertStepInstances(db(), [instance(flow.id, "a"), { ...instance(flow.id, "b"), status: "success" }]);

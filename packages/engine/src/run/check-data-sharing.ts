@@ -1,5 +1,5 @@
 import { findPolicyViolations, type CompiledFlow } from "@ensemble/core";
-import { listPolicies, type Executor } from "@ensemble/db";
+import { listPolicies, type Executor, type PolicyRow } from "@ensemble/db";
 import { PolicyViolationError } from "../errors/engine-errors.js";
 
 /**
@@ -8,6 +8,11 @@ import { PolicyViolationError } from "../errors/engine-errors.js";
  * Paths name the definition's fields, as validation errors do.
  */
 export async function assertDataSharingAllowed(db: Executor, ownerId: string, flow: CompiledFlow): Promise<void> {
-  const violations = findPolicyViolations(flow, await listPolicies(db, ownerId));
+  assertPoliciesAllow(await listPolicies(db, ownerId), flow);
+}
+
+/** The same check against policies already read. */
+export function assertPoliciesAllow(policies: PolicyRow[], flow: CompiledFlow): void {
+  const violations = findPolicyViolations(flow, policies);
   if (violations.length > 0) throw new PolicyViolationError(violations.map((v) => ({ ...v, path: `definition.${v.path}` })));
 }

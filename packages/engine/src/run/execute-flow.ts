@@ -1,8 +1,8 @@
 import { isTerminalFlowStatus, type OrchestrationFlowStatus, type TimeoutConfig } from "@ensemble/core";
-import { lastArchivedEventId, lockFlow, updateFlow } from "@ensemble/db";
+import { lockFlowToExecute, sendQueuedRun } from "@ensemble/db";
 import type { EngineDeps } from "../engine-deps.js";
 import { FlowConflictError, NotFoundError } from "../errors/engine-errors.js";
-import { assertDataSharingAllowed } from "./check-data-sharing.js";
+import { assertPoliciesAllow } from "./check-data-sharing.js";
 import { emptyEffects, performEffects } from "./run-effects.js";
 
 export interface ExecuteFlowOptions {
@@ -28,43 +28,39 @@ export interface ExecuteFlowResult {
  */
 export async function executeFlow(deps: EngineDeps, flowId: string, options: ExecuteFlowOptions = {}): Promise<ExecuteFlowResult> {
   const effects = emptyEffects();
-  const run = await deps.transact(async (tx) => {
-    const flow = await lockFlow(tx, flowId);
-    if (!flow) throw new NotFoundError("flow");
+  // Two round trips: lock and read (flow, policies, archived events), then the new run with COMMIT.
+  const { run, lastArchivedEventId } = await deps.transact(async (tx, control) => {
+    const locked = await lockFlowToExecute(tx, flowId);
+    if (!locked) throw new NotFoundError("flow");
+    const { flow } = locked;
     if (!isTerminalFlowStatus(flow.status as OrchestrationFlowStatus) && flow.status !== "pending") {
       throw new FlowConflictError(`flow is ${flow.status}; cancel it or wait for it to end before executing it again`, flow.id, flow.status);
     }
     const onlyStepId = options.onlyStepId ?? null;
     const compiled = deps.flows.forRun({ id: flow.id, definition: flow.definition, onlyStepId });
-    await assertDataSharingAllowed(tx, flow.userId, compiled);
+    assertPoliciesAllow(locked.policies, compiled);
     const run = flow.run + 1;
     const flowTimeoutMs = options.timeout?.flowMs ?? compiled.definition.maxExecutionTime;
     const now = new Date();
-    await updateFlow(tx, flow.id, {
-      run,
-      onlyStepId,
-      status: "queued",
-      input: options.input ?? "",
-      metadata: options.metadata ?? {},
-      saveMessages: options.saveMessages ?? false,
-      stepTimeoutMs: options.timeout?.stepMs ?? null,
-      deadlineAt: flowTimeoutMs ? new Date(now.getTime() + flowTimeoutMs) : null,
-      queuedAt: now,
-      startedAt: null,
-      completedAt: null,
-      result: null,
-      error: null,
-      currentStepIndex: 0,
-      totalCost: 0,
-      totalTokens: 0,
-    });
+    control.commitAfter(
+      sendQueuedRun(tx, flow.id, {
+        run,
+        onlyStepId,
+        input: options.input ?? "",
+        metadata: options.metadata ?? {},
+        saveMessages: options.saveMessages ?? false,
+        stepTimeoutMs: options.timeout?.stepMs ?? null,
+        deadlineAt: flowTimeoutMs ? new Date(now.getTime() + flowTimeoutMs) : null,
+        queuedAt: now,
+      }),
+    );
     const label = onlyStepId ? `${flow.name} › ${onlyStepId}` : flow.name;
     effects.jobs.push({ name: "flow.start", payload: { flowId, run, label } });
     if (flowTimeoutMs) effects.jobs.push({ name: "flow.cancel", payload: { flowId, run, reason: "timed_out", label }, delayMs: flowTimeoutMs });
-    return run;
+    return { run, lastArchivedEventId: locked.lastArchivedEventId };
   });
   // Events of earlier runs may survive only in the archive: number this run's after them.
-  await deps.bus.continueNumberingAfter(flowId, await lastArchivedEventId(deps.db, flowId));
+  await deps.bus.continueNumberingAfter(flowId, lastArchivedEventId);
   await performEffects(deps, effects);
   return { flowId, run, status: "queued" };
 }
