@@ -230,6 +230,24 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect(await getHandle().transact((tx) => repo.lockFlowToExecute(tx, "no such flow"))).toBeUndefined();
   });
 
+  it("records the end of a run with COMMIT", async () => {
+    const { flow } = await seedFlow();
+    const startedAt = new Date("2026-01-01T00:00:00.001Z");
+    await repo.updateFlow(db(), flow.id, { run: 1, status: "running", startedAt });
+    const completedAt = new Date("2026-01-01T00:00:01.234Z");
+    await getHandle().transact(async (tx, control) => {
+      control.commitAfter(repo.sendRunEnded(tx, flow.id, { status: "failed", completedAt, error: { code: "boom", message: "no", stepId: "a" }, currentStepIndex: 2, result: { finalOutput: null } }));
+    });
+    expect(await repo.findFlow(db(), flow.id)).toMatchObject({
+      status: "failed",
+      startedAt,
+      completedAt,
+      error: { code: "boom", message: "no", stepId: "a" },
+      currentStepIndex: 2,
+      result: { finalOutput: null },
+    });
+  });
+
   it("cancels a run's open steps and returns them", async () => {
     const { flow } = await seedFlow();
     await repo.insertStepInstances(db(), [instance(flow.id, "a"), { ...instance(flow.id, "b"), status: "success" }]);

@@ -294,3 +294,36 @@ function planWrites(flowId: string, run: number, steps: readonly PlannedStep[], 
   if (sets.length > 0) writes.push(`update flows set ${sets.join(", ")} where id = ${param(flowId)}`);
   return { params, writes, param };
 }
+
+/** How a run ended: what the flow row records. */
+export interface RunEnd {
+  status: string;
+  /** Set when the run also started in this transaction. */
+  startedAt?: Date;
+  completedAt: Date;
+  error: FlowRow["error"];
+  currentStepIndex: number;
+  result: Record<string, unknown>;
+}
+
+/**
+ * Sends, without waiting, the end of a run to the flow row. Inside `transact`, hand the
+ * promise to `commitAfter` so COMMIT travels in the same write.
+ */
+export function sendRunEnded(tx: Executor, flowId: string, end: RunEnd): Promise<unknown> {
+  return sendStatement(
+    tx,
+    `update flows set status = $2, started_at = coalesce($3::timestamptz, started_at), completed_at = $4::timestamptz,
+       error = $5::jsonb, current_step_index = $6, result = $7::jsonb
+     where id = $1`,
+    [
+      flowId,
+      end.status,
+      end.startedAt ? end.startedAt.toISOString() : null,
+      end.completedAt.toISOString(),
+      end.error ? JSON.stringify(end.error) : null,
+      end.currentStepIndex,
+      JSON.stringify(end.result),
+    ],
+  );
+}

@@ -3,10 +3,11 @@ import {
   listRunSteps,
   requeueStepAttempt,
   sendPlannedSteps,
+  sendRunEnded,
   setStepStatus,
-  updateFlow,
   type Executor,
   type FlowRow,
+  type PlannedStep,
   type StepResultRow,
   type TransactionControl,
 } from "@ensemble/db";
@@ -45,11 +46,20 @@ export async function advanceRun(
     options.control.commitAfter(sendPlannedSteps(tx, flow.id, flow.run, inserts, plan.progress));
     return decision;
   }
-  await sendPlannedSteps(tx, flow.id, flow.run, inserts);
   const status = outcome.status;
   const error: StepError & { stepId?: string } | null =
     outcome.status === "failed" ? { code: outcome.error.code, message: outcome.error.message, ...(outcome.stepId ? { stepId: outcome.stepId } : {}) } : null;
-  const finalRows = await listRunSteps(tx, flow.id, flow.run);
+  // The run's rows as they will be: the locked ones plus the new instances (written with
+  // the same times). Changes to recorded instances are read back instead.
+  let finalRows: StepResultRow[];
+  let planned: Promise<unknown> | null = null;
+  if (plan.instanceWrites.length === 0) {
+    finalRows = [...rows, ...inserts.map((step) => plannedRow(flow, step))];
+    planned = sendPlannedSteps(tx, flow.id, flow.run, inserts);
+  } else {
+    await sendPlannedSteps(tx, flow.id, flow.run, inserts);
+    finalRows = await listRunSteps(tx, flow.id, flow.run);
+  }
   const ended: FlowRow = {
     ...flow,
     status,
@@ -59,14 +69,16 @@ export async function advanceRun(
     currentStepIndex: outcome.status === "failed" ? (compiled.byId.get(outcome.stepId)?.index ?? currentStepIndex) : currentStepIndex,
   };
   const result = buildExecutionResult(ended, finalRows, outcome.status === "completed" ? outcome.finalOutput : null);
-  await updateFlow(tx, flow.id, {
+  // The transaction's last writes: COMMIT goes out with them.
+  const end = sendRunEnded(tx, flow.id, {
     status,
     ...(options.startedAt ? { startedAt: options.startedAt } : {}),
     completedAt: now,
     error,
     currentStepIndex: ended.currentStepIndex,
-    result: result,
+    result,
   });
+  options.control.commitAfter(...(planned ? [planned, end] : [end]));
   effects.events.push(
     outcome.status === "completed"
       ? { flowId: flow.id, type: "flow_complete", data: { status, finalOutput: result.finalOutput, totalCost: result.totalCost, totalTokens: result.totalTokens } }
@@ -74,4 +86,33 @@ export async function advanceRun(
   );
   effects.jobs.push({ name: "flow.archive-events", payload: { flowId: flow.id }, delayMs: 2_000, dedupe: String(flow.run) });
   return decision;
+}
+
+/** A new instance as its row will read once written (ids are not needed for a result). */
+function plannedRow(flow: FlowRow, step: PlannedStep): StepResultRow {
+  return {
+    id: "",
+    flowId: flow.id,
+    run: flow.run,
+    stepId: step.stepId,
+    stepIndex: step.stepIndex,
+    iteration: step.iteration,
+    attempt: 0,
+    status: step.status,
+    output: null,
+    provider: step.provider,
+    model: step.model,
+    action: step.action,
+    usage: null,
+    cost: null,
+    error: step.error ?? null,
+    leaseToken: 0,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    messageId: null,
+    notBefore: null,
+    createdAt: step.completedAt ?? new Date(),
+    startedAt: null,
+    completedAt: step.completedAt ?? null,
+  };
 }
