@@ -10,25 +10,47 @@ export interface RunDefinitionSource {
 
 /**
  * Compiled definitions by flow (and single step). Definitions never change after creation,
- * so a compiled flow (CEL programs, parsed templates) is reused for every step of it.
+ * so a compiled flow (CEL programs, parsed templates) is reused for every step of it; and
+ * compiling is a pure function of the definition, so flows created from the same definition
+ * (a template used for every request) share one compiled copy.
  */
 export class CompiledFlowCache {
-  private readonly entries = new Map<string, CompiledFlow>();
+  private readonly byFlow = new Lru<CompiledFlow>();
+  private readonly byDefinition = new Lru<CompiledFlow>();
   constructor(private readonly capacity = 2_000) {}
 
   /** The compiled flow the run of `flow` executes. */
   forRun(flow: RunDefinitionSource): CompiledFlow {
     const key = flow.onlyStepId ? `${flow.id}#${flow.onlyStepId}` : flow.id;
+    const hit = this.byFlow.get(key);
+    if (hit) return hit;
+    // Serializing is far cheaper than validating and compiling again.
+    const content = `${flow.onlyStepId ?? ""}#${JSON.stringify(flow.definition)}`;
+    const compiled =
+      this.byDefinition.get(content) ??
+      (flow.onlyStepId ? compileSingleStep(flow.definition as FlowDefinition, flow.onlyStepId) : compileFlowOrThrow(flow.definition));
+    this.byDefinition.set(content, compiled, this.capacity);
+    this.byFlow.set(key, compiled, this.capacity);
+    return compiled;
+  }
+}
+
+/** A Map that forgets its least recently used entry beyond a capacity (Map keeps insertion order). */
+class Lru<V> {
+  private readonly entries = new Map<string, V>();
+
+  get(key: string): V | undefined {
     const hit = this.entries.get(key);
-    if (hit) {
-      // Re-insert: Map keeps insertion order, so the oldest entry is the least recently used.
+    if (hit !== undefined) {
       this.entries.delete(key);
       this.entries.set(key, hit);
-      return hit;
     }
-    const compiled = flow.onlyStepId ? compileSingleStep(flow.definition as FlowDefinition, flow.onlyStepId) : compileFlowOrThrow(flow.definition);
-    this.entries.set(key, compiled);
-    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as string);
-    return compiled;
+    return hit;
+  }
+
+  set(key: string, value: V, capacity: number): void {
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    if (this.entries.size > capacity) this.entries.delete(this.entries.keys().next().value as string);
   }
 }
