@@ -58,3 +58,4 @@ export {
   type RateLimitSlot,
   type RateLimits,
 } from "./provider-rate-limiter.js";
+export { defineRedisScript, type RedisScript } from "./redis-script.js";

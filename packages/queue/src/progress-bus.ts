@@ -2,6 +2,7 @@ import type { FlowEventType, FlowStreamUpdate } from "@ensemble/core";
 import type { Redis } from "ioredis";
 import { DEFAULT_QUEUE_PREFIX } from "./queue-names.js";
 import { whenFailFastReady } from "./redis-availability.js";
+import { defineRedisScript, type RedisScript } from "./redis-script.js";
 import { SharedSubscriber, type SubscriberSource } from "./shared-subscriber.js";
 
 export interface ProgressBusOptions {
@@ -60,7 +61,7 @@ return 0
 // Versioned so a changed script never collides with an older definition on a shared connection.
 const PUBLISH_COMMAND = "ensemblePublishFlowEventV1";
 
-type PublishCommand = (seqKey: string, eventsKey: string, body: string, channel: string, maxLen: number, ttl: number) => Promise<number>;
+const RAISE_SEQ_COMMAND = "ensembleRaiseFlowEventSeqV1";
 
 /**
  * Per-flow progress events: numbered 1, 2, 3, … per flow, stored in a Redis stream for
@@ -81,6 +82,8 @@ export class ProgressBus {
   private readonly subscriber: SharedSubscriber | undefined;
   private readonly onError: (err: unknown) => void;
   private readonly readyTimeoutMs: number;
+  private readonly publishScript: RedisScript;
+  private readonly raiseSeqScript: RedisScript;
 
   constructor(options: ProgressBusOptions) {
     this.publisher = options.publisher;
@@ -92,7 +95,8 @@ export class ProgressBus {
     this.subscriber = options.subscriber ? new SharedSubscriber(options.subscriber, this.onError) : undefined;
     // Defined now, not at the first publish: an auto-pipelining connection copies its
     // commands into each pipeline when it creates it, and would not know a later one.
-    this.publishCommand();
+    this.publishScript = defineRedisScript(this.publisher, PUBLISH_COMMAND, PUBLISH_SCRIPT, 2);
+    this.raiseSeqScript = defineRedisScript(this.publisher, RAISE_SEQ_COMMAND, RAISE_SEQ_SCRIPT, 1);
   }
 
   /** Numbers, stores and publishes one event; returns it as subscribers receive it. */
@@ -100,7 +104,7 @@ export class ProgressBus {
     const timestamp = new Date().toISOString();
     const withoutId = { type, flowId, ...(input.stepId !== undefined ? { stepId: input.stepId } : {}), data: input.data ?? null, timestamp };
     await whenFailFastReady(this.publisher, this.readyTimeoutMs, "publish event");
-    const id = await this.publishCommand()(
+    const id = await this.publishScript(
       this.seqKey(flowId),
       this.eventsKey(flowId),
       JSON.stringify(withoutId),
@@ -155,7 +159,7 @@ export class ProgressBus {
   async continueNumberingAfter(flowId: string, lastId: number): Promise<void> {
     if (lastId <= 0) return;
     await whenFailFastReady(this.publisher, this.readyTimeoutMs, "continue event numbering");
-    await this.publisher.eval(RAISE_SEQ_SCRIPT, 1, this.seqKey(flowId), lastId, this.retentionSeconds);
+    await this.raiseSeqScript(this.seqKey(flowId), lastId, this.retentionSeconds);
   }
 
   /** Sets how long the flow's events are kept from now (e.g. shorter once archived). */
@@ -183,15 +187,5 @@ export class ProgressBus {
 
   private channel(flowId: string): string {
     return `${this.flowKey(flowId)}:live`;
-  }
-
-  private publishCommand(): PublishCommand {
-    const commands = this.publisher as unknown as Record<string, PublishCommand | undefined>;
-    if (!commands[PUBLISH_COMMAND]) {
-      this.publisher.defineCommand(PUBLISH_COMMAND, { numberOfKeys: 2, lua: PUBLISH_SCRIPT });
-    }
-    const command = commands[PUBLISH_COMMAND];
-    if (!command) throw new Error("ProgressBus: could not define the publish script");
-    return command.bind(this.publisher);
   }
 }

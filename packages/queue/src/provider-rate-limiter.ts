@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { DEFAULT_QUEUE_PREFIX } from "./queue-names.js";
+import { defineRedisScript, type RedisScript } from "./redis-script.js";
 
 /** One limit: a provider's (`openai`) or one model's (`openai:gpt-4o`). Unset fields do not limit. */
 export const RateLimitSchema = z.strictObject({
@@ -81,6 +82,9 @@ end
 return {0}
 `;
 
+// Versioned: a changed script never reuses an older definition on a shared connection.
+const ADMIT_COMMAND = "ensembleAdmitProviderCallV1";
+
 /**
  * Cluster-wide request, token and concurrency limits per provider and per model, held
  * in Redis so every worker process shares them. A call over a limit is not failed: the
@@ -93,8 +97,11 @@ export class ProviderRateLimiter {
   private readonly bucketMs: number;
   private readonly slotTtlMs: number;
 
+  private readonly admitScript: RedisScript;
+
   constructor(options: ProviderRateLimiterOptions) {
     this.redis = options.redis;
+    this.admitScript = defineRedisScript(this.redis, ADMIT_COMMAND, ADMIT_SCRIPT);
     this.limits = options.limits;
     this.prefix = options.prefix ?? DEFAULT_QUEUE_PREFIX;
     this.bucketMs = Math.max(1, Math.floor((options.windowMs ?? 60_000) / BUCKETS_PER_WINDOW));
@@ -112,7 +119,7 @@ export class ProviderRateLimiter {
     if (scopes.length === 0) return { admitted: true, slot: { renew: async () => undefined, release: async () => undefined } };
     const keys = scopes.flatMap((s) => this.keys(s.name));
     const args = [Date.now(), this.bucketMs, BUCKETS_PER_WINDOW, holder, this.slotTtlMs, ...scopes.flatMap((s) => [s.limit.requestsPerMinute ?? 0, s.limit.tokensPerMinute ?? 0, s.limit.maxConcurrent ?? 0])];
-    const reply = (await this.redis.eval(ADMIT_SCRIPT, keys.length, ...keys, ...args)) as number[];
+    const reply = (await this.admitScript(keys.length, ...keys, ...args)) as number[];
     const [wait = 0, scopeIndex = 0, which = 0] = reply;
     if (wait === 0) return { admitted: true, slot: this.slot(scopes.map((s) => s.name), holder) };
     const scope = scopes[scopeIndex]?.name ?? provider;

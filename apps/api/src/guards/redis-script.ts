@@ -1,4 +1,4 @@
-import { whenFailFastReady, type Redis } from "@ensemble/queue";
+import { defineRedisScript, whenFailFastReady, type Redis } from "@ensemble/queue";
 
 /** How long a call waits for the fail-fast connection to (re)connect before giving up. */
 const READY_TIMEOUT_MS = 1_000;
@@ -17,8 +17,8 @@ function whenReady(redis: Redis, operation: string): Promise<void> {
 }
 
 /**
- * A Lua script as a function: defined once per connection (EVALSHA afterwards, EVAL when
- * Redis forgot it). Names are versioned so a changed script never reuses an old definition.
+ * A Lua script as a function (packages/queue's defineRedisScript), that first waits for the
+ * fail-fast connection to be ready.
  */
 export function redisScript<Args extends (string | number)[]>(
   redis: Redis,
@@ -26,12 +26,9 @@ export function redisScript<Args extends (string | number)[]>(
   numberOfKeys: number,
   lua: string,
 ): (...args: Args) => Promise<unknown> {
-  const commands = redis as unknown as Record<string, ((...args: Args) => Promise<unknown>) | undefined>;
-  if (!commands[name]) redis.defineCommand(name, { numberOfKeys, lua });
-  const command = commands[name];
-  if (!command) throw new Error(`could not define the Redis script ${name}`);
+  const command = defineRedisScript(redis, name, lua, numberOfKeys);
   return async (...args: Args) => {
     await whenReady(redis, name);
-    return command.apply(redis, args);
+    return command(...args);
   };
 }
