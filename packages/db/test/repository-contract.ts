@@ -198,6 +198,43 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect(await repo.listRunSteps(db(), flow.id, 1)).toHaveLength(3);
   });
 
+  it("a guarded plan can lease a new instance to its worker: inserted running, returned with the owner's policies", async () => {
+    const { flow, user } = await seedFlow();
+    await repo.upsertPolicy(db(), { userId: user.id, providerKey: "openai", allowConversationHistory: false, allowCrossProviderContext: true, allowAttachments: true });
+    await repo.updateFlow(db(), flow.id, { run: 1, status: "running" });
+    await repo.insertStepInstances(db(), [instance(flow.id, "a")]);
+    const claim = await repo.claimStepWithContext(db(), { flowId: flow.id, run: 1, stepId: "a", iteration: 0, attempt: 0, owner: "w", leaseMs: 60_000 });
+    const claimed = claim?.claimed as NonNullable<typeof claim>["claimed"];
+    const finish = { id: claimed.id, flowId: flow.id, run: 1, attempt: 0, leaseToken: claimed.leaseToken, status: "success" as const, output: "ok", provider: "sim", model: "echo", usage: null, cost: null, error: null };
+    const seen = (claim?.rows ?? []).map((r) => (r.id === claimed.id ? { ...r, status: "success" } : r));
+    const basis = { stepResultId: claimed.id, leaseToken: claimed.leaseToken, status: "success", signature: repo.runSignature(seen), totalTokens: 0 };
+    const next = [
+      { stepId: "b", stepIndex: 1, iteration: 0, status: "pending", provider: "sim", model: "echo", action: "generate", lease: { owner: "w", leaseMs: 60_000 } },
+      { stepId: "c", stepIndex: 2, iteration: 0, status: "pending", provider: "sim", model: "echo", action: "generate" },
+    ];
+    const written = await getHandle().transact(async (tx, control) => {
+      const finished = repo.finishStepWrites(tx, finish); // sent first: the guard checks its result
+      const guarded = repo.sendGuardedPlan(tx, flow.id, 1, basis, next);
+      control.commitAfter(finished, guarded);
+      return { guarded };
+    });
+    const { leased, inserted, policies } = await written.guarded;
+    expect(leased).toMatchObject({ stepId: "b", status: "running", leaseToken: 1, leaseOwner: "w", attempt: 0 });
+    expect(leased?.leaseExpiresAt?.getTime()).toBeGreaterThan(Date.now() + 50_000);
+    expect(inserted.map((r) => [r.stepId, r.status]).sort()).toEqual([["b", "running"], ["c", "pending"]]);
+    expect(policies.map((p) => p.providerKey)).toEqual(["openai"]);
+    expect((await repo.listRunSteps(db(), flow.id, 1)).map((r) => [r.stepId, r.status, r.leaseOwner])).toEqual([["a", "success", "w"], ["b", "running", "w"], ["c", "pending", null]]);
+
+    // Finished by the worker it was leased to: its start becomes when the worker took it up.
+    const lease = leased as NonNullable<typeof leased>;
+    await getHandle().transact((tx) => repo.finishStepWrites(tx, { ...finish, id: lease.id, leaseToken: 1, leasedRunningMs: 5_000 }));
+    const b = (await repo.listRunSteps(db(), flow.id, 1)).find((r) => r.stepId === "b");
+    expect(b?.status).toBe("success");
+    const ranMs = (b?.completedAt?.getTime() ?? 0) - (b?.startedAt?.getTime() ?? 0);
+    expect(ranMs).toBeGreaterThanOrEqual(4_990);
+    expect(ranMs).toBeLessThan(6_000);
+  });
+
   it("locks a flow to execute with its owner's policies and last archived event, then queues the new run with COMMIT", async () => {
     const { flow, user } = await seedFlow();
     await repo.upsertPolicy(db(), { userId: user.id, providerKey: "openai", allowConversationHistory: false, allowCrossProviderContext: true, allowAttachments: true });

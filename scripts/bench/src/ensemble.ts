@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { createEngine, createFlow, createLogger, executeFlow, type Engine } from "@ensemble/engine";
 import { findFlow, insertThread, insertUser, listRunSteps } from "@ensemble/db";
 import { followEvents } from "@ensemble/queue";
+import { cpuMsByGroup, perFlow, type CpuGroups } from "./cpu-usage.js";
 import { closedLoop, percentile, type RunFigures } from "./stats.js";
 
 const REPO_ROOT = resolve(import.meta.dirname, "../../..");
@@ -69,12 +70,16 @@ export async function benchEnsemble(options: EnsembleOptions): Promise<RunFigure
     await waitForWorkers(runFlow);
     const serialPerSecond = await closedLoop(options.serialFlows, 1, () => runFlow("serial"));
     process.stderr.write(`    ${options.serialFlows} flows one at a time done; ${options.concurrentFlows} with 100 in flight…\n`);
+    const processes: CpuGroups = { worker: [children[1]?.pid ?? 0], scheduler: [children[0]?.pid ?? 0], "bench (client)": [process.pid] };
+    const cpuBefore = cpuMsByGroup(processes);
     const concurrentPerSecond = await closedLoop(options.concurrentFlows, 100, () => runFlow("concurrent"));
+    const cpu = perFlow(cpuBefore, cpuMsByGroup(processes), options.concurrentFlows);
     process.stderr.write("    done\n");
 
     const serial = await whereTimeGoes(deps, serialIds, client);
     printPhases("serial", serial.phases);
     printPhases("100 in flight", (await whereTimeGoes(deps, concurrentIds, client)).phases);
+    printCpu(cpu);
     const hopsMs = serial.hopsMs;
     return { name: "Ensemble (3-step flow, persisted)", hopsMs, serialPerSecond, concurrentPerSecond };
   } finally {
@@ -136,6 +141,14 @@ async function whereTimeGoes(deps: Engine["deps"], ids: readonly string[], clien
     }
   }
   return { phases, hopsMs };
+}
+
+function printCpu(perFlowMs: Record<string, number>): void {
+  const total = Object.values(perFlowMs).reduce((a, b) => a + b, 0);
+  process.stderr.write(`    CPU per flow with 100 in flight (from /proc): ${total.toFixed(1)} ms\n`);
+  for (const [name, ms] of Object.entries(perFlowMs).sort((a, b) => b[1] - a[1])) {
+    process.stderr.write(`      ${name.padEnd(24)} ${ms.toFixed(2).padStart(7)} ms\n`);
+  }
 }
 
 function printPhases(label: string, phases: Record<string, number[]>): void {

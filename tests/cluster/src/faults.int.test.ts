@@ -56,6 +56,35 @@ describe("faults across processes", () => {
     expect(ledger.map((l) => `${l.stepResultId}#${l.attempt}`).sort()).toEqual(rows.map((r) => `${r.id}#0`).sort());
   });
 
+  it("kill -9 of a worker inside a step it leased from the step before (no job of its own): the run is repaired, effects written once", async () => {
+    const flowId = await api.createFlow(threadId, {
+      name: "survive a crash in a continued step",
+      type: "sequential",
+      steps: [simStep("first"), simStep("slow", { model: "slow?latencyMs=4000" }), simStep("after")],
+    });
+    await api.execute(flowId, { input: "q", saveMessages: true });
+    const running = await waitForRow(flowId, (rows) => rows.find((r) => r.stepId === "slow" && r.status === "running"));
+    const first = (await listRunSteps(db(), flowId, 1)).find((r) => r.stepId === "first");
+    // The worker that ran "first" leased "slow" in the same commit and runs it itself.
+    expect(running.leaseOwner).toBe(first?.leaseOwner);
+    expect(running.leaseToken).toBe(1);
+    const victim = cluster.byPid(Number(running.leaseOwner?.split(":")[1]));
+    expect(victim?.role).toBe("worker");
+    await cluster.kill9(victim!);
+    cluster.spawn("worker", `worker-replacement-${Date.now()}`);
+
+    await api.waitForStatus(flowId, ["completed"], 30_000);
+    const rows = await listRunSteps(db(), flowId, 1);
+    expect(rows.map((r) => [r.stepId, r.status])).toEqual([["first", "success"], ["slow", "success"], ["after", "success"]]);
+    const slow = rows.find((r) => r.stepId === "slow")!;
+    expect(slow.leaseToken).toBeGreaterThanOrEqual(2); // taken over once the dead worker's lease ran out
+    expect(slow.leaseOwner).not.toBe(running.leaseOwner);
+    const saved = (await listMessages(db(), threadId)).filter((m) => m.metadata.orchestrationFlowId === flowId);
+    expect(saved.map((m) => m.metadata.stepId).sort()).toEqual(["after", "first", "slow"]);
+    const ledger = await listLedger(db(), flowId);
+    expect(ledger.map((l) => `${l.stepResultId}#${l.attempt}`).sort()).toEqual(rows.map((r) => `${r.id}#0`).sort());
+  });
+
   it("a call longer than the lease keeps its lease by heartbeat: no takeover, one attempt", async () => {
     const flowId = await api.createFlow(threadId, { name: "long call", type: "sequential", steps: [simStep("long", { model: `slow?latencyMs=${LEASE_MS * 2 + 500}` })] });
     const res = await api.execute(flowId, { input: "q" }, true);

@@ -72,6 +72,12 @@ export interface FinishStepInput {
   usage: { promptTokens: number; completionTokens: number; totalTokens: number; cachedTokens?: number; reasoningTokens?: number } | null;
   cost: number | null;
   error: StepResultRow["error"];
+  /**
+   * For an instance leased by the plan that finished the step before it: how long the
+   * worker has been running it. Its `started_at` becomes now minus this (on the
+   * database's clock), the moment the worker took it up after that plan committed.
+   */
+  leasedRunningMs?: number;
 }
 
 export interface FinishedStep {
@@ -117,6 +123,7 @@ export async function finishStepWrites(tx: Executor, input: FinishStepInput): Pr
     usage?.reasoningTokens ?? 0,
     usage?.totalTokens ?? 0,
     usage !== null,
+    input.leasedRunningMs === undefined ? null : input.leasedRunningMs / 1000,
   ]);
   const [[lockedRow], [row]] = await Promise.all([locked, finished]);
   const flow = fromJsonRow<FlowRow>(lockedRow?.flow);
@@ -129,7 +136,8 @@ export async function finishStepWrites(tx: Executor, input: FinishStepInput): Pr
 const LOCK_FLOW_STATEMENT = `select row_to_json(f) as flow from flows f where f.id = $1 for update`;
 
 // $1 flow, $2 run, $3 step result id, $4 lease token, $5 status, $6 output, $7 provider, $8 model,
-// $9 usage, $10 cost, $11 error, $12 message id, $13 ledger id, $14 attempt, $15–$19 token counts, $20 billed.
+// $9 usage, $10 cost, $11 error, $12 message id, $13 ledger id, $14 attempt, $15–$19 token counts, $20 billed,
+// $21 seconds a leased instance has been running (its start is then when the worker took it up, not when it was leased).
 const FINISH_STATEMENT = `
   with flow as (select * from flows where id = $1),
   done as (
@@ -143,6 +151,7 @@ const FINISH_STATEMENT = `
       error = $11::jsonb,
       message_id = case when $5 = 'success' and (select save_messages from flow) then $12 end,
       lease_expires_at = null,
+      started_at = coalesce(clock_timestamp() - make_interval(secs => $21::float8), started_at),
       completed_at = clock_timestamp()
     where id = $3 and lease_token = $4 and status = 'running'
     returning *
@@ -204,6 +213,11 @@ export interface PlannedStep {
   action: string;
   completedAt?: Date | null;
   error?: StepResultRow["error"];
+  /**
+   * Inserted already claimed (`running`, lease token 1) by this owner: the worker that
+   * planned it runs it next, with no job and no claim of its own (see finish-step.ts).
+   */
+  lease?: { owner: string; leaseMs: number };
 }
 
 /** Changes to the flow row that travel with the planned steps. */
@@ -246,6 +260,16 @@ export function runSignature(rows: readonly { id: string; status: string; attemp
     .join(",");
 }
 
+/** What a guarded plan wrote that its sender needs next: the instance it leased, with what running it needs. */
+export interface GuardedPlanResult {
+  /** The instance inserted with a lease (`PlannedStep.lease`), as written. */
+  leased?: StepResultRow;
+  /** Every instance the plan inserted, as written (only with a leased instance). */
+  inserted: StepResultRow[];
+  /** The flow owner's data-sharing policies, read in the same statement (only with a leased instance). */
+  policies: PolicyRow[];
+}
+
 /** SQLSTATE of the error `sendGuardedPlan` fails with when its basis is stale (division by zero). */
 export const STALE_PLAN_SQLSTATE = "22012";
 
@@ -256,7 +280,14 @@ export const STALE_PLAN_SQLSTATE = "22012";
  * other instance changed — and fails otherwise (SQLSTATE `STALE_PLAN_SQLSTATE`), which
  * rolls the whole transaction back so the caller can plan again under the lock.
  */
-export function sendGuardedPlan(tx: Executor, flowId: string, run: number, basis: PlanBasis, steps: readonly PlannedStep[], progress: FlowProgress = {}): Promise<unknown> {
+export async function sendGuardedPlan(
+  tx: Executor,
+  flowId: string,
+  run: number,
+  basis: PlanBasis,
+  steps: readonly PlannedStep[],
+  progress: FlowProgress = {},
+): Promise<GuardedPlanResult> {
   const { params, writes, param } = planWrites(flowId, run, steps, progress);
   const flow = param(flowId);
   const theRun = param(run);
@@ -267,7 +298,20 @@ export function sendGuardedPlan(tx: Executor, flowId: string, run: number, basis
       as ok`;
   // Writes in CTEs run whatever the outcome; the failing division makes the statement (and the transaction) fail instead.
   const ctes = [`guard as (${guard})`, ...writes.map((w, i) => `w${i} as (${w})`)];
-  return sendStatement(tx, `with ${ctes.join(", ")} select 1 / (case when ok then 1 else 0 end) as applied from guard`, params);
+  // The insert is the first write (w0); a leased instance comes back with the owner's policies.
+  const leasing = steps.some((s) => s.lease);
+  const returned = leasing
+    ? `, (select coalesce(json_agg(i), '[]'::json) from w0 i) as inserted,
+       (select coalesce(json_agg(p), '[]'::json) from data_sharing_policies p where p.user_id = (select f.user_id from flows f where f.id = ${flow})) as policies`
+    : "";
+  const [row] = await sendStatement<{ inserted?: Record<string, unknown>[]; policies?: Record<string, unknown>[] }>(
+    tx,
+    `with ${ctes.join(", ")} select 1 / (case when ok then 1 else 0 end) as applied${returned} from guard`,
+    params,
+  );
+  const inserted = (row?.inserted ?? []).map((r) => fromJsonRow<StepResultRow>(r) as StepResultRow);
+  const leased = inserted.find((r) => r.leaseOwner !== null && r.status === "running");
+  return { ...(leased ? { leased } : {}), inserted, policies: (row?.policies ?? []).map((p) => fromJsonRow<PolicyRow>(p) as PolicyRow) };
 }
 
 function planWrites(flowId: string, run: number, steps: readonly PlannedStep[], progress: FlowProgress): { params: unknown[]; writes: string[]; param: (value: unknown) => string } {
@@ -280,12 +324,16 @@ function planWrites(flowId: string, run: number, steps: readonly PlannedStep[], 
   if (steps.length > 0) {
     const rows = steps.map(
       (s) =>
-        `(${[newId(), flowId, run, s.stepId, s.stepIndex, s.iteration, s.status, s.provider, s.model, s.action].map(param).join(", ")}, ` +
-        `${param(s.completedAt ? s.completedAt.toISOString() : null)}::timestamptz, ${param(s.error ? JSON.stringify(s.error) : null)}::jsonb)`,
+        `(${[newId(), flowId, run, s.stepId, s.stepIndex, s.iteration, s.lease ? "running" : s.status, s.provider, s.model, s.action].map(param).join(", ")}, ` +
+        `${param(s.completedAt ? s.completedAt.toISOString() : null)}::timestamptz, ${param(s.error ? JSON.stringify(s.error) : null)}::jsonb, ` +
+        (s.lease
+          ? `1, ${param(s.lease.owner)}, clock_timestamp() + make_interval(secs => ${param(s.lease.leaseMs / 1000)}), clock_timestamp())`
+          : "0, null, null, null)"),
     );
-    writes.push(`insert into step_results (id, flow_id, run, step_id, step_index, iteration, status, provider, model, action, completed_at, error)
+    writes.push(`insert into step_results (id, flow_id, run, step_id, step_index, iteration, status, provider, model, action, completed_at, error,
+           lease_token, lease_owner, lease_expires_at, started_at)
          values ${rows.join(", ")}
-         on conflict (flow_id, run, step_id, iteration) do nothing`);
+         on conflict (flow_id, run, step_id, iteration) do nothing${steps.some((s) => s.lease) ? " returning *" : ""}`);
   }
   const sets: string[] = [];
   if (progress.status !== undefined) sets.push(`status = ${param(progress.status)}`);

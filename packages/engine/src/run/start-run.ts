@@ -35,11 +35,14 @@ export async function advanceRunJob(deps: EngineDeps, flowId: string, run: numbe
     const { flow, rows } = locked;
     await advanceRun(tx, flow, deps.flows.forRun(flow), rows, effects, { continuing: true, control });
     // Open steps whose job may have been lost are enqueued again (same job ids: no duplicates).
-    for (const row of rows.filter((r) => r.status === "pending")) {
+    // A running one may have no job of its own (leased to the worker that ran the step
+    // before it): its job comes when its lease would run out, to take it over if it did.
+    for (const row of rows.filter((r) => r.status === "pending" || r.status === "running")) {
+      const notBefore = row.status === "running" ? row.leaseExpiresAt : row.notBefore;
       effects.jobs.push({
         name: "step.run",
         payload: { flowId, run, stepId: row.stepId, iteration: row.iteration, attempt: row.attempt, label: `${flow.name} › ${row.stepId}` },
-        delayMs: row.notBefore ? Math.max(0, row.notBefore.getTime() - Date.now()) : 0,
+        delayMs: notBefore ? Math.max(0, notBefore.getTime() - Date.now()) : 0,
       });
     }
   });

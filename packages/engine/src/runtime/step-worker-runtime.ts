@@ -27,6 +27,8 @@ export async function startStepWorker(deps: EngineDeps, options: StepWorkerOptio
     if (aborted > 0) deps.logger.info({ flowId, reason, aborted }, "aborted running provider calls");
   });
   const concurrency = options.concurrency ?? 50;
+  // Once closing, a finished step's next step gets a job instead of running here.
+  let closing = false;
   const worker = createJobWorker({
     queue: "steps",
     connection: options.connection,
@@ -37,7 +39,7 @@ export async function startStepWorker(deps: EngineDeps, options: StepWorkerOptio
     name: `worker:${deps.workerId}`,
     onError: (err) => deps.logger.error({ err }, "step queue error"),
     handlers: {
-      "step.run": (payload, job) => runStep(deps, inFlight, payload, { deferFor: (ms) => deferJob(job, ms) }),
+      "step.run": (payload, job) => runStep(deps, inFlight, payload, { deferFor: (ms) => deferJob(job, ms), mayContinue: () => !closing }),
     },
   });
   worker.on("failed", (job, err) => deps.logger.warn({ err, jobId: job?.id }, "step job failed"));
@@ -45,6 +47,7 @@ export async function startStepWorker(deps: EngineDeps, options: StepWorkerOptio
   return {
     inFlight,
     close: async () => {
+      closing = true;
       await closeGracefully(worker);
       await stopListening();
     },

@@ -1,7 +1,17 @@
-import { finishStepWrites, runSignature, sendGuardedPlan, STALE_PLAN_SQLSTATE, type FinishStepInput, type FlowRow, type StepResultRow } from "@ensemble/db";
+import {
+  finishStepWrites,
+  runSignature,
+  sendGuardedPlan,
+  STALE_PLAN_SQLSTATE,
+  type ClaimedStep,
+  type FinishStepInput,
+  type FlowRow,
+  type StepResultRow,
+} from "@ensemble/db";
+import type { JobPayload } from "@ensemble/queue";
 import type { EngineDeps } from "../engine-deps.js";
 import { advanceRun } from "../run/advance-run.js";
-import { addPlanEffects, planAdvance } from "../run/plan-advance.js";
+import { addPlanEffects, planAdvance, type AdvancePlan } from "../run/plan-advance.js";
 import { emptyEffects, performEffects, type RunEffects } from "../run/run-effects.js";
 import type { StepOutcome } from "./step-outcome.js";
 
@@ -21,17 +31,34 @@ export interface FinishOptions {
    * one plans under the lock.
    */
   claimedWith?: { flow: FlowRow; rows: StepResultRow[] };
+  /**
+   * Lease the next step to this worker in the same transaction, and return it to be run
+   * now: no job and no claim between two steps of a run. Only on the one-round-trip path,
+   * for a step that starts at once (a first attempt); the others get jobs as usual.
+   */
+  continueAs?: { owner: string; leaseMs: number };
+  /** The claimed step was leased by the plan before it: how long it has run (see `FinishStepInput.leasedRunningMs`). */
+  leasedRunningMs?: number;
 }
+
+/** A step leased to this worker by the finish of the one before it, with what running it needs. */
+export interface ContinuedStep extends ClaimedStep {
+  /** The job it would otherwise have had: to defer it, it gets that job. */
+  payload: JobPayload<"step.run">;
+}
+
+/** Not committed: the lease was lost (another worker owns the step now; nothing was written). */
+export type FinishResult = { committed: false } | { committed: true; next?: ContinuedStep };
 
 /**
  * Commits one attempt in one transaction: the step result (fenced by the lease
  * token), its ledger row, its thread message, the flow's totals — and, under the
- * flow's row lock, the next steps. Returns false when the lease was lost (another
- * worker owns the step now; nothing was written).
+ * flow's row lock, the next steps.
  */
-export async function finishStep(deps: EngineDeps, claimed: StepResultRow, outcome: FinishOutcome, options: FinishOptions = {}): Promise<boolean> {
-  const input = finishInput(claimed, outcome);
-  let effects = options.claimedWith ? await finishWithPlannedSteps(deps, claimed, outcome, input, options.claimedWith) : null;
+export async function finishStep(deps: EngineDeps, claimed: StepResultRow, outcome: FinishOutcome, options: FinishOptions = {}): Promise<FinishResult> {
+  const input = finishInput(claimed, outcome, options.leasedRunningMs);
+  const planned = options.claimedWith ? await finishWithPlannedSteps(deps, claimed, outcome, input, options.claimedWith, options.continueAs) : null;
+  let effects = planned?.effects;
   if (!effects) {
     effects = emptyEffects();
     const collected = effects;
@@ -47,13 +74,13 @@ export async function finishStep(deps: EngineDeps, claimed: StepResultRow, outco
         await advanceRun(tx, flow, deps.flows.forRun(flow), rows, collected, { continuing: true, control });
       });
     } catch (error) {
-      if (error instanceof LeaseLostError) return false;
+      if (error instanceof LeaseLostError) return { committed: false };
       throw error;
     }
   }
   options.onCommitted?.();
   await performEffects(deps, effects);
-  return true;
+  return planned?.next ? { committed: true, next: planned.next } : { committed: true };
 }
 
 /**
@@ -69,19 +96,26 @@ async function finishWithPlannedSteps(
   outcome: FinishOutcome,
   input: FinishStepInput,
   claimedWith: { flow: FlowRow; rows: StepResultRow[] },
-): Promise<RunEffects | null> {
+  continueAs: FinishOptions["continueAs"],
+): Promise<{ effects: RunEffects; next?: ContinuedStep } | null> {
   if (claimedWith.flow.status !== "running" || claimedWith.flow.run !== claimed.run) return null;
   const committed: StepResultRow = { ...claimed, status: input.status, output: input.output, provider: input.provider, model: input.model, error: input.error };
   const rows = claimedWith.rows.map((r) => (r.id === claimed.id ? committed : r));
   const flow = withSpend(claimedWith.flow, outcome);
   const plan = planAdvance(flow, deps.flows.forRun(flow), rows, { continuing: true });
   if (plan.decision.outcome || plan.instanceWrites.length > 0) return null;
+  const continued = continueAs ? leaseFirstStep(plan, continueAs) : null;
   const basis = { stepResultId: claimed.id, leaseToken: claimed.leaseToken, status: input.status, signature: runSignature(rows), totalTokens: flow.totalTokens };
+  let written;
   try {
-    await deps.transact(async (tx, control) => {
+    const sent = await deps.transact(async (tx, control) => {
       // Sent in this order in one write; the guard runs once the lock is held and the result written.
-      control.commitAfter(finishStepWrites(tx, input), sendGuardedPlan(tx, flow.id, flow.run, basis, plan.inserts, plan.progress));
+      const finished = finishStepWrites(tx, input);
+      const guarded = sendGuardedPlan(tx, flow.id, flow.run, basis, continued?.inserts ?? plan.inserts, plan.progress);
+      control.commitAfter(finished, guarded);
+      return { guarded }; // wrapped: a returned promise would be awaited before COMMIT is sent
     });
+    written = await sent.guarded;
   } catch (error) {
     if (isStalePlan(error)) return null;
     throw error;
@@ -89,7 +123,34 @@ async function finishWithPlannedSteps(
   const effects = emptyEffects();
   effects.events.push(stepEvent(claimed, outcome));
   addPlanEffects(effects, plan);
-  return effects;
+  if (!continued) return { effects };
+  const { leased, inserted, policies } = written;
+  if (!leased) {
+    // Not inserted (it was already recorded): it gets its job like the others.
+    effects.jobs.push(continued.job);
+    return { effects };
+  }
+  effects.jobs = effects.jobs.filter((j) => j !== continued.job);
+  const next: ContinuedStep = {
+    claimed: leased,
+    flow: { ...flow, currentStepIndex: plan.currentStepIndex },
+    rows: [...rows, ...inserted],
+    policies,
+    payload: continued.job.payload,
+  };
+  return { effects, next };
+}
+
+type StepJob = Extract<RunEffects["jobs"][number], { name: "step.run" }>;
+
+/** The plan's first step that starts at once, marked to be inserted leased to `owner`. */
+function leaseFirstStep(plan: AdvancePlan, lease: { owner: string; leaseMs: number }): { inserts: AdvancePlan["inserts"]; job: StepJob } | null {
+  const job = plan.effects.jobs.find((j): j is StepJob => j.name === "step.run" && j.payload.attempt === 0 && !j.delayMs);
+  if (!job) return null;
+  const index = plan.inserts.findIndex((s) => s.status === "pending" && s.stepId === job.payload.stepId && s.iteration === job.payload.iteration);
+  if (index < 0) return null;
+  const inserts = plan.inserts.map((s, i) => (i === index ? { ...s, lease } : s));
+  return { inserts, job };
 }
 
 function isStalePlan(error: unknown): boolean {
@@ -106,8 +167,9 @@ function withSpend(flow: FlowRow, outcome: FinishOutcome): FlowRow {
   return billed ? { ...flow, totalCost: flow.totalCost + (outcome.cost ?? 0), totalTokens: flow.totalTokens + (billed.totalTokens ?? 0) } : flow;
 }
 
-function finishInput(claimed: StepResultRow, outcome: FinishOutcome): FinishStepInput {
+function finishInput(claimed: StepResultRow, outcome: FinishOutcome, leasedRunningMs: number | undefined): FinishStepInput {
   return {
+    ...(leasedRunningMs !== undefined ? { leasedRunningMs } : {}),
     id: claimed.id,
     flowId: claimed.flowId,
     run: claimed.run,
