@@ -39,7 +39,11 @@ export async function startStepWorker(deps: EngineDeps, options: StepWorkerOptio
     name: `worker:${deps.workerId}`,
     onError: (err) => deps.logger.error({ err }, "step queue error"),
     handlers: {
-      "step.run": (payload, job) => runStep(deps, inFlight, payload, { deferFor: (ms) => deferJob(job, ms), mayContinue: () => !closing }),
+      "step.run": (payload, job) => runStep(deps, inFlight, payload, {
+          deferFor: (ms) => deferJob(job, ms),
+          mayContinue: () => !closing,
+          continuedWith: (label) => void job.updateProgress({ running: label }).catch((err: unknown) => deps.logger.debug({ err }, "job progress not updated")),
+        }),
     },
   });
   worker.on("failed", (job, err) => deps.logger.warn({ err, jobId: job?.id }, "step job failed"));

@@ -12,6 +12,8 @@ export interface StepJobControl {
   deferFor(ms: number): Promise<never>;
   /** Whether this worker may go on to the run's next step itself (not once it is shutting down). */
   mayContinue(): boolean;
+  /** The job goes on with a later step of its run: shown to operators (Bull Board: the job's progress). */
+  continuedWith(label: string): void;
 }
 
 export type RunStepResult = "done" | "already_done" | "stale" | "aborted" | "lease_lost" | "flow_ended" | "deferred";
@@ -42,6 +44,7 @@ export async function runStep(deps: EngineDeps, inFlight: InFlightCalls, payload
     if (typeof ran === "string") return ran;
     step = ran;
     leasedAt = performance.now();
+    control.continuedWith(ran.payload.label ?? ran.payload.stepId);
   }
 }
 
