@@ -2,8 +2,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { createEngine, createFlow, createLogger, executeFlow, type Engine } from "@ensemble/engine";
-import { findFlow, insertThread, insertUser, listRunSteps } from "@ensemble/db";
+import { insertThread, insertUser } from "@ensemble/db";
 import { followEvents } from "@ensemble/queue";
+import postgres from "postgres";
 import { cpuMsByGroup, perFlow, type CpuGroups } from "./cpu-usage.js";
 import { closedLoop, percentile, type RunFigures } from "./stats.js";
 
@@ -49,19 +50,19 @@ export async function benchEnsemble(options: EnsembleOptions): Promise<RunFigure
 
     const client = new Map<string, ClientTimes>();
     const runFlow = async (record: "serial" | "concurrent" | false): Promise<void> => {
-      const began = Date.now();
+      const began = wallClockMs();
       const flow = await createFlow(deps, { threadId: thread.id, userId: user.id, definition: DEFINITION });
-      const created = Date.now();
+      const created = wallClockMs();
       let resolveDone: () => void = () => undefined;
       const done = new Promise<void>((r) => (resolveDone = r));
       const stop = await followEvents(deps.bus, flow.id, 0, (event) => {
         if (event.type === "flow_complete" || event.type === "flow_failed") resolveDone();
       });
-      const followed = Date.now();
+      const followed = wallClockMs();
       await executeFlow(deps, flow.id, { input: "benchmark input" });
-      const executed = Date.now();
+      const executed = wallClockMs();
       await done;
-      client.set(flow.id, { began, created, followed, executed, told: Date.now() });
+      client.set(flow.id, { began, created, followed, executed, told: wallClockMs() });
       await stop();
       if (record === "serial") serialIds.push(flow.id);
       if (record === "concurrent") concurrentIds.push(flow.id);
@@ -76,9 +77,9 @@ export async function benchEnsemble(options: EnsembleOptions): Promise<RunFigure
     const cpu = perFlow(cpuBefore, cpuMsByGroup(processes), options.concurrentFlows);
     process.stderr.write("    done\n");
 
-    const serial = await whereTimeGoes(deps, serialIds, client);
+    const serial = await whereTimeGoes(options.databaseUrl, serialIds, client);
     printPhases("serial", serial.phases);
-    printPhases("100 in flight", (await whereTimeGoes(deps, concurrentIds, client)).phases);
+    printPhases("100 in flight", (await whereTimeGoes(options.databaseUrl, concurrentIds, client)).phases);
     printCpu(cpu);
     const hopsMs = serial.hopsMs;
     return { name: "Ensemble (3-step flow, persisted)", hopsMs, serialPerSecond, concurrentPerSecond };
@@ -94,6 +95,11 @@ async function waitForWorkers(runFlow: (record: false) => Promise<void>): Promis
   await closedLoop(50, 10, () => runFlow(false));
 }
 
+/** Epoch ms with sub-ms precision, comparable with the database's timestamps on this machine. */
+function wallClockMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 interface ClientTimes {
   began: number;
   created: number;
@@ -102,8 +108,8 @@ interface ClientTimes {
   told: number;
 }
 
-/** Where a flow's time went, from the client's clock and the stored timestamps; and its step-to-step hops. */
-async function whereTimeGoes(deps: Engine["deps"], ids: readonly string[], client: ReadonlyMap<string, ClientTimes>): Promise<{ phases: Record<string, number[]>; hopsMs: number[] }> {
+/** Where a flow's time went, from the client's clock and the stored timestamps (read at µs precision); and its step-to-step hops. */
+async function whereTimeGoes(databaseUrl: string, ids: readonly string[], client: ReadonlyMap<string, ClientTimes>): Promise<{ phases: Record<string, number[]>; hopsMs: number[] }> {
   const hopsMs: number[] = [];
   const phases: Record<string, number[]> = {
     "create (client)": [],
@@ -111,34 +117,46 @@ async function whereTimeGoes(deps: Engine["deps"], ids: readonly string[], clien
     "execute call (client)": [],
     "queued→running": [],
     "running→step 1": [],
-    "step claimed→committed": [],
+    "step started→committed": [],
     "step→next step": [],
     "last step→flow done": [],
     "flow done→client told": [],
     "whole flow (client)": [],
   };
   const add = (phase: string, value: number): void => void phases[phase]?.push(value);
-  const ms = (d: Date | null | undefined): number => d?.getTime() ?? Number.NaN;
-  for (const id of ids) {
-    const rows = (await listRunSteps(deps.db, id, 1)).sort((a, b) => a.stepIndex - b.stepIndex);
-    const flow = await findFlow(deps.db, id);
-    const c = client.get(id);
-    if (c) {
-      add("create (client)", c.created - c.began);
-      add("subscribe (client)", c.followed - c.created);
-      add("execute call (client)", c.executed - c.followed);
-      add("flow done→client told", c.told - ms(flow?.completedAt));
-      add("whole flow (client)", c.told - c.began);
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => undefined });
+  try {
+    const rows = await sql<{ id: string; queued: string; started: string; completed: string; steps: { s: number; c: number }[] }[]>`
+      select f.id,
+        extract(epoch from f.queued_at) * 1000 as queued,
+        extract(epoch from f.started_at) * 1000 as started,
+        extract(epoch from f.completed_at) * 1000 as completed,
+        (select json_agg(json_build_object('s', extract(epoch from s.started_at) * 1000, 'c', extract(epoch from s.completed_at) * 1000) order by s.step_index)
+           from step_results s where s.flow_id = f.id and s.run = 1) as steps
+      from flows f where f.id = any(${ids as string[]})`;
+    for (const flow of rows) {
+      const [queued, started, completed] = [flow.queued, flow.started, flow.completed].map(Number) as [number, number, number];
+      const steps = flow.steps ?? [];
+      const c = client.get(flow.id);
+      if (c) {
+        add("create (client)", c.created - c.began);
+        add("subscribe (client)", c.followed - c.created);
+        add("execute call (client)", c.executed - c.followed);
+        add("flow done→client told", c.told - completed);
+        add("whole flow (client)", c.told - c.began);
+      }
+      add("queued→running", started - queued);
+      add("running→step 1", (steps[0]?.s ?? Number.NaN) - started);
+      add("last step→flow done", completed - (steps[steps.length - 1]?.c ?? Number.NaN));
+      for (const step of steps) add("step started→committed", step.c - step.s);
+      for (let i = 1; i < steps.length; i += 1) {
+        const hop = (steps[i]?.s ?? Number.NaN) - (steps[i - 1]?.c ?? Number.NaN);
+        add("step→next step", hop);
+        if (!Number.isNaN(hop)) hopsMs.push(hop);
+      }
     }
-    add("queued→running", ms(flow?.startedAt) - ms(flow?.queuedAt));
-    add("running→step 1", ms(rows[0]?.startedAt) - ms(flow?.startedAt));
-    add("last step→flow done", ms(flow?.completedAt) - ms(rows[rows.length - 1]?.completedAt));
-    for (const row of rows) add("step claimed→committed", ms(row.completedAt) - ms(row.startedAt));
-    for (let i = 1; i < rows.length; i += 1) {
-      const hop = ms(rows[i]?.startedAt) - ms(rows[i - 1]?.completedAt);
-      add("step→next step", hop);
-      if (!Number.isNaN(hop)) hopsMs.push(hop);
-    }
+  } finally {
+    await sql.end();
   }
   return { phases, hopsMs };
 }
