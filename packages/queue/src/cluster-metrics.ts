@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import { DEFAULT_QUEUE_PREFIX } from "./queue-names.js";
+import { defineRedisScript, type RedisScript } from "./redis-script.js";
 import { toRedisUnavailable, whenFailFastReady } from "./redis-availability.js";
 
 /** One committed step attempt, as a worker saw it. */
@@ -43,6 +44,18 @@ export interface ClusterMetricsOptions {
 const MAX_LABEL_CHARS = 100;
 const clamp = (value: string): string => (value.length > MAX_LABEL_CHARS ? value.slice(0, MAX_LABEL_CHARS) : value);
 
+const RECORD_STEP_COMMAND = "ensembleRecordStepV1";
+// ARGV: field, increment, "i" (HINCRBY) or "f" (HINCRBYFLOAT), repeated.
+const RECORD_STEP_SCRIPT = `
+for i = 1, #ARGV, 3 do
+  if ARGV[i + 2] == "f" then
+    redis.call("HINCRBYFLOAT", KEYS[1], ARGV[i], ARGV[i + 1])
+  else
+    redis.call("HINCRBY", KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
+return 1`;
+
 type Field = ["steps", string, string, string] | ["latency_le", string, string, string] | ["latency_sum", string, string] | ["tokens", string, string, "prompt" | "completion"] | ["cost", string, string] | ["errors", string, string];
 
 /**
@@ -58,17 +71,19 @@ export class ClusterMetrics {
   readonly key: string;
   private readonly connection: Redis;
   private readonly readyTimeoutMs: number;
+  private readonly recordScript: RedisScript;
 
   constructor(options: ClusterMetricsOptions) {
     this.connection = options.connection;
     this.key = `${options.prefix ?? DEFAULT_QUEUE_PREFIX}:metrics:steps`;
     this.readyTimeoutMs = options.readyTimeoutMs ?? 1_000;
+    this.recordScript = defineRedisScript(this.connection, RECORD_STEP_COMMAND, RECORD_STEP_SCRIPT, 1);
   }
 
   /**
-   * Adds one attempt: one MULTI, one round trip. On an auto-pipelining connection the
-   * increments are sent as plain commands instead, so they share a write with whatever
-   * else the process sends in the same turn (a step's events and next job).
+   * Adds one attempt: one script call (EVALSHA), atomic. On an auto-pipelining connection
+   * it shares a write with whatever else the process sends in the same turn (a step's
+   * events and next job).
    */
   async recordStep(sample: StepSample): Promise<void> {
     const provider = clamp(sample.provider);
@@ -88,18 +103,8 @@ export class ClusterMetrics {
     const isFloat = (kind: Field[0]): boolean => kind === "latency_sum" || kind === "cost";
     await whenFailFastReady(this.connection, this.readyTimeoutMs, "recordStep");
     try {
-      if (this.connection.options.enableAutoPipelining) {
-        await Promise.all(
-          increments.map(([parts, by]) => (isFloat(parts[0]) ? this.connection.hincrbyfloat(this.key, field(parts), by) : this.connection.hincrby(this.key, field(parts), by))),
-        );
-        return;
-      }
-      const multi = this.connection.multi();
-      for (const [parts, by] of increments) {
-        if (isFloat(parts[0])) multi.hincrbyfloat(this.key, field(parts), by);
-        else multi.hincrby(this.key, field(parts), by);
-      }
-      await multi.exec();
+      // One script call per attempt: atomic for a scrape, and one command instead of five or more.
+      await this.recordScript(this.key, ...increments.flatMap(([parts, by]) => [field(parts), by, isFloat(parts[0]) ? "f" : "i"]));
     } catch (err) {
       throw toRedisUnavailable(err, "recordStep");
     }

@@ -87,7 +87,7 @@ describe("an auto-pipelining producer connection", () => {
     expect(jobs?.data).toMatchObject({ flowId, stepId: "two" });
   });
 
-  it("records step metrics with plain commands that add up like the MULTI", async () => {
+  it("records step metrics on an auto-pipelining connection, in the same write as other commands", async () => {
     const metrics = new ClusterMetrics({ connection: producerConnection, prefix });
     await Promise.all([
       metrics.recordStep({ provider: "sim", model: "pipelined", status: "success", durationMs: 40, promptTokens: 10, completionTokens: 5, costUsd: 0.001 }),

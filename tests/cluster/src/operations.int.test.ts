@@ -76,12 +76,12 @@ describe("operations surface across processes (api + scheduler + 2 workers)", ()
     expect((await fetch(`${cluster.baseUrl}/admin/queues/api/queues`)).status).toBe(401);
     const res = await fetch(`${cluster.baseUrl}/admin/queues/api/queues?activeQueue=steps&status=completed&page=1&jobsPerPage=50`, { headers: admin });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { queues: { name: string; jobs: { name: string; progress: unknown }[] }[] };
+    const body = (await res.json()) as { queues: { name: string; jobs: { name: string; returnValue: unknown }[] }[] };
     expect(body.queues.map((q) => q.name).sort()).toEqual(["flows", "steps"]);
     const jobs = body.queues.find((q) => q.name === "steps")?.jobs ?? [];
     expect(jobs.map((j) => j.name)).toEqual(expect.arrayContaining(["step.run · Metered 0 › draft", "step.run · Metered 2 › draft"]));
-    // A run's next step runs in the job of the step before it, which shows it as its progress.
-    expect(jobs.find((j) => j.name === "step.run · Metered 2 › draft")?.progress).toEqual({ running: "Metered 2 › review" });
+    // A run's next step runs in the job of the step before it, whose return value names it.
+    expect(jobs.find((j) => j.name === "step.run · Metered 2 › draft")?.returnValue).toEqual({ result: "done", continuedWith: ["Metered 2 › review"] });
   });
 
   it("Bull Board's JSON API shows no prompt text, provider key, API key or admin token", async () => {

@@ -39,11 +39,16 @@ export async function startStepWorker(deps: EngineDeps, options: StepWorkerOptio
     name: `worker:${deps.workerId}`,
     onError: (err) => deps.logger.error({ err }, "step queue error"),
     handlers: {
-      "step.run": (payload, job) => runStep(deps, inFlight, payload, {
+      "step.run": async (payload, job) => {
+        // The later steps of the run this job went on with: its return value (Bull Board shows it).
+        const continuedWith: string[] = [];
+        const result = await runStep(deps, inFlight, payload, {
           deferFor: (ms) => deferJob(job, ms),
           mayContinue: () => !closing,
-          continuedWith: (label) => void job.updateProgress({ running: label }).catch((err: unknown) => deps.logger.debug({ err }, "job progress not updated")),
-        }),
+          continuedWith: (label) => void continuedWith.push(label),
+        });
+        return continuedWith.length > 0 ? { result, continuedWith } : result;
+      },
     },
   });
   worker.on("failed", (job, err) => deps.logger.warn({ err, jobId: job?.id }, "step job failed"));

@@ -12,7 +12,7 @@ export interface StepJobControl {
   deferFor(ms: number): Promise<never>;
   /** Whether this worker may go on to the run's next step itself (not once it is shutting down). */
   mayContinue(): boolean;
-  /** The job goes on with a later step of its run: shown to operators (Bull Board: the job's progress). */
+  /** The job goes on with a later step of its run (for operators: the job's return value names them). */
   continuedWith(label: string): void;
 }
 
