@@ -47,8 +47,12 @@ export interface ContinuedStep extends ClaimedStep {
   payload: JobPayload<"step.run">;
 }
 
-/** Not committed: the lease was lost (another worker owns the step now; nothing was written). */
-export type FinishResult = { committed: false } | { committed: true; next?: ContinuedStep };
+/**
+ * Not committed: the lease was lost (another worker owns the step now; nothing was written).
+ * With a next step, the commit's effects may still be on their way: `effectsSent` settles
+ * once Redis has them (the next step's own events are sent behind them, on the same connection).
+ */
+export type FinishResult = { committed: false } | { committed: true; next?: undefined } | { committed: true; next: ContinuedStep; effectsSent: Promise<void> };
 
 /**
  * Commits one attempt in one transaction: the step result (fenced by the lease
@@ -79,8 +83,14 @@ export async function finishStep(deps: EngineDeps, claimed: StepResultRow, outco
     }
   }
   options.onCommitted?.();
+  if (planned?.next) {
+    // The next step starts now; its events queue behind these on the producer connection.
+    const effectsSent = performEffects(deps, effects);
+    effectsSent.catch(() => undefined); // awaited by the caller before the next commit
+    return { committed: true, next: planned.next, effectsSent };
+  }
   await performEffects(deps, effects);
-  return planned?.next ? { committed: true, next: planned.next } : { committed: true };
+  return { committed: true };
 }
 
 /**

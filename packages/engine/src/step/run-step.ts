@@ -38,14 +38,22 @@ export async function runStep(deps: EngineDeps, inFlight: InFlightCalls, payload
     return "flow_ended";
   }
   let step: ClaimedStep | ContinuedStep = claim;
-  let leasedAt: number | undefined; // set for a step leased by the finish before it
+  let continued: Continued | undefined;
   for (;;) {
-    const ran = await runClaimedStep(deps, inFlight, step, leasedAt, control);
+    const ran = await runClaimedStep(deps, inFlight, step, continued, control);
     if (typeof ran === "string") return ran;
-    step = ran;
-    leasedAt = performance.now();
-    control.continuedWith(ran.payload.label ?? ran.payload.stepId);
+    step = ran.next;
+    continued = { leasedAt: performance.now(), effectsSent: ran.effectsSent };
+    control.continuedWith(ran.next.payload.label ?? ran.next.payload.stepId);
   }
+}
+
+/** A step leased by the finish of the one before it. */
+interface Continued {
+  /** When this worker took it up. */
+  leasedAt: number;
+  /** The previous commit's effects (events, jobs): sent before this step commits. */
+  effectsSent: Promise<void>;
 }
 
 /** Runs a claimed (or leased) attempt to its commit; returns the next step when this worker leased it. */
@@ -53,9 +61,9 @@ async function runClaimedStep(
   deps: EngineDeps,
   inFlight: InFlightCalls,
   step: ClaimedStep | ContinuedStep,
-  leasedAt: number | undefined,
+  continued: Continued | undefined,
   control: StepJobControl,
-): Promise<RunStepResult | ContinuedStep> {
+): Promise<RunStepResult | { next: ContinuedStep; effectsSent: Promise<void> }> {
   const { claimed, flow, rows, policies } = step;
   const compiled = deps.flows.forRun(flow);
   const callStartedAt = performance.now(); // step latency metric: this attempt, call to commit
@@ -67,6 +75,8 @@ async function runClaimedStep(
     claimed,
     checkHookCondition: compiled.byId.get(claimed.stepId)?.condition?.kind === "hook",
   });
+  // The step before it is announced (and its other jobs queued) before this one commits.
+  await continued?.effectsSent;
   if (outcome.status === "aborted") {
     deps.logger.info({ flowId: flow.id, stepId: claimed.stepId, reason: outcome.reason }, "step call aborted");
     return "aborted";
@@ -86,13 +96,13 @@ async function runClaimedStep(
     onCommitted: () => recordStepMetrics(deps, outcome, performance.now() - callStartedAt),
     claimedWith: { flow, rows },
     ...(control.mayContinue() ? { continueAs: { owner: deps.workerId, leaseMs: deps.settings.stepLeaseMs } } : {}),
-    ...(leasedAt !== undefined ? { leasedRunningMs: performance.now() - leasedAt } : {}),
+    ...(continued ? { leasedRunningMs: performance.now() - continued.leasedAt } : {}),
   });
   if (!finished.committed) {
     deps.logger.warn({ flowId: flow.id, stepId: claimed.stepId }, "lease lost before commit; another worker owns this step");
     return "lease_lost";
   }
-  return finished.next ?? "done";
+  return finished.next ? { next: finished.next, effectsSent: finished.effectsSent } : "done";
 }
 
 async function handleUnclaimable(deps: EngineDeps, payload: JobPayload<"step.run">, control: StepJobControl): Promise<RunStepResult> {
