@@ -85,6 +85,28 @@ describe("faults across processes", () => {
     expect(ledger.map((l) => `${l.stepResultId}#${l.attempt}`).sort()).toEqual(rows.map((r) => `${r.id}#0`).sort());
   });
 
+  it("a worker stopped gracefully (SIGTERM) mid-step commits it and hands the run's next step to another worker", async () => {
+    const flowId = await api.createFlow(threadId, {
+      name: "rolling deploy",
+      type: "sequential",
+      steps: [simStep("slow", { model: "slow?latencyMs=1500" }), simStep("after")],
+    });
+    await api.execute(flowId, { input: "q" });
+    const running = await waitForRow(flowId, (rows) => rows.find((r) => r.stepId === "slow" && r.status === "running"));
+    const stopping = cluster.byPid(Number(running.leaseOwner?.split(":")[1]))!;
+    stopping.child.kill("SIGTERM");
+    cluster.spawn("worker", `worker-replacement-${Date.now()}`);
+    expect(await stopping.exited).toBe(0);
+
+    await api.waitForStatus(flowId, ["completed"], 30_000);
+    const rows = await listRunSteps(db(), flowId, 1);
+    expect(rows.map((r) => [r.stepId, r.status, r.attempt])).toEqual([["slow", "success", 0], ["after", "success", 0]]);
+    // "slow" was not taken over: the stopping worker finished it; "after" ran elsewhere.
+    expect(rows[0]?.leaseOwner).toBe(running.leaseOwner);
+    expect(rows[0]?.leaseToken).toBe(1);
+    expect(rows[1]?.leaseOwner).not.toBe(running.leaseOwner);
+  });
+
   it("a call longer than the lease keeps its lease by heartbeat: no takeover, one attempt", async () => {
     const flowId = await api.createFlow(threadId, { name: "long call", type: "sequential", steps: [simStep("long", { model: `slow?latencyMs=${LEASE_MS * 2 + 500}` })] });
     const res = await api.execute(flowId, { input: "q" }, true);

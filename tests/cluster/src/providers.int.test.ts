@@ -251,6 +251,29 @@ describe("real providers through the cluster", () => {
     expect((arrivals.at(-1) as number) - (arrivals[0] as number)).toBeGreaterThanOrEqual(2 * RATE_WINDOW_MS - SLACK_MS);
   }, 90_000);
 
+  it("a step its worker continued with (no job of its own) waits for the rate limit too, in a job of its own", async () => {
+    await new Promise((r) => setTimeout(r, RATE_WINDOW_MS)); // the previous test's window is over
+    const arrivals: number[] = [];
+    limited.respondWith(() => (arrivals.push(Date.now()), "ok"));
+    const flowIds = await Promise.all(
+      Array.from({ length: 2 }, async (_, i) =>
+        api.createFlow(threadId, {
+          name: `limited chain ${i}`,
+          type: "sequential",
+          steps: ["a", "b", "c", "d"].map((id) => ({ id, provider: "limited", model: "local-model", action: "generate", prompt: "{{ original }}" })),
+        }),
+      ),
+    );
+    await Promise.all(flowIds.map((id) => api.execute(id, { input: "hi" })));
+    for (const id of flowIds) expect((await api.waitForStatus(id, ["completed", "failed"], 60_000)).status).toBe("completed");
+    expect(arrivals).toHaveLength(8);
+    arrivals.sort((x, y) => x - y);
+    const SLACK_MS = 300;
+    for (const start of arrivals) expect(arrivals.filter((t) => t >= start && t < start + RATE_WINDOW_MS - SLACK_MS).length).toBeLessThanOrEqual(RATE_LIMIT);
+    // 8 calls at 4 per window: the second four waited for the next window.
+    expect((arrivals.at(-1) as number) - (arrivals[0] as number)).toBeGreaterThanOrEqual(RATE_WINDOW_MS - SLACK_MS);
+  }, 90_000);
+
   describe("data-sharing policies reach every provider request", () => {
     const CANARY = "CANARY-7f3a-do-not-share";
 
