@@ -1,7 +1,7 @@
 import type { HookRegistry, PriceTable } from "@ensemble/core";
 import type { Database, Executor, TransactionControl } from "@ensemble/db";
 import type { ProviderRegistry } from "@ensemble/providers";
-import type { CancelSignals, ClusterMetrics, JobProducer, ProgressBus, ProviderRateLimiter } from "@ensemble/queue";
+import type { ArchiveSchedule, CancelSignals, ClusterMetrics, JobProducer, ProgressBus, ProviderRateLimiter } from "@ensemble/queue";
 import type { Logger } from "pino";
 import { CompiledFlowCache } from "./run/flow-cache.js";
 
@@ -34,6 +34,8 @@ export interface EngineDeps {
   leaseDb: Database;
   producer: JobProducer;
   bus: ProgressBus;
+  /** Ended flows whose events are due to be archived to Postgres. */
+  archives: ArchiveSchedule;
   cancelSignals: CancelSignals;
   providers: ProviderRegistry;
   /** Cluster-wide provider limits; null when none are configured. */

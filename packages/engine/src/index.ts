@@ -7,7 +7,7 @@ export { executeFlow, requestCancel, type ExecuteFlowOptions, type ExecuteFlowRe
 export { startRun, advanceRunJob } from "./run/start-run.js";
 export { cancelRun } from "./run/cancel-run.js";
 export { sweepRuns } from "./run/sweep-runs.js";
-export { archiveEvents } from "./run/archive-events.js";
+export { archiveDueFlows, archiveEvents } from "./run/archive-events.js";
 export { buildExecutionResult, summarizeFlowStatus, toFlowStepResult, type FlowStatusSummary } from "./run/records.js";
 export { CompiledFlowCache } from "./run/flow-cache.js";
 export { runStep } from "./step/run-step.js";

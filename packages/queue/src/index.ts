@@ -11,6 +11,7 @@ export {
   CancelReasonSchema,
   FlowAdvancePayloadSchema,
   FlowArchiveEventsPayloadSchema,
+  FlowArchiveDuePayloadSchema,
   FlowCancelPayloadSchema,
   FlowStartPayloadSchema,
   FlowSweepPayloadSchema,
@@ -42,6 +43,7 @@ export { closeGracefully, type CloseGracefullyOptions, type CloseGracefullyResul
 export { ProgressBus, type ProgressBusOptions, type PublishEventInput, type SubscribeOptions } from "./progress-bus.js";
 export { followEvents, type FollowEventsOptions } from "./follow-events.js";
 export { CancelSignals, type CancelSignalsOptions } from "./cancel-signals.js";
+export { ArchiveSchedule, type ArchiveScheduleOptions, type DueArchive } from "./archive-schedule.js";
 export { ClusterMetrics, STEP_LATENCY_BUCKETS_SECONDS, type ClusterMetricsOptions, type StepMetricsSnapshot, type StepSample } from "./cluster-metrics.js";
 export type { SubscriberSource } from "./shared-subscriber.js";
 // BullMQ types that appear in this package's signatures (handlers get a Job; Bull Board takes Queues).

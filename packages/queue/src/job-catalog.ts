@@ -26,6 +26,7 @@ export const FlowCancelPayloadSchema = z.object({
 });
 export const FlowArchiveEventsPayloadSchema = z.object({ flowId: FlowIdSchema, label: LabelSchema });
 export const FlowSweepPayloadSchema = z.object({ label: LabelSchema });
+export const FlowArchiveDuePayloadSchema = z.object({ label: LabelSchema });
 export const StepRunPayloadSchema = z.object({
   flowId: FlowIdSchema,
   run: RunSchema,
@@ -81,8 +82,10 @@ export const JOB_CATALOG = {
   "flow.advance": { ...FLOW_JOB, schema: FlowAdvancePayloadSchema },
   /** Stop a run (user cancel or flow timeout). */
   "flow.cancel": { ...FLOW_JOB, schema: FlowCancelPayloadSchema },
-  /** Move a finished flow's progress events out of Redis. */
+  /** Move a finished flow's progress events out of Redis (one flow; kept for jobs already queued). */
   "flow.archive-events": { ...FLOW_JOB, schema: FlowArchiveEventsPayloadSchema },
+  /** Periodic: move the events of every flow due for archiving (see ArchiveSchedule) out of Redis, in batches. */
+  "flow.archive-due": { ...FLOW_JOB, schema: FlowArchiveDuePayloadSchema },
   /** Periodic repair: find runs that stopped advancing and advance them. */
   "flow.sweep": { ...FLOW_JOB, schema: FlowSweepPayloadSchema },
   /** Run one step of one run (one provider call). */

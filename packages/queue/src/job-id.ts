@@ -37,6 +37,7 @@ const JOB_ID_BUILDERS: { [N in JobName]: (payload: JobPayload<N>, dedupe: string
   // One archive per run: the caller passes the run as `dedupe`.
   "flow.archive-events": (p, dedupe) => (dedupe === undefined ? join("archive", escapePart(p.flowId)) : join("archive", escapePart(p.flowId), escapePart(dedupe))),
   "flow.sweep": (_p, dedupe) => join("sweep", escapePart(dedupe ?? defaultDedupe())),
+  "flow.archive-due": (_p, dedupe) => join("archive-due", escapePart(dedupe ?? defaultDedupe())),
   "step.run": (p) =>
     join("step", escapePart(p.flowId), escapePart(p.run), escapePart(p.stepId, true), escapePart(p.iteration), escapePart(p.attempt)),
 };

@@ -84,7 +84,7 @@ export async function advanceRun(
       ? { flowId: flow.id, type: "flow_complete", data: { status, finalOutput: result.finalOutput, totalCost: result.totalCost, totalTokens: result.totalTokens } }
       : { flowId: flow.id, type: "flow_failed", ...(outcome.stepId ? { stepId: outcome.stepId } : {}), data: { status, error } },
   );
-  effects.jobs.push({ name: "flow.archive-events", payload: { flowId: flow.id }, delayMs: 2_000, dedupe: String(flow.run) });
+  effects.archiveFlows.push(flow.id);
   return decision;
 }
 

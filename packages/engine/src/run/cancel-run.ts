@@ -28,7 +28,7 @@ export async function cancelRun(deps: EngineDeps, flowId: string, run: number, r
         ? { flowId, type: "flow_cancelled", data: { status, cancelledSteps: running.map((r) => r.stepId) } }
         : { flowId, type: "flow_failed", data: { status, error } },
     );
-    effects.jobs.push({ name: "flow.archive-events", payload: { flowId }, delayMs: 2_000, dedupe: String(run) });
+    effects.archiveFlows.push(flowId);
   });
   await performEffects(deps, effects);
 }

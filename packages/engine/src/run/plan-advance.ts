@@ -1,7 +1,7 @@
 import { planNextSteps, targetForAttempt, type CompiledFlow, type PlanDecision } from "@ensemble/core";
 import type { FlowProgress, FlowRow, PlannedStep, StepResultRow } from "@ensemble/db";
 import { toStepRecord } from "./records.js";
-import type { RunEffects } from "./run-effects.js";
+import { emptyEffects, type RunEffects } from "./run-effects.js";
 
 /** A recorded instance the plan changes: a failed one moves to its next attempt, or an open one is cancelled. */
 export type InstanceWrite = { kind: "requeue"; id: string; attempt: number; notBefore: Date | null } | { kind: "cancel"; id: string };
@@ -54,7 +54,7 @@ export function planAdvance(flow: FlowRow, compiled: CompiledFlow, rows: readonl
     };
   };
   const now = new Date();
-  const effects: RunEffects = { jobs: [], events: [], abortFlows: [] };
+  const effects: RunEffects = emptyEffects();
   const inserts: PlannedStep[] = [];
   const instanceWrites: InstanceWrite[] = [];
   let currentStepIndex = flow.currentStepIndex;
@@ -105,4 +105,5 @@ export function addPlanEffects(effects: RunEffects, plan: AdvancePlan): void {
   effects.jobs.push(...plan.effects.jobs);
   effects.events.push(...plan.effects.events);
   effects.abortFlows.push(...plan.effects.abortFlows);
+  effects.archiveFlows.push(...plan.effects.archiveFlows);
 }

@@ -13,13 +13,18 @@ export interface RunEffects {
   events: { flowId: string; type: FlowEventType; stepId?: string; data?: unknown }[];
   /** Running calls of these flows are aborted cluster-wide (a failed flow's other calls are cancelled). */
   abortFlows: { flowId: string; reason: CancelReason }[];
+  /** Flows whose run ended: their events are archived to Postgres a little later (`ARCHIVE_AFTER_MS`). */
+  archiveFlows: string[];
 }
+
+/** How long after a run ends its events are archived: late events (a call's last progress) land first. */
+export const ARCHIVE_AFTER_MS = 2_000;
 
 /** A catalog job with its timing; the union keeps each payload tied to its name. */
 export type EffectJob = { [N in JobName]: { name: N; payload: JobPayload<N>; delayMs?: number; lifo?: boolean; dedupe?: string } }[JobName];
 
 export function emptyEffects(): RunEffects {
-  return { jobs: [], events: [], abortFlows: [] };
+  return { jobs: [], events: [], abortFlows: [], archiveFlows: [] };
 }
 
 export async function performEffects(deps: EngineDeps, effects: RunEffects): Promise<void> {
@@ -30,9 +35,11 @@ export async function performEffects(deps: EngineDeps, effects: RunEffects): Pro
     effects.jobs.length > 0
       ? deps.producer.addBulk(effects.jobs.map((j) => ({ name: j.name, payload: j.payload, options: { delayMs: j.delayMs, lifo: j.lifo, ...(j.dedupe ? { dedupe: j.dedupe } : {}) } }) as BulkJob))
       : Promise.resolve();
-  const results = await Promise.allSettled([...published, ...aborts, jobs]);
+  const archives = effects.archiveFlows.length > 0 ? deps.archives.add(effects.archiveFlows, Date.now() + ARCHIVE_AFTER_MS) : Promise.resolve();
+  const results = await Promise.allSettled([...published, ...aborts, jobs, archives]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-  // A lost event is only a gap in the live view; a lost job is repaired by the sweeper. Log, then surface.
+  // A lost event is only a gap in the live view; a lost job is repaired by the sweeper; a lost
+  // archive entry leaves the events in Redis only (for their retention). Log, then surface.
   if (failed) {
     deps.logger.warn({ err: failed.reason }, "effects after commit partly failed; the sweeper will repair missing jobs");
     throw failed.reason;

@@ -3,7 +3,17 @@ import { randomBytes } from "node:crypto";
 import { DEFAULT_PRICE_TABLE, HookRegistry, type PriceTable } from "@ensemble/core";
 import { migrateDatabase, openDatabase, type DatabaseHandle } from "@ensemble/db";
 import { createSimProvider, ProviderRegistry, providersFromEnv } from "@ensemble/providers";
-import { CancelSignals, closeRedisConnection, ClusterMetrics, createRedisConnection, JobProducer, ProgressBus, ProviderRateLimiter, type RateLimits } from "@ensemble/queue";
+import {
+  ArchiveSchedule,
+  CancelSignals,
+  closeRedisConnection,
+  ClusterMetrics,
+  createRedisConnection,
+  JobProducer,
+  ProgressBus,
+  ProviderRateLimiter,
+  type RateLimits,
+} from "@ensemble/queue";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { DEFAULT_ENGINE_SETTINGS, type EngineDeps, type EngineSettings } from "../engine-deps.js";
@@ -94,6 +104,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     leaseDb: leaseDatabase.db,
     producer,
     bus,
+    archives: new ArchiveSchedule({ connection: producerConnection, prefix: config.queuePrefix }),
     cancelSignals,
     providers,
     rateLimiter,

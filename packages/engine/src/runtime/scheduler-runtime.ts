@@ -1,7 +1,7 @@
 import { closeGracefully, createJobWorker } from "@ensemble/queue";
 import type { Redis } from "ioredis";
 import type { EngineDeps } from "../engine-deps.js";
-import { archiveEvents } from "../run/archive-events.js";
+import { archiveDueFlows, archiveEvents } from "../run/archive-events.js";
 import { cancelRun } from "../run/cancel-run.js";
 import { advanceRunJob, startRun } from "../run/start-run.js";
 import { sweepRuns } from "../run/sweep-runs.js";
@@ -14,6 +14,8 @@ export interface SchedulerOptions {
   concurrency?: number;
   /** How often the repair sweep runs. Default: 5000 ms. */
   sweepEveryMs?: number;
+  /** How often ended flows' events are archived to Postgres, in batches. Default: 1000 ms. */
+  archiveEveryMs?: number;
   lockDuration?: number;
   stalledInterval?: number;
 }
@@ -38,11 +40,13 @@ export async function startScheduler(deps: EngineDeps, options: SchedulerOptions
       "flow.advance": (p) => advanceRunJob(deps, p.flowId, p.run),
       "flow.cancel": (p) => cancelRun(deps, p.flowId, p.run, p.reason),
       "flow.archive-events": (p) => archiveEvents(deps, p.flowId),
+      "flow.archive-due": () => archiveDueFlows(deps),
       "flow.sweep": () => sweepRuns(deps),
     },
   });
   worker.on("failed", (job, err) => deps.logger.warn({ err, job: job?.name, jobId: job?.id }, "flow job failed"));
   await deps.producer.upsertSchedule("flow.sweep", {}, { everyMs: options.sweepEveryMs ?? 5_000 });
+  await deps.producer.upsertSchedule("flow.archive-due", {}, { everyMs: options.archiveEveryMs ?? 1_000 });
   deps.logger.info({ concurrency: options.concurrency ?? 16 }, "scheduler started");
   return {
     close: async () => {
