@@ -82,9 +82,12 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
       await api.runFlow(key, SIM_FLOW, canary);
       const res = await fetch(`${api.baseUrl}/admin/queues/api/queues?activeQueue=steps&status=completed&page=1&jobsPerPage=50`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
       const text = await res.text();
-      const steps = (JSON.parse(text) as { queues: { name: string; jobs: { name: string; data: Record<string, unknown> }[] }[] }).queues.find((q) => q.name === "steps");
-      const names = steps?.jobs.map((j) => j.name) ?? [];
-      expect(names).toEqual(expect.arrayContaining(["step.run · Ops Pipeline › draft", "step.run · Ops Pipeline › polish"]));
+      const steps = (JSON.parse(text) as { queues: { name: string; jobs: { name: string; data: Record<string, unknown>; returnValue: unknown }[] }[] }).queues.find(
+        (q) => q.name === "steps",
+      );
+      const draft = steps?.jobs.find((j) => j.name === "step.run · Ops Pipeline › draft");
+      // The worker went on with the run's next step inside the same job: its return value names it.
+      expect(draft?.returnValue).toEqual({ result: "done", continuedWith: ["Ops Pipeline › polish"] });
       // Only the catalog's payload fields (ids, numbers, the label): the catalog strips anything else.
       const allowed = Object.keys(StepRunPayloadSchema.shape);
       for (const job of steps?.jobs ?? []) expect(Object.keys(job.data).filter((k) => !allowed.includes(k))).toEqual([]);
