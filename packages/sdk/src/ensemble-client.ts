@@ -192,8 +192,10 @@ export class EnsembleClient {
     for await (const event of this.streamEvents(flowId, signal ? { signal } : {})) {
       if (event.type === "flow_start") inRun = (event.data as { run?: number } | null)?.run === run;
       if (inRun) onUpdate?.(event);
-      if (!TERMINAL_EVENTS.has(event.type)) continue;
-      // Ours, or an earlier run's end (ours may also have been cancelled before it started).
+      // An earlier run's end does not end the wait, even when ours is already over: our
+      // events follow in the stream, and onUpdate must see them. The server closes the stream
+      // once the flow is over and everything was sent (also when ours was cancelled before it started).
+      if (!TERMINAL_EVENTS.has(event.type) || !inRun) continue;
       const ended = await this.endedRun(flowId, run);
       if (ended?.result) return ended.result;
     }

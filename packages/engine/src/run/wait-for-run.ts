@@ -5,6 +5,7 @@ import type { EngineDeps } from "../engine-deps.js";
 
 const TERMINAL_EVENTS = new Set(["flow_complete", "flow_failed", "flow_cancelled"]);
 const TERMINAL_STATUSES = new Set(["completed", "failed", "cancelled", "timed_out"]);
+const TERMINAL_EVENT_GRACE_MS = 1_000;
 
 /**
  * Resolves with a run's FlowExecutionResult once it ends, or null after `timeoutMs`.
@@ -20,7 +21,14 @@ export async function waitForRun(deps: EngineDeps, flowId: string, run: number, 
   let timer: NodeJS.Timeout | undefined;
   try {
     const current = await findFlow(deps.db, flowId);
-    if (!current || current.run !== run || TERMINAL_STATUSES.has(current.status)) resolveEnded();
+    if (!current || current.run !== run) resolveEnded();
+    else if (TERMINAL_STATUSES.has(current.status)) {
+      // Ended: its terminal event goes out right after that commit and normally ends the wait
+      // at once. Waiting for it (a little) means a caller who acts on the answer — executes the
+      // flow again — finds this run's events ahead of the next run's in the stream. If the
+      // event never comes (its worker died after the commit), the stored end is enough.
+      setTimeout(resolveEnded, TERMINAL_EVENT_GRACE_MS).unref();
+    }
     const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
     if ((await Promise.race([ended, timedOut])) === "timeout") return null;
     const flow = await findFlow(deps.db, flowId);
