@@ -1,5 +1,6 @@
 import { connect } from "node:net";
 import type { FlowStreamUpdate } from "@ensemble/core";
+import { updateFlow } from "@ensemble/db";
 import { archiveEvents } from "@ensemble/engine";
 import { createRedisConnection } from "@ensemble/queue";
 import WebSocket from "ws";
@@ -109,6 +110,35 @@ describe("flow events over SSE and WebSocket", () => {
     expect(ids(late.events)).toEqual(range(1, late.events.length));
     expect(late.events.filter((e) => e.type === "flow_start").map((e) => (e.data as { run: number }).run)).toEqual([1, 2]);
     expect(late.events.at(-1)!.type).toBe("flow_complete");
+  });
+
+  it("a run's end committed but its events not yet published: the stream stays open for them (not ended by the previous run's end)", async () => {
+    const flowId = await createFlow(slowFlow(1));
+    await execute(flowId, true);
+    // As if a second run had just committed its end: the flow is terminal again, while its
+    // events (published right after that commit) are not in the stream yet.
+    const { deps } = api.engine;
+    await updateFlow(deps.db, flowId, { run: 2, status: "completed", completedAt: new Date() });
+    const client = await sse(flowId);
+    let ended = false;
+    void client.ended.then(() => (ended = true));
+    await client.waitFor((events) => events.at(-1)?.type === "flow_complete"); // the first run's end
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ended).toBe(false);
+
+    await deps.bus.publish(flowId, "flow_start", { data: { run: 2 } });
+    await deps.bus.publish(flowId, "flow_complete", { data: { status: "completed" } });
+    await withTimeout(client.ended, 5_000, "stream end after the second run's events");
+    expect(client.events.filter((e) => e.type === "flow_start").map((e) => (e.data as { run: number }).run)).toEqual([1, 2]);
+    expect(client.events.at(-1)?.type).toBe("flow_complete");
+  });
+
+  it("a run's end whose events never come (its process died after the commit) still ends the stream, after a grace period", async () => {
+    const flowId = await createFlow(slowFlow(1));
+    await execute(flowId, true);
+    await updateFlow(api.engine.deps.db, flowId, { run: 2, status: "completed", completedAt: new Date() });
+    const client = await sse(flowId);
+    await withTimeout(client.ended, 5_000, "stream end without the second run's events");
   });
 
   it("history comes from the Postgres archive once the Redis stream is gone", async () => {

@@ -6,6 +6,8 @@ import { readArchivedEvents } from "./archived-events.js";
 import type { EventSink, StreamEndReason } from "./event-sink.js";
 
 const TERMINAL_EVENTS = new Set(["flow_complete", "flow_failed", "flow_cancelled"]);
+/** How long after a run's end its terminal event may still be on its way. */
+const END_EVENT_GRACE_MS = 2_000;
 /** Events read per page (archive and stream): bounds what one connection holds at once. */
 const PAGE_SIZE = 100;
 
@@ -42,6 +44,9 @@ export class FlowEventFeed {
   private endCheck: Promise<void> | null = null;
   private recheckEnd = false;
   private sawTerminalEvent = false;
+  /** When the last terminal event sent was published (ms; 0: none). */
+  private lastTerminalAt = 0;
+  private endRecheck: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: FlowEventFeedOptions) {
     this.lastSent = options.afterId;
@@ -119,7 +124,10 @@ export class FlowEventFeed {
     if (event.id <= this.lastSent) return true;
     this.lastSent = event.id;
     const accepted = this.options.sink.send(event);
-    if (TERMINAL_EVENTS.has(event.type)) this.sawTerminalEvent = true;
+    if (TERMINAL_EVENTS.has(event.type)) {
+      this.sawTerminalEvent = true;
+      this.lastTerminalAt = Date.parse(event.timestamp) || 0;
+    }
     // After a terminal event, any event may be the last one (a step's late failure follows a cancel).
     if (this.sawTerminalEvent) this.scheduleEndCheck();
     return accepted;
@@ -161,9 +169,18 @@ export class FlowEventFeed {
     const flow = await findFlow(deps.db, flowId);
     if (!flow) return this.finish("flow_ended"); // deleted meanwhile
     if (!isTerminalFlowStatus(flow.status as OrchestrationFlowStatus)) return;
-    // The run's events are published after its final state commits, so "terminal and
-    // nothing newer than what we sent" means the client has seen the end.
-    if (this.lastSent >= (await deps.bus.lastEventId(flowId))) this.finish("flow_ended");
+    if (this.lastSent < (await deps.bus.lastEventId(flowId))) return;
+    // A run's events are published just after its end commits: "terminal, and nothing newer
+    // than what was sent" holds in between too. The client has seen the end once it has the
+    // current run's terminal event — published by the process that ended the run, after it
+    // recorded completedAt, so not older — and not an earlier run's (a flow run again).
+    const completedAt = flow.completedAt?.getTime() ?? 0;
+    const waitedMs = Date.now() - completedAt;
+    if (this.lastTerminalAt >= completedAt || waitedMs >= END_EVENT_GRACE_MS) return this.finish("flow_ended");
+    // Its events are on their way; if they never come (the process died after the commit), end anyway.
+    clearTimeout(this.endRecheck);
+    this.endRecheck = setTimeout(() => this.scheduleEndCheck(), END_EVENT_GRACE_MS - waitedMs);
+    this.endRecheck.unref();
   }
 
   private finish(reason: StreamEndReason): void {
@@ -174,6 +191,7 @@ export class FlowEventFeed {
 
   private markClosed(): void {
     this.closed = true;
+    clearTimeout(this.endRecheck);
     this.wake();
   }
 }
