@@ -31,6 +31,28 @@ describe("faults across processes", () => {
     throw new Error("step row not found in time");
   }
 
+  /** kill -9 of the worker holding `running`'s lease, and a replacement worker started. */
+  async function killLeaseHolder(running: StepResultRow): Promise<void> {
+    const victim = cluster.byPid(Number(running.leaseOwner?.split(":")[1]));
+    expect(victim?.role).toBe("worker");
+    await cluster.kill9(victim!);
+    cluster.spawn("worker", `worker-replacement-${Date.now()}`);
+  }
+
+  /** After a takeover of `running`'s step: every step succeeded, and its message and ledger row exist once each. */
+  async function expectTakenOverOnce(flowId: string, running: StepResultRow, stepIds: string[]): Promise<void> {
+    await api.waitForStatus(flowId, ["completed"], 30_000);
+    const rows = await listRunSteps(db(), flowId, 1);
+    expect(rows.map((r) => [r.stepId, r.status])).toEqual(stepIds.map((id) => [id, "success"]));
+    const taken = rows.find((r) => r.stepId === running.stepId)!;
+    expect(taken.leaseToken).toBeGreaterThanOrEqual(2); // taken over: the dead worker's token is fenced out
+    expect(taken.leaseOwner).not.toBe(running.leaseOwner);
+    const saved = (await listMessages(db(), threadId)).filter((m) => m.metadata.orchestrationFlowId === flowId);
+    expect(saved.map((m) => m.metadata.stepId).sort()).toEqual([...stepIds].sort());
+    const ledger = await listLedger(db(), flowId);
+    expect(ledger.map((l) => `${l.stepResultId}#${l.attempt}`).sort()).toEqual(rows.map((r) => `${r.id}#0`).sort());
+  }
+
   it("kill -9 of a worker inside a provider call: another worker finishes the step, effects written once", async () => {
     const flowId = await api.createFlow(threadId, {
       name: "survive a crash",
@@ -39,21 +61,8 @@ describe("faults across processes", () => {
     });
     await api.execute(flowId, { input: "q", saveMessages: true });
     const running = await waitForRow(flowId, (rows) => rows.find((r) => r.stepId === "slow" && r.status === "running"));
-    const victim = cluster.byPid(Number(running.leaseOwner?.split(":")[1]));
-    expect(victim?.role).toBe("worker");
-    await cluster.kill9(victim!);
-    cluster.spawn("worker", `worker-replacement-${Date.now()}`);
-
-    await api.waitForStatus(flowId, ["completed"], 30_000);
-    const rows = await listRunSteps(db(), flowId, 1);
-    expect(rows.map((r) => [r.stepId, r.status])).toEqual([["slow", "success"], ["after", "success"]]);
-    const slow = rows.find((r) => r.stepId === "slow")!;
-    expect(slow.leaseToken).toBeGreaterThanOrEqual(2); // taken over: the dead worker's token is fenced out
-    expect(slow.leaseOwner).not.toBe(running.leaseOwner);
-    const saved = (await listMessages(db(), threadId)).filter((m) => m.metadata.orchestrationFlowId === flowId);
-    expect(saved.map((m) => m.metadata.stepId).sort()).toEqual(["after", "slow"]);
-    const ledger = await listLedger(db(), flowId);
-    expect(ledger.map((l) => `${l.stepResultId}#${l.attempt}`).sort()).toEqual(rows.map((r) => `${r.id}#0`).sort());
+    await killLeaseHolder(running);
+    await expectTakenOverOnce(flowId, running, ["slow", "after"]);
   });
 
   it("kill -9 of a worker inside a step it leased from the step before (no job of its own): the run is repaired, effects written once", async () => {
@@ -68,21 +77,8 @@ describe("faults across processes", () => {
     // The worker that ran "first" leased "slow" in the same commit and runs it itself.
     expect(running.leaseOwner).toBe(first?.leaseOwner);
     expect(running.leaseToken).toBe(1);
-    const victim = cluster.byPid(Number(running.leaseOwner?.split(":")[1]));
-    expect(victim?.role).toBe("worker");
-    await cluster.kill9(victim!);
-    cluster.spawn("worker", `worker-replacement-${Date.now()}`);
-
-    await api.waitForStatus(flowId, ["completed"], 30_000);
-    const rows = await listRunSteps(db(), flowId, 1);
-    expect(rows.map((r) => [r.stepId, r.status])).toEqual([["first", "success"], ["slow", "success"], ["after", "success"]]);
-    const slow = rows.find((r) => r.stepId === "slow")!;
-    expect(slow.leaseToken).toBeGreaterThanOrEqual(2); // taken over once the dead worker's lease ran out
-    expect(slow.leaseOwner).not.toBe(running.leaseOwner);
-    const saved = (await listMessages(db(), threadId)).filter((m) => m.metadata.orchestrationFlowId === flowId);
-    expect(saved.map((m) => m.metadata.stepId).sort()).toEqual(["after", "first", "slow"]);
-    const ledger = await listLedger(db(), flowId);
-    expect(ledger.map((l) => `${l.stepResultId}#${l.attempt}`).sort()).toEqual(rows.map((r) => `${r.id}#0`).sort());
+    await killLeaseHolder(running);
+    await expectTakenOverOnce(flowId, running, ["first", "slow", "after"]);
   });
 
   it("a worker stopped gracefully (SIGTERM) mid-step commits it and hands the run's next step to another worker", async () => {
