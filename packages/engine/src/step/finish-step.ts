@@ -135,11 +135,8 @@ async function finishWithPlannedSteps(
   addPlanEffects(effects, plan);
   if (!continued) return { effects };
   const { leased, inserted, policies } = written;
-  if (!leased) {
-    // Not inserted (it was already recorded): it gets its job like the others.
-    effects.jobs.push(continued.job);
-    return { effects };
-  }
+  // Not inserted (it was already recorded): it keeps its job, like the others.
+  if (!leased) return { effects };
   effects.jobs = effects.jobs.filter((j) => j !== continued.job);
   const next: ContinuedStep = {
     claimed: leased,
