@@ -118,16 +118,25 @@ describe("faults across processes", () => {
       steps: [simStep("a", { model: "slow?latencyMs=800" }), simStep("b", { model: "slow?latencyMs=800" }), simStep("c")],
     });
     await api.execute(flowId, { input: "q" });
-    await api.waitForStatus(flowId, ["running"]);
+    // Mid-run: a worker holds the first step. (Killed as soon as the flow reads "running",
+    // the scheduler could die between its commit and enqueuing that step's job; the flow
+    // then rightly waits for a scheduler to come back.)
+    await waitForRow(flowId, (rows) => rows.find((r) => r.stepId === "a" && r.status === "running"));
     await cluster.kill9(cluster.byName("scheduler"));
-    await api.waitForStatus(flowId, ["completed"], 20_000);
+    let restarted = false;
+    try {
+      await api.waitForStatus(flowId, ["completed"], 20_000);
 
-    const queuedFlow = await api.createFlow(threadId, { name: "queued while down", type: "sequential", steps: [simStep("only")] });
-    await api.execute(queuedFlow, { input: "q" });
-    await new Promise((r) => setTimeout(r, 500));
-    expect((await api.status(queuedFlow)).status).toBe("queued");
-    cluster.spawn("scheduler", "scheduler");
-    await api.waitForStatus(queuedFlow, ["completed"], 30_000);
+      const queuedFlow = await api.createFlow(threadId, { name: "queued while down", type: "sequential", steps: [simStep("only")] });
+      await api.execute(queuedFlow, { input: "q" });
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await api.status(queuedFlow)).status).toBe("queued");
+      cluster.spawn("scheduler", "scheduler");
+      restarted = true;
+      await api.waitForStatus(queuedFlow, ["completed"], 30_000);
+    } finally {
+      if (!restarted) cluster.spawn("scheduler", "scheduler"); // the tests after this one need it
+    }
   });
 
   it("cancel mid-step: the provider call is aborted within 1 s and no later step starts", async () => {
