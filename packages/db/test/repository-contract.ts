@@ -153,6 +153,23 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect(await repo.listRunSteps(db(), flow.id, 1)).toHaveLength(2);
   });
 
+  it("reads rows through the hot-path statements exactly as a typed select does (dates as Date, every column)", async () => {
+    const { flow } = await seedFlow();
+    await repo.updateFlow(db(), flow.id, { run: 1, status: "running", startedAt: new Date("2026-01-02T03:04:05.678Z") });
+    await repo.insertStepInstances(db(), [instance(flow.id, "a")]);
+    const claim = await repo.claimStepWithContext(db(), { flowId: flow.id, run: 1, stepId: "a", iteration: 0, attempt: 0, owner: "w", leaseMs: 60_000 });
+    const claimed = claim?.claimed as NonNullable<typeof claim>["claimed"];
+    // A failed attempt waiting out its backoff: not_before is set (a date without "At" in its name).
+    await getHandle().transact((tx) => repo.finishStepWrites(tx, { id: claimed.id, flowId: flow.id, run: 1, attempt: 0, leaseToken: claimed.leaseToken, status: "failed", output: null, provider: "sim", model: "echo", usage: null, cost: null, error: { code: "provider_error", message: "503", retryable: true } }));
+    const notBefore = new Date(Date.now() + 60_000);
+    expect(await repo.requeueStepAttempt(db(), claimed.id, 1, notBefore)).toBe(true);
+    const locked = await getHandle().transact((tx) => repo.lockRun(tx, flow.id, 1));
+    const [typedRow] = await repo.listRunSteps(db(), flow.id, 1);
+    expect(locked?.rows).toEqual([typedRow]);
+    expect(locked?.rows[0]?.notBefore).toEqual(notBefore);
+    expect(locked?.flow).toEqual(await repo.findFlow(db(), flow.id));
+  });
+
   it("rolls back and throws when a statement sent ahead of COMMIT fails", async () => {
     const { flow } = await seedFlow();
     const step = { stepId: "a", stepIndex: 0, iteration: 0, status: "pending", provider: "sim", model: "echo", action: "generate" };

@@ -1,6 +1,7 @@
 import type { Executor } from "../client.js";
 import type { FlowRow } from "./flows.js";
-import { fromJsonRow } from "./json-rows.js";
+import { dataSharingPolicies, flows } from "../schema/tables.js";
+import { fromJsonRow, fromJsonRows } from "./json-rows.js";
 import { sendStatement } from "./statements.js";
 import type { PolicyRow } from "./threads.js";
 
@@ -30,9 +31,9 @@ export async function lockFlowToExecute(tx: Executor, flowId: string): Promise<F
       [flowId],
     ),
   ]);
-  const flow = fromJsonRow<FlowRow>(locked?.flow);
+  const flow = fromJsonRow(flows, locked?.flow);
   if (!flow) return undefined;
-  return { flow, policies: (read?.policies ?? []).map((p) => fromJsonRow<PolicyRow>(p) as PolicyRow), lastArchivedEventId: Number(read?.last ?? 0) };
+  return { flow, policies: fromJsonRows(dataSharingPolicies, read?.policies), lastArchivedEventId: Number(read?.last ?? 0) };
 }
 
 /** A new run of a flow, queued: what `execute` records. */

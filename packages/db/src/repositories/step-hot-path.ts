@@ -1,7 +1,8 @@
 import type { Executor } from "../client.js";
 import type { FlowRow } from "./flows.js";
 import { newId } from "./ids.js";
-import { fromJsonRow } from "./json-rows.js";
+import { dataSharingPolicies, flows, stepResults } from "../schema/tables.js";
+import { fromJsonRow, fromJsonRows } from "./json-rows.js";
 import { sendStatement } from "./statements.js";
 import type { ClaimStepInput, StepResultRow } from "./step-results.js";
 import type { PolicyRow } from "./threads.js";
@@ -32,12 +33,12 @@ export async function claimStepWithContext(db: Executor, input: ClaimStepInput):
     CLAIM_STATEMENT,
     [input.flowId, input.run, input.stepId, input.iteration, input.attempt, input.owner, input.leaseMs / 1000],
   );
-  const claimed = fromJsonRow<StepResultRow>(row?.claimed);
-  const flow = fromJsonRow<FlowRow>(row?.flow);
+  const claimed = fromJsonRow(stepResults, row?.claimed);
+  const flow = fromJsonRow(flows, row?.flow);
   if (!row || !claimed || !flow) return undefined;
   // The statement's snapshot predates its own update: put the claimed row in.
-  const rows = row.rows.map((r) => fromJsonRow<StepResultRow>(r) as StepResultRow).map((r) => (r.id === claimed.id ? claimed : r));
-  return { claimed, flow, rows, policies: row.policies.map((p) => fromJsonRow<PolicyRow>(p) as PolicyRow) };
+  const rows = fromJsonRows(stepResults, row.rows).map((r) => (r.id === claimed.id ? claimed : r));
+  return { claimed, flow, rows, policies: fromJsonRows(dataSharingPolicies, row.policies) };
 }
 
 const CLAIM_STATEMENT = `
@@ -126,10 +127,10 @@ export async function finishStepWrites(tx: Executor, input: FinishStepInput): Pr
     input.leasedRunningMs === undefined ? null : input.leasedRunningMs / 1000,
   ]);
   const [[lockedRow], [row]] = await Promise.all([locked, finished]);
-  const flow = fromJsonRow<FlowRow>(lockedRow?.flow);
-  const done = fromJsonRow<StepResultRow>(row?.done);
+  const flow = fromJsonRow(flows, lockedRow?.flow);
+  const done = fromJsonRow(stepResults, row?.done);
   if (!row || !done || !flow) return undefined;
-  const rows = row.rows.map((r) => fromJsonRow<StepResultRow>(r) as StepResultRow).map((r) => (r.id === done.id ? done : r));
+  const rows = fromJsonRows(stepResults, row.rows).map((r) => (r.id === done.id ? done : r));
   return { flow, rows };
 }
 
@@ -195,9 +196,9 @@ export async function lockRun(tx: Executor, flowId: string, run: number): Promis
   const locked = sendStatement<{ flow: Record<string, unknown> }>(tx, LOCK_FLOW_STATEMENT, [flowId]);
   const read = sendStatement<{ rows: Record<string, unknown>[] }>(tx, RUN_ROWS_STATEMENT, [flowId, run]);
   const [[lockedRow], [row]] = await Promise.all([locked, read]);
-  const flow = fromJsonRow<FlowRow>(lockedRow?.flow);
+  const flow = fromJsonRow(flows, lockedRow?.flow);
   if (!flow) return undefined;
-  return { flow, rows: (row?.rows ?? []).map((r) => fromJsonRow<StepResultRow>(r) as StepResultRow) };
+  return { flow, rows: fromJsonRows(stepResults, row?.rows) };
 }
 
 const RUN_ROWS_STATEMENT = `select coalesce(json_agg(s order by s.iteration, s.step_index), '[]'::json) as rows from step_results s where s.flow_id = $1 and s.run = $2`;
@@ -309,9 +310,9 @@ export async function sendGuardedPlan(
     `with ${ctes.join(", ")} select 1 / (case when ok then 1 else 0 end) as applied${returned} from guard`,
     params,
   );
-  const inserted = (row?.inserted ?? []).map((r) => fromJsonRow<StepResultRow>(r) as StepResultRow);
+  const inserted = fromJsonRows(stepResults, row?.inserted);
   const leased = inserted.find((r) => r.leaseOwner !== null && r.status === "running");
-  return { ...(leased ? { leased } : {}), inserted, policies: (row?.policies ?? []).map((p) => fromJsonRow<PolicyRow>(p) as PolicyRow) };
+  return { ...(leased ? { leased } : {}), inserted, policies: fromJsonRows(dataSharingPolicies, row?.policies) };
 }
 
 function planWrites(flowId: string, run: number, steps: readonly PlannedStep[], progress: FlowProgress): { params: unknown[]; writes: string[]; param: (value: unknown) => string } {
