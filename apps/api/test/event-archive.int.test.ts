@@ -40,7 +40,7 @@ describe("event archive batches", () => {
       error.mockRestore();
     }
 
-    const [poisonedRows, healthyRows, deletedRows] = await Promise.all([poisoned, healthy, deleted].map((id) => listFlowEvents(deps.db, id)));
+    const [poisonedRows, healthyRows, deletedRows] = await Promise.all([listFlowEvents(deps.db, poisoned), listFlowEvents(deps.db, healthy), listFlowEvents(deps.db, deleted)]);
     expect(poisonedRows.map((r) => r.data)).toEqual([{ output: "x\uFFFDy \uFFFD", "k\uFFFD": ["\uFFFD"] }]);
     expect(healthyRows.map((r) => r.data)).toEqual([{ finalOutput: "healthy-flow-private-output" }]);
     expect(deletedRows).toEqual([]);
@@ -48,5 +48,14 @@ describe("event archive batches", () => {
     expect(logged).toEqual([[{ flowId: deleted, code: "23503", reason: expect.any(String) }, "flow events not archived: the database refused them"]]);
     expect(JSON.stringify(logged)).not.toContain("private-output");
     expect(await deps.archives.due(Date.now(), 10)).toEqual([]);
+    await waitFor(async () => (await deps.metrics?.snapshot())?.archiveFailures === 1, "ensemble_event_archive_failures_total to count the flow");
   });
 });
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 2_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -68,6 +68,7 @@ async function isolated(deps: EngineDeps, flowId: string, archive: () => Promise
     if (!isRowError(error)) throw error;
     const { code, message } = error as { code: string; message: string };
     deps.logger.error({ flowId, code, reason: message }, "flow events not archived: the database refused them");
+    deps.metrics?.recordArchiveFailure().catch((err: unknown) => deps.logger.debug({ err }, "archive failure not counted"));
   }
 }
 
