@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { storableText } from "@ensemble/core";
+import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { findFlow, listFlowEvents, type FlowEventRow } from "@ensemble/db";
 import { startFakeOpenAI, startFakeVendors, type FakeVendors, type FakeVendorServer } from "@ensemble/providers/testing";
@@ -15,6 +17,16 @@ const R = "\uFFFD";
 const ECHO_KEY = `echo-endpoint-credential-${randomBytes(6).toString("hex")}`;
 const BOB_OUTPUT = `bob-private-output-${randomBytes(6).toString("hex")}`;
 const TERMINAL = ["completed", "failed", "cancelled", "timed_out"];
+
+/** Provider outputs for the fuzz test. Built at load: building `binary` strings takes seconds once, which would stall the test's sockets. */
+const unstorable = fc.constantFrom("\u0000", "\uD800", "\uDFFF", "\uDC00\uD800", "\u0000\uDBFF");
+const providerOutput = fc.oneof(
+  { weight: 4, arbitrary: fc.string({ unit: "binary", maxLength: 300 }) },
+  { weight: 4, arbitrary: fc.array(fc.oneof(fc.string({ unit: "binary", maxLength: 12 }), unstorable), { maxLength: 30 }).map((parts) => parts.join("")) },
+  { weight: 1, arbitrary: fc.constant("") },
+  // Huge, but under the output caps: a long run of one word costs one streamed chunk.
+  { weight: 1, arbitrary: fc.tuple(fc.string({ maxLength: 20 }), fc.integer({ min: 50_000, max: 200_000 }), unstorable).map(([head, n, bad]) => `${head}${"w".repeat(n)}${bad}end`) },
+);
 
 describe("unstorable text and echoed secrets", () => {
   let vendors: FakeVendors;
@@ -170,4 +182,49 @@ describe("unstorable text and echoed secrets", () => {
     expect(JSON.stringify(events)).toContain("[REDACTED]");
     for (const where of [JSON.stringify(flow), JSON.stringify(events), await redisText(), logs()]) expect(where).not.toContain(ECHO_KEY);
   });
+
+  it("fuzz: arbitrary provider outputs (NUL, lone surrogates, huge, empty, any Unicode) through the real adapters: every run ends, stores the output as documented, archives, and reads back without a 5xx", async () => {
+    const vendorsByStep = { o: vendors.openai, a: vendors.anthropic, g: vendors.google } as const;
+    const threadId = await alice.createThread("fuzz");
+    const flowId = await alice.createFlow(threadId, {
+      name: "fuzz outputs",
+      type: "parallel",
+      steps: [
+        { id: "o", provider: "openai", model: "gpt-4o", action: "generate", prompt: "{{ original }}" },
+        { id: "a", provider: "anthropic", model: "claude-sonnet-4-5", action: "generate", prompt: "{{ original }}" },
+        { id: "g", provider: "google", model: "gemini-2.5-flash", action: "generate", prompt: "{{ original }}" },
+      ],
+    });
+    /** Each run's expected outputs by step, checked against the archive once all have run (it lags 2–3 s). */
+    const runs: { run: number; expected: Record<string, string> }[] = [];
+    const started = Date.now();
+    await fc.assert(
+      fc.asyncProperty(fc.record({ o: providerOutput, a: providerOutput, g: providerOutput }), async (texts) => {
+        for (const [stepId, vendor] of Object.entries(vendorsByStep)) vendor.respondWith(() => ({ text: texts[stepId as keyof typeof texts], chunkDelayMs: 0 }));
+        const res = await alice.execute(flowId, { input: "fuzz" }, true);
+        expect(res.status).toBe(200);
+        expect(res.body.status).toBe("completed");
+        const flow = await alice.request<FlowBody>("GET", `/v1/flows/${flowId}`);
+        expect(flow.status).toBe(200);
+        expect((await alice.request("GET", `/v1/flows/${flowId}/status`)).status).toBe(200);
+        const expected = Object.fromEntries(Object.keys(vendorsByStep).map((stepId) => [stepId, storableText(texts[stepId as keyof typeof texts])]));
+        expect(Object.fromEntries(flow.body.stepResults.map((s) => [s.stepId, s.output]))).toEqual(expected);
+        runs.push({ run: res.body.run as number, expected });
+      }),
+      { numRuns: 20, endOnFailure: true },
+    );
+    const ran = Date.now() - started;
+
+    // Every run's step_complete events are archived, their outputs as stored.
+    const deadline = Date.now() + 15_000;
+    let archived: FlowEventRow[] = [];
+    const completes = () => archived.filter((e) => e.type === "step_complete");
+    while (completes().length < runs.length * 3 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      archived = await listFlowEvents(cluster.database!.handle.db, flowId, 0, 100_000);
+    }
+    const outputsByRun = runs.map((_, i) => Object.fromEntries(completes().slice(i * 3, i * 3 + 3).map((e) => [e.stepId, (e.data as { output: string }).output])));
+    expect(outputsByRun).toEqual(runs.map((r) => r.expected));
+    expect(ran).toBeLessThan(60_000);
+  }, 120_000);
 });
