@@ -201,7 +201,7 @@ describe("unstorable text and echoed secrets", () => {
     await fc.assert(
       fc.asyncProperty(fc.record({ o: providerOutput, a: providerOutput, g: providerOutput }), async (texts) => {
         for (const [stepId, vendor] of Object.entries(vendorsByStep)) vendor.respondWith(() => ({ text: texts[stepId as keyof typeof texts], chunkDelayMs: 0 }));
-        const res = await alice.execute(flowId, { input: "fuzz" }, true);
+        const res = await alice.execute(flowId, { input: "fuzz", timeout: { flowMs: 20_000 } }, true);
         expect(res.status).toBe(200);
         expect(res.body.status).toBe("completed");
         const flow = await alice.request<FlowBody>("GET", `/v1/flows/${flowId}`);
