@@ -64,6 +64,8 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
     const { drizzle } = await import("drizzle-orm/postgres-js");
     const client = postgres(options.url, {
       max: options.maxConnections ?? 10,
+      // Notices are not logged, and `debug` stays off: with it postgres.js makes an error's
+      // `query` and `parameters` (a tenant's prompts and outputs) enumerable, so loggers print them.
       onnotice: () => undefined,
       connection: {
         application_name: options.applicationName ?? "ensemble",
