@@ -26,7 +26,8 @@ export async function archiveEvents(deps: EngineDeps, flowId: string): Promise<n
 /**
  * `flow.archive-due` (every second, from the scheduler): archives every ended flow whose
  * time has come (see ArchiveSchedule), in batches — one job for many flows rather than
- * a delayed job per flow. A flow is taken off the schedule only once its events are written.
+ * a delayed job per flow. A flow is taken off the schedule only once its events are
+ * written, or the database refused its rows (see isolated): one flow never holds up the others.
  */
 export async function archiveDueFlows(deps: EngineDeps, now = Date.now()): Promise<number> {
   let flows = 0;
