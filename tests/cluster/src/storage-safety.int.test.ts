@@ -6,7 +6,7 @@ import { findFlow, listFlowEvents, type FlowEventRow } from "@ensemble/db";
 import { startFakeOpenAI, startFakeVendors, type FakeVendors, type FakeVendorServer } from "@ensemble/providers/testing";
 import { createRedisConnection } from "@ensemble/queue";
 import { ApiClient, type FlowBody } from "./api-client.js";
-import { Cluster } from "./cluster-harness.js";
+import { Cluster, DEV_KEY } from "./cluster-harness.js";
 import { ADMIN_TOKEN, createTenant, send, type Tenant } from "./tenants.js";
 
 // Text Postgres cannot hold (NUL, lone surrogates) from providers and from API bodies, and
@@ -225,6 +225,7 @@ describe("unstorable text and echoed secrets", () => {
     }
     const outputsByRun = runs.map((_, i) => Object.fromEntries(completes().slice(i * 3, i * 3 + 3).map((e) => [e.stepId, (e.data as { output: string }).output])));
     expect(outputsByRun).toEqual(runs.map((r) => r.expected));
+    expect((await send(cluster.baseUrl, { method: "GET", path: `/v1/flows/${flowId}/events`, key: DEV_KEY, stream: true })).status).toBe(200);
     expect(ran).toBeLessThan(60_000);
   }, 120_000);
 });
