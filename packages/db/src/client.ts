@@ -112,9 +112,10 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
   const { drizzle } = await import("drizzle-orm/pglite");
   const dataDir = options.dataDir ?? ".data/pglite";
   if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
-  const client = await PGlite.create(dataDir);
-  const query = client.query.bind(client);
-  client.query = ((text: string, params?: unknown[], options?: Parameters<typeof query>[2]) => query(text, params && storableParams(params), options)) as typeof client.query;
+  const client = withStorableParams(await PGlite.create(dataDir));
+  const transaction = client.transaction.bind(client);
+  client.transaction = ((callback: (tx: Parameters<Parameters<typeof transaction>[0]>[0]) => Promise<unknown>) =>
+    transaction((tx) => callback(withStorableParams(tx)))) as typeof client.transaction;
   const db = drizzle(client, { schema }) as unknown as Database;
   const transact = <T>(fn: (tx: Executor, control: TransactionControl) => Promise<T>): Promise<T> =>
     db.transaction(async (tx) => {
@@ -150,6 +151,13 @@ function preparing<C extends Sql>(client: C): C {
  * Text that is stored was made storable where it entered (storableText); JSON parameters
  * carry NUL as the escape `\u0000`, which only that can fix.
  */
+/** The same for PGlite, whose statements (in a transaction too) go through `query`. */
+function withStorableParams<C extends { query: (text: string, params?: unknown[], options?: never) => unknown }>(client: C): C {
+  const query = client.query.bind(client);
+  client.query = ((text: string, params?: unknown[], options?: never) => query(text, params && storableParams(params), options));
+  return client;
+}
+
 function storableParams<P extends readonly unknown[]>(params: P): P {
   return params.some((p) => typeof p === "string") ? (params.map((p) => (typeof p === "string" ? storableText(p) : p)) as unknown as P) : params;
 }
