@@ -151,15 +151,15 @@ function preparing<C extends Sql>(client: C): C {
  * Text that is stored was made storable where it entered (storableText); JSON parameters
  * carry NUL as the escape `\u0000`, which only that can fix.
  */
-/** The same for PGlite, whose statements (in a transaction too) go through `query`. */
-function withStorableParams<C extends { query: (text: string, params?: unknown[], options?: never) => unknown }>(client: C): C {
-  const query = client.query.bind(client);
-  client.query = ((text: string, params?: unknown[], options?: never) => query(text, params && storableParams(params), options));
-  return client;
-}
-
 function storableParams<P extends readonly unknown[]>(params: P): P {
   return params.some((p) => typeof p === "string") ? (params.map((p) => (typeof p === "string" ? storableText(p) : p)) as unknown as P) : params;
+}
+
+/** storableParams for PGlite, whose statements (in a transaction too) go through `query`. */
+function withStorableParams<C extends { query: (text: string, params?: unknown[], options?: never) => unknown }>(client: C): C {
+  const query = client.query.bind(client);
+  client.query = (text: string, params?: unknown[], options?: never) => query(text, params && storableParams(params), options);
+  return client;
 }
 
 /** Applies pending migrations (idempotent; safe to run at every start). */
