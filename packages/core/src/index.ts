@@ -9,6 +9,8 @@ export * from "./errors/zod-issues.js";
 export * from "./template/prompt-template.js";
 export * from "./template/placeholders.js";
 export * from "./condition/condition-expression.js";
+export * from "./text/storable-text.js";
+export * from "./text/redact-secrets.js";
 export * from "./hooks/hook-registry.js";
 export type * from "./validation/compiled-flow.js";
 export { compileFlow, compileFlowOrThrow, type CompileFlowOptions, type CompileFlowResult } from "./validation/compile-flow.js";

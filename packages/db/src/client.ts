@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { storableText } from "@ensemble/core";
 import type { ExtractTablesWithRelations } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
 import type { Sql } from "postgres";
@@ -63,6 +64,8 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
     const { drizzle } = await import("drizzle-orm/postgres-js");
     const client = postgres(options.url, {
       max: options.maxConnections ?? 10,
+      // Notices are not logged, and `debug` stays off: with it postgres.js makes an error's
+      // `query` and `parameters` (a tenant's prompts and outputs) enumerable, so loggers print them.
       onnotice: () => undefined,
       connection: {
         application_name: options.applicationName ?? "ensemble",
@@ -109,7 +112,10 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
   const { drizzle } = await import("drizzle-orm/pglite");
   const dataDir = options.dataDir ?? ".data/pglite";
   if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
-  const client = await PGlite.create(dataDir);
+  const client = withStorableParams(await PGlite.create(dataDir));
+  const transaction = client.transaction.bind(client);
+  client.transaction = ((callback: (tx: Parameters<Parameters<typeof transaction>[0]>[0]) => Promise<unknown>) =>
+    transaction((tx) => callback(withStorableParams(tx)))) as typeof client.transaction;
   const db = drizzle(client, { schema }) as unknown as Database;
   const transact = <T>(fn: (tx: Executor, control: TransactionControl) => Promise<T>): Promise<T> =>
     db.transaction(async (tx) => {
@@ -135,7 +141,24 @@ const MAX_PREPARED_STATEMENT_CHARS = 4_000;
 function preparing<C extends Sql>(client: C): C {
   const unsafe = client.unsafe.bind(client);
   client.unsafe = ((query: string, params: Parameters<Sql["unsafe"]>[1] = [], options: Parameters<Sql["unsafe"]>[2] = {}) =>
-    unsafe(query, params, { ...options, prepare: params.length > 0 && query.length <= MAX_PREPARED_STATEMENT_CHARS })) as C["unsafe"];
+    unsafe(query, storableParams(params), { ...options, prepare: params.length > 0 && query.length <= MAX_PREPARED_STATEMENT_CHARS })) as C["unsafe"];
+  return client;
+}
+
+/**
+ * Every statement's text parameters pass here: a NUL (which Postgres cannot take in any
+ * text) becomes U+FFFD, so a lookup by a hostile id finds nothing instead of failing.
+ * Text that is stored was made storable where it entered (storableText); JSON parameters
+ * carry NUL as the escape `\u0000`, which only that can fix.
+ */
+function storableParams<P extends readonly unknown[]>(params: P): P {
+  return params.some((p) => typeof p === "string") ? (params.map((p) => (typeof p === "string" ? storableText(p) : p)) as unknown as P) : params;
+}
+
+/** storableParams for PGlite, whose statements (in a transaction too) go through `query`. */
+function withStorableParams<C extends { query: (text: string, params?: unknown[], options?: never) => unknown }>(client: C): C {
+  const query = client.query.bind(client);
+  client.query = (text: string, params?: unknown[], options?: never) => query(text, params && storableParams(params), options);
   return client;
 }
 

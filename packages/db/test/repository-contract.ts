@@ -40,6 +40,14 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect(await repo.findUserByKeyHash(db(), `h-${user.id}`)).toBeUndefined();
   });
 
+  it("takes text with NUL as a parameter, in and out of a transaction: a lookup finds nothing, a write stores U+FFFD", async () => {
+    const { thread } = await seedFlow();
+    expect(await repo.findFlow(db(), "no\u0000such")).toBeUndefined();
+    expect(await getHandle().transact((tx) => repo.lockFlow(tx, "no\u0000such"))).toBeUndefined();
+    const message = await getHandle().transact((tx) => repo.insertMessage(tx, { threadId: thread.id, role: "user", content: "a\u0000b" }));
+    expect(message?.content).toBe("a\uFFFDb");
+  });
+
   it("gives the owner every permission, a member what was granted, others none", async () => {
     const { thread, user } = await seedFlow();
     const other = await repo.insertUser(db(), { name: "bob" });

@@ -2,7 +2,7 @@
 export type { FinishReason, ProviderAdapter, ProviderCallRequest, ProviderCallResult, ProviderCallTrace } from "./provider-adapter.js";
 export { PROVIDER_ERROR_CODES, isRetryableCode, type ProviderErrorCode } from "./errors/provider-error-code.js";
 export { ProviderError, type ProviderErrorJson, type ProviderErrorOptions } from "./errors/provider-error.js";
-export { REDACTED, redactSecrets } from "./errors/redact-secrets.js";
+export { REDACTED, redactSecrets } from "@ensemble/core";
 export { readHeader, type HttpHeaders } from "./errors/http-headers.js";
 export { parseRetryAfterMs } from "./errors/retry-after.js";
 export { abortedError } from "./errors/aborted-error.js";

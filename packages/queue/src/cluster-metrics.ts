@@ -28,6 +28,8 @@ export interface StepMetricsSnapshot {
   tokens: { provider: string; model: string; kind: "prompt" | "completion"; count: number }[];
   cost: { provider: string; model: string; usd: number }[];
   errors: { provider: string; code: string; count: number }[];
+  /** Flows whose events the database refused when they were archived (see archiveDueFlows). */
+  archiveFailures: number;
 }
 
 export interface ClusterMetricsOptions {
@@ -56,7 +58,7 @@ for i = 1, #ARGV, 3 do
 end
 return 1`;
 
-type Field = ["steps", string, string, string] | ["latency_le", string, string, string] | ["latency_sum", string, string] | ["tokens", string, string, "prompt" | "completion"] | ["cost", string, string] | ["errors", string, string];
+type Field = ["steps", string, string, string] | ["latency_le", string, string, string] | ["latency_sum", string, string] | ["tokens", string, string, "prompt" | "completion"] | ["cost", string, string] | ["errors", string, string] | ["archive_failures"];
 
 /**
  * Step metrics of the whole cluster, kept in Redis: workers run in other processes than
@@ -110,6 +112,16 @@ export class ClusterMetrics {
     }
   }
 
+  /** Counts a flow whose events the database refused to archive. */
+  async recordArchiveFailure(): Promise<void> {
+    await whenFailFastReady(this.connection, this.readyTimeoutMs, "recordArchiveFailure");
+    try {
+      await this.connection.hincrby(this.key, field(["archive_failures"]), 1);
+    } catch (err) {
+      throw toRedisUnavailable(err, "recordArchiveFailure");
+    }
+  }
+
   /** Everything recorded so far, shaped for rendering. One HGETALL. */
   async snapshot(): Promise<StepMetricsSnapshot> {
     await whenFailFastReady(this.connection, this.readyTimeoutMs, "metrics snapshot");
@@ -128,7 +140,7 @@ function field(parts: Field): string {
 }
 
 function parseSnapshot(raw: Record<string, string>): StepMetricsSnapshot {
-  const snapshot: StepMetricsSnapshot = { steps: [], latency: [], tokens: [], cost: [], errors: [] };
+  const snapshot: StepMetricsSnapshot = { steps: [], latency: [], tokens: [], cost: [], errors: [], archiveFailures: 0 };
   const latency = new Map<string, { provider: string; model: string; byBound: [number, number][]; sumSeconds: number }>();
   const latencyOf = (provider: string, model: string) => {
     const id = JSON.stringify([provider, model]);
@@ -154,6 +166,7 @@ function parseSnapshot(raw: Record<string, string>): StepMetricsSnapshot {
     else if (kind === "tokens" && (c === "prompt" || c === "completion")) snapshot.tokens.push({ provider: a, model: b, kind: c, count: n });
     else if (kind === "cost") snapshot.cost.push({ provider: a, model: b, usd: n });
     else if (kind === "errors") snapshot.errors.push({ provider: a, code: b, count: n });
+    else if (kind === "archive_failures") snapshot.archiveFailures = n;
     else if (kind === "latency_sum") latencyOf(a, b).sumSeconds = n;
     else if (kind === "latency_le") latencyOf(a, b).byBound.push([c === "+Inf" ? Infinity : Number(c), n]);
   }

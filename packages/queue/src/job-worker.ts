@@ -1,3 +1,4 @@
+import { redactSecrets } from "@ensemble/core";
 import { UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import { InvalidJobPayloadError } from "./errors/invalid-job-payload-error.js";
@@ -51,6 +52,17 @@ function unrecoverable(message: string, cause?: unknown): UnrecoverableError {
 }
 
 /**
+ * BullMQ keeps a failed job's message and stack in Redis (and shows them in Bull Board) for
+ * days: a secret an error quotes is masked in both first (see redactSecrets).
+ */
+function withoutSecrets(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  err.message = redactSecrets(err.message);
+  if (err.stack) err.stack = redactSecrets(err.stack);
+  return err;
+}
+
+/**
  * A BullMQ worker that validates and dispatches catalog jobs by `job.name`. An unknown
  * job, a job without a handler, and a payload that fails its schema are failed at once
  * (retrying identical data cannot help).
@@ -79,8 +91,8 @@ export function createJobWorker<Q extends QueueName>(options: JobWorkerOptions<Q
     try {
       return await handler(payload, job, signal);
     } catch (err) {
-      if (err instanceof NonRetryableJobError) throw unrecoverable(`${err.code}: ${err.message}`, err);
-      throw err;
+      if (err instanceof NonRetryableJobError) throw withoutSecrets(unrecoverable(`${err.code}: ${err.message}`, err));
+      throw withoutSecrets(err);
     }
   };
 

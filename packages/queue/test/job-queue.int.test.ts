@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { registerSecretValues } from "@ensemble/core";
 import type { Job, Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { closeGracefully } from "../src/close-gracefully.js";
@@ -180,6 +181,19 @@ describe("JobProducer + createJobWorker", () => {
     const job = await stepsQueue.getJob(added.id);
     expect(job?.attemptsMade).toBe(1);
     expect(job?.failedReason).toBe("flow_not_found: flow is gone");
+  });
+
+  it("keeps no configured secret in a failed job's reason or stack trace", async () => {
+    registerSecretValues(["queue-test-endpoint-secret"]);
+    const payload = newStep();
+    stepBehaviours.set(payload.flowId, async () => {
+      throw new NonRetryableJobError("bad_request", "the endpoint said: key queue-test-endpoint-secret is invalid");
+    });
+    const added = await producer.add("step.run", payload);
+    await waitUntil(async () => (await stateOf(added.id)) === "failed", 5_000, "failure");
+    const job = await stepsQueue.getJob(added.id);
+    expect(job?.failedReason).toBe("bad_request: the endpoint said: key [REDACTED] is invalid");
+    expect(JSON.stringify(job?.stacktrace)).not.toContain("queue-test-endpoint-secret");
   });
 
   it("adds jobs for several queues in one addBulk", async () => {

@@ -15,6 +15,7 @@ describe("clusterRegistry", () => {
         tokens: [{ provider: "sim", model: "echo", kind: "prompt", count: 120 }],
         cost: [{ provider: "openai", model: "gpt-4o", usd: 0.25 }],
         errors: [{ provider: "openai", code: "rate_limited", count: 1 }],
+        archiveFailures: 2,
       },
     }).metrics();
     const lines = text.split("\n");
@@ -29,6 +30,7 @@ describe("clusterRegistry", () => {
         'ensemble_step_tokens_total{provider="sim",model="echo",kind="prompt"} 120',
         'ensemble_step_cost_usd_total{provider="openai",model="gpt-4o"} 0.25',
         'ensemble_step_errors_total{provider="openai",code="rate_limited"} 1',
+        "ensemble_event_archive_failures_total 2",
         "# TYPE ensemble_step_duration_seconds histogram",
         'ensemble_step_duration_seconds_bucket{provider="sim",model="echo",le="0.05"} 5',
         'ensemble_step_duration_seconds_bucket{provider="sim",model="echo",le="0.5"} 5',

@@ -81,6 +81,9 @@ export function clusterRegistry(data: ScrapeData): Registry {
     const errors = new Counter({ name: "ensemble_step_errors_total", help: "Failed step attempts by provider and error code (rate_limited, timeout, …)", labelNames: ["provider", "code"], registers });
     for (const e of data.steps.errors) errors.inc({ provider: e.provider, code: e.code }, e.count);
 
+    const archiveFailures = new Counter({ name: "ensemble_event_archive_failures_total", help: "Flows whose events Postgres refused when they were archived (they stay in the Redis stream for its retention)", registers });
+    archiveFailures.inc(data.steps.archiveFailures);
+
     registry.registerMetric(latencyHistogram(data.steps));
   }
   return registry;

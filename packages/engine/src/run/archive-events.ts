@@ -1,4 +1,4 @@
-import type { FlowStreamUpdate } from "@ensemble/core";
+import { storableJson, storableText, type FlowStreamUpdate } from "@ensemble/core";
 import { insertFlowEvents, type FlowEventRow } from "@ensemble/db";
 import type { EngineDeps } from "../engine-deps.js";
 
@@ -26,7 +26,8 @@ export async function archiveEvents(deps: EngineDeps, flowId: string): Promise<n
 /**
  * `flow.archive-due` (every second, from the scheduler): archives every ended flow whose
  * time has come (see ArchiveSchedule), in batches — one job for many flows rather than
- * a delayed job per flow. A flow is taken off the schedule only once its events are written.
+ * a delayed job per flow. A flow is taken off the schedule only once its events are
+ * written, or the database refused its rows (see isolated): one flow never holds up the others.
  */
 export async function archiveDueFlows(deps: EngineDeps, now = Date.now()): Promise<number> {
   let flows = 0;
@@ -34,21 +35,51 @@ export async function archiveDueFlows(deps: EngineDeps, now = Date.now()): Promi
     const due = await deps.archives.due(now, FLOWS_PER_BATCH);
     if (due.length === 0) return flows;
     const pages = await Promise.all(due.map((d) => deps.bus.readAfter(d.flowId, 0, PAGE)));
-    const rows: FlowEventRow[] = [];
+    const rowsByFlow = new Map<string, FlowEventRow[]>();
     const long: string[] = [];
     due.forEach((d, i) => {
       const events = pages[i] ?? [];
       if (events.length === PAGE) long.push(d.flowId); // more than a page: archived on its own
-      else rows.push(...events.map((e) => toRow(d.flowId, e)));
+      else rowsByFlow.set(d.flowId, events.map((e) => toRow(d.flowId, e)));
     });
-    await insertFlowEvents(deps.db, rows);
-    for (const flowId of long) await archiveEvents(deps, flowId);
+    try {
+      await insertFlowEvents(deps.db, [...rowsByFlow.values()].flat());
+    } catch (error) {
+      if (!isRowError(error)) throw error;
+      // One flow's rows failed the statement: archive each flow alone, so only that one is left out.
+      for (const [flowId, rows] of rowsByFlow) await isolated(deps, flowId, () => insertFlowEvents(deps.db, rows));
+    }
+    for (const flowId of long) await isolated(deps, flowId, () => archiveEvents(deps, flowId));
     await deps.archives.done(due);
     flows += due.length;
     if (due.length < FLOWS_PER_BATCH) return flows;
   }
 }
 
+/**
+ * Runs one flow's archive; a failure its own rows cause is logged by flow id and SQLSTATE
+ * (never the rows: they are a tenant's prompts and outputs) and that flow is given up, so
+ * it cannot fail the batch every second. Its events stay in the Redis stream for their
+ * retention. Other failures (the database unreachable) are thrown: the job retries.
+ */
+async function isolated(deps: EngineDeps, flowId: string, archive: () => Promise<unknown>): Promise<void> {
+  try {
+    await archive();
+  } catch (error) {
+    if (!isRowError(error)) throw error;
+    const { code, message } = error as { code: string; message: string };
+    deps.logger.error({ flowId, code, reason: message }, "flow events not archived: the database refused them");
+    deps.metrics?.recordArchiveFailure().catch((err: unknown) => deps.logger.debug({ err }, "archive failure not counted"));
+  }
+}
+
+/** Data exceptions (SQLSTATE class 22) and constraint violations (23, e.g. a flow deleted meanwhile) are about the rows. */
+function isRowError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && (code.startsWith("22") || code.startsWith("23"));
+}
+
+/** Events are whatever reached the stream: stored with NUL and lone surrogates replaced (see storableText). */
 function toRow(flowId: string, e: FlowStreamUpdate): FlowEventRow {
-  return { flowId, seq: e.id, type: e.type, stepId: e.stepId ?? null, data: e.data ?? null, createdAt: new Date(e.timestamp) };
+  return { flowId, seq: e.id, type: storableText(e.type), stepId: e.stepId === undefined ? null : storableText(e.stepId), data: storableJson(e.data ?? null), createdAt: new Date(e.timestamp) };
 }

@@ -1,4 +1,4 @@
-import type { PriceTable } from "@ensemble/core";
+import { registerSecretValues, type PriceTable } from "@ensemble/core";
 import { pickProviderVariables, priceTableFromFile, ProviderEnvSchema } from "@ensemble/providers";
 import { RateLimitsSchema, type RateLimits } from "@ensemble/queue";
 import { z } from "zod";
@@ -42,8 +42,12 @@ export const EngineEnvSchema = z.object({
 });
 export type EngineEnv = z.infer<typeof EngineEnvSchema>;
 
-/** Parses the environment with an app's schema; a bad value stops the process naming the variable. */
+/**
+ * Parses the environment with an app's schema; a bad value stops the process naming the
+ * variable. From then on the environment's secret values are masked (see configuredSecretValues).
+ */
 export function parseEnv<S extends z.ZodType>(schema: S, source: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  registerSecretValues(configuredSecretValues(source));
   // An empty variable means "unset" (docker-compose and shells produce them).
   const parsed = schema.safeParse(Object.fromEntries(Object.entries(source).filter(([, v]) => v !== "")));
   if (!parsed.success) {
@@ -83,4 +87,29 @@ export function engineConfigFromEnv(
     providerEnv: pickProviderVariables(source),
     ...(env.PRICE_TABLE_FILE ? { prices: priceTableFromFile(env.PRICE_TABLE_FILE) } : {}),
   };
+}
+
+/**
+ * Every secret an environment configures: the provider keys (also an OpenAI-compatible
+ * endpoint's `apiKeyEnv`), ADMIN_TOKEN, DEV_API_KEY and any password in a URL. redactSecrets
+ * masks these values in step errors, events, logs and job failures: a vendor may echo its key.
+ */
+export function configuredSecretValues(source: Readonly<Record<string, string | undefined>>): string[] {
+  const provider = pickProviderVariables(source);
+  const keys = Object.entries(provider).filter(([name]) => !(name in ProviderEnvSchema.shape) || name.endsWith("_API_KEY"));
+  const urls = [source.DATABASE_URL, source.REDIS_URL, provider.OPENAI_BASE_URL, provider.ANTHROPIC_BASE_URL, provider.GEMINI_BASE_URL];
+  const values = [...keys.map(([, value]) => value), source.ADMIN_TOKEN, source.DEV_API_KEY, ...urls.flatMap(urlPasswords)];
+  return [...new Set(values.filter((v): v is string => !!v))];
+}
+
+/** A URL's password as written and decoded (`postgres://app:s%40cret@db` → `s%40cret`, `s@cret`). */
+function urlPasswords(url: string | undefined): string[] {
+  if (!url || !URL.canParse(url)) return [];
+  const { password } = new URL(url);
+  if (!password) return [];
+  try {
+    return [password, decodeURIComponent(password)];
+  } catch {
+    return [password]; // a malformed escape: only the written form can appear
+  }
 }

@@ -1,3 +1,4 @@
+import { storableJson } from "@ensemble/core";
 import {
   finishStepWrites,
   runSignature,
@@ -59,7 +60,10 @@ export type FinishResult = { committed: false } | { committed: true; next?: unde
  * token), its ledger row, its thread message, the flow's totals — and, under the
  * flow's row lock, the next steps.
  */
-export async function finishStep(deps: EngineDeps, claimed: StepResultRow, outcome: FinishOutcome, options: FinishOptions = {}): Promise<FinishResult> {
+export async function finishStep(deps: EngineDeps, claimed: StepResultRow, attempt: FinishOutcome, options: FinishOptions = {}): Promise<FinishResult> {
+  // Where provider text enters storage: Postgres cannot hold NUL or lone surrogates, and the
+  // result, its message, its event and the next steps' prompts should all see the same text.
+  const outcome = storableJson(attempt);
   const input = finishInput(claimed, outcome, options.leasedRunningMs);
   const planned = options.claimedWith ? await finishWithPlannedSteps(deps, claimed, outcome, input, options.claimedWith, options.continueAs) : null;
   let effects = planned?.effects;

@@ -1,5 +1,5 @@
 import { isRetryableCode, type ProviderErrorCode } from "./provider-error-code.js";
-import { redactSecrets } from "./redact-secrets.js";
+import { redactSecrets } from "@ensemble/core";
 
 export interface ProviderErrorOptions {
   code: ProviderErrorCode;

@@ -1,6 +1,6 @@
 import { toProviderError } from "./classify-http-error.js";
 import { ProviderError } from "./provider-error.js";
-import { redactSecrets } from "./redact-secrets.js";
+import { redactSecrets } from "@ensemble/core";
 
 const OPENAI_KEY = "sk-proj-AbC123dEf456GhI789jKl012MnO345pQr678";
 const LEGACY_OPENAI_KEY = "sk-1234567890abcdefghijklmnopqrstuvwxyzABCDEFGH";

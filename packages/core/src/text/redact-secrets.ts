@@ -18,9 +18,33 @@ const SECRET_PATTERNS: readonly (readonly [RegExp, string])[] = [
   [/([?&](?:key|api_key|access_token)=)[^&\s#"']+/gi, `$1${REDACTED}`],
 ];
 
-/** Masks anything in `text` that looks like an API key or bearer token. */
+/** Shorter values are not masked: they would mask ordinary words, and no real credential is that short. */
+export const MIN_SECRET_CHARS = 8;
+
+/**
+ * The values this process holds as secrets (its provider keys, admin token, database
+ * password …), in every form text may quote them in, longest first. Patterns only catch
+ * keys that look like a vendor's; an OpenAI-compatible server's key can be any string.
+ */
+let configuredSecrets: string[] = [];
+
+/**
+ * Makes redactSecrets mask these exact values from now on (in this process), as they are,
+ * JSON-escaped and URL-encoded. Called once at start with what the environment configures.
+ */
+export function registerSecretValues(values: Iterable<string | undefined>): void {
+  const forms = new Set(configuredSecrets);
+  for (const value of values) {
+    if (value === undefined || value.length < MIN_SECRET_CHARS) continue;
+    forms.add(value).add(JSON.stringify(value).slice(1, -1)).add(encodeURIComponent(value));
+  }
+  configuredSecrets = [...forms].sort((a, b) => b.length - a.length);
+}
+
+/** Masks every configured secret value in `text`, and anything that looks like an API key or bearer token. */
 export function redactSecrets(text: string): string {
   let out = text;
+  for (const secret of configuredSecrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   for (const [pattern, replacement] of SECRET_PATTERNS) out = out.replace(pattern, replacement);
   return out;
 }
