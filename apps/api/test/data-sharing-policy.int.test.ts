@@ -7,6 +7,8 @@ import { TestApi } from "./support/test-api.js";
 // Alice owns a thread; Bob is a member. What reaches a provider is what the fake vendor
 // servers received.
 
+jest.setTimeout(30_000);
+
 type User = { userId: string; key: string };
 type Body = { error?: { code: string; message: string; details: Record<string, unknown>[] } } & Record<string, unknown>;
 
@@ -71,6 +73,18 @@ describe("data-sharing policies and read permission when a member runs the owner
       expect(created.status).toBe(403);
       expect(created.body.error?.code).toBe("policy_violation");
       expect(created.body.error?.details).toEqual([expect.objectContaining({ path: "definition.steps[0]", provider: "openai", setting: "allowConversationHistory" })]);
+    });
+
+    it("refuses a member's flow that would send another provider's step output where the owner forbids it", async () => {
+      const { threadId } = await aliceThread(["read", "write"]);
+      await setPolicy(alice, "openai", DENY_CROSS_PROVIDER);
+      const created = await createFlow(bob, threadId, {
+        name: "cross",
+        type: "sequential",
+        steps: [{ id: "draft", provider: "google", model: "gemini-2.5-flash", action: "generate", prompt: "{{ original }}" }, openaiStep("Improve {{ previous }}")],
+      });
+      expect(created.status).toBe(403);
+      expect(created.body.error?.details).toEqual([expect.objectContaining({ path: "definition.steps[1]", provider: "openai", setting: "allowCrossProviderContext" })]);
     });
 
     it("refuses at execute when the owner forbade history after the member created the flow; nothing reaches the provider", async () => {
