@@ -158,7 +158,7 @@ describe("every request body, fuzzed against the running API", () => {
         // Stops at the first finding; FUZZ_ALL=1 goes on to list every finding.
         return problem === null || Boolean(process.env.FUZZ_ALL);
       }),
-      { seed, numRuns: RUNS, endOnFailure: true, interruptAfterTimeLimit: 90_000 },
+      { seed, numRuns: RUNS, endOnFailure: true, interruptAfterTimeLimit: 45_000 },
     ).catch((error: unknown) => findings.push(`seed ${seed}: ${String(error)}`));
     expect((await send(cluster.baseUrl, { method: "GET", path: "/healthz" })).status).toBe(200);
     expect(cluster.processes.filter((p) => p.child.exitCode !== null || p.child.signalCode !== null).map((p) => p.name)).toEqual([]);

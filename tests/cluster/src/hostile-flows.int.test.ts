@@ -234,7 +234,7 @@ describe("hostile flows against another user's thread", () => {
         aliceFlows = after.flowIds.length > 0 ? after.flowIds : aliceFlows;
         return findings.length === 0;
       }),
-      { seed: SEED, numRuns: RUNS, endOnFailure: true, interruptAfterTimeLimit: 120_000 },
+      { seed: SEED, numRuns: RUNS, endOnFailure: true, interruptAfterTimeLimit: 60_000 },
     ).catch((error: unknown) => findings.push(`seed ${SEED}: ${String(error).slice(0, 2_000)}`));
     expect(findings).toEqual([]);
     expect(reached.runs).toBeGreaterThan(0);
