@@ -180,6 +180,10 @@ describe("hostile flows against another user's thread", () => {
         const key = who.who === "bob" ? bob.key : eve.key;
         const can = (permission: string) => who.permissions.includes(permission);
         vendors.reset();
+        // Vendors answer without echoing: an answer built from history a provider was allowed to
+        // see may go on to another provider as its output, and that is the cross-provider rule's
+        // business, not leaked history. (The sim still echoes: it is checked like a vendor.)
+        for (const vendor of [vendors.openai, vendors.anthropic, vendors.google]) vendor.respondWith(() => "a fixed answer");
         let before = await aliceState();
         const answers: { what: string; response: RawResponse }[] = [];
         const call = async (what: string, method: string, path: string, body?: unknown) => {
