@@ -260,25 +260,31 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect(ranMs).toBeLessThan(6_000);
   });
 
-  it("locks a flow to execute with its owner's policies and last archived event, then queues the new run with COMMIT", async () => {
+  it("locks a flow to execute with the owner's and the executor's policies and last archived event, then queues the new run with COMMIT", async () => {
     const { flow, user } = await seedFlow();
+    const [executor, bystander] = [await repo.insertUser(db(), { name: "bob" }), await repo.insertUser(db(), { name: "eve" })];
     await repo.upsertPolicy(db(), { userId: user.id, providerKey: "openai", allowConversationHistory: false, allowCrossProviderContext: true, allowAttachments: true });
+    await repo.upsertPolicy(db(), { userId: executor.id, providerKey: "openai", allowConversationHistory: true, allowCrossProviderContext: false, allowAttachments: true });
+    await repo.upsertPolicy(db(), { userId: bystander.id, providerKey: "google", allowConversationHistory: false, allowCrossProviderContext: false, allowAttachments: false });
     await repo.insertFlowEvents(db(), [{ flowId: flow.id, seq: 7, type: "flow_start", stepId: null, data: null, createdAt: new Date() }]);
     await repo.updateFlow(db(), flow.id, { status: "completed", run: 2, totalTokens: 9, result: { finalOutput: "old" } });
     const queuedAt = new Date("2026-03-04T05:06:07.089Z");
     const locked = await getHandle().transact(async (tx, control) => {
-      const read = await repo.lockFlowToExecute(tx, flow.id);
+      const read = await repo.lockFlowToExecute(tx, flow.id, executor.id);
       control.commitAfter(
-        repo.sendQueuedRun(tx, flow.id, { run: 3, onlyStepId: "a", input: "in", metadata: { k: 1 }, saveMessages: true, stepTimeoutMs: 5, deadlineAt: null, queuedAt }),
+        repo.sendQueuedRun(tx, flow.id, { run: 3, executedBy: executor.id, onlyStepId: "a", input: "in", metadata: { k: 1 }, saveMessages: true, stepTimeoutMs: 5, deadlineAt: null, queuedAt }),
       );
       return read;
     });
     expect(locked?.flow).toMatchObject({ id: flow.id, status: "completed", run: 2 });
-    expect(locked?.policies.map((p) => [p.providerKey, p.allowConversationHistory])).toEqual([["openai", false]]);
+    expect(locked?.policies.map((p) => [p.userId, p.providerKey, p.allowConversationHistory]).sort()).toEqual(
+      [[user.id, "openai", false], [executor.id, "openai", true]].sort(),
+    );
     expect(locked?.lastArchivedEventId).toBe(7);
     expect(await repo.findFlow(db(), flow.id)).toMatchObject({
       status: "queued",
       run: 3,
+      executedBy: executor.id,
       onlyStepId: "a",
       input: "in",
       metadata: { k: 1 },
@@ -289,7 +295,7 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
       result: null,
       startedAt: null,
     });
-    expect(await getHandle().transact((tx) => repo.lockFlowToExecute(tx, "no such flow"))).toBeUndefined();
+    expect(await getHandle().transact((tx) => repo.lockFlowToExecute(tx, "no such flow", user.id))).toBeUndefined();
   });
 
   it("records the end of a run with COMMIT", async () => {

@@ -59,7 +59,7 @@ export async function benchEnsemble(options: EnsembleOptions): Promise<RunFigure
         if (event.type === "flow_complete" || event.type === "flow_failed") resolveDone();
       });
       const followed = wallClockMs();
-      await executeFlow(deps, flow.id, { input: "benchmark input" });
+      await executeFlow(deps, flow.id, { executedBy: user.id, input: "benchmark input" });
       const executed = wallClockMs();
       await done;
       client.set(flow.id, { began, created, followed, executed, told: wallClockMs() });

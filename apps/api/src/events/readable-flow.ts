@@ -3,7 +3,7 @@ import { bearerToken, hashApiKey } from "../auth/api-keys.js";
 import { ApiError } from "../http/api-error.js";
 import { requireThreadPermission } from "../http/thread-access.js";
 
-/** The flow whose events the caller wants; 404 unless they may read its thread. */
+/** The flow whose events the caller wants: events are its results, so they need read (404 for a non-member, 403 for a member without it). */
 export async function loadReadableFlow(db: Database, flowId: string, userId: string): Promise<FlowRow> {
   const flow = await findFlow(db, flowId);
   if (!flow) throw new ApiError("not_found", "flow not found");

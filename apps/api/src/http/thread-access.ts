@@ -1,12 +1,38 @@
+import type { CompiledFlow } from "@ensemble/core";
 import { threadPermissions, type Database, type Permission } from "@ensemble/db";
 import { ApiError } from "./api-error.js";
 
 /**
- * Checks a permission on a thread. What the caller cannot read does not exist for
- * them (404, not 403); what they can read but not change is 403.
+ * Checks permissions on a thread. A thread the caller has no part in does not exist for
+ * them (404, not 403); a member missing a permission gets 403 naming it (details
+ * `[{ permission, reason? }]`, the reason saying why this request needs it).
  */
-export async function requireThreadPermission(db: Database, threadId: string, userId: string, needed: Permission, resource = "thread"): Promise<void> {
+export async function requireThreadPermission(
+  db: Database,
+  threadId: string,
+  userId: string,
+  needed: Permission | readonly Permission[],
+  resource = "thread",
+  reason?: string,
+): Promise<void> {
   const granted = await threadPermissions(db, threadId, userId);
-  if (!granted.includes("read") && !granted.includes(needed)) throw new ApiError("not_found", `${resource} not found`);
-  if (!granted.includes(needed)) throw new ApiError("forbidden", `you need ${needed} permission on this thread`);
+  if (granted.length === 0) throw new ApiError("not_found", `${resource} not found`);
+  const missing = (typeof needed === "string" ? [needed] : needed).filter((p) => !granted.includes(p));
+  if (missing.length === 0) return;
+  throw new ApiError(
+    "forbidden",
+    `you need ${missing.join(" and ")} permission on this thread${reason ? `: ${reason}` : ""}`,
+    missing.map((permission) => ({ permission, ...(reason ? { reason } : {}) })),
+  );
+}
+
+/**
+ * What executing a flow needs on its thread, and why: write; and read as well when the
+ * run shares the thread's history (its requests and outputs carry that history) or when
+ * the response carries the run's result (`?wait=true`) — both are reading the thread.
+ */
+export function permissionsToExecute(flow: CompiledFlow, returnsResult: boolean): { needed: Permission[]; reason?: string } {
+  if (flow.policy.shareConversationHistory) return { needed: ["write", "read"], reason: "the flow shares the thread's history (contextPolicy.shareConversationHistory)" };
+  if (returnsResult) return { needed: ["write", "read"], reason: "wait=true returns the run's results" };
+  return { needed: ["write"] };
 }

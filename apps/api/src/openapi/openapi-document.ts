@@ -107,7 +107,7 @@ const NAMED_SCHEMAS: Record<string, z.ZodType> = {
 const ERROR_RESPONSES: Record<number, { name: string; description: string; retryAfter?: boolean }> = {
   400: { name: "ValidationError", description: "`validation_error`: `details` names each bad field by its path" },
   401: { name: "Unauthorized", description: "`unauthorized`: missing, unknown or revoked credentials" },
-  403: { name: "Forbidden", description: "`forbidden` (you can read it but may not do this) or `policy_violation`" },
+  403: { name: "Forbidden", description: "`forbidden` (a member of the thread without the permission this needs; `details` name it) or `policy_violation`" },
   404: { name: "NotFound", description: "`not_found`, also for what belongs to someone else" },
   409: { name: "Conflict", description: "`conflict`: the resource's state forbids this (e.g. the flow is running)" },
   413: { name: "PayloadTooLarge", description: "`payload_too_large`: the body is over MAX_BODY_BYTES" },
@@ -170,7 +170,7 @@ const OPERATIONS: OperationSpec[] = [
   },
   // Threads
   { method: "post", path: "/v1/threads", operationId: "createThread", tag: "threads", summary: "Create a thread (the caller owns it)", auth: "apiKey", body: "CreateThreadBody", responses: { 201: { description: "the thread", schema: json("Thread") } }, errors: [400] },
-  { method: "get", path: "/v1/threads/{threadId}", operationId: "getThread", tag: "threads", summary: "Get a thread", auth: "apiKey", responses: { 200: { description: "the thread", schema: json("Thread") } }, errors: [404] },
+  { method: "get", path: "/v1/threads/{threadId}", operationId: "getThread", tag: "threads", summary: "Get a thread", auth: "apiKey", responses: { 200: { description: "the thread", schema: json("Thread") } }, errors: [403, 404] },
   {
     method: "put",
     path: "/v1/threads/{threadId}/members/{userId}",
@@ -184,7 +184,7 @@ const OPERATIONS: OperationSpec[] = [
     errors: [400, 403, 404],
   },
   { method: "post", path: "/v1/threads/{threadId}/messages", operationId: "createMessage", tag: "threads", summary: "Add a message to a thread", auth: "apiKey", body: "CreateMessageBody", responses: { 201: { description: "the message", schema: json("Message") } }, errors: [400, 403, 404] },
-  { method: "get", path: "/v1/threads/{threadId}/messages", operationId: "listMessages", tag: "threads", summary: "The thread's history", auth: "apiKey", responses: { 200: { description: "the messages, oldest first", schema: json("MessageList") } }, errors: [404] },
+  { method: "get", path: "/v1/threads/{threadId}/messages", operationId: "listMessages", tag: "threads", summary: "The thread's history", auth: "apiKey", responses: { 200: { description: "the messages, oldest first", schema: json("MessageList") } }, errors: [403, 404] },
   // Policies
   {
     method: "put",
@@ -212,7 +212,7 @@ const OPERATIONS: OperationSpec[] = [
     responses: { 201: { description: "the flow", schema: json("Flow") } },
     errors: [400, 403, 404],
   },
-  { method: "get", path: "/v1/flows/{flowId}", operationId: "getFlow", tag: "flows", summary: "The flow with its latest run's stepResults", auth: "apiKey", responses: { 200: { description: "the flow", schema: json("Flow") } }, errors: [404] },
+  { method: "get", path: "/v1/flows/{flowId}", operationId: "getFlow", tag: "flows", summary: "The flow with its latest run's stepResults", auth: "apiKey", responses: { 200: { description: "the flow", schema: json("Flow") } }, errors: [403, 404] },
   { method: "delete", path: "/v1/flows/{flowId}", operationId: "deleteFlow", tag: "flows", summary: "Delete a flow (needs delete; not while queued or running)", auth: "apiKey", responses: { 204: { description: "deleted" } }, errors: [403, 404, 409] },
   {
     method: "get",
@@ -223,7 +223,7 @@ const OPERATIONS: OperationSpec[] = [
     auth: "apiKey",
     query: ListFlowsQuery,
     responses: { 200: { description: "one page", schema: json("FlowList") } },
-    errors: [400, 404],
+    errors: [400, 403, 404],
   },
   {
     method: "post",
@@ -236,7 +236,7 @@ const OPERATIONS: OperationSpec[] = [
     headers: [IDEMPOTENCY_HEADER],
     body: "ExecuteFlowBody",
     responses: {
-      200: { description: "with ?wait=true: the run's result once it ended", schema: json("FlowExecutionResult") },
+      200: { description: "with ?wait=true (needs read as well as write): the run's result once it ended", schema: json("FlowExecutionResult") },
       202: { description: "queued (or, with ?wait=true, still running when the wait ran out)", schema: json("ExecuteAccepted") },
     },
     errors: [400, 403, 404, 409],
@@ -254,7 +254,7 @@ const OPERATIONS: OperationSpec[] = [
     // The route validates its body with the flow's execute schema.
     body: "ExecuteFlowBody",
     responses: {
-      200: { description: "with ?wait=true: the step's result", schema: json("FlowStepResult") },
+      200: { description: "with ?wait=true (needs read as well as write): the step's result", schema: json("FlowStepResult") },
       202: { description: "queued (or, with ?wait=true, still running when the wait ran out)", schema: json("ExecuteAccepted") },
     },
     errors: [400, 403, 404, 409],
@@ -269,7 +269,7 @@ const OPERATIONS: OperationSpec[] = [
     responses: { 202: { description: "cancelling; the flow ends `cancelled`", schema: json("CancelAccepted") } },
     errors: [403, 404, 409],
   },
-  { method: "get", path: "/v1/flows/{flowId}/status", operationId: "getFlowStatus", tag: "flows", summary: "Progress of the latest run", auth: "apiKey", responses: { 200: { description: "the status", schema: json("FlowStatus") } }, errors: [404] },
+  { method: "get", path: "/v1/flows/{flowId}/status", operationId: "getFlowStatus", tag: "flows", summary: "Progress of the latest run", auth: "apiKey", responses: { 200: { description: "the status", schema: json("FlowStatus") } }, errors: [403, 404] },
   {
     method: "get",
     path: "/v1/flows/{flowId}/events",
@@ -282,7 +282,7 @@ const OPERATIONS: OperationSpec[] = [
     query: z.object({ lastEventId: z.string().regex(/^\d+$/).optional().describe("resume after this event id (the Last-Event-ID header wins)") }),
     headers: [{ name: "Last-Event-ID", description: "resume after this event id" }],
     responses: { 200: { description: "the event stream; each data line is a FlowEvent", contentType: "text/event-stream", schema: { type: "string" } } },
-    errors: [400, 404],
+    errors: [400, 403, 404],
   },
   {
     method: "get",
@@ -297,7 +297,7 @@ const OPERATIONS: OperationSpec[] = [
       { name: "Upgrade", description: "websocket", required: true },
     ],
     responses: { 101: { description: "switching to WebSocket; messages are FlowEvent JSON" } },
-    errors: [400, 404],
+    errors: [400, 403, 404],
   },
   // Templates
   { method: "get", path: "/v1/templates", operationId: "listTemplates", tag: "templates", summary: "The seven flow templates and their parameters", auth: "apiKey", responses: { 200: { description: "the templates", schema: json("TemplateList") } } },

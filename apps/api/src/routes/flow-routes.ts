@@ -4,7 +4,7 @@ import { Router, type Request } from "express";
 import { ApiError } from "../http/api-error.js";
 import { CreateFlowBody, ExecuteFlowBody, ListFlowsQuery, WaitQuery } from "../http/request-schemas.js";
 import { serializeFlow } from "../http/serialize.js";
-import { requireThreadPermission } from "../http/thread-access.js";
+import { permissionsToExecute, requireThreadPermission } from "../http/thread-access.js";
 import { parseRequest } from "../http/validate.js";
 import type { AppContext } from "../app-context.js";
 import type { Permission } from "@ensemble/db";
@@ -17,11 +17,19 @@ export function flowRoutes(ctx: AppContext): Router {
   const { deps } = ctx;
   const db = deps.db;
 
-  /** Loads a flow the caller may act on; 404 for what they cannot read. */
+  /** Loads a flow the caller may act on; 404 for what they have no part in. */
   const loadFlow = async (req: Request, needed: Permission): Promise<FlowRow> => {
     const flow = await findFlow(db, req.params.flowId as string);
     if (!flow) throw new ApiError("not_found", "flow not found");
     await requireThreadPermission(db, flow.threadId, req.userId as string, needed, "flow");
+    return flow;
+  };
+
+  /** Loads a flow the caller may execute: write, and read when the run reads the thread (see permissionsToExecute). */
+  const loadFlowToExecute = async (req: Request, wait: boolean): Promise<FlowRow> => {
+    const flow = await loadFlow(req, "write");
+    const { needed, reason } = permissionsToExecute(deps.flows.forRun({ id: flow.id, definition: flow.definition, onlyStepId: null }), wait);
+    await requireThreadPermission(db, flow.threadId, req.userId as string, needed, "flow", reason);
     return flow;
   };
 
@@ -52,11 +60,11 @@ export function flowRoutes(ctx: AppContext): Router {
   });
 
   router.post("/v1/flows/:flowId/execute", async (req, res) => {
-    const flow = await loadFlow(req, "write");
     const { wait } = parseRequest(WaitQuery, req.query);
+    const flow = await loadFlowToExecute(req, wait === "true");
     const body = parseRequest(ExecuteFlowBody, req.body);
     const afterEventId = wait === "true" ? await deps.bus.lastEventId(flow.id) : 0;
-    const started = await executeFlow(deps, flow.id, body);
+    const started = await executeFlow(deps, flow.id, { ...body, executedBy: req.userId as string });
     if (wait !== "true") {
       res.status(202).json({ flowId: started.flowId, status: started.status, run: started.run });
       return;
@@ -71,12 +79,12 @@ export function flowRoutes(ctx: AppContext): Router {
 
   // One step alone: a run of the flow that executes just this step, its input the request's.
   router.post("/v1/flows/:flowId/steps/:stepId/execute", async (req, res) => {
-    const flow = await loadFlow(req, "write");
     const stepId = req.params.stepId;
     const { wait } = parseRequest(WaitQuery, req.query);
+    const flow = await loadFlowToExecute(req, wait === "true");
     const body = parseRequest(ExecuteFlowBody, req.body);
     const afterEventId = wait === "true" ? await deps.bus.lastEventId(flow.id) : 0;
-    const started = await executeFlow(deps, flow.id, { ...body, onlyStepId: stepId });
+    const started = await executeFlow(deps, flow.id, { ...body, onlyStepId: stepId, executedBy: req.userId as string });
     if (wait !== "true") {
       res.status(202).json({ flowId: started.flowId, stepId, status: started.status, run: started.run });
       return;

@@ -2,7 +2,7 @@ import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { randomUUID } from "node:crypto";
 import { createEngine, createLogger, startScheduler, startStepWorker, type Engine, type Runtime } from "@ensemble/engine";
-import { insertApiKey, insertUser } from "@ensemble/db";
+import { findFlow, insertApiKey, insertUser } from "@ensemble/db";
 import { createTestDatabase, type TestDatabase } from "@ensemble/db/testing";
 import { createRedisConnection } from "@ensemble/queue";
 import { createApp } from "../../src/app.js";
@@ -19,6 +19,8 @@ export interface TestApiOptions {
   runFlows?: boolean;
   /** Event stream tunables (heartbeats, slow clients). */
   events?: Partial<EventStreamSettings>;
+  /** Vendor variables (e.g. the fake vendors' `env`): their providers join `sim`. */
+  providerEnv?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -44,7 +46,7 @@ export class TestApi {
   private async boot(options: TestApiOptions): Promise<void> {
     this.database = await createTestDatabase();
     const logger = createLogger({ level: process.env.LOG_LEVEL ?? "silent", name: "api-test" });
-    this.engine = await createEngine({ redisUrl: REDIS_URL, databaseUrl: this.database.url, queuePrefix: this.prefix, logger, databasePoolSize: 4 });
+    this.engine = await createEngine({ redisUrl: REDIS_URL, databaseUrl: this.database.url, queuePrefix: this.prefix, logger, databasePoolSize: 4, ...(options.providerEnv ? { providerEnv: options.providerEnv } : {}) });
     const { deps } = this.engine;
     if (options.runFlows ?? true) {
       this.runtimes.push(await startScheduler(deps, { connection: this.engine.workerConnection("scheduler"), prefix: this.prefix, sweepEveryMs: 60_000 }));
@@ -84,6 +86,17 @@ export class TestApi {
     const run = await this.request(key, "POST", `/v1/flows/${flow.body.id}/execute?wait=true`, { input });
     if (run.status !== 200) throw new Error(`execute: ${run.status} ${JSON.stringify(run.body)}`);
     return run.body;
+  }
+
+  /** Polls the stored flow until its status is one of `statuses`. */
+  async waitForFlowStatus(flowId: string, statuses: string[], timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const status = (await findFlow(this.engine.deps.db, flowId))?.status;
+      if (status && statuses.includes(status)) return;
+      if (Date.now() > deadline) throw new Error(`flow ${flowId} is ${status}, not ${statuses.join("/")}, after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   async stop(): Promise<void> {

@@ -1,5 +1,5 @@
 import { compileFlowOrThrow } from "../validation/compile-flow.js";
-import { findPolicyViolations, type DataSharingRule } from "./data-sharing.js";
+import { findPolicyViolations, shareableHistory, strictestRules, type DataSharingRule } from "./data-sharing.js";
 
 const step = (id: string, provider: string, extra: Record<string, unknown> = {}) => ({ id, provider, model: "m", action: "generate", prompt: "{{ previous }}", ...extra });
 const rule = (providerKey: string, allow: Partial<DataSharingRule> = {}): DataSharingRule => ({ providerKey, allowConversationHistory: true, allowCrossProviderContext: true, ...allow });
@@ -39,5 +39,51 @@ describe("findPolicyViolations", () => {
     expect(findPolicyViolations(flow, [rule("openai", { allowConversationHistory: false })])).toEqual([
       expect.objectContaining({ stepId: "a", setting: "allowConversationHistory" }),
     ]);
+  });
+});
+
+describe("strictestRules", () => {
+  it("keeps a setting on only where every user's rule for that provider allows it", () => {
+    const owner = [rule("openai", { allowConversationHistory: false }), rule("google")];
+    const executor = [rule("openai", { allowCrossProviderContext: false }), rule("anthropic", { allowConversationHistory: false })];
+    expect(strictestRules([...owner, ...executor])).toEqual([
+      rule("anthropic", { allowConversationHistory: false }),
+      rule("google"),
+      rule("openai", { allowConversationHistory: false, allowCrossProviderContext: false }),
+    ]);
+  });
+
+  it("treats a user without a rule as unrestricted, whichever order the rules come in", () => {
+    const strict = rule("openai", { allowConversationHistory: false });
+    expect(strictestRules([strict, rule("openai")])).toEqual([strict]);
+    expect(strictestRules([rule("openai"), strict])).toEqual([strict]);
+    expect(strictestRules([])).toEqual([]);
+  });
+
+  it("makes a flow the owner's policy forbids a violation even when the executor allows everything", () => {
+    const flow = compileFlowOrThrow({ name: "h", type: "sequential", contextPolicy: { shareConversationHistory: true }, steps: [step("a", "openai", { prompt: "{{ history }}" })] });
+    const rules = strictestRules([rule("openai", { allowConversationHistory: false }), rule("openai")]);
+    expect(findPolicyViolations(flow, rules)).toEqual([expect.objectContaining({ stepId: "a", setting: "allowConversationHistory" })]);
+  });
+});
+
+describe("shareableHistory", () => {
+  const history = [
+    { role: "user" as const, content: "question" },
+    { role: "assistant" as const, content: "from openai", provider: "openai" },
+    { role: "assistant" as const, content: "from anthropic", provider: "anthropic" },
+  ];
+
+  it("is the whole history for a provider without a rule, or whose rule allows both", () => {
+    expect(shareableHistory(history, "openai", [])).toEqual(history);
+    expect(shareableHistory(history, "openai", [rule("openai")])).toEqual(history);
+  });
+
+  it("is empty for a provider that may not see history", () => {
+    expect(shareableHistory(history, "openai", [rule("openai", { allowConversationHistory: false })])).toEqual([]);
+  });
+
+  it("leaves out what other providers wrote when cross-provider context is off", () => {
+    expect(shareableHistory(history, "openai", [rule("openai", { allowCrossProviderContext: false })])).toEqual([history[0], history[1]]);
   });
 });

@@ -1,3 +1,4 @@
+import type { ConversationMessage } from "../schema/results.js";
 import type { CompiledFlow, CompiledStep } from "../validation/compiled-flow.js";
 import type { StepRecord } from "../planner/step-record.js";
 import { createRunState } from "../planner/step-record.js";
@@ -8,6 +9,38 @@ export interface DataSharingRule {
   providerKey: string;
   allowConversationHistory: boolean;
   allowCrossProviderContext: boolean;
+}
+
+/**
+ * The rules that apply when several users' policies do — the thread's owner (whose
+ * history and flows a run reads) and the user who executes it: per provider, a setting
+ * is on only if every user who has a rule for that provider allows it. A user with no
+ * rule for a provider adds no restriction, so the strictest rule wins.
+ */
+export function strictestRules(rules: readonly DataSharingRule[]): DataSharingRule[] {
+  const byProvider = new Map<string, DataSharingRule>();
+  for (const rule of rules) {
+    const seen = byProvider.get(rule.providerKey);
+    byProvider.set(rule.providerKey, {
+      providerKey: rule.providerKey,
+      allowConversationHistory: rule.allowConversationHistory && (seen?.allowConversationHistory ?? true),
+      allowCrossProviderContext: rule.allowCrossProviderContext && (seen?.allowCrossProviderContext ?? true),
+    });
+  }
+  return [...byProvider.values()].sort((a, b) => a.providerKey.localeCompare(b.providerKey));
+}
+
+/**
+ * The thread history `provider` may be sent: none when its rule has
+ * `allowConversationHistory` off; without `allowCrossProviderContext`, none of the
+ * messages another provider wrote (a saved step output is another provider's output
+ * whether it comes from this run or from the thread). Messages no provider wrote stay.
+ */
+export function shareableHistory(history: readonly ConversationMessage[], provider: string, rules: readonly DataSharingRule[]): ConversationMessage[] {
+  const rule = rules.find((r) => r.providerKey === provider);
+  if (!rule) return [...history];
+  if (!rule.allowConversationHistory) return [];
+  return rule.allowCrossProviderContext ? [...history] : history.filter((m) => m.provider === undefined || m.provider === provider);
 }
 
 export interface PolicyViolation {

@@ -3,7 +3,7 @@ import type { FlowRow } from "./flows.js";
 import { dataSharingPolicies, flows } from "../schema/tables.js";
 import { fromJsonRow, fromJsonRows } from "./json-rows.js";
 import { sendStatement } from "./statements.js";
-import type { PolicyRow } from "./threads.js";
+import { runPoliciesSql, type PolicyRow } from "./threads.js";
 
 /*
  * The statements of `execute` (a new run of a flow), hand-written and sent prepared:
@@ -13,22 +13,25 @@ import type { PolicyRow } from "./threads.js";
 export interface FlowToExecute {
   /** The flow, locked until the transaction ends. */
   flow: FlowRow;
-  /** Its owner's data-sharing policies, by provider. */
+  /** The data-sharing policies of its thread's owner and of the executing user (see `strictestRules`). */
   policies: PolicyRow[];
   /** The highest event id archived for the flow (0: none): this run's events are numbered after it. */
   lastArchivedEventId: number;
 }
 
-/** Locks a flow and reads what executing it needs, in one round trip. Undefined when there is no such flow. */
-export async function lockFlowToExecute(tx: Executor, flowId: string): Promise<FlowToExecute | undefined> {
+/**
+ * Locks a flow and reads what executing it as `executorId` needs, in one round trip.
+ * Undefined when there is no such flow.
+ */
+export async function lockFlowToExecute(tx: Executor, flowId: string, executorId: string): Promise<FlowToExecute | undefined> {
   const [[locked], [read]] = await Promise.all([
     sendStatement<{ flow: Record<string, unknown> }>(tx, `select row_to_json(f) as flow from flows f where f.id = $1 for update`, [flowId]),
     sendStatement<{ policies: Record<string, unknown>[]; last: number | string | null }>(
       tx,
       `select
-        (select coalesce(json_agg(p order by p.provider_key), '[]'::json) from data_sharing_policies p where p.user_id = (select user_id from flows where id = $1)) as policies,
+        ${runPoliciesSql("$1", "$2")} as policies,
         (select max(e.seq) from flow_events e where e.flow_id = $1) as last`,
-      [flowId],
+      [flowId, executorId],
     ),
   ]);
   const flow = fromJsonRow(flows, locked?.flow);
@@ -39,6 +42,8 @@ export async function lockFlowToExecute(tx: Executor, flowId: string): Promise<F
 /** A new run of a flow, queued: what `execute` records. */
 export interface QueuedRun {
   run: number;
+  /** The user who executes it: their policies apply with the thread owner's, and their usage is billed to them. */
+  executedBy: string;
   onlyStepId: string | null;
   input: string;
   metadata: Record<string, unknown>;
@@ -56,7 +61,7 @@ export function sendQueuedRun(tx: Executor, flowId: string, run: QueuedRun): Pro
   return sendStatement(
     tx,
     `update flows set
-      run = $2, only_step_id = $3, status = 'queued', input = $4, metadata = $5::jsonb, save_messages = $6,
+      run = $2, executed_by = $10, only_step_id = $3, status = 'queued', input = $4, metadata = $5::jsonb, save_messages = $6,
       step_timeout_ms = $7, deadline_at = $8::timestamptz, queued_at = $9::timestamptz,
       started_at = null, completed_at = null, result = null, error = null, current_step_index = 0, total_cost = 0, total_tokens = 0
     where id = $1`,
@@ -70,6 +75,7 @@ export function sendQueuedRun(tx: Executor, flowId: string, run: QueuedRun): Pro
       run.stepTimeoutMs,
       run.deadlineAt ? run.deadlineAt.toISOString() : null,
       run.queuedAt.toISOString(),
+      run.executedBy,
     ],
   );
 }

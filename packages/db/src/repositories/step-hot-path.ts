@@ -5,7 +5,7 @@ import { dataSharingPolicies, flows, stepResults } from "../schema/tables.js";
 import { fromJsonRow, fromJsonRows } from "./json-rows.js";
 import { sendStatement } from "./statements.js";
 import type { ClaimStepInput, StepResultRow } from "./step-results.js";
-import type { PolicyRow } from "./threads.js";
+import { runPoliciesSql, type PolicyRow } from "./threads.js";
 
 /*
  * The statements on every step's path, hand-written and sent prepared (no query builder):
@@ -18,13 +18,14 @@ export interface ClaimedStep {
   flow: FlowRow;
   /** The run's step instances, the claimed one as it is now. */
   rows: StepResultRow[];
+  /** The data-sharing policies of the thread's owner and of the run's executor (see `strictestRules`). */
   policies: PolicyRow[];
 }
 
 /**
  * Takes the lease on a pending instance, or on a running one whose lease expired (its
  * worker died), bumping the fencing token so the old holder can no longer commit; and
- * reads what running it needs — the flow, the run's results, the owner's data-sharing policies — at once.
+ * reads what running it needs — the flow, the run's results, the data-sharing policies that apply — at once.
  * Undefined when the instance cannot be claimed.
  */
 export async function claimStepWithContext(db: Executor, input: ClaimStepInput): Promise<ClaimedStep | undefined> {
@@ -57,7 +58,7 @@ const CLAIM_STATEMENT = `
     (select row_to_json(c) from claimed c) as claimed,
     (select row_to_json(f) from flow f) as flow,
     (select coalesce(json_agg(s), '[]'::json) from step_results s where s.flow_id = $1 and s.run = $2) as rows,
-    (select coalesce(json_agg(p), '[]'::json) from data_sharing_policies p where p.user_id = (select user_id from flow)) as policies
+    ${runPoliciesSql("$1")} as policies
 `;
 
 export interface FinishStepInput {
@@ -159,7 +160,7 @@ const FINISH_STATEMENT = `
   ),
   ledger as (
     insert into usage_ledger (id, step_result_id, attempt, flow_id, user_id, provider, model, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost)
-    select $13, done.id, $14, done.flow_id, (select user_id from flow), done.provider, done.model, $15, $16, $17, $18, $10
+    select $13, done.id, $14, done.flow_id, (select coalesce(executed_by, user_id) from flow), done.provider, done.model, $15, $16, $17, $18, $10
     from done where $20
     on conflict (step_result_id, attempt) do nothing
   ),
@@ -267,7 +268,7 @@ export interface GuardedPlanResult {
   leased?: StepResultRow;
   /** Every instance the plan inserted, as written (only with a leased instance). */
   inserted: StepResultRow[];
-  /** The flow owner's data-sharing policies, read in the same statement (only with a leased instance). */
+  /** The data-sharing policies of the thread's owner and the run's executor, read in the same statement (only with a leased instance). */
   policies: PolicyRow[];
 }
 
@@ -299,11 +300,11 @@ export async function sendGuardedPlan(
       as ok`;
   // Writes in CTEs run whatever the outcome; the failing division makes the statement (and the transaction) fail instead.
   const ctes = [`guard as (${guard})`, ...writes.map((w, i) => `w${i} as (${w})`)];
-  // The insert is the first write (w0); a leased instance comes back with the owner's policies.
+  // The insert is the first write (w0); a leased instance comes back with the policies that apply to it.
   const leasing = steps.some((s) => s.lease);
   const returned = leasing
     ? `, (select coalesce(json_agg(i), '[]'::json) from w0 i) as inserted,
-       (select coalesce(json_agg(p), '[]'::json) from data_sharing_policies p where p.user_id = (select f.user_id from flows f where f.id = ${flow})) as policies`
+       ${runPoliciesSql(flow)} as policies`
     : "";
   const [row] = await sendStatement<{ inserted?: Record<string, unknown>[]; policies?: Record<string, unknown>[] }>(
     tx,

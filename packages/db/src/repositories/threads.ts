@@ -1,4 +1,4 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, inArray } from "drizzle-orm";
 import type { Executor } from "../client.js";
 import { dataSharingPolicies, messages, threadMembers, threads } from "../schema/tables.js";
 import { newId } from "./ids.js";
@@ -71,3 +71,25 @@ export async function upsertPolicy(db: Executor, input: Omit<PolicyRow, "updated
 export async function listPolicies(db: Executor, userId: string): Promise<PolicyRow[]> {
   return db.select().from(dataSharingPolicies).where(eq(dataSharingPolicies.userId, userId)).orderBy(asc(dataSharingPolicies.providerKey));
 }
+
+/**
+ * The policies that apply to what `userId` does with a thread's data: theirs and the
+ * thread owner's (the same user when they own it). Combine them with `strictestRules`.
+ */
+export async function listThreadPolicies(db: Executor, threadId: string, userId: string): Promise<PolicyRow[]> {
+  const thread = await findThread(db, threadId);
+  const users = [...new Set([userId, ...(thread ? [thread.ownerId] : [])])];
+  return db.select().from(dataSharingPolicies).where(inArray(dataSharingPolicies.userId, users)).orderBy(asc(dataSharingPolicies.providerKey));
+}
+
+/**
+ * SQL for a JSON array of the policies that apply to a run of flow `flowSql`: those of
+ * its thread's owner and of `executorSql` (by default who executed the run; the creator
+ * for a run recorded before executors were). Read in the statements on a step's path.
+ */
+export function runPoliciesSql(flowSql: string, executorSql = "coalesce(rf.executed_by, rf.user_id)"): string {
+  return `(select coalesce(json_agg(p order by p.provider_key, p.user_id), '[]'::json)
+    from flows rf join threads rt on rt.id = rf.thread_id join data_sharing_policies p on p.user_id in (rt.owner_id, ${executorSql})
+    where rf.id = ${flowSql})`;
+}
+

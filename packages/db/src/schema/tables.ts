@@ -99,6 +99,11 @@ export const flows = pgTable(
     id: text("id").primaryKey(),
     threadId: text("thread_id").notNull().references(() => threads.id, { onDelete: "cascade" }),
     userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    /**
+     * Who executed the current run (null before the first). Its data-sharing policies
+     * apply with the thread owner's, and its usage is billed to them.
+     */
+    executedBy: text("executed_by").references(() => users.id, { onDelete: "set null" }),
     name: text("name").notNull(),
     description: text("description"),
     flowType: text("flow_type").notNull(),

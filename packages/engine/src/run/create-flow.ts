@@ -15,7 +15,7 @@ export async function createFlow(
   if (!compiled.ok) {
     throw new ValidationError(compiled.issues.map((i) => ({ path: i.path ? `definition.${i.path}` : "definition", message: i.message })));
   }
-  await assertDataSharingAllowed(deps.db, input.userId, compiled.flow);
+  await assertDataSharingAllowed(deps.db, input.threadId, input.userId, compiled.flow);
   const definition = compiled.flow.definition;
   return insertFlow(deps.db, {
     threadId: input.threadId,

@@ -1,4 +1,4 @@
-import { isTerminalFlowStatus, type OrchestrationFlowStatus, type TimeoutConfig } from "@ensemble/core";
+import { isTerminalFlowStatus, strictestRules, type OrchestrationFlowStatus, type TimeoutConfig } from "@ensemble/core";
 import { lockFlowToExecute, sendQueuedRun } from "@ensemble/db";
 import type { EngineDeps } from "../engine-deps.js";
 import { FlowConflictError, NotFoundError } from "../errors/engine-errors.js";
@@ -6,6 +6,8 @@ import { assertPoliciesAllow } from "./check-data-sharing.js";
 import { emptyEffects, performEffects } from "./run-effects.js";
 
 export interface ExecuteFlowOptions {
+  /** The user who executes the run: their data-sharing policies apply with the thread owner's. */
+  executedBy: string;
   input?: string;
   metadata?: Record<string, unknown>;
   saveMessages?: boolean;
@@ -26,11 +28,11 @@ export interface ExecuteFlowResult {
  * The flow timeout (execute's `timeout.flowMs`, else the definition's
  * maxExecutionTime) is a delayed `flow.cancel` job that ends the run `timed_out`.
  */
-export async function executeFlow(deps: EngineDeps, flowId: string, options: ExecuteFlowOptions = {}): Promise<ExecuteFlowResult> {
+export async function executeFlow(deps: EngineDeps, flowId: string, options: ExecuteFlowOptions): Promise<ExecuteFlowResult> {
   const effects = emptyEffects();
   // Two round trips: lock and read (flow, policies, archived events), then the new run with COMMIT.
   const { run, lastArchivedEventId } = await deps.transact(async (tx, control) => {
-    const locked = await lockFlowToExecute(tx, flowId);
+    const locked = await lockFlowToExecute(tx, flowId, options.executedBy);
     if (!locked) throw new NotFoundError("flow");
     const { flow } = locked;
     if (!isTerminalFlowStatus(flow.status as OrchestrationFlowStatus) && flow.status !== "pending") {
@@ -38,13 +40,14 @@ export async function executeFlow(deps: EngineDeps, flowId: string, options: Exe
     }
     const onlyStepId = options.onlyStepId ?? null;
     const compiled = deps.flows.forRun({ id: flow.id, definition: flow.definition, onlyStepId });
-    assertPoliciesAllow(locked.policies, compiled);
+    assertPoliciesAllow(strictestRules(locked.policies), compiled);
     const run = flow.run + 1;
     const flowTimeoutMs = options.timeout?.flowMs ?? compiled.definition.maxExecutionTime;
     const now = new Date();
     control.commitAfter(
       sendQueuedRun(tx, flow.id, {
         run,
+        executedBy: options.executedBy,
         onlyStepId,
         input: options.input ?? "",
         metadata: options.metadata ?? {},

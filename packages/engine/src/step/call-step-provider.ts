@@ -4,6 +4,8 @@ import {
   computeCost,
   createRunState,
   requestViolation,
+  shareableHistory,
+  strictestRules,
   targetForAttempt,
   type CompiledFlow,
   type ConversationMessage,
@@ -21,7 +23,7 @@ export interface StepCallContext {
   flow: FlowRow;
   compiled: CompiledFlow;
   rows: StepResultRow[];
-  /** The flow owner's data-sharing policies. */
+  /** The data-sharing policies of the thread's owner and of the run's executor. */
   policies: PolicyRow[];
   claimed: StepResultRow;
   checkHookCondition: boolean;
@@ -40,9 +42,12 @@ export async function callStepProvider(deps: EngineDeps, inFlight: InFlightCalls
   // A fallback's provider and model once the primary's retries are spent.
   const { provider, model } = targetForAttempt(step, claimed.attempt);
 
+  // Both users' policies apply: the owner's, whose history and flows these are, and the executor's.
+  const rules = strictestRules(ctx.policies);
   const needsHistory = compiled.policy.shareConversationHistory;
-  const history = needsHistory ? await loadHistory(deps, flow.threadId) : [];
-  const policy = ctx.policies.find((p) => p.providerKey === provider);
+  // Only what this provider may see, for the request and for hooks alike.
+  const history = needsHistory ? shareableHistory(await loadHistory(deps, flow.threadId), provider, rules) : [];
+  const rule = rules.find((r) => r.providerKey === provider);
   const hookContext = () => buildStepContext(state, step.id, claimed.iteration, { flowId: flow.id, threadHistory: history, allStepResults: sortRows(ctx.rows).map(toFlowStepResult) });
 
   if (ctx.checkHookCondition && step.condition?.kind === "hook") {
@@ -59,10 +64,10 @@ export async function callStepProvider(deps: EngineDeps, inFlight: InFlightCalls
 
   const request = buildStepMessages(state, step.id, claimed.iteration, {
     history,
-    historyAllowed: policy?.allowConversationHistory ?? true,
+    historyAllowed: rule?.allowConversationHistory ?? true,
     ...(hookPrompt !== undefined ? { hookPrompt } : {}),
   });
-  const violation = requestViolation(request, step, provider, ctx.policies);
+  const violation = requestViolation(request, step, provider, rules);
   if (violation) return { status: "failed", provider, model, error: { code: "policy_violation", message: violation.message, retryable: false } };
 
   let adapter;

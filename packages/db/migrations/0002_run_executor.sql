@@ -1,0 +1,2 @@
+ALTER TABLE "flows" ADD COLUMN "executed_by" text;--> statement-breakpoint
+ALTER TABLE "flows" ADD CONSTRAINT "flows_executed_by_users_id_fk" FOREIGN KEY ("executed_by") REFERENCES "public"."users"("id") ON DELETE set null ON UPDATE no action;
