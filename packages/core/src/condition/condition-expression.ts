@@ -83,7 +83,7 @@ export function compileCondition(source: string): CompiledCondition {
     }
     const parsed = environment.parse(source);
     const problems = staticConditionProblems(parsed.ast);
-    if (problems.length > 0) throw new ConditionSyntaxError(problems[0] as string);
+    if (problems.length > 0) throw new ConditionSyntaxError(problems[0]);
     useGuardedBuiltins(parsed.ast);
     program = parsed as (variables: Record<string, unknown>) => unknown;
   } catch (error) {

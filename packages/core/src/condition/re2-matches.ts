@@ -7,13 +7,23 @@ import { RE2JS } from "re2js";
  */
 
 const compiled = new Map<string, RE2JS>();
-/** Patterns are few per flow; the cap keeps a hostile flow from growing the cache. */
+/** Compiling costs up to tens of ms (`a{1000}`); patterns are few per flow, and the cap keeps a hostile flow from growing the cache. */
 const MAX_CACHED_PATTERNS = 256;
+
+function compileRe2(pattern: string): RE2JS {
+  let regex = compiled.get(pattern);
+  if (!regex) {
+    regex = RE2JS.compile(pattern);
+    if (compiled.size >= MAX_CACHED_PATTERNS) compiled.clear();
+    compiled.set(pattern, regex);
+  }
+  return regex;
+}
 
 /** Why a pattern is not RE2, or null when it is. */
 export function re2PatternError(pattern: string): string | null {
   try {
-    RE2JS.compile(pattern);
+    compileRe2(pattern);
     return null;
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
@@ -22,11 +32,5 @@ export function re2PatternError(pattern: string): string | null {
 
 /** Whether `pattern` matches anywhere in `text`. Throws on a pattern that is not RE2. */
 export function re2Matches(text: string, pattern: string): boolean {
-  let regex = compiled.get(pattern);
-  if (!regex) {
-    regex = RE2JS.compile(pattern);
-    if (compiled.size >= MAX_CACHED_PATTERNS) compiled.clear();
-    compiled.set(pattern, regex);
-  }
-  return regex.matcher(text).find();
+  return compileRe2(pattern).matcher(text).find();
 }

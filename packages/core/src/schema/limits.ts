@@ -15,5 +15,5 @@ export const FLOW_LIMITS = {
   /** Run time of one condition evaluation; over it, the step fails with `condition_error`. */
   conditionTimeBudgetMs: 100,
   /** Longest string a condition's join() may build. */
-  maxConditionStringChars: 1_000_000,
+  maxConditionStringChars: 100_000,
 } as const;
