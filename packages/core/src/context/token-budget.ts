@@ -39,8 +39,9 @@ export function fitToTokenBudget(segments: readonly ContextSegment[], maxTokens:
   const markerSize = counter.count(TRIM_MARKER);
   for (const segment of newestFirst) {
     const room = maxTokens - used;
-    // Once the budget is spent the older segments are dropped uncounted: counting costs CPU.
-    const size = room > 0 ? counter.count(segment.text) : Infinity;
+    // Counting costs CPU: it stops past the room left, and once the budget is spent the
+    // older segments are dropped uncounted. The work follows maxTokens, not the text.
+    const size = room > 0 ? counter.count(segment.text, room) : Infinity;
     if (size <= room) {
       kept.set(segment.key, segment.text);
       used += size;

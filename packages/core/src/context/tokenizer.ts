@@ -6,7 +6,8 @@ import o200kBase from "js-tiktoken/ranks/o200k_base";
  * budget that caps shared context this is close enough, and it is deterministic.
  */
 export interface TokenCounter {
-  count(text: string): number;
+  /** Tokens in a text; with `atMost`, counting may stop at any number above it. */
+  count(text: string, atMost?: number): number;
   /** The last `maxTokens` tokens of a text (the newest part survives). */
   keepLast(text: string, maxTokens: number): string;
 }
@@ -78,19 +79,42 @@ function bytePairEncode(piece: string, ranks: Map<string, number>, into: number[
 }
 
 /**
- * BPE tokens of a text, in time linear in its length. Text that spells a special token
- * ("<|endoftext|>") is plain text here.
+ * BPE tokens of a text, in time linear in its length; with `atMost`, it stops once it
+ * has more. Text that spells a special token ("<|endoftext|>") is plain text here.
  */
-export function encodeTokens(text: string): number[] {
+export function encodeTokens(text: string, atMost = Infinity): number[] {
   const { ranks } = getVocabulary();
   const tokens: number[] = [];
   for (const match of text.matchAll(piecePattern)) {
     const piece = Buffer.from(match[0], "utf8").toString("latin1");
-    for (let start = 0; start < piece.length; start += MAX_PIECE_BYTES) {
+    for (let start = 0; start < piece.length && tokens.length <= atMost; start += MAX_PIECE_BYTES) {
       bytePairEncode(piece.length <= MAX_PIECE_BYTES ? piece : piece.slice(start, start + MAX_PIECE_BYTES), ranks, tokens);
     }
+    if (tokens.length > atMost) break;
   }
   return tokens;
+}
+
+/** The last `length` characters of a text, not starting inside a surrogate pair. */
+function lastChars(text: string, length: number): string {
+  let start = Math.max(text.length - length, 0);
+  const code = text.charCodeAt(start);
+  if (start > 0 && code >= 0xdc00 && code <= 0xdfff) start += 1;
+  return text.slice(start);
+}
+
+/**
+ * The last `maxTokens` tokens, encoding only as much of the end of the text as they
+ * need: a window of about 4 characters per token, doubled until it holds enough. The
+ * work follows `maxTokens`, not the length of the text.
+ */
+function keepLastTokens(text: string, maxTokens: number): string {
+  for (let window = maxTokens * 4; ; window *= 2) {
+    const tail = lastChars(text, window);
+    const tokens = encodeTokens(tail);
+    if (tokens.length > maxTokens) return decodeTokens(tokens.slice(tokens.length - maxTokens));
+    if (tail.length === text.length) return text;
+  }
 }
 
 export function decodeTokens(tokens: readonly number[]): string {
@@ -99,12 +123,10 @@ export function decodeTokens(tokens: readonly number[]): string {
 }
 
 export const defaultTokenCounter: TokenCounter = {
-  count(text) {
-    return text ? encodeTokens(text).length : 0;
+  count(text, atMost) {
+    return text ? encodeTokens(text, atMost).length : 0;
   },
   keepLast(text, maxTokens) {
-    if (maxTokens <= 0) return "";
-    const tokens = encodeTokens(text);
-    return tokens.length <= maxTokens ? text : decodeTokens(tokens.slice(tokens.length - maxTokens));
+    return maxTokens <= 0 ? "" : keepLastTokens(text, maxTokens);
   },
 };
