@@ -1,6 +1,7 @@
 import { Environment } from "@marcbachmann/cel-js";
 import { FLOW_LIMITS } from "../schema/limits.js";
 import { GUARDED_BUILTINS, staticConditionProblems, useGuardedBuiltins } from "./condition-ast.js";
+import type { ConditionTimeBudget } from "./condition-time-budget.js";
 import { toCelVariables } from "./condition-values.js";
 import { re2Matches } from "./re2-matches.js";
 import { runWithTimeBudget } from "./run-with-time-budget.js";
@@ -24,7 +25,8 @@ export interface ConditionVariables {
 
 export interface CompiledCondition {
   readonly source: string;
-  evaluate(variables: ConditionVariables): boolean;
+  /** With `budget`, the evaluation also counts against the time its plan may spend on conditions. */
+  evaluate(variables: ConditionVariables, budget?: ConditionTimeBudget): boolean;
 }
 
 export class ConditionSyntaxError extends Error {
@@ -92,12 +94,19 @@ export function compileCondition(source: string): CompiledCondition {
   }
   return {
     source,
-    evaluate(variables) {
+    evaluate(variables, budget) {
+      const allowedMs = budget?.nextEvaluationMs() ?? FLOW_LIMITS.conditionTimeBudgetMs;
+      if (allowedMs <= 0) {
+        throw new ConditionEvaluationError(`condition "${source}" was not evaluated: the flow's conditions already took ${FLOW_LIMITS.conditionPlanBudgetMs} ms, all they may take each time the run moves on`);
+      }
       let value: unknown;
+      const start = performance.now();
       try {
-        value = runWithTimeBudget(() => program(toCelVariables(variables)), FLOW_LIMITS.conditionTimeBudgetMs);
+        value = runWithTimeBudget(() => program(toCelVariables(variables)), allowedMs);
       } catch (error) {
         throw new ConditionEvaluationError(`condition "${source}" failed: ${oneLine(error)}`);
+      } finally {
+        budget?.spend(performance.now() - start);
       }
       if (typeof value !== "boolean") {
         throw new ConditionEvaluationError(`condition "${source}" gave ${typeof value}, not true or false`);

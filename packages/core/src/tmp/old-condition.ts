@@ -1,0 +1,97 @@
+import { Environment } from "@marcbachmann/cel-js";
+import { FLOW_LIMITS } from "../schema/limits.js";
+
+/**
+ * Conditions are CEL: side-effect free, non-Turing-complete, parsed once when a
+ * flow is validated. Variables: previous, original, draft (strings), steps
+ * (`steps.<id>.output`, `.status`), metadata (map), iteration (int); one added
+ * function, firstNumber(text).
+ */
+
+export interface ConditionVariables {
+  previous: string;
+  original: string;
+  draft: string;
+  steps: Record<string, { output: string; status: string }>;
+  metadata: Record<string, unknown>;
+  iteration: number;
+}
+
+export interface CompiledCondition {
+  readonly source: string;
+  evaluate(variables: ConditionVariables): boolean;
+}
+
+export class ConditionSyntaxError extends Error {
+  override readonly name = "ConditionSyntaxError";
+}
+
+export class ConditionEvaluationError extends Error {
+  override readonly name = "ConditionEvaluationError";
+}
+
+/** The first decimal number in a text (a score such as "0.85" or "Score: 7/10" → 7), or 0. */
+export function firstNumber(text: string): number {
+  const match = /-?\d+(?:\.\d+)?/.exec(text);
+  return match ? Number.parseFloat(match[0]) : 0;
+}
+
+const environment = new Environment({
+  limits: { maxAstNodes: 400, maxDepth: 32, maxListElements: 100, maxMapEntries: 100, maxCallArguments: 8 },
+})
+  .registerVariable("previous", "string")
+  .registerVariable("original", "string")
+  .registerVariable("draft", "string")
+  .registerVariable("steps", "map")
+  .registerVariable("metadata", "map")
+  .registerVariable("iteration", "int")
+  .registerFunction("firstNumber(string): double", firstNumber);
+
+/** CEL's messages carry a source excerpt over several lines; one line reads better in an API error. */
+function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n")[0]?.trim() ?? message;
+}
+
+export function compileCondition(source: string): CompiledCondition {
+  if (source.length > FLOW_LIMITS.maxConditionChars) {
+    throw new ConditionSyntaxError(`is longer than ${FLOW_LIMITS.maxConditionChars} characters`);
+  }
+  let program: (variables: Record<string, unknown>) => unknown;
+  try {
+    const checked = environment.check(source);
+    if (!checked.valid) throw new ConditionSyntaxError(oneLine(checked.error));
+    if (checked.type !== "bool" && checked.type !== "dyn") {
+      throw new ConditionSyntaxError(`must be true or false, but gives ${checked.type}`);
+    }
+    program = environment.parse(source) as (variables: Record<string, unknown>) => unknown;
+  } catch (error) {
+    if (error instanceof ConditionSyntaxError) throw error;
+    throw new ConditionSyntaxError(oneLine(error));
+  }
+  return {
+    source,
+    evaluate(variables) {
+      let value: unknown;
+      try {
+        value = program({ ...variables, iteration: BigInt(variables.iteration) });
+      } catch (error) {
+        throw new ConditionEvaluationError(`condition "${source}" failed: ${oneLine(error)}`);
+      }
+      if (typeof value !== "boolean") {
+        throw new ConditionEvaluationError(`condition "${source}" gave ${typeof value}, not true or false`);
+      }
+      return value;
+    },
+  };
+}
+
+/** Step ids a condition names as `steps.<id>` or `steps["<id>"]`, to check them at validation time. */
+export function referencedStepIds(source: string): string[] {
+  const ids = new Set<string>();
+  for (const match of source.matchAll(/\bsteps\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*["']([^"']+)["']\s*\])/g)) {
+    const id = match[1] ?? match[2];
+    if (id) ids.add(id);
+  }
+  return [...ids];
+}
