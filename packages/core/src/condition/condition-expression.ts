@@ -1,11 +1,17 @@
 import { Environment } from "@marcbachmann/cel-js";
 import { FLOW_LIMITS } from "../schema/limits.js";
+import { GUARDED_BUILTINS, staticConditionProblems, useGuardedBuiltins } from "./condition-ast.js";
+import type { ConditionTimeBudget } from "./condition-time-budget.js";
+import { toCelVariables } from "./condition-values.js";
+import { re2Matches } from "./re2-matches.js";
+import { runWithTimeBudget } from "./run-with-time-budget.js";
 
 /**
  * Conditions are CEL: side-effect free, non-Turing-complete, parsed once when a
  * flow is validated. Variables: previous, original, draft (strings), steps
  * (`steps.<id>.output`, `.status`), metadata (map), iteration (int); one added
- * function, firstNumber(text).
+ * function, firstNumber(text). Their cost is bounded: `matches` is RE2 (linear time),
+ * comprehensions cannot nest, and every evaluation has a time budget.
  */
 
 export interface ConditionVariables {
@@ -19,7 +25,8 @@ export interface ConditionVariables {
 
 export interface CompiledCondition {
   readonly source: string;
-  evaluate(variables: ConditionVariables): boolean;
+  /** With `budget`, the evaluation also counts against the time its plan may spend on conditions. */
+  evaluate(variables: ConditionVariables, budget?: ConditionTimeBudget): boolean;
 }
 
 export class ConditionSyntaxError extends Error {
@@ -45,7 +52,19 @@ const environment = new Environment({
   .registerVariable("steps", "map")
   .registerVariable("metadata", "map")
   .registerVariable("iteration", "int")
-  .registerFunction("firstNumber(string): double", firstNumber);
+  .registerFunction("firstNumber(string): double", firstNumber)
+  .registerFunction(`string.${GUARDED_BUILTINS.matches}(string): bool`, (text: string, pattern: string) => re2Matches(text, pattern))
+  .registerFunction(`list<string>.${GUARDED_BUILTINS.join}(): string`, (items: string[]) => boundedJoin(items, ""))
+  .registerFunction(`list<string>.${GUARDED_BUILTINS.join}(string): string`, boundedJoin);
+
+/** `join` whose result is at most maxConditionStringChars long: checked before it is built. */
+function boundedJoin(items: string[], separator: string): string {
+  const length = items.reduce((sum, item) => sum + item.length, 0) + separator.length * Math.max(items.length - 1, 0);
+  if (length > FLOW_LIMITS.maxConditionStringChars) {
+    throw new ConditionEvaluationError(`join() would make ${length} characters; at most ${FLOW_LIMITS.maxConditionStringChars}`);
+  }
+  return items.join(separator);
+}
 
 /** CEL's messages carry a source excerpt over several lines; one line reads better in an API error. */
 function oneLine(error: unknown): string {
@@ -64,19 +83,30 @@ export function compileCondition(source: string): CompiledCondition {
     if (checked.type !== "bool" && checked.type !== "dyn") {
       throw new ConditionSyntaxError(`must be true or false, but gives ${checked.type}`);
     }
-    program = environment.parse(source) as (variables: Record<string, unknown>) => unknown;
+    const parsed = environment.parse(source);
+    const problems = staticConditionProblems(parsed.ast);
+    if (problems.length > 0) throw new ConditionSyntaxError(problems[0]);
+    useGuardedBuiltins(parsed.ast);
+    program = parsed as (variables: Record<string, unknown>) => unknown;
   } catch (error) {
     if (error instanceof ConditionSyntaxError) throw error;
     throw new ConditionSyntaxError(oneLine(error));
   }
   return {
     source,
-    evaluate(variables) {
+    evaluate(variables, budget) {
+      const allowedMs = budget?.nextEvaluationMs() ?? FLOW_LIMITS.conditionTimeBudgetMs;
+      if (allowedMs <= 0) {
+        throw new ConditionEvaluationError(`condition "${source}" was not evaluated: the flow's conditions already took ${FLOW_LIMITS.conditionPlanBudgetMs} ms, all they may take each time the run moves on`);
+      }
       let value: unknown;
+      const start = performance.now();
       try {
-        value = program({ ...variables, iteration: BigInt(variables.iteration) });
+        value = runWithTimeBudget(() => program(toCelVariables(variables)), allowedMs);
       } catch (error) {
         throw new ConditionEvaluationError(`condition "${source}" failed: ${oneLine(error)}`);
+      } finally {
+        budget?.spend(performance.now() - start);
       }
       if (typeof value !== "boolean") {
         throw new ConditionEvaluationError(`condition "${source}" gave ${typeof value}, not true or false`);

@@ -40,6 +40,19 @@ describe("findPolicyViolations", () => {
       expect.objectContaining({ stepId: "a", setting: "allowConversationHistory" }),
     ]);
   });
+
+  it("names every output a step may carry, whatever maxSharedTokens trims at run time", () => {
+    // The check runs in the API: it neither loads the tokenizer nor trims placeholder outputs.
+    const flow = compileFlowOrThrow({
+      name: "t",
+      type: "sequential",
+      contextPolicy: { maxSharedTokens: 1 },
+      steps: [step("a", "openai"), step("b", "google"), step("c", "anthropic", { prompt: "{{ all }}", inputFrom: "all" })],
+    });
+    expect(findPolicyViolations(flow, [rule("anthropic", { allowCrossProviderContext: false })])).toEqual([
+      expect.objectContaining({ stepId: "c", message: expect.stringMatching(/a \(openai\), b \(google\)/) }),
+    ]);
+  });
 });
 
 describe("strictestRules", () => {

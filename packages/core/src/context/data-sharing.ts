@@ -3,6 +3,7 @@ import type { CompiledFlow, CompiledStep } from "../validation/compiled-flow.js"
 import type { StepRecord } from "../planner/step-record.js";
 import { createRunState } from "../planner/step-record.js";
 import { buildStepMessages, type StepMessages } from "./build-step-messages.js";
+import type { TokenCounter } from "./tokenizer.js";
 
 /** The two settings of a user's data-sharing policy for one provider that decide what may be sent. */
 export interface DataSharingRule {
@@ -79,6 +80,12 @@ export function requestViolation(
 }
 
 /**
+ * The check runs in the API, on placeholder outputs: it must not trim them (a trimmed
+ * one would hide its source from the check) nor load the tokenizer there (~1 s once).
+ */
+const untrimmed: TokenCounter = { count: () => 0, keepLast: (text) => text };
+
+/**
  * What can be known before a run: for every step and each of its fallbacks, the
  * request it would build if every step ran and each primary provider answered.
  * (Which provider answers is decided at run time; the worker checks each request again.)
@@ -91,7 +98,7 @@ export function findPolicyViolations(flow: CompiledFlow, rules: readonly DataSha
   const state = createRunState(flow, records, { originalPrompt: "·" });
   const violations: PolicyViolation[] = [];
   for (const step of flow.steps) {
-    const requests = (step.inLoop ? [1, 2] : [0]).map((iteration) => buildStepMessages(state, step.id, iteration, { hookPrompt: "" }));
+    const requests = (step.inLoop ? [1, 2] : [0]).map((iteration) => buildStepMessages(state, step.id, iteration, { hookPrompt: "", tokenCounter: untrimmed }));
     step.targets.forEach((target, t) => {
       for (const request of requests) {
         const found = requestViolation(request, step, target.provider, rules);

@@ -36,22 +36,30 @@ export function fitToTokenBudget(segments: readonly ContextSegment[], maxTokens:
   let used = 0;
   let droppedSegments = 0;
   let truncatedSegments = 0;
+  const markerSize = counter.count(TRIM_MARKER);
   for (const segment of newestFirst) {
-    const size = counter.count(segment.text);
     const room = maxTokens - used;
+    // Counting costs CPU: it stops past the room left, and once the budget is spent the
+    // older segments are dropped uncounted. The work follows maxTokens, not the text.
+    const size = room > 0 ? counter.count(segment.text, room) : Infinity;
     if (size <= room) {
       kept.set(segment.key, segment.text);
       used += size;
       continue;
     }
-    const markerSize = counter.count(TRIM_MARKER);
     if (room > markerSize + 8) {
-      let budget = room - markerSize;
+      const fits = room - markerSize;
+      let budget = fits;
       let tail = counter.keepLast(segment.text, budget);
-      // Re-encoding a cut text can shift a token at the seam; shrink until it fits.
-      while (budget > 0 && counter.count(tail) > room - markerSize) tail = counter.keepLast(segment.text, --budget);
+      let tailSize = counter.count(tail);
+      // Re-encoding a cut text can shift a token at the seam; shrink by the excess until it fits.
+      while (budget > 0 && tailSize > fits) {
+        budget = Math.max(0, budget - (tailSize - fits));
+        tail = counter.keepLast(segment.text, budget);
+        tailSize = counter.count(tail);
+      }
       kept.set(segment.key, TRIM_MARKER + tail);
-      used += markerSize + counter.count(tail);
+      used += markerSize + tailSize;
       truncatedSegments += 1;
     } else {
       kept.set(segment.key, "");

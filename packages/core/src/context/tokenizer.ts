@@ -1,32 +1,134 @@
-import { Tiktoken } from "js-tiktoken/lite";
 import o200kBase from "js-tiktoken/ranks/o200k_base";
 
 /**
  * Token counting for the context budget, with a real BPE tokenizer (o200k_base,
- * GPT-4o's). Other vendors tokenize differently; for a budget that caps shared
- * context this is close enough, and it is deterministic.
+ * GPT-4o's, from js-tiktoken's rank table). Other vendors tokenize differently; for a
+ * budget that caps shared context this is close enough, and it is deterministic.
  */
 export interface TokenCounter {
-  count(text: string): number;
+  /** Tokens in a text; with `atMost`, counting may stop at any number above it. */
+  count(text: string, atMost?: number): number;
   /** The last `maxTokens` tokens of a text (the newest part survives). */
   keepLast(text: string, maxTokens: number): string;
 }
 
-let encoder: Tiktoken | undefined;
+/**
+ * BPE merges the bytes of one pre-tokenized piece (a word, a run of spaces or of
+ * punctuation) in time quadratic in the piece's length; js-tiktoken's own encoder took
+ * about a minute for 15 000 × "m". Longer pieces are cut into pieces of this many bytes
+ * first, so encoding is linear in the text. Words and spaced text have no piece this
+ * long and are counted exactly; a cut piece (Chinese or Japanese text without spaces, a
+ * long line of "=") counts about one token more per cut: 58 instead of 55 for 84
+ * Chinese characters.
+ */
+export const MAX_PIECE_BYTES = 64;
 
-function getEncoder(): Tiktoken {
+interface Vocabulary {
+  /** Token bytes as a latin1 string (one char per byte) → rank. */
+  ranks: Map<string, number>;
+  /** Rank → token bytes as a latin1 string. */
+  bytes: string[];
+}
+
+/** The tokenizer's own pre-tokenizing pattern: it finds the pieces BPE sees. */
+const piecePattern = new RegExp(o200kBase.pat_str, "gu");
+
+let vocabulary: Vocabulary | undefined;
+
+function getVocabulary(): Vocabulary {
   // Built on first use: the rank table takes ~100 ms to load.
-  encoder ??= new Tiktoken(o200kBase);
-  return encoder;
+  if (vocabulary) return vocabulary;
+  const ranks = new Map<string, number>();
+  const bytes: string[] = [];
+  for (const line of o200kBase.bpe_ranks.split("\n")) {
+    const [, offset, ...tokens] = line.split(" ");
+    if (offset === undefined) continue;
+    tokens.forEach((token, i) => {
+      const rank = Number.parseInt(offset, 10) + i;
+      const text = Buffer.from(token, "base64").toString("latin1");
+      ranks.set(text, rank);
+      bytes[rank] = text;
+    });
+  }
+  vocabulary = { ranks, bytes };
+  return vocabulary;
+}
+
+/**
+ * Byte-pair merging of one piece (bytes as a latin1 string): repeatedly merge the
+ * adjacent pair of lowest rank. Only the two pairs next to a merge are looked up again.
+ */
+function bytePairEncode(piece: string, ranks: Map<string, number>, into: number[]): void {
+  const whole = ranks.get(piece);
+  if (whole !== undefined) {
+    into.push(whole);
+    return;
+  }
+  const starts = Array.from({ length: piece.length + 1 }, (_, i) => i);
+  const pairRank = (i: number): number => (i + 2 < starts.length ? (ranks.get(piece.slice(starts[i], starts[i + 2])) ?? Infinity) : Infinity);
+  const pairRanks = starts.map((_, i) => pairRank(i));
+  for (;;) {
+    let best = 0;
+    for (let i = 1; i < pairRanks.length; i++) if ((pairRanks[i] as number) < (pairRanks[best] as number)) best = i;
+    if (pairRanks[best] === Infinity) break;
+    starts.splice(best + 1, 1);
+    pairRanks.splice(best + 1, 1);
+    pairRanks[best] = pairRank(best);
+    if (best > 0) pairRanks[best - 1] = pairRank(best - 1);
+  }
+  // Every single byte has a rank, so every part found one.
+  for (let i = 0; i + 1 < starts.length; i++) into.push(ranks.get(piece.slice(starts[i], starts[i + 1])) as number);
+}
+
+/**
+ * BPE tokens of a text, in time linear in its length; with `atMost`, it stops once it
+ * has more. Text that spells a special token ("<|endoftext|>") is plain text here.
+ */
+export function encodeTokens(text: string, atMost = Infinity): number[] {
+  const { ranks } = getVocabulary();
+  const tokens: number[] = [];
+  for (const match of text.matchAll(piecePattern)) {
+    const piece = Buffer.from(match[0], "utf8").toString("latin1");
+    for (let start = 0; start < piece.length && tokens.length <= atMost; start += MAX_PIECE_BYTES) {
+      bytePairEncode(piece.length <= MAX_PIECE_BYTES ? piece : piece.slice(start, start + MAX_PIECE_BYTES), ranks, tokens);
+    }
+    if (tokens.length > atMost) break;
+  }
+  return tokens;
+}
+
+/** The last `length` characters of a text, not starting inside a surrogate pair. */
+function lastChars(text: string, length: number): string {
+  let start = Math.max(text.length - length, 0);
+  const code = text.charCodeAt(start);
+  if (start > 0 && code >= 0xdc00 && code <= 0xdfff) start += 1;
+  return text.slice(start);
+}
+
+/**
+ * The last `maxTokens` tokens, encoding only as much of the end of the text as they
+ * need: a window of about 4 characters per token, doubled until it holds enough. The
+ * work follows `maxTokens`, not the length of the text.
+ */
+function keepLastTokens(text: string, maxTokens: number): string {
+  for (let window = maxTokens * 4; ; window *= 2) {
+    const tail = lastChars(text, window);
+    const tokens = encodeTokens(tail);
+    if (tokens.length > maxTokens) return decodeTokens(tokens.slice(tokens.length - maxTokens));
+    if (tail.length === text.length) return text;
+  }
+}
+
+export function decodeTokens(tokens: readonly number[]): string {
+  const { bytes } = getVocabulary();
+  return Buffer.from(tokens.map((t) => bytes[t] ?? "").join(""), "latin1").toString("utf8");
 }
 
 export const defaultTokenCounter: TokenCounter = {
-  count(text) {
-    return text ? getEncoder().encode(text).length : 0;
+  count(text, atMost) {
+    return text ? encodeTokens(text, atMost).length : 0;
   },
   keepLast(text, maxTokens) {
-    if (maxTokens <= 0) return "";
-    const tokens = getEncoder().encode(text);
-    return tokens.length <= maxTokens ? text : getEncoder().decode(tokens.slice(tokens.length - maxTokens));
+    return maxTokens <= 0 ? "" : keepLastTokens(text, maxTokens);
   },
 };

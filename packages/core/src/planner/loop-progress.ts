@@ -38,7 +38,7 @@ function checkUntil(
   if (check?.status === "success") {
     try {
       const variables = { ...conditionVariables(state, loop.checkAfter, iteration), previous: check.output ?? "" };
-      if (loop.until.evaluate(variables)) {
+      if (loop.until.evaluate(variables, state.conditionBudget)) {
         return { kind: "ended", iteration, reason: "accepted" };
       }
     } catch (error) {

@@ -1,5 +1,6 @@
 import { driveRun, step, type Responder } from "../../test/drive-run.js";
 import { compileFlowOrThrow } from "../validation/compile-flow.js";
+import { FLOW_LIMITS } from "../schema/limits.js";
 import { planNextSteps } from "./plan-next-steps.js";
 
 const echo: Responder = (d, input) => ({ output: `${d.stepId}(${input})` });
@@ -127,6 +128,26 @@ describe("planNextSteps — refinement loop", () => {
     const run = driveRun(def, scored([0.1, 0.2]));
     expect(run.ran).toEqual(["draft#0", "evaluate#1", "refine#1", "evaluate#2", "publish#0"]);
     expect(run.outcome).toEqual({ status: "completed", finalOutput: "refine1" });
+  });
+});
+
+describe("planNextSteps — condition time", () => {
+  it("all conditions of one plan share one budget: a slow loop condition read by 40 steps costs about 1 s, not 40 × 100 ms", () => {
+    const after = Array.from({ length: 40 }, (_, i) => step(`after${i}`, { dependsOn: ["fix"] }));
+    const flow = compileFlowOrThrow({
+      name: "slow until",
+      type: "sequential",
+      loop: { steps: ["check", "fix"], until: 'previous.split("").all(c, previous.lowerAscii().contains(c))', maxIterations: 3 },
+      steps: [step("check"), step("fix"), ...after],
+    });
+    const long = "x".repeat(50_000);
+    const records = ["check", "fix"].map((stepId) => ({ stepId, iteration: 1, attempt: 0, status: "success" as const, output: long }));
+    const start = performance.now();
+    const decision = planNextSteps(flow, records, { originalPrompt: "q" });
+    const elapsed = performance.now() - start;
+    expect(decision.outcome).toMatchObject({ status: "failed", error: { code: "condition_error", message: expect.stringMatching(/budget of \d+ ms|already took 1000 ms/) } });
+    // Each evaluation is stopped at 100 ms; without the shared budget this plan took over 4 s.
+    expect(elapsed).toBeLessThan(FLOW_LIMITS.conditionPlanBudgetMs + 1_500);
   });
 });
 

@@ -159,7 +159,7 @@ function checkCondition(state: ReturnType<typeof createRunState>, step: Compiled
   if (!condition) return { kind: "run" };
   if (condition.kind === "hook") return { kind: "hook" };
   try {
-    return condition.condition.evaluate(conditionVariables(state, step.id, iteration))
+    return condition.condition.evaluate(conditionVariables(state, step.id, iteration), state.conditionBudget)
       ? { kind: "run" }
       : { kind: "skip", reason: `condition is false: ${condition.condition.source}` };
   } catch (error) {

@@ -1,3 +1,4 @@
+import { ConditionTimeBudget } from "../condition/condition-time-budget.js";
 import type { RunSpend } from "./budget.js";
 import type { StepError } from "../schema/results.js";
 import type { CompiledFlow } from "../validation/compiled-flow.js";
@@ -38,6 +39,8 @@ export interface RunState {
   originalPrompt: string;
   metadata: Record<string, unknown>;
   records: Map<string, StepRecord>;
+  /** Shared by the conditions evaluated while planning from this state. */
+  conditionBudget: ConditionTimeBudget;
 }
 
 export interface RunInputs {
@@ -54,7 +57,7 @@ export function createRunState(flow: CompiledFlow, records: readonly StepRecord[
     const existing = map.get(key);
     if (!existing || existing.attempt <= record.attempt) map.set(key, record);
   }
-  return { flow, originalPrompt: inputs.originalPrompt, metadata: inputs.metadata ?? {}, records: map };
+  return { flow, originalPrompt: inputs.originalPrompt, metadata: inputs.metadata ?? {}, records: map, conditionBudget: new ConditionTimeBudget() };
 }
 
 export function getRecord(state: RunState, stepId: string, iteration: number): StepRecord | undefined {

@@ -1,0 +1,44 @@
+import { Tiktoken } from "js-tiktoken/lite";
+import o200kBase from "js-tiktoken/ranks/o200k_base";
+import { defaultTokenCounter, MAX_PIECE_BYTES } from "./tokenizer.js";
+
+const ordinary = [
+  "Review: function add(a, b) { return a - b }",
+  "Grüße aus Köln — 東京タワー 😀, naïve café.\n\n  - item one\n  - item two\n\tindented\r\n",
+  "https://example.com/a/b?c=d&e=f#g 3.14159 1234567890 don't we'll I'M",
+  "plain text that spells <|endoftext|> and <|endofprompt|> is counted as text",
+];
+
+function elapsedMs(run: () => void): number {
+  const start = performance.now();
+  run();
+  return performance.now() - start;
+}
+
+describe("token counter", () => {
+  it("counts ordinary text exactly as js-tiktoken's o200k encoder does", () => {
+    const reference = new Tiktoken(o200kBase);
+    for (const text of ordinary) expect(defaultTokenCounter.count(text)).toBe(reference.encode(text, [], []).length);
+  });
+
+  it("counts a long run without spaces in linear time, close to the exact count", () => {
+    defaultTokenCounter.count("warm up");
+    // js-tiktoken alone: ~7 s for 6 000 × "m", ~1 min for 15 000 (quadratic).
+    let count = 0;
+    const ms = elapsedMs(() => (count = defaultTokenCounter.count("m".repeat(40_000))));
+    expect(ms).toBeLessThan(500);
+    // Exactly 4 "m" per token uncut; each cut can cost one token at most.
+    expect(count).toBeGreaterThanOrEqual(10_000);
+    expect(count).toBeLessThanOrEqual(10_000 + 40_000 / MAX_PIECE_BYTES);
+  });
+
+  it("keepLast keeps the newest tokens of long runs, in linear time", () => {
+    const text = `${"x".repeat(30_000)} the end`;
+    let tail = "";
+    const ms = elapsedMs(() => (tail = defaultTokenCounter.keepLast(text, 5)));
+    expect(ms).toBeLessThan(500);
+    expect(text.endsWith(tail)).toBe(true);
+    expect(tail).toContain("the end");
+    expect(defaultTokenCounter.count(tail)).toBeLessThanOrEqual(5);
+  });
+});
