@@ -8,9 +8,16 @@ export interface EventStreamSettings {
    * Default 30000.
    */
   slowClientMs: number;
+  /**
+   * A client with more unsent bytes than this is dropped at once (it resumes with
+   * Last-Event-ID). Above the largest single event the flow limits allow, so any event
+   * can reach a client that reads. Default 16 MiB.
+   */
+  slowClientBytes: number;
 }
 
 export const DEFAULT_EVENT_STREAM_SETTINGS: EventStreamSettings = {
   heartbeatMs: 15_000,
   slowClientMs: 30_000,
+  slowClientBytes: 16 * 1_048_576,
 };

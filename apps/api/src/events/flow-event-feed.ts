@@ -19,6 +19,8 @@ export interface FlowEventFeedOptions {
   sink: EventSink;
   /** A client whose buffer stays full this long is dropped. */
   slowClientMs: number;
+  /** A client with more unsent bytes than this is dropped at once. */
+  slowClientBytes: number;
 }
 
 /**
@@ -32,8 +34,8 @@ export interface FlowEventFeedOptions {
  * then live without gap or duplicate); when the connection's buffer fills, the feed
  * stops following (nothing piles up in this process), waits for the buffer to drain,
  * pulls what it missed and follows again — the Redis stream is the buffer. A client
- * still full after `slowClientMs` is dropped; it reconnects with Last-Event-ID and
- * loses nothing.
+ * still full after `slowClientMs`, or with more than `slowClientBytes` unsent, is dropped;
+ * it reconnects with Last-Event-ID and loses nothing.
  */
 export class FlowEventFeed {
   private lastSent: number;
@@ -89,16 +91,26 @@ export class FlowEventFeed {
     else this.markClosed();
   }
 
-  /** Pulls stored events after the last one sent, a page at a time, writing as fast as the client reads. */
+  /**
+   * Pulls stored events after the last one sent, a page at a time, writing as fast as the
+   * client reads. When the buffer fills, the rest of the page is let go and read again once
+   * it drains: a waiting client holds no page of (possibly large) events in this process.
+   */
   private async catchUp(): Promise<void> {
     for (;;) {
-      const page = await this.nextPage();
-      for (const event of page) {
-        if (this.closed) return;
-        if (!this.write(event)) await this.waitForRoom();
-      }
-      if (page.length < PAGE_SIZE || this.closed) return;
+      const outcome = this.writePage(await this.nextPage());
+      if (outcome === "done" || this.closed) return;
+      if (outcome === "full") await this.waitForRoom();
     }
+  }
+
+  /** Writes a page until the buffer fills: "full", "done" (the last page), or "more" to read. */
+  private writePage(page: FlowStreamUpdate[]): "full" | "done" | "more" {
+    for (const event of page) {
+      if (this.closed) return "done";
+      if (!this.write(event)) return "full";
+    }
+    return page.length < PAGE_SIZE ? "done" : "more";
   }
 
   /** The next stored events: from the Redis stream, or the archive when the stream lacks the next id. */
@@ -124,6 +136,7 @@ export class FlowEventFeed {
     if (event.id <= this.lastSent) return true;
     this.lastSent = event.id;
     const accepted = this.options.sink.send(event);
+    if (!accepted) this.dropIfOverBytes();
     if (TERMINAL_EVENTS.has(event.type)) {
       this.sawTerminalEvent = true;
       this.lastTerminalAt = Date.parse(event.timestamp) || 0;
@@ -131,6 +144,18 @@ export class FlowEventFeed {
     // After a terminal event, any event may be the last one (a step's late failure follows a cancel).
     if (this.sawTerminalEvent) this.scheduleEndCheck();
     return accepted;
+  }
+
+  /**
+   * Unsent bytes past `slowClientBytes` (a large event the client does not read): drop it
+   * now rather than hold them for `slowClientMs`. Backpressure keeps the buffer near the
+   * socket's high-water mark otherwise, so only an event that big gets here.
+   */
+  private dropIfOverBytes(): void {
+    const bufferedBytes = this.options.sink.bufferedBytes();
+    if (bufferedBytes <= this.options.slowClientBytes || this.closed) return;
+    this.options.deps.logger.warn({ flowId: this.options.flowId, lastEventId: this.lastSent, bufferedBytes, slowClientBytes: this.options.slowClientBytes }, "event stream: client too slow for its unsent bytes, dropped");
+    this.finish("slow_client");
   }
 
   /** Waits for the client's buffer to drain; drops the client if it does not within `slowClientMs`. */
