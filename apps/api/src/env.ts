@@ -19,7 +19,7 @@ const ApiEnvSchema = EngineEnvSchema.extend({
   EVENTS_HEARTBEAT_MS: z.coerce.number().int().min(100).default(15_000),
   /** An event-stream client whose socket buffer stays full this long is dropped (it resumes with Last-Event-ID). */
   EVENTS_SLOW_CLIENT_MS: z.coerce.number().int().min(100).default(30_000),
-  /** An event-stream client with more unsent bytes than this is dropped at once (it resumes with Last-Event-ID). */
+  /** An event-stream client with more unsent bytes than this that reads none of them is dropped at once (it resumes with Last-Event-ID). */
   EVENTS_SLOW_CLIENT_BYTES: z.coerce.number().int().min(65_536).default(DEFAULT_EVENT_STREAM_SETTINGS.slowClientBytes),
   /** Open event streams (SSE + WebSocket) per API key, counted in Redis across API processes; 0 turns the limit off. */
   MAX_STREAMS_PER_KEY: z.coerce.number().int().min(0).default(DEFAULT_REQUEST_LIMITS.streamsPerKey),

@@ -9,9 +9,9 @@ export interface EventStreamSettings {
    */
   slowClientMs: number;
   /**
-   * A client with more unsent bytes than this is dropped at once (it resumes with
-   * Last-Event-ID). Above the largest single event the flow limits allow, so any event
-   * can reach a client that reads. Default 16 MiB.
+   * A client with more unsent bytes than this, that took none of them in the last 250 ms,
+   * is dropped at once instead of after `slowClientMs` (it resumes with Last-Event-ID). A
+   * client that reads is kept, however large an event. Default 1 MiB.
    */
   slowClientBytes: number;
 }
@@ -19,5 +19,5 @@ export interface EventStreamSettings {
 export const DEFAULT_EVENT_STREAM_SETTINGS: EventStreamSettings = {
   heartbeatMs: 15_000,
   slowClientMs: 30_000,
-  slowClientBytes: 16 * 1_048_576,
+  slowClientBytes: 1_048_576,
 };

@@ -10,6 +10,8 @@ const TERMINAL_EVENTS = new Set(["flow_complete", "flow_failed", "flow_cancelled
 const END_EVENT_GRACE_MS = 2_000;
 /** Events read per page (archive and stream): bounds what one connection holds at once. */
 const PAGE_SIZE = 100;
+/** How often a waiting client's unsent bytes are looked at (the `slowClientBytes` check). */
+const STALL_CHECK_MS = 250;
 
 export interface FlowEventFeedOptions {
   deps: EngineDeps;
@@ -19,7 +21,7 @@ export interface FlowEventFeedOptions {
   sink: EventSink;
   /** A client whose buffer stays full this long is dropped. */
   slowClientMs: number;
-  /** A client with more unsent bytes than this is dropped at once. */
+  /** A client with more unsent bytes than this that takes none of them is dropped at once. */
   slowClientBytes: number;
 }
 
@@ -34,8 +36,8 @@ export interface FlowEventFeedOptions {
  * then live without gap or duplicate); when the connection's buffer fills, the feed
  * stops following (nothing piles up in this process), waits for the buffer to drain,
  * pulls what it missed and follows again — the Redis stream is the buffer. A client
- * still full after `slowClientMs`, or with more than `slowClientBytes` unsent, is dropped;
- * it reconnects with Last-Event-ID and loses nothing.
+ * still full after `slowClientMs`, or that takes nothing of more than `slowClientBytes`
+ * unsent, is dropped; it reconnects with Last-Event-ID and loses nothing.
  */
 export class FlowEventFeed {
   private lastSent: number;
@@ -136,7 +138,6 @@ export class FlowEventFeed {
     if (event.id <= this.lastSent) return true;
     this.lastSent = event.id;
     const accepted = this.options.sink.send(event);
-    if (!accepted) this.dropIfOverBytes();
     if (TERMINAL_EVENTS.has(event.type)) {
       this.sawTerminalEvent = true;
       this.lastTerminalAt = Date.parse(event.timestamp) || 0;
@@ -147,26 +148,29 @@ export class FlowEventFeed {
   }
 
   /**
-   * Unsent bytes past `slowClientBytes` (a large event the client does not read): drop it
-   * now rather than hold them for `slowClientMs`. Backpressure keeps the buffer near the
-   * socket's high-water mark otherwise, so only an event that big gets here.
+   * Waits for the client's buffer to drain. Drops the client if it does not within
+   * `slowClientMs` — or at once once it holds more than `slowClientBytes` unsent and took
+   * none of it since the last look (a client that reads, however large the event, is kept).
    */
-  private dropIfOverBytes(): void {
-    const bufferedBytes = this.options.sink.bufferedBytes();
-    if (bufferedBytes <= this.options.slowClientBytes || this.closed) return;
-    this.options.deps.logger.warn({ flowId: this.options.flowId, lastEventId: this.lastSent, bufferedBytes, slowClientBytes: this.options.slowClientBytes }, "event stream: client too slow for its unsent bytes, dropped");
-    this.finish("slow_client");
-  }
-
-  /** Waits for the client's buffer to drain; drops the client if it does not within `slowClientMs`. */
   private async waitForRoom(): Promise<void> {
+    const { sink, slowClientMs, slowClientBytes } = this.options;
     let timer: NodeJS.Timeout | undefined;
-    const tooSlow = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.options.slowClientMs)));
-    const closedMeanwhile = new Promise<boolean>((resolve) => (this.wake = () => resolve(false)));
-    const slow = await Promise.race([this.options.sink.drained().then(() => false), tooSlow, closedMeanwhile]);
+    let poll: NodeJS.Timeout | undefined;
+    const tooSlow = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`its buffer stayed full for ${slowClientMs} ms`), slowClientMs)));
+    const stalled = new Promise<string>((resolve) => {
+      let before = sink.bufferedBytes();
+      poll = setInterval(() => {
+        const now = sink.bufferedBytes();
+        if (now > slowClientBytes && now >= before) resolve(`${now} bytes unsent (over ${slowClientBytes}) and none taken in ${STALL_CHECK_MS} ms`);
+        before = now;
+      }, STALL_CHECK_MS);
+    });
+    const closedMeanwhile = new Promise<null>((resolve) => (this.wake = () => resolve(null)));
+    const slow = await Promise.race([sink.drained().then(() => null), tooSlow, stalled, closedMeanwhile]);
     clearTimeout(timer);
+    clearInterval(poll);
     if (slow && !this.closed) {
-      this.options.deps.logger.warn({ flowId: this.options.flowId, lastEventId: this.lastSent, slowClientMs: this.options.slowClientMs }, "event stream: client too slow, dropped");
+      this.options.deps.logger.warn({ flowId: this.options.flowId, lastEventId: this.lastSent, why: slow }, "event stream: client too slow, dropped");
       this.finish("slow_client");
     }
   }

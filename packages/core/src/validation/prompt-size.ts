@@ -21,7 +21,8 @@ export function checkWorstCasePromptSize(step: CompiledStep, path: string, polic
   if (prompt.kind === "template") {
     worst += worstCaseChars(prompt.template, shared);
     if (!prompt.references.original && policy.includeOriginalPrompt) worst += FLOW_LIMITS.maxInputChars;
-    if (!prompt.references.stepOutputs && policy.shareStepOutputs) worst += shared;
+    const attachesInput = step.inputFrom !== "original" && step.dependsOn.length > 0;
+    if (!prompt.references.stepOutputs && policy.shareStepOutputs && attachesInput) worst += shared;
   } else if (prompt.kind === "original") {
     worst += FLOW_LIMITS.maxInputChars;
   }
