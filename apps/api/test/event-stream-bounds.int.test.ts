@@ -63,7 +63,6 @@ describe("event streams: a client that does not read is dropped by its unsent by
     await until("every stream dropped", () => api.events.hub.size === 0, 30_000);
     const droppedAfterMs = Date.now() - startedAt;
     clearInterval(sampler);
-    // eslint-disable-next-line no-console -- the measurement the report quotes
     console.log(`4 non-reading clients dropped after ${droppedAfterMs} ms; RSS +${Math.round((rssPeak - rssBefore) / 1_048_576)} MB at peak`);
     // slowClientMs is 60 s: only the byte limit drops them this soon.
     expect(droppedAfterMs).toBeLessThan(30_000);
