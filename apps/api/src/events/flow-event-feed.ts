@@ -10,6 +10,8 @@ const TERMINAL_EVENTS = new Set(["flow_complete", "flow_failed", "flow_cancelled
 const END_EVENT_GRACE_MS = 2_000;
 /** Events read per page (archive and stream): bounds what one connection holds at once. */
 const PAGE_SIZE = 100;
+/** A page from the stream also ends once its events pass this many bytes (events can be MBs each). */
+const PAGE_BYTES = 4 * 1_048_576;
 /** How often a waiting client's unsent bytes are looked at (the `slowClientBytes` check). */
 const STALL_CHECK_MS = 250;
 
@@ -106,19 +108,21 @@ export class FlowEventFeed {
     }
   }
 
-  /** Writes a page until the buffer fills: "full", "done" (the last page), or "more" to read. */
+  /** Writes a page until the buffer fills: "full", "done" (nothing left to read), or "more". */
   private writePage(page: FlowStreamUpdate[]): "full" | "done" | "more" {
+    // A page cut by bytes is shorter than PAGE_SIZE and still not the last: only an empty one is.
+    if (page.length === 0) return "done";
     for (const event of page) {
       if (this.closed) return "done";
       if (!this.write(event)) return "full";
     }
-    return page.length < PAGE_SIZE ? "done" : "more";
+    return "more";
   }
 
   /** The next stored events: from the Redis stream, or the archive when the stream lacks the next id. */
   private async nextPage(): Promise<FlowStreamUpdate[]> {
     const { deps, flowId } = this.options;
-    const fromStream = await deps.bus.readAfter(flowId, this.lastSent, PAGE_SIZE);
+    const fromStream = await deps.bus.readAfterBounded(flowId, this.lastSent, PAGE_SIZE, PAGE_BYTES);
     if (fromStream[0]?.id === this.lastSent + 1) return fromStream;
     const archived = await readArchivedEvents(deps.db, flowId, this.lastSent, PAGE_SIZE);
     // Neither has the next id (trimmed and never archived): continue with what exists.
