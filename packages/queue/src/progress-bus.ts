@@ -64,12 +64,15 @@ const PUBLISH_COMMAND = "ensemblePublishFlowEventV1";
 const RAISE_SEQ_COMMAND = "ensembleRaiseFlowEventSeqV1";
 
 // A page of events that stops, in Redis, once their JSON passes ARGV[3] bytes (the first
-// event always comes): a page of large events is never sent over the connection whole.
+// event always comes): a page of large events is never sent over the connection whole. One
+// entry per XRANGE, so Redis never copies more than the page (and one event) either.
 const READ_BOUNDED_SCRIPT = `
-local entries = redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2])
 local out = {}
 local bytes = 0
-for _, entry in ipairs(entries) do
+local start = ARGV[1]
+for _ = 1, tonumber(ARGV[2]) do
+  local entry = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', 1)[1]
+  if not entry then return out end
   local fields = entry[2]
   for i = 1, #fields, 2 do
     if fields[i] == 'e' then
@@ -79,10 +82,11 @@ for _, entry in ipairs(entries) do
       out[#out + 1] = json
     end
   end
+  start = '(' .. entry[1]
 end
 return out
 `;
-const READ_BOUNDED_COMMAND = "ensembleReadFlowEventsBoundedV1";
+const READ_BOUNDED_COMMAND = "ensembleReadFlowEventsBoundedV2";
 
 /**
  * Per-flow progress events: numbered 1, 2, 3, … per flow, stored in a Redis stream for
