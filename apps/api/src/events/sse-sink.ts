@@ -19,8 +19,8 @@ export const SSE_HEADERS = {
 export function createSseSink(res: ServerResponse): EventSink & { heartbeat(): void } {
   return {
     send: (event) => res.write(formatSseEvent(event)),
-    // The response's own buffer (before the socket is assigned) and the socket's.
-    bufferedBytes: () => res.writableLength + (res.socket?.writableLength ?? 0),
+    // The response's own buffer plus its socket's (Node counts both in writableLength).
+    bufferedBytes: () => res.writableLength,
     drained: () =>
       new Promise<void>((resolve) => {
         if (!res.writableNeedDrain || res.destroyed) return resolve();
