@@ -11,6 +11,8 @@ import { openSse } from "./support/sse-reader.js";
  * The event streams end to end: HTTP API, scheduler and step worker (in this process),
  * real Redis and Postgres, the sim provider; clients read the wire as a user would.
  */
+jest.setTimeout(30_000);
+
 describe("flow events over SSE and WebSocket", () => {
   let api: TestApi;
   let owner: { userId: string; key: string };
