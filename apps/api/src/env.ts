@@ -1,5 +1,6 @@
 import { EngineEnvSchema, parseEnv } from "@ensemble/engine";
 import { z } from "zod";
+import { DEFAULT_EVENT_STREAM_SETTINGS } from "./events/event-stream-settings.js";
 import { DEFAULT_REQUEST_LIMITS } from "./http/request-limits.js";
 
 /** The API process's configuration (plus the engine's shared variables). */
@@ -18,6 +19,10 @@ const ApiEnvSchema = EngineEnvSchema.extend({
   EVENTS_HEARTBEAT_MS: z.coerce.number().int().min(100).default(15_000),
   /** An event-stream client whose socket buffer stays full this long is dropped (it resumes with Last-Event-ID). */
   EVENTS_SLOW_CLIENT_MS: z.coerce.number().int().min(100).default(30_000),
+  /** An event-stream client with more unsent bytes than this that reads none of them is dropped at once (it resumes with Last-Event-ID). */
+  EVENTS_SLOW_CLIENT_BYTES: z.coerce.number().int().min(65_536).default(DEFAULT_EVENT_STREAM_SETTINGS.slowClientBytes),
+  /** Open event streams (SSE + WebSocket) per API key, counted in Redis across API processes; 0 turns the limit off. */
+  MAX_STREAMS_PER_KEY: z.coerce.number().int().min(0).default(DEFAULT_REQUEST_LIMITS.streamsPerKey),
   /** Largest JSON body in bytes; larger is 413 payload_too_large. */
   MAX_BODY_BYTES: z.coerce.number().int().min(1_024).max(100 * 1_048_576).default(DEFAULT_REQUEST_LIMITS.bodyBytes),
   /** Requests per RATE_LIMIT_WINDOW_MS per API key (counted in Redis, across API processes); 0 turns it off. */

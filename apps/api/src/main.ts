@@ -35,7 +35,7 @@ const app = createApp({
   guards: requestGuards.guards,
   adminToken: env.ADMIN_TOKEN,
   readiness: readinessProbe(deps),
-  events: { heartbeatMs: env.EVENTS_HEARTBEAT_MS, slowClientMs: env.EVENTS_SLOW_CLIENT_MS },
+  events: { heartbeatMs: env.EVENTS_HEARTBEAT_MS, slowClientMs: env.EVENTS_SLOW_CLIENT_MS, slowClientBytes: env.EVENTS_SLOW_CLIENT_BYTES },
 });
 const server = app.listen(env.PORT, () => {
   logger.info({ port: env.PORT, roles: env.ROLES, database: env.DATABASE_URL ? "postgres" : "pglite" }, "listening");

@@ -63,6 +63,31 @@ const PUBLISH_COMMAND = "ensemblePublishFlowEventV1";
 
 const RAISE_SEQ_COMMAND = "ensembleRaiseFlowEventSeqV1";
 
+// A page of events that stops, in Redis, once their JSON passes ARGV[3] bytes (the first
+// event always comes): a page of large events is never sent over the connection whole. One
+// entry per XRANGE, so Redis never copies more than the page (and one event) either.
+const READ_BOUNDED_SCRIPT = `
+local out = {}
+local bytes = 0
+local start = ARGV[1]
+for _ = 1, tonumber(ARGV[2]) do
+  local entry = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', 1)[1]
+  if not entry then return out end
+  local fields = entry[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'e' then
+      local json = fields[i + 1]
+      if #out > 0 and bytes + #json > tonumber(ARGV[3]) then return out end
+      bytes = bytes + #json
+      out[#out + 1] = json
+    end
+  end
+  start = '(' .. entry[1]
+end
+return out
+`;
+const READ_BOUNDED_COMMAND = "ensembleReadFlowEventsBoundedV2";
+
 /**
  * Per-flow progress events: numbered 1, 2, 3, … per flow, stored in a Redis stream for
  * replay, and published for live delivery.
@@ -84,6 +109,7 @@ export class ProgressBus {
   private readonly readyTimeoutMs: number;
   private readonly publishScript: RedisScript;
   private readonly raiseSeqScript: RedisScript;
+  private readonly readBoundedScript: RedisScript;
 
   constructor(options: ProgressBusOptions) {
     this.publisher = options.publisher;
@@ -97,6 +123,7 @@ export class ProgressBus {
     // commands into each pipeline when it creates it, and would not know a later one.
     this.publishScript = defineRedisScript(this.publisher, PUBLISH_COMMAND, PUBLISH_SCRIPT, 2);
     this.raiseSeqScript = defineRedisScript(this.publisher, RAISE_SEQ_COMMAND, RAISE_SEQ_SCRIPT, 1);
+    this.readBoundedScript = defineRedisScript(this.publisher, READ_BOUNDED_COMMAND, READ_BOUNDED_SCRIPT, 1);
   }
 
   /** Numbers, stores and publishes one event; returns it as subscribers receive it. */
@@ -130,6 +157,17 @@ export class ProgressBus {
       if (json !== undefined) events.push(JSON.parse(json) as FlowStreamUpdate);
     }
     return events;
+  }
+
+  /**
+   * Like `readAfter`, but the page also ends once its events' JSON passes `maxBytes` (at
+   * least one event comes): what one read costs is bounded however large the events.
+   */
+  async readAfterBounded(flowId: string, afterId: number, limit: number, maxBytes: number): Promise<FlowStreamUpdate[]> {
+    if (!Number.isSafeInteger(afterId) || afterId < 0) throw new RangeError(`afterId must be a non-negative integer, got ${afterId}`);
+    await whenFailFastReady(this.publisher, this.readyTimeoutMs, "read events");
+    const page = (await this.readBoundedScript(this.eventsKey(flowId), `(${afterId}-0`, limit, maxBytes)) as string[];
+    return page.map((json) => JSON.parse(json) as FlowStreamUpdate);
   }
 
   /**

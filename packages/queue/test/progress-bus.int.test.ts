@@ -54,6 +54,18 @@ function expectExactlyOnceInOrder(events: FlowStreamUpdate[], count: number): vo
 }
 
 describe("ProgressBus", () => {
+  it("readAfterBounded ends a page once its events pass maxBytes, always with at least one event, and pages on to the end", async () => {
+    const flowId = randomUUID();
+    const big = "x".repeat(100_000);
+    for (let i = 0; i < 5; i += 1) await bus.publish(flowId, "step_progress", { stepId: "s", data: { delta: big } });
+    const first = await bus.readAfterBounded(flowId, 0, 100, 250_000);
+    expect(first.map((e) => e.id)).toEqual([1, 2]);
+    expect((await bus.readAfterBounded(flowId, 0, 100, 1)).map((e) => e.id)).toEqual([1]);
+    expect((await bus.readAfterBounded(flowId, 2, 100, 10_000_000)).map((e) => e.id)).toEqual([3, 4, 5]);
+    expect((await bus.readAfterBounded(flowId, 5, 100, 10_000_000))).toEqual([]);
+    expect((await bus.readAfterBounded(flowId, 0, 100, 10_000_000))).toEqual(await bus.readAfter(flowId, 0, 100));
+  });
+
   it("numbers a flow's events 1, 2, 3 and stores them", async () => {
     const flowId = randomUUID();
     const published = [

@@ -11,8 +11,10 @@ import type {
   FlowList,
   FlowStatus,
   ListFlowsOptions,
+  ListFlowStepsOptions,
   Message,
   NewMessage,
+  StepPage,
   StreamEventsOptions,
   Thread,
   ThreadMember,
@@ -88,6 +90,25 @@ export class EnsembleClient {
   /** The flow with its latest run's `stepResults`. */
   async getFlow(flowId: string, _userId?: string): Promise<Flow> {
     return (await this.http.request<Flow>("GET", `/v1/flows/${id(flowId)}`)).body;
+  }
+
+  /** One page of the latest run's step results; follow `nextCursor` until it is null. */
+  async listFlowSteps(flowId: string, options: ListFlowStepsOptions = {}): Promise<StepPage> {
+    const query = new URLSearchParams();
+    if (options.cursor !== undefined) query.set("cursor", options.cursor);
+    if (options.limit !== undefined) query.set("limit", String(options.limit));
+    const suffix = query.size > 0 ? `?${query.toString()}` : "";
+    return (await this.http.request<StepPage>("GET", `/v1/flows/${id(flowId)}/steps${suffix}`)).body;
+  }
+
+  /** Every step result of the latest run, read a page at a time (GET /v1/flows/:flowId/steps). */
+  async *iterateFlowSteps(flowId: string, options: Omit<ListFlowStepsOptions, "cursor"> = {}): AsyncGenerator<FlowStepResult, void, undefined> {
+    let cursor: string | null | undefined;
+    do {
+      const page = await this.listFlowSteps(flowId, { ...options, ...(cursor ? { cursor } : {}) });
+      yield* page.items;
+      cursor = page.nextCursor;
+    } while (cursor);
   }
 
   async listFlows(threadId: string, options?: ListFlowsOptions): Promise<FlowList>;

@@ -86,6 +86,22 @@ export interface FlowList {
   total: number;
 }
 
+/** One page of a flow's latest run's step results (`GET /v1/flows/:flowId/steps`). */
+export interface StepPage {
+  flowId: string;
+  run: number;
+  /** In `stepResults` order: iteration, then step. */
+  items: FlowStepResult[];
+  /** Pass as `cursor` for the next page; null on the last one. */
+  nextCursor: string | null;
+}
+
+export interface ListFlowStepsOptions {
+  cursor?: string;
+  /** 1–100, default 20; a page also ends once its outputs reach 1 000 000 characters. */
+  limit?: number;
+}
+
 export interface ListFlowsOptions {
   status?: OrchestrationFlowStatus;
   type?: OrchestrationFlowType;

@@ -7,6 +7,8 @@ export type StreamEndReason = "flow_ended" | "slow_client" | "error" | "shutdown
 export interface EventSink {
   /** Writes one event; false once the connection's buffer is full (the feed then stops reading). */
   send(event: FlowStreamUpdate): boolean;
+  /** Bytes written to the connection and not yet handed to the network. */
+  bufferedBytes(): number;
   /** Resolves when the buffer has room again, or the connection closed. */
   drained(): Promise<void>;
   /** Closes the connection (gracefully when the flow ended, at once when the client is too slow). */

@@ -8,9 +8,16 @@ export interface EventStreamSettings {
    * Default 30000.
    */
   slowClientMs: number;
+  /**
+   * A client with more unsent bytes than this, that took none of them in the last 250 ms,
+   * is dropped at once instead of after `slowClientMs` (it resumes with Last-Event-ID). A
+   * client that reads is kept, however large an event. Default 1 MiB.
+   */
+  slowClientBytes: number;
 }
 
 export const DEFAULT_EVENT_STREAM_SETTINGS: EventStreamSettings = {
   heartbeatMs: 15_000,
   slowClientMs: 30_000,
+  slowClientBytes: 1_048_576,
 };

@@ -10,6 +10,10 @@ const TERMINAL_EVENTS = new Set(["flow_complete", "flow_failed", "flow_cancelled
 const END_EVENT_GRACE_MS = 2_000;
 /** Events read per page (archive and stream): bounds what one connection holds at once. */
 const PAGE_SIZE = 100;
+/** A page from the stream also ends once its events pass this many bytes (events can be MBs each). */
+const PAGE_BYTES = 4 * 1_048_576;
+/** How often a waiting client's unsent bytes are looked at (the `slowClientBytes` check). */
+const STALL_CHECK_MS = 250;
 
 export interface FlowEventFeedOptions {
   deps: EngineDeps;
@@ -19,6 +23,8 @@ export interface FlowEventFeedOptions {
   sink: EventSink;
   /** A client whose buffer stays full this long is dropped. */
   slowClientMs: number;
+  /** A client with more unsent bytes than this that takes none of them is dropped at once. */
+  slowClientBytes: number;
 }
 
 /**
@@ -32,8 +38,8 @@ export interface FlowEventFeedOptions {
  * then live without gap or duplicate); when the connection's buffer fills, the feed
  * stops following (nothing piles up in this process), waits for the buffer to drain,
  * pulls what it missed and follows again — the Redis stream is the buffer. A client
- * still full after `slowClientMs` is dropped; it reconnects with Last-Event-ID and
- * loses nothing.
+ * still full after `slowClientMs`, or that takes nothing of more than `slowClientBytes`
+ * unsent, is dropped; it reconnects with Last-Event-ID and loses nothing.
  */
 export class FlowEventFeed {
   private lastSent: number;
@@ -89,22 +95,34 @@ export class FlowEventFeed {
     else this.markClosed();
   }
 
-  /** Pulls stored events after the last one sent, a page at a time, writing as fast as the client reads. */
+  /**
+   * Pulls stored events after the last one sent, a page at a time, writing as fast as the
+   * client reads. When the buffer fills, the rest of the page is let go and read again once
+   * it drains: a waiting client holds no page of (possibly large) events in this process.
+   */
   private async catchUp(): Promise<void> {
     for (;;) {
-      const page = await this.nextPage();
-      for (const event of page) {
-        if (this.closed) return;
-        if (!this.write(event)) await this.waitForRoom();
-      }
-      if (page.length < PAGE_SIZE || this.closed) return;
+      const outcome = this.writePage(await this.nextPage());
+      if (outcome === "done" || this.closed) return;
+      if (outcome === "full") await this.waitForRoom();
     }
+  }
+
+  /** Writes a page until the buffer fills: "full", "done" (nothing left to read), or "more". */
+  private writePage(page: FlowStreamUpdate[]): "full" | "done" | "more" {
+    // A page cut by bytes is shorter than PAGE_SIZE and still not the last: only an empty one is.
+    if (page.length === 0) return "done";
+    for (const event of page) {
+      if (this.closed) return "done";
+      if (!this.write(event)) return "full";
+    }
+    return "more";
   }
 
   /** The next stored events: from the Redis stream, or the archive when the stream lacks the next id. */
   private async nextPage(): Promise<FlowStreamUpdate[]> {
     const { deps, flowId } = this.options;
-    const fromStream = await deps.bus.readAfter(flowId, this.lastSent, PAGE_SIZE);
+    const fromStream = await deps.bus.readAfterBounded(flowId, this.lastSent, PAGE_SIZE, PAGE_BYTES);
     if (fromStream[0]?.id === this.lastSent + 1) return fromStream;
     const archived = await readArchivedEvents(deps.db, flowId, this.lastSent, PAGE_SIZE);
     // Neither has the next id (trimmed and never archived): continue with what exists.
@@ -133,15 +151,30 @@ export class FlowEventFeed {
     return accepted;
   }
 
-  /** Waits for the client's buffer to drain; drops the client if it does not within `slowClientMs`. */
+  /**
+   * Waits for the client's buffer to drain. Drops the client if it does not within
+   * `slowClientMs` — or at once once it holds more than `slowClientBytes` unsent and took
+   * none of it since the last look (a client that reads, however large the event, is kept).
+   */
   private async waitForRoom(): Promise<void> {
+    const { sink, slowClientMs, slowClientBytes } = this.options;
     let timer: NodeJS.Timeout | undefined;
-    const tooSlow = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.options.slowClientMs)));
-    const closedMeanwhile = new Promise<boolean>((resolve) => (this.wake = () => resolve(false)));
-    const slow = await Promise.race([this.options.sink.drained().then(() => false), tooSlow, closedMeanwhile]);
+    let poll: NodeJS.Timeout | undefined;
+    const tooSlow = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`its buffer stayed full for ${slowClientMs} ms`), slowClientMs)));
+    const stalled = new Promise<string>((resolve) => {
+      let before = sink.bufferedBytes();
+      poll = setInterval(() => {
+        const now = sink.bufferedBytes();
+        if (now > slowClientBytes && now >= before) resolve(`${now} bytes unsent (over ${slowClientBytes}) and none taken in ${STALL_CHECK_MS} ms`);
+        before = now;
+      }, STALL_CHECK_MS);
+    });
+    const closedMeanwhile = new Promise<null>((resolve) => (this.wake = () => resolve(null)));
+    const slow = await Promise.race([sink.drained().then(() => null), tooSlow, stalled, closedMeanwhile]);
     clearTimeout(timer);
+    clearInterval(poll);
     if (slow && !this.closed) {
-      this.options.deps.logger.warn({ flowId: this.options.flowId, lastEventId: this.lastSent, slowClientMs: this.options.slowClientMs }, "event stream: client too slow, dropped");
+      this.options.deps.logger.warn({ flowId: this.options.flowId, lastEventId: this.lastSent, why: slow }, "event stream: client too slow, dropped");
       this.finish("slow_client");
     }
   }

@@ -20,11 +20,13 @@ export function sseRoutes(hub: FlowEventHub, deps: EngineDeps): Router {
       res.status(204).end();
       return;
     }
+    const slot = await hub.reserveSlot(req.apiKeyId as string);
+    if (res.destroyed) return hub.releaseSlot(slot); // the client left while we checked
     res.writeHead(200, SSE_HEADERS);
     res.flushHeaders();
     req.socket.setNoDelay(true);
     const sink = createSseSink(res);
-    const stop = hub.openFeed({ flowId: flow.id, afterId, sink, heartbeat: () => sink.heartbeat() });
+    const stop = hub.openFeed({ flowId: flow.id, afterId, sink, heartbeat: () => sink.heartbeat(), slot });
     res.on("close", stop);
   });
   return router;

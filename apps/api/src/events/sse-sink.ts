@@ -19,6 +19,8 @@ export const SSE_HEADERS = {
 export function createSseSink(res: ServerResponse): EventSink & { heartbeat(): void } {
   return {
     send: (event) => res.write(formatSseEvent(event)),
+    // The response's own buffer plus its socket's (Node counts both in writableLength).
+    bufferedBytes: () => res.writableLength,
     drained: () =>
       new Promise<void>((resolve) => {
         if (!res.writableNeedDrain || res.destroyed) return resolve();

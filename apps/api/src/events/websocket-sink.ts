@@ -21,6 +21,7 @@ export function createWebSocketSink(ws: WebSocket): EventSink {
       ws.send(JSON.stringify(event), wakeIfRoom);
       return ws.bufferedAmount < WEBSOCKET_HIGH_WATER_BYTES;
     },
+    bufferedBytes: () => ws.bufferedAmount,
     drained: () =>
       new Promise<void>((resolve) => {
         waiters.add(resolve);

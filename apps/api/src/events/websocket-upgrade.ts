@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
 import { isRedisUnavailable } from "@ensemble/queue";
 import type { RateLimiter } from "../guards/rate-limiter.js";
+import type { StreamSlot } from "../guards/stream-slots.js";
 import { ApiError, STATUS_BY_CODE } from "../http/api-error.js";
 import { toApiError } from "../http/error-handler.js";
 import type { FlowEventHub } from "./flow-event-hub.js";
@@ -42,25 +43,28 @@ export class FlowWebSocketUpgrade {
   async handle(req: IncomingMessage, socket: Duplex, head: Buffer, flowId: string, query: URLSearchParams): Promise<void> {
     socket.on("error", () => undefined); // a client gone mid-handshake is not our error
     let afterId: number;
+    let slot: StreamSlot | null;
     try {
       afterId = parseLastEventId(req.headers["last-event-id"], query.get("lastEventId") ?? undefined);
       const { userId, apiKeyId } = await userForAuthorization(this.db, req.headers.authorization);
       await this.countAgainstRateLimit(apiKeyId);
       await loadReadableFlow(this.db, flowId, userId);
+      slot = await this.hub.reserveSlot(apiKeyId);
     } catch (err) {
       this.reject(socket, err);
       return;
     }
-    if (socket.destroyed) return;
+    if (socket.destroyed) return this.hub.releaseSlot(slot);
     try {
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.stream(ws, flowId, afterId));
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.stream(ws, flowId, afterId, slot));
     } catch (err) {
       this.logger.error({ err, flowId }, "websocket upgrade failed");
+      this.hub.releaseSlot(slot);
       socket.destroy();
     }
   }
 
-  private stream(ws: WebSocket, flowId: string, afterId: number): void {
+  private stream(ws: WebSocket, flowId: string, afterId: number, slot: StreamSlot | null): void {
     // A peer that did not answer the previous ping is gone (half-open TCP): terminate it.
     let alive = true;
     ws.on("pong", () => (alive = true));
@@ -70,7 +74,7 @@ export class FlowWebSocketUpgrade {
       alive = false;
       ws.ping();
     };
-    const stop = this.hub.openFeed({ flowId, afterId, sink: createWebSocketSink(ws), heartbeat });
+    const stop = this.hub.openFeed({ flowId, afterId, sink: createWebSocketSink(ws), heartbeat, slot });
     ws.on("close", stop);
   }
 

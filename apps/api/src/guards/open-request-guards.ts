@@ -12,6 +12,7 @@ export function openRequestGuards(env: ApiEnv, logger: Logger): { guards: Reques
     rateLimitRequests: env.RATE_LIMIT_REQUESTS,
     rateLimitWindowMs: env.RATE_LIMIT_WINDOW_MS,
     idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS,
+    streamsPerKey: env.MAX_STREAMS_PER_KEY,
   });
   return { guards, close: () => closeRedisConnection(redis) };
 }

@@ -6,6 +6,7 @@ import { idempotency } from "./idempotency-middleware.js";
 import { IdempotencyStore } from "./idempotency-store.js";
 import { rateLimit } from "./rate-limit-middleware.js";
 import { RateLimiter } from "./rate-limiter.js";
+import { StreamSlots } from "./stream-slots.js";
 
 /** The API's request limits and the Redis-backed guards that enforce the per-key ones. */
 export interface RequestGuards {
@@ -13,6 +14,8 @@ export interface RequestGuards {
   /** Null when the limit is off (RATE_LIMIT_REQUESTS=0). */
   rateLimiter: RateLimiter | null;
   idempotency: IdempotencyStore;
+  /** Null when the limit is off (MAX_STREAMS_PER_KEY=0). */
+  streamSlots: StreamSlots | null;
 }
 
 /** `redis` should be a fail-fast (`producer`) connection; keys live under `prefix` (QUEUE_PREFIX). */
@@ -21,6 +24,7 @@ export function createRequestGuards(redis: Redis, prefix: string, limits: Reques
     limits,
     rateLimiter: limits.rateLimitRequests > 0 ? new RateLimiter(redis, prefix, limits.rateLimitRequests, limits.rateLimitWindowMs) : null,
     idempotency: new IdempotencyStore(redis, prefix, limits.idempotencyTtlSeconds),
+    streamSlots: limits.streamsPerKey > 0 ? new StreamSlots(redis, prefix, limits.streamsPerKey) : null,
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * The API's abuse limits and per-key guards, with the defaults docs/api.md documents.
  * `src/env.ts` reads the configurable ones (MAX_BODY_BYTES, RATE_LIMIT_REQUESTS,
- * RATE_LIMIT_WINDOW_MS, IDEMPOTENCY_TTL_SECONDS).
+ * RATE_LIMIT_WINDOW_MS, IDEMPOTENCY_TTL_SECONDS, MAX_STREAMS_PER_KEY).
  */
 export interface RequestLimits {
   /** Largest JSON body accepted; larger is 413 `payload_too_large`. */
@@ -11,6 +11,8 @@ export interface RequestLimits {
   rateLimitWindowMs: number;
   /** How long an Idempotency-Key's first answer is kept. */
   idempotencyTtlSeconds: number;
+  /** Open event streams (SSE + WebSocket) per API key, counted across API processes; 0 turns the limit off. */
+  streamsPerKey: number;
 }
 
 export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
@@ -21,6 +23,9 @@ export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
   rateLimitRequests: 10_000,
   rateLimitWindowMs: 10_000,
   idempotencyTtlSeconds: 24 * 3_600,
+  // A dashboard or two per tenant, each following a few flows; a client that opens streams in
+  // a loop (or never closes them) is stopped here instead of by the process's memory.
+  streamsPerKey: 20,
 };
 
 /**
@@ -29,3 +34,14 @@ export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
  * (serialization, JSONB) and are refused with 400 naming the path.
  */
 export const MAX_JSON_DEPTH = 32;
+
+/**
+ * Pages of `GET /v1/flows/:flowId/steps`: at most `maxItems` step results, and a page ends
+ * after the result that brings its outputs past `outputChars` (a page always holds at
+ * least one result), so a page stays near one step's largest output however many are asked for.
+ */
+export const STEP_PAGE_LIMITS = {
+  defaultItems: 20,
+  maxItems: 100,
+  outputChars: 1_000_000,
+} as const;

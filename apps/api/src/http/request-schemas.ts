@@ -1,5 +1,6 @@
-import { TimeoutConfigSchema } from "@ensemble/core";
+import { FLOW_LIMITS, TimeoutConfigSchema } from "@ensemble/core";
 import { z } from "zod";
+import { STEP_PAGE_LIMITS } from "./request-limits.js";
 
 /** The request bodies of the contract; the same schemas validate requests and (later) generate OpenAPI. */
 export const CreateUserBody = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(), name: z.string().min(1).max(200) });
@@ -13,7 +14,7 @@ export const PutPolicyBody = z.strictObject({
 });
 export const CreateFlowBody = z.strictObject({ threadId: z.string().min(1).max(128), definition: z.unknown() });
 export const ExecuteFlowBody = z.strictObject({
-  input: z.string().max(200_000).optional(),
+  input: z.string().max(FLOW_LIMITS.maxInputChars).optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
   saveMessages: z.boolean().optional(),
   timeout: TimeoutConfigSchema.optional(),
@@ -27,3 +28,11 @@ export const ListFlowsQuery = z.object({
   sortOrder: z.enum(["ASC", "DESC"]).default("DESC"),
 });
 export const WaitQuery = z.object({ wait: z.enum(["true", "false"]).optional() });
+/** `cursor` is the `nextCursor` of the page before ("<iteration>.<stepIndex>", opaque to clients). */
+export const StepPageQuery = z.object({
+  cursor: z
+    .string()
+    .regex(/^\d{1,9}\.\d{1,9}$/, "must be the nextCursor of the page before")
+    .optional(),
+  limit: z.coerce.number().int().min(1).max(STEP_PAGE_LIMITS.maxItems).default(STEP_PAGE_LIMITS.defaultItems),
+});

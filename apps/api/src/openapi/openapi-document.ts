@@ -19,6 +19,7 @@ import {
   ExecuteFlowBody,
   ListFlowsQuery,
   PutMemberBody,
+  StepPageQuery,
   PutPolicyBody,
 } from "../http/request-schemas.js";
 import * as responses from "./response-schemas.js";
@@ -96,6 +97,7 @@ const NAMED_SCHEMAS: Record<string, z.ZodType> = {
   PolicyList: responses.PolicyListResponse,
   Flow: responses.FlowResponse,
   FlowList: responses.FlowListResponse,
+  StepPage: responses.StepPageResponse,
   ExecuteAccepted: responses.ExecuteAcceptedResponse,
   CancelAccepted: responses.CancelAcceptedResponse,
   FlowStatus: responses.FlowStatusResponse,
@@ -112,7 +114,7 @@ const ERROR_RESPONSES: Record<number, { name: string; description: string; retry
   409: { name: "Conflict", description: "`conflict`: the resource's state forbids this (e.g. the flow is running)" },
   413: { name: "PayloadTooLarge", description: "`payload_too_large`: the body is over MAX_BODY_BYTES" },
   415: { name: "UnsupportedMediaType", description: "`unsupported_media_type`: send the body as JSON (Content-Type: application/json)" },
-  429: { name: "RateLimited", description: "`rate_limited`: the key's request rate is spent", retryAfter: true },
+  429: { name: "RateLimited", description: "`rate_limited`: the key's request rate is spent, or (event streams) it has MAX_STREAMS_PER_KEY streams open", retryAfter: true },
   500: { name: "Internal", description: "`internal`: no stack, no secret; the server logged it" },
   503: { name: "Unavailable", description: "`unavailable`: Redis is unreachable", retryAfter: true },
 };
@@ -268,6 +270,18 @@ const OPERATIONS: OperationSpec[] = [
     auth: "apiKey",
     responses: { 202: { description: "cancelling; the flow ends `cancelled`", schema: json("CancelAccepted") } },
     errors: [403, 404, 409],
+  },
+  {
+    method: "get",
+    path: "/v1/flows/{flowId}/steps",
+    operationId: "listFlowSteps",
+    tag: "flows",
+    summary: "The latest run's step results, a page at a time",
+    description: "A page ends at `limit` results, or after the result that brings its outputs to 1 000 000 characters (at least one result per page).",
+    auth: "apiKey",
+    query: StepPageQuery,
+    responses: { 200: { description: "one page", schema: json("StepPage") } },
+    errors: [400, 403, 404],
   },
   { method: "get", path: "/v1/flows/{flowId}/status", operationId: "getFlowStatus", tag: "flows", summary: "Progress of the latest run", auth: "apiKey", responses: { 200: { description: "the status", schema: json("FlowStatus") } }, errors: [403, 404] },
   {

@@ -73,6 +73,13 @@ export const FlowResponse = z.object({
 });
 export const FlowListResponse = z.object({ items: z.array(FlowResponse), total: z.number().int() });
 
+export const StepPageResponse = z.object({
+  flowId: z.string(),
+  run: z.number().int().describe("the run these results belong to (the latest)"),
+  items: z.array(FlowStepResultSchema).describe("in stepResults order: iteration, then step"),
+  nextCursor: z.string().nullable().describe("pass as cursor for the next page; null on the last"),
+});
+
 export const ExecuteAcceptedResponse = z.object({
   flowId: z.string(),
   stepId: z.string().optional().describe("single-step execute only"),

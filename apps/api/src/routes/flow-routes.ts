@@ -1,9 +1,10 @@
 import { createFlow, executeFlow, requestCancel, summarizeFlowStatus, waitForRun } from "@ensemble/engine";
-import { deleteFlow, findFlow, listFlows, listRunSteps, type FlowRow } from "@ensemble/db";
+import { deleteFlow, findFlow, listFlows, listRunSteps, listRunStepStatuses, type FlowRow } from "@ensemble/db";
 import { Router, type Request } from "express";
 import { ApiError } from "../http/api-error.js";
-import { CreateFlowBody, ExecuteFlowBody, ListFlowsQuery, WaitQuery } from "../http/request-schemas.js";
+import { CreateFlowBody, ExecuteFlowBody, ListFlowsQuery, StepPageQuery, WaitQuery } from "../http/request-schemas.js";
 import { serializeFlow } from "../http/serialize.js";
+import { readStepPage } from "../http/step-page.js";
 import { permissionsToExecute, requireThreadPermission } from "../http/thread-access.js";
 import { parseRequest } from "../http/validate.js";
 import type { AppContext } from "../app-context.js";
@@ -43,6 +44,13 @@ export function flowRoutes(ctx: AppContext): Router {
   router.get("/v1/flows/:flowId", async (req, res) => {
     const flow = await loadFlow(req, "read");
     res.json(serializeFlow(flow, await listRunSteps(db, flow.id, flow.run)));
+  });
+
+  // The latest run's step results a page at a time: outputs can be large, GET /v1/flows/:flowId carries them all.
+  router.get("/v1/flows/:flowId/steps", async (req, res) => {
+    const flow = await loadFlow(req, "read");
+    const query = parseRequest(StepPageQuery, req.query);
+    res.json(await readStepPage(db, flow, query.cursor, query.limit));
   });
 
   router.get("/v1/threads/:threadId/flows", async (req, res) => {
@@ -109,7 +117,8 @@ export function flowRoutes(ctx: AppContext): Router {
 
   router.get("/v1/flows/:flowId/status", async (req, res) => {
     const flow = await loadFlow(req, "read");
-    const rows = await listRunSteps(db, flow.id, flow.run);
+    // Statuses only: a run's outputs can be megabytes, and a status poll needs none of them.
+    const rows = await listRunStepStatuses(db, flow.id, flow.run);
     const definedSteps = Array.isArray((flow.definition as { steps?: unknown[] }).steps) ? (flow.definition as { steps: unknown[] }).steps.length : 0;
     const stepCount = flow.onlyStepId ? 1 : definedSteps;
     res.json(summarizeFlowStatus(flow, rows, stepCount));

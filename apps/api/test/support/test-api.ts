@@ -4,10 +4,12 @@ import { randomUUID } from "node:crypto";
 import { createEngine, createLogger, startScheduler, startStepWorker, type Engine, type Runtime } from "@ensemble/engine";
 import { findFlow, insertApiKey, insertUser } from "@ensemble/db";
 import { createTestDatabase, type TestDatabase } from "@ensemble/db/testing";
-import { createRedisConnection } from "@ensemble/queue";
+import { closeRedisConnection, createRedisConnection, type Redis } from "@ensemble/queue";
 import { createApp } from "../../src/app.js";
 import { generateApiKey } from "../../src/auth/api-keys.js";
 import { readinessProbe } from "../../src/ops/readiness.js";
+import { createRequestGuards, type RequestGuards } from "../../src/guards/request-guards.js";
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from "../../src/http/request-limits.js";
 import type { EventStreamSettings } from "../../src/events/event-stream-settings.js";
 import { attachFlowWebSocket, type FlowEventStreams } from "../../src/events/flow-events.js";
 
@@ -21,6 +23,10 @@ export interface TestApiOptions {
   events?: Partial<EventStreamSettings>;
   /** Vendor variables (e.g. the fake vendors' `env`): their providers join `sim`. */
   providerEnv?: Readonly<Record<string, string>>;
+  /** Per-key guards as main.ts has them (rate limit, Idempotency-Key, streams per key), with these limits over the defaults. */
+  guards?: Partial<RequestLimits>;
+  /** Share another TestApi's database and Redis prefix: a second API process of the same cluster. */
+  sameClusterAs?: TestApi;
 }
 
 /**
@@ -29,13 +35,16 @@ export interface TestApiOptions {
  * database); optionally with a scheduler and a step worker so flows run.
  */
 export class TestApi {
-  readonly prefix = `test-api-${randomUUID().slice(0, 8)}`;
+  prefix = `test-api-${randomUUID().slice(0, 8)}`;
   baseUrl = "";
   engine!: Engine;
   events!: FlowEventStreams;
-  private database!: TestDatabase;
+  database!: TestDatabase;
   private server!: Server;
   private readonly runtimes: Runtime[] = [];
+  private guardsRedis: Redis | undefined;
+  /** False for a TestApi that shares another's database and prefix (that one cleans up). */
+  private ownsCluster = true;
 
   static async start(options: TestApiOptions = {}): Promise<TestApi> {
     const api = new TestApi();
@@ -44,7 +53,13 @@ export class TestApi {
   }
 
   private async boot(options: TestApiOptions): Promise<void> {
-    this.database = await createTestDatabase();
+    if (options.sameClusterAs) {
+      this.ownsCluster = false;
+      this.prefix = options.sameClusterAs.prefix;
+      this.database = options.sameClusterAs.database;
+    } else {
+      this.database = await createTestDatabase();
+    }
     const logger = createLogger({ level: process.env.LOG_LEVEL ?? "silent", name: "api-test" });
     this.engine = await createEngine({ redisUrl: REDIS_URL, databaseUrl: this.database.url, queuePrefix: this.prefix, logger, databasePoolSize: 4, ...(options.providerEnv ? { providerEnv: options.providerEnv } : {}) });
     const { deps } = this.engine;
@@ -52,7 +67,12 @@ export class TestApi {
       this.runtimes.push(await startScheduler(deps, { connection: this.engine.workerConnection("scheduler"), prefix: this.prefix, sweepEveryMs: 60_000 }));
       this.runtimes.push(await startStepWorker(deps, { connection: this.engine.workerConnection("worker"), prefix: this.prefix, concurrency: 8 }));
     }
-    const app = createApp({ deps, adminToken: options.adminToken, readiness: readinessProbe(deps), ...(options.events ? { events: options.events } : {}) });
+    let guards: RequestGuards | undefined;
+    if (options.guards) {
+      this.guardsRedis = createRedisConnection({ url: REDIS_URL, role: "producer", name: "api-test-guards" });
+      guards = createRequestGuards(this.guardsRedis, this.prefix, { ...DEFAULT_REQUEST_LIMITS, ...options.guards });
+    }
+    const app = createApp({ deps, adminToken: options.adminToken, readiness: readinessProbe(deps), ...(options.events ? { events: options.events } : {}), ...(guards ? { guards } : {}) });
     this.server = app.listen(0, "127.0.0.1");
     await new Promise<void>((resolve) => this.server.once("listening", resolve));
     this.events = attachFlowWebSocket(this.server, app);
@@ -104,6 +124,8 @@ export class TestApi {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     for (const runtime of this.runtimes) await runtime.close();
     await this.engine?.close();
+    if (this.guardsRedis) await closeRedisConnection(this.guardsRedis);
+    if (!this.ownsCluster) return;
     await this.database?.drop();
     await deleteKeys(`${this.prefix}:*`);
   }

@@ -4,6 +4,8 @@
  * `\{{` writes a literal `{{`.
  */
 
+import { FLOW_LIMITS } from "../schema/limits.js";
+
 export type TemplatePart = { kind: "text"; text: string } | { kind: "placeholder"; path: string[]; raw: string };
 
 export interface ParsedTemplate {
@@ -60,7 +62,27 @@ export function listPlaceholders(template: ParsedTemplate): string[][] {
   return template.parts.flatMap((part) => (part.kind === "placeholder" ? [part.path] : []));
 }
 
-/** Renders a template; `resolve` returns the text for a path (validated beforehand, so never unknown). */
-export function renderTemplate(template: ParsedTemplate, resolve: (path: string[]) => string): string {
-  return template.parts.map((part) => (part.kind === "text" ? part.text : resolve(part.path))).join("");
+/** A rendered prompt would be longer than `FLOW_LIMITS.maxRenderedPromptChars`. */
+export class PromptTooLargeError extends Error {
+  override readonly name = "PromptTooLargeError";
+  constructor(readonly limit: number) {
+    super(`the rendered prompt is over the limit of ${limit} characters (maxRenderedPromptChars)`);
+  }
+}
+
+/**
+ * Renders a template; `resolve` returns the text for a path (validated beforehand, so never
+ * unknown). The length is summed before the text is joined: a prompt placing a large value
+ * many times fails with PromptTooLargeError instead of building a string of hundreds of MB.
+ */
+export function renderTemplate(template: ParsedTemplate, resolve: (path: string[]) => string, maxChars: number = FLOW_LIMITS.maxRenderedPromptChars): string {
+  const pieces: string[] = [];
+  let chars = 0;
+  for (const part of template.parts) {
+    const piece = part.kind === "text" ? part.text : resolve(part.path);
+    chars += piece.length;
+    if (chars > maxChars) throw new PromptTooLargeError(maxChars);
+    pieces.push(piece);
+  }
+  return pieces.join("");
 }

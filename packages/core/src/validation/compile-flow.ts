@@ -7,6 +7,7 @@ import type { CompiledFlow, CompiledLoop, CompiledStep, OutputRule } from "./com
 import { compileLoop } from "./compile-loop.js";
 import { compilePrompt, compileStepCondition, compileSystemPrompt, type StepCompileContext } from "./compile-step.js";
 import { presetDependencies, presetInputFrom } from "./flow-presets.js";
+import { checkWorstCasePromptSize } from "./prompt-size.js";
 import { ancestorsOf, findCycle } from "./graph.js";
 
 export interface CompileFlowOptions {
@@ -39,6 +40,7 @@ export function compileFlow(input: unknown, options: CompileFlowOptions = {}): C
   const policy = ContextPolicySchema.parse(definition.contextPolicy ?? {});
   const ctx: StepCompileContext = { stepIds, policy, hooks: options.hooks, issues };
   const steps = definition.steps.map((step, index) => compileStep(definition, index, ctx));
+  for (const step of steps) checkWorstCasePromptSize(step, `steps[${step.index}]`, policy, issues);
   const loop = compileLoop(definition, ctx);
   if (loop) for (const step of steps) step.inLoop = loop.stepIds.includes(step.id);
   checkGraph(steps, loop, issues);

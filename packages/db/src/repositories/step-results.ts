@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, lt, or, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, lt, or, sql } from "drizzle-orm";
 import type { Executor } from "../client.js";
 import { stepResults, usageLedger } from "../schema/tables.js";
 import { newId } from "./ids.js";
@@ -14,6 +14,33 @@ export async function listRunSteps(db: Executor, flowId: string, run: number): P
     .from(stepResults)
     .where(and(eq(stepResults.flowId, flowId), eq(stepResults.run, run)))
     .orderBy(asc(stepResults.iteration), asc(stepResults.stepIndex));
+}
+
+/** The statuses of a run's step instances, without their outputs (for status summaries). */
+export async function listRunStepStatuses(db: Executor, flowId: string, run: number): Promise<Pick<StepResultRow, "status">[]> {
+  return db
+    .select({ status: stepResults.status })
+    .from(stepResults)
+    .where(and(eq(stepResults.flowId, flowId), eq(stepResults.run, run)));
+}
+
+/** Where a page of a run's steps starts: after this instance, in (iteration, step index) order. */
+export interface StepPageCursor {
+  iteration: number;
+  stepIndex: number;
+}
+
+/** At most `limit` of a run's step instances after `after`, in listRunSteps' order. */
+export async function listRunStepsPage(db: Executor, flowId: string, run: number, after: StepPageCursor | null, limit: number): Promise<StepResultRow[]> {
+  const afterCursor = after
+    ? or(gt(stepResults.iteration, after.iteration), and(eq(stepResults.iteration, after.iteration), gt(stepResults.stepIndex, after.stepIndex)))
+    : undefined;
+  return db
+    .select()
+    .from(stepResults)
+    .where(and(eq(stepResults.flowId, flowId), eq(stepResults.run, run), afterCursor))
+    .orderBy(asc(stepResults.iteration), asc(stepResults.stepIndex))
+    .limit(limit);
 }
 
 /** Records step instances (dispatched, skipped, …); an instance already recorded is left as it is. */

@@ -73,7 +73,7 @@ export interface FlowStatusSummary {
 }
 
 /** GET /status: progress counts step instances that reached an end, over the steps the run has. */
-export function summarizeFlowStatus(flow: FlowRow, rows: StepResultRow[], definitionStepCount: number): FlowStatusSummary {
+export function summarizeFlowStatus(flow: FlowRow, rows: readonly Pick<StepResultRow, "status">[], definitionStepCount: number): FlowStatusSummary {
   const terminal = rows.filter((r) => ["success", "failed", "skipped", "cancelled"].includes(r.status));
   const totalSteps = Math.max(definitionStepCount, rows.length);
   const finished = ["completed", "failed", "cancelled", "timed_out"].includes(flow.status);

@@ -3,12 +3,15 @@ import {
   buildStepMessages,
   computeCost,
   createRunState,
+  FLOW_LIMITS,
+  PromptTooLargeError,
   requestViolation,
   shareableHistory,
   strictestRules,
   targetForAttempt,
   type CompiledFlow,
   type ConversationMessage,
+  type StepMessages,
 } from "@ensemble/core";
 import { listMessages, renewStepLease, type FlowRow, type PolicyRow, type StepResultRow } from "@ensemble/db";
 import { ProviderError } from "@ensemble/providers";
@@ -16,6 +19,7 @@ import type { RateLimitSlot } from "@ensemble/queue";
 import type { EngineDeps } from "../engine-deps.js";
 import { sortRows, toFlowStepResult, toStepRecord } from "../run/records.js";
 import { FlowAbortedError, type InFlightCalls } from "./in-flight-calls.js";
+import { OutputLimitReached, outputBudget, outputTooLarge, promptTooLarge } from "./output-limits.js";
 import { ProgressCoalescer } from "./progress-coalescer.js";
 import type { StepOutcome } from "./step-outcome.js";
 
@@ -62,11 +66,21 @@ export async function callStepProvider(deps: EngineDeps, inFlight: InFlightCalls
     hookPrompt = await hook(hookContext());
   }
 
-  const request = buildStepMessages(state, step.id, claimed.iteration, {
-    history,
-    historyAllowed: rule?.allowConversationHistory ?? true,
-    ...(hookPrompt !== undefined ? { hookPrompt } : {}),
-  });
+  let request: StepMessages | null = null;
+  try {
+    request = buildStepMessages(state, step.id, claimed.iteration, {
+      history,
+      historyAllowed: rule?.allowConversationHistory ?? true,
+      ...(hookPrompt !== undefined ? { hookPrompt } : {}),
+    });
+  } catch (error) {
+    if (!(error instanceof PromptTooLargeError)) throw error;
+  }
+  if (!request) return { status: "failed", provider, model, error: promptTooLarge(step.id) };
+  const requestChars = request.messages.reduce((sum, m) => sum + m.content.length, 0);
+  if (requestChars > FLOW_LIMITS.maxRenderedPromptChars) return { status: "failed", provider, model, error: promptTooLarge(step.id, requestChars) };
+  const budget = outputBudget(ctx.rows, claimed.id);
+  if (budget.chars <= 0) return { status: "failed", provider, model, error: outputTooLarge(step.id, budget) };
   const violation = requestViolation(request, step, provider, rules);
   if (violation) return { status: "failed", provider, model, error: { code: "policy_violation", message: violation.message, retryable: false } };
 
@@ -86,6 +100,7 @@ export async function callStepProvider(deps: EngineDeps, inFlight: InFlightCalls
     slot = admission.slot;
   }
   let tokensUsed = 0;
+  let streamedChars = 0;
   void deps.bus
     .publish(flow.id, "step_start", {
       stepId: step.id,
@@ -117,16 +132,23 @@ export async function callStepProvider(deps: EngineDeps, inFlight: InFlightCalls
       messages: request.messages,
       settings: step.definition.settings ?? {},
       signal,
-      onToken: (delta) => progress.push(delta),
+      onToken: (delta) => {
+        // Stop the call as soon as the output passes its budget: neither the vendor's time nor this process's memory is spent on the rest.
+        streamedChars += delta.length;
+        if (streamedChars > budget.chars) controller.abort(new OutputLimitReached(budget));
+        else progress.push(delta);
+      },
       trace: { flowId: flow.id, stepId: step.id, iteration: claimed.iteration, attempt: claimed.attempt },
     });
     progress.flush();
     tokensUsed = result.usage.totalTokens;
     const priced = computeCost(result.usage, provider, result.model || model, deps.prices);
     if (priced.warning) deps.logger.warn({ provider, model }, priced.warning);
+    if (result.text.length > budget.chars) return { status: "failed", provider, model, usage: result.usage, cost: priced.cost, error: outputTooLarge(step.id, budget) };
     return { status: "success", output: result.text, usage: result.usage, cost: priced.cost, provider, model: result.model || model };
   } catch (error) {
     progress.flush();
+    if (controller.signal.reason instanceof OutputLimitReached) return { status: "failed", provider, model, error: outputTooLarge(step.id, budget) };
     if (controller.signal.aborted) {
       const reason = controller.signal.reason instanceof FlowAbortedError ? controller.signal.reason.reason : "cancelled";
       return { status: "aborted", reason };
