@@ -4,8 +4,9 @@ import { randomUUID } from "node:crypto";
 import { createEngine, createLogger, startScheduler, startStepWorker, type Engine, type Runtime } from "@ensemble/engine";
 import { insertApiKey, insertUser } from "@ensemble/db";
 import { createTestDatabase, type TestDatabase } from "@ensemble/db/testing";
-import { createRedisConnection } from "@ensemble/queue";
+import { closeRedisConnection, createRedisConnection, type Redis } from "@ensemble/queue";
 import { createApp } from "../../src/app.js";
+import { AdminSessions } from "../../src/auth/admin-sessions.js";
 import { generateApiKey } from "../../src/auth/api-keys.js";
 import { readinessProbe } from "../../src/ops/readiness.js";
 import type { EventStreamSettings } from "../../src/events/event-stream-settings.js";
@@ -19,6 +20,8 @@ export interface TestApiOptions {
   runFlows?: boolean;
   /** Event stream tunables (heartbeats, slow clients). */
   events?: Partial<EventStreamSettings>;
+  /** Express's `trust proxy` (TRUST_PROXY). */
+  trustProxy?: boolean | number | string;
 }
 
 /**
@@ -34,6 +37,7 @@ export class TestApi {
   private database!: TestDatabase;
   private server!: Server;
   private readonly runtimes: Runtime[] = [];
+  private sessionRedis?: Redis;
 
   static async start(options: TestApiOptions = {}): Promise<TestApi> {
     const api = new TestApi();
@@ -50,7 +54,9 @@ export class TestApi {
       this.runtimes.push(await startScheduler(deps, { connection: this.engine.workerConnection("scheduler"), prefix: this.prefix, sweepEveryMs: 60_000 }));
       this.runtimes.push(await startStepWorker(deps, { connection: this.engine.workerConnection("worker"), prefix: this.prefix, concurrency: 8 }));
     }
-    const app = createApp({ deps, adminToken: options.adminToken, readiness: readinessProbe(deps), ...(options.events ? { events: options.events } : {}) });
+    this.sessionRedis = createRedisConnection({ url: REDIS_URL, role: "producer", name: "api-test-admin-sessions" });
+    const adminSessions = new AdminSessions(this.sessionRedis, this.prefix, 3_600);
+    const app = createApp({ deps, adminToken: options.adminToken, adminSessions, readiness: readinessProbe(deps), ...(options.events ? { events: options.events } : {}), ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}) });
     this.server = app.listen(0, "127.0.0.1");
     await new Promise<void>((resolve) => this.server.once("listening", resolve));
     this.events = attachFlowWebSocket(this.server, app);
@@ -91,6 +97,7 @@ export class TestApi {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     for (const runtime of this.runtimes) await runtime.close();
     await this.engine?.close();
+    if (this.sessionRedis) await closeRedisConnection(this.sessionRedis);
     await this.database?.drop();
     await deleteKeys(`${this.prefix}:*`);
   }
