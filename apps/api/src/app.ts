@@ -4,7 +4,7 @@ import { mountFlowEvents } from "./events/flow-events.js";
 import { perKeyGuards } from "./guards/request-guards.js";
 import { errorHandler, notFoundHandler } from "./http/error-handler.js";
 import { jsonBody } from "./http/json-body.js";
-import { rejectMalformedPath } from "./http/percent-encoding.js";
+import { rejectInvalidPath } from "./http/percent-encoding.js";
 import { DEFAULT_REQUEST_LIMITS } from "./http/request-limits.js";
 import { securityHeaders } from "./http/security-headers.js";
 import type { AppContext } from "./app-context.js";
@@ -23,7 +23,7 @@ export function createApp(ctx: AppContext): Express {
   app.disable("x-powered-by");
   app.set("query parser", "simple");
   if (ctx.trustProxy !== undefined) app.set("trust proxy", ctx.trustProxy);
-  app.use(securityHeaders, rejectMalformedPath);
+  app.use(securityHeaders, rejectInvalidPath);
   app.use(jsonBody(ctx.guards?.limits.bodyBytes ?? DEFAULT_REQUEST_LIMITS.bodyBytes));
   app.use(healthRoutes(ctx));
   app.use(metricsRoutes(ctx), openApiRoutes(), queueBoardRoutes(ctx));
