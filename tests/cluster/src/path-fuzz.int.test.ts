@@ -58,7 +58,7 @@ describe("path fuzzing against a running API process", () => {
     });
     const health = sampleHealth(cluster.baseUrl);
     const seen = new Map<number, number>();
-    let failure: unknown;
+    let failure: Error | undefined;
     try {
       await fc.assert(
         fc.asyncProperty(request, async (r) => {
@@ -77,7 +77,7 @@ describe("path fuzzing against a running API process", () => {
         { numRuns: RUNS, endOnFailure: true, ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}) },
       );
     } catch (err) {
-      failure = err; // fast-check's report (seed, shrunk request) comes first
+      failure = err as Error; // fast-check's report (seed, shrunk request) comes first
     }
     const latencies = await health.stop();
     const sorted = latencies.sort((a, b) => a - b);
