@@ -1,7 +1,7 @@
 import express, { type Express } from "express";
 import { authenticate } from "./auth/authenticate.js";
 import { mountFlowEvents } from "./events/flow-events.js";
-import { perKeyGuards } from "./guards/request-guards.js";
+import { knownOverLimitGuard, perKeyGuards } from "./guards/request-guards.js";
 import { errorHandler, notFoundHandler } from "./http/error-handler.js";
 import { jsonBody } from "./http/json-body.js";
 import { rejectInvalidPath } from "./http/percent-encoding.js";
@@ -28,6 +28,7 @@ export function createApp(ctx: AppContext): Express {
   app.use(healthRoutes(ctx));
   app.use(metricsRoutes(ctx), openApiRoutes(), queueBoardRoutes(ctx));
   app.use(adminRoutes(ctx));
+  if (ctx.guards) app.use(knownOverLimitGuard(ctx.guards));
   app.use("/v1", authenticate(ctx.deps.db));
   if (ctx.guards) app.use(perKeyGuards(ctx.guards, ctx.deps.logger));
   app.use(threadRoutes(ctx));
