@@ -1,4 +1,5 @@
 import type { EngineDeps } from "@ensemble/engine";
+import type { AdminSessions } from "./auth/admin-sessions.js";
 import type { RequestGuards } from "./guards/request-guards.js";
 import type { EventStreamSettings } from "./events/event-stream-settings.js";
 
@@ -6,6 +7,10 @@ import type { EventStreamSettings } from "./events/event-stream-settings.js";
 export interface AppContext {
   deps: EngineDeps;
   adminToken: string | undefined;
+  /** Bull Board's browser logins (Redis); unset: the board takes the bearer header only. */
+  adminSessions?: AdminSessions;
+  /** Express's `trust proxy` (TRUST_PROXY): which proxies' X-Forwarded-* to believe; unset: none. */
+  trustProxy?: boolean | number | string;
   /** Checks Redis and Postgres for /readyz. */
   readiness: () => Promise<{ redis: boolean; postgres: boolean }>;
   /**

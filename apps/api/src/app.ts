@@ -1,10 +1,12 @@
 import express, { type Express } from "express";
 import { authenticate } from "./auth/authenticate.js";
 import { mountFlowEvents } from "./events/flow-events.js";
-import { perKeyGuards } from "./guards/request-guards.js";
+import { knownOverLimitGuard, perKeyGuards } from "./guards/request-guards.js";
 import { errorHandler, notFoundHandler } from "./http/error-handler.js";
 import { jsonBody } from "./http/json-body.js";
+import { rejectInvalidPath } from "./http/percent-encoding.js";
 import { DEFAULT_REQUEST_LIMITS } from "./http/request-limits.js";
+import { securityHeaders } from "./http/security-headers.js";
 import type { AppContext } from "./app-context.js";
 import { adminRoutes } from "./routes/admin-routes.js";
 import { flowRoutes } from "./routes/flow-routes.js";
@@ -20,10 +22,13 @@ export function createApp(ctx: AppContext): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
+  if (ctx.trustProxy !== undefined) app.set("trust proxy", ctx.trustProxy);
+  app.use(securityHeaders, rejectInvalidPath);
   app.use(jsonBody(ctx.guards?.limits.bodyBytes ?? DEFAULT_REQUEST_LIMITS.bodyBytes));
   app.use(healthRoutes(ctx));
   app.use(metricsRoutes(ctx), openApiRoutes(), queueBoardRoutes(ctx));
   app.use(adminRoutes(ctx));
+  if (ctx.guards) app.use(knownOverLimitGuard(ctx.guards));
   app.use("/v1", authenticate(ctx.deps.db));
   if (ctx.guards) app.use(perKeyGuards(ctx.guards, ctx.deps.logger));
   app.use(threadRoutes(ctx));

@@ -9,6 +9,19 @@ const ApiEnvSchema = EngineEnvSchema.extend({
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   /** Bearer token for /v1/admin and Bull Board; unset turns them off. */
   ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  /** How long a Bull Board browser login (GET /admin/login) lasts. */
+  ADMIN_SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(30 * 86_400).default(12 * 3_600),
+  /**
+   * Express's `trust proxy`: "true" (any), a hop count ("1"), or addresses/subnets
+   * ("loopback, 10.0.0.0/8"). Then X-Forwarded-Proto from those proxies makes a request
+   * HTTPS (the login cookie gets Secure). Unset: X-Forwarded-* is ignored.
+   */
+  TRUST_PROXY: z
+    .string()
+    .trim()
+    .min(1)
+    .optional()
+    .transform((v) => (v === undefined ? undefined : v === "true" ? true : v === "false" ? false : /^\d+$/.test(v) ? Number(v) : v)),
   /** "api", or "all": api + scheduler + worker in one process (the all-in-one mode). */
   ROLES: z.enum(["api", "all"]).default("api"),
   /** In-flight steps when this process also runs the worker role. */

@@ -34,6 +34,8 @@ const app = createApp({
   deps,
   guards: requestGuards.guards,
   adminToken: env.ADMIN_TOKEN,
+  adminSessions: requestGuards.adminSessions,
+  trustProxy: env.TRUST_PROXY,
   readiness: readinessProbe(deps),
   events: { heartbeatMs: env.EVENTS_HEARTBEAT_MS, slowClientMs: env.EVENTS_SLOW_CLIENT_MS, slowClientBytes: env.EVENTS_SLOW_CLIENT_BYTES },
 });

@@ -29,7 +29,8 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
   let key: string;
 
   beforeAll(async () => {
-    api = await TestApi.start({ adminToken: ADMIN_TOKEN });
+    // As behind a TLS-terminating proxy on this host (TRUST_PROXY=loopback).
+    api = await TestApi.start({ adminToken: ADMIN_TOKEN, trustProxy: "loopback" });
     ({ key } = await api.createUser());
   });
   afterAll(async () => {
@@ -71,10 +72,68 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
       expect(cookie).toMatch(/SameSite=Strict/i);
       expect(cookie).toMatch(/Path=\/admin/);
 
-      const page = await fetch(`${api.baseUrl}/admin/queues`, { headers: { cookie: cookie.split(";")[0] as string } });
+      const session = cookie.split(";")[0] as string;
+      // A random session id, not the token.
+      expect(session).not.toContain(ADMIN_TOKEN);
+      expect(session).not.toContain(encodeURIComponent(ADMIN_TOKEN));
+      const page = await fetch(`${api.baseUrl}/admin/queues`, { headers: { cookie: session } });
       expect(page.status).toBe(200);
-      // The cookie is for the board only: /v1 still wants an API key.
-      expect((await fetch(`${api.baseUrl}/v1/templates`, { headers: { cookie: cookie.split(";")[0] as string } })).status).toBe(401);
+      // The cookie is for the board only: /v1 still wants an API key, /v1/admin the bearer token.
+      expect((await fetch(`${api.baseUrl}/v1/templates`, { headers: { cookie: session } })).status).toBe(401);
+      const admin = await fetch(`${api.baseUrl}/v1/admin/users`, { method: "POST", headers: { cookie: session, "content-type": "application/json" }, body: '{"name":"via cookie"}' });
+      expect(admin.status).toBe(401);
+      // Nor does the raw token work as a cookie any more.
+      expect((await fetch(`${api.baseUrl}/admin/queues`, { headers: { cookie: `ensemble_admin=${encodeURIComponent(ADMIN_TOKEN)}` } })).status).toBe(401);
+
+      // Logout ends the session on the server: the old cookie no longer opens the board.
+      expect((await fetch(`${api.baseUrl}/admin/logout`, { headers: { cookie: session } })).status).toBe(200);
+      expect((await fetch(`${api.baseUrl}/admin/queues`, { headers: { cookie: session } })).status).toBe(401);
+    });
+
+    it("marks the login cookie Secure when a trusted proxy (TRUST_PROXY) says the request came over HTTPS", async () => {
+      const login = (headers: Record<string, string>): Promise<Response> => fetch(`${api.baseUrl}/admin/login?token=${encodeURIComponent(ADMIN_TOKEN)}`, { redirect: "manual", headers });
+      expect((await login({ "x-forwarded-proto": "https" })).headers.get("set-cookie")).toMatch(/;\s*Secure/i);
+      expect((await login({})).headers.get("set-cookie")).not.toMatch(/;\s*Secure/i);
+    });
+
+    it("refuses Bull Board writes on the cookie unless they come from the board's own origin (CSRF)", async () => {
+      const login = await fetch(`${api.baseUrl}/admin/login?token=${encodeURIComponent(ADMIN_TOKEN)}`, { redirect: "manual" });
+      const session = (login.headers.get("set-cookie") ?? "").split(";")[0] as string;
+      const host = new URL(api.baseUrl).host;
+      const pause = (headers: Record<string, string>): Promise<Response> => fetch(`${api.baseUrl}/admin/queues/api/queues/flows/pause`, { method: "PUT", headers: { cookie: session, ...headers } });
+      const isPaused = async (): Promise<boolean> => {
+        const res = await fetch(`${api.baseUrl}/admin/queues/api/queues`, { headers: { cookie: session } });
+        return ((await res.json()) as { queues: { name: string; isPaused: boolean }[] }).queues.find((q) => q.name === "flows")?.isPaused ?? false;
+      };
+      // A refused write that got through would pause the queue the later tests run flows on.
+      const resumeFlows = (): Promise<Response> => fetch(`${api.baseUrl}/admin/queues/api/queues/flows/resume`, { method: "PUT", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      const attempts: Record<string, string>[] = [
+        {}, // no Origin, no Sec-Fetch-Site: not the board's page
+        { "sec-fetch-site": "same-site" }, // a page on another port of this host
+        { "sec-fetch-site": "cross-site" },
+        { origin: "http://127.0.0.1:1" },
+        { origin: "null" },
+        { "sec-fetch-site": "same-site", origin: `http://${host}` },
+      ];
+      for (const headers of attempts) {
+        const res = await pause(headers);
+        if (res.status !== 403) await resumeFlows();
+        expect([JSON.stringify(headers), res.status]).toEqual([JSON.stringify(headers), 403]);
+        expect(await res.json()).toEqual({ error: { code: "forbidden", message: expect.any(String), details: [{ path: "Origin", message: expect.any(String) }] } });
+      }
+      // A form or no-cors fetch from another port: a body of a simple type is refused anyway (415), so an empty one.
+      const addJob = await fetch(`${api.baseUrl}/admin/queues/api/queues/flows/add`, { method: "POST", headers: { cookie: session, "sec-fetch-site": "same-site", origin: "http://127.0.0.1:1" } });
+      expect(addJob.status).toBe(403);
+      expect(await isPaused()).toBe(false);
+
+      // What the board's own page sends, in browsers with and without Sec-Fetch-Site; and the bearer token needs neither.
+      expect((await pause({ "sec-fetch-site": "same-origin", origin: `http://${host}` })).status).toBe(200);
+      expect(await isPaused()).toBe(true);
+      const resume = (headers: Record<string, string>): Promise<Response> => fetch(`${api.baseUrl}/admin/queues/api/queues/flows/resume`, { method: "PUT", headers });
+      expect((await resume({ cookie: session, origin: `http://${host}` })).status).toBe(200);
+      expect((await pause({ authorization: `Bearer ${ADMIN_TOKEN}`, cookie: "" })).status).toBe(200);
+      expect((await resume({ authorization: `Bearer ${ADMIN_TOKEN}` })).status).toBe(200);
+      expect(await isPaused()).toBe(false);
     });
 
     it("names jobs for people (flow name › step) while job data holds ids and the label only", async () => {

@@ -160,9 +160,9 @@ describe("unstorable text and echoed secrets", () => {
     const stored = await findFlow(cluster.database!.handle.db, flowId);
     expect(stored).toMatchObject({ input: `in${R}put ${R}`, metadata: { key: `v${R}alue`, [`k${R}ey`]: [R] } });
 
-    // Ids in paths are looked up, not stored: one with a NUL is simply not found.
-    expect((await send(cluster.baseUrl, { method: "GET", path: "/v1/threads/a%00b", key: bob.key })).status).toBe(404);
-    expect((await send(cluster.baseUrl, { method: "GET", path: "/v1/flows/a%00b", key: bob.key })).status).toBe(404);
+    // An encoded NUL in a path is an invalid path, refused before any lookup.
+    expect((await send(cluster.baseUrl, { method: "GET", path: "/v1/threads/a%00b", key: bob.key })).status).toBe(400);
+    expect((await send(cluster.baseUrl, { method: "GET", path: "/v1/flows/a%00b", key: bob.key })).status).toBe(400);
   });
 
   it("an endpoint that echoes its key: the key is in neither the step error, the events nor the logs", async () => {

@@ -32,29 +32,15 @@ export function authenticate(db: Database): RequestHandler {
   };
 }
 
-/** The cookie `GET /admin/login?token=…` sets for Bull Board (a browser cannot send a bearer header). */
-export const ADMIN_COOKIE = "ensemble_admin";
-
-/** Admin routes: the ADMIN_TOKEN as a bearer header (or the Bull Board cookie); off when it is unset. */
+/**
+ * `/v1/admin/*`: the ADMIN_TOKEN as a bearer header only (a Bull Board login cookie opens
+ * the board, nothing else); off when the token is unset.
+ */
 export function requireAdmin(adminToken: string | undefined): RequestHandler {
   return (req, _res, next) => {
     if (!adminToken) throw new ApiError("not_found", "admin routes are off: set ADMIN_TOKEN to enable them");
-    const token = bearerToken(req.headers.authorization) ?? readCookie(req.headers.cookie, ADMIN_COOKIE);
+    const token = bearerToken(req.headers.authorization);
     if (!token || !safeEqual(token, adminToken)) throw new ApiError("unauthorized", "admin token required");
     next();
   };
-}
-
-function readCookie(header: string | undefined, name: string): string | null {
-  if (!header) return null;
-  for (const part of header.split(";")) {
-    const [key, ...rest] = part.trim().split("=");
-    if (key !== name) continue;
-    try {
-      return decodeURIComponent(rest.join("="));
-    } catch {
-      return null; // a malformed cookie is no token (401), not a server error
-    }
-  }
-  return null;
 }

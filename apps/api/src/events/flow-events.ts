@@ -1,17 +1,18 @@
 import type { Server } from "node:http";
 import type { Express } from "express";
+import type { Logger } from "pino";
 import type { AppContext } from "../app-context.js";
 import { FlowEventHub } from "./flow-event-hub.js";
 import { sseRoutes } from "./sse-route.js";
 import { FlowWebSocketUpgrade, matchFlowWebSocketPath } from "./websocket-upgrade.js";
 
 /** The event hub and WebSocket handler of each app (set by mountFlowEvents, used by attachFlowWebSocket). */
-const mounted = new WeakMap<Express, { hub: FlowEventHub; upgrade: FlowWebSocketUpgrade }>();
+const mounted = new WeakMap<Express, { hub: FlowEventHub; upgrade: FlowWebSocketUpgrade; logger: Logger }>();
 
 /** Adds `GET /v1/flows/:flowId/events` (SSE) to the app; call after the /v1 API-key middleware. */
 export function mountFlowEvents(app: Express, ctx: AppContext): void {
   const hub = new FlowEventHub(ctx.deps, ctx.events, ctx.guards?.streamSlots ?? null);
-  mounted.set(app, { hub, upgrade: new FlowWebSocketUpgrade(hub, ctx.deps.db, ctx.deps.logger, ctx.guards?.rateLimiter ?? null) });
+  mounted.set(app, { hub, upgrade: new FlowWebSocketUpgrade(hub, ctx.deps.db, ctx.deps.logger, ctx.guards?.rateLimiter ?? null), logger: ctx.deps.logger });
   app.use(sseRoutes(hub, ctx.deps));
 }
 
@@ -28,7 +29,11 @@ export function attachFlowWebSocket(server: Server, app: Express): FlowEventStre
   server.on("upgrade", (req, socket, head: Buffer) => {
     const target = matchFlowWebSocketPath(req.url);
     if (target) {
-      void parts.upgrade.handle(req, socket, head, target.flowId, target.query);
+      parts.upgrade.handle(req, socket, head, target.encodedFlowId, target.query).catch((err: unknown) => {
+        // handle() answers every failure it expects; anything else must not become an unhandled rejection (a process exit).
+        parts.logger.error({ err }, "websocket upgrade failed");
+        socket.destroy();
+      });
     } else if (server.listenerCount("upgrade") === 1) {
       // Nobody else serves upgrades: answer rather than leave the socket hanging.
       socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");

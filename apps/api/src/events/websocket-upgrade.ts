@@ -9,6 +9,7 @@ import type { RateLimiter } from "../guards/rate-limiter.js";
 import type { StreamSlot } from "../guards/stream-slots.js";
 import { ApiError, STATUS_BY_CODE } from "../http/api-error.js";
 import { toApiError } from "../http/error-handler.js";
+import { decodePathSegment } from "../http/percent-encoding.js";
 import type { FlowEventHub } from "./flow-event-hub.js";
 import { parseLastEventId } from "./last-event-id.js";
 import { loadReadableFlow, userForAuthorization } from "./readable-flow.js";
@@ -16,12 +17,20 @@ import { createWebSocketSink } from "./websocket-sink.js";
 
 const WS_PATH = /^\/v1\/flows\/([^/]+)\/ws$/;
 
-/** The flow id if this upgrade request is for `GET /v1/flows/:flowId/ws`. */
-export function matchFlowWebSocketPath(url: string | undefined): { flowId: string; query: URLSearchParams } | null {
-  const parsed = new URL(url ?? "/", "http://localhost");
-  const match = WS_PATH.exec(parsed.pathname);
+/**
+ * Whether this upgrade request is for `GET /v1/flows/:flowId/ws`: the flow id still
+ * percent-encoded (`handle` decodes it, where a malformed one becomes a 400). It never
+ * throws: it runs on the server's `upgrade` event, outside any error handler, so a throw
+ * here would exit the process. The URL is split by hand because `new URL` throws on
+ * request targets such as `//`.
+ */
+export function matchFlowWebSocketPath(url: string | undefined): { encodedFlowId: string; query: URLSearchParams } | null {
+  const target = url ?? "/";
+  const queryStart = target.indexOf("?");
+  const path = queryStart === -1 ? target : target.slice(0, queryStart);
+  const match = WS_PATH.exec(path);
   if (!match?.[1]) return null;
-  return { flowId: decodeURIComponent(match[1]), query: parsed.searchParams };
+  return { encodedFlowId: match[1], query: new URLSearchParams(queryStart === -1 ? "" : target.slice(queryStart + 1)) };
 }
 
 /**
@@ -40,11 +49,13 @@ export class FlowWebSocketUpgrade {
     private readonly rateLimiter: RateLimiter | null = null,
   ) {}
 
-  async handle(req: IncomingMessage, socket: Duplex, head: Buffer, flowId: string, query: URLSearchParams): Promise<void> {
+  async handle(req: IncomingMessage, socket: Duplex, head: Buffer, encodedFlowId: string, query: URLSearchParams): Promise<void> {
     socket.on("error", () => undefined); // a client gone mid-handshake is not our error
     let afterId: number;
     let slot: StreamSlot | null;
+    let flowId: string;
     try {
+      flowId = decodePathSegment(encodedFlowId);
       afterId = parseLastEventId(req.headers["last-event-id"], query.get("lastEventId") ?? undefined);
       const { userId, apiKeyId } = await userForAuthorization(this.db, req.headers.authorization);
       await this.countAgainstRateLimit(apiKeyId);

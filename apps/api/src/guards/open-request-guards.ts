@@ -1,10 +1,11 @@
 import { closeRedisConnection, createRedisConnection } from "@ensemble/queue";
 import type { Logger } from "pino";
+import { AdminSessions } from "../auth/admin-sessions.js";
 import type { ApiEnv } from "../env.js";
 import { createRequestGuards, type RequestGuards } from "./request-guards.js";
 
-/** The API process's guards on their own fail-fast Redis connection (closed by `close`). */
-export function openRequestGuards(env: ApiEnv, logger: Logger): { guards: RequestGuards; close: () => Promise<void> } {
+/** The API process's guards on their own fail-fast Redis connection (closed by `close`), which Bull Board's login sessions share. */
+export function openRequestGuards(env: ApiEnv, logger: Logger): { guards: RequestGuards; adminSessions: AdminSessions; close: () => Promise<void> } {
   const redis = createRedisConnection({ url: env.REDIS_URL, role: "producer", name: "ensemble:api-guards" });
   redis.on("error", (err) => logger.debug({ err }, "redis connection error (api guards)"));
   const guards = createRequestGuards(redis, env.QUEUE_PREFIX, {
@@ -14,5 +15,6 @@ export function openRequestGuards(env: ApiEnv, logger: Logger): { guards: Reques
     idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS,
     streamsPerKey: env.MAX_STREAMS_PER_KEY,
   });
-  return { guards, close: () => closeRedisConnection(redis) };
+  const adminSessions = new AdminSessions(redis, env.QUEUE_PREFIX, env.ADMIN_SESSION_TTL_SECONDS);
+  return { guards, adminSessions, close: () => closeRedisConnection(redis) };
 }

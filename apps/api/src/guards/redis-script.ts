@@ -6,7 +6,8 @@ const READY_TIMEOUT_MS = 1_000;
 /** One wait per connection, shared by every call made while it (re)connects (a burst at start would add a listener each). */
 const readiness = new WeakMap<Redis, Promise<void>>();
 
-function whenReady(redis: Redis, operation: string): Promise<void> {
+/** Waits (briefly) for a fail-fast connection to be ready; throws RedisUnavailableError (a 503) if it is not. */
+export function whenReady(redis: Redis, operation: string): Promise<void> {
   if (redis.status === "ready") return Promise.resolve();
   let pending = readiness.get(redis);
   if (!pending) {

@@ -4,7 +4,8 @@ import type { Logger } from "pino";
 import type { RequestLimits } from "../http/request-limits.js";
 import { idempotency } from "./idempotency-middleware.js";
 import { IdempotencyStore } from "./idempotency-store.js";
-import { rateLimit } from "./rate-limit-middleware.js";
+import { OverLimitKeys } from "./over-limit-keys.js";
+import { rateLimit, refuseOverLimitKeys } from "./rate-limit-middleware.js";
 import { RateLimiter } from "./rate-limiter.js";
 import { StreamSlots } from "./stream-slots.js";
 
@@ -13,6 +14,8 @@ export interface RequestGuards {
   limits: RequestLimits;
   /** Null when the limit is off (RATE_LIMIT_REQUESTS=0). */
   rateLimiter: RateLimiter | null;
+  /** Keys this process saw over their limit, refused before authentication until their window resets. */
+  overLimitKeys: OverLimitKeys;
   idempotency: IdempotencyStore;
   /** Null when the limit is off (MAX_STREAMS_PER_KEY=0). */
   streamSlots: StreamSlots | null;
@@ -23,15 +26,23 @@ export function createRequestGuards(redis: Redis, prefix: string, limits: Reques
   return {
     limits,
     rateLimiter: limits.rateLimitRequests > 0 ? new RateLimiter(redis, prefix, limits.rateLimitRequests, limits.rateLimitWindowMs) : null,
+    overLimitKeys: new OverLimitKeys(),
     idempotency: new IdempotencyStore(redis, prefix, limits.idempotencyTtlSeconds),
     streamSlots: limits.streamsPerKey > 0 ? new StreamSlots(redis, prefix, limits.streamsPerKey) : null,
   };
 }
 
+/** Mount right before `authenticate`: refuses keys already known to be over their limit, before any lookup. */
+export function knownOverLimitGuard(guards: RequestGuards): Router {
+  const router = Router();
+  if (guards.rateLimiter) router.use("/v1", refuseOverLimitKeys(guards.overLimitKeys, guards.rateLimiter.windowMs));
+  return router;
+}
+
 /** Rate limit and Idempotency-Key for the authenticated routes: mount right after `authenticate`. */
 export function perKeyGuards(guards: RequestGuards, logger: Logger): Router {
   const router = Router();
-  if (guards.rateLimiter) router.use("/v1", rateLimit(guards.rateLimiter, logger));
+  if (guards.rateLimiter) router.use("/v1", rateLimit(guards.rateLimiter, guards.overLimitKeys, logger));
   router.post("/v1/flows/:flowId/execute", idempotency(guards.idempotency, "flow.execute", logger));
   router.post("/v1/flows/:flowId/steps/:stepId/execute", idempotency(guards.idempotency, "step.execute", logger));
   return router;

@@ -10,7 +10,7 @@ import {
   TokenUsageSchema,
 } from "@ensemble/core";
 import { z } from "zod";
-import { ADMIN_COOKIE } from "../auth/authenticate.js";
+import { ADMIN_SESSION_COOKIE } from "../auth/queue-board-auth.js";
 import {
   CreateFlowBody,
   CreateMessageBody,
@@ -154,10 +154,10 @@ const OPERATIONS: OperationSpec[] = [
     operationId: "adminLogin",
     tag: "operations",
     summary: "Log in to Bull Board in a browser",
-    description: "Sets the `ensemble_admin` cookie (HttpOnly, SameSite=Strict, path /admin) and redirects to /admin/queues.",
+    description: "Starts a session (Redis, ADMIN_SESSION_TTL_SECONDS), sets its id as the `ensemble_admin` cookie (HttpOnly, SameSite=Strict, Secure over HTTPS, path /admin) and redirects to /admin/queues. The cookie opens Bull Board only, not /v1/admin.",
     auth: "none",
     query: z.object({ token: z.string().describe("ADMIN_TOKEN") }),
-    responses: { 303: { description: "logged in; redirect to /admin/queues", headers: { "Set-Cookie": { description: "ensemble_admin=…", schema: { type: "string" } } } } },
+    responses: { 303: { description: "logged in; redirect to /admin/queues", headers: { "Set-Cookie": { description: "ensemble_admin=<session id>", schema: { type: "string" } } } } },
     errors: [401, 404],
   },
   {
@@ -166,7 +166,7 @@ const OPERATIONS: OperationSpec[] = [
     operationId: "queueBoard",
     tag: "operations",
     summary: "Bull Board: the queues and their jobs (HTML)",
-    description: "Off (404) without ADMIN_TOKEN. Its JSON API is under /admin/queues/api/… (same auth).",
+    description: "Off (404) without ADMIN_TOKEN. Its JSON API is under /admin/queues/api/… (same auth); a write there with the session cookie must be same-origin (Sec-Fetch-Site or Origin), else 403.",
     auth: "adminBoard",
     responses: { 200: { description: "the Bull Board page", contentType: "text/html", schema: { type: "string" } } },
   },
@@ -451,7 +451,7 @@ export function buildOpenApiDocument(options: { version?: string } = {}): Record
       securitySchemes: {
         apiKey: { type: "http", scheme: "bearer", description: "an API key (`ens_…`) from POST /v1/admin/users/{userId}/api-keys; it names the calling user" },
         adminToken: { type: "http", scheme: "bearer", description: "ADMIN_TOKEN (admin routes are off while it is unset)" },
-        adminCookie: { type: "apiKey", in: "cookie", name: ADMIN_COOKIE, description: "set by GET /admin/login?token=<ADMIN_TOKEN>, for Bull Board in a browser" },
+        adminCookie: { type: "apiKey", in: "cookie", name: ADMIN_SESSION_COOKIE, description: "a session id set by GET /admin/login?token=<ADMIN_TOKEN>, for Bull Board in a browser; writes with it must be same-origin" },
       },
     },
   };

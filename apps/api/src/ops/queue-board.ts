@@ -2,7 +2,7 @@ import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { ExpressAdapter } from "@bull-board/express";
 import type { Queue } from "@ensemble/queue";
-import type { Router } from "express";
+import type { Express } from "express";
 
 /** Where Bull Board is served (the contract's `GET /admin/queues`). */
 export const QUEUE_BOARD_PATH = "/admin/queues";
@@ -17,7 +17,7 @@ const QUEUE_DESCRIPTIONS: Record<string, string> = {
  * `requireAdmin`. Job data holds ids and a label only (the job catalog strips anything
  * else), so the board shows no prompt, output or key.
  */
-export function createQueueBoard(queues: Queue[]): Router {
+export function createQueueBoard(queues: Queue[]): Express {
   const serverAdapter = new ExpressAdapter().setBasePath(QUEUE_BOARD_PATH);
   const adapters = queues.map((queue) => {
     const adapter = new BullMQAdapter(queue, { description: QUEUE_DESCRIPTIONS[queue.name] ?? "" });
@@ -29,7 +29,10 @@ export function createQueueBoard(queues: Queue[]): Router {
     serverAdapter,
     options: { uiConfig: { boardTitle: "Ensemble queues", hideDocsLink: true } },
   });
-  return serverAdapter.getRouter() as Router;
+  // The adapter's router is an Express app of its own: it would announce itself again.
+  const app = serverAdapter.getRouter() as Express;
+  app.disable("x-powered-by");
+  return app;
 }
 
 /**

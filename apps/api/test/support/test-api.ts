@@ -6,6 +6,7 @@ import { findFlow, insertApiKey, insertUser } from "@ensemble/db";
 import { createTestDatabase, type TestDatabase } from "@ensemble/db/testing";
 import { closeRedisConnection, createRedisConnection, type Redis } from "@ensemble/queue";
 import { createApp } from "../../src/app.js";
+import { AdminSessions } from "../../src/auth/admin-sessions.js";
 import { generateApiKey } from "../../src/auth/api-keys.js";
 import { readinessProbe } from "../../src/ops/readiness.js";
 import { createRequestGuards, type RequestGuards } from "../../src/guards/request-guards.js";
@@ -27,6 +28,8 @@ export interface TestApiOptions {
   guards?: Partial<RequestLimits>;
   /** Share another TestApi's database and Redis prefix: a second API process of the same cluster. */
   sameClusterAs?: TestApi;
+  /** Express's `trust proxy` (TRUST_PROXY). */
+  trustProxy?: boolean | number | string;
 }
 
 /**
@@ -45,6 +48,7 @@ export class TestApi {
   private guardsRedis: Redis | undefined;
   /** False for a TestApi that shares another's database and prefix (that one cleans up). */
   private ownsCluster = true;
+  private sessionRedis?: Redis;
 
   static async start(options: TestApiOptions = {}): Promise<TestApi> {
     const api = new TestApi();
@@ -67,12 +71,14 @@ export class TestApi {
       this.runtimes.push(await startScheduler(deps, { connection: this.engine.workerConnection("scheduler"), prefix: this.prefix, sweepEveryMs: 60_000 }));
       this.runtimes.push(await startStepWorker(deps, { connection: this.engine.workerConnection("worker"), prefix: this.prefix, concurrency: 8 }));
     }
+    this.sessionRedis = createRedisConnection({ url: REDIS_URL, role: "producer", name: "api-test-admin-sessions" });
+    const adminSessions = new AdminSessions(this.sessionRedis, this.prefix, 3_600);
     let guards: RequestGuards | undefined;
     if (options.guards) {
       this.guardsRedis = createRedisConnection({ url: REDIS_URL, role: "producer", name: "api-test-guards" });
       guards = createRequestGuards(this.guardsRedis, this.prefix, { ...DEFAULT_REQUEST_LIMITS, ...options.guards });
     }
-    const app = createApp({ deps, adminToken: options.adminToken, readiness: readinessProbe(deps), ...(options.events ? { events: options.events } : {}), ...(guards ? { guards } : {}) });
+    const app = createApp({ deps, adminToken: options.adminToken, adminSessions, readiness: readinessProbe(deps), ...(options.events ? { events: options.events } : {}), ...(guards ? { guards } : {}), ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}) });
     this.server = app.listen(0, "127.0.0.1");
     await new Promise<void>((resolve) => this.server.once("listening", resolve));
     this.events = attachFlowWebSocket(this.server, app);
@@ -125,6 +131,7 @@ export class TestApi {
     for (const runtime of this.runtimes) await runtime.close();
     await this.engine?.close();
     if (this.guardsRedis) await closeRedisConnection(this.guardsRedis);
+    if (this.sessionRedis) await closeRedisConnection(this.sessionRedis);
     if (!this.ownsCluster) return;
     await this.database?.drop();
     await deleteKeys(`${this.prefix}:*`);

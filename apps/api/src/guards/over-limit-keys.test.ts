@@ -1,0 +1,23 @@
+import { OverLimitKeys } from "./over-limit-keys.js";
+
+describe("OverLimitKeys", () => {
+  const refused = { allowed: false, limit: 10, remaining: 0, resetMs: 4_000 };
+
+  it("refuses a remembered key until its window resets, with the time left, then forgets it", () => {
+    const keys = new OverLimitKeys();
+    keys.remember("hash-a", refused, 1_000);
+    expect(keys.refusal("hash-a", 1_000)).toEqual({ allowed: false, limit: 10, remaining: 0, resetMs: 4_000 });
+    expect(keys.refusal("hash-a", 3_500)).toEqual({ allowed: false, limit: 10, remaining: 0, resetMs: 1_500 });
+    expect(keys.refusal("hash-b", 3_500)).toBeNull();
+    expect(keys.refusal("hash-a", 5_000)).toBeNull();
+    expect(keys.refusal("hash-a", 1_000)).toBeNull(); // forgotten, not merely expired
+  });
+
+  it("holds a bounded number of keys, forgetting the oldest first", () => {
+    const keys = new OverLimitKeys();
+    for (let i = 0; i <= 10_000; i += 1) keys.remember(`hash-${i}`, refused, 0);
+    expect(keys.refusal("hash-0", 1)).toBeNull();
+    expect(keys.refusal("hash-1", 1)).not.toBeNull();
+    expect(keys.refusal("hash-10000", 1)).not.toBeNull();
+  });
+});

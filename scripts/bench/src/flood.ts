@@ -1,0 +1,134 @@
+// `pnpm bench:flood`: what one API key flooding the API past its rate limit does to
+// another key's latency. One API process (ROLES=api) on its own database and queue
+// prefix; the quiet key's latency is measured alone (baseline) and during the flood, in
+// the same run. The flood is bounded in time and count, on 127.0.0.1 only.
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { createServer } from "node:net";
+import { resolve } from "node:path";
+import { createTestDatabase } from "@ensemble/db/testing";
+import { percentile } from "./stats.js";
+
+const REPO_ROOT = resolve(import.meta.dirname, "../../..");
+const ADMIN_TOKEN = `bench-admin-${randomUUID()}`;
+/** The per-key limit, as an operator might set it (RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW_MS). */
+const LIMIT = Number(process.env.FLOOD_RATE_LIMIT ?? "100");
+const WINDOW_MS = 1_000;
+/** The quiet key: one request at a time, one every QUIET_EVERY_MS (well under its limit), QUIET_REQUESTS per phase. */
+const QUIET_REQUESTS = Number(process.env.FLOOD_QUIET_REQUESTS ?? "200");
+/** No phase runs longer than this, however slow the answers. */
+const PHASE_MAX_MS = 30_000;
+const QUIET_EVERY_MS = 20;
+/** The flooder: this many requests in flight, until the quiet phase ends or FLOOD_MAX_REQUESTS. */
+const FLOOD_LANES = Number(process.env.FLOOD_LANES ?? "32");
+const FLOOD_MAX_REQUESTS = 200_000;
+
+const log = (message: string): void => void process.stderr.write(`==> ${message}\n`);
+const database = await createTestDatabase();
+const prefix = `bench-flood-${randomUUID().slice(0, 8)}`;
+const port = await freePort();
+const baseUrl = `http://127.0.0.1:${port}`;
+const api = spawn(process.execPath, ["--import", "tsx", "apps/api/src/main.ts"], {
+  cwd: REPO_ROOT,
+  env: {
+    ...process.env,
+    ROLES: "api",
+    PORT: String(port),
+    DATABASE_URL: database.url,
+    QUEUE_PREFIX: prefix,
+    ADMIN_TOKEN,
+    DEV_MODE: "false",
+    LOG_LEVEL: "warn",
+    RATE_LIMIT_REQUESTS: String(LIMIT),
+    RATE_LIMIT_WINDOW_MS: String(WINDOW_MS),
+  },
+  stdio: ["ignore", "ignore", "inherit"],
+});
+try {
+  await waitReady();
+  const [flooder, quiet] = [await apiKey("flooder"), await apiKey("quiet")];
+  const call = async (key: string): Promise<{ status: number; ms: number }> => {
+    const started = performance.now();
+    const res = await fetch(`${baseUrl}/v1/policies`, { headers: { authorization: `Bearer ${key}` } });
+    await res.arrayBuffer();
+    return { status: res.status, ms: performance.now() - started };
+  };
+  const quietPhase = async (): Promise<number[]> => {
+    const latencies: number[] = [];
+    const deadline = Date.now() + PHASE_MAX_MS;
+    for (let i = 0; i < QUIET_REQUESTS && Date.now() < deadline; i += 1) {
+      const { status, ms } = await call(quiet);
+      if (status !== 200) throw new Error(`the quiet key got ${status}`);
+      latencies.push(ms);
+      await new Promise((r) => setTimeout(r, QUIET_EVERY_MS));
+    }
+    return latencies;
+  };
+
+  log(`baseline: ${QUIET_REQUESTS} requests of the quiet key alone`);
+  await quietPhase(); // warm-up: connections, plans, JIT
+  const baseline = await quietPhase();
+
+  log(`flood: ${FLOOD_LANES} requests in flight on another key (limit ${LIMIT}/${WINDOW_MS} ms) while the quiet key repeats`);
+  const statuses = new Map<number, number>();
+  let flooding = true;
+  let sent = 0;
+  const floodStarted = performance.now();
+  const lane = async (): Promise<void> => {
+    while (flooding && sent < FLOOD_MAX_REQUESTS) {
+      sent += 1;
+      const { status } = await call(flooder);
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    }
+  };
+  const lanes = Promise.all(Array.from({ length: FLOOD_LANES }, lane));
+  const during = await quietPhase();
+  flooding = false;
+  await lanes;
+  const floodSeconds = (performance.now() - floodStarted) / 1000;
+
+  const row = (name: string, samples: number[]): string => `${name.padEnd(22)} p50 ${percentile(samples, 50).toFixed(2).padStart(7)} ms   p99 ${percentile(samples, 99).toFixed(2).padStart(7)} ms`;
+  console.log(row("quiet key, alone", baseline), `(${baseline.length} requests)`);
+  console.log(row("quiet key, in flood", during), `(${during.length} requests)`);
+  console.log(`flooder: ${sent} requests in ${floodSeconds.toFixed(1)} s (${(sent / floodSeconds).toFixed(0)}/s), statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
+  const floodP99 = percentile(during, 99);
+  const baselineP99 = percentile(baseline, 99);
+  console.log(`flood_quiet_p99_ms=${floodP99.toFixed(2)} baseline_p99_ms=${baselineP99.toFixed(2)} ratio=${(floodP99 / baselineP99).toFixed(2)} flood_quiet_p50_ms=${percentile(during, 50).toFixed(2)} baseline_p50_ms=${percentile(baseline, 50).toFixed(2)} flood_rps=${(sent / floodSeconds).toFixed(0)}`);
+} finally {
+  api.kill("SIGTERM");
+  await new Promise((r) => api.once("exit", r));
+  await database.drop();
+}
+process.exit(0);
+
+async function waitReady(): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (api.exitCode !== null) throw new Error(`the API exited with ${api.exitCode}`);
+    try {
+      if ((await fetch(`${baseUrl}/readyz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error("the API was not ready in 60 s");
+}
+
+/** A user and an API key, made over the admin API as an operator would. */
+async function apiKey(name: string): Promise<string> {
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
+  const user = (await (await fetch(`${baseUrl}/v1/admin/users`, { method: "POST", headers: admin, body: JSON.stringify({ name }) })).json()) as { id: string };
+  const key = (await (await fetch(`${baseUrl}/v1/admin/users/${user.id}/api-keys`, { method: "POST", headers: admin })).json()) as { key: string };
+  return key.key;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolvePort(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
