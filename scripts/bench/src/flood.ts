@@ -70,27 +70,26 @@ try {
   const baseline = await quietPhase();
 
   log(`flood: ${FLOOD_LANES} requests in flight on another key (limit ${LIMIT}/${WINDOW_MS} ms) while the quiet key repeats`);
-  const statuses = new Map<number, number>();
-  let flooding = true;
-  let sent = 0;
-  const floodStarted = performance.now();
-  const lane = async (): Promise<void> => {
-    while (flooding && sent < FLOOD_MAX_REQUESTS) {
-      sent += 1;
-      const { status } = await call(flooder);
-      statuses.set(status, (statuses.get(status) ?? 0) + 1);
-    }
-  };
-  const lanes = Promise.all(Array.from({ length: FLOOD_LANES }, lane));
+  // The flooder is a process of its own: in this one, handling its answers would delay
+  // the quiet key's client and be measured as the API's latency.
+  const flood = spawn(process.execPath, ["--import", "tsx", resolve(import.meta.dirname, "flooder.ts")], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, FLOOD_URL: `${baseUrl}/v1/policies`, FLOOD_KEY: flooder, FLOOD_LANES: String(FLOOD_LANES), FLOOD_MAX_REQUESTS: String(FLOOD_MAX_REQUESTS) },
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  let report = "";
+  flood.stdout.on("data", (chunk: Buffer) => (report += chunk.toString()));
+  const started = new Promise<void>((r) => flood.stdout.once("data", () => r()));
+  await started; // its first line: flooding has begun
   const during = await quietPhase();
-  flooding = false;
-  await lanes;
-  const floodSeconds = (performance.now() - floodStarted) / 1000;
+  flood.stdin.end(); // stop
+  await new Promise((r) => flood.once("exit", r));
+  const { sent, seconds: floodSeconds, statuses } = JSON.parse(report.trim().split("\n").at(-1) as string) as { sent: number; seconds: number; statuses: Record<string, number> };
 
   const row = (name: string, samples: number[]): string => `${name.padEnd(22)} p50 ${percentile(samples, 50).toFixed(2).padStart(7)} ms   p99 ${percentile(samples, 99).toFixed(2).padStart(7)} ms`;
   console.log(row("quiet key, alone", baseline), `(${baseline.length} requests)`);
   console.log(row("quiet key, in flood", during), `(${during.length} requests)`);
-  console.log(`flooder: ${sent} requests in ${floodSeconds.toFixed(1)} s (${(sent / floodSeconds).toFixed(0)}/s), statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
+  console.log(`flooder: ${sent} requests in ${floodSeconds.toFixed(1)} s (${(sent / floodSeconds).toFixed(0)}/s), statuses ${JSON.stringify(statuses)}`);
   const floodP99 = percentile(during, 99);
   const baselineP99 = percentile(baseline, 99);
   console.log(`flood_quiet_p99_ms=${floodP99.toFixed(2)} baseline_p99_ms=${baselineP99.toFixed(2)} ratio=${(floodP99 / baselineP99).toFixed(2)} flood_quiet_p50_ms=${percentile(during, 50).toFixed(2)} baseline_p50_ms=${percentile(baseline, 50).toFixed(2)} flood_rps=${(sent / floodSeconds).toFixed(0)}`);
