@@ -36,6 +36,7 @@ const ApiEnvSchema = EngineEnvSchema.extend({
   EVENTS_SLOW_CLIENT_BYTES: z.coerce.number().int().min(65_536).default(DEFAULT_EVENT_STREAM_SETTINGS.slowClientBytes),
   /** Open event streams (SSE + WebSocket) per API key, counted in Redis across API processes; 0 turns the limit off. */
   MAX_STREAMS_PER_KEY: z.coerce.number().int().min(0).default(DEFAULT_REQUEST_LIMITS.streamsPerKey),
+  REQUESTS_IN_FLIGHT_PER_KEY: z.coerce.number().int().min(0).default(DEFAULT_REQUEST_LIMITS.requestsInFlightPerKey),
   /** Largest JSON body in bytes; larger is 413 payload_too_large. */
   MAX_BODY_BYTES: z.coerce.number().int().min(1_024).max(100 * 1_048_576).default(DEFAULT_REQUEST_LIMITS.bodyBytes),
   /** Requests per RATE_LIMIT_WINDOW_MS per API key (counted in Redis, across API processes); 0 turns it off. */

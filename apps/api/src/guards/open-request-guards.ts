@@ -14,6 +14,7 @@ export function openRequestGuards(env: ApiEnv, logger: Logger): { guards: Reques
     rateLimitWindowMs: env.RATE_LIMIT_WINDOW_MS,
     idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS,
     streamsPerKey: env.MAX_STREAMS_PER_KEY,
+    requestsInFlightPerKey: env.REQUESTS_IN_FLIGHT_PER_KEY,
   });
   const adminSessions = new AdminSessions(redis, env.QUEUE_PREFIX, env.ADMIN_SESSION_TTL_SECONDS);
   return { guards, adminSessions, close: () => closeRedisConnection(redis) };

@@ -1,4 +1,4 @@
-import { OverLimitKeys } from "./over-limit-keys.js";
+import { MAX_HELD_PER_KEY, MAX_HOLD_MS, OverLimitKeys } from "./over-limit-keys.js";
 
 describe("OverLimitKeys", () => {
   const refused = { allowed: false, limit: 10, remaining: 0, resetMs: 4_000 };
@@ -19,5 +19,16 @@ describe("OverLimitKeys", () => {
     expect(keys.refusal("hash-0", 1)).toBeNull();
     expect(keys.refusal("hash-1", 1)).not.toBeNull();
     expect(keys.refusal("hash-10000", 1)).not.toBeNull();
+  });
+
+  it("holds a key's refusals until it may try again (at most MAX_HOLD_MS), a bounded number at a time", () => {
+    const keys = new OverLimitKeys();
+    expect(keys.hold("hash-a", { ...refused, resetMs: 300 })).toBe(300);
+    keys.release("hash-a");
+    for (let i = 0; i < MAX_HELD_PER_KEY; i += 1) expect(keys.hold("hash-a", refused)).toBe(MAX_HOLD_MS);
+    expect(keys.hold("hash-a", refused)).toBe(0); // answered at once past the bound
+    expect(keys.hold("hash-b", refused)).toBe(MAX_HOLD_MS); // other keys are held on their own
+    keys.release("hash-a");
+    expect(keys.hold("hash-a", refused)).toBe(MAX_HOLD_MS);
   });
 });

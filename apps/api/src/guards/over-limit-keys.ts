@@ -2,6 +2,10 @@ import type { RateLimitDecision } from "./rate-limiter.js";
 
 /** Remembered keys at most; past it the oldest is forgotten (it is then merely counted in Redis again). */
 const MAX_KEYS = 10_000;
+/** Refusals held open per key at most; past it a key's refusals are answered at once. */
+export const MAX_HELD_PER_KEY = 32;
+/** The longest a refusal is held: a longer window is still told its Retry-After. */
+export const MAX_HOLD_MS = 1_000;
 
 /**
  * API keys this process has seen go over their rate limit, until their window resets.
@@ -13,6 +17,7 @@ const MAX_KEYS = 10_000;
  */
 export class OverLimitKeys {
   private readonly resetAt = new Map<string, { at: number; limit: number }>();
+  private readonly held = new Map<string, number>();
 
   remember(keyHash: string, decision: RateLimitDecision, now = Date.now()): void {
     this.resetAt.delete(keyHash);
@@ -29,5 +34,26 @@ export class OverLimitKeys {
       return null;
     }
     return { allowed: false, limit: entry.limit, remaining: 0, resetMs: entry.at - now };
+  }
+
+  /**
+   * How long to hold this refusal before answering it (0: answer at once). A client that
+   * keeps N requests in flight and retries as soon as it is refused would otherwise be
+   * answered as fast as the event loop turns, and every other key's requests would queue
+   * behind its refusals; held until the key may try again (at most MAX_HOLD_MS), such a
+   * client sends N requests per hold instead. A client that honours Retry-After is not
+   * slowed: it would have waited that long anyway. Call `release` when the answer is sent.
+   */
+  hold(keyHash: string, refusal: RateLimitDecision): number {
+    const held = this.held.get(keyHash) ?? 0;
+    if (held >= MAX_HELD_PER_KEY) return 0;
+    this.held.set(keyHash, held + 1);
+    return Math.min(refusal.resetMs, MAX_HOLD_MS);
+  }
+
+  release(keyHash: string): void {
+    const held = (this.held.get(keyHash) ?? 1) - 1;
+    if (held > 0) this.held.set(keyHash, held);
+    else this.held.delete(keyHash);
   }
 }

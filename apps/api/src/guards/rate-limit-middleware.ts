@@ -45,16 +45,46 @@ export function rateLimit(limiter: RateLimiter, overLimit: OverLimitKeys, logger
 }
 
 /**
- * Before `authenticate`: a key this process already saw over its limit is refused at
- * once, with the same 429 and headers, until its window resets (see OverLimitKeys).
+ * Before `authenticate`: a key this process already saw over its limit is refused with
+ * the same 429 and headers, until its window resets, without a key lookup or a Redis
+ * call (see OverLimitKeys). The refusal is held until the key may try again (at most
+ * MAX_HOLD_MS, a bounded number per key), so a client retrying in a loop cannot keep the
+ * event loop busy with refusals while other keys wait.
  */
 export function refuseOverLimitKeys(overLimit: OverLimitKeys, windowMs: number): RequestHandler {
-  return (req, res, next) => {
+  return async (req, res, next) => {
     const token = bearerToken(req.headers.authorization);
-    const decision = token ? overLimit.refusal(hashApiKey(token)) : null;
-    if (decision) answer(res, decision, windowMs);
+    const keyHash = token ? hashApiKey(token) : null;
+    const refusal = keyHash ? overLimit.refusal(keyHash) : null;
+    if (!keyHash || !refusal) {
+      next();
+      return;
+    }
+    const holdMs = overLimit.hold(keyHash, refusal);
+    if (holdMs > 0) {
+      try {
+        await heldFor(holdMs, res);
+      } finally {
+        overLimit.release(keyHash);
+      }
+    }
+    // Whatever was held, the headers tell the time left now.
+    answer(res, overLimit.refusal(keyHash) ?? { ...refusal, resetMs: 0 }, windowMs);
     next();
   };
+}
+
+/** Resolves after `ms`, or as soon as the client goes away (its answer would go nowhere). */
+function heldFor(ms: number, res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      res.off("close", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    res.once("close", done);
+  });
 }
 
 /** Sets the RateLimit-* headers; throws the 429 when the decision refuses. */

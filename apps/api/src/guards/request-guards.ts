@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { RequestLimits } from "../http/request-limits.js";
 import { idempotency } from "./idempotency-middleware.js";
 import { IdempotencyStore } from "./idempotency-store.js";
+import { KeyConcurrency, limitKeyConcurrency } from "./key-concurrency.js";
 import { OverLimitKeys } from "./over-limit-keys.js";
 import { rateLimit, refuseOverLimitKeys } from "./rate-limit-middleware.js";
 import { RateLimiter } from "./rate-limiter.js";
@@ -19,6 +20,8 @@ export interface RequestGuards {
   idempotency: IdempotencyStore;
   /** Null when the limit is off (MAX_STREAMS_PER_KEY=0). */
   streamSlots: StreamSlots | null;
+  /** Null when the limit is off (REQUESTS_IN_FLIGHT_PER_KEY=0). */
+  keyConcurrency: KeyConcurrency | null;
 }
 
 /** `redis` should be a fail-fast (`producer`) connection; keys live under `prefix` (QUEUE_PREFIX). */
@@ -29,13 +32,18 @@ export function createRequestGuards(redis: Redis, prefix: string, limits: Reques
     overLimitKeys: new OverLimitKeys(),
     idempotency: new IdempotencyStore(redis, prefix, limits.idempotencyTtlSeconds),
     streamSlots: limits.streamsPerKey > 0 ? new StreamSlots(redis, prefix, limits.streamsPerKey) : null,
+    keyConcurrency: limits.requestsInFlightPerKey > 0 ? new KeyConcurrency(limits.requestsInFlightPerKey) : null,
   };
 }
 
-/** Mount right before `authenticate`: refuses keys already known to be over their limit, before any lookup. */
+/**
+ * Mount right before `authenticate`: refuses keys already known to be over their limit,
+ * before any lookup, and lets each key run a bounded number of requests at once.
+ */
 export function knownOverLimitGuard(guards: RequestGuards): Router {
   const router = Router();
   if (guards.rateLimiter) router.use("/v1", refuseOverLimitKeys(guards.overLimitKeys, guards.rateLimiter.windowMs));
+  if (guards.keyConcurrency) router.use("/v1", limitKeyConcurrency(guards.keyConcurrency));
   return router;
 }
 

@@ -1,7 +1,8 @@
 /**
  * The API's abuse limits and per-key guards, with the defaults docs/api.md documents.
  * `src/env.ts` reads the configurable ones (MAX_BODY_BYTES, RATE_LIMIT_REQUESTS,
- * RATE_LIMIT_WINDOW_MS, IDEMPOTENCY_TTL_SECONDS, MAX_STREAMS_PER_KEY).
+ * RATE_LIMIT_WINDOW_MS, IDEMPOTENCY_TTL_SECONDS, MAX_STREAMS_PER_KEY,
+ * REQUESTS_IN_FLIGHT_PER_KEY).
  */
 export interface RequestLimits {
   /** Largest JSON body accepted; larger is 413 `payload_too_large`. */
@@ -13,6 +14,8 @@ export interface RequestLimits {
   idempotencyTtlSeconds: number;
   /** Open event streams (SSE + WebSocket) per API key, counted across API processes; 0 turns the limit off. */
   streamsPerKey: number;
+  /** Requests of one API key that run at once in one API process (the rest wait their turn); 0 turns the limit off. */
+  requestsInFlightPerKey: number;
 }
 
 export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
@@ -26,6 +29,9 @@ export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
   // A dashboard or two per tenant, each following a few flows; a client that opens streams in
   // a loop (or never closes them) is stopped here instead of by the process's memory.
   streamsPerKey: 20,
+  // Enough for a client's connection pool; a burst past it waits its turn instead of
+  // delaying every other key's requests (docs/performance.md, the flood benchmark).
+  requestsInFlightPerKey: 8,
 };
 
 /**
