@@ -42,6 +42,11 @@ const app = createApp({
 const server = app.listen(env.PORT, () => {
   logger.info({ port: env.PORT, roles: env.ROLES, database: env.DATABASE_URL ? "postgres" : "pglite" }, "listening");
 });
+// Idle keep-alive connections stay open longer than clients and load balancers keep theirs
+// (60 s is the usual balancer default): when the server closes first, a client that
+// reuses the connection at that moment has its request cut off ("other side closed").
+server.keepAliveTimeout = 65_000;
+server.headersTimeout = 66_000;
 const eventStreams = attachFlowWebSocket(server, app);
 server.on("error", (err) => {
   logger.fatal({ err }, "cannot listen");

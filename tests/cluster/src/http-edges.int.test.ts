@@ -78,6 +78,12 @@ describe("HTTP edges of the all-in-one process", () => {
     expect((await rawHttp(cluster.baseUrl, { method: "GET", path: `/v1/flows/${flowId}/events`, headers: { ...auth, "last-event-id": "2147483647" } })).status).toBe(204);
   });
 
+  it("keeps idle connections open 65 s, longer than clients and load balancers keep theirs (Node's default is 5 s)", async () => {
+    const res = await fetch(`${cluster.baseUrl}/healthz`);
+    await res.arrayBuffer();
+    expect(res.headers.get("keep-alive")).toBe("timeout=65");
+  });
+
   it("every response carries helmet's headers and none says X-Powered-By: API, errors, OpenAPI, metrics and Bull Board", async () => {
     const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
     const cases: [path: string, headers: Record<string, string>, status: number][] = [
