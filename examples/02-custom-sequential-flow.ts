@@ -31,7 +31,8 @@ const translationPipeline: FlowDefinitionInput = {
   ],
 };
 
-const TEXT = "Le conseil municipal a voté hier soir la création de trois nouvelles pistes cyclables. Les travaux commenceront au printemps et dureront six mois.";
+const TEXT =
+  "Le conseil municipal a voté hier soir la création de trois nouvelles pistes cyclables. Les travaux commenceront au printemps et dureront six mois.";
 
 main(async () => {
   const thread = await client.createThread("Example 2: translation pipeline");
@@ -40,7 +41,9 @@ main(async () => {
 
   const result = await client.executeFlow(flow.id, { input: TEXT, saveMessages: true });
   for (const step of result.steps) {
-    console.log(`\n[${step.stepId}] ${step.provider}/${step.model} — ${step.status}, ${step.usage?.totalTokens ?? 0} tokens, $${(step.cost ?? 0).toFixed(4)}`);
+    console.log(
+      `\n[${step.stepId}] ${step.provider}/${step.model} — ${step.status}, ${step.usage?.totalTokens ?? 0} tokens, $${(step.cost ?? 0).toFixed(4)}`,
+    );
     console.log(step.output);
   }
   console.log(`\nSummary: ${result.finalOutput}`);

@@ -49,7 +49,9 @@ main(async () => {
   const classification = result.steps.find((s) => s.stepId === "classify")?.output ?? "";
   console.log(`Classified as: ${classification.trim()}`);
   for (const step of result.steps.filter((s) => s.stepId !== "classify")) {
-    console.log(`${step.stepId}: ${step.status}${step.status === "success" ? ` (${step.provider}/${step.model})` : ""}`);
+    console.log(
+      `${step.stepId}: ${step.status}${step.status === "success" ? ` (${step.provider}/${step.model})` : ""}`,
+    );
   }
   console.log(`\nAnswer: ${result.finalOutput}`);
 });

@@ -1,7 +1,12 @@
 // Seed Example 4: monitoring and cancellation — execute a flow, poll its status while it runs,
 // and cancel it if it takes too long. POLL_INTERVAL_MS (default 2000) and CANCEL_AFTER_MS
 // (default 60000, the seed's minute) tune it. Run: node --import tsx examples/04-monitor-and-cancel.ts
-import { createSequentialAnalysisFlow, FlowExecutionError, isEnsembleApiError, type FlowExecutionResult } from "@ensemble/sdk";
+import {
+  createSequentialAnalysisFlow,
+  FlowExecutionError,
+  isEnsembleApiError,
+  type FlowExecutionResult,
+} from "@ensemble/sdk";
 import { clientFromEnv, main } from "./ensemble-from-env.js";
 
 const client = clientFromEnv();
@@ -10,13 +15,17 @@ const CANCEL_AFTER_MS = Number(process.env.CANCEL_AFTER_MS ?? 60_000);
 
 async function monitorFlow(flowId: string): Promise<FlowExecutionResult> {
   // Start execution
-  const executionPromise = client.executeFlow(flowId, { input: "Our new cache cut p99 latency from 800 ms to 90 ms, so it will also halve our database bill." });
+  const executionPromise = client.executeFlow(flowId, {
+    input: "Our new cache cut p99 latency from 800 ms to 90 ms, so it will also halve our database bill.",
+  });
 
   // Monitor progress
   const interval = setInterval(() => {
     void (async () => {
       const status = await client.getFlowStatus(flowId);
-      console.log(`Progress: ${status.progress.toFixed(1)}% (${status.completedSteps}/${status.totalSteps} steps, ${status.status})`);
+      console.log(
+        `Progress: ${status.progress.toFixed(1)}% (${status.completedSteps}/${status.totalSteps} steps, ${status.status})`,
+      );
 
       // Cancel if taking too long
       if (status.startedAt) {
@@ -49,7 +58,9 @@ main(async () => {
   console.log(`Running "${flow.name}" (${flow.steps.map((s) => s.id).join(" → ")})`);
   try {
     const result = await monitorFlow(flow.id);
-    console.log(`Flow ${result.status} in ${((Date.parse(result.completedAt ?? "") - Date.parse(result.startedAt ?? "")) / 1000).toFixed(1)} s`);
+    console.log(
+      `Flow ${result.status} in ${((Date.parse(result.completedAt ?? "") - Date.parse(result.startedAt ?? "")) / 1000).toFixed(1)} s`,
+    );
     console.log(`Assessment: ${result.finalOutput}`);
   } catch (error) {
     if (!(error instanceof FlowExecutionError) || error.status !== "cancelled") throw error;

@@ -6,7 +6,9 @@ export function clientFromEnv(): EnsembleClient {
   const baseUrl = process.env.ENSEMBLE_URL ?? "http://localhost:3000";
   const apiKey = process.env.ENSEMBLE_API_KEY;
   if (!apiKey) {
-    console.error("Set ENSEMBLE_API_KEY to an API key (in development the API prints one at start) and ENSEMBLE_URL to the API (default http://localhost:3000).");
+    console.error(
+      "Set ENSEMBLE_API_KEY to an API key (in development the API prints one at start) and ENSEMBLE_URL to the API (default http://localhost:3000).",
+    );
     process.exit(2);
   }
   return new EnsembleClient({ baseUrl, apiKey });
@@ -19,7 +21,8 @@ export function main(run: () => Promise<void>): void {
     (error: unknown) => {
       if (error instanceof EnsembleApiError) {
         console.error(`API error ${error.status} ${error.code}: ${error.message}`);
-        for (const detail of error.details) console.error(`  ${detail.path ?? ""}: ${detail.message ?? JSON.stringify(detail)}`);
+        for (const detail of error.details)
+          console.error(`  ${detail.path ?? ""}: ${detail.message ?? JSON.stringify(detail)}`);
       } else if (error instanceof FlowExecutionError) {
         console.error(error.message);
       } else if (error instanceof EnsembleConnectionError) {
@@ -34,7 +37,8 @@ export function main(run: () => Promise<void>): void {
 
 /** Short, one-line text for an event's data (token deltas as text, the rest as JSON). */
 export function describeData(data: unknown): string {
-  if (data && typeof data === "object" && "delta" in data && typeof data.delta === "string") return JSON.stringify(data.delta);
+  if (data && typeof data === "object" && "delta" in data && typeof data.delta === "string")
+    return JSON.stringify(data.delta);
   const text = JSON.stringify(data) ?? "";
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }

@@ -14,7 +14,14 @@ const { createWriteStream, mkdirSync } = await import("node:fs");
 mkdirSync(".data", { recursive: true });
 const log = createWriteStream(".data/demo.log");
 const server = spawn(process.execPath, ["--import", "tsx", "apps/api/src/main.ts"], {
-  env: { ...process.env, ROLES: "all", PORT: port, DEV_API_KEY: key, DEV_MODE: "true", LOG_LEVEL: process.env.LOG_LEVEL ?? "info" },
+  env: {
+    ...process.env,
+    ROLES: "all",
+    PORT: port,
+    DEV_API_KEY: key,
+    DEV_MODE: "true",
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+  },
   stdio: ["ignore", "pipe", "pipe"],
 });
 server.stdout.pipe(log);
@@ -36,14 +43,23 @@ async function call(method: string, path: string, body?: unknown): Promise<Recor
 try {
   for (let i = 0; ; i += 1) {
     if (server.exitCode !== null) throw new Error("the server exited; see .data/demo.log");
-    const ready = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
+    const ready = await fetch(`${base}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     if (i > 300) throw new Error("the server did not become ready in 60 s; see .data/demo.log");
     await sleep(200);
   }
   say("==> ready; creating a thread and a critique flow (generate → critique → refine)");
   const thread = await call("POST", "/v1/threads", { title: "Ensemble demo" });
-  const step = (id: string, action: string, prompt: string) => ({ id, provider: "sim", model: "slow?latencyMs=700", action, prompt });
+  const step = (id: string, action: string, prompt: string) => ({
+    id,
+    provider: "sim",
+    model: "slow?latencyMs=700",
+    action,
+    prompt,
+  });
   const flow = await call("POST", "/v1/flows", {
     threadId: thread.id,
     definition: {
@@ -68,8 +84,13 @@ try {
   }
   const result = await call("GET", `/v1/flows/${String(flow.id)}`);
   say("==> result");
-  for (const s of result.stepResults as { stepId: string; status: string; output: string }[]) say(`    ${s.stepId.padEnd(9)} ${s.status.padEnd(8)} ${s.output.replace(/\s+/g, " ").slice(0, 90)}`);
-  say(`    final output: ${String((result.result as { finalOutput: string }).finalOutput).replace(/\s+/g, " ").slice(0, 160)}`);
+  for (const s of result.stepResults as { stepId: string; status: string; output: string }[])
+    say(`    ${s.stepId.padEnd(9)} ${s.status.padEnd(8)} ${s.output.replace(/\s+/g, " ").slice(0, 90)}`);
+  say(
+    `    final output: ${String((result.result as { finalOutput: string }).finalOutput)
+      .replace(/\s+/g, " ")
+      .slice(0, 160)}`,
+  );
   say(`==> done. Run it yourself: pnpm start, then use the API key printed at start (see README).`);
 } catch (error) {
   console.error(`demo failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -10,7 +10,12 @@ const ApiEnvSchema = EngineEnvSchema.extend({
   /** Bearer token for /v1/admin and Bull Board; unset turns them off. */
   ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   /** How long a Bull Board browser login (GET /admin/login) lasts. */
-  ADMIN_SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(30 * 86_400).default(12 * 3_600),
+  ADMIN_SESSION_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 86_400)
+    .default(12 * 3_600),
   /**
    * Express's `trust proxy`: "true" (any), a hop count ("1"), or addresses/subnets
    * ("loopback, 10.0.0.0/8"). Then X-Forwarded-Proto from those proxies makes a request
@@ -21,7 +26,9 @@ const ApiEnvSchema = EngineEnvSchema.extend({
     .trim()
     .min(1)
     .optional()
-    .transform((v) => (v === undefined ? undefined : v === "true" ? true : v === "false" ? false : /^\d+$/.test(v) ? Number(v) : v)),
+    .transform((v) =>
+      v === undefined ? undefined : v === "true" ? true : v === "false" ? false : /^\d+$/.test(v) ? Number(v) : v,
+    ),
   /** "api", or "all": api + scheduler + worker in one process (the all-in-one mode). */
   ROLES: z.enum(["api", "all"]).default("api"),
   /** In-flight steps when this process also runs the worker role. */
@@ -38,7 +45,12 @@ const ApiEnvSchema = EngineEnvSchema.extend({
   MAX_STREAMS_PER_KEY: z.coerce.number().int().min(0).default(DEFAULT_REQUEST_LIMITS.streamsPerKey),
   REQUESTS_IN_FLIGHT_PER_KEY: z.coerce.number().int().min(0).default(DEFAULT_REQUEST_LIMITS.requestsInFlightPerKey),
   /** Largest JSON body in bytes; larger is 413 payload_too_large. */
-  MAX_BODY_BYTES: z.coerce.number().int().min(1_024).max(100 * 1_048_576).default(DEFAULT_REQUEST_LIMITS.bodyBytes),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1_024)
+    .max(100 * 1_048_576)
+    .default(DEFAULT_REQUEST_LIMITS.bodyBytes),
   /** Requests per RATE_LIMIT_WINDOW_MS per API key (counted in Redis, across API processes); 0 turns it off. */
   RATE_LIMIT_REQUESTS: z.coerce.number().int().min(0).default(DEFAULT_REQUEST_LIMITS.rateLimitRequests),
   RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(100).default(DEFAULT_REQUEST_LIMITS.rateLimitWindowMs),

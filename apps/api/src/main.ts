@@ -1,5 +1,13 @@
 // The API process (`pnpm start:api`), or the all-in-one process (`pnpm start`, ROLES=all).
-import { closeOnSignals, createEngine, createLogger, engineConfigFromEnv, startScheduler, startStepWorker, type Runtime } from "@ensemble/engine";
+import {
+  closeOnSignals,
+  createEngine,
+  createLogger,
+  engineConfigFromEnv,
+  startScheduler,
+  startStepWorker,
+  type Runtime,
+} from "@ensemble/engine";
 import { createApp } from "./app.js";
 import { ensureDevCredentials } from "./dev-credentials.js";
 import { attachFlowWebSocket } from "./events/flow-events.js";
@@ -14,8 +22,16 @@ const { deps } = engine;
 
 const runtimes: Runtime[] = [];
 if (env.ROLES === "all") {
-  runtimes.push(await startScheduler(deps, { connection: engine.workerConnection("scheduler"), prefix: env.QUEUE_PREFIX }));
-  runtimes.push(await startStepWorker(deps, { connection: engine.workerConnection("worker"), prefix: env.QUEUE_PREFIX, concurrency: env.WORKER_CONCURRENCY }));
+  runtimes.push(
+    await startScheduler(deps, { connection: engine.workerConnection("scheduler"), prefix: env.QUEUE_PREFIX }),
+  );
+  runtimes.push(
+    await startStepWorker(deps, {
+      connection: engine.workerConnection("worker"),
+      prefix: env.QUEUE_PREFIX,
+      concurrency: env.WORKER_CONCURRENCY,
+    }),
+  );
 }
 
 // Before listening: once /readyz answers, the printed key works.
@@ -26,7 +42,9 @@ if (env.DEV_MODE) {
   const shown = env.DEV_API_KEY ? `${dev.apiKey.slice(0, 10)}… (DEV_API_KEY)` : dev.apiKey;
   const bearer = env.DEV_API_KEY ? "$DEV_API_KEY" : dev.apiKey;
   logger.info({ userId: dev.userId }, "development API key printed on stderr");
-  process.stderr.write(`\n  Development API key (user "${dev.userId}"): ${shown}\n  curl -H "Authorization: Bearer ${bearer}" http://127.0.0.1:${env.PORT}/v1/templates\n\n`);
+  process.stderr.write(
+    `\n  Development API key (user "${dev.userId}"): ${shown}\n  curl -H "Authorization: Bearer ${bearer}" http://127.0.0.1:${env.PORT}/v1/templates\n\n`,
+  );
 }
 
 const requestGuards = openRequestGuards(env, logger);
@@ -37,7 +55,11 @@ const app = createApp({
   adminSessions: requestGuards.adminSessions,
   trustProxy: env.TRUST_PROXY,
   readiness: readinessProbe(deps),
-  events: { heartbeatMs: env.EVENTS_HEARTBEAT_MS, slowClientMs: env.EVENTS_SLOW_CLIENT_MS, slowClientBytes: env.EVENTS_SLOW_CLIENT_BYTES },
+  events: {
+    heartbeatMs: env.EVENTS_HEARTBEAT_MS,
+    slowClientMs: env.EVENTS_SLOW_CLIENT_MS,
+    slowClientBytes: env.EVENTS_SLOW_CLIENT_BYTES,
+  },
 });
 const server = app.listen(env.PORT, () => {
   logger.info({ port: env.PORT, roles: env.ROLES, database: env.DATABASE_URL ? "postgres" : "pglite" }, "listening");

@@ -17,7 +17,14 @@ interface RunResult {
   error?: { code: string; message: string; stepId?: string };
 }
 
-const simStep = (id: string, extra: Record<string, unknown> = {}) => ({ id, provider: "sim", model: "echo", action: "generate", prompt: "{{ previous }}", ...extra });
+const simStep = (id: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  provider: "sim",
+  model: "echo",
+  action: "generate",
+  prompt: "{{ previous }}",
+  ...extra,
+});
 
 describe("condition and token budgets, through the API", () => {
   let api: TestApi;
@@ -46,11 +53,17 @@ describe("condition and token budgets, through the API", () => {
       type: "sequential",
       steps: [
         { id: "constructor", provider: "sim", model: "label?value=TECHNICAL", action: "analyze", prompt: "classify" },
-        simStep("toString", { condition: 'steps.constructor.output == "TECHNICAL" && metadata.constructor == "yes" && metadata["toString"] == "no"' }),
+        simStep("toString", {
+          condition:
+            'steps.constructor.output == "TECHNICAL" && metadata.constructor == "yes" && metadata["toString"] == "no"',
+        }),
         simStep("skipped", { condition: 'steps["toString"].status != "success" || metadata.tier != "gold"' }),
       ],
     };
-    const result = await execute(definition, { input: "hi", metadata: { tier: "gold", constructor: "yes", toString: "no", ["__proto__"]: "dropped by the API" } });
+    const result = await execute(definition, {
+      input: "hi",
+      metadata: { tier: "gold", constructor: "yes", toString: "no", ["__proto__"]: "dropped by the API" },
+    });
     expect(result.steps.slice(0, 2).map((s) => s.error)).toEqual([undefined, undefined]);
     expect(result.steps.map((s) => [s.stepId, s.status])).toEqual([
       ["constructor", "success"],
@@ -66,20 +79,31 @@ describe("condition and token budgets, through the API", () => {
       ['previous.matches("(a+)+(?=b)")', /not an RE2 regular expression/],
       ['previous.split("").all(c, previous.split("").exists(d, d == c))', /inside another/],
     ] as const) {
-      const res = await api.request<{ error: { code: string; details: { path: string; message: string }[] } }>(key, "POST", "/v1/flows", {
-        threadId: thread.body.id,
-        definition: { name: "bad", type: "sequential", steps: [simStep("a"), simStep("b", { condition })] },
-      });
+      const res = await api.request<{ error: { code: string; details: { path: string; message: string }[] } }>(
+        key,
+        "POST",
+        "/v1/flows",
+        {
+          threadId: thread.body.id,
+          definition: { name: "bad", type: "sequential", steps: [simStep("a"), simStep("b", { condition })] },
+        },
+      );
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe("validation_error");
-      expect(res.body.error.details).toEqual([expect.objectContaining({ path: "definition.steps[1].condition", message: expect.stringMatching(message) })]);
+      expect(res.body.error.details).toEqual([
+        expect.objectContaining({ path: "definition.steps[1].condition", message: expect.stringMatching(message) }),
+      ]);
     }
   });
 
   it("a backtracking regex answers at once, and a condition over its time budget fails its step with a clear error", async () => {
     const start = Date.now();
     const redos = await execute(
-      { name: "redos", type: "sequential", steps: [simStep("a"), simStep("b", { condition: 'previous.matches("^(a+)+$")' })] },
+      {
+        name: "redos",
+        type: "sequential",
+        steps: [simStep("a"), simStep("b", { condition: 'previous.matches("^(a+)+$")' })],
+      },
       { input: `${"a".repeat(40)}!` },
     );
     expect(redos.steps.map((s) => [s.stepId, s.status])).toEqual([
@@ -87,12 +111,24 @@ describe("condition and token budgets, through the API", () => {
       ["b", "skipped"],
     ]);
     const slow = await execute(
-      { name: "slow", type: "sequential", steps: [simStep("a"), simStep("b", { condition: 'previous.split("").all(c, previous.lowerAscii().contains(c))' })] },
+      {
+        name: "slow",
+        type: "sequential",
+        steps: [
+          simStep("a"),
+          simStep("b", { condition: 'previous.split("").all(c, previous.lowerAscii().contains(c))' }),
+        ],
+      },
       { input: "x".repeat(50_000) },
     );
     expect(slow.status).toBe("failed");
     const failed = slow.steps.find((s) => s.stepId === "b");
-    expect(failed?.error).toEqual(expect.objectContaining({ code: "condition_error", message: expect.stringMatching(/ran longer than its budget of \d+ ms/) }));
+    expect(failed?.error).toEqual(
+      expect.objectContaining({
+        code: "condition_error",
+        message: expect.stringMatching(/ran longer than its budget of \d+ ms/),
+      }),
+    );
     // Before: the regex over 40 "a" would not end (each "a" doubles the time); the comprehension is quadratic in the text.
     expect(Date.now() - start).toBeLessThan(10_000);
   });

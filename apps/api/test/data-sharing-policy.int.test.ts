@@ -13,10 +13,20 @@ type User = { userId: string; key: string };
 type Body = { error?: { code: string; message: string; details: Record<string, unknown>[] } } & Record<string, unknown>;
 
 const DENY_HISTORY = { allowConversationHistory: false, allowCrossProviderContext: true, allowAttachments: false };
-const DENY_CROSS_PROVIDER = { allowConversationHistory: true, allowCrossProviderContext: false, allowAttachments: false };
+const DENY_CROSS_PROVIDER = {
+  allowConversationHistory: true,
+  allowCrossProviderContext: false,
+  allowAttachments: false,
+};
 const ALLOW_ALL = { allowConversationHistory: true, allowCrossProviderContext: true, allowAttachments: false };
 
-const openaiStep = (prompt: string) => ({ id: "ask", provider: "openai", model: "gpt-4o-mini", action: "generate", prompt });
+const openaiStep = (prompt: string) => ({
+  id: "ask",
+  provider: "openai",
+  model: "gpt-4o-mini",
+  action: "generate",
+  prompt,
+});
 const historyFlow = (prompt = "Given {{ history }}, answer {{ original }}") => ({
   name: "history",
   type: "sequential",
@@ -46,12 +56,26 @@ describe("data-sharing policies and read permission when a member runs the owner
   async function aliceThread(permissions: string[]): Promise<{ threadId: string; secret: string }> {
     const thread = await api.request<{ id: string }>(alice.key, "POST", "/v1/threads", { title: "alice's" });
     const secret = `alice-secret-${randomUUID()}`;
-    expect((await api.request(alice.key, "POST", `/v1/threads/${thread.body.id}/messages`, { role: "user", content: secret })).status).toBe(201);
-    expect((await api.request(alice.key, "PUT", `/v1/threads/${thread.body.id}/members/${bob.userId}`, { permissions })).status).toBe(200);
+    expect(
+      (
+        await api.request(alice.key, "POST", `/v1/threads/${thread.body.id}/messages`, {
+          role: "user",
+          content: secret,
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (await api.request(alice.key, "PUT", `/v1/threads/${thread.body.id}/members/${bob.userId}`, { permissions }))
+        .status,
+    ).toBe(200);
     return { threadId: thread.body.id, secret };
   }
 
-  async function createFlow(user: User, threadId: string, definition: unknown): Promise<{ status: number; body: Body }> {
+  async function createFlow(
+    user: User,
+    threadId: string,
+    definition: unknown,
+  ): Promise<{ status: number; body: Body }> {
     return api.request<Body>(user.key, "POST", "/v1/flows", { threadId, definition });
   }
 
@@ -72,7 +96,13 @@ describe("data-sharing policies and read permission when a member runs the owner
       const created = await createFlow(bob, threadId, historyFlow());
       expect(created.status).toBe(403);
       expect(created.body.error?.code).toBe("policy_violation");
-      expect(created.body.error?.details).toEqual([expect.objectContaining({ path: "definition.steps[0]", provider: "openai", setting: "allowConversationHistory" })]);
+      expect(created.body.error?.details).toEqual([
+        expect.objectContaining({
+          path: "definition.steps[0]",
+          provider: "openai",
+          setting: "allowConversationHistory",
+        }),
+      ]);
     });
 
     it("refuses a member's flow that would send another provider's step output where the owner forbids it", async () => {
@@ -81,10 +111,19 @@ describe("data-sharing policies and read permission when a member runs the owner
       const created = await createFlow(bob, threadId, {
         name: "cross",
         type: "sequential",
-        steps: [{ id: "draft", provider: "google", model: "gemini-2.5-flash", action: "generate", prompt: "{{ original }}" }, openaiStep("Improve {{ previous }}")],
+        steps: [
+          { id: "draft", provider: "google", model: "gemini-2.5-flash", action: "generate", prompt: "{{ original }}" },
+          openaiStep("Improve {{ previous }}"),
+        ],
       });
       expect(created.status).toBe(403);
-      expect(created.body.error?.details).toEqual([expect.objectContaining({ path: "definition.steps[1]", provider: "openai", setting: "allowCrossProviderContext" })]);
+      expect(created.body.error?.details).toEqual([
+        expect.objectContaining({
+          path: "definition.steps[1]",
+          provider: "openai",
+          setting: "allowCrossProviderContext",
+        }),
+      ]);
     });
 
     it("refuses at execute when the owner forbade history after the member created the flow; nothing reaches the provider", async () => {
@@ -92,7 +131,9 @@ describe("data-sharing policies and read permission when a member runs the owner
       const created = await createFlow(bob, threadId, historyFlow());
       expect(created.status).toBe(201);
       await setPolicy(alice, "openai", DENY_HISTORY);
-      const run = await api.request<Body>(bob.key, "POST", `/v1/flows/${created.body.id as string}/execute?wait=true`, { input: "what did alice say?" });
+      const run = await api.request<Body>(bob.key, "POST", `/v1/flows/${created.body.id as string}/execute?wait=true`, {
+        input: "what did alice say?",
+      });
       expect(run.status).toBe(403);
       expect(run.body.error?.code).toBe("policy_violation");
       expect(openaiSaw(secret)).toBe(false);
@@ -104,7 +145,9 @@ describe("data-sharing policies and read permission when a member runs the owner
       await setPolicy(alice, "openai", DENY_HISTORY);
       const created = await createFlow(bob, threadId, historyFlow("Answer {{ original }}"));
       expect(created.status).toBe(201);
-      const run = await api.request<Body>(bob.key, "POST", `/v1/flows/${created.body.id as string}/execute?wait=true`, { input: "what did alice say?" });
+      const run = await api.request<Body>(bob.key, "POST", `/v1/flows/${created.body.id as string}/execute?wait=true`, {
+        input: "what did alice say?",
+      });
       expect(run.status).toBe(200);
       expect(run.body.status).toBe("completed");
       expect(vendors.openai.requests).toHaveLength(1);
@@ -117,12 +160,16 @@ describe("data-sharing policies and read permission when a member runs the owner
       const flow = await createFlow(alice, threadId, historyFlow());
       expect(flow.status).toBe(201);
       await setPolicy(bob, "openai", DENY_HISTORY);
-      const refused = await api.request<Body>(bob.key, "POST", `/v1/flows/${flow.body.id as string}/execute`, { input: "go" });
+      const refused = await api.request<Body>(bob.key, "POST", `/v1/flows/${flow.body.id as string}/execute`, {
+        input: "go",
+      });
       expect(refused.status).toBe(403);
       expect(refused.body.error?.code).toBe("policy_violation");
 
       const plain = await createFlow(alice, threadId, plainFlow);
-      const run = await api.request<Body>(bob.key, "POST", `/v1/flows/${plain.body.id as string}/execute?wait=true`, { input: "on bob's account" });
+      const run = await api.request<Body>(bob.key, "POST", `/v1/flows/${plain.body.id as string}/execute?wait=true`, {
+        input: "on bob's account",
+      });
       expect(run.body.status).toBe("completed");
       const ledger = await listLedger(api.engine.deps.db, plain.body.id as string);
       expect(ledger.map((row) => row.userId)).toEqual([bob.userId]);
@@ -132,14 +179,27 @@ describe("data-sharing policies and read permission when a member runs the owner
     it("does not send another provider's saved answers from history when cross-provider context is off", async () => {
       const { threadId, secret } = await aliceThread(["read", "write"]);
       // A Gemini answer saved to the thread: the fake answers "Reply from <model>: <prompt>".
-      const saved = await createFlow(alice, threadId, { name: "gemini", type: "sequential", steps: [{ id: "g", provider: "google", model: "gemini-2.5-flash", action: "generate", prompt: "{{ original }}" }] });
-      const savedRun = await api.request<Body>(alice.key, "POST", `/v1/flows/${saved.body.id as string}/execute?wait=true`, { input: "gemini-only-words", saveMessages: true });
+      const saved = await createFlow(alice, threadId, {
+        name: "gemini",
+        type: "sequential",
+        steps: [
+          { id: "g", provider: "google", model: "gemini-2.5-flash", action: "generate", prompt: "{{ original }}" },
+        ],
+      });
+      const savedRun = await api.request<Body>(
+        alice.key,
+        "POST",
+        `/v1/flows/${saved.body.id as string}/execute?wait=true`,
+        { input: "gemini-only-words", saveMessages: true },
+      );
       expect(savedRun.body.status).toBe("completed");
       await setPolicy(alice, "openai", DENY_CROSS_PROVIDER);
 
       const flow = await createFlow(bob, threadId, historyFlow());
       expect(flow.status).toBe(201);
-      const run = await api.request<Body>(bob.key, "POST", `/v1/flows/${flow.body.id as string}/execute?wait=true`, { input: "q" });
+      const run = await api.request<Body>(bob.key, "POST", `/v1/flows/${flow.body.id as string}/execute?wait=true`, {
+        input: "q",
+      });
       expect(run.body.status).toBe("completed");
       expect(openaiSaw(secret)).toBe(true); // what a user wrote is no provider's output
       expect(openaiSaw("gemini-only-words")).toBe(false);
@@ -150,11 +210,18 @@ describe("data-sharing policies and read permission when a member runs the owner
     it("refuses a write-only member ?wait=true, naming read, and starts no run", async () => {
       const { threadId, secret } = await aliceThread(["write"]);
       const flow = await createFlow(alice, threadId, plainFlow);
-      const run = await api.request<Body>(bob.key, "POST", `/v1/flows/${flow.body.id as string}/execute?wait=true`, { input: "x" });
+      const run = await api.request<Body>(bob.key, "POST", `/v1/flows/${flow.body.id as string}/execute?wait=true`, {
+        input: "x",
+      });
       expect(run.status).toBe(403);
       expect(run.body.error).toMatchObject({ code: "forbidden", message: expect.stringContaining("read permission") });
       expect(run.body.error?.details).toEqual([expect.objectContaining({ permission: "read" })]);
-      const step = await api.request<Body>(bob.key, "POST", `/v1/flows/${flow.body.id as string}/steps/ask/execute?wait=true`, { input: "x" });
+      const step = await api.request<Body>(
+        bob.key,
+        "POST",
+        `/v1/flows/${flow.body.id as string}/steps/ask/execute?wait=true`,
+        { input: "x" },
+      );
       expect(step.status).toBe(403);
       expect(step.body.error?.details).toEqual([expect.objectContaining({ permission: "read" })]);
       expect((await findFlow(api.engine.deps.db, flow.body.id as string))?.run).toBe(0);
@@ -164,9 +231,13 @@ describe("data-sharing policies and read permission when a member runs the owner
     it("refuses a write-only member executing a flow that shares history, with or without wait", async () => {
       const { threadId, secret } = await aliceThread(["write"]);
       const flow = await createFlow(alice, threadId, historyFlow());
-      const run = await api.request<Body>(bob.key, "POST", `/v1/flows/${flow.body.id as string}/execute`, { input: "x" });
+      const run = await api.request<Body>(bob.key, "POST", `/v1/flows/${flow.body.id as string}/execute`, {
+        input: "x",
+      });
       expect(run.status).toBe(403);
-      expect(run.body.error?.details).toEqual([{ permission: "read", reason: expect.stringContaining("shareConversationHistory") }]);
+      expect(run.body.error?.details).toEqual([
+        { permission: "read", reason: expect.stringContaining("shareConversationHistory") },
+      ]);
       expect((await findFlow(api.engine.deps.db, flow.body.id as string))?.run).toBe(0);
       expect(openaiSaw(secret)).toBe(false);
     });
@@ -175,10 +246,21 @@ describe("data-sharing policies and read permission when a member runs the owner
       const { threadId } = await aliceThread(["write"]);
       const flow = await createFlow(alice, threadId, plainFlow);
       const id = flow.body.id as string;
-      expect((await api.request(bob.key, "POST", `/v1/flows/${id}/execute`, { input: "fire and forget" })).status).toBe(202);
-      for (const path of [`/v1/flows/${id}`, `/v1/flows/${id}/status`, `/v1/flows/${id}/events`, `/v1/threads/${threadId}/messages`]) {
+      expect((await api.request(bob.key, "POST", `/v1/flows/${id}/execute`, { input: "fire and forget" })).status).toBe(
+        202,
+      );
+      for (const path of [
+        `/v1/flows/${id}`,
+        `/v1/flows/${id}/status`,
+        `/v1/flows/${id}/events`,
+        `/v1/threads/${threadId}/messages`,
+      ]) {
         const read = await api.request<Body>(bob.key, "GET", path);
-        expect({ path, status: read.status, details: read.body.error?.details }).toEqual({ path, status: 403, details: [{ permission: "read" }] });
+        expect({ path, status: read.status, details: read.body.error?.details }).toEqual({
+          path,
+          status: 403,
+          details: [{ permission: "read" }],
+        });
       }
       await api.waitForFlowStatus(id, ["completed"]);
     });

@@ -20,15 +20,23 @@ describe("event archive batches", () => {
 
   const createFlow = async (): Promise<string> => {
     const thread = await api.request<{ id: string }>(owner.key, "POST", "/v1/threads", { title: "archive" });
-    const definition = { name: "a", type: "sequential", steps: [{ id: "a", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" }] };
-    return (await api.request<{ id: string }>(owner.key, "POST", "/v1/flows", { threadId: thread.body.id, definition })).body.id;
+    const definition = {
+      name: "a",
+      type: "sequential",
+      steps: [{ id: "a", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" }],
+    };
+    return (await api.request<{ id: string }>(owner.key, "POST", "/v1/flows", { threadId: thread.body.id, definition }))
+      .body.id;
   };
 
   it("stores NUL and lone surrogates as U+FFFD, and archives the rest of a batch around a flow the database refuses", async () => {
     const { deps } = api.engine;
     const [poisoned, healthy] = await Promise.all([createFlow(), createFlow()]);
     const deleted = randomUUID(); // a flow deleted after its run ended: its events break the foreign key
-    await deps.bus.publish(poisoned, "step_complete", { stepId: "a", data: { output: "x\u0000y \uD800", "k\u0000": ["\uDC00"] } });
+    await deps.bus.publish(poisoned, "step_complete", {
+      stepId: "a",
+      data: { output: "x\u0000y \uD800", "k\u0000": ["\uDC00"] },
+    });
     await deps.bus.publish(deleted, "step_complete", { stepId: "a", data: { output: "deleted-flow-private-output" } });
     await deps.bus.publish(healthy, "flow_complete", { data: { finalOutput: "healthy-flow-private-output" } });
     await deps.archives.add([poisoned, deleted, healthy], Date.now() - 1);
@@ -40,15 +48,27 @@ describe("event archive batches", () => {
       error.mockRestore();
     }
 
-    const [poisonedRows, healthyRows, deletedRows] = await Promise.all([listFlowEvents(deps.db, poisoned), listFlowEvents(deps.db, healthy), listFlowEvents(deps.db, deleted)]);
+    const [poisonedRows, healthyRows, deletedRows] = await Promise.all([
+      listFlowEvents(deps.db, poisoned),
+      listFlowEvents(deps.db, healthy),
+      listFlowEvents(deps.db, deleted),
+    ]);
     expect(poisonedRows.map((r) => r.data)).toEqual([{ output: "x\uFFFDy \uFFFD", "k\uFFFD": ["\uFFFD"] }]);
     expect(healthyRows.map((r) => r.data)).toEqual([{ finalOutput: "healthy-flow-private-output" }]);
     expect(deletedRows).toEqual([]);
     // Recorded by flow id and SQLSTATE, quoting no row; and given up, not retried every second.
-    expect(logged).toEqual([[{ flowId: deleted, code: "23503", reason: expect.any(String) }, "flow events not archived: the database refused them"]]);
+    expect(logged).toEqual([
+      [
+        { flowId: deleted, code: "23503", reason: expect.any(String) },
+        "flow events not archived: the database refused them",
+      ],
+    ]);
     expect(JSON.stringify(logged)).not.toContain("private-output");
     expect(await deps.archives.due(Date.now(), 10)).toEqual([]);
-    await waitFor(async () => (await deps.metrics?.snapshot())?.archiveFailures === 1, "ensemble_event_archive_failures_total to count the flow");
+    await waitFor(
+      async () => (await deps.metrics?.snapshot())?.archiveFailures === 1,
+      "ensemble_event_archive_failures_total to count the flow",
+    );
   });
 });
 

@@ -18,14 +18,20 @@ const until = async (what: string, predicate: () => boolean | Promise<boolean>, 
     await sleep(20);
   }
 };
-const flowDefinition = { name: "bounds", type: "sequential", steps: [{ id: "s1", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" }] };
+const flowDefinition = {
+  name: "bounds",
+  type: "sequential",
+  steps: [{ id: "s1", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" }],
+};
 
 /** A raw SSE request whose client reads nothing (its socket is paused). */
 function pausedSseClient(api: TestApi, flowId: string, key: string): { socket: Socket; closed: Promise<void> } {
   const url = new URL(api.baseUrl);
   const socket = connect(Number(url.port), url.hostname);
   socket.on("error", () => undefined);
-  socket.write(`GET /v1/flows/${flowId}/events HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${key}\r\nAccept: text/event-stream\r\n\r\n`);
+  socket.write(
+    `GET /v1/flows/${flowId}/events HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${key}\r\nAccept: text/event-stream\r\n\r\n`,
+  );
   socket.pause();
   return { socket, closed: new Promise<void>((resolve) => socket.on("close", () => resolve())) };
 }
@@ -36,7 +42,10 @@ describe("event streams: a client that does not read is dropped by its unsent by
 
   beforeAll(async () => {
     // slowClientMs far beyond the test: only the byte limit can drop these clients in time.
-    api = await TestApi.start({ runFlows: false, events: { heartbeatMs: 1_000, slowClientMs: 60_000, slowClientBytes: 256 * KIB } });
+    api = await TestApi.start({
+      runFlows: false,
+      events: { heartbeatMs: 1_000, slowClientMs: 60_000, slowClientBytes: 256 * KIB },
+    });
     owner = await api.createUser();
   });
   afterAll(async () => {
@@ -44,17 +53,26 @@ describe("event streams: a client that does not read is dropped by its unsent by
   });
 
   it("SSE clients and a WebSocket that stop reading a flow of 1 MB events are dropped within seconds, memory stays bounded, and a resumed client gets the rest", async () => {
-    const threadId = (await api.request<{ id: string }>(owner.key, "POST", "/v1/threads", { title: "big events" })).body.id;
-    const flowId = (await api.request<{ id: string }>(owner.key, "POST", "/v1/flows", { threadId, definition: flowDefinition })).body.id;
+    const threadId = (await api.request<{ id: string }>(owner.key, "POST", "/v1/threads", { title: "big events" })).body
+      .id;
+    const flowId = (
+      await api.request<{ id: string }>(owner.key, "POST", "/v1/flows", { threadId, definition: flowDefinition })
+    ).body.id;
     // More than the kernel's socket buffers take on loopback (a few MB each way).
     const total = 16;
-    for (let i = 0; i < total; i += 1) await api.engine.deps.bus.publish(flowId, "step_progress", { stepId: "s1", data: { delta: "x".repeat(1_024 * KIB) } });
+    for (let i = 0; i < total; i += 1)
+      await api.engine.deps.bus.publish(flowId, "step_progress", {
+        stepId: "s1",
+        data: { delta: "x".repeat(1_024 * KIB) },
+      });
 
     const rssBefore = process.memoryUsage().rss;
     let rssPeak = rssBefore;
     const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 20);
     const clients = Array.from({ length: 3 }, () => pausedSseClient(api, flowId, owner.key));
-    const ws = new WebSocket(`${api.baseUrl.replace("http", "ws")}/v1/flows/${flowId}/ws`, { headers: { authorization: `Bearer ${owner.key}` } });
+    const ws = new WebSocket(`${api.baseUrl.replace("http", "ws")}/v1/flows/${flowId}/ws`, {
+      headers: { authorization: `Bearer ${owner.key}` },
+    });
     const wsClosed = new Promise<void>((resolve) => ws.on("close", () => resolve()));
     ws.on("open", () => ws.pause());
     ws.on("error", () => undefined);
@@ -63,7 +81,9 @@ describe("event streams: a client that does not read is dropped by its unsent by
     await until("every stream dropped", () => api.events.hub.size === 0, 30_000);
     const droppedAfterMs = Date.now() - startedAt;
     clearInterval(sampler);
-    console.log(`4 non-reading clients dropped after ${droppedAfterMs} ms; RSS +${Math.round((rssPeak - rssBefore) / 1_048_576)} MB at peak`);
+    console.log(
+      `4 non-reading clients dropped after ${droppedAfterMs} ms; RSS +${Math.round((rssPeak - rssBefore) / 1_048_576)} MB at peak`,
+    );
     // slowClientMs is 60 s: only the byte limit drops them this soon.
     expect(droppedAfterMs).toBeLessThan(30_000);
     // Each client costs at most its socket buffers and one event, not the flow's history.
@@ -79,14 +99,21 @@ describe("event streams: a client that does not read is dropped by its unsent by
     await Promise.all(clients.map((c) => c.closed));
     ws.resume();
     await wsClosed;
-    const complete = [...received.matchAll(/^id: (\d+)\nevent: step_progress\ndata: .*\n\n/gm)].map((m) => Number(m[1]));
+    const complete = [...received.matchAll(/^id: (\d+)\nevent: step_progress\ndata: .*\n\n/gm)].map((m) =>
+      Number(m[1]),
+    );
     expect(complete.length).toBeLessThan(total);
     const lastComplete = complete.at(-1) ?? 0;
 
     // Nothing is lost: the client resumes from its last complete event.
-    const resumed = await openSse(`${api.baseUrl}/v1/flows/${flowId}/events`, { authorization: `Bearer ${owner.key}`, "last-event-id": String(lastComplete) });
+    const resumed = await openSse(`${api.baseUrl}/v1/flows/${flowId}/events`, {
+      authorization: `Bearer ${owner.key}`,
+      "last-event-id": String(lastComplete),
+    });
     await resumed.waitFor((events) => events.at(-1)?.id === total, 30_000);
-    expect(resumed.events.map((e) => e.id)).toEqual(Array.from({ length: total - lastComplete }, (_, i) => lastComplete + 1 + i));
+    expect(resumed.events.map((e) => e.id)).toEqual(
+      Array.from({ length: total - lastComplete }, (_, i) => lastComplete + 1 + i),
+    );
     resumed.abort();
   });
 });
@@ -103,10 +130,18 @@ describe("event streams per API key", () => {
   beforeAll(async () => {
     api = await TestApi.start({ runFlows: false, guards: { streamsPerKey: LIMIT }, events: { heartbeatMs: 200 } });
     // A second API process of the same cluster: the count is Redis's, not a process's.
-    second = await TestApi.start({ runFlows: false, guards: { streamsPerKey: LIMIT }, events: { heartbeatMs: 200 }, sameClusterAs: api });
+    second = await TestApi.start({
+      runFlows: false,
+      guards: { streamsPerKey: LIMIT },
+      events: { heartbeatMs: 200 },
+      sameClusterAs: api,
+    });
     owner = await api.createUser();
-    const threadId = (await api.request<{ id: string }>(owner.key, "POST", "/v1/threads", { title: "streams" })).body.id;
-    flowId = (await api.request<{ id: string }>(owner.key, "POST", "/v1/flows", { threadId, definition: flowDefinition })).body.id;
+    const threadId = (await api.request<{ id: string }>(owner.key, "POST", "/v1/threads", { title: "streams" })).body
+      .id;
+    flowId = (
+      await api.request<{ id: string }>(owner.key, "POST", "/v1/flows", { threadId, definition: flowDefinition })
+    ).body.id;
     keyId = (await findUserByKeyHash(api.engine.deps.db, hashApiKey(owner.key)))!.keyId;
     slots = new StreamSlots((api as unknown as { guardsRedis: Redis }).guardsRedis, api.prefix, LIMIT);
   });
@@ -118,7 +153,8 @@ describe("event streams per API key", () => {
     await api?.stop();
   });
 
-  const sse = (on: TestApi, key = owner.key) => openSse(`${on.baseUrl}/v1/flows/${flowId}/events`, { authorization: `Bearer ${key}` });
+  const sse = (on: TestApi, key = owner.key) =>
+    openSse(`${on.baseUrl}/v1/flows/${flowId}/events`, { authorization: `Bearer ${key}` });
   /** Whether one more stream may open now (the probe closes it again). */
   const slotFree = async (on: TestApi): Promise<boolean> => {
     const probe = await sse(on);
@@ -127,12 +163,16 @@ describe("event streams per API key", () => {
   };
   const openWs = (on: TestApi) =>
     new Promise<{ ws: WebSocket; status: number; body: string }>((resolve, reject) => {
-      const ws = new WebSocket(`${on.baseUrl.replace("http", "ws")}/v1/flows/${flowId}/ws`, { headers: { authorization: `Bearer ${owner.key}` } });
+      const ws = new WebSocket(`${on.baseUrl.replace("http", "ws")}/v1/flows/${flowId}/ws`, {
+        headers: { authorization: `Bearer ${owner.key}` },
+      });
       ws.on("open", () => resolve({ ws, status: 101, body: "" }));
       ws.on("unexpected-response", (_req, res) => {
         let body = "";
         res.on("data", (chunk: Buffer) => (body += chunk.toString()));
-        res.on("end", () => resolve({ ws, status: res.statusCode ?? 0, body: body + `|retry-after=${res.headers["retry-after"]}` }));
+        res.on("end", () =>
+          resolve({ ws, status: res.statusCode ?? 0, body: body + `|retry-after=${res.headers["retry-after"]}` }),
+        );
       });
       ws.on("error", reject);
     });
@@ -145,14 +185,23 @@ describe("event streams per API key", () => {
     const overSse = await sse(api);
     expect(overSse.status).toBe(429);
     expect(overSse.errorBody).toEqual({
-      error: { code: "rate_limited", message: expect.stringContaining(`${LIMIT} event streams open`), details: [{ limit: LIMIT, retryAfterSeconds: expect.any(Number) }] },
+      error: {
+        code: "rate_limited",
+        message: expect.stringContaining(`${LIMIT} event streams open`),
+        details: [{ limit: LIMIT, retryAfterSeconds: expect.any(Number) }],
+      },
     });
     const overWs = await openWs(second);
     expect(overWs.status).toBe(429);
     expect(overWs.body).toMatch(/"code":"rate_limited".*\|retry-after=\d+$/);
 
     const other = await api.createUser();
-    await api.request(owner.key, "PUT", `/v1/threads/${(await api.request<{ threadId: string }>(owner.key, "GET", `/v1/flows/${flowId}`)).body.threadId}/members/${other.userId}`, { permissions: ["read"] });
+    await api.request(
+      owner.key,
+      "PUT",
+      `/v1/threads/${(await api.request<{ threadId: string }>(owner.key, "GET", `/v1/flows/${flowId}`)).body.threadId}/members/${other.userId}`,
+      { permissions: ["read"] },
+    );
     const otherKey = await sse(second, other.key);
     expect(otherKey.status).toBe(200);
     otherKey.abort();

@@ -27,7 +27,11 @@ describe("flow events over SSE and WebSocket", () => {
   });
   afterAll(async () => {
     await api?.stop();
-    const redis = createRedisConnection({ url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379", role: "worker", name: "test-cleanup" });
+    const redis = createRedisConnection({
+      url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+      role: "worker",
+      name: "test-cleanup",
+    });
     const keys = await redis.keys(`${api.prefix}:*`);
     if (keys.length) await redis.del(...keys);
     await redis.quit();
@@ -36,7 +40,13 @@ describe("flow events over SSE and WebSocket", () => {
   const slowFlow = (steps = 4): Record<string, unknown> => ({
     name: "slow chain",
     type: "sequential",
-    steps: Array.from({ length: steps }, (_, i) => ({ id: `s${i + 1}`, provider: "sim", model: "slow?latencyMs=300", action: "generate", prompt: `step ${i + 1}: {{ previous }}` })),
+    steps: Array.from({ length: steps }, (_, i) => ({
+      id: `s${i + 1}`,
+      provider: "sim",
+      model: "slow?latencyMs=300",
+      action: "generate",
+      prompt: `step ${i + 1}: {{ previous }}`,
+    })),
   });
   const createFlow = async (definition: Record<string, unknown> = slowFlow()): Promise<string> => {
     const res = await api.request<{ id: string }>(owner.key, "POST", "/v1/flows", { threadId, definition });
@@ -44,7 +54,9 @@ describe("flow events over SSE and WebSocket", () => {
     return res.body.id;
   };
   const execute = async (flowId: string, wait = false): Promise<void> => {
-    const res = await api.request(owner.key, "POST", `/v1/flows/${flowId}/execute${wait ? "?wait=true" : ""}`, { input: "hello" });
+    const res = await api.request(owner.key, "POST", `/v1/flows/${flowId}/execute${wait ? "?wait=true" : ""}`, {
+      input: "hello",
+    });
     expect(res.status).toBe(wait ? 200 : 202);
   };
   const sse = (flowId: string, headers: Record<string, string> = {}, query = "") =>
@@ -53,7 +65,9 @@ describe("flow events over SSE and WebSocket", () => {
   const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
   const withTimeout = async <T>(promise: Promise<T>, ms: number, what: string): Promise<T> => {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
+    const timeout = new Promise<never>(
+      (_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)),
+    );
     try {
       return await Promise.race([promise, timeout]);
     } finally {
@@ -81,7 +95,8 @@ describe("flow events over SSE and WebSocket", () => {
     expect(all.at(-1)!.type).toBe("flow_complete");
     expect(all.filter((e) => e.type === "step_complete").map((e) => e.stepId)).toEqual(["s1", "s2", "s3", "s4"]);
     // The SSE frame carries the same id and type as the JSON data.
-    for (const [i, frame] of second.frames.entries()) expect(frame).toEqual({ id: String(second.events[i]!.id), event: second.events[i]!.type });
+    for (const [i, frame] of second.frames.entries())
+      expect(frame).toEqual({ id: String(second.events[i]!.id), event: second.events[i]!.type });
     for (const e of all) expect(e).toEqual(expect.objectContaining({ flowId, timestamp: expect.any(String) }));
   });
 
@@ -91,8 +106,17 @@ describe("flow events over SSE and WebSocket", () => {
     const late = await sse(flowId);
     await withTimeout(late.ended, 5_000, "late stream end");
     expect(ids(late.events)).toEqual(range(1, late.events.length));
-    const milestones = late.events.filter((e) => e.type !== "step_progress").map((e) => `${e.type}${e.stepId ? `:${e.stepId}` : ""}`);
-    expect(milestones).toEqual(["flow_start", "step_start:s1", "step_complete:s1", "step_start:s2", "step_complete:s2", "flow_complete"]);
+    const milestones = late.events
+      .filter((e) => e.type !== "step_progress")
+      .map((e) => `${e.type}${e.stepId ? `:${e.stepId}` : ""}`);
+    expect(milestones).toEqual([
+      "flow_start",
+      "step_start:s1",
+      "step_complete:s1",
+      "step_start:s2",
+      "step_complete:s2",
+      "flow_complete",
+    ]);
 
     const resumed = await sse(flowId, {}, "?lastEventId=3");
     await withTimeout(resumed.ended, 5_000, "resumed stream end");
@@ -110,7 +134,9 @@ describe("flow events over SSE and WebSocket", () => {
     const late = await sse(flowId);
     await withTimeout(late.ended, 5_000, "late stream end");
     expect(ids(late.events)).toEqual(range(1, late.events.length));
-    expect(late.events.filter((e) => e.type === "flow_start").map((e) => (e.data as { run: number }).run)).toEqual([1, 2]);
+    expect(late.events.filter((e) => e.type === "flow_start").map((e) => (e.data as { run: number }).run)).toEqual([
+      1, 2,
+    ]);
     expect(late.events.at(-1)!.type).toBe("flow_complete");
   });
 
@@ -131,7 +157,9 @@ describe("flow events over SSE and WebSocket", () => {
     await deps.bus.publish(flowId, "flow_start", { data: { run: 2 } });
     await deps.bus.publish(flowId, "flow_complete", { data: { status: "completed" } });
     await withTimeout(client.ended, 5_000, "stream end after the second run's events");
-    expect(client.events.filter((e) => e.type === "flow_start").map((e) => (e.data as { run: number }).run)).toEqual([1, 2]);
+    expect(client.events.filter((e) => e.type === "flow_start").map((e) => (e.data as { run: number }).run)).toEqual([
+      1, 2,
+    ]);
     expect(client.events.at(-1)?.type).toBe("flow_complete");
   });
 
@@ -149,7 +177,11 @@ describe("flow events over SSE and WebSocket", () => {
     const before = await sse(flowId);
     await withTimeout(before.ended, 5_000, "stream end");
     await archiveEvents(api.engine.deps, flowId);
-    const redis = createRedisConnection({ url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379", role: "worker", name: "test-expire" });
+    const redis = createRedisConnection({
+      url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+      role: "worker",
+      name: "test-expire",
+    });
     expect(await redis.del(`${api.prefix}:flow:{${flowId}}:events`, `${api.prefix}:flow:{${flowId}}:seq`)).toBe(2);
     await redis.quit();
 
@@ -164,7 +196,9 @@ describe("flow events over SSE and WebSocket", () => {
   it("WebSocket receives the same sequence as SSE and closes with 1000 when the flow ends", async () => {
     const flowId = await createFlow(slowFlow(3));
     const viaSse = await sse(flowId);
-    const ws = new WebSocket(`${api.baseUrl.replace("http", "ws")}/v1/flows/${flowId}/ws`, { headers: { authorization: `Bearer ${owner.key}` } });
+    const ws = new WebSocket(`${api.baseUrl.replace("http", "ws")}/v1/flows/${flowId}/ws`, {
+      headers: { authorization: `Bearer ${owner.key}` },
+    });
     const viaWs: FlowStreamUpdate[] = [];
     ws.on("message", (data) => viaWs.push(JSON.parse((data as Buffer).toString("utf8")) as FlowStreamUpdate));
     const closed = new Promise<number>((resolve) => ws.on("close", (code) => resolve(code)));
@@ -176,7 +210,9 @@ describe("flow events over SSE and WebSocket", () => {
     expect(viaWs).toEqual(viaSse.events);
 
     // Resuming works the same way over WebSocket (query parameter).
-    const resumed = new WebSocket(`${api.baseUrl.replace("http", "ws")}/v1/flows/${flowId}/ws?lastEventId=4`, { headers: { authorization: `Bearer ${owner.key}` } });
+    const resumed = new WebSocket(`${api.baseUrl.replace("http", "ws")}/v1/flows/${flowId}/ws?lastEventId=4`, {
+      headers: { authorization: `Bearer ${owner.key}` },
+    });
     const rest: FlowStreamUpdate[] = [];
     resumed.on("message", (data) => rest.push(JSON.parse((data as Buffer).toString("utf8")) as FlowStreamUpdate));
     await withTimeout(new Promise((resolve) => resumed.on("close", resolve)), 5_000, "resumed websocket close");
@@ -191,13 +227,24 @@ describe("flow events over SSE and WebSocket", () => {
     expect(badKey.errorBody).toEqual({ error: expect.objectContaining({ code: "unauthorized" }) });
     const foreign = await sse(flowId, { authorization: `Bearer ${stranger.key}` });
     expect(foreign.status).toBe(404);
-    expect(foreign.errorBody).toEqual({ error: expect.objectContaining({ code: "not_found", message: "flow not found" }) });
+    expect(foreign.errorBody).toEqual({
+      error: expect.objectContaining({ code: "not_found", message: "flow not found" }),
+    });
     expect((await sse("no-such-flow")).status).toBe(404);
     const badId = await sse(flowId, { "last-event-id": "abc" });
     expect(badId.status).toBe(400);
-    expect(badId.errorBody).toEqual({ error: expect.objectContaining({ code: "validation_error", details: [{ path: "Last-Event-ID", message: expect.any(String) }] }) });
+    expect(badId.errorBody).toEqual({
+      error: expect.objectContaining({
+        code: "validation_error",
+        details: [{ path: "Last-Event-ID", message: expect.any(String) }],
+      }),
+    });
 
-    const wsStatus = (headers: Record<string, string>, id = flowId, query = ""): Promise<{ status: number; body: string }> =>
+    const wsStatus = (
+      headers: Record<string, string>,
+      id = flowId,
+      query = "",
+    ): Promise<{ status: number; body: string }> =>
       new Promise((resolve, reject) => {
         const ws = new WebSocket(`${api.baseUrl.replace("http", "ws")}/v1/flows/${id}/ws${query}`, { headers });
         ws.on("unexpected-response", (_req, res) => {
@@ -219,10 +266,18 @@ describe("flow events over SSE and WebSocket", () => {
 
   it("a thread member with read permission may follow; heartbeats arrive on both transports while nothing happens", async () => {
     const flowId = await createFlow(slowFlow(1));
-    expect((await api.request(owner.key, "PUT", `/v1/threads/${threadId}/members/${stranger.userId}`, { permissions: ["read"] })).status).toBe(200);
+    expect(
+      (
+        await api.request(owner.key, "PUT", `/v1/threads/${threadId}/members/${stranger.userId}`, {
+          permissions: ["read"],
+        })
+      ).status,
+    ).toBe(200);
     const member = await sse(flowId, { authorization: `Bearer ${stranger.key}` });
     expect(member.status).toBe(200);
-    const ws = new WebSocket(`${api.baseUrl.replace("http", "ws")}/v1/flows/${flowId}/ws`, { headers: { authorization: `Bearer ${owner.key}` } });
+    const ws = new WebSocket(`${api.baseUrl.replace("http", "ws")}/v1/flows/${flowId}/ws`, {
+      headers: { authorization: `Bearer ${owner.key}` },
+    });
     let pings = 0;
     ws.on("ping", () => (pings += 1));
     await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -241,10 +296,13 @@ describe("flow events over SSE and WebSocket", () => {
     // ~50 MB: far more than the socket buffers hold (on Linux a loopback receive buffer
     // grows to tcp_rmem's maximum, 32 MB here, even while the client reads nothing).
     const total = 200;
-    for (let i = 0; i < total; i += 1) await bus.publish(flowId, "step_progress", { stepId: "s1", data: { delta: big } });
+    for (let i = 0; i < total; i += 1)
+      await bus.publish(flowId, "step_progress", { stepId: "s1", data: { delta: big } });
     const url = new URL(api.baseUrl);
     const socket = connect(Number(url.port), url.hostname);
-    socket.write(`GET /v1/flows/${flowId}/events HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${owner.key}\r\nAccept: text/event-stream\r\n\r\n`);
+    socket.write(
+      `GET /v1/flows/${flowId}/events HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${owner.key}\r\nAccept: text/event-stream\r\n\r\n`,
+    );
     socket.pause(); // read nothing
     const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
     await new Promise((r) => setTimeout(r, 300));
@@ -264,7 +322,8 @@ describe("flow events over SSE and WebSocket", () => {
     expect(got).toEqual(range(1, got.length));
 
     // The dropped client resumes from its last complete event: the next ones follow, in order, none missing.
-    const lastComplete = [...received.matchAll(/^id: (\d+)\nevent: step_progress\ndata: .*\n\n/gm)].map((m) => Number(m[1])).at(-1) ?? 0;
+    const lastComplete =
+      [...received.matchAll(/^id: (\d+)\nevent: step_progress\ndata: .*\n\n/gm)].map((m) => Number(m[1])).at(-1) ?? 0;
     const resumed = await sse(flowId, { "last-event-id": String(lastComplete) });
     await resumed.waitFor((events) => events.length >= 5, 15_000);
     expect(ids(resumed.events.slice(0, 5))).toEqual(range(lastComplete + 1, lastComplete + 5));

@@ -2,8 +2,17 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { buildOpenApiDocument } from "../src/openapi/openapi-document.js";
 
-type Doc = { openapi: string; paths: Record<string, Record<string, Operation>>; components: Record<string, Record<string, unknown>> };
-type Operation = { security: Record<string, string[]>[]; parameters?: { name: string; in: string; required: boolean }[]; requestBody?: { required: boolean }; responses: Record<string, unknown> };
+type Doc = {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: Record<string, Record<string, unknown>>;
+};
+type Operation = {
+  security: Record<string, string[]>[];
+  parameters?: { name: string; in: string; required: boolean }[];
+  requestBody?: { required: boolean };
+  responses: Record<string, unknown>;
+};
 
 /** Every route of the HTTP contract (docs/api.md, the shared api-contract.md), with its methods. */
 const CONTRACT_ROUTES: [string, string][] = [
@@ -40,10 +49,14 @@ const doc = buildOpenApiDocument() as unknown as Doc;
 
 function validateWithSeriousme(document: unknown): Promise<{ valid: boolean; version: string; errors: unknown[] }> {
   return new Promise((resolve, reject) => {
-    const child = execFile(process.execPath, [join(__dirname, "support", "validate-openapi.mjs")], (err, stdout, stderr) => {
-      if (err) reject(new Error(`validator failed: ${stderr || err.message}`));
-      else resolve(JSON.parse(stdout) as { valid: boolean; version: string; errors: unknown[] });
-    });
+    const child = execFile(
+      process.execPath,
+      [join(__dirname, "support", "validate-openapi.mjs")],
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`validator failed: ${stderr || err.message}`));
+        else resolve(JSON.parse(stdout) as { valid: boolean; version: string; errors: unknown[] });
+      },
+    );
     child.stdin?.end(JSON.stringify(document));
   });
 }
@@ -95,27 +108,44 @@ describe("GET /openapi.json document", () => {
         for (const status of ["401", "429", "500", "503"]) expect(operation.responses[status]).toHaveProperty("$ref");
       }
     }
-    const error = doc.components.schemas?.Error as { properties: { error: { required: string[]; properties: { code: { enum: string[] } } } } };
+    const error = doc.components.schemas?.Error as {
+      properties: { error: { required: string[]; properties: { code: { enum: string[] } } } };
+    };
     expect(error.properties.error.required).toEqual(["code", "message", "details"]);
-    expect(error.properties.error.properties.code.enum).toEqual(expect.arrayContaining(["validation_error", "unauthorized", "not_found", "rate_limited", "internal"]));
+    expect(error.properties.error.properties.code.enum).toEqual(
+      expect.arrayContaining(["validation_error", "unauthorized", "not_found", "rate_limited", "internal"]),
+    );
   });
 
   it("takes request bodies from the validating zod schemas, limits and patterns included", () => {
-    const schemas = doc.components.schemas as Record<string, { properties: Record<string, Record<string, unknown>>; required?: string[]; additionalProperties?: unknown }>;
-    expect(schemas.CreateThreadBody).toMatchObject({ properties: { title: { type: "string", minLength: 1, maxLength: 500 } }, required: ["title"], additionalProperties: false });
+    const schemas = doc.components.schemas as Record<
+      string,
+      { properties: Record<string, Record<string, unknown>>; required?: string[]; additionalProperties?: unknown }
+    >;
+    expect(schemas.CreateThreadBody).toMatchObject({
+      properties: { title: { type: "string", minLength: 1, maxLength: 500 } },
+      required: ["title"],
+      additionalProperties: false,
+    });
     expect(schemas.CreateFlowBody?.properties.definition).toEqual({ $ref: "#/components/schemas/FlowDefinition" });
     expect(schemas.FlowStep?.properties.id).toMatchObject({ type: "string", pattern: "^[A-Za-z][A-Za-z0-9_]{0,63}$" });
-    expect(schemas.FlowDefinition?.properties.steps).toMatchObject({ type: "array", items: { $ref: "#/components/schemas/FlowStep" }, minItems: 1 });
+    expect(schemas.FlowDefinition?.properties.steps).toMatchObject({
+      type: "array",
+      items: { $ref: "#/components/schemas/FlowStep" },
+      minItems: 1,
+    });
     // An empty body is fine for execute (every field optional), not for creating a flow.
     expect(doc.paths["/v1/flows/{flowId}/execute"]?.post?.requestBody?.required).toBe(false);
     expect(doc.paths["/v1/flows"]?.post?.requestBody?.required).toBe(true);
-    expect(doc.paths["/v1/flows/{flowId}/execute"]?.post?.parameters).toContainEqual(expect.objectContaining({ name: "Idempotency-Key", in: "header" }));
+    expect(doc.paths["/v1/flows/{flowId}/execute"]?.post?.parameters).toContainEqual(
+      expect.objectContaining({ name: "Idempotency-Key", in: "header" }),
+    );
   });
 
   it("resolves every $ref", () => {
     for (const ref of refsIn(doc)) {
       const [, section, name] = /^#\/components\/(\w+)\/(\w+)$/.exec(ref) ?? [];
-      expect(section && name && (doc.components[section])?.[name]).toBeTruthy();
+      expect(section && name && doc.components[section]?.[name]).toBeTruthy();
     }
   });
 });

@@ -21,7 +21,10 @@ const SIM_FLOW = {
 /** Parses a real response with the schema the OpenAPI document publishes for it. */
 function expectShape(schema: z.ZodType, body: unknown): void {
   const result = schema.safeParse(body);
-  if (!result.success) throw new Error(`response does not match its OpenAPI schema: ${JSON.stringify(result.error.issues)}\n${JSON.stringify(body)}`);
+  if (!result.success)
+    throw new Error(
+      `response does not match its OpenAPI schema: ${JSON.stringify(result.error.issues)}\n${JSON.stringify(body)}`,
+    );
 }
 
 describe("operations surface (ADMIN_TOKEN set)", () => {
@@ -39,11 +42,17 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
 
   describe("Bull Board", () => {
     it("answers 401 without the token, with a wrong token and with a malformed cookie", async () => {
-      const attempts: Record<string, string>[] = [{}, { authorization: "Bearer wrong-token-wrong-token" }, { cookie: "ensemble_admin=%E0%A4%A" }];
+      const attempts: Record<string, string>[] = [
+        {},
+        { authorization: "Bearer wrong-token-wrong-token" },
+        { cookie: "ensemble_admin=%E0%A4%A" },
+      ];
       for (const headers of attempts) {
         const res = await fetch(`${api.baseUrl}/admin/queues`, { headers });
         expect(res.status).toBe(401);
-        expect(await res.json()).toEqual({ error: { code: "unauthorized", message: "admin token required", details: [] } });
+        expect(await res.json()).toEqual({
+          error: { code: "unauthorized", message: "admin token required", details: [] },
+        });
       }
       expect((await fetch(`${api.baseUrl}/admin/queues/api/queues`)).status).toBe(401);
       expect((await fetch(`${api.baseUrl}/admin/login?token=nope`, { redirect: "manual" })).status).toBe(401);
@@ -55,14 +64,18 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
       expect(page.headers.get("content-type")).toMatch(/text\/html/);
       expect(await page.text()).toContain("Ensemble queues");
 
-      const queues = await fetch(`${api.baseUrl}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      const queues = await fetch(`${api.baseUrl}/admin/queues/api/queues`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
       expect(queues.status).toBe(200);
       const body = (await queues.json()) as { queues: { name: string }[] };
       expect(body.queues.map((q) => q.name).sort()).toEqual(["flows", "steps"]);
     });
 
     it("logs a browser in with /admin/login: an HttpOnly, SameSite=Strict cookie, then a redirect to the board", async () => {
-      const login = await fetch(`${api.baseUrl}/admin/login?token=${encodeURIComponent(ADMIN_TOKEN)}`, { redirect: "manual" });
+      const login = await fetch(`${api.baseUrl}/admin/login?token=${encodeURIComponent(ADMIN_TOKEN)}`, {
+        redirect: "manual",
+      });
       expect(login.status).toBe(303);
       expect(login.headers.get("location")).toBe("/admin/queues");
       expect(login.headers.get("cache-control")).toBe("no-store");
@@ -80,10 +93,20 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
       expect(page.status).toBe(200);
       // The cookie is for the board only: /v1 still wants an API key, /v1/admin the bearer token.
       expect((await fetch(`${api.baseUrl}/v1/templates`, { headers: { cookie: session } })).status).toBe(401);
-      const admin = await fetch(`${api.baseUrl}/v1/admin/users`, { method: "POST", headers: { cookie: session, "content-type": "application/json" }, body: '{"name":"via cookie"}' });
+      const admin = await fetch(`${api.baseUrl}/v1/admin/users`, {
+        method: "POST",
+        headers: { cookie: session, "content-type": "application/json" },
+        body: '{"name":"via cookie"}',
+      });
       expect(admin.status).toBe(401);
       // Nor does the raw token work as a cookie any more.
-      expect((await fetch(`${api.baseUrl}/admin/queues`, { headers: { cookie: `ensemble_admin=${encodeURIComponent(ADMIN_TOKEN)}` } })).status).toBe(401);
+      expect(
+        (
+          await fetch(`${api.baseUrl}/admin/queues`, {
+            headers: { cookie: `ensemble_admin=${encodeURIComponent(ADMIN_TOKEN)}` },
+          })
+        ).status,
+      ).toBe(401);
 
       // Logout ends the session on the server: the old cookie no longer opens the board.
       expect((await fetch(`${api.baseUrl}/admin/logout`, { headers: { cookie: session } })).status).toBe(200);
@@ -91,22 +114,37 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
     });
 
     it("marks the login cookie Secure when a trusted proxy (TRUST_PROXY) says the request came over HTTPS", async () => {
-      const login = (headers: Record<string, string>): Promise<Response> => fetch(`${api.baseUrl}/admin/login?token=${encodeURIComponent(ADMIN_TOKEN)}`, { redirect: "manual", headers });
+      const login = (headers: Record<string, string>): Promise<Response> =>
+        fetch(`${api.baseUrl}/admin/login?token=${encodeURIComponent(ADMIN_TOKEN)}`, { redirect: "manual", headers });
       expect((await login({ "x-forwarded-proto": "https" })).headers.get("set-cookie")).toMatch(/;\s*Secure/i);
       expect((await login({})).headers.get("set-cookie")).not.toMatch(/;\s*Secure/i);
     });
 
     it("refuses Bull Board writes on the cookie unless they come from the board's own origin (CSRF)", async () => {
-      const login = await fetch(`${api.baseUrl}/admin/login?token=${encodeURIComponent(ADMIN_TOKEN)}`, { redirect: "manual" });
+      const login = await fetch(`${api.baseUrl}/admin/login?token=${encodeURIComponent(ADMIN_TOKEN)}`, {
+        redirect: "manual",
+      });
       const session = (login.headers.get("set-cookie") ?? "").split(";")[0] as string;
       const host = new URL(api.baseUrl).host;
-      const pause = (headers: Record<string, string>): Promise<Response> => fetch(`${api.baseUrl}/admin/queues/api/queues/flows/pause`, { method: "PUT", headers: { cookie: session, ...headers } });
+      const pause = (headers: Record<string, string>): Promise<Response> =>
+        fetch(`${api.baseUrl}/admin/queues/api/queues/flows/pause`, {
+          method: "PUT",
+          headers: { cookie: session, ...headers },
+        });
       const isPaused = async (): Promise<boolean> => {
         const res = await fetch(`${api.baseUrl}/admin/queues/api/queues`, { headers: { cookie: session } });
-        return ((await res.json()) as { queues: { name: string; isPaused: boolean }[] }).queues.find((q) => q.name === "flows")?.isPaused ?? false;
+        return (
+          ((await res.json()) as { queues: { name: string; isPaused: boolean }[] }).queues.find(
+            (q) => q.name === "flows",
+          )?.isPaused ?? false
+        );
       };
       // A refused write that got through would pause the queue the later tests run flows on.
-      const resumeFlows = (): Promise<Response> => fetch(`${api.baseUrl}/admin/queues/api/queues/flows/resume`, { method: "PUT", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      const resumeFlows = (): Promise<Response> =>
+        fetch(`${api.baseUrl}/admin/queues/api/queues/flows/resume`, {
+          method: "PUT",
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        });
       const attempts: Record<string, string>[] = [
         {}, // no Origin, no Sec-Fetch-Site: not the board's page
         { "sec-fetch-site": "same-site" }, // a page on another port of this host
@@ -119,17 +157,27 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
         const res = await pause(headers);
         if (res.status !== 403) await resumeFlows();
         expect([JSON.stringify(headers), res.status]).toEqual([JSON.stringify(headers), 403]);
-        expect(await res.json()).toEqual({ error: { code: "forbidden", message: expect.any(String), details: [{ path: "Origin", message: expect.any(String) }] } });
+        expect(await res.json()).toEqual({
+          error: {
+            code: "forbidden",
+            message: expect.any(String),
+            details: [{ path: "Origin", message: expect.any(String) }],
+          },
+        });
       }
       // A form or no-cors fetch from another port: a body of a simple type is refused anyway (415), so an empty one.
-      const addJob = await fetch(`${api.baseUrl}/admin/queues/api/queues/flows/add`, { method: "POST", headers: { cookie: session, "sec-fetch-site": "same-site", origin: "http://127.0.0.1:1" } });
+      const addJob = await fetch(`${api.baseUrl}/admin/queues/api/queues/flows/add`, {
+        method: "POST",
+        headers: { cookie: session, "sec-fetch-site": "same-site", origin: "http://127.0.0.1:1" },
+      });
       expect(addJob.status).toBe(403);
       expect(await isPaused()).toBe(false);
 
       // What the board's own page sends, in browsers with and without Sec-Fetch-Site; and the bearer token needs neither.
       expect((await pause({ "sec-fetch-site": "same-origin", origin: `http://${host}` })).status).toBe(200);
       expect(await isPaused()).toBe(true);
-      const resume = (headers: Record<string, string>): Promise<Response> => fetch(`${api.baseUrl}/admin/queues/api/queues/flows/resume`, { method: "PUT", headers });
+      const resume = (headers: Record<string, string>): Promise<Response> =>
+        fetch(`${api.baseUrl}/admin/queues/api/queues/flows/resume`, { method: "PUT", headers });
       expect((await resume({ cookie: session, origin: `http://${host}` })).status).toBe(200);
       expect((await pause({ authorization: `Bearer ${ADMIN_TOKEN}`, cookie: "" })).status).toBe(200);
       expect((await resume({ authorization: `Bearer ${ADMIN_TOKEN}` })).status).toBe(200);
@@ -139,17 +187,23 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
     it("names jobs for people (flow name › step) while job data holds ids and the label only", async () => {
       const canary = `canary-${Date.now()}-prompt-text`;
       await api.runFlow(key, SIM_FLOW, canary);
-      const res = await fetch(`${api.baseUrl}/admin/queues/api/queues?activeQueue=steps&status=completed&page=1&jobsPerPage=50`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-      const text = await res.text();
-      const steps = (JSON.parse(text) as { queues: { name: string; jobs: { name: string; data: Record<string, unknown>; returnValue: unknown }[] }[] }).queues.find(
-        (q) => q.name === "steps",
+      const res = await fetch(
+        `${api.baseUrl}/admin/queues/api/queues?activeQueue=steps&status=completed&page=1&jobsPerPage=50`,
+        { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } },
       );
+      const text = await res.text();
+      const steps = (
+        JSON.parse(text) as {
+          queues: { name: string; jobs: { name: string; data: Record<string, unknown>; returnValue: unknown }[] }[];
+        }
+      ).queues.find((q) => q.name === "steps");
       const draft = steps?.jobs.find((j) => j.name === "step.run · Ops Pipeline › draft");
       // The worker went on with the run's next step inside the same job: its return value names it.
       expect(draft?.returnValue).toEqual({ result: "done", continuedWith: ["Ops Pipeline › polish"] });
       // Only the catalog's payload fields (ids, numbers, the label): the catalog strips anything else.
       const allowed = Object.keys(StepRunPayloadSchema.shape);
-      for (const job of steps?.jobs ?? []) expect(Object.keys(job.data).filter((k) => !allowed.includes(k))).toEqual([]);
+      for (const job of steps?.jobs ?? [])
+        expect(Object.keys(job.data).filter((k) => !allowed.includes(k))).toEqual([]);
       expect(text).not.toContain(canary);
       expect(text).not.toContain(key);
       expect(text).not.toContain(ADMIN_TOKEN);
@@ -166,15 +220,20 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
         expect(res.status).toBe(200);
         expect(res.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
         text = await res.text();
-        if (/ensemble_step_attempts_total\{provider="sim",model="echo",status="success"\} ([4-9]|\d\d+)/.test(text)) break;
+        if (/ensemble_step_attempts_total\{provider="sim",model="echo",status="success"\} ([4-9]|\d\d+)/.test(text))
+          break;
         await new Promise((r) => setTimeout(r, 100));
       }
-      expect(text).toMatch(/ensemble_step_attempts_total\{provider="sim",model="echo",status="success"\} ([4-9]|\d\d+)/);
+      expect(text).toMatch(
+        /ensemble_step_attempts_total\{provider="sim",model="echo",status="success"\} ([4-9]|\d\d+)/,
+      );
       expect(text).toMatch(/^ensemble_queue_jobs\{queue="steps",state="waiting"\} \d+$/m);
       expect(text).toMatch(/^ensemble_queue_jobs\{queue="flows",state="failed"\} \d+$/m);
       expect(text).toMatch(/^ensemble_flows\{status="running"\} \d+$/m);
       expect(text).toMatch(/^ensemble_step_duration_seconds_count\{provider="sim",model="echo"\} [1-9]\d*$/m);
-      expect(text).toMatch(/^ensemble_step_duration_seconds_bucket\{provider="sim",model="echo",le="\+Inf"\} [1-9]\d*$/m);
+      expect(text).toMatch(
+        /^ensemble_step_duration_seconds_bucket\{provider="sim",model="echo",le="\+Inf"\} [1-9]\d*$/m,
+      );
       expect(text).toMatch(/^ensemble_step_tokens_total\{provider="sim",model="echo",kind="prompt"\} [1-9]\d*$/m);
       expect(text).toMatch(/^ensemble_step_tokens_total\{provider="sim",model="echo",kind="completion"\} [1-9]\d*$/m);
       expect(text).toMatch(/^ensemble_metrics_source_up\{source="redis"\} 1$/m);
@@ -199,9 +258,19 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
       const thread = await api.request(key, "POST", "/v1/threads", { title: "shapes" });
       expectShape(schemas.ThreadResponse, thread.body);
       const threadId = thread.body.id as string;
-      expectShape(schemas.MessageResponse, (await api.request(key, "POST", `/v1/threads/${threadId}/messages`, { role: "user", content: "hi" })).body);
-      expectShape(schemas.MessageListResponse, (await api.request(key, "GET", `/v1/threads/${threadId}/messages`)).body);
-      await api.request(key, "PUT", "/v1/policies/sim", { allowConversationHistory: true, allowCrossProviderContext: true, allowAttachments: false });
+      expectShape(
+        schemas.MessageResponse,
+        (await api.request(key, "POST", `/v1/threads/${threadId}/messages`, { role: "user", content: "hi" })).body,
+      );
+      expectShape(
+        schemas.MessageListResponse,
+        (await api.request(key, "GET", `/v1/threads/${threadId}/messages`)).body,
+      );
+      await api.request(key, "PUT", "/v1/policies/sim", {
+        allowConversationHistory: true,
+        allowCrossProviderContext: true,
+        allowAttachments: false,
+      });
       expectShape(schemas.PolicyListResponse, (await api.request(key, "GET", "/v1/policies")).body);
 
       const created = await api.request(key, "POST", "/v1/flows", { threadId, definition: SIM_FLOW });
@@ -221,7 +290,9 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
       expectShape(schemas.FlowResponse, flow.body);
       expect(flow.body.result).not.toBeNull();
       expectShape(schemas.FlowListResponse, (await api.request(key, "GET", `/v1/threads/${threadId}/flows`)).body);
-      const step = await api.request(key, "POST", `/v1/flows/${flowId}/steps/draft/execute?wait=true`, { input: "one step" });
+      const step = await api.request(key, "POST", `/v1/flows/${flowId}/steps/draft/execute?wait=true`, {
+        input: "one step",
+      });
       expect(step.status).toBe(200);
       expectShape(FlowStepResultSchema, step.body);
       expectShape(schemas.TemplateListResponse, (await api.request(key, "GET", "/v1/templates")).body);
@@ -242,7 +313,10 @@ describe("operations surface without ADMIN_TOKEN", () => {
 
   it("has no Bull Board and no login (404)", async () => {
     for (const path of ["/admin/queues", "/admin/queues/api/queues", "/admin/login?token=anything-at-all-123"]) {
-      const res = await fetch(`${api.baseUrl}${path}`, { headers: { authorization: "Bearer anything-at-all-123" }, redirect: "manual" });
+      const res = await fetch(`${api.baseUrl}${path}`, {
+        headers: { authorization: "Bearer anything-at-all-123" },
+        redirect: "manual",
+      });
       expect(res.status).toBe(404);
     }
   });

@@ -28,10 +28,21 @@ describe("prototype pollution through request bodies", () => {
     database = await createTestDatabase();
     const logger = createLogger({ level: "silent", name: "api-test" });
     const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-    engine = await createEngine({ redisUrl, databaseUrl: database.url, queuePrefix: prefix, logger, databasePoolSize: 2 });
+    engine = await createEngine({
+      redisUrl,
+      databaseUrl: database.url,
+      queuePrefix: prefix,
+      logger,
+      databasePoolSize: 2,
+    });
     redis = createRedisConnection({ url: redisUrl, role: "producer", name: "pollution-test" });
     const guards = createRequestGuards(redis, prefix, DEFAULT_REQUEST_LIMITS);
-    const app = createApp({ deps: engine.deps, adminToken: undefined, readiness: async () => ({ redis: true, postgres: true }), guards });
+    const app = createApp({
+      deps: engine.deps,
+      adminToken: undefined,
+      readiness: async () => ({ redis: true, postgres: true }),
+      guards,
+    });
     server = app.listen(0, "127.0.0.1");
     await new Promise<void>((resolve) => server.once("listening", () => resolve()));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -49,8 +60,16 @@ describe("prototype pollution through request bodies", () => {
     await database?.drop();
   });
 
-  const post = async (method: string, path: string, rawBody: string): Promise<{ status: number; body: { error?: { details: { path: string }[] } } & Record<string, unknown> }> => {
-    const res = await fetch(`${baseUrl}${path}`, { method, body: rawBody, headers: { authorization: `Bearer ${key}`, "content-type": "application/json" } });
+  const post = async (
+    method: string,
+    path: string,
+    rawBody: string,
+  ): Promise<{ status: number; body: { error?: { details: { path: string }[] } } & Record<string, unknown> }> => {
+    const res = await fetch(`${baseUrl}${path}`, {
+      method,
+      body: rawBody,
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    });
     return { status: res.status, body: (await res.json()) as never };
   };
 
@@ -62,8 +81,18 @@ describe("prototype pollution through request bodies", () => {
       const keyName = polluter.slice(1, polluter.indexOf('"', 1));
       const cases: [string, string, string, string][] = [
         ["POST", "/v1/threads", `{"title":"t",${polluter}}`, keyName],
-        ["PUT", "/v1/policies/sim", `{"allowConversationHistory":true,"allowCrossProviderContext":true,"allowAttachments":true,${polluter}}`, keyName],
-        ["POST", "/v1/flows", `{"threadId":"${threadId}","definition":{"name":"n","type":"sequential","steps":[${step.slice(0, -1)},${polluter}}],${polluter}}}`, `definition.${keyName}`],
+        [
+          "PUT",
+          "/v1/policies/sim",
+          `{"allowConversationHistory":true,"allowCrossProviderContext":true,"allowAttachments":true,${polluter}}`,
+          keyName,
+        ],
+        [
+          "POST",
+          "/v1/flows",
+          `{"threadId":"${threadId}","definition":{"name":"n","type":"sequential","steps":[${step.slice(0, -1)},${polluter}}],${polluter}}}`,
+          `definition.${keyName}`,
+        ],
         ["POST", "/v1/templates/critique", `{${polluter}}`, keyName],
       ];
       for (const [method, path, body, expectedPath] of cases) {
@@ -78,9 +107,17 @@ describe("prototype pollution through request bodies", () => {
 
   it("stores free-form metadata without its __proto__ key and with a plain prototype", async () => {
     const thread = await post("POST", "/v1/threads", '{"title":"t"}');
-    const flow = await post("POST", "/v1/flows", `{"threadId":"${thread.body.id as string}","definition":{"name":"n","type":"sequential","steps":[{"id":"a","provider":"sim","model":"echo","action":"generate","prompt":"p"}]}}`);
+    const flow = await post(
+      "POST",
+      "/v1/flows",
+      `{"threadId":"${thread.body.id as string}","definition":{"name":"n","type":"sequential","steps":[{"id":"a","provider":"sim","model":"echo","action":"generate","prompt":"p"}]}}`,
+    );
     const flowId = flow.body.id as string;
-    const executed = await post("POST", `/v1/flows/${flowId}/execute`, `{"input":"x","metadata":{"tier":"gold",${POLLUTERS.join(",")}}}`);
+    const executed = await post(
+      "POST",
+      `/v1/flows/${flowId}/execute`,
+      `{"input":"x","metadata":{"tier":"gold",${POLLUTERS.join(",")}}}`,
+    );
     expect(executed.status).toBe(202);
     const stored = await findFlow(engine.deps.db, flowId);
     const metadata = stored!.metadata;

@@ -27,12 +27,17 @@ describe("Bull Board in headless Chromium", () => {
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium not found at ${CHROMIUM}: run scripts/setup.sh (apt-get install chromium) or set CHROMIUM_PATH`);
+      throw new Error(
+        `Chromium not found at ${CHROMIUM}: run scripts/setup.sh (apt-get install chromium) or set CHROMIUM_PATH`,
+      );
     }
     api = await TestApi.start({ adminToken: ADMIN_TOKEN });
     const { key } = await api.createUser();
     await api.runFlow(key, FLOW, "a prompt for the board");
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    });
   }, 60_000);
 
   afterAll(async () => {
@@ -58,7 +63,9 @@ describe("Bull Board in headless Chromium", () => {
     expect(response?.status()).toBe(200);
     expect(new URL(page.url()).pathname).toBe("/admin/queues");
     const cookies = await context.cookies();
-    expect(cookies).toContainEqual(expect.objectContaining({ name: "ensemble_admin", httpOnly: true, sameSite: "Strict", path: "/admin" }));
+    expect(cookies).toContainEqual(
+      expect.objectContaining({ name: "ensemble_admin", httpOnly: true, sameSite: "Strict", path: "/admin" }),
+    );
     expect(cookies.map((c) => c.value).join()).not.toContain(ADMIN_TOKEN); // a session id, not the token
 
     // The queue names are rendered by the React app from its JSON API (not in the HTML).
@@ -75,9 +82,13 @@ describe("Bull Board in headless Chromium", () => {
     await page.screenshot({ path: join(shots, "steps.png"), fullPage: true });
 
     // The board's own writes (same origin, with the session cookie) pass the CSRF check.
-    const pausedFromBoard = await page.evaluate(async () => (await fetch("api/queues/steps/pause", { method: "PUT" })).status);
+    const pausedFromBoard = await page.evaluate(
+      async () => (await fetch("api/queues/steps/pause", { method: "PUT" })).status,
+    );
     expect(pausedFromBoard).toBe(200);
-    expect(await page.evaluate(async () => (await fetch("api/queues/steps/resume", { method: "PUT" })).status)).toBe(200);
+    expect(await page.evaluate(async () => (await fetch("api/queues/steps/resume", { method: "PUT" })).status)).toBe(
+      200,
+    );
     // Under the board's CSP nothing the UI needs is refused (only the third-party font stylesheet it links).
     expect(refused.filter((message) => !message.includes("fonts.googleapis.com"))).toEqual([]);
     await context.close();
@@ -90,7 +101,9 @@ describe("Bull Board in headless Chromium", () => {
     // Same site (127.0.0.1), another origin: SameSite=Strict still sends the cookie.
     const attacker = createServer((_req, res) => {
       res.setHeader("content-type", "text/html");
-      res.end(`<form method="POST" action="${api.baseUrl}/admin/queues/api/queues/flows/add"></form><script>document.forms[0].submit()</script>`);
+      res.end(
+        `<form method="POST" action="${api.baseUrl}/admin/queues/api/queues/flows/add"></form><script>document.forms[0].submit()</script>`,
+      );
     });
     attacker.listen(0, "127.0.0.1");
     await once(attacker, "listening");
@@ -99,11 +112,17 @@ describe("Bull Board in headless Chromium", () => {
         page.waitForResponse((res) => res.url().endsWith("/api/queues/flows/add")),
         page.goto(`http://127.0.0.1:${(attacker.address() as AddressInfo).port}/`),
       ]);
-      expect(await post.request().allHeaders()).toEqual(expect.objectContaining({ cookie: expect.stringContaining("ensemble_admin=") }));
+      expect(await post.request().allHeaders()).toEqual(
+        expect.objectContaining({ cookie: expect.stringContaining("ensemble_admin=") }),
+      );
       expect(post.status()).toBe(403);
       expect(await post.json()).toEqual({ error: expect.objectContaining({ code: "forbidden" }) });
-      const jobs = await fetch(`${api.baseUrl}/admin/queues/api/queues?activeQueue=flows&status=waiting`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-      const flows = ((await jobs.json()) as { queues: { name: string; counts: Record<string, number> }[] }).queues.find((q) => q.name === "flows");
+      const jobs = await fetch(`${api.baseUrl}/admin/queues/api/queues?activeQueue=flows&status=waiting`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      const flows = ((await jobs.json()) as { queues: { name: string; counts: Record<string, number> }[] }).queues.find(
+        (q) => q.name === "flows",
+      );
       expect(flows?.counts.waiting ?? 0).toBe(0);
     } finally {
       attacker.close();

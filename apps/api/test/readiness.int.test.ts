@@ -33,11 +33,18 @@ afterAll(async () => {
   for (const socket of sockets) socket.destroy();
   await new Promise<void>((resolve) => silent.close(() => resolve()));
   // Closing clients of a dead server can wait on their reconnect loops: give each a second.
-  await Promise.all(engines.map((engine) => Promise.race([engine.close().catch(() => undefined), new Promise((r) => setTimeout(r, 1_000).unref())])));
+  await Promise.all(
+    engines.map((engine) =>
+      Promise.race([engine.close().catch(() => undefined), new Promise((r) => setTimeout(r, 1_000).unref())]),
+    ),
+  );
   await database.drop();
 });
 
-async function readyz(config: { redisUrl: string; databaseUrl: string }): Promise<{ status: number; body: Record<string, unknown>; ms: number; retryAfter: string | null }> {
+async function readyz(config: {
+  redisUrl: string;
+  databaseUrl: string;
+}): Promise<{ status: number; body: Record<string, unknown>; ms: number; retryAfter: string | null }> {
   const engine = await createEngine({ ...config, queuePrefix: "test-readyz", logger, databasePoolSize: 1 });
   engines.push(engine);
   const app = createApp({ deps: engine.deps, adminToken: undefined, readiness: readinessProbe(engine.deps) });
@@ -46,7 +53,12 @@ async function readyz(config: { redisUrl: string; databaseUrl: string }): Promis
   try {
     const started = Date.now();
     const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/readyz`);
-    return { status: res.status, body: (await res.json()) as Record<string, unknown>, ms: Date.now() - started, retryAfter: res.headers.get("retry-after") };
+    return {
+      status: res.status,
+      body: (await res.json()) as Record<string, unknown>,
+      ms: Date.now() - started,
+      retryAfter: res.headers.get("retry-after"),
+    };
   } finally {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -57,19 +69,36 @@ describe("/readyz names what is down", () => {
     const res = await readyz({ redisUrl: `redis://127.0.0.1:${CLOSED_PORT}`, databaseUrl: database.url });
     expect(res.status).toBe(503);
     expect(res.retryAfter).toBe("5");
-    expect(res.body).toEqual({ status: "unavailable", checks: { redis: false, postgres: true }, down: ["redis"], message: "not ready: redis unreachable" });
+    expect(res.body).toEqual({
+      status: "unavailable",
+      checks: { redis: false, postgres: true },
+      down: ["redis"],
+      message: "not ready: redis unreachable",
+    });
   });
 
   it("503 naming postgres when Postgres refuses connections", async () => {
     const res = await readyz({ redisUrl: REDIS_URL, databaseUrl: `postgres://postgres@127.0.0.1:${CLOSED_PORT}/test` });
     expect(res.status).toBe(503);
-    expect(res.body).toEqual({ status: "unavailable", checks: { redis: true, postgres: false }, down: ["postgres"], message: "not ready: postgres unreachable" });
+    expect(res.body).toEqual({
+      status: "unavailable",
+      checks: { redis: true, postgres: false },
+      down: ["postgres"],
+      message: "not ready: postgres unreachable",
+    });
   });
 
   it("503 naming both within the probe's 2 s when both hosts hang", async () => {
-    const res = await readyz({ redisUrl: `redis://127.0.0.1:${silentPort}`, databaseUrl: `postgres://postgres@127.0.0.1:${silentPort}/test` });
+    const res = await readyz({
+      redisUrl: `redis://127.0.0.1:${silentPort}`,
+      databaseUrl: `postgres://postgres@127.0.0.1:${silentPort}/test`,
+    });
     expect(res.status).toBe(503);
-    expect(res.body).toMatchObject({ checks: { redis: false, postgres: false }, down: ["redis", "postgres"], message: "not ready: redis and postgres unreachable" });
+    expect(res.body).toMatchObject({
+      checks: { redis: false, postgres: false },
+      down: ["redis", "postgres"],
+      message: "not ready: redis and postgres unreachable",
+    });
     expect(res.ms).toBeLessThan(4_000);
   });
 });

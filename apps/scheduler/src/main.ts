@@ -5,7 +5,9 @@ import { parseSchedulerEnv } from "./env.js";
 const env = parseSchedulerEnv();
 const logger = createLogger({ level: env.LOG_LEVEL, name: "scheduler" });
 if (!env.DATABASE_URL) {
-  logger.fatal("DATABASE_URL is required: a separate scheduler shares Postgres with the other processes (or run everything in one process with `pnpm start`)");
+  logger.fatal(
+    "DATABASE_URL is required: a separate scheduler shares Postgres with the other processes (or run everything in one process with `pnpm start`)",
+  );
   process.exit(1);
 }
 const engine = await createEngine({ ...engineConfigFromEnv(env), logger, migrate: true });

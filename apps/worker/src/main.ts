@@ -5,7 +5,9 @@ import { parseWorkerEnv } from "./env.js";
 const env = parseWorkerEnv();
 const logger = createLogger({ level: env.LOG_LEVEL, name: "worker" });
 if (!env.DATABASE_URL) {
-  logger.fatal("DATABASE_URL is required: a separate worker shares Postgres with the other processes (or run everything in one process with `pnpm start`)");
+  logger.fatal(
+    "DATABASE_URL is required: a separate worker shares Postgres with the other processes (or run everything in one process with `pnpm start`)",
+  );
   process.exit(1);
 }
 const engine = await createEngine({ ...engineConfigFromEnv(env), logger, migrate: true });

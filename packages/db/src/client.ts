@@ -140,8 +140,15 @@ const MAX_PREPARED_STATEMENT_CHARS = 4_000;
  */
 function preparing<C extends Sql>(client: C): C {
   const unsafe = client.unsafe.bind(client);
-  client.unsafe = ((query: string, params: Parameters<Sql["unsafe"]>[1] = [], options: Parameters<Sql["unsafe"]>[2] = {}) =>
-    unsafe(query, storableParams(params), { ...options, prepare: params.length > 0 && query.length <= MAX_PREPARED_STATEMENT_CHARS })) as C["unsafe"];
+  client.unsafe = ((
+    query: string,
+    params: Parameters<Sql["unsafe"]>[1] = [],
+    options: Parameters<Sql["unsafe"]>[2] = {},
+  ) =>
+    unsafe(query, storableParams(params), {
+      ...options,
+      prepare: params.length > 0 && query.length <= MAX_PREPARED_STATEMENT_CHARS,
+    })) as C["unsafe"];
   return client;
 }
 
@@ -152,13 +159,18 @@ function preparing<C extends Sql>(client: C): C {
  * carry NUL as the escape `\u0000`, which only that can fix.
  */
 function storableParams<P extends readonly unknown[]>(params: P): P {
-  return params.some((p) => typeof p === "string") ? (params.map((p) => (typeof p === "string" ? storableText(p) : p)) as unknown as P) : params;
+  return params.some((p) => typeof p === "string")
+    ? (params.map((p) => (typeof p === "string" ? storableText(p) : p)) as unknown as P)
+    : params;
 }
 
 /** storableParams for PGlite, whose statements (in a transaction too) go through `query`. */
-function withStorableParams<C extends { query: (text: string, params?: unknown[], options?: never) => unknown }>(client: C): C {
+function withStorableParams<C extends { query: (text: string, params?: unknown[], options?: never) => unknown }>(
+  client: C,
+): C {
   const query = client.query.bind(client);
-  client.query = (text: string, params?: unknown[], options?: never) => query(text, params && storableParams(params), options);
+  client.query = (text: string, params?: unknown[], options?: never) =>
+    query(text, params && storableParams(params), options);
   return client;
 }
 

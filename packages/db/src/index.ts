@@ -1,6 +1,13 @@
 // @ensemble/db — Drizzle schema, migrations and repositories; postgres.js for a server, PGlite embedded.
 export { openDatabase, migrateDatabase, MIGRATIONS_FOLDER } from "./client.js";
-export type { Database, DatabaseHandle, Executor, OpenDatabaseOptions, Transaction, TransactionControl } from "./client.js";
+export type {
+  Database,
+  DatabaseHandle,
+  Executor,
+  OpenDatabaseOptions,
+  Transaction,
+  TransactionControl,
+} from "./client.js";
 export * as tables from "./schema/tables.js";
 export * from "./repositories/ids.js";
 export * from "./repositories/users.js";

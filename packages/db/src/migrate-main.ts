@@ -5,7 +5,9 @@ const url = process.env.DATABASE_URL || undefined;
 const handle = await openDatabase({ url, dataDir: process.env.PGLITE_DIR });
 try {
   await migrateDatabase(handle);
-  console.log(`migrations applied to ${url ? url.replace(/\/\/[^@/]*@/, "//***@") : `PGlite at ${process.env.PGLITE_DIR ?? ".data/pglite"}`}`);
+  console.log(
+    `migrations applied to ${url ? url.replace(/\/\/[^@/]*@/, "//***@") : `PGlite at ${process.env.PGLITE_DIR ?? ".data/pglite"}`}`,
+  );
 } finally {
   await handle.close();
 }

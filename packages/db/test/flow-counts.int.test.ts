@@ -20,7 +20,14 @@ describe("countFlowsByStatus", () => {
     const definition = { name: "f", type: "sequential", steps: [] };
     const statuses = ["running", "running", "queued", "completed"];
     for (const status of statuses) {
-      const flow = await insertFlow(db, { threadId: thread.id, userId: user.id, name: "f", description: null, flowType: "sequential", definition });
+      const flow = await insertFlow(db, {
+        threadId: thread.id,
+        userId: user.id,
+        name: "f",
+        description: null,
+        flowType: "sequential",
+        definition,
+      });
       await updateFlow(db, flow.id, { status });
     }
     expect(await countFlowsByStatus(db, ["queued", "running", "failed"])).toEqual({ queued: 1, running: 2, failed: 0 });

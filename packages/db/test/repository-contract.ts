@@ -44,7 +44,9 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     const { thread } = await seedFlow();
     expect(await repo.findFlow(db(), "no\u0000such")).toBeUndefined();
     expect(await getHandle().transact((tx) => repo.lockFlow(tx, "no\u0000such"))).toBeUndefined();
-    const message = await getHandle().transact((tx) => repo.insertMessage(tx, { threadId: thread.id, role: "user", content: "a\u0000b" }));
+    const message = await getHandle().transact((tx) =>
+      repo.insertMessage(tx, { threadId: thread.id, role: "user", content: "a\u0000b" }),
+    );
     expect(message?.content).toBe("a\uFFFDb");
   });
 
@@ -62,9 +64,22 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
   it("lists a thread's flows with filters, sorting and paging", async () => {
     const { thread, user } = await seedFlow();
     for (const name of ["b", "c", "a"]) {
-      await repo.insertFlow(db(), { threadId: thread.id, userId: user.id, name, flowType: "parallel", definition: {}, description: null });
+      await repo.insertFlow(db(), {
+        threadId: thread.id,
+        userId: user.id,
+        name,
+        flowType: "parallel",
+        definition: {},
+        description: null,
+      });
     }
-    const page = await repo.listFlows(db(), thread.id, { type: "parallel", sortBy: "name", sortOrder: "ASC", limit: 2, offset: 1 });
+    const page = await repo.listFlows(db(), thread.id, {
+      type: "parallel",
+      sortBy: "name",
+      sortOrder: "ASC",
+      limit: 2,
+      offset: 1,
+    });
     expect(page.total).toBe(3);
     expect(page.items.map((f) => f.name)).toEqual(["b", "c"]);
   });
@@ -89,7 +104,9 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect(a?.rows.map((r) => [r.stepId, r.status])).toEqual([["a", "running"]]);
     expect(await repo.claimStepWithContext(db(), { ...key, owner: "worker-b", leaseMs: 60_000 })).toBeUndefined();
     // worker-a's lease runs out (it stalled); worker-b takes over with a new token.
-    await db().execute(sql`update step_results set lease_expires_at = now() - interval '1 second' where id = ${a?.claimed.id}`);
+    await db().execute(
+      sql`update step_results set lease_expires_at = now() - interval '1 second' where id = ${a?.claimed.id}`,
+    );
     const b = await repo.claimStepWithContext(db(), { ...key, owner: "worker-b", leaseMs: 60_000 });
     expect(b?.claimed).toMatchObject({ leaseToken: 2, leaseOwner: "worker-b" });
     expect(await repo.renewStepLease(db(), a?.claimed.id as string, 1, 60_000)).toBe(false);
@@ -107,15 +124,20 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
       cost: 0.5,
       error: null,
     };
-    const finish = (leaseToken: number) => getHandle().transact((tx) => repo.finishStepWrites(tx, { ...outcome, leaseToken }));
+    const finish = (leaseToken: number) =>
+      getHandle().transact((tx) => repo.finishStepWrites(tx, { ...outcome, leaseToken }));
     expect(await finish(1)).toBeUndefined();
     const done = await finish(2);
     expect(done?.rows.map((r) => [r.stepId, r.status, r.output])).toEqual([["a", "success", "ok"]]);
     expect(await finish(2)).toBeUndefined();
 
-    expect((await repo.listLedger(db(), flow.id)).map((l) => [l.attempt, l.promptTokens, l.cost])).toEqual([[0, 1, 0.5]]);
+    expect((await repo.listLedger(db(), flow.id)).map((l) => [l.attempt, l.promptTokens, l.cost])).toEqual([
+      [0, 1, 0.5],
+    ]);
     const saved = (await repo.listMessages(db(), flow.threadId)).filter((m) => m.stepResultId === a?.claimed.id);
-    expect(saved.map((m) => [m.content, m.metadata.orchestrationFlowId, m.metadata.stepId])).toEqual([["ok", flow.id, "a"]]);
+    expect(saved.map((m) => [m.content, m.metadata.orchestrationFlowId, m.metadata.stepId])).toEqual([
+      ["ok", flow.id, "a"],
+    ]);
     expect(await repo.findFlow(db(), flow.id)).toMatchObject({ totalTokens: 3, totalCost: 0.5 });
   });
 
@@ -142,13 +164,33 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     await repo.updateFlow(db(), flow.id, { run: 1, status: "queued" });
     const startedAt = new Date("2026-01-02T03:04:05.678Z");
     const plan = [
-      { stepId: "a", stepIndex: 0, iteration: 0, status: "pending", provider: "sim", model: "echo", action: "generate" },
-      { stepId: "b", stepIndex: 1, iteration: 0, status: "skipped", provider: "sim", model: "echo", action: "generate", completedAt: startedAt, error: { code: "skipped", message: "no" } },
+      {
+        stepId: "a",
+        stepIndex: 0,
+        iteration: 0,
+        status: "pending",
+        provider: "sim",
+        model: "echo",
+        action: "generate",
+      },
+      {
+        stepId: "b",
+        stepIndex: 1,
+        iteration: 0,
+        status: "skipped",
+        provider: "sim",
+        model: "echo",
+        action: "generate",
+        completedAt: startedAt,
+        error: { code: "skipped", message: "no" },
+      },
     ];
     const run = () =>
       getHandle().transact(async (tx, control) => {
         const locked = await repo.lockRun(tx, flow.id, 1);
-        control.commitAfter(repo.sendPlannedSteps(tx, flow.id, 1, plan, { status: "running", startedAt, currentStepIndex: 1 }));
+        control.commitAfter(
+          repo.sendPlannedSteps(tx, flow.id, 1, plan, { status: "running", startedAt, currentStepIndex: 1 }),
+        );
         return locked;
       });
     expect((await run())?.rows).toEqual([]);
@@ -163,12 +205,39 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
 
   it("reads rows through the hot-path statements exactly as a typed select does (dates as Date, every column)", async () => {
     const { flow } = await seedFlow();
-    await repo.updateFlow(db(), flow.id, { run: 1, status: "running", startedAt: new Date("2026-01-02T03:04:05.678Z") });
+    await repo.updateFlow(db(), flow.id, {
+      run: 1,
+      status: "running",
+      startedAt: new Date("2026-01-02T03:04:05.678Z"),
+    });
     await repo.insertStepInstances(db(), [instance(flow.id, "a")]);
-    const claim = await repo.claimStepWithContext(db(), { flowId: flow.id, run: 1, stepId: "a", iteration: 0, attempt: 0, owner: "w", leaseMs: 60_000 });
+    const claim = await repo.claimStepWithContext(db(), {
+      flowId: flow.id,
+      run: 1,
+      stepId: "a",
+      iteration: 0,
+      attempt: 0,
+      owner: "w",
+      leaseMs: 60_000,
+    });
     const claimed = claim?.claimed as NonNullable<typeof claim>["claimed"];
     // A failed attempt waiting out its backoff: not_before is set (a date without "At" in its name).
-    await getHandle().transact((tx) => repo.finishStepWrites(tx, { id: claimed.id, flowId: flow.id, run: 1, attempt: 0, leaseToken: claimed.leaseToken, status: "failed", output: null, provider: "sim", model: "echo", usage: null, cost: null, error: { code: "provider_error", message: "503", retryable: true } }));
+    await getHandle().transact((tx) =>
+      repo.finishStepWrites(tx, {
+        id: claimed.id,
+        flowId: flow.id,
+        run: 1,
+        attempt: 0,
+        leaseToken: claimed.leaseToken,
+        status: "failed",
+        output: null,
+        provider: "sim",
+        model: "echo",
+        usage: null,
+        cost: null,
+        error: { code: "provider_error", message: "503", retryable: true },
+      }),
+    );
     const notBefore = new Date(Date.now() + 60_000);
     expect(await repo.requeueStepAttempt(db(), claimed.id, 1, notBefore)).toBe(true);
     const locked = await getHandle().transact((tx) => repo.lockRun(tx, flow.id, 1));
@@ -180,11 +249,21 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
 
   it("rolls back and throws when a statement sent ahead of COMMIT fails", async () => {
     const { flow } = await seedFlow();
-    const step = { stepId: "a", stepIndex: 0, iteration: 0, status: "pending", provider: "sim", model: "echo", action: "generate" };
+    const step = {
+      stepId: "a",
+      stepIndex: 0,
+      iteration: 0,
+      status: "pending",
+      provider: "sim",
+      model: "echo",
+      action: "generate",
+    };
     const failing = getHandle().transact(async (tx, control) => {
       control.commitAfter(repo.sendPlannedSteps(tx, flow.id, 1, [step], { currentStepIndex: 3 }));
       // provider is NOT NULL: this statement fails after the first one succeeded.
-      control.commitAfter(repo.sendPlannedSteps(tx, flow.id, 1, [{ ...step, stepId: "b", provider: null as unknown as string }]));
+      control.commitAfter(
+        repo.sendPlannedSteps(tx, flow.id, 1, [{ ...step, stepId: "b", provider: null as unknown as string }]),
+      );
     });
     await expect(failing).rejects.toThrow();
     expect(await repo.listRunSteps(db(), flow.id, 1)).toEqual([]);
@@ -195,27 +274,78 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     const { flow } = await seedFlow();
     await repo.updateFlow(db(), flow.id, { run: 1, status: "running" });
     await repo.insertStepInstances(db(), [instance(flow.id, "a"), instance(flow.id, "x")]);
-    const claim = await repo.claimStepWithContext(db(), { flowId: flow.id, run: 1, stepId: "a", iteration: 0, attempt: 0, owner: "w", leaseMs: 60_000 });
+    const claim = await repo.claimStepWithContext(db(), {
+      flowId: flow.id,
+      run: 1,
+      stepId: "a",
+      iteration: 0,
+      attempt: 0,
+      owner: "w",
+      leaseMs: 60_000,
+    });
     const claimed = claim?.claimed as NonNullable<typeof claim>["claimed"];
-    const finish = { id: claimed.id, flowId: flow.id, run: 1, attempt: 0, leaseToken: claimed.leaseToken, status: "success" as const, output: "ok", provider: "sim", model: "echo", usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2 }, cost: null, error: null };
+    const finish = {
+      id: claimed.id,
+      flowId: flow.id,
+      run: 1,
+      attempt: 0,
+      leaseToken: claimed.leaseToken,
+      status: "success" as const,
+      output: "ok",
+      provider: "sim",
+      model: "echo",
+      usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2 },
+      cost: null,
+      error: null,
+    };
     // As the plan saw the run: "a" finished by this attempt, "x" still pending.
     const seen = (claim?.rows ?? []).map((r) => (r.id === claimed.id ? { ...r, status: "success" } : r));
-    const basis = { stepResultId: claimed.id, leaseToken: claimed.leaseToken, status: "success", signature: repo.runSignature(seen), totalTokens: 2 };
-    const next = [{ stepId: "b", stepIndex: 1, iteration: 0, status: "pending", provider: "sim", model: "echo", action: "generate" }];
+    const basis = {
+      stepResultId: claimed.id,
+      leaseToken: claimed.leaseToken,
+      status: "success",
+      signature: repo.runSignature(seen),
+      totalTokens: 2,
+    };
+    const next = [
+      {
+        stepId: "b",
+        stepIndex: 1,
+        iteration: 0,
+        status: "pending",
+        provider: "sim",
+        model: "echo",
+        action: "generate",
+      },
+    ];
     const attempt = () =>
       getHandle().transact(async (tx, control) => {
-        control.commitAfter(repo.finishStepWrites(tx, finish), repo.sendGuardedPlan(tx, flow.id, 1, basis, next, { currentStepIndex: 1 }));
+        control.commitAfter(
+          repo.finishStepWrites(tx, finish),
+          repo.sendGuardedPlan(tx, flow.id, 1, basis, next, { currentStepIndex: 1 }),
+        );
       });
-    const code = (error: unknown): unknown => (error as { code?: unknown; cause?: { code?: unknown } }).code ?? (error as { cause?: { code?: unknown } }).cause?.code;
+    const code = (error: unknown): unknown =>
+      (error as { code?: unknown; cause?: { code?: unknown } }).code ??
+      (error as { cause?: { code?: unknown } }).cause?.code;
 
     // Meanwhile "x" moved on: the plan is stale, and the result is not kept either.
     await db().execute(sql`update step_results set status = 'running' where flow_id = ${flow.id} and step_id = 'x'`);
-    await expect(attempt().catch((error: unknown) => Promise.reject(new Error(String(code(error)))))).rejects.toThrow(repo.STALE_PLAN_SQLSTATE);
-    expect((await repo.listRunSteps(db(), flow.id, 1)).map((r) => [r.stepId, r.status]).sort()).toEqual([["a", "running"], ["x", "running"]]);
+    await expect(attempt().catch((error: unknown) => Promise.reject(new Error(String(code(error)))))).rejects.toThrow(
+      repo.STALE_PLAN_SQLSTATE,
+    );
+    expect((await repo.listRunSteps(db(), flow.id, 1)).map((r) => [r.stepId, r.status]).sort()).toEqual([
+      ["a", "running"],
+      ["x", "running"],
+    ]);
 
     await db().execute(sql`update step_results set status = 'pending' where flow_id = ${flow.id} and step_id = 'x'`);
     await attempt();
-    expect((await repo.listRunSteps(db(), flow.id, 1)).map((r) => [r.stepId, r.status]).sort()).toEqual([["a", "success"], ["b", "pending"], ["x", "pending"]]);
+    expect((await repo.listRunSteps(db(), flow.id, 1)).map((r) => [r.stepId, r.status]).sort()).toEqual([
+      ["a", "success"],
+      ["b", "pending"],
+      ["x", "pending"],
+    ]);
     expect(await repo.findFlow(db(), flow.id)).toMatchObject({ totalTokens: 2, currentStepIndex: 1 });
     // Again (a redelivery, the lease since ended): the guard fails, nothing is written twice.
     await expect(attempt()).rejects.toThrow();
@@ -225,17 +355,67 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
 
   it("a guarded plan can lease a new instance to its worker: inserted running, returned with the owner's policies", async () => {
     const { flow, user } = await seedFlow();
-    await repo.upsertPolicy(db(), { userId: user.id, providerKey: "openai", allowConversationHistory: false, allowCrossProviderContext: true, allowAttachments: true });
+    await repo.upsertPolicy(db(), {
+      userId: user.id,
+      providerKey: "openai",
+      allowConversationHistory: false,
+      allowCrossProviderContext: true,
+      allowAttachments: true,
+    });
     await repo.updateFlow(db(), flow.id, { run: 1, status: "running" });
     await repo.insertStepInstances(db(), [instance(flow.id, "a")]);
-    const claim = await repo.claimStepWithContext(db(), { flowId: flow.id, run: 1, stepId: "a", iteration: 0, attempt: 0, owner: "w", leaseMs: 60_000 });
+    const claim = await repo.claimStepWithContext(db(), {
+      flowId: flow.id,
+      run: 1,
+      stepId: "a",
+      iteration: 0,
+      attempt: 0,
+      owner: "w",
+      leaseMs: 60_000,
+    });
     const claimed = claim?.claimed as NonNullable<typeof claim>["claimed"];
-    const finish = { id: claimed.id, flowId: flow.id, run: 1, attempt: 0, leaseToken: claimed.leaseToken, status: "success" as const, output: "ok", provider: "sim", model: "echo", usage: null, cost: null, error: null };
+    const finish = {
+      id: claimed.id,
+      flowId: flow.id,
+      run: 1,
+      attempt: 0,
+      leaseToken: claimed.leaseToken,
+      status: "success" as const,
+      output: "ok",
+      provider: "sim",
+      model: "echo",
+      usage: null,
+      cost: null,
+      error: null,
+    };
     const seen = (claim?.rows ?? []).map((r) => (r.id === claimed.id ? { ...r, status: "success" } : r));
-    const basis = { stepResultId: claimed.id, leaseToken: claimed.leaseToken, status: "success", signature: repo.runSignature(seen), totalTokens: 0 };
+    const basis = {
+      stepResultId: claimed.id,
+      leaseToken: claimed.leaseToken,
+      status: "success",
+      signature: repo.runSignature(seen),
+      totalTokens: 0,
+    };
     const next = [
-      { stepId: "b", stepIndex: 1, iteration: 0, status: "pending", provider: "sim", model: "echo", action: "generate", lease: { owner: "w", leaseMs: 60_000 } },
-      { stepId: "c", stepIndex: 2, iteration: 0, status: "pending", provider: "sim", model: "echo", action: "generate" },
+      {
+        stepId: "b",
+        stepIndex: 1,
+        iteration: 0,
+        status: "pending",
+        provider: "sim",
+        model: "echo",
+        action: "generate",
+        lease: { owner: "w", leaseMs: 60_000 },
+      },
+      {
+        stepId: "c",
+        stepIndex: 2,
+        iteration: 0,
+        status: "pending",
+        provider: "sim",
+        model: "echo",
+        action: "generate",
+      },
     ];
     const written = await getHandle().transact(async (tx, control) => {
       const finished = repo.finishStepWrites(tx, finish); // sent first: the guard checks its result
@@ -246,13 +426,22 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     const { leased, inserted, policies } = await written.guarded;
     expect(leased).toMatchObject({ stepId: "b", status: "running", leaseToken: 1, leaseOwner: "w", attempt: 0 });
     expect(leased?.leaseExpiresAt?.getTime()).toBeGreaterThan(Date.now() + 50_000);
-    expect(inserted.map((r) => [r.stepId, r.status]).sort()).toEqual([["b", "running"], ["c", "pending"]]);
+    expect(inserted.map((r) => [r.stepId, r.status]).sort()).toEqual([
+      ["b", "running"],
+      ["c", "pending"],
+    ]);
     expect(policies.map((p) => p.providerKey)).toEqual(["openai"]);
-    expect((await repo.listRunSteps(db(), flow.id, 1)).map((r) => [r.stepId, r.status, r.leaseOwner])).toEqual([["a", "success", "w"], ["b", "running", "w"], ["c", "pending", null]]);
+    expect((await repo.listRunSteps(db(), flow.id, 1)).map((r) => [r.stepId, r.status, r.leaseOwner])).toEqual([
+      ["a", "success", "w"],
+      ["b", "running", "w"],
+      ["c", "pending", null],
+    ]);
 
     // Finished by the worker it was leased to: its start becomes when the worker took it up.
     const lease = leased as NonNullable<typeof leased>;
-    await getHandle().transact((tx) => repo.finishStepWrites(tx, { ...finish, id: lease.id, leaseToken: 1, leasedRunningMs: 5_000 }));
+    await getHandle().transact((tx) =>
+      repo.finishStepWrites(tx, { ...finish, id: lease.id, leaseToken: 1, leasedRunningMs: 5_000 }),
+    );
     const b = (await repo.listRunSteps(db(), flow.id, 1)).find((r) => r.stepId === "b");
     expect(b?.status).toBe("success");
     const ranMs = (b?.completedAt?.getTime() ?? 0) - (b?.startedAt?.getTime() ?? 0);
@@ -262,23 +451,64 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
 
   it("locks a flow to execute with the owner's and the executor's policies and last archived event, then queues the new run with COMMIT", async () => {
     const { flow, user } = await seedFlow();
-    const [executor, bystander] = [await repo.insertUser(db(), { name: "bob" }), await repo.insertUser(db(), { name: "eve" })];
-    await repo.upsertPolicy(db(), { userId: user.id, providerKey: "openai", allowConversationHistory: false, allowCrossProviderContext: true, allowAttachments: true });
-    await repo.upsertPolicy(db(), { userId: executor.id, providerKey: "openai", allowConversationHistory: true, allowCrossProviderContext: false, allowAttachments: true });
-    await repo.upsertPolicy(db(), { userId: bystander.id, providerKey: "google", allowConversationHistory: false, allowCrossProviderContext: false, allowAttachments: false });
-    await repo.insertFlowEvents(db(), [{ flowId: flow.id, seq: 7, type: "flow_start", stepId: null, data: null, createdAt: new Date() }]);
-    await repo.updateFlow(db(), flow.id, { status: "completed", run: 2, totalTokens: 9, result: { finalOutput: "old" } });
+    const [executor, bystander] = [
+      await repo.insertUser(db(), { name: "bob" }),
+      await repo.insertUser(db(), { name: "eve" }),
+    ];
+    await repo.upsertPolicy(db(), {
+      userId: user.id,
+      providerKey: "openai",
+      allowConversationHistory: false,
+      allowCrossProviderContext: true,
+      allowAttachments: true,
+    });
+    await repo.upsertPolicy(db(), {
+      userId: executor.id,
+      providerKey: "openai",
+      allowConversationHistory: true,
+      allowCrossProviderContext: false,
+      allowAttachments: true,
+    });
+    await repo.upsertPolicy(db(), {
+      userId: bystander.id,
+      providerKey: "google",
+      allowConversationHistory: false,
+      allowCrossProviderContext: false,
+      allowAttachments: false,
+    });
+    await repo.insertFlowEvents(db(), [
+      { flowId: flow.id, seq: 7, type: "flow_start", stepId: null, data: null, createdAt: new Date() },
+    ]);
+    await repo.updateFlow(db(), flow.id, {
+      status: "completed",
+      run: 2,
+      totalTokens: 9,
+      result: { finalOutput: "old" },
+    });
     const queuedAt = new Date("2026-03-04T05:06:07.089Z");
     const locked = await getHandle().transact(async (tx, control) => {
       const read = await repo.lockFlowToExecute(tx, flow.id, executor.id);
       control.commitAfter(
-        repo.sendQueuedRun(tx, flow.id, { run: 3, executedBy: executor.id, onlyStepId: "a", input: "in", metadata: { k: 1 }, saveMessages: true, stepTimeoutMs: 5, deadlineAt: null, queuedAt }),
+        repo.sendQueuedRun(tx, flow.id, {
+          run: 3,
+          executedBy: executor.id,
+          onlyStepId: "a",
+          input: "in",
+          metadata: { k: 1 },
+          saveMessages: true,
+          stepTimeoutMs: 5,
+          deadlineAt: null,
+          queuedAt,
+        }),
       );
       return read;
     });
     expect(locked?.flow).toMatchObject({ id: flow.id, status: "completed", run: 2 });
     expect(locked?.policies.map((p) => [p.userId, p.providerKey, p.allowConversationHistory]).sort()).toEqual(
-      [[user.id, "openai", false], [executor.id, "openai", true]].sort(),
+      [
+        [user.id, "openai", false],
+        [executor.id, "openai", true],
+      ].sort(),
     );
     expect(locked?.lastArchivedEventId).toBe(7);
     expect(await repo.findFlow(db(), flow.id)).toMatchObject({
@@ -304,7 +534,15 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     await repo.updateFlow(db(), flow.id, { run: 1, status: "running", startedAt });
     const completedAt = new Date("2026-01-01T00:00:01.234Z");
     await getHandle().transact(async (tx, control) => {
-      control.commitAfter(repo.sendRunEnded(tx, flow.id, { status: "failed", completedAt, error: { code: "boom", message: "no", stepId: "a" }, currentStepIndex: 2, result: { finalOutput: null } }));
+      control.commitAfter(
+        repo.sendRunEnded(tx, flow.id, {
+          status: "failed",
+          completedAt,
+          error: { code: "boom", message: "no", stepId: "a" },
+          currentStepIndex: 2,
+          result: { finalOutput: null },
+        }),
+      );
     });
     expect(await repo.findFlow(db(), flow.id)).toMatchObject({
       status: "failed",
@@ -325,7 +563,14 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
 
   it("archives events idempotently and reads them after a sequence number", async () => {
     const { flow } = await seedFlow();
-    const rows = [1, 2, 3].map((seq) => ({ flowId: flow.id, seq, type: "step_start", stepId: "a", data: { n: seq }, createdAt: new Date() }));
+    const rows = [1, 2, 3].map((seq) => ({
+      flowId: flow.id,
+      seq,
+      type: "step_start",
+      stepId: "a",
+      data: { n: seq },
+      createdAt: new Date(),
+    }));
     await repo.insertFlowEvents(db(), rows);
     await repo.insertFlowEvents(db(), rows);
     expect((await repo.listFlowEvents(db(), flow.id, 1)).map((e) => e.seq)).toEqual([2, 3]);

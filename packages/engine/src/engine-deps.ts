@@ -1,7 +1,14 @@
 import type { HookRegistry, PriceTable } from "@ensemble/core";
 import type { Database, Executor, TransactionControl } from "@ensemble/db";
 import type { ProviderRegistry } from "@ensemble/providers";
-import type { ArchiveSchedule, CancelSignals, ClusterMetrics, JobProducer, ProgressBus, ProviderRateLimiter } from "@ensemble/queue";
+import type {
+  ArchiveSchedule,
+  CancelSignals,
+  ClusterMetrics,
+  JobProducer,
+  ProgressBus,
+  ProviderRateLimiter,
+} from "@ensemble/queue";
 import type { Logger } from "pino";
 import { CompiledFlowCache } from "./run/flow-cache.js";
 

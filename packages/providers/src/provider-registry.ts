@@ -29,7 +29,8 @@ export class ProviderRegistry {
     const adapter = this.adapters.get(key);
     if (adapter) return adapter;
     const configured = this.keys();
-    const known = configured.length > 0 ? `configured providers: ${configured.join(", ")}` : "no providers are configured";
+    const known =
+      configured.length > 0 ? `configured providers: ${configured.join(", ")}` : "no providers are configured";
     throw new ProviderError(`unknown provider "${key}"; ${known}`, { code: "unknown_provider", provider: key });
   }
 

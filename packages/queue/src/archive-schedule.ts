@@ -40,12 +40,16 @@ export class ArchiveSchedule {
   /** Schedules flows for archiving at `dueAtMs` (a flow already scheduled moves to that time). */
   async add(flowIds: readonly string[], dueAtMs: number): Promise<void> {
     if (flowIds.length === 0) return;
-    await this.call("schedule archive", () => this.connection.zadd(this.key, ...flowIds.flatMap((id) => [dueAtMs, id])));
+    await this.call("schedule archive", () =>
+      this.connection.zadd(this.key, ...flowIds.flatMap((id) => [dueAtMs, id])),
+    );
   }
 
   /** Up to `limit` flows due at `nowMs`, earliest first. */
   async due(nowMs: number, limit: number): Promise<DueArchive[]> {
-    const flat = await this.call("read due archives", () => this.connection.zrangebyscore(this.key, "-inf", nowMs, "WITHSCORES", "LIMIT", 0, limit));
+    const flat = await this.call("read due archives", () =>
+      this.connection.zrangebyscore(this.key, "-inf", nowMs, "WITHSCORES", "LIMIT", 0, limit),
+    );
     const due: DueArchive[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) due.push({ flowId: flat[i] as string, dueAtMs: Number(flat[i + 1]) });
     return due;
@@ -54,7 +58,9 @@ export class ArchiveSchedule {
   /** Removes archived flows, unless one was scheduled again meanwhile (its run ended again): that one stays. */
   async done(archived: readonly DueArchive[]): Promise<void> {
     if (archived.length === 0) return;
-    await this.call("remove archived", () => this.removeScript(this.key, ...archived.flatMap((a) => [a.flowId, a.dueAtMs])));
+    await this.call("remove archived", () =>
+      this.removeScript(this.key, ...archived.flatMap((a) => [a.flowId, a.dueAtMs])),
+    );
   }
 
   private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {

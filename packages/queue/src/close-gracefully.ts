@@ -27,7 +27,10 @@ function sleep(ms: number): { promise: Promise<void>; cancel: () => void } {
  * `timeoutMs`, their AbortSignals fire so provider calls stop, and after `abortGraceMs`
  * it returns regardless.
  */
-export async function closeGracefully(worker: Worker, options: CloseGracefullyOptions = {}): Promise<CloseGracefullyResult> {
+export async function closeGracefully(
+  worker: Worker,
+  options: CloseGracefullyOptions = {},
+): Promise<CloseGracefullyResult> {
   const closing = worker.close().then(
     () => true,
     () => true, // close() reports its own failures through the worker's 'error' event

@@ -58,7 +58,14 @@ for i = 1, #ARGV, 3 do
 end
 return 1`;
 
-type Field = ["steps", string, string, string] | ["latency_le", string, string, string] | ["latency_sum", string, string] | ["tokens", string, string, "prompt" | "completion"] | ["cost", string, string] | ["errors", string, string] | ["archive_failures"];
+type Field =
+  | ["steps", string, string, string]
+  | ["latency_le", string, string, string]
+  | ["latency_sum", string, string]
+  | ["tokens", string, string, "prompt" | "completion"]
+  | ["cost", string, string]
+  | ["errors", string, string]
+  | ["archive_failures"];
 
 /**
  * Step metrics of the whole cluster, kept in Redis: workers run in other processes than
@@ -97,8 +104,10 @@ export class ClusterMetrics {
       [["latency_le", provider, model, bound === undefined ? "+Inf" : String(bound)], 1],
       [["latency_sum", provider, model], seconds],
     ];
-    if (sample.promptTokens > 0) increments.push([["tokens", provider, model, "prompt"], Math.round(sample.promptTokens)]);
-    if (sample.completionTokens > 0) increments.push([["tokens", provider, model, "completion"], Math.round(sample.completionTokens)]);
+    if (sample.promptTokens > 0)
+      increments.push([["tokens", provider, model, "prompt"], Math.round(sample.promptTokens)]);
+    if (sample.completionTokens > 0)
+      increments.push([["tokens", provider, model, "completion"], Math.round(sample.completionTokens)]);
     if (sample.costUsd !== null && sample.costUsd > 0) increments.push([["cost", provider, model], sample.costUsd]);
     if (sample.status === "failed") increments.push([["errors", provider, clamp(sample.errorCode ?? "unknown")], 1]);
     // Integer counters use HINCRBY; seconds and dollars HINCRBYFLOAT.
@@ -106,7 +115,10 @@ export class ClusterMetrics {
     await whenFailFastReady(this.connection, this.readyTimeoutMs, "recordStep");
     try {
       // One script call per attempt: atomic for a scrape, and one command instead of five or more.
-      await this.recordScript(this.key, ...increments.flatMap(([parts, by]) => [field(parts), by, isFloat(parts[0]) ? "f" : "i"]));
+      await this.recordScript(
+        this.key,
+        ...increments.flatMap(([parts, by]) => [field(parts), by, isFloat(parts[0]) ? "f" : "i"]),
+      );
     } catch (err) {
       throw toRedisUnavailable(err, "recordStep");
     }
@@ -140,8 +152,18 @@ function field(parts: Field): string {
 }
 
 function parseSnapshot(raw: Record<string, string>): StepMetricsSnapshot {
-  const snapshot: StepMetricsSnapshot = { steps: [], latency: [], tokens: [], cost: [], errors: [], archiveFailures: 0 };
-  const latency = new Map<string, { provider: string; model: string; byBound: [number, number][]; sumSeconds: number }>();
+  const snapshot: StepMetricsSnapshot = {
+    steps: [],
+    latency: [],
+    tokens: [],
+    cost: [],
+    errors: [],
+    archiveFailures: 0,
+  };
+  const latency = new Map<
+    string,
+    { provider: string; model: string; byBound: [number, number][]; sumSeconds: number }
+  >();
   const latencyOf = (provider: string, model: string) => {
     const id = JSON.stringify([provider, model]);
     let entry = latency.get(id);
@@ -163,7 +185,8 @@ function parseSnapshot(raw: Record<string, string>): StepMetricsSnapshot {
     const n = Number(value);
     if (!Number.isFinite(n)) continue;
     if (kind === "steps") snapshot.steps.push({ provider: a, model: b, status: c, count: n });
-    else if (kind === "tokens" && (c === "prompt" || c === "completion")) snapshot.tokens.push({ provider: a, model: b, kind: c, count: n });
+    else if (kind === "tokens" && (c === "prompt" || c === "completion"))
+      snapshot.tokens.push({ provider: a, model: b, kind: c, count: n });
     else if (kind === "cost") snapshot.cost.push({ provider: a, model: b, usd: n });
     else if (kind === "errors") snapshot.errors.push({ provider: a, code: b, count: n });
     else if (kind === "archive_failures") snapshot.archiveFailures = n;
@@ -173,9 +196,17 @@ function parseSnapshot(raw: Record<string, string>): StepMetricsSnapshot {
   for (const entry of latency.values()) {
     // Stored per bucket (not cumulative), so a changed bucket list still adds up: each stored
     // bound counts toward every current bound at or above it.
-    const buckets = STEP_LATENCY_BUCKETS_SECONDS.map((le) => entry.byBound.reduce((sum, [bound, n]) => (bound <= le ? sum + n : sum), 0));
+    const buckets = STEP_LATENCY_BUCKETS_SECONDS.map((le) =>
+      entry.byBound.reduce((sum, [bound, n]) => (bound <= le ? sum + n : sum), 0),
+    );
     const count = entry.byBound.reduce((sum, [, n]) => sum + n, 0);
-    snapshot.latency.push({ provider: entry.provider, model: entry.model, buckets, count, sumSeconds: entry.sumSeconds });
+    snapshot.latency.push({
+      provider: entry.provider,
+      model: entry.model,
+      buckets,
+      count,
+      sumSeconds: entry.sumSeconds,
+    });
   }
   return snapshot;
 }

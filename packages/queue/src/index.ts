@@ -1,7 +1,12 @@
 // @ensemble/queue — queue names, the job catalog, producers and workers on BullMQ, the
 // ioredis connection, the progress bus and cancel signals. The only package that imports
 // bullmq and ioredis.
-export { closeRedisConnection, createRedisConnection, type CreateRedisConnectionOptions, type RedisConnectionRole } from "./connection.js";
+export {
+  closeRedisConnection,
+  createRedisConnection,
+  type CreateRedisConnectionOptions,
+  type RedisConnectionRole,
+} from "./connection.js";
 export { isRedisUnavailable, toRedisUnavailable, waitForRedisReady, whenFailFastReady } from "./redis-availability.js";
 export { RedisUnavailableError } from "./errors/redis-unavailable-error.js";
 export { NonRetryableJobError } from "./errors/non-retryable-job-error.js";
@@ -44,7 +49,13 @@ export { ProgressBus, type ProgressBusOptions, type PublishEventInput, type Subs
 export { followEvents, type FollowEventsOptions } from "./follow-events.js";
 export { CancelSignals, type CancelSignalsOptions } from "./cancel-signals.js";
 export { ArchiveSchedule, type ArchiveScheduleOptions, type DueArchive } from "./archive-schedule.js";
-export { ClusterMetrics, STEP_LATENCY_BUCKETS_SECONDS, type ClusterMetricsOptions, type StepMetricsSnapshot, type StepSample } from "./cluster-metrics.js";
+export {
+  ClusterMetrics,
+  STEP_LATENCY_BUCKETS_SECONDS,
+  type ClusterMetricsOptions,
+  type StepMetricsSnapshot,
+  type StepSample,
+} from "./cluster-metrics.js";
 export type { SubscriberSource } from "./shared-subscriber.js";
 // BullMQ types that appear in this package's signatures (handlers get a Job; Bull Board takes Queues).
 export type { Job, Queue, Worker } from "bullmq";

@@ -15,7 +15,8 @@ describe("job catalog", () => {
   });
 
   it("names the offending field when a payload is invalid", () => {
-    const attempt = (): unknown => parseJobPayload("step.run", { flowId, run: 0, stepId: "draft", iteration: 0, attempt: 0 });
+    const attempt = (): unknown =>
+      parseJobPayload("step.run", { flowId, run: 0, stepId: "draft", iteration: 0, attempt: 0 });
     expect(attempt).toThrow(InvalidJobPayloadError);
     expect(attempt).toThrow(/^invalid step\.run payload: run: /);
 
@@ -26,12 +27,19 @@ describe("job catalog", () => {
       expect(err).toBeInstanceOf(InvalidJobPayloadError);
       expect((err as InvalidJobPayloadError).issues.map((issue) => issue.path)).toEqual(["reason"]);
     }
-    expect(() => parseJobPayload("step.run", { flowId, run: 1, stepId: "9bad", iteration: 0, attempt: 0 })).toThrow(/stepId: /);
+    expect(() => parseJobPayload("step.run", { flowId, run: 1, stepId: "9bad", iteration: 0, attempt: 0 })).toThrow(
+      /stepId: /,
+    );
     expect(() => parseJobPayload("flow.start", { flowId: "", run: 1 })).toThrow(/flowId: /);
   });
 
   it("accepts a label up to 200 characters and strips unknown fields", () => {
-    const payload = parseJobPayload("flow.start", { flowId, run: 1, label: "Translation Pipeline › summarize #1", prompt: "secret" });
+    const payload = parseJobPayload("flow.start", {
+      flowId,
+      run: 1,
+      label: "Translation Pipeline › summarize #1",
+      prompt: "secret",
+    });
     expect(payload).toEqual({ flowId, run: 1, label: "Translation Pipeline › summarize #1" });
     expect(() => parseJobPayload("flow.start", { flowId, run: 1, label: "x".repeat(201) })).toThrow(/label: /);
   });
@@ -68,13 +76,19 @@ describe("jobIdFor", () => {
   it("lets repeatable jobs differ by dedupe suffix, defaulting to a timestamp", () => {
     const first = jobIdFor("flow.advance", { flowId, run: 1 });
     expect(first).toMatch(new RegExp(`^advance_${flowId}_1_\\d{13}$`));
-    expect(jobIdFor("flow.advance", { flowId, run: 1 }, { dedupe: "x" })).not.toBe(jobIdFor("flow.advance", { flowId, run: 1 }, { dedupe: "y" }));
+    expect(jobIdFor("flow.advance", { flowId, run: 1 }, { dedupe: "x" })).not.toBe(
+      jobIdFor("flow.advance", { flowId, run: 1 }, { dedupe: "y" }),
+    );
   });
 });
 
 describe("prepareJob", () => {
   it("applies catalog defaults and caller options", () => {
-    const job = prepareJob("step.run", { flowId, run: 1, stepId: "draft", iteration: 0, attempt: 0 }, { lifo: true, delayMs: 250, priority: 3 });
+    const job = prepareJob(
+      "step.run",
+      { flowId, run: 1, stepId: "draft", iteration: 0, attempt: 0 },
+      { lifo: true, delayMs: 250, priority: 3 },
+    );
     expect(job.queue).toBe("steps");
     expect(job.opts).toEqual({
       jobId: `step_${flowId}_1_draft_0_0`,

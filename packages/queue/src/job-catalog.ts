@@ -104,7 +104,9 @@ export type JobCatalog = typeof JOB_CATALOG;
 export type JobName = keyof JobCatalog;
 export type JobPayload<N extends JobName> = z.infer<JobCatalog[N]["schema"]>;
 /** The job names served by one queue. */
-export type JobNameOnQueue<Q extends QueueName> = { [N in JobName]: JobCatalog[N]["queue"] extends Q ? N : never }[JobName];
+export type JobNameOnQueue<Q extends QueueName> = {
+  [N in JobName]: JobCatalog[N]["queue"] extends Q ? N : never;
+}[JobName];
 
 export const JOB_NAMES = Object.keys(JOB_CATALOG) as JobName[];
 

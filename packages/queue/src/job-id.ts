@@ -32,14 +32,25 @@ const defaultDedupe = (): string => String(Date.now());
 // A mapped type, so adding a job to the catalog without an id rule fails type-checking.
 const JOB_ID_BUILDERS: { [N in JobName]: (payload: JobPayload<N>, dedupe: string | undefined) => string } = {
   "flow.start": (p) => join("start", escapePart(p.flowId), escapePart(p.run)),
-  "flow.advance": (p, dedupe) => join("advance", escapePart(p.flowId), escapePart(p.run), escapePart(dedupe ?? defaultDedupe())),
+  "flow.advance": (p, dedupe) =>
+    join("advance", escapePart(p.flowId), escapePart(p.run), escapePart(dedupe ?? defaultDedupe())),
   "flow.cancel": (p) => join("cancel", escapePart(p.flowId), escapePart(p.run)),
   // One archive per run: the caller passes the run as `dedupe`.
-  "flow.archive-events": (p, dedupe) => (dedupe === undefined ? join("archive", escapePart(p.flowId)) : join("archive", escapePart(p.flowId), escapePart(dedupe))),
+  "flow.archive-events": (p, dedupe) =>
+    dedupe === undefined
+      ? join("archive", escapePart(p.flowId))
+      : join("archive", escapePart(p.flowId), escapePart(dedupe)),
   "flow.sweep": (_p, dedupe) => join("sweep", escapePart(dedupe ?? defaultDedupe())),
   "flow.archive-due": (_p, dedupe) => join("archive-due", escapePart(dedupe ?? defaultDedupe())),
   "step.run": (p) =>
-    join("step", escapePart(p.flowId), escapePart(p.run), escapePart(p.stepId, true), escapePart(p.iteration), escapePart(p.attempt)),
+    join(
+      "step",
+      escapePart(p.flowId),
+      escapePart(p.run),
+      escapePart(p.stepId, true),
+      escapePart(p.iteration),
+      escapePart(p.attempt),
+    ),
 };
 
 /**

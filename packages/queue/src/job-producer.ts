@@ -126,13 +126,21 @@ export class JobProducer {
    * Creates or replaces a repeating job (e.g. `flow.sweep`). BullMQ 6 dropped `repeat` from
    * `Queue.add`; job schedulers are the way, and they dedupe across producers by id.
    */
-  async upsertSchedule<N extends JobName>(name: N, payload: JobPayload<N>, options: UpsertScheduleOptions): Promise<void> {
+  async upsertSchedule<N extends JobName>(
+    name: N,
+    payload: JobPayload<N>,
+    options: UpsertScheduleOptions,
+  ): Promise<void> {
     const { opts, data, queue } = prepareJob(name, payload, {}, this.retryOverrides);
     const { jobId: _ignored, ...templateOpts } = opts;
     const operation = `upsertSchedule ${name}`;
     await whenFailFastReady(this.connection, this.readyTimeoutMs, operation);
     try {
-      await this.queue(queue).upsertJobScheduler(options.schedulerId ?? name, { every: options.everyMs }, { name, data, opts: templateOpts });
+      await this.queue(queue).upsertJobScheduler(
+        options.schedulerId ?? name,
+        { every: options.everyMs },
+        { name, data, opts: templateOpts },
+      );
     } catch (err) {
       throw toRedisUnavailable(err, operation);
     }

@@ -3,7 +3,14 @@ import { UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import { InvalidJobPayloadError } from "./errors/invalid-job-payload-error.js";
 import { NonRetryableJobError } from "./errors/non-retryable-job-error.js";
-import { JOB_CATALOG, isJobName, parseJobPayload, type JobName, type JobNameOnQueue, type JobPayload } from "./job-catalog.js";
+import {
+  JOB_CATALOG,
+  isJobName,
+  parseJobPayload,
+  type JobName,
+  type JobNameOnQueue,
+  type JobPayload,
+} from "./job-catalog.js";
 import { DEFAULT_QUEUE_PREFIX, type QueueName } from "./queue-names.js";
 
 /**
@@ -12,7 +19,11 @@ import { DEFAULT_QUEUE_PREFIX, type QueueName } from "./queue-names.js";
  * Throw `NonRetryableJobError` to fail without retries; any other error is retried per
  * the catalog's attempts and backoff.
  */
-export type JobHandler<N extends JobName> = (payload: JobPayload<N>, job: Job, signal?: AbortSignal) => Promise<unknown>;
+export type JobHandler<N extends JobName> = (
+  payload: JobPayload<N>,
+  job: Job,
+  signal?: AbortSignal,
+) => Promise<unknown>;
 
 /** Handlers for the jobs of one queue (a handler for another queue's job could never run). */
 export type JobHandlers<Q extends QueueName> = { [N in JobNameOnQueue<Q>]?: JobHandler<N> };

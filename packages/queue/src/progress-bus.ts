@@ -129,7 +129,13 @@ export class ProgressBus {
   /** Numbers, stores and publishes one event; returns it as subscribers receive it. */
   async publish(flowId: string, type: FlowEventType, input: PublishEventInput = {}): Promise<FlowStreamUpdate> {
     const timestamp = new Date().toISOString();
-    const withoutId = { type, flowId, ...(input.stepId !== undefined ? { stepId: input.stepId } : {}), data: input.data ?? null, timestamp };
+    const withoutId = {
+      type,
+      flowId,
+      ...(input.stepId !== undefined ? { stepId: input.stepId } : {}),
+      data: input.data ?? null,
+      timestamp,
+    };
     await whenFailFastReady(this.publisher, this.readyTimeoutMs, "publish event");
     const id = await this.publishScript(
       this.seqKey(flowId),
@@ -147,7 +153,8 @@ export class ProgressBus {
    * unless old events were trimmed (`maxEventsPerFlow`) or expired.
    */
   async readAfter(flowId: string, afterId: number, limit = 1_000): Promise<FlowStreamUpdate[]> {
-    if (!Number.isSafeInteger(afterId) || afterId < 0) throw new RangeError(`afterId must be a non-negative integer, got ${afterId}`);
+    if (!Number.isSafeInteger(afterId) || afterId < 0)
+      throw new RangeError(`afterId must be a non-negative integer, got ${afterId}`);
     await whenFailFastReady(this.publisher, this.readyTimeoutMs, "read events");
     const entries = await this.publisher.xrange(this.eventsKey(flowId), `(${afterId}-0`, "+", "COUNT", limit);
     const events: FlowStreamUpdate[] = [];
@@ -163,8 +170,14 @@ export class ProgressBus {
    * Like `readAfter`, but the page also ends once its events' JSON passes `maxBytes` (at
    * least one event comes): what one read costs is bounded however large the events.
    */
-  async readAfterBounded(flowId: string, afterId: number, limit: number, maxBytes: number): Promise<FlowStreamUpdate[]> {
-    if (!Number.isSafeInteger(afterId) || afterId < 0) throw new RangeError(`afterId must be a non-negative integer, got ${afterId}`);
+  async readAfterBounded(
+    flowId: string,
+    afterId: number,
+    limit: number,
+    maxBytes: number,
+  ): Promise<FlowStreamUpdate[]> {
+    if (!Number.isSafeInteger(afterId) || afterId < 0)
+      throw new RangeError(`afterId must be a non-negative integer, got ${afterId}`);
     await whenFailFastReady(this.publisher, this.readyTimeoutMs, "read events");
     const page = (await this.readBoundedScript(this.eventsKey(flowId), `(${afterId}-0`, limit, maxBytes)) as string[];
     return page.map((json) => JSON.parse(json) as FlowStreamUpdate);
@@ -175,7 +188,11 @@ export class ProgressBus {
    * function that unsubscribes. All subscriptions of a bus share one connection and one
    * SUBSCRIBE per flow. Live only: see `followEvents` for replay.
    */
-  async subscribe(flowId: string, onEvent: (event: FlowStreamUpdate) => void, options: SubscribeOptions = {}): Promise<() => Promise<void>> {
+  async subscribe(
+    flowId: string,
+    onEvent: (event: FlowStreamUpdate) => void,
+    options: SubscribeOptions = {},
+  ): Promise<() => Promise<void>> {
     if (!this.subscriber) throw new Error("ProgressBus: pass `subscriber` to subscribe");
     return this.subscriber.subscribe(this.channel(flowId), {
       onMessage: (message) => onEvent(JSON.parse(message) as FlowStreamUpdate),

@@ -36,7 +36,8 @@ export interface RateLimitSlot {
   release(tokens: number): Promise<void>;
 }
 
-export type AdmitResult = { admitted: true; slot: RateLimitSlot } | { admitted: false; retryInMs: number; limit: string };
+export type AdmitResult =
+  { admitted: true; slot: RateLimitSlot } | { admitted: false; retryInMs: number; limit: string };
 
 /** Windows are counted in 60 buckets: a check sums 61 of them, so it never undercounts a sliding window. */
 const BUCKETS_PER_WINDOW = 60;
@@ -116,12 +117,31 @@ export class ProviderRateLimiter {
   /** Admits one call by `holder` (unique per attempt: a redelivered attempt reuses its slot). */
   async admit(provider: string, model: string, holder: string): Promise<AdmitResult> {
     const scopes = this.scopes(provider, model);
-    if (scopes.length === 0) return { admitted: true, slot: { renew: async () => undefined, release: async () => undefined } };
+    if (scopes.length === 0)
+      return { admitted: true, slot: { renew: async () => undefined, release: async () => undefined } };
     const keys = scopes.flatMap((s) => this.keys(s.name));
-    const args = [Date.now(), this.bucketMs, BUCKETS_PER_WINDOW, holder, this.slotTtlMs, ...scopes.flatMap((s) => [s.limit.requestsPerMinute ?? 0, s.limit.tokensPerMinute ?? 0, s.limit.maxConcurrent ?? 0])];
+    const args = [
+      Date.now(),
+      this.bucketMs,
+      BUCKETS_PER_WINDOW,
+      holder,
+      this.slotTtlMs,
+      ...scopes.flatMap((s) => [
+        s.limit.requestsPerMinute ?? 0,
+        s.limit.tokensPerMinute ?? 0,
+        s.limit.maxConcurrent ?? 0,
+      ]),
+    ];
     const reply = (await this.admitScript(keys.length, ...keys, ...args)) as number[];
     const [wait = 0, scopeIndex = 0, which = 0] = reply;
-    if (wait === 0) return { admitted: true, slot: this.slot(scopes.map((s) => s.name), holder) };
+    if (wait === 0)
+      return {
+        admitted: true,
+        slot: this.slot(
+          scopes.map((s) => s.name),
+          holder,
+        ),
+      };
     const scope = scopes[scopeIndex]?.name ?? provider;
     const limit = `${scope} ${["", "requestsPerMinute", "tokensPerMinute", "maxConcurrent"][which] ?? ""}`.trim();
     // Jitter spreads the waiting steps so they do not all come back in the same millisecond.
@@ -134,7 +154,8 @@ export class ProviderRateLimiter {
     return {
       renew: async () => {
         const pipeline = this.redis.pipeline();
-        for (const scope of scopes) pipeline.zadd(this.keys(scope)[2] as string, "XX", Date.now() + this.slotTtlMs, holder);
+        for (const scope of scopes)
+          pipeline.zadd(this.keys(scope)[2] as string, "XX", Date.now() + this.slotTtlMs, holder);
         await pipeline.exec();
       },
       release: async (tokens) => {
@@ -143,7 +164,10 @@ export class ProviderRateLimiter {
         for (const scope of scopes) {
           const [, tokensKey, slotsKey] = this.keys(scope) as [string, string, string];
           pipeline.zrem(slotsKey, holder);
-          if (tokens > 0) pipeline.hincrby(tokensKey, String(bucket), tokens).pexpire(tokensKey, (BUCKETS_PER_WINDOW + 2) * this.bucketMs);
+          if (tokens > 0)
+            pipeline
+              .hincrby(tokensKey, String(bucket), tokens)
+              .pexpire(tokensKey, (BUCKETS_PER_WINDOW + 2) * this.bucketMs);
         }
         await pipeline.exec();
       },
@@ -154,7 +178,8 @@ export class ProviderRateLimiter {
     const found: { name: string; limit: RateLimit }[] = [];
     for (const name of [provider, `${provider}:${model}`]) {
       const limit = this.limits[name];
-      if (limit && (limit.requestsPerMinute || limit.tokensPerMinute || limit.maxConcurrent)) found.push({ name, limit });
+      if (limit && (limit.requestsPerMinute || limit.tokensPerMinute || limit.maxConcurrent))
+        found.push({ name, limit });
     }
     return found;
   }

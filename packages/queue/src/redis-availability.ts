@@ -12,7 +12,16 @@ const UNAVAILABLE_MESSAGES = [
   "connect ETIMEDOUT",
   "Command timed out", // ioredis commandTimeout
 ];
-const UNAVAILABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EPIPE", "EAI_AGAIN"]);
+const UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EPIPE",
+  "EAI_AGAIN",
+]);
 const UNAVAILABLE_NAMES = new Set(["MaxRetriesPerRequestError", "ClusterAllFailedError", "ConnectionClosedError"]);
 
 /** True when `err` (or its cause) says Redis is unreachable, as opposed to a bad command or script. */
@@ -59,7 +68,12 @@ export async function waitForRedisReady(redis: Redis, timeoutMs: number, operati
     const fail = (reason: string): void => {
       cleanup();
       const detail = lastError instanceof Error ? `: ${lastError.message}` : "";
-      reject(new RedisUnavailableError(`Redis unavailable during ${operation}: ${reason}${detail}`, { cause: lastError, operation }));
+      reject(
+        new RedisUnavailableError(`Redis unavailable during ${operation}: ${reason}${detail}`, {
+          cause: lastError,
+          operation,
+        }),
+      );
     };
     const onReady = (): void => {
       cleanup();

@@ -16,7 +16,12 @@ let bus: ProgressBus;
 let producer: JobProducer;
 
 beforeAll(() => {
-  producerConnection = createRedisConnection({ url: REDIS_URL, role: "producer", name: `${prefix}-producer`, autoPipelining: true });
+  producerConnection = createRedisConnection({
+    url: REDIS_URL,
+    role: "producer",
+    name: `${prefix}-producer`,
+    autoPipelining: true,
+  });
   monitorConnection = createRedisConnection({ url: REDIS_URL, role: "worker", name: `${prefix}-monitor` });
   bus = new ProgressBus({ publisher: producerConnection, prefix });
   producer = new JobProducer({ connection: producerConnection, prefix });
@@ -37,7 +42,12 @@ describe("an auto-pipelining producer connection", () => {
   });
 
   it("survives its first turn: scripts defined by the bus and the producer are in the first pipeline", async () => {
-    const fresh = createRedisConnection({ url: REDIS_URL, role: "producer", name: `${prefix}-fresh`, autoPipelining: true });
+    const fresh = createRedisConnection({
+      url: REDIS_URL,
+      role: "producer",
+      name: `${prefix}-fresh`,
+      autoPipelining: true,
+    });
     try {
       const freshBus = new ProgressBus({ publisher: fresh, prefix });
       const freshProducer = new JobProducer({ connection: fresh, prefix });
@@ -58,7 +68,9 @@ describe("an auto-pipelining producer connection", () => {
     // Both scripts loaded first, so what MONITOR shows below is one command each.
     const warmUp = randomUUID();
     await bus.publish(warmUp, "step_start");
-    await producer.addBulk([{ name: "step.run", payload: { flowId: warmUp, run: 1, stepId: "x", iteration: 0, attempt: 0 } }]);
+    await producer.addBulk([
+      { name: "step.run", payload: { flowId: warmUp, run: 1, stepId: "x", iteration: 0, attempt: 0 } },
+    ]);
 
     const flowId = randomUUID();
     const seen: string[] = [];
@@ -83,15 +95,35 @@ describe("an auto-pipelining producer connection", () => {
       [1, "step_complete"],
       [2, "flow_complete"],
     ]);
-    const jobs = await producer.getQueues().find((q) => q.name === "steps")?.getJob(jobIdFor("step.run", { flowId, run: 1, stepId: "two", iteration: 0, attempt: 0 }));
+    const jobs = await producer
+      .getQueues()
+      .find((q) => q.name === "steps")
+      ?.getJob(jobIdFor("step.run", { flowId, run: 1, stepId: "two", iteration: 0, attempt: 0 }));
     expect(jobs?.data).toMatchObject({ flowId, stepId: "two" });
   });
 
   it("records step metrics on an auto-pipelining connection, in the same write as other commands", async () => {
     const metrics = new ClusterMetrics({ connection: producerConnection, prefix });
     await Promise.all([
-      metrics.recordStep({ provider: "sim", model: "pipelined", status: "success", durationMs: 40, promptTokens: 10, completionTokens: 5, costUsd: 0.001 }),
-      metrics.recordStep({ provider: "sim", model: "pipelined", status: "failed", errorCode: "timeout", durationMs: 700, promptTokens: 0, completionTokens: 0, costUsd: null }),
+      metrics.recordStep({
+        provider: "sim",
+        model: "pipelined",
+        status: "success",
+        durationMs: 40,
+        promptTokens: 10,
+        completionTokens: 5,
+        costUsd: 0.001,
+      }),
+      metrics.recordStep({
+        provider: "sim",
+        model: "pipelined",
+        status: "failed",
+        errorCode: "timeout",
+        durationMs: 700,
+        promptTokens: 0,
+        completionTokens: 0,
+        costUsd: null,
+      }),
     ]);
     const snapshot = await metrics.snapshot();
     expect(snapshot.steps).toEqual(
@@ -100,7 +132,9 @@ describe("an auto-pipelining producer connection", () => {
         { provider: "sim", model: "pipelined", status: "failed", count: 1 },
       ]),
     );
-    expect(snapshot.tokens).toEqual(expect.arrayContaining([{ provider: "sim", model: "pipelined", kind: "prompt", count: 10 }]));
+    expect(snapshot.tokens).toEqual(
+      expect.arrayContaining([{ provider: "sim", model: "pipelined", kind: "prompt", count: 10 }]),
+    );
     expect(snapshot.cost[0]?.usd).toBeCloseTo(0.001, 10);
     expect(snapshot.errors).toEqual([{ provider: "sim", code: "timeout", count: 1 }]);
     expect(snapshot.latency.find((l) => l.model === "pipelined")?.sumSeconds).toBeCloseTo(0.74, 10);

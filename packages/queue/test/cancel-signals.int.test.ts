@@ -48,7 +48,12 @@ describe("CancelSignals", () => {
   it("ignores malformed messages on the channel", async () => {
     const errors: unknown[] = [];
     const received: string[] = [];
-    const tolerant = new CancelSignals({ publisher, subscriber: () => createRedisConnection({ url: REDIS_URL, role: "subscriber" }), prefix, onError: (err) => errors.push(err) });
+    const tolerant = new CancelSignals({
+      publisher,
+      subscriber: () => createRedisConnection({ url: REDIS_URL, role: "subscriber" }),
+      prefix,
+      onError: (err) => errors.push(err),
+    });
     const stop = await tolerant.listen((flowId) => received.push(flowId));
     await publisher.publish(tolerant.channel, "not json");
     await publisher.publish(tolerant.channel, JSON.stringify({ flowId: "f", reason: "bored" }));

@@ -17,7 +17,8 @@ afterAll(async () => {
   await deleteKeys(prefix);
 });
 
-const bucketIndex = (le: number): number => STEP_LATENCY_BUCKETS_SECONDS.indexOf(le as (typeof STEP_LATENCY_BUCKETS_SECONDS)[number]);
+const bucketIndex = (le: number): number =>
+  STEP_LATENCY_BUCKETS_SECONDS.indexOf(le as (typeof STEP_LATENCY_BUCKETS_SECONDS)[number]);
 
 describe("ClusterMetrics", () => {
   it("adds up samples recorded by two processes into one snapshot", async () => {
@@ -25,9 +26,34 @@ describe("ClusterMetrics", () => {
     const a = new ClusterMetrics({ connection: workerA, prefix });
     const b = new ClusterMetrics({ connection: workerB, prefix });
     await Promise.all([
-      a.recordStep({ provider: "sim", model: "echo", status: "success", durationMs: 40, promptTokens: 10, completionTokens: 5, costUsd: 0.001 }),
-      b.recordStep({ provider: "sim", model: "echo", status: "success", durationMs: 700, promptTokens: 20, completionTokens: 7, costUsd: 0.002 }),
-      b.recordStep({ provider: "openai", model: "gpt-4o", status: "failed", errorCode: "rate_limited", durationMs: 400_000, promptTokens: 0, completionTokens: 0, costUsd: null }),
+      a.recordStep({
+        provider: "sim",
+        model: "echo",
+        status: "success",
+        durationMs: 40,
+        promptTokens: 10,
+        completionTokens: 5,
+        costUsd: 0.001,
+      }),
+      b.recordStep({
+        provider: "sim",
+        model: "echo",
+        status: "success",
+        durationMs: 700,
+        promptTokens: 20,
+        completionTokens: 7,
+        costUsd: 0.002,
+      }),
+      b.recordStep({
+        provider: "openai",
+        model: "gpt-4o",
+        status: "failed",
+        errorCode: "rate_limited",
+        durationMs: 400_000,
+        promptTokens: 0,
+        completionTokens: 0,
+        costUsd: null,
+      }),
     ]);
 
     const snapshot = await a.snapshot();
@@ -72,7 +98,15 @@ describe("ClusterMetrics", () => {
   it("clamps long label values", async () => {
     const metrics = new ClusterMetrics({ connection: workerA, prefix: `${prefix}-long` });
     try {
-      await metrics.recordStep({ provider: "sim", model: "m".repeat(500), status: "success", durationMs: 1, promptTokens: 1, completionTokens: 1, costUsd: 0 });
+      await metrics.recordStep({
+        provider: "sim",
+        model: "m".repeat(500),
+        status: "success",
+        durationMs: 1,
+        promptTokens: 1,
+        completionTokens: 1,
+        costUsd: 0,
+      });
       const snapshot = await metrics.snapshot();
       expect(snapshot.steps[0]?.model).toHaveLength(100);
     } finally {
@@ -85,7 +119,17 @@ describe("ClusterMetrics", () => {
     try {
       const metrics = new ClusterMetrics({ connection: dead, prefix, readyTimeoutMs: 200 });
       await expect(metrics.snapshot()).rejects.toMatchObject({ name: "RedisUnavailableError" });
-      await expect(metrics.recordStep({ provider: "sim", model: "echo", status: "success", durationMs: 1, promptTokens: 0, completionTokens: 0, costUsd: null })).rejects.toMatchObject({
+      await expect(
+        metrics.recordStep({
+          provider: "sim",
+          model: "echo",
+          status: "success",
+          durationMs: 1,
+          promptTokens: 0,
+          completionTokens: 0,
+          costUsd: null,
+        }),
+      ).rejects.toMatchObject({
         name: "RedisUnavailableError",
       });
     } finally {

@@ -17,7 +17,11 @@ describe("createRedisConnection", () => {
     const producer = createRedisConnection({ url: REDIS_URL, role: "producer" });
     try {
       expect(worker.options.maxRetriesPerRequest).toBeNull();
-      expect(producer.options).toMatchObject({ maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
+      expect(producer.options).toMatchObject({
+        maxRetriesPerRequest: 1,
+        enableOfflineQueue: false,
+        connectTimeout: 2000,
+      });
       expect(await worker.client("GETNAME")).toBe("ensemble-test-worker");
     } finally {
       await Promise.all([closeRedisConnection(worker), closeRedisConnection(producer)]);
@@ -80,7 +84,9 @@ describe("isRedisUnavailable", () => {
     }
     expect(isRedisUnavailable(new Error("boom"))).toBe(false);
     expect(isRedisUnavailable(undefined)).toBe(false);
-    expect(isRedisUnavailable(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" }))).toBe(true);
+    expect(
+      isRedisUnavailable(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" })),
+    ).toBe(true);
     expect(isRedisUnavailable(new Error("wrapped", { cause: new RedisUnavailableError("down") }))).toBe(true);
   });
 });

@@ -130,7 +130,11 @@ describe("JobProducer + createJobWorker", () => {
 
   it("fails a job with an invalid payload at once, naming the field", async () => {
     // Bypass the producer's validation, as a stale or foreign producer would.
-    const bad = await stepsQueue.add("step.run", { flowId: "f", run: 0, stepId: "draft", iteration: 0, attempt: 0 }, { attempts: 3, jobId: `bad_${randomUUID()}` });
+    const bad = await stepsQueue.add(
+      "step.run",
+      { flowId: "f", run: 0, stepId: "draft", iteration: 0, attempt: 0 },
+      { attempts: 3, jobId: `bad_${randomUUID()}` },
+    );
     await waitUntil(async () => (await stateOf(bad.id as string)) === "failed", 5_000, "failure");
     const job = await stepsQueue.getJob(bad.id as string);
     expect(job?.attemptsMade).toBe(1);
@@ -207,12 +211,23 @@ describe("JobProducer + createJobWorker", () => {
     ]);
     expect(added.map((job) => job.queue)).toEqual(["steps", "flows", "steps", "steps"]);
     expect(added[1]?.id).toBe(jobIdFor("flow.start", start));
-    await waitUntil(() => steps.every((step) => stepCalls.has(step.flowId)) && flowCalls.some((call) => call.payload && (call.payload as { flowId?: string }).flowId === start.flowId), 5_000, "bulk jobs");
+    await waitUntil(
+      () =>
+        steps.every((step) => stepCalls.has(step.flowId)) &&
+        flowCalls.some((call) => call.payload && (call.payload as { flowId?: string }).flowId === start.flowId),
+      5_000,
+      "bulk jobs",
+    );
   });
 
   it("rejects an invalid payload before anything reaches Redis", async () => {
     const payload = newStep();
-    await expect(producer.addBulk([{ name: "step.run", payload }, { name: "flow.start", payload: { flowId: "x", run: 0 } }])).rejects.toThrow(/run: /);
+    await expect(
+      producer.addBulk([
+        { name: "step.run", payload },
+        { name: "flow.start", payload: { flowId: "x", run: 0 } },
+      ]),
+    ).rejects.toThrow(/run: /);
     await sleep(100);
     expect(await stateOf(jobIdFor("step.run", payload))).toBe("unknown");
   });
@@ -223,7 +238,12 @@ describe("JobProducer + createJobWorker", () => {
     const depths = await producer.queueDepths();
     expect(Object.keys(depths).sort()).toEqual(["flows", "steps"]);
     expect(depths.steps.delayed).toBeGreaterThanOrEqual(1);
-    expect(depths.steps).toEqual({ waiting: expect.any(Number), active: expect.any(Number), delayed: expect.any(Number), failed: expect.any(Number) });
+    expect(depths.steps).toEqual({
+      waiting: expect.any(Number),
+      active: expect.any(Number),
+      delayed: expect.any(Number),
+      failed: expect.any(Number),
+    });
     await stepsQueue.remove(jobIdFor("step.run", payload));
   });
 

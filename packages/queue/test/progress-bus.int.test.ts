@@ -21,8 +21,14 @@ const buses: ProgressBus[] = [];
 
 function newBus(options: { subscriber?: Redis | (() => Redis); retentionSeconds?: number } = {}): ProgressBus {
   // A factory-made subscriber belongs to the bus, which quits it on close().
-  const ownSubscriber = (): Redis => createRedisConnection({ url: REDIS_URL, role: "subscriber", name: `${prefix}-bus` });
-  const created = new ProgressBus({ publisher, prefix, subscriber: options.subscriber ?? ownSubscriber, ...(options.retentionSeconds ? { retentionSeconds: options.retentionSeconds } : {}) });
+  const ownSubscriber = (): Redis =>
+    createRedisConnection({ url: REDIS_URL, role: "subscriber", name: `${prefix}-bus` });
+  const created = new ProgressBus({
+    publisher,
+    prefix,
+    subscriber: options.subscriber ?? ownSubscriber,
+    ...(options.retentionSeconds ? { retentionSeconds: options.retentionSeconds } : {}),
+  });
   buses.push(created);
   return created;
 }
@@ -62,8 +68,8 @@ describe("ProgressBus", () => {
     expect(first.map((e) => e.id)).toEqual([1, 2]);
     expect((await bus.readAfterBounded(flowId, 0, 100, 1)).map((e) => e.id)).toEqual([1]);
     expect((await bus.readAfterBounded(flowId, 2, 100, 10_000_000)).map((e) => e.id)).toEqual([3, 4, 5]);
-    expect((await bus.readAfterBounded(flowId, 5, 100, 10_000_000))).toEqual([]);
-    expect((await bus.readAfterBounded(flowId, 0, 100, 10_000_000))).toEqual(await bus.readAfter(flowId, 0, 100));
+    expect(await bus.readAfterBounded(flowId, 5, 100, 10_000_000)).toEqual([]);
+    expect(await bus.readAfterBounded(flowId, 0, 100, 10_000_000)).toEqual(await bus.readAfter(flowId, 0, 100));
   });
 
   it("numbers a flow's events 1, 2, 3 and stores them", async () => {
@@ -88,7 +94,9 @@ describe("ProgressBus", () => {
   it("keeps ids unique and gapless under concurrent publishers", async () => {
     const flowId = randomUUID();
     const other = newBus();
-    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? bus : other).publish(flowId, "step_progress", { data: i })));
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => (i % 2 ? bus : other).publish(flowId, "step_progress", { data: i })),
+    );
     expect(results.map((event) => event.id).sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
     expectExactlyOnceInOrder(await bus.readAfter(flowId, 0), 40);
   });
@@ -106,7 +114,11 @@ describe("ProgressBus", () => {
     expect(count).toBe(2); // one per bus, not one per listener
 
     await publishMany(flowId, 3);
-    await waitUntil(() => first.length === 3 && second.length === 3 && elsewhere.length === 3, 2_000, "three events each");
+    await waitUntil(
+      () => first.length === 3 && second.length === 3 && elsewhere.length === 3,
+      2_000,
+      "three events each",
+    );
     expectExactlyOnceInOrder(first, 3);
     expect(second).toEqual(first);
 

@@ -5,7 +5,8 @@ import { deleteKeys, randomPrefix, REDIS_URL, sleep } from "./helpers/redis-test
 describe("ProviderRateLimiter (real Redis)", () => {
   const prefix = randomPrefix();
   const redis = new Redis(REDIS_URL);
-  const limiter = (limits: RateLimits, windowMs = 1_200, slotTtlMs = 30_000) => new ProviderRateLimiter({ redis, limits, prefix: `${prefix}:${Math.random()}`, windowMs, slotTtlMs });
+  const limiter = (limits: RateLimits, windowMs = 1_200, slotTtlMs = 30_000) =>
+    new ProviderRateLimiter({ redis, limits, prefix: `${prefix}:${Math.random()}`, windowMs, slotTtlMs });
 
   afterAll(async () => {
     await deleteKeys(prefix);
@@ -76,7 +77,8 @@ describe("ProviderRateLimiter (real Redis)", () => {
       }),
     );
     admittedAt.sort((x, y) => x - y);
-    for (const start of admittedAt) expect(admittedAt.filter((t) => t >= start && t < start + 600).length).toBeLessThanOrEqual(5);
+    for (const start of admittedAt)
+      expect(admittedAt.filter((t) => t >= start && t < start + 600).length).toBeLessThanOrEqual(5);
     expect(admittedAt.length).toBeGreaterThanOrEqual(10);
   });
 });

@@ -1,4 +1,10 @@
-import type { FlowDefinitionInput, FlowExecutionResult, FlowStepResult, FlowStreamUpdate, FlowTemplateDescription } from "@ensemble/core";
+import type {
+  FlowDefinitionInput,
+  FlowExecutionResult,
+  FlowStepResult,
+  FlowStreamUpdate,
+  FlowTemplateDescription,
+} from "@ensemble/core";
 import { FlowExecutionError } from "./errors/flow-execution-error.js";
 import { streamFlowEvents } from "./flow-event-stream.js";
 import { HttpClient, type HttpClientOptions } from "./http-client.js";
@@ -56,7 +62,11 @@ export class EnsembleClient {
 
   /** Grants a user permissions on a thread (owner only); `[]` removes them. */
   async setThreadMember(threadId: string, userId: string, permissions: ThreadPermission[]): Promise<ThreadMember> {
-    return (await this.http.request<ThreadMember>("PUT", `/v1/threads/${id(threadId)}/members/${id(userId)}`, { body: { permissions } })).body;
+    return (
+      await this.http.request<ThreadMember>("PUT", `/v1/threads/${id(threadId)}/members/${id(userId)}`, {
+        body: { permissions },
+      })
+    ).body;
   }
 
   async addMessage(threadId: string, message: NewMessage): Promise<Message> {
@@ -70,7 +80,8 @@ export class EnsembleClient {
 
   /** The caller's data-sharing policy for one provider (`openai`, `anthropic`, …). */
   async setPolicy(providerKey: string, policy: DataSharingPolicySettings): Promise<DataSharingPolicy> {
-    return (await this.http.request<DataSharingPolicy>("PUT", `/v1/policies/${id(providerKey)}`, { body: policy })).body;
+    return (await this.http.request<DataSharingPolicy>("PUT", `/v1/policies/${id(providerKey)}`, { body: policy }))
+      .body;
   }
 
   async listPolicies(): Promise<DataSharingPolicy[]> {
@@ -102,7 +113,10 @@ export class EnsembleClient {
   }
 
   /** Every step result of the latest run, read a page at a time (GET /v1/flows/:flowId/steps). */
-  async *iterateFlowSteps(flowId: string, options: Omit<ListFlowStepsOptions, "cursor"> = {}): AsyncGenerator<FlowStepResult, void, undefined> {
+  async *iterateFlowSteps(
+    flowId: string,
+    options: Omit<ListFlowStepsOptions, "cursor"> = {},
+  ): AsyncGenerator<FlowStepResult, void, undefined> {
     let cursor: string | null | undefined;
     do {
       const page = await this.listFlowSteps(flowId, { ...options, ...(cursor ? { cursor } : {}) });
@@ -133,19 +147,38 @@ export class EnsembleClient {
    */
   async executeFlow(flowId: string, options?: ExecuteFlowOptions): Promise<FlowExecutionResult>;
   async executeFlow(flowId: string, userId: string, options?: ExecuteFlowOptions): Promise<FlowExecutionResult>;
-  async executeFlow(flowId: string, a?: string | ExecuteFlowOptions, b?: ExecuteFlowOptions): Promise<FlowExecutionResult> {
+  async executeFlow(
+    flowId: string,
+    a?: string | ExecuteFlowOptions,
+    b?: ExecuteFlowOptions,
+  ): Promise<FlowExecutionResult> {
     const options = (typeof a === "string" ? b : a) ?? {};
-    const body = { input: options.input, metadata: options.metadata, saveMessages: options.saveMessages, timeout: options.timeout };
+    const body = {
+      input: options.input,
+      metadata: options.metadata,
+      saveMessages: options.saveMessages,
+      timeout: options.timeout,
+    };
     const path = `/v1/flows/${id(flowId)}/execute`;
     const signal = options.signal;
     const headers = idempotencyHeader(options.idempotencyKey);
     if (!options.streaming && !options.onUpdate) {
       // The server holds the request until the run ends; 202 means it gave up waiting first.
-      const res = await this.http.request<FlowExecutionResult | { run: number }>("POST", `${path}?wait=true`, { body, headers, timeoutMs: false, ...(signal ? { signal } : {}) });
-      const result = res.status === 200 ? (res.body as FlowExecutionResult) : await this.waitForRun(flowId, (res.body as { run: number }).run, undefined, signal);
+      const res = await this.http.request<FlowExecutionResult | { run: number }>("POST", `${path}?wait=true`, {
+        body,
+        headers,
+        timeoutMs: false,
+        ...(signal ? { signal } : {}),
+      });
+      const result =
+        res.status === 200
+          ? (res.body as FlowExecutionResult)
+          : await this.waitForRun(flowId, (res.body as { run: number }).run, undefined, signal);
       return settle(result);
     }
-    const started = (await this.http.request<{ run: number }>("POST", path, { body, headers, ...(signal ? { signal } : {}) })).body;
+    const started = (
+      await this.http.request<{ run: number }>("POST", path, { body, headers, ...(signal ? { signal } : {}) })
+    ).body;
     return settle(await this.waitForRun(flowId, started.run, options.onUpdate, signal));
   }
 
@@ -156,18 +189,30 @@ export class EnsembleClient {
    */
   async executeStep(flowId: string, stepId: string, options?: ExecuteStepOptions): Promise<FlowStepResult>;
   async executeStep(flowId: string, stepId: string, userId: string, input?: string): Promise<FlowStepResult>;
-  async executeStep(flowId: string, stepId: string, a?: string | ExecuteStepOptions, input?: string): Promise<FlowStepResult> {
+  async executeStep(
+    flowId: string,
+    stepId: string,
+    a?: string | ExecuteStepOptions,
+    input?: string,
+  ): Promise<FlowStepResult> {
     const options: ExecuteStepOptions = typeof a === "string" ? (input !== undefined ? { input } : {}) : (a ?? {});
     const body = { input: options.input, metadata: options.metadata, timeout: options.timeout };
     const signal = options.signal;
     const path = `/v1/flows/${id(flowId)}/steps/${id(stepId)}/execute`;
     const headers = idempotencyHeader(options.idempotencyKey);
     if (!options.onUpdate) {
-      const res = await this.http.request<FlowStepResult | { run: number }>("POST", `${path}?wait=true`, { body, headers, timeoutMs: false, ...(signal ? { signal } : {}) });
+      const res = await this.http.request<FlowStepResult | { run: number }>("POST", `${path}?wait=true`, {
+        body,
+        headers,
+        timeoutMs: false,
+        ...(signal ? { signal } : {}),
+      });
       if (res.status === 200) return res.body as FlowStepResult;
       return this.stepOf(await this.waitForRun(flowId, (res.body as { run: number }).run, undefined, signal), stepId);
     }
-    const started = (await this.http.request<{ run: number }>("POST", path, { body, headers, ...(signal ? { signal } : {}) })).body;
+    const started = (
+      await this.http.request<{ run: number }>("POST", path, { body, headers, ...(signal ? { signal } : {}) })
+    ).body;
     return this.stepOf(await this.waitForRun(flowId, started.run, options.onUpdate, signal), stepId);
   }
 
@@ -198,7 +243,8 @@ export class EnsembleClient {
 
   /** Builds a template's FlowDefinition on the server (`createCritiqueFlow` etc. do the same locally). */
   async buildTemplate(name: string, parameters: Record<string, unknown> = {}): Promise<FlowDefinitionInput> {
-    return (await this.http.request<FlowDefinitionInput>("POST", `/v1/templates/${id(name)}`, { body: parameters })).body;
+    return (await this.http.request<FlowDefinitionInput>("POST", `/v1/templates/${id(name)}`, { body: parameters }))
+      .body;
   }
 
   // ── Internals ────────────────────────────────────────────────────────────
@@ -208,7 +254,12 @@ export class EnsembleClient {
    * `onUpdate`, then reads its result. Earlier runs' events (the stream starts at the
    * flow's first event) are skipped: a run's events begin with its `flow_start`.
    */
-  private async waitForRun(flowId: string, run: number, onUpdate: ((update: FlowStreamUpdate) => void) | undefined, signal: AbortSignal | undefined): Promise<FlowExecutionResult> {
+  private async waitForRun(
+    flowId: string,
+    run: number,
+    onUpdate: ((update: FlowStreamUpdate) => void) | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<FlowExecutionResult> {
     let inRun = false;
     for await (const event of this.streamEvents(flowId, signal ? { signal } : {})) {
       if (event.type === "flow_start") inRun = (event.data as { run?: number } | null)?.run === run;

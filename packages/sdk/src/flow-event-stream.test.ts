@@ -4,16 +4,23 @@ import { EnsembleClient } from "./ensemble-client.js";
 import { EnsembleApiError } from "./errors/ensemble-api-error.js";
 
 /** A local server speaking the events route's wire format: each test scripts its connections. */
-function serve(handler: (req: IncomingMessage, res: ServerResponse, n: number) => void): Promise<{ server: Server; url: string; requests: IncomingMessage[] }> {
+function serve(
+  handler: (req: IncomingMessage, res: ServerResponse, n: number) => void,
+): Promise<{ server: Server; url: string; requests: IncomingMessage[] }> {
   const requests: IncomingMessage[] = [];
   const server = createServer((req, res) => {
     requests.push(req);
     handler(req, res, requests.length);
   });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests })));
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () =>
+      resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests }),
+    ),
+  );
 }
 
-const frame = (id: number, type: string): string => `id: ${id}\nevent: ${type}\ndata: ${JSON.stringify({ id, type, flowId: "f1", data: null, timestamp: "2026-01-01T00:00:00.000Z" })}\n\n`;
+const frame = (id: number, type: string): string =>
+  `id: ${id}\nevent: ${type}\ndata: ${JSON.stringify({ id, type, flowId: "f1", data: null, timestamp: "2026-01-01T00:00:00.000Z" })}\n\n`;
 
 describe("streamEvents", () => {
   let server: Server | undefined;
@@ -50,19 +57,32 @@ describe("streamEvents", () => {
   });
 
   it("does not retry a 404 and surfaces it as EnsembleApiError", async () => {
-    const local = await serve((_req, res) => res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: { code: "not_found", message: "flow not found", details: [] } })));
+    const local = await serve((_req, res) =>
+      res
+        .writeHead(404, { "content-type": "application/json" })
+        .end(JSON.stringify({ error: { code: "not_found", message: "flow not found", details: [] } })),
+    );
     server = local.server;
     const client = new EnsembleClient({ baseUrl: local.url, apiKey: "ens_k" });
     const iterate = async (): Promise<void> => {
       for await (const _ of client.streamEvents("f1")) void _;
     };
-    await expect(iterate()).rejects.toMatchObject({ name: "EnsembleApiError", status: 404, code: "not_found", message: "flow not found" });
+    await expect(iterate()).rejects.toMatchObject({
+      name: "EnsembleApiError",
+      status: 404,
+      code: "not_found",
+      message: "flow not found",
+    });
     await expect(iterate()).rejects.toBeInstanceOf(EnsembleApiError);
     expect(local.requests).toHaveLength(2);
   });
 
   it("retries 503 after Retry-After, then gives up after maxReconnects", async () => {
-    const local = await serve((_req, res) => res.writeHead(503, { "retry-after": "0", "content-type": "application/json" }).end(JSON.stringify({ error: { code: "unavailable", message: "queue down", details: [] } })));
+    const local = await serve((_req, res) =>
+      res
+        .writeHead(503, { "retry-after": "0", "content-type": "application/json" })
+        .end(JSON.stringify({ error: { code: "unavailable", message: "queue down", details: [] } })),
+    );
     server = local.server;
     const client = new EnsembleClient({ baseUrl: local.url, apiKey: "ens_k" });
     const iterate = async (): Promise<void> => {

@@ -13,7 +13,11 @@ const RETRYABLE_STATUSES = new Set([429, 500, 502, 503, 504]);
  * a row); the iteration ends when the server ends the stream (the flow is over and
  * everything was sent). Breaking out of the loop closes the connection.
  */
-export async function* streamFlowEvents(http: HttpClient, flowId: string, options: StreamEventsOptions = {}): AsyncGenerator<FlowStreamUpdate, void, undefined> {
+export async function* streamFlowEvents(
+  http: HttpClient,
+  flowId: string,
+  options: StreamEventsOptions = {},
+): AsyncGenerator<FlowStreamUpdate, void, undefined> {
   const maxReconnects = options.maxReconnects ?? 5;
   let lastId = options.lastEventId ?? 0;
   let failures = 0;
@@ -21,7 +25,11 @@ export async function* streamFlowEvents(http: HttpClient, flowId: string, option
   for (;;) {
     let reader: ReadableStreamDefaultReader<string> | undefined;
     try {
-      const res = await http.stream(`/v1/flows/${encodeURIComponent(flowId)}/events`, { "last-event-id": String(lastId) }, options.signal);
+      const res = await http.stream(
+        `/v1/flows/${encodeURIComponent(flowId)}/events`,
+        { "last-event-id": String(lastId) },
+        options.signal,
+      );
       if (res.status === 204 || !res.body) return; // over, and nothing after lastId
       reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       const parser = new SseParser();
@@ -42,7 +50,10 @@ export async function* streamFlowEvents(http: HttpClient, flowId: string, option
       if (err instanceof EnsembleApiError && !RETRYABLE_STATUSES.has(err.status)) throw err;
       failures += 1;
       if (failures > maxReconnects) throw err;
-      const delay = err instanceof EnsembleApiError && err.retryAfterMs !== undefined ? err.retryAfterMs : retryMs * 2 ** (failures - 1);
+      const delay =
+        err instanceof EnsembleApiError && err.retryAfterMs !== undefined
+          ? err.retryAfterMs
+          : retryMs * 2 ** (failures - 1);
       await sleep(Math.min(delay, 30_000), options.signal);
     } finally {
       // Also runs when the consumer stops iterating: close the connection.

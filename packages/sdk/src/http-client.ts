@@ -44,7 +44,11 @@ export class HttpClient {
 
   /** Opens a response to read as a stream (SSE); non-2xx statuses reject like `request`. */
   async stream(path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
-    const res = await this.send("GET", path, { headers: { accept: "text/event-stream", ...headers }, timeoutMs: false, ...(signal ? { signal } : {}) });
+    const res = await this.send("GET", path, {
+      headers: { accept: "text/event-stream", ...headers },
+      timeoutMs: false,
+      ...(signal ? { signal } : {}),
+    });
     if (!res.ok) throw toEnsembleApiError(res.status, await res.text(), res.headers.get("retry-after"));
     return res;
   }
@@ -52,7 +56,9 @@ export class HttpClient {
   private async send(method: string, path: string, options: RequestOptions): Promise<Response> {
     const url = `${this.baseUrl}${path}`;
     const timeoutMs = options.timeoutMs === undefined ? this.timeoutMs : options.timeoutMs;
-    const signals = [options.signal, timeoutMs === false ? undefined : AbortSignal.timeout(timeoutMs)].filter((s): s is AbortSignal => s !== undefined);
+    const signals = [options.signal, timeoutMs === false ? undefined : AbortSignal.timeout(timeoutMs)].filter(
+      (s): s is AbortSignal => s !== undefined,
+    );
     const headers: Record<string, string> = { authorization: `Bearer ${this.apiKey}`, ...options.headers };
     if (options.body !== undefined) headers["content-type"] = "application/json";
     try {
@@ -66,7 +72,13 @@ export class HttpClient {
       // The caller's own abort stays an AbortError; anything else is a connection problem.
       if (options.signal?.aborted) throw options.signal.reason;
       const timedOut = err instanceof Error && err.name === "TimeoutError";
-      throw new EnsembleConnectionError(timedOut ? `${method} ${path}: no answer within ${String(timeoutMs)} ms` : `${method} ${path}: cannot reach ${this.baseUrl}`, url, { cause: err });
+      throw new EnsembleConnectionError(
+        timedOut
+          ? `${method} ${path}: no answer within ${String(timeoutMs)} ms`
+          : `${method} ${path}: cannot reach ${this.baseUrl}`,
+        url,
+        { cause: err },
+      );
     }
   }
 }

@@ -1,7 +1,12 @@
 // @ensemble/sdk — the typed client backend services use to run flows on an Ensemble
 // cluster. Its shape is the seed's orchestratorService (docs: packages/sdk/README.md).
 export { EnsembleClient, createEnsembleClient, type EnsembleClientOptions } from "./ensemble-client.js";
-export { EnsembleApiError, isEnsembleApiError, type EnsembleErrorCode, type EnsembleErrorDetail } from "./errors/ensemble-api-error.js";
+export {
+  EnsembleApiError,
+  isEnsembleApiError,
+  type EnsembleErrorCode,
+  type EnsembleErrorDetail,
+} from "./errors/ensemble-api-error.js";
 export { EnsembleConnectionError } from "./errors/ensemble-connection-error.js";
 export { FlowExecutionError } from "./errors/flow-execution-error.js";
 export { SseParser, type SseMessage } from "./sse-parser.js";

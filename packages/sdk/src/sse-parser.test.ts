@@ -5,7 +5,8 @@ const parseAll = (chunks: string[], onComment?: (c: string) => void): SseMessage
   return chunks.flatMap((chunk) => parser.push(chunk));
 };
 
-const STREAM = 'id: 1\nevent: flow_start\ndata: {"id":1}\n\n: heartbeat\n\nid: 2\nevent: step_start\ndata: {"id":2}\n\n';
+const STREAM =
+  'id: 1\nevent: flow_start\ndata: {"id":1}\n\n: heartbeat\n\nid: 2\nevent: step_start\ndata: {"id":2}\n\n';
 
 describe("SseParser", () => {
   it("parses the API's frames: id, event type, data", () => {
@@ -32,7 +33,9 @@ describe("SseParser", () => {
   });
 
   it("joins multi-line data, strips one leading space, defaults the type to message", () => {
-    expect(parseAll(["data:  two spaces\ndata:x\ndata\n\n"])).toEqual([{ id: "", event: "message", data: " two spaces\nx\n" }]);
+    expect(parseAll(["data:  two spaces\ndata:x\ndata\n\n"])).toEqual([
+      { id: "", event: "message", data: " two spaces\nx\n" },
+    ]);
   });
 
   it("reports comments (heartbeats), and dispatches nothing for them or for events without data", () => {
@@ -42,7 +45,9 @@ describe("SseParser", () => {
   });
 
   it("keeps the last id for later events, ignores ids with NUL, reads retry", () => {
-    expect(parseAll(["id: 5\ndata: a\n\ndata: b\n\nid: x\0y\nretry: 1500\ndata: c\n\nretry: soon\ndata: d\n\n"])).toEqual([
+    expect(
+      parseAll(["id: 5\ndata: a\n\ndata: b\n\nid: x\0y\nretry: 1500\ndata: c\n\nretry: soon\ndata: d\n\n"]),
+    ).toEqual([
       { id: "5", event: "message", data: "a" },
       { id: "5", event: "message", data: "b" },
       { id: "5", event: "message", data: "c", retry: 1500 },

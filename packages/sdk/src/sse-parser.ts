@@ -90,7 +90,12 @@ export class SseParser {
 
   private dispatch(): SseMessage | undefined {
     const hasData = this.data.length > 0;
-    const message: SseMessage = { id: this.lastEventId, event: this.eventType || "message", data: this.data.join("\n"), ...(this.retry !== undefined ? { retry: this.retry } : {}) };
+    const message: SseMessage = {
+      id: this.lastEventId,
+      event: this.eventType || "message",
+      data: this.data.join("\n"),
+      ...(this.retry !== undefined ? { retry: this.retry } : {}),
+    };
     this.data = [];
     this.eventType = "";
     this.retry = undefined;

@@ -32,7 +32,11 @@ export function cpuMsByGroup(groups: CpuGroups): Record<string, number> {
 }
 
 /** CPU ms per flow by group between two samples; backends that exited in between are not counted. */
-export function perFlow(before: Record<string, number>, after: Record<string, number>, flows: number): Record<string, number> {
+export function perFlow(
+  before: Record<string, number>,
+  after: Record<string, number>,
+  flows: number,
+): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [name, ms] of Object.entries(after)) out[name] = Math.max(0, ms - (before[name] ?? 0)) / flows;
   return out;

@@ -29,18 +29,48 @@ const DEFINITION = {
   name: "bench",
   type: "sequential",
   contextPolicy: { includeOriginalPrompt: false },
-  steps: ["one", "two", "three"].map((id) => ({ id, provider: "sim", model: "echo", action: "generate", prompt: "{{ previous }}" })),
+  steps: ["one", "two", "three"].map((id) => ({
+    id,
+    provider: "sim",
+    model: "echo",
+    action: "generate",
+    prompt: "{{ previous }}",
+  })),
 };
 
 /** 3-step sequential flows on the zero-latency sim provider through a real scheduler and worker process. */
 export async function benchEnsemble(options: EnsembleOptions): Promise<RunFigures> {
   const prefix = `bench-${randomUUID().slice(0, 8)}`;
-  const env = { ...process.env, DATABASE_URL: options.databaseUrl, REDIS_URL: options.redisUrl, QUEUE_PREFIX: prefix, LOG_LEVEL: "warn", WORKER_CONCURRENCY: String(options.workerConcurrency), SCHEDULER_CONCURRENCY: "32", DATABASE_POOL_SIZE: String(POOL_SIZE) };
+  const env = {
+    ...process.env,
+    DATABASE_URL: options.databaseUrl,
+    REDIS_URL: options.redisUrl,
+    QUEUE_PREFIX: prefix,
+    LOG_LEVEL: "warn",
+    WORKER_CONCURRENCY: String(options.workerConcurrency),
+    SCHEDULER_CONCURRENCY: "32",
+    DATABASE_POOL_SIZE: String(POOL_SIZE),
+  };
   const children: ChildProcess[] = [
-    spawn(process.execPath, [...(process.env.BENCH_SCHEDULER_NODE_ARGS?.split(" ") ?? []), "--import", "tsx", "apps/scheduler/src/main.ts"], { cwd: REPO_ROOT, env, stdio: ["ignore", "ignore", "inherit"] }),
-    spawn(process.execPath, [...(process.env.BENCH_WORKER_NODE_ARGS?.split(" ") ?? []), "--import", "tsx", "apps/worker/src/main.ts"], { cwd: REPO_ROOT, env, stdio: ["ignore", "ignore", "inherit"] }),
+    spawn(
+      process.execPath,
+      [...(process.env.BENCH_SCHEDULER_NODE_ARGS?.split(" ") ?? []), "--import", "tsx", "apps/scheduler/src/main.ts"],
+      { cwd: REPO_ROOT, env, stdio: ["ignore", "ignore", "inherit"] },
+    ),
+    spawn(
+      process.execPath,
+      [...(process.env.BENCH_WORKER_NODE_ARGS?.split(" ") ?? []), "--import", "tsx", "apps/worker/src/main.ts"],
+      { cwd: REPO_ROOT, env, stdio: ["ignore", "ignore", "inherit"] },
+    ),
   ];
-  const engine: Engine = await createEngine({ redisUrl: options.redisUrl, databaseUrl: options.databaseUrl, queuePrefix: prefix, logger: createLogger({ level: "warn", name: "bench" }), migrate: true, databasePoolSize: POOL_SIZE });
+  const engine: Engine = await createEngine({
+    redisUrl: options.redisUrl,
+    databaseUrl: options.databaseUrl,
+    queuePrefix: prefix,
+    logger: createLogger({ level: "warn", name: "bench" }),
+    migrate: true,
+    databasePoolSize: POOL_SIZE,
+  });
   try {
     const { deps } = engine;
     const user = await insertUser(deps.db, { name: "bench" });
@@ -70,8 +100,14 @@ export async function benchEnsemble(options: EnsembleOptions): Promise<RunFigure
 
     await waitForWorkers(runFlow);
     const serialPerSecond = await closedLoop(options.serialFlows, 1, () => runFlow("serial"));
-    process.stderr.write(`    ${options.serialFlows} flows one at a time done; ${options.concurrentFlows} with 100 in flight…\n`);
-    const processes: CpuGroups = { worker: [children[1]?.pid ?? 0], scheduler: [children[0]?.pid ?? 0], "bench (client)": [process.pid] };
+    process.stderr.write(
+      `    ${options.serialFlows} flows one at a time done; ${options.concurrentFlows} with 100 in flight…\n`,
+    );
+    const processes: CpuGroups = {
+      worker: [children[1]?.pid ?? 0],
+      scheduler: [children[0]?.pid ?? 0],
+      "bench (client)": [process.pid],
+    };
     const cpuBefore = cpuMsByGroup(processes);
     const concurrentPerSecond = await closedLoop(options.concurrentFlows, 100, () => runFlow("concurrent"));
     const cpu = perFlow(cpuBefore, cpuMsByGroup(processes), options.concurrentFlows);
@@ -109,7 +145,11 @@ interface ClientTimes {
 }
 
 /** Where a flow's time went, from the client's clock and the stored timestamps (read at µs precision); and its step-to-step hops. */
-async function whereTimeGoes(databaseUrl: string, ids: readonly string[], client: ReadonlyMap<string, ClientTimes>): Promise<{ phases: Record<string, number[]>; hopsMs: number[] }> {
+async function whereTimeGoes(
+  databaseUrl: string,
+  ids: readonly string[],
+  client: ReadonlyMap<string, ClientTimes>,
+): Promise<{ phases: Record<string, number[]>; hopsMs: number[] }> {
   const hopsMs: number[] = [];
   const phases: Record<string, number[]> = {
     "create (client)": [],
@@ -126,7 +166,9 @@ async function whereTimeGoes(databaseUrl: string, ids: readonly string[], client
   const add = (phase: string, value: number): void => void phases[phase]?.push(value);
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => undefined });
   try {
-    const rows = await sql<{ id: string; queued: string; started: string; completed: string; steps: { s: number; c: number }[] }[]>`
+    const rows = await sql<
+      { id: string; queued: string; started: string; completed: string; steps: { s: number; c: number }[] }[]
+    >`
       select f.id,
         extract(epoch from f.queued_at) * 1000 as queued,
         extract(epoch from f.started_at) * 1000 as started,
@@ -135,7 +177,11 @@ async function whereTimeGoes(databaseUrl: string, ids: readonly string[], client
            from step_results s where s.flow_id = f.id and s.run = 1) as steps
       from flows f where f.id = any(${ids as string[]})`;
     for (const flow of rows) {
-      const [queued, started, completed] = [flow.queued, flow.started, flow.completed].map(Number) as [number, number, number];
+      const [queued, started, completed] = [flow.queued, flow.started, flow.completed].map(Number) as [
+        number,
+        number,
+        number,
+      ];
       const steps = flow.steps ?? [];
       const c = client.get(flow.id);
       if (c) {
@@ -172,6 +218,8 @@ function printCpu(perFlowMs: Record<string, number>): void {
 function printPhases(label: string, phases: Record<string, number[]>): void {
   process.stderr.write(`    where a flow's time goes (${label}):\n`);
   for (const [phase, values] of Object.entries(phases)) {
-    process.stderr.write(`      ${phase.padEnd(24)} p50 ${percentile(values, 50).toFixed(1).padStart(7)} ms   p99 ${percentile(values, 99).toFixed(1).padStart(7)} ms\n`);
+    process.stderr.write(
+      `      ${phase.padEnd(24)} p50 ${percentile(values, 50).toFixed(1).padStart(7)} ms   p99 ${percentile(values, 99).toFixed(1).padStart(7)} ms\n`,
+    );
   }
 }

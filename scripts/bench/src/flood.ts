@@ -69,12 +69,20 @@ try {
   await quietPhase(); // warm-up: connections, plans, JIT
   const baseline = await quietPhase();
 
-  log(`flood: ${FLOOD_LANES} requests in flight on another key (limit ${LIMIT}/${WINDOW_MS} ms) while the quiet key repeats`);
+  log(
+    `flood: ${FLOOD_LANES} requests in flight on another key (limit ${LIMIT}/${WINDOW_MS} ms) while the quiet key repeats`,
+  );
   // The flooder is a process of its own: in this one, handling its answers would delay
   // the quiet key's client and be measured as the API's latency.
   const flood = spawn(process.execPath, ["--import", "tsx", resolve(import.meta.dirname, "flooder.ts")], {
     cwd: REPO_ROOT,
-    env: { ...process.env, FLOOD_URL: `${baseUrl}/v1/policies`, FLOOD_KEY: flooder, FLOOD_LANES: String(FLOOD_LANES), FLOOD_MAX_REQUESTS: String(FLOOD_MAX_REQUESTS) },
+    env: {
+      ...process.env,
+      FLOOD_URL: `${baseUrl}/v1/policies`,
+      FLOOD_KEY: flooder,
+      FLOOD_LANES: String(FLOOD_LANES),
+      FLOOD_MAX_REQUESTS: String(FLOOD_MAX_REQUESTS),
+    },
     stdio: ["pipe", "pipe", "inherit"],
   });
   let report = "";
@@ -84,15 +92,28 @@ try {
   const during = await quietPhase();
   flood.stdin.end(); // stop
   await new Promise((r) => flood.once("exit", r));
-  const { sent, seconds: floodSeconds, statuses } = JSON.parse(report.trim().split("\n").at(-1) as string) as { sent: number; seconds: number; statuses: Record<string, number> };
+  const {
+    sent,
+    seconds: floodSeconds,
+    statuses,
+  } = JSON.parse(report.trim().split("\n").at(-1) as string) as {
+    sent: number;
+    seconds: number;
+    statuses: Record<string, number>;
+  };
 
-  const row = (name: string, samples: number[]): string => `${name.padEnd(22)} p50 ${percentile(samples, 50).toFixed(2).padStart(7)} ms   p99 ${percentile(samples, 99).toFixed(2).padStart(7)} ms`;
+  const row = (name: string, samples: number[]): string =>
+    `${name.padEnd(22)} p50 ${percentile(samples, 50).toFixed(2).padStart(7)} ms   p99 ${percentile(samples, 99).toFixed(2).padStart(7)} ms`;
   console.log(row("quiet key, alone", baseline), `(${baseline.length} requests)`);
   console.log(row("quiet key, in flood", during), `(${during.length} requests)`);
-  console.log(`flooder: ${sent} requests in ${floodSeconds.toFixed(1)} s (${(sent / floodSeconds).toFixed(0)}/s), statuses ${JSON.stringify(statuses)}`);
+  console.log(
+    `flooder: ${sent} requests in ${floodSeconds.toFixed(1)} s (${(sent / floodSeconds).toFixed(0)}/s), statuses ${JSON.stringify(statuses)}`,
+  );
   const floodP99 = percentile(during, 99);
   const baselineP99 = percentile(baseline, 99);
-  console.log(`flood_quiet_p99_ms=${floodP99.toFixed(2)} baseline_p99_ms=${baselineP99.toFixed(2)} ratio=${(floodP99 / baselineP99).toFixed(2)} flood_quiet_p50_ms=${percentile(during, 50).toFixed(2)} baseline_p50_ms=${percentile(baseline, 50).toFixed(2)} flood_rps=${(sent / floodSeconds).toFixed(0)}`);
+  console.log(
+    `flood_quiet_p99_ms=${floodP99.toFixed(2)} baseline_p99_ms=${baselineP99.toFixed(2)} ratio=${(floodP99 / baselineP99).toFixed(2)} flood_quiet_p50_ms=${percentile(during, 50).toFixed(2)} baseline_p50_ms=${percentile(baseline, 50).toFixed(2)} flood_rps=${(sent / floodSeconds).toFixed(0)}`,
+  );
 } finally {
   api.kill("SIGTERM");
   await new Promise((r) => api.once("exit", r));
@@ -117,8 +138,12 @@ async function waitReady(): Promise<void> {
 /** A user and an API key, made over the admin API as an operator would. */
 async function apiKey(name: string): Promise<string> {
   const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
-  const user = (await (await fetch(`${baseUrl}/v1/admin/users`, { method: "POST", headers: admin, body: JSON.stringify({ name }) })).json()) as { id: string };
-  const key = (await (await fetch(`${baseUrl}/v1/admin/users/${user.id}/api-keys`, { method: "POST", headers: admin })).json()) as { key: string };
+  const user = (await (
+    await fetch(`${baseUrl}/v1/admin/users`, { method: "POST", headers: admin, body: JSON.stringify({ name }) })
+  ).json()) as { id: string };
+  const key = (await (
+    await fetch(`${baseUrl}/v1/admin/users/${user.id}/api-keys`, { method: "POST", headers: admin })
+  ).json()) as { key: string };
   return key.key;
 }
 
@@ -127,7 +152,9 @@ function freePort(): Promise<number> {
     const server = createServer();
     server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolvePort(address.port) : reject(new Error("no port"))));
+      server.close(() =>
+        typeof address === "object" && address ? resolvePort(address.port) : reject(new Error("no port")),
+      );
     });
   });
 }

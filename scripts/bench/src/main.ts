@@ -14,9 +14,20 @@ try {
   log("raw BullMQ chains");
   const raw = await benchRawBullmq({ redisUrl, serialChains: n(300), concurrentChains: n(5000) });
   log("floor: BullMQ hop + Postgres commit");
-  const floor = await benchRawBullmq({ redisUrl, databaseUrl: database.url, serialChains: n(300), concurrentChains: n(3000) });
+  const floor = await benchRawBullmq({
+    redisUrl,
+    databaseUrl: database.url,
+    serialChains: n(300),
+    concurrentChains: n(3000),
+  });
   log("Ensemble: scheduler + worker processes, every step persisted");
-  const ensemble = await benchEnsemble({ redisUrl, databaseUrl: database.url, serialFlows: n(150), concurrentFlows: n(1500), workerConcurrency: 200 });
+  const ensemble = await benchEnsemble({
+    redisUrl,
+    databaseUrl: database.url,
+    serialFlows: n(150),
+    concurrentFlows: n(1500),
+    workerConcurrency: 200,
+  });
 
   console.log(formatRow(raw));
   console.log(formatRow(floor));

@@ -24,7 +24,8 @@ export async function benchRawBullmq(options: RawOptions): Promise<RunFigures> {
   const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue("chain", { connection, prefix });
   const sql = options.databaseUrl ? postgres(options.databaseUrl, { max: 8, onnotice: () => undefined }) : null;
-  if (sql) await sql`create table if not exists bench_hops (id text primary key, hop int not null, at timestamptz not null default now())`;
+  if (sql)
+    await sql`create table if not exists bench_hops (id text primary key, hop int not null, at timestamptz not null default now())`;
 
   const hops: number[] = [];
   const waiters = new Map<string, () => void>();
@@ -35,9 +36,14 @@ export async function benchRawBullmq(options: RawOptions): Promise<RunFigures> {
       if (job.data.hop > 0) hops.push(startedAt - job.data.doneAt);
       // The "step" itself does nothing; what follows is the cost of moving on.
       const doneAt = performance.now();
-      if (sql) await sql`insert into bench_hops (id, hop) values (${`${job.data.chain}-${job.data.hop}`}, ${job.data.hop})`;
+      if (sql)
+        await sql`insert into bench_hops (id, hop) values (${`${job.data.chain}-${job.data.hop}`}, ${job.data.hop})`;
       if (job.data.hop + 1 < HOPS) {
-        await queue.add("hop", { chain: job.data.chain, hop: job.data.hop + 1, doneAt }, { lifo: true, removeOnComplete: true });
+        await queue.add(
+          "hop",
+          { chain: job.data.chain, hop: job.data.hop + 1, doneAt },
+          { lifo: true, removeOnComplete: true },
+        );
       } else {
         waiters.get(job.data.chain)?.();
       }
@@ -68,5 +74,10 @@ export async function benchRawBullmq(options: RawOptions): Promise<RunFigures> {
     await sql`drop table bench_hops`;
     await sql.end();
   }
-  return { name: sql ? "floor (BullMQ hop + PG commit)" : "raw BullMQ (3-hop chain)", hopsMs: serialHops, serialPerSecond, concurrentPerSecond };
+  return {
+    name: sql ? "floor (BullMQ hop + PG commit)" : "raw BullMQ (3-hop chain)",
+    hopsMs: serialHops,
+    serialPerSecond,
+    concurrentPerSecond,
+  };
 }

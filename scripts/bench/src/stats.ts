@@ -23,7 +23,11 @@ export function formatRow(f: RunFigures): string {
 }
 
 /** Runs `total` tasks with at most `concurrency` in flight; returns tasks per second. */
-export async function closedLoop(total: number, concurrency: number, task: (i: number) => Promise<void>): Promise<number> {
+export async function closedLoop(
+  total: number,
+  concurrency: number,
+  task: (i: number) => Promise<void>,
+): Promise<number> {
   let next = 0;
   const started = performance.now();
   const lane = async (): Promise<void> => {

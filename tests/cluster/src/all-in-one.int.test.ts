@@ -25,7 +25,10 @@ describe("all-in-one mode on embedded PGlite", () => {
     });
     const res = await api.execute(flowId, { input: "write a poem", saveMessages: true }, true);
     expect(res.body).toMatchObject({ status: "completed", finalOutput: "echo: write a poem" });
-    const messages = await api.request<{ items: { metadata: Record<string, unknown> }[] }>("GET", `/v1/threads/${threadId}/messages`);
+    const messages = await api.request<{ items: { metadata: Record<string, unknown> }[] }>(
+      "GET",
+      `/v1/threads/${threadId}/messages`,
+    );
     expect(messages.body.items.map((m) => m.metadata.stepId)).toEqual(["classify", "creative"]);
   });
 });

@@ -20,22 +20,41 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 400);
 
 /** Characters Postgres `text`/`jsonb` cannot hold as sent: NUL, and lone surrogates (in jsonb). */
 const UNSTORABLE = ["\u0000", "\ud800", "\udfff", "\ud83d"];
-const hasUnstorable = (text: string): boolean => /[\u0000\ud800-\udfff]/.test(text.replace(/[\ud800-\udbff][\udc00-\udfff]/g, ""));
+const hasUnstorable = (text: string): boolean =>
+  /[\u0000\ud800-\udfff]/.test(text.replace(/[\ud800-\udbff][\udc00-\udfff]/g, ""));
 
 /** Strings a validator must survive; `unstorable` makes every one carry NUL or a lone surrogate. */
 function hostileStrings(unstorable: boolean): fc.Arbitrary<string> {
   const any = fc.oneof(
     fc.string({ maxLength: 40 }),
     fc.string({ unit: "binary", maxLength: 40 }),
-    fc.constantFrom("a\u2028b\u2029", "%E0%A4%A", "{{ history }}", "{{ steps.a.output }}", "__proto__", "constructor", "9007199254740993", "\ud83d\ude00"),
-    fc.string({ unit: fc.constantFrom("a", "{", "}", "\\", "\"", "%"), maxLength: 30 }),
+    fc.constantFrom(
+      "a\u2028b\u2029",
+      "%E0%A4%A",
+      "{{ history }}",
+      "{{ steps.a.output }}",
+      "__proto__",
+      "constructor",
+      "9007199254740993",
+      "\ud83d\ude00",
+    ),
+    fc.string({ unit: fc.constantFrom("a", "{", "}", "\\", '"', "%"), maxLength: 30 }),
   );
   return unstorable
     ? fc.tuple(any, fc.constantFrom(...UNSTORABLE), any).map(([a, bad, b]) => a + bad + b)
     : any.filter((text) => !hasUnstorable(text));
 }
 
-const hugeNumber = fc.constantFrom(1e308, -1e308, Number.MAX_SAFE_INTEGER + 2, -0, 2 ** 31, -(2 ** 31) - 1, 0.1, 1e-320);
+const hugeNumber = fc.constantFrom(
+  1e308,
+  -1e308,
+  Number.MAX_SAFE_INTEGER + 2,
+  -0,
+  2 ** 31,
+  -(2 ** 31) - 1,
+  0.1,
+  1e-320,
+);
 
 function hostileValues(strings: fc.Arbitrary<string>): fc.Arbitrary<unknown> {
   return fc.letrec((tie) => ({
@@ -58,14 +77,36 @@ const rawBody = fc.oneof(
   fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes)),
   fc.integer({ min: 33, max: 5_000 }).map((depth) => "[".repeat(depth) + "]".repeat(depth)),
   fc.integer({ min: 33, max: 5_000 }).map((depth) => '{"a":'.repeat(depth) + "1" + "}".repeat(depth)),
-  fc.constantFrom("1e999999", "-1e999999", "123456789012345678901234567890", '{"a":1,"a":2}', '{"__proto__":{"x":1}}', "\ufeff{}", "", "null", "{", "}", "[1,]", '{"a":}'),
+  fc.constantFrom(
+    "1e999999",
+    "-1e999999",
+    "123456789012345678901234567890",
+    '{"a":1,"a":2}',
+    '{"__proto__":{"x":1}}',
+    "\ufeff{}",
+    "",
+    "null",
+    "{",
+    "}",
+    "[1,]",
+    '{"a":}',
+  ),
 );
-const wrongContentType = fc.constantFrom("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/json; charset=latin1", "application/xml", "");
+const wrongContentType = fc.constantFrom(
+  "text/plain",
+  "application/x-www-form-urlencoded",
+  "multipart/form-data; boundary=x",
+  "application/json; charset=latin1",
+  "application/xml",
+  "",
+);
 
 /** Sets `value` at a random place in `base` (a copy), or adds an unknown key there. */
 function mutate(base: unknown, pick: number[], value: unknown, key: string): unknown {
   if (typeof base !== "object" || base === null) return value;
-  const copy: Record<string, unknown> | unknown[] = Array.isArray(base) ? [...base] : { ...(base as Record<string, unknown>) };
+  const copy: Record<string, unknown> | unknown[] = Array.isArray(base)
+    ? [...base]
+    : { ...(base as Record<string, unknown>) };
   const keys = Object.keys(copy);
   const [choice = 0, ...rest] = pick;
   if (keys.length === 0 || choice % (keys.length + 1) === keys.length) {
@@ -73,7 +114,8 @@ function mutate(base: unknown, pick: number[], value: unknown, key: string): unk
     return copy;
   }
   const at = keys[choice % keys.length] as string;
-  (copy as Record<string, unknown>)[at] = rest.length === 0 ? value : mutate((copy as Record<string, unknown>)[at], rest, value, key);
+  (copy as Record<string, unknown>)[at] =
+    rest.length === 0 ? value : mutate((copy as Record<string, unknown>)[at], rest, value, key);
   return copy;
 }
 
@@ -82,11 +124,14 @@ function refusalProblem(response: RawResponse): string | null {
   if (response.status >= 500) return `status ${response.status}`;
   if (response.status < 400) return null;
   const error = response.json?.error;
-  if (!error || typeof error.code !== "string" || typeof error.message !== "string" || !Array.isArray(error.details)) return "not the error body";
+  if (!error || typeof error.code !== "string" || typeof error.message !== "string" || !Array.isArray(error.details))
+    return "not the error body";
   if (/\n\s+at |node_modules|\.ts:\d+/.test(response.text)) return "a stack trace in the body";
   const details = error.details as Record<string, unknown>[];
-  if (response.status === 400 && (details.length === 0 || !details.every((d) => typeof d.path === "string"))) return "a 400 that names no field";
-  if (response.status === 403 && !details.every((d) => typeof d.permission === "string" || typeof d.path === "string")) return "a 403 that names no permission or field";
+  if (response.status === 400 && (details.length === 0 || !details.every((d) => typeof d.path === "string")))
+    return "a 400 that names no field";
+  if (response.status === 403 && !details.every((d) => typeof d.permission === "string" || typeof d.path === "string"))
+    return "a 403 that names no permission or field";
   return null;
 }
 
@@ -99,7 +144,9 @@ describe("every request body, fuzzed against the running API", () => {
 
   beforeAll(async () => {
     cluster = await Cluster.start({ workers: 1, env: { ADMIN_TOKEN } });
-    const doc = (await send(cluster.baseUrl, { method: "GET", path: "/openapi.json" })).json as { paths: Record<string, Record<string, { security?: { apiKey?: unknown }[] }>> };
+    const doc = (await send(cluster.baseUrl, { method: "GET", path: "/openapi.json" })).json as {
+      paths: Record<string, Record<string, { security?: { apiKey?: unknown }[] }>>;
+    };
     // Every route a key may send a body to (those that take none must refuse one cleanly too).
     routes = Object.entries(doc.paths).flatMap(([path, methods]) =>
       Object.entries(methods)
@@ -108,16 +155,36 @@ describe("every request body, fuzzed against the running API", () => {
     );
     const client = new ApiClient(cluster.baseUrl, DEV_KEY);
     const threadId = await client.createThread("fuzz");
-    const flowId = await client.createFlow(threadId, { name: "fuzz", type: "sequential", steps: [simStep("a"), simStep("b")] });
+    const flowId = await client.createFlow(threadId, {
+      name: "fuzz",
+      type: "sequential",
+      steps: [simStep("a"), simStep("b")],
+    });
     const member = await createTenant(cluster.baseUrl, "member");
     params = { threadId, flowId, stepId: "a", userId: member.userId, providerKey: "sim", name: "critique" };
     validBodies = {
       "/v1/threads": { title: "t" },
       "/v1/threads/{threadId}/messages": { role: "user", content: "hi" },
       "/v1/threads/{threadId}/members/{userId}": { permissions: ["read"] },
-      "/v1/policies/{providerKey}": { allowConversationHistory: true, allowCrossProviderContext: true, allowAttachments: false },
-      "/v1/flows": { threadId, definition: { name: "n", type: "sequential", steps: [simStep("a"), simStep("b", { condition: "previous.contains('x')" })] } },
-      "/v1/flows/{flowId}/execute": { input: "x", metadata: { k: "v" }, saveMessages: false, timeout: { flowMs: 5_000, stepMs: 1_000 } },
+      "/v1/policies/{providerKey}": {
+        allowConversationHistory: true,
+        allowCrossProviderContext: true,
+        allowAttachments: false,
+      },
+      "/v1/flows": {
+        threadId,
+        definition: {
+          name: "n",
+          type: "sequential",
+          steps: [simStep("a"), simStep("b", { condition: "previous.contains('x')" })],
+        },
+      },
+      "/v1/flows/{flowId}/execute": {
+        input: "x",
+        metadata: { k: "v" },
+        saveMessages: false,
+        timeout: { flowMs: 5_000, stepMs: 1_000 },
+      },
       "/v1/flows/{flowId}/steps/{stepId}/execute": { input: "x", metadata: { k: "v" } },
       "/v1/templates/{name}": {},
       "/v1/flows/{flowId}/cancel": {},
@@ -140,28 +207,52 @@ describe("every request body, fuzzed against the running API", () => {
     const route = fc.integer({ min: 0, max: 1_000 }).map((i) => routes[i % routes.length] as BodyRoute);
     const request = fc.oneof(
       fc.record({ kind: fc.constant("json" as const), route, body: values }),
-      fc.record({ kind: fc.constant("near" as const), route, pick: fc.array(fc.nat(), { minLength: 1, maxLength: 4 }), value: values, key: strings }),
-      fc.record({ kind: fc.constant("raw" as const), route, raw: rawBody }),
-      fc.record({ kind: fc.constant("type" as const), route, raw: fc.constantFrom("{}", '{"title":"t"}', "title=t"), contentType: wrongContentType }),
-    );
-    await fc.assert(
-      fc.asyncProperty(request, async (r) => {
-        const path = r.route.path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? name));
-        const base = { method: r.route.method, path, key: DEV_KEY };
-        const response = await (r.kind === "json"
-          ? send(cluster.baseUrl, { ...base, body: r.body })
-          : r.kind === "near"
-            ? send(cluster.baseUrl, { ...base, body: mutate(validBodies[r.route.path], r.pick, r.value, r.key) })
-            : send(cluster.baseUrl, { ...base, rawBody: r.raw, headers: { "content-type": r.kind === "type" ? r.contentType : "application/json" } }));
-        const problem = refusalProblem(response);
-        if (problem) findings.push(`${r.route.method} ${r.route.path}: ${problem}: ${response.text.slice(0, 200)} <- ${JSON.stringify(r).slice(0, 300)}`);
-        // Stops at the first finding; FUZZ_ALL=1 goes on to list every finding.
-        return problem === null || Boolean(process.env.FUZZ_ALL);
+      fc.record({
+        kind: fc.constant("near" as const),
+        route,
+        pick: fc.array(fc.nat(), { minLength: 1, maxLength: 4 }),
+        value: values,
+        key: strings,
       }),
-      { seed, numRuns: RUNS, endOnFailure: true, interruptAfterTimeLimit: 45_000 },
-    ).catch((error: unknown) => findings.push(`seed ${seed}: ${String(error)}`));
+      fc.record({ kind: fc.constant("raw" as const), route, raw: rawBody }),
+      fc.record({
+        kind: fc.constant("type" as const),
+        route,
+        raw: fc.constantFrom("{}", '{"title":"t"}', "title=t"),
+        contentType: wrongContentType,
+      }),
+    );
+    await fc
+      .assert(
+        fc.asyncProperty(request, async (r) => {
+          const path = r.route.path.replace(/\{(\w+)\}/g, (_, name: string) =>
+            encodeURIComponent(params[name] ?? name),
+          );
+          const base = { method: r.route.method, path, key: DEV_KEY };
+          const response = await (r.kind === "json"
+            ? send(cluster.baseUrl, { ...base, body: r.body })
+            : r.kind === "near"
+              ? send(cluster.baseUrl, { ...base, body: mutate(validBodies[r.route.path], r.pick, r.value, r.key) })
+              : send(cluster.baseUrl, {
+                  ...base,
+                  rawBody: r.raw,
+                  headers: { "content-type": r.kind === "type" ? r.contentType : "application/json" },
+                }));
+          const problem = refusalProblem(response);
+          if (problem)
+            findings.push(
+              `${r.route.method} ${r.route.path}: ${problem}: ${response.text.slice(0, 200)} <- ${JSON.stringify(r).slice(0, 300)}`,
+            );
+          // Stops at the first finding; FUZZ_ALL=1 goes on to list every finding.
+          return problem === null || Boolean(process.env.FUZZ_ALL);
+        }),
+        { seed, numRuns: RUNS, endOnFailure: true, interruptAfterTimeLimit: 45_000 },
+      )
+      .catch((error: unknown) => findings.push(`seed ${seed}: ${String(error)}`));
     expect((await send(cluster.baseUrl, { method: "GET", path: "/healthz" })).status).toBe(200);
-    expect(cluster.processes.filter((p) => p.child.exitCode !== null || p.child.signalCode !== null).map((p) => p.name)).toEqual([]);
+    expect(
+      cluster.processes.filter((p) => p.child.exitCode !== null || p.child.signalCode !== null).map((p) => p.name),
+    ).toEqual([]);
     return findings;
   }
 

@@ -20,8 +20,19 @@ describe("a key flooding the API past its rate limit", () => {
   let flooder: Tenant;
   let quiet: Tenant;
   beforeAll(async () => {
-    cluster = await Cluster.start({ workers: 0, env: { ADMIN_TOKEN, LOG_LEVEL: "warn", RATE_LIMIT_REQUESTS: String(LIMIT), RATE_LIMIT_WINDOW_MS: String(WINDOW_MS) } });
-    [flooder, quiet] = await Promise.all([createTenant(cluster.baseUrl, "flooder"), createTenant(cluster.baseUrl, "quiet")]);
+    cluster = await Cluster.start({
+      workers: 0,
+      env: {
+        ADMIN_TOKEN,
+        LOG_LEVEL: "warn",
+        RATE_LIMIT_REQUESTS: String(LIMIT),
+        RATE_LIMIT_WINDOW_MS: String(WINDOW_MS),
+      },
+    });
+    [flooder, quiet] = await Promise.all([
+      createTenant(cluster.baseUrl, "flooder"),
+      createTenant(cluster.baseUrl, "quiet"),
+    ]);
   }, 120_000);
   afterAll(async () => {
     await cluster?.stop();
@@ -49,10 +60,13 @@ describe("a key flooding the API past its rate limit", () => {
     };
     await Promise.all([...Array.from({ length: FLOOD_LANES }, lane), quietLoop()]);
 
-    const count = (calls: { status: number }[]): Record<number, number> => calls.reduce<Record<number, number>>((acc, c) => ({ ...acc, [c.status]: (acc[c.status] ?? 0) + 1 }), {});
+    const count = (calls: { status: number }[]): Record<number, number> =>
+      calls.reduce<Record<number, number>>((acc, c) => ({ ...acc, [c.status]: (acc[c.status] ?? 0) + 1 }), {});
     const quietMs = quietCalls.map((c) => c.ms).sort((a, b) => a - b);
     const p99 = quietMs[Math.ceil(0.99 * quietMs.length) - 1] ?? Infinity;
-    process.stdout.write(`flood: flooder ${flood.length} requests ${JSON.stringify(count(flood))}; quiet ${quietCalls.length} requests ${JSON.stringify(count(quietCalls))}, p99 ${p99.toFixed(1)} ms\n`);
+    process.stdout.write(
+      `flood: flooder ${flood.length} requests ${JSON.stringify(count(flood))}; quiet ${quietCalls.length} requests ${JSON.stringify(count(quietCalls))}, p99 ${p99.toFixed(1)} ms\n`,
+    );
 
     // The flooder went far past its limit and was refused, each time saying when to retry.
     const refused = flood.filter((c) => c.status === 429);

@@ -26,7 +26,12 @@ describe("Idempotency-Key", () => {
     await cluster?.stop();
   });
 
-  const execute = (flowId: string, key: string, body: unknown, options: { wait?: boolean; as?: Tenant } = {}): Promise<RawResponse> =>
+  const execute = (
+    flowId: string,
+    key: string,
+    body: unknown,
+    options: { wait?: boolean; as?: Tenant } = {},
+  ): Promise<RawResponse> =>
     send(cluster.baseUrl, {
       method: "POST",
       path: `/v1/flows/${flowId}/execute${options.wait ? "?wait=true" : ""}`,
@@ -34,7 +39,8 @@ describe("Idempotency-Key", () => {
       headers: { "idempotency-key": key },
       body,
     });
-  const runOf = async (flowId: string): Promise<number> => (await api.request<{ run: number }>("GET", `/v1/flows/${flowId}`)).body.run;
+  const runOf = async (flowId: string): Promise<number> =>
+    (await api.request<{ run: number }>("GET", `/v1/flows/${flowId}`)).body.run;
 
   it("same key and body: the first answer again, and no second run", async () => {
     const flowId = await api.createFlow(threadId, QUICK_FLOW);
@@ -62,7 +68,10 @@ describe("Idempotency-Key", () => {
     expect((await execute(flowId, key, { input: "one" })).status).toBe(202);
     await api.waitForStatus(flowId, ["completed"]);
 
-    for (const [target, body] of [[flowId, { input: "two" }], [otherFlowId, { input: "one" }]] as const) {
+    for (const [target, body] of [
+      [flowId, { input: "two" }],
+      [otherFlowId, { input: "one" }],
+    ] as const) {
       const reused = await execute(target, key, body);
       expect(reused.status).toBe(409);
       expect(reused.json.error).toEqual({
@@ -104,7 +113,9 @@ describe("Idempotency-Key", () => {
     const key = randomUUID();
     const whileRunning = await execute(flowId, key, { input: "second" });
     expect([whileRunning.status, whileRunning.json.error.code]).toEqual([409, "conflict"]);
-    expect(whileRunning.json.error.details).toEqual([expect.objectContaining({ flowId, status: expect.stringMatching(/queued|running/) })]);
+    expect(whileRunning.json.error.details).toEqual([
+      expect.objectContaining({ flowId, status: expect.stringMatching(/queued|running/) }),
+    ]);
     await api.waitForStatus(flowId, ["completed"]);
     const retried = await execute(flowId, key, { input: "second" });
     expect([retried.status, retried.headers.get("idempotent-replayed")]).toEqual([202, null]);
@@ -116,7 +127,13 @@ describe("Idempotency-Key", () => {
     const flowId = await api.createFlow(threadId, QUICK_FLOW);
     const key = randomUUID();
     const step = (body: unknown): Promise<RawResponse> =>
-      send(cluster.baseUrl, { method: "POST", path: `/v1/flows/${flowId}/steps/b/execute?wait=true`, key: owner.key, headers: { "idempotency-key": key }, body });
+      send(cluster.baseUrl, {
+        method: "POST",
+        path: `/v1/flows/${flowId}/steps/b/execute?wait=true`,
+        key: owner.key,
+        headers: { "idempotency-key": key },
+        body,
+      });
     const first = await step({ input: "only b" });
     expect([first.status, first.json.stepId, first.json.status]).toEqual([200, "b", "success"]);
     const again = await step({ input: "only b" });
@@ -131,7 +148,9 @@ describe("Idempotency-Key", () => {
 
   it("keys are per user: another user's identical key is their own request", async () => {
     const writer = await createTenant(cluster.baseUrl, "writer");
-    const member = await api.request("PUT", `/v1/threads/${threadId}/members/${writer.userId}`, { permissions: ["read", "write"] });
+    const member = await api.request("PUT", `/v1/threads/${threadId}/members/${writer.userId}`, {
+      permissions: ["read", "write"],
+    });
     expect(member.status).toBe(200);
     const flowId = await api.createFlow(threadId, QUICK_FLOW);
     const key = randomUUID();

@@ -15,7 +15,10 @@ describe("per-API-key rate limit across two API processes", () => {
   let bob: Tenant;
 
   beforeAll(async () => {
-    cluster = await Cluster.start({ workers: 0, env: { ADMIN_TOKEN, RATE_LIMIT_REQUESTS: String(LIMIT), RATE_LIMIT_WINDOW_MS: "60000" } });
+    cluster = await Cluster.start({
+      workers: 0,
+      env: { ADMIN_TOKEN, RATE_LIMIT_REQUESTS: String(LIMIT), RATE_LIMIT_WINDOW_MS: "60000" },
+    });
     const port = await freePort();
     cluster.spawn("api", "api-2", { PORT: String(port) });
     secondApi = `http://127.0.0.1:${port}`;
@@ -26,7 +29,8 @@ describe("per-API-key rate limit across two API processes", () => {
     await cluster?.stop();
   });
 
-  const policies = (baseUrl: string, key?: string): Promise<RawResponse> => send(baseUrl, { method: "GET", path: "/v1/policies", ...(key ? { key } : {}) });
+  const policies = (baseUrl: string, key?: string): Promise<RawResponse> =>
+    send(baseUrl, { method: "GET", path: "/v1/policies", ...(key ? { key } : {}) });
 
   it("counts a key's requests on both processes and refuses the one past the limit with 429 and Retry-After", async () => {
     const remaining: number[] = [];
@@ -41,7 +45,11 @@ describe("per-API-key rate limit across two API processes", () => {
     for (const baseUrl of [cluster.baseUrl, secondApi]) {
       const refused = await policies(baseUrl, alice.key);
       expect(refused.status).toBe(429);
-      expect(refused.json.error).toEqual({ code: "rate_limited", message: expect.any(String), details: [expect.objectContaining({ limit: LIMIT, windowMs: 60_000 })] });
+      expect(refused.json.error).toEqual({
+        code: "rate_limited",
+        message: expect.any(String),
+        details: [expect.objectContaining({ limit: LIMIT, windowMs: 60_000 })],
+      });
       const retryAfter = Number(refused.headers.get("retry-after"));
       expect(retryAfter).toBeGreaterThanOrEqual(1);
       expect(retryAfter).toBeLessThanOrEqual(60);
@@ -51,7 +59,12 @@ describe("per-API-key rate limit across two API processes", () => {
     // The WebSocket upgrade (which bypasses Express) counts too.
     expect(await websocketUpgradeStatus(secondApi, "/v1/flows/any-flow/ws", alice.key)).toBe(429);
     // Every route behind the key is limited, writes included, and nothing is written.
-    const write = await send(secondApi, { method: "POST", path: "/v1/threads", key: alice.key, body: { title: "over the limit" } });
+    const write = await send(secondApi, {
+      method: "POST",
+      path: "/v1/threads",
+      key: alice.key,
+      body: { title: "over the limit" },
+    });
     expect(write.status).toBe(429);
     expect(await cluster.database!.handle.db.$count(tables.threads)).toBe(0);
   });
@@ -59,7 +72,11 @@ describe("per-API-key rate limit across two API processes", () => {
   it("leaves other keys alone: another user's, and another key of the same user", async () => {
     const bobs = await policies(secondApi, bob.key);
     expect([bobs.status, bobs.headers.get("ratelimit-remaining")]).toEqual([200, String(LIMIT - 1)]);
-    const spare = await send(cluster.baseUrl, { method: "POST", path: `/v1/admin/users/${alice.userId}/api-keys`, key: ADMIN_TOKEN });
+    const spare = await send(cluster.baseUrl, {
+      method: "POST",
+      path: `/v1/admin/users/${alice.userId}/api-keys`,
+      key: ADMIN_TOKEN,
+    });
     const alicesSecondKey = await policies(cluster.baseUrl, spare.json.key as string);
     expect(alicesSecondKey.status).toBe(200);
   });
@@ -74,7 +91,13 @@ describe("per-API-key rate limit across two API processes", () => {
 function websocketUpgradeStatus(baseUrl: string, path: string, key: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(`${baseUrl}${path}`, {
-      headers: { connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": randomBytes(16).toString("base64"), authorization: `Bearer ${key}` },
+      headers: {
+        connection: "Upgrade",
+        upgrade: "websocket",
+        "sec-websocket-version": "13",
+        "sec-websocket-key": randomBytes(16).toString("base64"),
+        authorization: `Bearer ${key}`,
+      },
     });
     req.on("response", (res) => {
       res.resume();

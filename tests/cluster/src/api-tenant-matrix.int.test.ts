@@ -33,41 +33,111 @@ interface Row {
 
 const ROUTES: Row[] = [
   //                                                                                      owner other reader writer noKey revoked
-  { route: "POST /v1/threads", setup: "none", expected: [201, 201, 201, 201, 401, 401], body: () => ({ title: "mine" }) },
+  {
+    route: "POST /v1/threads",
+    setup: "none",
+    expected: [201, 201, 201, 201, 401, 401],
+    body: () => ({ title: "mine" }),
+  },
   { route: "GET /v1/threads/:threadId", setup: "flow", expected: [200, 404, 200, 403, 401, 401] },
-  { route: "PUT /v1/threads/:threadId/members/:userId", setup: "flow", expected: [200, 404, 403, 403, 401, 401], body: () => ({ permissions: ["read"] }) },
-  { route: "POST /v1/threads/:threadId/messages", setup: "flow", expected: [201, 404, 403, 201, 401, 401], body: () => ({ role: "user", content: "hi" }) },
+  {
+    route: "PUT /v1/threads/:threadId/members/:userId",
+    setup: "flow",
+    expected: [200, 404, 403, 403, 401, 401],
+    body: () => ({ permissions: ["read"] }),
+  },
+  {
+    route: "POST /v1/threads/:threadId/messages",
+    setup: "flow",
+    expected: [201, 404, 403, 201, 401, 401],
+    body: () => ({ role: "user", content: "hi" }),
+  },
   { route: "GET /v1/threads/:threadId/messages", setup: "flow", expected: [200, 404, 200, 403, 401, 401] },
   { route: "GET /v1/threads/:threadId/flows", setup: "flow", expected: [200, 404, 200, 403, 401, 401] },
-  { route: "PUT /v1/policies/:providerKey", setup: "none", expected: [200, 200, 200, 200, 401, 401], body: () => ({ allowConversationHistory: true, allowCrossProviderContext: true, allowAttachments: false }) },
+  {
+    route: "PUT /v1/policies/:providerKey",
+    setup: "none",
+    expected: [200, 200, 200, 200, 401, 401],
+    body: () => ({ allowConversationHistory: true, allowCrossProviderContext: true, allowAttachments: false }),
+  },
   { route: "GET /v1/policies", setup: "none", expected: [200, 200, 200, 200, 401, 401] },
-  { route: "POST /v1/flows", setup: "flow", expected: [201, 404, 403, 201, 401, 401], body: (f) => ({ threadId: f.threadId, definition: QUICK_FLOW }) },
+  {
+    route: "POST /v1/flows",
+    setup: "flow",
+    expected: [201, 404, 403, 201, 401, 401],
+    body: (f) => ({ threadId: f.threadId, definition: QUICK_FLOW }),
+  },
   { route: "GET /v1/flows/:flowId", setup: "flow", expected: [200, 404, 200, 403, 401, 401] },
   { route: "GET /v1/flows/:flowId/status", setup: "flow", expected: [200, 404, 200, 403, 401, 401] },
   { route: "DELETE /v1/flows/:flowId", setup: "flow", expected: [204, 404, 403, 403, 401, 401] },
   { route: "DELETE /v1/flows/:flowId (running)", setup: "running", expected: [409, 404, 403, 403, 401, 401] },
-  { route: "POST /v1/flows/:flowId/execute", setup: "flow", expected: [202, 404, 403, 202, 401, 401], body: () => ({ input: "go" }) },
-  { route: "POST /v1/flows/:flowId/execute?wait=true", setup: "flow", expected: [200, 404, 403, 403, 401, 401], body: () => ({ input: "go" }) },
-  { route: "POST /v1/flows/:flowId/execute (shares history)", setup: "history", expected: [202, 404, 403, 403, 401, 401], body: () => ({ input: "go" }) },
-  { route: "POST /v1/flows/:flowId/execute (running)", setup: "running", expected: [409, 404, 403, 409, 401, 401], body: () => ({ input: "again" }) },
-  { route: "POST /v1/flows/:flowId/steps/:stepId/execute", setup: "flow", expected: [202, 404, 403, 202, 401, 401], body: () => ({ input: "one step" }) },
-  { route: "POST /v1/flows/:flowId/steps/:stepId/execute?wait=true", setup: "flow", expected: [200, 404, 403, 403, 401, 401], body: () => ({ input: "one step" }) },
+  {
+    route: "POST /v1/flows/:flowId/execute",
+    setup: "flow",
+    expected: [202, 404, 403, 202, 401, 401],
+    body: () => ({ input: "go" }),
+  },
+  {
+    route: "POST /v1/flows/:flowId/execute?wait=true",
+    setup: "flow",
+    expected: [200, 404, 403, 403, 401, 401],
+    body: () => ({ input: "go" }),
+  },
+  {
+    route: "POST /v1/flows/:flowId/execute (shares history)",
+    setup: "history",
+    expected: [202, 404, 403, 403, 401, 401],
+    body: () => ({ input: "go" }),
+  },
+  {
+    route: "POST /v1/flows/:flowId/execute (running)",
+    setup: "running",
+    expected: [409, 404, 403, 409, 401, 401],
+    body: () => ({ input: "again" }),
+  },
+  {
+    route: "POST /v1/flows/:flowId/steps/:stepId/execute",
+    setup: "flow",
+    expected: [202, 404, 403, 202, 401, 401],
+    body: () => ({ input: "one step" }),
+  },
+  {
+    route: "POST /v1/flows/:flowId/steps/:stepId/execute?wait=true",
+    setup: "flow",
+    expected: [200, 404, 403, 403, 401, 401],
+    body: () => ({ input: "one step" }),
+  },
   { route: "POST /v1/flows/:flowId/cancel (running)", setup: "running", expected: [202, 404, 403, 202, 401, 401] },
   { route: "GET /v1/flows/:flowId/events", setup: "flow", expected: [200, 404, 200, 403, 401, 401], kind: "sse" },
   { route: "GET /v1/flows/:flowId/ws", setup: "flow", expected: [101, 404, 101, 403, 401, 401], kind: "ws" },
   { route: "GET /v1/templates", setup: "none", expected: [200, 200, 200, 200, 401, 401] },
   { route: "POST /v1/templates/:name", setup: "none", expected: [200, 200, 200, 200, 401, 401], body: () => ({}) },
   // Admin routes take ADMIN_TOKEN, never a user's key.
-  { route: "POST /v1/admin/users", setup: "none", expected: [401, 401, 401, 401, 401, 401], body: () => ({ name: "intruder" }) },
+  {
+    route: "POST /v1/admin/users",
+    setup: "none",
+    expected: [401, 401, 401, 401, 401, 401],
+    body: () => ({ name: "intruder" }),
+  },
   { route: "POST /v1/admin/users/:userId/api-keys", setup: "none", expected: [401, 401, 401, 401, 401, 401] },
   { route: "GET /admin/queues", setup: "none", expected: [401, 401, 401, 401, 401, 401] },
 ];
 
 const QUICK_FLOW = { name: "quick", type: "sequential", steps: [simStep("a")] };
 const SLOW_FLOW = { name: "slow", type: "sequential", steps: [simStep("a", { model: "slow?latencyMs=60000" })] };
-const HISTORY_FLOW = { name: "history", type: "sequential", contextPolicy: { shareConversationHistory: true }, steps: [simStep("a", { prompt: "{{ history }} {{ original }}" })] };
+const HISTORY_FLOW = {
+  name: "history",
+  type: "sequential",
+  contextPolicy: { shareConversationHistory: true },
+  steps: [simStep("a", { prompt: "{{ history }} {{ original }}" })],
+};
 const FLOW_BY_SETUP = { flow: QUICK_FLOW, history: HISTORY_FLOW, running: SLOW_FLOW };
-const ERROR_CODE_BY_STATUS: Record<number, string> = { 401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict" };
+const ERROR_CODE_BY_STATUS: Record<number, string> = {
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  409: "conflict",
+};
 
 describe("tenant isolation: every route × every caller", () => {
   let cluster: Cluster;
@@ -78,10 +148,19 @@ describe("tenant isolation: every route × every caller", () => {
   beforeAll(async () => {
     cluster = await Cluster.start({ workers: 1, env: { ADMIN_TOKEN } });
     const tenant = (name: string) => createTenant(cluster.baseUrl, name);
-    const [owner, other, reader, writer] = await Promise.all([tenant("owner"), tenant("other"), tenant("reader"), tenant("writer")]);
+    const [owner, other, reader, writer] = await Promise.all([
+      tenant("owner"),
+      tenant("other"),
+      tenant("reader"),
+      tenant("writer"),
+    ]);
     tenants = { owner, other, reader, writer };
     // A second key of the owner's, revoked: it must lose every right the owner has.
-    const spare = await send(cluster.baseUrl, { method: "POST", path: `/v1/admin/users/${tenants.owner.userId}/api-keys`, key: ADMIN_TOKEN });
+    const spare = await send(cluster.baseUrl, {
+      method: "POST",
+      path: `/v1/admin/users/${tenants.owner.userId}/api-keys`,
+      key: ADMIN_TOKEN,
+    });
     revokedKey = spare.json.key as string;
     expect((await send(cluster.baseUrl, { method: "GET", path: "/v1/policies", key: revokedKey })).status).toBe(200);
     await revokeApiKey(cluster.database!.handle.db, spare.json.id as string);
@@ -95,13 +174,17 @@ describe("tenant isolation: every route × every caller", () => {
     }
   });
 
-  const keyOf = (actor: Actor): string | undefined => (actor === "noKey" ? undefined : actor === "revoked" ? revokedKey : tenants[actor].key);
+  const keyOf = (actor: Actor): string | undefined =>
+    actor === "noKey" ? undefined : actor === "revoked" ? revokedKey : tenants[actor].key;
 
   async function makeFixture(setup: Setup): Promise<Fixture> {
     if (setup === "none") return { threadId: "", flowId: "" };
     const owner = new ApiClient(cluster.baseUrl, tenants.owner.key);
     const threadId = await owner.createThread("matrix");
-    for (const [member, permissions] of [[tenants.reader, ["read"]], [tenants.writer, ["write"]]] as const) {
+    for (const [member, permissions] of [
+      [tenants.reader, ["read"]],
+      [tenants.writer, ["write"]],
+    ] as const) {
       const added = await owner.request("PUT", `/v1/threads/${threadId}/members/${member.userId}`, { permissions });
       if (added.status !== 200) throw new Error(`add member: ${added.status}`);
     }
@@ -114,7 +197,11 @@ describe("tenant isolation: every route × every caller", () => {
     return { threadId, flowId };
   }
 
-  async function call(row: Row, actor: Actor, fixture: Fixture): Promise<{ status: number; response: RawResponse | null }> {
+  async function call(
+    row: Row,
+    actor: Actor,
+    fixture: Fixture,
+  ): Promise<{ status: number; response: RawResponse | null }> {
     const [method, template] = row.route.split(" ") as [string, string];
     const path = template
       .replace(":threadId", fixture.threadId)
@@ -126,7 +213,13 @@ describe("tenant isolation: every route × every caller", () => {
     const key = keyOf(actor);
     if (row.kind === "ws") return { status: await upgradeStatus(cluster.baseUrl, path, key), response: null };
     const body = row.body?.(fixture);
-    const response = await send(cluster.baseUrl, { method, path, ...(key ? { key } : {}), ...(body === undefined ? {} : { body }), stream: row.kind === "sse" });
+    const response = await send(cluster.baseUrl, {
+      method,
+      path,
+      ...(key ? { key } : {}),
+      ...(body === undefined ? {} : { body }),
+      stream: row.kind === "sse",
+    });
     return { status: response.status, response };
   }
 
@@ -141,8 +234,10 @@ describe("tenant isolation: every route × every caller", () => {
           const { status, response } = await call(row, actor, await makeFixture(row.setup));
           // Every refusal is the contract's error object with the code of its status.
           const code = ERROR_CODE_BY_STATUS[status];
-          if (code && response && response.json?.error?.code !== code) badBodies.push(`${row.route} as ${actor}: ${response.text}`);
-          if (code && response && !Array.isArray(response.json?.error?.details)) badBodies.push(`${row.route} as ${actor}: no details array`);
+          if (code && response && response.json?.error?.code !== code)
+            badBodies.push(`${row.route} as ${actor}: ${response.text}`);
+          if (code && response && !Array.isArray(response.json?.error?.details))
+            badBodies.push(`${row.route} as ${actor}: no details array`);
           return [actor, status] as const;
         }),
       );
@@ -157,7 +252,11 @@ describe("tenant isolation: every route × every caller", () => {
     const other = new ApiClient(cluster.baseUrl, tenants.other.key);
     const threadId = await owner.createThread("private");
     await owner.createFlow(threadId, QUICK_FLOW);
-    await owner.request("PUT", "/v1/policies/openai", { allowConversationHistory: false, allowCrossProviderContext: false, allowAttachments: false });
+    await owner.request("PUT", "/v1/policies/openai", {
+      allowConversationHistory: false,
+      allowCrossProviderContext: false,
+      allowAttachments: false,
+    });
 
     expect((await other.request("GET", `/v1/threads/${threadId}/flows`)).status).toBe(404);
     const otherPolicies = await other.request<{ items: { providerKey: string }[] }>("GET", "/v1/policies");

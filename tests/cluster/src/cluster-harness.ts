@@ -41,7 +41,9 @@ export async function freePort(): Promise<number> {
     const server = createServer();
     server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolvePort(address.port) : reject(new Error("no port"))));
+      server.close(() =>
+        typeof address === "object" && address ? resolvePort(address.port) : reject(new Error("no port")),
+      );
     });
   });
 }
@@ -109,7 +111,9 @@ export class Cluster {
   }
 
   byName(name: string): ClusterProcess {
-    const found = this.processes.find((p) => p.name === name && p.child.exitCode === null && p.child.signalCode === null);
+    const found = this.processes.find(
+      (p) => p.name === name && p.child.exitCode === null && p.child.signalCode === null,
+    );
     if (!found) throw new Error(`no running process ${name}`);
     return found;
   }
@@ -159,7 +163,11 @@ export class Cluster {
 }
 
 async function deleteRedisKeys(pattern: string): Promise<void> {
-  const redis = createRedisConnection({ url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379", role: "worker", name: "test-cleanup" });
+  const redis = createRedisConnection({
+    url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    role: "worker",
+    name: "test-cleanup",
+  });
   try {
     let cursor = "0";
     do {

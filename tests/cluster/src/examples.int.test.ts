@@ -21,7 +21,10 @@ describe("examples/ against a live cluster", () => {
   });
   beforeEach(() => vendors.reset());
 
-  const runExample = (file: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+  const runExample = (
+    file: string,
+    env: Record<string, string> = {},
+  ): Promise<{ code: number | null; stdout: string; stderr: string }> =>
     new Promise((resolve) => {
       const child = spawn(process.execPath, ["--import", "tsx", `examples/${file}`], {
         cwd: REPO_ROOT,
@@ -56,7 +59,9 @@ describe("examples/ against a live cluster", () => {
     }
     expect(lines.filter((l) => l.startsWith("[step_progress] generate: ")).length).toBeGreaterThan(1);
     expect(run.stdout).toContain("[flow_complete] flow: ");
-    expect(run.stdout).toContain("Final refined code: function average(values) {\n  if (values.length === 0) return 0;");
+    expect(run.stdout).toContain(
+      "Final refined code: function average(values) {\n  if (values.length === 0) return 0;",
+    );
     expect(run.stdout).toMatch(/Total cost: \$0\.\d{4}\n/);
     expect(Number(/Total cost: \$(\S+)/.exec(run.stdout)![1])).toBeGreaterThan(0);
     // The critic saw the draft; the refiner saw the critique.
@@ -65,12 +70,17 @@ describe("examples/ against a live cluster", () => {
   });
 
   it("02-custom-sequential-flow: OpenAI translates, Anthropic summarizes the translation, both saved to the thread", async () => {
-    vendors.openai.respondWith(() => "Last night the city council voted to create three new cycle lanes. Work will start in spring and last six months.");
+    vendors.openai.respondWith(
+      () =>
+        "Last night the city council voted to create three new cycle lanes. Work will start in spring and last six months.",
+    );
     vendors.anthropic.respondWith(() => "Three new cycle lanes, built over six months from spring.");
     const run = await runExample("02-custom-sequential-flow.ts");
     expectSuccess(run);
     expect(run.stdout).toMatch(/^Created flow "Translation Pipeline" \(sequential, 2 steps\): [0-9a-f-]{36}\n/);
-    expect(run.stdout).toMatch(/\[translate\] openai\/gpt-4 — success, \d+ tokens, \$0\.\d{4}\nLast night the city council voted/);
+    expect(run.stdout).toMatch(
+      /\[translate\] openai\/gpt-4 — success, \d+ tokens, \$0\.\d{4}\nLast night the city council voted/,
+    );
     expect(run.stdout).toMatch(/\[summarize\] anthropic\/claude-3-opus — success, \d+ tokens/);
     expect(run.stdout).toContain("Summary: Three new cycle lanes, built over six months from spring.");
     expect(run.stdout).toContain("Saved to the thread: 2 messages (translate, summarize)");
@@ -80,7 +90,11 @@ describe("examples/ against a live cluster", () => {
   });
 
   it("03-conditional-routing: the classification routes to the technical expert only", async () => {
-    vendors.openai.respondWith((req) => (has(req, "Classify this as") ? "TECHNICAL" : "Query pg_stat_user_tables for n_dead_tup and last_autovacuum, then lower autovacuum_vacuum_scale_factor."));
+    vendors.openai.respondWith((req) =>
+      has(req, "Classify this as")
+        ? "TECHNICAL"
+        : "Query pg_stat_user_tables for n_dead_tup and last_autovacuum, then lower autovacuum_vacuum_scale_factor.",
+    );
     const run = await runExample("03-conditional-routing.ts");
     expectSuccess(run);
     expect(run.stdout).toContain("Request: How do I find out why my PostgreSQL autovacuum is not keeping up?");
@@ -96,7 +110,9 @@ describe("examples/ against a live cluster", () => {
     for (const vendor of [vendors.openai, vendors.anthropic, vendors.google]) vendor.respondWith(() => slow);
     const run = await runExample("04-monitor-and-cancel.ts", { POLL_INTERVAL_MS: "300" });
     expectSuccess(run);
-    expect(run.stdout).toContain('Running "Sequential Analysis" (extract_facts → analyze_logic → evaluate_credibility → synthesize)');
+    expect(run.stdout).toContain(
+      'Running "Sequential Analysis" (extract_facts → analyze_logic → evaluate_credibility → synthesize)',
+    );
     const progress = [...run.stdout.matchAll(/^Progress: (\d+\.\d)% \((\d)\/4 steps, (\w+)\)$/gm)];
     expect(progress.length).toBeGreaterThanOrEqual(3);
     const percents = progress.map((m) => Number(m[1]));
@@ -106,13 +122,17 @@ describe("examples/ against a live cluster", () => {
   });
 
   it("04-monitor-and-cancel: a flow that runs too long is cancelled, and the program says so", async () => {
-    for (const vendor of [vendors.openai, vendors.anthropic, vendors.google]) vendor.respondWith(() => ({ hang: true }));
+    for (const vendor of [vendors.openai, vendors.anthropic, vendors.google])
+      vendor.respondWith(() => ({ hang: true }));
     const run = await runExample("04-monitor-and-cancel.ts", { POLL_INTERVAL_MS: "300", CANCEL_AFTER_MS: "1000" });
     expectSuccess(run);
     expect(run.stdout).toMatch(/Still running after 1\.\d s: cancelling/);
     expect(run.stdout).toContain("Flow cancelled; steps finished before the cancel: none");
     // The hanging vendor call was aborted, not left open.
-    await vendors.openai.waitFor((requests) => requests.length > 0 && requests.every((r) => r.clientClosedEarly), 5_000);
+    await vendors.openai.waitFor(
+      (requests) => requests.length > 0 && requests.every((r) => r.clientClosedEarly),
+      5_000,
+    );
   });
 
   it("without ENSEMBLE_API_KEY an example explains what to set and exits 2", async () => {

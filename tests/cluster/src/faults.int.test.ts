@@ -21,7 +21,11 @@ describe("faults across processes", () => {
     await cluster?.stop();
   });
 
-  async function waitForRow(flowId: string, predicate: (rows: StepResultRow[]) => StepResultRow | undefined, timeoutMs = 20_000): Promise<StepResultRow> {
+  async function waitForRow(
+    flowId: string,
+    predicate: (rows: StepResultRow[]) => StepResultRow | undefined,
+    timeoutMs = 20_000,
+  ): Promise<StepResultRow> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const found = predicate(await listRunSteps(db(), flowId, 1));
@@ -96,7 +100,10 @@ describe("faults across processes", () => {
 
     await api.waitForStatus(flowId, ["completed"], 30_000);
     const rows = await listRunSteps(db(), flowId, 1);
-    expect(rows.map((r) => [r.stepId, r.status, r.attempt])).toEqual([["slow", "success", 0], ["after", "success", 0]]);
+    expect(rows.map((r) => [r.stepId, r.status, r.attempt])).toEqual([
+      ["slow", "success", 0],
+      ["after", "success", 0],
+    ]);
     // "slow" was not taken over: the stopping worker finished it; "after" ran elsewhere.
     expect(rows[0]?.leaseOwner).toBe(running.leaseOwner);
     expect(rows[0]?.leaseToken).toBe(1);
@@ -104,7 +111,11 @@ describe("faults across processes", () => {
   });
 
   it("a call longer than the lease keeps its lease by heartbeat: no takeover, one attempt", async () => {
-    const flowId = await api.createFlow(threadId, { name: "long call", type: "sequential", steps: [simStep("long", { model: `slow?latencyMs=${LEASE_MS * 2 + 500}` })] });
+    const flowId = await api.createFlow(threadId, {
+      name: "long call",
+      type: "sequential",
+      steps: [simStep("long", { model: `slow?latencyMs=${LEASE_MS * 2 + 500}` })],
+    });
     const res = await api.execute(flowId, { input: "q" }, true);
     expect(res.body.status).toBe("completed");
     const [row] = await listRunSteps(db(), flowId, 1);
@@ -115,7 +126,11 @@ describe("faults across processes", () => {
     const flowId = await api.createFlow(threadId, {
       name: "scheduler crash",
       type: "sequential",
-      steps: [simStep("a", { model: "slow?latencyMs=800" }), simStep("b", { model: "slow?latencyMs=800" }), simStep("c")],
+      steps: [
+        simStep("a", { model: "slow?latencyMs=800" }),
+        simStep("b", { model: "slow?latencyMs=800" }),
+        simStep("c"),
+      ],
     });
     await api.execute(flowId, { input: "q" });
     // Mid-run: a worker holds the first step. (Killed as soon as the flow reads "running",
@@ -127,7 +142,11 @@ describe("faults across processes", () => {
     try {
       await api.waitForStatus(flowId, ["completed"], 20_000);
 
-      const queuedFlow = await api.createFlow(threadId, { name: "queued while down", type: "sequential", steps: [simStep("only")] });
+      const queuedFlow = await api.createFlow(threadId, {
+        name: "queued while down",
+        type: "sequential",
+        steps: [simStep("only")],
+      });
       await api.execute(queuedFlow, { input: "q" });
       await new Promise((r) => setTimeout(r, 500));
       expect((await api.status(queuedFlow)).status).toBe("queued");
@@ -140,7 +159,11 @@ describe("faults across processes", () => {
   });
 
   it("cancel mid-step: the provider call is aborted within 1 s and no later step starts", async () => {
-    const flowId = await api.createFlow(threadId, { name: "cancel me", type: "sequential", steps: [simStep("wait", { model: "hang" }), simStep("never")] });
+    const flowId = await api.createFlow(threadId, {
+      name: "cancel me",
+      type: "sequential",
+      steps: [simStep("wait", { model: "hang" }), simStep("never")],
+    });
     await api.execute(flowId, { input: "q" });
     const running = await waitForRow(flowId, (rows) => rows.find((r) => r.stepId === "wait" && r.status === "running"));
     const worker = cluster.byPid(Number(running.leaseOwner?.split(":")[1]))!;
@@ -169,7 +192,10 @@ describe("faults across processes", () => {
     expect(Date.now() - started).toBeLessThan(5_000);
     const flow: FlowBody = await api.flow(flowId);
     expect(flow.error?.code).toBe("timed_out");
-    expect(flow.stepResults.map((s) => [s.stepId, s.status])).toEqual([["quick", "success"], ["stuck", "cancelled"]]);
+    expect(flow.stepResults.map((s) => [s.stepId, s.status])).toEqual([
+      ["quick", "success"],
+      ["stuck", "cancelled"],
+    ]);
     expect(flow.stepResults[0]?.output).toContain("quick");
   });
 
@@ -177,7 +203,10 @@ describe("faults across processes", () => {
     const flowId = await api.createFlow(threadId, {
       name: "flaky",
       type: "sequential",
-      steps: [simStep("flaky", { model: "fail?times=1&code=server_error", retryOnFailure: true, maxRetries: 2 }), simStep("next")],
+      steps: [
+        simStep("flaky", { model: "fail?times=1&code=server_error", retryOnFailure: true, maxRetries: 2 }),
+        simStep("next"),
+      ],
     });
     const res = await api.execute(flowId, { input: "q" }, true);
     expect(res.body.status).toBe("completed");
@@ -189,13 +218,21 @@ describe("faults across processes", () => {
     const flowId = await api.createFlow(threadId, {
       name: "broken",
       type: "sequential",
-      steps: [simStep("fine"), simStep("broken", { model: "fail?times=9&code=server_error", retryOnFailure: true, maxRetries: 1 }), simStep("later")],
+      steps: [
+        simStep("fine"),
+        simStep("broken", { model: "fail?times=9&code=server_error", retryOnFailure: true, maxRetries: 1 }),
+        simStep("later"),
+      ],
     });
     const res = await api.execute(flowId, { input: "q" }, true);
     expect(res.body.status).toBe("failed");
     expect(res.body.error).toMatchObject({ code: "server_error", stepId: "broken" });
     const steps = res.body.steps as { stepId: string; status: string; retryCount: number }[];
-    expect(steps.map((s) => [s.stepId, s.status])).toEqual([["fine", "success"], ["broken", "failed"], ["later", "cancelled"]]);
+    expect(steps.map((s) => [s.stepId, s.status])).toEqual([
+      ["fine", "success"],
+      ["broken", "failed"],
+      ["later", "cancelled"],
+    ]);
     expect(steps[1]?.retryCount).toBe(1);
   });
 
@@ -212,7 +249,11 @@ describe("faults across processes", () => {
   });
 });
 
-async function waitForLogLine(file: string, match: (line: Record<string, unknown>) => boolean, timeoutMs = 5_000): Promise<Record<string, unknown>> {
+async function waitForLogLine(
+  file: string,
+  match: (line: Record<string, unknown>) => boolean,
+  timeoutMs = 5_000,
+): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     for (const text of readFileSync(file, "utf8").split("\n")) {

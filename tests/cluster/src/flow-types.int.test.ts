@@ -17,7 +17,10 @@ describe("flow types through the cluster (api + scheduler + 2 workers)", () => {
     await cluster?.stop();
   });
 
-  async function run(definition: unknown, input = "the question"): Promise<Record<string, unknown> & { steps: Record<string, unknown>[]; finalOutput: string }> {
+  async function run(
+    definition: unknown,
+    input = "the question",
+  ): Promise<Record<string, unknown> & { steps: Record<string, unknown>[]; finalOutput: string }> {
     const flowId = await api.createFlow(threadId, definition);
     const res = await api.execute(flowId, { input }, true);
     expect(res.status).toBe(200);
@@ -33,8 +36,14 @@ describe("flow types through the cluster (api + scheduler + 2 workers)", () => {
   });
 
   it("parallel: steps spread over both workers, then the aggregate sees every answer", async () => {
-    const steps = [1, 2, 3, 4, 5, 6].map((n) => simStep(`p${n}`, { model: "slow?latencyMs=400", prompt: "answer {{ original }}" }));
-    const definition = { name: "par", type: "parallel", steps: [...steps, simStep("agg", { action: "compare", prompt: "Compare:\n{{ all }}", aggregate: true })] };
+    const steps = [1, 2, 3, 4, 5, 6].map((n) =>
+      simStep(`p${n}`, { model: "slow?latencyMs=400", prompt: "answer {{ original }}" }),
+    );
+    const definition = {
+      name: "par",
+      type: "parallel",
+      steps: [...steps, simStep("agg", { action: "compare", prompt: "Compare:\n{{ all }}", aggregate: true })],
+    };
     const flowId = await api.createFlow(threadId, definition);
     const res = await api.execute(flowId, { input: "q" }, true);
     expect(res.body.status).toBe("completed");
@@ -45,15 +54,18 @@ describe("flow types through the cluster (api + scheduler + 2 workers)", () => {
   });
 
   it("conditional (seed Example 3): only the matching expert runs", async () => {
-    const result = await run({
-      name: "route",
-      type: "conditional",
-      steps: [
-        simStep("classify", { model: "label?value=TECHNICAL", action: "analyze" }),
-        simStep("technical_expert", { prompt: "original", condition: 'previous.contains("TECHNICAL")' }),
-        simStep("creative_expert", { prompt: "original", condition: 'previous.contains("CREATIVE")' }),
-      ],
-    }, "how do I tune postgres");
+    const result = await run(
+      {
+        name: "route",
+        type: "conditional",
+        steps: [
+          simStep("classify", { model: "label?value=TECHNICAL", action: "analyze" }),
+          simStep("technical_expert", { prompt: "original", condition: 'previous.contains("TECHNICAL")' }),
+          simStep("creative_expert", { prompt: "original", condition: 'previous.contains("CREATIVE")' }),
+        ],
+      },
+      "how do I tune postgres",
+    );
     expect(result.status).toBe("completed");
     const byId = Object.fromEntries(result.steps.map((s) => [s.stepId, s.status]));
     expect(byId).toEqual({ classify: "success", technical_expert: "success", creative_expert: "skipped" });
@@ -68,7 +80,10 @@ describe("flow types through the cluster (api + scheduler + 2 workers)", () => {
       steps: [
         simStep("generate", { model: "text?value=DRAFT", prompt: "write {{ original }}" }),
         simStep("critique", { model: "text?value=CRITIQUE", action: "critique", prompt: "critique {{ previous }}" }),
-        simStep("refine", { action: "refine", prompt: "refine {{ steps.generate.output }} using {{ steps.critique.output }}" }),
+        simStep("refine", {
+          action: "refine",
+          prompt: "refine {{ steps.generate.output }} using {{ steps.critique.output }}",
+        }),
       ],
     });
     expect(result.finalOutput).toBe("echo: refine DRAFT using CRITIQUE");
@@ -98,11 +113,17 @@ describe("flow types through the cluster (api + scheduler + 2 workers)", () => {
     await api.execute(flowId, { input: "x" }, true);
     const flow: FlowBody = await api.flow(flowId);
     expect(flow.status).toBe("completed");
-    expect(flow.stepResults).toEqual([expect.objectContaining({ stepId: "only", status: "success", output: "echo: only: x" })]);
+    expect(flow.stepResults).toEqual([
+      expect.objectContaining({ stepId: "only", status: "success", output: "echo: only: x" }),
+    ]);
   });
 
   it("numbers a run's events 1, 2, 3 … and archives them in Postgres after it ends", async () => {
-    const flowId = await api.createFlow(threadId, { name: "events", type: "sequential", steps: [simStep("a"), simStep("b")] });
+    const flowId = await api.createFlow(threadId, {
+      name: "events",
+      type: "sequential",
+      steps: [simStep("a"), simStep("b")],
+    });
     await api.execute(flowId, { input: "x" }, true);
     const deadline = Date.now() + 15_000;
     let events = await listFlowEvents(cluster.database!.handle.db, flowId);

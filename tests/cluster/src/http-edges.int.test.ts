@@ -6,7 +6,13 @@ import { ADMIN_TOKEN } from "./tenants.js";
 // The HTTP edges of the all-in-one process (API, scheduler and worker in one: a crash
 // here stops everything), reached as an attacker would, with and without a key.
 
-const MALFORMED_PATH = { error: { code: "validation_error", message: "the URL path is not valid percent-encoding", details: [{ path: "path", message: expect.any(String) }] } };
+const MALFORMED_PATH = {
+  error: {
+    code: "validation_error",
+    message: "the URL path is not valid percent-encoding",
+    details: [{ path: "path", message: expect.any(String) }],
+  },
+};
 
 describe("HTTP edges of the all-in-one process", () => {
   let cluster: Cluster;
@@ -25,7 +31,13 @@ describe("HTTP edges of the all-in-one process", () => {
   };
 
   it("a WebSocket upgrade with malformed percent-encoding, sent without a key, is a 400 and the process keeps serving", async () => {
-    for (const path of ["/v1/flows/%E0%A4%A/ws", "/v1/flows/%/ws", "/v1/flows/%zz/ws?lastEventId=1", "/v1/flows/%C0%AF/ws", "/v1/flows/%00/ws"]) {
+    for (const path of [
+      "/v1/flows/%E0%A4%A/ws",
+      "/v1/flows/%/ws",
+      "/v1/flows/%zz/ws?lastEventId=1",
+      "/v1/flows/%C0%AF/ws",
+      "/v1/flows/%00/ws",
+    ]) {
       const res = await rawHttp(cluster.baseUrl, { method: "GET", path, upgrade: true });
       expect([path, res.status, JSON.parse(res.body)]).toEqual([path, 400, MALFORMED_PATH]);
     }
@@ -36,8 +48,21 @@ describe("HTTP edges of the all-in-one process", () => {
     }
     await alive();
     // And the WebSocket route still works.
-    const flowId = await api.createFlow(await api.createThread(), { name: "ws", type: "sequential", steps: [simStep("a")] });
-    expect((await rawHttp(cluster.baseUrl, { method: "GET", path: `/v1/flows/${flowId}/ws`, upgrade: true, headers: { authorization: `Bearer ${DEV_KEY}` } })).status).toBe(101);
+    const flowId = await api.createFlow(await api.createThread(), {
+      name: "ws",
+      type: "sequential",
+      steps: [simStep("a")],
+    });
+    expect(
+      (
+        await rawHttp(cluster.baseUrl, {
+          method: "GET",
+          path: `/v1/flows/${flowId}/ws`,
+          upgrade: true,
+          headers: { authorization: `Bearer ${DEV_KEY}` },
+        })
+      ).status,
+    ).toBe(101);
   });
 
   it("every malformed percent-encoding (or encoded NUL) in an HTTP path is the same 400, before authentication, on every route", async () => {
@@ -63,19 +88,57 @@ describe("HTTP edges of the all-in-one process", () => {
   });
 
   it("a resume id past what an event id can be is a 400 naming it, on SSE and WebSocket (it was a 500 on an ended flow)", async () => {
-    const flowId = await api.createFlow(await api.createThread(), { name: "ended", type: "sequential", steps: [simStep("a")] });
+    const flowId = await api.createFlow(await api.createThread(), {
+      name: "ended",
+      type: "sequential",
+      steps: [simStep("a")],
+    });
     expect((await api.execute(flowId, { input: "hi" }, true)).body).toMatchObject({ status: "completed" });
     const auth = { authorization: `Bearer ${DEV_KEY}` };
     for (const id of ["9007199254740991", "2147483648", "99999999999999999999999"]) {
-      const sse = await rawHttp(cluster.baseUrl, { method: "GET", path: `/v1/flows/${flowId}/events`, headers: { ...auth, "last-event-id": id } });
-      expect([id, sse.status, JSON.parse(sse.body)]).toEqual([id, 400, { error: expect.objectContaining({ code: "validation_error", details: [{ path: "Last-Event-ID", message: "must be an integer event id from 0 to 2147483647" }] }) }]);
-      const query = await rawHttp(cluster.baseUrl, { method: "GET", path: `/v1/flows/${flowId}/events?lastEventId=${id}`, headers: auth });
+      const sse = await rawHttp(cluster.baseUrl, {
+        method: "GET",
+        path: `/v1/flows/${flowId}/events`,
+        headers: { ...auth, "last-event-id": id },
+      });
+      expect([id, sse.status, JSON.parse(sse.body)]).toEqual([
+        id,
+        400,
+        {
+          error: expect.objectContaining({
+            code: "validation_error",
+            details: [{ path: "Last-Event-ID", message: "must be an integer event id from 0 to 2147483647" }],
+          }),
+        },
+      ]);
+      const query = await rawHttp(cluster.baseUrl, {
+        method: "GET",
+        path: `/v1/flows/${flowId}/events?lastEventId=${id}`,
+        headers: auth,
+      });
       expect([id, query.status]).toEqual([id, 400]);
-      const ws = await rawHttp(cluster.baseUrl, { method: "GET", path: `/v1/flows/${flowId}/ws?lastEventId=${id}`, headers: auth, upgrade: true });
-      expect([id, ws.status, JSON.parse(ws.body).error.details]).toEqual([id, 400, [{ path: "lastEventId", message: expect.any(String) }]]);
+      const ws = await rawHttp(cluster.baseUrl, {
+        method: "GET",
+        path: `/v1/flows/${flowId}/ws?lastEventId=${id}`,
+        headers: auth,
+        upgrade: true,
+      });
+      expect([id, ws.status, JSON.parse(ws.body).error.details]).toEqual([
+        id,
+        400,
+        [{ path: "lastEventId", message: expect.any(String) }],
+      ]);
     }
     // The largest id is valid: nothing after it, the flow ended, so the stream is over (204).
-    expect((await rawHttp(cluster.baseUrl, { method: "GET", path: `/v1/flows/${flowId}/events`, headers: { ...auth, "last-event-id": "2147483647" } })).status).toBe(204);
+    expect(
+      (
+        await rawHttp(cluster.baseUrl, {
+          method: "GET",
+          path: `/v1/flows/${flowId}/events`,
+          headers: { ...auth, "last-event-id": "2147483647" },
+        })
+      ).status,
+    ).toBe(204);
   });
 
   it("keeps idle connections open 65 s, longer than clients and load balancers keep theirs (Node's default is 5 s)", async () => {
@@ -106,11 +169,24 @@ describe("HTTP edges of the all-in-one process", () => {
         csp: res.headers["content-security-policy"],
         poweredBy: res.headers["x-powered-by"],
       };
-      expect([path, seen]).toEqual([path, { status, nosniff: "nosniff", frame: "DENY", csp: expect.stringContaining("frame-ancestors 'none'"), poweredBy: undefined }]);
+      expect([path, seen]).toEqual([
+        path,
+        {
+          status,
+          nosniff: "nosniff",
+          frame: "DENY",
+          csp: expect.stringContaining("frame-ancestors 'none'"),
+          poweredBy: undefined,
+        },
+      ]);
     }
     // The JSON API lets nothing load; the board's page may load its own scripts and nothing else.
-    expect((await rawHttp(cluster.baseUrl, { method: "GET", path: "/healthz" })).headers["content-security-policy"]).toBe("default-src 'none';frame-ancestors 'none'");
-    const board = (await rawHttp(cluster.baseUrl, { method: "GET", path: "/admin/queues", headers: admin })).headers["content-security-policy"];
+    expect(
+      (await rawHttp(cluster.baseUrl, { method: "GET", path: "/healthz" })).headers["content-security-policy"],
+    ).toBe("default-src 'none';frame-ancestors 'none'");
+    const board = (await rawHttp(cluster.baseUrl, { method: "GET", path: "/admin/queues", headers: admin })).headers[
+      "content-security-policy"
+    ];
     expect(board).toContain("script-src 'self'");
     expect(board).not.toMatch(/script-src[^;]*unsafe/);
   });

@@ -19,7 +19,11 @@ describe("load", () => {
     const definition = {
       name: "load",
       type: "parallel",
-      steps: [simStep("a", { model: "slow?latencyMs=20" }), simStep("b"), simStep("agg", { aggregate: true, prompt: "{{ all }}" })],
+      steps: [
+        simStep("a", { model: "slow?latencyMs=20" }),
+        simStep("b"),
+        simStep("agg", { aggregate: true, prompt: "{{ all }}" }),
+      ],
     };
     const flowIds = await Promise.all(Array.from({ length: 200 }, () => api.createFlow(threadId, definition)));
     const started = await Promise.all(flowIds.map((id, i) => api.execute(id, { input: `request ${i}` })));

@@ -28,7 +28,11 @@ describe("operations surface across processes (api + scheduler + 2 workers)", ()
     api = new ApiClient(cluster.baseUrl);
     const threadId = await api.createThread();
     for (let i = 0; i < FLOWS; i += 1) {
-      const flowId = await api.createFlow(threadId, { name: `Metered ${i}`, type: "sequential", steps: [simStep("draft", { prompt: "original" }), simStep("review")] });
+      const flowId = await api.createFlow(threadId, {
+        name: `Metered ${i}`,
+        type: "sequential",
+        steps: [simStep("draft", { prompt: "original" }), simStep("review")],
+      });
       const res = await api.execute(flowId, { input: `${PROMPT_CANARY} ${i}` }, true);
       expect(res.body.status).toBe("completed");
     }
@@ -53,7 +57,12 @@ describe("operations surface across processes (api + scheduler + 2 workers)", ()
     const expected = FLOWS * STEPS_PER_FLOW;
     // Workers record right after each commit without waiting for it: allow a moment.
     let text = await scrape();
-    for (let i = 0; i < 50 && (sample(text, 'ensemble_step_attempts_total{provider="sim",model="echo",status="success"}') ?? 0) < expected; i += 1) {
+    for (
+      let i = 0;
+      i < 50 &&
+      (sample(text, 'ensemble_step_attempts_total{provider="sim",model="echo",status="success"}') ?? 0) < expected;
+      i += 1
+    ) {
       await new Promise((r) => setTimeout(r, 100));
       text = await scrape();
     }
@@ -62,7 +71,9 @@ describe("operations surface across processes (api + scheduler + 2 workers)", ()
     expect(sample(text, 'ensemble_step_duration_seconds_bucket{provider="sim",model="echo",le="+Inf"}')).toBe(expected);
     expect(sample(text, 'ensemble_step_duration_seconds_sum{provider="sim",model="echo"}')).toBeGreaterThan(0);
     expect(sample(text, 'ensemble_step_tokens_total{provider="sim",model="echo",kind="prompt"}')).toBeGreaterThan(0);
-    expect(sample(text, 'ensemble_step_tokens_total{provider="sim",model="echo",kind="completion"}')).toBeGreaterThan(0);
+    expect(sample(text, 'ensemble_step_tokens_total{provider="sim",model="echo",kind="completion"}')).toBeGreaterThan(
+      0,
+    );
     // Every flow ended: none active; the queues hold nothing waiting.
     expect(sample(text, 'ensemble_flows{status="running"}')).toBe(0);
     expect(sample(text, 'ensemble_flows{status="queued"}')).toBe(0);
@@ -74,21 +85,32 @@ describe("operations surface across processes (api + scheduler + 2 workers)", ()
   it("Bull Board: 401 without the token; with it, both queues and readable job names", async () => {
     expect((await fetch(`${cluster.baseUrl}/admin/queues`)).status).toBe(401);
     expect((await fetch(`${cluster.baseUrl}/admin/queues/api/queues`)).status).toBe(401);
-    const res = await fetch(`${cluster.baseUrl}/admin/queues/api/queues?activeQueue=steps&status=completed&page=1&jobsPerPage=50`, { headers: admin });
+    const res = await fetch(
+      `${cluster.baseUrl}/admin/queues/api/queues?activeQueue=steps&status=completed&page=1&jobsPerPage=50`,
+      { headers: admin },
+    );
     expect(res.status).toBe(200);
     const body = (await res.json()) as { queues: { name: string; jobs: { name: string; returnValue: unknown }[] }[] };
     expect(body.queues.map((q) => q.name).sort()).toEqual(["flows", "steps"]);
     const jobs = body.queues.find((q) => q.name === "steps")?.jobs ?? [];
-    expect(jobs.map((j) => j.name)).toEqual(expect.arrayContaining(["step.run · Metered 0 › draft", "step.run · Metered 2 › draft"]));
+    expect(jobs.map((j) => j.name)).toEqual(
+      expect.arrayContaining(["step.run · Metered 0 › draft", "step.run · Metered 2 › draft"]),
+    );
     // A run's next step runs in the job of the step before it, whose return value names it.
-    expect(jobs.find((j) => j.name === "step.run · Metered 2 › draft")?.returnValue).toEqual({ result: "done", continuedWith: ["Metered 2 › review"] });
+    expect(jobs.find((j) => j.name === "step.run · Metered 2 › draft")?.returnValue).toEqual({
+      result: "done",
+      continuedWith: ["Metered 2 › review"],
+    });
   });
 
   it("Bull Board's JSON API shows no prompt text, provider key, API key or admin token", async () => {
     const bodies: string[] = [];
     for (const queue of ["flows", "steps"]) {
       for (const status of ["latest", "completed", "failed", "delayed", "waiting", "active"]) {
-        const res = await fetch(`${cluster.baseUrl}/admin/queues/api/queues?activeQueue=${queue}&status=${status}&page=1&jobsPerPage=100`, { headers: admin });
+        const res = await fetch(
+          `${cluster.baseUrl}/admin/queues/api/queues?activeQueue=${queue}&status=${status}&page=1&jobsPerPage=100`,
+          { headers: admin },
+        );
         expect(res.status).toBe(200);
         bodies.push(await res.text());
       }

@@ -22,15 +22,38 @@ const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 /** Bytes a client can put in a request target: 0x21–0xff (Node refuses the rest, as would any server's parser). */
 const rawChar = fc.integer({ min: 0x21, max: 0xff }).map((code) => String.fromCharCode(code));
-const percentByte = fc.integer({ min: 0, max: 0xff }).map((byte) => `%${byte.toString(16).padStart(2, "0").toUpperCase()}`);
-const brokenPercent = fc.constantFrom("%", "%E0%A4%A", "%zz", "%C0%AF", "%ED%A0%80", "%F4%90%80%80", "%0", "%%", "%00", "%2F", "%2e%2e");
+const percentByte = fc
+  .integer({ min: 0, max: 0xff })
+  .map((byte) => `%${byte.toString(16).padStart(2, "0").toUpperCase()}`);
+const brokenPercent = fc.constantFrom(
+  "%",
+  "%E0%A4%A",
+  "%zz",
+  "%C0%AF",
+  "%ED%A0%80",
+  "%F4%90%80%80",
+  "%0",
+  "%%",
+  "%00",
+  "%2F",
+  "%2e%2e",
+);
 /** One path segment: valid ids, truncated and invalid UTF-8, raw high bytes, traversal, or empty. */
 const segment = fc.oneof(
   fc.constantFrom("", ".", "..", "00000000-0000-0000-0000-000000000000", "constructor", "__proto__"),
-  fc.array(fc.oneof(rawChar, percentByte, brokenPercent), { maxLength: 12 }).map((parts) => parts.join("").replaceAll("/", "%2F").replaceAll("?", "%3F").replaceAll("#", "%23")),
+  fc
+    .array(fc.oneof(rawChar, percentByte, brokenPercent), { maxLength: 12 })
+    .map((parts) => parts.join("").replaceAll("/", "%2F").replaceAll("?", "%3F").replaceAll("#", "%23")),
   fc.string({ unit: "binary", maxLength: 8 }).map((s) => encodeURIComponent(s)),
 );
-const query = fc.option(fc.array(fc.oneof(rawChar, percentByte, brokenPercent, fc.constantFrom("&", "=", "lastEventId=", "wait=true")), { maxLength: 10 }).map((parts) => `?${parts.join("").replaceAll("#", "%23")}`), { nil: "" });
+const query = fc.option(
+  fc
+    .array(fc.oneof(rawChar, percentByte, brokenPercent, fc.constantFrom("&", "=", "lastEventId=", "wait=true")), {
+      maxLength: 10,
+    })
+    .map((parts) => `?${parts.join("").replaceAll("#", "%23")}`),
+  { nil: "" },
+);
 
 describe("path fuzzing against a running API process", () => {
   let cluster: Cluster;
@@ -39,8 +62,15 @@ describe("path fuzzing against a running API process", () => {
     cluster = await Cluster.start({ workers: 0, env: { ADMIN_TOKEN, LOG_LEVEL: "warn" } });
     // The route list is the one the process serves: its OpenAPI document.
     const doc = (await (await fetch(`${cluster.baseUrl}/openapi.json`)).json()) as { paths: Record<string, unknown> };
-    templates = [...Object.keys(doc.paths), "/admin/queues/{rest}", "/admin/queues/api/queues/{queue}/{job}", "/admin/queues/static/{rest}"];
-    expect(templates).toEqual(expect.arrayContaining(["/v1/flows/{flowId}/steps/{stepId}/execute", "/v1/flows/{flowId}/ws", "/healthz"]));
+    templates = [
+      ...Object.keys(doc.paths),
+      "/admin/queues/{rest}",
+      "/admin/queues/api/queues/{queue}/{job}",
+      "/admin/queues/static/{rest}",
+    ];
+    expect(templates).toEqual(
+      expect.arrayContaining(["/v1/flows/{flowId}/steps/{stepId}/execute", "/v1/flows/{flowId}/ws", "/healthz"]),
+    );
   }, 120_000);
   afterAll(async () => {
     await cluster?.stop();
@@ -64,17 +94,39 @@ describe("path fuzzing against a running API process", () => {
         fc.asyncProperty(request, async (r) => {
           let i = 0;
           const path = r.template.replace(/\{[^}]+\}/g, () => r.params[i++] ?? "") + r.query;
-          const authorization = { none: undefined, key: `Bearer ${DEV_KEY}`, admin: `Bearer ${ADMIN_TOKEN}`, garbage: "Bearer %E0%A4%A\u00ff" }[r.auth];
-          const headers: Record<string, string> = { ...(authorization ? { authorization } : {}), ...(r.body !== undefined ? { "content-type": "application/json" } : {}) };
+          const authorization = {
+            none: undefined,
+            key: `Bearer ${DEV_KEY}`,
+            admin: `Bearer ${ADMIN_TOKEN}`,
+            garbage: "Bearer %E0%A4%A\u00ff",
+          }[r.auth];
+          const headers: Record<string, string> = {
+            ...(authorization ? { authorization } : {}),
+            ...(r.body !== undefined ? { "content-type": "application/json" } : {}),
+          };
           // An upgrade is a GET; a HEAD has no body.
           const method = r.upgrade ? "GET" : r.method;
-          const res: RawHttpResponse = await rawHttp(cluster.baseUrl, { method, path, headers, upgrade: r.upgrade, ...(r.body !== undefined && method !== "HEAD" && method !== "GET" ? { body: r.body } : {}) });
+          const res: RawHttpResponse = await rawHttp(cluster.baseUrl, {
+            method,
+            path,
+            headers,
+            upgrade: r.upgrade,
+            ...(r.body !== undefined && method !== "HEAD" && method !== "GET" ? { body: r.body } : {}),
+          });
           seen.set(res.status, (seen.get(res.status) ?? 0) + 1);
-          if (res.status >= 500) throw new Error(`${method} ${path}${r.upgrade ? " (upgrade)" : ""} → ${res.status} ${res.body.slice(0, 300)}`);
-          if (cluster.processes.some((p) => p.child.exitCode !== null || p.child.signalCode !== null)) throw new Error(`the API exited after ${method} ${path}`);
+          if (res.status >= 500)
+            throw new Error(
+              `${method} ${path}${r.upgrade ? " (upgrade)" : ""} → ${res.status} ${res.body.slice(0, 300)}`,
+            );
+          if (cluster.processes.some((p) => p.child.exitCode !== null || p.child.signalCode !== null))
+            throw new Error(`the API exited after ${method} ${path}`);
         }),
         // No shrinking: after a crash every request fails, so the first failure is the one to show.
-        { numRuns: RUNS, endOnFailure: true, ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}) },
+        {
+          numRuns: RUNS,
+          endOnFailure: true,
+          ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}),
+        },
       );
     } catch (err) {
       failure = err as Error; // fast-check's report (seed, shrunk request) comes first
@@ -82,12 +134,16 @@ describe("path fuzzing against a running API process", () => {
     const latencies = await health.stop();
     const sorted = latencies.sort((a, b) => a - b);
     const p = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Infinity;
-    process.stdout.write(`path fuzz: ${RUNS} runs, statuses ${JSON.stringify(Object.fromEntries(seen))}; /healthz ${sorted.length} samples, p50 ${p(0.5).toFixed(1)} ms, p95 ${p(0.95).toFixed(1)} ms, max ${p(1).toFixed(1)} ms\n`);
+    process.stdout.write(
+      `path fuzz: ${RUNS} runs, statuses ${JSON.stringify(Object.fromEntries(seen))}; /healthz ${sorted.length} samples, p50 ${p(0.5).toFixed(1)} ms, p95 ${p(0.95).toFixed(1)} ms, max ${p(1).toFixed(1)} ms\n`,
+    );
     if (failure) throw failure;
     expect(sorted.length).toBeGreaterThan(10);
     expect(p(0.95)).toBeLessThan(HEALTH_P95_MS);
     expect(p(1)).toBeLessThan(HEALTH_MAX_MS);
-    expect(cluster.processes.filter((p) => p.child.exitCode !== null || p.child.signalCode !== null).map((p) => p.name)).toEqual([]);
+    expect(
+      cluster.processes.filter((p) => p.child.exitCode !== null || p.child.signalCode !== null).map((p) => p.name),
+    ).toEqual([]);
   }, 180_000);
 });
 

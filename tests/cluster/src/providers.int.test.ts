@@ -1,4 +1,9 @@
-import { startFakeOpenAI, startFakeVendors, type FakeVendors, type FakeVendorServer } from "@ensemble/providers/testing";
+import {
+  startFakeOpenAI,
+  startFakeVendors,
+  type FakeVendors,
+  type FakeVendorServer,
+} from "@ensemble/providers/testing";
 import { readFileSync } from "node:fs";
 import { createRedisConnection, ProgressBus } from "@ensemble/queue";
 import { ApiClient, type FlowBody, type StepResultBody } from "./api-client.js";
@@ -45,7 +50,11 @@ describe("real providers through the cluster", () => {
     for (const server of [vendors.openai, vendors.anthropic, vendors.google, limited]) server.reset();
   });
 
-  const run = async (definition: unknown, input = "Explain vector clocks", extra: Record<string, unknown> = {}): Promise<FlowBody & { result: Record<string, unknown> }> => {
+  const run = async (
+    definition: unknown,
+    input = "Explain vector clocks",
+    extra: Record<string, unknown> = {},
+  ): Promise<FlowBody & { result: Record<string, unknown> }> => {
     const flowId = await api.createFlow(threadId, definition);
     const res = await api.execute(flowId, { input, ...extra }, true);
     expect(res.status).toBe(200);
@@ -58,16 +67,47 @@ describe("real providers through the cluster", () => {
   };
 
   it("runs a critique across three vendors: OpenAI generates, Anthropic critiques, Google refines — each priced, the flow totalled", async () => {
-    vendors.openai.respondWith(() => ({ text: "DRAFT: vector clocks order events", usage: { promptTokens: 1_000, completionTokens: 500 } }));
-    vendors.anthropic.respondWith(() => ({ text: "CRITIQUE: add an example", usage: { promptTokens: 2_000, completionTokens: 100 } }));
-    vendors.google.respondWith(() => ({ text: "FINAL: vector clocks, with an example", usage: { promptTokens: 3_000, completionTokens: 1_000 } }));
+    vendors.openai.respondWith(() => ({
+      text: "DRAFT: vector clocks order events",
+      usage: { promptTokens: 1_000, completionTokens: 500 },
+    }));
+    vendors.anthropic.respondWith(() => ({
+      text: "CRITIQUE: add an example",
+      usage: { promptTokens: 2_000, completionTokens: 100 },
+    }));
+    vendors.google.respondWith(() => ({
+      text: "FINAL: vector clocks, with an example",
+      usage: { promptTokens: 3_000, completionTokens: 1_000 },
+    }));
     const flow = await run({
       name: "three vendors",
       type: "critique",
       steps: [
-        { id: "generate", provider: "openai", model: "gpt-4o", action: "generate", prompt: "{{ original }}", systemPrompt: "You are concise.", settings: { temperature: 0.3, maxTokens: 400 } },
-        { id: "critique", provider: "anthropic", model: "claude-sonnet-4-5", action: "critique", prompt: "Critique: {{ previous }}", settings: { maxTokens: 300 } },
-        { id: "refine", provider: "google", model: "gemini-2.5-flash", action: "refine", prompt: "Improve {{ steps.generate.output }} using {{ previous }}", settings: { topP: 0.9 } },
+        {
+          id: "generate",
+          provider: "openai",
+          model: "gpt-4o",
+          action: "generate",
+          prompt: "{{ original }}",
+          systemPrompt: "You are concise.",
+          settings: { temperature: 0.3, maxTokens: 400 },
+        },
+        {
+          id: "critique",
+          provider: "anthropic",
+          model: "claude-sonnet-4-5",
+          action: "critique",
+          prompt: "Critique: {{ previous }}",
+          settings: { maxTokens: 300 },
+        },
+        {
+          id: "refine",
+          provider: "google",
+          model: "gemini-2.5-flash",
+          action: "refine",
+          prompt: "Improve {{ steps.generate.output }} using {{ previous }}",
+          settings: { topP: 0.9 },
+        },
       ],
     });
     expect(flow.status).toBe("completed");
@@ -80,7 +120,9 @@ describe("real providers through the cluster", () => {
     expect(openaiRequest?.prompt).toContain("Explain vector clocks");
     expect(vendors.anthropic.requests[0]?.prompt).toContain("Critique: DRAFT: vector clocks order events");
     expect(vendors.anthropic.requests[0]?.body).toMatchObject({ model: "claude-sonnet-4-5", max_tokens: 300 });
-    expect(vendors.google.requests[0]?.prompt).toContain("Improve DRAFT: vector clocks order events using CRITIQUE: add an example");
+    expect(vendors.google.requests[0]?.prompt).toContain(
+      "Improve DRAFT: vector clocks order events using CRITIQUE: add an example",
+    );
 
     // Per-step cost from the default price table (USD per million tokens), and the flow's total.
     const costs = {
@@ -98,7 +140,11 @@ describe("real providers through the cluster", () => {
 
   it("streams: token deltas arrive in order as step_progress events tagged with the attempt, and usage comes from the stream", async () => {
     const words = Array.from({ length: 60 }, (_, i) => `w${i}`);
-    vendors.google.respondWith(() => ({ text: words.join(" "), chunkDelayMs: 10, usage: { promptTokens: 42, completionTokens: 60 } }));
+    vendors.google.respondWith(() => ({
+      text: words.join(" "),
+      chunkDelayMs: 10,
+      usage: { promptTokens: 42, completionTokens: 60 },
+    }));
     const flow = await run({
       name: "stream",
       type: "sequential",
@@ -106,8 +152,15 @@ describe("real providers through the cluster", () => {
     });
     expect(flow.status).toBe("completed");
     expect(vendors.google.requests[0]?.stream).toBe(true);
-    expect(stepOf(flow, "a") as StepResultBody & { usage: unknown }).toMatchObject({ output: words.join(" "), usage: { promptTokens: 42, completionTokens: 60, totalTokens: 102 } });
-    const redis = createRedisConnection({ url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379", role: "worker", name: "test-events" });
+    expect(stepOf(flow, "a") as StepResultBody & { usage: unknown }).toMatchObject({
+      output: words.join(" "),
+      usage: { promptTokens: 42, completionTokens: 60, totalTokens: 102 },
+    });
+    const redis = createRedisConnection({
+      url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+      role: "worker",
+      name: "test-events",
+    });
     try {
       const events = await new ProgressBus({ publisher: redis, prefix: cluster.prefix }).readAfter(flow.id, 0);
       const progress = events.filter((e) => e.type === "step_progress");
@@ -131,7 +184,17 @@ describe("real providers through the cluster", () => {
     const flow = await run({
       name: "429",
       type: "sequential",
-      steps: [{ id: "a", provider: "anthropic", model: "claude-haiku-4-5", action: "generate", prompt: "{{ original }}", retryOnFailure: true, maxRetries: 2 }],
+      steps: [
+        {
+          id: "a",
+          provider: "anthropic",
+          model: "claude-haiku-4-5",
+          action: "generate",
+          prompt: "{{ original }}",
+          retryOnFailure: true,
+          maxRetries: 2,
+        },
+      ],
     });
     expect(flow.status).toBe("completed");
     expect(stepOf(flow, "a")).toMatchObject({ status: "success", output: "recovered", retryCount: 1 });
@@ -160,7 +223,13 @@ describe("real providers through the cluster", () => {
       ],
     });
     expect(flow.status).toBe("completed");
-    expect(stepOf(flow, "a")).toMatchObject({ status: "success", output: "the fallback's answer", provider: "google", model: "gemini-2.5-flash", retryCount: 2 });
+    expect(stepOf(flow, "a")).toMatchObject({
+      status: "success",
+      output: "the fallback's answer",
+      provider: "google",
+      model: "gemini-2.5-flash",
+      retryCount: 2,
+    });
     expect(vendors.openai.requests).toHaveLength(2);
     expect(vendors.google.requests).toHaveLength(1);
   });
@@ -170,7 +239,18 @@ describe("real providers through the cluster", () => {
     const flow = await run({
       name: "401",
       type: "sequential",
-      steps: [{ id: "a", provider: "openai", model: "gpt-4o", action: "generate", prompt: "{{ original }}", retryOnFailure: true, maxRetries: 3, fallbacks: [{ provider: "google", model: "gemini-2.5-flash" }] }],
+      steps: [
+        {
+          id: "a",
+          provider: "openai",
+          model: "gpt-4o",
+          action: "generate",
+          prompt: "{{ original }}",
+          retryOnFailure: true,
+          maxRetries: 3,
+          fallbacks: [{ provider: "google", model: "gemini-2.5-flash" }],
+        },
+      ],
     });
     expect(flow.status).toBe("failed");
     const step = stepOf(flow, "a");
@@ -186,7 +266,16 @@ describe("real providers through the cluster", () => {
     const flow = await run({
       name: "timeout",
       type: "sequential",
-      steps: [{ id: "a", provider: "google", model: "gemini-2.5-pro", action: "generate", prompt: "{{ original }}", timeout: 1_000 }],
+      steps: [
+        {
+          id: "a",
+          provider: "google",
+          model: "gemini-2.5-pro",
+          action: "generate",
+          prompt: "{{ original }}",
+          timeout: 1_000,
+        },
+      ],
     });
     expect(flow.status).toBe("failed");
     expect(stepOf(flow, "a").error?.code).toBe("timeout");
@@ -194,11 +283,16 @@ describe("real providers through the cluster", () => {
   });
 
   it("cancel mid-stream aborts the streaming call: the server sees its connection closed within a second", async () => {
-    vendors.anthropic.respondWith(() => ({ text: Array.from({ length: 400 }, (_, i) => `word${i}`).join(" "), chunkDelayMs: 50 }));
+    vendors.anthropic.respondWith(() => ({
+      text: Array.from({ length: 400 }, (_, i) => `word${i}`).join(" "),
+      chunkDelayMs: 50,
+    }));
     const flowId = await api.createFlow(threadId, {
       name: "cancel stream",
       type: "sequential",
-      steps: [{ id: "a", provider: "anthropic", model: "claude-sonnet-4-5", action: "generate", prompt: "{{ original }}" }],
+      steps: [
+        { id: "a", provider: "anthropic", model: "claude-sonnet-4-5", action: "generate", prompt: "{{ original }}" },
+      ],
     });
     expect((await api.execute(flowId, { input: "long answer please" })).status).toBe(202);
     await vendors.anthropic.waitFor((requests) => requests.length === 1, 10_000);
@@ -212,12 +306,21 @@ describe("real providers through the cluster", () => {
   });
 
   it("a flow that spends its budget mid-way ends failed budget_exceeded, earlier results kept, the rest cancelled", async () => {
-    vendors.openai.respondWith(() => ({ text: "expensive", usage: { promptTokens: 50_000, completionTokens: 10_000 } }));
+    vendors.openai.respondWith(() => ({
+      text: "expensive",
+      usage: { promptTokens: 50_000, completionTokens: 10_000 },
+    }));
     const flow = await run({
       name: "budget",
       type: "sequential",
       budget: { maxCostUsd: 0.2 },
-      steps: ["a", "b", "c", "d"].map((id) => ({ id, provider: "openai", model: "gpt-4o", action: "generate", prompt: "{{ previous }}" })),
+      steps: ["a", "b", "c", "d"].map((id) => ({
+        id,
+        provider: "openai",
+        model: "gpt-4o",
+        action: "generate",
+        prompt: "{{ previous }}",
+      })),
     });
     // Each call costs 50k × $2.5/M + 10k × $10/M = $0.225: the first one spends the budget.
     expect(flow.status).toBe("failed");
@@ -235,19 +338,29 @@ describe("real providers through the cluster", () => {
         api.createFlow(threadId, {
           name: `limited ${i}`,
           type: "parallel",
-          steps: ["a", "b"].map((id) => ({ id, provider: "limited", model: "local-model", action: "generate", prompt: "{{ original }}" })),
+          steps: ["a", "b"].map((id) => ({
+            id,
+            provider: "limited",
+            model: "local-model",
+            action: "generate",
+            prompt: "{{ original }}",
+          })),
         }),
       ),
     );
     await Promise.all(flowIds.map((id) => api.execute(id, { input: "hi" })));
-    for (const id of flowIds) expect((await api.waitForStatus(id, ["completed", "failed"], 60_000)).status).toBe("completed");
+    for (const id of flowIds)
+      expect((await api.waitForStatus(id, ["completed", "failed"], 60_000)).status).toBe("completed");
     expect(arrivals).toHaveLength(10);
     arrivals.sort((x, y) => x - y);
     // The limiter admits a call just before the SDK sends it; the request reaches the server
     // a few ms later (more on this loaded 2-core machine), so windows are checked with that
     // much slack. 10 calls at 4 per window need two full windows after the first.
     const SLACK_MS = 300;
-    for (const start of arrivals) expect(arrivals.filter((t) => t >= start && t < start + RATE_WINDOW_MS - SLACK_MS).length).toBeLessThanOrEqual(RATE_LIMIT);
+    for (const start of arrivals)
+      expect(arrivals.filter((t) => t >= start && t < start + RATE_WINDOW_MS - SLACK_MS).length).toBeLessThanOrEqual(
+        RATE_LIMIT,
+      );
     expect((arrivals.at(-1) as number) - (arrivals[0] as number)).toBeGreaterThanOrEqual(2 * RATE_WINDOW_MS - SLACK_MS);
   }, 90_000);
 
@@ -260,16 +373,26 @@ describe("real providers through the cluster", () => {
         api.createFlow(threadId, {
           name: `limited chain ${i}`,
           type: "sequential",
-          steps: ["a", "b", "c", "d"].map((id) => ({ id, provider: "limited", model: "local-model", action: "generate", prompt: "{{ original }}" })),
+          steps: ["a", "b", "c", "d"].map((id) => ({
+            id,
+            provider: "limited",
+            model: "local-model",
+            action: "generate",
+            prompt: "{{ original }}",
+          })),
         }),
       ),
     );
     await Promise.all(flowIds.map((id) => api.execute(id, { input: "hi" })));
-    for (const id of flowIds) expect((await api.waitForStatus(id, ["completed", "failed"], 60_000)).status).toBe("completed");
+    for (const id of flowIds)
+      expect((await api.waitForStatus(id, ["completed", "failed"], 60_000)).status).toBe("completed");
     expect(arrivals).toHaveLength(8);
     arrivals.sort((x, y) => x - y);
     const SLACK_MS = 300;
-    for (const start of arrivals) expect(arrivals.filter((t) => t >= start && t < start + RATE_WINDOW_MS - SLACK_MS).length).toBeLessThanOrEqual(RATE_LIMIT);
+    for (const start of arrivals)
+      expect(arrivals.filter((t) => t >= start && t < start + RATE_WINDOW_MS - SLACK_MS).length).toBeLessThanOrEqual(
+        RATE_LIMIT,
+      );
     // 8 calls at 4 per window: the second four waited for the next window.
     expect((arrivals.at(-1) as number) - (arrivals[0] as number)).toBeGreaterThanOrEqual(RATE_WINDOW_MS - SLACK_MS);
   }, 90_000);
@@ -278,24 +401,52 @@ describe("real providers through the cluster", () => {
     const CANARY = "CANARY-7f3a-do-not-share";
 
     it("refuses at create a flow that would send one provider's output to a provider that forbids it", async () => {
-      expect((await api.request("PUT", "/v1/policies/anthropic", { allowConversationHistory: true, allowCrossProviderContext: false, allowAttachments: false })).status).toBe(200);
+      expect(
+        (
+          await api.request("PUT", "/v1/policies/anthropic", {
+            allowConversationHistory: true,
+            allowCrossProviderContext: false,
+            allowAttachments: false,
+          })
+        ).status,
+      ).toBe(200);
       try {
-        const res = await api.request<{ error: { code: string; details: Record<string, unknown>[] } }>("POST", "/v1/flows", {
-          threadId,
-          definition: {
-            name: "forbidden",
-            type: "sequential",
-            steps: [
-              { id: "a", provider: "openai", model: "gpt-4o", action: "generate", prompt: "{{ original }}" },
-              { id: "b", provider: "anthropic", model: "claude-sonnet-4-5", action: "critique", prompt: "{{ previous }}" },
-            ],
+        const res = await api.request<{ error: { code: string; details: Record<string, unknown>[] } }>(
+          "POST",
+          "/v1/flows",
+          {
+            threadId,
+            definition: {
+              name: "forbidden",
+              type: "sequential",
+              steps: [
+                { id: "a", provider: "openai", model: "gpt-4o", action: "generate", prompt: "{{ original }}" },
+                {
+                  id: "b",
+                  provider: "anthropic",
+                  model: "claude-sonnet-4-5",
+                  action: "critique",
+                  prompt: "{{ previous }}",
+                },
+              ],
+            },
           },
-        });
+        );
         expect(res.status).toBe(403);
         expect(res.body.error.code).toBe("policy_violation");
-        expect(res.body.error.details).toEqual([expect.objectContaining({ path: "definition.steps[1]", provider: "anthropic", setting: "allowCrossProviderContext" })]);
+        expect(res.body.error.details).toEqual([
+          expect.objectContaining({
+            path: "definition.steps[1]",
+            provider: "anthropic",
+            setting: "allowCrossProviderContext",
+          }),
+        ]);
       } finally {
-        await api.request("PUT", "/v1/policies/anthropic", { allowConversationHistory: true, allowCrossProviderContext: true, allowAttachments: true });
+        await api.request("PUT", "/v1/policies/anthropic", {
+          allowConversationHistory: true,
+          allowCrossProviderContext: true,
+          allowAttachments: true,
+        });
       }
     });
 
@@ -304,14 +455,36 @@ describe("real providers through the cluster", () => {
       // another provider's output, so its primary is passed over at run time and its fallback answers.
       vendors.google.respondWith(() => ({ status: 503, errorMessage: "overloaded" }));
       vendors.openai.respondWith(() => `secret draft ${CANARY}`);
-      expect((await api.request("PUT", "/v1/policies/google", { allowConversationHistory: false, allowCrossProviderContext: false, allowAttachments: false })).status).toBe(200);
+      expect(
+        (
+          await api.request("PUT", "/v1/policies/google", {
+            allowConversationHistory: false,
+            allowCrossProviderContext: false,
+            allowAttachments: false,
+          })
+        ).status,
+      ).toBe(200);
       try {
         const flow = await run({
           name: "canary via fallback",
           type: "sequential",
           steps: [
-            { id: "draft", provider: "google", model: "gemini-2.5-flash", action: "generate", prompt: "{{ original }}", fallbacks: [{ provider: "openai", model: "gpt-4o" }] },
-            { id: "review", provider: "google", model: "gemini-2.5-pro", action: "critique", prompt: "Review: {{ previous }}", fallbacks: [{ provider: "anthropic", model: "claude-sonnet-4-5" }] },
+            {
+              id: "draft",
+              provider: "google",
+              model: "gemini-2.5-flash",
+              action: "generate",
+              prompt: "{{ original }}",
+              fallbacks: [{ provider: "openai", model: "gpt-4o" }],
+            },
+            {
+              id: "review",
+              provider: "google",
+              model: "gemini-2.5-pro",
+              action: "critique",
+              prompt: "Review: {{ previous }}",
+              fallbacks: [{ provider: "anthropic", model: "claude-sonnet-4-5" }],
+            },
           ],
         });
         expect(flow.status).toBe("completed");
@@ -322,14 +495,33 @@ describe("real providers through the cluster", () => {
         expect(vendors.google.requests).toHaveLength(1);
         expect(vendors.google.requests.some((r) => JSON.stringify(r.body).includes(CANARY))).toBe(false);
       } finally {
-        await api.request("PUT", "/v1/policies/google", { allowConversationHistory: true, allowCrossProviderContext: true, allowAttachments: true });
+        await api.request("PUT", "/v1/policies/google", {
+          allowConversationHistory: true,
+          allowCrossProviderContext: true,
+          allowAttachments: true,
+        });
       }
     });
 
     it("thread history with a canary is left out for a provider that may not see history", async () => {
       const historyThread = await api.createThread("history");
-      expect((await api.request("POST", `/v1/threads/${historyThread}/messages`, { role: "user", content: `earlier: ${CANARY}` })).status).toBe(201);
-      expect((await api.request("PUT", "/v1/policies/google", { allowConversationHistory: false, allowCrossProviderContext: true, allowAttachments: false })).status).toBe(200);
+      expect(
+        (
+          await api.request("POST", `/v1/threads/${historyThread}/messages`, {
+            role: "user",
+            content: `earlier: ${CANARY}`,
+          })
+        ).status,
+      ).toBe(201);
+      expect(
+        (
+          await api.request("PUT", "/v1/policies/google", {
+            allowConversationHistory: false,
+            allowCrossProviderContext: true,
+            allowAttachments: false,
+          })
+        ).status,
+      ).toBe(200);
       try {
         const flowId = await api.createFlow(historyThread, {
           name: "history",
@@ -346,7 +538,11 @@ describe("real providers through the cluster", () => {
         // The provider allowed history gets it.
         expect(JSON.stringify(vendors.openai.requests[0]?.body)).toContain(CANARY);
       } finally {
-        await api.request("PUT", "/v1/policies/google", { allowConversationHistory: true, allowCrossProviderContext: true, allowAttachments: true });
+        await api.request("PUT", "/v1/policies/google", {
+          allowConversationHistory: true,
+          allowCrossProviderContext: true,
+          allowAttachments: true,
+        });
       }
     });
   });
@@ -358,14 +554,31 @@ describe("real providers through the cluster", () => {
       type: "sequential",
       steps: [
         { id: "a", provider: "openai", model: "gpt-4o", action: "generate", prompt: "{{ original }}" },
-        { id: "b", provider: "anthropic", model: "claude-haiku-4-5", action: "summarize", prompt: "Summarize: {{ previous }}" },
+        {
+          id: "b",
+          provider: "anthropic",
+          model: "claude-haiku-4-5",
+          action: "summarize",
+          prompt: "Summarize: {{ previous }}",
+        },
       ],
     });
-    const res = await api.request<StepResultBody>("POST", `/v1/flows/${flowId}/steps/b/execute?wait=true`, { input: "just this text" });
+    const res = await api.request<StepResultBody>("POST", `/v1/flows/${flowId}/steps/b/execute?wait=true`, {
+      input: "just this text",
+    });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ stepId: "b", status: "success", provider: "anthropic", output: "alone: Summarize: just this text" });
+    expect(res.body).toMatchObject({
+      stepId: "b",
+      status: "success",
+      provider: "anthropic",
+      output: "alone: Summarize: just this text",
+    });
     expect(vendors.openai.requests).toHaveLength(0);
-    const unknown = await api.request<{ error: { code: string; details: { path: string }[] } }>("POST", `/v1/flows/${flowId}/steps/zzz/execute`, {});
+    const unknown = await api.request<{ error: { code: string; details: { path: string }[] } }>(
+      "POST",
+      `/v1/flows/${flowId}/steps/zzz/execute`,
+      {},
+    );
     expect(unknown.status).toBe(400);
     expect(unknown.body.error.details[0]?.path).toBe("stepId");
   });
@@ -374,7 +587,11 @@ describe("real providers through the cluster", () => {
     const secrets = [vendors.openai.apiKey, vendors.anthropic.apiKey, vendors.google.apiKey];
     const logs = cluster.processes.map((p) => readFileSync(p.logFile, "utf8")).join("\n");
     expect(logs.length).toBeGreaterThan(0);
-    const redis = createRedisConnection({ url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379", role: "worker", name: "test-secrets" });
+    const redis = createRedisConnection({
+      url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+      role: "worker",
+      name: "test-secrets",
+    });
     const stored: string[] = [];
     try {
       let cursor = "0";

@@ -20,9 +20,24 @@ export interface RawHttpRequest {
 /** One HTTP request with the request target exactly as given: for malformed paths and fuzzing. */
 export function rawHttp(baseUrl: string, req: RawHttpRequest, timeoutMs = 10_000): Promise<RawHttpResponse> {
   const { hostname, port } = new URL(baseUrl);
-  const upgradeHeaders = req.upgrade ? { connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": randomBytes(16).toString("base64") } : {};
+  const upgradeHeaders = req.upgrade
+    ? {
+        connection: "Upgrade",
+        upgrade: "websocket",
+        "sec-websocket-version": "13",
+        "sec-websocket-key": randomBytes(16).toString("base64"),
+      }
+    : {};
   return new Promise((resolve, reject) => {
-    const outgoing = request({ hostname, port, method: req.method, path: req.path, headers: { ...upgradeHeaders, ...req.headers }, timeout: timeoutMs, agent: false });
+    const outgoing = request({
+      hostname,
+      port,
+      method: req.method,
+      path: req.path,
+      headers: { ...upgradeHeaders, ...req.headers },
+      timeout: timeoutMs,
+      agent: false,
+    });
     outgoing.on("response", (res) => {
       let body = "";
       res.setEncoding("utf8");
@@ -34,7 +49,9 @@ export function rawHttp(baseUrl: string, req: RawHttpRequest, timeoutMs = 10_000
       socket.destroy();
       resolve({ status: res.statusCode ?? 101, headers: res.headers, body: "" });
     });
-    outgoing.on("timeout", () => outgoing.destroy(new Error(`${req.method} ${req.path}: no answer in ${timeoutMs} ms`)));
+    outgoing.on("timeout", () =>
+      outgoing.destroy(new Error(`${req.method} ${req.path}: no answer in ${timeoutMs} ms`)),
+    );
     outgoing.on("error", reject);
     outgoing.end(req.body);
   });

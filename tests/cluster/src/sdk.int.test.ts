@@ -32,7 +32,13 @@ describe("@ensemble/sdk against the cluster", () => {
   const chain = (model = "slow?latencyMs=150&tokensPerSecond=40", steps = 3): FlowDefinitionInput => ({
     name: "chain",
     type: "sequential",
-    steps: Array.from({ length: steps }, (_, i) => ({ id: `s${i + 1}`, provider: "sim", model, action: "generate" as const, prompt: `part ${i + 1}: {{ original }}` })),
+    steps: Array.from({ length: steps }, (_, i) => ({
+      id: `s${i + 1}`,
+      provider: "sim",
+      model,
+      action: "generate" as const,
+      prompt: `part ${i + 1}: {{ original }}`,
+    })),
   });
 
   it("executeFlow with streaming: onUpdate gets this run's events in order, then resolves with the result", async () => {
@@ -40,10 +46,18 @@ describe("@ensemble/sdk against the cluster", () => {
     const flow = await client.createFlow(threadId, "ignored-user-id", chain());
     expect(flow).toMatchObject({ threadId, name: "chain", status: "pending", run: 0 });
     const updates: FlowStreamUpdate[] = [];
-    const result = await client.executeFlow(flow.id, "ignored-user-id", { input: "hi", streaming: true, onUpdate: (u) => updates.push(u) });
+    const result = await client.executeFlow(flow.id, "ignored-user-id", {
+      input: "hi",
+      streaming: true,
+      onUpdate: (u) => updates.push(u),
+    });
     expect(result).toMatchObject({ flowId: flow.id, status: "completed" });
     expect(result.finalOutput).toMatch(/part 3: hi$/);
-    expect(updates[0]).toMatchObject({ type: "flow_start", flowId: flow.id, data: expect.objectContaining({ run: 1 }) });
+    expect(updates[0]).toMatchObject({
+      type: "flow_start",
+      flowId: flow.id,
+      data: expect.objectContaining({ run: 1 }),
+    });
     expect(updates.at(-1)).toMatchObject({ type: "flow_complete" });
     expect(updates.map((u) => u.id)).toEqual(updates.map((_, i) => updates[0]!.id + i));
     expect(updates.some((u) => u.type === "step_progress")).toBe(true);
@@ -60,21 +74,40 @@ describe("@ensemble/sdk against the cluster", () => {
   it("executeFlow without streaming waits for the result; getFlow, getFlowStatus, listFlows, deleteFlow", async () => {
     const flow = await client.createFlow(threadId, chain("echo", 2));
     const result = await client.executeFlow(flow.id, { input: "q", saveMessages: true });
-    expect(result.steps.map((s) => [s.stepId, s.status])).toEqual([["s1", "success"], ["s2", "success"]]);
+    expect(result.steps.map((s) => [s.stepId, s.status])).toEqual([
+      ["s1", "success"],
+      ["s2", "success"],
+    ]);
     const stored = await client.getFlow(flow.id, "ignored");
     expect(stored).toMatchObject({ status: "completed", run: 1, result: { finalOutput: result.finalOutput } });
     expect(stored.stepResults?.map((s) => s.stepId)).toEqual(["s1", "s2"]);
-    expect(await client.getFlowStatus(flow.id)).toMatchObject({ flowId: flow.id, status: "completed", progress: 100, totalSteps: 2, completedSteps: 2, failedSteps: 0 });
+    expect(await client.getFlowStatus(flow.id)).toMatchObject({
+      flowId: flow.id,
+      status: "completed",
+      progress: 100,
+      totalSteps: 2,
+      completedSteps: 2,
+      failedSteps: 0,
+    });
     const saved = (await client.listMessages(threadId)).filter((m) => m.metadata?.orchestrationFlowId === flow.id);
     expect(saved.map((m) => m.metadata?.stepId)).toEqual(["s1", "s2"]);
 
-    const page = await client.listFlows(threadId, "ignored", { status: "completed", sortBy: "createdAt", sortOrder: "DESC", limit: 1 });
+    const page = await client.listFlows(threadId, "ignored", {
+      status: "completed",
+      sortBy: "createdAt",
+      sortOrder: "DESC",
+      limit: 1,
+    });
     expect(page.items).toHaveLength(1);
     expect(page.total).toBeGreaterThanOrEqual(2);
     expect(page.items[0]!.id).toBe(flow.id);
 
     await client.deleteFlow(flow.id);
-    await expect(client.getFlow(flow.id)).rejects.toMatchObject({ name: "EnsembleApiError", status: 404, code: "not_found" });
+    await expect(client.getFlow(flow.id)).rejects.toMatchObject({
+      name: "EnsembleApiError",
+      status: 404,
+      code: "not_found",
+    });
   });
 
   it("executeFlow with an idempotencyKey: the same call again returns the first run's result and starts nothing", async () => {
@@ -91,7 +124,13 @@ describe("@ensemble/sdk against the cluster", () => {
       type: "sequential",
       steps: [
         { id: "ok", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" },
-        { id: "broken", provider: "sim", model: "fail?times=9&code=bad_request", action: "generate", prompt: "{{ previous }}" },
+        {
+          id: "broken",
+          provider: "sim",
+          model: "fail?times=9&code=bad_request",
+          action: "generate",
+          prompt: "{{ previous }}",
+        },
       ],
     });
     const error = await client.executeFlow(flow.id, { input: "x", streaming: true }).catch((e: unknown) => e);
@@ -99,14 +138,18 @@ describe("@ensemble/sdk against the cluster", () => {
     const failure = error as FlowExecutionError;
     expect(failure.status).toBe("failed");
     expect(failure.result.steps.find((s) => s.stepId === "ok")).toMatchObject({ status: "success", output: "echo: x" });
-    expect(failure.result.steps.find((s) => s.stepId === "broken")).toMatchObject({ status: "failed", error: expect.objectContaining({ code: "bad_request" }) });
+    expect(failure.result.steps.find((s) => s.stepId === "broken")).toMatchObject({
+      status: "failed",
+      error: expect.objectContaining({ code: "bad_request" }),
+    });
   });
 
   it("cancelFlow stops a running flow; the waiting executeFlow rejects with status cancelled; deleting while running is a conflict", async () => {
     const flow = await client.createFlow(threadId, chain("hang", 1));
     const execution = client.executeFlow(flow.id, { input: "x", onUpdate: () => undefined }).catch((e: unknown) => e);
     const deadline = Date.now() + 10_000;
-    while ((await client.getFlowStatus(flow.id)).status !== "running" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while ((await client.getFlowStatus(flow.id)).status !== "running" && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     await expect(client.deleteFlow(flow.id)).rejects.toMatchObject({ status: 409, code: "conflict" });
     await client.cancelFlow(flow.id, "ignored");
     const error = await execution;
@@ -138,10 +181,20 @@ describe("@ensemble/sdk against the cluster", () => {
   });
 
   it("typed errors carry the API's status, code and details", async () => {
-    const invalid = await client.createFlow(threadId, { name: "bad", type: "sequential", steps: [{ id: "a", provider: "sim", model: "echo", action: "generate", prompt: "x", condition: "previous.contains(" }] }).catch((e: unknown) => e);
+    const invalid = await client
+      .createFlow(threadId, {
+        name: "bad",
+        type: "sequential",
+        steps: [
+          { id: "a", provider: "sim", model: "echo", action: "generate", prompt: "x", condition: "previous.contains(" },
+        ],
+      })
+      .catch((e: unknown) => e);
     expect(invalid).toBeInstanceOf(EnsembleApiError);
     expect(invalid).toMatchObject({ status: 400, code: "validation_error" });
-    expect((invalid as EnsembleApiError).details).toEqual(expect.arrayContaining([expect.objectContaining({ path: "definition.steps[0].condition" })]));
+    expect((invalid as EnsembleApiError).details).toEqual(
+      expect.arrayContaining([expect.objectContaining({ path: "definition.steps[0].condition" })]),
+    );
     await expect(client.getFlowStatus("no-such-flow")).rejects.toMatchObject({ status: 404, code: "not_found" });
     const stranger = new EnsembleClient({ baseUrl: cluster.baseUrl, apiKey: "ens_not_a_real_key_000000000" });
     await expect(stranger.createThread("x")).rejects.toMatchObject({ status: 401, code: "unauthorized" });
@@ -152,7 +205,15 @@ describe("@ensemble/sdk against the cluster", () => {
   });
 
   it("the seven templates: the SDK's builders (from @ensemble/core) match the server's catalog and validate there", async () => {
-    const builders = { createCritiqueFlow, createComparisonFlow, createRefinementFlow, createSequentialAnalysisFlow, createConditionalRoutingFlow, createConsensusFlow, createQualityAssuranceFlow };
+    const builders = {
+      createCritiqueFlow,
+      createComparisonFlow,
+      createRefinementFlow,
+      createSequentialAnalysisFlow,
+      createConditionalRoutingFlow,
+      createConsensusFlow,
+      createQualityAssuranceFlow,
+    };
     const served = await client.listTemplates();
     expect(served.map((t) => t.name).sort()).toEqual(Object.keys(builders).sort());
     for (const build of Object.values(builders)) {
@@ -163,7 +224,20 @@ describe("@ensemble/sdk against the cluster", () => {
   });
 
   it("policies: setPolicy then listPolicies", async () => {
-    await client.setPolicy("openai", { allowConversationHistory: false, allowCrossProviderContext: true, allowAttachments: false });
-    expect(await client.listPolicies()).toEqual(expect.arrayContaining([{ providerKey: "openai", allowConversationHistory: false, allowCrossProviderContext: true, allowAttachments: false }]));
+    await client.setPolicy("openai", {
+      allowConversationHistory: false,
+      allowCrossProviderContext: true,
+      allowAttachments: false,
+    });
+    expect(await client.listPolicies()).toEqual(
+      expect.arrayContaining([
+        {
+          providerKey: "openai",
+          allowConversationHistory: false,
+          allowCrossProviderContext: true,
+          allowAttachments: false,
+        },
+      ]),
+    );
   });
 });

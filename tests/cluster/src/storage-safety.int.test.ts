@@ -3,7 +3,12 @@ import { storableText } from "@ensemble/core";
 import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { findFlow, listFlowEvents, type FlowEventRow } from "@ensemble/db";
-import { startFakeOpenAI, startFakeVendors, type FakeVendors, type FakeVendorServer } from "@ensemble/providers/testing";
+import {
+  startFakeOpenAI,
+  startFakeVendors,
+  type FakeVendors,
+  type FakeVendorServer,
+} from "@ensemble/providers/testing";
 import { createRedisConnection } from "@ensemble/queue";
 import { ApiClient, type FlowBody } from "./api-client.js";
 import { Cluster, DEV_KEY } from "./cluster-harness.js";
@@ -22,10 +27,20 @@ const TERMINAL = ["completed", "failed", "cancelled", "timed_out"];
 const unstorable = fc.constantFrom("\u0000", "\uD800", "\uDFFF", "\uDC00\uD800", "\u0000\uDBFF");
 const providerOutput = fc.oneof(
   { weight: 4, arbitrary: fc.string({ unit: "binary", maxLength: 300 }) },
-  { weight: 4, arbitrary: fc.array(fc.oneof(fc.string({ unit: "binary", maxLength: 12 }), unstorable), { maxLength: 30 }).map((parts) => parts.join("")) },
+  {
+    weight: 4,
+    arbitrary: fc
+      .array(fc.oneof(fc.string({ unit: "binary", maxLength: 12 }), unstorable), { maxLength: 30 })
+      .map((parts) => parts.join("")),
+  },
   { weight: 1, arbitrary: fc.constant("") },
   // Huge, but under the output caps: a long run of one word costs one streamed chunk.
-  { weight: 1, arbitrary: fc.tuple(fc.string({ maxLength: 20 }), fc.integer({ min: 50_000, max: 200_000 }), unstorable).map(([head, n, bad]) => `${head}${"w".repeat(n)}${bad}end`) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.string({ maxLength: 20 }), fc.integer({ min: 50_000, max: 200_000 }), unstorable)
+      .map(([head, n, bad]) => `${head}${"w".repeat(n)}${bad}end`),
+  },
 );
 
 describe("unstorable text and echoed secrets", () => {
@@ -79,7 +94,11 @@ describe("unstorable text and echoed secrets", () => {
 
   /** Everything the cluster keeps in Redis under its prefix (job hashes with failedReason and stack traces, event streams). */
   const redisText = async (): Promise<string> => {
-    const redis = createRedisConnection({ url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379", role: "worker", name: "test-storage-safety" });
+    const redis = createRedisConnection({
+      url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+      role: "worker",
+      name: "test-storage-safety",
+    });
     const stored: string[] = [];
     try {
       let cursor = "0";
@@ -101,7 +120,9 @@ describe("unstorable text and echoed secrets", () => {
   const logs = (): string => cluster.processes.map((p) => readFileSync(p.logFile, "utf8")).join("\n");
 
   it("a provider output with NUL and lone surrogates completes, stored with U+FFFD, and another tenant's flow archives in the same batch", async () => {
-    vendors.openai.respondWith((request) => (request.prompt.includes("alice") ? "alpha\u0000omega \uD800 end" : BOB_OUTPUT));
+    vendors.openai.respondWith((request) =>
+      request.prompt.includes("alice") ? "alpha\u0000omega \uD800 end" : BOB_OUTPUT,
+    );
     const [aliceFlow, bobFlow] = await Promise.all([
       alice.createThread("alice").then((thread) => alice.createFlow(thread, oneStep("openai", "gpt-4o"))),
       bobApi.createThread("bob").then((thread) => bobApi.createFlow(thread, oneStep("openai", "gpt-4o"))),
@@ -127,7 +148,14 @@ describe("unstorable text and echoed secrets", () => {
   });
 
   it("NUL and lone surrogates in titles, messages, prompts, inputs and metadata are stored with U+FFFD or refused with a 400 naming the field, never a 500", async () => {
-    const raw = (path: string, json: string) => send(cluster.baseUrl, { method: "POST", path, key: bob.key, rawBody: json, headers: { "content-type": "application/json" } });
+    const raw = (path: string, json: string) =>
+      send(cluster.baseUrl, {
+        method: "POST",
+        path,
+        key: bob.key,
+        rawBody: json,
+        headers: { "content-type": "application/json" },
+      });
     const nul = "\\u0000";
     const lone = "\\ud800";
 
@@ -138,20 +166,34 @@ describe("unstorable text and echoed secrets", () => {
 
     const message = await raw(`/v1/threads/${threadId}/messages`, `{"role": "user", "content": "hi${nul} ${lone}"}`);
     expect(message.status).toBe(201);
-    const history = await bobApi.request<{ items?: { content: string }[] } | { content: string }[]>("GET", `/v1/threads/${threadId}/messages`);
+    const history = await bobApi.request<{ items?: { content: string }[] } | { content: string }[]>(
+      "GET",
+      `/v1/threads/${threadId}/messages`,
+    );
     expect(JSON.stringify(history.body)).toContain(`hi${R} ${R}`);
 
-    const step = (prompt: string): string => `{"id": "a", "provider": "sim", "model": "echo", "action": "generate", "prompt": "${prompt}"}`;
-    const definition = (prompt: string): string => `{"name": "n${nul}", "type": "sequential", "description": "d${lone}", "steps": [${step(prompt)}]}`;
+    const step = (prompt: string): string =>
+      `{"id": "a", "provider": "sim", "model": "echo", "action": "generate", "prompt": "${prompt}"}`;
+    const definition = (prompt: string): string =>
+      `{"name": "n${nul}", "type": "sequential", "description": "d${lone}", "steps": [${step(prompt)}]}`;
     // A placeholder is a name: one with a NUL in it names nothing, and says where.
-    const badPlaceholder = await raw("/v1/flows", `{"threadId": "${threadId}", "definition": ${definition(`{{ metadata.k${nul}ey }}`)}}`);
+    const badPlaceholder = await raw(
+      "/v1/flows",
+      `{"threadId": "${threadId}", "definition": ${definition(`{{ metadata.k${nul}ey }}`)}}`,
+    );
     expect(badPlaceholder.status).toBe(400);
     expect(badPlaceholder.json.error.details[0].path).toBe("definition.steps[0].prompt");
 
-    const created = await raw("/v1/flows", `{"threadId": "${threadId}", "definition": ${definition(`p${nul} {{ original }} {{ metadata.key }}`)}}`);
+    const created = await raw(
+      "/v1/flows",
+      `{"threadId": "${threadId}", "definition": ${definition(`p${nul} {{ original }} {{ metadata.key }}`)}}`,
+    );
     expect(created.status).toBe(201);
     const flowId = created.json.id as string;
-    const executed = await raw(`/v1/flows/${flowId}/execute?wait=true`, `{"input": "in${nul}put ${lone}", "metadata": {"key": "v${nul}alue", "k${nul}ey": ["${lone}"]}}`);
+    const executed = await raw(
+      `/v1/flows/${flowId}/execute?wait=true`,
+      `{"input": "in${nul}put ${lone}", "metadata": {"key": "v${nul}alue", "k${nul}ey": ["${lone}"]}}`,
+    );
     expect(executed.status).toBe(200);
     expect(executed.json.status).toBe("completed");
     const flow = (await bobApi.flow(flowId)) as FlowBody & { name: string; description: string };
@@ -180,7 +222,8 @@ describe("unstorable text and echoed secrets", () => {
     expect(flow.stepResults[0]?.error?.message).toContain("invalid request for credential [REDACTED]");
     const events = await archivedEvents(flowId);
     expect(JSON.stringify(events)).toContain("[REDACTED]");
-    for (const where of [JSON.stringify(flow), JSON.stringify(events), await redisText(), logs()]) expect(where).not.toContain(ECHO_KEY);
+    for (const where of [JSON.stringify(flow), JSON.stringify(events), await redisText(), logs()])
+      expect(where).not.toContain(ECHO_KEY);
   });
 
   it("fuzz: arbitrary provider outputs (NUL, lone surrogates, huge, empty, any Unicode) through the real adapters: every run ends, stores the output as documented, archives, and reads back without a 5xx", async () => {
@@ -200,14 +243,17 @@ describe("unstorable text and echoed secrets", () => {
     const started = Date.now();
     await fc.assert(
       fc.asyncProperty(fc.record({ o: providerOutput, a: providerOutput, g: providerOutput }), async (texts) => {
-        for (const [stepId, vendor] of Object.entries(vendorsByStep)) vendor.respondWith(() => ({ text: texts[stepId as keyof typeof texts], chunkDelayMs: 0 }));
+        for (const [stepId, vendor] of Object.entries(vendorsByStep))
+          vendor.respondWith(() => ({ text: texts[stepId as keyof typeof texts], chunkDelayMs: 0 }));
         const res = await alice.execute(flowId, { input: "fuzz", timeout: { flowMs: 20_000 } }, true);
         expect(res.status).toBe(200);
         expect(res.body.status).toBe("completed");
         const flow = await alice.request<FlowBody>("GET", `/v1/flows/${flowId}`);
         expect(flow.status).toBe(200);
         expect((await alice.request("GET", `/v1/flows/${flowId}/status`)).status).toBe(200);
-        const expected = Object.fromEntries(Object.keys(vendorsByStep).map((stepId) => [stepId, storableText(texts[stepId as keyof typeof texts])]));
+        const expected = Object.fromEntries(
+          Object.keys(vendorsByStep).map((stepId) => [stepId, storableText(texts[stepId as keyof typeof texts])]),
+        );
         expect(Object.fromEntries(flow.body.stepResults.map((s) => [s.stepId, s.output]))).toEqual(expected);
         runs.push({ run: res.body.run as number, expected });
       }),
@@ -223,9 +269,18 @@ describe("unstorable text and echoed secrets", () => {
       await new Promise((r) => setTimeout(r, 250));
       archived = await listFlowEvents(cluster.database!.handle.db, flowId, 0, 100_000);
     }
-    const outputsByRun = runs.map((_, i) => Object.fromEntries(completes().slice(i * 3, i * 3 + 3).map((e) => [e.stepId, (e.data as { output: string }).output])));
+    const outputsByRun = runs.map((_, i) =>
+      Object.fromEntries(
+        completes()
+          .slice(i * 3, i * 3 + 3)
+          .map((e) => [e.stepId, (e.data as { output: string }).output]),
+      ),
+    );
     expect(outputsByRun).toEqual(runs.map((r) => r.expected));
-    expect((await send(cluster.baseUrl, { method: "GET", path: `/v1/flows/${flowId}/events`, key: DEV_KEY, stream: true })).status).toBe(200);
+    expect(
+      (await send(cluster.baseUrl, { method: "GET", path: `/v1/flows/${flowId}/events`, key: DEV_KEY, stream: true }))
+        .status,
+    ).toBe(200);
     expect(ran).toBeLessThan(60_000);
   }, 120_000);
 });

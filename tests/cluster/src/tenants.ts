@@ -42,7 +42,12 @@ export async function send(baseUrl: string, request: RawRequest): Promise<RawRes
     body = JSON.stringify(request.body);
   }
   const abort = new AbortController();
-  const res = await fetch(`${baseUrl}${request.path}`, { method: request.method, headers: { ...headers, ...request.headers }, body, signal: abort.signal });
+  const res = await fetch(`${baseUrl}${request.path}`, {
+    method: request.method,
+    headers: { ...headers, ...request.headers },
+    body,
+    signal: abort.signal,
+  });
   if (request.stream && res.ok) {
     abort.abort();
     return { status: res.status, headers: res.headers, text: "", json: null };

@@ -24,9 +24,12 @@ export function requireBoardAccess(adminToken: string, sessions: AdminSessions |
       return;
     }
     const sessionId = readCookie(req.headers.cookie, ADMIN_SESSION_COOKIE);
-    if (!sessionId || !sessions || !(await sessions.isValid(sessionId))) throw new ApiError("unauthorized", "admin token required");
+    if (!sessionId || !sessions || !(await sessions.isValid(sessionId)))
+      throw new ApiError("unauthorized", "admin token required");
     if (!SAFE_METHODS.has(req.method) && !isSameOriginRequest(req)) {
-      throw new ApiError("forbidden", "Bull Board's actions must come from its own page", [{ path: "Origin", message: "must be this server's origin (a same-origin request)" }]);
+      throw new ApiError("forbidden", "Bull Board's actions must come from its own page", [
+        { path: "Origin", message: "must be this server's origin (a same-origin request)" },
+      ]);
     }
     next();
   };

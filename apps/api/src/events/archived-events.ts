@@ -8,7 +8,12 @@ import type { EngineDeps } from "@ensemble/engine";
  * Redis stream no longer holds the next event (expired 7 days after a flow's last event,
  * or trimmed).
  */
-export async function readArchivedEvents(db: Database, flowId: string, afterId: number, limit: number): Promise<FlowStreamUpdate[]> {
+export async function readArchivedEvents(
+  db: Database,
+  flowId: string,
+  afterId: number,
+  limit: number,
+): Promise<FlowStreamUpdate[]> {
   const rows = await listFlowEvents(db, flowId, afterId, limit);
   return rows.map((row) => ({
     id: row.seq,

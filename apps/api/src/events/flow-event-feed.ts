@@ -160,12 +160,15 @@ export class FlowEventFeed {
     const { sink, slowClientMs, slowClientBytes } = this.options;
     let timer: NodeJS.Timeout | undefined;
     let poll: NodeJS.Timeout | undefined;
-    const tooSlow = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`its buffer stayed full for ${slowClientMs} ms`), slowClientMs)));
+    const tooSlow = new Promise<string>(
+      (resolve) => (timer = setTimeout(() => resolve(`its buffer stayed full for ${slowClientMs} ms`), slowClientMs)),
+    );
     const stalled = new Promise<string>((resolve) => {
       let before = sink.bufferedBytes();
       poll = setInterval(() => {
         const now = sink.bufferedBytes();
-        if (now > slowClientBytes && now >= before) resolve(`${now} bytes unsent (over ${slowClientBytes}) and none taken in ${STALL_CHECK_MS} ms`);
+        if (now > slowClientBytes && now >= before)
+          resolve(`${now} bytes unsent (over ${slowClientBytes}) and none taken in ${STALL_CHECK_MS} ms`);
         before = now;
       }, STALL_CHECK_MS);
     });
@@ -174,7 +177,10 @@ export class FlowEventFeed {
     clearTimeout(timer);
     clearInterval(poll);
     if (slow && !this.closed) {
-      this.options.deps.logger.warn({ flowId: this.options.flowId, lastEventId: this.lastSent, why: slow }, "event stream: client too slow, dropped");
+      this.options.deps.logger.warn(
+        { flowId: this.options.flowId, lastEventId: this.lastSent, why: slow },
+        "event stream: client too slow, dropped",
+      );
       this.finish("slow_client");
     }
   }
@@ -187,7 +193,9 @@ export class FlowEventFeed {
       return;
     }
     this.endCheck = this.checkEnd()
-      .catch((err: unknown) => this.options.deps.logger.warn({ err, flowId: this.options.flowId }, "event stream: end check failed"))
+      .catch((err: unknown) =>
+        this.options.deps.logger.warn({ err, flowId: this.options.flowId }, "event stream: end check failed"),
+      )
       .finally(() => {
         this.endCheck = null;
         if (this.recheckEnd) {

@@ -64,17 +64,32 @@ export class FlowEventHub {
 
   /** Gives back a slot whose stream never started. */
   releaseSlot(slot: StreamSlot | null): void {
-    slot?.release().catch((err: unknown) => this.deps.logger.warn({ err }, "event stream slot not released; it lapses with its lease"));
+    slot
+      ?.release()
+      .catch((err: unknown) =>
+        this.deps.logger.warn({ err }, "event stream slot not released; it lapses with its lease"),
+      );
   }
 
   /** Starts streaming; the returned function stops it (the client went away). */
   openFeed(options: OpenFeedOptions): () => void {
-    const feed = new FlowEventFeed({ deps: this.deps, flowId: options.flowId, afterId: options.afterId, sink: options.sink, slowClientMs: this.settings.slowClientMs, slowClientBytes: this.settings.slowClientBytes });
+    const feed = new FlowEventFeed({
+      deps: this.deps,
+      flowId: options.flowId,
+      afterId: options.afterId,
+      sink: options.sink,
+      slowClientMs: this.settings.slowClientMs,
+      slowClientBytes: this.settings.slowClientBytes,
+    });
     this.open.add(feed);
     const { slot } = options;
     const heartbeat = setInterval(() => {
       options.heartbeat();
-      slot?.renew().catch((err: unknown) => this.deps.logger.warn({ err, flowId: options.flowId }, "event stream slot not renewed; will retry"));
+      slot
+        ?.renew()
+        .catch((err: unknown) =>
+          this.deps.logger.warn({ err, flowId: options.flowId }, "event stream slot not renewed; will retry"),
+        );
     }, this.settings.heartbeatMs);
     let stopped = false;
     const stop = (): void => {

@@ -12,7 +12,11 @@ const mounted = new WeakMap<Express, { hub: FlowEventHub; upgrade: FlowWebSocket
 /** Adds `GET /v1/flows/:flowId/events` (SSE) to the app; call after the /v1 API-key middleware. */
 export function mountFlowEvents(app: Express, ctx: AppContext): void {
   const hub = new FlowEventHub(ctx.deps, ctx.events, ctx.guards?.streamSlots ?? null);
-  mounted.set(app, { hub, upgrade: new FlowWebSocketUpgrade(hub, ctx.deps.db, ctx.deps.logger, ctx.guards?.rateLimiter ?? null), logger: ctx.deps.logger });
+  mounted.set(app, {
+    hub,
+    upgrade: new FlowWebSocketUpgrade(hub, ctx.deps.db, ctx.deps.logger, ctx.guards?.rateLimiter ?? null),
+    logger: ctx.deps.logger,
+  });
   app.use(sseRoutes(hub, ctx.deps));
 }
 

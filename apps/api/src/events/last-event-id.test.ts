@@ -30,6 +30,8 @@ describe("parseLastEventId", () => {
       error = err;
     }
     expect(error).toBeInstanceOf(ValidationError);
-    expect((error as ValidationError).issues).toEqual([{ path: field, message: `must be an integer event id from 0 to ${MAX_EVENT_ID}` }]);
+    expect((error as ValidationError).issues).toEqual([
+      { path: field, message: `must be an integer event id from 0 to ${MAX_EVENT_ID}` },
+    ]);
   });
 });

@@ -15,7 +15,10 @@ export async function loadReadableFlow(db: Database, flowId: string, userId: str
  * The user an `Authorization: Bearer <key>` header names, for the WebSocket upgrade
  * (which bypasses Express's /v1 middleware): the same lookup and the same 401s.
  */
-export async function userForAuthorization(db: Database, header: string | undefined): Promise<{ userId: string; apiKeyId: string }> {
+export async function userForAuthorization(
+  db: Database,
+  header: string | undefined,
+): Promise<{ userId: string; apiKeyId: string }> {
   const token = bearerToken(header);
   if (!token) throw new ApiError("unauthorized", "send an API key: Authorization: Bearer <key>");
   const found = await findUserByKeyHash(db, hashApiKey(token));

@@ -24,7 +24,9 @@ const WS_PATH = /^\/v1\/flows\/([^/]+)\/ws$/;
  * here would exit the process. The URL is split by hand because `new URL` throws on
  * request targets such as `//`.
  */
-export function matchFlowWebSocketPath(url: string | undefined): { encodedFlowId: string; query: URLSearchParams } | null {
+export function matchFlowWebSocketPath(
+  url: string | undefined,
+): { encodedFlowId: string; query: URLSearchParams } | null {
   const target = url ?? "/";
   const queryStart = target.indexOf("?");
   const path = queryStart === -1 ? target : target.slice(0, queryStart);
@@ -49,7 +51,13 @@ export class FlowWebSocketUpgrade {
     private readonly rateLimiter: RateLimiter | null = null,
   ) {}
 
-  async handle(req: IncomingMessage, socket: Duplex, head: Buffer, encodedFlowId: string, query: URLSearchParams): Promise<void> {
+  async handle(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    encodedFlowId: string,
+    query: URLSearchParams,
+  ): Promise<void> {
     socket.on("error", () => undefined); // a client gone mid-handshake is not our error
     let afterId: number;
     let slot: StreamSlot | null;
@@ -95,7 +103,12 @@ export class FlowWebSocketUpgrade {
       const decision = await this.rateLimiter.hit(apiKeyId);
       if (decision.allowed) return;
       const retryAfter = Math.max(1, Math.ceil(decision.resetMs / 1000));
-      throw new ApiError("rate_limited", `too many requests for this API key; retry in ${retryAfter} s`, [{ limit: decision.limit, retryAfterSeconds: retryAfter }], { "Retry-After": String(retryAfter) });
+      throw new ApiError(
+        "rate_limited",
+        `too many requests for this API key; retry in ${retryAfter} s`,
+        [{ limit: decision.limit, retryAfterSeconds: retryAfter }],
+        { "Retry-After": String(retryAfter) },
+      );
     } catch (err) {
       // Fail open while Redis is down, as the Express middleware does.
       if (!isRedisUnavailable(err)) throw err;
@@ -106,9 +119,18 @@ export class FlowWebSocketUpgrade {
     const apiError = toApiError(err);
     const status = STATUS_BY_CODE[apiError.code];
     if (status >= 500) this.logger.error({ err }, "websocket upgrade failed");
-    const body = JSON.stringify({ error: { code: apiError.code, message: apiError.message, details: apiError.details } });
-    const headers = { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)), connection: "close", ...apiError.headers };
-    const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join("\r\n");
+    const body = JSON.stringify({
+      error: { code: apiError.code, message: apiError.message, details: apiError.details },
+    });
+    const headers = {
+      "content-type": "application/json",
+      "content-length": String(Buffer.byteLength(body)),
+      connection: "close",
+      ...apiError.headers,
+    };
+    const head = Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join("\r\n");
     socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\n${head}\r\n\r\n${body}`);
   }
 }

@@ -27,7 +27,10 @@ export function idempotency(store: IdempotencyStore, route: string, logger: Logg
     }
     if (!KEY_PATTERN.test(idempotencyKey)) {
       throw new ApiError("validation_error", "the request is invalid", [
-        { path: IDEMPOTENCY_HEADER, message: "must be 1 to 255 printable ASCII characters without spaces (a UUID, say)" },
+        {
+          path: IDEMPOTENCY_HEADER,
+          message: "must be 1 to 255 printable ASCII characters without spaces (a UUID, say)",
+        },
       ]);
     }
     const key = store.keyFor(req.userId as string, route, idempotencyKey);
@@ -42,9 +45,11 @@ export function idempotency(store: IdempotencyStore, route: string, logger: Logg
       }
       const { record } = result;
       if (record.fingerprint !== fingerprint) {
-        throw new ApiError("conflict", `this ${IDEMPOTENCY_HEADER} was used with a different request; use a new key for a new request`, [
-          { path: IDEMPOTENCY_HEADER, reason: "key_reused", message: "was used with another path, query or body" },
-        ]);
+        throw new ApiError(
+          "conflict",
+          `this ${IDEMPOTENCY_HEADER} was used with a different request; use a new key for a new request`,
+          [{ path: IDEMPOTENCY_HEADER, reason: "key_reused", message: "was used with another path, query or body" }],
+        );
       }
       if (record.state === "done") {
         res.status(record.status).set("Idempotent-Replayed", "true").type("application/json").send(record.body);
@@ -54,7 +59,13 @@ export function idempotency(store: IdempotencyStore, route: string, logger: Logg
         throw new ApiError(
           "conflict",
           `a request with this ${IDEMPOTENCY_HEADER} is still in progress; retry to get its answer`,
-          [{ path: IDEMPOTENCY_HEADER, reason: "in_progress", message: "the first request with this key has not finished" }],
+          [
+            {
+              path: IDEMPOTENCY_HEADER,
+              reason: "in_progress",
+              message: "the first request with this key has not finished",
+            },
+          ],
           { "Retry-After": "1" },
         );
       }
@@ -80,9 +91,15 @@ function keepAnswer(store: IdempotencyStore, claim: IdempotencyClaim, res: Respo
     settled = true;
     clearInterval(heartbeat);
     const status = res.statusCode;
-    const stored = status >= 200 && status < 300 ? store.complete(claim, status, JSON.stringify(body)) : store.release(claim);
+    const stored =
+      status >= 200 && status < 300 ? store.complete(claim, status, JSON.stringify(body)) : store.release(claim);
     void stored
-      .catch((err: unknown) => logger.warn({ err, status }, "could not record an idempotent answer; the key frees itself when its claim lapses"))
+      .catch((err: unknown) =>
+        logger.warn(
+          { err, status },
+          "could not record an idempotent answer; the key frees itself when its claim lapses",
+        ),
+      )
       .then(() => {
         try {
           send(body);

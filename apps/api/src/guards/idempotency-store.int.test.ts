@@ -10,7 +10,9 @@ describe("IdempotencyStore (real Redis)", () => {
     const key = store.keyFor("user-1", "flow.execute", "race");
     const results = await Promise.all(Array.from({ length: 25 }, () => store.claim(key, "fp")));
     expect(results.filter((r) => r.claimed)).toHaveLength(1);
-    expect(results.filter((r) => !r.claimed).map((r) => !r.claimed && r.record)).toEqual(Array.from({ length: 24 }, () => ({ state: "in_flight", fingerprint: "fp" })));
+    expect(results.filter((r) => !r.claimed).map((r) => !r.claimed && r.record)).toEqual(
+      Array.from({ length: 24 }, () => ({ state: "in_flight", fingerprint: "fp" })),
+    );
   });
 
   it("keeps a completed answer for the TTL, then forgets it", async () => {
@@ -18,7 +20,10 @@ describe("IdempotencyStore (real Redis)", () => {
     const first = await store.claim(key, "fp");
     if (!first.claimed) throw new Error("expected the claim");
     expect(await store.complete(first.claim, 202, '{"run":1}')).toBe(true);
-    expect(await store.claim(key, "other")).toEqual({ claimed: false, record: { state: "done", fingerprint: "fp", status: 202, body: '{"run":1}' } });
+    expect(await store.claim(key, "other")).toEqual({
+      claimed: false,
+      record: { state: "done", fingerprint: "fp", status: 202, body: '{"run":1}' },
+    });
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     expect((await store.claim(key, "fp")).claimed).toBe(true);
   });
@@ -37,7 +42,11 @@ describe("IdempotencyStore (real Redis)", () => {
   });
 
   it("scopes keys by user and route, and never puts the client's key in Redis", () => {
-    const keys = new Set([store.keyFor("u1", "flow.execute", "k"), store.keyFor("u2", "flow.execute", "k"), store.keyFor("u1", "step.execute", "k")]);
+    const keys = new Set([
+      store.keyFor("u1", "flow.execute", "k"),
+      store.keyFor("u2", "flow.execute", "k"),
+      store.keyFor("u1", "step.execute", "k"),
+    ]);
     expect(keys.size).toBe(3);
     for (const key of keys) expect(key).toMatch(new RegExp(`^${testRedis.prefix}:idempotency:[0-9a-f]{64}$`));
   });

@@ -4,8 +4,7 @@ import { redisScript } from "./redis-script.js";
 
 /** What a key holds: a request in flight, or the answer it got. */
 export type IdempotencyRecord =
-  | { state: "in_flight"; fingerprint: string }
-  | { state: "done"; fingerprint: string; status: number; body: string };
+  { state: "in_flight"; fingerprint: string } | { state: "done"; fingerprint: string; status: number; body: string };
 
 export type ClaimResult = { claimed: true; claim: IdempotencyClaim } | { claimed: false; record: IdempotencyRecord };
 
@@ -59,7 +58,13 @@ export const CLAIM_LEASE_MS = 30_000;
 export class IdempotencyStore {
   private readonly claimScript: (key: string, token: string, fingerprint: string, leaseMs: number) => Promise<unknown>;
   private readonly extendScript: (key: string, token: string, leaseMs: number) => Promise<unknown>;
-  private readonly completeScript: (key: string, token: string, status: number, body: string, ttlMs: number) => Promise<unknown>;
+  private readonly completeScript: (
+    key: string,
+    token: string,
+    status: number,
+    body: string,
+    ttlMs: number,
+  ) => Promise<unknown>;
   private readonly releaseScript: (key: string, token: string) => Promise<unknown>;
 
   constructor(
@@ -104,6 +109,7 @@ function toRecord(flat: string[]): IdempotencyRecord {
   const fields = new Map<string, string>();
   for (let i = 0; i + 1 < flat.length; i += 2) fields.set(flat[i] as string, flat[i + 1] as string);
   const fingerprint = fields.get("fingerprint") ?? "";
-  if (fields.get("state") === "done") return { state: "done", fingerprint, status: Number(fields.get("status")), body: fields.get("body") ?? "" };
+  if (fields.get("state") === "done")
+    return { state: "done", fingerprint, status: Number(fields.get("status")), body: fields.get("body") ?? "" };
   return { state: "in_flight", fingerprint };
 }

@@ -5,7 +5,10 @@ import type { ApiEnv } from "../env.js";
 import { createRequestGuards, type RequestGuards } from "./request-guards.js";
 
 /** The API process's guards on their own fail-fast Redis connection (closed by `close`), which Bull Board's login sessions share. */
-export function openRequestGuards(env: ApiEnv, logger: Logger): { guards: RequestGuards; adminSessions: AdminSessions; close: () => Promise<void> } {
+export function openRequestGuards(
+  env: ApiEnv,
+  logger: Logger,
+): { guards: RequestGuards; adminSessions: AdminSessions; close: () => Promise<void> } {
   const redis = createRedisConnection({ url: env.REDIS_URL, role: "producer", name: "ensemble:api-guards" });
   redis.on("error", (err) => logger.debug({ err }, "redis connection error (api guards)"));
   const guards = createRequestGuards(redis, env.QUEUE_PREFIX, {

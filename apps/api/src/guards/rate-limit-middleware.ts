@@ -92,9 +92,14 @@ function answer(res: Response, decision: RateLimitDecision, windowMs: number): v
   const resetSeconds = Math.max(1, Math.ceil(decision.resetMs / 1000));
   setRateLimitHeaders(res, decision, resetSeconds, windowMs);
   if (!decision.allowed) {
-    throw new ApiError("rate_limited", `too many requests for this API key; retry in ${resetSeconds} s`, [{ limit: decision.limit, windowMs, retryAfterSeconds: resetSeconds }], {
-      "Retry-After": String(resetSeconds),
-    });
+    throw new ApiError(
+      "rate_limited",
+      `too many requests for this API key; retry in ${resetSeconds} s`,
+      [{ limit: decision.limit, windowMs, retryAfterSeconds: resetSeconds }],
+      {
+        "Retry-After": String(resetSeconds),
+      },
+    );
   }
 }
 

@@ -11,7 +11,12 @@ describe("RateLimiter (real Redis)", () => {
     const b = new RateLimiter(testRedis.redis, testRedis.prefix, 40, 60_000);
     const decisions = await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 ? a : b).hit("key-concurrent")));
     expect(decisions.filter((d) => d.allowed)).toHaveLength(40);
-    expect(decisions.map((d) => d.remaining).sort((x, y) => y - x).slice(0, 3)).toEqual([39, 38, 37]);
+    expect(
+      decisions
+        .map((d) => d.remaining)
+        .sort((x, y) => y - x)
+        .slice(0, 3),
+    ).toEqual([39, 38, 37]);
     for (const d of decisions) {
       expect(d.resetMs).toBeGreaterThan(50_000);
       expect(d.resetMs).toBeLessThanOrEqual(60_000);

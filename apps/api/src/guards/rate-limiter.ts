@@ -38,7 +38,15 @@ export class RateLimiter {
 
   /** Counts one request of `apiKeyId` and says whether it is within the limit. */
   async hit(apiKeyId: string): Promise<RateLimitDecision> {
-    const [count, ttl] = (await this.hitScript(`${this.prefix}:ratelimit:${apiKeyId}`, this.windowMs)) as [number, number];
-    return { allowed: count <= this.limit, limit: this.limit, remaining: Math.max(0, this.limit - count), resetMs: ttl };
+    const [count, ttl] = (await this.hitScript(`${this.prefix}:ratelimit:${apiKeyId}`, this.windowMs)) as [
+      number,
+      number,
+    ];
+    return {
+      allowed: count <= this.limit,
+      limit: this.limit,
+      remaining: Math.max(0, this.limit - count),
+      resetMs: ttl,
+    };
   }
 }

@@ -28,7 +28,10 @@ export interface RequestGuards {
 export function createRequestGuards(redis: Redis, prefix: string, limits: RequestLimits): RequestGuards {
   return {
     limits,
-    rateLimiter: limits.rateLimitRequests > 0 ? new RateLimiter(redis, prefix, limits.rateLimitRequests, limits.rateLimitWindowMs) : null,
+    rateLimiter:
+      limits.rateLimitRequests > 0
+        ? new RateLimiter(redis, prefix, limits.rateLimitRequests, limits.rateLimitWindowMs)
+        : null,
     overLimitKeys: new OverLimitKeys(),
     idempotency: new IdempotencyStore(redis, prefix, limits.idempotencyTtlSeconds),
     streamSlots: limits.streamsPerKey > 0 ? new StreamSlots(redis, prefix, limits.streamsPerKey) : null,

@@ -48,12 +48,18 @@ describe("error handler", () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
-  const call = async (path: string, init: RequestInit = {}): Promise<{ status: number; text: string; body: unknown }> => {
+  const call = async (
+    path: string,
+    init: RequestInit = {},
+  ): Promise<{ status: number; text: string; body: unknown }> => {
     const res = await fetch(`${baseUrl}${path}`, init);
     const text = await res.text();
     return { status: res.status, text, body: JSON.parse(text) as unknown };
   };
-  const post = (body: string, headers: Record<string, string> = { "content-type": "application/json" }): RequestInit => ({ method: "POST", body, headers });
+  const post = (
+    body: string,
+    headers: Record<string, string> = { "content-type": "application/json" },
+  ): RequestInit => ({ method: "POST", body, headers });
 
   it.each([
     ["/sync-throw", "hunter2"],
@@ -61,27 +67,43 @@ describe("error handler", () => {
   ])("answers an unexpected error in %s with a bare 500 and logs it", async (path, secret) => {
     const res = await call(path);
     expect(res.status).toBe(500);
-    expect(res.body).toEqual({ error: { code: "internal", message: "something went wrong on our side; it has been logged", details: [] } });
+    expect(res.body).toEqual({
+      error: { code: "internal", message: "something went wrong on our side; it has been logged", details: [] },
+    });
     expect(res.text).not.toContain(secret);
     expect(logLines.some((line) => line.includes('"request failed"') && line.includes(path))).toBe(true);
   });
 
   it("keeps an ApiError's code, message and details", async () => {
-    expect(await call("/api-error")).toMatchObject({ status: 409, body: { error: { code: "conflict", message: "flow is running", details: [{ flowId: "f" }] } } });
+    expect(await call("/api-error")).toMatchObject({
+      status: 409,
+      body: { error: { code: "conflict", message: "flow is running", details: [{ flowId: "f" }] } },
+    });
   });
 
   it("maps body-parser's and the router's errors to 4xx without quoting the request", async () => {
     const malformed = await call("/echo", post('{"a": "CANARY'));
-    expect(malformed).toMatchObject({ status: 400, body: { error: { code: "validation_error", details: [{ path: "", message: "malformed JSON" }] } } });
+    expect(malformed).toMatchObject({
+      status: 400,
+      body: { error: { code: "validation_error", details: [{ path: "", message: "malformed JSON" }] } },
+    });
     expect(malformed.text).not.toContain("CANARY");
     expect(await call("/echo", post(JSON.stringify({ a: "x".repeat(2_000) })))).toMatchObject({
       status: 413,
       body: { error: { code: "payload_too_large", details: [{ path: "", message: "at most 1024 bytes" }] } },
     });
-    expect(await call("/echo", post("{}", { "content-type": "application/json; charset=latin1" }))).toMatchObject({ status: 415, body: { error: { code: "unsupported_media_type" } } });
+    expect(await call("/echo", post("{}", { "content-type": "application/json; charset=latin1" }))).toMatchObject({
+      status: 415,
+      body: { error: { code: "unsupported_media_type" } },
+    });
     expect(await call("/echo", post("a=1", { "content-type": "application/x-www-form-urlencoded" }))).toMatchObject({
       status: 415,
-      body: { error: { code: "unsupported_media_type", details: [{ path: "Content-Type", message: "must be application/json" }] } },
+      body: {
+        error: {
+          code: "unsupported_media_type",
+          details: [{ path: "Content-Type", message: "must be application/json" }],
+        },
+      },
     });
     expect(await call("/items/%E0%A4%A")).toMatchObject({ status: 400, body: { error: { code: "validation_error" } } });
     expect(await call("/nowhere")).toMatchObject({ status: 404, body: { error: { code: "not_found" } } });
@@ -89,7 +111,10 @@ describe("error handler", () => {
 
   it("accepts an empty POST without a content type, and JSON whatever its charset parameter says in UTF-8", async () => {
     expect(await call("/echo", { method: "POST" })).toMatchObject({ status: 200, body: {} });
-    expect(await call("/echo", post('{"a":1}', { "content-type": "application/json; charset=utf-8" }))).toMatchObject({ status: 200, body: { a: 1 } });
+    expect(await call("/echo", post('{"a":1}', { "content-type": "application/json; charset=utf-8" }))).toMatchObject({
+      status: 200,
+      body: { a: 1 },
+    });
   });
 
   it("cuts a response whose headers already went out instead of writing a stack into it", async () => {

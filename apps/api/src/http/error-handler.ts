@@ -8,26 +8,46 @@ import { ApiError, STATUS_BY_CODE } from "./api-error.js";
 /** Maps any thrown error to the contract's error body. Never a stack, never a secret. */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
-  if (error instanceof ValidationError) return new ApiError("validation_error", "the request is invalid", [...error.issues]);
+  if (error instanceof ValidationError)
+    return new ApiError("validation_error", "the request is invalid", [...error.issues]);
   if (error instanceof NotFoundError) return new ApiError("not_found", error.message);
   if (error instanceof ForbiddenError) return new ApiError("forbidden", error.message);
   if (error instanceof PolicyViolationError) {
-    return new ApiError("policy_violation", error.message, error.violations.map(({ path, stepId, provider, setting, message }) => ({ path, stepId, provider, setting, message })));
+    return new ApiError(
+      "policy_violation",
+      error.message,
+      error.violations.map(({ path, stepId, provider, setting, message }) => ({
+        path,
+        stepId,
+        provider,
+        setting,
+        message,
+      })),
+    );
   }
-  if (error instanceof FlowConflictError) return new ApiError("conflict", error.message, [{ flowId: error.flowId, status: error.status }]);
-  if (isRedisUnavailable(error)) return new ApiError("unavailable", "the queue is unavailable; retry shortly", [], { "Retry-After": "5" });
+  if (error instanceof FlowConflictError)
+    return new ApiError("conflict", error.message, [{ flowId: error.flowId, status: error.status }]);
+  if (isRedisUnavailable(error))
+    return new ApiError("unavailable", "the queue is unavailable; retry shortly", [], { "Retry-After": "5" });
   const http = error as { type?: string; status?: number; expose?: boolean; limit?: number };
   // body-parser's own errors (bad JSON, oversized bodies, charsets and encodings) and the
   // router's (a path parameter that is not valid percent-encoding). Their messages are
   // never echoed: they can quote the body.
-  if (http.type === "entity.parse.failed") return new ApiError("validation_error", "the body is not valid JSON", [{ path: "", message: "malformed JSON" }]);
+  if (http.type === "entity.parse.failed")
+    return new ApiError("validation_error", "the body is not valid JSON", [{ path: "", message: "malformed JSON" }]);
   if (http.type === "entity.too.large") {
-    return new ApiError("payload_too_large", "the body is too large", typeof http.limit === "number" ? [{ path: "", message: `at most ${http.limit} bytes` }] : []);
+    return new ApiError(
+      "payload_too_large",
+      "the body is too large",
+      typeof http.limit === "number" ? [{ path: "", message: `at most ${http.limit} bytes` }] : [],
+    );
   }
   // Only errors meant for the client (http-errors' `expose`, the router's URIError) are 4xx; anything else is ours.
   const clientError = http.expose === true || error instanceof URIError;
-  if (clientError && http.status === 415) return new ApiError("unsupported_media_type", "send the body as UTF-8 JSON, uncompressed or gzip/deflate/br");
-  if (clientError && typeof http.status === "number" && http.status >= 400 && http.status < 500) return new ApiError("validation_error", "the request is invalid");
+  if (clientError && http.status === 415)
+    return new ApiError("unsupported_media_type", "send the body as UTF-8 JSON, uncompressed or gzip/deflate/br");
+  if (clientError && typeof http.status === "number" && http.status >= 400 && http.status < 500)
+    return new ApiError("validation_error", "the request is invalid");
   return new ApiError("internal", "something went wrong on our side; it has been logged");
 }
 
@@ -42,7 +62,10 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.destroy();
       return;
     }
-    res.status(status).set(apiError.headers).json({ error: { code: apiError.code, message: apiError.message, details: apiError.details } });
+    res
+      .status(status)
+      .set(apiError.headers)
+      .json({ error: { code: apiError.code, message: apiError.message, details: apiError.details } });
   };
 }
 

@@ -30,7 +30,9 @@ const requireJsonContentType: RequestHandler = (req, _res, next) => {
 const rejectDeepJson: RequestHandler = (req, _res, next) => {
   const path = findTooDeepPath(req.body, MAX_JSON_DEPTH);
   if (path !== null) {
-    throw new ApiError("validation_error", "the request is invalid", [{ path, message: `nested deeper than ${MAX_JSON_DEPTH} levels` }]);
+    throw new ApiError("validation_error", "the request is invalid", [
+      { path, message: `nested deeper than ${MAX_JSON_DEPTH} levels` },
+    ]);
   }
   // After the depth check: storableJson recurses.
   req.body = storableJson(req.body);

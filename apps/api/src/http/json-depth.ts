@@ -17,9 +17,12 @@ export function findTooDeepPath(value: unknown, maxDepth: number): string | null
     const frame = stack.pop() as Frame;
     if (frame.value === null || typeof frame.value !== "object") continue;
     if (frame.depth > maxDepth) return formatIssuePath(pathOf(frame));
-    const entries: [PropertyKey, unknown][] = Array.isArray(frame.value) ? frame.value.map((v, i) => [i, v]) : Object.entries(frame.value);
+    const entries: [PropertyKey, unknown][] = Array.isArray(frame.value)
+      ? frame.value.map((v, i) => [i, v])
+      : Object.entries(frame.value);
     for (const [key, child] of entries) {
-      if (child !== null && typeof child === "object") stack.push({ value: child, depth: frame.depth + 1, key, parent: frame });
+      if (child !== null && typeof child === "object")
+        stack.push({ value: child, depth: frame.depth + 1, key, parent: frame });
     }
   }
   return null;

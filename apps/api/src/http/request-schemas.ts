@@ -3,10 +3,19 @@ import { z } from "zod";
 import { STEP_PAGE_LIMITS } from "./request-limits.js";
 
 /** The request bodies of the contract; the same schemas validate requests and (later) generate OpenAPI. */
-export const CreateUserBody = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(), name: z.string().min(1).max(200) });
+export const CreateUserBody = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+    .optional(),
+  name: z.string().min(1).max(200),
+});
 export const CreateThreadBody = z.strictObject({ title: z.string().min(1).max(500) });
 export const PutMemberBody = z.strictObject({ permissions: z.array(z.enum(["read", "write", "delete"])).max(3) });
-export const CreateMessageBody = z.strictObject({ role: z.enum(["user", "assistant", "system"]), content: z.string().min(1).max(200_000) });
+export const CreateMessageBody = z.strictObject({
+  role: z.enum(["user", "assistant", "system"]),
+  content: z.string().min(1).max(200_000),
+});
 export const PutPolicyBody = z.strictObject({
   allowConversationHistory: z.boolean(),
   allowCrossProviderContext: z.boolean(),

@@ -15,7 +15,12 @@ export interface StepPage {
  * `stepResults` (iteration, then step). The page ends at `limit` results or once their
  * outputs pass STEP_PAGE_LIMITS.outputChars, whichever comes first.
  */
-export async function readStepPage(db: Database, flow: FlowRow, cursor: string | undefined, limit: number): Promise<StepPage> {
+export async function readStepPage(
+  db: Database,
+  flow: FlowRow,
+  cursor: string | undefined,
+  limit: number,
+): Promise<StepPage> {
   const rows = await listRunStepsPage(db, flow.id, flow.run, parseCursor(cursor), limit + 1);
   const items: StepPage["items"] = [];
   let outputChars = 0;
@@ -26,7 +31,12 @@ export async function readStepPage(db: Database, flow: FlowRow, cursor: string |
   }
   // Results are a prefix of the rows read: any row left over means another page.
   const last = rows[items.length - 1];
-  return { flowId: flow.id, run: flow.run, items, nextCursor: items.length < rows.length && last ? `${last.iteration}.${last.stepIndex}` : null };
+  return {
+    flowId: flow.id,
+    run: flow.run,
+    items,
+    nextCursor: items.length < rows.length && last ? `${last.iteration}.${last.stepIndex}` : null,
+  };
 }
 
 function parseCursor(cursor: string | undefined): StepPageCursor | null {

@@ -31,8 +31,15 @@ export async function requireThreadPermission(
  * run shares the thread's history (its requests and outputs carry that history) or when
  * the response carries the run's result (`?wait=true`) — both are reading the thread.
  */
-export function permissionsToExecute(flow: CompiledFlow, returnsResult: boolean): { needed: Permission[]; reason?: string } {
-  if (flow.policy.shareConversationHistory) return { needed: ["write", "read"], reason: "the flow shares the thread's history (contextPolicy.shareConversationHistory)" };
+export function permissionsToExecute(
+  flow: CompiledFlow,
+  returnsResult: boolean,
+): { needed: Permission[]; reason?: string } {
+  if (flow.policy.shareConversationHistory)
+    return {
+      needed: ["write", "read"],
+      reason: "the flow shares the thread's history (contextPolicy.shareConversationHistory)",
+    };
   if (returnsResult) return { needed: ["write", "read"], reason: "wait=true returns the run's results" };
   return { needed: ["write"] };
 }

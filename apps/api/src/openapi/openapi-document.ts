@@ -61,7 +61,9 @@ interface OperationSpec {
   errors?: number[];
 }
 
-const TEMPLATE_PARAMETERS = z.record(z.string(), z.unknown()).describe("the template's parameters (GET /v1/templates lists them)");
+const TEMPLATE_PARAMETERS = z
+  .record(z.string(), z.unknown())
+  .describe("the template's parameters (GET /v1/templates lists them)");
 
 /** Named schemas: components/schemas/<name>, referenced with $ref wherever they appear. */
 const NAMED_SCHEMAS: Record<string, z.ZodType> = {
@@ -109,12 +111,24 @@ const NAMED_SCHEMAS: Record<string, z.ZodType> = {
 const ERROR_RESPONSES: Record<number, { name: string; description: string; retryAfter?: boolean }> = {
   400: { name: "ValidationError", description: "`validation_error`: `details` names each bad field by its path" },
   401: { name: "Unauthorized", description: "`unauthorized`: missing, unknown or revoked credentials" },
-  403: { name: "Forbidden", description: "`forbidden` (a member of the thread without the permission this needs; `details` name it) or `policy_violation`" },
+  403: {
+    name: "Forbidden",
+    description:
+      "`forbidden` (a member of the thread without the permission this needs; `details` name it) or `policy_violation`",
+  },
   404: { name: "NotFound", description: "`not_found`, also for what belongs to someone else" },
   409: { name: "Conflict", description: "`conflict`: the resource's state forbids this (e.g. the flow is running)" },
   413: { name: "PayloadTooLarge", description: "`payload_too_large`: the body is over MAX_BODY_BYTES" },
-  415: { name: "UnsupportedMediaType", description: "`unsupported_media_type`: send the body as JSON (Content-Type: application/json)" },
-  429: { name: "RateLimited", description: "`rate_limited`: the key's request rate is spent, or (event streams) it has MAX_STREAMS_PER_KEY streams open", retryAfter: true },
+  415: {
+    name: "UnsupportedMediaType",
+    description: "`unsupported_media_type`: send the body as JSON (Content-Type: application/json)",
+  },
+  429: {
+    name: "RateLimited",
+    description:
+      "`rate_limited`: the key's request rate is spent, or (event streams) it has MAX_STREAMS_PER_KEY streams open",
+    retryAfter: true,
+  },
   500: { name: "Internal", description: "`internal`: no stack, no secret; the server logged it" },
   503: { name: "Unavailable", description: "`unavailable`: Redis is unreachable", retryAfter: true },
 };
@@ -128,15 +142,31 @@ const COMMON_ERRORS: Record<Auth, number[]> = {
 };
 
 const json = (schema: string): ResponseSpec["schema"] => schema;
-const WAIT_QUERY = z.object({ wait: z.enum(["true", "false"]).optional().describe("true: hold the request until the run ends and answer with its result") });
+const WAIT_QUERY = z.object({
+  wait: z
+    .enum(["true", "false"])
+    .optional()
+    .describe("true: hold the request until the run ends and answer with its result"),
+});
 const IDEMPOTENCY_HEADER = {
   name: "Idempotency-Key",
-  description: "a repeated request with the same key (same caller, same body) returns the first answer and starts nothing new",
+  description:
+    "a repeated request with the same key (same caller, same body) returns the first answer and starts nothing new",
 };
 
 const OPERATIONS: OperationSpec[] = [
   // Admin
-  { method: "post", path: "/v1/admin/users", operationId: "createUser", tag: "admin", summary: "Create a user", auth: "admin", body: "CreateUserBody", responses: { 201: { description: "the user", schema: json("User") } }, errors: [400, 409] },
+  {
+    method: "post",
+    path: "/v1/admin/users",
+    operationId: "createUser",
+    tag: "admin",
+    summary: "Create a user",
+    auth: "admin",
+    body: "CreateUserBody",
+    responses: { 201: { description: "the user", schema: json("User") } },
+    errors: [400, 409],
+  },
   {
     method: "post",
     path: "/v1/admin/users/{userId}/api-keys",
@@ -154,10 +184,16 @@ const OPERATIONS: OperationSpec[] = [
     operationId: "adminLogin",
     tag: "operations",
     summary: "Log in to Bull Board in a browser",
-    description: "Starts a session (Redis, ADMIN_SESSION_TTL_SECONDS), sets its id as the `ensemble_admin` cookie (HttpOnly, SameSite=Strict, Secure over HTTPS, path /admin) and redirects to /admin/queues. The cookie opens Bull Board only, not /v1/admin.",
+    description:
+      "Starts a session (Redis, ADMIN_SESSION_TTL_SECONDS), sets its id as the `ensemble_admin` cookie (HttpOnly, SameSite=Strict, Secure over HTTPS, path /admin) and redirects to /admin/queues. The cookie opens Bull Board only, not /v1/admin.",
     auth: "none",
     query: z.object({ token: z.string().describe("ADMIN_TOKEN") }),
-    responses: { 303: { description: "logged in; redirect to /admin/queues", headers: { "Set-Cookie": { description: "ensemble_admin=<session id>", schema: { type: "string" } } } } },
+    responses: {
+      303: {
+        description: "logged in; redirect to /admin/queues",
+        headers: { "Set-Cookie": { description: "ensemble_admin=<session id>", schema: { type: "string" } } },
+      },
+    },
     errors: [401, 404],
   },
   {
@@ -166,13 +202,33 @@ const OPERATIONS: OperationSpec[] = [
     operationId: "queueBoard",
     tag: "operations",
     summary: "Bull Board: the queues and their jobs (HTML)",
-    description: "Off (404) without ADMIN_TOKEN. Its JSON API is under /admin/queues/api/… (same auth); a write there with the session cookie must be same-origin (Sec-Fetch-Site or Origin), else 403.",
+    description:
+      "Off (404) without ADMIN_TOKEN. Its JSON API is under /admin/queues/api/… (same auth); a write there with the session cookie must be same-origin (Sec-Fetch-Site or Origin), else 403.",
     auth: "adminBoard",
     responses: { 200: { description: "the Bull Board page", contentType: "text/html", schema: { type: "string" } } },
   },
   // Threads
-  { method: "post", path: "/v1/threads", operationId: "createThread", tag: "threads", summary: "Create a thread (the caller owns it)", auth: "apiKey", body: "CreateThreadBody", responses: { 201: { description: "the thread", schema: json("Thread") } }, errors: [400] },
-  { method: "get", path: "/v1/threads/{threadId}", operationId: "getThread", tag: "threads", summary: "Get a thread", auth: "apiKey", responses: { 200: { description: "the thread", schema: json("Thread") } }, errors: [403, 404] },
+  {
+    method: "post",
+    path: "/v1/threads",
+    operationId: "createThread",
+    tag: "threads",
+    summary: "Create a thread (the caller owns it)",
+    auth: "apiKey",
+    body: "CreateThreadBody",
+    responses: { 201: { description: "the thread", schema: json("Thread") } },
+    errors: [400],
+  },
+  {
+    method: "get",
+    path: "/v1/threads/{threadId}",
+    operationId: "getThread",
+    tag: "threads",
+    summary: "Get a thread",
+    auth: "apiKey",
+    responses: { 200: { description: "the thread", schema: json("Thread") } },
+    errors: [403, 404],
+  },
   {
     method: "put",
     path: "/v1/threads/{threadId}/members/{userId}",
@@ -185,8 +241,27 @@ const OPERATIONS: OperationSpec[] = [
     responses: { 200: { description: "the membership", schema: json("ThreadMember") } },
     errors: [400, 403, 404],
   },
-  { method: "post", path: "/v1/threads/{threadId}/messages", operationId: "createMessage", tag: "threads", summary: "Add a message to a thread", auth: "apiKey", body: "CreateMessageBody", responses: { 201: { description: "the message", schema: json("Message") } }, errors: [400, 403, 404] },
-  { method: "get", path: "/v1/threads/{threadId}/messages", operationId: "listMessages", tag: "threads", summary: "The thread's history", auth: "apiKey", responses: { 200: { description: "the messages, oldest first", schema: json("MessageList") } }, errors: [403, 404] },
+  {
+    method: "post",
+    path: "/v1/threads/{threadId}/messages",
+    operationId: "createMessage",
+    tag: "threads",
+    summary: "Add a message to a thread",
+    auth: "apiKey",
+    body: "CreateMessageBody",
+    responses: { 201: { description: "the message", schema: json("Message") } },
+    errors: [400, 403, 404],
+  },
+  {
+    method: "get",
+    path: "/v1/threads/{threadId}/messages",
+    operationId: "listMessages",
+    tag: "threads",
+    summary: "The thread's history",
+    auth: "apiKey",
+    responses: { 200: { description: "the messages, oldest first", schema: json("MessageList") } },
+    errors: [403, 404],
+  },
   // Policies
   {
     method: "put",
@@ -200,7 +275,15 @@ const OPERATIONS: OperationSpec[] = [
     responses: { 200: { description: "the policy", schema: json("DataSharingPolicy") } },
     errors: [400],
   },
-  { method: "get", path: "/v1/policies", operationId: "listPolicies", tag: "policies", summary: "The caller's data-sharing policies", auth: "apiKey", responses: { 200: { description: "the policies", schema: json("PolicyList") } } },
+  {
+    method: "get",
+    path: "/v1/policies",
+    operationId: "listPolicies",
+    tag: "policies",
+    summary: "The caller's data-sharing policies",
+    auth: "apiKey",
+    responses: { 200: { description: "the policies", schema: json("PolicyList") } },
+  },
   // Flows
   {
     method: "post",
@@ -208,14 +291,33 @@ const OPERATIONS: OperationSpec[] = [
     operationId: "createFlow",
     tag: "flows",
     summary: "Validate and store a flow (needs write on the thread)",
-    description: "The definition is validated in full here — schema, step graph, templates, CEL conditions — before anything is queued.",
+    description:
+      "The definition is validated in full here — schema, step graph, templates, CEL conditions — before anything is queued.",
     auth: "apiKey",
     body: "CreateFlowBody",
     responses: { 201: { description: "the flow", schema: json("Flow") } },
     errors: [400, 403, 404],
   },
-  { method: "get", path: "/v1/flows/{flowId}", operationId: "getFlow", tag: "flows", summary: "The flow with its latest run's stepResults", auth: "apiKey", responses: { 200: { description: "the flow", schema: json("Flow") } }, errors: [403, 404] },
-  { method: "delete", path: "/v1/flows/{flowId}", operationId: "deleteFlow", tag: "flows", summary: "Delete a flow (needs delete; not while queued or running)", auth: "apiKey", responses: { 204: { description: "deleted" } }, errors: [403, 404, 409] },
+  {
+    method: "get",
+    path: "/v1/flows/{flowId}",
+    operationId: "getFlow",
+    tag: "flows",
+    summary: "The flow with its latest run's stepResults",
+    auth: "apiKey",
+    responses: { 200: { description: "the flow", schema: json("Flow") } },
+    errors: [403, 404],
+  },
+  {
+    method: "delete",
+    path: "/v1/flows/{flowId}",
+    operationId: "deleteFlow",
+    tag: "flows",
+    summary: "Delete a flow (needs delete; not while queued or running)",
+    auth: "apiKey",
+    responses: { 204: { description: "deleted" } },
+    errors: [403, 404, 409],
+  },
   {
     method: "get",
     path: "/v1/threads/{threadId}/flows",
@@ -238,8 +340,14 @@ const OPERATIONS: OperationSpec[] = [
     headers: [IDEMPOTENCY_HEADER],
     body: "ExecuteFlowBody",
     responses: {
-      200: { description: "with ?wait=true (needs read as well as write): the run's result once it ended", schema: json("FlowExecutionResult") },
-      202: { description: "queued (or, with ?wait=true, still running when the wait ran out)", schema: json("ExecuteAccepted") },
+      200: {
+        description: "with ?wait=true (needs read as well as write): the run's result once it ended",
+        schema: json("FlowExecutionResult"),
+      },
+      202: {
+        description: "queued (or, with ?wait=true, still running when the wait ran out)",
+        schema: json("ExecuteAccepted"),
+      },
     },
     errors: [400, 403, 404, 409],
   },
@@ -256,8 +364,14 @@ const OPERATIONS: OperationSpec[] = [
     // The route validates its body with the flow's execute schema.
     body: "ExecuteFlowBody",
     responses: {
-      200: { description: "with ?wait=true (needs read as well as write): the step's result", schema: json("FlowStepResult") },
-      202: { description: "queued (or, with ?wait=true, still running when the wait ran out)", schema: json("ExecuteAccepted") },
+      200: {
+        description: "with ?wait=true (needs read as well as write): the step's result",
+        schema: json("FlowStepResult"),
+      },
+      202: {
+        description: "queued (or, with ?wait=true, still running when the wait ran out)",
+        schema: json("ExecuteAccepted"),
+      },
     },
     errors: [400, 403, 404, 409],
   },
@@ -277,13 +391,23 @@ const OPERATIONS: OperationSpec[] = [
     operationId: "listFlowSteps",
     tag: "flows",
     summary: "The latest run's step results, a page at a time",
-    description: "A page ends at `limit` results, or after the result that brings its outputs to 1 000 000 characters (at least one result per page).",
+    description:
+      "A page ends at `limit` results, or after the result that brings its outputs to 1 000 000 characters (at least one result per page).",
     auth: "apiKey",
     query: StepPageQuery,
     responses: { 200: { description: "one page", schema: json("StepPage") } },
     errors: [400, 403, 404],
   },
-  { method: "get", path: "/v1/flows/{flowId}/status", operationId: "getFlowStatus", tag: "flows", summary: "Progress of the latest run", auth: "apiKey", responses: { 200: { description: "the status", schema: json("FlowStatus") } }, errors: [403, 404] },
+  {
+    method: "get",
+    path: "/v1/flows/{flowId}/status",
+    operationId: "getFlowStatus",
+    tag: "flows",
+    summary: "Progress of the latest run",
+    auth: "apiKey",
+    responses: { 200: { description: "the status", schema: json("FlowStatus") } },
+    errors: [403, 404],
+  },
   {
     method: "get",
     path: "/v1/flows/{flowId}/events",
@@ -293,9 +417,21 @@ const OPERATIONS: OperationSpec[] = [
     description:
       "Each SSE message has `id` (per flow, increasing), `event` (the type) and `data` (a FlowEvent as JSON). Reconnect with `Last-Event-ID` to get every later event; after the flow ended the whole history is sent and the stream closes.",
     auth: "apiKey",
-    query: z.object({ lastEventId: z.string().regex(/^\d+$/).optional().describe("resume after this event id (the Last-Event-ID header wins)") }),
+    query: z.object({
+      lastEventId: z
+        .string()
+        .regex(/^\d+$/)
+        .optional()
+        .describe("resume after this event id (the Last-Event-ID header wins)"),
+    }),
     headers: [{ name: "Last-Event-ID", description: "resume after this event id" }],
-    responses: { 200: { description: "the event stream; each data line is a FlowEvent", contentType: "text/event-stream", schema: { type: "string" } } },
+    responses: {
+      200: {
+        description: "the event stream; each data line is a FlowEvent",
+        contentType: "text/event-stream",
+        schema: { type: "string" },
+      },
+    },
     errors: [400, 403, 404],
   },
   {
@@ -314,7 +450,15 @@ const OPERATIONS: OperationSpec[] = [
     errors: [400, 403, 404],
   },
   // Templates
-  { method: "get", path: "/v1/templates", operationId: "listTemplates", tag: "templates", summary: "The seven flow templates and their parameters", auth: "apiKey", responses: { 200: { description: "the templates", schema: json("TemplateList") } } },
+  {
+    method: "get",
+    path: "/v1/templates",
+    operationId: "listTemplates",
+    tag: "templates",
+    summary: "The seven flow templates and their parameters",
+    auth: "apiKey",
+    responses: { 200: { description: "the templates", schema: json("TemplateList") } },
+  },
   {
     method: "post",
     path: "/v1/templates/{name}",
@@ -328,7 +472,15 @@ const OPERATIONS: OperationSpec[] = [
     errors: [400, 404],
   },
   // Operations
-  { method: "get", path: "/healthz", operationId: "health", tag: "operations", summary: "The process is up", auth: "none", responses: { 200: { description: "up", schema: json("Health") } } },
+  {
+    method: "get",
+    path: "/healthz",
+    operationId: "health",
+    tag: "operations",
+    summary: "The process is up",
+    auth: "none",
+    responses: { 200: { description: "up", schema: json("Health") } },
+  },
   {
     method: "get",
     path: "/readyz",
@@ -338,11 +490,33 @@ const OPERATIONS: OperationSpec[] = [
     auth: "none",
     responses: {
       200: { description: "ready", schema: json("Readiness") },
-      503: { description: "not ready; `down` names what is unreachable", schema: json("Readiness"), headers: { "Retry-After": { description: "seconds", schema: { type: "integer" } } } },
+      503: {
+        description: "not ready; `down` names what is unreachable",
+        schema: json("Readiness"),
+        headers: { "Retry-After": { description: "seconds", schema: { type: "integer" } } },
+      },
     },
   },
-  { method: "get", path: "/metrics", operationId: "metrics", tag: "operations", summary: "Prometheus metrics (docs/operations.md lists them)", auth: "none", responses: { 200: { description: "Prometheus text format 0.0.4", contentType: "text/plain", schema: { type: "string" } } } },
-  { method: "get", path: "/openapi.json", operationId: "openapi", tag: "operations", summary: "This document", auth: "none", responses: { 200: { description: "OpenAPI 3.1", schema: { type: "object" } } } },
+  {
+    method: "get",
+    path: "/metrics",
+    operationId: "metrics",
+    tag: "operations",
+    summary: "Prometheus metrics (docs/operations.md lists them)",
+    auth: "none",
+    responses: {
+      200: { description: "Prometheus text format 0.0.4", contentType: "text/plain", schema: { type: "string" } },
+    },
+  },
+  {
+    method: "get",
+    path: "/openapi.json",
+    operationId: "openapi",
+    tag: "operations",
+    summary: "This document",
+    auth: "none",
+    responses: { 200: { description: "OpenAPI 3.1", schema: { type: "object" } } },
+  },
 ];
 
 const PATH_PARAM_DESCRIPTIONS: Record<string, string> = { threadId: "a thread id", flowId: "a flow id" };
@@ -364,8 +538,15 @@ function componentSchemas(): Record<string, Record<string, unknown>> {
   const registry = z.registry<{ id: string }>();
   for (const [id, schema] of Object.entries(NAMED_SCHEMAS)) registry.add(schema, { id });
   // "input": what a client may send (defaults make fields optional); response schemas have no defaults.
-  const { schemas } = z.toJSONSchema(registry, { target: "draft-2020-12", io: "input", unrepresentable: "any", uri: (id) => `#/components/schemas/${id}` });
-  return Object.fromEntries(Object.entries(schemas).map(([id, schema]) => [id, embedded(schema as Record<string, unknown>)]));
+  const { schemas } = z.toJSONSchema(registry, {
+    target: "draft-2020-12",
+    io: "input",
+    unrepresentable: "any",
+    uri: (id) => `#/components/schemas/${id}`,
+  });
+  return Object.fromEntries(
+    Object.entries(schemas).map(([id, schema]) => [id, embedded(schema as Record<string, unknown>)]),
+  );
 }
 
 function schemaOf(schema: ResponseSpec["schema"]): Record<string, unknown> | undefined {
@@ -376,15 +557,35 @@ function schemaOf(schema: ResponseSpec["schema"]): Record<string, unknown> | und
 function parameters(op: OperationSpec): Record<string, unknown>[] {
   const params: Record<string, unknown>[] = [];
   for (const [, name] of op.path.matchAll(/\{([^}]+)\}/g)) {
-    params.push({ name, in: "path", required: true, description: op.pathParams?.[name as string] ?? PATH_PARAM_DESCRIPTIONS[name as string] ?? name, schema: { type: "string" } });
+    params.push({
+      name,
+      in: "path",
+      required: true,
+      description: op.pathParams?.[name as string] ?? PATH_PARAM_DESCRIPTIONS[name as string] ?? name,
+      schema: { type: "string" },
+    });
   }
   for (const [name, field] of Object.entries(op.query?.shape ?? {})) {
-    const schema = embedded(z.toJSONSchema(field as z.ZodType, { target: "draft-2020-12", io: "input", unrepresentable: "any" }));
+    const schema = embedded(
+      z.toJSONSchema(field as z.ZodType, { target: "draft-2020-12", io: "input", unrepresentable: "any" }),
+    );
     const { description, ...rest } = schema;
-    params.push({ name, in: "query", required: !(field as z.ZodType).safeParse(undefined).success, ...(description ? { description } : {}), schema: rest });
+    params.push({
+      name,
+      in: "query",
+      required: !(field as z.ZodType).safeParse(undefined).success,
+      ...(description ? { description } : {}),
+      schema: rest,
+    });
   }
   for (const header of op.headers ?? []) {
-    params.push({ name: header.name, in: "header", required: header.required ?? false, description: header.description, schema: { type: "string" } });
+    params.push({
+      name: header.name,
+      in: "header",
+      required: header.required ?? false,
+      description: header.description,
+      schema: { type: "string" },
+    });
   }
   return params;
 }
@@ -414,7 +615,14 @@ function operation(op: OperationSpec): Record<string, unknown> {
     ...(op.description ? { description: op.description } : {}),
     security: SECURITY[op.auth],
     ...(params.length ? { parameters: params } : {}),
-    ...(op.body ? { requestBody: { required: !NAMED_SCHEMAS[op.body]?.safeParse({}).success, content: { "application/json": { schema: { $ref: `#/components/schemas/${op.body}` } } } } } : {}),
+    ...(op.body
+      ? {
+          requestBody: {
+            required: !NAMED_SCHEMAS[op.body]?.safeParse({}).success,
+            content: { "application/json": { schema: { $ref: `#/components/schemas/${op.body}` } } },
+          },
+        }
+      : {}),
     responses: result,
   };
 }
@@ -431,7 +639,13 @@ export function buildOpenApiDocument(options: { version?: string } = {}): Record
       e.name,
       {
         description: e.description,
-        ...(e.retryAfter ? { headers: { "Retry-After": { description: "seconds to wait before retrying", schema: { type: "integer" } } } } : {}),
+        ...(e.retryAfter
+          ? {
+              headers: {
+                "Retry-After": { description: "seconds to wait before retrying", schema: { type: "integer" } },
+              },
+            }
+          : {}),
         content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
       },
     ]),
@@ -441,7 +655,8 @@ export function buildOpenApiDocument(options: { version?: string } = {}): Record
     info: {
       title: "Ensemble API",
       version: options.version ?? "0.1.0",
-      description: "Runs multi-model LLM flows on a queue-based worker cluster. Every /v1 route needs `Authorization: Bearer <api key>`; errors are `{ error: { code, message, details } }`.",
+      description:
+        "Runs multi-model LLM flows on a queue-based worker cluster. Every /v1 route needs `Authorization: Bearer <api key>`; errors are `{ error: { code, message, details } }`.",
     },
     tags: ["admin", "threads", "policies", "flows", "events", "templates", "operations"].map((name) => ({ name })),
     paths,
@@ -449,9 +664,23 @@ export function buildOpenApiDocument(options: { version?: string } = {}): Record
       schemas: componentSchemas(),
       responses: errorResponses,
       securitySchemes: {
-        apiKey: { type: "http", scheme: "bearer", description: "an API key (`ens_…`) from POST /v1/admin/users/{userId}/api-keys; it names the calling user" },
-        adminToken: { type: "http", scheme: "bearer", description: "ADMIN_TOKEN (admin routes are off while it is unset)" },
-        adminCookie: { type: "apiKey", in: "cookie", name: ADMIN_SESSION_COOKIE, description: "a session id set by GET /admin/login?token=<ADMIN_TOKEN>, for Bull Board in a browser; writes with it must be same-origin" },
+        apiKey: {
+          type: "http",
+          scheme: "bearer",
+          description: "an API key (`ens_…`) from POST /v1/admin/users/{userId}/api-keys; it names the calling user",
+        },
+        adminToken: {
+          type: "http",
+          scheme: "bearer",
+          description: "ADMIN_TOKEN (admin routes are off while it is unset)",
+        },
+        adminCookie: {
+          type: "apiKey",
+          in: "cookie",
+          name: ADMIN_SESSION_COOKIE,
+          description:
+            "a session id set by GET /admin/login?token=<ADMIN_TOKEN>, for Bull Board in a browser; writes with it must be same-origin",
+        },
       },
     },
   };

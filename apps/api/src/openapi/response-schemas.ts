@@ -36,15 +36,27 @@ export const ApiKeyCreatedResponse = z.object({
   prefix: z.string(),
 });
 
-export const ThreadResponse = z.object({ id: z.string(), ownerId: z.string(), title: z.string(), createdAt: Timestamp });
-export const ThreadMemberResponse = z.object({ threadId: z.string(), userId: z.string(), permissions: z.array(z.enum(["read", "write", "delete"])) });
+export const ThreadResponse = z.object({
+  id: z.string(),
+  ownerId: z.string(),
+  title: z.string(),
+  createdAt: Timestamp,
+});
+export const ThreadMemberResponse = z.object({
+  threadId: z.string(),
+  userId: z.string(),
+  permissions: z.array(z.enum(["read", "write", "delete"])),
+});
 export const MessageResponse = z.object({
   id: z.string(),
   threadId: z.string(),
   role: MessageRoleSchema,
   content: z.string(),
   provider: z.string().nullable(),
-  metadata: z.record(z.string(), z.unknown()).nullable().describe("messages a flow saved carry orchestrationFlowId and stepId"),
+  metadata: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .describe("messages a flow saved carry orchestrationFlowId and stepId"),
   createdAt: Timestamp,
 });
 export const MessageListResponse = z.object({ items: z.array(MessageResponse) });
@@ -69,7 +81,10 @@ export const FlowResponse = z.object({
   completedAt: Timestamp.nullable(),
   result: FlowExecutionResultSchema.nullable(),
   error: StepErrorSchema.extend({ stepId: z.string().optional() }).nullable(),
-  stepResults: z.array(FlowStepResultSchema).optional().describe("the latest run's steps (GET /v1/flows/{flowId} only)"),
+  stepResults: z
+    .array(FlowStepResultSchema)
+    .optional()
+    .describe("the latest run's steps (GET /v1/flows/{flowId} only)"),
 });
 export const FlowListResponse = z.object({ items: z.array(FlowResponse), total: z.number().int() });
 
@@ -110,7 +125,9 @@ export const TemplateListResponse = z.object({
       alias: z.string(),
       description: z.string(),
       flowType: OrchestrationFlowTypeSchema,
-      parameters: z.array(z.object({ name: z.string(), type: z.string(), default: z.unknown().optional(), description: z.string() })),
+      parameters: z.array(
+        z.object({ name: z.string(), type: z.string(), default: z.unknown().optional(), description: z.string() }),
+      ),
     }),
   ),
 });
@@ -119,6 +136,9 @@ export const HealthResponse = z.object({ status: z.literal("ok") });
 export const ReadinessResponse = z.object({
   status: z.enum(["ready", "unavailable"]),
   checks: z.object({ redis: z.boolean(), postgres: z.boolean() }),
-  down: z.array(z.enum(["redis", "postgres"])).optional().describe("503 only: what is unreachable"),
+  down: z
+    .array(z.enum(["redis", "postgres"]))
+    .optional()
+    .describe("503 only: what is unreachable"),
   message: z.string().optional(),
 });

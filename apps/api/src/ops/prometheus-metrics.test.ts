@@ -43,7 +43,11 @@ describe("clusterRegistry", () => {
   });
 
   it("leaves out what a scrape could not read and says so", async () => {
-    const text = await clusterRegistry({ queueDepths: null, activeFlows: { queued: 0, running: 0 }, steps: null }).metrics();
+    const text = await clusterRegistry({
+      queueDepths: null,
+      activeFlows: { queued: 0, running: 0 },
+      steps: null,
+    }).metrics();
     expect(text).toContain('ensemble_metrics_source_up{source="redis"} 0');
     expect(text).toContain('ensemble_metrics_source_up{source="postgres"} 1');
     expect(text).not.toContain("ensemble_queue_jobs");

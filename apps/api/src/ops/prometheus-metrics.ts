@@ -52,36 +52,75 @@ export function clusterRegistry(data: ScrapeData): Registry {
   const registry = new Registry();
   const registers = [registry];
 
-  const sourceUp = new Gauge({ name: "ensemble_metrics_source_up", help: "1 if this scrape could read the source (redis: queues and step metrics; postgres: flow counts)", labelNames: ["source"], registers });
+  const sourceUp = new Gauge({
+    name: "ensemble_metrics_source_up",
+    help: "1 if this scrape could read the source (redis: queues and step metrics; postgres: flow counts)",
+    labelNames: ["source"],
+    registers,
+  });
   sourceUp.set({ source: "redis" }, data.queueDepths ? 1 : 0);
   sourceUp.set({ source: "postgres" }, data.activeFlows ? 1 : 0);
 
   if (data.queueDepths) {
-    const jobs = new Gauge({ name: "ensemble_queue_jobs", help: "Jobs in a BullMQ queue by state (waiting includes prioritized)", labelNames: ["queue", "state"], registers });
+    const jobs = new Gauge({
+      name: "ensemble_queue_jobs",
+      help: "Jobs in a BullMQ queue by state (waiting includes prioritized)",
+      labelNames: ["queue", "state"],
+      registers,
+    });
     for (const [queue, depth] of Object.entries(data.queueDepths)) {
       for (const [state, count] of Object.entries(depth)) jobs.set({ queue, state }, count);
     }
   }
 
   if (data.activeFlows) {
-    const flows = new Gauge({ name: "ensemble_flows", help: "Flows that are queued or running now (from Postgres)", labelNames: ["status"], registers });
+    const flows = new Gauge({
+      name: "ensemble_flows",
+      help: "Flows that are queued or running now (from Postgres)",
+      labelNames: ["status"],
+      registers,
+    });
     for (const [status, count] of Object.entries(data.activeFlows)) flows.set({ status }, count);
   }
 
   if (data.steps) {
-    const attempts = new Counter({ name: "ensemble_step_attempts_total", help: "Step attempts committed by the workers, by provider, model and outcome", labelNames: ["provider", "model", "status"], registers });
+    const attempts = new Counter({
+      name: "ensemble_step_attempts_total",
+      help: "Step attempts committed by the workers, by provider, model and outcome",
+      labelNames: ["provider", "model", "status"],
+      registers,
+    });
     for (const s of data.steps.steps) attempts.inc({ provider: s.provider, model: s.model, status: s.status }, s.count);
 
-    const tokens = new Counter({ name: "ensemble_step_tokens_total", help: "Tokens reported by the providers, by provider, model and kind (prompt or completion)", labelNames: ["provider", "model", "kind"], registers });
+    const tokens = new Counter({
+      name: "ensemble_step_tokens_total",
+      help: "Tokens reported by the providers, by provider, model and kind (prompt or completion)",
+      labelNames: ["provider", "model", "kind"],
+      registers,
+    });
     for (const t of data.steps.tokens) tokens.inc({ provider: t.provider, model: t.model, kind: t.kind }, t.count);
 
-    const cost = new Counter({ name: "ensemble_step_cost_usd_total", help: "Cost of step attempts in USD from the price table (models without a price add nothing)", labelNames: ["provider", "model"], registers });
+    const cost = new Counter({
+      name: "ensemble_step_cost_usd_total",
+      help: "Cost of step attempts in USD from the price table (models without a price add nothing)",
+      labelNames: ["provider", "model"],
+      registers,
+    });
     for (const c of data.steps.cost) cost.inc({ provider: c.provider, model: c.model }, c.usd);
 
-    const errors = new Counter({ name: "ensemble_step_errors_total", help: "Failed step attempts by provider and error code (rate_limited, timeout, …)", labelNames: ["provider", "code"], registers });
+    const errors = new Counter({
+      name: "ensemble_step_errors_total",
+      help: "Failed step attempts by provider and error code (rate_limited, timeout, …)",
+      labelNames: ["provider", "code"],
+      registers,
+    });
     for (const e of data.steps.errors) errors.inc({ provider: e.provider, code: e.code }, e.count);
 
-    const archiveFailures = new Counter({ name: "ensemble_event_archive_failures_total", help: "Flows whose events Postgres refused when they were archived (they stay in the Redis stream for its retention)", registers });
+    const archiveFailures = new Counter({
+      name: "ensemble_event_archive_failures_total",
+      help: "Flows whose events Postgres refused when they were archived (they stay in the Redis stream for its retention)",
+      registers,
+    });
     archiveFailures.inc(data.steps.archiveFailures);
 
     registry.registerMetric(latencyHistogram(data.steps));
@@ -100,13 +139,23 @@ function latencyHistogram(steps: StepMetricsSnapshot): Metric {
   const values = steps.latency.flatMap((series) => {
     const labels = { provider: series.provider, model: series.model };
     return [
-      ...STEP_LATENCY_BUCKETS_SECONDS.map((le, i) => ({ metricName: `${name}_bucket`, labels: { ...labels, le }, value: series.buckets[i] ?? 0 })),
+      ...STEP_LATENCY_BUCKETS_SECONDS.map((le, i) => ({
+        metricName: `${name}_bucket`,
+        labels: { ...labels, le },
+        value: series.buckets[i] ?? 0,
+      })),
       { metricName: `${name}_bucket`, labels: { ...labels, le: "+Inf" }, value: series.count },
       { metricName: `${name}_sum`, labels, value: series.sumSeconds },
       { metricName: `${name}_count`, labels, value: series.count },
     ];
   });
-  const metric = { name, help, type: "histogram", aggregator: "sum", get: async () => ({ name, help, type: "histogram", aggregator: "sum", values }) };
+  const metric = {
+    name,
+    help,
+    type: "histogram",
+    aggregator: "sum",
+    get: async () => ({ name, help, type: "histogram", aggregator: "sum", values }),
+  };
   // Duck-typed: the registry only calls get() and reads name/type (see prom-client's registry.js).
   return metric as unknown as Metric;
 }

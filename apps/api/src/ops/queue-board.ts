@@ -43,7 +43,8 @@ export function createQueueBoard(queues: Queue[]): Express {
  */
 export function readableJobName(name: string, data: unknown): string {
   const payload = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
-  const text = (key: string): string | undefined => (typeof payload[key] === "string" && payload[key] !== "" ? (payload[key]) : undefined);
+  const text = (key: string): string | undefined =>
+    typeof payload[key] === "string" && payload[key] !== "" ? payload[key] : undefined;
   const label = text("label");
   if (label) return `${name} · ${label}`;
   const flowId = text("flowId");

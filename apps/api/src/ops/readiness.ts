@@ -11,10 +11,19 @@ export interface ReadinessChecks {
  * each given at most `timeoutMs` — an unreachable host must not hold a probe for the
  * driver's 30 s connect timeout.
  */
-export function readinessProbe(deps: Pick<EngineDeps, "producer" | "db">, timeoutMs = 2_000): () => Promise<ReadinessChecks> {
+export function readinessProbe(
+  deps: Pick<EngineDeps, "producer" | "db">,
+  timeoutMs = 2_000,
+): () => Promise<ReadinessChecks> {
   return async () => {
     const [redis, postgres] = await Promise.all([
-      withTimeout(deps.producer.queueDepths().then(() => true, () => false), timeoutMs),
+      withTimeout(
+        deps.producer.queueDepths().then(
+          () => true,
+          () => false,
+        ),
+        timeoutMs,
+      ),
       withTimeout(pingDatabase(deps.db), timeoutMs),
     ]);
     return { redis, postgres };

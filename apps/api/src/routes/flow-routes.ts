@@ -29,7 +29,10 @@ export function flowRoutes(ctx: AppContext): Router {
   /** Loads a flow the caller may execute: write, and read when the run reads the thread (see permissionsToExecute). */
   const loadFlowToExecute = async (req: Request, wait: boolean): Promise<FlowRow> => {
     const flow = await loadFlow(req, "write");
-    const { needed, reason } = permissionsToExecute(deps.flows.forRun({ id: flow.id, definition: flow.definition, onlyStepId: null }), wait);
+    const { needed, reason } = permissionsToExecute(
+      deps.flows.forRun({ id: flow.id, definition: flow.definition, onlyStepId: null }),
+      wait,
+    );
     await requireThreadPermission(db, flow.threadId, req.userId as string, needed, "flow", reason);
     return flow;
   };
@@ -37,7 +40,11 @@ export function flowRoutes(ctx: AppContext): Router {
   router.post("/v1/flows", async (req, res) => {
     const body = parseRequest(CreateFlowBody, req.body);
     await requireThreadPermission(db, body.threadId, req.userId as string, "write");
-    const flow = await createFlow(deps, { threadId: body.threadId, userId: req.userId as string, definition: body.definition });
+    const flow = await createFlow(deps, {
+      threadId: body.threadId,
+      userId: req.userId as string,
+      definition: body.definition,
+    });
     res.status(201).json(serializeFlow(flow, []));
   });
 
@@ -62,7 +69,8 @@ export function flowRoutes(ctx: AppContext): Router {
 
   router.delete("/v1/flows/:flowId", async (req, res) => {
     const flow = await loadFlow(req, "delete");
-    if (["queued", "running"].includes(flow.status)) throw new ApiError("conflict", `flow is ${flow.status}; cancel it before deleting it`);
+    if (["queued", "running"].includes(flow.status))
+      throw new ApiError("conflict", `flow is ${flow.status}; cancel it before deleting it`);
     await deleteFlow(db, flow.id);
     res.status(204).end();
   });
@@ -77,9 +85,20 @@ export function flowRoutes(ctx: AppContext): Router {
       res.status(202).json({ flowId: started.flowId, status: started.status, run: started.run });
       return;
     }
-    const result = await waitForRun(deps, flow.id, started.run, afterEventId, (body.timeout?.flowMs ?? DEFAULT_WAIT_MS) + 5_000);
+    const result = await waitForRun(
+      deps,
+      flow.id,
+      started.run,
+      afterEventId,
+      (body.timeout?.flowMs ?? DEFAULT_WAIT_MS) + 5_000,
+    );
     if (!result) {
-      res.status(202).json({ flowId: flow.id, status: "running", run: started.run, message: "still running; poll /status or follow /events" });
+      res.status(202).json({
+        flowId: flow.id,
+        status: "running",
+        run: started.run,
+        message: "still running; poll /status or follow /events",
+      });
       return;
     }
     res.json(result);
@@ -97,10 +116,22 @@ export function flowRoutes(ctx: AppContext): Router {
       res.status(202).json({ flowId: started.flowId, stepId, status: started.status, run: started.run });
       return;
     }
-    const result = await waitForRun(deps, flow.id, started.run, afterEventId, (body.timeout?.flowMs ?? DEFAULT_WAIT_MS) + 5_000);
+    const result = await waitForRun(
+      deps,
+      flow.id,
+      started.run,
+      afterEventId,
+      (body.timeout?.flowMs ?? DEFAULT_WAIT_MS) + 5_000,
+    );
     const step = result?.steps.find((s) => s.stepId === stepId);
     if (!result || !step) {
-      res.status(202).json({ flowId: flow.id, stepId, status: "running", run: started.run, message: "still running; poll /status or follow /events" });
+      res.status(202).json({
+        flowId: flow.id,
+        stepId,
+        status: "running",
+        run: started.run,
+        message: "still running; poll /status or follow /events",
+      });
       return;
     }
     res.json(step);
@@ -119,7 +150,9 @@ export function flowRoutes(ctx: AppContext): Router {
     const flow = await loadFlow(req, "read");
     // Statuses only: a run's outputs can be megabytes, and a status poll needs none of them.
     const rows = await listRunStepStatuses(db, flow.id, flow.run);
-    const definedSteps = Array.isArray((flow.definition as { steps?: unknown[] }).steps) ? (flow.definition as { steps: unknown[] }).steps.length : 0;
+    const definedSteps = Array.isArray((flow.definition as { steps?: unknown[] }).steps)
+      ? (flow.definition as { steps: unknown[] }).steps.length
+      : 0;
     const stepCount = flow.onlyStepId ? 1 : definedSteps;
     res.json(summarizeFlowStatus(flow, rows, stepCount));
   });

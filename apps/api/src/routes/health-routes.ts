@@ -16,7 +16,10 @@ export function healthRoutes(ctx: AppContext): Router {
       return;
     }
     // Names what is down, so an operator reading the probe knows where to look.
-    res.status(503).set("Retry-After", "5").json({ status: "unavailable", checks, down, message: `not ready: ${down.join(" and ")} unreachable` });
+    res
+      .status(503)
+      .set("Retry-After", "5")
+      .json({ status: "unavailable", checks, down, message: `not ready: ${down.join(" and ")} unreachable` });
   });
   return router;
 }

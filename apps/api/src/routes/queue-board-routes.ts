@@ -22,11 +22,18 @@ export function queueBoardRoutes(ctx: AppContext): Router {
   router.get("/admin/login", async (req, res) => {
     if (!adminToken || !adminSessions) throw off();
     const token = typeof req.query.token === "string" ? req.query.token : "";
-    if (!token || !safeEqual(token, adminToken)) throw new ApiError("unauthorized", "admin token required: /admin/login?token=<ADMIN_TOKEN>");
+    if (!token || !safeEqual(token, adminToken))
+      throw new ApiError("unauthorized", "admin token required: /admin/login?token=<ADMIN_TOKEN>");
     // HttpOnly: page scripts never see it; SameSite=Strict: other sites cannot make the
     // browser use it; Secure over HTTPS (req.secure honours X-Forwarded-Proto under TRUST_PROXY).
     const sessionId = await adminSessions.create();
-    res.cookie(ADMIN_SESSION_COOKIE, sessionId, { httpOnly: true, sameSite: "strict", secure: req.secure, path: COOKIE_PATH, maxAge: adminSessions.ttlSeconds * 1_000 });
+    res.cookie(ADMIN_SESSION_COOKIE, sessionId, {
+      httpOnly: true,
+      sameSite: "strict",
+      secure: req.secure,
+      path: COOKIE_PATH,
+      maxAge: adminSessions.ttlSeconds * 1_000,
+    });
     // The token was in this URL: keep it out of caches and of the next page's Referer.
     res.set({ "Cache-Control": "no-store", "Referrer-Policy": "no-referrer" });
     res.redirect(303, QUEUE_BOARD_PATH);
@@ -47,9 +54,14 @@ export function queueBoardRoutes(ctx: AppContext): Router {
   }
   // The board holds no connections of its own (it uses the producer's queues).
   const board = createQueueBoard(ctx.deps.producer.getQueues());
-  router.use(QUEUE_BOARD_PATH, requireBoardAccess(adminToken, adminSessions), queueBoardContentSecurityPolicy, (req, res, next) => {
-    res.set("Cache-Control", "no-store");
-    board(req, res, next);
-  });
+  router.use(
+    QUEUE_BOARD_PATH,
+    requireBoardAccess(adminToken, adminSessions),
+    queueBoardContentSecurityPolicy,
+    (req, res, next) => {
+      res.set("Cache-Control", "no-store");
+      board(req, res, next);
+    },
+  );
   return router;
 }

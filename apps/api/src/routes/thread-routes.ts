@@ -1,4 +1,13 @@
-import { findThread, findUser, insertMessage, insertThread, listMessages, listPolicies, upsertPolicy, upsertThreadMember } from "@ensemble/db";
+import {
+  findThread,
+  findUser,
+  insertMessage,
+  insertThread,
+  listMessages,
+  listPolicies,
+  upsertPolicy,
+  upsertThreadMember,
+} from "@ensemble/db";
 import { PROVIDER_KEY_PATTERN } from "@ensemble/core";
 import { Router } from "express";
 import { ApiError } from "../http/api-error.js";
@@ -49,15 +58,30 @@ export function threadRoutes(ctx: AppContext): Router {
 
   router.put("/v1/policies/:providerKey", async (req, res) => {
     const providerKey = req.params.providerKey;
-    if (!PROVIDER_KEY_PATTERN.test(providerKey)) throw new ApiError("validation_error", "bad provider key", [{ path: "providerKey", message: "must be a provider key such as openai" }]);
+    if (!PROVIDER_KEY_PATTERN.test(providerKey))
+      throw new ApiError("validation_error", "bad provider key", [
+        { path: "providerKey", message: "must be a provider key such as openai" },
+      ]);
     const body = parseRequest(PutPolicyBody, req.body);
     const row = await upsertPolicy(db, { userId: req.userId as string, providerKey, ...body });
-    res.json({ providerKey: row.providerKey, allowConversationHistory: row.allowConversationHistory, allowCrossProviderContext: row.allowCrossProviderContext, allowAttachments: row.allowAttachments });
+    res.json({
+      providerKey: row.providerKey,
+      allowConversationHistory: row.allowConversationHistory,
+      allowCrossProviderContext: row.allowCrossProviderContext,
+      allowAttachments: row.allowAttachments,
+    });
   });
 
   router.get("/v1/policies", async (req, res) => {
     const rows = await listPolicies(db, req.userId as string);
-    res.json({ items: rows.map((r) => ({ providerKey: r.providerKey, allowConversationHistory: r.allowConversationHistory, allowCrossProviderContext: r.allowCrossProviderContext, allowAttachments: r.allowAttachments })) });
+    res.json({
+      items: rows.map((r) => ({
+        providerKey: r.providerKey,
+        allowConversationHistory: r.allowConversationHistory,
+        allowCrossProviderContext: r.allowCrossProviderContext,
+        allowAttachments: r.allowAttachments,
+      })),
+    });
   });
   return router;
 }

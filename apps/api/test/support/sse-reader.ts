@@ -31,7 +31,8 @@ export async function openSse(url: string, headers: Record<string, string>): Pro
     waitFor: async (predicate, timeoutMs = 15_000) => {
       const deadline = Date.now() + timeoutMs;
       while (!predicate(conn.events)) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting; got ${conn.events.map((e) => `${e.id}:${e.type}`).join(" ")}`);
+        if (Date.now() > deadline)
+          throw new Error(`timed out waiting; got ${conn.events.map((e) => `${e.id}:${e.type}`).join(" ")}`);
         await new Promise((r) => setTimeout(r, 20));
       }
     },

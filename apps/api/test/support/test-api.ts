@@ -1,7 +1,14 @@
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { randomUUID } from "node:crypto";
-import { createEngine, createLogger, startScheduler, startStepWorker, type Engine, type Runtime } from "@ensemble/engine";
+import {
+  createEngine,
+  createLogger,
+  startScheduler,
+  startStepWorker,
+  type Engine,
+  type Runtime,
+} from "@ensemble/engine";
 import { findFlow, insertApiKey, insertUser } from "@ensemble/db";
 import { createTestDatabase, type TestDatabase } from "@ensemble/db/testing";
 import { closeRedisConnection, createRedisConnection, type Redis } from "@ensemble/queue";
@@ -65,11 +72,30 @@ export class TestApi {
       this.database = await createTestDatabase();
     }
     const logger = createLogger({ level: process.env.LOG_LEVEL ?? "silent", name: "api-test" });
-    this.engine = await createEngine({ redisUrl: REDIS_URL, databaseUrl: this.database.url, queuePrefix: this.prefix, logger, databasePoolSize: 4, ...(options.providerEnv ? { providerEnv: options.providerEnv } : {}) });
+    this.engine = await createEngine({
+      redisUrl: REDIS_URL,
+      databaseUrl: this.database.url,
+      queuePrefix: this.prefix,
+      logger,
+      databasePoolSize: 4,
+      ...(options.providerEnv ? { providerEnv: options.providerEnv } : {}),
+    });
     const { deps } = this.engine;
     if (options.runFlows ?? true) {
-      this.runtimes.push(await startScheduler(deps, { connection: this.engine.workerConnection("scheduler"), prefix: this.prefix, sweepEveryMs: 60_000 }));
-      this.runtimes.push(await startStepWorker(deps, { connection: this.engine.workerConnection("worker"), prefix: this.prefix, concurrency: 8 }));
+      this.runtimes.push(
+        await startScheduler(deps, {
+          connection: this.engine.workerConnection("scheduler"),
+          prefix: this.prefix,
+          sweepEveryMs: 60_000,
+        }),
+      );
+      this.runtimes.push(
+        await startStepWorker(deps, {
+          connection: this.engine.workerConnection("worker"),
+          prefix: this.prefix,
+          concurrency: 8,
+        }),
+      );
     }
     this.sessionRedis = createRedisConnection({ url: REDIS_URL, role: "producer", name: "api-test-admin-sessions" });
     const adminSessions = new AdminSessions(this.sessionRedis, this.prefix, 3_600);
@@ -78,7 +104,15 @@ export class TestApi {
       this.guardsRedis = createRedisConnection({ url: REDIS_URL, role: "producer", name: "api-test-guards" });
       guards = createRequestGuards(this.guardsRedis, this.prefix, { ...DEFAULT_REQUEST_LIMITS, ...options.guards });
     }
-    const app = createApp({ deps, adminToken: options.adminToken, adminSessions, readiness: readinessProbe(deps), ...(options.events ? { events: options.events } : {}), ...(guards ? { guards } : {}), ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}) });
+    const app = createApp({
+      deps,
+      adminToken: options.adminToken,
+      adminSessions,
+      readiness: readinessProbe(deps),
+      ...(options.events ? { events: options.events } : {}),
+      ...(guards ? { guards } : {}),
+      ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
+    });
     this.server = app.listen(0, "127.0.0.1");
     await new Promise<void>((resolve) => this.server.once("listening", resolve));
     this.events = attachFlowWebSocket(this.server, app);
@@ -94,10 +128,18 @@ export class TestApi {
   }
 
   /** Calls the JSON API as `key`. */
-  async request<T = Record<string, unknown>>(key: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  async request<T = Record<string, unknown>>(
+    key: string,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T }> {
     const res = await fetch(`${this.baseUrl}${path}`, {
       method,
-      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      headers: {
+        authorization: `Bearer ${key}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const text = await res.text();
@@ -120,7 +162,8 @@ export class TestApi {
     for (;;) {
       const status = (await findFlow(this.engine.deps.db, flowId))?.status;
       if (status && statuses.includes(status)) return;
-      if (Date.now() > deadline) throw new Error(`flow ${flowId} is ${status}, not ${statuses.join("/")}, after ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`flow ${flowId} is ${status}, not ${statuses.join("/")}, after ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }

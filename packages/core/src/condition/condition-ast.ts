@@ -30,14 +30,18 @@ export function staticConditionProblems(root: ASTNode): string[] {
   const problems: string[] = [];
   const visit = (node: ASTNode, insideComprehension: boolean): void => {
     if (node.op !== "rcall") {
-      if (node.op === "call" && COMPREHENSIONS.has(node.args[0])) problems.push(`${node.args[0]}() must be called on a list or map`);
+      if (node.op === "call" && COMPREHENSIONS.has(node.args[0]))
+        problems.push(`${node.args[0]}() must be called on a list or map`);
       for (const child of children(node)) visit(child, insideComprehension);
       return;
     }
     const [name, receiver, args] = node.args;
     if (name === "bind") problems.push("cel.bind() is not available in conditions");
     const comprehension = COMPREHENSIONS.has(name);
-    if (comprehension && insideComprehension) problems.push(`${name}() inside another all/exists/exists_one/map/filter is not allowed (the work would multiply)`);
+    if (comprehension && insideComprehension)
+      problems.push(
+        `${name}() inside another all/exists/exists_one/map/filter is not allowed (the work would multiply)`,
+      );
     const pattern = name === "matches" ? args[0] : undefined;
     if (pattern?.op === "value" && typeof pattern.args === "string") {
       const error = re2PatternError(pattern.args);

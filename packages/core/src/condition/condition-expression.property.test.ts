@@ -1,6 +1,11 @@
 import fc from "fast-check";
 import { FLOW_LIMITS } from "../schema/limits.js";
-import { compileCondition, ConditionEvaluationError, ConditionSyntaxError, type ConditionVariables } from "./condition-expression.js";
+import {
+  compileCondition,
+  ConditionEvaluationError,
+  ConditionSyntaxError,
+  type ConditionVariables,
+} from "./condition-expression.js";
 
 /**
  * Conditions are written by tenants and read text from providers: for any source (of
@@ -21,14 +26,18 @@ const key = fc.oneof(fc.constantFrom(...RESERVED, "tier", "a"), fc.string({ maxL
 const text = fc.oneof(
   fc.string({ unit: "binary", maxLength: 300 }),
   // Long runs: what backtracking regexes and quadratic loops choke on.
-  fc.tuple(fc.constantFrom("a", "x", " ", "é", "\u0000"), fc.nat(20_000), fc.constantFrom("", "!", "b")).map(([c, n, end]) => c.repeat(n) + end),
+  fc
+    .tuple(fc.constantFrom("a", "x", " ", "é", "\u0000"), fc.nat(20_000), fc.constantFrom("", "!", "b"))
+    .map(([c, n, end]) => c.repeat(n) + end),
 );
 
 const variables: fc.Arbitrary<ConditionVariables> = fc.record({
   previous: text,
   original: text,
   draft: fc.string({ unit: "binary", maxLength: 100 }),
-  steps: fc.dictionary(key, fc.record({ output: text, status: fc.constantFrom("success", "failed", "skipped") }), { maxKeys: 4 }),
+  steps: fc.dictionary(key, fc.record({ output: text, status: fc.constantFrom("success", "failed", "skipped") }), {
+    maxKeys: 4,
+  }),
   metadata: fc.dictionary(key, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 6 }),
   iteration: fc.nat(20),
 });
@@ -36,7 +45,10 @@ const variables: fc.Arbitrary<ConditionVariables> = fc.record({
 /** Pieces of CEL that reach the costly parts: regexes, splits, joins, macros. */
 const regex = fc.oneof(
   fc.constantFrom("^(a+)+$", "(a|a)*b", "^(a|aa)+$", "(x+x+)+y", "[a-z]+", "^$", ".*", "a{1000}", "(?i)TECH"),
-  fc.string({ unit: fc.constantFrom("a", "(", ")", "+", "*", "?", "|", "[", "]", "^", "$", ".", "\\", "{", "}", "1", ","), maxLength: 16 }),
+  fc.string({
+    unit: fc.constantFrom("a", "(", ")", "+", "*", "?", "|", "[", "]", "^", "$", ".", "\\", "{", "}", "1", ","),
+    maxLength: 16,
+  }),
 );
 const quoted = (s: string): string => JSON.stringify(s);
 const grammar = fc.letrec<{ str: string; bool: string; list: string }>((tie) => ({
@@ -64,12 +76,14 @@ const grammar = fc.letrec<{ str: string; bool: string; list: string }>((tie) => 
   ),
   bool: fc.oneof(
     { depthSize: "small", withCrossShrink: true },
-    fc.constantFrom("true", "false", "iteration < 3", '"tier" in metadata', 'has(metadata.constructor)'),
+    fc.constantFrom("true", "false", "iteration < 3", '"tier" in metadata', "has(metadata.constructor)"),
     fc.tuple(tie("str"), tie("str")).map(([a, b]) => `${a}.contains(${b})`),
     fc.tuple(tie("str"), regex).map(([s, r]) => `${s}.matches(${quoted(r)})`),
     fc.tuple(tie("str"), tie("str")).map(([s, r]) => `${s}.matches(${r})`),
     fc.tuple(tie("str"), tie("str")).map(([a, b]) => `(${a} == ${b})`),
-    fc.tuple(tie("list"), fc.constantFrom("all", "exists", "exists_one"), tie("bool")).map(([l, m, b]) => `${l}.${m}(c, ${b})`),
+    fc
+      .tuple(tie("list"), fc.constantFrom("all", "exists", "exists_one"), tie("bool"))
+      .map(([l, m, b]) => `${l}.${m}(c, ${b})`),
     fc.tuple(tie("list"), fc.nat(5)).map(([l, n]) => `${l}.size() > ${n}`),
     tie("str").map((s) => `firstNumber(${s}) > 0.5`),
     fc.tuple(tie("bool"), tie("bool")).map(([a, b]) => `(${a} && ${b})`),
@@ -91,7 +105,11 @@ function compileAndEvaluate(source: string, vars: ConditionVariables): void {
 describe("conditions (CEL) — fuzzed", () => {
   it("arbitrary source text compiles or is a syntax error, and evaluates within the bound", () => {
     fc.assert(
-      fc.property(fc.string({ unit: "binary", maxLength: FLOW_LIMITS.maxConditionChars + 10 }), variables, compileAndEvaluate),
+      fc.property(
+        fc.string({ unit: "binary", maxLength: FLOW_LIMITS.maxConditionChars + 10 }),
+        variables,
+        compileAndEvaluate,
+      ),
       { numRuns: 300 },
     );
   });

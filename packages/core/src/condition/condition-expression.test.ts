@@ -1,5 +1,12 @@
 import { FLOW_LIMITS } from "../schema/limits.js";
-import { compileCondition, ConditionEvaluationError, ConditionSyntaxError, firstNumber, referencedStepIds, type ConditionVariables } from "./condition-expression.js";
+import {
+  compileCondition,
+  ConditionEvaluationError,
+  ConditionSyntaxError,
+  firstNumber,
+  referencedStepIds,
+  type ConditionVariables,
+} from "./condition-expression.js";
 
 const vars = (previous: string, extra: Partial<ConditionVariables> = {}): ConditionVariables => ({
   previous,
@@ -61,17 +68,23 @@ describe("conditions (CEL)", () => {
     const start = performance.now();
     expect(condition.evaluate(vars(`${"a".repeat(1_000)}!`))).toBe(false);
     expect(performance.now() - start).toBeLessThan(1_000);
-    expect(compileCondition('previous.matches("^cat(egory)?: [A-Z]+$")').evaluate(vars("category: TECHNICAL"))).toBe(true);
+    expect(compileCondition('previous.matches("^cat(egory)?: [A-Z]+$")').evaluate(vars("category: TECHNICAL"))).toBe(
+      true,
+    );
     expect(compileCondition('metadata.tier.matches("^g")').evaluate(vars(""))).toBe(true);
   });
 
   it("refuses, when compiled, what RE2 cannot run and work that multiplies", () => {
     expect(() => compileCondition('previous.matches("a(?!b)")')).toThrow(/not an RE2 regular expression/);
     expect(() => compileCondition('previous.matches("(?=a)")')).toThrow(/not an RE2 regular expression/);
-    expect(() => compileCondition('previous.split("").all(c, previous.split("").exists(d, d == c))')).toThrow(/inside another/);
+    expect(() => compileCondition('previous.split("").all(c, previous.split("").exists(d, d == c))')).toThrow(
+      /inside another/,
+    );
     expect(() => compileCondition("cel.bind(x, previous, x + x) == previous")).toThrow(/cel.bind/);
     // Chained comprehensions only add up, and are fine.
-    expect(compileCondition('previous.split(" ").filter(w, w != "").exists(w, w == "b")').evaluate(vars("a b"))).toBe(true);
+    expect(compileCondition('previous.split(" ").filter(w, w != "").exists(w, w == "b")').evaluate(vars("a b"))).toBe(
+      true,
+    );
   });
 
   it("stops a condition over its time budget with a clear evaluation error", () => {
@@ -85,16 +98,30 @@ describe("conditions (CEL)", () => {
   it("refuses a join() that would build a huge string, before building it", () => {
     const condition = compileCondition('previous.split("").map(c, previous).join("").size() > 0');
     expect(() => condition.evaluate(vars("x".repeat(2_000)))).toThrow(/join\(\) would make 4000000 characters/);
-    expect(compileCondition('["a", "b"].join("-") == "a-b" && previous.split(",").join() == "xy"').evaluate(vars("x,y"))).toBe(true);
+    expect(
+      compileCondition('["a", "b"].join("-") == "a-b" && previous.split(",").join() == "xy"').evaluate(vars("x,y")),
+    ).toBe(true);
   });
 
-  it.each(["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf"])("a metadata key or step id named %s is plain data", (name) => {
-    const extra = {
-      steps: { classify: { output: "TECHNICAL", status: "success" }, [name]: { output: "from it", status: "success" } },
-      metadata: JSON.parse(`{"tier": "gold", "${name}": "x", "nested": {"${name}": 1}}`) as Record<string, unknown>,
-    };
-    expect(compileCondition('metadata.tier == "gold" && steps.classify.output == "TECHNICAL"').evaluate(vars("", extra))).toBe(true);
-    expect(compileCondition(`metadata["${name}"] == "x" && metadata.nested["${name}"] == 1.0 && steps["${name}"].output == "from it"`).evaluate(vars("", extra))).toBe(true);
-    expect(compileCondition(`"${name}" in metadata`).evaluate(vars(""))).toBe(false);
-  });
+  it.each(["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf"])(
+    "a metadata key or step id named %s is plain data",
+    (name) => {
+      const extra = {
+        steps: {
+          classify: { output: "TECHNICAL", status: "success" },
+          [name]: { output: "from it", status: "success" },
+        },
+        metadata: JSON.parse(`{"tier": "gold", "${name}": "x", "nested": {"${name}": 1}}`) as Record<string, unknown>,
+      };
+      expect(
+        compileCondition('metadata.tier == "gold" && steps.classify.output == "TECHNICAL"').evaluate(vars("", extra)),
+      ).toBe(true);
+      expect(
+        compileCondition(
+          `metadata["${name}"] == "x" && metadata.nested["${name}"] == 1.0 && steps["${name}"].output == "from it"`,
+        ).evaluate(vars("", extra)),
+      ).toBe(true);
+      expect(compileCondition(`"${name}" in metadata`).evaluate(vars(""))).toBe(false);
+    },
+  );
 });

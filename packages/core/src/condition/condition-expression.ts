@@ -53,7 +53,9 @@ const environment = new Environment({
   .registerVariable("metadata", "map")
   .registerVariable("iteration", "int")
   .registerFunction("firstNumber(string): double", firstNumber)
-  .registerFunction(`string.${GUARDED_BUILTINS.matches}(string): bool`, (text: string, pattern: string) => re2Matches(text, pattern))
+  .registerFunction(`string.${GUARDED_BUILTINS.matches}(string): bool`, (text: string, pattern: string) =>
+    re2Matches(text, pattern),
+  )
   .registerFunction(`list<string>.${GUARDED_BUILTINS.join}(): string`, (items: string[]) => boundedJoin(items, ""))
   .registerFunction(`list<string>.${GUARDED_BUILTINS.join}(string): string`, boundedJoin);
 
@@ -61,7 +63,9 @@ const environment = new Environment({
 function boundedJoin(items: string[], separator: string): string {
   const length = items.reduce((sum, item) => sum + item.length, 0) + separator.length * Math.max(items.length - 1, 0);
   if (length > FLOW_LIMITS.maxConditionStringChars) {
-    throw new ConditionEvaluationError(`join() would make ${length} characters; at most ${FLOW_LIMITS.maxConditionStringChars}`);
+    throw new ConditionEvaluationError(
+      `join() would make ${length} characters; at most ${FLOW_LIMITS.maxConditionStringChars}`,
+    );
   }
   return items.join(separator);
 }
@@ -97,7 +101,9 @@ export function compileCondition(source: string): CompiledCondition {
     evaluate(variables, budget) {
       const allowedMs = budget?.nextEvaluationMs() ?? FLOW_LIMITS.conditionTimeBudgetMs;
       if (allowedMs <= 0) {
-        throw new ConditionEvaluationError(`condition "${source}" was not evaluated: the flow's conditions already took ${FLOW_LIMITS.conditionPlanBudgetMs} ms, all they may take each time the run moves on`);
+        throw new ConditionEvaluationError(
+          `condition "${source}" was not evaluated: the flow's conditions already took ${FLOW_LIMITS.conditionPlanBudgetMs} ms, all they may take each time the run moves on`,
+        );
       }
       let value: unknown;
       const start = performance.now();

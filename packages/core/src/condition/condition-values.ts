@@ -7,12 +7,21 @@ import type { ConditionVariables } from "./condition-expression.js";
  * A Map's keys are only data.
  */
 export function toCelVariables(variables: ConditionVariables): Record<string, unknown> {
-  const steps = new Map(Object.entries(variables.steps).map(([id, step]) => [id, new Map<string, unknown>([["output", step.output], ["status", step.status]])]));
+  const steps = new Map(
+    Object.entries(variables.steps).map(([id, step]) => [
+      id,
+      new Map<string, unknown>([
+        ["output", step.output],
+        ["status", step.status],
+      ]),
+    ]),
+  );
   return { ...variables, steps, metadata: toCelValue(variables.metadata), iteration: BigInt(variables.iteration) };
 }
 
 function toCelValue(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(toCelValue);
-  if (typeof value === "object" && value !== null) return new Map(Object.entries(value).map(([key, item]) => [key, toCelValue(item)]));
+  if (typeof value === "object" && value !== null)
+    return new Map(Object.entries(value).map(([key, item]) => [key, toCelValue(item)]));
   return value;
 }

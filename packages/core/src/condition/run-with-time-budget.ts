@@ -19,7 +19,8 @@ export function runWithTimeBudget<T>(task: () => T, budgetMs: number): T {
   try {
     return runTask.runInContext(sandbox, { timeout: budgetMs }) as T;
   } catch (error) {
-    if ((error as { code?: string }).code === "ERR_SCRIPT_EXECUTION_TIMEOUT") throw new TimeBudgetExceededError(`ran longer than its budget of ${budgetMs} ms`);
+    if ((error as { code?: string }).code === "ERR_SCRIPT_EXECUTION_TIMEOUT")
+      throw new TimeBudgetExceededError(`ran longer than its budget of ${budgetMs} ms`);
     throw error;
   } finally {
     sandbox.task = undefined;

@@ -9,7 +9,12 @@ export interface StepContextExtras {
 }
 
 /** The seed's StepContext for a step instance — what prompt and condition hooks receive. */
-export function buildStepContext(state: RunState, stepId: string, iteration: number, extras: StepContextExtras): StepContext {
+export function buildStepContext(
+  state: RunState,
+  stepId: string,
+  iteration: number,
+  extras: StepContextExtras,
+): StepContext {
   const previousStepOutputs: Record<string, string> = {};
   for (const step of state.flow.steps) {
     const record = latestSuccess(state, step.id);
@@ -23,7 +28,9 @@ export function buildStepContext(state: RunState, stepId: string, iteration: num
     stepIndex: step?.index ?? 0,
     iteration,
     originalPrompt: state.originalPrompt,
-    ...(hasUpstream || step?.inputFrom === "original" ? { previousStepOutput: stepInput(state, stepId, iteration) } : {}),
+    ...(hasUpstream || step?.inputFrom === "original"
+      ? { previousStepOutput: stepInput(state, stepId, iteration) }
+      : {}),
     previousStepOutputs,
     allStepResults: extras.allStepResults,
     threadHistory: state.flow.policy.shareConversationHistory ? extras.threadHistory : [],

@@ -5,10 +5,29 @@ import { buildStepContext } from "./build-step-context.js";
 import { defaultTokenCounter } from "./tokenizer.js";
 import { TRIM_MARKER } from "./token-budget.js";
 
-const step = (id: string, extra: Record<string, unknown> = {}) => ({ id, provider: "sim", model: "m", action: "generate", prompt: "Work on it.", ...extra });
-const done = (stepId: string, output: string, iteration = 0): StepRecord => ({ stepId, iteration, attempt: 0, status: "success", output });
+const step = (id: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  provider: "sim",
+  model: "m",
+  action: "generate",
+  prompt: "Work on it.",
+  ...extra,
+});
+const done = (stepId: string, output: string, iteration = 0): StepRecord => ({
+  stepId,
+  iteration,
+  attempt: 0,
+  status: "success",
+  output,
+});
 
-function messagesFor(definition: Record<string, unknown>, records: StepRecord[], target: string, options = {}, metadata = {}) {
+function messagesFor(
+  definition: Record<string, unknown>,
+  records: StepRecord[],
+  target: string,
+  options = {},
+  metadata = {},
+) {
   const flow = compileFlowOrThrow({ name: "ctx", type: "sequential", ...definition });
   const state = createRunState(flow, records, { originalPrompt: "ORIGINAL", metadata });
   return buildStepMessages(state, target, 0, options);
@@ -23,12 +42,18 @@ const history = [
 describe("buildStepMessages — context policy", () => {
   it("defaults: the original request and the previous output are attached to a prompt that does not place them", () => {
     const out = messagesFor({ steps: [step("a"), step("b")] }, [done("a", "A-OUT")], "b");
-    expect(out.messages).toEqual([{ role: "user", content: 'Original request:\nORIGINAL\n\nOutput of step "a":\nA-OUT\n\nWork on it.' }]);
+    expect(out.messages).toEqual([
+      { role: "user", content: 'Original request:\nORIGINAL\n\nOutput of step "a":\nA-OUT\n\nWork on it.' },
+    ]);
     expect(out.sources).toEqual([{ stepId: "a", iteration: 0, provider: "sim" }]);
   });
 
   it("a template that places its inputs gets nothing added", () => {
-    const out = messagesFor({ steps: [step("a"), step("b", { prompt: "Q: {{ original }} A: {{ previous }} #{{ iteration }}" })] }, [done("a", "A-OUT")], "b");
+    const out = messagesFor(
+      { steps: [step("a"), step("b", { prompt: "Q: {{ original }} A: {{ previous }} #{{ iteration }}" })] },
+      [done("a", "A-OUT")],
+      "b",
+    );
     expect(out.messages).toEqual([{ role: "user", content: "Q: ORIGINAL A: A-OUT #0" }]);
   });
 
@@ -38,12 +63,20 @@ describe("buildStepMessages — context policy", () => {
   });
 
   it("includeOriginalPrompt: false leaves the original request out", () => {
-    const out = messagesFor({ contextPolicy: { includeOriginalPrompt: false }, steps: [step("a"), step("b")] }, [done("a", "A-OUT")], "b");
+    const out = messagesFor(
+      { contextPolicy: { includeOriginalPrompt: false }, steps: [step("a"), step("b")] },
+      [done("a", "A-OUT")],
+      "b",
+    );
     expect(out.messages[0]?.content).toBe('Output of step "a":\nA-OUT\n\nWork on it.');
   });
 
   it("shareStepOutputs: false shares no earlier output", () => {
-    const out = messagesFor({ contextPolicy: { shareStepOutputs: false }, steps: [step("a"), step("b")] }, [done("a", "SECRET")], "b");
+    const out = messagesFor(
+      { contextPolicy: { shareStepOutputs: false }, steps: [step("a"), step("b")] },
+      [done("a", "SECRET")],
+      "b",
+    );
     expect(JSON.stringify(out.messages)).not.toContain("SECRET");
     expect(out.sources).toEqual([]);
   });
@@ -64,7 +97,10 @@ describe("buildStepMessages — context policy", () => {
   });
 
   it("preserveSystemPrompts keeps the history's system messages", () => {
-    const def = { contextPolicy: { shareConversationHistory: true, preserveSystemPrompts: true }, steps: [step("a", { systemPrompt: "Be brief." })] };
+    const def = {
+      contextPolicy: { shareConversationHistory: true, preserveSystemPrompts: true },
+      steps: [step("a", { systemPrompt: "Be brief." })],
+    };
     const out = messagesFor(def, [], "a", { history, historyAllowed: true });
     expect(out.messages.map((m) => `${m.role}:${m.content}`)).toEqual([
       "system:Be brief.",
@@ -77,7 +113,10 @@ describe("buildStepMessages — context policy", () => {
 
   it("maxSharedTokens trims the oldest shared context first, deterministically", () => {
     const words = (tag: string, n: number) => Array.from({ length: n }, (_, i) => `${tag}${i}`).join(" ");
-    const def = { contextPolicy: { maxSharedTokens: 120 }, steps: [step("a"), step("b"), step("c"), step("d", { prompt: "{{ all }}" })] };
+    const def = {
+      contextPolicy: { maxSharedTokens: 120 },
+      steps: [step("a"), step("b"), step("c"), step("d", { prompt: "{{ all }}" })],
+    };
     const records = [done("a", words("old", 100)), done("b", words("mid", 60)), done("c", words("new", 30))];
     const out = messagesFor(def, records, "d");
     const content = out.messages[0]?.content ?? "";
@@ -93,15 +132,26 @@ describe("buildStepMessages — context policy", () => {
   });
 
   it("fills metadata and step status placeholders; a hook prompt is sent as returned", () => {
-    const def = { steps: [step("a"), step("b", { prompt: "tier={{ metadata.tier }} nested={{ metadata.user.id }} a={{ steps.a.status }}" })] };
+    const def = {
+      steps: [
+        step("a"),
+        step("b", { prompt: "tier={{ metadata.tier }} nested={{ metadata.user.id }} a={{ steps.a.status }}" }),
+      ],
+    };
     const out = messagesFor(def, [done("a", "x")], "b", {}, { tier: "gold", user: { id: 7 } });
     expect(out.messages[0]?.content).toBe("Original request:\nORIGINAL\n\ntier=gold nested=7 a=success");
-    const hook = messagesFor({ steps: [step("a", { prompt: { hook: "translate" } })] }, [], "a", { hookPrompt: "Translate: hola" });
+    const hook = messagesFor({ steps: [step("a", { prompt: { hook: "translate" } })] }, [], "a", {
+      hookPrompt: "Translate: hola",
+    });
     expect(hook.messages).toEqual([{ role: "user", content: "Translate: hola" }]);
   });
 
   it("reads only metadata's own keys: inherited names render empty", () => {
-    const def = { steps: [step("a", { prompt: "p={{ metadata.__proto__ }} c={{ metadata.constructor }} t={{ metadata.tier.toString }}" })] };
+    const def = {
+      steps: [
+        step("a", { prompt: "p={{ metadata.__proto__ }} c={{ metadata.constructor }} t={{ metadata.tier.toString }}" }),
+      ],
+    };
     const out = messagesFor(def, [], "a", {}, { tier: "gold" });
     expect(out.messages.at(-1)?.content).toContain("p= c= t=");
   });
@@ -109,7 +159,11 @@ describe("buildStepMessages — context policy", () => {
 
 describe("buildStepContext", () => {
   it("gives hooks the seed's StepContext, previousStepOutput chosen by inputFrom", () => {
-    const flow = compileFlowOrThrow({ name: "x", type: "sequential", steps: [step("translate"), step("summarize", { inputFrom: "translate" })] });
+    const flow = compileFlowOrThrow({
+      name: "x",
+      type: "sequential",
+      steps: [step("translate"), step("summarize", { inputFrom: "translate" })],
+    });
     const state = createRunState(flow, [done("translate", "hello")], { originalPrompt: "hola", metadata: { k: 1 } });
     const ctx = buildStepContext(state, "summarize", 0, { flowId: "f1", threadHistory: [], allStepResults: [] });
     expect(ctx).toEqual({

@@ -47,7 +47,12 @@ const recordKey = (r: StepRecord): string => `output:${r.stepId}#${r.iteration}`
  * request and the step's input. Shared context is capped at maxSharedTokens,
  * oldest first; the original request is the task itself and is never trimmed.
  */
-export function buildStepMessages(state: RunState, stepId: string, iteration: number, options: StepMessagesOptions = {}): StepMessages {
+export function buildStepMessages(
+  state: RunState,
+  stepId: string,
+  iteration: number,
+  options: StepMessagesOptions = {},
+): StepMessages {
   const step = state.flow.byId.get(stepId) as CompiledStep;
   const policy = state.flow.policy;
   const counter = options.tokenCounter ?? defaultTokenCounter;
@@ -56,12 +61,17 @@ export function buildStepMessages(state: RunState, stepId: string, iteration: nu
   const sources = new Map<string, StepRecord>();
   const share = (record: StepRecord | null | undefined): void => {
     if (!record || !policy.shareStepOutputs) return;
-    segments.set(recordKey(record), { key: recordKey(record), age: recordAge(state, record), text: record.output ?? "" });
+    segments.set(recordKey(record), {
+      key: recordKey(record),
+      age: recordAge(state, record),
+      text: record.output ?? "",
+    });
     sources.set(recordKey(record), record);
   };
 
   // The step's input, attached when a template prompt does not place earlier outputs itself.
-  const autoInput = refs !== null && !refs.stepOutputs && policy.shareStepOutputs ? inputRecords(state, step, iteration) : [];
+  const autoInput =
+    refs !== null && !refs.stepOutputs && policy.shareStepOutputs ? inputRecords(state, step, iteration) : [];
   autoInput.forEach(share);
   if (refs) {
     for (const part of (step.prompt as { template: ParsedTemplate }).template.parts) {
@@ -82,7 +92,8 @@ export function buildStepMessages(state: RunState, stepId: string, iteration: nu
   });
 
   const fit = fitToTokenBudget([...segments.values()], policy.maxSharedTokens, counter);
-  const kept = (record: StepRecord | null | undefined): string => (record ? (fit.kept.get(recordKey(record)) ?? "") : "");
+  const kept = (record: StepRecord | null | undefined): string =>
+    record ? (fit.kept.get(recordKey(record)) ?? "") : "";
   const keptLabelled = (records: StepRecord[]): string =>
     records
       .filter((r) => kept(r) !== "")
@@ -91,7 +102,8 @@ export function buildStepMessages(state: RunState, stepId: string, iteration: nu
   const keptHistory = sharedHistory
     .map((message, i) => ({ role: message.role, content: fit.kept.get(`history:${i}`) ?? "" }))
     .filter((m) => m.content !== "");
-  const preservedSystem = historyShared && policy.preserveSystemPrompts ? history.filter((m) => m.role === "system") : [];
+  const preservedSystem =
+    historyShared && policy.preserveSystemPrompts ? history.filter((m) => m.role === "system") : [];
 
   const resolve = (path: string[]): string => {
     const [root, key, field] = path;
@@ -111,9 +123,19 @@ export function buildStepMessages(state: RunState, stepId: string, iteration: nu
       case "iteration":
         return String(iteration);
       case "metadata":
-        return formatMetadata(path.slice(1).reduce<unknown>((value, k) => (isRecord(value) && Object.hasOwn(value, k) ? value[k] : undefined), state.metadata));
+        return formatMetadata(
+          path
+            .slice(1)
+            .reduce<unknown>(
+              (value, k) => (isRecord(value) && Object.hasOwn(value, k) ? value[k] : undefined),
+              state.metadata,
+            ),
+        );
       case "steps": {
-        if (field === "status") return getRecord(state, key as string, Math.max(latestIteration(state, key as string), 0))?.status ?? "pending";
+        if (field === "status")
+          return (
+            getRecord(state, key as string, Math.max(latestIteration(state, key as string), 0))?.status ?? "pending"
+          );
         return kept(latestSuccess(state, key as string));
       }
       default:
@@ -127,7 +149,10 @@ export function buildStepMessages(state: RunState, stepId: string, iteration: nu
   const placesOriginal = refs !== null && (refs.original || (refs.usesPrevious && previousIsOriginal));
   if (refs && !placesOriginal && policy.includeOriginalPrompt) parts.push(`Original request:\n${state.originalPrompt}`);
   const attached = autoInput.length === 1 ? kept(autoInput[0]) : keptLabelled(autoInput);
-  if (attached) parts.push(`${autoInput.length === 1 ? `Output of step "${(autoInput[0] as StepRecord).stepId}"` : "Earlier outputs"}:\n${attached}`);
+  if (attached)
+    parts.push(
+      `${autoInput.length === 1 ? `Output of step "${(autoInput[0] as StepRecord).stepId}"` : "Earlier outputs"}:\n${attached}`,
+    );
   parts.push(renderPrompt(step, state, resolve, options));
 
   const messages: ChatMessage[] = [];
@@ -144,19 +169,29 @@ export function buildStepMessages(state: RunState, stepId: string, iteration: nu
     truncatedSegments: fit.truncatedSegments,
     sources: [...sources.values()]
       .filter((r) => kept(r) !== "")
-      .map((r) => ({ stepId: r.stepId, iteration: r.iteration, provider: r.provider ?? state.flow.byId.get(r.stepId)?.definition.provider ?? "" })),
+      .map((r) => ({
+        stepId: r.stepId,
+        iteration: r.iteration,
+        provider: r.provider ?? state.flow.byId.get(r.stepId)?.definition.provider ?? "",
+      })),
     includesHistory: keptHistory.length > 0 || preservedSystem.length > 0,
   };
 }
 
-function renderPrompt(step: CompiledStep, state: RunState, resolve: (path: string[]) => string, options: StepMessagesOptions): string {
+function renderPrompt(
+  step: CompiledStep,
+  state: RunState,
+  resolve: (path: string[]) => string,
+  options: StepMessagesOptions,
+): string {
   switch (step.prompt.kind) {
     case "original":
       return state.originalPrompt;
     case "template":
       return renderTemplate(step.prompt.template, resolve);
     case "hook":
-      if (options.hookPrompt === undefined) throw new Error(`step ${step.id}: prompt hook "${step.prompt.name}" was not run`);
+      if (options.hookPrompt === undefined)
+        throw new Error(`step ${step.id}: prompt hook "${step.prompt.name}" was not run`);
       return options.hookPrompt;
   }
 }

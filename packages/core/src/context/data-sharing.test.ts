@@ -1,8 +1,20 @@
 import { compileFlowOrThrow } from "../validation/compile-flow.js";
 import { findPolicyViolations, shareableHistory, strictestRules, type DataSharingRule } from "./data-sharing.js";
 
-const step = (id: string, provider: string, extra: Record<string, unknown> = {}) => ({ id, provider, model: "m", action: "generate", prompt: "{{ previous }}", ...extra });
-const rule = (providerKey: string, allow: Partial<DataSharingRule> = {}): DataSharingRule => ({ providerKey, allowConversationHistory: true, allowCrossProviderContext: true, ...allow });
+const step = (id: string, provider: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  provider,
+  model: "m",
+  action: "generate",
+  prompt: "{{ previous }}",
+  ...extra,
+});
+const rule = (providerKey: string, allow: Partial<DataSharingRule> = {}): DataSharingRule => ({
+  providerKey,
+  allowConversationHistory: true,
+  allowCrossProviderContext: true,
+  ...allow,
+});
 
 describe("findPolicyViolations", () => {
   const critique = compileFlowOrThrow({
@@ -17,7 +29,13 @@ describe("findPolicyViolations", () => {
 
   it("names the step, the provider and the setting when another provider's output would be sent", () => {
     expect(findPolicyViolations(critique, [rule("anthropic", { allowCrossProviderContext: false })])).toEqual([
-      expect.objectContaining({ path: "steps[1]", stepId: "review", provider: "anthropic", setting: "allowCrossProviderContext", message: expect.stringContaining("draft (openai)") }),
+      expect.objectContaining({
+        path: "steps[1]",
+        stepId: "review",
+        provider: "anthropic",
+        setting: "allowCrossProviderContext",
+        message: expect.stringContaining("draft (openai)"),
+      }),
     ]);
   });
 
@@ -28,14 +46,31 @@ describe("findPolicyViolations", () => {
   });
 
   it("allows the same provider's outputs, and steps that read no output", () => {
-    const flow = compileFlowOrThrow({ name: "p", type: "parallel", steps: [step("a", "openai", { prompt: "original" }), step("b", "anthropic", { prompt: "original" })] });
-    expect(findPolicyViolations(flow, [rule("anthropic", { allowCrossProviderContext: false })]).filter((v) => v.stepId !== "b")).toEqual([]);
-    const same = compileFlowOrThrow({ name: "s", type: "sequential", steps: [step("a", "openai"), step("b", "openai")] });
+    const flow = compileFlowOrThrow({
+      name: "p",
+      type: "parallel",
+      steps: [step("a", "openai", { prompt: "original" }), step("b", "anthropic", { prompt: "original" })],
+    });
+    expect(
+      findPolicyViolations(flow, [rule("anthropic", { allowCrossProviderContext: false })]).filter(
+        (v) => v.stepId !== "b",
+      ),
+    ).toEqual([]);
+    const same = compileFlowOrThrow({
+      name: "s",
+      type: "sequential",
+      steps: [step("a", "openai"), step("b", "openai")],
+    });
     expect(findPolicyViolations(same, [rule("openai", { allowCrossProviderContext: false })])).toEqual([]);
   });
 
   it("refuses a prompt that places {{ history }} for a provider that may not see history", () => {
-    const flow = compileFlowOrThrow({ name: "h", type: "sequential", contextPolicy: { shareConversationHistory: true }, steps: [step("a", "openai", { prompt: "Given {{ history }}, answer {{ original }}" })] });
+    const flow = compileFlowOrThrow({
+      name: "h",
+      type: "sequential",
+      contextPolicy: { shareConversationHistory: true },
+      steps: [step("a", "openai", { prompt: "Given {{ history }}, answer {{ original }}" })],
+    });
     expect(findPolicyViolations(flow, [rule("openai", { allowConversationHistory: false })])).toEqual([
       expect.objectContaining({ stepId: "a", setting: "allowConversationHistory" }),
     ]);
@@ -47,7 +82,11 @@ describe("findPolicyViolations", () => {
       name: "t",
       type: "sequential",
       contextPolicy: { maxSharedTokens: 1 },
-      steps: [step("a", "openai"), step("b", "google"), step("c", "anthropic", { prompt: "{{ all }}", inputFrom: "all" })],
+      steps: [
+        step("a", "openai"),
+        step("b", "google"),
+        step("c", "anthropic", { prompt: "{{ all }}", inputFrom: "all" }),
+      ],
     });
     expect(findPolicyViolations(flow, [rule("anthropic", { allowCrossProviderContext: false })])).toEqual([
       expect.objectContaining({ stepId: "c", message: expect.stringMatching(/a \(openai\), b \(google\)/) }),
@@ -58,7 +97,10 @@ describe("findPolicyViolations", () => {
 describe("strictestRules", () => {
   it("keeps a setting on only where every user's rule for that provider allows it", () => {
     const owner = [rule("openai", { allowConversationHistory: false }), rule("google")];
-    const executor = [rule("openai", { allowCrossProviderContext: false }), rule("anthropic", { allowConversationHistory: false })];
+    const executor = [
+      rule("openai", { allowCrossProviderContext: false }),
+      rule("anthropic", { allowConversationHistory: false }),
+    ];
     expect(strictestRules([...owner, ...executor])).toEqual([
       rule("anthropic", { allowConversationHistory: false }),
       rule("google"),
@@ -74,9 +116,16 @@ describe("strictestRules", () => {
   });
 
   it("makes a flow the owner's policy forbids a violation even when the executor allows everything", () => {
-    const flow = compileFlowOrThrow({ name: "h", type: "sequential", contextPolicy: { shareConversationHistory: true }, steps: [step("a", "openai", { prompt: "{{ history }}" })] });
+    const flow = compileFlowOrThrow({
+      name: "h",
+      type: "sequential",
+      contextPolicy: { shareConversationHistory: true },
+      steps: [step("a", "openai", { prompt: "{{ history }}" })],
+    });
     const rules = strictestRules([rule("openai", { allowConversationHistory: false }), rule("openai")]);
-    expect(findPolicyViolations(flow, rules)).toEqual([expect.objectContaining({ stepId: "a", setting: "allowConversationHistory" })]);
+    expect(findPolicyViolations(flow, rules)).toEqual([
+      expect.objectContaining({ stepId: "a", setting: "allowConversationHistory" }),
+    ]);
   });
 });
 
@@ -97,6 +146,9 @@ describe("shareableHistory", () => {
   });
 
   it("leaves out what other providers wrote when cross-provider context is off", () => {
-    expect(shareableHistory(history, "openai", [rule("openai", { allowCrossProviderContext: false })])).toEqual([history[0], history[1]]);
+    expect(shareableHistory(history, "openai", [rule("openai", { allowCrossProviderContext: false })])).toEqual([
+      history[0],
+      history[1],
+    ]);
   });
 });

@@ -37,11 +37,17 @@ export function strictestRules(rules: readonly DataSharingRule[]): DataSharingRu
  * messages another provider wrote (a saved step output is another provider's output
  * whether it comes from this run or from the thread). Messages no provider wrote stay.
  */
-export function shareableHistory(history: readonly ConversationMessage[], provider: string, rules: readonly DataSharingRule[]): ConversationMessage[] {
+export function shareableHistory(
+  history: readonly ConversationMessage[],
+  provider: string,
+  rules: readonly DataSharingRule[],
+): ConversationMessage[] {
   const rule = rules.find((r) => r.providerKey === provider);
   if (!rule) return [...history];
   if (!rule.allowConversationHistory) return [];
-  return rule.allowCrossProviderContext ? [...history] : history.filter((m) => m.provider === undefined || m.provider === provider);
+  return rule.allowCrossProviderContext
+    ? [...history]
+    : history.filter((m) => m.provider === undefined || m.provider === provider);
 }
 
 export interface PolicyViolation {
@@ -69,12 +75,22 @@ export function requestViolation(
   if (!rule) return null;
   const placesHistory = step.prompt.kind === "template" && step.prompt.references.history;
   if (placesHistory && !rule.allowConversationHistory) {
-    return { stepId: step.id, provider, setting: "allowConversationHistory", message: `step "${step.id}" places {{ history }} in its prompt, and the data-sharing policy for ${provider} has allowConversationHistory off` };
+    return {
+      stepId: step.id,
+      provider,
+      setting: "allowConversationHistory",
+      message: `step "${step.id}" places {{ history }} in its prompt, and the data-sharing policy for ${provider} has allowConversationHistory off`,
+    };
   }
   const foreign = request.sources.filter((s) => s.provider !== provider);
   if (foreign.length > 0 && !rule.allowCrossProviderContext) {
     const from = [...new Set(foreign.map((s) => `${s.stepId} (${s.provider})`))].join(", ");
-    return { stepId: step.id, provider, setting: "allowCrossProviderContext", message: `step "${step.id}" would send ${provider} the output of ${from}, and the data-sharing policy for ${provider} has allowCrossProviderContext off` };
+    return {
+      stepId: step.id,
+      provider,
+      setting: "allowCrossProviderContext",
+      message: `step "${step.id}" would send ${provider} the output of ${from}, and the data-sharing policy for ${provider} has allowCrossProviderContext off`,
+    };
   }
   return null;
 }
@@ -93,12 +109,20 @@ const untrimmed: TokenCounter = { count: () => 0, keepLast: (text) => text };
 export function findPolicyViolations(flow: CompiledFlow, rules: readonly DataSharingRule[]): PolicyViolation[] {
   if (rules.length === 0) return [];
   const records: StepRecord[] = flow.steps.flatMap((s) =>
-    (s.inLoop ? [1, 2] : [0]).map((iteration) => ({ stepId: s.id, iteration, attempt: 0, status: "success" as const, output: "·" })),
+    (s.inLoop ? [1, 2] : [0]).map((iteration) => ({
+      stepId: s.id,
+      iteration,
+      attempt: 0,
+      status: "success" as const,
+      output: "·",
+    })),
   );
   const state = createRunState(flow, records, { originalPrompt: "·" });
   const violations: PolicyViolation[] = [];
   for (const step of flow.steps) {
-    const requests = (step.inLoop ? [1, 2] : [0]).map((iteration) => buildStepMessages(state, step.id, iteration, { hookPrompt: "", tokenCounter: untrimmed }));
+    const requests = (step.inLoop ? [1, 2] : [0]).map((iteration) =>
+      buildStepMessages(state, step.id, iteration, { hookPrompt: "", tokenCounter: untrimmed }),
+    );
     step.targets.forEach((target, t) => {
       for (const request of requests) {
         const found = requestViolation(request, step, target.provider, rules);

@@ -24,12 +24,21 @@ export const TRIM_MARKER = "[…earlier context trimmed…] ";
  * one that straddles the limit keeps its newest tokens. Ties in age break on the
  * key, so the same input always trims the same way.
  */
-export function fitToTokenBudget(segments: readonly ContextSegment[], maxTokens: number, counter: TokenCounter): TrimResult {
+export function fitToTokenBudget(
+  segments: readonly ContextSegment[],
+  maxTokens: number,
+  counter: TokenCounter,
+): TrimResult {
   // A BPE token is at least one UTF-8 byte: when the bytes fit, the tokens fit, and the
   // (costly) encoding can be skipped. `tokens` is then the byte count, an upper bound.
   const bytes = segments.reduce((sum, s) => sum + Buffer.byteLength(s.text, "utf8"), 0);
   if (bytes <= maxTokens) {
-    return { kept: new Map(segments.map((s) => [s.key, s.text])), tokens: bytes, droppedSegments: 0, truncatedSegments: 0 };
+    return {
+      kept: new Map(segments.map((s) => [s.key, s.text])),
+      tokens: bytes,
+      droppedSegments: 0,
+      truncatedSegments: 0,
+    };
   }
   const newestFirst = [...segments].sort((a, b) => b.age - a.age || (a.key < b.key ? 1 : a.key > b.key ? -1 : 0));
   const kept = new Map<string, string>();

@@ -17,7 +17,9 @@ const text = fc.oneof(
   fc.string({ unit: "binary", maxLength: 2_000 }),
   fc.string({ unit: "grapheme", maxLength: 500 }),
   // Long runs of one grapheme: the quadratic case of plain BPE.
-  fc.tuple(fc.string({ unit: "grapheme", minLength: 1, maxLength: 3 }), fc.nat(30_000)).map(([piece, n]) => piece.repeat(Math.ceil(n / piece.length))),
+  fc
+    .tuple(fc.string({ unit: "grapheme", minLength: 1, maxLength: 3 }), fc.nat(30_000))
+    .map(([piece, n]) => piece.repeat(Math.ceil(n / piece.length))),
 );
 
 describe("token counter — fuzzed", () => {
@@ -47,7 +49,9 @@ describe("token counter — fuzzed", () => {
         if (maxTokens === 0) expect(tail).toBe("");
         // Re-encoding the tail can cost more: a cut character's remains, and long pieces cut
         // at other places. The context budget shrinks such a tail until it fits (below).
-        expect(defaultTokenCounter.count(tail)).toBeLessThanOrEqual(maxTokens + 4 + Buffer.byteLength(tail) / MAX_PIECE_BYTES);
+        expect(defaultTokenCounter.count(tail)).toBeLessThanOrEqual(
+          maxTokens + 4 + Buffer.byteLength(tail) / MAX_PIECE_BYTES,
+        );
         if (defaultTokenCounter.count(s) <= maxTokens) expect(tail).toBe(s);
       }),
       { numRuns: 100 },
@@ -62,7 +66,9 @@ describe("token counter — fuzzed", () => {
         expect(fit.tokens).toBeLessThanOrEqual(maxTokens);
         // Each kept piece counted alone (the marker apart from the tail it precedes), as the budget counts them.
         const count = (t: string): number =>
-          t.startsWith(TRIM_MARKER) ? defaultTokenCounter.count(TRIM_MARKER) + defaultTokenCounter.count(t.slice(TRIM_MARKER.length)) : defaultTokenCounter.count(t);
+          t.startsWith(TRIM_MARKER)
+            ? defaultTokenCounter.count(TRIM_MARKER) + defaultTokenCounter.count(t.slice(TRIM_MARKER.length))
+            : defaultTokenCounter.count(t);
         expect([...fit.kept.values()].reduce((sum, t) => sum + count(t), 0)).toBeLessThanOrEqual(maxTokens);
       }),
       { numRuns: 30 },

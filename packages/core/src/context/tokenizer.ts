@@ -65,7 +65,8 @@ function bytePairEncode(piece: string, ranks: Map<string, number>, into: number[
     return;
   }
   const starts = Array.from({ length: piece.length + 1 }, (_, i) => i);
-  const pairRank = (i: number): number => (i + 2 < starts.length ? (ranks.get(piece.slice(starts[i], starts[i + 2])) ?? Infinity) : Infinity);
+  const pairRank = (i: number): number =>
+    i + 2 < starts.length ? (ranks.get(piece.slice(starts[i], starts[i + 2])) ?? Infinity) : Infinity;
   const pairRanks = starts.map((_, i) => pairRank(i));
   for (;;) {
     let best = 0;
@@ -90,7 +91,11 @@ export function encodeTokens(text: string, atMost = Infinity): number[] {
   for (const match of text.matchAll(piecePattern)) {
     const piece = Buffer.from(match[0], "utf8").toString("latin1");
     for (let start = 0; start < piece.length && tokens.length <= atMost; start += MAX_PIECE_BYTES) {
-      bytePairEncode(piece.length <= MAX_PIECE_BYTES ? piece : piece.slice(start, start + MAX_PIECE_BYTES), ranks, tokens);
+      bytePairEncode(
+        piece.length <= MAX_PIECE_BYTES ? piece : piece.slice(start, start + MAX_PIECE_BYTES),
+        ranks,
+        tokens,
+      );
     }
     if (tokens.length > atMost) break;
   }

@@ -2,7 +2,11 @@ import { computeCost } from "./compute-cost.js";
 import { DEFAULT_PRICE_TABLE } from "./default-price-table.js";
 import { mergePriceTables, type PriceTable } from "./price-table.js";
 
-const usage = (promptTokens: number, completionTokens: number, extra: { cachedTokens?: number; reasoningTokens?: number } = {}) => ({
+const usage = (
+  promptTokens: number,
+  completionTokens: number,
+  extra: { cachedTokens?: number; reasoningTokens?: number } = {},
+) => ({
   promptTokens,
   completionTokens,
   totalTokens: promptTokens + completionTokens,
@@ -26,11 +30,17 @@ describe("computeCost", () => {
 
   it("bills cached prompt tokens at the cached price, the rest of the prompt at the input price", () => {
     // gpt-4o: 600k uncached × 2.50 + 400k cached × 1.25 = 1.5 + 0.5.
-    expect(computeCost(usage(1_000_000, 0, { cachedTokens: 400_000 }), "openai", "gpt-4o", DEFAULT_PRICE_TABLE).cost).toBe(2);
+    expect(
+      computeCost(usage(1_000_000, 0, { cachedTokens: 400_000 }), "openai", "gpt-4o", DEFAULT_PRICE_TABLE).cost,
+    ).toBe(2);
     // A model without a cached price bills cached tokens at the input price.
-    expect(computeCost(usage(1_000_000, 0, { cachedTokens: 400_000 }), "openai", "gpt-4", DEFAULT_PRICE_TABLE).cost).toBe(30);
+    expect(
+      computeCost(usage(1_000_000, 0, { cachedTokens: 400_000 }), "openai", "gpt-4", DEFAULT_PRICE_TABLE).cost,
+    ).toBe(30);
     // More cached than prompt tokens (a vendor's mistake) is capped at the prompt.
-    expect(computeCost(usage(1_000_000, 0, { cachedTokens: 5_000_000 }), "openai", "gpt-4o", DEFAULT_PRICE_TABLE).cost).toBe(1.25);
+    expect(
+      computeCost(usage(1_000_000, 0, { cachedTokens: 5_000_000 }), "openai", "gpt-4o", DEFAULT_PRICE_TABLE).cost,
+    ).toBe(1.25);
   });
 
   it("does not add reasoning tokens again: they are part of completionTokens", () => {
@@ -47,7 +57,9 @@ describe("computeCost", () => {
   });
 
   it("uses an override price", () => {
-    const table = mergePriceTables(DEFAULT_PRICE_TABLE, { openai: { "gpt-4o": { inputPerMillion: 1, outputPerMillion: 2 } } });
+    const table = mergePriceTables(DEFAULT_PRICE_TABLE, {
+      openai: { "gpt-4o": { inputPerMillion: 1, outputPerMillion: 2 } },
+    });
     expect(computeCost(usage(1_000_000, 1_000_000), "openai", "gpt-4o-2024-11-20", table).cost).toBe(3);
   });
 
@@ -62,7 +74,14 @@ describe("computeCost", () => {
     expect(result.warning).toContain('{"ollama":{"llama3:8b":{"inputPerMillion":0,"outputPerMillion":0');
     expect(result.warning).toContain('"*"');
     expect(computeCost(usage(10, 10), "openai", "gpt-9", DEFAULT_PRICE_TABLE).cost).toBeNull();
-    expect(computeCost({ promptTokens: Number.NaN, completionTokens: -1, totalTokens: 0 }, "openai", "gpt-4o", DEFAULT_PRICE_TABLE)).toEqual({
+    expect(
+      computeCost(
+        { promptTokens: Number.NaN, completionTokens: -1, totalTokens: 0 },
+        "openai",
+        "gpt-4o",
+        DEFAULT_PRICE_TABLE,
+      ),
+    ).toEqual({
       cost: null,
       warning: expect.stringContaining("unusable token usage"),
     });

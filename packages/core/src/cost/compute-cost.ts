@@ -17,7 +17,9 @@ function isTokenCount(value: number | undefined): boolean {
 }
 
 function missingPriceWarning(provider: string, model: string): string {
-  const example = JSON.stringify({ [provider]: { [model]: { inputPerMillion: 0, outputPerMillion: 0, cachedInputPerMillion: 0 } } });
+  const example = JSON.stringify({
+    [provider]: { [model]: { inputPerMillion: 0, outputPerMillion: 0, cachedInputPerMillion: 0 } },
+  });
   return (
     `no price for model "${model}" of provider "${provider}", so its cost is not counted; ` +
     `add the model's USD prices per million tokens to the price table override, e.g. ${example} ` +
@@ -42,7 +44,10 @@ export function computeCost(usage: TokenUsage, provider: string, model: string, 
   const price = findPrice(table, provider, model);
   if (!price) return { cost: null, warning: missingPriceWarning(provider, model) };
   if (![usage.promptTokens, usage.completionTokens, usage.cachedTokens].every(isTokenCount)) {
-    return { cost: null, warning: `unusable token usage from "${provider}" model "${model}": ${JSON.stringify(usage)}` };
+    return {
+      cost: null,
+      warning: `unusable token usage from "${provider}" model "${model}": ${JSON.stringify(usage)}`,
+    };
   }
   // A vendor reporting more cached than prompt tokens would otherwise make the uncached part negative.
   const cached = Math.min(usage.cachedTokens ?? 0, usage.promptTokens);

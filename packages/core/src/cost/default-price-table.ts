@@ -1,7 +1,9 @@
 import { ANY_MODEL, type Price, type PriceTable } from "./price-table.js";
 
 function price(inputPerMillion: number, outputPerMillion: number, cachedInputPerMillion?: number): Price {
-  return cachedInputPerMillion === undefined ? { inputPerMillion, outputPerMillion } : { inputPerMillion, outputPerMillion, cachedInputPerMillion };
+  return cachedInputPerMillion === undefined
+    ? { inputPerMillion, outputPerMillion }
+    : { inputPerMillion, outputPerMillion, cachedInputPerMillion };
 }
 
 /** Shared module state: findPrice hands out these very objects, so no caller may change them. */

@@ -7,7 +7,11 @@ const table = DEFAULT_PRICE_TABLE;
 
 describe("findPrice", () => {
   it("finds an exact name", () => {
-    expect(findPrice(table, "openai", "gpt-4o")).toEqual({ inputPerMillion: 2.5, outputPerMillion: 10, cachedInputPerMillion: 1.25 });
+    expect(findPrice(table, "openai", "gpt-4o")).toEqual({
+      inputPerMillion: 2.5,
+      outputPerMillion: 10,
+      cachedInputPerMillion: 1.25,
+    });
     expect(findPrice(table, "anthropic", "claude-3-opus")).toMatchObject({ inputPerMillion: 15, outputPerMillion: 75 });
   });
 
@@ -51,7 +55,9 @@ describe("findPrice", () => {
 
   it("falls back to the provider's * entry, after exact and prefix matches", () => {
     expect(findPrice(table, "sim", "anything-at-all")).toEqual({ inputPerMillion: 0, outputPerMillion: 0 });
-    const withStar: PriceTable = { local: { "*": { inputPerMillion: 1, outputPerMillion: 1 }, llama: { inputPerMillion: 2, outputPerMillion: 2 } } };
+    const withStar: PriceTable = {
+      local: { "*": { inputPerMillion: 1, outputPerMillion: 1 }, llama: { inputPerMillion: 2, outputPerMillion: 2 } },
+    };
     expect(findPrice(withStar, "local", "llama-3-8b")?.inputPerMillion).toBe(2);
     expect(findPrice(withStar, "local", "mistral")?.inputPerMillion).toBe(1);
   });

@@ -22,7 +22,8 @@ export function findPrice(table: PriceTable, provider: string, model: string): P
     if (key === ANY_MODEL) continue;
     const listed = normalizeModelName(key);
     if (listed === wanted) return price;
-    if (wanted.startsWith(`${listed}-`) && (best === null || listed.length > best.length)) best = { length: listed.length, price };
+    if (wanted.startsWith(`${listed}-`) && (best === null || listed.length > best.length))
+      best = { length: listed.length, price };
   }
   return best?.price ?? lookup(models, ANY_MODEL);
 }

@@ -53,7 +53,9 @@ export function mergePriceTables(base: PriceTable, override: PriceTable): PriceT
   for (const table of [base, override]) {
     for (const [provider, models] of Object.entries(table)) {
       // hasOwn, not `??=`: a provider key such as "constructor" must not find Object.prototype's.
-      const target = Object.hasOwn(merged, provider) ? (merged[provider] as Record<string, Price>) : (merged[provider] = {});
+      const target = Object.hasOwn(merged, provider)
+        ? (merged[provider] as Record<string, Price>)
+        : (merged[provider] = {});
       for (const [model, price] of Object.entries(models)) target[normalizeModelName(model)] = { ...price };
     }
   }

@@ -6,7 +6,10 @@ describe("issuesFromZod", () => {
 
   it("names each bad field by its path under the prefix", () => {
     const result = schema.safeParse({ name: 1, steps: [{ id: 2 }] });
-    expect(issuesFromZod(result.error!, ["definition"]).map((i) => i.path)).toEqual(["definition.name", "definition.steps[0].id"]);
+    expect(issuesFromZod(result.error!, ["definition"]).map((i) => i.path)).toEqual([
+      "definition.name",
+      "definition.steps[0].id",
+    ]);
   });
 
   it("gives every unknown key its own path", () => {

@@ -8,7 +8,10 @@ import { formatIssuePath, type ValidationIssue } from "./validation-error.js";
 export function issuesFromZod(error: z.ZodError, prefix: readonly PropertyKey[] = []): ValidationIssue[] {
   return error.issues.flatMap((issue) =>
     issue.code === "unrecognized_keys"
-      ? issue.keys.map((key) => ({ path: formatIssuePath([...prefix, ...issue.path, key]), message: "is not a known field" }))
+      ? issue.keys.map((key) => ({
+          path: formatIssuePath([...prefix, ...issue.path, key]),
+          message: "is not a known field",
+        }))
       : [{ path: formatIssuePath([...prefix, ...issue.path]), message: issue.message }],
   );
 }

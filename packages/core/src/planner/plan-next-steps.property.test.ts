@@ -7,7 +7,13 @@ import { driveRun, type Responder } from "../../test/drive-run.js";
  * (step, iteration, attempt) twice, and leaves every step in a terminal status.
  */
 
-const CONDITIONS = ['previous.contains("A")', 'firstNumber(previous) > 0.5', '!previous.contains("B")', "iteration < 2", 'original.contains("q")'];
+const CONDITIONS = [
+  'previous.contains("A")',
+  "firstNumber(previous) > 0.5",
+  '!previous.contains("B")',
+  "iteration < 2",
+  'original.contains("q")',
+];
 const OUTPUTS = ["A 0.9", "B 0.2", "0.7", "none", "A B 0.1"];
 
 interface StepSpec {
@@ -46,7 +52,14 @@ const definitionArb = fc
       ...(type === "parallel" && i === steps.length - 1 && i > 0 ? { aggregate: true } : {}),
     }));
     if (type === "refinement") {
-      while (built.length < 3) built.push({ id: `s${built.length}`, provider: "sim", model: "m", action: "generate", prompt: "{{ previous }}" });
+      while (built.length < 3)
+        built.push({
+          id: `s${built.length}`,
+          provider: "sim",
+          model: "m",
+          action: "generate",
+          prompt: "{{ previous }}",
+        });
       (built[1] as { action: string }).action = "evaluate";
       (built[2] as { action: string }).action = "refine";
       return { name: "prop", type, steps: built, maxIterations, qualityThreshold: threshold };
@@ -55,7 +68,10 @@ const definitionArb = fc
   });
 
 type Outcome = "ok" | "retryable" | "fatal";
-const outcomesArb = fc.array(fc.constantFrom<Outcome>("ok", "ok", "ok", "retryable", "fatal"), { minLength: 1, maxLength: 60 });
+const outcomesArb = fc.array(fc.constantFrom<Outcome>("ok", "ok", "ok", "retryable", "fatal"), {
+  minLength: 1,
+  maxLength: 60,
+});
 
 describe("planner properties", () => {
   it("terminates within its bound, never dispatches an attempt twice, and leaves every step terminal", () => {
@@ -70,7 +86,10 @@ describe("planner properties", () => {
           return { error: { code: outcome, message: outcome, retryable: outcome === "retryable" } };
         };
         const maxIterations = "maxIterations" in definition ? (definition.maxIterations as number) : 1;
-        const attemptsBound = definition.steps.reduce((sum, s) => sum + (1 + ((s as { maxRetries?: number }).maxRetries ?? 0)) * maxIterations, 0);
+        const attemptsBound = definition.steps.reduce(
+          (sum, s) => sum + (1 + ((s as { maxRetries?: number }).maxRetries ?? 0)) * maxIterations,
+          0,
+        );
         const run = driveRun(definition, respond, { originalPrompt: "q" }, attemptsBound + definition.steps.length + 2);
 
         const seen = new Set<string>();

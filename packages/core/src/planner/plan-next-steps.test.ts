@@ -18,18 +18,29 @@ describe("planNextSteps — flow types", () => {
     const def = {
       name: "p",
       type: "parallel",
-      steps: [step("x"), step("y", { provider: "openai", model: "gpt-4o" }), step("z"), step("agg", { action: "compare", prompt: "Compare:\n{{ all }}", aggregate: true })],
+      steps: [
+        step("x"),
+        step("y", { provider: "openai", model: "gpt-4o" }),
+        step("z"),
+        step("agg", { action: "compare", prompt: "Compare:\n{{ all }}", aggregate: true }),
+      ],
     };
-    const run = driveRun(def, (d, input) => ({ output: d.stepId === "agg" ? `compared ${input.length}` : `answer ${d.stepId}` }));
+    const run = driveRun(def, (d, input) => ({
+      output: d.stepId === "agg" ? `compared ${input.length}` : `answer ${d.stepId}`,
+    }));
     expect(run.decisions[0]?.dispatch.map((d) => d.stepId)).toEqual(["x", "y", "z"]);
     expect(run.decisions[1]?.dispatch.map((d) => d.stepId)).toEqual(["agg"]);
-    expect(run.inputs["agg#0"]).toBe("### x (sim/echo)\nanswer x\n\n### y (openai/gpt-4o)\nanswer y\n\n### z (sim/echo)\nanswer z");
+    expect(run.inputs["agg#0"]).toBe(
+      "### x (sim/echo)\nanswer x\n\n### y (openai/gpt-4o)\nanswer y\n\n### z (sim/echo)\nanswer z",
+    );
     expect(run.outcome.status).toBe("completed");
     expect(run.outcome.status === "completed" && run.outcome.finalOutput).toMatch(/^compared \d+$/);
   });
 
   it("parallel without an aggregate step: the final output is every answer, labelled", () => {
-    const run = driveRun({ name: "p", type: "parallel", steps: [step("x"), step("y")] }, (d) => ({ output: d.stepId.toUpperCase() }));
+    const run = driveRun({ name: "p", type: "parallel", steps: [step("x"), step("y")] }, (d) => ({
+      output: d.stepId.toUpperCase(),
+    }));
     expect(run.outcome).toEqual({ status: "completed", finalOutput: "### x (sim/echo)\nX\n\n### y (sim/echo)\nY" });
   });
 
@@ -44,11 +55,15 @@ describe("planNextSteps — flow types", () => {
   };
 
   it("conditional (seed Example 3): the matching expert runs and sees the classifier as previous; the other is skipped", () => {
-    const run = driveRun(smartRouting, (d, input) => ({ output: d.stepId === "classify" ? "CREATIVE" : `${d.stepId} saw ${input}` }));
+    const run = driveRun(smartRouting, (d, input) => ({
+      output: d.stepId === "classify" ? "CREATIVE" : `${d.stepId} saw ${input}`,
+    }));
     expect(run.ran).toEqual(["classify#0", "creative_expert#0"]);
     expect(run.inputs["creative_expert#0"]).toBe("CREATIVE");
     const skipped = run.decisions.flatMap((d) => d.skip);
-    expect(skipped).toEqual([{ stepId: "technical_expert", iteration: 0, reason: 'condition is false: previous.contains("TECHNICAL")' }]);
+    expect(skipped).toEqual([
+      { stepId: "technical_expert", iteration: 0, reason: 'condition is false: previous.contains("TECHNICAL")' },
+    ]);
     expect(run.outcome).toEqual({ status: "completed", finalOutput: "creative_expert saw CREATIVE" });
   });
 
@@ -63,12 +78,21 @@ describe("planNextSteps — flow types", () => {
         step("wrap", { prompt: "Wrap up: {{ previous }}" }),
       ],
     };
-    const high = driveRun(def, (d, input) => ({ output: d.stepId === "rate" ? "score: 0.93" : `${d.stepId}<${input}>` }));
+    const high = driveRun(def, (d, input) => ({
+      output: d.stepId === "rate" ? "score: 0.93" : `${d.stepId}<${input}>`,
+    }));
     expect(high.ran).toEqual(["rate#0", "expert#0", "wrap#0"]);
     expect(high.outcome).toEqual({ status: "completed", finalOutput: "wrap<expert<score: 0.93>>" });
-    const flagged = driveRun(def, (d, input) => ({ output: d.stepId === "rate" ? "0.9 but ERROR" : `${d.stepId}<${input}>` }));
+    const flagged = driveRun(def, (d, input) => ({
+      output: d.stepId === "rate" ? "0.9 but ERROR" : `${d.stepId}<${input}>`,
+    }));
     expect(flagged.ran).toEqual(["rate#0", "wrap#0"]);
-    expect(flagged.records.filter((r) => r.status === "skipped").map((r) => r.stepId).sort()).toEqual(["basic", "expert"]);
+    expect(
+      flagged.records
+        .filter((r) => r.status === "skipped")
+        .map((r) => r.stepId)
+        .sort(),
+    ).toEqual(["basic", "expert"]);
     expect(flagged.inputs["wrap#0"]).toBe("0.9 but ERROR");
   });
 
@@ -76,11 +100,17 @@ describe("planNextSteps — flow types", () => {
     const def = {
       name: "c",
       type: "critique",
-      steps: [step("generate"), step("critique", { action: "critique" }), step("refine", { action: "refine", prompt: "Improve using:\n{{ previous }}" })],
+      steps: [
+        step("generate"),
+        step("critique", { action: "critique" }),
+        step("refine", { action: "refine", prompt: "Improve using:\n{{ previous }}" }),
+      ],
     };
     const run = driveRun(def, (d) => ({ output: `${d.stepId} text` }));
     expect(run.inputs["critique#0"]).toBe("generate text");
-    expect(run.inputs["refine#0"]).toBe("### generate (sim/echo)\ngenerate text\n\n### critique (sim/echo)\ncritique text");
+    expect(run.inputs["refine#0"]).toBe(
+      "### generate (sim/echo)\ngenerate text\n\n### critique (sim/echo)\ncritique text",
+    );
     expect(run.outcome).toEqual({ status: "completed", finalOutput: "refine text" });
   });
 });
@@ -99,7 +129,8 @@ describe("planNextSteps — refinement loop", () => {
   });
   const scored = (scores: number[]): Responder => {
     let n = 0;
-    return (d) => (d.stepId === "evaluate" ? { output: `${scores[n++] ?? 0}\nreasons` } : { output: `${d.stepId}${d.iteration}` });
+    return (d) =>
+      d.stepId === "evaluate" ? { output: `${scores[n++] ?? 0}\nreasons` } : { output: `${d.stepId}${d.iteration}` };
   };
 
   it("repeats evaluate → refine until the score reaches the threshold; each iteration is its own result", () => {
@@ -124,7 +155,10 @@ describe("planNextSteps — refinement loop", () => {
   });
 
   it("renders {{ iteration }}-dependent work per iteration and runs steps after the loop once it ends", () => {
-    const def = { ...refinement(2), steps: [...refinement(2).steps, step("publish", { prompt: "Publish {{ draft }}" })] };
+    const def = {
+      ...refinement(2),
+      steps: [...refinement(2).steps, step("publish", { prompt: "Publish {{ draft }}" })],
+    };
     const run = driveRun(def, scored([0.1, 0.2]));
     expect(run.ran).toEqual(["draft#0", "evaluate#1", "refine#1", "evaluate#2", "publish#0"]);
     expect(run.outcome).toEqual({ status: "completed", finalOutput: "refine1" });
@@ -137,15 +171,28 @@ describe("planNextSteps — condition time", () => {
     const flow = compileFlowOrThrow({
       name: "slow until",
       type: "sequential",
-      loop: { steps: ["check", "fix"], until: 'previous.split("").all(c, previous.lowerAscii().contains(c))', maxIterations: 3 },
+      loop: {
+        steps: ["check", "fix"],
+        until: 'previous.split("").all(c, previous.lowerAscii().contains(c))',
+        maxIterations: 3,
+      },
       steps: [step("check"), step("fix"), ...after],
     });
     const long = "x".repeat(50_000);
-    const records = ["check", "fix"].map((stepId) => ({ stepId, iteration: 1, attempt: 0, status: "success" as const, output: long }));
+    const records = ["check", "fix"].map((stepId) => ({
+      stepId,
+      iteration: 1,
+      attempt: 0,
+      status: "success" as const,
+      output: long,
+    }));
     const start = performance.now();
     const decision = planNextSteps(flow, records, { originalPrompt: "q" });
     const elapsed = performance.now() - start;
-    expect(decision.outcome).toMatchObject({ status: "failed", error: { code: "condition_error", message: expect.stringMatching(/budget of \d+ ms|already took 1000 ms/) } });
+    expect(decision.outcome).toMatchObject({
+      status: "failed",
+      error: { code: "condition_error", message: expect.stringMatching(/budget of \d+ ms|already took 1000 ms/) },
+    });
     // Each evaluation is stopped at 100 ms; without the shared budget this plan took over 4 s.
     expect(elapsed).toBeLessThan(FLOW_LIMITS.conditionPlanBudgetMs + 1_500);
   });
@@ -154,25 +201,44 @@ describe("planNextSteps — condition time", () => {
 describe("planNextSteps — retries and failures", () => {
   const failThen = (failures: number, retryable = true): Responder => {
     let left = failures;
-    return (d) => (d.stepId === "b" && left-- > 0 ? { error: { code: "provider_error", message: "boom", retryable } } : { output: d.stepId });
+    return (d) =>
+      d.stepId === "b" && left-- > 0
+        ? { error: { code: "provider_error", message: "boom", retryable } }
+        : { output: d.stepId };
   };
 
   it("re-dispatches a failed attempt with exponential backoff while retries are left", () => {
-    const def = { name: "r", type: "sequential", steps: [step("a"), step("b", { retryOnFailure: true, maxRetries: 3 }), step("c")] };
+    const def = {
+      name: "r",
+      type: "sequential",
+      steps: [step("a"), step("b", { retryOnFailure: true, maxRetries: 3 }), step("c")],
+    };
     const run = driveRun(def, failThen(2));
-    expect(run.dispatched.filter((d) => d.stepId === "b").map((d) => [d.attempt, d.delayMs])).toEqual([[0, 0], [1, 1000], [2, 2000]]);
+    expect(run.dispatched.filter((d) => d.stepId === "b").map((d) => [d.attempt, d.delayMs])).toEqual([
+      [0, 0],
+      [1, 1000],
+      [2, 2000],
+    ]);
     expect(run.outcome).toEqual({ status: "completed", finalOutput: "c" });
   });
 
   it("honours a longer retry-after from the provider", () => {
     const def = { name: "r", type: "sequential", steps: [step("b", { retryOnFailure: true, maxRetries: 1 })] };
     let first = true;
-    const run = driveRun(def, () => (first ? ((first = false), { error: { code: "rate_limited", message: "429", retryable: true, retryAfterMs: 7000 } }) : { output: "ok" }));
+    const run = driveRun(def, () =>
+      first
+        ? ((first = false), { error: { code: "rate_limited", message: "429", retryable: true, retryAfterMs: 7000 } })
+        : { output: "ok" },
+    );
     expect(run.dispatched.map((d) => d.delayMs)).toEqual([0, 7000]);
   });
 
   it("when retries run out the flow fails at that step, earlier results kept, later steps cancelled", () => {
-    const def = { name: "r", type: "sequential", steps: [step("a"), step("b", { retryOnFailure: true, maxRetries: 1 }), step("c")] };
+    const def = {
+      name: "r",
+      type: "sequential",
+      steps: [step("a"), step("b", { retryOnFailure: true, maxRetries: 1 }), step("c")],
+    };
     const run = driveRun(def, failThen(5));
     expect(run.outcome).toMatchObject({ status: "failed", stepId: "b", error: { code: "provider_error" } });
     expect(run.records.find((r) => r.stepId === "a")).toMatchObject({ status: "success", output: "a" });
@@ -201,11 +267,21 @@ describe("planNextSteps — retries and failures", () => {
   });
 
   it("a step that fails for good cancels the steps still running", () => {
-    const flow = compileFlowOrThrow({ name: "p", type: "parallel", steps: [step("a"), step("b"), step("agg", { aggregate: true })] });
+    const flow = compileFlowOrThrow({
+      name: "p",
+      type: "parallel",
+      steps: [step("a"), step("b"), step("agg", { aggregate: true })],
+    });
     const decision = planNextSteps(
       flow,
       [
-        { stepId: "a", iteration: 0, attempt: 0, status: "failed", error: { code: "bad_request", message: "400", retryable: false } },
+        {
+          stepId: "a",
+          iteration: 0,
+          attempt: 0,
+          status: "failed",
+          error: { code: "bad_request", message: "400", retryable: false },
+        },
         { stepId: "b", iteration: 0, attempt: 0, status: "running" },
       ],
       { originalPrompt: "q" },
@@ -220,13 +296,19 @@ describe("planNextSteps — retries and failures", () => {
 
   it("a parallel sibling that fails ends the flow; the aggregate never runs", () => {
     const def = { name: "p", type: "parallel", steps: [step("a"), step("b"), step("agg", { aggregate: true })] };
-    const run = driveRun(def, (d) => (d.stepId === "a" ? { error: { code: "x", message: "no", retryable: false } } : { output: "fine" }));
+    const run = driveRun(def, (d) =>
+      d.stepId === "a" ? { error: { code: "x", message: "no", retryable: false } } : { output: "fine" },
+    );
     expect(run.outcome).toMatchObject({ status: "failed", stepId: "a" });
     expect(run.records.find((r) => r.stepId === "agg")).toMatchObject({ status: "cancelled" });
   });
 
   it("a condition that errors at run time fails the step with condition_error", () => {
-    const def = { name: "c", type: "conditional", steps: [step("a"), step("b", { condition: "metadata.tier == 'gold'" })] };
+    const def = {
+      name: "c",
+      type: "conditional",
+      steps: [step("a"), step("b", { condition: "metadata.tier == 'gold'" })],
+    };
     const run = driveRun(def, (d) => ({ output: d.stepId }));
     expect(run.outcome).toMatchObject({ status: "failed", stepId: "b", error: { code: "condition_error" } });
     const ok = driveRun(def, (d) => ({ output: d.stepId }), { originalPrompt: "q", metadata: { tier: "gold" } });

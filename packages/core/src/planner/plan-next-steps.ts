@@ -70,7 +70,7 @@ export function planNextSteps(flow: CompiledFlow, records: readonly StepRecord[]
   const record = (r: StepRecord): void => void state.records.set(instanceKey(r.stepId, r.iteration), r);
 
   // Skips and condition failures can unblock later steps, so repeat until nothing changes.
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     const loop = loopProgress(state);
     for (const step of flow.steps) {
@@ -80,7 +80,13 @@ export function planNextSteps(flow: CompiledFlow, records: readonly StepRecord[]
       if (current) {
         const retry = current.status === "failed" ? nextAttempt(step, current) : null;
         if (retry) {
-          decision.dispatch.push({ stepId: step.id, iteration, attempt: retry.attempt, delayMs: retry.delayMs, checkHookCondition: step.condition?.kind === "hook" });
+          decision.dispatch.push({
+            stepId: step.id,
+            iteration,
+            attempt: retry.attempt,
+            delayMs: retry.delayMs,
+            checkHookCondition: step.condition?.kind === "hook",
+          });
           record({ stepId: step.id, iteration, attempt: retry.attempt, status: "pending" });
         }
         continue;
@@ -95,7 +101,13 @@ export function planNextSteps(flow: CompiledFlow, records: readonly StepRecord[]
         decision.fail.push({ stepId: step.id, iteration, error: verdict.error });
         record({ stepId: step.id, iteration, attempt: 0, status: "failed", error: verdict.error });
       } else {
-        decision.dispatch.push({ stepId: step.id, iteration, attempt: 0, delayMs: 0, checkHookCondition: verdict.kind === "hook" });
+        decision.dispatch.push({
+          stepId: step.id,
+          iteration,
+          attempt: 0,
+          delayMs: 0,
+          checkHookCondition: verdict.kind === "hook",
+        });
         record({ stepId: step.id, iteration, attempt: 0, status: "pending" });
       }
     }
@@ -146,15 +158,22 @@ function dependenciesDone(state: ReturnType<typeof createRunState>, step: Compil
     }
     const depRecord = getRecord(state, dep.stepId, dep.iteration);
     if (!depRecord) return false;
-    const ok = DONE_OK.has(depRecord.status) || (depRecord.status === "failed" && depStep.optional && !canRetry(depStep, depRecord));
+    const ok =
+      DONE_OK.has(depRecord.status) ||
+      (depRecord.status === "failed" && depStep.optional && !canRetry(depStep, depRecord));
     if (!ok) return false;
   }
   return true;
 }
 
-type ConditionVerdict = { kind: "run" } | { kind: "hook" } | { kind: "skip"; reason: string } | { kind: "error"; error: StepError };
+type ConditionVerdict =
+  { kind: "run" } | { kind: "hook" } | { kind: "skip"; reason: string } | { kind: "error"; error: StepError };
 
-function checkCondition(state: ReturnType<typeof createRunState>, step: CompiledStep, iteration: number): ConditionVerdict {
+function checkCondition(
+  state: ReturnType<typeof createRunState>,
+  step: CompiledStep,
+  iteration: number,
+): ConditionVerdict {
   const condition = step.condition;
   if (!condition) return { kind: "run" };
   if (condition.kind === "hook") return { kind: "hook" };
@@ -175,7 +194,11 @@ function firstFailure(state: ReturnType<typeof createRunState>): StepFailure | n
       if (r.stepId !== step.id) continue;
       const failedForGood = (r.status === "failed" && !canRetry(step, r)) || r.status === "cancelled";
       if (failedForGood && !step.optional) {
-        return { stepId: r.stepId, iteration: r.iteration, error: r.error ?? { code: r.status, message: `step ${r.stepId} ${r.status}` } };
+        return {
+          stepId: r.stepId,
+          iteration: r.iteration,
+          error: r.error ?? { code: r.status, message: `step ${r.stepId} ${r.status}` },
+        };
       }
     }
   }
@@ -194,7 +217,9 @@ function failRun(
   const loop = loopProgress(state);
   const loopIteration = loop.kind === "none" ? 1 : loop.iteration;
   for (const step of state.flow.steps) {
-    const everRecorded = records.some((r) => r.stepId === step.id) || [...state.records.values()].some((r) => r.stepId === step.id && !isPlannedNow(decision, r));
+    const everRecorded =
+      records.some((r) => r.stepId === step.id) ||
+      [...state.records.values()].some((r) => r.stepId === step.id && !isPlannedNow(decision, r));
     if (!everRecorded) cancel.push({ stepId: step.id, iteration: step.inLoop ? loopIteration : 0, inFlight: false });
   }
   return {
@@ -208,5 +233,8 @@ function failRun(
 
 /** A pending record this very decision created (a dispatch we are now dropping). */
 function isPlannedNow(decision: PlanDecision, r: StepRecord): boolean {
-  return r.status === "pending" && decision.dispatch.some((d) => d.stepId === r.stepId && d.iteration === r.iteration && d.attempt === r.attempt);
+  return (
+    r.status === "pending" &&
+    decision.dispatch.some((d) => d.stepId === r.stepId && d.iteration === r.iteration && d.attempt === r.attempt)
+  );
 }

@@ -1,6 +1,13 @@
 import type { ConditionVariables } from "../condition/condition-expression.js";
 import type { CompiledStep } from "../validation/compiled-flow.js";
-import { getRecord, latestIteration, latestSuccess, type InstanceKey, type RunState, type StepRecord } from "./step-record.js";
+import {
+  getRecord,
+  latestIteration,
+  latestSuccess,
+  type InstanceKey,
+  type RunState,
+  type StepRecord,
+} from "./step-record.js";
 
 /**
  * What a step instance reads from its run: `previous`, `all`, a step's output,
@@ -121,8 +128,12 @@ export function stepInput(state: RunState, stepId: string, iteration: number): s
 export function conditionVariables(state: RunState, stepId: string, iteration: number): ConditionVariables {
   const steps: ConditionVariables["steps"] = {};
   for (const step of state.flow.steps) {
-    const record = latestSuccess(state, step.id) ?? getRecord(state, step.id, Math.max(latestIteration(state, step.id), 0));
-    steps[step.id] = { output: record?.status === "success" ? (record.output ?? "") : "", status: record?.status ?? "pending" };
+    const record =
+      latestSuccess(state, step.id) ?? getRecord(state, step.id, Math.max(latestIteration(state, step.id), 0));
+    steps[step.id] = {
+      output: record?.status === "success" ? (record.output ?? "") : "",
+      status: record?.status ?? "pending",
+    };
   }
   return {
     previous: stepInput(state, stepId, iteration),

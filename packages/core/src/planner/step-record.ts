@@ -57,7 +57,13 @@ export function createRunState(flow: CompiledFlow, records: readonly StepRecord[
     const existing = map.get(key);
     if (!existing || existing.attempt <= record.attempt) map.set(key, record);
   }
-  return { flow, originalPrompt: inputs.originalPrompt, metadata: inputs.metadata ?? {}, records: map, conditionBudget: new ConditionTimeBudget() };
+  return {
+    flow,
+    originalPrompt: inputs.originalPrompt,
+    metadata: inputs.metadata ?? {},
+    records: map,
+    conditionBudget: new ConditionTimeBudget(),
+  };
 }
 
 export function getRecord(state: RunState, stepId: string, iteration: number): StepRecord | undefined {
@@ -77,7 +83,8 @@ export function latestIteration(state: RunState, stepId: string): number {
 export function latestSuccess(state: RunState, stepId: string): StepRecord | undefined {
   let best: StepRecord | undefined;
   for (const record of state.records.values()) {
-    if (record.stepId === stepId && record.status === "success" && (!best || record.iteration > best.iteration)) best = record;
+    if (record.stepId === stepId && record.status === "success" && (!best || record.iteration > best.iteration))
+      best = record;
   }
   return best;
 }

@@ -56,7 +56,12 @@ export const OrchestrationStepStatusSchema = z.enum(
 export type OrchestrationStepStatus = (typeof OrchestrationStepStatus)[keyof typeof OrchestrationStepStatus];
 
 /** Flow statuses after which nothing more happens to a run. */
-export const TERMINAL_FLOW_STATUSES: readonly OrchestrationFlowStatus[] = ["completed", "failed", "cancelled", "timed_out"];
+export const TERMINAL_FLOW_STATUSES: readonly OrchestrationFlowStatus[] = [
+  "completed",
+  "failed",
+  "cancelled",
+  "timed_out",
+];
 
 export function isTerminalFlowStatus(status: OrchestrationFlowStatus): boolean {
   return TERMINAL_FLOW_STATUSES.includes(status);

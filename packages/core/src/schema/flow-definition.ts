@@ -19,13 +19,19 @@ export const HookRefSchema = z.strictObject({
 export type HookRef = z.infer<typeof HookRefSchema>;
 
 export const PromptSpecSchema = z.union([
-  z.string().min(1, "must not be empty").max(FLOW_LIMITS.maxPromptChars, `must be at most ${FLOW_LIMITS.maxPromptChars} characters`),
+  z
+    .string()
+    .min(1, "must not be empty")
+    .max(FLOW_LIMITS.maxPromptChars, `must be at most ${FLOW_LIMITS.maxPromptChars} characters`),
   HookRefSchema,
 ]);
 export type PromptSpec = z.infer<typeof PromptSpecSchema>;
 
 export const ConditionSpecSchema = z.union([
-  z.string().min(1, "must not be empty").max(FLOW_LIMITS.maxConditionChars, `must be at most ${FLOW_LIMITS.maxConditionChars} characters`),
+  z
+    .string()
+    .min(1, "must not be empty")
+    .max(FLOW_LIMITS.maxConditionChars, `must be at most ${FLOW_LIMITS.maxConditionChars} characters`),
   HookRefSchema,
 ]);
 export type ConditionSpec = z.infer<typeof ConditionSpecSchema>;

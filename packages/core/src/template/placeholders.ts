@@ -18,7 +18,12 @@ export function checkPlaceholderPath(path: string[], stepIds: ReadonlySet<string
       return rest.length >= 1 ? null : "{{ metadata }} needs a key: {{ metadata.<key> }}";
     case "steps": {
       const [stepId, field, ...more] = rest;
-      if (stepId === undefined || field === undefined || more.length > 0 || (field !== "output" && field !== "status")) {
+      if (
+        stepId === undefined ||
+        field === undefined ||
+        more.length > 0 ||
+        (field !== "output" && field !== "status")
+      ) {
         return `{{ ${path.join(".")} }}: write {{ steps.<stepId>.output }} or {{ steps.<stepId>.status }}`;
       }
       return stepIds.has(stepId) ? null : `{{ ${path.join(".")} }} names no step of this flow ("${stepId}")`;
@@ -39,7 +44,13 @@ export interface TemplateReferences {
 }
 
 export function collectReferences(template: ParsedTemplate): TemplateReferences {
-  const refs: TemplateReferences = { original: false, stepOutputs: false, history: false, usesPrevious: false, stepIds: [] };
+  const refs: TemplateReferences = {
+    original: false,
+    stepOutputs: false,
+    history: false,
+    usesPrevious: false,
+    stepIds: [],
+  };
   for (const [root, stepId] of listPlaceholders(template)) {
     if (root === "original") refs.original = true;
     if (root === "history") refs.history = true;

@@ -14,10 +14,29 @@ const MAX_MS = 500;
 const source = fc.oneof(
   fc.string({ unit: "binary", maxLength: 2_000 }),
   // Templates made of the characters that matter to the parser, and long runs of them.
-  fc.string({ unit: fc.constantFrom("{", "}", "\\", " ", ".", "a", "previous", "steps", "metadata", "constructor", "__proto__", "\u0000"), maxLength: 400 }),
+  fc.string({
+    unit: fc.constantFrom(
+      "{",
+      "}",
+      "\\",
+      " ",
+      ".",
+      "a",
+      "previous",
+      "steps",
+      "metadata",
+      "constructor",
+      "__proto__",
+      "\u0000",
+    ),
+    maxLength: 400,
+  }),
   fc.tuple(fc.constantFrom("{{", "{", "}}", "\\{{", "{{ a", "x"), fc.nat(20_000)).map(([piece, n]) => piece.repeat(n)),
 );
-const value = fc.oneof(fc.string({ unit: "binary", maxLength: 200 }), fc.nat(50_000).map((n) => "m".repeat(n)));
+const value = fc.oneof(
+  fc.string({ unit: "binary", maxLength: 200 }),
+  fc.nat(50_000).map((n) => "m".repeat(n)),
+);
 
 function withinBound<T>(run: () => T): T {
   const start = performance.now();
@@ -38,7 +57,9 @@ describe("prompt templates — fuzzed", () => {
           expect(error.position).toBeGreaterThanOrEqual(0);
           return;
         }
-        for (const part of template.parts) if (part.kind === "placeholder") expect(typeof checkPlaceholderPath(part.path, new Set(["constructor"]))).not.toBe("undefined");
+        for (const part of template.parts)
+          if (part.kind === "placeholder")
+            expect(typeof checkPlaceholderPath(part.path, new Set(["constructor"]))).not.toBe("undefined");
         collectReferences(template);
         let i = 0;
         const resolved: string[] = [];
@@ -58,9 +79,12 @@ describe("prompt templates — fuzzed", () => {
 
   it("text without placeholders renders as itself", () => {
     fc.assert(
-      fc.property(fc.string({ unit: "binary", maxLength: 2_000 }).filter((s) => !s.includes("{{")), (text) => {
-        expect(renderTemplate(parseTemplate(text), () => "")).toBe(text);
-      }),
+      fc.property(
+        fc.string({ unit: "binary", maxLength: 2_000 }).filter((s) => !s.includes("{{")),
+        (text) => {
+          expect(renderTemplate(parseTemplate(text), () => "")).toBe(text);
+        },
+      ),
     );
   });
 });

@@ -5,7 +5,9 @@ describe("prompt templates", () => {
   it("renders placeholders from a resolver and nothing else", () => {
     const t = parseTemplate("Translate {{ original }} then {{steps.a.output}}; literal \\{{ kept }} and }} too");
     expect(listPlaceholders(t)).toEqual([["original"], ["steps", "a", "output"]]);
-    expect(renderTemplate(t, (p) => `<${p.join(".")}>`)).toBe("Translate <original> then <steps.a.output>; literal {{ kept }} and }} too");
+    expect(renderTemplate(t, (p) => `<${p.join(".")}>`)).toBe(
+      "Translate <original> then <steps.a.output>; literal {{ kept }} and }} too",
+    );
   });
 
   it("does not evaluate anything: an expression is a syntax error naming its position", () => {
@@ -21,7 +23,18 @@ describe("prompt templates", () => {
 
   it("knows the contract's placeholders", () => {
     const ids = new Set(["a"]);
-    for (const ok of ["original", "previous", "all", "history", "iteration", "draft", "metadata.k", "metadata.a.b", "steps.a.output", "steps.a.status"]) {
+    for (const ok of [
+      "original",
+      "previous",
+      "all",
+      "history",
+      "iteration",
+      "draft",
+      "metadata.k",
+      "metadata.a.b",
+      "steps.a.output",
+      "steps.a.status",
+    ]) {
       expect(checkPlaceholderPath(ok.split("."), ids)).toBeNull();
     }
     expect(checkPlaceholderPath(["steps", "zz", "output"], ids)).toMatch(/names no step/);

@@ -75,7 +75,11 @@ export class PromptTooLargeError extends Error {
  * unknown). The length is summed before the text is joined: a prompt placing a large value
  * many times fails with PromptTooLargeError instead of building a string of hundreds of MB.
  */
-export function renderTemplate(template: ParsedTemplate, resolve: (path: string[]) => string, maxChars: number = FLOW_LIMITS.maxRenderedPromptChars): string {
+export function renderTemplate(
+  template: ParsedTemplate,
+  resolve: (path: string[]) => string,
+  maxChars: number = FLOW_LIMITS.maxRenderedPromptChars,
+): string {
   const pieces: string[] = [];
   let chars = 0;
   for (const part of template.parts) {

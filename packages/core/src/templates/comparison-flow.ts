@@ -1,7 +1,13 @@
 import { OrchestrationFlowType, StepAction } from "../schema/enums.js";
 import type { FlowDefinitionInput, ProviderModel } from "../schema/flow-definition.js";
 import { defineFlowTemplate, type FlowTemplate } from "./flow-template.js";
-import { DEFAULT_TEMPLATE_MODELS, modelLabel, modelStep, providerModelListParam, providerModelParam } from "./template-parts.js";
+import {
+  DEFAULT_TEMPLATE_MODELS,
+  modelLabel,
+  modelStep,
+  providerModelListParam,
+  providerModelParam,
+} from "./template-parts.js";
 
 export interface ComparisonFlowParams {
   models: ProviderModel[];
@@ -35,10 +41,14 @@ Answers:
 export const comparisonFlowTemplate: FlowTemplate = defineFlowTemplate<ComparisonFlowParams>({
   name: "createComparisonFlow",
   alias: "comparison",
-  description: "Several models answer the same request in parallel; an aggregating step compares the answers and writes the best one.",
+  description:
+    "Several models answer the same request in parallel; an aggregating step compares the answers and writes the best one.",
   flowType: OrchestrationFlowType.PARALLEL,
   parameters: {
-    models: providerModelListParam("The models that answer, one parallel step each (answer_1, answer_2, …).", DEFAULT_COMPARISON_MODELS),
+    models: providerModelListParam(
+      "The models that answer, one parallel step each (answer_1, answer_2, …).",
+      DEFAULT_COMPARISON_MODELS,
+    ),
     aggregator: providerModelParam("The model that compares the answers. Default: the first of models."),
   },
   build(p) {
@@ -50,7 +60,9 @@ export const comparisonFlowTemplate: FlowTemplate = defineFlowTemplate<Compariso
       type: OrchestrationFlowType.PARALLEL,
       steps: [
         // The bare "original": each model answers the user's request itself, unprompted by the others.
-        ...p.models.map((m, i) => modelStep(`answer_${i + 1}`, m, StepAction.GENERATE, "original", { name: `Answer ${i + 1}` })),
+        ...p.models.map((m, i) =>
+          modelStep(`answer_${i + 1}`, m, StepAction.GENERATE, "original", { name: `Answer ${i + 1}` }),
+        ),
         modelStep("compare", aggregator, StepAction.COMPARE, COMPARE_PROMPT, { name: "Comparison", aggregate: true }),
       ],
     };

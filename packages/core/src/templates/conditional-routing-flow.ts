@@ -49,13 +49,17 @@ const ANALYTICAL_SYSTEM_PROMPT =
 export const conditionalRoutingFlowTemplate: FlowTemplate = defineFlowTemplate<ConditionalRoutingFlowParams>({
   name: "createConditionalRoutingFlow",
   alias: "conditional-routing",
-  description: "A classifier labels the request TECHNICAL, CREATIVE or ANALYTICAL, and the matching expert model answers it.",
+  description:
+    "A classifier labels the request TECHNICAL, CREATIVE or ANALYTICAL, and the matching expert model answers it.",
   flowType: OrchestrationFlowType.CONDITIONAL,
   parameters: {
     classifier: providerModelParam("The model that classifies the request.", DEFAULT_TEMPLATE_MODELS.openaiFast),
     technical: providerModelParam("The expert for TECHNICAL requests.", DEFAULT_TEMPLATE_MODELS.openai),
     creative: providerModelParam("The expert for CREATIVE requests.", DEFAULT_TEMPLATE_MODELS.anthropic),
-    analytical: providerModelParam("The expert for ANALYTICAL requests, and for any request the classifier did not label.", DEFAULT_TEMPLATE_MODELS.google),
+    analytical: providerModelParam(
+      "The expert for ANALYTICAL requests, and for any request the classifier did not label.",
+      DEFAULT_TEMPLATE_MODELS.google,
+    ),
   },
   build(p) {
     return {

@@ -1,7 +1,13 @@
 import { OrchestrationFlowType, StepAction } from "../schema/enums.js";
 import type { FlowDefinitionInput, ProviderModel } from "../schema/flow-definition.js";
 import { defineFlowTemplate, type FlowTemplate } from "./flow-template.js";
-import { DEFAULT_TEMPLATE_MODELS, modelLabel, modelStep, providerModelListParam, providerModelParam } from "./template-parts.js";
+import {
+  DEFAULT_TEMPLATE_MODELS,
+  modelLabel,
+  modelStep,
+  providerModelListParam,
+  providerModelParam,
+} from "./template-parts.js";
 
 export interface ConsensusFlowOptions {
   /** The models that propose answers, in parallel. Default: openai/gpt-4o, anthropic/claude-sonnet-4-5, google/gemini-2.5-pro. */
@@ -36,10 +42,14 @@ First, list the points on which all or most proposals agree. Then list every poi
 export const consensusFlowTemplate: FlowTemplate = defineFlowTemplate<ConsensusFlowParams>({
   name: "createConsensusFlow",
   alias: "consensus",
-  description: "Several models propose answers in parallel; a moderator model builds a consensus answer from the proposals.",
+  description:
+    "Several models propose answers in parallel; a moderator model builds a consensus answer from the proposals.",
   flowType: OrchestrationFlowType.PARALLEL,
   parameters: {
-    proposers: providerModelListParam("The models that propose answers, one parallel step each (propose_1, propose_2, …).", DEFAULT_PROPOSERS),
+    proposers: providerModelListParam(
+      "The models that propose answers, one parallel step each (propose_1, propose_2, …).",
+      DEFAULT_PROPOSERS,
+    ),
     moderator: providerModelParam("The model that builds the consensus.", DEFAULT_TEMPLATE_MODELS.anthropic),
   },
   build(p) {
@@ -48,8 +58,13 @@ export const consensusFlowTemplate: FlowTemplate = defineFlowTemplate<ConsensusF
       description: `${p.proposers.map(modelLabel).join(", ")} propose; ${modelLabel(p.moderator)} builds the consensus.`,
       type: OrchestrationFlowType.PARALLEL,
       steps: [
-        ...p.proposers.map((m, i) => modelStep(`propose_${i + 1}`, m, StepAction.GENERATE, PROPOSE_PROMPT, { name: `Proposal ${i + 1}` })),
-        modelStep("build_consensus", p.moderator, StepAction.COMPARE, CONSENSUS_PROMPT, { name: "Consensus", aggregate: true }),
+        ...p.proposers.map((m, i) =>
+          modelStep(`propose_${i + 1}`, m, StepAction.GENERATE, PROPOSE_PROMPT, { name: `Proposal ${i + 1}` }),
+        ),
+        modelStep("build_consensus", p.moderator, StepAction.COMPARE, CONSENSUS_PROMPT, {
+          name: "Consensus",
+          aggregate: true,
+        }),
       ],
     };
   },

@@ -41,12 +41,19 @@ Write the improved answer. Fix every point of the critique that is valid; where 
 export const critiqueFlowTemplate: FlowTemplate = defineFlowTemplate<CritiqueFlowParams>({
   name: "createCritiqueFlow",
   alias: "critique",
-  description: "One model generates an answer, a second model critiques it, and the first refines its answer using the critique.",
+  description:
+    "One model generates an answer, a second model critiques it, and the first refines its answer using the critique.",
   flowType: OrchestrationFlowType.CRITIQUE,
   parameters: {
-    generatorProvider: providerParam("Provider of the model that writes and then refines the answer.", DEFAULT_TEMPLATE_MODELS.openai.provider),
+    generatorProvider: providerParam(
+      "Provider of the model that writes and then refines the answer.",
+      DEFAULT_TEMPLATE_MODELS.openai.provider,
+    ),
     generatorModel: modelParam("Model that writes and then refines the answer.", DEFAULT_TEMPLATE_MODELS.openai.model),
-    criticProvider: providerParam("Provider of the model that critiques the draft.", DEFAULT_TEMPLATE_MODELS.anthropic.provider),
+    criticProvider: providerParam(
+      "Provider of the model that critiques the draft.",
+      DEFAULT_TEMPLATE_MODELS.anthropic.provider,
+    ),
     criticModel: modelParam("Model that critiques the draft.", DEFAULT_TEMPLATE_MODELS.anthropic.model),
   },
   build(p) {

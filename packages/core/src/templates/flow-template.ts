@@ -66,7 +66,8 @@ export function defineFlowTemplate<P extends object>(spec: FlowTemplateSpec<P>):
   for (const [name, param] of entries) {
     const fallback = param.default;
     // A fresh copy per build, so a caller mutating one definition cannot change the next.
-    shape[name] = fallback === undefined ? param.schema.optional() : param.schema.default(() => structuredClone(fallback));
+    shape[name] =
+      fallback === undefined ? param.schema.optional() : param.schema.default(() => structuredClone(fallback));
   }
   const schema = z.strictObject(shape);
   const known = entries.map(([name]) => name);

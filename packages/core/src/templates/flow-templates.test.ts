@@ -71,7 +71,9 @@ describe("createComparisonFlow", () => {
   });
 
   it("takes any number of models and an aggregator", () => {
-    const flow = compiled(createComparisonFlow([sim("a"), sim("b"), sim("c"), sim("d"), sim("e")], { aggregator: sim("judge") }));
+    const flow = compiled(
+      createComparisonFlow([sim("a"), sim("b"), sim("c"), sim("d"), sim("e")], { aggregator: sim("judge") }),
+    );
     expect(flow.steps).toHaveLength(6);
     expect(deps(flow, "compare")).toEqual(["answer_1", "answer_2", "answer_3", "answer_4", "answer_5"]);
     expect(flow.byId.get("compare")?.definition.model).toBe("judge");
@@ -91,11 +93,18 @@ describe("createRefinementFlow", () => {
     ]);
     expect(deps(flow, "evaluate")).toEqual(["generate"]);
     expect(deps(flow, "refine")).toEqual(["evaluate"]);
-    expect(flow.loop).toMatchObject({ stepIds: ["evaluate", "refine"], checkAfter: "evaluate", maxIterations: 3, draftFrom: ["generate", "refine"] });
+    expect(flow.loop).toMatchObject({
+      stepIds: ["evaluate", "refine"],
+      checkAfter: "evaluate",
+      maxIterations: 3,
+      draftFrom: ["generate", "refine"],
+    });
     expect(flow.loop?.until.source).toBe("firstNumber(previous) >= 0.8");
     expect(flow.output).toEqual({ kind: "draft" });
     expect(prompt(flow, "evaluate")).toContain("{{ draft }}");
-    expect(prompt(flow, "evaluate")).toContain("Reply with the score (a number from 0 to 1) on the first line, then your reasons");
+    expect(prompt(flow, "evaluate")).toContain(
+      "Reply with the score (a number from 0 to 1) on the first line, then your reasons",
+    );
     expect(prompt(flow, "refine")).toMatch(/\{\{ draft \}\}[\s\S]*\{\{ previous \}\}/);
   });
 
@@ -108,8 +117,26 @@ describe("createRefinementFlow", () => {
     const custom = compiled(createRefinementFlow(1, 1, "sim", "writer", sim("grader")));
     expect(custom.steps.map((s) => s.definition.model)).toEqual(["writer", "grader", "writer"]);
     expect(custom.loop?.maxIterations).toBe(1);
-    expect(custom.loop?.until.evaluate({ previous: "1\nflawless", original: "", draft: "", steps: {}, metadata: {}, iteration: 1 })).toBe(true);
-    expect(custom.loop?.until.evaluate({ previous: "0.99\nalmost", original: "", draft: "", steps: {}, metadata: {}, iteration: 1 })).toBe(false);
+    expect(
+      custom.loop?.until.evaluate({
+        previous: "1\nflawless",
+        original: "",
+        draft: "",
+        steps: {},
+        metadata: {},
+        iteration: 1,
+      }),
+    ).toBe(true);
+    expect(
+      custom.loop?.until.evaluate({
+        previous: "0.99\nalmost",
+        original: "",
+        draft: "",
+        steps: {},
+        metadata: {},
+        iteration: 1,
+      }),
+    ).toBe(false);
   });
 });
 
@@ -132,9 +159,18 @@ describe("createSequentialAnalysisFlow", () => {
   });
 
   it("with custom models", () => {
-    const flow = compiled(createSequentialAnalysisFlow({ extractor: sim("e"), analyst: sim("a"), evaluator: sim("v"), synthesizer: sim("s") }));
+    const flow = compiled(
+      createSequentialAnalysisFlow({
+        extractor: sim("e"),
+        analyst: sim("a"),
+        evaluator: sim("v"),
+        synthesizer: sim("s"),
+      }),
+    );
     expect(flow.steps.map((s) => s.definition.model)).toEqual(["e", "a", "v", "s"]);
-    expect(compiled(createSequentialAnalysisFlow({ analyst: sim("only") })).byId.get("extract_facts")?.definition.provider).toBe("openai");
+    expect(
+      compiled(createSequentialAnalysisFlow({ analyst: sim("only") })).byId.get("extract_facts")?.definition.provider,
+    ).toBe("openai");
   });
 });
 
@@ -144,7 +180,12 @@ describe("createConditionalRoutingFlow", () => {
   it("with defaults: classify, then three experts that each branch off the classifier", () => {
     const flow = compiled(createConditionalRoutingFlow());
     expect(flow.definition.type).toBe("conditional");
-    expect(flow.steps.map((s) => s.id)).toEqual(["classify", "technical_expert", "creative_expert", "analytical_expert"]);
+    expect(flow.steps.map((s) => s.id)).toEqual([
+      "classify",
+      "technical_expert",
+      "creative_expert",
+      "analytical_expert",
+    ]);
     expect(prompt(flow, "classify")).toContain("Answer with exactly one label");
     for (const id of ["technical_expert", "creative_expert", "analytical_expert"]) {
       expect(deps(flow, id)).toEqual(["classify"]);
@@ -161,12 +202,21 @@ describe("createConditionalRoutingFlow", () => {
     ["I think this is creative writing.", "analytical"],
     ["TECHNICAL (with a CREATIVE angle)", "technical"],
   ])("label %j runs exactly the %s expert", (label, expert) => {
-    const ran = Object.entries(ROUTING_CONDITIONS).filter(([, source]) => compileCondition(source).evaluate(vars(label)));
+    const ran = Object.entries(ROUTING_CONDITIONS).filter(([, source]) =>
+      compileCondition(source).evaluate(vars(label)),
+    );
     expect(ran.map(([name]) => name)).toEqual([expert]);
   });
 
   it("with custom models", () => {
-    const flow = compiled(createConditionalRoutingFlow({ classifier: sim("c"), technical: sim("t"), creative: sim("cr"), analytical: sim("an") }));
+    const flow = compiled(
+      createConditionalRoutingFlow({
+        classifier: sim("c"),
+        technical: sim("t"),
+        creative: sim("cr"),
+        analytical: sim("an"),
+      }),
+    );
     expect(flow.steps.map((s) => s.definition.model)).toEqual(["c", "t", "cr", "an"]);
   });
 });
@@ -206,12 +256,20 @@ describe("createQualityAssuranceFlow", () => {
     expect(deps(flow, "check_accuracy")).toEqual(["generate"]);
     expect(deps(flow, "check_clarity")).toEqual(["check_accuracy"]);
     expect(deps(flow, "final_verdict")).toEqual(["check_clarity"]);
-    for (const id of ["check_accuracy", "check_clarity", "final_verdict"]) expect(prompt(flow, id)).toContain("{{ steps.generate.output }}");
+    for (const id of ["check_accuracy", "check_clarity", "final_verdict"])
+      expect(prompt(flow, id)).toContain("{{ steps.generate.output }}");
     expect(prompt(flow, "final_verdict")).toContain("On the first line write exactly PASS");
   });
 
   it("with custom models", () => {
-    const flow = compiled(createQualityAssuranceFlow({ generator: sim("g"), accuracyChecker: sim("a"), clarityChecker: sim("c"), judge: sim("j") }));
+    const flow = compiled(
+      createQualityAssuranceFlow({
+        generator: sim("g"),
+        accuracyChecker: sim("a"),
+        clarityChecker: sim("c"),
+        judge: sim("j"),
+      }),
+    );
     expect(flow.steps.map((s) => s.definition.model)).toEqual(["g", "a", "c", "j"]);
   });
 });

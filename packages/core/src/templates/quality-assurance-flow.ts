@@ -61,7 +61,8 @@ On the first line write exactly PASS (ready to deliver as it is, or with trivial
 export const qualityAssuranceFlowTemplate: FlowTemplate = defineFlowTemplate<QualityAssuranceFlowParams>({
   name: "createQualityAssuranceFlow",
   alias: "quality-assurance",
-  description: "One model writes a response; others check its accuracy and its clarity; a judge gives a PASS/FAIL verdict with the changes required.",
+  description:
+    "One model writes a response; others check its accuracy and its clarity; a judge gives a PASS/FAIL verdict with the changes required.",
   flowType: OrchestrationFlowType.SEQUENTIAL,
   parameters: {
     generator: providerModelParam("The model that writes the response.", DEFAULT_TEMPLATE_MODELS.openai),
@@ -76,7 +77,9 @@ export const qualityAssuranceFlowTemplate: FlowTemplate = defineFlowTemplate<Qua
       type: OrchestrationFlowType.SEQUENTIAL,
       steps: [
         modelStep("generate", p.generator, StepAction.GENERATE, GENERATE_PROMPT, { name: "Response" }),
-        modelStep("check_accuracy", p.accuracyChecker, StepAction.VALIDATE, ACCURACY_PROMPT, { name: "Accuracy check" }),
+        modelStep("check_accuracy", p.accuracyChecker, StepAction.VALIDATE, ACCURACY_PROMPT, {
+          name: "Accuracy check",
+        }),
         modelStep("check_clarity", p.clarityChecker, StepAction.EVALUATE, CLARITY_PROMPT, { name: "Clarity check" }),
         modelStep("final_verdict", p.judge, StepAction.EVALUATE, VERDICT_PROMPT, { name: "Final verdict" }),
       ],

@@ -4,7 +4,14 @@ import type { FlowDefinitionInput, ProviderModel } from "../schema/flow-definiti
 import { FLOW_LIMITS } from "../schema/limits.js";
 import { DEFAULT_MAX_ITERATIONS, DEFAULT_QUALITY_THRESHOLD } from "../validation/compile-loop.js";
 import { defineFlowTemplate, type FlowTemplate } from "./flow-template.js";
-import { DEFAULT_TEMPLATE_MODELS, modelLabel, modelParam, modelStep, providerModelParam, providerParam } from "./template-parts.js";
+import {
+  DEFAULT_TEMPLATE_MODELS,
+  modelLabel,
+  modelParam,
+  modelStep,
+  providerModelParam,
+  providerParam,
+} from "./template-parts.js";
 
 export interface RefinementFlowParams {
   maxIterations: number;
@@ -64,7 +71,10 @@ export const refinementFlowTemplate: FlowTemplate = defineFlowTemplate<Refinemen
       description: "The evaluator's score (0–1) at which a draft is accepted.",
       default: DEFAULT_QUALITY_THRESHOLD,
     },
-    provider: providerParam("Provider of the model that writes and revises the draft.", DEFAULT_TEMPLATE_MODELS.openai.provider),
+    provider: providerParam(
+      "Provider of the model that writes and revises the draft.",
+      DEFAULT_TEMPLATE_MODELS.openai.provider,
+    ),
     model: modelParam("Model that writes and revises the draft.", DEFAULT_TEMPLATE_MODELS.openai.model),
     evaluator: providerModelParam("The model that scores each draft. Default: the writing model."),
   },

@@ -65,7 +65,8 @@ Structure the assessment as: a one-paragraph summary of what the material claims
 export const sequentialAnalysisFlowTemplate: FlowTemplate = defineFlowTemplate<SequentialAnalysisFlowParams>({
   name: "createSequentialAnalysisFlow",
   alias: "sequential-analysis",
-  description: "Analyses a text in four steps, each on a different model: extract facts → analyse logic → evaluate credibility → synthesise.",
+  description:
+    "Analyses a text in four steps, each on a different model: extract facts → analyse logic → evaluate credibility → synthesise.",
   flowType: OrchestrationFlowType.SEQUENTIAL,
   parameters: {
     extractor: providerModelParam("The model that extracts the factual claims.", DEFAULT_TEMPLATE_MODELS.openai),
@@ -81,7 +82,9 @@ export const sequentialAnalysisFlowTemplate: FlowTemplate = defineFlowTemplate<S
       steps: [
         modelStep("extract_facts", p.extractor, StepAction.EXTRACT, EXTRACT_PROMPT, { name: "Extracted facts" }),
         modelStep("analyze_logic", p.analyst, StepAction.ANALYZE, ANALYZE_PROMPT, { name: "Logic analysis" }),
-        modelStep("evaluate_credibility", p.evaluator, StepAction.EVALUATE, EVALUATE_PROMPT, { name: "Credibility evaluation" }),
+        modelStep("evaluate_credibility", p.evaluator, StepAction.EVALUATE, EVALUATE_PROMPT, {
+          name: "Credibility evaluation",
+        }),
         modelStep("synthesize", p.synthesizer, StepAction.SUMMARIZE, SYNTHESIZE_PROMPT, { name: "Assessment" }),
       ],
     };

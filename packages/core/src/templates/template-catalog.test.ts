@@ -22,11 +22,36 @@ const ALIASES = {
 /** A JSON body that sets every parameter of a template to a sim model or a non-default value. */
 const CUSTOM_PARAMS: Record<keyof typeof ALIASES, Record<string, unknown>> = {
   createCritiqueFlow: { generatorProvider: "sim", generatorModel: "w", criticProvider: "sim", criticModel: "c" },
-  createComparisonFlow: { models: [{ provider: "sim", model: "a" }, { provider: "sim", model: "b" }], aggregator: { provider: "sim", model: "j" } },
-  createRefinementFlow: { maxIterations: 7, qualityThreshold: 0.9, provider: "sim", model: "w", evaluator: { provider: "sim", model: "e" } },
-  createSequentialAnalysisFlow: { extractor: { provider: "sim", model: "e" }, synthesizer: { provider: "sim", model: "s" } },
-  createConditionalRoutingFlow: { classifier: { provider: "sim", model: "c" }, creative: { provider: "sim", model: "cr" } },
-  createConsensusFlow: { proposers: [{ provider: "sim", model: "a" }, { provider: "sim", model: "b" }, { provider: "sim", model: "c" }, { provider: "sim", model: "d" }] },
+  createComparisonFlow: {
+    models: [
+      { provider: "sim", model: "a" },
+      { provider: "sim", model: "b" },
+    ],
+    aggregator: { provider: "sim", model: "j" },
+  },
+  createRefinementFlow: {
+    maxIterations: 7,
+    qualityThreshold: 0.9,
+    provider: "sim",
+    model: "w",
+    evaluator: { provider: "sim", model: "e" },
+  },
+  createSequentialAnalysisFlow: {
+    extractor: { provider: "sim", model: "e" },
+    synthesizer: { provider: "sim", model: "s" },
+  },
+  createConditionalRoutingFlow: {
+    classifier: { provider: "sim", model: "c" },
+    creative: { provider: "sim", model: "cr" },
+  },
+  createConsensusFlow: {
+    proposers: [
+      { provider: "sim", model: "a" },
+      { provider: "sim", model: "b" },
+      { provider: "sim", model: "c" },
+      { provider: "sim", model: "d" },
+    ],
+  },
   createQualityAssuranceFlow: { judge: { provider: "sim", model: "j" } },
 };
 
@@ -67,7 +92,9 @@ describe("FLOW_TEMPLATES", () => {
   it("builds from JSON exactly what the functions build", () => {
     expect(FLOW_TEMPLATES.createCritiqueFlow.build({})).toEqual(createCritiqueFlow());
     expect(FLOW_TEMPLATES.createComparisonFlow.build({})).toEqual(createComparisonFlow());
-    expect(FLOW_TEMPLATES.createRefinementFlow.build({ maxIterations: 5, qualityThreshold: 0.85 })).toEqual(createRefinementFlow(5, 0.85));
+    expect(FLOW_TEMPLATES.createRefinementFlow.build({ maxIterations: 5, qualityThreshold: 0.85 })).toEqual(
+      createRefinementFlow(5, 0.85),
+    );
     expect(FLOW_TEMPLATES.createSequentialAnalysisFlow.build({})).toEqual(createSequentialAnalysisFlow());
     expect(FLOW_TEMPLATES.createConditionalRoutingFlow.build({})).toEqual(createConditionalRoutingFlow());
     expect(FLOW_TEMPLATES.createConsensusFlow.build({})).toEqual(createConsensusFlow());
@@ -79,9 +106,16 @@ describe("FLOW_TEMPLATES", () => {
       const template = FLOW_TEMPLATES[description.name as keyof typeof ALIASES];
       expect(description.parameters.length).toBeGreaterThan(0);
       for (const param of description.parameters) {
-        expect(param).toEqual({ name: expect.any(String), type: expect.any(String), description: expect.any(String), ...("default" in param ? { default: param.default } : {}) });
+        expect(param).toEqual({
+          name: expect.any(String),
+          type: expect.any(String),
+          description: expect.any(String),
+          ...("default" in param ? { default: param.default } : {}),
+        });
       }
-      const explicitDefaults = Object.fromEntries(description.parameters.filter((p) => "default" in p).map((p) => [p.name, p.default]));
+      const explicitDefaults = Object.fromEntries(
+        description.parameters.filter((p) => "default" in p).map((p) => [p.name, p.default]),
+      );
       expect(template.build(explicitDefaults)).toEqual(template.build({}));
     }
     const refinement = describeFlowTemplates().find((t) => t.alias === "refinement");
@@ -99,10 +133,19 @@ describe("FLOW_TEMPLATES", () => {
     expect(threshold.issues.map((i) => i.path)).toEqual(["qualityThreshold"]);
     expect(threshold.message).toMatch(/^qualityThreshold: /);
 
-    const model = thrown(() => findFlowTemplate("comparison")?.build({ models: [{ provider: "openai", model: "gpt-4o" }, { provider: "Open AI", model: "x" }] }));
+    const model = thrown(() =>
+      findFlowTemplate("comparison")?.build({
+        models: [
+          { provider: "openai", model: "gpt-4o" },
+          { provider: "Open AI", model: "x" },
+        ],
+      }),
+    );
     expect(model.issues.map((i) => i.path)).toEqual(["models[1].provider"]);
 
-    const tooFew = thrown(() => FLOW_TEMPLATES.createConsensusFlow.build({ proposers: [{ provider: "sim", model: "a" }] }));
+    const tooFew = thrown(() =>
+      FLOW_TEMPLATES.createConsensusFlow.build({ proposers: [{ provider: "sim", model: "a" }] }),
+    );
     expect(tooFew.issues).toEqual([{ path: "proposers", message: "needs at least two models" }]);
 
     const iterations = thrown(() => FLOW_TEMPLATES.createRefinementFlow.build({ maxIterations: 2.5, provider: 7 }));
@@ -112,7 +155,12 @@ describe("FLOW_TEMPLATES", () => {
   it("rejects an unknown parameter by its name, and a body that is not an object", () => {
     const unknown = thrown(() => FLOW_TEMPLATES.createCritiqueFlow.build({ criticModle: "x" }));
     expect(unknown.issues).toEqual([
-      { path: "criticModle", message: expect.stringMatching(/^is not a parameter of createCritiqueFlow \(its parameters: generatorProvider, generatorModel, criticProvider, criticModel\)$/) },
+      {
+        path: "criticModle",
+        message: expect.stringMatching(
+          /^is not a parameter of createCritiqueFlow \(its parameters: generatorProvider, generatorModel, criticProvider, criticModel\)$/,
+        ),
+      },
     ]);
     expect(thrown(() => FLOW_TEMPLATES.createConsensusFlow.build([])).issues).toHaveLength(1);
     expect(thrown(() => FLOW_TEMPLATES.createConsensusFlow.build(null)).issues).toHaveLength(1);

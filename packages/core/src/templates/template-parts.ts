@@ -50,11 +50,19 @@ export function modelParam(description: string, fallback: string): ParameterSpec
 
 /** Without a fallback the parameter is optional and the builder picks (its description must say what). */
 export function providerModelParam(description: string, fallback?: ProviderModel): ParameterSpec<ProviderModel> {
-  return { schema: ProviderModelSchema, type: PROVIDER_MODEL_TYPE, description, ...(fallback ? { default: { ...fallback } } : {}) };
+  return {
+    schema: ProviderModelSchema,
+    type: PROVIDER_MODEL_TYPE,
+    description,
+    ...(fallback ? { default: { ...fallback } } : {}),
+  };
 }
 
 /** A list of models, one step each, plus one aggregating step: so at most maxSteps - 1 of them. */
-export function providerModelListParam(description: string, fallback: readonly ProviderModel[]): ParameterSpec<ProviderModel[]> {
+export function providerModelListParam(
+  description: string,
+  fallback: readonly ProviderModel[],
+): ParameterSpec<ProviderModel[]> {
   const max = FLOW_LIMITS.maxSteps - 1;
   return {
     schema: z

@@ -25,14 +25,18 @@ describe("storableText", () => {
 
   it("always yields storable text of the same length, unchanged when it was storable", () => {
     fc.assert(
-      fc.property(fc.string({ unit: "binary", maxLength: 200 }), fc.string({ unit: fc.constantFrom("\0", "\uD800", "\uDFFF", "a", "😀"), maxLength: 50 }), (a, b) => {
-        for (const text of [a, b, a + b]) {
-          const clean = storableText(text);
-          expect(storable(clean)).toBe(true);
-          expect(clean).toHaveLength(text.length);
-          if (storable(text)) expect(clean).toBe(text);
-        }
-      }),
+      fc.property(
+        fc.string({ unit: "binary", maxLength: 200 }),
+        fc.string({ unit: fc.constantFrom("\0", "\uD800", "\uDFFF", "a", "😀"), maxLength: 50 }),
+        (a, b) => {
+          for (const text of [a, b, a + b]) {
+            const clean = storableText(text);
+            expect(storable(clean)).toBe(true);
+            expect(clean).toHaveLength(text.length);
+            if (storable(text)) expect(clean).toBe(text);
+          }
+        },
+      ),
     );
   });
 

@@ -4,9 +4,31 @@ const smartRouting = {
   name: "Smart Expert Routing",
   type: "conditional",
   steps: [
-    { id: "classify", provider: "openai", model: "gpt-4", action: "analyze", prompt: "Classify this as TECHNICAL/CREATIVE/ANALYTICAL: {{ original }}" },
-    { id: "technical_expert", provider: "openai", model: "gpt-4", action: "generate", prompt: "original", condition: 'previous.contains("TECHNICAL")', settings: { temperature: 0.3 } },
-    { id: "creative_expert", provider: "anthropic", model: "claude-3-opus", action: "generate", prompt: "original", condition: 'previous.contains("CREATIVE")', settings: { temperature: 0.8 } },
+    {
+      id: "classify",
+      provider: "openai",
+      model: "gpt-4",
+      action: "analyze",
+      prompt: "Classify this as TECHNICAL/CREATIVE/ANALYTICAL: {{ original }}",
+    },
+    {
+      id: "technical_expert",
+      provider: "openai",
+      model: "gpt-4",
+      action: "generate",
+      prompt: "original",
+      condition: 'previous.contains("TECHNICAL")',
+      settings: { temperature: 0.3 },
+    },
+    {
+      id: "creative_expert",
+      provider: "anthropic",
+      model: "claude-3-opus",
+      action: "generate",
+      prompt: "original",
+      condition: 'previous.contains("CREATIVE")',
+      settings: { temperature: 0.8 },
+    },
   ],
 };
 
@@ -41,7 +63,12 @@ describe("compileFlow", () => {
     (bad.steps[1] as Record<string, unknown>).action = "dance";
     (bad.steps[0] as Record<string, unknown>).settings = { temperature: 7 };
     const issues = issuesOf(bad);
-    expect(issues).toEqual(expect.arrayContaining([expect.stringMatching(/^steps\[1\]\.action: /), expect.stringMatching(/^steps\[0\]\.settings\.temperature: /)]));
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^steps\[1\]\.action: /),
+        expect.stringMatching(/^steps\[0\]\.settings\.temperature: /),
+      ]),
+    );
   });
 
   it("rejects duplicate ids, unknown references and cycles", () => {
@@ -50,7 +77,8 @@ describe("compileFlow", () => {
     expect(issuesOf(dup)).toEqual([expect.stringMatching(/^steps\[1\]\.id: "classify" is used by an earlier step/)]);
 
     const cyc = {
-      name: "c", type: "sequential",
+      name: "c",
+      type: "sequential",
       steps: [
         { id: "a", provider: "sim", model: "m", action: "generate", prompt: "x", dependsOn: ["b"] },
         { id: "b", provider: "sim", model: "m", action: "generate", prompt: "x", dependsOn: ["a"] },
@@ -58,7 +86,25 @@ describe("compileFlow", () => {
     };
     expect(issuesOf(cyc)).toEqual([expect.stringMatching(/^steps: .*cycle: (a → b → a|b → a → b)/)]);
 
-    const ref = { name: "r", type: "sequential", steps: [{ id: "a", provider: "sim", model: "m", action: "generate", prompt: "{{ steps.zzz.output }}", inputFrom: "nope" }] };
-    expect(issuesOf(ref)).toEqual(expect.arrayContaining([expect.stringMatching(/^steps\[0\]\.inputFrom: /), expect.stringMatching(/^steps\[0\]\.prompt: .*zzz/)]));
+    const ref = {
+      name: "r",
+      type: "sequential",
+      steps: [
+        {
+          id: "a",
+          provider: "sim",
+          model: "m",
+          action: "generate",
+          prompt: "{{ steps.zzz.output }}",
+          inputFrom: "nope",
+        },
+      ],
+    };
+    expect(issuesOf(ref)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^steps\[0\]\.inputFrom: /),
+        expect.stringMatching(/^steps\[0\]\.prompt: .*zzz/),
+      ]),
+    );
   });
 });

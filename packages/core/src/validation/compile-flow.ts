@@ -32,7 +32,11 @@ export function compileFlow(input: unknown, options: CompileFlowOptions = {}): C
   const issues: ValidationIssue[] = [];
   const stepIds = new Set<string>();
   definition.steps.forEach((step, i) => {
-    if (stepIds.has(step.id)) issues.push({ path: `steps[${i}].id`, message: `"${step.id}" is used by an earlier step; step ids must be unique` });
+    if (stepIds.has(step.id))
+      issues.push({
+        path: `steps[${i}].id`,
+        message: `"${step.id}" is used by an earlier step; step ids must be unique`,
+      });
     stepIds.add(step.id);
   });
   if (issues.length) return { ok: false, issues };
@@ -61,12 +65,17 @@ function compileStep(definition: FlowDefinition, index: number, ctx: StepCompile
   const path = `steps[${index}]`;
   const dependsOn = step.dependsOn ?? presetDependencies(definition, index);
   step.dependsOn?.forEach((dep, i) => {
-    if (!ctx.stepIds.has(dep)) ctx.issues.push({ path: `${path}.dependsOn[${i}]`, message: `names no step of this flow ("${dep}")` });
-    if (dep === step.id) ctx.issues.push({ path: `${path}.dependsOn[${i}]`, message: "a step cannot depend on itself" });
+    if (!ctx.stepIds.has(dep))
+      ctx.issues.push({ path: `${path}.dependsOn[${i}]`, message: `names no step of this flow ("${dep}")` });
+    if (dep === step.id)
+      ctx.issues.push({ path: `${path}.dependsOn[${i}]`, message: "a step cannot depend on itself" });
   });
   const inputFrom = presetInputFrom(definition, step);
   if (!SPECIAL_INPUTS.has(inputFrom) && !ctx.stepIds.has(inputFrom)) {
-    ctx.issues.push({ path: `${path}.inputFrom`, message: `must be previous, original, all or a step id; "${inputFrom}" names no step` });
+    ctx.issues.push({
+      path: `${path}.inputFrom`,
+      message: `must be previous, original, all or a step id; "${inputFrom}" names no step`,
+    });
   }
   if (step.maxRetries !== undefined && step.retryOnFailure === false && step.maxRetries > 0) {
     ctx.issues.push({ path: `${path}.maxRetries`, message: "is set but retryOnFailure is false" });
@@ -102,13 +111,23 @@ function checkGraph(steps: CompiledStep[], loop: CompiledLoop | null, issues: Va
     const ancestors = ancestorsOf(step.id, dependencies);
     const readable = (id: string): boolean => ancestors.has(id) || (inLoop.has(id) && inLoop.has(step.id));
     const path = `steps[${step.index}]`;
-    if (!SPECIAL_INPUTS.has(step.inputFrom) && !readable(step.inputFrom) && steps.some((s) => s.id === step.inputFrom)) {
-      issues.push({ path: `${path}.inputFrom`, message: `step "${step.inputFrom}" does not run before "${step.id}"; add it to dependsOn` });
+    if (
+      !SPECIAL_INPUTS.has(step.inputFrom) &&
+      !readable(step.inputFrom) &&
+      steps.some((s) => s.id === step.inputFrom)
+    ) {
+      issues.push({
+        path: `${path}.inputFrom`,
+        message: `step "${step.inputFrom}" does not run before "${step.id}"; add it to dependsOn`,
+      });
     }
     const referenced = step.prompt.kind === "template" ? step.prompt.references.stepIds : [];
     for (const id of new Set(referenced)) {
       if (!readable(id) && steps.some((s) => s.id === id)) {
-        issues.push({ path: `${path}.prompt`, message: `reads steps.${id}, which does not run before "${step.id}"; add it to dependsOn` });
+        issues.push({
+          path: `${path}.prompt`,
+          message: `reads steps.${id}, which does not run before "${step.id}"; add it to dependsOn`,
+        });
       }
     }
   }
@@ -124,7 +143,9 @@ function chooseOutput(definition: FlowDefinition, loop: CompiledLoop | null, iss
   if (loop && loop.draftFrom.length > 0) return { kind: "draft" };
   if (definition.type === "parallel") {
     const aggregate = definition.steps.filter((s) => s.aggregate);
-    return aggregate.length ? { kind: "step", stepId: (aggregate[aggregate.length - 1] as { id: string }).id } : { kind: "all" };
+    return aggregate.length
+      ? { kind: "step", stepId: (aggregate[aggregate.length - 1] as { id: string }).id }
+      : { kind: "all" };
   }
   return { kind: "last" };
 }

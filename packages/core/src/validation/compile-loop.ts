@@ -41,7 +41,8 @@ export function compileLoop(definition: FlowDefinition, ctx: StepCompileContext)
   const path = definition.loop ? "loop" : "type";
   const indexes = spec.steps.map((id) => definition.steps.findIndex((s) => s.id === id));
   indexes.forEach((index, i) => {
-    if (index < 0) ctx.issues.push({ path: `${path}.steps[${i}]`, message: `names no step of this flow ("${spec.steps[i]}")` });
+    if (index < 0)
+      ctx.issues.push({ path: `${path}.steps[${i}]`, message: `names no step of this flow ("${spec.steps[i]}")` });
   });
   const consecutive = indexes.every((index, i) => i === 0 || index === (indexes[i - 1] as number) + 1);
   if (!consecutive) {
@@ -49,11 +50,15 @@ export function compileLoop(definition: FlowDefinition, ctx: StepCompileContext)
   }
   const checkAfter = spec.checkAfter ?? spec.steps[spec.steps.length - 1] ?? "";
   if (!spec.steps.includes(checkAfter)) {
-    ctx.issues.push({ path: `${path}.checkAfter`, message: `must be one of the loop's steps (${spec.steps.join(", ")})` });
+    ctx.issues.push({
+      path: `${path}.checkAfter`,
+      message: `must be one of the loop's steps (${spec.steps.join(", ")})`,
+    });
   }
   const draftFrom = spec.draftFrom ?? [];
   draftFrom.forEach((id, i) => {
-    if (!ctx.stepIds.has(id)) ctx.issues.push({ path: `${path}.draftFrom[${i}]`, message: `names no step of this flow ("${id}")` });
+    if (!ctx.stepIds.has(id))
+      ctx.issues.push({ path: `${path}.draftFrom[${i}]`, message: `names no step of this flow ("${id}")` });
   });
   const until = compileCelChecked(spec.until, `${path}.until`, ctx);
   if (!until || until.kind !== "cel") return null;

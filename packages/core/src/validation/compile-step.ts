@@ -4,7 +4,12 @@ import type { HookCatalog } from "../hooks/hook-registry.js";
 import type { ContextPolicy } from "../schema/context-policy.js";
 import type { FlowStep } from "../schema/flow-definition.js";
 import { checkPlaceholderPath, collectReferences } from "../template/placeholders.js";
-import { listPlaceholders, parseTemplate, TemplateSyntaxError, type ParsedTemplate } from "../template/prompt-template.js";
+import {
+  listPlaceholders,
+  parseTemplate,
+  TemplateSyntaxError,
+  type ParsedTemplate,
+} from "../template/prompt-template.js";
 import type { CompiledPrompt, CompiledStepCondition } from "./compiled-flow.js";
 
 export interface StepCompileContext {
@@ -33,7 +38,10 @@ function parseChecked(source: string, path: string, ctx: StepCompileContext): Pa
 function checkHook(kind: "prompts" | "conditions", name: string, path: string, ctx: StepCompileContext): void {
   if (ctx.hooks && !ctx.hooks[kind].includes(name)) {
     const known = ctx.hooks[kind].length ? ctx.hooks[kind].join(", ") : "none";
-    ctx.issues.push({ path, message: `no ${kind === "prompts" ? "prompt" : "condition"} hook "${name}" is registered (registered: ${known})` });
+    ctx.issues.push({
+      path,
+      message: `no ${kind === "prompts" ? "prompt" : "condition"} hook "${name}" is registered (registered: ${known})`,
+    });
   }
 }
 
@@ -66,7 +74,11 @@ export function compileSystemPrompt(step: FlowStep, path: string, ctx: StepCompi
   return step.systemPrompt === undefined ? null : parseChecked(step.systemPrompt, `${path}.systemPrompt`, ctx);
 }
 
-export function compileStepCondition(step: FlowStep, path: string, ctx: StepCompileContext): CompiledStepCondition | null {
+export function compileStepCondition(
+  step: FlowStep,
+  path: string,
+  ctx: StepCompileContext,
+): CompiledStepCondition | null {
   const spec = step.condition;
   if (spec === undefined) return null;
   if (typeof spec !== "string") {

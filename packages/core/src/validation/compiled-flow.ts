@@ -51,8 +51,4 @@ export interface CompiledLoop {
 }
 
 /** How the flow's final output is chosen. */
-export type OutputRule =
-  | { kind: "step"; stepId: string }
-  | { kind: "draft" }
-  | { kind: "all" }
-  | { kind: "last" };
+export type OutputRule = { kind: "step"; stepId: string } | { kind: "draft" } | { kind: "all" } | { kind: "last" };

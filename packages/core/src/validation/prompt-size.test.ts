@@ -21,7 +21,12 @@ describe("rendered prompt size", () => {
   it("validation refuses a prompt whose worst case is over maxRenderedPromptChars, naming the field and the limit", () => {
     const placements = Math.floor(FLOW_LIMITS.maxRenderedPromptChars / FLOW_LIMITS.maxInputChars) + 1;
     const issues = issuesOf(flowWith("{{ original }} ".repeat(placements)));
-    expect(issues).toEqual([{ path: "steps[1].prompt", message: expect.stringContaining(`over the limit of ${FLOW_LIMITS.maxRenderedPromptChars}`) }]);
+    expect(issues).toEqual([
+      {
+        path: "steps[1].prompt",
+        message: expect.stringContaining(`over the limit of ${FLOW_LIMITS.maxRenderedPromptChars}`),
+      },
+    ]);
   });
 
   it("counts each placement of shared context at contextPolicy.maxSharedTokens: {{ all }} at the largest budget is refused, a smaller budget passes", () => {

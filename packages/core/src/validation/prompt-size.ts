@@ -14,7 +14,12 @@ const SHARED_ROOTS = new Set(["previous", "all", "draft", "history", "steps"]);
  * by itself — over `FLOW_LIMITS.maxRenderedPromptChars`. Placing `{{ all }}` forty times is
  * caught here, before it runs; the run-time check is the exact one.
  */
-export function checkWorstCasePromptSize(step: CompiledStep, path: string, policy: ContextPolicy, issues: ValidationIssue[]): void {
+export function checkWorstCasePromptSize(
+  step: CompiledStep,
+  path: string,
+  policy: ContextPolicy,
+  issues: ValidationIssue[],
+): void {
   const shared = policy.maxSharedTokens * ESTIMATED_CHARS_PER_TOKEN;
   let worst = step.systemPrompt ? worstCaseChars(step.systemPrompt, shared) : 0;
   const prompt = step.prompt;

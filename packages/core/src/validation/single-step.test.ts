@@ -5,9 +5,29 @@ const definition = compileFlowOrThrow({
   name: "Route",
   type: "conditional",
   steps: [
-    { id: "classify", provider: "sim", model: "label?value=TECHNICAL", action: "analyze", prompt: "Classify: {{ original }}" },
-    { id: "technical", provider: "sim", model: "echo", action: "generate", prompt: "Answer: {{ previous }}", condition: 'previous.contains("TECHNICAL")', fallbacks: [{ provider: "sim", model: "text?value=backup" }] },
-    { id: "summary", provider: "sim", model: "echo", action: "summarize", prompt: "Summarize {{ steps.technical.output }}" },
+    {
+      id: "classify",
+      provider: "sim",
+      model: "label?value=TECHNICAL",
+      action: "analyze",
+      prompt: "Classify: {{ original }}",
+    },
+    {
+      id: "technical",
+      provider: "sim",
+      model: "echo",
+      action: "generate",
+      prompt: "Answer: {{ previous }}",
+      condition: 'previous.contains("TECHNICAL")',
+      fallbacks: [{ provider: "sim", model: "text?value=backup" }],
+    },
+    {
+      id: "summary",
+      provider: "sim",
+      model: "echo",
+      action: "summarize",
+      prompt: "Summarize {{ steps.technical.output }}",
+    },
   ],
 }).definition;
 
@@ -23,7 +43,18 @@ describe("compileSingleStep", () => {
   });
 
   it("refuses an unknown step and a step that reads other steps, naming stepId", () => {
-    expect(() => compileSingleStep(definition, "nope")).toThrow(expect.objectContaining({ issues: [{ path: "stepId", message: 'names no step of this flow ("nope")' }] }));
-    expect(() => compileSingleStep(definition, "summary")).toThrow(expect.objectContaining({ issues: [expect.objectContaining({ path: "stepId", message: expect.stringContaining('step "summary" cannot run alone') })] }));
+    expect(() => compileSingleStep(definition, "nope")).toThrow(
+      expect.objectContaining({ issues: [{ path: "stepId", message: 'names no step of this flow ("nope")' }] }),
+    );
+    expect(() => compileSingleStep(definition, "summary")).toThrow(
+      expect.objectContaining({
+        issues: [
+          expect.objectContaining({
+            path: "stepId",
+            message: expect.stringContaining('step "summary" cannot run alone'),
+          }),
+        ],
+      }),
+    );
   });
 });

@@ -11,7 +11,14 @@ import type { CompiledFlow } from "./compiled-flow.js";
 export function singleStepDefinition(definition: FlowDefinition, stepId: string): FlowDefinition {
   const step = definition.steps.find((s) => s.id === stepId);
   if (!step) throw new ValidationError([{ path: "stepId", message: `names no step of this flow ("${stepId}")` }]);
-  const { dependsOn: _dependsOn, condition: _condition, aggregate: _aggregate, inputFrom: _inputFrom, optional: _optional, ...alone } = step;
+  const {
+    dependsOn: _dependsOn,
+    condition: _condition,
+    aggregate: _aggregate,
+    inputFrom: _inputFrom,
+    optional: _optional,
+    ...alone
+  } = step;
   return {
     name: `${definition.name} › ${step.id}`,
     type: "sequential",
@@ -27,6 +34,12 @@ export function compileSingleStep(definition: FlowDefinition, stepId: string): C
   const compiled = compileFlow(singleStepDefinition(definition, stepId));
   if (compiled.ok) return compiled.flow;
   throw new ValidationError(
-    compiled.issues.map((i) => ({ path: "stepId", message: `step "${stepId}" cannot run alone: ${i.path.replace(/^steps\[0\]\.?/, "")} ${i.message}`.replace(/ {2,}/g, " ") })),
+    compiled.issues.map((i) => ({
+      path: "stepId",
+      message: `step "${stepId}" cannot run alone: ${i.path.replace(/^steps\[0\]\.?/, "")} ${i.message}`.replace(
+        / {2,}/g,
+        " ",
+      ),
+    })),
   );
 }

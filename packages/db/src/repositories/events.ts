@@ -12,7 +12,14 @@ export type FlowEventRow = typeof flowEvents.$inferSelect;
  */
 export async function insertFlowEvents(db: Executor, rows: FlowEventRow[]): Promise<void> {
   for (let i = 0; i < rows.length; i += 500) {
-    const batch = rows.slice(i, i + 500).map((r) => ({ flow_id: r.flowId, seq: r.seq, type: r.type, step_id: r.stepId, data: r.data, created_at: r.createdAt.toISOString() }));
+    const batch = rows.slice(i, i + 500).map((r) => ({
+      flow_id: r.flowId,
+      seq: r.seq,
+      type: r.type,
+      step_id: r.stepId,
+      data: r.data,
+      created_at: r.createdAt.toISOString(),
+    }));
     await sendStatement(db, INSERT_EVENTS_STATEMENT, [JSON.stringify(batch)]);
   }
 }
@@ -23,7 +30,12 @@ const INSERT_EVENTS_STATEMENT = `
   from jsonb_to_recordset($1::jsonb) as r(flow_id text, seq integer, type text, step_id text, data jsonb, created_at timestamptz)
   on conflict (flow_id, seq) do nothing`;
 
-export async function listFlowEvents(db: Executor, flowId: string, afterSeq = 0, limit = 10_000): Promise<FlowEventRow[]> {
+export async function listFlowEvents(
+  db: Executor,
+  flowId: string,
+  afterSeq = 0,
+  limit = 10_000,
+): Promise<FlowEventRow[]> {
   return db
     .select()
     .from(flowEvents)
@@ -34,6 +46,9 @@ export async function listFlowEvents(db: Executor, flowId: string, afterSeq = 0,
 
 /** The highest archived event id of a flow (0 when none): numbering goes on after it. */
 export async function lastArchivedEventId(db: Executor, flowId: string): Promise<number> {
-  const [row] = await db.select({ last: max(flowEvents.seq) }).from(flowEvents).where(eq(flowEvents.flowId, flowId));
+  const [row] = await db
+    .select({ last: max(flowEvents.seq) })
+    .from(flowEvents)
+    .where(eq(flowEvents.flowId, flowId));
   return Number(row?.last ?? 0);
 }

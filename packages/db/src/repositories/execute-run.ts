@@ -23,9 +23,17 @@ export interface FlowToExecute {
  * Locks a flow and reads what executing it as `executorId` needs, in one round trip.
  * Undefined when there is no such flow.
  */
-export async function lockFlowToExecute(tx: Executor, flowId: string, executorId: string): Promise<FlowToExecute | undefined> {
+export async function lockFlowToExecute(
+  tx: Executor,
+  flowId: string,
+  executorId: string,
+): Promise<FlowToExecute | undefined> {
   const [[locked], [read]] = await Promise.all([
-    sendStatement<{ flow: Record<string, unknown> }>(tx, `select row_to_json(f) as flow from flows f where f.id = $1 for update`, [flowId]),
+    sendStatement<{ flow: Record<string, unknown> }>(
+      tx,
+      `select row_to_json(f) as flow from flows f where f.id = $1 for update`,
+      [flowId],
+    ),
     sendStatement<{ policies: Record<string, unknown>[]; last: number | string | null }>(
       tx,
       `select
@@ -36,7 +44,11 @@ export async function lockFlowToExecute(tx: Executor, flowId: string, executorId
   ]);
   const flow = fromJsonRow(flows, locked?.flow);
   if (!flow) return undefined;
-  return { flow, policies: fromJsonRows(dataSharingPolicies, read?.policies), lastArchivedEventId: Number(read?.last ?? 0) };
+  return {
+    flow,
+    policies: fromJsonRows(dataSharingPolicies, read?.policies),
+    lastArchivedEventId: Number(read?.last ?? 0),
+  };
 }
 
 /** A new run of a flow, queued: what `execute` records. */

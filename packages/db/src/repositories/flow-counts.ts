@@ -6,7 +6,10 @@ import { flows } from "../schema/tables.js";
  * How many flows are in each of `statuses` right now (metrics: queued and running flows).
  * One grouped count on `flows_status_idx`; statuses with no flow are reported as 0.
  */
-export async function countFlowsByStatus<S extends string>(db: Executor, statuses: readonly S[]): Promise<Record<S, number>> {
+export async function countFlowsByStatus<S extends string>(
+  db: Executor,
+  statuses: readonly S[],
+): Promise<Record<S, number>> {
   const counts = Object.fromEntries(statuses.map((s) => [s, 0])) as Record<S, number>;
   if (statuses.length === 0) return counts;
   const rows = await db

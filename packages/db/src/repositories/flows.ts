@@ -4,10 +4,16 @@ import { flows } from "../schema/tables.js";
 import { newId } from "./ids.js";
 
 export type FlowRow = typeof flows.$inferSelect;
-export type NewFlow = Pick<typeof flows.$inferInsert, "threadId" | "userId" | "name" | "description" | "flowType" | "definition">;
+export type NewFlow = Pick<
+  typeof flows.$inferInsert,
+  "threadId" | "userId" | "name" | "description" | "flowType" | "definition"
+>;
 
 export async function insertFlow(db: Executor, input: NewFlow): Promise<FlowRow> {
-  const [row] = await db.insert(flows).values({ id: newId(), ...input }).returning();
+  const [row] = await db
+    .insert(flows)
+    .values({ id: newId(), ...input })
+    .returning();
   return row as FlowRow;
 }
 
@@ -35,12 +41,18 @@ export interface ListFlowsOptions {
   sortOrder?: "ASC" | "DESC";
 }
 
-export async function listFlows(db: Executor, threadId: string, options: ListFlowsOptions = {}): Promise<{ items: FlowRow[]; total: number }> {
+export async function listFlows(
+  db: Executor,
+  threadId: string,
+  options: ListFlowsOptions = {},
+): Promise<{ items: FlowRow[]; total: number }> {
   const filters: SQL[] = [eq(flows.threadId, threadId)];
   if (options.status) filters.push(eq(flows.status, options.status));
   if (options.type) filters.push(eq(flows.flowType, options.type));
   const where = and(...filters);
-  const column = { createdAt: flows.createdAt, completedAt: flows.completedAt, name: flows.name }[options.sortBy ?? "createdAt"];
+  const column = { createdAt: flows.createdAt, completedAt: flows.completedAt, name: flows.name }[
+    options.sortBy ?? "createdAt"
+  ];
   const order = options.sortOrder === "ASC" ? asc(column) : desc(column);
   const items = await db
     .select()

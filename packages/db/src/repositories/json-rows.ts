@@ -28,7 +28,10 @@ function decodersOf(table: PgTable): Map<string, ColumnDecoder> {
   if (!byColumn) {
     byColumn = new Map();
     for (const [property, column] of Object.entries(getTableColumns(table))) {
-      const decode = column instanceof PgTimestamp ? (value: unknown) => (typeof value === "string" ? column.mapFromDriverValue(value) : value) : asIs;
+      const decode =
+        column instanceof PgTimestamp
+          ? (value: unknown) => (typeof value === "string" ? column.mapFromDriverValue(value) : value)
+          : asIs;
       byColumn.set(column.name, { property, decode });
     }
     decoders.set(table, byColumn);
@@ -52,11 +55,17 @@ function decodeRow<T extends PgTable>(table: T, json: Record<string, unknown>): 
  * the shape Drizzle's typed select returns (property names, Date objects). A column the
  * table does not define is an error: the statement and the schema disagree.
  */
-export function fromJsonRow<T extends PgTable>(table: T, json: Record<string, unknown> | null | undefined): T["$inferSelect"] | undefined {
+export function fromJsonRow<T extends PgTable>(
+  table: T,
+  json: Record<string, unknown> | null | undefined,
+): T["$inferSelect"] | undefined {
   return json ? decodeRow(table, json) : undefined;
 }
 
 /** Every row of a json_agg of `table`'s rows (see fromJsonRow). */
-export function fromJsonRows<T extends PgTable>(table: T, json: Record<string, unknown>[] | null | undefined): T["$inferSelect"][] {
+export function fromJsonRows<T extends PgTable>(
+  table: T,
+  json: Record<string, unknown>[] | null | undefined,
+): T["$inferSelect"][] {
   return (json ?? []).map((row) => decodeRow(table, row));
 }

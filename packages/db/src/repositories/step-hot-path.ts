@@ -29,11 +29,20 @@ export interface ClaimedStep {
  * Undefined when the instance cannot be claimed.
  */
 export async function claimStepWithContext(db: Executor, input: ClaimStepInput): Promise<ClaimedStep | undefined> {
-  const [row] = await sendStatement<{ claimed: Record<string, unknown> | null; flow: Record<string, unknown> | null; rows: Record<string, unknown>[]; policies: Record<string, unknown>[] }>(
-    db,
-    CLAIM_STATEMENT,
-    [input.flowId, input.run, input.stepId, input.iteration, input.attempt, input.owner, input.leaseMs / 1000],
-  );
+  const [row] = await sendStatement<{
+    claimed: Record<string, unknown> | null;
+    flow: Record<string, unknown> | null;
+    rows: Record<string, unknown>[];
+    policies: Record<string, unknown>[];
+  }>(db, CLAIM_STATEMENT, [
+    input.flowId,
+    input.run,
+    input.stepId,
+    input.iteration,
+    input.attempt,
+    input.owner,
+    input.leaseMs / 1000,
+  ]);
   const claimed = fromJsonRow(stepResults, row?.claimed);
   const flow = fromJsonRow(flows, row?.flow);
   if (!row || !claimed || !flow) return undefined;
@@ -71,7 +80,13 @@ export interface FinishStepInput {
   output: string | null;
   provider: string;
   model: string;
-  usage: { promptTokens: number; completionTokens: number; totalTokens: number; cachedTokens?: number; reasoningTokens?: number } | null;
+  usage: {
+    promptTokens: number;
+    completionTokens: number;
+    totalTokens: number;
+    cachedTokens?: number;
+    reasoningTokens?: number;
+  } | null;
   cost: number | null;
   error: StepResultRow["error"];
   /**
@@ -104,29 +119,33 @@ export async function finishStepWrites(tx: Executor, input: FinishStepInput): Pr
   // row lock waited for would not refresh the rest of the statement's snapshot, and two
   // parallel steps finishing together could each miss the other.)
   const locked = sendStatement<{ flow: Record<string, unknown> }>(tx, LOCK_FLOW_STATEMENT, [input.flowId]);
-  const finished = sendStatement<{ done: Record<string, unknown> | null; rows: Record<string, unknown>[] }>(tx, FINISH_STATEMENT, [
-    input.flowId,
-    input.run,
-    input.id,
-    input.leaseToken,
-    input.status,
-    input.output,
-    input.provider,
-    input.model,
-    usage ? JSON.stringify(usage) : null,
-    input.cost,
-    input.error ? JSON.stringify(input.error) : null,
-    newId(),
-    newId(),
-    input.attempt,
-    usage?.promptTokens ?? 0,
-    usage?.completionTokens ?? 0,
-    usage?.cachedTokens ?? 0,
-    usage?.reasoningTokens ?? 0,
-    usage?.totalTokens ?? 0,
-    usage !== null,
-    input.leasedRunningMs === undefined ? null : input.leasedRunningMs / 1000,
-  ]);
+  const finished = sendStatement<{ done: Record<string, unknown> | null; rows: Record<string, unknown>[] }>(
+    tx,
+    FINISH_STATEMENT,
+    [
+      input.flowId,
+      input.run,
+      input.id,
+      input.leaseToken,
+      input.status,
+      input.output,
+      input.provider,
+      input.model,
+      usage ? JSON.stringify(usage) : null,
+      input.cost,
+      input.error ? JSON.stringify(input.error) : null,
+      newId(),
+      newId(),
+      input.attempt,
+      usage?.promptTokens ?? 0,
+      usage?.completionTokens ?? 0,
+      usage?.cachedTokens ?? 0,
+      usage?.reasoningTokens ?? 0,
+      usage?.totalTokens ?? 0,
+      usage !== null,
+      input.leasedRunningMs === undefined ? null : input.leasedRunningMs / 1000,
+    ],
+  );
   const [[lockedRow], [row]] = await Promise.all([locked, finished]);
   const flow = fromJsonRow(flows, lockedRow?.flow);
   const done = fromJsonRow(stepResults, row?.done);
@@ -235,7 +254,13 @@ export interface FlowProgress {
  * flow's progress. Resolves once written; inside `transact`, hand the promise to
  * `commitAfter` so COMMIT travels in the same write.
  */
-export function sendPlannedSteps(tx: Executor, flowId: string, run: number, steps: readonly PlannedStep[], progress: FlowProgress = {}): Promise<unknown> {
+export function sendPlannedSteps(
+  tx: Executor,
+  flowId: string,
+  run: number,
+  steps: readonly PlannedStep[],
+  progress: FlowProgress = {},
+): Promise<unknown> {
   const { params, writes } = planWrites(flowId, run, steps, progress);
   if (writes.length === 0) return Promise.resolve();
   if (writes.length === 1) return sendStatement(tx, writes[0] as string, params);
@@ -316,7 +341,12 @@ export async function sendGuardedPlan(
   return { ...(leased ? { leased } : {}), inserted, policies: fromJsonRows(dataSharingPolicies, row?.policies) };
 }
 
-function planWrites(flowId: string, run: number, steps: readonly PlannedStep[], progress: FlowProgress): { params: unknown[]; writes: string[]; param: (value: unknown) => string } {
+function planWrites(
+  flowId: string,
+  run: number,
+  steps: readonly PlannedStep[],
+  progress: FlowProgress,
+): { params: unknown[]; writes: string[]; param: (value: unknown) => string } {
   const params: unknown[] = [];
   const param = (value: unknown): string => {
     params.push(value);
@@ -339,7 +369,8 @@ function planWrites(flowId: string, run: number, steps: readonly PlannedStep[], 
   }
   const sets: string[] = [];
   if (progress.status !== undefined) sets.push(`status = ${param(progress.status)}`);
-  if (progress.startedAt !== undefined) sets.push(`started_at = ${param(progress.startedAt.toISOString())}::timestamptz`);
+  if (progress.startedAt !== undefined)
+    sets.push(`started_at = ${param(progress.startedAt.toISOString())}::timestamptz`);
   if (progress.currentStepIndex !== undefined) sets.push(`current_step_index = ${param(progress.currentStepIndex)}`);
   if (sets.length > 0) writes.push(`update flows set ${sets.join(", ")} where id = ${param(flowId)}`);
   return { params, writes, param };

@@ -17,7 +17,11 @@ export async function listRunSteps(db: Executor, flowId: string, run: number): P
 }
 
 /** The statuses of a run's step instances, without their outputs (for status summaries). */
-export async function listRunStepStatuses(db: Executor, flowId: string, run: number): Promise<Pick<StepResultRow, "status">[]> {
+export async function listRunStepStatuses(
+  db: Executor,
+  flowId: string,
+  run: number,
+): Promise<Pick<StepResultRow, "status">[]> {
   return db
     .select({ status: stepResults.status })
     .from(stepResults)
@@ -31,9 +35,18 @@ export interface StepPageCursor {
 }
 
 /** At most `limit` of a run's step instances after `after`, in listRunSteps' order. */
-export async function listRunStepsPage(db: Executor, flowId: string, run: number, after: StepPageCursor | null, limit: number): Promise<StepResultRow[]> {
+export async function listRunStepsPage(
+  db: Executor,
+  flowId: string,
+  run: number,
+  after: StepPageCursor | null,
+  limit: number,
+): Promise<StepResultRow[]> {
   const afterCursor = after
-    ? or(gt(stepResults.iteration, after.iteration), and(eq(stepResults.iteration, after.iteration), gt(stepResults.stepIndex, after.stepIndex)))
+    ? or(
+        gt(stepResults.iteration, after.iteration),
+        and(eq(stepResults.iteration, after.iteration), gt(stepResults.stepIndex, after.stepIndex)),
+      )
     : undefined;
   return db
     .select()
@@ -54,7 +67,12 @@ export async function insertStepInstances(db: Executor, rows: NewStepInstance[])
 }
 
 /** Moves a failed instance to its next attempt. Guarded by the attempt number, so it happens once. */
-export async function requeueStepAttempt(db: Executor, id: string, attempt: number, notBefore: Date | null): Promise<boolean> {
+export async function requeueStepAttempt(
+  db: Executor,
+  id: string,
+  attempt: number,
+  notBefore: Date | null,
+): Promise<boolean> {
   const rows = await db
     .update(stepResults)
     .set({ status: "pending", attempt, notBefore, leaseOwner: null, leaseExpiresAt: null, completedAt: null })
@@ -119,7 +137,13 @@ export async function cancelOpenSteps(db: Executor, flowId: string, run: number)
   return db
     .update(stepResults)
     .set({ status: "cancelled", completedAt: nowSql, leaseExpiresAt: null })
-    .where(and(eq(stepResults.flowId, flowId), eq(stepResults.run, run), inArray(stepResults.status, ["pending", "running"])))
+    .where(
+      and(
+        eq(stepResults.flowId, flowId),
+        eq(stepResults.run, run),
+        inArray(stepResults.status, ["pending", "running"]),
+      ),
+    )
     .returning();
 }
 
@@ -136,7 +160,10 @@ export async function listStaleSteps(db: Executor, olderThanMs: number, limit = 
     .where(
       or(
         and(eq(stepResults.status, "running"), lt(stepResults.leaseExpiresAt, nowSql)),
-        and(eq(stepResults.status, "pending"), lt(sql`coalesce(${stepResults.notBefore}, ${stepResults.createdAt})`, cutoff)),
+        and(
+          eq(stepResults.status, "pending"),
+          lt(sql`coalesce(${stepResults.notBefore}, ${stepResults.createdAt})`, cutoff),
+        ),
       ),
     )
     .limit(limit);

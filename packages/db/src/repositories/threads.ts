@@ -9,7 +9,10 @@ export type PolicyRow = typeof dataSharingPolicies.$inferSelect;
 export type Permission = "read" | "write" | "delete";
 
 export async function insertThread(db: Executor, input: { ownerId: string; title: string }): Promise<ThreadRow> {
-  const [row] = await db.insert(threads).values({ id: newId(), ...input }).returning();
+  const [row] = await db
+    .insert(threads)
+    .values({ id: newId(), ...input })
+    .returning();
   return row as ThreadRow;
 }
 
@@ -30,16 +33,30 @@ export async function threadPermissions(db: Executor, threadId: string, userId: 
   return (member?.permissions ?? []) as Permission[];
 }
 
-export async function upsertThreadMember(db: Executor, input: { threadId: string; userId: string; permissions: Permission[] }): Promise<void> {
+export async function upsertThreadMember(
+  db: Executor,
+  input: { threadId: string; userId: string; permissions: Permission[] },
+): Promise<void> {
   await db
     .insert(threadMembers)
     .values(input)
-    .onConflictDoUpdate({ target: [threadMembers.threadId, threadMembers.userId], set: { permissions: input.permissions } });
+    .onConflictDoUpdate({
+      target: [threadMembers.threadId, threadMembers.userId],
+      set: { permissions: input.permissions },
+    });
 }
 
 export async function insertMessage(
   db: Executor,
-  input: { id?: string; threadId: string; role: string; content: string; provider?: string | null; metadata?: Record<string, unknown>; stepResultId?: string | null },
+  input: {
+    id?: string;
+    threadId: string;
+    role: string;
+    content: string;
+    provider?: string | null;
+    metadata?: Record<string, unknown>;
+    stepResultId?: string | null;
+  },
 ): Promise<MessageRow | undefined> {
   // A step result saves at most one message: a redelivered step finds it already there.
   const [row] = await db
@@ -51,7 +68,12 @@ export async function insertMessage(
 }
 
 export async function listMessages(db: Executor, threadId: string, limit = 1000): Promise<MessageRow[]> {
-  return db.select().from(messages).where(eq(messages.threadId, threadId)).orderBy(asc(messages.createdAt), asc(messages.id)).limit(limit);
+  return db
+    .select()
+    .from(messages)
+    .where(eq(messages.threadId, threadId))
+    .orderBy(asc(messages.createdAt), asc(messages.id))
+    .limit(limit);
 }
 
 export async function upsertPolicy(db: Executor, input: Omit<PolicyRow, "updatedAt">): Promise<PolicyRow> {
@@ -63,13 +85,20 @@ export async function upsertPolicy(db: Executor, input: Omit<PolicyRow, "updated
   const [row] = await db
     .insert(dataSharingPolicies)
     .values(input)
-    .onConflictDoUpdate({ target: [dataSharingPolicies.userId, dataSharingPolicies.providerKey], set: { ...flags, updatedAt: new Date() } })
+    .onConflictDoUpdate({
+      target: [dataSharingPolicies.userId, dataSharingPolicies.providerKey],
+      set: { ...flags, updatedAt: new Date() },
+    })
     .returning();
   return row as PolicyRow;
 }
 
 export async function listPolicies(db: Executor, userId: string): Promise<PolicyRow[]> {
-  return db.select().from(dataSharingPolicies).where(eq(dataSharingPolicies.userId, userId)).orderBy(asc(dataSharingPolicies.providerKey));
+  return db
+    .select()
+    .from(dataSharingPolicies)
+    .where(eq(dataSharingPolicies.userId, userId))
+    .orderBy(asc(dataSharingPolicies.providerKey));
 }
 
 /**
@@ -79,7 +108,11 @@ export async function listPolicies(db: Executor, userId: string): Promise<Policy
 export async function listThreadPolicies(db: Executor, threadId: string, userId: string): Promise<PolicyRow[]> {
   const thread = await findThread(db, threadId);
   const users = [...new Set([userId, ...(thread ? [thread.ownerId] : [])])];
-  return db.select().from(dataSharingPolicies).where(inArray(dataSharingPolicies.userId, users)).orderBy(asc(dataSharingPolicies.providerKey));
+  return db
+    .select()
+    .from(dataSharingPolicies)
+    .where(inArray(dataSharingPolicies.userId, users))
+    .orderBy(asc(dataSharingPolicies.providerKey));
 }
 
 /**
@@ -92,4 +125,3 @@ export function runPoliciesSql(flowSql: string, executorSql = "coalesce(rf.execu
     from flows rf join threads rt on rt.id = rf.thread_id join data_sharing_policies p on p.user_id in (rt.owner_id, ${executorSql})
     where rf.id = ${flowSql})`;
 }
-

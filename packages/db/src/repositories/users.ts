@@ -6,7 +6,10 @@ import { newId } from "./ids.js";
 export type UserRow = typeof users.$inferSelect;
 
 export async function insertUser(db: Executor, input: { id?: string; name: string }): Promise<UserRow> {
-  const [row] = await db.insert(users).values({ id: input.id ?? newId(), name: input.name }).returning();
+  const [row] = await db
+    .insert(users)
+    .values({ id: input.id ?? newId(), name: input.name })
+    .returning();
   return row as UserRow;
 }
 
@@ -15,14 +18,20 @@ export async function findUser(db: Executor, id: string): Promise<UserRow | unde
   return row;
 }
 
-export async function insertApiKey(db: Executor, input: { userId: string; keyHash: string; prefix: string }): Promise<{ id: string }> {
+export async function insertApiKey(
+  db: Executor,
+  input: { userId: string; keyHash: string; prefix: string },
+): Promise<{ id: string }> {
   const id = newId();
   await db.insert(apiKeys).values({ id, ...input });
   return { id };
 }
 
 /** The user owning an active (not revoked) key with this hash. */
-export async function findUserByKeyHash(db: Executor, keyHash: string): Promise<{ userId: string; keyId: string } | undefined> {
+export async function findUserByKeyHash(
+  db: Executor,
+  keyHash: string,
+): Promise<{ userId: string; keyId: string } | undefined> {
   const [row] = await db
     .select({ userId: apiKeys.userId, keyId: apiKeys.id })
     .from(apiKeys)

@@ -32,7 +32,9 @@ export const apiKeys = pgTable(
   "api_keys",
   {
     id: text("id").primaryKey(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     /** SHA-256 of the whole key, hex; the key itself is shown once and never stored. */
     keyHash: text("key_hash").notNull(),
     /** The key's first characters, to tell keys apart in listings. */
@@ -46,7 +48,9 @@ export const apiKeys = pgTable(
 
 export const threads = pgTable("threads", {
   id: text("id").primaryKey(),
-  ownerId: text("owner_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  ownerId: text("owner_id")
+    .notNull()
+    .references(() => users.id, { onDelete: "cascade" }),
   title: text("title").notNull(),
   createdAt: createdAt(),
 });
@@ -54,8 +58,12 @@ export const threads = pgTable("threads", {
 export const threadMembers = pgTable(
   "thread_members",
   {
-    threadId: text("thread_id").notNull().references(() => threads.id, { onDelete: "cascade" }),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    threadId: text("thread_id")
+      .notNull()
+      .references(() => threads.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     /** Subset of read, write, delete. */
     permissions: text("permissions").array().notNull(),
     createdAt: createdAt(),
@@ -67,7 +75,9 @@ export const messages = pgTable(
   "messages",
   {
     id: text("id").primaryKey(),
-    threadId: text("thread_id").notNull().references(() => threads.id, { onDelete: "cascade" }),
+    threadId: text("thread_id")
+      .notNull()
+      .references(() => threads.id, { onDelete: "cascade" }),
     role: text("role").notNull(),
     content: text("content").notNull(),
     /** The provider that wrote an assistant message, if any (data-sharing checks). */
@@ -77,13 +87,18 @@ export const messages = pgTable(
     stepResultId: text("step_result_id"),
     createdAt: createdAt(),
   },
-  (t) => [index("messages_thread_idx").on(t.threadId, t.createdAt), uniqueIndex("messages_step_result_uq").on(t.stepResultId)],
+  (t) => [
+    index("messages_thread_idx").on(t.threadId, t.createdAt),
+    uniqueIndex("messages_step_result_uq").on(t.stepResultId),
+  ],
 );
 
 export const dataSharingPolicies = pgTable(
   "data_sharing_policies",
   {
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     providerKey: text("provider_key").notNull(),
     allowConversationHistory: boolean("allow_conversation_history").notNull(),
     allowCrossProviderContext: boolean("allow_cross_provider_context").notNull(),
@@ -97,8 +112,12 @@ export const flows = pgTable(
   "flows",
   {
     id: text("id").primaryKey(),
-    threadId: text("thread_id").notNull().references(() => threads.id, { onDelete: "cascade" }),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    threadId: text("thread_id")
+      .notNull()
+      .references(() => threads.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     /**
      * Who executed the current run (null before the first). Its data-sharing policies
      * apply with the thread owner's, and its usage is billed to them.
@@ -136,7 +155,9 @@ export const stepResults = pgTable(
   "step_results",
   {
     id: text("id").primaryKey(),
-    flowId: text("flow_id").notNull().references(() => flows.id, { onDelete: "cascade" }),
+    flowId: text("flow_id")
+      .notNull()
+      .references(() => flows.id, { onDelete: "cascade" }),
     run: integer("run").notNull(),
     stepId: text("step_id").notNull(),
     stepIndex: integer("step_index").notNull(),
@@ -164,7 +185,9 @@ export const stepResults = pgTable(
   },
   (t) => [
     uniqueIndex("step_results_instance_uq").on(t.flowId, t.run, t.stepId, t.iteration),
-    index("step_results_open_idx").on(t.status).where(sql`status in ('pending', 'running')`),
+    index("step_results_open_idx")
+      .on(t.status)
+      .where(sql`status in ('pending', 'running')`),
   ],
 );
 
@@ -172,7 +195,9 @@ export const usageLedger = pgTable(
   "usage_ledger",
   {
     id: text("id").primaryKey(),
-    stepResultId: text("step_result_id").notNull().references(() => stepResults.id, { onDelete: "cascade" }),
+    stepResultId: text("step_result_id")
+      .notNull()
+      .references(() => stepResults.id, { onDelete: "cascade" }),
     attempt: integer("attempt").notNull(),
     flowId: text("flow_id").notNull(),
     userId: text("user_id").notNull(),
@@ -186,13 +211,18 @@ export const usageLedger = pgTable(
     cost: doublePrecision("cost"),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex("usage_ledger_attempt_uq").on(t.stepResultId, t.attempt), index("usage_ledger_flow_idx").on(t.flowId)],
+  (t) => [
+    uniqueIndex("usage_ledger_attempt_uq").on(t.stepResultId, t.attempt),
+    index("usage_ledger_flow_idx").on(t.flowId),
+  ],
 );
 
 export const flowEvents = pgTable(
   "flow_events",
   {
-    flowId: text("flow_id").notNull().references(() => flows.id, { onDelete: "cascade" }),
+    flowId: text("flow_id")
+      .notNull()
+      .references(() => flows.id, { onDelete: "cascade" }),
     seq: integer("seq").notNull(),
     type: text("type").notNull(),
     stepId: text("step_id"),

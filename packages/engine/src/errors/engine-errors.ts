@@ -29,6 +29,10 @@ export class ForbiddenError extends Error {
 export class PolicyViolationError extends Error {
   override readonly name = "PolicyViolationError";
   constructor(readonly violations: readonly PolicyViolation[]) {
-    super(violations.length === 1 ? (violations[0] as PolicyViolation).message : `${violations.length} steps would break a data-sharing policy`);
+    super(
+      violations.length === 1
+        ? (violations[0] as PolicyViolation).message
+        : `${violations.length} steps would break a data-sharing policy`,
+    );
   }
 }

@@ -38,7 +38,11 @@ export async function advanceRun(
   addPlanEffects(effects, plan);
   // Retries and cancels of recorded instances (the rarer case) are written first.
   await Promise.all(
-    plan.instanceWrites.map((w) => (w.kind === "requeue" ? requeueStepAttempt(tx, w.id, w.attempt, w.notBefore) : setStepStatus(tx, w.id, "cancelled"))),
+    plan.instanceWrites.map((w) =>
+      w.kind === "requeue"
+        ? requeueStepAttempt(tx, w.id, w.attempt, w.notBefore)
+        : setStepStatus(tx, w.id, "cancelled"),
+    ),
   );
   const outcome = decision.outcome;
   if (!outcome) {
@@ -47,8 +51,14 @@ export async function advanceRun(
     return decision;
   }
   const status = outcome.status;
-  const error: StepError & { stepId?: string } | null =
-    outcome.status === "failed" ? { code: outcome.error.code, message: outcome.error.message, ...(outcome.stepId ? { stepId: outcome.stepId } : {}) } : null;
+  const error: (StepError & { stepId?: string }) | null =
+    outcome.status === "failed"
+      ? {
+          code: outcome.error.code,
+          message: outcome.error.message,
+          ...(outcome.stepId ? { stepId: outcome.stepId } : {}),
+        }
+      : null;
   // The run's rows as they will be: the locked ones plus the new instances (written with
   // the same times). Changes to recorded instances are read back instead.
   let finalRows: StepResultRow[];
@@ -66,7 +76,8 @@ export async function advanceRun(
     ...(options.startedAt ? { startedAt: options.startedAt } : {}),
     completedAt: now,
     error,
-    currentStepIndex: outcome.status === "failed" ? (compiled.byId.get(outcome.stepId)?.index ?? currentStepIndex) : currentStepIndex,
+    currentStepIndex:
+      outcome.status === "failed" ? (compiled.byId.get(outcome.stepId)?.index ?? currentStepIndex) : currentStepIndex,
   };
   const result = buildExecutionResult(ended, finalRows, outcome.status === "completed" ? outcome.finalOutput : null);
   // The transaction's last writes: COMMIT goes out with them.
@@ -81,8 +92,22 @@ export async function advanceRun(
   options.control.commitAfter(...(planned ? [planned, end] : [end]));
   effects.events.push(
     outcome.status === "completed"
-      ? { flowId: flow.id, type: "flow_complete", data: { status, finalOutput: result.finalOutput, totalCost: result.totalCost, totalTokens: result.totalTokens } }
-      : { flowId: flow.id, type: "flow_failed", ...(outcome.stepId ? { stepId: outcome.stepId } : {}), data: { status, error } },
+      ? {
+          flowId: flow.id,
+          type: "flow_complete",
+          data: {
+            status,
+            finalOutput: result.finalOutput,
+            totalCost: result.totalCost,
+            totalTokens: result.totalTokens,
+          },
+        }
+      : {
+          flowId: flow.id,
+          type: "flow_failed",
+          ...(outcome.stepId ? { stepId: outcome.stepId } : {}),
+          data: { status, error },
+        },
   );
   effects.archiveFlows.push(flow.id);
   return decision;

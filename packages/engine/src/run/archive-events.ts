@@ -16,7 +16,10 @@ export async function archiveEvents(deps: EngineDeps, flowId: string): Promise<n
   for (;;) {
     const events = await deps.bus.readAfter(flowId, after, PAGE);
     if (events.length === 0) return total;
-    await insertFlowEvents(deps.db, events.map((e) => toRow(flowId, e)));
+    await insertFlowEvents(
+      deps.db,
+      events.map((e) => toRow(flowId, e)),
+    );
     total += events.length;
     if (events.length < PAGE) return total; // a short page is the last
     after = events[events.length - 1]?.id ?? after;
@@ -39,8 +42,13 @@ export async function archiveDueFlows(deps: EngineDeps, now = Date.now()): Promi
     const long: string[] = [];
     due.forEach((d, i) => {
       const events = pages[i] ?? [];
-      if (events.length === PAGE) long.push(d.flowId); // more than a page: archived on its own
-      else rowsByFlow.set(d.flowId, events.map((e) => toRow(d.flowId, e)));
+      if (events.length === PAGE)
+        long.push(d.flowId); // more than a page: archived on its own
+      else
+        rowsByFlow.set(
+          d.flowId,
+          events.map((e) => toRow(d.flowId, e)),
+        );
     });
     try {
       await insertFlowEvents(deps.db, [...rowsByFlow.values()].flat());
@@ -69,7 +77,9 @@ async function isolated(deps: EngineDeps, flowId: string, archive: () => Promise
     if (!isRowError(error)) throw error;
     const { code, message } = error as { code: string; message: string };
     deps.logger.error({ flowId, code, reason: message }, "flow events not archived: the database refused them");
-    deps.metrics?.recordArchiveFailure().catch((err: unknown) => deps.logger.debug({ err }, "archive failure not counted"));
+    deps.metrics
+      ?.recordArchiveFailure()
+      .catch((err: unknown) => deps.logger.debug({ err }, "archive failure not counted"));
   }
 }
 
@@ -81,5 +91,12 @@ function isRowError(error: unknown): boolean {
 
 /** Events are whatever reached the stream: stored with NUL and lone surrogates replaced (see storableText). */
 function toRow(flowId: string, e: FlowStreamUpdate): FlowEventRow {
-  return { flowId, seq: e.id, type: storableText(e.type), stepId: e.stepId === undefined ? null : storableText(e.stepId), data: storableJson(e.data ?? null), createdAt: new Date(e.timestamp) };
+  return {
+    flowId,
+    seq: e.id,
+    type: storableText(e.type),
+    stepId: e.stepId === undefined ? null : storableText(e.stepId),
+    data: storableJson(e.data ?? null),
+    createdAt: new Date(e.timestamp),
+  };
 }

@@ -8,12 +8,18 @@ import { PolicyViolationError } from "../errors/engine-errors.js";
  * before running (at create and again at execute: policies change).
  * Paths name the definition's fields, as validation errors do.
  */
-export async function assertDataSharingAllowed(db: Executor, threadId: string, userId: string, flow: CompiledFlow): Promise<void> {
+export async function assertDataSharingAllowed(
+  db: Executor,
+  threadId: string,
+  userId: string,
+  flow: CompiledFlow,
+): Promise<void> {
   assertPoliciesAllow(strictestRules(await listThreadPolicies(db, threadId, userId)), flow);
 }
 
 /** The same check against rules already read and combined. */
 export function assertPoliciesAllow(rules: readonly DataSharingRule[], flow: CompiledFlow): void {
   const violations = findPolicyViolations(flow, rules);
-  if (violations.length > 0) throw new PolicyViolationError(violations.map((v) => ({ ...v, path: `definition.${v.path}` })));
+  if (violations.length > 0)
+    throw new PolicyViolationError(violations.map((v) => ({ ...v, path: `definition.${v.path}` })));
 }

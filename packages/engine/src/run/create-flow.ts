@@ -13,7 +13,9 @@ export async function createFlow(
 ): Promise<FlowRow> {
   const compiled = compileFlow(input.definition, input.hooks ? { hooks: input.hooks } : {});
   if (!compiled.ok) {
-    throw new ValidationError(compiled.issues.map((i) => ({ path: i.path ? `definition.${i.path}` : "definition", message: i.message })));
+    throw new ValidationError(
+      compiled.issues.map((i) => ({ path: i.path ? `definition.${i.path}` : "definition", message: i.message })),
+    );
   }
   await assertDataSharingAllowed(deps.db, input.threadId, input.userId, compiled.flow);
   const definition = compiled.flow.definition;

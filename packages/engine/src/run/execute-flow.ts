@@ -28,7 +28,11 @@ export interface ExecuteFlowResult {
  * The flow timeout (execute's `timeout.flowMs`, else the definition's
  * maxExecutionTime) is a delayed `flow.cancel` job that ends the run `timed_out`.
  */
-export async function executeFlow(deps: EngineDeps, flowId: string, options: ExecuteFlowOptions): Promise<ExecuteFlowResult> {
+export async function executeFlow(
+  deps: EngineDeps,
+  flowId: string,
+  options: ExecuteFlowOptions,
+): Promise<ExecuteFlowResult> {
   const effects = emptyEffects();
   // Two round trips: lock and read (flow, policies, archived events), then the new run with COMMIT.
   const { run, lastArchivedEventId } = await deps.transact(async (tx, control) => {
@@ -36,7 +40,11 @@ export async function executeFlow(deps: EngineDeps, flowId: string, options: Exe
     if (!locked) throw new NotFoundError("flow");
     const { flow } = locked;
     if (!isTerminalFlowStatus(flow.status as OrchestrationFlowStatus) && flow.status !== "pending") {
-      throw new FlowConflictError(`flow is ${flow.status}; cancel it or wait for it to end before executing it again`, flow.id, flow.status);
+      throw new FlowConflictError(
+        `flow is ${flow.status}; cancel it or wait for it to end before executing it again`,
+        flow.id,
+        flow.status,
+      );
     }
     const onlyStepId = options.onlyStepId ?? null;
     const compiled = deps.flows.forRun({ id: flow.id, definition: flow.definition, onlyStepId });
@@ -59,7 +67,12 @@ export async function executeFlow(deps: EngineDeps, flowId: string, options: Exe
     );
     const label = onlyStepId ? `${flow.name} › ${onlyStepId}` : flow.name;
     effects.jobs.push({ name: "flow.start", payload: { flowId, run, label } });
-    if (flowTimeoutMs) effects.jobs.push({ name: "flow.cancel", payload: { flowId, run, reason: "timed_out", label }, delayMs: flowTimeoutMs });
+    if (flowTimeoutMs)
+      effects.jobs.push({
+        name: "flow.cancel",
+        payload: { flowId, run, reason: "timed_out", label },
+        delayMs: flowTimeoutMs,
+      });
     return { run, lastArchivedEventId: locked.lastArchivedEventId };
   });
   // Events of earlier runs may survive only in the archive: number this run's after them.

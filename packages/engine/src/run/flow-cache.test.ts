@@ -3,7 +3,13 @@ import { CompiledFlowCache } from "./flow-cache.js";
 const definition = (name: string) => ({
   name,
   type: "sequential",
-  steps: ["one", "two"].map((id) => ({ id, provider: "sim", model: "echo", action: "generate", prompt: "{{ previous }}" })),
+  steps: ["one", "two"].map((id) => ({
+    id,
+    provider: "sim",
+    model: "echo",
+    action: "generate",
+    prompt: "{{ previous }}",
+  })),
 });
 
 describe("CompiledFlowCache", () => {

@@ -28,7 +28,9 @@ export class CompiledFlowCache {
     const content = `${flow.onlyStepId ?? ""}#${JSON.stringify(flow.definition)}`;
     const compiled =
       this.byDefinition.get(content) ??
-      (flow.onlyStepId ? compileSingleStep(flow.definition as FlowDefinition, flow.onlyStepId) : compileFlowOrThrow(flow.definition));
+      (flow.onlyStepId
+        ? compileSingleStep(flow.definition as FlowDefinition, flow.onlyStepId)
+        : compileFlowOrThrow(flow.definition));
     this.byDefinition.set(content, compiled, this.capacity);
     this.byFlow.set(key, compiled, this.capacity);
     return compiled;

@@ -4,7 +4,8 @@ import { toStepRecord } from "./records.js";
 import { emptyEffects, type RunEffects } from "./run-effects.js";
 
 /** A recorded instance the plan changes: a failed one moves to its next attempt, or an open one is cancelled. */
-export type InstanceWrite = { kind: "requeue"; id: string; attempt: number; notBefore: Date | null } | { kind: "cancel"; id: string };
+export type InstanceWrite =
+  { kind: "requeue"; id: string; attempt: number; notBefore: Date | null } | { kind: "cancel"; id: string };
 
 /** What the planner decided for a run, as writes and effects, before anything is written. */
 export interface AdvancePlan {
@@ -33,14 +34,24 @@ export interface PlanAdvanceOptions {
  * into writes and effects (jobs to enqueue, events to publish, calls to abort). Pure: the
  * caller writes them (see advanceRun) under the flow's row lock.
  */
-export function planAdvance(flow: FlowRow, compiled: CompiledFlow, rows: readonly StepResultRow[], options: PlanAdvanceOptions): AdvancePlan {
+export function planAdvance(
+  flow: FlowRow,
+  compiled: CompiledFlow,
+  rows: readonly StepResultRow[],
+  options: PlanAdvanceOptions,
+): AdvancePlan {
   const decision = planNextSteps(compiled, rows.map(toStepRecord), {
     originalPrompt: flow.input ?? "",
     metadata: flow.metadata,
     spent: { costUsd: flow.totalCost, tokens: flow.totalTokens },
   });
   const byKey = new Map(rows.map((r) => [`${r.stepId}#${r.iteration}`, r]));
-  const instance = (stepId: string, iteration: number, status: string, extra: Pick<PlannedStep, "completedAt" | "error"> = {}): PlannedStep => {
+  const instance = (
+    stepId: string,
+    iteration: number,
+    status: string,
+    extra: Pick<PlannedStep, "completedAt" | "error"> = {},
+  ): PlannedStep => {
     const step = compiled.byId.get(stepId);
     return {
       stepId,
@@ -63,14 +74,27 @@ export function planAdvance(flow: FlowRow, compiled: CompiledFlow, rows: readonl
     const label = `${flow.name} › ${d.stepId}${d.iteration > 0 ? ` #${d.iteration}` : ""}`;
     const step = compiled.byId.get(d.stepId);
     const target = step ? targetForAttempt(step, d.attempt) : null;
-    const payload = { flowId: flow.id, run: flow.run, stepId: d.stepId, iteration: d.iteration, attempt: d.attempt, label, ...(target ? { provider: target.provider, model: target.model } : {}) };
+    const payload = {
+      flowId: flow.id,
+      run: flow.run,
+      stepId: d.stepId,
+      iteration: d.iteration,
+      attempt: d.attempt,
+      label,
+      ...(target ? { provider: target.provider, model: target.model } : {}),
+    };
     currentStepIndex = Math.max(currentStepIndex, step?.index ?? 0);
     if (d.attempt === 0) {
       inserts.push(instance(d.stepId, d.iteration, "pending"));
     } else {
       const row = byKey.get(`${d.stepId}#${d.iteration}`);
       if (!row) continue;
-      instanceWrites.push({ kind: "requeue", id: row.id, attempt: d.attempt, notBefore: d.delayMs > 0 ? new Date(now.getTime() + d.delayMs) : null });
+      instanceWrites.push({
+        kind: "requeue",
+        id: row.id,
+        attempt: d.attempt,
+        notBefore: d.delayMs > 0 ? new Date(now.getTime() + d.delayMs) : null,
+      });
       effects.events.push({
         flowId: flow.id,
         type: "step_retry",
@@ -81,12 +105,24 @@ export function planAdvance(flow: FlowRow, compiled: CompiledFlow, rows: readonl
     effects.jobs.push({ name: "step.run", payload, delayMs: d.delayMs, lifo: options.continuing });
   }
   for (const s of decision.skip) {
-    inserts.push(instance(s.stepId, s.iteration, "skipped", { completedAt: now, error: { code: "skipped", message: s.reason } }));
-    effects.events.push({ flowId: flow.id, type: "step_skipped", stepId: s.stepId, data: { iteration: s.iteration, reason: s.reason } });
+    inserts.push(
+      instance(s.stepId, s.iteration, "skipped", { completedAt: now, error: { code: "skipped", message: s.reason } }),
+    );
+    effects.events.push({
+      flowId: flow.id,
+      type: "step_skipped",
+      stepId: s.stepId,
+      data: { iteration: s.iteration, reason: s.reason },
+    });
   }
   for (const f of decision.fail) {
     inserts.push(instance(f.stepId, f.iteration, "failed", { completedAt: now, error: f.error }));
-    effects.events.push({ flowId: flow.id, type: "error", stepId: f.stepId, data: { iteration: f.iteration, error: f.error } });
+    effects.events.push({
+      flowId: flow.id,
+      type: "error",
+      stepId: f.stepId,
+      data: { iteration: f.iteration, error: f.error },
+    });
   }
   for (const c of decision.cancel) {
     const row = byKey.get(`${c.stepId}#${c.iteration}`);

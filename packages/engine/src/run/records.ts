@@ -1,4 +1,11 @@
-import type { FlowExecutionResult, FlowStepResult, StepAction, StepRecord, StepRecordStatus, TokenUsage } from "@ensemble/core";
+import type {
+  FlowExecutionResult,
+  FlowStepResult,
+  StepAction,
+  StepRecord,
+  StepRecordStatus,
+  TokenUsage,
+} from "@ensemble/core";
 import type { FlowRow, StepResultRow } from "@ensemble/db";
 
 /** A stored step instance as the planner sees it. */
@@ -30,7 +37,15 @@ export function toFlowStepResult(row: StepResultRow): FlowStepResult {
     retryCount: row.attempt,
     startedAt: iso(row.startedAt),
     completedAt: iso(row.completedAt),
-    ...(row.error ? { error: { code: row.error.code, message: row.error.message, ...(row.error.retryable !== undefined ? { retryable: row.error.retryable } : {}) } } : {}),
+    ...(row.error
+      ? {
+          error: {
+            code: row.error.code,
+            message: row.error.message,
+            ...(row.error.retryable !== undefined ? { retryable: row.error.retryable } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -39,7 +54,11 @@ export function sortRows(rows: StepResultRow[]): StepResultRow[] {
 }
 
 /** The FlowExecutionResult of a run from its rows. */
-export function buildExecutionResult(flow: FlowRow, rows: StepResultRow[], finalOutput: string | null): FlowExecutionResult {
+export function buildExecutionResult(
+  flow: FlowRow,
+  rows: StepResultRow[],
+  finalOutput: string | null,
+): FlowExecutionResult {
   const steps = sortRows(rows).map(toFlowStepResult);
   return {
     flowId: flow.id,
@@ -73,7 +92,11 @@ export interface FlowStatusSummary {
 }
 
 /** GET /status: progress counts step instances that reached an end, over the steps the run has. */
-export function summarizeFlowStatus(flow: FlowRow, rows: readonly Pick<StepResultRow, "status">[], definitionStepCount: number): FlowStatusSummary {
+export function summarizeFlowStatus(
+  flow: FlowRow,
+  rows: readonly Pick<StepResultRow, "status">[],
+  definitionStepCount: number,
+): FlowStatusSummary {
   const terminal = rows.filter((r) => ["success", "failed", "skipped", "cancelled"].includes(r.status));
   const totalSteps = Math.max(definitionStepCount, rows.length);
   const finished = ["completed", "failed", "cancelled", "timed_out"].includes(flow.status);

@@ -21,7 +21,9 @@ export interface RunEffects {
 export const ARCHIVE_AFTER_MS = 2_000;
 
 /** A catalog job with its timing; the union keeps each payload tied to its name. */
-export type EffectJob = { [N in JobName]: { name: N; payload: JobPayload<N>; delayMs?: number; lifo?: boolean; dedupe?: string } }[JobName];
+export type EffectJob = {
+  [N in JobName]: { name: N; payload: JobPayload<N>; delayMs?: number; lifo?: boolean; dedupe?: string };
+}[JobName];
 
 export function emptyEffects(): RunEffects {
   return { jobs: [], events: [], abortFlows: [], archiveFlows: [] };
@@ -33,15 +35,30 @@ export async function performEffects(deps: EngineDeps, effects: RunEffects): Pro
   const aborts = effects.abortFlows.map((a) => deps.cancelSignals.publish(a.flowId, a.reason));
   const jobs =
     effects.jobs.length > 0
-      ? deps.producer.addBulk(effects.jobs.map((j) => ({ name: j.name, payload: j.payload, options: { delayMs: j.delayMs, lifo: j.lifo, ...(j.dedupe ? { dedupe: j.dedupe } : {}) } }) as BulkJob))
+      ? deps.producer.addBulk(
+          effects.jobs.map(
+            (j) =>
+              ({
+                name: j.name,
+                payload: j.payload,
+                options: { delayMs: j.delayMs, lifo: j.lifo, ...(j.dedupe ? { dedupe: j.dedupe } : {}) },
+              }) as BulkJob,
+          ),
+        )
       : Promise.resolve();
-  const archives = effects.archiveFlows.length > 0 ? deps.archives.add(effects.archiveFlows, Date.now() + ARCHIVE_AFTER_MS) : Promise.resolve();
+  const archives =
+    effects.archiveFlows.length > 0
+      ? deps.archives.add(effects.archiveFlows, Date.now() + ARCHIVE_AFTER_MS)
+      : Promise.resolve();
   const results = await Promise.allSettled([...published, ...aborts, jobs, archives]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
   // A lost event is only a gap in the live view; a lost job is repaired by the sweeper; a lost
   // archive entry leaves the events in Redis only (for their retention). Log, then surface.
   if (failed) {
-    deps.logger.warn({ err: failed.reason }, "effects after commit partly failed; the sweeper will repair missing jobs");
+    deps.logger.warn(
+      { err: failed.reason },
+      "effects after commit partly failed; the sweeper will repair missing jobs",
+    );
     throw failed.reason;
   }
 }

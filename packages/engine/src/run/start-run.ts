@@ -14,14 +14,22 @@ export async function startRun(deps: EngineDeps, flowId: string, run: number): P
     let startedAt: Date | undefined;
     if (flow.status === "queued") {
       startedAt = new Date();
-      effects.events.push({ flowId, type: "flow_start", data: { run, name: flow.name, type: flow.flowType, totalSteps: compiled.steps.length } });
+      effects.events.push({
+        flowId,
+        type: "flow_start",
+        data: { run, name: flow.name, type: flow.flowType, totalSteps: compiled.steps.length },
+      });
       flow.status = "running";
       flow.startedAt = startedAt;
     }
     if (flow.status !== "running") return;
     // Also the repair path: re-planning a running flow dispatches only what is missing.
     // Starting, the flow is marked running in the same write as its first steps.
-    await advanceRun(tx, flow, compiled, rows, effects, { continuing: false, control, ...(startedAt ? { startedAt } : {}) });
+    await advanceRun(tx, flow, compiled, rows, effects, {
+      continuing: false,
+      control,
+      ...(startedAt ? { startedAt } : {}),
+    });
   });
   await performEffects(deps, effects);
 }
@@ -41,7 +49,14 @@ export async function advanceRunJob(deps: EngineDeps, flowId: string, run: numbe
       const notBefore = row.status === "running" ? row.leaseExpiresAt : row.notBefore;
       effects.jobs.push({
         name: "step.run",
-        payload: { flowId, run, stepId: row.stepId, iteration: row.iteration, attempt: row.attempt, label: `${flow.name} › ${row.stepId}` },
+        payload: {
+          flowId,
+          run,
+          stepId: row.stepId,
+          iteration: row.iteration,
+          attempt: row.attempt,
+          label: `${flow.name} › ${row.stepId}`,
+        },
         delayMs: notBefore ? Math.max(0, notBefore.getTime() - Date.now()) : 0,
       });
     }

@@ -12,7 +12,13 @@ const TERMINAL_EVENT_GRACE_MS = 1_000;
  * It follows the flow's events from `afterEventId` (no polling) and re-checks the
  * database once subscribed, so a run that ended in between is not missed.
  */
-export async function waitForRun(deps: EngineDeps, flowId: string, run: number, afterEventId: number, timeoutMs: number): Promise<FlowExecutionResult | null> {
+export async function waitForRun(
+  deps: EngineDeps,
+  flowId: string,
+  run: number,
+  afterEventId: number,
+  timeoutMs: number,
+): Promise<FlowExecutionResult | null> {
   let resolveEnded: () => void = () => undefined;
   const ended = new Promise<void>((resolve) => (resolveEnded = resolve));
   const stop = await followEvents(deps.bus, flowId, afterEventId, (event) => {

@@ -64,26 +64,45 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
   if (config.migrate) await migrateDatabase(database);
   // Step leases on their own small pool that commits asynchronously (see OpenDatabaseOptions.asyncCommit).
   const leaseDatabase: DatabaseHandle = config.databaseUrl
-    ? await openDatabase({ url: config.databaseUrl, maxConnections: config.databasePoolSize ?? 10, asyncCommit: true, applicationName: `ensemble-lease:${workerId}` })
+    ? await openDatabase({
+        url: config.databaseUrl,
+        maxConnections: config.databasePoolSize ?? 10,
+        asyncCommit: true,
+        applicationName: `ensemble-lease:${workerId}`,
+      })
     : database;
 
   const opened: Redis[] = [];
   const connect = (role: "worker" | "producer" | "subscriber", name: string): Redis => {
     // The producer carries every step's events, jobs and metrics: what concurrent steps
     // issue in one event-loop turn goes out in one write (and one read), in issue order.
-    const connection = createRedisConnection({ url: config.redisUrl, role, name: `ensemble:${name}`, autoPipelining: role === "producer" });
+    const connection = createRedisConnection({
+      url: config.redisUrl,
+      role,
+      name: `ensemble:${name}`,
+      autoPipelining: role === "producer",
+    });
     connection.on("error", (err) => config.logger.debug({ err, connection: name }, "redis connection error"));
     opened.push(connection);
     return connection;
   };
   const producerConnection = connect("producer", "producer");
   const producer = new JobProducer({ connection: producerConnection, prefix: config.queuePrefix });
-  const bus = new ProgressBus({ publisher: producerConnection, subscriber: () => connect("subscriber", "events"), prefix: config.queuePrefix });
-  const cancelSignals = new CancelSignals({ publisher: producerConnection, subscriber: () => connect("subscriber", "cancel"), prefix: config.queuePrefix });
+  const bus = new ProgressBus({
+    publisher: producerConnection,
+    subscriber: () => connect("subscriber", "events"),
+    prefix: config.queuePrefix,
+  });
+  const cancelSignals = new CancelSignals({
+    publisher: producerConnection,
+    subscriber: () => connect("subscriber", "cancel"),
+    prefix: config.queuePrefix,
+  });
 
   const providers = config.providers ?? new ProviderRegistry();
   // An adapter the caller registered under the same key wins over the environment's.
-  for (const adapter of providersFromEnv(config.providerEnv ?? {})) if (!providers.has(adapter.key)) providers.register(adapter);
+  for (const adapter of providersFromEnv(config.providerEnv ?? {}))
+    if (!providers.has(adapter.key)) providers.register(adapter);
   if (!providers.has("sim")) providers.register(createSimProvider());
 
   const settings = { ...DEFAULT_ENGINE_SETTINGS, ...config.settings };

@@ -9,7 +9,9 @@ describe("engine env: vendor providers and prices", () => {
   const source = {
     OPENAI_API_KEY: "test-openai-key",
     ANTHROPIC_API_KEY: "test-anthropic-key",
-    OPENAI_COMPATIBLE_ENDPOINTS: JSON.stringify([{ name: "ollama", baseUrl: "http://127.0.0.1:11434/v1", apiKeyEnv: "OLLAMA_API_KEY" }]),
+    OPENAI_COMPATIBLE_ENDPOINTS: JSON.stringify([
+      { name: "ollama", baseUrl: "http://127.0.0.1:11434/v1", apiKeyEnv: "OLLAMA_API_KEY" },
+    ]),
     OLLAMA_API_KEY: "test-ollama-key",
     UNRELATED_SECRET: "not for the engine",
   };
@@ -27,8 +29,12 @@ describe("engine env: vendor providers and prices", () => {
   });
 
   it("stops at start on a bad provider variable, naming it", () => {
-    expect(() => parseEnv(EngineEnvSchema, { OPENAI_BASE_URL: "nope" })).toThrow("invalid configuration: OPENAI_BASE_URL: must be an http(s) URL");
-    expect(() => parseEnv(EngineEnvSchema, { OPENAI_COMPATIBLE_ENDPOINTS: "[1]" })).toThrow("invalid configuration: OPENAI_COMPATIBLE_ENDPOINTS.0:");
+    expect(() => parseEnv(EngineEnvSchema, { OPENAI_BASE_URL: "nope" })).toThrow(
+      "invalid configuration: OPENAI_BASE_URL: must be an http(s) URL",
+    );
+    expect(() => parseEnv(EngineEnvSchema, { OPENAI_COMPATIBLE_ENDPOINTS: "[1]" })).toThrow(
+      "invalid configuration: OPENAI_COMPATIBLE_ENDPOINTS.0:",
+    );
   });
 
   it("loads PRICE_TABLE_FILE over the default prices", () => {
@@ -36,7 +42,10 @@ describe("engine env: vendor providers and prices", () => {
     writeFileSync(path, JSON.stringify({ ollama: { "*": { inputPerMillion: 0, outputPerMillion: 0 } } }));
     const env = { PRICE_TABLE_FILE: path };
     const config = engineConfigFromEnv(parseEnv(EngineEnvSchema, env), env);
-    expect(config.prices && findPrice(config.prices, "ollama", "llama3.2")).toEqual({ inputPerMillion: 0, outputPerMillion: 0 });
+    expect(config.prices && findPrice(config.prices, "ollama", "llama3.2")).toEqual({
+      inputPerMillion: 0,
+      outputPerMillion: 0,
+    });
     expect(config.prices && findPrice(config.prices, "openai", "gpt-4o")).toMatchObject({ inputPerMillion: 2.5 });
   });
 });

@@ -96,9 +96,22 @@ export function engineConfigFromEnv(
  */
 export function configuredSecretValues(source: Readonly<Record<string, string | undefined>>): string[] {
   const provider = pickProviderVariables(source);
-  const keys = Object.entries(provider).filter(([name]) => !(name in ProviderEnvSchema.shape) || name.endsWith("_API_KEY"));
-  const urls = [source.DATABASE_URL, source.REDIS_URL, provider.OPENAI_BASE_URL, provider.ANTHROPIC_BASE_URL, provider.GEMINI_BASE_URL];
-  const values = [...keys.map(([, value]) => value), source.ADMIN_TOKEN, source.DEV_API_KEY, ...urls.flatMap(urlPasswords)];
+  const keys = Object.entries(provider).filter(
+    ([name]) => !(name in ProviderEnvSchema.shape) || name.endsWith("_API_KEY"),
+  );
+  const urls = [
+    source.DATABASE_URL,
+    source.REDIS_URL,
+    provider.OPENAI_BASE_URL,
+    provider.ANTHROPIC_BASE_URL,
+    provider.GEMINI_BASE_URL,
+  ];
+  const values = [
+    ...keys.map(([, value]) => value),
+    source.ADMIN_TOKEN,
+    source.DEV_API_KEY,
+    ...urls.flatMap(urlPasswords),
+  ];
   return [...new Set(values.filter((v): v is string => !!v))];
 }
 

@@ -5,10 +5,10 @@ import { createLogger } from "./logger.js";
 function captureStdout(run: () => void): string {
   const lines: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
+  process.stdout.write = (chunk: string | Uint8Array) => {
     lines.push(chunk.toString());
     return true;
-  });
+  };
   try {
     run();
   } finally {
@@ -26,7 +26,10 @@ describe("createLogger", () => {
       where: 'JSON data, line 1: [{"data": "tenant-b-output',
       detail: "Token tenant-b-detail is invalid.",
     });
-    Object.defineProperties(err, { query: { value: "insert …", enumerable: true }, parameters: { value: ["tenant-b-parameter"], enumerable: true } });
+    Object.defineProperties(err, {
+      query: { value: "insert …", enumerable: true },
+      parameters: { value: ["tenant-b-parameter"], enumerable: true },
+    });
     const wrapper = new Error("archive failed", { cause: err });
     const out = captureStdout(() => {
       const logger = createLogger({ level: "info", name: "test" });
@@ -43,11 +46,13 @@ describe("createLogger", () => {
     registerSecretValues(["endpoint-secret-value-9"]);
     const out = captureStdout(() => {
       const logger = createLogger({ level: "info", name: "test" });
-      logger.warn({ err: new Error("401: bad key endpoint-secret-value-9"), note: "endpoint-secret-value-9" }, "call failed for endpoint-secret-value-9");
+      logger.warn(
+        { err: new Error("401: bad key endpoint-secret-value-9"), note: "endpoint-secret-value-9" },
+        "call failed for endpoint-secret-value-9",
+      );
       logger.flush();
     });
     expect(out).toContain("[REDACTED]");
     expect(out).not.toContain("endpoint-secret-value-9");
   });
 });
-

@@ -41,7 +41,8 @@ function withoutDataFields(value: unknown): unknown {
   const fields = value as Record<string, unknown>;
   for (const field of DATA_BEARING_ERROR_FIELDS) delete fields[field];
   // Nested errors (aggregateErrors, an error kept under another name) were serialized alike.
-  for (const [key, nested] of Object.entries(fields)) if (nested !== null && typeof nested === "object") fields[key] = withoutDataFields(nested);
+  for (const [key, nested] of Object.entries(fields))
+    if (nested !== null && typeof nested === "object") fields[key] = withoutDataFields(nested);
   return fields;
 }
 

@@ -18,7 +18,10 @@ export interface StepWorkerOptions {
 }
 
 /** A step worker: runs step jobs, and aborts its calls of a flow when the cluster cancels it. */
-export async function startStepWorker(deps: EngineDeps, options: StepWorkerOptions): Promise<Runtime & { inFlight: InFlightCalls }> {
+export async function startStepWorker(
+  deps: EngineDeps,
+  options: StepWorkerOptions,
+): Promise<Runtime & { inFlight: InFlightCalls }> {
   // Load the tokenizer's tables now (~1 s), not inside the first step.
   defaultTokenCounter.count("warm up");
   const inFlight = new InFlightCalls();

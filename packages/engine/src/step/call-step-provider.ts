@@ -38,11 +38,18 @@ export interface StepCallContext {
  * policies, the provider call (timeout, cluster-wide cancel, lease heartbeat),
  * token progress. Never throws for a step failure: it returns the outcome to commit.
  */
-export async function callStepProvider(deps: EngineDeps, inFlight: InFlightCalls, ctx: StepCallContext): Promise<StepOutcome> {
+export async function callStepProvider(
+  deps: EngineDeps,
+  inFlight: InFlightCalls,
+  ctx: StepCallContext,
+): Promise<StepOutcome> {
   const { flow, compiled, claimed } = ctx;
   const step = compiled.byId.get(claimed.stepId);
   if (!step) return failure(claimed, "unknown_step", `step ${claimed.stepId} is not in the flow's definition`);
-  const state = createRunState(compiled, ctx.rows.map(toStepRecord), { originalPrompt: flow.input ?? "", metadata: flow.metadata });
+  const state = createRunState(compiled, ctx.rows.map(toStepRecord), {
+    originalPrompt: flow.input ?? "",
+    metadata: flow.metadata,
+  });
   // A fallback's provider and model once the primary's retries are spent.
   const { provider, model } = targetForAttempt(step, claimed.attempt);
 
@@ -52,17 +59,33 @@ export async function callStepProvider(deps: EngineDeps, inFlight: InFlightCalls
   // Only what this provider may see, for the request and for hooks alike.
   const history = needsHistory ? shareableHistory(await loadHistory(deps, flow.threadId), provider, rules) : [];
   const rule = rules.find((r) => r.providerKey === provider);
-  const hookContext = () => buildStepContext(state, step.id, claimed.iteration, { flowId: flow.id, threadHistory: history, allStepResults: sortRows(ctx.rows).map(toFlowStepResult) });
+  const hookContext = () =>
+    buildStepContext(state, step.id, claimed.iteration, {
+      flowId: flow.id,
+      threadHistory: history,
+      allStepResults: sortRows(ctx.rows).map(toFlowStepResult),
+    });
 
   if (ctx.checkHookCondition && step.condition?.kind === "hook") {
     const hook = deps.hooks.getCondition(step.condition.name);
-    if (!hook) return failure(claimed, "hook_not_registered", `no condition hook "${step.condition.name}" is registered in this worker`);
-    if (!(await hook(hookContext()))) return { status: "skipped", reason: `condition hook ${step.condition.name} returned false` };
+    if (!hook)
+      return failure(
+        claimed,
+        "hook_not_registered",
+        `no condition hook "${step.condition.name}" is registered in this worker`,
+      );
+    if (!(await hook(hookContext())))
+      return { status: "skipped", reason: `condition hook ${step.condition.name} returned false` };
   }
   let hookPrompt: string | undefined;
   if (step.prompt.kind === "hook") {
     const hook = deps.hooks.getPrompt(step.prompt.name);
-    if (!hook) return failure(claimed, "hook_not_registered", `no prompt hook "${step.prompt.name}" is registered in this worker`);
+    if (!hook)
+      return failure(
+        claimed,
+        "hook_not_registered",
+        `no prompt hook "${step.prompt.name}" is registered in this worker`,
+      );
     hookPrompt = await hook(hookContext());
   }
 
@@ -78,17 +101,33 @@ export async function callStepProvider(deps: EngineDeps, inFlight: InFlightCalls
   }
   if (!request) return { status: "failed", provider, model, error: promptTooLarge(step.id) };
   const requestChars = request.messages.reduce((sum, m) => sum + m.content.length, 0);
-  if (requestChars > FLOW_LIMITS.maxRenderedPromptChars) return { status: "failed", provider, model, error: promptTooLarge(step.id, requestChars) };
+  if (requestChars > FLOW_LIMITS.maxRenderedPromptChars)
+    return { status: "failed", provider, model, error: promptTooLarge(step.id, requestChars) };
   const budget = outputBudget(ctx.rows, claimed.id);
   if (budget.chars <= 0) return { status: "failed", provider, model, error: outputTooLarge(step.id, budget) };
   const violation = requestViolation(request, step, provider, rules);
-  if (violation) return { status: "failed", provider, model, error: { code: "policy_violation", message: violation.message, retryable: false } };
+  if (violation)
+    return {
+      status: "failed",
+      provider,
+      model,
+      error: { code: "policy_violation", message: violation.message, retryable: false },
+    };
 
   let adapter;
   try {
     adapter = deps.providers.get(provider);
   } catch (error) {
-    return { status: "failed", provider, model, error: { code: "unknown_provider", message: error instanceof Error ? error.message : String(error), retryable: false } };
+    return {
+      status: "failed",
+      provider,
+      model,
+      error: {
+        code: "unknown_provider",
+        message: error instanceof Error ? error.message : String(error),
+        retryable: false,
+      },
+    };
   }
 
   // Admission right before the call, so what the limiter counts is what the vendor sees.
@@ -114,17 +153,25 @@ export async function callStepProvider(deps: EngineDeps, inFlight: InFlightCalls
   const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)]);
   const progress = new ProgressCoalescer(deps.settings.progressIntervalMs, (delta) => {
     void deps.bus
-      .publish(flow.id, "step_progress", { stepId: step.id, data: { iteration: claimed.iteration, attempt: claimed.attempt, delta } })
+      .publish(flow.id, "step_progress", {
+        stepId: step.id,
+        data: { iteration: claimed.iteration, attempt: claimed.attempt, delta },
+      })
       .catch((err: unknown) => deps.logger.warn({ err, flowId: flow.id }, "progress event not published"));
   });
-  const heartbeat = setInterval(() => {
-    slot?.renew().catch((err: unknown) => deps.logger.warn({ err, stepId: step.id }, "rate-limit slot renewal failed"));
-    renewStepLease(deps.leaseDb, claimed.id, claimed.leaseToken, deps.settings.stepLeaseMs)
-      .then((held) => {
-        if (!held) controller.abort(new FlowAbortedError("lease_lost"));
-      })
-      .catch((err: unknown) => deps.logger.warn({ err, stepId: step.id }, "lease renewal failed; will retry"));
-  }, Math.max(250, Math.floor(deps.settings.stepLeaseMs / 3)));
+  const heartbeat = setInterval(
+    () => {
+      slot
+        ?.renew()
+        .catch((err: unknown) => deps.logger.warn({ err, stepId: step.id }, "rate-limit slot renewal failed"));
+      renewStepLease(deps.leaseDb, claimed.id, claimed.leaseToken, deps.settings.stepLeaseMs)
+        .then((held) => {
+          if (!held) controller.abort(new FlowAbortedError("lease_lost"));
+        })
+        .catch((err: unknown) => deps.logger.warn({ err, stepId: step.id }, "lease renewal failed; will retry"));
+    },
+    Math.max(250, Math.floor(deps.settings.stepLeaseMs / 3)),
+  );
 
   try {
     const result = await adapter.call({
@@ -144,13 +191,30 @@ export async function callStepProvider(deps: EngineDeps, inFlight: InFlightCalls
     tokensUsed = result.usage.totalTokens;
     const priced = computeCost(result.usage, provider, result.model || model, deps.prices);
     if (priced.warning) deps.logger.warn({ provider, model }, priced.warning);
-    if (result.text.length > budget.chars) return { status: "failed", provider, model, usage: result.usage, cost: priced.cost, error: outputTooLarge(step.id, budget) };
-    return { status: "success", output: result.text, usage: result.usage, cost: priced.cost, provider, model: result.model || model };
+    if (result.text.length > budget.chars)
+      return {
+        status: "failed",
+        provider,
+        model,
+        usage: result.usage,
+        cost: priced.cost,
+        error: outputTooLarge(step.id, budget),
+      };
+    return {
+      status: "success",
+      output: result.text,
+      usage: result.usage,
+      cost: priced.cost,
+      provider,
+      model: result.model || model,
+    };
   } catch (error) {
     progress.flush();
-    if (controller.signal.reason instanceof OutputLimitReached) return { status: "failed", provider, model, error: outputTooLarge(step.id, budget) };
+    if (controller.signal.reason instanceof OutputLimitReached)
+      return { status: "failed", provider, model, error: outputTooLarge(step.id, budget) };
     if (controller.signal.aborted) {
-      const reason = controller.signal.reason instanceof FlowAbortedError ? controller.signal.reason.reason : "cancelled";
+      const reason =
+        controller.signal.reason instanceof FlowAbortedError ? controller.signal.reason.reason : "cancelled";
       return { status: "aborted", reason };
     }
     if (error instanceof ProviderError) {
@@ -158,15 +222,33 @@ export async function callStepProvider(deps: EngineDeps, inFlight: InFlightCalls
         status: "failed",
         provider,
         model,
-        error: { code: error.code, message: error.message, retryable: error.retryable, ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}) },
+        error: {
+          code: error.code,
+          message: error.message,
+          retryable: error.retryable,
+          ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
+        },
       };
     }
     deps.logger.error({ err: error, flowId: flow.id, stepId: step.id }, "provider adapter threw a non-provider error");
-    return { status: "failed", provider, model, error: { code: "internal_error", message: "the provider call failed unexpectedly; see the worker log", retryable: true } };
+    return {
+      status: "failed",
+      provider,
+      model,
+      error: {
+        code: "internal_error",
+        message: "the provider call failed unexpectedly; see the worker log",
+        retryable: true,
+      },
+    };
   } finally {
     clearInterval(heartbeat);
     untrack();
-    await slot?.release(tokensUsed).catch((err: unknown) => deps.logger.warn({ err, flowId: flow.id }, "rate-limit slot not released; it expires with the lease"));
+    await slot
+      ?.release(tokensUsed)
+      .catch((err: unknown) =>
+        deps.logger.warn({ err, flowId: flow.id }, "rate-limit slot not released; it expires with the lease"),
+      );
   }
 }
 
@@ -176,6 +258,9 @@ function failure(row: StepResultRow, code: string, message: string, retryable = 
 
 async function loadHistory(deps: EngineDeps, threadId: string): Promise<ConversationMessage[]> {
   const rows = await listMessages(deps.db, threadId);
-  return rows.map((m) => ({ role: m.role as ConversationMessage["role"], content: m.content, ...(m.provider ? { provider: m.provider } : {}) }));
+  return rows.map((m) => ({
+    role: m.role as ConversationMessage["role"],
+    content: m.content,
+    ...(m.provider ? { provider: m.provider } : {}),
+  }));
 }
-

@@ -53,19 +53,29 @@ export interface ContinuedStep extends ClaimedStep {
  * With a next step, the commit's effects may still be on their way: `effectsSent` settles
  * once Redis has them (the next step's own events are sent behind them, on the same connection).
  */
-export type FinishResult = { committed: false } | { committed: true; next?: undefined } | { committed: true; next: ContinuedStep; effectsSent: Promise<void> };
+export type FinishResult =
+  | { committed: false }
+  | { committed: true; next?: undefined }
+  | { committed: true; next: ContinuedStep; effectsSent: Promise<void> };
 
 /**
  * Commits one attempt in one transaction: the step result (fenced by the lease
  * token), its ledger row, its thread message, the flow's totals — and, under the
  * flow's row lock, the next steps.
  */
-export async function finishStep(deps: EngineDeps, claimed: StepResultRow, attempt: FinishOutcome, options: FinishOptions = {}): Promise<FinishResult> {
+export async function finishStep(
+  deps: EngineDeps,
+  claimed: StepResultRow,
+  attempt: FinishOutcome,
+  options: FinishOptions = {},
+): Promise<FinishResult> {
   // Where provider text enters storage: Postgres cannot hold NUL or lone surrogates, and the
   // result, its message, its event and the next steps' prompts should all see the same text.
   const outcome = storableJson(attempt);
   const input = finishInput(claimed, outcome, options.leasedRunningMs);
-  const planned = options.claimedWith ? await finishWithPlannedSteps(deps, claimed, outcome, input, options.claimedWith, options.continueAs) : null;
+  const planned = options.claimedWith
+    ? await finishWithPlannedSteps(deps, claimed, outcome, input, options.claimedWith, options.continueAs)
+    : null;
   let effects = planned?.effects;
   if (!effects) {
     effects = emptyEffects();
@@ -113,13 +123,26 @@ async function finishWithPlannedSteps(
   continueAs: FinishOptions["continueAs"],
 ): Promise<{ effects: RunEffects; next?: ContinuedStep } | null> {
   if (claimedWith.flow.status !== "running" || claimedWith.flow.run !== claimed.run) return null;
-  const committed: StepResultRow = { ...claimed, status: input.status, output: input.output, provider: input.provider, model: input.model, error: input.error };
+  const committed: StepResultRow = {
+    ...claimed,
+    status: input.status,
+    output: input.output,
+    provider: input.provider,
+    model: input.model,
+    error: input.error,
+  };
   const rows = claimedWith.rows.map((r) => (r.id === claimed.id ? committed : r));
   const flow = withSpend(claimedWith.flow, outcome);
   const plan = planAdvance(flow, deps.flows.forRun(flow), rows, { continuing: true });
   if (plan.decision.outcome || plan.instanceWrites.length > 0) return null;
   const continued = continueAs ? leaseFirstStep(plan, continueAs) : null;
-  const basis = { stepResultId: claimed.id, leaseToken: claimed.leaseToken, status: input.status, signature: runSignature(rows), totalTokens: flow.totalTokens };
+  const basis = {
+    stepResultId: claimed.id,
+    leaseToken: claimed.leaseToken,
+    status: input.status,
+    signature: runSignature(rows),
+    totalTokens: flow.totalTokens,
+  };
   let written;
   try {
     const sent = await deps.transact(async (tx, control) => {
@@ -155,10 +178,17 @@ async function finishWithPlannedSteps(
 type StepJob = Extract<RunEffects["jobs"][number], { name: "step.run" }>;
 
 /** The plan's first step that starts at once, marked to be inserted leased to `owner`. */
-function leaseFirstStep(plan: AdvancePlan, lease: { owner: string; leaseMs: number }): { inserts: AdvancePlan["inserts"]; job: StepJob } | null {
-  const job = plan.effects.jobs.find((j): j is StepJob => j.name === "step.run" && j.payload.attempt === 0 && !j.delayMs);
+function leaseFirstStep(
+  plan: AdvancePlan,
+  lease: { owner: string; leaseMs: number },
+): { inserts: AdvancePlan["inserts"]; job: StepJob } | null {
+  const job = plan.effects.jobs.find(
+    (j): j is StepJob => j.name === "step.run" && j.payload.attempt === 0 && !j.delayMs,
+  );
   if (!job) return null;
-  const index = plan.inserts.findIndex((s) => s.status === "pending" && s.stepId === job.payload.stepId && s.iteration === job.payload.iteration);
+  const index = plan.inserts.findIndex(
+    (s) => s.status === "pending" && s.stepId === job.payload.stepId && s.iteration === job.payload.iteration,
+  );
   if (index < 0) return null;
   const inserts = plan.inserts.map((s, i) => (i === index ? { ...s, lease } : s));
   return { inserts, job };
@@ -175,10 +205,20 @@ function isStalePlan(error: unknown): boolean {
 /** The flow as the planner must see it: its totals with this attempt's spend. */
 function withSpend(flow: FlowRow, outcome: FinishOutcome): FlowRow {
   const billed = outcome.status !== "skipped" && outcome.usage;
-  return billed ? { ...flow, totalCost: flow.totalCost + (outcome.cost ?? 0), totalTokens: flow.totalTokens + (billed.totalTokens ?? 0) } : flow;
+  return billed
+    ? {
+        ...flow,
+        totalCost: flow.totalCost + (outcome.cost ?? 0),
+        totalTokens: flow.totalTokens + (billed.totalTokens ?? 0),
+      }
+    : flow;
 }
 
-function finishInput(claimed: StepResultRow, outcome: FinishOutcome, leasedRunningMs: number | undefined): FinishStepInput {
+function finishInput(
+  claimed: StepResultRow,
+  outcome: FinishOutcome,
+  leasedRunningMs: number | undefined,
+): FinishStepInput {
   return {
     ...(leasedRunningMs !== undefined ? { leasedRunningMs } : {}),
     id: claimed.id,
@@ -192,7 +232,12 @@ function finishInput(claimed: StepResultRow, outcome: FinishOutcome, leasedRunni
     model: outcome.status === "skipped" ? claimed.model : outcome.model,
     usage: outcome.status === "skipped" ? null : (outcome.usage ?? null),
     cost: outcome.status === "skipped" ? null : (outcome.cost ?? null),
-    error: outcome.status === "failed" ? outcome.error : outcome.status === "skipped" ? { code: "skipped", message: outcome.reason } : null,
+    error:
+      outcome.status === "failed"
+        ? outcome.error
+        : outcome.status === "skipped"
+          ? { code: "skipped", message: outcome.reason }
+          : null,
   };
 }
 
@@ -203,10 +248,22 @@ function stepEvent(claimed: StepResultRow, outcome: FinishOutcome): RunEffects["
       return {
         ...base,
         type: "step_complete",
-        data: { iteration: claimed.iteration, attempt: claimed.attempt, output: outcome.output, provider: outcome.provider, model: outcome.model, usage: outcome.usage, cost: outcome.cost },
+        data: {
+          iteration: claimed.iteration,
+          attempt: claimed.attempt,
+          output: outcome.output,
+          provider: outcome.provider,
+          model: outcome.model,
+          usage: outcome.usage,
+          cost: outcome.cost,
+        },
       };
     case "failed":
-      return { ...base, type: "error", data: { iteration: claimed.iteration, attempt: claimed.attempt, error: outcome.error } };
+      return {
+        ...base,
+        type: "error",
+        data: { iteration: claimed.iteration, attempt: claimed.attempt, error: outcome.error },
+      };
     case "skipped":
       return { ...base, type: "step_skipped", data: { iteration: claimed.iteration, reason: outcome.reason } };
   }

@@ -16,7 +16,9 @@ export function outputBudget(rows: readonly StepResultRow[], claimedId: string):
   let used = 0;
   for (const row of rows) if (row.id !== claimedId && row.output !== null) used += row.output.length;
   const runLeft = FLOW_LIMITS.maxRunOutputChars - used;
-  return runLeft < FLOW_LIMITS.maxStepOutputChars ? { chars: Math.max(runLeft, 0), limitedBy: "run" } : { chars: FLOW_LIMITS.maxStepOutputChars, limitedBy: "step" };
+  return runLeft < FLOW_LIMITS.maxStepOutputChars
+    ? { chars: Math.max(runLeft, 0), limitedBy: "run" }
+    : { chars: FLOW_LIMITS.maxStepOutputChars, limitedBy: "step" };
 }
 
 /** The abort reason of a call whose streamed output passed its budget. */
@@ -30,7 +32,11 @@ export class OutputLimitReached extends Error {
 /** The step error for an output over its budget (the output itself is not stored). */
 export function outputTooLarge(stepId: string, budget: OutputBudget): StepError {
   if (budget.limitedBy === "step") {
-    return { code: "output_too_large", message: `step "${stepId}": the output passed the limit of ${FLOW_LIMITS.maxStepOutputChars} characters per step (maxStepOutputChars); the call was stopped`, retryable: false };
+    return {
+      code: "output_too_large",
+      message: `step "${stepId}": the output passed the limit of ${FLOW_LIMITS.maxStepOutputChars} characters per step (maxStepOutputChars); the call was stopped`,
+      retryable: false,
+    };
   }
   return {
     code: "run_output_too_large",

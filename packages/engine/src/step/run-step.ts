@@ -1,4 +1,11 @@
-import { claimStepWithContext, findFlow, findStepInstance, releaseStepClaim, type ClaimedStep, type StepResultRow } from "@ensemble/db";
+import {
+  claimStepWithContext,
+  findFlow,
+  findStepInstance,
+  releaseStepClaim,
+  type ClaimedStep,
+  type StepResultRow,
+} from "@ensemble/db";
 import type { JobPayload } from "@ensemble/queue";
 import type { EngineDeps } from "../engine-deps.js";
 import { emptyEffects, performEffects } from "../run/run-effects.js";
@@ -28,13 +35,25 @@ export type RunStepResult = "done" | "already_done" | "stale" | "aborted" | "lea
  * still inside this job: if the worker dies, this job's redelivery or the sweeper
  * repairs the run, and the leased step is taken over once its lease runs out.
  */
-export async function runStep(deps: EngineDeps, inFlight: InFlightCalls, payload: JobPayload<"step.run">, control: StepJobControl): Promise<RunStepResult> {
+export async function runStep(
+  deps: EngineDeps,
+  inFlight: InFlightCalls,
+  payload: JobPayload<"step.run">,
+  control: StepJobControl,
+): Promise<RunStepResult> {
   const key = { flowId: payload.flowId, run: payload.run, stepId: payload.stepId, iteration: payload.iteration };
-  const claim = await claimStepWithContext(deps.leaseDb, { ...key, attempt: payload.attempt, owner: deps.workerId, leaseMs: deps.settings.stepLeaseMs });
+  const claim = await claimStepWithContext(deps.leaseDb, {
+    ...key,
+    attempt: payload.attempt,
+    owner: deps.workerId,
+    leaseMs: deps.settings.stepLeaseMs,
+  });
   if (!claim) return handleUnclaimable(deps, payload, control);
   const { claimed, flow } = claim;
   if (flow.run !== payload.run || flow.status !== "running") {
-    await finishStep(deps, claimed, { status: "skipped", reason: "the flow is no longer running" }).catch(() => undefined);
+    await finishStep(deps, claimed, { status: "skipped", reason: "the flow is no longer running" }).catch(
+      () => undefined,
+    );
     return "flow_ended";
   }
   let step: ClaimedStep | ContinuedStep = claim;
@@ -83,7 +102,10 @@ async function runClaimedStep(
   }
   if (outcome.status === "deferred") {
     // Over a provider's rate limit: give the claim back and come back when the limit allows.
-    deps.logger.debug({ flowId: flow.id, stepId: claimed.stepId, limit: outcome.limit, retryInMs: outcome.retryInMs }, "step waits for a provider rate limit");
+    deps.logger.debug(
+      { flowId: flow.id, stepId: claimed.stepId, limit: outcome.limit, retryInMs: outcome.retryInMs },
+      "step waits for a provider rate limit",
+    );
     await releaseStepClaim(deps.leaseDb, claimed.id, claimed.leaseToken);
     if (!("payload" in step)) return control.deferFor(outcome.retryInMs);
     // A leased step has no job of its own: it gets one now, and this job ends.
@@ -99,13 +121,20 @@ async function runClaimedStep(
     ...(continued ? { leasedRunningMs: performance.now() - continued.leasedAt } : {}),
   });
   if (!finished.committed) {
-    deps.logger.warn({ flowId: flow.id, stepId: claimed.stepId }, "lease lost before commit; another worker owns this step");
+    deps.logger.warn(
+      { flowId: flow.id, stepId: claimed.stepId },
+      "lease lost before commit; another worker owns this step",
+    );
     return "lease_lost";
   }
   return finished.next ? { next: finished.next, effectsSent: finished.effectsSent } : "done";
 }
 
-async function handleUnclaimable(deps: EngineDeps, payload: JobPayload<"step.run">, control: StepJobControl): Promise<RunStepResult> {
+async function handleUnclaimable(
+  deps: EngineDeps,
+  payload: JobPayload<"step.run">,
+  control: StepJobControl,
+): Promise<RunStepResult> {
   const row = await findStepInstance(deps.db, payload);
   if (!row || row.attempt > payload.attempt) return "stale";
   if (row.status === "running" && row.leaseExpiresAt) {

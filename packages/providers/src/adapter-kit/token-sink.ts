@@ -14,7 +14,11 @@ export class CallerCallbackError extends Error {
  * is wrapped in CallerCallbackError, which runVendorCall unwraps. Without the mark, the caller's
  * own exception would be classified as a vendor failure (and perhaps retried).
  */
-export function tokenSink(provider: string, signal: AbortSignal, onToken: ((delta: string) => void) | undefined): (delta: string) => void {
+export function tokenSink(
+  provider: string,
+  signal: AbortSignal,
+  onToken: ((delta: string) => void) | undefined,
+): (delta: string) => void {
   return (delta) => {
     if (signal.aborted) throw abortedError(provider, signal);
     if (!onToken || delta === "") return;

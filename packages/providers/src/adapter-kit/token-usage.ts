@@ -20,7 +20,11 @@ function count(value: number | null | undefined): number | undefined {
 export function tokenUsage(counts: UsageCounts): TokenUsage {
   const promptTokens = count(counts.promptTokens) ?? 0;
   const completionTokens = count(counts.completionTokens) ?? 0;
-  const usage: TokenUsage = { promptTokens, completionTokens, totalTokens: count(counts.totalTokens) ?? promptTokens + completionTokens };
+  const usage: TokenUsage = {
+    promptTokens,
+    completionTokens,
+    totalTokens: count(counts.totalTokens) ?? promptTokens + completionTokens,
+  };
   const cachedTokens = count(counts.cachedTokens);
   const reasoningTokens = count(counts.reasoningTokens);
   if (cachedTokens !== undefined) usage.cachedTokens = cachedTokens;

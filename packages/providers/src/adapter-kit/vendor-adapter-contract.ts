@@ -36,7 +36,12 @@ export function describeVendorAdapterContract(options: VendorContractOptions): v
       server.script({ text: "Six.", usage: { promptTokens: 21, completionTokens: 3 } });
       const result = await adapter.call(vendorRequest(model));
       expect(adapter.key).toBe(key);
-      expect(result).toEqual({ text: "Six.", finishReason: "stop", usage: expect.objectContaining({ promptTokens: 21, completionTokens: 3, totalTokens: 24 }), model });
+      expect(result).toEqual({
+        text: "Six.",
+        finishReason: "stop",
+        usage: expect.objectContaining({ promptTokens: 21, completionTokens: 3, totalTokens: 24 }),
+        model,
+      });
       expect(server.requests).toHaveLength(1);
       expect(server.requests[0]).toMatchObject({ model, stream: false, clientClosedEarly: false });
     });
@@ -73,7 +78,13 @@ export function describeVendorAdapterContract(options: VendorContractOptions): v
       server.script({ status: 429, retryAfterSeconds: 2 });
       const err = await rejectionOf(adapter.call(vendorRequest(model)));
       expect(err).toBeInstanceOf(ProviderError);
-      expect(err).toMatchObject({ code: "rate_limited", retryable: true, retryAfterMs: 2000, status: 429, provider: key });
+      expect(err).toMatchObject({
+        code: "rate_limited",
+        retryable: true,
+        retryAfterMs: 2000,
+        status: 429,
+        provider: key,
+      });
     });
 
     it("turns a 500 into a retryable server_error, streamed too", async () => {
@@ -81,7 +92,10 @@ export function describeVendorAdapterContract(options: VendorContractOptions): v
       const err = await rejectionOf(adapter.call(vendorRequest(model)));
       expect(err).toMatchObject({ code: "server_error", retryable: true, status: 500 });
       expect((err as Error).message).toContain("upstream exploded");
-      expect(await rejectionOf(adapter.call(vendorRequest(model, { onToken: () => undefined })))).toMatchObject({ code: "server_error", retryable: true });
+      expect(await rejectionOf(adapter.call(vendorRequest(model, { onToken: () => undefined })))).toMatchObject({
+        code: "server_error",
+        retryable: true,
+      });
       // maxRetries 0: the SDK sent each request once.
       expect(server.requests).toHaveLength(2);
     });

@@ -19,10 +19,15 @@ describe("anthropic request mapping", () => {
   });
   afterAll(() => server.close());
   beforeEach(() => server.reset());
-  const adapter = (): ReturnType<typeof createAnthropicAdapter> => createAnthropicAdapter({ apiKey: server.apiKey, baseUrl: server.url });
+  const adapter = (): ReturnType<typeof createAnthropicAdapter> =>
+    createAnthropicAdapter({ apiKey: server.apiKey, baseUrl: server.url });
 
   it("sends the system prompt top-level, alternating turns, and maps every setting", async () => {
-    await adapter().call(vendorRequest("claude-haiku-4-5", { settings: { temperature: 0.2, maxTokens: 300, stopSequences: ["END", "STOP"] } }));
+    await adapter().call(
+      vendorRequest("claude-haiku-4-5", {
+        settings: { temperature: 0.2, maxTokens: 300, stopSequences: ["END", "STOP"] },
+      }),
+    );
     const [request] = server.requests;
     expect(request?.path).toBe("/v1/messages");
     expect(request?.headers["x-api-key"]).toBe(server.apiKey);
@@ -67,7 +72,10 @@ describe("anthropic request mapping", () => {
         ],
       }),
     );
-    expect(server.requests[0]?.body).toMatchObject({ system: "Be brief.\n\nAnswer in French.", messages: [{ role: "user", content: "Context: A.\n\nQuestion?" }] });
+    expect(server.requests[0]?.body).toMatchObject({
+      system: "Be brief.\n\nAnswer in French.",
+      messages: [{ role: "user", content: "Context: A.\n\nQuestion?" }],
+    });
   });
 
   it("counts cache reads inside promptTokens, as core's cost arithmetic expects (Anthropic reports them apart)", async () => {

@@ -4,7 +4,14 @@ import { tokenSink } from "../adapter-kit/token-sink.js";
 import { DEFAULT_VENDOR_TIMEOUT_MS } from "../adapter-kit/vendor-timeout.js";
 import type { ProviderAdapter, ProviderCallRequest, ProviderCallResult } from "../provider-adapter.js";
 import { anthropicMessagesBody } from "./anthropic-request.js";
-import { anthropicErrorMessage, anthropicFinishReason, anthropicText, anthropicUsage, mergeAnthropicUsage, type AnthropicUsageFields } from "./anthropic-response.js";
+import {
+  anthropicErrorMessage,
+  anthropicFinishReason,
+  anthropicText,
+  anthropicUsage,
+  mergeAnthropicUsage,
+  type AnthropicUsageFields,
+} from "./anthropic-response.js";
 
 export const ANTHROPIC_PROVIDER_KEY = "anthropic";
 export const ANTHROPIC_DEFAULT_BASE_URL = "https://api.anthropic.com";
@@ -30,7 +37,10 @@ export function createAnthropicAdapter(options: AnthropicAdapterOptions): Provid
     logLevel: "warn",
   });
 
-  async function complete(request: ProviderCallRequest, body: Anthropic.MessageCreateParamsNonStreaming): Promise<ProviderCallResult> {
+  async function complete(
+    request: ProviderCallRequest,
+    body: Anthropic.MessageCreateParamsNonStreaming,
+  ): Promise<ProviderCallResult> {
     const message = await client.messages.create(body, { signal: request.signal });
     return {
       text: anthropicText(message.content),
@@ -40,7 +50,10 @@ export function createAnthropicAdapter(options: AnthropicAdapterOptions): Provid
     };
   }
 
-  async function stream(request: ProviderCallRequest, body: Anthropic.MessageCreateParamsNonStreaming): Promise<ProviderCallResult> {
+  async function stream(
+    request: ProviderCallRequest,
+    body: Anthropic.MessageCreateParamsNonStreaming,
+  ): Promise<ProviderCallResult> {
     const emit = tokenSink(ANTHROPIC_PROVIDER_KEY, request.signal, request.onToken);
     const events = await client.messages.create({ ...body, stream: true }, { signal: request.signal });
     let text = "";
@@ -68,7 +81,12 @@ export function createAnthropicAdapter(options: AnthropicAdapterOptions): Provid
           break;
       }
     }
-    return { text, finishReason: anthropicFinishReason(stopReason), usage: anthropicUsage(usage), model: model || request.model };
+    return {
+      text,
+      finishReason: anthropicFinishReason(stopReason),
+      usage: anthropicUsage(usage),
+      model: model || request.model,
+    };
   }
 
   return {

@@ -13,7 +13,11 @@ export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
  * Temperature is clamped to Anthropic's 0–1 range; when both temperature and topP are set only
  * temperature is sent (Anthropic: "alter temperature or top_p, but not both"; newer models reject both).
  */
-export function anthropicMessagesBody(model: string, messages: readonly ChatMessage[], settings: StepSettings): Anthropic.MessageCreateParamsNonStreaming {
+export function anthropicMessagesBody(
+  model: string,
+  messages: readonly ChatMessage[],
+  settings: StepSettings,
+): Anthropic.MessageCreateParamsNonStreaming {
   const { system, turns } = splitConversation(messages);
   const body: Anthropic.MessageCreateParamsNonStreaming = {
     model,

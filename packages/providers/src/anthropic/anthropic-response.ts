@@ -46,7 +46,10 @@ export function anthropicUsage(usage: AnthropicUsageFields): TokenUsage {
 /** Merges a message_delta's usage (cumulative counts; null or absent = unchanged) over message_start's. */
 export function mergeAnthropicUsage(start: AnthropicUsageFields, delta: AnthropicUsageFields): AnthropicUsageFields {
   const merged: AnthropicUsageFields = { ...start };
-  for (const [field, value] of Object.entries(delta) as [keyof AnthropicUsageFields, AnthropicUsageFields[keyof AnthropicUsageFields]][]) {
+  for (const [field, value] of Object.entries(delta) as [
+    keyof AnthropicUsageFields,
+    AnthropicUsageFields[keyof AnthropicUsageFields],
+  ][]) {
     if (value !== null && value !== undefined) (merged as Record<string, unknown>)[field] = value;
   }
   return merged;

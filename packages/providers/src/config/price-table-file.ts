@@ -1,5 +1,11 @@
 import { readFileSync } from "node:fs";
-import { DEFAULT_PRICE_TABLE, mergePriceTables, parsePriceTable, ValidationError, type PriceTable } from "@ensemble/core";
+import {
+  DEFAULT_PRICE_TABLE,
+  mergePriceTables,
+  parsePriceTable,
+  ValidationError,
+  type PriceTable,
+} from "@ensemble/core";
 import { ProviderConfigError } from "./provider-env.js";
 
 /**
@@ -13,7 +19,9 @@ export function priceTableFromFile(path: string, base: PriceTable = DEFAULT_PRIC
     text = readFileSync(path, "utf8");
   } catch (err) {
     const code = (err as { code?: unknown }).code;
-    throw new ProviderConfigError(`PRICE_TABLE_FILE: cannot read ${path}${typeof code === "string" ? ` (${code})` : ""}`);
+    throw new ProviderConfigError(
+      `PRICE_TABLE_FILE: cannot read ${path}${typeof code === "string" ? ` (${code})` : ""}`,
+    );
   }
   let json: unknown;
   try {

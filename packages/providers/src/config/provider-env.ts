@@ -16,7 +16,10 @@ export const OpenAICompatibleEndpointSchema = z.strictObject({
   /** The server's OpenAI API root, usually ending in /v1. */
   baseUrl: httpUrl,
   /** The environment variable holding the key; omit for a keyless server. */
-  apiKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name").optional(),
+  apiKeyEnv: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name")
+    .optional(),
   /** Default max_tokens; Azure's v1 API also takes max_completion_tokens. */
   maxTokensField: z.enum(["max_tokens", "max_completion_tokens"]).optional(),
 });
@@ -25,7 +28,8 @@ export type OpenAICompatibleEndpoint = z.infer<typeof OpenAICompatibleEndpointSc
 const EndpointListSchema = z.array(OpenAICompatibleEndpointSchema).superRefine((endpoints, ctx) => {
   const seen = new Set<string>();
   endpoints.forEach((endpoint, index) => {
-    if (seen.has(endpoint.name)) ctx.addIssue({ code: "custom", path: [index, "name"], message: `"${endpoint.name}" is listed twice` });
+    if (seen.has(endpoint.name))
+      ctx.addIssue({ code: "custom", path: [index, "name"], message: `"${endpoint.name}" is listed twice` });
     seen.add(endpoint.name);
   });
 });
@@ -38,7 +42,10 @@ export const OpenAICompatibleEndpointsSchema = z
       return JSON.parse(text);
     } catch {
       // Not JSON.parse's message: it quotes the input, which may hold something secret.
-      ctx.addIssue({ code: "custom", message: 'must be a JSON list such as [{"name":"ollama","baseUrl":"http://127.0.0.1:11434/v1"}]' });
+      ctx.addIssue({
+        code: "custom",
+        message: 'must be a JSON list such as [{"name":"ollama","baseUrl":"http://127.0.0.1:11434/v1"}]',
+      });
       return z.NEVER;
     }
   })
@@ -70,7 +77,11 @@ export class ProviderConfigError extends Error {
 
 /** Parses the provider variables of an environment; empty variables count as unset. */
 export function parseProviderEnv(source: Readonly<Record<string, string | undefined>>): ProviderEnv {
-  const present = Object.fromEntries(Object.entries(source).filter(([name, value]) => name in ProviderEnvSchema.shape && value !== undefined && value !== ""));
+  const present = Object.fromEntries(
+    Object.entries(source).filter(
+      ([name, value]) => name in ProviderEnvSchema.shape && value !== undefined && value !== "",
+    ),
+  );
   const parsed = ProviderEnvSchema.safeParse(present);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${formatIssuePath(issue.path)}: ${issue.message}`).join("; ");
@@ -83,7 +94,8 @@ export function parseProviderEnv(source: Readonly<Record<string, string | undefi
     ["GEMINI_BASE_URL", "GEMINI_API_KEY"],
   ] as const) {
     // A base URL alone would silently configure nothing: say so.
-    if (env[url] && !env[key]) throw new ProviderConfigError(`invalid provider configuration: ${url} is set but ${key} is not`);
+    if (env[url] && !env[key])
+      throw new ProviderConfigError(`invalid provider configuration: ${url} is set but ${key} is not`);
   }
   return env;
 }

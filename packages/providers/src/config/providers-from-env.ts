@@ -14,13 +14,33 @@ import { parseProviderEnv, ProviderConfigError } from "./provider-env.js";
 export function providersFromEnv(source: Readonly<Record<string, string | undefined>>): ProviderAdapter[] {
   const env = parseProviderEnv(source);
   const adapters: ProviderAdapter[] = [];
-  if (env.OPENAI_API_KEY) adapters.push(createOpenAIAdapter({ apiKey: env.OPENAI_API_KEY, ...(env.OPENAI_BASE_URL ? { baseUrl: env.OPENAI_BASE_URL } : {}) }));
-  if (env.ANTHROPIC_API_KEY) adapters.push(createAnthropicAdapter({ apiKey: env.ANTHROPIC_API_KEY, ...(env.ANTHROPIC_BASE_URL ? { baseUrl: env.ANTHROPIC_BASE_URL } : {}) }));
-  if (env.GEMINI_API_KEY) adapters.push(createGoogleAdapter({ apiKey: env.GEMINI_API_KEY, ...(env.GEMINI_BASE_URL ? { baseUrl: env.GEMINI_BASE_URL } : {}) }));
+  if (env.OPENAI_API_KEY)
+    adapters.push(
+      createOpenAIAdapter({
+        apiKey: env.OPENAI_API_KEY,
+        ...(env.OPENAI_BASE_URL ? { baseUrl: env.OPENAI_BASE_URL } : {}),
+      }),
+    );
+  if (env.ANTHROPIC_API_KEY)
+    adapters.push(
+      createAnthropicAdapter({
+        apiKey: env.ANTHROPIC_API_KEY,
+        ...(env.ANTHROPIC_BASE_URL ? { baseUrl: env.ANTHROPIC_BASE_URL } : {}),
+      }),
+    );
+  if (env.GEMINI_API_KEY)
+    adapters.push(
+      createGoogleAdapter({
+        apiKey: env.GEMINI_API_KEY,
+        ...(env.GEMINI_BASE_URL ? { baseUrl: env.GEMINI_BASE_URL } : {}),
+      }),
+    );
   (env.OPENAI_COMPATIBLE_ENDPOINTS ?? []).forEach((endpoint, index) => {
     const apiKey = endpoint.apiKeyEnv ? source[endpoint.apiKeyEnv] : undefined;
     if (endpoint.apiKeyEnv && !apiKey) {
-      throw new ProviderConfigError(`invalid provider configuration: OPENAI_COMPATIBLE_ENDPOINTS[${index}].apiKeyEnv names ${endpoint.apiKeyEnv}, which is not set`);
+      throw new ProviderConfigError(
+        `invalid provider configuration: OPENAI_COMPATIBLE_ENDPOINTS[${index}].apiKeyEnv names ${endpoint.apiKeyEnv}, which is not set`,
+      );
     }
     adapters.push(
       createOpenAICompatibleAdapter({

@@ -8,7 +8,8 @@ import { ProviderError } from "./provider-error.js";
 export function abortedError(provider: string, signal: AbortSignal, cause?: unknown): ProviderError {
   const reason: unknown = signal.reason;
   // By name, not instanceof: AbortSignal.timeout's DOMException may come from another realm.
-  const timedOut = typeof reason === "object" && reason !== null && (reason as { name?: unknown }).name === "TimeoutError";
+  const timedOut =
+    typeof reason === "object" && reason !== null && (reason as { name?: unknown }).name === "TimeoutError";
   return new ProviderError(timedOut ? `${provider}: call timed out` : `${provider}: call cancelled`, {
     code: timedOut ? "timeout" : "cancelled",
     provider,

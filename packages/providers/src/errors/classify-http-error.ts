@@ -32,10 +32,15 @@ function codeForStatus(status: number): ProviderErrorCode {
  * Retry-After. The vendor's `x-should-retry: true|false` (OpenAI, Anthropic) overrides the
  * status, as their own SDKs do.
  */
-export function classifyHttpStatus(status: number, headers?: HttpHeaders, now: number = Date.now()): HttpErrorClassification {
+export function classifyHttpStatus(
+  status: number,
+  headers?: HttpHeaders,
+  now: number = Date.now(),
+): HttpErrorClassification {
   const code = codeForStatus(status);
   const shouldRetry = readHeader(headers, "x-should-retry");
-  const retryable = shouldRetry === "true" ? true : shouldRetry === "false" ? false : isRetryableCode(code) || status === 409;
+  const retryable =
+    shouldRetry === "true" ? true : shouldRetry === "false" ? false : isRetryableCode(code) || status === 409;
   if (!retryable) return { code, retryable };
   const retryAfterMs = parseRetryAfterMs(headers, now);
   return retryAfterMs === undefined ? { code, retryable } : { code, retryable, retryAfterMs };
@@ -56,7 +61,13 @@ export interface ToProviderErrorOptions {
 }
 
 // Node and undici error codes of a request that never got an answer.
-const TIMEOUT_CODES = new Set(["ETIMEDOUT", "ESOCKETTIMEDOUT", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
+const TIMEOUT_CODES = new Set([
+  "ETIMEDOUT",
+  "ESOCKETTIMEDOUT",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+]);
 const CONNECTION_CODES = new Set([
   "ECONNRESET",
   "ECONNREFUSED",
@@ -75,7 +86,16 @@ const TIMEOUT_NAMES = new Set(["TimeoutError", "APIConnectionTimeoutError"]);
 const CONNECTION_NAMES = new Set(["APIConnectionError", "FetchError"]);
 const MAX_CAUSE_DEPTH = 5;
 
-type ErrorLike = { name?: unknown; message?: unknown; code?: unknown; cause?: unknown; status?: unknown; statusCode?: unknown; headers?: unknown; response?: unknown };
+type ErrorLike = {
+  name?: unknown;
+  message?: unknown;
+  code?: unknown;
+  cause?: unknown;
+  status?: unknown;
+  statusCode?: unknown;
+  headers?: unknown;
+  response?: unknown;
+};
 
 function asObject(value: unknown): ErrorLike | undefined {
   return typeof value === "object" && value !== null ? value : undefined;
@@ -94,7 +114,9 @@ function causeChain(err: unknown): ErrorLike[] {
 
 function httpStatusOf(err: ErrorLike): { status: number; headers?: HttpHeaders } | undefined {
   const response = asObject(err.response);
-  const status = [err.status, err.statusCode, response?.status].find((s): s is number => typeof s === "number" && Number.isInteger(s));
+  const status = [err.status, err.statusCode, response?.status].find(
+    (s): s is number => typeof s === "number" && Number.isInteger(s),
+  );
   if (status === undefined || status < 100 || status > 599) return undefined;
   const headers = asObject(err.headers) ?? asObject(response?.headers);
   return headers ? { status, headers: headers as HttpHeaders } : { status };
@@ -146,12 +168,22 @@ export function toProviderError(provider: string, err: unknown, options: ToProvi
     });
   }
   const network = networkCode(chain);
-  if (network === "cancelled") return new ProviderError(`${provider}: call cancelled: ${message}`, { code: "cancelled", provider, cause: err });
-  if (network === "timeout") return new ProviderError(`${provider}: call timed out: ${message}`, { code: "timeout", provider, cause: err });
+  if (network === "cancelled")
+    return new ProviderError(`${provider}: call cancelled: ${message}`, { code: "cancelled", provider, cause: err });
+  if (network === "timeout")
+    return new ProviderError(`${provider}: call timed out: ${message}`, { code: "timeout", provider, cause: err });
   if (network === "connection_error") {
     // fetch's "fetch failed" says nothing; the socket error in its cause says what happened.
     const detail = chain.map((e) => (typeof e.code === "string" ? e.code : undefined)).find(Boolean);
-    return new ProviderError(`${provider}: connection failed: ${message}${detail ? ` (${detail})` : ""}`, { code: "connection_error", provider, cause: err });
+    return new ProviderError(`${provider}: connection failed: ${message}${detail ? ` (${detail})` : ""}`, {
+      code: "connection_error",
+      provider,
+      cause: err,
+    });
   }
-  return new ProviderError(`${provider}: unexpected error: ${message}`, { code: "invalid_response", provider, cause: err });
+  return new ProviderError(`${provider}: unexpected error: ${message}`, {
+    code: "invalid_response",
+    provider,
+    cause: err,
+  });
 }

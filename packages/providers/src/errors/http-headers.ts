@@ -7,7 +7,8 @@ export type HttpHeaders = { get(name: string): string | null } | Readonly<Record
 /** One header's value, case-insensitively; the first of repeated values. */
 export function readHeader(headers: HttpHeaders | undefined, name: string): string | undefined {
   if (!headers) return undefined;
-  if (typeof headers.get === "function") return (headers as { get(name: string): string | null }).get(name) ?? undefined;
+  if (typeof headers.get === "function")
+    return (headers as { get(name: string): string | null }).get(name) ?? undefined;
   const wanted = name.toLowerCase();
   for (const [key, value] of Object.entries(headers)) {
     if (key.toLowerCase() !== wanted) continue;

@@ -13,7 +13,10 @@ describe("redactSecrets", () => {
     [`Incorrect API key provided: ${OPENAI_KEY}.`, "Incorrect API key provided: sk-[REDACTED]."],
     [`bad key ${LEGACY_OPENAI_KEY}`, "bad key sk-[REDACTED]"],
     [`invalid x-api-key ${ANTHROPIC_KEY}`, "invalid x-api-key sk-ant-[REDACTED]"],
-    [`GET https://generativelanguage.googleapis.com/v1beta/models?key=${GOOGLE_KEY}&alt=sse`, "GET https://generativelanguage.googleapis.com/v1beta/models?key=[REDACTED]&alt=sse"],
+    [
+      `GET https://generativelanguage.googleapis.com/v1beta/models?key=${GOOGLE_KEY}&alt=sse`,
+      "GET https://generativelanguage.googleapis.com/v1beta/models?key=[REDACTED]&alt=sse",
+    ],
     [`key ${GOOGLE_KEY} expired`, "key AIza[REDACTED] expired"],
     ["Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig", "Authorization: Bearer [REDACTED]"],
     ['{"api-key": "0123456789abcdef"}', '{"api-key": "[REDACTED]"}'],
@@ -32,7 +35,12 @@ describe("ProviderError redaction", () => {
   it("never carries a key in its message, stack, JSON or cause", () => {
     for (const key of ALL_KEYS) {
       const cause = new Error(`401 Incorrect API key provided: ${key}`);
-      const err = new ProviderError(`openai: HTTP 401: ${cause.message}`, { code: "unauthorized", provider: "openai", status: 401, cause });
+      const err = new ProviderError(`openai: HTTP 401: ${cause.message}`, {
+        code: "unauthorized",
+        provider: "openai",
+        status: 401,
+        cause,
+      });
       expect(err.message).not.toContain(key);
       expect(err.stack).not.toContain(key);
       expect(JSON.stringify(err)).not.toContain(key);
@@ -54,7 +62,13 @@ describe("ProviderError redaction", () => {
   });
 
   it("serializes to the safe fields only", () => {
-    const err = new ProviderError("slow down", { code: "rate_limited", provider: "anthropic", status: 429, retryAfterMs: 1000, cause: new Error("x") });
+    const err = new ProviderError("slow down", {
+      code: "rate_limited",
+      provider: "anthropic",
+      status: 429,
+      retryAfterMs: 1000,
+      cause: new Error("x"),
+    });
     expect(JSON.parse(JSON.stringify(err))).toEqual({
       name: "ProviderError",
       code: "rate_limited",

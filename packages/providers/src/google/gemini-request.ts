@@ -3,9 +3,15 @@ import type { Content, GenerateContentConfig } from "@google/genai";
 import { splitConversation } from "../adapter-kit/chat-turns.js";
 
 /** Gemini's contents and config: system messages become `systemInstruction`, roles are `user` and `model`. */
-export function geminiRequest(messages: readonly ChatMessage[], settings: StepSettings): { contents: Content[]; config: GenerateContentConfig } {
+export function geminiRequest(
+  messages: readonly ChatMessage[],
+  settings: StepSettings,
+): { contents: Content[]; config: GenerateContentConfig } {
   const { system, turns } = splitConversation(messages);
-  const contents = turns.map((t): Content => ({ role: t.role === "assistant" ? "model" : "user", parts: [{ text: t.content }] }));
+  const contents = turns.map((t): Content => ({
+    role: t.role === "assistant" ? "model" : "user",
+    parts: [{ text: t.content }],
+  }));
   const config: GenerateContentConfig = {};
   if (system !== undefined) config.systemInstruction = system;
   if (settings.temperature !== undefined) config.temperature = settings.temperature;

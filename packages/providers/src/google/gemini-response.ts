@@ -3,7 +3,16 @@ import type { GenerateContentResponse, GenerateContentResponseUsageMetadata } fr
 import { tokenUsage } from "../adapter-kit/token-usage.js";
 import type { FinishReason } from "../provider-adapter.js";
 
-const FILTERED = new Set(["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"]);
+const FILTERED = new Set([
+  "SAFETY",
+  "RECITATION",
+  "BLOCKLIST",
+  "PROHIBITED_CONTENT",
+  "SPII",
+  "IMAGE_SAFETY",
+  "IMAGE_PROHIBITED_CONTENT",
+  "IMAGE_RECITATION",
+]);
 
 export function geminiFinishReason(reason: string | undefined): FinishReason {
   if (reason === "STOP") return "stop";

@@ -19,10 +19,15 @@ describe("google request mapping", () => {
   });
   afterAll(() => server.close());
   beforeEach(() => server.reset());
-  const adapter = (): ReturnType<typeof createGoogleAdapter> => createGoogleAdapter({ apiKey: server.apiKey, baseUrl: server.url });
+  const adapter = (): ReturnType<typeof createGoogleAdapter> =>
+    createGoogleAdapter({ apiKey: server.apiKey, baseUrl: server.url });
 
   it("sends systemInstruction, user/model roles and the settings as generationConfig, the key in a header", async () => {
-    await adapter().call(vendorRequest("gemini-2.5-pro", { settings: { temperature: 0.4, maxTokens: 256, topP: 0.8, stopSequences: ["END"] } }));
+    await adapter().call(
+      vendorRequest("gemini-2.5-pro", {
+        settings: { temperature: 0.4, maxTokens: 256, topP: 0.8, stopSequences: ["END"] },
+      }),
+    );
     const [request] = server.requests;
     expect(request?.path).toBe("/v1beta/models/gemini-2.5-pro:generateContent");
     expect(request?.headers["x-goog-api-key"]).toBe(server.apiKey);
@@ -40,7 +45,11 @@ describe("google request mapping", () => {
 
   it("streams from streamGenerateContent with alt=sse", async () => {
     await adapter().call(vendorRequest("gemini-2.5-flash", { onToken: () => undefined }));
-    expect(server.requests[0]).toMatchObject({ path: "/v1beta/models/gemini-2.5-flash:streamGenerateContent", query: { alt: "sse" }, stream: true });
+    expect(server.requests[0]).toMatchObject({
+      path: "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+      query: { alt: "sse" },
+      stream: true,
+    });
   });
 
   it("counts thinking tokens inside completionTokens (Gemini reports them apart from the candidates)", async () => {
@@ -51,13 +60,29 @@ describe("google request mapping", () => {
 
   it("maps a SAFETY finish to content_filter", async () => {
     server.script({ text: "", finishReason: "content_filter" });
-    expect(await adapter().call(vendorRequest("gemini-2.5-flash"))).toMatchObject({ text: "", finishReason: "content_filter" });
+    expect(await adapter().call(vendorRequest("gemini-2.5-flash"))).toMatchObject({
+      text: "",
+      finishReason: "content_filter",
+    });
   });
 
   it("reads the vendor message and RetryInfo out of the SDK's error text", () => {
-    const body = { error: { code: 429, message: "Quota exceeded", status: "RESOURCE_EXHAUSTED", details: [{ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: "31.5s" }] } };
-    expect(describeGeminiError(new Error(JSON.stringify(body)))).toEqual({ vendorMessage: "Quota exceeded", retryAfterMs: 31_500 });
-    expect(describeGeminiError(new Error(`got status: RESOURCE_EXHAUSTED. ${JSON.stringify(body)}`))).toEqual({ vendorMessage: "Quota exceeded", retryAfterMs: 31_500 });
+    const body = {
+      error: {
+        code: 429,
+        message: "Quota exceeded",
+        status: "RESOURCE_EXHAUSTED",
+        details: [{ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: "31.5s" }],
+      },
+    };
+    expect(describeGeminiError(new Error(JSON.stringify(body)))).toEqual({
+      vendorMessage: "Quota exceeded",
+      retryAfterMs: 31_500,
+    });
+    expect(describeGeminiError(new Error(`got status: RESOURCE_EXHAUSTED. ${JSON.stringify(body)}`))).toEqual({
+      vendorMessage: "Quota exceeded",
+      retryAfterMs: 31_500,
+    });
     expect(describeGeminiError(new Error("fetch failed"))).toEqual({});
   });
 });

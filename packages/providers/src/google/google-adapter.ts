@@ -47,7 +47,13 @@ export function createGoogleAdapter(options: GoogleAdapterOptions): ProviderAdap
     },
   });
 
-  function result(request: ProviderCallRequest, text: string, finishReason: FinishReason | undefined, usage: GenerateContentResponseUsageMetadata | undefined, modelVersion: string | undefined): ProviderCallResult {
+  function result(
+    request: ProviderCallRequest,
+    text: string,
+    finishReason: FinishReason | undefined,
+    usage: GenerateContentResponseUsageMetadata | undefined,
+    modelVersion: string | undefined,
+  ): ProviderCallResult {
     return {
       text,
       finishReason: finishReason ?? "other",
@@ -58,14 +64,22 @@ export function createGoogleAdapter(options: GoogleAdapterOptions): ProviderAdap
 
   async function complete(request: ProviderCallRequest, abortSignal: AbortSignal): Promise<ProviderCallResult> {
     const { contents, config } = geminiRequest(request.messages, request.settings);
-    const response = await client.models.generateContent({ model: request.model, contents, config: { ...config, abortSignal } });
+    const response = await client.models.generateContent({
+      model: request.model,
+      contents,
+      config: { ...config, abortSignal },
+    });
     return result(request, geminiText(response), geminiFinish(response), response.usageMetadata, response.modelVersion);
   }
 
   async function stream(request: ProviderCallRequest, abortSignal: AbortSignal): Promise<ProviderCallResult> {
     const emit = tokenSink(GOOGLE_PROVIDER_KEY, request.signal, request.onToken);
     const { contents, config } = geminiRequest(request.messages, request.settings);
-    const chunks = await client.models.generateContentStream({ model: request.model, contents, config: { ...config, abortSignal } });
+    const chunks = await client.models.generateContentStream({
+      model: request.model,
+      contents,
+      config: { ...config, abortSignal },
+    });
     let text = "";
     let finishReason: FinishReason | undefined;
     let usage: GenerateContentResponseUsageMetadata | undefined;
@@ -93,8 +107,9 @@ export function createGoogleAdapter(options: GoogleAdapterOptions): ProviderAdap
       const onAbort = (): void => connection.abort(request.signal.reason);
       request.signal.addEventListener("abort", onAbort, { once: true });
       try {
-        return await runVendorCall({ provider: GOOGLE_PROVIDER_KEY, signal: request.signal, describeError: describeGeminiError }, () =>
-          request.onToken ? stream(request, connection.signal) : complete(request, connection.signal),
+        return await runVendorCall(
+          { provider: GOOGLE_PROVIDER_KEY, signal: request.signal, describeError: describeGeminiError },
+          () => (request.onToken ? stream(request, connection.signal) : complete(request, connection.signal)),
         );
       } finally {
         request.signal.removeEventListener("abort", onAbort);

@@ -7,7 +7,8 @@ describeVendorAdapterContract({
   key: "vllm",
   model: "meta-llama/Llama-3.1-8B-Instruct",
   startServer: () => startFakeOpenAI(),
-  createAdapter: (server, apiKey) => createOpenAICompatibleAdapter({ name: "vllm", baseUrl: server.url, apiKey: apiKey ?? server.apiKey }),
+  createAdapter: (server, apiKey) =>
+    createOpenAICompatibleAdapter({ name: "vllm", baseUrl: server.url, apiKey: apiKey ?? server.apiKey }),
   unauthorizedMessage: "Incorrect API key provided",
 });
 
@@ -31,13 +32,27 @@ describe("openai-compatible endpoints", () => {
 
   it("sends max_tokens (what compatible servers read) and every sampling setting, whatever the model name", async () => {
     const adapter = createOpenAICompatibleAdapter({ name: "local", baseUrl: keyless.url });
-    await adapter.call(vendorRequest("o3-distill", { settings: { temperature: 0.5, maxTokens: 64, topP: 0.7, stopSequences: ["\n\n"] } }));
-    expect(keyless.requests[0]?.body).toMatchObject({ model: "o3-distill", temperature: 0.5, max_tokens: 64, top_p: 0.7, stop: ["\n\n"] });
+    await adapter.call(
+      vendorRequest("o3-distill", {
+        settings: { temperature: 0.5, maxTokens: 64, topP: 0.7, stopSequences: ["\n\n"] },
+      }),
+    );
+    expect(keyless.requests[0]?.body).toMatchObject({
+      model: "o3-distill",
+      temperature: 0.5,
+      max_tokens: 64,
+      top_p: 0.7,
+      stop: ["\n\n"],
+    });
     expect(keyless.requests[0]?.body).not.toHaveProperty("max_completion_tokens");
   });
 
   it("can send max_completion_tokens instead (Azure OpenAI's v1 API)", async () => {
-    const adapter = createOpenAICompatibleAdapter({ name: "azure", baseUrl: keyless.url, maxTokensField: "max_completion_tokens" });
+    const adapter = createOpenAICompatibleAdapter({
+      name: "azure",
+      baseUrl: keyless.url,
+      maxTokensField: "max_completion_tokens",
+    });
     await adapter.call(vendorRequest("gpt-4o", { settings: { maxTokens: 64 } }));
     expect(keyless.requests[0]?.body).toMatchObject({ max_completion_tokens: 64 });
   });
@@ -52,11 +67,17 @@ describe("openai-compatible endpoints", () => {
   });
 
   it("refuses a provider name flows could not address", () => {
-    expect(() => createOpenAICompatibleAdapter({ name: "My Server", baseUrl: keyless.url })).toThrow('invalid provider name "My Server"');
+    expect(() => createOpenAICompatibleAdapter({ name: "My Server", baseUrl: keyless.url })).toThrow(
+      'invalid provider name "My Server"',
+    );
   });
 
   it("reports a server that is not listening as a retryable connection_error", async () => {
     const adapter = createOpenAICompatibleAdapter({ name: "down", baseUrl: "http://127.0.0.1:9/v1" });
-    await expect(adapter.call(vendorRequest("m"))).rejects.toMatchObject({ code: "connection_error", retryable: true, provider: "down" });
+    await expect(adapter.call(vendorRequest("m"))).rejects.toMatchObject({
+      code: "connection_error",
+      retryable: true,
+      provider: "down",
+    });
   });
 });

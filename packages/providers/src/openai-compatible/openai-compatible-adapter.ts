@@ -21,7 +21,17 @@ export interface OpenAICompatibleAdapterOptions {
  * key, with every setting passed through (no reasoning-model rules: the server decides).
  */
 export function createOpenAICompatibleAdapter(options: OpenAICompatibleAdapterOptions): ProviderAdapter {
-  if (!PROVIDER_KEY_PATTERN.test(options.name)) throw new Error(`invalid provider name "${options.name}": use lower-case letters, digits, - and _`);
-  const client = createOpenAIClient({ apiKey: options.apiKey, baseUrl: options.baseUrl, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) });
-  return createOpenAIChatAdapter({ key: options.name, client, maxTokensField: options.maxTokensField ?? "max_tokens", openAIModelRules: false });
+  if (!PROVIDER_KEY_PATTERN.test(options.name))
+    throw new Error(`invalid provider name "${options.name}": use lower-case letters, digits, - and _`);
+  const client = createOpenAIClient({
+    apiKey: options.apiKey,
+    baseUrl: options.baseUrl,
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+  });
+  return createOpenAIChatAdapter({
+    key: options.name,
+    client,
+    maxTokensField: options.maxTokensField ?? "max_tokens",
+    openAIModelRules: false,
+  });
 }

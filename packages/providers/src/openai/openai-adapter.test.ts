@@ -22,7 +22,9 @@ describe("openai request mapping", () => {
 
   it("sends the messages as they are (system role included) and maps every setting", async () => {
     const adapter = createOpenAIAdapter({ apiKey: server.apiKey, baseUrl: server.url });
-    await adapter.call(vendorRequest("gpt-4.1", { settings: { temperature: 0.3, maxTokens: 200, topP: 0.9, stopSequences: ["END"] } }));
+    await adapter.call(
+      vendorRequest("gpt-4.1", { settings: { temperature: 0.3, maxTokens: 200, topP: 0.9, stopSequences: ["END"] } }),
+    );
     const [request] = server.requests;
     expect(request?.path).toBe("/v1/chat/completions");
     expect(request?.headers.authorization).toBe(`Bearer ${server.apiKey}`);
@@ -50,7 +52,9 @@ describe("openai request mapping", () => {
 
   it("drops temperature, top_p and stop for reasoning models, which reject them, and keeps the token cap", async () => {
     const adapter = createOpenAIAdapter({ apiKey: server.apiKey, baseUrl: server.url });
-    await adapter.call(vendorRequest("o4-mini", { settings: { temperature: 0.3, maxTokens: 500, topP: 0.9, stopSequences: ["END"] } }));
+    await adapter.call(
+      vendorRequest("o4-mini", { settings: { temperature: 0.3, maxTokens: 500, topP: 0.9, stopSequences: ["END"] } }),
+    );
     const body = server.requests[0]?.body as Record<string, unknown>;
     expect(body.max_completion_tokens).toBe(500);
     expect(body).not.toHaveProperty("temperature");

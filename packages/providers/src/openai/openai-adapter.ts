@@ -15,6 +15,15 @@ export interface OpenAIAdapterOptions {
 
 /** The `openai` provider: Chat Completions on api.openai.com (or a proxy of it). */
 export function createOpenAIAdapter(options: OpenAIAdapterOptions): ProviderAdapter {
-  const client = createOpenAIClient({ apiKey: options.apiKey, baseUrl: options.baseUrl ?? OPENAI_DEFAULT_BASE_URL, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) });
-  return createOpenAIChatAdapter({ key: OPENAI_PROVIDER_KEY, client, maxTokensField: "max_completion_tokens", openAIModelRules: true });
+  const client = createOpenAIClient({
+    apiKey: options.apiKey,
+    baseUrl: options.baseUrl ?? OPENAI_DEFAULT_BASE_URL,
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+  });
+  return createOpenAIChatAdapter({
+    key: OPENAI_PROVIDER_KEY,
+    client,
+    maxTokensField: "max_completion_tokens",
+    openAIModelRules: true,
+  });
 }

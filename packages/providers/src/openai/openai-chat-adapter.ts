@@ -23,7 +23,10 @@ export interface OpenAIChatAdapterOptions {
 export function createOpenAIChatAdapter(options: OpenAIChatAdapterOptions): ProviderAdapter {
   const { key, client } = options;
 
-  async function complete(request: ProviderCallRequest, body: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming): Promise<ProviderCallResult> {
+  async function complete(
+    request: ProviderCallRequest,
+    body: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming,
+  ): Promise<ProviderCallResult> {
     const completion = await client.chat.completions.create(body, { signal: request.signal });
     const choice = completion.choices[0];
     const text = choice?.message.content ?? "";
@@ -35,9 +38,15 @@ export function createOpenAIChatAdapter(options: OpenAIChatAdapterOptions): Prov
     };
   }
 
-  async function stream(request: ProviderCallRequest, body: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming): Promise<ProviderCallResult> {
+  async function stream(
+    request: ProviderCallRequest,
+    body: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming,
+  ): Promise<ProviderCallResult> {
     const emit = tokenSink(key, request.signal, request.onToken);
-    const chunks = await client.chat.completions.create({ ...body, stream: true, stream_options: { include_usage: true } }, { signal: request.signal });
+    const chunks = await client.chat.completions.create(
+      { ...body, stream: true, stream_options: { include_usage: true } },
+      { signal: request.signal },
+    );
     let text = "";
     let finishReason: string | null | undefined;
     let usage: OpenAI.CompletionUsage | undefined;
@@ -67,12 +76,17 @@ export function createOpenAIChatAdapter(options: OpenAIChatAdapterOptions): Prov
     key,
     call(request) {
       const samplingSupported = !(options.openAIModelRules && isOpenAIReasoningModel(request.model));
-      const body = openAIChatBody(request.model, request.messages, request.settings, { maxTokensField: options.maxTokensField, samplingSupported });
+      const body = openAIChatBody(request.model, request.messages, request.settings, {
+        maxTokensField: options.maxTokensField,
+        samplingSupported,
+      });
       const describeError = (err: unknown): { vendorMessage?: string } => {
         const vendorMessage = openAIErrorMessage(err);
         return vendorMessage ? { vendorMessage } : {};
       };
-      return runVendorCall({ provider: key, signal: request.signal, describeError }, () => (request.onToken ? stream(request, body) : complete(request, body)));
+      return runVendorCall({ provider: key, signal: request.signal, describeError }, () =>
+        request.onToken ? stream(request, body) : complete(request, body),
+      );
     },
   };
 }

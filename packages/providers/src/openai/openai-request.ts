@@ -20,7 +20,12 @@ export function isOpenAIReasoningModel(model: string): boolean {
 }
 
 /** The Chat Completions body (without `stream`) for a call: messages as they are, settings mapped. */
-export function openAIChatBody(model: string, messages: readonly ChatMessage[], settings: StepSettings, options: OpenAIRequestOptions): OpenAI.Chat.ChatCompletionCreateParamsNonStreaming {
+export function openAIChatBody(
+  model: string,
+  messages: readonly ChatMessage[],
+  settings: StepSettings,
+  options: OpenAIRequestOptions,
+): OpenAI.Chat.ChatCompletionCreateParamsNonStreaming {
   const body: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming = {
     model,
     messages: messages.map((m): OpenAI.Chat.ChatCompletionMessageParam => ({ role: m.role, content: m.content })),

@@ -40,7 +40,9 @@ function echo(request: ProviderCallRequest): SimResponse {
 }
 
 function score(sim: SimModel, request: ProviderCallRequest): SimResponse {
-  const values = requireStringParam(sim, "values").split(",").map((v) => v.trim());
+  const values = requireStringParam(sim, "values")
+    .split(",")
+    .map((v) => v.trim());
   const bad = values.find((v) => v === "" || !Number.isFinite(Number(v)));
   if (bad !== undefined) throw simBadRequest(sim.model, `values must be comma-separated numbers, got "${bad}"`);
   // Iterations are 1-based; a step outside a loop (iteration 0) gets the first value.
@@ -57,13 +59,16 @@ function fail(sim: SimModel, request: ProviderCallRequest): SimResponse {
   const retryAfterMs = readNumberParam(sim, "retryAfterMs", { integer: true });
   if (request.trace.attempt >= times) return echo(request);
   const status = FAIL_STATUSES[code];
-  const error = new ProviderError(`sim: simulated ${code} on attempt ${request.trace.attempt} (the first ${times} fail)`, {
-    code,
-    provider: SIM_PROVIDER_KEY,
-    retryable: isRetryableCode(code),
-    ...(status === undefined ? {} : { status }),
-    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-  });
+  const error = new ProviderError(
+    `sim: simulated ${code} on attempt ${request.trace.attempt} (the first ${times} fail)`,
+    {
+      code,
+      provider: SIM_PROVIDER_KEY,
+      retryable: isRetryableCode(code),
+      ...(status === undefined ? {} : { status }),
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    },
+  );
   return { kind: "error", error };
 }
 
@@ -85,7 +90,10 @@ export const SIM_BEHAVIOUR_NAMES = Object.keys(SIM_BEHAVIOURS) as SimBehaviourNa
 /** The behaviour a model string names, with its query checked: typos fail loudly rather than being ignored. */
 export function findSimBehaviour(sim: SimModel): SimBehaviour {
   if (!Object.hasOwn(SIM_BEHAVIOURS, sim.behaviour)) {
-    throw simBadRequest(sim.model, `unknown sim behaviour "${sim.behaviour}"; valid behaviours: ${SIM_BEHAVIOUR_NAMES.join(", ")}`);
+    throw simBadRequest(
+      sim.model,
+      `unknown sim behaviour "${sim.behaviour}"; valid behaviours: ${SIM_BEHAVIOUR_NAMES.join(", ")}`,
+    );
   }
   const behaviour: SimBehaviour = SIM_BEHAVIOURS[sim.behaviour as SimBehaviourName];
   for (const name of sim.params.keys()) {

@@ -19,7 +19,11 @@ export function parseSimModel(model: string): SimModel {
 
 /** A sim model string the simulator cannot run: the step's definition is wrong, so never retryable. */
 export function simBadRequest(model: string, problem: string): ProviderError {
-  return new ProviderError(`sim model "${model}": ${problem}`, { code: "bad_request", provider: SIM_PROVIDER_KEY, status: 400 });
+  return new ProviderError(`sim model "${model}": ${problem}`, {
+    code: "bad_request",
+    provider: SIM_PROVIDER_KEY,
+    status: 400,
+  });
 }
 
 export interface NumberParamOptions {
@@ -35,7 +39,10 @@ export function readNumberParam(sim: SimModel, name: string, options: NumberPara
   const min = options.min ?? 0;
   const value = raw.trim() === "" ? Number.NaN : Number(raw);
   if (!Number.isFinite(value) || value < min || (options.integer === true && !Number.isInteger(value))) {
-    throw simBadRequest(sim.model, `${name} must be ${options.integer ? "an integer" : "a number"} >= ${min}, got "${raw}"`);
+    throw simBadRequest(
+      sim.model,
+      `${name} must be ${options.integer ? "an integer" : "a number"} >= ${min}, got "${raw}"`,
+    );
   }
   return value;
 }

@@ -53,7 +53,12 @@ describe("sim provider", () => {
 
   it("fail?times=2 fails attempts 0 and 1, then answers like echo on attempt 2", async () => {
     for (const attempt of [0, 1]) {
-      expect(await callError("fail?times=2", { attempt })).toMatchObject({ code: "server_error", retryable: true, status: 500, provider: "sim" });
+      expect(await callError("fail?times=2", { attempt })).toMatchObject({
+        code: "server_error",
+        retryable: true,
+        status: 500,
+        provider: "sim",
+      });
     }
     const request = simRequest("fail?times=2");
     const result = await sim.call({ ...request, trace: { ...request.trace, attempt: 2 } });
@@ -71,7 +76,10 @@ describe("sim provider", () => {
   });
 
   it("fail carries retryAfterMs", async () => {
-    expect(await callError("fail?code=rate_limited&retryAfterMs=1500")).toMatchObject({ code: "rate_limited", retryAfterMs: 1500 });
+    expect(await callError("fail?code=rate_limited&retryAfterMs=1500")).toMatchObject({
+      code: "rate_limited",
+      retryAfterMs: 1500,
+    });
   });
 
   it("slow is echo after its default latency, or the one the model gives", async () => {
@@ -93,7 +101,9 @@ describe("sim provider", () => {
   it("rejects an unknown behaviour, naming the model and the valid behaviours", async () => {
     const err = await callError("gpt-4o");
     expect(err).toMatchObject({ code: "bad_request", retryable: false });
-    expect(err.message).toBe('sim model "gpt-4o": unknown sim behaviour "gpt-4o"; valid behaviours: echo, text, label, score, fail, hang, slow');
+    expect(err.message).toBe(
+      'sim model "gpt-4o": unknown sim behaviour "gpt-4o"; valid behaviours: echo, text, label, score, fail, hang, slow',
+    );
   });
 
   it.each([

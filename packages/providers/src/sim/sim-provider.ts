@@ -29,7 +29,8 @@ export function createSimProvider(options: SimProviderOptions = {}): ProviderAda
     if (signal.aborted) throw abortedError(SIM_PROVIDER_KEY, signal);
     const sim = parseSimModel(request.model);
     const behaviour = findSimBehaviour(sim);
-    const latencyMs = readNumberParam(sim, "latencyMs") ?? Math.max(defaults.latencyMs, behaviour.defaultLatencyMs ?? 0);
+    const latencyMs =
+      readNumberParam(sim, "latencyMs") ?? Math.max(defaults.latencyMs, behaviour.defaultLatencyMs ?? 0);
     const tokensPerSecond = readNumberParam(sim, "tokensPerSecond") ?? defaults.tokensPerSecond;
     // Decided before waiting, so a bad model string fails at once rather than after the latency.
     const response = behaviour.respond(sim, request);
@@ -38,7 +39,13 @@ export function createSimProvider(options: SimProviderOptions = {}): ProviderAda
     if (latencyMs > 0) await waitMs(latencyMs, signal, SIM_PROVIDER_KEY);
     if (response.kind === "error") throw response.error;
     const { text } = response;
-    await streamDeltas(splitIntoDeltas(text), { onToken: request.onToken, signal, provider: SIM_PROVIDER_KEY, tokensPerSecond, now });
+    await streamDeltas(splitIntoDeltas(text), {
+      onToken: request.onToken,
+      signal,
+      provider: SIM_PROVIDER_KEY,
+      tokensPerSecond,
+      now,
+    });
     return { text, finishReason: "stop", usage: estimateUsage(request.messages, text), model: request.model };
   }
 

@@ -6,7 +6,11 @@ import { splitIntoDeltas } from "./stream-deltas.js";
 const LONG_TEXT = encodeURIComponent(Array.from({ length: 40 }, (_, i) => `word${i}`).join(" "));
 
 /** Starts a call, aborts it after `abortAfterMs`, and measures how long the rejection took. */
-async function abortDuring(model: string, abortAfterMs: number, reason?: unknown): Promise<{ error: unknown; lagMs: number; deltas: string[] }> {
+async function abortDuring(
+  model: string,
+  abortAfterMs: number,
+  reason?: unknown,
+): Promise<{ error: unknown; lagMs: number; deltas: string[] }> {
   const controller = new AbortController();
   const deltas: string[] = [];
   const sim = createSimProvider();
@@ -39,7 +43,9 @@ describe("sim streaming", () => {
 
   it("streams deltas in order that join to the text, all at once by default", async () => {
     const deltas: string[] = [];
-    const result = await createSimProvider().call(simRequest(`text?value=${LONG_TEXT}`, { onToken: (d) => deltas.push(d) }));
+    const result = await createSimProvider().call(
+      simRequest(`text?value=${LONG_TEXT}`, { onToken: (d) => deltas.push(d) }),
+    );
     expect(deltas).toHaveLength(40);
     expect(deltas[0]).toBe("word0");
     expect(deltas[39]).toBe(" word39");
@@ -50,7 +56,9 @@ describe("sim streaming", () => {
     const times: number[] = [];
     const started = Date.now();
     // 5 deltas at 100/s: the last is due 40 ms after the first.
-    const result = await createSimProvider({ tokensPerSecond: 100 }).call(simRequest("text?value=a%20b%20c%20d%20e", { onToken: () => times.push(Date.now() - started) }));
+    const result = await createSimProvider({ tokensPerSecond: 100 }).call(
+      simRequest("text?value=a%20b%20c%20d%20e", { onToken: () => times.push(Date.now() - started) }),
+    );
     expect(result.text).toBe("a b c d e");
     expect(times).toHaveLength(5);
     expect(times[4]).toBeGreaterThanOrEqual(35);
@@ -102,7 +110,9 @@ describe("sim streaming", () => {
   it("rejects at once when the signal is already aborted", async () => {
     const controller = new AbortController();
     controller.abort();
-    await expect(createSimProvider().call(simRequest("echo", { signal: controller.signal }))).rejects.toMatchObject({ code: "cancelled" });
+    await expect(createSimProvider().call(simRequest("echo", { signal: controller.signal }))).rejects.toMatchObject({
+      code: "cancelled",
+    });
   });
 
   it("stops a synchronous stream when onToken aborts", async () => {

@@ -33,10 +33,12 @@ function parse(body: unknown, version: string | undefined): ParsedCall | { inval
   if (!isObject(body)) return { invalid: "There was an issue with your request body: invalid JSON" };
   if (typeof body.model !== "string" || !body.model) return { invalid: "model: Field required" };
   if (typeof body.max_tokens !== "number") return { invalid: "max_tokens: Field required" };
-  if (!Array.isArray(body.messages) || body.messages.length === 0) return { invalid: "messages: at least one message is required" };
+  if (!Array.isArray(body.messages) || body.messages.length === 0)
+    return { invalid: "messages: at least one message is required" };
   const messages: ParsedCall["messages"] = [];
   for (const m of body.messages as unknown[]) {
-    if (!isObject(m) || (m.role !== "user" && m.role !== "assistant")) return { invalid: "messages: roles must be user or assistant" };
+    if (!isObject(m) || (m.role !== "user" && m.role !== "assistant"))
+      return { invalid: "messages: roles must be user or assistant" };
     messages.push({ role: m.role, content: contentText(m.content) });
   }
   const system = body.system === undefined ? undefined : contentText(body.system);
@@ -82,20 +84,47 @@ export const anthropicDialect: VendorDialect = {
       sseFrame(
         {
           type: "message_start",
-          message: { id: `msg_${randomBytes(12).toString("hex")}`, type: "message", role: "assistant", model: request.model, content: [], stop_reason: null, stop_sequence: null, usage: startUsage },
+          message: {
+            id: `msg_${randomBytes(12).toString("hex")}`,
+            type: "message",
+            role: "assistant",
+            model: request.model,
+            content: [],
+            stop_reason: null,
+            stop_sequence: null,
+            usage: startUsage,
+          },
         },
         "message_start",
       ),
-      sseFrame({ type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }, "content_block_start"),
+      sseFrame(
+        { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } },
+        "content_block_start",
+      ),
       sseFrame({ type: "ping" }, "ping"),
     ];
     for (const piece of textChunks(reply.text)) {
-      if (piece) frames.push(sseFrame({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: piece } }, "content_block_delta"));
+      if (piece)
+        frames.push(
+          sseFrame(
+            { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: piece } },
+            "content_block_delta",
+          ),
+        );
     }
     frames.push(sseFrame({ type: "content_block_stop", index: 0 }, "content_block_stop"));
     const deltaUsage: Record<string, unknown> = { output_tokens: reply.completionTokens };
     if (full.output_tokens_details) deltaUsage.output_tokens_details = full.output_tokens_details;
-    frames.push(sseFrame({ type: "message_delta", delta: { stop_reason: STOP[reply.finishReason], stop_sequence: null }, usage: deltaUsage }, "message_delta"));
+    frames.push(
+      sseFrame(
+        {
+          type: "message_delta",
+          delta: { stop_reason: STOP[reply.finishReason], stop_sequence: null },
+          usage: deltaUsage,
+        },
+        "message_delta",
+      ),
+    );
     frames.push(sseFrame({ type: "message_stop" }, "message_stop"));
     return frames;
   },

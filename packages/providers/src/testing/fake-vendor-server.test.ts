@@ -1,6 +1,7 @@
 import { startFakeVendors, type FakeVendors, startFakeOpenAI } from "./index.js";
 
-const chat = (model: string, content: string): string => JSON.stringify({ model, messages: [{ role: "user", content }] });
+const chat = (model: string, content: string): string =>
+  JSON.stringify({ model, messages: [{ role: "user", content }] });
 
 describe("fake vendor servers", () => {
   let vendors: FakeVendors;
@@ -23,13 +24,33 @@ describe("fake vendor servers", () => {
   });
 
   it("reject a wrong key with 401 in each vendor's error format", async () => {
-    const openai = await fetch(`${vendors.openai.url}/chat/completions`, { method: "POST", headers: { authorization: "Bearer nope" }, body: chat("gpt-4o", "hi") });
+    const openai = await fetch(`${vendors.openai.url}/chat/completions`, {
+      method: "POST",
+      headers: { authorization: "Bearer nope" },
+      body: chat("gpt-4o", "hi"),
+    });
     expect(openai.status).toBe(401);
-    expect(await openai.json()).toMatchObject({ error: { type: "invalid_request_error", code: "invalid_api_key", message: expect.stringContaining("Incorrect API key provided") } });
-    const anthropic = await fetch(`${vendors.anthropic.url}/v1/messages`, { method: "POST", headers: { "x-api-key": "nope", "anthropic-version": "2023-06-01" }, body: "{}" });
+    expect(await openai.json()).toMatchObject({
+      error: {
+        type: "invalid_request_error",
+        code: "invalid_api_key",
+        message: expect.stringContaining("Incorrect API key provided"),
+      },
+    });
+    const anthropic = await fetch(`${vendors.anthropic.url}/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": "nope", "anthropic-version": "2023-06-01" },
+      body: "{}",
+    });
     expect(anthropic.status).toBe(401);
-    expect(await anthropic.json()).toMatchObject({ type: "error", error: { type: "authentication_error", message: "invalid x-api-key" } });
-    const google = await fetch(`${vendors.google.url}/v1beta/models/gemini-2.5-flash:generateContent?key=nope`, { method: "POST", body: "{}" });
+    expect(await anthropic.json()).toMatchObject({
+      type: "error",
+      error: { type: "authentication_error", message: "invalid x-api-key" },
+    });
+    const google = await fetch(`${vendors.google.url}/v1beta/models/gemini-2.5-flash:generateContent?key=nope`, {
+      method: "POST",
+      body: "{}",
+    });
     expect(google.status).toBe(401);
     expect(await google.json()).toMatchObject({ error: { code: 401, status: "UNAUTHENTICATED" } });
     expect(vendors.openai.requests).toHaveLength(1);
@@ -37,7 +58,11 @@ describe("fake vendor servers", () => {
 
   it("use scripted replies in order, then the responder, then the default", async () => {
     const post = async (content: string): Promise<string> => {
-      const res = await fetch(`${vendors.openai.url}/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${vendors.openai.apiKey}` }, body: chat("m", content) });
+      const res = await fetch(`${vendors.openai.url}/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${vendors.openai.apiKey}` },
+        body: chat("m", content),
+      });
       const body = (await res.json()) as { choices?: { message: { content: string } }[]; error?: { message: string } };
       return body.choices?.[0]?.message.content ?? `error ${res.status}: ${body.error?.message}`;
     };
@@ -51,7 +76,11 @@ describe("fake vendor servers", () => {
   });
 
   it("answer an unknown route with 404 in the vendor's format", async () => {
-    const res = await fetch(`${vendors.openai.url}/responses`, { method: "POST", headers: { authorization: `Bearer ${vendors.openai.apiKey}` }, body: "{}" });
+    const res = await fetch(`${vendors.openai.url}/responses`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${vendors.openai.apiKey}` },
+      body: "{}",
+    });
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ error: { code: "model_not_found" } });
   });
@@ -59,7 +88,9 @@ describe("fake vendor servers", () => {
   it("close promptly even with a request left hanging", async () => {
     const server = await startFakeOpenAI({ keyless: true });
     server.script({ hang: true });
-    const pending = fetch(`${server.url}/chat/completions`, { method: "POST", body: chat("m", "x") }).catch((err: unknown) => err);
+    const pending = fetch(`${server.url}/chat/completions`, { method: "POST", body: chat("m", "x") }).catch(
+      (err: unknown) => err,
+    );
     await server.waitFor((requests) => requests.length === 1);
     const started = Date.now();
     await server.close();

@@ -1,7 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { resolveReply, type FakeReply, type FakeResponder, type FakeVendorName, type RecordedRequest } from "./fake-reply.js";
+import {
+  resolveReply,
+  type FakeReply,
+  type FakeResponder,
+  type FakeVendorName,
+  type RecordedRequest,
+} from "./fake-reply.js";
 import { isObject, type VendorDialect } from "./vendor-dialect.js";
 
 export interface FakeVendorServerOptions {
@@ -58,7 +64,10 @@ function flatten(system: string | undefined, messages: RecordedRequest["messages
 }
 
 /** Starts a fake vendor server on 127.0.0.1 and a free port. */
-export async function startFakeVendorServer(dialect: VendorDialect, options: FakeVendorServerOptions = {}): Promise<FakeVendorServer> {
+export async function startFakeVendorServer(
+  dialect: VendorDialect,
+  options: FakeVendorServerOptions = {},
+): Promise<FakeVendorServer> {
   const apiKey = options.apiKey ?? `fake-${dialect.vendor}-key-${randomBytes(8).toString("hex")}`;
   const defaultDelay = options.chunkDelayMs ?? DEFAULT_CHUNK_DELAY_MS;
   const requests: RecordedRequest[] = [];
@@ -113,8 +122,11 @@ export async function startFakeVendorServer(dialect: VendorDialect, options: Fak
     } catch {
       body = undefined;
     }
-    const parsed = dialect.matches(req.method ?? "GET", path) ? dialect.parse(body, path, query, req.headers) : undefined;
-    const call = parsed && !("invalid" in parsed) ? parsed : { model: "", stream: false, system: undefined, messages: [] };
+    const parsed = dialect.matches(req.method ?? "GET", path)
+      ? dialect.parse(body, path, query, req.headers)
+      : undefined;
+    const call =
+      parsed && !("invalid" in parsed) ? parsed : { model: "", stream: false, system: undefined, messages: [] };
     const record: RecordedRequest = {
       vendor: dialect.vendor,
       method: req.method ?? "GET",
@@ -155,7 +167,12 @@ export async function startFakeVendorServer(dialect: VendorDialect, options: Fak
     const reply: FakeReply = typeof answer === "string" ? { text: answer } : answer;
     if (reply.hang) return; // the connection stays open until the client gives up or the server closes
     if (reply.status !== undefined && reply.status >= 400) {
-      sendError(res, reply.status, reply.errorMessage ?? dialect.defaultErrorMessage(reply.status, { model: call.model, presentedKey }), reply.retryAfterSeconds);
+      sendError(
+        res,
+        reply.status,
+        reply.errorMessage ?? dialect.defaultErrorMessage(reply.status, { model: call.model, presentedKey }),
+        reply.retryAfterSeconds,
+      );
       return;
     }
     const resolved = resolveReply(reply, record);
@@ -165,7 +182,12 @@ export async function startFakeVendorServer(dialect: VendorDialect, options: Fak
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent) sendError(res, 500, `fake ${dialect.vendor} server failed: ${err instanceof Error ? err.message : String(err)}`);
+      if (!res.headersSent)
+        sendError(
+          res,
+          500,
+          `fake ${dialect.vendor} server failed: ${err instanceof Error ? err.message : String(err)}`,
+        );
       else res.destroy();
     });
   });
@@ -203,7 +225,11 @@ export async function startFakeVendorServer(dialect: VendorDialect, options: Fak
         };
         const timer = setTimeout(() => {
           watchers.delete(check);
-          reject(new Error(`fake ${dialect.vendor} server: condition not met within ${timeoutMs} ms (${requests.length} requests)`));
+          reject(
+            new Error(
+              `fake ${dialect.vendor} server: condition not met within ${timeoutMs} ms (${requests.length} requests)`,
+            ),
+          );
         }, timeoutMs);
         watchers.add(check);
         check();

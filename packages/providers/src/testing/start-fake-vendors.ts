@@ -40,7 +40,11 @@ export interface FakeVendors {
 
 /** Starts the three fake vendor servers at once. */
 export async function startFakeVendors(options: { chunkDelayMs?: number } = {}): Promise<FakeVendors> {
-  const [openai, anthropic, google] = await Promise.all([startFakeOpenAI(options), startFakeAnthropic(options), startFakeGemini(options)]);
+  const [openai, anthropic, google] = await Promise.all([
+    startFakeOpenAI(options),
+    startFakeAnthropic(options),
+    startFakeGemini(options),
+  ]);
   return {
     openai,
     anthropic,

@@ -24,7 +24,12 @@ export interface VendorDialect {
   /** The API key the client presented, if any. */
   presentedKey(headers: IncomingHttpHeaders, query: Record<string, string>): string | undefined;
   /** Reads the call, or says what is wrong with it (answered with a 400 in the vendor's format). */
-  parse(body: unknown, path: string, query: Record<string, string>, headers: IncomingHttpHeaders): ParsedCall | { invalid: string };
+  parse(
+    body: unknown,
+    path: string,
+    query: Record<string, string>,
+    headers: IncomingHttpHeaders,
+  ): ParsedCall | { invalid: string };
   /** The vendor's message for an error status when the reply gives none. */
   defaultErrorMessage(status: number, request: { model: string; presentedKey: string | undefined }): string;
   errorReply(status: number, message: string, retryAfterSeconds: number | undefined): DialectErrorReply;
@@ -49,7 +54,13 @@ export function headerValue(headers: IncomingHttpHeaders, name: string): string 
 export function contentText(content: unknown): string {
   if (typeof content === "string") return content;
   if (Array.isArray(content)) {
-    return content.map((part) => (typeof part === "object" && part !== null && typeof (part as { text?: unknown }).text === "string" ? (part as { text: string }).text : "")).join("");
+    return content
+      .map((part) =>
+        typeof part === "object" && part !== null && typeof (part as { text?: unknown }).text === "string"
+          ? (part as { text: string }).text
+          : "",
+      )
+      .join("");
   }
   return "";
 }

@@ -11,7 +11,9 @@ export class FlowExecutionError extends Error {
   readonly status: FlowExecutionResult["status"];
 
   constructor(readonly result: FlowExecutionResult) {
-    const reason = result.error ? `: ${result.error.code}${result.error.stepId ? ` at step ${result.error.stepId}` : ""} — ${result.error.message}` : "";
+    const reason = result.error
+      ? `: ${result.error.code}${result.error.stepId ? ` at step ${result.error.stepId}` : ""} — ${result.error.message}`
+      : "";
     super(`flow ${result.flowId} ended ${result.status}${reason}`);
     this.flowId = result.flowId;
     this.status = result.status;

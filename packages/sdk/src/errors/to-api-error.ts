@@ -14,7 +14,12 @@ const CODE_BY_STATUS: Record<number, string> = {
 };
 
 /** An error response as an EnsembleApiError: the API's `{ error: { code, message, details } }`, or the status alone. */
-export function toEnsembleApiError(status: number, bodyText: string, retryAfter: string | null, now = Date.now()): EnsembleApiError {
+export function toEnsembleApiError(
+  status: number,
+  bodyText: string,
+  retryAfter: string | null,
+  now = Date.now(),
+): EnsembleApiError {
   const retryAfterMs = parseRetryAfter(retryAfter, now);
   const body = parseJson(bodyText) as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined;
   const error = body?.error;
@@ -24,7 +29,13 @@ export function toEnsembleApiError(status: number, bodyText: string, retryAfter:
     return new EnsembleApiError(status, error.code, message, details, retryAfterMs);
   }
   const code = CODE_BY_STATUS[status] ?? (status >= 500 ? "internal" : "http_error");
-  return new EnsembleApiError(status, code, `HTTP ${status}${bodyText ? `: ${bodyText.slice(0, 200)}` : ""}`, [], retryAfterMs);
+  return new EnsembleApiError(
+    status,
+    code,
+    `HTTP ${status}${bodyText ? `: ${bodyText.slice(0, 200)}` : ""}`,
+    [],
+    retryAfterMs,
+  );
 }
 
 /** `Retry-After` as milliseconds: delta-seconds or an HTTP date; undefined when absent or unreadable. */
