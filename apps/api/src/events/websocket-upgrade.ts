@@ -102,7 +102,7 @@ export class FlowWebSocketUpgrade {
     try {
       const decision = await this.rateLimiter.hit(apiKeyId);
       if (decision.allowed) return;
-      const retryAfter = Math.max(1, Math.ceil(decision.resetMs / 1000));
+      const retryAfter = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
       throw new ApiError(
         "rate_limited",
         `too many requests for this API key; retry in ${retryAfter} s`,

@@ -35,7 +35,9 @@ export function rateLimit(limiter: RateLimiter, overLimit: OverLimitKeys, logger
       next();
       return;
     }
-    if (!decision.allowed) {
+    // Refused, or allowed with nothing left: until the key may send its next request,
+    // refuse it from memory (Redis would refuse it too).
+    if (decision.retryAfterMs > 0) {
       const token = bearerToken(req.headers.authorization);
       if (token) overLimit.remember(hashApiKey(token), decision);
     }
@@ -46,10 +48,10 @@ export function rateLimit(limiter: RateLimiter, overLimit: OverLimitKeys, logger
 
 /**
  * Before `authenticate`: a key this process already saw over its limit is refused with
- * the same 429 and headers, until its window resets, without a key lookup or a Redis
- * call (see OverLimitKeys). The refusal is held until the key may try again (at most
- * MAX_HOLD_MS, a bounded number per key), so a client retrying in a loop cannot keep the
- * event loop busy with refusals while other keys wait.
+ * the same 429 and headers, until it may try again, without a key lookup or a Redis
+ * call (see OverLimitKeys). The refusal is held until the key may try again, paced one
+ * interval apart (at most MAX_HOLD_MS, a bounded number per key), so a client retrying
+ * in a loop cannot keep the event loop busy with refusals while other keys wait.
  */
 export function refuseOverLimitKeys(overLimit: OverLimitKeys, windowMs: number): RequestHandler {
   return async (req, res, next) => {
@@ -69,7 +71,7 @@ export function refuseOverLimitKeys(overLimit: OverLimitKeys, windowMs: number):
       }
     }
     // Whatever was held, the headers tell the time left now.
-    answer(res, overLimit.refusal(keyHash) ?? { ...refusal, resetMs: 0 }, windowMs);
+    answer(res, overLimit.refusal(keyHash) ?? { ...refusal, retryAfterMs: 0 }, windowMs);
     next();
   };
 }
@@ -89,16 +91,14 @@ function heldFor(ms: number, res: Response): Promise<void> {
 
 /** Sets the RateLimit-* headers; throws the 429 when the decision refuses. */
 function answer(res: Response, decision: RateLimitDecision, windowMs: number): void {
-  const resetSeconds = Math.max(1, Math.ceil(decision.resetMs / 1000));
-  setRateLimitHeaders(res, decision, resetSeconds, windowMs);
+  setRateLimitHeaders(res, decision, Math.ceil(decision.resetMs / 1000), windowMs);
   if (!decision.allowed) {
+    const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
     throw new ApiError(
       "rate_limited",
-      `too many requests for this API key; retry in ${resetSeconds} s`,
-      [{ limit: decision.limit, windowMs, retryAfterSeconds: resetSeconds }],
-      {
-        "Retry-After": String(resetSeconds),
-      },
+      `too many requests for this API key; retry in ${retryAfterSeconds} s`,
+      [{ limit: decision.limit, windowMs, retryAfterSeconds }],
+      { "Retry-After": String(retryAfterSeconds) },
     );
   }
 }

@@ -15,7 +15,7 @@ export interface RequestGuards {
   limits: RequestLimits;
   /** Null when the limit is off (RATE_LIMIT_REQUESTS=0). */
   rateLimiter: RateLimiter | null;
-  /** Keys this process saw over their limit, refused before authentication until their window resets. */
+  /** Keys this process saw over their limit, refused before authentication until they may try again. */
   overLimitKeys: OverLimitKeys;
   idempotency: IdempotencyStore;
   /** Null when the limit is off (MAX_STREAMS_PER_KEY=0). */
