@@ -21,6 +21,7 @@ const CONTRACT_ROUTES: [string, string][] = [
   ["get", "/admin/queues"],
   ["get", "/admin/login"],
   ["post", "/v1/threads"],
+  ["get", "/v1/threads"],
   ["get", "/v1/threads/{threadId}"],
   ["put", "/v1/threads/{threadId}/members/{userId}"],
   ["post", "/v1/threads/{threadId}/messages"],

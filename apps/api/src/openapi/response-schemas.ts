@@ -42,6 +42,7 @@ export const ThreadResponse = z.object({
   title: z.string(),
   createdAt: Timestamp,
 });
+export const ThreadListResponse = z.object({ items: z.array(ThreadResponse), total: z.number().int() });
 export const ThreadMemberResponse = z.object({
   threadId: z.string(),
   userId: z.string(),
