@@ -31,6 +31,7 @@ const CONTRACT_ROUTES: [string, string][] = [
   ["post", "/v1/flows"],
   ["get", "/v1/flows/{flowId}"],
   ["get", "/v1/threads/{threadId}/flows"],
+  ["get", "/v1/flows/{flowId}/graph"],
   ["delete", "/v1/flows/{flowId}"],
   ["post", "/v1/flows/{flowId}/execute"],
   ["post", "/v1/flows/{flowId}/steps/{stepId}/execute"],
