@@ -42,7 +42,7 @@ export default defineConfig(
   // TypeScript: type-aware rules. The project service finds each file's nearest tsconfig.json
   // (packages/*, apps/*), so a .ts file outside every tsconfig's "include" is a lint error.
   {
-    files: ["**/*.ts", "**/*.mts", "**/*.cts"],
+    files: ["**/*.ts", "**/*.tsx", "**/*.mts", "**/*.cts"],
     extends: [tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       parserOptions: {

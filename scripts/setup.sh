@@ -26,5 +26,8 @@ ensure_database test     # the tests' database (DATABASE_URL default in .ci/run)
 say "pnpm install --frozen-lockfile"
 pnpm install --frozen-lockfile
 
+say "building the run viewer (/ui)"
+pnpm --filter @ensemble/ui build
+
 say "done: redis on 127.0.0.1:6379, postgres on 127.0.0.1:5432 (user postgres, no password)"
 say "next: pnpm demo (a flow through the cluster), pnpm start (keep it running), pnpm test"

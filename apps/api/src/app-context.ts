@@ -19,6 +19,8 @@ export interface AppContext {
    * and there is no rate limit or Idempotency-Key handling.
    */
   guards?: RequestGuards;
+  /** The run viewer's built files (UI_DIR); default apps/ui/dist of this checkout. */
+  uiDir?: string;
   /** SSE/WebSocket heartbeat and slow-client limits; defaults in events/event-stream-settings.ts. */
   events?: Partial<EventStreamSettings>;
 }

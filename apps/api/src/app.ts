@@ -16,6 +16,7 @@ import { openApiRoutes } from "./routes/openapi-routes.js";
 import { queueBoardRoutes } from "./routes/queue-board-routes.js";
 import { templateRoutes } from "./routes/template-routes.js";
 import { threadRoutes } from "./routes/thread-routes.js";
+import { uiRoutes } from "./routes/ui-routes.js";
 
 /** The HTTP API: validation, auth and permissions in front of the engine. No flow logic here. */
 export function createApp(ctx: AppContext): Express {
@@ -28,6 +29,7 @@ export function createApp(ctx: AppContext): Express {
   app.use(healthRoutes(ctx));
   app.use(metricsRoutes(ctx), openApiRoutes(), queueBoardRoutes(ctx));
   app.use(adminRoutes(ctx));
+  app.use(uiRoutes(ctx.uiDir));
   if (ctx.guards) app.use(knownOverLimitGuard(ctx.guards));
   app.use("/v1", authenticate(ctx.deps.db));
   if (ctx.guards) app.use(perKeyGuards(ctx.guards, ctx.deps.logger));

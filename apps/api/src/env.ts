@@ -9,6 +9,8 @@ const ApiEnvSchema = EngineEnvSchema.extend({
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   /** Bearer token for /v1/admin and Bull Board; unset turns them off. */
   ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  /** The run viewer's built files (`pnpm --filter @ensemble/ui build`), served at /ui; default apps/ui/dist. */
+  UI_DIR: z.string().min(1).optional(),
   /** How long a Bull Board browser login (GET /admin/login) lasts. */
   ADMIN_SESSION_TTL_SECONDS: z.coerce
     .number()

@@ -52,6 +52,7 @@ const app = createApp({
   deps,
   guards: requestGuards.guards,
   adminToken: env.ADMIN_TOKEN,
+  uiDir: env.UI_DIR,
   adminSessions: requestGuards.adminSessions,
   trustProxy: env.TRUST_PROXY,
   readiness: readinessProbe(deps),

@@ -28,6 +28,10 @@ export const ExecuteFlowBody = z.strictObject({
   saveMessages: z.boolean().optional(),
   timeout: TimeoutConfigSchema.optional(),
 });
+export const ListThreadsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  offset: z.coerce.number().int().min(0).default(0),
+});
 export const ListFlowsQuery = z.object({
   status: z.enum(["pending", "queued", "running", "completed", "failed", "cancelled", "timed_out"]).optional(),
   type: z.enum(["sequential", "parallel", "conditional", "critique", "refinement"]).optional(),

@@ -42,6 +42,25 @@ export const ThreadResponse = z.object({
   title: z.string(),
   createdAt: Timestamp,
 });
+export const FlowGraphResponse = z.object({
+  flowId: z.string(),
+  type: z.enum(["sequential", "parallel", "conditional", "critique", "refinement"]),
+  steps: z.array(
+    z.object({
+      id: z.string(),
+      action: z.string(),
+      provider: z.string(),
+      model: z.string(),
+      fallbacks: z.array(z.object({ provider: z.string(), model: z.string() })),
+      dependsOn: z.array(z.string()).describe("steps that end before this one starts (loop back-edges excluded)"),
+      conditional: z.boolean(),
+      optional: z.boolean(),
+      inLoop: z.boolean(),
+    }),
+  ),
+  loop: z.object({ steps: z.array(z.string()), maxIterations: z.number().int() }).nullable(),
+});
+export const ThreadListResponse = z.object({ items: z.array(ThreadResponse), total: z.number().int() });
 export const ThreadMemberResponse = z.object({
   threadId: z.string(),
   userId: z.string(),

@@ -3,6 +3,7 @@ import { deleteFlow, findFlow, listFlows, listRunSteps, listRunStepStatuses, typ
 import { Router, type Request } from "express";
 import { ApiError } from "../http/api-error.js";
 import { CreateFlowBody, ExecuteFlowBody, ListFlowsQuery, StepPageQuery, WaitQuery } from "../http/request-schemas.js";
+import { flowGraph } from "../http/flow-graph.js";
 import { serializeFlow } from "../http/serialize.js";
 import { readStepPage } from "../http/step-page.js";
 import { permissionsToExecute, requireThreadPermission } from "../http/thread-access.js";
@@ -51,6 +52,11 @@ export function flowRoutes(ctx: AppContext): Router {
   router.get("/v1/flows/:flowId", async (req, res) => {
     const flow = await loadFlow(req, "read");
     res.json(serializeFlow(flow, await listRunSteps(db, flow.id, flow.run)));
+  });
+
+  router.get("/v1/flows/:flowId/graph", async (req, res) => {
+    const flow = await loadFlow(req, "read");
+    res.json(flowGraph(flow.id, deps.flows.forRun({ id: flow.id, definition: flow.definition })));
   });
 
   // The latest run's step results a page at a time: outputs can be large, GET /v1/flows/:flowId carries them all.

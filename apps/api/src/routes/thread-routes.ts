@@ -4,6 +4,7 @@ import {
   insertMessage,
   insertThread,
   listMessages,
+  listReadableThreads,
   listPolicies,
   upsertPolicy,
   upsertThreadMember,
@@ -11,7 +12,13 @@ import {
 import { PROVIDER_KEY_PATTERN } from "@ensemble/core";
 import { Router } from "express";
 import { ApiError } from "../http/api-error.js";
-import { CreateMessageBody, CreateThreadBody, PutMemberBody, PutPolicyBody } from "../http/request-schemas.js";
+import {
+  CreateMessageBody,
+  CreateThreadBody,
+  ListThreadsQuery,
+  PutMemberBody,
+  PutPolicyBody,
+} from "../http/request-schemas.js";
 import { serializeMessage, serializeThread } from "../http/serialize.js";
 import { requireThreadPermission } from "../http/thread-access.js";
 import { parseRequest } from "../http/validate.js";
@@ -24,6 +31,11 @@ export function threadRoutes(ctx: AppContext): Router {
   router.post("/v1/threads", async (req, res) => {
     const body = parseRequest(CreateThreadBody, req.body);
     res.status(201).json(serializeThread(await insertThread(db, { ownerId: req.userId as string, title: body.title })));
+  });
+
+  router.get("/v1/threads", async (req, res) => {
+    const page = await listReadableThreads(db, req.userId as string, parseRequest(ListThreadsQuery, req.query));
+    res.json({ items: page.items.map(serializeThread), total: page.total });
   });
 
   router.get("/v1/threads/:threadId", async (req, res) => {

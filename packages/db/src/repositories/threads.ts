@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray } from "drizzle-orm";
+import { and, arrayContains, asc, count, desc, eq, exists, inArray, or } from "drizzle-orm";
 import type { Executor } from "../client.js";
 import { dataSharingPolicies, messages, threadMembers, threads } from "../schema/tables.js";
 import { newId } from "./ids.js";
@@ -19,6 +19,40 @@ export async function insertThread(db: Executor, input: { ownerId: string; title
 export async function findThread(db: Executor, id: string): Promise<ThreadRow | undefined> {
   const [row] = await db.select().from(threads).where(eq(threads.id, id));
   return row;
+}
+
+/** The threads a user may read (owns, or is a member with `read`), newest first, a page at a time. */
+export async function listReadableThreads(
+  db: Executor,
+  userId: string,
+  page: { limit: number; offset: number },
+): Promise<{ items: ThreadRow[]; total: number }> {
+  const readable = or(
+    eq(threads.ownerId, userId),
+    exists(
+      db
+        .select({ one: threadMembers.threadId })
+        .from(threadMembers)
+        .where(
+          and(
+            eq(threadMembers.threadId, threads.id),
+            eq(threadMembers.userId, userId),
+            arrayContains(threadMembers.permissions, ["read"]),
+          ),
+        ),
+    ),
+  );
+  const [items, [total]] = await Promise.all([
+    db
+      .select()
+      .from(threads)
+      .where(readable)
+      .orderBy(desc(threads.createdAt), desc(threads.id))
+      .limit(page.limit)
+      .offset(page.offset),
+    db.select({ n: count() }).from(threads).where(readable),
+  ]);
+  return { items, total: total?.n ?? 0 };
 }
 
 /** What a user may do on a thread: the owner everything, a member what was granted, others nothing. */
