@@ -23,6 +23,7 @@ import type {
   StepPage,
   StreamEventsOptions,
   Thread,
+  ThreadList,
   ThreadMember,
   ThreadPermission,
 } from "./types.js";
@@ -54,6 +55,15 @@ export class EnsembleClient {
 
   async createThread(title: string): Promise<Thread> {
     return (await this.http.request<Thread>("POST", "/v1/threads", { body: { title } })).body;
+  }
+
+  /** The threads the caller may read (owns, or is a member with read), newest first. */
+  async listThreads(options: { limit?: number; offset?: number } = {}): Promise<ThreadList> {
+    const query = new URLSearchParams();
+    if (options.limit !== undefined) query.set("limit", String(options.limit));
+    if (options.offset !== undefined) query.set("offset", String(options.offset));
+    const suffix = query.size ? `?${query.toString()}` : "";
+    return (await this.http.request<ThreadList>("GET", `/v1/threads${suffix}`)).body;
   }
 
   async getThread(threadId: string): Promise<Thread> {

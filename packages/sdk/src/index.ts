@@ -26,6 +26,7 @@ export type {
   StepPage,
   StreamEventsOptions,
   Thread,
+  ThreadList,
   ThreadMember,
   ThreadPermission,
 } from "./types.js";

@@ -21,6 +21,11 @@ export interface Thread {
   createdAt: IsoDate;
 }
 
+export interface ThreadList {
+  items: Thread[];
+  total: number;
+}
+
 export type ThreadPermission = "read" | "write" | "delete";
 
 export interface ThreadMember {
