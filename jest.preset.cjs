@@ -13,7 +13,9 @@ module.exports = {
     ],
   },
   // ESM-only dependencies are transpiled too, so CommonJS tests can load them.
-  transformIgnorePatterns: ["/node_modules/(?!(\\.pnpm/[^/]+/node_modules/)?(@marcbachmann/cel-js)/)"],
+  transformIgnorePatterns: [
+    "/node_modules/(?!(\\.pnpm/[^/]+/node_modules/)?(@marcbachmann/cel-js|eventsource-parser)/)",
+  ],
   moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
   testMatch: ["<rootDir>/src/**/*.test.ts", "<rootDir>/test/**/*.test.ts"],
   // Leaves per-run counts for the root "N passed, N failed" line (see scripts/run-tests.mjs).

@@ -47,6 +47,42 @@ describe("streamEvents", () => {
     expect(local.requests[0]!.headers.authorization).toBe("Bearer ens_k");
   });
 
+  it("comes back after a `retry:` hint without data (a server going away), where the old parser ended", async () => {
+    const local = await serve((_req, res, n) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      if (n === 1)
+        res.end(frame(1, "flow_start") + "retry: 20\n\n"); // shutting down: come back in 20 ms
+      else res.end(frame(2, "flow_complete"));
+    });
+    server = local.server;
+    const client = new EnsembleClient({ baseUrl: local.url, apiKey: "ens_k" });
+    const seen: number[] = [];
+    for await (const event of client.streamEvents("f1")) seen.push(event.id);
+    expect(seen).toEqual([1, 2]);
+    expect(local.requests.map((r) => r.headers["last-event-id"])).toEqual(["0", "1"]);
+  });
+
+  it("parses events split anywhere across chunks, CRLF line ends included", async () => {
+    const wire = frame(1, "flow_start").replace(/\n/g, "\r\n") + frame(2, "flow_complete");
+    const local = await serve((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      let at = 0;
+      const timer = setInterval(() => {
+        res.write(wire.slice(at, at + 7));
+        at += 7;
+        if (at >= wire.length) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, 1);
+    });
+    server = local.server;
+    const client = new EnsembleClient({ baseUrl: local.url, apiKey: "ens_k" });
+    const seen: string[] = [];
+    for await (const event of client.streamEvents("f1")) seen.push(`${event.id}:${event.type}`);
+    expect(seen).toEqual(["1:flow_start", "2:flow_complete"]);
+  });
+
   it("ends at once on 204 (the flow is over and nothing is newer than lastEventId)", async () => {
     const local = await serve((_req, res) => res.writeHead(204).end());
     server = local.server;

@@ -1,7 +1,7 @@
 import type { FlowStreamUpdate } from "@ensemble/core";
+import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { EnsembleApiError } from "./errors/ensemble-api-error.js";
 import type { HttpClient } from "./http-client.js";
-import { SseParser } from "./sse-parser.js";
 import type { StreamEventsOptions } from "./types.js";
 
 /** Statuses worth reconnecting after; other errors (401, 404, 400) will not change by retrying. */
@@ -11,7 +11,9 @@ const RETRYABLE_STATUSES = new Set([429, 500, 502, 503, 504]);
  * A flow's events from `GET /v1/flows/:flowId/events`: each once, in id order. A dropped
  * connection is resumed with Last-Event-ID (backing off, up to `maxReconnects` tries in
  * a row); the iteration ends when the server ends the stream (the flow is over and
- * everything was sent). Breaking out of the loop closes the connection.
+ * everything was sent) — unless the server sent a `retry:` hint first (it is going away,
+ * e.g. restarting): then the stream is resumed after that many ms. Breaking out of the
+ * loop closes the connection.
  */
 export async function* streamFlowEvents(
   http: HttpClient,
@@ -32,12 +34,20 @@ export async function* streamFlowEvents(
       );
       if (res.status === 204 || !res.body) return; // over, and nothing after lastId
       reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-      const parser = new SseParser();
+      let comeBack = false;
+      const received: EventSourceMessage[] = [];
+      const parser = createParser({
+        onEvent: (message) => received.push(message),
+        onRetry: (ms) => {
+          retryMs = ms;
+          comeBack = true;
+        },
+      });
       for (;;) {
         const { value, done } = await reader.read();
-        if (done) return; // a clean end: the flow is over
-        for (const message of parser.push(value)) {
-          if (message.retry !== undefined) retryMs = message.retry;
+        if (done) break;
+        parser.feed(value);
+        for (const message of received.splice(0)) {
           const event = JSON.parse(message.data) as FlowStreamUpdate;
           if (event.id <= lastId) continue;
           lastId = event.id;
@@ -45,6 +55,8 @@ export async function* streamFlowEvents(
           yield event;
         }
       }
+      if (!comeBack) return; // a clean end: the flow is over
+      await sleep(retryMs, options.signal);
     } catch (err) {
       if (options.signal?.aborted) throw options.signal.reason;
       if (err instanceof EnsembleApiError && !RETRYABLE_STATUSES.has(err.status)) throw err;

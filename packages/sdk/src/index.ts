@@ -9,7 +9,6 @@ export {
 } from "./errors/ensemble-api-error.js";
 export { EnsembleConnectionError } from "./errors/ensemble-connection-error.js";
 export { FlowExecutionError } from "./errors/flow-execution-error.js";
-export { SseParser, type SseMessage } from "./sse-parser.js";
 export type {
   DataSharingPolicy,
   DataSharingPolicySettings,
