@@ -100,7 +100,7 @@ describe("run viewer (/ui) in headless Chromium", () => {
     await page.click("button[type=submit]");
     await page.getByRole("link", { name: "Reviews" }).waitFor();
     expect(page.url()).not.toContain(alice.key);
-    expect(await page.evaluate(() => sessionStorage.getItem("ensemble.apiKey"))).toBe(alice.key);
+    expect(await page.evaluate(`sessionStorage.getItem("ensemble.apiKey")`)).toBe(alice.key);
     await page.close();
   });
 
