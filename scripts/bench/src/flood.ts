@@ -28,7 +28,11 @@ const database = await createTestDatabase();
 const prefix = `bench-flood-${randomUUID().slice(0, 8)}`;
 const port = await freePort();
 const baseUrl = `http://127.0.0.1:${port}`;
-const api = spawn(process.execPath, ["--import", "tsx", "apps/api/src/main.ts"], {
+/** FLOOD_PIN=1: the flooder on one core, the API on the other (as an attacker's CPU is not the API's host's). */
+const PIN = process.env.FLOOD_PIN === "1";
+const pinned = (core: number, args: string[]): [string, string[]] =>
+  PIN ? ["taskset", ["-c", String(core), process.execPath, ...args]] : [process.execPath, args];
+const api = spawn(...pinned(0, ["--import", "tsx", "apps/api/src/main.ts"]), {
   cwd: REPO_ROOT,
   env: {
     ...process.env,
@@ -74,7 +78,7 @@ try {
   );
   // The flooder is a process of its own: in this one, handling its answers would delay
   // the quiet key's client and be measured as the API's latency.
-  const flood = spawn(process.execPath, ["--import", "tsx", resolve(import.meta.dirname, "flooder.ts")], {
+  const flood = spawn(...pinned(1, ["--import", "tsx", resolve(import.meta.dirname, "flooder.ts")]), {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
