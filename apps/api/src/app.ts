@@ -1,3 +1,4 @@
+import { httpRequestSpans } from "@ensemble/telemetry";
 import express, { type Express } from "express";
 import { authenticate } from "./auth/authenticate.js";
 import { mountFlowEvents } from "./events/flow-events.js";
@@ -24,7 +25,7 @@ export function createApp(ctx: AppContext): Express {
   app.disable("x-powered-by");
   app.set("query parser", "simple");
   if (ctx.trustProxy !== undefined) app.set("trust proxy", ctx.trustProxy);
-  app.use(securityHeaders, rejectInvalidPath);
+  app.use(httpRequestSpans(), securityHeaders, rejectInvalidPath);
   app.use(jsonBody(ctx.guards?.limits.bodyBytes ?? DEFAULT_REQUEST_LIMITS.bodyBytes));
   app.use(healthRoutes(ctx));
   app.use(metricsRoutes(ctx), openApiRoutes(), queueBoardRoutes(ctx));

@@ -17,7 +17,12 @@ import { readinessProbe } from "./ops/readiness.js";
 
 const env = parseApiEnv();
 const logger = createLogger({ level: env.LOG_LEVEL, name: env.ROLES === "all" ? "ensemble" : "api" });
-const engine = await createEngine({ ...engineConfigFromEnv(env), logger, migrate: true });
+const engine = await createEngine({
+  ...engineConfigFromEnv(env),
+  logger,
+  migrate: true,
+  serviceName: env.ROLES === "all" ? "ensemble" : "ensemble-api",
+});
 const { deps } = engine;
 
 const runtimes: Runtime[] = [];

@@ -10,7 +10,12 @@ if (!env.DATABASE_URL) {
   );
   process.exit(1);
 }
-const engine = await createEngine({ ...engineConfigFromEnv(env), logger, migrate: true });
+const engine = await createEngine({
+  ...engineConfigFromEnv(env),
+  logger,
+  migrate: true,
+  serviceName: "ensemble-scheduler",
+});
 const scheduler = await startScheduler(engine.deps, {
   connection: engine.workerConnection("scheduler"),
   prefix: env.QUEUE_PREFIX,

@@ -1,6 +1,6 @@
 import type { Executor } from "../client.js";
 import type { FlowRow } from "./flows.js";
-import { dataSharingPolicies, flows } from "../schema/tables.js";
+import { dataSharingPolicies, flows, type RunTraceColumn } from "../schema/tables.js";
 import { fromJsonRow, fromJsonRows } from "./json-rows.js";
 import { sendStatement } from "./statements.js";
 import { runPoliciesSql, type PolicyRow } from "./threads.js";
@@ -63,6 +63,8 @@ export interface QueuedRun {
   stepTimeoutMs: number | null;
   deadlineAt: Date | null;
   queuedAt: Date;
+  /** The run's place in its trace; null when tracing is off. */
+  trace?: RunTraceColumn | null;
 }
 
 /**
@@ -74,7 +76,7 @@ export function sendQueuedRun(tx: Executor, flowId: string, run: QueuedRun): Pro
     tx,
     `update flows set
       run = $2, executed_by = $10, only_step_id = $3, status = 'queued', input = $4, metadata = $5::jsonb, save_messages = $6,
-      step_timeout_ms = $7, deadline_at = $8::timestamptz, queued_at = $9::timestamptz,
+      step_timeout_ms = $7, deadline_at = $8::timestamptz, queued_at = $9::timestamptz, trace = $11::jsonb,
       started_at = null, completed_at = null, result = null, error = null, current_step_index = 0, total_cost = 0, total_tokens = 0
     where id = $1`,
     [
@@ -88,6 +90,7 @@ export function sendQueuedRun(tx: Executor, flowId: string, run: QueuedRun): Pro
       run.deadlineAt ? run.deadlineAt.toISOString() : null,
       run.queuedAt.toISOString(),
       run.executedBy,
+      run.trace ? JSON.stringify(run.trace) : null,
     ],
   );
 }

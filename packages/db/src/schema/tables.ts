@@ -22,6 +22,12 @@ import {
 const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
+/** A run's W3C trace context: its span's `traceparent` and the span it was started under. */
+export interface RunTraceColumn {
+  traceparent: string;
+  parentSpanId: string | null;
+}
+
 export const users = pgTable("users", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
@@ -147,6 +153,8 @@ export const flows = pgTable(
     queuedAt: ts("queued_at"),
     startedAt: ts("started_at"),
     completedAt: ts("completed_at"),
+    /** The current run's place in its OpenTelemetry trace (null when tracing is off). */
+    trace: jsonb("trace").$type<RunTraceColumn>(),
   },
   (t) => [index("flows_thread_idx").on(t.threadId, t.createdAt), index("flows_status_idx").on(t.status)],
 );

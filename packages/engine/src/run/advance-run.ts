@@ -12,7 +12,7 @@ import {
   type TransactionControl,
 } from "@ensemble/db";
 import { addPlanEffects, planAdvance, type PlanAdvanceOptions } from "./plan-advance.js";
-import { buildExecutionResult } from "./records.js";
+import { buildExecutionResult, endedRun } from "./records.js";
 import type { RunEffects } from "./run-effects.js";
 
 export interface AdvanceOptions extends PlanAdvanceOptions {
@@ -110,6 +110,7 @@ export async function advanceRun(
         },
   );
   effects.archiveFlows.push(flow.id);
+  effects.endedRuns.push(endedRun(ended, status, now, error, result));
   return decision;
 }
 

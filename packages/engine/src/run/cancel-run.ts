@@ -1,7 +1,7 @@
 import { cancelOpenSteps, listRunSteps, lockFlow, updateFlow } from "@ensemble/db";
 import type { CancelReason } from "@ensemble/queue";
 import type { EngineDeps } from "../engine-deps.js";
-import { buildExecutionResult } from "./records.js";
+import { buildExecutionResult, endedRun } from "./records.js";
 import { emptyEffects, performEffects } from "./run-effects.js";
 
 /**
@@ -29,6 +29,7 @@ export async function cancelRun(deps: EngineDeps, flowId: string, run: number, r
         : { flowId, type: "flow_failed", data: { status, error } },
     );
     effects.archiveFlows.push(flowId);
+    effects.endedRuns.push(endedRun(flow, status, now, error, result));
   });
   await performEffects(deps, effects);
 }

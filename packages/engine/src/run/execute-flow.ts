@@ -1,5 +1,6 @@
 import { isTerminalFlowStatus, strictestRules, type OrchestrationFlowStatus, type TimeoutConfig } from "@ensemble/core";
 import { lockFlowToExecute, sendQueuedRun } from "@ensemble/db";
+import { newRunTrace } from "@ensemble/telemetry";
 import type { EngineDeps } from "../engine-deps.js";
 import { FlowConflictError, NotFoundError } from "../errors/engine-errors.js";
 import { assertPoliciesAllow } from "./check-data-sharing.js";
@@ -63,6 +64,7 @@ export async function executeFlow(
         stepTimeoutMs: options.timeout?.stepMs ?? null,
         deadlineAt: flowTimeoutMs ? new Date(now.getTime() + flowTimeoutMs) : null,
         queuedAt: now,
+        trace: newRunTrace(),
       }),
     );
     const label = onlyStepId ? `${flow.name} › ${onlyStepId}` : flow.name;

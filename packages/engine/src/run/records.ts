@@ -7,6 +7,7 @@ import type {
   TokenUsage,
 } from "@ensemble/core";
 import type { FlowRow, StepResultRow } from "@ensemble/db";
+import type { RunSpan, RunTrace } from "@ensemble/telemetry";
 
 /** A stored step instance as the planner sees it. */
 export function toStepRecord(row: StepResultRow): StepRecord {
@@ -70,6 +71,27 @@ export function buildExecutionResult(
     startedAt: iso(flow.startedAt),
     completedAt: iso(flow.completedAt),
     ...(flow.error ? { error: flow.error } : {}),
+  };
+}
+
+/** What the span of a run that has just ended says (exported after the end commits). */
+export function endedRun(
+  flow: FlowRow,
+  status: string,
+  endedAt: Date,
+  error: { code: string; message: string } | null,
+  result?: FlowExecutionResult,
+): RunSpan & { trace: RunTrace | null } {
+  return {
+    trace: flow.trace,
+    flowId: flow.id,
+    run: flow.run,
+    name: flow.name,
+    status,
+    startedAt: flow.startedAt ?? flow.queuedAt ?? endedAt,
+    endedAt,
+    ...(result ? { costUsd: result.totalCost, totalTokens: result.totalTokens } : {}),
+    error,
   };
 }
 

@@ -1,5 +1,6 @@
 import type { FlowEventType } from "@ensemble/core";
 import type { BulkJob, CancelReason, JobName, JobPayload } from "@ensemble/queue";
+import { recordRunSpan, type RunSpan, type RunTrace } from "@ensemble/telemetry";
 import type { EngineDeps } from "../engine-deps.js";
 
 /**
@@ -15,6 +16,8 @@ export interface RunEffects {
   abortFlows: { flowId: string; reason: CancelReason }[];
   /** Flows whose run ended: their events are archived to Postgres a little later (`ARCHIVE_AFTER_MS`). */
   archiveFlows: string[];
+  /** Runs that ended: their spans are exported once the end is committed (when tracing is on). */
+  endedRuns: (RunSpan & { trace: RunTrace | null })[];
 }
 
 /** How long after a run ends its events are archived: late events (a call's last progress) land first. */
@@ -26,7 +29,7 @@ export type EffectJob = {
 }[JobName];
 
 export function emptyEffects(): RunEffects {
-  return { jobs: [], events: [], abortFlows: [], archiveFlows: [] };
+  return { jobs: [], events: [], abortFlows: [], archiveFlows: [], endedRuns: [] };
 }
 
 export async function performEffects(deps: EngineDeps, effects: RunEffects): Promise<void> {
@@ -50,6 +53,7 @@ export async function performEffects(deps: EngineDeps, effects: RunEffects): Pro
     effects.archiveFlows.length > 0
       ? deps.archives.add(effects.archiveFlows, Date.now() + ARCHIVE_AFTER_MS)
       : Promise.resolve();
+  for (const ended of effects.endedRuns) recordRunSpan(ended.trace, ended);
   const results = await Promise.allSettled([...published, ...aborts, jobs, archives]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
   // A lost event is only a gap in the live view; a lost job is repaired by the sweeper; a lost

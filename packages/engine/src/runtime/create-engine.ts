@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { DEFAULT_PRICE_TABLE, HookRegistry, type PriceTable } from "@ensemble/core";
 import { migrateDatabase, openDatabase, type DatabaseHandle } from "@ensemble/db";
 import { createSimProvider, ProviderRegistry, providersFromEnv } from "@ensemble/providers";
+import { startTracing } from "@ensemble/telemetry";
 import {
   ArchiveSchedule,
   CancelSignals,
@@ -42,6 +43,8 @@ export interface EngineConfig {
   rateLimitWindowMs?: number;
   /** Name in logs and leases; default host:pid:random. */
   processName?: string;
+  /** `service.name` of this process's traces (`OTEL_SERVICE_NAME` wins); traces are on only when `OTEL_*` asks. */
+  serviceName?: string;
 }
 
 export interface Engine {
@@ -55,6 +58,8 @@ export interface Engine {
 /** Opens the connections every Ensemble process needs and wires the engine's dependencies. */
 export async function createEngine(config: EngineConfig): Promise<Engine> {
   const workerId = config.processName ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
+  const tracing = startTracing({ serviceName: config.serviceName ?? "ensemble" });
+  if (tracing.enabled) config.logger.info({ serviceName: config.serviceName }, "exporting traces over OTLP");
   const database = await openDatabase({
     ...(config.databaseUrl ? { url: config.databaseUrl } : {}),
     ...(config.pgliteDir ? { dataDir: config.pgliteDir } : {}),
@@ -145,6 +150,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
       await Promise.allSettled(opened.map(closeRedisConnection));
       if (leaseDatabase !== database) await leaseDatabase.close();
       await database.close();
+      await tracing.shutdown();
     },
   };
 }

@@ -16,6 +16,7 @@ import {
 import { listMessages, renewStepLease, type FlowRow, type PolicyRow, type StepResultRow } from "@ensemble/db";
 import { ProviderError } from "@ensemble/providers";
 import type { RateLimitSlot } from "@ensemble/queue";
+import { withProviderCallSpan } from "@ensemble/telemetry";
 import type { EngineDeps } from "../engine-deps.js";
 import { sortRows, toFlowStepResult, toStepRecord } from "../run/records.js";
 import { FlowAbortedError, type InFlightCalls } from "./in-flight-calls.js";
@@ -51,7 +52,7 @@ export async function callStepProvider(
     metadata: flow.metadata,
   });
   // A fallback's provider and model once the primary's retries are spent.
-  const { provider, model } = targetForAttempt(step, claimed.attempt);
+  const { provider, model, index: fallbackIndex } = targetForAttempt(step, claimed.attempt);
 
   // Both users' policies apply: the owner's, whose history and flows these are, and the executor's.
   const rules = strictestRules(ctx.policies);
@@ -174,19 +175,31 @@ export async function callStepProvider(
   );
 
   try {
-    const result = await adapter.call({
-      model,
-      messages: request.messages,
-      settings: step.definition.settings ?? {},
-      signal,
-      onToken: (delta) => {
-        // Stop the call as soon as the output passes its budget: neither the vendor's time nor this process's memory is spent on the rest.
-        streamedChars += delta.length;
-        if (streamedChars > budget.chars) controller.abort(new OutputLimitReached(budget));
-        else progress.push(delta);
-      },
-      trace: { flowId: flow.id, stepId: step.id, iteration: claimed.iteration, attempt: claimed.attempt },
-    });
+    const settings = step.definition.settings ?? {};
+    const messages = request.messages;
+    const call = () =>
+      adapter.call({
+        model,
+        messages,
+        settings,
+        signal,
+        onToken: (delta) => {
+          // Stop the call as soon as the output passes its budget: neither the vendor's time nor this process's memory is spent on the rest.
+          streamedChars += delta.length;
+          if (streamedChars > budget.chars) controller.abort(new OutputLimitReached(budget));
+          else progress.push(delta);
+        },
+        trace: { flowId: flow.id, stepId: step.id, iteration: claimed.iteration, attempt: claimed.attempt },
+      });
+    const result = await withProviderCallSpan(
+      { provider, model, settings, messages, attempt: claimed.attempt, fallbackIndex },
+      call,
+      // Priced here too only when traces are on (the end callback runs only then).
+      (done) => ({
+        ...done,
+        costUsd: computeCost(done.usage, provider, done.model || model, deps.prices).cost ?? undefined,
+      }),
+    );
     progress.flush();
     tokensUsed = result.usage.totalTokens;
     const priced = computeCost(result.usage, provider, result.model || model, deps.prices);

@@ -7,6 +7,7 @@ import {
   type StepResultRow,
 } from "@ensemble/db";
 import type { JobPayload } from "@ensemble/queue";
+import { withStepAttemptSpan } from "@ensemble/telemetry";
 import type { EngineDeps } from "../engine-deps.js";
 import { emptyEffects, performEffects } from "../run/run-effects.js";
 import { callStepProvider } from "./call-step-provider.js";
@@ -59,7 +60,19 @@ export async function runStep(
   let step: ClaimedStep | ContinuedStep = claim;
   let continued: Continued | undefined;
   for (;;) {
-    const ran = await runClaimedStep(deps, inFlight, step, continued, control);
+    const { claimed, flow: stepFlow }: ClaimedStep | ContinuedStep = step;
+    const ran: Awaited<ReturnType<typeof runClaimedStep>> = await withStepAttemptSpan(
+      stepFlow.trace,
+      {
+        flowId: stepFlow.id,
+        run: stepFlow.run,
+        stepId: claimed.stepId,
+        iteration: claimed.iteration,
+        attempt: claimed.attempt,
+      },
+      () => runClaimedStep(deps, inFlight, step, continued, control),
+      (result) => (typeof result === "string" ? result : "done"),
+    );
     if (typeof ran === "string") return ran;
     step = ran.next;
     continued = { leasedAt: performance.now(), effectsSent: ran.effectsSent };
