@@ -271,7 +271,9 @@ async function storedFigures(
     from flows f join step_results s on s.flow_id = f.id and s.run = f.run
     where f.id = any(${ids}) and s.step_id <> ${AGGREGATE_STEP}
     group by f.id, f.completed_at`;
-  const [ledger] = await sql<{ n: number }[]>`select count(*)::int as n from usage_ledger where flow_id = any(${ids})`;
+  const [ledger] = await sql<{ n: number }[]>`
+    select count(*)::int as n from usage_ledger l join step_results s on s.id = l.step_result_id
+    where l.flow_id = any(${ids}) and s.step_id <> ${AGGREGATE_STEP}`;
   return {
     overheadMs: steps.map((r) => Number(r.overhead)),
     endLagMs: lags.map((r) => Number(r.lag)),
@@ -333,7 +335,9 @@ async function streamingShape(): Promise<ShapeFigures> {
   });
   const tokenLagMs: number[] = [];
   let tokenProblems = 0;
-  const figures = await measure(ids, 0, STREAMING.flows, () =>
+  // The stream itself is the step's simulated time.
+  const streamMs = (STREAMING.tokens / STREAMING.tokensPerSecond) * 1000;
+  const figures = await measure(ids, streamMs, STREAMING.flows, () =>
     Promise.all(
       ids.map(async (flowId) => {
         let text = "";
