@@ -13,10 +13,10 @@ import {
   type ConversationMessage,
   type StepMessages,
 } from "@ensemble/core";
-import { listMessages, renewStepLease, type FlowRow, type PolicyRow, type StepResultRow } from "@ensemble/db";
+import { listMessages, type FlowRow, type PolicyRow, type StepResultRow } from "@ensemble/db";
 import { ProviderError } from "@ensemble/providers";
 import type { RateLimitSlot } from "@ensemble/queue";
-import type { EngineDeps } from "../engine-deps.js";
+import { leaseRenewalIntervalMs, type EngineDeps } from "../engine-deps.js";
 import { sortRows, toFlowStepResult, toStepRecord } from "../run/records.js";
 import { FlowAbortedError, type InFlightCalls } from "./in-flight-calls.js";
 import { OutputLimitReached, outputBudget, outputTooLarge, promptTooLarge } from "./output-limits.js";
@@ -149,7 +149,7 @@ export async function callStepProvider(
 
   const timeoutMs = step.definition.timeout ?? flow.stepTimeoutMs ?? deps.settings.defaultStepTimeoutMs;
   const controller = new AbortController();
-  const untrack = inFlight.track(flow.id, controller);
+  const untrack = inFlight.track(flow.id, controller, { id: claimed.id, leaseToken: claimed.leaseToken });
   const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)]);
   const progress = new ProgressCoalescer(deps.settings.progressIntervalMs, (delta) => {
     void deps.bus
@@ -159,19 +159,17 @@ export async function callStepProvider(
       })
       .catch((err: unknown) => deps.logger.warn({ err, flowId: flow.id }, "progress event not published"));
   });
-  const heartbeat = setInterval(
-    () => {
-      slot
-        ?.renew()
-        .catch((err: unknown) => deps.logger.warn({ err, stepId: step.id }, "rate-limit slot renewal failed"));
-      renewStepLease(deps.leaseDb, claimed.id, claimed.leaseToken, deps.settings.stepLeaseMs)
-        .then((held) => {
-          if (!held) controller.abort(new FlowAbortedError("lease_lost"));
-        })
-        .catch((err: unknown) => deps.logger.warn({ err, stepId: step.id }, "lease renewal failed; will retry"));
-    },
-    Math.max(250, Math.floor(deps.settings.stepLeaseMs / 3)),
-  );
+  // A rate-limit slot is held like the lease, for as long as the call runs.
+  const heldSlot = slot;
+  const slotHeartbeat = heldSlot
+    ? setInterval(
+        () =>
+          void heldSlot
+            .renew()
+            .catch((err: unknown) => deps.logger.warn({ err, stepId: step.id }, "rate-limit slot renewal failed")),
+        leaseRenewalIntervalMs(deps.settings),
+      )
+    : undefined;
 
   try {
     const result = await adapter.call({
@@ -242,7 +240,7 @@ export async function callStepProvider(
       },
     };
   } finally {
-    clearInterval(heartbeat);
+    clearInterval(slotHeartbeat);
     untrack();
     await slot
       ?.release(tokensUsed)
