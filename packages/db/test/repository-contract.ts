@@ -109,7 +109,15 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     );
     const b = await repo.claimStepWithContext(db(), { ...key, owner: "worker-b", leaseMs: 60_000 });
     expect(b?.claimed).toMatchObject({ leaseToken: 2, leaseOwner: "worker-b" });
-    expect(await repo.renewStepLease(db(), a?.claimed.id as string, 1, 60_000)).toBe(false);
+    // Renewing both holders' leases in one batch: only the current token's is extended.
+    const leaseOf = (claim: typeof a) => ({
+      id: claim?.claimed.id as string,
+      leaseToken: claim?.claimed.leaseToken ?? -1,
+    });
+    expect(await repo.renewStepLeases(db(), [leaseOf(a)], 60_000)).toEqual(new Set());
+    expect(await repo.renewStepLeases(db(), [leaseOf(a), leaseOf(b)], 600_000)).toEqual(new Set([b?.claimed.id]));
+    const renewed = await repo.findStepInstance(db(), { ...key, run: 1 });
+    expect(renewed?.leaseExpiresAt?.getTime()).toBeGreaterThan(Date.now() + 500_000);
 
     const outcome = {
       id: a?.claimed.id as string,

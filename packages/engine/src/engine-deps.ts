@@ -31,6 +31,11 @@ export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
   staleStepMs: 60_000,
 };
 
+/** How often a held lease is renewed: three chances within one lease. */
+export function leaseRenewalIntervalMs(settings: EngineSettings): number {
+  return Math.max(250, Math.floor(settings.stepLeaseMs / 3));
+}
+
 /** What the engine's functions run on; every app builds one at start (see each app's main). */
 export interface EngineDeps {
   /** Durable writes: results, ledger, flow state. */

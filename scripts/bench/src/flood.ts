@@ -4,9 +4,9 @@
 // the same run. The flood is bounded in time and count, on 127.0.0.1 only.
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { createTestDatabase } from "@ensemble/db/testing";
+import { createApiKey, freePort, waitReady } from "./api-process.js";
 import { percentile } from "./stats.js";
 
 const REPO_ROOT = resolve(import.meta.dirname, "../../..");
@@ -49,8 +49,11 @@ const api = spawn(...pinned(0, ["--import", "tsx", "apps/api/src/main.ts"]), {
   stdio: ["ignore", "ignore", "inherit"],
 });
 try {
-  await waitReady();
-  const [flooder, quiet] = [await apiKey("flooder"), await apiKey("quiet")];
+  await waitReady(baseUrl, api);
+  const [flooder, quiet] = [
+    await createApiKey(baseUrl, ADMIN_TOKEN, "flooder"),
+    await createApiKey(baseUrl, ADMIN_TOKEN, "quiet"),
+  ];
   const call = async (key: string): Promise<{ status: number; ms: number }> => {
     const started = performance.now();
     const res = await fetch(`${baseUrl}/v1/policies`, { headers: { authorization: `Bearer ${key}` } });
@@ -124,41 +127,3 @@ try {
   await database.drop();
 }
 process.exit(0);
-
-async function waitReady(): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (api.exitCode !== null) throw new Error(`the API exited with ${api.exitCode}`);
-    try {
-      if ((await fetch(`${baseUrl}/readyz`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error("the API was not ready in 60 s");
-}
-
-/** A user and an API key, made over the admin API as an operator would. */
-async function apiKey(name: string): Promise<string> {
-  const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
-  const user = (await (
-    await fetch(`${baseUrl}/v1/admin/users`, { method: "POST", headers: admin, body: JSON.stringify({ name }) })
-  ).json()) as { id: string };
-  const key = (await (
-    await fetch(`${baseUrl}/v1/admin/users/${user.id}/api-keys`, { method: "POST", headers: admin })
-  ).json()) as { key: string };
-  return key.key;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address ? resolvePort(address.port) : reject(new Error("no port")),
-      );
-    });
-  });
-}

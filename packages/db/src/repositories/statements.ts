@@ -28,6 +28,27 @@ export function sendStatement<T>(db: Executor, text: string, params: readonly un
   return query as Promise<T[]>;
 }
 
+/** A hand-written statement whose parameters go by name rather than by position. */
+export interface NamedStatement<N extends string> {
+  /** The SQL, each name's placeholder a `$n` (constant: it is prepared once per connection). */
+  text: string;
+  /** The parameter values in placeholder order. */
+  values(args: Readonly<Record<N, unknown>>): unknown[];
+}
+
+/**
+ * Writes a statement with named parameters: `sql` gets each name's placeholder, and
+ * `values` orders an object of values to match, so neither the SQL nor its caller counts
+ * positions. `sendStatement(db, s.text, s.values({ … }))`.
+ */
+export function namedStatement<N extends string>(
+  names: readonly N[],
+  sql: (p: Readonly<Record<N, string>>) => string,
+): NamedStatement<N> {
+  const placeholders = Object.fromEntries(names.map((name, i) => [name, `$${i + 1}`])) as Record<N, string>;
+  return { text: sql(placeholders), values: (args) => names.map((name) => args[name]) };
+}
+
 /** The same statement for Drizzle: each `$n` becomes a bound parameter. */
 function toSql(text: string, params: readonly unknown[]): SQL {
   const parts = text.split(/\$(\d+)/);

@@ -3,7 +3,7 @@ import type { FlowRow } from "./flows.js";
 import { newId } from "./ids.js";
 import { dataSharingPolicies, flows, stepResults } from "../schema/tables.js";
 import { fromJsonRow, fromJsonRows } from "./json-rows.js";
-import { sendStatement } from "./statements.js";
+import { namedStatement, sendStatement } from "./statements.js";
 import type { ClaimStepInput, StepResultRow } from "./step-results.js";
 import { runPoliciesSql, type PolicyRow } from "./threads.js";
 
@@ -121,30 +121,30 @@ export async function finishStepWrites(tx: Executor, input: FinishStepInput): Pr
   const locked = sendStatement<{ flow: Record<string, unknown> }>(tx, LOCK_FLOW_STATEMENT, [input.flowId]);
   const finished = sendStatement<{ done: Record<string, unknown> | null; rows: Record<string, unknown>[] }>(
     tx,
-    FINISH_STATEMENT,
-    [
-      input.flowId,
-      input.run,
-      input.id,
-      input.leaseToken,
-      input.status,
-      input.output,
-      input.provider,
-      input.model,
-      usage ? JSON.stringify(usage) : null,
-      input.cost,
-      input.error ? JSON.stringify(input.error) : null,
-      newId(),
-      newId(),
-      input.attempt,
-      usage?.promptTokens ?? 0,
-      usage?.completionTokens ?? 0,
-      usage?.cachedTokens ?? 0,
-      usage?.reasoningTokens ?? 0,
-      usage?.totalTokens ?? 0,
-      usage !== null,
-      input.leasedRunningMs === undefined ? null : input.leasedRunningMs / 1000,
-    ],
+    FINISH_STATEMENT.text,
+    FINISH_STATEMENT.values({
+      flowId: input.flowId,
+      run: input.run,
+      stepResultId: input.id,
+      leaseToken: input.leaseToken,
+      status: input.status,
+      output: input.output,
+      provider: input.provider,
+      model: input.model,
+      usage: usage ? JSON.stringify(usage) : null,
+      cost: input.cost,
+      error: input.error ? JSON.stringify(input.error) : null,
+      messageId: newId(),
+      ledgerId: newId(),
+      attempt: input.attempt,
+      promptTokens: usage?.promptTokens ?? 0,
+      completionTokens: usage?.completionTokens ?? 0,
+      cachedTokens: usage?.cachedTokens ?? 0,
+      reasoningTokens: usage?.reasoningTokens ?? 0,
+      totalTokens: usage?.totalTokens ?? 0,
+      billed: usage !== null,
+      leasedRunningSeconds: input.leasedRunningMs === undefined ? null : input.leasedRunningMs / 1000,
+    }),
   );
   const [[lockedRow], [row]] = await Promise.all([locked, finished]);
   const flow = fromJsonRow(flows, lockedRow?.flow);
@@ -156,40 +156,67 @@ export async function finishStepWrites(tx: Executor, input: FinishStepInput): Pr
 
 const LOCK_FLOW_STATEMENT = `select row_to_json(f) as flow from flows f where f.id = $1 for update`;
 
-// $1 flow, $2 run, $3 step result id, $4 lease token, $5 status, $6 output, $7 provider, $8 model,
-// $9 usage, $10 cost, $11 error, $12 message id, $13 ledger id, $14 attempt, $15–$19 token counts, $20 billed,
-// $21 seconds a leased instance has been running (its start is then when the worker took it up, not when it was leased).
-const FINISH_STATEMENT = `
-  with flow as (select * from flows where id = $1),
+/**
+ * The attempt's outcome, fenced by its lease token; its ledger row and the flow's totals when
+ * it was billed (usage known); its thread message when the run saves messages. `leasedRunningSeconds`:
+ * how long a leased instance has been running (its start is then when the worker took it up, not when it was leased).
+ */
+const FINISH_STATEMENT = namedStatement(
+  [
+    "flowId",
+    "run",
+    "stepResultId",
+    "leaseToken",
+    "status",
+    "output",
+    "provider",
+    "model",
+    "usage",
+    "cost",
+    "error",
+    "messageId",
+    "ledgerId",
+    "attempt",
+    "promptTokens",
+    "completionTokens",
+    "cachedTokens",
+    "reasoningTokens",
+    "totalTokens",
+    "billed",
+    "leasedRunningSeconds",
+  ],
+  (p) => `
+  with flow as (select * from flows where id = ${p.flowId}),
   done as (
     update step_results set
-      status = $5,
-      output = $6,
-      provider = $7,
-      model = $8,
-      usage = $9::jsonb,
-      cost = $10,
-      error = $11::jsonb,
-      message_id = case when $5 = 'success' and (select save_messages from flow) then $12 end,
+      status = ${p.status},
+      output = ${p.output},
+      provider = ${p.provider},
+      model = ${p.model},
+      usage = ${p.usage}::jsonb,
+      cost = ${p.cost},
+      error = ${p.error}::jsonb,
+      message_id = case when ${p.status} = 'success' and (select save_messages from flow) then ${p.messageId} end,
       lease_expires_at = null,
-      started_at = coalesce(clock_timestamp() - make_interval(secs => $21::float8), started_at),
+      started_at = coalesce(clock_timestamp() - make_interval(secs => ${p.leasedRunningSeconds}::float8), started_at),
       completed_at = clock_timestamp()
-    where id = $3 and lease_token = $4 and status = 'running'
+    where id = ${p.stepResultId} and lease_token = ${p.leaseToken} and status = 'running'
     returning *
   ),
   ledger as (
     insert into usage_ledger (id, step_result_id, attempt, flow_id, user_id, provider, model, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost)
-    select $13, done.id, $14, done.flow_id, (select coalesce(executed_by, user_id) from flow), done.provider, done.model, $15, $16, $17, $18, $10
-    from done where $20
+    select ${p.ledgerId}, done.id, ${p.attempt}, done.flow_id, (select coalesce(executed_by, user_id) from flow), done.provider, done.model,
+           ${p.promptTokens}, ${p.completionTokens}, ${p.cachedTokens}, ${p.reasoningTokens}, ${p.cost}
+    from done where ${p.billed}
     on conflict (step_result_id, attempt) do nothing
   ),
   totals as (
-    update flows set total_tokens = total_tokens + $19, total_cost = total_cost + coalesce($10::float8, 0)
-    where id = $1 and exists (select 1 from done) and $20
+    update flows set total_tokens = total_tokens + ${p.totalTokens}, total_cost = total_cost + coalesce(${p.cost}::float8, 0)
+    where id = ${p.flowId} and exists (select 1 from done) and ${p.billed}
   ),
   message as (
     insert into messages (id, thread_id, role, content, provider, metadata, step_result_id)
-    select $12, f.thread_id, 'assistant', done.output, done.provider,
+    select ${p.messageId}, f.thread_id, 'assistant', done.output, done.provider,
            jsonb_build_object('orchestrationFlowId', done.flow_id, 'stepId', done.step_id, 'iteration', done.iteration, 'model', done.model),
            done.id
     from done, flow f where done.message_id is not null
@@ -197,8 +224,9 @@ const FINISH_STATEMENT = `
   )
   select
     (select row_to_json(d) from done d) as done,
-    (select coalesce(json_agg(s), '[]'::json) from step_results s where s.flow_id = $1 and s.run = $2) as rows
-`;
+    (select coalesce(json_agg(s), '[]'::json) from step_results s where s.flow_id = ${p.flowId} and s.run = ${p.run}) as rows
+`,
+);
 
 export interface LockedRun {
   /** The flow, locked until the transaction ends. */

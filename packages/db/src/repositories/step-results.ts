@@ -2,6 +2,7 @@ import { and, asc, eq, gt, inArray, lt, or, sql } from "drizzle-orm";
 import type { Executor } from "../client.js";
 import { stepResults, usageLedger } from "../schema/tables.js";
 import { newId } from "./ids.js";
+import { sendStatement } from "./statements.js";
 
 export type StepResultRow = typeof stepResults.$inferSelect;
 export type NewStepInstance = Omit<typeof stepResults.$inferInsert, "id">;
@@ -109,15 +110,35 @@ export async function findStepInstance(
   return row;
 }
 
-/** Extends a held lease; false when it was taken over (stop, do not commit). */
-export async function renewStepLease(db: Executor, id: string, leaseToken: number, leaseMs: number): Promise<boolean> {
-  const rows = await db
-    .update(stepResults)
-    .set({ leaseExpiresAt: sql`${nowSql} + make_interval(secs => ${leaseMs / 1000})` })
-    .where(and(eq(stepResults.id, id), eq(stepResults.leaseToken, leaseToken), eq(stepResults.status, "running")))
-    .returning({ id: stepResults.id });
-  return rows.length === 1;
+/** A step lease a worker holds: the instance and the fencing token it was claimed with. */
+export interface HeldStepLease {
+  id: string;
+  leaseToken: number;
 }
+
+/**
+ * Extends every lease in `leases` by `leaseMs` from now, in one statement; returns the ids
+ * still held. A lease missing from the answer was taken over or its step has ended: its
+ * holder must stop and not commit (the fencing token would refuse it anyway).
+ */
+export async function renewStepLeases(
+  db: Executor,
+  leases: readonly HeldStepLease[],
+  leaseMs: number,
+): Promise<Set<string>> {
+  if (leases.length === 0) return new Set();
+  const rows = await sendStatement<{ id: string }>(db, RENEW_LEASES_STATEMENT, [
+    JSON.stringify(leases),
+    leaseMs / 1000,
+  ]);
+  return new Set(rows.map((r) => r.id));
+}
+
+const RENEW_LEASES_STATEMENT = `
+  update step_results s set lease_expires_at = clock_timestamp() + make_interval(secs => $2::float8)
+  from jsonb_to_recordset($1::jsonb) as held(id text, "leaseToken" int)
+  where s.id = held.id and s.lease_token = held."leaseToken" and s.status = 'running'
+  returning s.id`;
 
 /**
  * Gives a claimed attempt back (status pending, no lease) without running it, e.g. when its

@@ -23,8 +23,8 @@ export interface AdvancePlan {
 }
 
 export interface PlanAdvanceOptions {
-  /** Continuing a running flow: its next steps jump the queue (finish started flows first). */
-  continuing: boolean;
+  /** The steps' jobs go ahead of those queued (LIFO): a run under way finishes before queued runs start. */
+  lifo: boolean;
   /** The run starts now: it is marked running in the same write as its first steps. */
   startedAt?: Date;
 }
@@ -102,7 +102,7 @@ export function planAdvance(
         data: { iteration: d.iteration, attempt: d.attempt, delayMs: d.delayMs, error: row.error },
       });
     }
-    effects.jobs.push({ name: "step.run", payload, delayMs: d.delayMs, lifo: options.continuing });
+    effects.jobs.push({ name: "step.run", payload, delayMs: d.delayMs, lifo: options.lifo });
   }
   for (const s of decision.skip) {
     inserts.push(

@@ -26,7 +26,7 @@ export async function startRun(deps: EngineDeps, flowId: string, run: number): P
     // Also the repair path: re-planning a running flow dispatches only what is missing.
     // Starting, the flow is marked running in the same write as its first steps.
     await advanceRun(tx, flow, compiled, rows, effects, {
-      continuing: false,
+      lifo: false,
       control,
       ...(startedAt ? { startedAt } : {}),
     });
@@ -41,7 +41,7 @@ export async function advanceRunJob(deps: EngineDeps, flowId: string, run: numbe
     const locked = await lockRun(tx, flowId, run);
     if (!locked || locked.flow.run !== run || locked.flow.status !== "running") return;
     const { flow, rows } = locked;
-    await advanceRun(tx, flow, deps.flows.forRun(flow), rows, effects, { continuing: true, control });
+    await advanceRun(tx, flow, deps.flows.forRun(flow), rows, effects, { lifo: true, control });
     // Open steps whose job may have been lost are enqueued again (same job ids: no duplicates).
     // A running one may have no job of its own (leased to the worker that ran the step
     // before it): its job comes when its lease would run out, to take it over if it did.

@@ -1,7 +1,9 @@
 import { defaultTokenCounter } from "@ensemble/core";
 import { closeGracefully, createJobWorker, deferJob } from "@ensemble/queue";
 import type { Redis } from "ioredis";
-import type { EngineDeps } from "../engine-deps.js";
+import { renewStepLeases } from "@ensemble/db";
+import { leaseRenewalIntervalMs, type EngineDeps } from "../engine-deps.js";
+import { LeaseKeeper } from "../step/lease-keeper.js";
 import { InFlightCalls } from "../step/in-flight-calls.js";
 import { runStep } from "../step/run-step.js";
 import type { Runtime } from "./scheduler-runtime.js";
@@ -24,7 +26,12 @@ export async function startStepWorker(
 ): Promise<Runtime & { inFlight: InFlightCalls }> {
   // Load the tokenizer's tables now (~1 s), not inside the first step.
   defaultTokenCounter.count("warm up");
-  const inFlight = new InFlightCalls();
+  const leases = new LeaseKeeper(
+    (held) => renewStepLeases(deps.leaseDb, held, deps.settings.stepLeaseMs),
+    leaseRenewalIntervalMs(deps.settings),
+    (err) => deps.logger.warn({ err }, "lease renewal failed; will retry"),
+  );
+  const inFlight = new InFlightCalls(leases);
   const stopListening = await deps.cancelSignals.listen((flowId, reason) => {
     const aborted = inFlight.abortFlow(flowId, reason);
     if (aborted > 0) deps.logger.info({ flowId, reason, aborted }, "aborted running provider calls");

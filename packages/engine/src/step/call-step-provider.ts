@@ -10,17 +10,24 @@ import {
   strictestRules,
   targetForAttempt,
   type CompiledFlow,
+  type CompiledStep,
   type ConversationMessage,
   type StepMessages,
 } from "@ensemble/core";
-import { listMessages, renewStepLease, type FlowRow, type PolicyRow, type StepResultRow } from "@ensemble/db";
-import { ProviderError } from "@ensemble/providers";
+import { listMessages, type FlowRow, type PolicyRow, type StepResultRow } from "@ensemble/db";
+import { ProviderError, type ProviderAdapter } from "@ensemble/providers";
 import type { RateLimitSlot } from "@ensemble/queue";
 import { withProviderCallSpan } from "@ensemble/telemetry";
-import type { EngineDeps } from "../engine-deps.js";
+import { leaseRenewalIntervalMs, type EngineDeps } from "../engine-deps.js";
 import { sortRows, toFlowStepResult, toStepRecord } from "../run/records.js";
 import { FlowAbortedError, type InFlightCalls } from "./in-flight-calls.js";
-import { OutputLimitReached, outputBudget, outputTooLarge, promptTooLarge } from "./output-limits.js";
+import {
+  OutputLimitReached,
+  outputBudget,
+  outputTooLarge,
+  promptTooLarge,
+  type OutputBudget,
+} from "./output-limits.js";
 import { ProgressCoalescer } from "./progress-coalescer.js";
 import type { StepOutcome } from "./step-outcome.js";
 
@@ -35,15 +42,63 @@ export interface StepCallContext {
 }
 
 /**
- * Runs one claimed attempt: hooks, the request under the context and data-sharing
- * policies, the provider call (timeout, cluster-wide cancel, lease heartbeat),
- * token progress. Never throws for a step failure: it returns the outcome to commit.
+ * Runs one claimed attempt: its request (prepareRequest), admission under a provider's
+ * rate limit, the provider call (callProvider). Never throws for a step failure: it
+ * returns the outcome to commit.
  */
 export async function callStepProvider(
   deps: EngineDeps,
   inFlight: InFlightCalls,
   ctx: StepCallContext,
 ): Promise<StepOutcome> {
+  const prepared = await prepareRequest(deps, ctx);
+  if ("status" in prepared) return prepared;
+  const { flow, claimed } = ctx;
+  const { step, provider, model } = prepared;
+  let adapter;
+  try {
+    adapter = deps.providers.get(provider);
+  } catch (error) {
+    return {
+      status: "failed",
+      provider,
+      model,
+      error: {
+        code: "unknown_provider",
+        message: error instanceof Error ? error.message : String(error),
+        retryable: false,
+      },
+    };
+  }
+
+  // Admission right before the call, so what the limiter counts is what the vendor sees.
+  let slot: RateLimitSlot | null = null;
+  if (deps.rateLimiter?.covers(provider, model)) {
+    const holder = `${flow.id}:${flow.run}:${step.id}:${claimed.iteration}:${claimed.attempt}`;
+    const admission = await deps.rateLimiter.admit(provider, model, holder);
+    if (!admission.admitted) return { status: "deferred", retryInMs: admission.retryInMs, limit: admission.limit };
+    slot = admission.slot;
+  }
+  return callProvider(deps, inFlight, ctx, prepared, adapter, slot);
+}
+
+/** A request ready to send: the step, its provider and model for this attempt, the messages and the output budget. */
+interface PreparedRequest {
+  step: CompiledStep;
+  provider: string;
+  model: string;
+  /** 0 for the step's own provider and model, 1 for its first fallback, … */
+  fallbackIndex: number;
+  request: StepMessages;
+  budget: OutputBudget;
+}
+
+/**
+ * The attempt's request under the context and data-sharing policies, after its hooks; or
+ * the outcome that ends the attempt before any call (skipped by a hook, prompt or output
+ * over its limit, policy violation).
+ */
+async function prepareRequest(deps: EngineDeps, ctx: StepCallContext): Promise<PreparedRequest | StepOutcome> {
   const { flow, compiled, claimed } = ctx;
   const step = compiled.byId.get(claimed.stepId);
   if (!step) return failure(claimed, "unknown_step", `step ${claimed.stepId} is not in the flow's definition`);
@@ -114,31 +169,23 @@ export async function callStepProvider(
       model,
       error: { code: "policy_violation", message: violation.message, retryable: false },
     };
+  return { step, provider, model, fallbackIndex, request, budget };
+}
 
-  let adapter;
-  try {
-    adapter = deps.providers.get(provider);
-  } catch (error) {
-    return {
-      status: "failed",
-      provider,
-      model,
-      error: {
-        code: "unknown_provider",
-        message: error instanceof Error ? error.message : String(error),
-        retryable: false,
-      },
-    };
-  }
-
-  // Admission right before the call, so what the limiter counts is what the vendor sees.
-  let slot: RateLimitSlot | null = null;
-  if (deps.rateLimiter?.covers(provider, model)) {
-    const holder = `${flow.id}:${flow.run}:${step.id}:${claimed.iteration}:${claimed.attempt}`;
-    const admission = await deps.rateLimiter.admit(provider, model, holder);
-    if (!admission.admitted) return { status: "deferred", retryInMs: admission.retryInMs, limit: admission.limit };
-    slot = admission.slot;
-  }
+/**
+ * The provider call itself: cancellable by the flow, the timeout and a lost lease (the
+ * worker's LeaseKeeper), its tokens published as progress, its answer priced.
+ */
+async function callProvider(
+  deps: EngineDeps,
+  inFlight: InFlightCalls,
+  ctx: StepCallContext,
+  prepared: PreparedRequest,
+  adapter: ProviderAdapter,
+  slot: RateLimitSlot | null,
+): Promise<StepOutcome> {
+  const { flow, claimed } = ctx;
+  const { step, provider, model, fallbackIndex, request, budget } = prepared;
   let tokensUsed = 0;
   let streamedChars = 0;
   void deps.bus
@@ -150,7 +197,7 @@ export async function callStepProvider(
 
   const timeoutMs = step.definition.timeout ?? flow.stepTimeoutMs ?? deps.settings.defaultStepTimeoutMs;
   const controller = new AbortController();
-  const untrack = inFlight.track(flow.id, controller);
+  const untrack = inFlight.track(flow.id, controller, { id: claimed.id, leaseToken: claimed.leaseToken });
   const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)]);
   const progress = new ProgressCoalescer(deps.settings.progressIntervalMs, (delta) => {
     void deps.bus
@@ -160,19 +207,16 @@ export async function callStepProvider(
       })
       .catch((err: unknown) => deps.logger.warn({ err, flowId: flow.id }, "progress event not published"));
   });
-  const heartbeat = setInterval(
-    () => {
-      slot
-        ?.renew()
-        .catch((err: unknown) => deps.logger.warn({ err, stepId: step.id }, "rate-limit slot renewal failed"));
-      renewStepLease(deps.leaseDb, claimed.id, claimed.leaseToken, deps.settings.stepLeaseMs)
-        .then((held) => {
-          if (!held) controller.abort(new FlowAbortedError("lease_lost"));
-        })
-        .catch((err: unknown) => deps.logger.warn({ err, stepId: step.id }, "lease renewal failed; will retry"));
-    },
-    Math.max(250, Math.floor(deps.settings.stepLeaseMs / 3)),
-  );
+  // A rate-limit slot is held like the lease, for as long as the call runs.
+  const slotHeartbeat = slot
+    ? setInterval(
+        () =>
+          void slot
+            .renew()
+            .catch((err: unknown) => deps.logger.warn({ err, stepId: step.id }, "rate-limit slot renewal failed")),
+        leaseRenewalIntervalMs(deps.settings),
+      )
+    : undefined;
 
   try {
     const settings = step.definition.settings ?? {};
@@ -223,39 +267,9 @@ export async function callStepProvider(
     };
   } catch (error) {
     progress.flush();
-    if (controller.signal.reason instanceof OutputLimitReached)
-      return { status: "failed", provider, model, error: outputTooLarge(step.id, budget) };
-    if (controller.signal.aborted) {
-      const reason =
-        controller.signal.reason instanceof FlowAbortedError ? controller.signal.reason.reason : "cancelled";
-      return { status: "aborted", reason };
-    }
-    if (error instanceof ProviderError) {
-      return {
-        status: "failed",
-        provider,
-        model,
-        error: {
-          code: error.code,
-          message: error.message,
-          retryable: error.retryable,
-          ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
-        },
-      };
-    }
-    deps.logger.error({ err: error, flowId: flow.id, stepId: step.id }, "provider adapter threw a non-provider error");
-    return {
-      status: "failed",
-      provider,
-      model,
-      error: {
-        code: "internal_error",
-        message: "the provider call failed unexpectedly; see the worker log",
-        retryable: true,
-      },
-    };
+    return outcomeOfFailedCall(deps, ctx, prepared, controller.signal, error);
   } finally {
-    clearInterval(heartbeat);
+    clearInterval(slotHeartbeat);
     untrack();
     await slot
       ?.release(tokensUsed)
@@ -263,6 +277,49 @@ export async function callStepProvider(
         deps.logger.warn({ err, flowId: flow.id }, "rate-limit slot not released; it expires with the lease"),
       );
   }
+}
+
+/** What a call that threw ends as: over its output budget, aborted (cancel, timeout of the flow, lost lease), or a provider error. */
+function outcomeOfFailedCall(
+  deps: EngineDeps,
+  ctx: StepCallContext,
+  prepared: PreparedRequest,
+  /** The call's own controller's signal: aborted by cancel, a lost lease or the output budget (a timeout is a ProviderError). */
+  signal: AbortSignal,
+  error: unknown,
+): StepOutcome {
+  const { flow } = ctx;
+  const { step, provider, model, budget } = prepared;
+  if (signal.reason instanceof OutputLimitReached)
+    return { status: "failed", provider, model, error: outputTooLarge(step.id, budget) };
+  if (signal.aborted) {
+    const reason = signal.reason instanceof FlowAbortedError ? signal.reason.reason : "cancelled";
+    return { status: "aborted", reason };
+  }
+  if (error instanceof ProviderError) {
+    return {
+      status: "failed",
+      provider,
+      model,
+      error: {
+        code: error.code,
+        message: error.message,
+        retryable: error.retryable,
+        ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
+      },
+    };
+  }
+  deps.logger.error({ err: error, flowId: flow.id, stepId: step.id }, "provider adapter threw a non-provider error");
+  return {
+    status: "failed",
+    provider,
+    model,
+    error: {
+      code: "internal_error",
+      message: "the provider call failed unexpectedly; see the worker log",
+      retryable: true,
+    },
+  };
 }
 
 function failure(row: StepResultRow, code: string, message: string, retryable = false): StepOutcome {

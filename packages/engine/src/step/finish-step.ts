@@ -89,7 +89,7 @@ export async function finishStep(
         // The locked row was read before this attempt's totals were added: add them for the budget check.
         const flow = withSpend(finished.flow, outcome);
         if (flow.status !== "running" || flow.run !== claimed.run) return;
-        await advanceRun(tx, flow, deps.flows.forRun(flow), rows, collected, { continuing: true, control });
+        await advanceRun(tx, flow, deps.flows.forRun(flow), rows, collected, { lifo: true, control });
       });
     } catch (error) {
       if (error instanceof LeaseLostError) return { committed: false };
@@ -133,7 +133,7 @@ async function finishWithPlannedSteps(
   };
   const rows = claimedWith.rows.map((r) => (r.id === claimed.id ? committed : r));
   const flow = withSpend(claimedWith.flow, outcome);
-  const plan = planAdvance(flow, deps.flows.forRun(flow), rows, { continuing: true });
+  const plan = planAdvance(flow, deps.flows.forRun(flow), rows, { lifo: true });
   if (plan.decision.outcome || plan.instanceWrites.length > 0) return null;
   const continued = continueAs ? leaseFirstStep(plan, continueAs) : null;
   const basis = {

@@ -1,15 +1,24 @@
+import type { HeldStepLease } from "@ensemble/db";
+import type { LeaseKeeper } from "./lease-keeper.js";
+
 /**
  * The provider calls this process is running, by flow, so a cluster-wide cancel
- * (or a lost lease) can abort them: the worker registers each call's controller.
+ * (or a lost lease) can abort them: the worker registers each call's controller and
+ * lease, and the leases are kept alive together (LeaseKeeper).
  */
 export class InFlightCalls {
   private readonly byFlow = new Map<string, Set<AbortController>>();
 
-  track(flowId: string, controller: AbortController): () => void {
+  constructor(private readonly leases: LeaseKeeper) {}
+
+  /** Until the returned function is called: the call can be aborted by flow, and its lease is renewed (a lost one aborts it). */
+  track(flowId: string, controller: AbortController, lease: HeldStepLease): () => void {
     let calls = this.byFlow.get(flowId);
     if (!calls) this.byFlow.set(flowId, (calls = new Set()));
     calls.add(controller);
+    const release = this.leases.hold(lease, () => controller.abort(new FlowAbortedError("lease_lost")));
     return () => {
+      release();
       calls.delete(controller);
       if (calls.size === 0) this.byFlow.delete(flowId);
     };

@@ -1,4 +1,5 @@
-import Anthropic from "@anthropic-ai/sdk";
+import type Anthropic from "@anthropic-ai/sdk";
+import { lazyClient } from "../adapter-kit/lazy-client.js";
 import { runVendorCall } from "../adapter-kit/run-vendor-call.js";
 import { tokenSink } from "../adapter-kit/token-sink.js";
 import { DEFAULT_VENDOR_TIMEOUT_MS } from "../adapter-kit/vendor-timeout.js";
@@ -26,22 +27,25 @@ export interface AnthropicAdapterOptions {
 
 /** The `anthropic` provider: the Messages API, streamed as named events when the caller wants tokens. */
 export function createAnthropicAdapter(options: AnthropicAdapterOptions): ProviderAdapter {
-  const client = new Anthropic({
-    apiKey: options.apiKey,
-    // Nothing from the environment: the SDK would otherwise add ANTHROPIC_AUTH_TOKEN as a bearer token.
-    authToken: null,
-    baseURL: options.baseUrl ?? ANTHROPIC_DEFAULT_BASE_URL,
-    maxRetries: 0,
-    // Explicit, so the SDK does not refuse a large non-streamed max_tokens ("streaming is required…"): the step timeout governs.
-    timeout: options.timeoutMs ?? DEFAULT_VENDOR_TIMEOUT_MS,
-    logLevel: "warn",
+  const client = lazyClient(async () => {
+    const { default: Anthropic } = await import("@anthropic-ai/sdk");
+    return new Anthropic({
+      apiKey: options.apiKey,
+      // Nothing from the environment: the SDK would otherwise add ANTHROPIC_AUTH_TOKEN as a bearer token.
+      authToken: null,
+      baseURL: options.baseUrl ?? ANTHROPIC_DEFAULT_BASE_URL,
+      maxRetries: 0,
+      // Explicit, so the SDK does not refuse a large non-streamed max_tokens ("streaming is required…"): the step timeout governs.
+      timeout: options.timeoutMs ?? DEFAULT_VENDOR_TIMEOUT_MS,
+      logLevel: "warn",
+    });
   });
 
   async function complete(
     request: ProviderCallRequest,
     body: Anthropic.MessageCreateParamsNonStreaming,
   ): Promise<ProviderCallResult> {
-    const message = await client.messages.create(body, { signal: request.signal });
+    const message = await (await client()).messages.create(body, { signal: request.signal });
     return {
       text: anthropicText(message.content),
       finishReason: anthropicFinishReason(message.stop_reason),
@@ -55,7 +59,7 @@ export function createAnthropicAdapter(options: AnthropicAdapterOptions): Provid
     body: Anthropic.MessageCreateParamsNonStreaming,
   ): Promise<ProviderCallResult> {
     const emit = tokenSink(ANTHROPIC_PROVIDER_KEY, request.signal, request.onToken);
-    const events = await client.messages.create({ ...body, stream: true }, { signal: request.signal });
+    const events = await (await client()).messages.create({ ...body, stream: true }, { signal: request.signal });
     let text = "";
     let stopReason: string | null | undefined;
     let usage: AnthropicUsageFields = {};

@@ -1,4 +1,5 @@
-import { GoogleGenAI, type GenerateContentResponseUsageMetadata } from "@google/genai";
+import type { GenerateContentResponseUsageMetadata } from "@google/genai";
+import { lazyClient } from "../adapter-kit/lazy-client.js";
 import { runVendorCall } from "../adapter-kit/run-vendor-call.js";
 import { tokenSink } from "../adapter-kit/token-sink.js";
 import type { FinishReason, ProviderAdapter, ProviderCallRequest, ProviderCallResult } from "../provider-adapter.js";
@@ -35,16 +36,19 @@ function fetchForThisRealm(): typeof fetch | undefined {
 /** The `google` provider: Gemini's generateContent, and streamGenerateContent (SSE) when the caller wants tokens. */
 export function createGoogleAdapter(options: GoogleAdapterOptions): ProviderAdapter {
   const realmFetch = fetchForThisRealm();
-  const client = new GoogleGenAI({
-    apiKey: options.apiKey,
-    // Explicit, so GOOGLE_GENAI_USE_VERTEXAI and friends in the environment change nothing.
-    vertexai: false,
-    httpOptions: {
-      baseUrl: options.baseUrl ?? GOOGLE_DEFAULT_BASE_URL,
-      ...(options.apiVersion ? { apiVersion: options.apiVersion } : {}),
-      // No retryOptions: the SDK then sends each request once; the engine retries per step.
-      ...(realmFetch ? { fetch: realmFetch } : {}),
-    },
+  const client = lazyClient(async () => {
+    const { GoogleGenAI } = await import("@google/genai");
+    return new GoogleGenAI({
+      apiKey: options.apiKey,
+      // Explicit, so GOOGLE_GENAI_USE_VERTEXAI and friends in the environment change nothing.
+      vertexai: false,
+      httpOptions: {
+        baseUrl: options.baseUrl ?? GOOGLE_DEFAULT_BASE_URL,
+        ...(options.apiVersion ? { apiVersion: options.apiVersion } : {}),
+        // No retryOptions: the SDK then sends each request once; the engine retries per step.
+        ...(realmFetch ? { fetch: realmFetch } : {}),
+      },
+    });
   });
 
   function result(
@@ -64,7 +68,8 @@ export function createGoogleAdapter(options: GoogleAdapterOptions): ProviderAdap
 
   async function complete(request: ProviderCallRequest, abortSignal: AbortSignal): Promise<ProviderCallResult> {
     const { contents, config } = geminiRequest(request.messages, request.settings);
-    const response = await client.models.generateContent({
+    const sdk = await client();
+    const response = await sdk.models.generateContent({
       model: request.model,
       contents,
       config: { ...config, abortSignal },
@@ -75,7 +80,8 @@ export function createGoogleAdapter(options: GoogleAdapterOptions): ProviderAdap
   async function stream(request: ProviderCallRequest, abortSignal: AbortSignal): Promise<ProviderCallResult> {
     const emit = tokenSink(GOOGLE_PROVIDER_KEY, request.signal, request.onToken);
     const { contents, config } = geminiRequest(request.messages, request.settings);
-    const chunks = await client.models.generateContentStream({
+    const sdk = await client();
+    const chunks = await sdk.models.generateContentStream({
       model: request.model,
       contents,
       config: { ...config, abortSignal },

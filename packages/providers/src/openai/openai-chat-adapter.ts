@@ -9,7 +9,8 @@ import { openAIErrorMessage, openAIFinishReason, openAIUsage } from "./openai-re
 export interface OpenAIChatAdapterOptions {
   /** The provider key flow steps name. */
   key: string;
-  client: OpenAI;
+  /** The SDK client, made on first use. */
+  client: () => Promise<OpenAI>;
   maxTokensField: MaxTokensField;
   /** Drop temperature, top_p and stop for OpenAI's reasoning models (true for api.openai.com only). */
   openAIModelRules: boolean;
@@ -27,7 +28,7 @@ export function createOpenAIChatAdapter(options: OpenAIChatAdapterOptions): Prov
     request: ProviderCallRequest,
     body: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming,
   ): Promise<ProviderCallResult> {
-    const completion = await client.chat.completions.create(body, { signal: request.signal });
+    const completion = await (await client()).chat.completions.create(body, { signal: request.signal });
     const choice = completion.choices[0];
     const text = choice?.message.content ?? "";
     return {
@@ -43,7 +44,8 @@ export function createOpenAIChatAdapter(options: OpenAIChatAdapterOptions): Prov
     body: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming,
   ): Promise<ProviderCallResult> {
     const emit = tokenSink(key, request.signal, request.onToken);
-    const chunks = await client.chat.completions.create(
+    const sdk = await client();
+    const chunks = await sdk.chat.completions.create(
       { ...body, stream: true, stream_options: { include_usage: true } },
       { signal: request.signal },
     );

@@ -4,7 +4,12 @@ import type { ProviderCallRequest } from "../provider-adapter.js";
 import { readNumberParam, requireStringParam, simBadRequest, SIM_PROVIDER_KEY, type SimModel } from "./sim-model.js";
 
 /** What the simulator does for one call, decided before any waiting. */
-export type SimResponse = { kind: "text"; text: string } | { kind: "error"; error: ProviderError } | { kind: "hang" };
+export type SimResponse =
+  | { kind: "text"; text: string }
+  | { kind: "error"; error: ProviderError }
+  | { kind: "hang" }
+  /** `count` deltas, each the provider clock's epoch ms when it is emitted (made at emission, not before). */
+  | { kind: "clock"; count: number };
 
 export interface SimBehaviour {
   /** Query parameters this behaviour reads, besides latencyMs and tokensPerSecond. */
@@ -81,6 +86,10 @@ export const SIM_BEHAVIOURS = {
   fail: { params: ["times", "code", "retryAfterMs"], respond: fail },
   hang: { params: [], respond: () => ({ kind: "hang" }) },
   slow: { params: [], defaultLatencyMs: SIM_SLOW_DEFAULT_LATENCY_MS, respond: (_sim, request) => echo(request) },
+  clock: {
+    params: ["tokens"],
+    respond: (sim) => ({ kind: "clock", count: readNumberParam(sim, "tokens", { integer: true, min: 1 }) ?? 20 }),
+  },
 } as const satisfies Record<string, SimBehaviour>;
 
 export type SimBehaviourName = keyof typeof SIM_BEHAVIOURS;

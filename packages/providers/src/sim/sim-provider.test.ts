@@ -102,7 +102,7 @@ describe("sim provider", () => {
     const err = await callError("gpt-4o");
     expect(err).toMatchObject({ code: "bad_request", retryable: false });
     expect(err.message).toBe(
-      'sim model "gpt-4o": unknown sim behaviour "gpt-4o"; valid behaviours: echo, text, label, score, fail, hang, slow',
+      'sim model "gpt-4o": unknown sim behaviour "gpt-4o"; valid behaviours: echo, text, label, score, fail, hang, slow, clock',
     );
   });
 

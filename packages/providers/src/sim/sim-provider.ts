@@ -38,16 +38,18 @@ export function createSimProvider(options: SimProviderOptions = {}): ProviderAda
     // No await at zero latency: the benchmark's hot path stays free of timers.
     if (latencyMs > 0) await waitMs(latencyMs, signal, SIM_PROVIDER_KEY);
     if (response.kind === "error") throw response.error;
-    const { text } = response;
-    await streamDeltas(splitIntoDeltas(text), {
-      onToken: request.onToken,
-      signal,
-      provider: SIM_PROVIDER_KEY,
-      tokensPerSecond,
-      now,
-    });
+    const pacing = { onToken: request.onToken, signal, provider: SIM_PROVIDER_KEY, tokensPerSecond, now };
+    const text =
+      response.kind === "clock"
+        ? await streamDeltas(response.count, (i) => `${i === 0 ? "" : " "}${now()}`, pacing)
+        : await streamDeltas(...deltasOf(response.text), pacing);
     return { text, finishReason: "stop", usage: estimateUsage(request.messages, text), model: request.model };
   }
 
   return { key: SIM_PROVIDER_KEY, call };
+}
+
+function deltasOf(text: string): [number, (i: number) => string] {
+  const deltas = splitIntoDeltas(text);
+  return [deltas.length, (i) => deltas[i] as string];
 }

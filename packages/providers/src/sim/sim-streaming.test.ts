@@ -52,6 +52,26 @@ describe("sim streaming", () => {
     expect(deltas.join("")).toBe(result.text);
   });
 
+  it("clock: each delta is the clock at its emission, and the deltas join to the text", async () => {
+    const lags: number[] = [];
+    const deltas: string[] = [];
+    const result = await createSimProvider({ tokensPerSecond: 100 }).call(
+      simRequest("clock?tokens=5", {
+        onToken: (d) => {
+          deltas.push(d);
+          lags.push(Date.now() - Number(d));
+        },
+      }),
+    );
+    expect(deltas).toHaveLength(5);
+    expect(deltas.join("")).toBe(result.text);
+    expect(deltas.slice(1).every((d) => d.startsWith(" "))).toBe(true);
+    for (const lag of lags) expect(lag).toBeGreaterThanOrEqual(0);
+    for (const lag of lags) expect(lag).toBeLessThan(20);
+    const stamps = deltas.map(Number);
+    expect(stamps.at(-1)! - stamps[0]!).toBeGreaterThanOrEqual(35);
+  });
+
   it("paces deltas at tokensPerSecond", async () => {
     const times: number[] = [];
     const started = Date.now();
