@@ -11,6 +11,11 @@ export interface AppContext {
   adminSessions?: AdminSessions;
   /** Express's `trust proxy` (TRUST_PROXY): which proxies' X-Forwarded-* to believe; unset: none. */
   trustProxy?: boolean | number | string;
+  /**
+   * Aborted when the process starts draining (SIGTERM): /readyz fails, new /v1 requests are
+   * refused with 503, and held `?wait=true` requests are answered 202 at once.
+   */
+  shutdown?: AbortSignal;
   /** Checks Redis and Postgres for /readyz. */
   readiness: () => Promise<{ redis: boolean; postgres: boolean }>;
   /**

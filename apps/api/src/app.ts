@@ -6,6 +6,7 @@ import { knownOverLimitGuard, perKeyGuards } from "./guards/request-guards.js";
 import { errorHandler, notFoundHandler } from "./http/error-handler.js";
 import { jsonBody } from "./http/json-body.js";
 import { rejectInvalidPath } from "./http/percent-encoding.js";
+import { refuseWhileDraining } from "./http/refuse-while-draining.js";
 import { DEFAULT_REQUEST_LIMITS } from "./http/request-limits.js";
 import { securityHeaders } from "./http/security-headers.js";
 import type { AppContext } from "./app-context.js";
@@ -32,7 +33,7 @@ export function createApp(ctx: AppContext): Express {
   app.use(adminRoutes(ctx));
   app.use(uiRoutes(ctx.uiDir));
   if (ctx.guards) app.use(knownOverLimitGuard(ctx.guards));
-  app.use("/v1", authenticate(ctx.deps.db));
+  app.use("/v1", refuseWhileDraining(ctx.shutdown), authenticate(ctx.deps.db));
   if (ctx.guards) app.use(perKeyGuards(ctx.guards, ctx.deps.logger));
   app.use(threadRoutes(ctx));
   app.use(flowRoutes(ctx));

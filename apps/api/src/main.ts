@@ -6,6 +6,7 @@ import {
   engineConfigFromEnv,
   startScheduler,
   startStepWorker,
+  surviveDatabaseDisconnects,
   type Runtime,
 } from "@ensemble/engine";
 import { createApp } from "./app.js";
@@ -17,6 +18,7 @@ import { readinessProbe } from "./ops/readiness.js";
 
 const env = parseApiEnv();
 const logger = createLogger({ level: env.LOG_LEVEL, name: env.ROLES === "all" ? "ensemble" : "api" });
+surviveDatabaseDisconnects(logger);
 const engine = await createEngine({
   ...engineConfigFromEnv(env),
   logger,
@@ -53,8 +55,11 @@ if (env.DEV_MODE) {
 }
 
 const requestGuards = openRequestGuards(env, logger);
+// Aborted on SIGTERM: /readyz fails, new requests get 503, held `?wait=true` requests get 202.
+const draining = new AbortController();
 const app = createApp({
   deps,
+  shutdown: draining.signal,
   guards: requestGuards.guards,
   adminToken: env.ADMIN_TOKEN,
   uiDir: env.UI_DIR,
@@ -81,11 +86,21 @@ server.on("error", (err) => {
   process.exit(1);
 });
 
-closeOnSignals(logger, [
-  // Open event streams would keep the server from closing; clients resume elsewhere with Last-Event-ID.
-  async () => eventStreams.close(),
-  () => new Promise<void>((resolve) => server.close(() => resolve())),
-  () => requestGuards.close(),
-  ...runtimes.map((r) => () => r.close()),
-  () => engine.close(),
-]);
+closeOnSignals(
+  logger,
+  [
+    // Open event streams would keep the server from closing: they end with a retry hint, and
+    // clients resume elsewhere with Last-Event-ID.
+    async () => eventStreams.close(),
+    () =>
+      new Promise<void>((resolve) => {
+        // Waits for the requests in flight (held `?wait=true` ones are being answered 202).
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+    () => requestGuards.close(),
+    ...runtimes.map((r) => () => r.close()),
+    () => engine.close(),
+  ],
+  { drainMs: env.DRAIN_MS, onSignal: () => draining.abort() },
+);

@@ -1,9 +1,17 @@
 // The scheduler process (`pnpm start:scheduler`): flow jobs — start, advance, cancel, timeout, sweep.
-import { closeOnSignals, createEngine, createLogger, engineConfigFromEnv, startScheduler } from "@ensemble/engine";
+import {
+  closeOnSignals,
+  createEngine,
+  createLogger,
+  engineConfigFromEnv,
+  surviveDatabaseDisconnects,
+  startScheduler,
+} from "@ensemble/engine";
 import { parseSchedulerEnv } from "./env.js";
 
 const env = parseSchedulerEnv();
 const logger = createLogger({ level: env.LOG_LEVEL, name: "scheduler" });
+surviveDatabaseDisconnects(logger);
 if (!env.DATABASE_URL) {
   logger.fatal(
     "DATABASE_URL is required: a separate scheduler shares Postgres with the other processes (or run everything in one process with `pnpm start`)",
@@ -22,4 +30,4 @@ const scheduler = await startScheduler(engine.deps, {
   concurrency: env.SCHEDULER_CONCURRENCY,
   sweepEveryMs: env.SWEEP_EVERY_MS,
 });
-closeOnSignals(logger, [() => scheduler.close(), () => engine.close()]);
+closeOnSignals(logger, [() => scheduler.close(), () => engine.close()], { drainMs: env.DRAIN_MS });

@@ -1,9 +1,17 @@
 // A step worker process (`pnpm start:worker`; start several to scale).
-import { closeOnSignals, createEngine, createLogger, engineConfigFromEnv, startStepWorker } from "@ensemble/engine";
+import {
+  closeOnSignals,
+  createEngine,
+  createLogger,
+  engineConfigFromEnv,
+  surviveDatabaseDisconnects,
+  startStepWorker,
+} from "@ensemble/engine";
 import { parseWorkerEnv } from "./env.js";
 
 const env = parseWorkerEnv();
 const logger = createLogger({ level: env.LOG_LEVEL, name: "worker" });
+surviveDatabaseDisconnects(logger);
 if (!env.DATABASE_URL) {
   logger.fatal(
     "DATABASE_URL is required: a separate worker shares Postgres with the other processes (or run everything in one process with `pnpm start`)",
@@ -21,4 +29,4 @@ const worker = await startStepWorker(engine.deps, {
   prefix: env.QUEUE_PREFIX,
   concurrency: env.WORKER_CONCURRENCY,
 });
-closeOnSignals(logger, [() => worker.close(), () => engine.close()]);
+closeOnSignals(logger, [() => worker.close(), () => engine.close()], { drainMs: env.DRAIN_MS });

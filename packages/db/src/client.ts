@@ -62,17 +62,21 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
   if (options.url) {
     const { default: postgres } = await import("postgres");
     const { drizzle } = await import("drizzle-orm/postgres-js");
-    const client = postgres(options.url, {
-      max: options.maxConnections ?? 10,
-      // Notices are not logged, and `debug` stays off: with it postgres.js makes an error's
-      // `query` and `parameters` (a tenant's prompts and outputs) enumerable, so loggers print them.
-      onnotice: () => undefined,
-      connection: {
-        application_name: options.applicationName ?? "ensemble",
-        ...(options.asyncCommit ? { synchronous_commit: "off" } : {}),
-      },
-    });
-    const db = drizzle(preparing(client), { schema }) as unknown as Database;
+    const url = options.url;
+    const client = renewingPool((onclose) =>
+      postgres(url, {
+        max: options.maxConnections ?? 10,
+        // Notices are not logged, and `debug` stays off: with it postgres.js makes an error's
+        // `query` and `parameters` (a tenant's prompts and outputs) enumerable, so loggers print them.
+        onnotice: () => undefined,
+        onclose,
+        connection: {
+          application_name: options.applicationName ?? "ensemble",
+          ...(options.asyncCommit ? { synchronous_commit: "off" } : {}),
+        },
+      }),
+    );
+    const db = drizzle(client, { schema }) as unknown as Database;
     const transact = async <T>(fn: (tx: Executor, control: TransactionControl) => Promise<T>): Promise<T> => {
       const connection = preparing(await client.reserve());
       // A reserved connection shares the pool's options, but Drizzle looks for them on it.
@@ -106,7 +110,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
         connection.release();
       }
     };
-    return { db, kind: "postgres", url: options.url, transact, close: () => client.end({ timeout: 5 }) };
+    return { db, kind: "postgres", url, transact, close: () => client.end({ timeout: 5 }) };
   }
   const { PGlite } = await import("@electric-sql/pglite");
   const { drizzle } = await import("drizzle-orm/pglite");
@@ -125,6 +129,64 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
       return result;
     });
   return { db, kind: "pglite", transact, close: () => client.close() };
+}
+
+/** How long connections must have stayed up after one closed before the pool is renewed. */
+const POOL_RENEW_CALM_MS = 3_000;
+/** How long the replaced pool's statements in flight may still take before it is torn down. */
+const POOL_RETIRE_MS = 10_000;
+
+/**
+ * A postgres.js pool that replaces itself after connections closed (Postgres restarted or
+ * went away), once they have stopped closing for POOL_RENEW_CALM_MS. Around a server
+ * restart postgres.js can leave a reserved connection or a waiting reservation that never
+ * settles (seen in the fault tests: a worker's transactions hung for good after Postgres
+ * came back); the old pool is ended, which rejects whatever still hangs there after
+ * POOL_RETIRE_MS, so that work fails and is retried on the new pool. A connection reaching
+ * its max lifetime renews the pool too, which only costs reconnecting.
+ *
+ * The returned object stands for the current pool: Drizzle and `transact` hold it, and
+ * every call goes to whichever pool is current.
+ */
+function renewingPool(create: (onclose: () => void) => Sql): Sql {
+  let timer: NodeJS.Timeout | undefined;
+  let ended = false;
+  const onclose = (): void => {
+    if (ended) return;
+    clearTimeout(timer);
+    timer = setTimeout(renew, POOL_RENEW_CALM_MS);
+    timer.unref();
+  };
+  const open = (): Sql => {
+    const pool = preparing(create(onclose));
+    // Drizzle sets its type parsers on the first pool's options (at `drizzle(...)`); later
+    // pools take them over.
+    if (current) {
+      Object.assign(pool.options.parsers, current.options.parsers);
+      Object.assign(pool.options.serializers, current.options.serializers);
+    }
+    return pool;
+  };
+  let current: Sql | undefined;
+  current = open();
+  const renew = (): void => {
+    const retired = current!;
+    current = open();
+    retired.end({ timeout: POOL_RETIRE_MS / 1000 }).catch(() => undefined);
+  };
+  const end = async (options?: { timeout?: number }): Promise<void> => {
+    ended = true;
+    clearTimeout(timer);
+    await current!.end(options);
+  };
+  return new Proxy(current, {
+    get: (_target, property) => {
+      if (property === "end") return end;
+      const value = Reflect.get(current!, property) as unknown;
+      return typeof value === "function" ? value.bind(current) : value;
+    },
+    apply: (_target, thisArg, args: unknown[]): unknown => Reflect.apply(current!, thisArg, args),
+  });
 }
 
 /** Longer statements are one-offs (a batch of many rows): not worth a prepared statement per connection. */

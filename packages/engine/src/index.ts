@@ -16,5 +16,5 @@ export { startScheduler, type Runtime, type SchedulerOptions } from "./runtime/s
 export { startStepWorker, type StepWorkerOptions } from "./runtime/step-worker-runtime.js";
 export { createEngine, type Engine, type EngineConfig } from "./runtime/create-engine.js";
 export { createLogger } from "./runtime/logger.js";
-export { closeOnSignals } from "./runtime/process-lifecycle.js";
+export { closeOnSignals, surviveDatabaseDisconnects, type CloseOnSignalsOptions } from "./runtime/process-lifecycle.js";
 export { EngineEnvSchema, engineConfigFromEnv, parseEnv, type EngineEnv } from "./runtime/engine-env.js";

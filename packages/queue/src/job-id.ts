@@ -31,7 +31,12 @@ const defaultDedupe = (): string => String(Date.now());
 
 // A mapped type, so adding a job to the catalog without an id rule fails type-checking.
 const JOB_ID_BUILDERS: { [N in JobName]: (payload: JobPayload<N>, dedupe: string | undefined) => string } = {
-  "flow.start": (p) => join("start", escapePart(p.flowId), escapePart(p.run)),
+  // The sweeper's re-send of a run still queued passes `dedupe`: the first start job may be
+  // kept as done (a start of a run that was taken back) or lost, and must not block it.
+  "flow.start": (p, dedupe) =>
+    dedupe === undefined
+      ? join("start", escapePart(p.flowId), escapePart(p.run))
+      : join("start", escapePart(p.flowId), escapePart(p.run), escapePart(dedupe)),
   "flow.advance": (p, dedupe) =>
     join("advance", escapePart(p.flowId), escapePart(p.run), escapePart(dedupe ?? defaultDedupe())),
   "flow.cancel": (p) => join("cancel", escapePart(p.flowId), escapePart(p.run)),

@@ -49,6 +49,20 @@ export class ApiClient {
     return (await this.request<FlowBody>("GET", `/v1/flows/${flowId}`)).body;
   }
 
+  /** An ended flow's whole event history, as its SSE stream replays it (the server ends the stream). */
+  async eventHistory(flowId: string): Promise<FlowEventBody[]> {
+    const res = await fetch(`${this.baseUrl}/v1/flows/${flowId}/events`, {
+      headers: { authorization: `Bearer ${this.key}` },
+      signal: AbortSignal.timeout(15_000),
+    });
+    if (res.status !== 200) throw new Error(`events of ${flowId}: ${res.status}`);
+    const text = await res.text();
+    return text
+      .split("\n")
+      .filter((line) => line.startsWith("data: "))
+      .map((line) => JSON.parse(line.slice("data: ".length)) as FlowEventBody);
+  }
+
   /** Polls the status until `done` holds (or throws after `timeoutMs`). */
   async waitForStatus(flowId: string, statuses: string[], timeoutMs = 60_000): Promise<Record<string, unknown>> {
     const deadline = Date.now() + timeoutMs;
@@ -60,6 +74,13 @@ export class ApiClient {
     }
     throw new Error(`flow ${flowId} still ${String(last.status)} after ${timeoutMs} ms`);
   }
+}
+
+export interface FlowEventBody {
+  id: number;
+  type: string;
+  stepId?: string;
+  data: unknown;
 }
 
 export interface StepResultBody {

@@ -26,6 +26,10 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** Use embedded PGlite in one all-in-one process instead of Postgres + separate processes. */
   allInOne?: boolean;
+  /** Another Redis than the machine's (a fault test's own). */
+  redisUrl?: string;
+  /** Another Postgres server than the machine's (a fault test's own): a URL to one of its databases. */
+  postgresServerUrl?: string;
 }
 
 const ENTRY: Record<Role, string> = {
@@ -58,6 +62,7 @@ export class Cluster {
   port = 0;
   database: TestDatabase | null = null;
   private env: Record<string, string> = {};
+  private redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
   static async start(options: ClusterOptions = {}): Promise<Cluster> {
     const cluster = new Cluster();
@@ -72,7 +77,9 @@ export class Cluster {
   private async boot(options: ClusterOptions): Promise<void> {
     mkdirSync(LOG_DIR, { recursive: true });
     this.port = await freePort();
+    if (options.redisUrl) this.redisUrl = options.redisUrl;
     const common: Record<string, string> = {
+      REDIS_URL: this.redisUrl,
       QUEUE_PREFIX: this.prefix,
       LOG_LEVEL: "info",
       DEV_API_KEY: DEV_KEY,
@@ -84,7 +91,9 @@ export class Cluster {
       this.env = { ...common, PGLITE_DIR: join(LOG_DIR, `${this.prefix}-pglite`), ROLES: "all" };
       this.spawn("all", "all");
     } else {
-      this.database = await createTestDatabase();
+      this.database = await createTestDatabase(
+        options.postgresServerUrl ? { serverUrl: options.postgresServerUrl } : {},
+      );
       this.env = { ...common, DATABASE_URL: this.database.url };
       this.spawn("api", "api");
       this.spawn("scheduler", "scheduler");
@@ -158,13 +167,13 @@ export class Cluster {
     );
     await this.database?.drop();
     if (this.env.PGLITE_DIR) rmSync(this.env.PGLITE_DIR, { recursive: true, force: true });
-    await deleteRedisKeys(`${this.prefix}:*`);
+    await deleteRedisKeys(this.redisUrl, `${this.prefix}:*`);
   }
 }
 
-async function deleteRedisKeys(pattern: string): Promise<void> {
+async function deleteRedisKeys(url: string, pattern: string): Promise<void> {
   const redis = createRedisConnection({
-    url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    url,
     role: "worker",
     name: "test-cleanup",
   });

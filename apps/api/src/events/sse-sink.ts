@@ -7,6 +7,9 @@ export function formatSseEvent(event: FlowStreamUpdate): string {
   return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 }
 
+/** The reconnect delay an SSE stream ended by a shutdown tells its client (the `retry:` field). */
+export const SHUTDOWN_RETRY_MS = 1_000;
+
 export const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",
   "cache-control": "no-cache, no-transform",
@@ -33,10 +36,13 @@ export function createSseSink(res: ServerResponse): EventSink & { heartbeat(): v
         res.on("close", done);
       }),
     end: (reason: StreamEndReason) => {
-      // Only the flow's end is a clean end of the response. Otherwise the connection is cut,
-      // which clients treat as a network error and resume from with Last-Event-ID; and a
-      // client that reads nothing could not receive a clean end anyway.
+      // The flow's end is a clean end of the response. A server shutting down ends it with a
+      // retry hint, which tells the client to reconnect (with Last-Event-ID, to another
+      // replica) rather than take the end for the flow's. Otherwise the connection is cut,
+      // which clients treat as a network error and resume from; a client that reads
+      // nothing could not receive a clean end anyway.
       if (reason === "flow_ended") res.end();
+      else if (reason === "shutdown" && !res.writableNeedDrain) res.end(`retry: ${SHUTDOWN_RETRY_MS}\n\n`);
       else res.destroy();
     },
     heartbeat: () => {

@@ -1,4 +1,5 @@
 import { ValidationError } from "@ensemble/core";
+import { isDatabaseUnavailable } from "@ensemble/db";
 import { FlowConflictError, ForbiddenError, NotFoundError, PolicyViolationError } from "@ensemble/engine";
 import { isRedisUnavailable } from "@ensemble/queue";
 import type { ErrorRequestHandler, RequestHandler } from "express";
@@ -27,6 +28,8 @@ export function toApiError(error: unknown): ApiError {
   }
   if (error instanceof FlowConflictError)
     return new ApiError("conflict", error.message, [{ flowId: error.flowId, status: error.status }]);
+  if (isDatabaseUnavailable(error))
+    return new ApiError("unavailable", "the database is unavailable; retry shortly", [], { "Retry-After": "5" });
   if (isRedisUnavailable(error))
     return new ApiError("unavailable", "the queue is unavailable; retry shortly", [], { "Retry-After": "5" });
   const http = error as { type?: string; status?: number; expose?: boolean; limit?: number };

@@ -515,7 +515,7 @@ const OPERATIONS: OperationSpec[] = [
     responses: {
       200: { description: "ready", schema: json("Readiness") },
       503: {
-        description: "not ready; `down` names what is unreachable",
+        description: "not ready; `down` names what is unreachable, or the process is draining (shutting down)",
         schema: json("Readiness"),
         headers: { "Retry-After": { description: "seconds", schema: { type: "integer" } } },
       },

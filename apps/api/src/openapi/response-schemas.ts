@@ -153,7 +153,7 @@ export const TemplateListResponse = z.object({
 
 export const HealthResponse = z.object({ status: z.literal("ok") });
 export const ReadinessResponse = z.object({
-  status: z.enum(["ready", "unavailable"]),
+  status: z.enum(["ready", "unavailable", "draining"]).describe("`draining`: the process got SIGTERM and is finishing"),
   checks: z.object({ redis: z.boolean(), postgres: z.boolean() }),
   down: z
     .array(z.enum(["redis", "postgres"]))

@@ -97,6 +97,7 @@ export function flowRoutes(ctx: AppContext): Router {
       started.run,
       afterEventId,
       (body.timeout?.flowMs ?? DEFAULT_WAIT_MS) + 5_000,
+      ctx.shutdown,
     );
     if (!result) {
       res.status(202).json({
@@ -128,6 +129,7 @@ export function flowRoutes(ctx: AppContext): Router {
       started.run,
       afterEventId,
       (body.timeout?.flowMs ?? DEFAULT_WAIT_MS) + 5_000,
+      ctx.shutdown,
     );
     const step = result?.steps.find((s) => s.stepId === stepId);
     if (!result || !step) {

@@ -8,6 +8,14 @@ export function healthRoutes(ctx: AppContext): Router {
   });
   router.get("/readyz", async (_req, res) => {
     const checks = await ctx.readiness();
+    if (ctx.shutdown?.aborted) {
+      // Out of the load balancer first, before anything else of the drain.
+      res
+        .status(503)
+        .set("Retry-After", "1")
+        .json({ status: "draining", checks, message: "not ready: this process is shutting down" });
+      return;
+    }
     const down = Object.entries(checks)
       .filter(([, up]) => !up)
       .map(([name]) => name);

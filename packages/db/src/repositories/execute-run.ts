@@ -1,3 +1,4 @@
+import { and, eq } from "drizzle-orm";
 import type { Executor } from "../client.js";
 import type { FlowRow } from "./flows.js";
 import { dataSharingPolicies, flows, type RunTraceColumn } from "../schema/tables.js";
@@ -93,4 +94,36 @@ export function sendQueuedRun(tx: Executor, flowId: string, run: QueuedRun): Pro
       run.trace ? JSON.stringify(run.trace) : null,
     ],
   );
+}
+
+/**
+ * Takes back a run that `execute` recorded but could not enqueue: the flow row returns to
+ * `previous` (as it was locked before the run), unless the run has moved on meanwhile (a
+ * scheduler started it). True when it was taken back, so the run will not happen.
+ */
+export async function undoQueuedRun(db: Executor, previous: FlowRow, run: number): Promise<boolean> {
+  const restored = await db
+    .update(flows)
+    .set({
+      run: previous.run,
+      executedBy: previous.executedBy,
+      onlyStepId: previous.onlyStepId,
+      status: previous.status,
+      input: previous.input,
+      metadata: previous.metadata,
+      saveMessages: previous.saveMessages,
+      stepTimeoutMs: previous.stepTimeoutMs,
+      deadlineAt: previous.deadlineAt,
+      queuedAt: previous.queuedAt,
+      startedAt: previous.startedAt,
+      completedAt: previous.completedAt,
+      result: previous.result,
+      error: previous.error,
+      currentStepIndex: previous.currentStepIndex,
+      totalCost: previous.totalCost,
+      totalTokens: previous.totalTokens,
+    })
+    .where(and(eq(flows.id, previous.id), eq(flows.run, run), eq(flows.status, "queued")))
+    .returning({ id: flows.id });
+  return restored.length > 0;
 }

@@ -15,12 +15,19 @@ export interface TestDatabase {
  * A fresh, migrated database on the test server, one per test file, so files can
  * run side by side and leave nothing behind.
  */
-export async function createTestDatabase(options: { maxConnections?: number } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  options: {
+    maxConnections?: number;
+    /** Another server than `TEST_DATABASE_URL` (a fault test's own): a URL to one of its databases. */
+    serverUrl?: string;
+  } = {},
+): Promise<TestDatabase> {
+  const serverUrl = options.serverUrl ?? TEST_DATABASE_URL;
   const name = `ensemble_test_${randomUUID().replace(/-/g, "").slice(0, 16)}`;
-  const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => undefined });
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => undefined });
   await admin.unsafe(`create database ${name}`);
   await admin.end();
-  const url = TEST_DATABASE_URL.replace(/\/[^/?]+(\?.*)?$/, `/${name}$1`);
+  const url = serverUrl.replace(/\/[^/?]+(\?.*)?$/, `/${name}$1`);
   const handle = await openDatabase({ url, maxConnections: options.maxConnections ?? 5 });
   await migrateDatabase(handle);
   return {
@@ -28,7 +35,7 @@ export async function createTestDatabase(options: { maxConnections?: number } = 
     handle,
     async drop() {
       await handle.close();
-      const cleanup = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => undefined });
+      const cleanup = postgres(serverUrl, { max: 1, onnotice: () => undefined });
       await cleanup.unsafe(`drop database if exists ${name} with (force)`);
       await cleanup.end();
     },

@@ -1,5 +1,5 @@
 import { isTerminalFlowStatus, strictestRules, type OrchestrationFlowStatus, type TimeoutConfig } from "@ensemble/core";
-import { lockFlowToExecute, sendQueuedRun } from "@ensemble/db";
+import { lockFlowToExecute, sendQueuedRun, undoQueuedRun, type FlowRow } from "@ensemble/db";
 import { newRunTrace } from "@ensemble/telemetry";
 import type { EngineDeps } from "../engine-deps.js";
 import { FlowConflictError, NotFoundError } from "../errors/engine-errors.js";
@@ -28,6 +28,11 @@ export interface ExecuteFlowResult {
  * (the scheduler plans and dispatches). A flow already queued or running is a conflict.
  * The flow timeout (execute's `timeout.flowMs`, else the definition's
  * maxExecutionTime) is a delayed `flow.cancel` job that ends the run `timed_out`.
+ *
+ * The answer is the truth: when the run cannot be enqueued (Redis down or full), it is
+ * taken back and the error thrown, so a 5xx means it will not run and a retry is safe.
+ * Only if it could not be taken back (it started, or Postgres is gone too and the row
+ * stays queued, which the sweeper starts) does this resolve: the run will happen.
  */
 export async function executeFlow(
   deps: EngineDeps,
@@ -36,10 +41,12 @@ export async function executeFlow(
 ): Promise<ExecuteFlowResult> {
   const effects = emptyEffects();
   // Two round trips: lock and read (flow, policies, archived events), then the new run with COMMIT.
+  let previous: FlowRow | undefined;
   const { run, lastArchivedEventId } = await deps.transact(async (tx, control) => {
     const locked = await lockFlowToExecute(tx, flowId, options.executedBy);
     if (!locked) throw new NotFoundError("flow");
     const { flow } = locked;
+    previous = flow;
     if (!isTerminalFlowStatus(flow.status as OrchestrationFlowStatus) && flow.status !== "pending") {
       throw new FlowConflictError(
         `flow is ${flow.status}; cancel it or wait for it to end before executing it again`,
@@ -77,10 +84,28 @@ export async function executeFlow(
       });
     return { run, lastArchivedEventId: locked.lastArchivedEventId };
   });
-  // Events of earlier runs may survive only in the archive: number this run's after them.
-  await deps.bus.continueNumberingAfter(flowId, lastArchivedEventId);
-  await performEffects(deps, effects);
+  try {
+    // Events of earlier runs may survive only in the archive: number this run's after them.
+    await deps.bus.continueNumberingAfter(flowId, lastArchivedEventId);
+    await performEffects(deps, effects);
+  } catch (error) {
+    if (previous && (await takeBack(deps, previous, run))) throw error;
+    deps.logger.warn(
+      { err: error, flowId, run },
+      "run not fully enqueued, and not taken back (it started, or Postgres is unreachable too): it goes ahead; the sweeper starts it if needed",
+    );
+  }
   return { flowId, run, status: "queued" };
+}
+
+/** undoQueuedRun, false when it fails too (the row stays queued). */
+async function takeBack(deps: EngineDeps, previous: FlowRow, run: number): Promise<boolean> {
+  try {
+    return await undoQueuedRun(deps.db, previous, run);
+  } catch (err) {
+    deps.logger.error({ err, flowId: previous.id, run }, "could not take back a run that was not enqueued");
+    return false;
+  }
 }
 
 /** Asks the scheduler to cancel a flow's current run (202: it happens within a second). */

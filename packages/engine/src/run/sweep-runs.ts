@@ -27,7 +27,11 @@ export async function sweepRuns(deps: EngineDeps): Promise<{ steps: number; flow
       effects.jobs.push({ name: "flow.cancel", payload: { flowId: flow.id, run: flow.run, reason: "timed_out" } });
       flows += 1;
     } else if (flow.status === "queued" && flow.queuedAt && now - flow.queuedAt.getTime() > deps.settings.staleStepMs) {
-      effects.jobs.push({ name: "flow.start", payload: { flowId: flow.id, run: flow.run } });
+      effects.jobs.push({
+        name: "flow.start",
+        payload: { flowId: flow.id, run: flow.run },
+        dedupe: `sweep-${Math.floor(now / deps.settings.staleStepMs)}`,
+      });
       flows += 1;
     }
   }

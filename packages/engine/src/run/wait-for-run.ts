@@ -8,7 +8,8 @@ const TERMINAL_STATUSES = new Set(["completed", "failed", "cancelled", "timed_ou
 const TERMINAL_EVENT_GRACE_MS = 1_000;
 
 /**
- * Resolves with a run's FlowExecutionResult once it ends, or null after `timeoutMs`.
+ * Resolves with a run's FlowExecutionResult once it ends, or null after `timeoutMs` or
+ * when `signal` aborts (the API is shutting down: the caller answers 202 instead).
  * It follows the flow's events from `afterEventId` (no polling) and re-checks the
  * database once subscribed, so a run that ended in between is not missed.
  */
@@ -18,6 +19,7 @@ export async function waitForRun(
   run: number,
   afterEventId: number,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<FlowExecutionResult | null> {
   let resolveEnded: () => void = () => undefined;
   const ended = new Promise<void>((resolve) => (resolveEnded = resolve));
@@ -35,7 +37,11 @@ export async function waitForRun(
       // event never comes (its worker died after the commit), the stored end is enough.
       setTimeout(resolveEnded, TERMINAL_EVENT_GRACE_MS).unref();
     }
-    const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
+    const timedOut = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), timeoutMs);
+      if (signal?.aborted) resolve("timeout");
+      signal?.addEventListener("abort", () => resolve("timeout"), { once: true });
+    });
     if ((await Promise.race([ended, timedOut])) === "timeout") return null;
     const flow = await findFlow(deps.db, flowId);
     if (!flow || flow.run !== run || !TERMINAL_STATUSES.has(flow.status)) return null;

@@ -18,6 +18,11 @@ export const EngineEnvSchema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** How soon (ms) another worker takes over the step of a worker that died. */
   STEP_LEASE_MS: z.coerce.number().int().min(500).default(30_000),
+  /**
+   * On SIGTERM, how long (ms) the process may take to drain (finish running steps, answer
+   * held requests) before it exits; keep it below the orchestrator's grace period.
+   */
+  DRAIN_MS: z.coerce.number().int().min(0).default(25_000),
   /** Connections per process in the Postgres pool. */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   /** Cluster-wide provider limits, JSON: {"openai":{"requestsPerMinute":500,"tokensPerMinute":200000,"maxConcurrent":20},"openai:gpt-4o":{…}}. */
