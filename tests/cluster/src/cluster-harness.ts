@@ -26,6 +26,11 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** Use embedded PGlite in one all-in-one process instead of Postgres + separate processes. */
   allInOne?: boolean;
+  /**
+   * A production build (`pnpm build`'s dist/ layout): run `node <built>/<role>.mjs` with
+   * NODE_ENV=production, as the image does, instead of the sources through tsx; no dev user or key.
+   */
+  built?: string;
 }
 
 const ENTRY: Record<Role, string> = {
@@ -33,6 +38,13 @@ const ENTRY: Record<Role, string> = {
   all: "apps/api/src/main.ts",
   scheduler: "apps/scheduler/src/main.ts",
   worker: "apps/worker/src/main.ts",
+};
+/** The built file of each role (scripts/build.mjs). */
+const BUILT_ENTRY: Record<Role, string> = {
+  api: "api.mjs",
+  all: "api.mjs",
+  scheduler: "scheduler.mjs",
+  worker: "worker.mjs",
 };
 
 /** A TCP port nobody listens on (e.g. for a second API process). */
@@ -58,6 +70,7 @@ export class Cluster {
   port = 0;
   database: TestDatabase | null = null;
   private env: Record<string, string> = {};
+  private built: string | undefined;
 
   static async start(options: ClusterOptions = {}): Promise<Cluster> {
     const cluster = new Cluster();
@@ -72,11 +85,11 @@ export class Cluster {
   private async boot(options: ClusterOptions): Promise<void> {
     mkdirSync(LOG_DIR, { recursive: true });
     this.port = await freePort();
+    this.built = options.built;
     const common: Record<string, string> = {
       QUEUE_PREFIX: this.prefix,
       LOG_LEVEL: "info",
-      DEV_API_KEY: DEV_KEY,
-      DEV_MODE: "true",
+      ...(options.built ? { NODE_ENV: "production" } : { DEV_API_KEY: DEV_KEY, DEV_MODE: "true" }),
       PORT: String(this.port),
       ...options.env,
     };
@@ -97,8 +110,9 @@ export class Cluster {
   spawn(role: Role, name: string, extraEnv: Record<string, string> = {}): ClusterProcess {
     const logFile = join(LOG_DIR, `${this.prefix}-${name}-${Date.now()}.log`);
     const log = createWriteStream(logFile);
-    const child = spawn(process.execPath, ["--import", "tsx", ENTRY[role]], {
-      cwd: REPO_ROOT,
+    const args = this.built ? [join(this.built, BUILT_ENTRY[role])] : ["--import", "tsx", ENTRY[role]];
+    const child = spawn(process.execPath, args, {
+      cwd: this.built ?? REPO_ROOT,
       env: { ...process.env, ...this.env, ...(role === "api" ? {} : role === "all" ? {} : { PORT: "0" }), ...extraEnv },
       stdio: ["ignore", "pipe", "pipe"],
     });
