@@ -16,13 +16,11 @@ import { build } from "esbuild";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
-/** Role → entry point. `api` is also the all-in-one process (ROLES=all). */
-export const ENTRY_POINTS = {
-  api: "apps/api/src/main.ts",
-  scheduler: "apps/scheduler/src/main.ts",
-  worker: "apps/worker/src/main.ts",
-  migrate: "packages/db/src/migrate-main.ts",
-};
+/**
+ * Role → entry point; dist/<role>.mjs is its bundle. `api` is also the all-in-one process
+ * (ROLES=all). A JSON file, so the deployment tests can check every command names one.
+ */
+export const ENTRY_POINTS = JSON.parse(readFileSync(join(root, "scripts/entry-points.json"), "utf8"));
 
 /** Files read at run time, at the same place under dist/ as under the checkout. */
 const RUNTIME_ASSETS = ["packages/db/migrations", "apps/ui/dist"];
