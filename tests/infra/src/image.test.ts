@@ -56,7 +56,10 @@ describe("the Dockerfile", () => {
 
 describe("infra/docker-compose.yml", () => {
   const compose = parse(readFileSync(join(REPO_ROOT, "infra/docker-compose.yml"), "utf8"), { merge: true }) as {
-    services: Record<string, { build?: unknown; command?: string[]; image?: string; environment?: Record<string, string> }>;
+    services: Record<
+      string,
+      { build?: unknown; command?: string[]; image?: string; environment?: Record<string, string> }
+    >;
   };
   const apps = Object.entries(compose.services).filter(([, s]) => s.build);
 
