@@ -37,7 +37,11 @@ async function idleRss(args: string[], env: Record<string, string>, ready: strin
   let output = "";
   try {
     await new Promise<void>((done, fail) => {
-      const timer = setTimeout(() => fail(new Error(`not started within 60 s: ${args.join(" ")}\n${output}`)), 60_000);
+      // Generous: on a loaded machine tsx alone can take a minute to start.
+      const timer = setTimeout(
+        () => fail(new Error(`not started within 180 s: ${args.join(" ")}\n${output}`)),
+        180_000,
+      );
       const onData = (chunk: Buffer): void => {
         output += chunk.toString();
         if (output.includes(ready)) {
@@ -80,9 +84,9 @@ try {
         PORT: "0",
         LOG_LEVEL: "info",
       };
-      log(`${role} #${i + 1}: tsx, then node dist`);
       tsx.push(await idleRss(["--import", "tsx", spec.source], env, spec.ready));
       dist.push(await idleRss([spec.built], env, spec.ready));
+      log(`${role} #${i + 1}: tsx ${tsx.at(-1)?.toFixed(0)} MiB, dist ${dist.at(-1)?.toFixed(0)} MiB`);
     }
     rows.push({ role, tsx: median(tsx), dist: median(dist) });
   }
