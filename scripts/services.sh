@@ -4,6 +4,7 @@
 # defaults the apps and tests use. Every function is idempotent: it does nothing if all is well.
 
 PNPM_VERSION=12.4.2 # must match "packageManager" in package.json; pnpm cannot switch versions here
+NODE_VERSION=24.22.3 # the Node LTS Ensemble runs on ("engines" in package.json; the Dockerfile's node:24)
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -16,10 +17,38 @@ as_root() {
   fi
 }
 
+node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+
+# Installs Node $NODE_VERSION when the node found is older (Debian and Ubuntu ship Node 20 or
+# older). The binary comes from the npm registry (package node-linux-<arch>, the official build)
+# into ENSEMBLE_NODE_PREFIX, linked as ENSEMBLE_NODE_BIN/node, which PATH puts before /usr/bin:
+# every later `node`, `pnpm` and script in this shell and the user's runs on it.
+ensure_node() {
+  local want=${NODE_VERSION%%.*}
+  if [ "$(node_major)" -ge "$want" ]; then return; fi
+  command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js $want (it ships npm), or any Node.js with npm to bootstrap it"
+  local arch
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) die "no Node.js $want build for $(uname -m) in the npm registry: install Node.js $want yourself" ;;
+  esac
+  local prefix=${ENSEMBLE_NODE_PREFIX:-/usr/local/lib/ensemble-node} bin=${ENSEMBLE_NODE_BIN:-/usr/local/bin}
+  say "installing Node $NODE_VERSION into $prefix (found $(node --version 2>/dev/null || echo none))"
+  local run=(); [ -w "$(dirname "$prefix")" ] && [ -w "$bin" ] || run=(as_root)
+  "${run[@]}" npm install --prefix "$prefix" --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
+    "node-linux-$arch@$NODE_VERSION"
+  "${run[@]}" ln -sf "$prefix/node_modules/node-linux-$arch/bin/node" "$bin/node"
+  case ":$PATH:" in *":$bin:"*) ;; *) export PATH="$bin:$PATH" ;; esac
+  hash -r
+  [ "$(node_major)" -ge "$want" ] \
+    || die "node is still $(node --version) after installing Node $NODE_VERSION: put $bin before $(dirname "$(command -v node)") in PATH"
+}
+
 # Installs pnpm with npm (corepack fails here) unless the pinned version is already there.
 ensure_pnpm() {
   if [ "$(pnpm --version 2>/dev/null || true)" = "$PNPM_VERSION" ]; then return; fi
-  command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js 20 (it ships npm) first"
+  command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js (it ships npm) first"
   say "installing pnpm@$PNPM_VERSION with npm"
   if [ -w "$(npm prefix -g)/lib/node_modules" ]; then npm i -g "pnpm@$PNPM_VERSION"
   else as_root npm i -g "pnpm@$PNPM_VERSION"

@@ -30,6 +30,11 @@ export interface ClusterOptions {
   redisUrl?: string;
   /** Another Postgres server than the machine's (a fault test's own): a URL to one of its databases. */
   postgresServerUrl?: string;
+  /**
+   * A production build (`pnpm build`'s dist/ layout): run `node <built>/<role>.mjs` with
+   * NODE_ENV=production, as the image does, instead of the sources through tsx; no dev user or key.
+   */
+  built?: string;
 }
 
 const ENTRY: Record<Role, string> = {
@@ -37,6 +42,13 @@ const ENTRY: Record<Role, string> = {
   all: "apps/api/src/main.ts",
   scheduler: "apps/scheduler/src/main.ts",
   worker: "apps/worker/src/main.ts",
+};
+/** The built file of each role (scripts/build.mjs). */
+const BUILT_ENTRY: Record<Role, string> = {
+  api: "api.mjs",
+  all: "api.mjs",
+  scheduler: "scheduler.mjs",
+  worker: "worker.mjs",
 };
 
 /** A TCP port nobody listens on (e.g. for a second API process). */
@@ -63,6 +75,7 @@ export class Cluster {
   database: TestDatabase | null = null;
   private env: Record<string, string> = {};
   private redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+  private built: string | undefined;
 
   static async start(options: ClusterOptions = {}): Promise<Cluster> {
     const cluster = new Cluster();
@@ -78,12 +91,12 @@ export class Cluster {
     mkdirSync(LOG_DIR, { recursive: true });
     this.port = await freePort();
     if (options.redisUrl) this.redisUrl = options.redisUrl;
+    this.built = options.built;
     const common: Record<string, string> = {
       REDIS_URL: this.redisUrl,
       QUEUE_PREFIX: this.prefix,
       LOG_LEVEL: "info",
-      DEV_API_KEY: DEV_KEY,
-      DEV_MODE: "true",
+      ...(options.built ? { NODE_ENV: "production" } : { DEV_API_KEY: DEV_KEY, DEV_MODE: "true" }),
       PORT: String(this.port),
       ...options.env,
     };
@@ -106,8 +119,9 @@ export class Cluster {
   spawn(role: Role, name: string, extraEnv: Record<string, string> = {}): ClusterProcess {
     const logFile = join(LOG_DIR, `${this.prefix}-${name}-${Date.now()}.log`);
     const log = createWriteStream(logFile);
-    const child = spawn(process.execPath, ["--import", "tsx", ENTRY[role]], {
-      cwd: REPO_ROOT,
+    const args = this.built ? [join(this.built, BUILT_ENTRY[role])] : ["--import", "tsx", ENTRY[role]];
+    const child = spawn(process.execPath, args, {
+      cwd: this.built ?? REPO_ROOT,
       env: { ...process.env, ...this.env, ...(role === "api" ? {} : role === "all" ? {} : { PORT: "0" }), ...extraEnv },
       stdio: ["ignore", "pipe", "pipe"],
     });

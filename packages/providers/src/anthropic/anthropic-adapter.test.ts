@@ -30,7 +30,7 @@ describe("anthropic request mapping", () => {
     );
     const [request] = server.requests;
     expect(request?.path).toBe("/v1/messages");
-    expect(request?.headers["x-api-key"]).toBe(server.apiKey);
+    expect(request?.headers.authorization).toBe(`Bearer ${server.apiKey}`);
     expect(request?.headers["anthropic-version"]).toEqual(expect.any(String));
     expect(request?.body).toEqual({
       model: "claude-haiku-4-5",
@@ -41,7 +41,6 @@ describe("anthropic request mapping", () => {
         { role: "assistant", content: "4" },
         { role: "user", content: "And 3+3?" },
       ],
-      temperature: 0.2,
       stop_sequences: ["END", "STOP"],
     });
   });
@@ -52,13 +51,11 @@ describe("anthropic request mapping", () => {
     expect(ANTHROPIC_DEFAULT_MAX_TOKENS).toBe(4096);
   });
 
-  it("sends temperature or top_p, never both, and clamps temperature to Anthropic's 0–1", async () => {
-    await adapter().call(vendorRequest("claude-sonnet-4-6", { settings: { temperature: 1.7, topP: 0.5 } }));
-    await adapter().call(vendorRequest("claude-sonnet-4-6", { settings: { topP: 0.5 } }));
-    expect(server.requests[0]?.body).toMatchObject({ temperature: 1 });
+  it("sends neither temperature nor top_p: the API version 2026-10-21 has no sampling settings", async () => {
+    await adapter().call(vendorRequest("claude-sonnet-4-6", { settings: { temperature: 0.7, topP: 0.5 } }));
+    expect(server.requests[0]?.headers["anthropic-version"]).toBe("2026-10-21");
+    expect(server.requests[0]?.body).not.toHaveProperty("temperature");
     expect(server.requests[0]?.body).not.toHaveProperty("top_p");
-    expect(server.requests[1]?.body).toMatchObject({ top_p: 0.5 });
-    expect(server.requests[1]?.body).not.toHaveProperty("temperature");
   });
 
   it("merges system messages anywhere and consecutive same-role messages, so turns alternate", async () => {

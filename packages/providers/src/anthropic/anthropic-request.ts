@@ -10,8 +10,8 @@ export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
 
 /**
  * The Messages API body: system messages become the top-level `system`, turns alternate.
- * Temperature is clamped to Anthropic's 0–1 range; when both temperature and topP are set only
- * temperature is sent (Anthropic: "alter temperature or top_p, but not both"; newer models reject both).
+ * No temperature or top_p: the API version the SDK speaks (2026-10-21) has no sampling settings,
+ * so a step's `temperature` and `topP` do not reach Anthropic.
  */
 export function anthropicMessagesBody(
   model: string,
@@ -25,8 +25,6 @@ export function anthropicMessagesBody(
     messages: turns.map((t) => ({ role: t.role, content: t.content })),
   };
   if (system !== undefined) body.system = system;
-  if (settings.temperature !== undefined) body.temperature = Math.min(settings.temperature, 1);
-  else if (settings.topP !== undefined) body.top_p = settings.topP;
   if (settings.stopSequences?.length) body.stop_sequences = settings.stopSequences;
   return body;
 }

@@ -64,7 +64,7 @@ export const ProviderEnvSchema = z.object({
   /** Without /v1. */
   ANTHROPIC_BASE_URL: httpUrl.optional(),
   GEMINI_API_KEY: secret.optional(),
-  /** Without a version: the SDK adds /v1beta. */
+  /** Without a version: the SDK adds /v1. */
   GEMINI_BASE_URL: httpUrl.optional(),
   OPENAI_COMPATIBLE_ENDPOINTS: OpenAICompatibleEndpointsSchema.optional(),
 });

@@ -29,7 +29,7 @@ describe("google request mapping", () => {
       }),
     );
     const [request] = server.requests;
-    expect(request?.path).toBe("/v1beta/models/gemini-2.5-pro:generateContent");
+    expect(request?.path).toBe("/v1/models/gemini-2.5-pro:generateContent");
     expect(request?.headers["x-goog-api-key"]).toBe(server.apiKey);
     expect(request?.query).not.toHaveProperty("key");
     expect(request?.body).toEqual({
@@ -46,7 +46,7 @@ describe("google request mapping", () => {
   it("streams from streamGenerateContent with alt=sse", async () => {
     await adapter().call(vendorRequest("gemini-2.5-flash", { onToken: () => undefined }));
     expect(server.requests[0]).toMatchObject({
-      path: "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+      path: "/v1/models/gemini-2.5-flash:streamGenerateContent",
       query: { alt: "sse" },
       stream: true,
     });

@@ -12,9 +12,9 @@ export const GOOGLE_DEFAULT_BASE_URL = "https://generativelanguage.googleapis.co
 
 export interface GoogleAdapterOptions {
   apiKey: string;
-  /** Default https://generativelanguage.googleapis.com (no version: the SDK adds `/v1beta`). */
+  /** Default https://generativelanguage.googleapis.com (no version: the SDK adds `/v1`). */
   baseUrl?: string;
-  /** Default the SDK's (`v1beta` in @google/genai 2.x). */
+  /** Default the SDK's (`v1` in @google/genai 3.x). */
   apiVersion?: string;
 }
 

@@ -1,7 +1,15 @@
 import { randomBytes } from "node:crypto";
 import type { ResolvedReply } from "./fake-reply.js";
 import { textChunks } from "./fake-reply.js";
-import { contentText, headerValue, isObject, sseFrame, type ParsedCall, type VendorDialect } from "./vendor-dialect.js";
+import {
+  bearerToken,
+  contentText,
+  headerValue,
+  isObject,
+  sseFrame,
+  type ParsedCall,
+  type VendorDialect,
+} from "./vendor-dialect.js";
 
 const ERROR_TYPES: Record<number, { type: string; message: string }> = {
   400: { type: "invalid_request_error", message: "Invalid request." },
@@ -50,7 +58,8 @@ export const anthropicDialect: VendorDialect = {
   vendor: "anthropic",
   basePath: "",
   matches: (method, path) => method === "POST" && path === "/v1/messages",
-  presentedKey: (headers) => headerValue(headers, "x-api-key"),
+  // API version 2026-10-21 (SDK 1.x) sends the key as a bearer token; earlier ones as x-api-key.
+  presentedKey: (headers) => headerValue(headers, "x-api-key") ?? bearerToken(headerValue(headers, "authorization")),
   parse: (body, _path, _query, headers) => parse(body, headerValue(headers, "anthropic-version")),
   defaultErrorMessage(status, { model }) {
     if (status === 404) return `model: ${model}`;

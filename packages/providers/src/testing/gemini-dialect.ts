@@ -90,7 +90,7 @@ export const geminiDialect: VendorDialect = {
   parse: (body, path) => parse(body, path),
   defaultErrorMessage(status, { model }) {
     if (status === 404)
-      return `models/${model} is not found for API version v1beta, or is not supported for generateContent.`;
+      return `models/${model} is not found for API version v1, or is not supported for generateContent.`;
     return STATUSES[status]?.message ?? `Request failed with status ${status}.`;
   },
   errorReply(status, message, retryAfterSeconds) {

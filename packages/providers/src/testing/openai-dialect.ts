@@ -3,6 +3,7 @@ import type { RecordedRequest, ResolvedReply } from "./fake-reply.js";
 import { textChunks } from "./fake-reply.js";
 import {
   contentText,
+  bearerToken,
   headerValue,
   isObject,
   maskKey,
@@ -73,10 +74,7 @@ export const openAIDialect: VendorDialect = {
   vendor: "openai",
   basePath: "/v1",
   matches: (method, path) => method === "POST" && path === "/v1/chat/completions",
-  presentedKey(headers) {
-    const auth = headerValue(headers, "authorization");
-    return auth?.startsWith("Bearer ") ? auth.slice("Bearer ".length) : undefined;
-  },
+  presentedKey: (headers) => bearerToken(headerValue(headers, "authorization")),
   parse: (body) => parse(body),
   defaultErrorMessage(status, { model, presentedKey }) {
     if (status === 401) {

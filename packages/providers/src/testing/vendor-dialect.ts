@@ -50,6 +50,11 @@ export function headerValue(headers: IncomingHttpHeaders, name: string): string 
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** The token of an `Authorization: Bearer <token>` header. */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  return authorization?.startsWith("Bearer ") ? authorization.slice("Bearer ".length) : undefined;
+}
+
 /** A string or an array of text parts (`{type:"text", text}`), as OpenAI and Anthropic accept content. */
 export function contentText(content: unknown): string {
   if (typeof content === "string") return content;
