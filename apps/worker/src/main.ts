@@ -15,5 +15,7 @@ const worker = await startStepWorker(engine.deps, {
   connection: engine.workerConnection("worker"),
   prefix: env.QUEUE_PREFIX,
   concurrency: env.WORKER_CONCURRENCY,
+  ...(env.WORKER_PROVIDERS ? { providers: env.WORKER_PROVIDERS } : {}),
+  ...(env.WORKER_MODELS ? { models: env.WORKER_MODELS } : {}),
 });
 closeOnSignals(logger, [() => worker.close(), () => engine.close()]);

@@ -10,6 +10,7 @@ import type {
   ProviderRateLimiter,
 } from "@ensemble/queue";
 import type { Logger } from "pino";
+import type { ProviderCatalog } from "./catalog/provider-catalog.js";
 import { CompiledFlowCache } from "./run/flow-cache.js";
 
 /** Tunables of the run engine; defaults suit real LLM calls (seconds to minutes). */
@@ -54,6 +55,8 @@ export interface EngineDeps {
   flows: CompiledFlowCache;
   /** This process's name in leases (host:pid:random). */
   workerId: string;
+  /** The providers the cluster serves (Postgres): workers register, create and execute refuse the others. */
+  providerCatalog: ProviderCatalog;
   /** Cluster-wide step metrics in Redis (the API renders them at /metrics); unset: not recorded. */
   metrics?: ClusterMetrics;
 }

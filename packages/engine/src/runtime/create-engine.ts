@@ -16,6 +16,7 @@ import {
 } from "@ensemble/queue";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { ProviderCatalog } from "../catalog/provider-catalog.js";
 import { DEFAULT_ENGINE_SETTINGS, type EngineDeps, type EngineSettings } from "../engine-deps.js";
 import { CompiledFlowCache } from "../run/flow-cache.js";
 
@@ -133,6 +134,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     settings,
     flows: new CompiledFlowCache(),
     workerId,
+    providerCatalog: new ProviderCatalog({ db: database.db, logger: config.logger }),
     metrics: new ClusterMetrics({ connection: producerConnection, prefix: config.queuePrefix }),
   };
   return {

@@ -19,6 +19,8 @@ export interface StepJobControl {
   deferFor(ms: number): Promise<never>;
   /** Whether this worker may go on to the run's next step itself (not once it is shutting down). */
   mayContinue(): boolean;
+  /** Whether this worker serves a provider: it goes on only to a next step of a provider it serves. */
+  serves: (provider: string) => boolean;
   /** The job goes on with a later step of its run (for operators: the job's return value names them). */
   continuedWith(label: string): void;
 }
@@ -117,7 +119,9 @@ async function runClaimedStep(
   const finished = await finishStep(deps, claimed, outcome, {
     onCommitted: () => recordStepMetrics(deps, outcome, performance.now() - callStartedAt),
     claimedWith: { flow, rows },
-    ...(control.mayContinue() ? { continueAs: { owner: deps.workerId, leaseMs: deps.settings.stepLeaseMs } } : {}),
+    ...(control.mayContinue()
+      ? { continueAs: { owner: deps.workerId, leaseMs: deps.settings.stepLeaseMs, serves: control.serves } }
+      : {}),
     ...(continued ? { leasedRunningMs: performance.now() - continued.leasedAt } : {}),
   });
   if (!finished.committed) {
