@@ -1,5 +1,14 @@
 // The scheduler process (`pnpm start:scheduler`): flow jobs — start, advance, cancel, timeout, sweep.
-import { closeOnSignals, createEngine, createLogger, engineConfigFromEnv, startScheduler } from "@ensemble/engine";
+import {
+  closeOnSignals,
+  createEngine,
+  createLogger,
+  engineConfigFromEnv,
+  processReadinessProbe,
+  ProcessMetrics,
+  startHealthServer,
+  startScheduler,
+} from "@ensemble/engine";
 import { parseSchedulerEnv } from "./env.js";
 
 const env = parseSchedulerEnv();
@@ -10,11 +19,21 @@ if (!env.DATABASE_URL) {
   );
   process.exit(1);
 }
-const engine = await createEngine({ ...engineConfigFromEnv(env), logger, migrate: true });
+const metrics = new ProcessMetrics({ role: "scheduler" });
+const engine = await createEngine({ ...engineConfigFromEnv(env), logger, migrate: true, observer: metrics });
 const scheduler = await startScheduler(engine.deps, {
   connection: engine.workerConnection("scheduler"),
   prefix: env.QUEUE_PREFIX,
   concurrency: env.SCHEDULER_CONCURRENCY,
   sweepEveryMs: env.SWEEP_EVERY_MS,
 });
-closeOnSignals(logger, [() => scheduler.close(), () => engine.close()]);
+const health =
+  env.HEALTH_PORT === undefined
+    ? undefined
+    : await startHealthServer({
+        port: env.HEALTH_PORT,
+        metrics,
+        readiness: processReadinessProbe(engine.deps, () => scheduler.workers),
+        logger,
+      });
+closeOnSignals(logger, [() => scheduler.close(), async () => health?.close(), () => engine.close()]);

@@ -1,5 +1,14 @@
 // A step worker process (`pnpm start:worker`; start several to scale).
-import { closeOnSignals, createEngine, createLogger, engineConfigFromEnv, startStepWorker } from "@ensemble/engine";
+import {
+  closeOnSignals,
+  createEngine,
+  createLogger,
+  engineConfigFromEnv,
+  processReadinessProbe,
+  ProcessMetrics,
+  startHealthServer,
+  startStepWorker,
+} from "@ensemble/engine";
 import { parseWorkerEnv } from "./env.js";
 
 const env = parseWorkerEnv();
@@ -10,7 +19,8 @@ if (!env.DATABASE_URL) {
   );
   process.exit(1);
 }
-const engine = await createEngine({ ...engineConfigFromEnv(env), logger, migrate: true });
+const metrics = new ProcessMetrics({ role: "worker" });
+const engine = await createEngine({ ...engineConfigFromEnv(env), logger, migrate: true, observer: metrics });
 const worker = await startStepWorker(engine.deps, {
   connection: engine.workerConnection("worker"),
   prefix: env.QUEUE_PREFIX,
@@ -18,4 +28,14 @@ const worker = await startStepWorker(engine.deps, {
   ...(env.WORKER_PROVIDERS ? { providers: env.WORKER_PROVIDERS } : {}),
   ...(env.WORKER_MODELS ? { models: env.WORKER_MODELS } : {}),
 });
-closeOnSignals(logger, [() => worker.close(), () => engine.close()]);
+metrics.observeStepsInFlight(() => worker.inFlight.countByProvider(), worker.providers);
+const health =
+  env.HEALTH_PORT === undefined
+    ? undefined
+    : await startHealthServer({
+        port: env.HEALTH_PORT,
+        metrics,
+        readiness: processReadinessProbe(engine.deps, () => worker.workers),
+        logger,
+      });
+closeOnSignals(logger, [() => worker.close(), async () => health?.close(), () => engine.close()]);

@@ -11,6 +11,7 @@ import type {
 } from "@ensemble/queue";
 import type { Logger } from "pino";
 import type { ProviderCatalog } from "./catalog/provider-catalog.js";
+import type { EngineObserver } from "./observability/engine-observer.js";
 import { CompiledFlowCache } from "./run/flow-cache.js";
 
 /** Tunables of the run engine; defaults suit real LLM calls (seconds to minutes). */
@@ -57,6 +58,8 @@ export interface EngineDeps {
   workerId: string;
   /** The providers the cluster serves (Postgres): workers register, create and execute refuse the others. */
   providerCatalog: ProviderCatalog;
+  /** This process's metrics of lease and rate-limit events (its HEALTH_PORT /metrics); unset: not counted. */
+  observer?: EngineObserver;
   /** Cluster-wide step metrics in Redis (the API renders them at /metrics); unset: not recorded. */
   metrics?: ClusterMetrics;
 }

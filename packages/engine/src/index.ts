@@ -13,9 +13,18 @@ export { buildExecutionResult, summarizeFlowStatus, toFlowStepResult, type FlowS
 export { CompiledFlowCache } from "./run/flow-cache.js";
 export { runStep } from "./step/run-step.js";
 export { InFlightCalls } from "./step/in-flight-calls.js";
-export { startScheduler, type Runtime, type SchedulerOptions } from "./runtime/scheduler-runtime.js";
+export {
+  startScheduler,
+  type Runtime,
+  type SchedulerOptions,
+  type SchedulerRuntime,
+} from "./runtime/scheduler-runtime.js";
 export { startStepWorker, type StepWorkerOptions, type StepWorkerRuntime } from "./runtime/step-worker-runtime.js";
 export { createEngine, type Engine, type EngineConfig } from "./runtime/create-engine.js";
 export { createLogger } from "./runtime/logger.js";
 export { closeOnSignals } from "./runtime/process-lifecycle.js";
 export { EngineEnvSchema, engineConfigFromEnv, parseEnv, type EngineEnv } from "./runtime/engine-env.js";
+export type { EngineObserver } from "./observability/engine-observer.js";
+export { ProcessMetrics } from "./observability/process-metrics.js";
+export { startHealthServer, type HealthServer, type HealthServerOptions } from "./observability/health-server.js";
+export { processReadinessProbe, readinessProbe } from "./observability/readiness.js";

@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import {
   createEngine,
   createLogger,
+  readinessProbe,
   startScheduler,
   startStepWorker,
   type Engine,
@@ -15,7 +16,6 @@ import { closeRedisConnection, createRedisConnection, type Redis } from "@ensemb
 import { createApp } from "../../src/app.js";
 import { AdminSessions } from "../../src/auth/admin-sessions.js";
 import { generateApiKey } from "../../src/auth/api-keys.js";
-import { readinessProbe } from "../../src/ops/readiness.js";
 import { createRequestGuards, type RequestGuards } from "../../src/guards/request-guards.js";
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from "../../src/http/request-limits.js";
 import type { EventStreamSettings } from "../../src/events/event-stream-settings.js";

@@ -17,6 +17,7 @@ import {
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { ProviderCatalog } from "../catalog/provider-catalog.js";
+import type { EngineObserver } from "../observability/engine-observer.js";
 import { DEFAULT_ENGINE_SETTINGS, type EngineDeps, type EngineSettings } from "../engine-deps.js";
 import { CompiledFlowCache } from "../run/flow-cache.js";
 
@@ -43,6 +44,8 @@ export interface EngineConfig {
   rateLimitWindowMs?: number;
   /** Name in logs and leases; default host:pid:random. */
   processName?: string;
+  /** Counts this process's lease and rate-limit events and jobs (its HEALTH_PORT /metrics). */
+  observer?: EngineObserver;
 }
 
 export interface Engine {
@@ -135,6 +138,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     flows: new CompiledFlowCache(),
     workerId,
     providerCatalog: new ProviderCatalog({ db: database.db, logger: config.logger }),
+    ...(config.observer ? { observer: config.observer } : {}),
     metrics: new ClusterMetrics({ connection: producerConnection, prefix: config.queuePrefix }),
   };
   return {

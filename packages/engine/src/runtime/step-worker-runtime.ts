@@ -102,8 +102,13 @@ export async function startStepWorker(deps: EngineDeps, options: StepWorkerOptio
       },
     }),
   );
-  for (const worker of workers)
-    worker.on("failed", (job, err) => deps.logger.warn({ err, jobId: job?.id, queue: worker.name }, "step job failed"));
+  for (const worker of workers) {
+    worker.on("completed", () => deps.observer?.jobProcessed(worker.name));
+    worker.on("failed", (job, err) => {
+      deps.observer?.jobFailed(worker.name);
+      deps.logger.warn({ err, jobId: job?.id, queue: worker.name }, "step job failed");
+    });
+  }
 
   const membership = await deps.providerCatalog.join(
     deps.workerId,

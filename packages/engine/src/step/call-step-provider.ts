@@ -149,7 +149,7 @@ export async function callStepProvider(
 
   const timeoutMs = step.definition.timeout ?? flow.stepTimeoutMs ?? deps.settings.defaultStepTimeoutMs;
   const controller = new AbortController();
-  const untrack = inFlight.track(flow.id, controller);
+  const untrack = inFlight.track(flow.id, controller, provider);
   const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)]);
   const progress = new ProgressCoalescer(deps.settings.progressIntervalMs, (delta) => {
     void deps.bus
@@ -166,9 +166,13 @@ export async function callStepProvider(
         .catch((err: unknown) => deps.logger.warn({ err, stepId: step.id }, "rate-limit slot renewal failed"));
       renewStepLease(deps.leaseDb, claimed.id, claimed.leaseToken, deps.settings.stepLeaseMs)
         .then((held) => {
+          deps.observer?.leaseRenewal(held ? "held" : "lost");
           if (!held) controller.abort(new FlowAbortedError("lease_lost"));
         })
-        .catch((err: unknown) => deps.logger.warn({ err, stepId: step.id }, "lease renewal failed; will retry"));
+        .catch((err: unknown) => {
+          deps.observer?.leaseRenewal("error");
+          deps.logger.warn({ err, stepId: step.id }, "lease renewal failed; will retry");
+        });
     },
     Math.max(250, Math.floor(deps.settings.stepLeaseMs / 3)),
   );

@@ -4,15 +4,23 @@
  */
 export class InFlightCalls {
   private readonly byFlow = new Map<string, Set<AbortController>>();
+  private readonly byProvider = new Map<string, number>();
 
-  track(flowId: string, controller: AbortController): () => void {
+  track(flowId: string, controller: AbortController, provider?: string): () => void {
     let calls = this.byFlow.get(flowId);
     if (!calls) this.byFlow.set(flowId, (calls = new Set()));
     calls.add(controller);
+    if (provider) this.byProvider.set(provider, (this.byProvider.get(provider) ?? 0) + 1);
     return () => {
       calls.delete(controller);
       if (calls.size === 0) this.byFlow.delete(flowId);
+      if (provider) this.byProvider.set(provider, (this.byProvider.get(provider) ?? 1) - 1);
     };
+  }
+
+  /** Calls in flight per provider (the worker's `ensemble_steps_in_flight`). */
+  countByProvider(): Map<string, number> {
+    return new Map(this.byProvider);
   }
 
   /** Aborts every call of a flow; returns how many there were. */

@@ -52,6 +52,7 @@ export async function runStep(
   });
   if (!claim) return handleUnclaimable(deps, payload, control);
   const { claimed, flow } = claim;
+  if (claim.tookOver) deps.observer?.leaseTakeover(claimed.provider);
   if (flow.run !== payload.run || flow.status !== "running") {
     await finishStep(deps, claimed, { status: "skipped", reason: "the flow is no longer running" }).catch(
       () => undefined,
@@ -108,6 +109,7 @@ async function runClaimedStep(
       { flowId: flow.id, stepId: claimed.stepId, limit: outcome.limit, retryInMs: outcome.retryInMs },
       "step waits for a provider rate limit",
     );
+    deps.observer?.rateLimitWait(claimed.provider);
     await releaseStepClaim(deps.leaseDb, claimed.id, claimed.leaseToken);
     if (!("payload" in step)) return control.deferFor(outcome.retryInMs);
     // A leased step has no job of its own: it gets one now, and this job ends.
