@@ -15,6 +15,7 @@ import { flowRoutes } from "./routes/flow-routes.js";
 import { healthRoutes } from "./routes/health-routes.js";
 import { metricsRoutes } from "./routes/metrics-routes.js";
 import { openApiRoutes } from "./routes/openapi-routes.js";
+import { providerRoutes } from "./routes/provider-routes.js";
 import { queueBoardRoutes } from "./routes/queue-board-routes.js";
 import { templateRoutes } from "./routes/template-routes.js";
 import { threadRoutes } from "./routes/thread-routes.js";
@@ -37,6 +38,7 @@ export function createApp(ctx: AppContext): Express {
   if (ctx.guards) app.use(perKeyGuards(ctx.guards, ctx.deps.logger));
   app.use(threadRoutes(ctx));
   app.use(flowRoutes(ctx));
+  app.use(providerRoutes(ctx));
   mountFlowEvents(app, ctx);
   app.use(templateRoutes());
   app.use(notFoundHandler);

@@ -4,6 +4,7 @@ import {
   createEngine,
   createLogger,
   engineConfigFromEnv,
+  readinessProbe,
   startScheduler,
   startStepWorker,
   surviveDatabaseDisconnects,
@@ -14,7 +15,6 @@ import { ensureDevCredentials } from "./dev-credentials.js";
 import { attachFlowWebSocket } from "./events/flow-events.js";
 import { parseApiEnv } from "./env.js";
 import { openRequestGuards } from "./guards/open-request-guards.js";
-import { readinessProbe } from "./ops/readiness.js";
 
 const env = parseApiEnv();
 const logger = createLogger({ level: env.LOG_LEVEL, name: env.ROLES === "all" ? "ensemble" : "api" });

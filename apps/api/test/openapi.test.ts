@@ -18,6 +18,9 @@ type Operation = {
 const CONTRACT_ROUTES: [string, string][] = [
   ["post", "/v1/admin/users"],
   ["post", "/v1/admin/users/{userId}/api-keys"],
+  ["get", "/v1/admin/users/{userId}/api-keys"],
+  ["delete", "/v1/admin/users/{userId}/api-keys/{keyId}"],
+  ["get", "/v1/providers"],
   ["get", "/admin/queues"],
   ["get", "/admin/login"],
   ["post", "/v1/threads"],

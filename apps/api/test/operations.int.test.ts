@@ -69,7 +69,8 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
       });
       expect(queues.status).toBe(200);
       const body = (await queues.json()) as { queues: { name: string }[] };
-      expect(body.queues.map((q) => q.name).sort()).toEqual(["flows", "steps"]);
+      // The catalog's queues, and one per provider of the provider catalog (this cluster serves sim).
+      expect(body.queues.map((q) => q.name).sort()).toEqual(["flows", "steps", "steps-sim"]);
     });
 
     it("logs a browser in with /admin/login: an HttpOnly, SameSite=Strict cookie, then a redirect to the board", async () => {
@@ -188,7 +189,7 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
       const canary = `canary-${Date.now()}-prompt-text`;
       await api.runFlow(key, SIM_FLOW, canary);
       const res = await fetch(
-        `${api.baseUrl}/admin/queues/api/queues?activeQueue=steps&status=completed&page=1&jobsPerPage=50`,
+        `${api.baseUrl}/admin/queues/api/queues?activeQueue=steps-sim&status=completed&page=1&jobsPerPage=50`,
         { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } },
       );
       const text = await res.text();
@@ -196,7 +197,7 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
         JSON.parse(text) as {
           queues: { name: string; jobs: { name: string; data: Record<string, unknown>; returnValue: unknown }[] }[];
         }
-      ).queues.find((q) => q.name === "steps");
+      ).queues.find((q) => q.name === "steps-sim");
       const draft = steps?.jobs.find((j) => j.name === "step.run · Ops Pipeline › draft");
       // The worker went on with the run's next step inside the same job: its return value names it.
       expect(draft?.returnValue).toEqual({ result: "done", continuedWith: ["Ops Pipeline › polish"] });
@@ -228,6 +229,8 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
         /ensemble_step_attempts_total\{provider="sim",model="echo",status="success"\} ([4-9]|\d\d+)/,
       );
       expect(text).toMatch(/^ensemble_queue_jobs\{queue="steps",state="waiting"\} \d+$/m);
+      expect(text).toMatch(/^ensemble_queue_jobs\{queue="steps-sim",state="waiting"\} \d+$/m);
+      expect(text).toMatch(/^ensemble_provider_live_workers\{provider="sim"\} 1$/m);
       expect(text).toMatch(/^ensemble_queue_jobs\{queue="flows",state="failed"\} \d+$/m);
       expect(text).toMatch(/^ensemble_flows\{status="running"\} \d+$/m);
       expect(text).toMatch(/^ensemble_step_duration_seconds_count\{provider="sim",model="echo"\} [1-9]\d*$/m);

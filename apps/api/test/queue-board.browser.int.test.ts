@@ -71,24 +71,28 @@ describe("Bull Board in headless Chromium", () => {
     // The queue names are rendered by the React app from its JSON API (not in the HTML).
     await page.getByText("Ensemble queues").first().waitFor({ timeout: 20_000 });
     await page.getByRole("link", { name: /flows/ }).first().waitFor({ timeout: 20_000 });
-    await page.getByRole("link", { name: /steps/ }).first().waitFor({ timeout: 20_000 });
+    // One queue per provider pool (the provider catalog's): the sim steps are in steps-sim.
+    await page
+      .getByRole("link", { name: /steps-sim/ })
+      .first()
+      .waitFor({ timeout: 20_000 });
     const overview = join(shots, "overview.png");
     await page.screenshot({ path: overview, fullPage: true });
     expect(statSync(overview).size).toBeGreaterThan(10_000);
 
-    // The steps queue's completed jobs carry "step.run · <flow> › <step>".
-    await page.goto(`${api.baseUrl}/admin/queues/queue/steps?status=completed`);
+    // The sim pool's completed jobs carry "step.run · <flow> › <step>".
+    await page.goto(`${api.baseUrl}/admin/queues/queue/steps-sim?status=completed`);
     await page.getByText("step.run · Browser Pipeline › outline").first().waitFor({ timeout: 20_000 });
     await page.screenshot({ path: join(shots, "steps.png"), fullPage: true });
 
     // The board's own writes (same origin, with the session cookie) pass the CSRF check.
     const pausedFromBoard = await page.evaluate(
-      async () => (await fetch("api/queues/steps/pause", { method: "PUT" })).status,
+      async () => (await fetch("api/queues/steps-sim/pause", { method: "PUT" })).status,
     );
     expect(pausedFromBoard).toBe(200);
-    expect(await page.evaluate(async () => (await fetch("api/queues/steps/resume", { method: "PUT" })).status)).toBe(
-      200,
-    );
+    expect(
+      await page.evaluate(async () => (await fetch("api/queues/steps-sim/resume", { method: "PUT" })).status),
+    ).toBe(200);
     // Under the board's CSP nothing the UI needs is refused (only the third-party font stylesheet it links).
     expect(refused.filter((message) => !message.includes("fonts.googleapis.com"))).toEqual([]);
     await context.close();

@@ -1,9 +1,8 @@
 import type { AddressInfo } from "node:net";
 import { createServer, type Server, type Socket } from "node:net";
-import { createEngine, createLogger, type Engine } from "@ensemble/engine";
+import { createEngine, createLogger, readinessProbe, type Engine } from "@ensemble/engine";
 import { createTestDatabase, type TestDatabase } from "@ensemble/db/testing";
 import { createApp } from "../src/app.js";
-import { readinessProbe } from "../src/ops/readiness.js";
 import { REDIS_URL } from "./support/test-api.js";
 
 // Real Postgres, Redis and flows: slower than jest's 5 s default on a busy CI machine.

@@ -5,6 +5,9 @@ import {
   createLogger,
   engineConfigFromEnv,
   surviveDatabaseDisconnects,
+  processReadinessProbe,
+  ProcessMetrics,
+  startHealthServer,
   startScheduler,
 } from "@ensemble/engine";
 import { parseSchedulerEnv } from "./env.js";
@@ -18,10 +21,12 @@ if (!env.DATABASE_URL) {
   );
   process.exit(1);
 }
+const metrics = new ProcessMetrics({ role: "scheduler" });
 const engine = await createEngine({
   ...engineConfigFromEnv(env),
   logger,
   migrate: true,
+  observer: metrics,
   serviceName: "ensemble-scheduler",
 });
 const scheduler = await startScheduler(engine.deps, {
@@ -30,4 +35,15 @@ const scheduler = await startScheduler(engine.deps, {
   concurrency: env.SCHEDULER_CONCURRENCY,
   sweepEveryMs: env.SWEEP_EVERY_MS,
 });
-closeOnSignals(logger, [() => scheduler.close(), () => engine.close()], { drainMs: env.DRAIN_MS });
+const health =
+  env.HEALTH_PORT === undefined
+    ? undefined
+    : await startHealthServer({
+        port: env.HEALTH_PORT,
+        metrics,
+        readiness: processReadinessProbe(engine.deps, () => scheduler.workers),
+        logger,
+      });
+closeOnSignals(logger, [() => scheduler.close(), async () => health?.close(), () => engine.close()], {
+  drainMs: env.DRAIN_MS,
+});

@@ -5,6 +5,9 @@ import {
   createLogger,
   engineConfigFromEnv,
   surviveDatabaseDisconnects,
+  processReadinessProbe,
+  ProcessMetrics,
+  startHealthServer,
   startStepWorker,
 } from "@ensemble/engine";
 import { parseWorkerEnv } from "./env.js";
@@ -18,15 +21,31 @@ if (!env.DATABASE_URL) {
   );
   process.exit(1);
 }
+const metrics = new ProcessMetrics({ role: "worker" });
 const engine = await createEngine({
   ...engineConfigFromEnv(env),
   logger,
   migrate: true,
+  observer: metrics,
   serviceName: "ensemble-worker",
 });
 const worker = await startStepWorker(engine.deps, {
   connection: engine.workerConnection("worker"),
   prefix: env.QUEUE_PREFIX,
   concurrency: env.WORKER_CONCURRENCY,
+  ...(env.WORKER_PROVIDERS ? { providers: env.WORKER_PROVIDERS } : {}),
+  ...(env.WORKER_MODELS ? { models: env.WORKER_MODELS } : {}),
 });
-closeOnSignals(logger, [() => worker.close(), () => engine.close()], { drainMs: env.DRAIN_MS });
+metrics.observeStepsInFlight(() => worker.inFlight.countByProvider(), worker.providers);
+const health =
+  env.HEALTH_PORT === undefined
+    ? undefined
+    : await startHealthServer({
+        port: env.HEALTH_PORT,
+        metrics,
+        readiness: processReadinessProbe(engine.deps, () => worker.workers),
+        logger,
+      });
+closeOnSignals(logger, [() => worker.close(), async () => health?.close(), () => engine.close()], {
+  drainMs: env.DRAIN_MS,
+});

@@ -19,3 +19,4 @@ export * from "./repositories/step-results.js";
 export * from "./repositories/events.js";
 export * from "./repositories/step-hot-path.js";
 export * from "./repositories/execute-run.js";
+export * from "./repositories/provider-catalog.js";

@@ -10,6 +10,8 @@ import type {
   ProviderRateLimiter,
 } from "@ensemble/queue";
 import type { Logger } from "pino";
+import type { ProviderCatalog } from "./catalog/provider-catalog.js";
+import type { EngineObserver } from "./observability/engine-observer.js";
 import { CompiledFlowCache } from "./run/flow-cache.js";
 
 /** Tunables of the run engine; defaults suit real LLM calls (seconds to minutes). */
@@ -59,6 +61,10 @@ export interface EngineDeps {
   flows: CompiledFlowCache;
   /** This process's name in leases (host:pid:random). */
   workerId: string;
+  /** The providers the cluster serves (Postgres): workers register, create and execute refuse the others. */
+  providerCatalog: ProviderCatalog;
+  /** This process's metrics of lease and rate-limit events (its HEALTH_PORT /metrics); unset: not counted. */
+  observer?: EngineObserver;
   /** Cluster-wide step metrics in Redis (the API renders them at /metrics); unset: not recorded. */
   metrics?: ClusterMetrics;
 }

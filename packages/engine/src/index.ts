@@ -1,6 +1,7 @@
 // @ensemble/engine — the run engine shared by the api, scheduler and worker apps: execute, start, advance, run a step, cancel, sweep.
 export { DEFAULT_ENGINE_SETTINGS, type EngineDeps, type EngineSettings } from "./engine-deps.js";
 export { FlowConflictError, ForbiddenError, NotFoundError, PolicyViolationError } from "./errors/engine-errors.js";
+export { ProviderCatalog, type CatalogMembership, type ProviderCatalogOptions } from "./catalog/provider-catalog.js";
 export { createFlow } from "./run/create-flow.js";
 export { waitForRun } from "./run/wait-for-run.js";
 export { executeFlow, requestCancel, type ExecuteFlowOptions, type ExecuteFlowResult } from "./run/execute-flow.js";
@@ -12,9 +13,18 @@ export { buildExecutionResult, summarizeFlowStatus, toFlowStepResult, type FlowS
 export { CompiledFlowCache } from "./run/flow-cache.js";
 export { runStep } from "./step/run-step.js";
 export { InFlightCalls } from "./step/in-flight-calls.js";
-export { startScheduler, type Runtime, type SchedulerOptions } from "./runtime/scheduler-runtime.js";
-export { startStepWorker, type StepWorkerOptions } from "./runtime/step-worker-runtime.js";
+export {
+  startScheduler,
+  type Runtime,
+  type SchedulerOptions,
+  type SchedulerRuntime,
+} from "./runtime/scheduler-runtime.js";
+export { startStepWorker, type StepWorkerOptions, type StepWorkerRuntime } from "./runtime/step-worker-runtime.js";
 export { createEngine, type Engine, type EngineConfig } from "./runtime/create-engine.js";
 export { createLogger } from "./runtime/logger.js";
 export { closeOnSignals, surviveDatabaseDisconnects, type CloseOnSignalsOptions } from "./runtime/process-lifecycle.js";
 export { EngineEnvSchema, engineConfigFromEnv, parseEnv, type EngineEnv } from "./runtime/engine-env.js";
+export type { EngineObserver } from "./observability/engine-observer.js";
+export { ProcessMetrics } from "./observability/process-metrics.js";
+export { startHealthServer, type HealthServer, type HealthServerOptions } from "./observability/health-server.js";
+export { processReadinessProbe, readinessProbe } from "./observability/readiness.js";

@@ -11,7 +11,7 @@ export { isRedisUnavailable, toRedisUnavailable, waitForRedisReady, whenFailFast
 export { RedisUnavailableError } from "./errors/redis-unavailable-error.js";
 export { NonRetryableJobError } from "./errors/non-retryable-job-error.js";
 export { InvalidJobPayloadError } from "./errors/invalid-job-payload-error.js";
-export { DEFAULT_QUEUE_PREFIX, QUEUE_NAMES, type QueueName } from "./queue-names.js";
+export { DEFAULT_QUEUE_PREFIX, QUEUE_NAMES, stepQueueName, type QueueName } from "./queue-names.js";
 export {
   CancelReasonSchema,
   FlowAdvancePayloadSchema,
@@ -34,7 +34,7 @@ export {
   type KeepJobsPolicy,
 } from "./job-catalog.js";
 export { jobIdFor, type JobIdOptions } from "./job-id.js";
-export type { AddJobOptions, RetryPolicyOverrides } from "./job-options.js";
+export { queueForJob, type AddJobOptions, type RetryPolicyOverrides } from "./job-options.js";
 export {
   JobProducer,
   type BulkJob,

@@ -2,6 +2,7 @@ import { InvalidJobPayloadError } from "./errors/invalid-job-payload-error.js";
 import { JOB_CATALOG, JOB_NAMES, parseJobPayload } from "./job-catalog.js";
 import { jobIdFor } from "./job-id.js";
 import { prepareJob } from "./job-options.js";
+import { stepQueueName } from "./queue-names.js";
 
 const flowId = "0b6f3c1e-8a57-4f39-9c2c-2a4c8f1d7e10";
 
@@ -100,6 +101,17 @@ describe("prepareJob", () => {
       priority: 3,
       lifo: true,
     });
+  });
+
+  it("routes a step to its provider's queue, and one without a provider to the plain steps queue", () => {
+    const step = { flowId, run: 1, stepId: "draft", iteration: 0, attempt: 0 };
+    expect(prepareJob("step.run", { ...step, provider: "openai", model: "gpt-4o" }).queue).toBe("steps-openai");
+    expect(prepareJob("step.run", { ...step, attempt: 3, provider: "anthropic", model: "claude" }).queue).toBe(
+      "steps-anthropic",
+    );
+    expect(prepareJob("step.run", step).queue).toBe("steps");
+    expect(prepareJob("flow.start", { flowId, run: 1 }).queue).toBe("flows");
+    expect(stepQueueName("sim")).toBe("steps-sim");
   });
 
   it("honours retry overrides and an explicit job id", () => {

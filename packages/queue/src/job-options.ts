@@ -1,7 +1,7 @@
 import type { JobsOptions } from "bullmq";
 import { JOB_CATALOG, parseJobPayload, type JobDefinition, type JobName, type JobPayload } from "./job-catalog.js";
 import { jobIdFor } from "./job-id.js";
-import type { QueueName } from "./queue-names.js";
+import { QUEUE_NAMES, stepQueueName } from "./queue-names.js";
 
 export interface AddJobOptions {
   /** Milliseconds before the job may run (e.g. a step's retry delay). Default: 0. */
@@ -29,7 +29,8 @@ export type RetryPolicyOverrides = { [N in JobName]?: Partial<Pick<JobDefinition
 
 /** A job ready for `Queue.add`: validated payload and BullMQ options from the catalog. */
 export interface PreparedJob {
-  queue: QueueName;
+  /** The BullMQ queue it goes to (see `queueForJob`). */
+  queue: string;
   name: JobName;
   data: Record<string, unknown>;
   opts: JobsOptions & { jobId: string };
@@ -57,5 +58,17 @@ export function prepareJob<N extends JobName>(
   if (options.delayMs !== undefined && options.delayMs > 0) opts.delay = options.delayMs;
   if (options.priority !== undefined) opts.priority = options.priority;
   if (options.lifo) opts.lifo = true;
-  return { queue: definition.queue, name, data, opts };
+  return { queue: queueForJob(name, data), name, data, opts };
+}
+
+/**
+ * The BullMQ queue a job goes to: the catalog's queue, except that a step goes to its
+ * provider's queue (a fallback attempt to the fallback's). A step without a provider goes
+ * to the plain `steps` queue, where workers look its provider up.
+ */
+export function queueForJob<N extends JobName>(name: N, payload: JobPayload<N>): string {
+  const queue = JOB_CATALOG[name].queue;
+  if (queue !== QUEUE_NAMES.steps) return queue;
+  const provider = (payload as JobPayload<"step.run">).provider;
+  return provider ? stepQueueName(provider) : queue;
 }

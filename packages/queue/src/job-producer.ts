@@ -2,7 +2,7 @@ import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { JobName, JobPayload } from "./job-catalog.js";
 import { prepareJob, type AddJobOptions, type PreparedJob, type RetryPolicyOverrides } from "./job-options.js";
-import { DEFAULT_QUEUE_PREFIX, QUEUE_NAMES, type QueueName } from "./queue-names.js";
+import { DEFAULT_QUEUE_PREFIX, QUEUE_NAMES, stepQueueName } from "./queue-names.js";
 import { toRedisUnavailable, whenFailFastReady } from "./redis-availability.js";
 
 export interface JobProducerOptions {
@@ -29,7 +29,8 @@ export interface JobProducerOptions {
 export interface EnqueuedJob {
   id: string;
   name: JobName;
-  queue: QueueName;
+  /** The BullMQ queue: the catalog's, or a provider's step queue (`steps-openai`). */
+  queue: string;
 }
 
 /** One entry of `addBulk`; the union keeps each payload tied to its name. */
@@ -61,7 +62,7 @@ export class JobProducer {
   private readonly readyTimeoutMs: number;
   private readonly retryOverrides: RetryPolicyOverrides;
   private readonly onError: (err: Error) => void;
-  private readonly queues = new Map<QueueName, Queue>();
+  private readonly queues = new Map<string, Queue>();
 
   constructor(options: JobProducerOptions) {
     this.connection = options.connection;
@@ -96,7 +97,7 @@ export class JobProducer {
   async addBulk(jobs: readonly BulkJob[]): Promise<EnqueuedJob[]> {
     const prepared = jobs.map((job) => prepareJob(job.name, job.payload as never, job.options, this.retryOverrides));
     if (prepared.length === 0) return [];
-    const byQueue = new Map<QueueName, PreparedJob[]>();
+    const byQueue = new Map<string, PreparedJob[]>();
     for (const job of prepared) {
       const group = byQueue.get(job.queue) ?? [];
       group.push(job);
@@ -147,7 +148,7 @@ export class JobProducer {
   }
 
   /** Removes a schedule made by `upsertSchedule`; true if it existed. */
-  async removeSchedule(queue: QueueName, schedulerId: string): Promise<boolean> {
+  async removeSchedule(queue: string, schedulerId: string): Promise<boolean> {
     await whenFailFastReady(this.connection, this.readyTimeoutMs, "removeSchedule");
     try {
       return await this.queue(queue).removeJobScheduler(schedulerId);
@@ -156,17 +157,20 @@ export class JobProducer {
     }
   }
 
-  /** The BullMQ queues (all of them), e.g. for Bull Board adapters. */
-  getQueues(): Queue[] {
-    return Object.values(QUEUE_NAMES).map((name) => this.queue(name));
+  /**
+   * The BullMQ queues, e.g. for Bull Board: the catalog's (`flows`, the plain `steps`) and the
+   * step queue of each of `providers` (the provider catalog's keys).
+   */
+  getQueues(providers: readonly string[] = []): Queue[] {
+    return queueNames(providers).map((name) => this.queue(name));
   }
 
-  /** Job counts per queue and state. */
-  async queueDepths(): Promise<Record<QueueName, QueueDepth>> {
+  /** Job counts per queue and state: the catalog's queues and the step queue of each of `providers`. */
+  async queueDepths(providers: readonly string[] = []): Promise<Record<string, QueueDepth>> {
     await whenFailFastReady(this.connection, this.readyTimeoutMs, "queueDepths");
     try {
       const entries = await Promise.all(
-        Object.values(QUEUE_NAMES).map(async (name) => {
+        queueNames(providers).map(async (name) => {
           const counts = await this.queue(name).getJobCounts("wait", "prioritized", "active", "delayed", "failed");
           const count = (state: string): number => counts[state] ?? 0;
           const depth: QueueDepth = {
@@ -178,7 +182,7 @@ export class JobProducer {
           return [name, depth] as const;
         }),
       );
-      return Object.fromEntries(entries) as Record<QueueName, QueueDepth>;
+      return Object.fromEntries(entries);
     } catch (err) {
       throw toRedisUnavailable(err, "queueDepths");
     }
@@ -191,7 +195,7 @@ export class JobProducer {
     await Promise.all(queues.map((queue) => queue.close()));
   }
 
-  private queue(name: QueueName): Queue {
+  private queue(name: string): Queue {
     let queue = this.queues.get(name);
     if (!queue) {
       queue = new Queue(name, {
@@ -208,4 +212,8 @@ export class JobProducer {
     }
     return queue;
   }
+}
+
+function queueNames(providers: readonly string[]): string[] {
+  return [...Object.values(QUEUE_NAMES), ...[...new Set(providers)].sort().map(stepQueueName)];
 }

@@ -29,8 +29,10 @@ export type JobHandler<N extends JobName> = (
 export type JobHandlers<Q extends QueueName> = { [N in JobNameOnQueue<Q>]?: JobHandler<N> };
 
 export interface JobWorkerOptions<Q extends QueueName> {
-  /** The queue to consume. */
+  /** The catalog queue whose jobs it runs. */
   queue: Q;
+  /** The BullMQ queue it consumes, when not `queue` itself: a provider's step queue (`stepQueueName`). Default: `queue`. */
+  queueName?: string;
   handlers: JobHandlers<Q>;
   /** A `worker`-role connection (`maxRetriesPerRequest: null`). BullMQ duplicates it twice
    * (commands + blocking fetch) and closes the duplicates; the original stays the caller's. */
@@ -86,7 +88,7 @@ export function createJobWorker<Q extends QueueName>(options: JobWorkerOptions<Q
   const processor = async (job: Job, _token?: string, signal?: AbortSignal): Promise<unknown> => {
     const name = job.name;
     if (!isJobName(name) || JOB_CATALOG[name].queue !== options.queue) {
-      throw unrecoverable(`unknown job "${name}" on queue "${options.queue}"`);
+      throw unrecoverable(`unknown job "${name}" on queue "${options.queueName ?? options.queue}"`);
     }
     const handler = handlers[name];
     if (!handler) throw unrecoverable(`no handler for job "${name}" in this worker`);
@@ -107,7 +109,7 @@ export function createJobWorker<Q extends QueueName>(options: JobWorkerOptions<Q
     }
   };
 
-  const worker = new Worker(options.queue, processor, {
+  const worker = new Worker(options.queueName ?? options.queue, processor, {
     connection: options.connection,
     prefix: options.prefix ?? DEFAULT_QUEUE_PREFIX,
     concurrency: options.concurrency ?? 1,

@@ -109,6 +109,13 @@ export class ProviderRateLimiter {
     this.slotTtlMs = options.slotTtlMs ?? 30_000;
   }
 
+  /** The limits of one provider: its own entry and its models' (`openai`, `openai:gpt-4o`), for the provider catalog. */
+  limitsOf(provider: string): RateLimits {
+    return Object.fromEntries(
+      Object.entries(this.limits).filter(([key]) => key === provider || key.startsWith(`${provider}:`)),
+    );
+  }
+
   /** Whether any limit applies to this provider and model (no Redis work otherwise). */
   covers(provider: string, model: string): boolean {
     return this.scopes(provider, model).length > 0;

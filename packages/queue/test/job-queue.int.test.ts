@@ -8,6 +8,7 @@ import { NonRetryableJobError } from "../src/errors/non-retryable-job-error.js";
 import type { JobPayload } from "../src/job-catalog.js";
 import { jobIdFor } from "../src/job-id.js";
 import { JobProducer } from "../src/job-producer.js";
+import { stepQueueName } from "../src/queue-names.js";
 import { createJobWorker } from "../src/job-worker.js";
 import { deleteKeys, randomPrefix, REDIS_URL, sleep, waitUntil } from "./helpers/redis-test-env.js";
 
@@ -235,9 +236,12 @@ describe("JobProducer + createJobWorker", () => {
   it("reports queue depths", async () => {
     const payload = newStep();
     await producer.add("step.run", payload, { delayMs: 60_000 });
-    const depths = await producer.queueDepths();
-    expect(Object.keys(depths).sort()).toEqual(["flows", "steps"]);
-    expect(depths.steps.delayed).toBeGreaterThanOrEqual(1);
+    await producer.add("step.run", { ...newStep(), provider: "openai", model: "gpt-4o" }, { delayMs: 60_000 });
+    const depths = await producer.queueDepths(["openai", "anthropic"]);
+    expect(Object.keys(depths).sort()).toEqual(["flows", "steps", "steps-anthropic", "steps-openai"]);
+    expect(depths.steps?.delayed).toBeGreaterThanOrEqual(1);
+    expect(depths["steps-openai"]).toEqual({ waiting: 0, active: 0, delayed: 1, failed: 0 });
+    expect(depths["steps-anthropic"]).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 0 });
     expect(depths.steps).toEqual({
       waiting: expect.any(Number),
       active: expect.any(Number),
@@ -272,7 +276,7 @@ describe("closeGracefully", () => {
     const drainProducer = new JobProducer({ connection: connect("producer"), prefix: `${prefix}-drain` });
     try {
       await drainProducer.add("step.run", payload);
-      await waitUntil(async () => (await drainProducer.queueDepths()).steps.active === 1, 5_000, "job to start");
+      await waitUntil(async () => (await drainProducer.queueDepths()).steps?.active === 1, 5_000, "job to start");
       const result = await closeGracefully(worker, { timeoutMs: 5_000 });
       expect(result).toEqual({ drained: true });
       expect(finished).toBe(true);
@@ -301,13 +305,52 @@ describe("closeGracefully", () => {
     const abortProducer = new JobProducer({ connection: connect("producer"), prefix: `${prefix}-abort` });
     try {
       await abortProducer.add("step.run", newStep());
-      await waitUntil(async () => (await abortProducer.queueDepths()).steps.active === 1, 5_000, "job to start");
+      await waitUntil(async () => (await abortProducer.queueDepths()).steps?.active === 1, 5_000, "job to start");
       const result = await closeGracefully(worker, { timeoutMs: 200, abortGraceMs: 2_000 });
       expect(aborted).toBe(true);
       expect(result.drained).toBe(true);
     } finally {
       await abortProducer.close();
       await deleteKeys(`${prefix}-abort`);
+    }
+  });
+});
+
+describe("provider step queues", () => {
+  it("runs a step on its provider's queue only, for the worker that consumes that queue", async () => {
+    const poolPrefix = `${prefix}-pools`;
+    const ran: { queue: string; provider: string | undefined }[] = [];
+    const poolWorker = (provider: string): Worker =>
+      createJobWorker({
+        queue: "steps",
+        queueName: stepQueueName(provider),
+        connection: connect("worker"),
+        prefix: poolPrefix,
+        handlers: {
+          "step.run": async (payload) => void ran.push({ queue: stepQueueName(provider), provider: payload.provider }),
+        },
+      });
+    const workers = [poolWorker("sim"), poolWorker("openai")];
+    const poolProducer = new JobProducer({ connection: connect("producer"), prefix: poolPrefix });
+    try {
+      const added = await poolProducer.addBulk([
+        { name: "step.run", payload: newStep({ provider: "sim", model: "echo" }) },
+        { name: "step.run", payload: newStep({ attempt: 1, provider: "openai", model: "gpt-4o" }) },
+        { name: "step.run", payload: newStep({ provider: "anthropic", model: "claude" }) },
+      ]);
+      expect(added.map((job) => job.queue)).toEqual(["steps-sim", "steps-openai", "steps-anthropic"]);
+      await waitUntil(() => ran.length === 2, 5_000, "the sim and openai steps");
+      expect(ran.sort((a, b) => a.queue.localeCompare(b.queue))).toEqual([
+        { queue: "steps-openai", provider: "openai" },
+        { queue: "steps-sim", provider: "sim" },
+      ]);
+      // No pool serves anthropic: its step waits in its own queue for one.
+      await sleep(200);
+      expect((await poolProducer.queueDepths(["anthropic"]))["steps-anthropic"]?.waiting).toBe(1);
+    } finally {
+      await Promise.all(workers.map((w) => w.close()));
+      await poolProducer.close();
+      await deleteKeys(poolPrefix);
     }
   });
 });

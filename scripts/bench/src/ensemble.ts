@@ -73,6 +73,9 @@ export async function benchEnsemble(options: EnsembleOptions): Promise<RunFigure
   });
   try {
     const { deps } = engine;
+    // Flows naming sim are accepted once the worker process has registered it.
+    while (!(await deps.providerCatalog.list()).some((p) => p.key === "sim" && p.liveWorkers.length > 0))
+      await new Promise((resolve) => setTimeout(resolve, 100));
     const user = await insertUser(deps.db, { name: "bench" });
     const thread = await insertThread(deps.db, { ownerId: user.id, title: "bench" });
     const serialIds: string[] = [];

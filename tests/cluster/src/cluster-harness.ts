@@ -3,6 +3,7 @@ import { createWriteStream, mkdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { randomUUID } from "node:crypto";
+import { listProviderCatalog } from "@ensemble/db";
 import { createTestDatabase, type TestDatabase } from "@ensemble/db/testing";
 import { createRedisConnection } from "@ensemble/queue";
 
@@ -159,13 +160,21 @@ export class Cluster {
       }
       try {
         const res = await fetch(`${this.baseUrl}/readyz`);
-        if (res.ok) return;
+        if (res.ok && (await this.workersRegistered())) return;
       } catch {
         // not listening yet
       }
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error("cluster not ready in time");
+  }
+
+  /** Flows are refused until a worker has registered their provider: wait for the running workers to have (read in Postgres, so no API key's rate limit is spent). */
+  private async workersRegistered(): Promise<boolean> {
+    const workers = this.processes.filter((p) => p.role === "worker" && p.child.exitCode === null).length;
+    if (workers === 0 || !this.database) return true;
+    const catalog = await listProviderCatalog(this.database.handle.db);
+    return (catalog.find((p) => p.key === "sim")?.liveWorkers.length ?? 0) >= workers;
   }
 
   async stop(): Promise<void> {

@@ -77,22 +77,27 @@ describe("operations surface across processes (api + scheduler + 2 workers)", ()
     // Every flow ended: none active; the queues hold nothing waiting.
     expect(sample(text, 'ensemble_flows{status="running"}')).toBe(0);
     expect(sample(text, 'ensemble_flows{status="queued"}')).toBe(0);
-    expect(sample(text, 'ensemble_queue_jobs{queue="steps",state="waiting"}')).toBe(0);
-    expect(sample(text, 'ensemble_queue_jobs{queue="steps",state="failed"}')).toBe(0);
+    for (const queue of ["steps", "steps-sim", "steps-openai"]) {
+      expect(sample(text, `ensemble_queue_jobs{queue="${queue}",state="waiting"}`)).toBe(0);
+      expect(sample(text, `ensemble_queue_jobs{queue="${queue}",state="failed"}`)).toBe(0);
+    }
+    // Both workers serve both configured providers.
+    expect(sample(text, 'ensemble_provider_live_workers{provider="sim"}')).toBe(2);
+    expect(sample(text, 'ensemble_provider_live_workers{provider="openai"}')).toBe(2);
     expect(text).not.toContain(PROMPT_CANARY);
   });
 
-  it("Bull Board: 401 without the token; with it, both queues and readable job names", async () => {
+  it("Bull Board: 401 without the token; with it, every queue (one per provider) and readable job names", async () => {
     expect((await fetch(`${cluster.baseUrl}/admin/queues`)).status).toBe(401);
     expect((await fetch(`${cluster.baseUrl}/admin/queues/api/queues`)).status).toBe(401);
     const res = await fetch(
-      `${cluster.baseUrl}/admin/queues/api/queues?activeQueue=steps&status=completed&page=1&jobsPerPage=50`,
+      `${cluster.baseUrl}/admin/queues/api/queues?activeQueue=steps-sim&status=completed&page=1&jobsPerPage=50`,
       { headers: admin },
     );
     expect(res.status).toBe(200);
     const body = (await res.json()) as { queues: { name: string; jobs: { name: string; returnValue: unknown }[] }[] };
-    expect(body.queues.map((q) => q.name).sort()).toEqual(["flows", "steps"]);
-    const jobs = body.queues.find((q) => q.name === "steps")?.jobs ?? [];
+    expect(body.queues.map((q) => q.name).sort()).toEqual(["flows", "steps", "steps-openai", "steps-sim"]);
+    const jobs = body.queues.find((q) => q.name === "steps-sim")?.jobs ?? [];
     expect(jobs.map((j) => j.name)).toEqual(
       expect.arrayContaining(["step.run · Metered 0 › draft", "step.run · Metered 2 › draft"]),
     );
@@ -105,7 +110,7 @@ describe("operations surface across processes (api + scheduler + 2 workers)", ()
 
   it("Bull Board's JSON API shows no prompt text, provider key, API key or admin token", async () => {
     const bodies: string[] = [];
-    for (const queue of ["flows", "steps"]) {
+    for (const queue of ["flows", "steps", "steps-sim", "steps-openai"]) {
       for (const status of ["latest", "completed", "failed", "delayed", "waiting", "active"]) {
         const res = await fetch(
           `${cluster.baseUrl}/admin/queues/api/queues?activeQueue=${queue}&status=${status}&page=1&jobsPerPage=100`,

@@ -93,6 +93,9 @@ const NAMED_SCHEMAS: Record<string, z.ZodType> = {
   Error: responses.ErrorBody,
   User: responses.UserResponse,
   ApiKeyCreated: responses.ApiKeyCreatedResponse,
+  ApiKey: responses.ApiKeyResponse,
+  ApiKeyList: responses.ApiKeyListResponse,
+  ProviderList: responses.ProviderListResponse,
   Thread: responses.ThreadResponse,
   ThreadMember: responses.ThreadMemberResponse,
   Message: responses.MessageResponse,
@@ -180,6 +183,29 @@ const OPERATIONS: OperationSpec[] = [
     auth: "admin",
     pathParams: { userId: "the user" },
     responses: { 201: { description: "the new key", schema: json("ApiKeyCreated") } },
+  },
+  {
+    method: "get",
+    path: "/v1/admin/users/{userId}/api-keys",
+    operationId: "listApiKeys",
+    tag: "admin",
+    summary: "List a user's API keys, revoked ones included, newest first",
+    description: "Ids, prefixes and dates only: the secret is never stored.",
+    auth: "admin",
+    pathParams: { userId: "the user" },
+    responses: { 200: { description: "the user's keys", schema: json("ApiKeyList") } },
+  },
+  {
+    method: "delete",
+    path: "/v1/admin/users/{userId}/api-keys/{keyId}",
+    operationId: "revokeApiKey",
+    tag: "admin",
+    summary: "Revoke an API key",
+    description:
+      "From the next request on, the key is 401 `unauthorized` on every API process. Revoking a revoked key changes nothing (it keeps its first `revokedAt`).",
+    auth: "admin",
+    pathParams: { userId: "the user", keyId: "the key's id (not the key)" },
+    responses: { 200: { description: "the revoked key", schema: json("ApiKey") } },
   },
   {
     method: "get",
@@ -473,6 +499,18 @@ const OPERATIONS: OperationSpec[] = [
     responses: { 101: { description: "switching to WebSocket; messages are FlowEvent JSON" } },
     errors: [400, 403, 404],
   },
+  // Providers
+  {
+    method: "get",
+    path: "/v1/providers",
+    operationId: "listProviders",
+    tag: "providers",
+    summary: "The providers this cluster serves, their live workers and limits",
+    description:
+      "The provider catalog: every provider a worker pool has registered, kept when the pool scales to zero. A flow naming another provider is refused (400 naming `definition.steps[i].provider`). No keys or base URLs.",
+    auth: "apiKey",
+    responses: { 200: { description: "the providers", schema: json("ProviderList") } },
+  },
   // Templates
   {
     method: "get",
@@ -682,7 +720,9 @@ export function buildOpenApiDocument(options: { version?: string } = {}): Record
       description:
         "Runs multi-model LLM flows on a queue-based worker cluster. Every /v1 route needs `Authorization: Bearer <api key>`; errors are `{ error: { code, message, details } }`.",
     },
-    tags: ["admin", "threads", "policies", "flows", "events", "templates", "operations"].map((name) => ({ name })),
+    tags: ["admin", "threads", "policies", "flows", "events", "providers", "templates", "operations"].map((name) => ({
+      name,
+    })),
     paths,
     components: {
       schemas: componentSchemas(),

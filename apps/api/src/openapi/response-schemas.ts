@@ -36,6 +36,30 @@ export const ApiKeyCreatedResponse = z.object({
   prefix: z.string(),
 });
 
+export const ApiKeyResponse = z.object({
+  id: z.string(),
+  prefix: z.string().describe("the key's first characters, to tell keys apart"),
+  createdAt: Timestamp,
+  revokedAt: Timestamp.nullable().describe("null while the key works"),
+  lastUsedAt: Timestamp.nullable(),
+});
+export const ApiKeyListResponse = z.object({ items: z.array(ApiKeyResponse) });
+
+export const ProviderResponse = z.object({
+  key: z.string().describe("the provider key flow steps name"),
+  queue: z.string().describe("the BullMQ queue of its steps, `steps-<key>`"),
+  models: z.array(z.string()).nullable().describe("the models its workers allow (WORKER_MODELS); null: any"),
+  limits: z
+    .record(z.string(), z.unknown())
+    .describe(
+      "its PROVIDER_RATE_LIMITS entries (`key`, `key:model`): requestsPerMinute, tokensPerMinute, maxConcurrent",
+    ),
+  liveWorkers: z.number().int().describe("workers with a heartbeat in the last 30 s; 0 for a pool scaled to zero"),
+  workers: z.array(z.object({ id: z.string(), startedAt: Timestamp, heartbeatAt: Timestamp })),
+  lastSeenAt: Timestamp.describe("the last time a worker registered it"),
+});
+export const ProviderListResponse = z.object({ items: z.array(ProviderResponse) });
+
 export const ThreadResponse = z.object({
   id: z.string(),
   ownerId: z.string(),

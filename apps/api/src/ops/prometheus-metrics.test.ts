@@ -7,8 +7,12 @@ const BUCKETS = STEP_LATENCY_BUCKETS_SECONDS.map((le) => (le < 1 ? 5 : 7));
 describe("clusterRegistry", () => {
   it("renders one scrape's data as Prometheus text, the latency histogram included", async () => {
     const text = await clusterRegistry({
-      queueDepths: { steps: { waiting: 3, active: 1, delayed: 0, failed: 2 } },
+      queueDepths: {
+        steps: { waiting: 3, active: 1, delayed: 0, failed: 2 },
+        "steps-openai": { waiting: 9, active: 0, delayed: 1, failed: 0 },
+      },
       activeFlows: { queued: 4, running: 5 },
+      providerWorkers: { openai: 0, sim: 2 },
       steps: {
         steps: [{ provider: "sim", model: "echo", status: "success", count: 7 }],
         latency: [{ provider: "sim", model: "echo", buckets: BUCKETS, count: 8, sumSeconds: 1.5 }],
@@ -24,6 +28,9 @@ describe("clusterRegistry", () => {
         'ensemble_metrics_source_up{source="redis"} 1',
         'ensemble_queue_jobs{queue="steps",state="waiting"} 3',
         'ensemble_queue_jobs{queue="steps",state="failed"} 2',
+        'ensemble_queue_jobs{queue="steps-openai",state="waiting"} 9',
+        'ensemble_provider_live_workers{provider="openai"} 0',
+        'ensemble_provider_live_workers{provider="sim"} 2',
         'ensemble_flows{status="running"} 5',
         "# TYPE ensemble_step_attempts_total counter",
         'ensemble_step_attempts_total{provider="sim",model="echo",status="success"} 7',

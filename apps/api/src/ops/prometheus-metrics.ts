@@ -11,6 +11,8 @@ export interface ScrapeData {
   queueDepths: Record<string, QueueDepth> | null;
   activeFlows: Record<(typeof ACTIVE_FLOW_STATUSES)[number], number> | null;
   steps: StepMetricsSnapshot | null;
+  /** Live workers per known provider (the provider catalog); null when Postgres could not be read. */
+  providerWorkers?: Record<string, number> | null;
 }
 
 /**
@@ -23,18 +25,25 @@ export class PrometheusMetrics {
   readonly contentType = Registry.PROMETHEUS_CONTENT_TYPE;
   private readonly processRegistry = new Registry();
 
-  constructor(private readonly deps: Pick<EngineDeps, "producer" | "db" | "metrics" | "logger">) {
+  constructor(private readonly deps: Pick<EngineDeps, "producer" | "db" | "metrics" | "logger" | "providerCatalog">) {
     collectDefaultMetrics({ register: this.processRegistry });
   }
 
   /** The Prometheus text of one scrape. Sources are read in parallel; none of them failing fails the scrape. */
   async scrape(): Promise<string> {
+    const catalog = await this.read("provider catalog", () => this.deps.providerCatalog.list());
+    const providers = catalog?.map((p) => p.key) ?? [];
     const [queueDepths, activeFlows, steps] = await Promise.all([
-      this.read("queue depths", () => this.deps.producer.queueDepths()),
+      // Each provider's step queue too: a pool scaled to zero still has its queue watched.
+      this.read("queue depths", () => this.deps.producer.queueDepths(providers)),
       this.read("active flows", () => countFlowsByStatus(this.deps.db, ACTIVE_FLOW_STATUSES)),
       this.deps.metrics ? this.read("step metrics", () => this.deps.metrics!.snapshot()) : Promise.resolve(null),
     ]);
-    return Registry.merge([this.processRegistry, clusterRegistry({ queueDepths, activeFlows, steps })]).metrics();
+    const providerWorkers = catalog && Object.fromEntries(catalog.map((p) => [p.key, p.liveWorkers.length]));
+    return Registry.merge([
+      this.processRegistry,
+      clusterRegistry({ queueDepths, activeFlows, steps, providerWorkers }),
+    ]).metrics();
   }
 
   private async read<T>(what: string, load: () => Promise<T>): Promise<T | null> {
@@ -71,6 +80,16 @@ export function clusterRegistry(data: ScrapeData): Registry {
     for (const [queue, depth] of Object.entries(data.queueDepths)) {
       for (const [state, count] of Object.entries(depth)) jobs.set({ queue, state }, count);
     }
+  }
+
+  if (data.providerWorkers) {
+    const live = new Gauge({
+      name: "ensemble_provider_live_workers",
+      help: "Worker processes serving a provider with a recent heartbeat (the provider catalog); 0 for a pool scaled to zero",
+      labelNames: ["provider"],
+      registers,
+    });
+    for (const [provider, count] of Object.entries(data.providerWorkers)) live.set({ provider }, count);
   }
 
   if (data.activeFlows) {

@@ -1,4 +1,4 @@
-import { insertApiKey, insertUser, findUser } from "@ensemble/db";
+import { findUser, insertApiKey, insertUser, listApiKeys, revokeUserApiKey, type ApiKeySummary } from "@ensemble/db";
 import { Router } from "express";
 import { generateApiKey } from "../auth/api-keys.js";
 import { requireAdmin } from "../auth/authenticate.js";
@@ -23,5 +23,27 @@ export function adminRoutes(ctx: AppContext): Router {
     // The only time the key is shown: it is stored as a hash.
     res.status(201).json({ id, key, prefix });
   });
+  router.get("/v1/admin/users/:userId/api-keys", async (req, res) => {
+    if (!(await findUser(ctx.deps.db, req.params.userId))) throw new ApiError("not_found", "user not found");
+    const keys = await listApiKeys(ctx.deps.db, req.params.userId);
+    res.json({ items: keys.map(serializeApiKey) });
+  });
+  // Revoked at once for every API process: each request looks its key up (revoked keys are 401).
+  router.delete("/v1/admin/users/:userId/api-keys/:keyId", async (req, res) => {
+    const revoked = await revokeUserApiKey(ctx.deps.db, req.params.userId, req.params.keyId);
+    if (!revoked) throw new ApiError("not_found", "API key not found");
+    res.json(serializeApiKey(revoked));
+  });
   return router;
+}
+
+/** A key as an administrator sees it: its id and prefix, never the secret. */
+function serializeApiKey(key: ApiKeySummary): Record<string, unknown> {
+  return {
+    id: key.id,
+    prefix: key.prefix,
+    createdAt: key.createdAt.toISOString(),
+    revokedAt: key.revokedAt?.toISOString() ?? null,
+    lastUsedAt: key.lastUsedAt?.toISOString() ?? null,
+  };
 }

@@ -53,14 +53,25 @@ export function queueBoardRoutes(ctx: AppContext): Router {
     return router;
   }
   // The board holds no connections of its own (it uses the producer's queues).
-  const board = createQueueBoard(ctx.deps.producer.getQueues());
+  const { producer, providerCatalog } = ctx.deps;
+  const board = createQueueBoard(producer.getQueues());
+  let shown = "";
+  // One queue per provider of the catalog: a pool that registers later shows up on the next request.
+  const showProviderQueues = async (): Promise<void> => {
+    const providers = await providerCatalog.keys();
+    if (providers.join(",") === shown) return;
+    shown = providers.join(",");
+    board.showQueues(producer.getQueues(providers));
+  };
   router.use(
     QUEUE_BOARD_PATH,
     requireBoardAccess(adminToken, adminSessions),
     queueBoardContentSecurityPolicy,
-    (req, res, next) => {
+    async (req, res, next) => {
+      // Postgres away: the board still shows the queues it had.
+      await showProviderQueues().catch(() => undefined);
       res.set("Cache-Control", "no-store");
-      board(req, res, next);
+      board.app(req, res, next);
     },
   );
   return router;

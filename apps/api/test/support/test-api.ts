@@ -4,18 +4,18 @@ import { randomUUID } from "node:crypto";
 import {
   createEngine,
   createLogger,
+  readinessProbe,
   startScheduler,
   startStepWorker,
   type Engine,
   type Runtime,
 } from "@ensemble/engine";
-import { findFlow, insertApiKey, insertUser } from "@ensemble/db";
+import { findFlow, insertApiKey, insertUser, registerProviderWorker, removeProviderWorker } from "@ensemble/db";
 import { createTestDatabase, type TestDatabase } from "@ensemble/db/testing";
 import { closeRedisConnection, createRedisConnection, type Redis } from "@ensemble/queue";
 import { createApp } from "../../src/app.js";
 import { AdminSessions } from "../../src/auth/admin-sessions.js";
 import { generateApiKey } from "../../src/auth/api-keys.js";
-import { readinessProbe } from "../../src/ops/readiness.js";
 import { createRequestGuards, type RequestGuards } from "../../src/guards/request-guards.js";
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from "../../src/http/request-limits.js";
 import type { EventStreamSettings } from "../../src/events/event-stream-settings.js";
@@ -96,6 +96,11 @@ export class TestApi {
           concurrency: 8,
         }),
       );
+    } else {
+      // No worker here, but the providers are known (a pool scaled to zero): flows are accepted and wait.
+      const served = deps.providers.keys().map((key) => ({ key, models: null, limits: {} }));
+      await registerProviderWorker(deps.db, "test-api-no-worker", served);
+      await removeProviderWorker(deps.db, "test-api-no-worker");
     }
     this.sessionRedis = createRedisConnection({ url: REDIS_URL, role: "producer", name: "api-test-admin-sessions" });
     const adminSessions = new AdminSessions(this.sessionRedis, this.prefix, 3_600);

@@ -20,6 +20,8 @@ export interface ClaimedStep {
   rows: StepResultRow[];
   /** The data-sharing policies of the thread's owner and of the run's executor (see `strictestRules`). */
   policies: PolicyRow[];
+  /** The claim took over a running step whose lease had expired (not set for a step leased by a finish). */
+  tookOver?: boolean;
 }
 
 /**
@@ -46,9 +48,12 @@ export async function claimStepWithContext(db: Executor, input: ClaimStepInput):
   const claimed = fromJsonRow(stepResults, row?.claimed);
   const flow = fromJsonRow(flows, row?.flow);
   if (!row || !claimed || !flow) return undefined;
-  // The statement's snapshot predates its own update: put the claimed row in.
-  const rows = fromJsonRows(stepResults, row.rows).map((r) => (r.id === claimed.id ? claimed : r));
-  return { claimed, flow, rows, policies: fromJsonRows(dataSharingPolicies, row.policies) };
+  // The statement's snapshot predates its own update: put the claimed row in (what it replaces
+  // says whether the step was running, i.e. taken over).
+  const before = fromJsonRows(stepResults, row.rows);
+  const tookOver = before.some((r) => r.id === claimed.id && r.status === "running");
+  const rows = before.map((r) => (r.id === claimed.id ? claimed : r));
+  return { claimed, flow, rows, policies: fromJsonRows(dataSharingPolicies, row.policies), tookOver };
 }
 
 const CLAIM_STATEMENT = `

@@ -1,4 +1,4 @@
-import { and, eq, isNull } from "drizzle-orm";
+import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import type { Executor } from "../client.js";
 import { apiKeys, users } from "../schema/tables.js";
 import { newId } from "./ids.js";
@@ -41,4 +41,47 @@ export async function findUserByKeyHash(
 
 export async function revokeApiKey(db: Executor, keyId: string): Promise<void> {
   await db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, keyId));
+}
+
+/** A key as an administrator sees it: never the secret nor its hash. */
+export interface ApiKeySummary {
+  id: string;
+  prefix: string;
+  createdAt: Date;
+  revokedAt: Date | null;
+  lastUsedAt: Date | null;
+}
+
+const keySummary = {
+  id: apiKeys.id,
+  prefix: apiKeys.prefix,
+  createdAt: apiKeys.createdAt,
+  revokedAt: apiKeys.revokedAt,
+  lastUsedAt: apiKeys.lastUsedAt,
+};
+
+/** A user's keys, revoked ones included, newest first. */
+export async function listApiKeys(db: Executor, userId: string): Promise<ApiKeySummary[]> {
+  return db
+    .select(keySummary)
+    .from(apiKeys)
+    .where(eq(apiKeys.userId, userId))
+    .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id));
+}
+
+/**
+ * Revokes one of a user's keys: from now on it authenticates nothing. Revoking a revoked
+ * key keeps its first revocation time. Undefined when the user has no such key.
+ */
+export async function revokeUserApiKey(
+  db: Executor,
+  userId: string,
+  keyId: string,
+): Promise<ApiKeySummary | undefined> {
+  const [row] = await db
+    .update(apiKeys)
+    .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
+    .where(and(eq(apiKeys.userId, userId), eq(apiKeys.id, keyId)))
+    .returning(keySummary);
+  return row;
 }

@@ -239,3 +239,35 @@ export const flowEvents = pgTable(
   },
   (t) => [primaryKey({ columns: [t.flowId, t.seq] })],
 );
+
+/**
+ * The provider catalog: every provider a worker pool has served. A row stays when its pool
+ * scales to zero, so flows naming the provider are still accepted (and wait in its queue).
+ */
+export const providers = pgTable("providers", {
+  key: text("key").primaryKey(),
+  /** The models its workers allow (WORKER_MODELS), as the last worker to register it said; null: any model. */
+  models: text("models").array(),
+  /** Its cluster-wide rate limits (PROVIDER_RATE_LIMITS entries `key` and `key:model`), as its workers run with them. */
+  limits: jsonb("limits").$type<Record<string, unknown>>().notNull().default({}),
+  createdAt: createdAt(),
+  lastSeenAt: timestamp("last_seen_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+});
+
+/** Which worker process serves which provider, with its heartbeat (live = a recent heartbeat). */
+export const providerWorkers = pgTable(
+  "provider_workers",
+  {
+    workerId: text("worker_id").notNull(),
+    provider: text("provider")
+      .notNull()
+      .references(() => providers.key, { onDelete: "cascade" }),
+    models: text("models").array(),
+    startedAt: timestamp("started_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    heartbeatAt: timestamp("heartbeat_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.workerId, t.provider] }),
+    index("provider_workers_heartbeat_idx").on(t.provider, t.heartbeatAt),
+  ],
+);

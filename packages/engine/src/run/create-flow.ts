@@ -17,6 +17,7 @@ export async function createFlow(
       compiled.issues.map((i) => ({ path: i.path ? `definition.${i.path}` : "definition", message: i.message })),
     );
   }
+  await deps.providerCatalog.assertServed(compiled.flow);
   await assertDataSharingAllowed(deps.db, input.threadId, input.userId, compiled.flow);
   const definition = compiled.flow.definition;
   return insertFlow(deps.db, {

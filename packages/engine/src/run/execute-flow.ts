@@ -57,6 +57,8 @@ export async function executeFlow(
     const onlyStepId = options.onlyStepId ?? null;
     const compiled = deps.flows.forRun({ id: flow.id, definition: flow.definition, onlyStepId });
     assertPoliciesAllow(strictestRules(locked.policies), compiled);
+    // A flow stored while its provider was served may outlive it: its next run is refused too.
+    await deps.providerCatalog.assertServed(compiled);
     const run = flow.run + 1;
     const flowTimeoutMs = options.timeout?.flowMs ?? compiled.definition.maxExecutionTime;
     const now = new Date();

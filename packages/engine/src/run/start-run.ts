@@ -1,3 +1,4 @@
+import { targetForAttempt } from "@ensemble/core";
 import { lockRun } from "@ensemble/db";
 import type { EngineDeps } from "../engine-deps.js";
 import { advanceRun } from "./advance-run.js";
@@ -41,12 +42,16 @@ export async function advanceRunJob(deps: EngineDeps, flowId: string, run: numbe
     const locked = await lockRun(tx, flowId, run);
     if (!locked || locked.flow.run !== run || locked.flow.status !== "running") return;
     const { flow, rows } = locked;
-    await advanceRun(tx, flow, deps.flows.forRun(flow), rows, effects, { lifo: true, control });
+    const compiled = deps.flows.forRun(flow);
+    await advanceRun(tx, flow, compiled, rows, effects, { lifo: true, control });
     // Open steps whose job may have been lost are enqueued again (same job ids: no duplicates).
     // A running one may have no job of its own (leased to the worker that ran the step
     // before it): its job comes when its lease would run out, to take it over if it did.
     for (const row of rows.filter((r) => r.status === "pending" || r.status === "running")) {
       const notBefore = row.status === "running" ? row.leaseExpiresAt : row.notBefore;
+      // The attempt's own provider (a fallback's after the primary's retries): its queue.
+      const step = compiled.byId.get(row.stepId);
+      const target = step ? targetForAttempt(step, row.attempt) : { provider: row.provider, model: row.model };
       effects.jobs.push({
         name: "step.run",
         payload: {
@@ -56,6 +61,8 @@ export async function advanceRunJob(deps: EngineDeps, flowId: string, run: numbe
           iteration: row.iteration,
           attempt: row.attempt,
           label: `${flow.name} › ${row.stepId}`,
+          provider: target.provider,
+          model: target.model,
         },
         delayMs: notBefore ? Math.max(0, notBefore.getTime() - Date.now()) : 0,
       });

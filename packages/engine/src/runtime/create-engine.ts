@@ -17,6 +17,8 @@ import {
 } from "@ensemble/queue";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { ProviderCatalog } from "../catalog/provider-catalog.js";
+import type { EngineObserver } from "../observability/engine-observer.js";
 import { DEFAULT_ENGINE_SETTINGS, type EngineDeps, type EngineSettings } from "../engine-deps.js";
 import { CompiledFlowCache } from "../run/flow-cache.js";
 
@@ -45,6 +47,8 @@ export interface EngineConfig {
   processName?: string;
   /** `service.name` of this process's traces (`OTEL_SERVICE_NAME` wins); traces are on only when `OTEL_*` asks. */
   serviceName?: string;
+  /** Counts this process's lease and rate-limit events and jobs (its HEALTH_PORT /metrics). */
+  observer?: EngineObserver;
 }
 
 export interface Engine {
@@ -138,6 +142,8 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     settings,
     flows: new CompiledFlowCache(),
     workerId,
+    providerCatalog: new ProviderCatalog({ db: database.db, logger: config.logger }),
+    ...(config.observer ? { observer: config.observer } : {}),
     metrics: new ClusterMetrics({ connection: producerConnection, prefix: config.queuePrefix }),
   };
   return {

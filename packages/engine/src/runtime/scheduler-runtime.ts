@@ -1,4 +1,4 @@
-import { closeGracefully, createJobWorker } from "@ensemble/queue";
+import { closeGracefully, createJobWorker, type Worker } from "@ensemble/queue";
 import type { Redis } from "ioredis";
 import type { EngineDeps } from "../engine-deps.js";
 import { archiveDueFlows, archiveEvents } from "../run/archive-events.js";
@@ -24,8 +24,13 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+/** A running scheduler: its BullMQ worker on the `flows` queue. */
+export interface SchedulerRuntime extends Runtime {
+  workers: Worker[];
+}
+
 /** The scheduler: runs flow jobs (start, advance, cancel, timeout, archive, sweep). */
-export async function startScheduler(deps: EngineDeps, options: SchedulerOptions): Promise<Runtime> {
+export async function startScheduler(deps: EngineDeps, options: SchedulerOptions): Promise<SchedulerRuntime> {
   const worker = createJobWorker({
     queue: "flows",
     connection: options.connection,
@@ -44,11 +49,16 @@ export async function startScheduler(deps: EngineDeps, options: SchedulerOptions
       "flow.sweep": () => sweepRuns(deps),
     },
   });
-  worker.on("failed", (job, err) => deps.logger.warn({ err, job: job?.name, jobId: job?.id }, "flow job failed"));
+  worker.on("completed", () => deps.observer?.jobProcessed(worker.name));
+  worker.on("failed", (job, err) => {
+    deps.observer?.jobFailed(worker.name);
+    deps.logger.warn({ err, job: job?.name, jobId: job?.id }, "flow job failed");
+  });
   await deps.producer.upsertSchedule("flow.sweep", {}, { everyMs: options.sweepEveryMs ?? 5_000 });
   await deps.producer.upsertSchedule("flow.archive-due", {}, { everyMs: options.archiveEveryMs ?? 1_000 });
   deps.logger.info({ concurrency: options.concurrency ?? 16 }, "scheduler started");
   return {
+    workers: [worker],
     close: async () => {
       await closeGracefully(worker);
     },

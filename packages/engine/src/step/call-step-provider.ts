@@ -197,7 +197,7 @@ async function callProvider(
 
   const timeoutMs = step.definition.timeout ?? flow.stepTimeoutMs ?? deps.settings.defaultStepTimeoutMs;
   const controller = new AbortController();
-  const untrack = inFlight.track(flow.id, controller, { id: claimed.id, leaseToken: claimed.leaseToken });
+  const untrack = inFlight.track(flow.id, controller, { id: claimed.id, leaseToken: claimed.leaseToken }, provider);
   const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)]);
   const progress = new ProgressCoalescer(deps.settings.progressIntervalMs, (delta) => {
     void deps.bus

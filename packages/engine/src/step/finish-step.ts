@@ -35,9 +35,10 @@ export interface FinishOptions {
   /**
    * Lease the next step to this worker in the same transaction, and return it to be run
    * now: no job and no claim between two steps of a run. Only on the one-round-trip path,
-   * for a step that starts at once (a first attempt); the others get jobs as usual.
+   * for a step that starts at once (a first attempt) on a provider `serves` accepts (this
+   * worker's pool); the others get jobs, on their providers' queues, as usual.
    */
-  continueAs?: { owner: string; leaseMs: number };
+  continueAs?: { owner: string; leaseMs: number; serves?: (provider: string) => boolean };
   /** The claimed step was leased by the plan before it: how long it has run (see `FinishStepInput.leasedRunningMs`). */
   leasedRunningMs?: number;
 }
@@ -180,10 +181,14 @@ type StepJob = Extract<RunEffects["jobs"][number], { name: "step.run" }>;
 /** The plan's first step that starts at once, marked to be inserted leased to `owner`. */
 function leaseFirstStep(
   plan: AdvancePlan,
-  lease: { owner: string; leaseMs: number },
+  { serves, ...lease }: NonNullable<FinishOptions["continueAs"]>,
 ): { inserts: AdvancePlan["inserts"]; job: StepJob } | null {
   const job = plan.effects.jobs.find(
-    (j): j is StepJob => j.name === "step.run" && j.payload.attempt === 0 && !j.delayMs,
+    (j): j is StepJob =>
+      j.name === "step.run" &&
+      j.payload.attempt === 0 &&
+      !j.delayMs &&
+      (!serves || (j.payload.provider !== undefined && serves(j.payload.provider))),
   );
   if (!job) return null;
   const index = plan.inserts.findIndex(

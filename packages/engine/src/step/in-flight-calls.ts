@@ -8,20 +8,28 @@ import type { LeaseKeeper } from "./lease-keeper.js";
  */
 export class InFlightCalls {
   private readonly byFlow = new Map<string, Set<AbortController>>();
+  private readonly byProvider = new Map<string, number>();
 
   constructor(private readonly leases: LeaseKeeper) {}
 
   /** Until the returned function is called: the call can be aborted by flow, and its lease is renewed (a lost one aborts it). */
-  track(flowId: string, controller: AbortController, lease: HeldStepLease): () => void {
+  track(flowId: string, controller: AbortController, lease: HeldStepLease, provider?: string): () => void {
     let calls = this.byFlow.get(flowId);
     if (!calls) this.byFlow.set(flowId, (calls = new Set()));
     calls.add(controller);
     const release = this.leases.hold(lease, () => controller.abort(new FlowAbortedError("lease_lost")));
+    if (provider) this.byProvider.set(provider, (this.byProvider.get(provider) ?? 0) + 1);
     return () => {
       release();
       calls.delete(controller);
       if (calls.size === 0) this.byFlow.delete(flowId);
+      if (provider) this.byProvider.set(provider, (this.byProvider.get(provider) ?? 1) - 1);
     };
+  }
+
+  /** Calls in flight per provider (the worker's `ensemble_steps_in_flight`). */
+  countByProvider(): Map<string, number> {
+    return new Map(this.byProvider);
   }
 
   /** Aborts every call of a flow; returns how many there were. */

@@ -20,6 +20,8 @@ export interface StepJobControl {
   deferFor(ms: number): Promise<never>;
   /** Whether this worker may go on to the run's next step itself (not once it is shutting down). */
   mayContinue(): boolean;
+  /** Whether this worker serves a provider: it goes on only to a next step of a provider it serves. */
+  serves: (provider: string) => boolean;
   /** The job goes on with a later step of its run (for operators: the job's return value names them). */
   continuedWith(label: string): void;
 }
@@ -51,6 +53,7 @@ export async function runStep(
   });
   if (!claim) return handleUnclaimable(deps, payload, control);
   const { claimed, flow } = claim;
+  if (claim.tookOver) deps.observer?.leaseTakeover(claimed.provider);
   if (flow.run !== payload.run || flow.status !== "running") {
     await finishStep(deps, claimed, { status: "skipped", reason: "the flow is no longer running" }).catch(
       () => undefined,
@@ -119,6 +122,7 @@ async function runClaimedStep(
       { flowId: flow.id, stepId: claimed.stepId, limit: outcome.limit, retryInMs: outcome.retryInMs },
       "step waits for a provider rate limit",
     );
+    deps.observer?.rateLimitWait(claimed.provider);
     await releaseStepClaim(deps.leaseDb, claimed.id, claimed.leaseToken);
     if (!("payload" in step)) return control.deferFor(outcome.retryInMs);
     // A leased step has no job of its own: it gets one now, and this job ends.
@@ -130,7 +134,9 @@ async function runClaimedStep(
   const finished = await finishStep(deps, claimed, outcome, {
     onCommitted: () => recordStepMetrics(deps, outcome, performance.now() - callStartedAt),
     claimedWith: { flow, rows },
-    ...(control.mayContinue() ? { continueAs: { owner: deps.workerId, leaseMs: deps.settings.stepLeaseMs } } : {}),
+    ...(control.mayContinue()
+      ? { continueAs: { owner: deps.workerId, leaseMs: deps.settings.stepLeaseMs, serves: control.serves } }
+      : {}),
     ...(continued ? { leasedRunningMs: performance.now() - continued.leasedAt } : {}),
   });
   if (!finished.committed) {

@@ -1,0 +1,93 @@
+import { ApiClient, simStep } from "./api-client.js";
+import { Cluster, freePort, type ClusterProcess } from "./cluster-harness.js";
+
+/**
+ * A worker and a scheduler as separate processes, each with HEALTH_PORT: /healthz, /readyz
+ * (Redis, Postgres and the queues it consumes) and /metrics of the process itself.
+ */
+describe("worker and scheduler health and metrics (HEALTH_PORT)", () => {
+  let cluster: Cluster;
+  let api: ApiClient;
+  let worker: { proc: ClusterProcess; url: string };
+  let scheduler: { proc: ClusterProcess; url: string };
+
+  const startWith = async (
+    role: "worker" | "scheduler",
+    name: string,
+  ): Promise<{ proc: ClusterProcess; url: string }> => {
+    const port = await freePort();
+    const proc = cluster.spawn(role, name, { HEALTH_PORT: String(port) });
+    return { proc, url: `http://127.0.0.1:${port}` };
+  };
+
+  beforeAll(async () => {
+    // The cluster's own scheduler and worker have no HEALTH_PORT; these two do.
+    cluster = await Cluster.start({ workers: 0 });
+    worker = await startWith("worker", "health-worker");
+    scheduler = await startWith("scheduler", "health-scheduler");
+    await cluster.waitReady();
+    api = new ApiClient(cluster.baseUrl);
+  }, 120_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it("answers /healthz and /readyz, naming Redis, Postgres and each queue it consumes", async () => {
+    for (const target of [worker, scheduler]) {
+      expect(await (await fetch(`${target.url}/healthz`)).json()).toEqual({ status: "ok" });
+    }
+    const workerReady = await waitReady(worker.url);
+    expect(workerReady).toEqual({
+      status: "ready",
+      checks: { redis: true, postgres: true, "queue:steps-sim": true, "queue:steps": true },
+    });
+    expect(await waitReady(scheduler.url)).toEqual({
+      status: "ready",
+      checks: { redis: true, postgres: true, "queue:flows": true },
+    });
+    expect((await fetch(`${worker.url}/nothing`)).status).toBe(404);
+  });
+
+  it("serves each process's metrics: Node and the event loop, jobs per queue, steps in flight per provider", async () => {
+    const threadId = await api.createThread();
+    const flowId = await api.createFlow(threadId, {
+      name: "Observed",
+      type: "sequential",
+      steps: [simStep("draft", { prompt: "original" }), simStep("review")],
+    });
+    expect((await api.execute(flowId, { input: "watch me" }, true)).status).toBe(200);
+
+    const workerText = await (await fetch(`${worker.url}/metrics`)).text();
+    expect(workerText).toMatch(/^nodejs_eventloop_lag_p99_seconds\{role="worker"\} [\d.e-]+$/m);
+    expect(workerText).toMatch(/^process_resident_memory_bytes\{role="worker"\} \d+/m);
+    expect(workerText).toMatch(/^ensemble_jobs_processed_total\{queue="steps-sim",role="worker"\} [1-9]\d*$/m);
+    expect(workerText).toMatch(/^ensemble_steps_in_flight\{provider="sim",role="worker"\} 0$/m);
+    expect(workerText).toContain("# TYPE ensemble_lease_renewals_total counter");
+    expect(workerText).toContain("# TYPE ensemble_lease_takeovers_total counter");
+    expect(workerText).toContain("# TYPE ensemble_provider_rate_limit_waits_total counter");
+    expect(workerText).toContain("# TYPE ensemble_jobs_failed_total counter");
+
+    const schedulerText = await (await fetch(`${scheduler.url}/metrics`)).text();
+    expect(schedulerText).toMatch(/^ensemble_jobs_processed_total\{queue="flows",role="scheduler"\} [1-9]\d*$/m);
+    expect(schedulerText).toMatch(/^nodejs_eventloop_lag_seconds\{role="scheduler"\} [\d.e-]+$/m);
+  });
+
+  it("drains and exits 0 on SIGTERM, the health server closing with it", async () => {
+    worker.proc.child.kill("SIGTERM");
+    expect(await worker.proc.exited).toBe(0);
+  });
+});
+
+async function waitReady(url: string, timeoutMs = 30_000): Promise<unknown> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(`${url}/readyz`);
+      if (res.ok || Date.now() > deadline) return await res.json();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
