@@ -231,6 +231,15 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
       expect(text).toMatch(/^ensemble_queue_jobs\{queue="steps",state="waiting"\} \d+$/m);
       expect(text).toMatch(/^ensemble_queue_jobs\{queue="steps-sim",state="waiting"\} \d+$/m);
       expect(text).toMatch(/^ensemble_provider_live_workers\{provider="sim"\} 1$/m);
+      expect(text).toMatch(/^ensemble_flows_ended\{status="completed"\} [1-9]\d*$/m);
+      // This process's HTTP requests, by route pattern (never the ids in the path).
+      expect(text).toMatch(
+        /^ensemble_http_requests_total\{method="POST",route="\/v1\/flows\/:flowId\/execute",status="200"\} [1-9]/m,
+      );
+      expect(text).toMatch(
+        /^ensemble_http_request_duration_seconds_count\{method="POST",route="\/v1\/flows",status="201"\} [1-9]/m,
+      );
+      expect(text).not.toMatch(/route="\/v1\/flows\/[0-9a-f]{8}/);
       expect(text).toMatch(/^ensemble_queue_jobs\{queue="flows",state="failed"\} \d+$/m);
       expect(text).toMatch(/^ensemble_flows\{status="running"\} \d+$/m);
       expect(text).toMatch(/^ensemble_step_duration_seconds_count\{provider="sim",model="echo"\} [1-9]\d*$/m);
@@ -243,6 +252,15 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
       expect(text).toMatch(/^ensemble_metrics_source_up\{source="postgres"\} 1$/m);
       expect(text).toMatch(/^process_cpu_user_seconds_total \d/m);
       expect(text).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
+    });
+  });
+
+  describe("request ids", () => {
+    it("answers with the caller's X-Request-Id, or a new one", async () => {
+      const mine = await fetch(`${api.baseUrl}/healthz`, { headers: { "x-request-id": "req-abc-123" } });
+      expect(mine.headers.get("x-request-id")).toBe("req-abc-123");
+      const fresh = await fetch(`${api.baseUrl}/healthz`, { headers: { "x-request-id": "bad id with spaces" } });
+      expect(fresh.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
     });
   });
 

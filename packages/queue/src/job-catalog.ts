@@ -16,7 +16,13 @@ const LabelSchema = z.string().max(200).optional();
 export const CancelReasonSchema = z.enum(["cancelled", "timed_out"]);
 export type CancelReason = z.infer<typeof CancelReasonSchema>;
 
-export const FlowStartPayloadSchema = z.object({ flowId: FlowIdSchema, run: RunSchema, label: LabelSchema });
+export const FlowStartPayloadSchema = z.object({
+  flowId: FlowIdSchema,
+  run: RunSchema,
+  label: LabelSchema,
+  /** The id of the HTTP request that executed the run (the API's access log): the scheduler logs it with the run. */
+  requestId: z.string().max(128).optional(),
+});
 export const FlowAdvancePayloadSchema = z.object({ flowId: FlowIdSchema, run: RunSchema, label: LabelSchema });
 export const FlowCancelPayloadSchema = z.object({
   flowId: FlowIdSchema,

@@ -5,11 +5,15 @@ import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from "pr
 
 /** Flow statuses counted as active by `ensemble_flows`. */
 const ACTIVE_FLOW_STATUSES = ["queued", "running"] as const;
+/** Statuses a run ends in, counted by `ensemble_flows_ended`. */
+const ENDED_FLOW_STATUSES = ["completed", "failed", "cancelled", "timed_out"] as const;
 
 /** What one scrape reads; a source that failed is null (its metrics are left out, `ensemble_metrics_source_up` says so). */
 export interface ScrapeData {
   queueDepths: Record<string, QueueDepth> | null;
   activeFlows: Record<(typeof ACTIVE_FLOW_STATUSES)[number], number> | null;
+  /** Flows by the status their latest run ended in (one grouped count with the active ones). */
+  endedFlows?: Record<(typeof ENDED_FLOW_STATUSES)[number], number> | null;
   steps: StepMetricsSnapshot | null;
   /** Live workers per known provider (the provider catalog); null when Postgres could not be read. */
   providerWorkers?: Record<string, number> | null;
@@ -25,7 +29,11 @@ export class PrometheusMetrics {
   readonly contentType = Registry.PROMETHEUS_CONTENT_TYPE;
   private readonly processRegistry = new Registry();
 
-  constructor(private readonly deps: Pick<EngineDeps, "producer" | "db" | "metrics" | "logger" | "providerCatalog">) {
+  constructor(
+    private readonly deps: Pick<EngineDeps, "producer" | "db" | "metrics" | "logger" | "providerCatalog">,
+    /** This process's HTTP metrics, merged into each scrape. */
+    private readonly httpRegistry?: Registry,
+  ) {
     collectDefaultMetrics({ register: this.processRegistry });
   }
 
@@ -33,16 +41,27 @@ export class PrometheusMetrics {
   async scrape(): Promise<string> {
     const catalog = await this.read("provider catalog", () => this.deps.providerCatalog.list());
     const providers = catalog?.map((p) => p.key) ?? [];
-    const [queueDepths, activeFlows, steps] = await Promise.all([
+    const [queueDepths, flowCounts, steps] = await Promise.all([
       // Each provider's step queue too: a pool scaled to zero still has its queue watched.
       this.read("queue depths", () => this.deps.producer.queueDepths(providers)),
-      this.read("active flows", () => countFlowsByStatus(this.deps.db, ACTIVE_FLOW_STATUSES)),
+      this.read("flow counts", () =>
+        countFlowsByStatus(this.deps.db, [...ACTIVE_FLOW_STATUSES, ...ENDED_FLOW_STATUSES]),
+      ),
       this.deps.metrics ? this.read("step metrics", () => this.deps.metrics!.snapshot()) : Promise.resolve(null),
     ]);
     const providerWorkers = catalog && Object.fromEntries(catalog.map((p) => [p.key, p.liveWorkers.length]));
+    const pick = <S extends string>(statuses: readonly S[]): Record<S, number> | null =>
+      flowCounts &&
+      (Object.fromEntries(statuses.map((s) => [s, (flowCounts as Record<string, number>)[s] ?? 0])) as Record<
+        S,
+        number
+      >);
+    const activeFlows = pick(ACTIVE_FLOW_STATUSES);
+    const endedFlows = pick(ENDED_FLOW_STATUSES);
     return Registry.merge([
       this.processRegistry,
-      clusterRegistry({ queueDepths, activeFlows, steps, providerWorkers }),
+      ...(this.httpRegistry ? [this.httpRegistry] : []),
+      clusterRegistry({ queueDepths, activeFlows, endedFlows, steps, providerWorkers }),
     ]).metrics();
   }
 
@@ -100,6 +119,16 @@ export function clusterRegistry(data: ScrapeData): Registry {
       registers,
     });
     for (const [status, count] of Object.entries(data.activeFlows)) flows.set({ status }, count);
+  }
+
+  if (data.endedFlows) {
+    const ended = new Gauge({
+      name: "ensemble_flows_ended",
+      help: "Flows whose latest run ended, by status (completed, failed, cancelled, timed_out), from Postgres; rate() of it counts runs ending",
+      labelNames: ["status"],
+      registers,
+    });
+    for (const [status, count] of Object.entries(data.endedFlows)) ended.set({ status }, count);
   }
 
   if (data.steps) {

@@ -86,7 +86,11 @@ export function flowRoutes(ctx: AppContext): Router {
     const flow = await loadFlowToExecute(req, wait === "true");
     const body = parseRequest(ExecuteFlowBody, req.body);
     const afterEventId = wait === "true" ? await deps.bus.lastEventId(flow.id) : 0;
-    const started = await executeFlow(deps, flow.id, { ...body, executedBy: req.userId as string });
+    const started = await executeFlow(deps, flow.id, {
+      ...body,
+      executedBy: req.userId as string,
+      ...(req.requestId ? { requestId: req.requestId } : {}),
+    });
     if (wait !== "true") {
       res.status(202).json({ flowId: started.flowId, status: started.status, run: started.run });
       return;
@@ -118,7 +122,12 @@ export function flowRoutes(ctx: AppContext): Router {
     const flow = await loadFlowToExecute(req, wait === "true");
     const body = parseRequest(ExecuteFlowBody, req.body);
     const afterEventId = wait === "true" ? await deps.bus.lastEventId(flow.id) : 0;
-    const started = await executeFlow(deps, flow.id, { ...body, onlyStepId: stepId, executedBy: req.userId as string });
+    const started = await executeFlow(deps, flow.id, {
+      ...body,
+      onlyStepId: stepId,
+      executedBy: req.userId as string,
+      ...(req.requestId ? { requestId: req.requestId } : {}),
+    });
     if (wait !== "true") {
       res.status(202).json({ flowId: started.flowId, stepId, status: started.status, run: started.run });
       return;

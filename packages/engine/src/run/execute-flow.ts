@@ -15,6 +15,8 @@ export interface ExecuteFlowOptions {
   timeout?: TimeoutConfig;
   /** Run this one step alone (`executeStep`), its input the run's. */
   onlyStepId?: string;
+  /** The HTTP request's id: it follows the run into the scheduler's log. */
+  requestId?: string;
 }
 
 export interface ExecuteFlowResult {
@@ -77,7 +79,8 @@ export async function executeFlow(
       }),
     );
     const label = onlyStepId ? `${flow.name} › ${onlyStepId}` : flow.name;
-    effects.jobs.push({ name: "flow.start", payload: { flowId, run, label } });
+    const requestId = options.requestId ? { requestId: options.requestId } : {};
+    effects.jobs.push({ name: "flow.start", payload: { flowId, run, label, ...requestId } });
     if (flowTimeoutMs)
       effects.jobs.push({
         name: "flow.cancel",

@@ -41,7 +41,11 @@ export async function startScheduler(deps: EngineDeps, options: SchedulerOptions
     name: `scheduler:${deps.workerId}`,
     onError: (err) => deps.logger.error({ err }, "scheduler queue error"),
     handlers: {
-      "flow.start": (p) => startRun(deps, p.flowId, p.run),
+      "flow.start": (p) => {
+        // The API's request id joins the run's log lines to the HTTP request that started it.
+        deps.logger.info({ flowId: p.flowId, run: p.run, requestId: p.requestId }, "run starting");
+        return startRun(deps, p.flowId, p.run);
+      },
       "flow.advance": (p) => advanceRunJob(deps, p.flowId, p.run),
       "flow.cancel": (p) => cancelRun(deps, p.flowId, p.run, p.reason),
       "flow.archive-events": (p) => archiveEvents(deps, p.flowId),
