@@ -119,7 +119,7 @@ try {
   await new Promise((r) => setTimeout(r, 2_000));
   const idleRssMb = readProbe().rssMb;
 
-  log(`1. steady: ${STEADY.flows} single-step flows, ${STEADY.latencyMs} ms latency, ${STEADY.perSecond}/s`);
+  log(`1. steady: ${STEADY.flows} single-step flows, ${STEADY.latencyMs} ms latency, ${STEADY.perSecond.toFixed(1)}/s`);
   const steadyIds = await createFlows(singleStep(STEADY.latencyMs), STEADY.flows);
   const steady = await measure(
     steadyIds,

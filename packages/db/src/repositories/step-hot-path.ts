@@ -330,8 +330,8 @@ export interface GuardedPlanResult {
   policies: PolicyRow[];
 }
 
-/** SQLSTATE of the error `sendGuardedPlan` fails with when its basis is stale (division by zero). */
-export const STALE_PLAN_SQLSTATE = "22012";
+/** SQLSTATE of the error `sendGuardedPlan` fails with when its basis is stale (raised by `ensemble_stale_plan()`, see the migrations). */
+export const STALE_PLAN_SQLSTATE = "EN001";
 
 /**
  * `sendPlannedSteps` for a plan made before the flow was locked (from the state the step
@@ -356,7 +356,7 @@ export async function sendGuardedPlan(
       and exists (select 1 from step_results d where d.id = ${param(basis.stepResultId)} and d.lease_token = ${param(basis.leaseToken)} and d.status = ${param(basis.status)})
       and coalesce((select string_agg(s.id || ':' || s.status || ':' || s.attempt, ',' order by s.id collate "C") from step_results s where s.flow_id = ${flow} and s.run = ${theRun}), '') = ${param(basis.signature)}
       as ok`;
-  // Writes in CTEs run whatever the outcome; the failing division makes the statement (and the transaction) fail instead.
+  // Writes in CTEs run whatever the outcome; ensemble_stale_plan() raising makes the statement (and the transaction) fail instead.
   const ctes = [`guard as (${guard})`, ...writes.map((w, i) => `w${i} as (${w})`)];
   // The insert is the first write (w0); a leased instance comes back with the policies that apply to it.
   const leasing = steps.some((s) => s.lease);
@@ -366,7 +366,7 @@ export async function sendGuardedPlan(
     : "";
   const [row] = await sendStatement<{ inserted?: Record<string, unknown>[]; policies?: Record<string, unknown>[] }>(
     tx,
-    `with ${ctes.join(", ")} select 1 / (case when ok then 1 else 0 end) as applied${returned} from guard`,
+    `with ${ctes.join(", ")} select case when ok then 1 else ensemble_stale_plan() end as applied${returned} from guard`,
     params,
   );
   const inserted = fromJsonRows(stepResults, row?.inserted);

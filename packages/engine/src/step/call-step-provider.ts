@@ -188,6 +188,7 @@ async function callProvider(
   const { step, provider, model, fallbackIndex, request, budget } = prepared;
   let tokensUsed = 0;
   let streamedChars = 0;
+  const calledAt = performance.now();
   void deps.bus
     .publish(flow.id, "step_start", {
       stepId: step.id,
@@ -267,7 +268,25 @@ async function callProvider(
     };
   } catch (error) {
     progress.flush();
-    return outcomeOfFailedCall(deps, ctx, prepared, controller.signal, error);
+    const outcome = outcomeOfFailedCall(deps, ctx, prepared, controller.signal, error);
+    if (outcome.status === "aborted" && outcome.reason === "lease_lost") {
+      // The vendor may bill this call although no result is committed for it: say what is known of it.
+      deps.logger.warn(
+        {
+          flowId: flow.id,
+          stepId: step.id,
+          iteration: claimed.iteration,
+          attempt: claimed.attempt,
+          provider,
+          model,
+          requestChars: request.messages.reduce((sum, m) => sum + m.content.length, 0),
+          streamedChars,
+          callMs: Math.round(performance.now() - calledAt),
+        },
+        "provider call cut off by a lost lease; it may still be billed",
+      );
+    }
+    return outcome;
   } finally {
     clearInterval(slotHeartbeat);
     untrack();
