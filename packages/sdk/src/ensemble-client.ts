@@ -1,9 +1,11 @@
-import type {
-  FlowDefinitionInput,
-  FlowExecutionResult,
-  FlowStepResult,
-  FlowStreamUpdate,
-  FlowTemplateDescription,
+import {
+  isTerminalFlowEvent,
+  isTerminalFlowStatus,
+  type FlowDefinitionInput,
+  type FlowExecutionResult,
+  type FlowStepResult,
+  type FlowStreamUpdate,
+  type FlowTemplateDescription,
 } from "@ensemble/core";
 import { FlowExecutionError } from "./errors/flow-execution-error.js";
 import { streamFlowEvents } from "./flow-event-stream.js";
@@ -30,8 +32,6 @@ import type {
 
 export type EnsembleClientOptions = HttpClientOptions;
 
-const TERMINAL_EVENTS = new Set(["flow_complete", "flow_failed", "flow_cancelled"]);
-const TERMINAL_STATUSES = new Set(["completed", "failed", "cancelled", "timed_out"]);
 const id = encodeURIComponent;
 
 /**
@@ -272,23 +272,23 @@ export class EnsembleClient {
   ): Promise<FlowExecutionResult> {
     let inRun = false;
     for await (const event of this.streamEvents(flowId, signal ? { signal } : {})) {
-      if (event.type === "flow_start") inRun = (event.data as { run?: number } | null)?.run === run;
+      if (event.type === "flow_start") inRun = event.data.run === run;
       if (inRun) onUpdate?.(event);
       // An earlier run's end does not end the wait, even when ours is already over: our
       // events follow in the stream, and onUpdate must see them. The server closes the stream
       // once the flow is over and everything was sent (also when ours was cancelled before it started).
-      if (!TERMINAL_EVENTS.has(event.type) || !inRun) continue;
+      if (!isTerminalFlowEvent(event) || !inRun) continue;
       const ended = await this.endedRun(flowId, run);
       if (ended?.result) return ended.result;
     }
     const flow = await this.getFlow(flowId);
-    if (flow.run === run && TERMINAL_STATUSES.has(flow.status) && flow.result) return flow.result;
+    if (flow.run === run && isTerminalFlowStatus(flow.status) && flow.result) return flow.result;
     throw new Error(`the event stream of flow ${flowId} ended before run ${run} did (status ${flow.status})`);
   }
 
   private async endedRun(flowId: string, run: number): Promise<Flow | null> {
     const flow = await this.getFlow(flowId);
-    return flow.run === run && TERMINAL_STATUSES.has(flow.status) ? flow : null;
+    return flow.run === run && isTerminalFlowStatus(flow.status) ? flow : null;
   }
 
   private stepOf(result: FlowExecutionResult, stepId: string): FlowStepResult {

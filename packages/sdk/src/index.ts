@@ -44,12 +44,18 @@ export {
   OrchestrationStepStatus,
   StepAction,
   DEFAULT_CONTEXT_POLICY,
+  TERMINAL_FLOW_STATUSES,
+  TERMINAL_FLOW_EVENT_TYPES,
+  isTerminalFlowStatus,
+  isTerminalFlowEvent,
 } from "@ensemble/core";
 export type {
   ContextPolicy,
   FlowDefinition,
   FlowDefinitionInput,
+  FlowEventData,
   FlowEventType,
+  FlowStreamUpdateOf,
   FlowExecutionResult,
   FlowStep,
   FlowStepResult,

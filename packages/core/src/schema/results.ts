@@ -58,31 +58,6 @@ export const FlowExecutionResultSchema = z.object({
 });
 export type FlowExecutionResult = z.infer<typeof FlowExecutionResultSchema>;
 
-export const FlowEventTypeSchema = z.enum([
-  "flow_start",
-  "step_start",
-  "step_progress",
-  "step_retry",
-  "step_complete",
-  "step_skipped",
-  "error",
-  "flow_complete",
-  "flow_failed",
-  "flow_cancelled",
-]);
-export type FlowEventType = z.infer<typeof FlowEventTypeSchema>;
-
-/** One progress event; `id` increases per flow, so a client can resume after it. */
-export const FlowStreamUpdateSchema = z.object({
-  id: z.number().int().positive(),
-  type: FlowEventTypeSchema,
-  flowId: z.string(),
-  stepId: z.string().optional(),
-  data: z.unknown(),
-  timestamp: z.string(),
-});
-export type FlowStreamUpdate = z.infer<typeof FlowStreamUpdateSchema>;
-
 export const MessageRoleSchema = z.enum(["user", "assistant", "system"]);
 export type MessageRole = z.infer<typeof MessageRoleSchema>;
 

@@ -1,4 +1,4 @@
-import { isTerminalFlowStatus, strictestRules, type OrchestrationFlowStatus, type TimeoutConfig } from "@ensemble/core";
+import { isTerminalFlowStatus, strictestRules, type TimeoutConfig } from "@ensemble/core";
 import { lockFlowToExecute, sendQueuedRun } from "@ensemble/db";
 import type { EngineDeps } from "../engine-deps.js";
 import { FlowConflictError, NotFoundError } from "../errors/engine-errors.js";
@@ -39,7 +39,7 @@ export async function executeFlow(
     const locked = await lockFlowToExecute(tx, flowId, options.executedBy);
     if (!locked) throw new NotFoundError("flow");
     const { flow } = locked;
-    if (!isTerminalFlowStatus(flow.status as OrchestrationFlowStatus) && flow.status !== "pending") {
+    if (!isTerminalFlowStatus(flow.status) && flow.status !== "pending") {
       throw new FlowConflictError(
         `flow is ${flow.status}; cancel it or wait for it to end before executing it again`,
         flow.id,

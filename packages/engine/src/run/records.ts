@@ -1,11 +1,4 @@
-import type {
-  FlowExecutionResult,
-  FlowStepResult,
-  StepAction,
-  StepRecord,
-  StepRecordStatus,
-  TokenUsage,
-} from "@ensemble/core";
+import type { FlowExecutionResult, FlowStepResult, StepRecord } from "@ensemble/core";
 import type { FlowRow, StepResultRow } from "@ensemble/db";
 
 /** A stored step instance as the planner sees it. */
@@ -14,7 +7,7 @@ export function toStepRecord(row: StepResultRow): StepRecord {
     stepId: row.stepId,
     iteration: row.iteration,
     attempt: row.attempt,
-    status: row.status as StepRecordStatus,
+    status: row.status,
     output: row.output,
     ...(row.error ? { error: row.error } : {}),
     ...(row.provider ? { provider: row.provider } : {}),
@@ -26,13 +19,13 @@ const iso = (date: Date | null): string | null => (date ? date.toISOString() : n
 export function toFlowStepResult(row: StepResultRow): FlowStepResult {
   return {
     stepId: row.stepId,
-    status: row.status as FlowStepResult["status"],
+    status: row.status,
     output: row.output,
     provider: row.provider,
     model: row.model,
-    action: row.action as StepAction,
+    action: row.action,
     iteration: row.iteration,
-    usage: (row.usage as TokenUsage | null) ?? null,
+    usage: row.usage ?? null,
     cost: row.cost,
     retryCount: row.attempt,
     startedAt: iso(row.startedAt),
@@ -62,7 +55,7 @@ export function buildExecutionResult(
   const steps = sortRows(rows).map(toFlowStepResult);
   return {
     flowId: flow.id,
-    status: flow.status as FlowExecutionResult["status"],
+    status: flow.status,
     finalOutput,
     steps,
     totalCost: roundUsd(steps.reduce((sum, s) => sum + (s.cost ?? 0), 0)),
