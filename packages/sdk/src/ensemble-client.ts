@@ -35,9 +35,9 @@ export type EnsembleClientOptions = HttpClientOptions;
 const id = encodeURIComponent;
 
 /**
- * The Ensemble API as the seed's `orchestratorService`: the same method names and argument
- * order. The calling user is the API key's: methods that took a `userId` still accept one
- * (and ignore it), so seed code ports unchanged — `createFlow(threadId, userId, def)` and
+ * The Ensemble API as an `orchestratorService`: `createFlow`, `executeFlow`, … with the
+ * argument order such services use. The calling user is the API key's: methods that took a `userId` still accept one
+ * (and ignore it), so code written against an in-process service ports unchanged — `createFlow(threadId, userId, def)` and
  * `createFlow(threadId, def)` are the same call.
  */
 export class EnsembleClient {
@@ -194,7 +194,7 @@ export class EnsembleClient {
 
   /**
    * Runs one step of the flow alone (`POST /v1/flows/:flowId/steps/:stepId/execute`) and
-   * resolves with its result. The seed's order is `(flowId, stepId, userId, input)`; the
+   * resolves with its result. The positional order is `(flowId, stepId, userId, input)`; the
    * user id is ignored. Or pass options: `executeStep(flowId, stepId, { input })`.
    */
   async executeStep(flowId: string, stepId: string, options?: ExecuteStepOptions): Promise<FlowStepResult>;

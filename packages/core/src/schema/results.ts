@@ -8,6 +8,11 @@ import {
 } from "./enums.js";
 import { FlowStepSchema } from "./flow-definition.js";
 
+/** A timestamp as the API sends it: ISO 8601, or null where there is none yet. */
+export function isoOrNull(date: Date | null): string | null {
+  return date ? date.toISOString() : null;
+}
+
 export const TokenUsageSchema = z.object({
   promptTokens: z.number().int().nonnegative(),
   completionTokens: z.number().int().nonnegative(),
@@ -69,7 +74,7 @@ export const ConversationMessageSchema = z.object({
 });
 export type ConversationMessage = z.infer<typeof ConversationMessageSchema>;
 
-/** What a step (and a prompt hook) sees of its run. The seed's StepContext, plus the iteration. */
+/** What a step (and a prompt hook) sees of its run. Conditions and hooks read it; `iteration` says which loop pass this is. */
 export interface StepContext {
   flowId: string;
   stepId: string;
@@ -83,7 +88,7 @@ export interface StepContext {
   metadata: Record<string, unknown>;
 }
 
-/** The stored flow (the seed's OrchestrationFlow entity). */
+/** A stored flow as clients see it. */
 export const OrchestrationFlowSchema = z.object({
   id: z.string(),
   threadId: z.string(),
@@ -101,7 +106,7 @@ export const OrchestrationFlowSchema = z.object({
 });
 export type OrchestrationFlow = z.infer<typeof OrchestrationFlowSchema>;
 
-/** A stored step result (the seed's OrchestrationStepResult entity). */
+/** A stored step result as clients see it. */
 export const OrchestrationStepResultSchema = z.object({
   id: z.string(),
   flowId: z.string(),

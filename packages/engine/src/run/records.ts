@@ -1,4 +1,4 @@
-import type { FlowExecutionResult, FlowStepResult, StepRecord } from "@ensemble/core";
+import { isoOrNull, type FlowExecutionResult, type FlowStepResult, type StepRecord } from "@ensemble/core";
 import type { FlowRow, StepResultRow } from "@ensemble/db";
 
 /** A stored step instance as the planner sees it. */
@@ -14,8 +14,6 @@ export function toStepRecord(row: StepResultRow): StepRecord {
   };
 }
 
-const iso = (date: Date | null): string | null => (date ? date.toISOString() : null);
-
 export function toFlowStepResult(row: StepResultRow): FlowStepResult {
   return {
     stepId: row.stepId,
@@ -28,8 +26,8 @@ export function toFlowStepResult(row: StepResultRow): FlowStepResult {
     usage: row.usage ?? null,
     cost: row.cost,
     retryCount: row.attempt,
-    startedAt: iso(row.startedAt),
-    completedAt: iso(row.completedAt),
+    startedAt: isoOrNull(row.startedAt),
+    completedAt: isoOrNull(row.completedAt),
     ...(row.error
       ? {
           error: {
@@ -60,8 +58,8 @@ export function buildExecutionResult(
     steps,
     totalCost: roundUsd(steps.reduce((sum, s) => sum + (s.cost ?? 0), 0)),
     totalTokens: steps.reduce((sum, s) => sum + (s.usage?.totalTokens ?? 0), 0),
-    startedAt: iso(flow.startedAt),
-    completedAt: iso(flow.completedAt),
+    startedAt: isoOrNull(flow.startedAt),
+    completedAt: isoOrNull(flow.completedAt),
     ...(flow.error ? { error: flow.error } : {}),
   };
 }
@@ -101,8 +99,8 @@ export function summarizeFlowStatus(
     totalSteps,
     completedSteps: rows.filter((r) => r.status === "success").length,
     failedSteps: rows.filter((r) => r.status === "failed").length,
-    startedAt: iso(flow.startedAt),
-    completedAt: iso(flow.completedAt),
+    startedAt: isoOrNull(flow.startedAt),
+    completedAt: isoOrNull(flow.completedAt),
     totalCost: roundUsd(flow.totalCost),
     totalTokens: flow.totalTokens,
   };
