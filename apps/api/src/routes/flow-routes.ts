@@ -1,12 +1,12 @@
 import { createFlow, executeFlow, requestCancel, summarizeFlowStatus, waitForRun } from "@ensemble/engine";
-import { deleteFlow, findFlow, listFlows, listRunSteps, listRunStepStatuses, type FlowRow } from "@ensemble/db";
+import { deleteFlow, listFlows, listRunSteps, listRunStepStatuses, type FlowRow } from "@ensemble/db";
 import { Router, type Request } from "express";
 import { ApiError } from "../http/api-error.js";
 import { CreateFlowBody, ExecuteFlowBody, ListFlowsQuery, StepPageQuery, WaitQuery } from "../http/request-schemas.js";
 import { flowGraph } from "../http/flow-graph.js";
 import { serializeFlow } from "../http/serialize.js";
 import { readStepPage } from "../http/step-page.js";
-import { permissionsToExecute, requireThreadPermission } from "../http/thread-access.js";
+import { permissionsToExecute, requireFlowPermission, requireThreadPermission } from "../http/thread-access.js";
 import { parseRequest } from "../http/validate.js";
 import type { AppContext } from "../app-context.js";
 import type { Permission } from "@ensemble/db";
@@ -20,12 +20,8 @@ export function flowRoutes(ctx: AppContext): Router {
   const db = deps.db;
 
   /** Loads a flow the caller may act on; 404 for what they have no part in. */
-  const loadFlow = async (req: Request, needed: Permission): Promise<FlowRow> => {
-    const flow = await findFlow(db, req.params.flowId as string);
-    if (!flow) throw new ApiError("not_found", "flow not found");
-    await requireThreadPermission(db, flow.threadId, req.userId as string, needed, "flow");
-    return flow;
-  };
+  const loadFlow = (req: Request, needed: Permission): Promise<FlowRow> =>
+    requireFlowPermission(db, req.params.flowId as string, req.userId as string, needed);
 
   /** Loads a flow the caller may execute: write, and read when the run reads the thread (see permissionsToExecute). */
   const loadFlowToExecute = async (req: Request, wait: boolean): Promise<FlowRow> => {
