@@ -1,4 +1,12 @@
-import { createFlow, executeFlow, requestCancel, summarizeFlowStatus, waitForRun } from "@ensemble/engine";
+import type { FlowExecutionResult } from "@ensemble/core";
+import {
+  createFlow,
+  executeFlow,
+  requestCancel,
+  summarizeFlowStatus,
+  waitForRun,
+  type ExecuteFlowResult,
+} from "@ensemble/engine";
 import { deleteFlow, listFlows, listRunSteps, listRunStepStatuses, type FlowRow } from "@ensemble/db";
 import { Router, type Request } from "express";
 import { ApiError } from "../http/api-error.js";
@@ -77,66 +85,49 @@ export function flowRoutes(ctx: AppContext): Router {
     res.status(204).end();
   });
 
-  router.post("/v1/flows/:flowId/execute", async (req, res) => {
-    const { wait } = parseRequest(WaitQuery, req.query);
-    const flow = await loadFlowToExecute(req, wait === "true");
+  /**
+   * Starts a run (of the whole flow, or of `onlyStepId` alone) and, with `?wait=true`,
+   * waits for its result: `result` is null when the run was not awaited or outlived the wait.
+   */
+  const execute = async (
+    req: Request,
+    onlyStepId?: string,
+  ): Promise<{ started: ExecuteFlowResult; waited: boolean; result: FlowExecutionResult | null }> => {
+    const waited = parseRequest(WaitQuery, req.query).wait === "true";
+    const flow = await loadFlowToExecute(req, waited);
     const body = parseRequest(ExecuteFlowBody, req.body);
-    const afterEventId = wait === "true" ? await deps.bus.lastEventId(flow.id) : 0;
-    const started = await executeFlow(deps, flow.id, { ...body, executedBy: req.userId as string });
-    if (wait !== "true") {
-      res.status(202).json({ flowId: started.flowId, status: started.status, run: started.run });
-      return;
-    }
-    const result = await waitForRun(
-      deps,
-      flow.id,
-      started.run,
-      afterEventId,
-      (body.timeout?.flowMs ?? DEFAULT_WAIT_MS) + 5_000,
-    );
-    if (!result) {
-      res.status(202).json({
-        flowId: flow.id,
-        status: "running",
-        run: started.run,
-        message: "still running; poll /status or follow /events",
-      });
-      return;
-    }
-    res.json(result);
+    const afterEventId = waited ? await deps.bus.lastEventId(flow.id) : 0;
+    const started = await executeFlow(deps, flow.id, {
+      ...body,
+      ...(onlyStepId !== undefined ? { onlyStepId } : {}),
+      executedBy: req.userId as string,
+    });
+    if (!waited) return { started, waited, result: null };
+    const timeoutMs = (body.timeout?.flowMs ?? DEFAULT_WAIT_MS) + 5_000;
+    return { started, waited, result: await waitForRun(deps, flow.id, started.run, afterEventId, timeoutMs) };
+  };
+  const stillRunning = (started: ExecuteFlowResult) => ({
+    flowId: started.flowId,
+    status: "running",
+    run: started.run,
+    message: "still running; poll /status or follow /events",
+  });
+
+  router.post("/v1/flows/:flowId/execute", async (req, res) => {
+    const { started, waited, result } = await execute(req);
+    if (result) res.json(result);
+    else if (waited) res.status(202).json(stillRunning(started));
+    else res.status(202).json({ flowId: started.flowId, status: started.status, run: started.run });
   });
 
   // One step alone: a run of the flow that executes just this step, its input the request's.
   router.post("/v1/flows/:flowId/steps/:stepId/execute", async (req, res) => {
     const stepId = req.params.stepId;
-    const { wait } = parseRequest(WaitQuery, req.query);
-    const flow = await loadFlowToExecute(req, wait === "true");
-    const body = parseRequest(ExecuteFlowBody, req.body);
-    const afterEventId = wait === "true" ? await deps.bus.lastEventId(flow.id) : 0;
-    const started = await executeFlow(deps, flow.id, { ...body, onlyStepId: stepId, executedBy: req.userId as string });
-    if (wait !== "true") {
-      res.status(202).json({ flowId: started.flowId, stepId, status: started.status, run: started.run });
-      return;
-    }
-    const result = await waitForRun(
-      deps,
-      flow.id,
-      started.run,
-      afterEventId,
-      (body.timeout?.flowMs ?? DEFAULT_WAIT_MS) + 5_000,
-    );
+    const { started, waited, result } = await execute(req, stepId);
     const step = result?.steps.find((s) => s.stepId === stepId);
-    if (!result || !step) {
-      res.status(202).json({
-        flowId: flow.id,
-        stepId,
-        status: "running",
-        run: started.run,
-        message: "still running; poll /status or follow /events",
-      });
-      return;
-    }
-    res.json(step);
+    if (step) res.json(step);
+    else if (waited) res.status(202).json({ ...stillRunning(started), stepId });
+    else res.status(202).json({ flowId: started.flowId, stepId, status: started.status, run: started.run });
   });
 
   router.post("/v1/flows/:flowId/cancel", async (req, res) => {
