@@ -1,4 +1,4 @@
-// Seed Example 1: a simple critique flow — OpenAI drafts, Anthropic critiques, OpenAI refines —
+// Example 1: a simple critique flow — OpenAI drafts, Anthropic critiques, OpenAI refines —
 // executed with streaming updates. Run: node --import tsx examples/01-critique-flow.ts
 import { createCritiqueFlow } from "@ensemble/sdk";
 import { clientFromEnv, describeData, main } from "./ensemble-from-env.js";
@@ -12,7 +12,7 @@ const CODE = `function average(values) {
 }`;
 
 async function critiqueMyCode(threadId: string): Promise<void> {
-  // Create flow (the user is the API key's; the seed's userId argument is not needed)
+  // Create flow (the user is the API key's; no userId argument is needed)
   const flowDef = createCritiqueFlow();
   const flow = await client.createFlow(threadId, flowDef);
 

@@ -1,5 +1,5 @@
-// Seed Example 2: a custom sequential flow — translate with OpenAI, then summarize the
-// translation with Anthropic. The seed's prompt functions are templates here:
+// Example 2: a custom sequential flow — translate with OpenAI, then summarize the
+// translation with Anthropic. Prompts are templates:
 // {{ original }} is the execute input, {{ previous }} the step this one reads (inputFrom).
 // Run: node --import tsx examples/02-custom-sequential-flow.ts
 import { OrchestrationFlowType, StepAction, type FlowDefinitionInput } from "@ensemble/sdk";

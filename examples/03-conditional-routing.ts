@@ -1,5 +1,5 @@
-// Seed Example 3: conditional expert routing — OpenAI classifies the request, and only the
-// matching expert runs. The seed's condition functions are CEL expressions over the
+// Example 3: conditional expert routing — OpenAI classifies the request, and only the
+// matching expert runs. Conditions are CEL expressions over the
 // previous step's output. Run: node --import tsx examples/03-conditional-routing.ts
 import { OrchestrationFlowType, StepAction, type FlowDefinitionInput } from "@ensemble/sdk";
 import { clientFromEnv, main } from "./ensemble-from-env.js";

@@ -1,6 +1,6 @@
-// Seed Example 4: monitoring and cancellation — execute a flow, poll its status while it runs,
+// Example 4: monitoring and cancellation — execute a flow, poll its status while it runs,
 // and cancel it if it takes too long. POLL_INTERVAL_MS (default 2000) and CANCEL_AFTER_MS
-// (default 60000, the seed's minute) tune it. Run: node --import tsx examples/04-monitor-and-cancel.ts
+// (default 60000, a minute) tune it. Run: node --import tsx examples/04-monitor-and-cancel.ts
 import {
   createSequentialAnalysisFlow,
   FlowExecutionError,

@@ -33,12 +33,17 @@ describe("event archive batches", () => {
     const { deps } = api.engine;
     const [poisoned, healthy] = await Promise.all([createFlow(), createFlow()]);
     const deleted = randomUUID(); // a flow deleted after its run ended: its events break the foreign key
-    await deps.bus.publish(poisoned, "step_complete", {
+    const completed = { iteration: 0, attempt: 0, provider: "sim", model: "echo", usage: null, cost: null };
+    // An extra key with a NUL in its name: data is stored as it reached the stream.
+    const poisonedData = { ...completed, output: "x\u0000y \uD800", "k\u0000": ["\uDC00"] };
+    await deps.bus.publish(poisoned, "step_complete", { stepId: "a", data: poisonedData });
+    await deps.bus.publish(deleted, "step_complete", {
       stepId: "a",
-      data: { output: "x\u0000y \uD800", "k\u0000": ["\uDC00"] },
+      data: { ...completed, output: "deleted-flow-private-output" },
     });
-    await deps.bus.publish(deleted, "step_complete", { stepId: "a", data: { output: "deleted-flow-private-output" } });
-    await deps.bus.publish(healthy, "flow_complete", { data: { finalOutput: "healthy-flow-private-output" } });
+    await deps.bus.publish(healthy, "flow_complete", {
+      data: { status: "completed", finalOutput: "healthy-flow-private-output", totalCost: 0, totalTokens: 0 },
+    });
     await deps.archives.add([poisoned, deleted, healthy], Date.now() - 1);
     const logged: unknown[] = [];
     const error = jest.spyOn(deps.logger, "error").mockImplementation((...args: unknown[]) => void logged.push(args));
@@ -53,8 +58,12 @@ describe("event archive batches", () => {
       listFlowEvents(deps.db, healthy),
       listFlowEvents(deps.db, deleted),
     ]);
-    expect(poisonedRows.map((r) => r.data)).toEqual([{ output: "x\uFFFDy \uFFFD", "k\uFFFD": ["\uFFFD"] }]);
-    expect(healthyRows.map((r) => r.data)).toEqual([{ finalOutput: "healthy-flow-private-output" }]);
+    expect(poisonedRows.map((r) => r.data)).toEqual([
+      { ...completed, output: "x\uFFFDy \uFFFD", "k\uFFFD": ["\uFFFD"] },
+    ]);
+    expect(healthyRows.map((r) => r.data)).toEqual([
+      { status: "completed", finalOutput: "healthy-flow-private-output", totalCost: 0, totalTokens: 0 },
+    ]);
     expect(deletedRows).toEqual([]);
     // Recorded by flow id and SQLSTATE, quoting no row; and given up, not retried every second.
     expect(logged).toEqual([

@@ -63,7 +63,7 @@ describe("event streams: a client that does not read is dropped by its unsent by
     for (let i = 0; i < total; i += 1)
       await api.engine.deps.bus.publish(flowId, "step_progress", {
         stepId: "s1",
-        data: { delta: "x".repeat(1_024 * KIB) },
+        data: { iteration: 0, attempt: 0, delta: "x".repeat(1_024 * KIB) },
       });
 
     const rssBefore = process.memoryUsage().rss;

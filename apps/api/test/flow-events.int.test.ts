@@ -134,9 +134,9 @@ describe("flow events over SSE and WebSocket", () => {
     const late = await sse(flowId);
     await withTimeout(late.ended, 5_000, "late stream end");
     expect(ids(late.events)).toEqual(range(1, late.events.length));
-    expect(late.events.filter((e) => e.type === "flow_start").map((e) => (e.data as { run: number }).run)).toEqual([
-      1, 2,
-    ]);
+    expect(
+      late.events.filter((e) => e.type === "flow_start").flatMap((e) => (e.type === "flow_start" ? [e.data.run] : [])),
+    ).toEqual([1, 2]);
     expect(late.events.at(-1)!.type).toBe("flow_complete");
   });
 
@@ -154,12 +154,12 @@ describe("flow events over SSE and WebSocket", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(ended).toBe(false);
 
-    await deps.bus.publish(flowId, "flow_start", { data: { run: 2 } });
-    await deps.bus.publish(flowId, "flow_complete", { data: { status: "completed" } });
+    await deps.bus.publish(flowId, "flow_start", { data: { run: 2, name: "f", type: "sequential", totalSteps: 1 } });
+    await deps.bus.publish(flowId, "flow_complete", {
+      data: { status: "completed", finalOutput: null, totalCost: 0, totalTokens: 0 },
+    });
     await withTimeout(client.ended, 5_000, "stream end after the second run's events");
-    expect(client.events.filter((e) => e.type === "flow_start").map((e) => (e.data as { run: number }).run)).toEqual([
-      1, 2,
-    ]);
+    expect(client.events.flatMap((e) => (e.type === "flow_start" ? [e.data.run] : []))).toEqual([1, 2]);
     expect(client.events.at(-1)?.type).toBe("flow_complete");
   });
 
@@ -297,7 +297,7 @@ describe("flow events over SSE and WebSocket", () => {
     // grows to tcp_rmem's maximum, 32 MB here, even while the client reads nothing).
     const total = 200;
     for (let i = 0; i < total; i += 1)
-      await bus.publish(flowId, "step_progress", { stepId: "s1", data: { delta: big } });
+      await bus.publish(flowId, "step_progress", { stepId: "s1", data: { iteration: 0, attempt: 0, delta: big } });
     const url = new URL(api.baseUrl);
     const socket = connect(Number(url.port), url.hostname);
     socket.write(

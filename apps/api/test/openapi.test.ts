@@ -14,7 +14,7 @@ type Operation = {
   responses: Record<string, unknown>;
 };
 
-/** Every route of the HTTP contract (docs/api.md, the shared api-contract.md), with its methods. */
+/** Every route of the HTTP contract (docs/api.md), with its methods. */
 const CONTRACT_ROUTES: [string, string][] = [
   ["post", "/v1/admin/users"],
   ["post", "/v1/admin/users/{userId}/api-keys"],

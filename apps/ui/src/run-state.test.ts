@@ -1,4 +1,4 @@
-import type { Flow, FlowStreamUpdate } from "@ensemble/sdk";
+import type { Flow, FlowEventData, FlowEventType, FlowStreamUpdate, FlowStreamUpdateOf } from "@ensemble/sdk";
 import type { FlowGraph } from "./graph-layout.js";
 import { applyEvent, initialRunView, type RunView } from "./run-state.js";
 
@@ -20,14 +20,20 @@ const graph: FlowGraph = {
 };
 const flow = { id: "f1", run: 2, status: "running", totalCost: 0, totalTokens: 0, result: null, error: null } as Flow;
 let nextId = 0;
-const event = (type: string, stepId: string | undefined, data: Record<string, unknown>): FlowStreamUpdate => ({
-  id: ++nextId,
-  type: type as FlowStreamUpdate["type"],
-  flowId: "f1",
-  ...(stepId ? { stepId } : {}),
-  data,
-  timestamp: new Date(1_700_000_000_000 + nextId * 100).toISOString(),
-});
+// Only the fields the view reads: the cast marks events that are partial on purpose.
+const event = <T extends FlowEventType>(
+  type: T,
+  stepId: string | undefined,
+  data: Partial<FlowEventData<T>>,
+): FlowStreamUpdateOf<T> =>
+  ({
+    id: ++nextId,
+    type,
+    flowId: "f1",
+    ...(stepId ? { stepId } : {}),
+    data,
+    timestamp: new Date(1_700_000_000_000 + nextId * 100).toISOString(),
+  }) as unknown as FlowStreamUpdateOf<T>;
 const play = (events: FlowStreamUpdate[]): RunView =>
   events.reduce((view, e) => applyEvent(view, graph, e), initialRunView(graph, flow));
 

@@ -1,16 +1,22 @@
 import { Writable } from "node:stream";
-import type { FlowStreamUpdate } from "@ensemble/sdk";
+import type { FlowEventData, FlowEventType, FlowStreamUpdateOf } from "@ensemble/sdk";
 import { RunProgress } from "./run-progress.js";
 
 let id = 0;
-const event = (type: string, stepId: string | undefined, data: Record<string, unknown>): FlowStreamUpdate => ({
-  id: ++id,
-  type: type as FlowStreamUpdate["type"],
-  flowId: "f",
-  ...(stepId ? { stepId } : {}),
-  data,
-  timestamp: new Date(1_700_000_000_000 + id * 500).toISOString(),
-});
+// Only the fields the view reads: the cast marks events that are partial on purpose.
+const event = <T extends FlowEventType>(
+  type: T,
+  stepId: string | undefined,
+  data: Partial<FlowEventData<T>>,
+): FlowStreamUpdateOf<T> =>
+  ({
+    id: ++id,
+    type,
+    flowId: "f",
+    ...(stepId ? { stepId } : {}),
+    data,
+    timestamp: new Date(1_700_000_000_000 + id * 500).toISOString(),
+  }) as unknown as FlowStreamUpdateOf<T>;
 const sink = (): { stream: Writable; text: () => string } => {
   let text = "";
   const stream = new Writable({
@@ -26,7 +32,12 @@ const RUN = [
   event("step_start", "draft", { attempt: 0, provider: "sim", model: "echo" }),
   event("step_progress", "draft", { delta: "Hello " }),
   event("step_progress", "draft", { delta: "world" }),
-  event("step_complete", "draft", { provider: "sim", model: "echo", usage: { totalTokens: 12 }, cost: 0.5 }),
+  event("step_complete", "draft", {
+    provider: "sim",
+    model: "echo",
+    usage: { promptTokens: 5, completionTokens: 7, totalTokens: 12 },
+    cost: 0.5,
+  }),
 ];
 
 describe("RunProgress", () => {

@@ -18,7 +18,7 @@ describe("countFlowsByStatus", () => {
     const user = await insertUser(db, { name: "counter" });
     const thread = await insertThread(db, { ownerId: user.id, title: "t" });
     const definition = { name: "f", type: "sequential", steps: [] };
-    const statuses = ["running", "running", "queued", "completed"];
+    const statuses = ["running", "running", "queued", "completed"] as const;
     for (const status of statuses) {
       const flow = await insertFlow(db, {
         threadId: thread.id,

@@ -26,10 +26,10 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     stepId,
     stepIndex: 0,
     iteration,
-    status: "pending",
+    status: "pending" as const,
     provider: "sim",
     model: "echo",
-    action: "generate",
+    action: "generate" as const,
   });
 
   it("finds a user by an active key hash, not by a revoked one", async () => {
@@ -171,7 +171,7 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     const { flow } = await seedFlow();
     await repo.updateFlow(db(), flow.id, { run: 1, status: "queued" });
     const startedAt = new Date("2026-01-02T03:04:05.678Z");
-    const plan = [
+    const plan: repo.PlannedStep[] = [
       {
         stepId: "a",
         stepIndex: 0,
@@ -257,7 +257,7 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
 
   it("rolls back and throws when a statement sent ahead of COMMIT fails", async () => {
     const { flow } = await seedFlow();
-    const step = {
+    const step: repo.PlannedStep = {
       stepId: "a",
       stepIndex: 0,
       iteration: 0,
@@ -315,7 +315,7 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
       signature: repo.runSignature(seen),
       totalTokens: 2,
     };
-    const next = [
+    const next: repo.PlannedStep[] = [
       {
         stepId: "b",
         stepIndex: 1,
@@ -404,7 +404,7 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
       signature: repo.runSignature(seen),
       totalTokens: 0,
     };
-    const next = [
+    const next: repo.PlannedStep[] = [
       {
         stepId: "b",
         stepIndex: 1,
@@ -574,7 +574,7 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     const rows = [1, 2, 3].map((seq) => ({
       flowId: flow.id,
       seq,
-      type: "step_start",
+      type: "step_start" as const,
       stepId: "a",
       data: { n: seq },
       createdAt: new Date(),

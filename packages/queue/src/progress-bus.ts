@@ -1,4 +1,4 @@
-import type { FlowEventType, FlowStreamUpdate } from "@ensemble/core";
+import type { FlowEventData, FlowEventType, FlowStreamUpdate, FlowStreamUpdateOf } from "@ensemble/core";
 import type { Redis } from "ioredis";
 import { DEFAULT_QUEUE_PREFIX } from "./queue-names.js";
 import { whenFailFastReady } from "./redis-availability.js";
@@ -25,9 +25,9 @@ export interface ProgressBusOptions {
   onError?: (err: unknown) => void;
 }
 
-export interface PublishEventInput {
-  stepId?: string;
-  data?: unknown;
+export interface PublishEventInput<T extends FlowEventType> {
+  stepId?: string | undefined;
+  data: FlowEventData<T>;
 }
 
 export interface SubscribeOptions {
@@ -127,13 +127,17 @@ export class ProgressBus {
   }
 
   /** Numbers, stores and publishes one event; returns it as subscribers receive it. */
-  async publish(flowId: string, type: FlowEventType, input: PublishEventInput = {}): Promise<FlowStreamUpdate> {
+  async publish<T extends FlowEventType>(
+    flowId: string,
+    type: T,
+    input: PublishEventInput<T>,
+  ): Promise<FlowStreamUpdateOf<T>> {
     const timestamp = new Date().toISOString();
     const withoutId = {
       type,
       flowId,
       ...(input.stepId !== undefined ? { stepId: input.stepId } : {}),
-      data: input.data ?? null,
+      data: input.data,
       timestamp,
     };
     await whenFailFastReady(this.publisher, this.readyTimeoutMs, "publish event");
@@ -145,7 +149,8 @@ export class ProgressBus {
       this.maxEventsPerFlow,
       this.retentionSeconds,
     );
-    return { id: Number(id), ...withoutId };
+    // The object is built from T's own type and data; TypeScript cannot narrow the union by a generic.
+    return { id: Number(id), ...withoutId } as unknown as FlowStreamUpdateOf<T>;
   }
 
   /**

@@ -6,6 +6,7 @@ import { jobIdFor } from "../src/job-id.js";
 import { JobProducer } from "../src/job-producer.js";
 import { ProgressBus } from "../src/progress-bus.js";
 import { deleteKeys, randomPrefix, REDIS_URL, waitUntil } from "./helpers/redis-test-env.js";
+import { EVENT_DATA } from "./helpers/event-data.js";
 
 // What a step worker sends after a commit — its events, its next job, its metrics — on one
 // auto-pipelining producer connection: one write, and Redis runs it in the order it was issued.
@@ -53,9 +54,9 @@ describe("an auto-pipelining producer connection", () => {
       const freshProducer = new JobProducer({ connection: fresh, prefix });
       const flowId = randomUUID();
       await Promise.all([
-        freshBus.publish(flowId, "flow_start"),
+        freshBus.publish(flowId, "flow_start", { data: EVENT_DATA.flow_start }),
         freshProducer.addBulk([{ name: "flow.start", payload: { flowId, run: 1 } }]),
-        freshBus.publish(flowId, "step_start", { stepId: "one" }),
+        freshBus.publish(flowId, "step_start", { stepId: "one", data: EVENT_DATA.step_start }),
       ]);
       expect((await freshBus.readAfter(flowId, 0)).map((e) => e.type)).toEqual(["flow_start", "step_start"]);
       await freshProducer.close();
@@ -67,7 +68,7 @@ describe("an auto-pipelining producer connection", () => {
   it("runs a commit's events before the job they announce, even when the job is added in the same turn", async () => {
     // Both scripts loaded first, so what MONITOR shows below is one command each.
     const warmUp = randomUUID();
-    await bus.publish(warmUp, "step_start");
+    await bus.publish(warmUp, "step_start", { data: EVENT_DATA.step_start });
     await producer.addBulk([
       { name: "step.run", payload: { flowId: warmUp, run: 1, stepId: "x", iteration: 0, attempt: 0 } },
     ]);
@@ -82,8 +83,8 @@ describe("an auto-pipelining producer connection", () => {
     });
     try {
       await Promise.all([
-        bus.publish(flowId, "step_complete", { stepId: "one" }),
-        bus.publish(flowId, "flow_complete"),
+        bus.publish(flowId, "step_complete", { stepId: "one", data: EVENT_DATA.step_complete }),
+        bus.publish(flowId, "flow_complete", { data: EVENT_DATA.flow_complete }),
         producer.addBulk([{ name: "step.run", payload: { flowId, run: 1, stepId: "two", iteration: 0, attempt: 0 } }]),
       ]);
       await waitUntil(() => seen.length >= 3, 5_000, "the three commands in MONITOR");

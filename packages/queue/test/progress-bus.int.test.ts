@@ -5,6 +5,7 @@ import { closeRedisConnection, createRedisConnection } from "../src/connection.j
 import { followEvents } from "../src/follow-events.js";
 import { ProgressBus } from "../src/progress-bus.js";
 import { deleteKeys, randomPrefix, REDIS_URL, sleep, waitUntil } from "./helpers/redis-test-env.js";
+import { EVENT_DATA, progress } from "./helpers/event-data.js";
 
 const prefix = randomPrefix();
 const connections: Redis[] = [];
@@ -50,7 +51,7 @@ afterAll(async () => {
 
 async function publishMany(flowId: string, count: number, jitter = false): Promise<void> {
   for (let i = 0; i < count; i += 1) {
-    await bus.publish(flowId, "step_progress", { stepId: "draft", data: { i } });
+    await bus.publish(flowId, "step_progress", { stepId: "draft", data: progress(String(i)) });
     if (jitter && i % 7 === 0) await sleep(1);
   }
 }
@@ -63,7 +64,7 @@ describe("ProgressBus", () => {
   it("readAfterBounded ends a page once its events pass maxBytes, always with at least one event, and pages on to the end", async () => {
     const flowId = randomUUID();
     const big = "x".repeat(100_000);
-    for (let i = 0; i < 5; i += 1) await bus.publish(flowId, "step_progress", { stepId: "s", data: { delta: big } });
+    for (let i = 0; i < 5; i += 1) await bus.publish(flowId, "step_progress", { stepId: "s", data: progress(big) });
     const first = await bus.readAfterBounded(flowId, 0, 100, 250_000);
     expect(first.map((e) => e.id)).toEqual([1, 2]);
     expect((await bus.readAfterBounded(flowId, 0, 100, 1)).map((e) => e.id)).toEqual([1]);
@@ -75,13 +76,13 @@ describe("ProgressBus", () => {
   it("numbers a flow's events 1, 2, 3 and stores them", async () => {
     const flowId = randomUUID();
     const published = [
-      await bus.publish(flowId, "flow_start", { data: { name: "demo" } }),
-      await bus.publish(flowId, "step_start", { stepId: "draft" }),
-      await bus.publish(flowId, "step_complete", { stepId: "draft", data: { output: "ok" } }),
+      await bus.publish(flowId, "flow_start", { data: EVENT_DATA.flow_start }),
+      await bus.publish(flowId, "step_start", { stepId: "draft", data: EVENT_DATA.step_start }),
+      await bus.publish(flowId, "step_complete", { stepId: "draft", data: EVENT_DATA.step_complete }),
     ];
     expect(published.map((event) => event.id)).toEqual([1, 2, 3]);
     for (const event of published) expect(FlowStreamUpdateSchema.parse(event)).toEqual(event);
-    expect(published[1]).toMatchObject({ type: "step_start", flowId, stepId: "draft", data: null });
+    expect(published[1]).toMatchObject({ type: "step_start", flowId, stepId: "draft", data: EVENT_DATA.step_start });
 
     expect(await bus.readAfter(flowId, 0)).toEqual(published);
     expect(await bus.readAfter(flowId, 1)).toEqual(published.slice(1));
@@ -95,7 +96,9 @@ describe("ProgressBus", () => {
     const flowId = randomUUID();
     const other = newBus();
     const results = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => (i % 2 ? bus : other).publish(flowId, "step_progress", { data: i })),
+      Array.from({ length: 40 }, (_, i) =>
+        (i % 2 ? bus : other).publish(flowId, "step_progress", { data: progress(String(i)) }),
+      ),
     );
     expect(results.map((event) => event.id).sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
     expectExactlyOnceInOrder(await bus.readAfter(flowId, 0), 40);
@@ -123,7 +126,7 @@ describe("ProgressBus", () => {
     expect(second).toEqual(first);
 
     await stopFirst();
-    await bus.publish(flowId, "flow_complete");
+    await bus.publish(flowId, "flow_complete", { data: EVENT_DATA.flow_complete });
     await waitUntil(() => second.length === 4, 2_000, "the fourth event");
     expect(first).toHaveLength(3);
 
@@ -136,15 +139,15 @@ describe("ProgressBus", () => {
   it("continues numbering after an archived id when the flow's keys have expired, and never lowers it", async () => {
     const flowId = `flow-${randomUUID()}`;
     await bus.continueNumberingAfter(flowId, 41);
-    expect((await bus.publish(flowId, "flow_start", { data: {} })).id).toBe(42);
+    expect((await bus.publish(flowId, "flow_start", { data: EVENT_DATA.flow_start })).id).toBe(42);
     await bus.continueNumberingAfter(flowId, 10);
-    expect((await bus.publish(flowId, "flow_complete", { data: {} })).id).toBe(43);
+    expect((await bus.publish(flowId, "flow_complete", { data: EVENT_DATA.flow_complete })).id).toBe(43);
   });
 
   it("sets a TTL on a flow's keys and lets callers change it", async () => {
     const flowId = randomUUID();
     const shortLived = newBus({ retentionSeconds: 120 });
-    await shortLived.publish(flowId, "flow_start");
+    await shortLived.publish(flowId, "flow_start", { data: EVENT_DATA.flow_start });
     const seqKey = `${prefix}:flow:{${flowId}}:seq`;
     const eventsKey = `${prefix}:flow:{${flowId}}:events`;
     for (const key of [seqKey, eventsKey]) {

@@ -1,9 +1,11 @@
-import type {
-  FlowDefinitionInput,
-  FlowExecutionResult,
-  FlowStepResult,
-  FlowStreamUpdate,
-  FlowTemplateDescription,
+import {
+  isTerminalFlowEvent,
+  isTerminalFlowStatus,
+  type FlowDefinitionInput,
+  type FlowExecutionResult,
+  type FlowStepResult,
+  type FlowStreamUpdate,
+  type FlowTemplateDescription,
 } from "@ensemble/core";
 import { FlowExecutionError } from "./errors/flow-execution-error.js";
 import { streamFlowEvents } from "./flow-event-stream.js";
@@ -30,14 +32,12 @@ import type {
 
 export type EnsembleClientOptions = HttpClientOptions;
 
-const TERMINAL_EVENTS = new Set(["flow_complete", "flow_failed", "flow_cancelled"]);
-const TERMINAL_STATUSES = new Set(["completed", "failed", "cancelled", "timed_out"]);
 const id = encodeURIComponent;
 
 /**
- * The Ensemble API as the seed's `orchestratorService`: the same method names and argument
- * order. The calling user is the API key's: methods that took a `userId` still accept one
- * (and ignore it), so seed code ports unchanged — `createFlow(threadId, userId, def)` and
+ * The Ensemble API as an `orchestratorService`: `createFlow`, `executeFlow`, … with the
+ * argument order such services use. The calling user is the API key's: methods that took a `userId` still accept one
+ * (and ignore it), so code written against an in-process service ports unchanged — `createFlow(threadId, userId, def)` and
  * `createFlow(threadId, def)` are the same call.
  */
 export class EnsembleClient {
@@ -194,7 +194,7 @@ export class EnsembleClient {
 
   /**
    * Runs one step of the flow alone (`POST /v1/flows/:flowId/steps/:stepId/execute`) and
-   * resolves with its result. The seed's order is `(flowId, stepId, userId, input)`; the
+   * resolves with its result. The positional order is `(flowId, stepId, userId, input)`; the
    * user id is ignored. Or pass options: `executeStep(flowId, stepId, { input })`.
    */
   async executeStep(flowId: string, stepId: string, options?: ExecuteStepOptions): Promise<FlowStepResult>;
@@ -272,23 +272,23 @@ export class EnsembleClient {
   ): Promise<FlowExecutionResult> {
     let inRun = false;
     for await (const event of this.streamEvents(flowId, signal ? { signal } : {})) {
-      if (event.type === "flow_start") inRun = (event.data as { run?: number } | null)?.run === run;
+      if (event.type === "flow_start") inRun = event.data.run === run;
       if (inRun) onUpdate?.(event);
       // An earlier run's end does not end the wait, even when ours is already over: our
       // events follow in the stream, and onUpdate must see them. The server closes the stream
       // once the flow is over and everything was sent (also when ours was cancelled before it started).
-      if (!TERMINAL_EVENTS.has(event.type) || !inRun) continue;
+      if (!isTerminalFlowEvent(event) || !inRun) continue;
       const ended = await this.endedRun(flowId, run);
       if (ended?.result) return ended.result;
     }
     const flow = await this.getFlow(flowId);
-    if (flow.run === run && TERMINAL_STATUSES.has(flow.status) && flow.result) return flow.result;
+    if (flow.run === run && isTerminalFlowStatus(flow.status) && flow.result) return flow.result;
     throw new Error(`the event stream of flow ${flowId} ended before run ${run} did (status ${flow.status})`);
   }
 
   private async endedRun(flowId: string, run: number): Promise<Flow | null> {
     const flow = await this.getFlow(flowId);
-    return flow.run === run && TERMINAL_STATUSES.has(flow.status) ? flow : null;
+    return flow.run === run && isTerminalFlowStatus(flow.status) ? flow : null;
   }
 
   private stepOf(result: FlowExecutionResult, stepId: string): FlowStepResult {

@@ -1,5 +1,5 @@
 // @ensemble/sdk — the typed client backend services use to run flows on an Ensemble
-// cluster. Its shape is the seed's orchestratorService (docs: packages/sdk/README.md).
+// cluster, shaped as an `orchestratorService` (docs: packages/sdk/README.md).
 export { EnsembleClient, createEnsembleClient, type EnsembleClientOptions } from "./ensemble-client.js";
 export {
   EnsembleApiError,
@@ -30,7 +30,7 @@ export type {
   ThreadPermission,
 } from "./types.js";
 
-// The seed's templates, enums and types, from @ensemble/core (one definition, not a copy).
+// The templates, enums and types, from @ensemble/core (one definition, not a copy).
 export {
   createCritiqueFlow,
   createComparisonFlow,
@@ -44,12 +44,18 @@ export {
   OrchestrationStepStatus,
   StepAction,
   DEFAULT_CONTEXT_POLICY,
+  TERMINAL_FLOW_STATUSES,
+  TERMINAL_FLOW_EVENT_TYPES,
+  isTerminalFlowStatus,
+  isTerminalFlowEvent,
 } from "@ensemble/core";
 export type {
   ContextPolicy,
   FlowDefinition,
   FlowDefinitionInput,
+  FlowEventData,
   FlowEventType,
+  FlowStreamUpdateOf,
   FlowExecutionResult,
   FlowStep,
   FlowStepResult,

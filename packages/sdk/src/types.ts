@@ -61,7 +61,7 @@ export interface DataSharingPolicy extends DataSharingPolicySettings {
   providerKey: string;
 }
 
-/** A stored flow (the seed's OrchestrationFlow) with the definition and its run number. */
+/** A stored flow with its definition and its run number. */
 export interface Flow {
   id: string;
   threadId: string;

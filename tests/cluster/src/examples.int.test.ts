@@ -3,7 +3,7 @@ import { startFakeVendors, type FakeVendors, type RecordedRequest } from "@ensem
 import { Cluster, DEV_KEY, REPO_ROOT } from "./cluster-harness.js";
 
 /**
- * The seed's four usage examples (examples/*.ts), run as a user runs them — a separate
+ * The four usage examples (examples/*.ts), run as a user runs them — a separate
  * `node --import tsx` process with ENSEMBLE_URL and ENSEMBLE_API_KEY — against a cluster
  * whose workers call OpenAI, Anthropic and Google through their SDKs at local fake servers.
  */

@@ -42,7 +42,7 @@ describe("@ensemble/sdk against the cluster", () => {
   });
 
   it("executeFlow with streaming: onUpdate gets this run's events in order, then resolves with the result", async () => {
-    // The seed's argument order (threadId, userId, definition) works; the user is the key's.
+    // The positional order (threadId, userId, definition) works; the user is the key's.
     const flow = await client.createFlow(threadId, "ignored-user-id", chain());
     expect(flow).toMatchObject({ threadId, name: "chain", status: "pending", run: 0 });
     const updates: FlowStreamUpdate[] = [];
@@ -159,7 +159,7 @@ describe("@ensemble/sdk against the cluster", () => {
 
   it("executeStep runs one step alone and resolves with its result", async () => {
     const flow = await client.createFlow(threadId, chain("echo", 3));
-    // The seed's order: (flowId, stepId, userId, input).
+    // The positional order: (flowId, stepId, userId, input).
     const step = await client.executeStep(flow.id, "s2", "ignored-user", "only this");
     expect(step).toMatchObject({ stepId: "s2", status: "success", output: "echo: part 2: only this" });
     const viaEvents: FlowStreamUpdate[] = [];

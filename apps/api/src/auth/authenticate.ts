@@ -16,18 +16,30 @@ declare global {
 }
 
 /**
+ * The user an `Authorization: Bearer <key>` header names, for the WebSocket upgrade
+ * as well as for the /v1 middleware: one lookup, the same 401s.
+ */
+export async function userForAuthorization(
+  db: Database,
+  header: string | undefined,
+): Promise<{ userId: string; apiKeyId: string }> {
+  const token = bearerToken(header);
+  if (!token) throw new ApiError("unauthorized", "send an API key: Authorization: Bearer <key>");
+  const found = await findUserByKeyHash(db, hashApiKey(token));
+  if (!found) throw new ApiError("unauthorized", "the API key is unknown or revoked");
+  return { userId: found.userId, apiKeyId: found.keyId };
+}
+
+/**
  * Every /v1 route: the key names the user. Lookup is by the key's SHA-256 (a unique
  * index), so the database never compares the secret itself; unknown and revoked keys
  * get the same 401.
  */
 export function authenticate(db: Database): RequestHandler {
   return async (req, _res, next) => {
-    const token = bearerToken(req.headers.authorization);
-    if (!token) throw new ApiError("unauthorized", "send an API key: Authorization: Bearer <key>");
-    const found = await findUserByKeyHash(db, hashApiKey(token));
-    if (!found) throw new ApiError("unauthorized", "the API key is unknown or revoked");
-    req.userId = found.userId;
-    req.apiKeyId = found.keyId;
+    const { userId, apiKeyId } = await userForAuthorization(db, req.headers.authorization);
+    req.userId = userId;
+    req.apiKeyId = apiKeyId;
     next();
   };
 }

@@ -1,4 +1,4 @@
-import type { FlowEventType, FlowStreamUpdate } from "@ensemble/core";
+import type { FlowStreamUpdate } from "@ensemble/core";
 import { listFlowEvents, type Database } from "@ensemble/db";
 import type { EngineDeps } from "@ensemble/engine";
 
@@ -15,14 +15,19 @@ export async function readArchivedEvents(
   limit: number,
 ): Promise<FlowStreamUpdate[]> {
   const rows = await listFlowEvents(db, flowId, afterId, limit);
-  return rows.map((row) => ({
-    id: row.seq,
-    type: row.type as FlowEventType,
-    flowId: row.flowId,
-    ...(row.stepId !== null ? { stepId: row.stepId } : {}),
-    data: row.data,
-    timestamp: row.createdAt.toISOString(),
-  }));
+  // Each row was copied from an event the bus published (typed by its `type`), as the
+  // bus's own readers take its JSON back: the pair is trusted, not parsed again.
+  return rows.map(
+    (row) =>
+      ({
+        id: row.seq,
+        type: row.type,
+        flowId: row.flowId,
+        ...(row.stepId !== null ? { stepId: row.stepId } : {}),
+        data: row.data,
+        timestamp: row.createdAt.toISOString(),
+      }) as FlowStreamUpdate,
+  );
 }
 
 /** Whether any event after `afterId` is stored (Redis stream or archive). */

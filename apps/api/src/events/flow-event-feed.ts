@@ -1,11 +1,10 @@
-import { isTerminalFlowStatus, type FlowStreamUpdate, type OrchestrationFlowStatus } from "@ensemble/core";
+import { isTerminalFlowEvent, isTerminalFlowStatus, type FlowStreamUpdate } from "@ensemble/core";
 import { findFlow } from "@ensemble/db";
 import type { EngineDeps } from "@ensemble/engine";
 import { followEvents } from "@ensemble/queue";
 import { readArchivedEvents } from "./archived-events.js";
 import type { EventSink, StreamEndReason } from "./event-sink.js";
 
-const TERMINAL_EVENTS = new Set(["flow_complete", "flow_failed", "flow_cancelled"]);
 /** How long after a run's end its terminal event may still be on its way. */
 const END_EVENT_GRACE_MS = 2_000;
 /** Events read per page (archive and stream): bounds what one connection holds at once. */
@@ -142,7 +141,7 @@ export class FlowEventFeed {
     if (event.id <= this.lastSent) return true;
     this.lastSent = event.id;
     const accepted = this.options.sink.send(event);
-    if (TERMINAL_EVENTS.has(event.type)) {
+    if (isTerminalFlowEvent(event)) {
       this.sawTerminalEvent = true;
       this.lastTerminalAt = Date.parse(event.timestamp) || 0;
     }
@@ -209,7 +208,7 @@ export class FlowEventFeed {
     const { deps, flowId } = this.options;
     const flow = await findFlow(deps.db, flowId);
     if (!flow) return this.finish("flow_ended"); // deleted meanwhile
-    if (!isTerminalFlowStatus(flow.status as OrchestrationFlowStatus)) return;
+    if (!isTerminalFlowStatus(flow.status)) return;
     if (this.lastSent < (await deps.bus.lastEventId(flowId))) return;
     // A run's events are published just after its end commits: "terminal, and nothing newer
     // than what was sent" holds in between too. The client has seen the end once it has the

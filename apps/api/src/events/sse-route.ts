@@ -1,4 +1,4 @@
-import { isTerminalFlowStatus, type OrchestrationFlowStatus } from "@ensemble/core";
+import { isTerminalFlowStatus } from "@ensemble/core";
 import type { EngineDeps } from "@ensemble/engine";
 import { Router } from "express";
 import { hasEventsAfter } from "./archived-events.js";
@@ -15,10 +15,7 @@ export function sseRoutes(hub: FlowEventHub, deps: EngineDeps): Router {
     // Everything that can fail with a 4xx happens before the 200 and its headers.
     const afterId = parseLastEventId(req.headers["last-event-id"], req.query.lastEventId);
     const flow = await loadReadableFlow(db, req.params.flowId, req.userId as string);
-    if (
-      isTerminalFlowStatus(flow.status as OrchestrationFlowStatus) &&
-      !(await hasEventsAfter(deps, flow.id, afterId))
-    ) {
+    if (isTerminalFlowStatus(flow.status) && !(await hasEventsAfter(deps, flow.id, afterId))) {
       // Over, and the client has everything: 204 is what tells EventSource to stop reconnecting.
       res.status(204).end();
       return;

@@ -12,7 +12,8 @@ import { toApiError } from "../http/error-handler.js";
 import { decodePathSegment } from "../http/percent-encoding.js";
 import type { FlowEventHub } from "./flow-event-hub.js";
 import { parseLastEventId } from "./last-event-id.js";
-import { loadReadableFlow, userForAuthorization } from "./readable-flow.js";
+import { userForAuthorization } from "../auth/authenticate.js";
+import { loadReadableFlow } from "./readable-flow.js";
 import { createWebSocketSink } from "./websocket-sink.js";
 
 const WS_PATH = /^\/v1\/flows\/([^/]+)\/ws$/;

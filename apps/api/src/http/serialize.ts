@@ -1,10 +1,8 @@
-import { ContextPolicySchema, type FlowDefinition } from "@ensemble/core";
+import { ContextPolicySchema, isoOrNull, type FlowDefinition } from "@ensemble/core";
 import { toFlowStepResult } from "@ensemble/engine";
 import type { FlowRow, MessageRow, StepResultRow, ThreadRow } from "@ensemble/db";
 
-const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
-
-/** The stored flow as the API shows it (the seed's OrchestrationFlow, plus the definition and run). */
+/** The stored flow as the API shows it, with its definition and run number. */
 export function serializeFlow(flow: FlowRow, stepRows?: StepResultRow[]): Record<string, unknown> {
   const definition = flow.definition as unknown as FlowDefinition;
   return {
@@ -21,9 +19,9 @@ export function serializeFlow(flow: FlowRow, stepRows?: StepResultRow[]): Record
     currentStepIndex: flow.currentStepIndex,
     totalCost: flow.totalCost,
     totalTokens: flow.totalTokens,
-    createdAt: iso(flow.createdAt),
-    startedAt: iso(flow.startedAt),
-    completedAt: iso(flow.completedAt),
+    createdAt: isoOrNull(flow.createdAt),
+    startedAt: isoOrNull(flow.startedAt),
+    completedAt: isoOrNull(flow.completedAt),
     result: flow.result,
     error: flow.error,
     ...(stepRows ? { stepResults: stepRows.map(toFlowStepResult) } : {}),
@@ -31,7 +29,7 @@ export function serializeFlow(flow: FlowRow, stepRows?: StepResultRow[]): Record
 }
 
 export function serializeThread(thread: ThreadRow): Record<string, unknown> {
-  return { id: thread.id, ownerId: thread.ownerId, title: thread.title, createdAt: iso(thread.createdAt) };
+  return { id: thread.id, ownerId: thread.ownerId, title: thread.title, createdAt: isoOrNull(thread.createdAt) };
 }
 
 export function serializeMessage(message: MessageRow): Record<string, unknown> {
@@ -42,6 +40,6 @@ export function serializeMessage(message: MessageRow): Record<string, unknown> {
     content: message.content,
     provider: message.provider,
     metadata: message.metadata,
-    createdAt: iso(message.createdAt),
+    createdAt: isoOrNull(message.createdAt),
   };
 }

@@ -1,5 +1,5 @@
 import type { CompiledFlow } from "@ensemble/core";
-import { threadPermissions, type Database, type Permission } from "@ensemble/db";
+import { findFlow, threadPermissions, type Database, type FlowRow, type Permission } from "@ensemble/db";
 import { ApiError } from "./api-error.js";
 
 /**
@@ -24,6 +24,19 @@ export async function requireThreadPermission(
     `you need ${missing.join(" and ")} permission on this thread${reason ? `: ${reason}` : ""}`,
     missing.map((permission) => ({ permission, ...(reason ? { reason } : {}) })),
   );
+}
+
+/** A flow the caller may act on with `needed`; 404 for a flow in a thread they have no part in. */
+export async function requireFlowPermission(
+  db: Database,
+  flowId: string,
+  userId: string,
+  needed: Permission,
+): Promise<FlowRow> {
+  const flow = await findFlow(db, flowId);
+  if (!flow) throw new ApiError("not_found", "flow not found");
+  await requireThreadPermission(db, flow.threadId, userId, needed, "flow");
+  return flow;
 }
 
 /**

@@ -1,12 +1,20 @@
-import { createFlow, executeFlow, requestCancel, summarizeFlowStatus, waitForRun } from "@ensemble/engine";
-import { deleteFlow, findFlow, listFlows, listRunSteps, listRunStepStatuses, type FlowRow } from "@ensemble/db";
+import type { FlowExecutionResult } from "@ensemble/core";
+import {
+  createFlow,
+  executeFlow,
+  requestCancel,
+  summarizeFlowStatus,
+  waitForRun,
+  type ExecuteFlowResult,
+} from "@ensemble/engine";
+import { deleteFlow, listFlows, listRunSteps, listRunStepStatuses, type FlowRow } from "@ensemble/db";
 import { Router, type Request } from "express";
 import { ApiError } from "../http/api-error.js";
 import { CreateFlowBody, ExecuteFlowBody, ListFlowsQuery, StepPageQuery, WaitQuery } from "../http/request-schemas.js";
 import { flowGraph } from "../http/flow-graph.js";
 import { serializeFlow } from "../http/serialize.js";
 import { readStepPage } from "../http/step-page.js";
-import { permissionsToExecute, requireThreadPermission } from "../http/thread-access.js";
+import { permissionsToExecute, requireFlowPermission, requireThreadPermission } from "../http/thread-access.js";
 import { parseRequest } from "../http/validate.js";
 import type { AppContext } from "../app-context.js";
 import type { Permission } from "@ensemble/db";
@@ -20,12 +28,8 @@ export function flowRoutes(ctx: AppContext): Router {
   const db = deps.db;
 
   /** Loads a flow the caller may act on; 404 for what they have no part in. */
-  const loadFlow = async (req: Request, needed: Permission): Promise<FlowRow> => {
-    const flow = await findFlow(db, req.params.flowId as string);
-    if (!flow) throw new ApiError("not_found", "flow not found");
-    await requireThreadPermission(db, flow.threadId, req.userId as string, needed, "flow");
-    return flow;
-  };
+  const loadFlow = (req: Request, needed: Permission): Promise<FlowRow> =>
+    requireFlowPermission(db, req.params.flowId as string, req.userId as string, needed);
 
   /** Loads a flow the caller may execute: write, and read when the run reads the thread (see permissionsToExecute). */
   const loadFlowToExecute = async (req: Request, wait: boolean): Promise<FlowRow> => {
@@ -81,77 +85,54 @@ export function flowRoutes(ctx: AppContext): Router {
     res.status(204).end();
   });
 
-  router.post("/v1/flows/:flowId/execute", async (req, res) => {
-    const { wait } = parseRequest(WaitQuery, req.query);
-    const flow = await loadFlowToExecute(req, wait === "true");
+  /**
+   * Starts a run (of the whole flow, or of `onlyStepId` alone) and, with `?wait=true`,
+   * waits for its result: `result` is null when the run was not awaited or outlived the wait.
+   */
+  const execute = async (
+    req: Request,
+    onlyStepId?: string,
+  ): Promise<{ started: ExecuteFlowResult; waited: boolean; result: FlowExecutionResult | null }> => {
+    const waited = parseRequest(WaitQuery, req.query).wait === "true";
+    const flow = await loadFlowToExecute(req, waited);
     const body = parseRequest(ExecuteFlowBody, req.body);
-    const afterEventId = wait === "true" ? await deps.bus.lastEventId(flow.id) : 0;
+    const afterEventId = waited ? await deps.bus.lastEventId(flow.id) : 0;
     const started = await executeFlow(deps, flow.id, {
       ...body,
+      ...(onlyStepId !== undefined ? { onlyStepId } : {}),
       executedBy: req.userId as string,
       ...(req.requestId ? { requestId: req.requestId } : {}),
     });
-    if (wait !== "true") {
-      res.status(202).json({ flowId: started.flowId, status: started.status, run: started.run });
-      return;
-    }
-    const result = await waitForRun(
-      deps,
-      flow.id,
-      started.run,
-      afterEventId,
-      (body.timeout?.flowMs ?? DEFAULT_WAIT_MS) + 5_000,
-      ctx.shutdown,
-    );
-    if (!result) {
-      res.status(202).json({
-        flowId: flow.id,
-        status: "running",
-        run: started.run,
-        message: "still running; poll /status or follow /events",
-      });
-      return;
-    }
-    res.json(result);
+    if (!waited) return { started, waited, result: null };
+    const timeoutMs = (body.timeout?.flowMs ?? DEFAULT_WAIT_MS) + 5_000;
+    return {
+      started,
+      waited,
+      result: await waitForRun(deps, flow.id, started.run, afterEventId, timeoutMs, ctx.shutdown),
+    };
+  };
+  const stillRunning = (started: ExecuteFlowResult) => ({
+    flowId: started.flowId,
+    status: "running",
+    run: started.run,
+    message: "still running; poll /status or follow /events",
+  });
+
+  router.post("/v1/flows/:flowId/execute", async (req, res) => {
+    const { started, waited, result } = await execute(req);
+    if (result) res.json(result);
+    else if (waited) res.status(202).json(stillRunning(started));
+    else res.status(202).json({ flowId: started.flowId, status: started.status, run: started.run });
   });
 
   // One step alone: a run of the flow that executes just this step, its input the request's.
   router.post("/v1/flows/:flowId/steps/:stepId/execute", async (req, res) => {
     const stepId = req.params.stepId;
-    const { wait } = parseRequest(WaitQuery, req.query);
-    const flow = await loadFlowToExecute(req, wait === "true");
-    const body = parseRequest(ExecuteFlowBody, req.body);
-    const afterEventId = wait === "true" ? await deps.bus.lastEventId(flow.id) : 0;
-    const started = await executeFlow(deps, flow.id, {
-      ...body,
-      onlyStepId: stepId,
-      executedBy: req.userId as string,
-      ...(req.requestId ? { requestId: req.requestId } : {}),
-    });
-    if (wait !== "true") {
-      res.status(202).json({ flowId: started.flowId, stepId, status: started.status, run: started.run });
-      return;
-    }
-    const result = await waitForRun(
-      deps,
-      flow.id,
-      started.run,
-      afterEventId,
-      (body.timeout?.flowMs ?? DEFAULT_WAIT_MS) + 5_000,
-      ctx.shutdown,
-    );
+    const { started, waited, result } = await execute(req, stepId);
     const step = result?.steps.find((s) => s.stepId === stepId);
-    if (!result || !step) {
-      res.status(202).json({
-        flowId: flow.id,
-        stepId,
-        status: "running",
-        run: started.run,
-        message: "still running; poll /status or follow /events",
-      });
-      return;
-    }
-    res.json(step);
+    if (step) res.json(step);
+    else if (waited) res.status(202).json({ ...stillRunning(started), stepId });
+    else res.status(202).json({ flowId: started.flowId, stepId, status: started.status, run: started.run });
   });
 
   router.post("/v1/flows/:flowId/cancel", async (req, res) => {

@@ -1,11 +1,6 @@
+import { isTerminalFlowEvent } from "@ensemble/sdk";
 import type { CliContext } from "../cli-context.js";
 import { EXIT, exitCodeForStatus } from "../exit-codes.js";
-
-const TERMINAL: Record<string, string> = {
-  flow_complete: "completed",
-  flow_failed: "failed",
-  flow_cancelled: "cancelled",
-};
 
 /**
  * `ensemble tail <flow>`: the flow's events, history then live, until the flow is over.
@@ -25,7 +20,7 @@ export async function tailCommand(ctx: CliContext, flowId: string, after: number
           `${event.id}\t${event.timestamp}\t${event.type}${event.stepId ? `\t${event.stepId}` : ""}\t${data.length > 200 ? `${data.slice(0, 200)}…` : data}\n`,
         );
       }
-      if (event.type in TERMINAL) ended = (event.data as { status?: string }).status ?? TERMINAL[event.type]!;
+      if (isTerminalFlowEvent(event)) ended = event.data.status;
     }
   } catch (err) {
     if (!detached.signal.aborted) throw err;

@@ -8,7 +8,7 @@ export interface StepContextExtras {
   allStepResults: FlowStepResult[];
 }
 
-/** The seed's StepContext for a step instance — what prompt and condition hooks receive. */
+/** The StepContext of a step instance: what prompt and condition hooks receive. */
 export function buildStepContext(
   state: RunState,
   stepId: string,

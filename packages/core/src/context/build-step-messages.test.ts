@@ -158,7 +158,7 @@ describe("buildStepMessages — context policy", () => {
 });
 
 describe("buildStepContext", () => {
-  it("gives hooks the seed's StepContext, previousStepOutput chosen by inputFrom", () => {
+  it("gives hooks the StepContext, previousStepOutput chosen by inputFrom", () => {
     const flow = compileFlowOrThrow({
       name: "x",
       type: "sequential",

@@ -1,8 +1,8 @@
 import type { StepContext } from "../schema/results.js";
 
 /**
- * Where a worker process registers code by name — the way the seed's
- * `prompt: (ctx) => ...` and `condition: (ctx) => ...` survive a JSON definition
+ * Where a worker process registers code by name, so that a prompt or condition written
+ * as a function (`(ctx) => ...`) can still be named by a JSON definition
  * (as Temporal registers activities). A step then says `{ "hook": "name" }`.
  */
 export type PromptHook = (context: StepContext) => string | Promise<string>;

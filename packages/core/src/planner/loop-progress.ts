@@ -1,3 +1,4 @@
+import { isTerminalStepStatus } from "../schema/enums.js";
 import type { CompiledLoop } from "../validation/compiled-flow.js";
 import { conditionVariables } from "./resolve-inputs.js";
 import { getRecord, type RunState } from "./step-record.js";
@@ -11,19 +12,17 @@ export type LoopProgress =
   /** The `until` expression failed to evaluate; the flow fails on it. */
   | { kind: "error"; iteration: number; message: string };
 
-const TERMINAL = new Set(["success", "skipped", "failed", "cancelled"]);
-
 export function loopProgress(state: RunState): LoopProgress {
   const loop = state.flow.loop;
   if (!loop) return { kind: "none" };
   let iteration = 1;
   for (;;) {
     const check = getRecord(state, loop.checkAfter, iteration);
-    if (check && TERMINAL.has(check.status)) {
+    if (check && isTerminalStepStatus(check.status)) {
       const verdict = checkUntil(state, loop, iteration);
       if (verdict.kind !== "continue") return verdict;
     }
-    const bodyDone = loop.stepIds.every((id) => TERMINAL.has(getRecord(state, id, iteration)?.status ?? ""));
+    const bodyDone = loop.stepIds.every((id) => isTerminalStepStatus(getRecord(state, id, iteration)?.status ?? ""));
     if (!bodyDone) return { kind: "running", iteration };
     iteration += 1;
   }

@@ -55,14 +55,33 @@ export const OrchestrationStepStatusSchema = z.enum(
 );
 export type OrchestrationStepStatus = (typeof OrchestrationStepStatus)[keyof typeof OrchestrationStepStatus];
 
+/** What a member of a thread may do there (its owner may do everything). */
+export const ThreadPermissionSchema = z.enum(["read", "write", "delete"]);
+export type ThreadPermission = z.infer<typeof ThreadPermissionSchema>;
+
 /** Flow statuses after which nothing more happens to a run. */
-export const TERMINAL_FLOW_STATUSES: readonly OrchestrationFlowStatus[] = [
+export const TERMINAL_FLOW_STATUSES = [
   "completed",
   "failed",
   "cancelled",
   "timed_out",
-];
+] as const satisfies readonly OrchestrationFlowStatus[];
+export type TerminalFlowStatus = (typeof TERMINAL_FLOW_STATUSES)[number];
 
-export function isTerminalFlowStatus(status: OrchestrationFlowStatus): boolean {
-  return TERMINAL_FLOW_STATUSES.includes(status);
+export function isTerminalFlowStatus(status: string): status is TerminalFlowStatus {
+  return (TERMINAL_FLOW_STATUSES as readonly string[]).includes(status);
+}
+
+/** Step statuses after which an instance no longer changes. */
+export const TERMINAL_STEP_STATUSES = [
+  "success",
+  "skipped",
+  "failed",
+  "cancelled",
+] as const satisfies readonly OrchestrationStepStatus[];
+
+const TERMINAL_STEP_STATUS_SET: ReadonlySet<string> = new Set(TERMINAL_STEP_STATUSES);
+
+export function isTerminalStepStatus(status: string): boolean {
+  return TERMINAL_STEP_STATUS_SET.has(status);
 }

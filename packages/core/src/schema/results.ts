@@ -8,6 +8,11 @@ import {
 } from "./enums.js";
 import { FlowStepSchema } from "./flow-definition.js";
 
+/** A timestamp as the API sends it: ISO 8601, or null where there is none yet. */
+export function isoOrNull(date: Date | null): string | null {
+  return date ? date.toISOString() : null;
+}
+
 export const TokenUsageSchema = z.object({
   promptTokens: z.number().int().nonnegative(),
   completionTokens: z.number().int().nonnegative(),
@@ -58,31 +63,6 @@ export const FlowExecutionResultSchema = z.object({
 });
 export type FlowExecutionResult = z.infer<typeof FlowExecutionResultSchema>;
 
-export const FlowEventTypeSchema = z.enum([
-  "flow_start",
-  "step_start",
-  "step_progress",
-  "step_retry",
-  "step_complete",
-  "step_skipped",
-  "error",
-  "flow_complete",
-  "flow_failed",
-  "flow_cancelled",
-]);
-export type FlowEventType = z.infer<typeof FlowEventTypeSchema>;
-
-/** One progress event; `id` increases per flow, so a client can resume after it. */
-export const FlowStreamUpdateSchema = z.object({
-  id: z.number().int().positive(),
-  type: FlowEventTypeSchema,
-  flowId: z.string(),
-  stepId: z.string().optional(),
-  data: z.unknown(),
-  timestamp: z.string(),
-});
-export type FlowStreamUpdate = z.infer<typeof FlowStreamUpdateSchema>;
-
 export const MessageRoleSchema = z.enum(["user", "assistant", "system"]);
 export type MessageRole = z.infer<typeof MessageRoleSchema>;
 
@@ -94,7 +74,7 @@ export const ConversationMessageSchema = z.object({
 });
 export type ConversationMessage = z.infer<typeof ConversationMessageSchema>;
 
-/** What a step (and a prompt hook) sees of its run. The seed's StepContext, plus the iteration. */
+/** What a step (and a prompt hook) sees of its run. Conditions and hooks read it; `iteration` says which loop pass this is. */
 export interface StepContext {
   flowId: string;
   stepId: string;
@@ -108,7 +88,7 @@ export interface StepContext {
   metadata: Record<string, unknown>;
 }
 
-/** The stored flow (the seed's OrchestrationFlow entity). */
+/** A stored flow as clients see it. */
 export const OrchestrationFlowSchema = z.object({
   id: z.string(),
   threadId: z.string(),
@@ -126,7 +106,7 @@ export const OrchestrationFlowSchema = z.object({
 });
 export type OrchestrationFlow = z.infer<typeof OrchestrationFlowSchema>;
 
-/** A stored step result (the seed's OrchestrationStepResult entity). */
+/** A stored step result as clients see it. */
 export const OrchestrationStepResultSchema = z.object({
   id: z.string(),
   flowId: z.string(),

@@ -16,7 +16,7 @@ export interface TemplateParameter {
 
 /** A pre-built flow that can be built from JSON parameters (the route `POST /v1/templates/:name`). */
 export interface FlowTemplate {
-  /** The seed's function name, e.g. `createCritiqueFlow`. */
+  /** The builder function's name in the SDK, e.g. `createCritiqueFlow`. */
   name: string;
   /** The kebab-case alias, e.g. `critique`. */
   alias: string;

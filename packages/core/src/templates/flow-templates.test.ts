@@ -42,7 +42,7 @@ describe("createCritiqueFlow", () => {
     expect(prompt(flow, "refine")).toContain("{{ steps.critique.output }}");
   });
 
-  it("with the seed's arguments and with custom ones", () => {
+  it("with the documented arguments and with custom ones", () => {
     const seed = compiled(createCritiqueFlow("openai", "gpt-4", "anthropic", "claude-3-opus-20240229"));
     expect(seed.byId.get("critique")?.definition.model).toBe("claude-3-opus-20240229");
     const custom = compiled(createCritiqueFlow("sim", "writer", "sim", "critic"));
@@ -108,7 +108,7 @@ describe("createRefinementFlow", () => {
     expect(prompt(flow, "refine")).toMatch(/\{\{ draft \}\}[\s\S]*\{\{ previous \}\}/);
   });
 
-  it("takes the seed's arguments, a model and a separate evaluator", () => {
+  it("takes the documented arguments, a model and a separate evaluator", () => {
     const seed = compiled(createRefinementFlow(5, 0.85));
     expect(seed.loop?.maxIterations).toBe(5);
     expect(seed.loop?.until.source).toBe("firstNumber(previous) >= 0.85");

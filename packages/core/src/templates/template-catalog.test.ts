@@ -66,7 +66,7 @@ function thrown(fn: () => unknown): ValidationError {
 }
 
 describe("FLOW_TEMPLATES", () => {
-  it("holds the seven templates under the seed's function names, each findable by name and by alias", () => {
+  it("holds the seven templates under their SDK builder names, each findable by name and by alias", () => {
     expect(Object.keys(FLOW_TEMPLATES)).toEqual(Object.keys(ALIASES));
     for (const [name, alias] of Object.entries(ALIASES)) {
       const template = FLOW_TEMPLATES[name as keyof typeof ALIASES];

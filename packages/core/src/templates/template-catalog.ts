@@ -8,7 +8,7 @@ import { qualityAssuranceFlowTemplate } from "./quality-assurance-flow.js";
 import { refinementFlowTemplate } from "./refinement-flow.js";
 import { sequentialAnalysisFlowTemplate } from "./sequential-analysis-flow.js";
 
-/** The seven pre-built templates, keyed by the seed's function names, in the product documentation's order. */
+/** The seven pre-built templates, keyed by their SDK builder names, in the order docs/flow-definitions.md lists them. */
 export const FLOW_TEMPLATES = {
   createCritiqueFlow: critiqueFlowTemplate,
   createComparisonFlow: comparisonFlowTemplate,

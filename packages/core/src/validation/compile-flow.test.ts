@@ -38,7 +38,7 @@ function issuesOf(input: unknown): string[] {
 }
 
 describe("compileFlow", () => {
-  it("accepts the seed's conditional routing example; both experts branch off the classifier", () => {
+  it("accepts the conditional routing example (examples/03); both experts branch off the classifier", () => {
     const result = compileFlow(smartRouting);
     if (!result.ok) throw new Error(JSON.stringify(result.issues));
     expect(result.flow.byId.get("technical_expert")?.dependsOn).toEqual(["classify"]);

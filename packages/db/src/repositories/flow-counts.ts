@@ -1,3 +1,4 @@
+import type { OrchestrationFlowStatus } from "@ensemble/core";
 import { count, inArray } from "drizzle-orm";
 import type { Executor } from "../client.js";
 import { flows } from "../schema/tables.js";
@@ -6,7 +7,7 @@ import { flows } from "../schema/tables.js";
  * How many flows are in each of `statuses` right now (metrics: queued and running flows).
  * One grouped count on `flows_status_idx`; statuses with no flow are reported as 0.
  */
-export async function countFlowsByStatus<S extends string>(
+export async function countFlowsByStatus<S extends OrchestrationFlowStatus>(
   db: Executor,
   statuses: readonly S[],
 ): Promise<Record<S, number>> {
@@ -17,6 +18,6 @@ export async function countFlowsByStatus<S extends string>(
     .from(flows)
     .where(inArray(flows.status, [...statuses]))
     .groupBy(flows.status);
-  for (const row of rows) counts[row.status as S] = Number(row.n);
+  for (const row of rows) counts[row.status as S] = Number(row.n); // the filter admits only S
   return counts;
 }

@@ -1,3 +1,4 @@
+import type { OrchestrationFlowStatus, OrchestrationFlowType } from "@ensemble/core";
 import { and, asc, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import type { Executor } from "../client.js";
 import { flows } from "../schema/tables.js";
@@ -33,8 +34,8 @@ export async function updateFlow(db: Executor, id: string, patch: Partial<typeof
 }
 
 export interface ListFlowsOptions {
-  status?: string;
-  type?: string;
+  status?: OrchestrationFlowStatus;
+  type?: OrchestrationFlowType;
   limit?: number;
   offset?: number;
   sortBy?: "createdAt" | "completedAt" | "name";
@@ -70,7 +71,11 @@ export async function deleteFlow(db: Executor, id: string): Promise<void> {
 }
 
 /** Flows in the given statuses (the sweeper looks for stuck runs). */
-export async function listFlowsByStatus(db: Executor, statuses: string[], limit = 500): Promise<FlowRow[]> {
+export async function listFlowsByStatus(
+  db: Executor,
+  statuses: OrchestrationFlowStatus[],
+  limit = 500,
+): Promise<FlowRow[]> {
   return db.select().from(flows).where(inArray(flows.status, statuses)).orderBy(asc(flows.createdAt)).limit(limit);
 }
 

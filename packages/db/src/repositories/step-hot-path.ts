@@ -261,10 +261,10 @@ export interface PlannedStep {
   stepId: string;
   stepIndex: number;
   iteration: number;
-  status: string;
+  status: StepResultRow["status"];
   provider: string;
   model: string;
-  action: string;
+  action: StepResultRow["action"];
   completedAt?: Date | null;
   error?: StepResultRow["error"];
   /**

@@ -1,3 +1,4 @@
+import type { OrchestrationStepStatus } from "@ensemble/core";
 import { and, asc, eq, gt, inArray, lt, or, sql } from "drizzle-orm";
 import type { Executor } from "../client.js";
 import { stepResults, usageLedger } from "../schema/tables.js";
@@ -168,7 +169,7 @@ export async function cancelOpenSteps(db: Executor, flowId: string, run: number)
     .returning();
 }
 
-export async function setStepStatus(db: Executor, id: string, status: string): Promise<void> {
+export async function setStepStatus(db: Executor, id: string, status: OrchestrationStepStatus): Promise<void> {
   await db.update(stepResults).set({ status, completedAt: nowSql, leaseExpiresAt: null }).where(eq(stepResults.id, id));
 }
 

@@ -1,3 +1,4 @@
+import type { MessageRole, ThreadPermission } from "@ensemble/core";
 import { and, arrayContains, asc, count, desc, eq, exists, inArray, or } from "drizzle-orm";
 import type { Executor } from "../client.js";
 import { dataSharingPolicies, messages, threadMembers, threads } from "../schema/tables.js";
@@ -6,7 +7,7 @@ import { newId } from "./ids.js";
 export type ThreadRow = typeof threads.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 export type PolicyRow = typeof dataSharingPolicies.$inferSelect;
-export type Permission = "read" | "write" | "delete";
+export type Permission = ThreadPermission;
 
 export async function insertThread(db: Executor, input: { ownerId: string; title: string }): Promise<ThreadRow> {
   const [row] = await db
@@ -64,7 +65,7 @@ export async function threadPermissions(db: Executor, threadId: string, userId: 
     .select({ permissions: threadMembers.permissions })
     .from(threadMembers)
     .where(and(eq(threadMembers.threadId, threadId), eq(threadMembers.userId, userId)));
-  return (member?.permissions ?? []) as Permission[];
+  return member?.permissions ?? [];
 }
 
 export async function upsertThreadMember(
@@ -85,7 +86,7 @@ export async function insertMessage(
   input: {
     id?: string;
     threadId: string;
-    role: string;
+    role: MessageRole;
     content: string;
     provider?: string | null;
     metadata?: Record<string, unknown>;

@@ -1,7 +1,18 @@
-import { sql } from "drizzle-orm";
+import {
+  MessageRoleSchema,
+  OrchestrationFlowStatusSchema,
+  OrchestrationFlowTypeSchema,
+  OrchestrationStepStatusSchema,
+  StepActionSchema,
+  ThreadPermissionSchema,
+  FlowEventTypeSchema,
+  type TokenUsage,
+} from "@ensemble/core";
+import { sql, type SQL } from "drizzle-orm";
 import {
   bigint,
   boolean,
+  check,
   doublePrecision,
   index,
   integer,
@@ -27,6 +38,15 @@ export interface RunTraceColumn {
   traceparent: string;
   parentSpanId: string | null;
 }
+
+/**
+ * Enumerated columns are text typed by core's zod enums, with a CHECK constraint listing
+ * the same values: Drizzle types the rows and Postgres refuses a value outside the set,
+ * and adding a value to the enum means a new migration (drizzle-kit sees the CHECK change).
+ */
+const enumText = <V extends string>(name: string, values: readonly V[]) => text(name, { enum: values as [V, ...V[]] });
+const allowedValues = (column: string, values: readonly string[]): SQL =>
+  sql.raw(`${column} in (${values.map((v) => `'${v}'`).join(", ")})`);
 
 export const users = pgTable("users", {
   id: text("id").primaryKey(),
@@ -71,10 +91,16 @@ export const threadMembers = pgTable(
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
     /** Subset of read, write, delete. */
-    permissions: text("permissions").array().notNull(),
+    permissions: enumText("permissions", ThreadPermissionSchema.options).array().notNull(),
     createdAt: createdAt(),
   },
-  (t) => [primaryKey({ columns: [t.threadId, t.userId] })],
+  (t) => [
+    primaryKey({ columns: [t.threadId, t.userId] }),
+    check(
+      "thread_members_permissions_check",
+      sql.raw(`permissions <@ array[${ThreadPermissionSchema.options.map((v) => `'${v}'`).join(", ")}]::text[]`),
+    ),
+  ],
 );
 
 export const messages = pgTable(
@@ -84,7 +110,7 @@ export const messages = pgTable(
     threadId: text("thread_id")
       .notNull()
       .references(() => threads.id, { onDelete: "cascade" }),
-    role: text("role").notNull(),
+    role: enumText("role", MessageRoleSchema.options).notNull(),
     content: text("content").notNull(),
     /** The provider that wrote an assistant message, if any (data-sharing checks). */
     provider: text("provider"),
@@ -94,6 +120,7 @@ export const messages = pgTable(
     createdAt: createdAt(),
   },
   (t) => [
+    check("messages_role_check", allowedValues("role", MessageRoleSchema.options)),
     index("messages_thread_idx").on(t.threadId, t.createdAt),
     uniqueIndex("messages_step_result_uq").on(t.stepResultId),
   ],
@@ -131,10 +158,10 @@ export const flows = pgTable(
     executedBy: text("executed_by").references(() => users.id, { onDelete: "set null" }),
     name: text("name").notNull(),
     description: text("description"),
-    flowType: text("flow_type").notNull(),
+    flowType: enumText("flow_type", OrchestrationFlowTypeSchema.options).notNull(),
     /** The validated FlowDefinition, as JSON. Immutable after creation. */
     definition: jsonb("definition").$type<Record<string, unknown>>().notNull(),
-    status: text("status").notNull().default("pending"),
+    status: enumText("status", OrchestrationFlowStatusSchema.options).notNull().default("pending"),
     /** Each execute starts a new run; step results belong to one run. */
     run: integer("run").notNull().default(0),
     /** The step the current run executes alone (`POST …/steps/:stepId/execute`); null: the whole flow. */
@@ -156,7 +183,12 @@ export const flows = pgTable(
     /** The current run's place in its OpenTelemetry trace (null when tracing is off). */
     trace: jsonb("trace").$type<RunTraceColumn>(),
   },
-  (t) => [index("flows_thread_idx").on(t.threadId, t.createdAt), index("flows_status_idx").on(t.status)],
+  (t) => [
+    check("flows_flow_type_check", allowedValues("flow_type", OrchestrationFlowTypeSchema.options)),
+    check("flows_status_check", allowedValues("status", OrchestrationFlowStatusSchema.options)),
+    index("flows_thread_idx").on(t.threadId, t.createdAt),
+    index("flows_status_idx").on(t.status),
+  ],
 );
 
 export const stepResults = pgTable(
@@ -172,12 +204,12 @@ export const stepResults = pgTable(
     iteration: integer("iteration").notNull().default(0),
     /** 0-based number of the latest attempt. */
     attempt: integer("attempt").notNull().default(0),
-    status: text("status").notNull(),
+    status: enumText("status", OrchestrationStepStatusSchema.options).notNull(),
     output: text("output"),
     provider: text("provider").notNull(),
     model: text("model").notNull(),
-    action: text("action").notNull(),
-    usage: jsonb("usage").$type<Record<string, number>>(),
+    action: enumText("action", StepActionSchema.options).notNull(),
+    usage: jsonb("usage").$type<TokenUsage>(),
     cost: doublePrecision("cost"),
     error: jsonb("error").$type<{ code: string; message: string; retryable?: boolean; retryAfterMs?: number }>(),
     /** Fencing token: bumped by every claim; a worker commits only while it still holds its token. */
@@ -192,6 +224,8 @@ export const stepResults = pgTable(
     completedAt: ts("completed_at"),
   },
   (t) => [
+    check("step_results_status_check", allowedValues("status", OrchestrationStepStatusSchema.options)),
+    check("step_results_action_check", allowedValues("action", StepActionSchema.options)),
     uniqueIndex("step_results_instance_uq").on(t.flowId, t.run, t.stepId, t.iteration),
     index("step_results_open_idx")
       .on(t.status)
@@ -232,7 +266,7 @@ export const flowEvents = pgTable(
       .notNull()
       .references(() => flows.id, { onDelete: "cascade" }),
     seq: integer("seq").notNull(),
-    type: text("type").notNull(),
+    type: enumText("type", FlowEventTypeSchema.options).notNull(),
     stepId: text("step_id"),
     data: jsonb("data"),
     createdAt: ts("created_at").notNull(),

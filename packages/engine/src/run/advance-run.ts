@@ -96,7 +96,7 @@ export async function advanceRun(
           flowId: flow.id,
           type: "flow_complete",
           data: {
-            status,
+            status: outcome.status,
             finalOutput: result.finalOutput,
             totalCost: result.totalCost,
             totalTokens: result.totalTokens,
@@ -106,7 +106,7 @@ export async function advanceRun(
           flowId: flow.id,
           type: "flow_failed",
           ...(outcome.stepId ? { stepId: outcome.stepId } : {}),
-          data: { status, error },
+          data: { status: outcome.status, error },
         },
   );
   effects.archiveFlows.push(flow.id);

@@ -94,7 +94,7 @@ function toRow(flowId: string, e: FlowStreamUpdate): FlowEventRow {
   return {
     flowId,
     seq: e.id,
-    type: storableText(e.type),
+    type: e.type,
     stepId: e.stepId === undefined ? null : storableText(e.stepId),
     data: storableJson(e.data ?? null),
     createdAt: new Date(e.timestamp),

@@ -25,8 +25,8 @@ export async function cancelRun(deps: EngineDeps, flowId: string, run: number, r
     if (running.length > 0) effects.abortFlows.push({ flowId, reason });
     effects.events.push(
       reason === "cancelled"
-        ? { flowId, type: "flow_cancelled", data: { status, cancelledSteps: running.map((r) => r.stepId) } }
-        : { flowId, type: "flow_failed", data: { status, error } },
+        ? { flowId, type: "flow_cancelled", data: { status: reason, cancelledSteps: running.map((r) => r.stepId) } }
+        : { flowId, type: "flow_failed", data: { status: reason, error } },
     );
     effects.archiveFlows.push(flowId);
     effects.endedRuns.push(endedRun(flow, status, now, error, result));

@@ -1,4 +1,4 @@
-import { isTerminalFlowStatus, strictestRules, type OrchestrationFlowStatus, type TimeoutConfig } from "@ensemble/core";
+import { isTerminalFlowStatus, strictestRules, type TimeoutConfig } from "@ensemble/core";
 import { lockFlowToExecute, sendQueuedRun, undoQueuedRun, type FlowRow } from "@ensemble/db";
 import { newRunTrace } from "@ensemble/telemetry";
 import type { EngineDeps } from "../engine-deps.js";
@@ -49,7 +49,7 @@ export async function executeFlow(
     if (!locked) throw new NotFoundError("flow");
     const { flow } = locked;
     previous = flow;
-    if (!isTerminalFlowStatus(flow.status as OrchestrationFlowStatus) && flow.status !== "pending") {
+    if (!isTerminalFlowStatus(flow.status) && flow.status !== "pending") {
       throw new FlowConflictError(
         `flow is ${flow.status}; cancel it or wait for it to end before executing it again`,
         flow.id,

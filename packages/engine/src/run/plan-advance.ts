@@ -49,7 +49,7 @@ export function planAdvance(
   const instance = (
     stepId: string,
     iteration: number,
-    status: string,
+    status: PlannedStep["status"],
     extra: Pick<PlannedStep, "completedAt" | "error"> = {},
   ): PlannedStep => {
     const step = compiled.byId.get(stepId);

@@ -1,11 +1,4 @@
-import type {
-  FlowExecutionResult,
-  FlowStepResult,
-  StepAction,
-  StepRecord,
-  StepRecordStatus,
-  TokenUsage,
-} from "@ensemble/core";
+import { isoOrNull, type FlowExecutionResult, type FlowStepResult, type StepRecord } from "@ensemble/core";
 import type { FlowRow, StepResultRow } from "@ensemble/db";
 import type { RunSpan, RunTrace } from "@ensemble/telemetry";
 
@@ -15,29 +8,27 @@ export function toStepRecord(row: StepResultRow): StepRecord {
     stepId: row.stepId,
     iteration: row.iteration,
     attempt: row.attempt,
-    status: row.status as StepRecordStatus,
+    status: row.status,
     output: row.output,
     ...(row.error ? { error: row.error } : {}),
     ...(row.provider ? { provider: row.provider } : {}),
   };
 }
 
-const iso = (date: Date | null): string | null => (date ? date.toISOString() : null);
-
 export function toFlowStepResult(row: StepResultRow): FlowStepResult {
   return {
     stepId: row.stepId,
-    status: row.status as FlowStepResult["status"],
+    status: row.status,
     output: row.output,
     provider: row.provider,
     model: row.model,
-    action: row.action as StepAction,
+    action: row.action,
     iteration: row.iteration,
-    usage: (row.usage as TokenUsage | null) ?? null,
+    usage: row.usage ?? null,
     cost: row.cost,
     retryCount: row.attempt,
-    startedAt: iso(row.startedAt),
-    completedAt: iso(row.completedAt),
+    startedAt: isoOrNull(row.startedAt),
+    completedAt: isoOrNull(row.completedAt),
     ...(row.error
       ? {
           error: {
@@ -63,13 +54,13 @@ export function buildExecutionResult(
   const steps = sortRows(rows).map(toFlowStepResult);
   return {
     flowId: flow.id,
-    status: flow.status as FlowExecutionResult["status"],
+    status: flow.status,
     finalOutput,
     steps,
     totalCost: roundUsd(steps.reduce((sum, s) => sum + (s.cost ?? 0), 0)),
     totalTokens: steps.reduce((sum, s) => sum + (s.usage?.totalTokens ?? 0), 0),
-    startedAt: iso(flow.startedAt),
-    completedAt: iso(flow.completedAt),
+    startedAt: isoOrNull(flow.startedAt),
+    completedAt: isoOrNull(flow.completedAt),
     ...(flow.error ? { error: flow.error } : {}),
   };
 }
@@ -130,8 +121,8 @@ export function summarizeFlowStatus(
     totalSteps,
     completedSteps: rows.filter((r) => r.status === "success").length,
     failedSteps: rows.filter((r) => r.status === "failed").length,
-    startedAt: iso(flow.startedAt),
-    completedAt: iso(flow.completedAt),
+    startedAt: isoOrNull(flow.startedAt),
+    completedAt: isoOrNull(flow.completedAt),
     totalCost: roundUsd(flow.totalCost),
     totalTokens: flow.totalTokens,
   };

@@ -1,4 +1,4 @@
-import type { FlowEventType } from "@ensemble/core";
+import type { FlowEventInput } from "@ensemble/core";
 import type { BulkJob, CancelReason, JobName, JobPayload } from "@ensemble/queue";
 import { recordRunSpan, type RunSpan, type RunTrace } from "@ensemble/telemetry";
 import type { EngineDeps } from "../engine-deps.js";
@@ -11,7 +11,7 @@ import type { EngineDeps } from "../engine-deps.js";
  */
 export interface RunEffects {
   jobs: EffectJob[];
-  events: { flowId: string; type: FlowEventType; stepId?: string; data?: unknown }[];
+  events: FlowEventInput[];
   /** Running calls of these flows are aborted cluster-wide (a failed flow's other calls are cancelled). */
   abortFlows: { flowId: string; reason: CancelReason }[];
   /** Flows whose run ended: their events are archived to Postgres a little later (`ARCHIVE_AFTER_MS`). */

@@ -1,10 +1,8 @@
-import type { FlowExecutionResult } from "@ensemble/core";
+import { isTerminalFlowEvent, isTerminalFlowStatus, type FlowExecutionResult } from "@ensemble/core";
 import { findFlow } from "@ensemble/db";
 import { followEvents } from "@ensemble/queue";
 import type { EngineDeps } from "../engine-deps.js";
 
-const TERMINAL_EVENTS = new Set(["flow_complete", "flow_failed", "flow_cancelled"]);
-const TERMINAL_STATUSES = new Set(["completed", "failed", "cancelled", "timed_out"]);
 const TERMINAL_EVENT_GRACE_MS = 1_000;
 
 /**
@@ -24,13 +22,13 @@ export async function waitForRun(
   let resolveEnded: () => void = () => undefined;
   const ended = new Promise<void>((resolve) => (resolveEnded = resolve));
   const stop = await followEvents(deps.bus, flowId, afterEventId, (event) => {
-    if (TERMINAL_EVENTS.has(event.type)) resolveEnded();
+    if (isTerminalFlowEvent(event)) resolveEnded();
   });
   let timer: NodeJS.Timeout | undefined;
   try {
     const current = await findFlow(deps.db, flowId);
     if (!current || current.run !== run) resolveEnded();
-    else if (TERMINAL_STATUSES.has(current.status)) {
+    else if (isTerminalFlowStatus(current.status)) {
       // Ended: its terminal event goes out right after that commit and normally ends the wait
       // at once. Waiting for it (a little) means a caller who acts on the answer — executes the
       // flow again — finds this run's events ahead of the next run's in the stream. If the
@@ -44,7 +42,7 @@ export async function waitForRun(
     });
     if ((await Promise.race([ended, timedOut])) === "timeout") return null;
     const flow = await findFlow(deps.db, flowId);
-    if (!flow || flow.run !== run || !TERMINAL_STATUSES.has(flow.status)) return null;
+    if (!flow || flow.run !== run || !isTerminalFlowStatus(flow.status)) return null;
     return flow.result as unknown as FlowExecutionResult;
   } finally {
     clearTimeout(timer);

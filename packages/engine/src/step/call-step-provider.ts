@@ -348,7 +348,7 @@ function failure(row: StepResultRow, code: string, message: string, retryable = 
 async function loadHistory(deps: EngineDeps, threadId: string): Promise<ConversationMessage[]> {
   const rows = await listMessages(deps.db, threadId);
   return rows.map((m) => ({
-    role: m.role as ConversationMessage["role"],
+    role: m.role,
     content: m.content,
     ...(m.provider ? { provider: m.provider } : {}),
   }));

@@ -1,0 +1,6 @@
+ALTER TABLE "flows" ADD CONSTRAINT "flows_flow_type_check" CHECK (flow_type in ('sequential', 'parallel', 'conditional', 'critique', 'refinement'));--> statement-breakpoint
+ALTER TABLE "flows" ADD CONSTRAINT "flows_status_check" CHECK (status in ('pending', 'queued', 'running', 'completed', 'failed', 'cancelled', 'timed_out'));--> statement-breakpoint
+ALTER TABLE "messages" ADD CONSTRAINT "messages_role_check" CHECK (role in ('user', 'assistant', 'system'));--> statement-breakpoint
+ALTER TABLE "step_results" ADD CONSTRAINT "step_results_status_check" CHECK (status in ('pending', 'running', 'success', 'failed', 'skipped', 'cancelled'));--> statement-breakpoint
+ALTER TABLE "step_results" ADD CONSTRAINT "step_results_action_check" CHECK (action in ('generate', 'critique', 'refine', 'summarize', 'analyze', 'compare', 'evaluate', 'validate', 'extract', 'transform'));--> statement-breakpoint
+ALTER TABLE "thread_members" ADD CONSTRAINT "thread_members_permissions_check" CHECK (permissions <@ array['read', 'write', 'delete']::text[]);
