@@ -22,6 +22,8 @@ export interface EngineSettings {
   progressIntervalMs: number;
   /** How long a pending step may wait before the sweeper re-enqueues its job. */
   staleStepMs: number;
+  /** How long a flow's Redis event stream is kept once its events are archived to Postgres. */
+  archivedEventsTtlMs: number;
 }
 
 export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
@@ -29,6 +31,7 @@ export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
   defaultStepTimeoutMs: 300_000,
   progressIntervalMs: 50,
   staleStepMs: 60_000,
+  archivedEventsTtlMs: 60_000,
 };
 
 /** What the engine's functions run on; every app builds one at start (see each app's main). */
