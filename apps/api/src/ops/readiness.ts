@@ -1,9 +1,12 @@
 import { pingDatabase } from "@ensemble/db";
 import type { EngineDeps } from "@ensemble/engine";
+import { isRedisMemoryFull } from "@ensemble/queue";
 
 export interface ReadinessChecks {
   redis: boolean;
   postgres: boolean;
+  /** Redis answers but is at its maxmemory: it refuses writes, so no work can be queued. */
+  redisFull?: boolean;
 }
 
 /**
@@ -16,7 +19,7 @@ export function readinessProbe(
   timeoutMs = 2_000,
 ): () => Promise<ReadinessChecks> {
   return async () => {
-    const [redis, postgres] = await Promise.all([
+    const [redis, postgres, redisFull] = await Promise.all([
       withTimeout(
         deps.producer.queueDepths().then(
           () => true,
@@ -25,8 +28,12 @@ export function readinessProbe(
         timeoutMs,
       ),
       withTimeout(pingDatabase(deps.db), timeoutMs),
+      withTimeout(
+        deps.producer.memory().then(isRedisMemoryFull, () => false),
+        timeoutMs,
+      ),
     ]);
-    return { redis, postgres };
+    return redisFull ? { redis: false, postgres, redisFull } : { redis, postgres };
   };
 }
 

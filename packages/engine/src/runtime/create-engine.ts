@@ -135,6 +135,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     workerId,
     metrics: new ClusterMetrics({ connection: producerConnection, prefix: config.queuePrefix }),
   };
+  warnUnlessNoEviction(producer, config.logger);
   return {
     deps,
     config,
@@ -147,4 +148,22 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
       await database.close();
     },
   };
+}
+
+/**
+ * Redis must not evict: an evicted job, lease slot or event is lost without a trace. Under
+ * `noeviction` a full Redis refuses writes instead (the API answers 503, readiness fails).
+ * Checked once at start, without holding it up.
+ */
+function warnUnlessNoEviction(producer: JobProducer, logger: Logger): void {
+  producer
+    .memory()
+    .then(({ policy }) => {
+      if (policy && policy !== "noeviction")
+        logger.warn(
+          { maxmemoryPolicy: policy },
+          "Redis maxmemory-policy is not noeviction: under memory pressure Redis may evict jobs and events; set maxmemory-policy noeviction",
+        );
+    })
+    .catch((err: unknown) => logger.debug({ err }, "Redis maxmemory-policy not checked"));
 }
