@@ -1,4 +1,5 @@
 import type { EngineDeps } from "@ensemble/engine";
+import type { ReadinessChecks } from "@ensemble/engine";
 import type { AdminSessions } from "./auth/admin-sessions.js";
 import type { RequestGuards } from "./guards/request-guards.js";
 import type { EventStreamSettings } from "./events/event-stream-settings.js";
@@ -17,7 +18,7 @@ export interface AppContext {
    */
   shutdown?: AbortSignal;
   /** Checks Redis and Postgres for /readyz. */
-  readiness: () => Promise<{ redis: boolean; postgres: boolean }>;
+  readiness: () => Promise<ReadinessChecks>;
   /**
    * Body limit, per-key rate limit and Idempotency-Key (guards/request-guards.ts). main.ts
    * always sets it; without it (tests that do not need them) the body limit is the default

@@ -95,7 +95,13 @@ closeOnSignals(
     () =>
       new Promise<void>((resolve) => {
         // Waits for the requests in flight (held `?wait=true` ones are being answered 202).
-        server.close(() => resolve());
+        // A keep-alive connection goes idle once its last response is sent: close those as
+        // they do, or the server would wait for the clients to hang up.
+        const closeIdle = setInterval(() => server.closeIdleConnections(), 100);
+        server.close(() => {
+          clearInterval(closeIdle);
+          resolve();
+        });
         server.closeIdleConnections();
       }),
     () => requestGuards.close(),

@@ -24,6 +24,8 @@ export interface EngineSettings {
   progressIntervalMs: number;
   /** How long a pending step may wait before the sweeper re-enqueues its job. */
   staleStepMs: number;
+  /** How long a flow's Redis event stream is kept once its events are archived to Postgres. */
+  archivedEventsTtlMs: number;
 }
 
 export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
@@ -31,6 +33,7 @@ export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
   defaultStepTimeoutMs: 300_000,
   progressIntervalMs: 50,
   staleStepMs: 60_000,
+  archivedEventsTtlMs: 60_000,
 };
 
 /** How often a held lease is renewed: three chances within one lease. */

@@ -27,4 +27,4 @@ export { EngineEnvSchema, engineConfigFromEnv, parseEnv, type EngineEnv } from "
 export type { EngineObserver } from "./observability/engine-observer.js";
 export { ProcessMetrics } from "./observability/process-metrics.js";
 export { startHealthServer, type HealthServer, type HealthServerOptions } from "./observability/health-server.js";
-export { processReadinessProbe, readinessProbe } from "./observability/readiness.js";
+export { processReadinessProbe, readinessProbe, type ReadinessChecks } from "./observability/readiness.js";

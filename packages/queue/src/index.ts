@@ -9,6 +9,7 @@ export {
 } from "./connection.js";
 export { isRedisUnavailable, toRedisUnavailable, waitForRedisReady, whenFailFastReady } from "./redis-availability.js";
 export { RedisUnavailableError } from "./errors/redis-unavailable-error.js";
+export { isRedisMemoryFull, readRedisMemory, REDIS_MEMORY_FULL_RATIO, type RedisMemory } from "./redis-memory.js";
 export { NonRetryableJobError } from "./errors/non-retryable-job-error.js";
 export { InvalidJobPayloadError } from "./errors/invalid-job-payload-error.js";
 export { DEFAULT_QUEUE_PREFIX, QUEUE_NAMES, stepQueueName, type QueueName } from "./queue-names.js";

@@ -4,6 +4,7 @@ import type { JobName, JobPayload } from "./job-catalog.js";
 import { prepareJob, type AddJobOptions, type PreparedJob, type RetryPolicyOverrides } from "./job-options.js";
 import { DEFAULT_QUEUE_PREFIX, QUEUE_NAMES, stepQueueName } from "./queue-names.js";
 import { toRedisUnavailable, whenFailFastReady } from "./redis-availability.js";
+import { readRedisMemory, type RedisMemory } from "./redis-memory.js";
 
 export interface JobProducerOptions {
   /**
@@ -163,6 +164,16 @@ export class JobProducer {
    */
   getQueues(providers: readonly string[] = []): Queue[] {
     return queueNames(providers).map((name) => this.queue(name));
+  }
+
+  /** Redis' memory use, limit and eviction policy (INFO memory). */
+  async memory(): Promise<RedisMemory> {
+    await whenFailFastReady(this.connection, this.readyTimeoutMs, "memory");
+    try {
+      return await readRedisMemory(this.connection);
+    } catch (err) {
+      throw toRedisUnavailable(err, "memory");
+    }
   }
 
   /** Job counts per queue and state: the catalog's queues and the step queue of each of `providers`. */

@@ -11,6 +11,8 @@ const UNAVAILABLE_MESSAGES = [
   "Cluster is disconnected",
   "connect ETIMEDOUT",
   "Command timed out", // ioredis commandTimeout
+  // Full (maxmemory reached under noeviction): unavailable for writes until memory is freed.
+  "OOM command not allowed",
 ];
 const UNAVAILABLE_CODES = new Set([
   "ECONNREFUSED",
@@ -24,7 +26,10 @@ const UNAVAILABLE_CODES = new Set([
 ]);
 const UNAVAILABLE_NAMES = new Set(["MaxRetriesPerRequestError", "ClusterAllFailedError", "ConnectionClosedError"]);
 
-/** True when `err` (or its cause) says Redis is unreachable, as opposed to a bad command or script. */
+/**
+ * True when `err` (or its cause) says Redis is unreachable, or full (it refuses writes
+ * at maxmemory), as opposed to a bad command or script.
+ */
 export function isRedisUnavailable(err: unknown): boolean {
   for (let current = err, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth += 1) {
     if (current instanceof RedisUnavailableError) return true;

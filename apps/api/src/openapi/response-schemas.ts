@@ -178,7 +178,14 @@ export const TemplateListResponse = z.object({
 export const HealthResponse = z.object({ status: z.literal("ok") });
 export const ReadinessResponse = z.object({
   status: z.enum(["ready", "unavailable", "draining"]).describe("`draining`: the process got SIGTERM and is finishing"),
-  checks: z.object({ redis: z.boolean(), postgres: z.boolean() }),
+  checks: z.object({
+    redis: z.boolean(),
+    postgres: z.boolean(),
+    redisFull: z
+      .boolean()
+      .optional()
+      .describe("present when Redis answers but is at its maxmemory (it refuses writes)"),
+  }),
   down: z
     .array(z.enum(["redis", "postgres"]))
     .optional()

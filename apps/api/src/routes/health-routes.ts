@@ -27,7 +27,14 @@ export function healthRoutes(ctx: AppContext): Router {
     res
       .status(503)
       .set("Retry-After", "5")
-      .json({ status: "unavailable", checks, down, message: `not ready: ${down.join(" and ")} unreachable` });
+      .json({
+        status: "unavailable",
+        checks,
+        down,
+        message: checks.redisFull
+          ? `not ready: redis is full (at its maxmemory)${checks.postgres ? "" : " and postgres unreachable"}`
+          : `not ready: ${down.join(" and ")} unreachable`,
+      });
   });
   return router;
 }

@@ -1,18 +1,26 @@
 import { pingDatabase } from "@ensemble/db";
-import type { Worker } from "@ensemble/queue";
+import { isRedisMemoryFull, type Worker } from "@ensemble/queue";
 import type { EngineDeps } from "../engine-deps.js";
 
+export interface ReadinessChecks {
+  redis: boolean;
+  postgres: boolean;
+  /** Redis answers but is at its maxmemory: it refuses writes, so no work can be queued. */
+  redisFull?: boolean;
+}
+
 /**
- * The checks every process's /readyz makes: Redis (the queues answer) and Postgres
+ * The checks every process's /readyz makes: Redis (the queues answer, and it is not at its
+ * maxmemory) and Postgres
  * (`select 1`), in parallel, each given at most `timeoutMs` — an unreachable host must not
  * hold a probe for the driver's 30 s connect timeout.
  */
 export function readinessProbe(
   deps: Pick<EngineDeps, "producer" | "db">,
   timeoutMs = 2_000,
-): () => Promise<{ redis: boolean; postgres: boolean }> {
+): () => Promise<ReadinessChecks> {
   return async () => {
-    const [redis, postgres] = await Promise.all([
+    const [redis, postgres, redisFull] = await Promise.all([
       withTimeout(
         deps.producer.queueDepths().then(
           () => true,
@@ -21,8 +29,12 @@ export function readinessProbe(
         timeoutMs,
       ),
       withTimeout(pingDatabase(deps.db), timeoutMs),
+      withTimeout(
+        deps.producer.memory().then(isRedisMemoryFull, () => false),
+        timeoutMs,
+      ),
     ]);
-    return { redis, postgres };
+    return redisFull ? { redis: false, postgres, redisFull } : { redis, postgres };
   };
 }
 

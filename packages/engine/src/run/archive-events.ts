@@ -50,15 +50,22 @@ export async function archiveDueFlows(deps: EngineDeps, now = Date.now()): Promi
           events.map((e) => toRow(d.flowId, e)),
         );
     });
+    const refused = new Set<string>();
     try {
       await insertFlowEvents(deps.db, [...rowsByFlow.values()].flat());
     } catch (error) {
       if (!isRowError(error)) throw error;
       // One flow's rows failed the statement: archive each flow alone, so only that one is left out.
-      for (const [flowId, rows] of rowsByFlow) await isolated(deps, flowId, () => insertFlowEvents(deps.db, rows));
+      for (const [flowId, rows] of rowsByFlow)
+        if (!(await isolated(deps, flowId, () => insertFlowEvents(deps.db, rows)))) refused.add(flowId);
     }
-    for (const flowId of long) await isolated(deps, flowId, () => archiveEvents(deps, flowId));
+    for (const flowId of long)
+      if (!(await isolated(deps, flowId, () => archiveEvents(deps, flowId)))) refused.add(flowId);
     await deps.archives.done(due);
+    await shortenArchivedStreams(
+      deps,
+      due.map((d) => d.flowId).filter((id) => !refused.has(id)),
+    );
     flows += due.length;
     if (due.length < FLOWS_PER_BATCH) return flows;
   }
@@ -69,10 +76,12 @@ export async function archiveDueFlows(deps: EngineDeps, now = Date.now()): Promi
  * (never the rows: they are a tenant's prompts and outputs) and that flow is given up, so
  * it cannot fail the batch every second. Its events stay in the Redis stream for their
  * retention. Other failures (the database unreachable) are thrown: the job retries.
+ * True when the flow was archived.
  */
-async function isolated(deps: EngineDeps, flowId: string, archive: () => Promise<unknown>): Promise<void> {
+async function isolated(deps: EngineDeps, flowId: string, archive: () => Promise<unknown>): Promise<boolean> {
   try {
     await archive();
+    return true;
   } catch (error) {
     if (!isRowError(error)) throw error;
     const { code, message } = error as { code: string; message: string };
@@ -80,7 +89,21 @@ async function isolated(deps: EngineDeps, flowId: string, archive: () => Promise
     deps.metrics
       ?.recordArchiveFailure()
       .catch((err: unknown) => deps.logger.debug({ err }, "archive failure not counted"));
+    return false;
   }
+}
+
+/**
+ * Archived flows' Redis streams are kept only `archivedEventsTtlMs` more (readers then
+ * take their history from Postgres), so Redis memory stays flat however many flows run.
+ * A flow executed again meanwhile gets its full retention back with its next event.
+ * Best effort: a stream left with its long retention only costs memory.
+ */
+async function shortenArchivedStreams(deps: EngineDeps, flowIds: string[]): Promise<void> {
+  const seconds = Math.max(1, Math.ceil(deps.settings.archivedEventsTtlMs / 1000));
+  const results = await Promise.allSettled(flowIds.map((id) => deps.bus.expire(id, seconds)));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) deps.logger.warn({ err: failed.reason }, "archived event streams keep their retention");
 }
 
 /** Data exceptions (SQLSTATE class 22) and constraint violations (23, e.g. a flow deleted meanwhile) are about the rows. */

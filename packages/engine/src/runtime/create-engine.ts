@@ -146,6 +146,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     ...(config.observer ? { observer: config.observer } : {}),
     metrics: new ClusterMetrics({ connection: producerConnection, prefix: config.queuePrefix }),
   };
+  warnUnlessNoEviction(producer, config.logger);
   return {
     deps,
     config,
@@ -159,4 +160,22 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
       await tracing.shutdown();
     },
   };
+}
+
+/**
+ * Redis must not evict: an evicted job, lease slot or event is lost without a trace. Under
+ * `noeviction` a full Redis refuses writes instead (the API answers 503, readiness fails).
+ * Checked once at start, without holding it up.
+ */
+function warnUnlessNoEviction(producer: JobProducer, logger: Logger): void {
+  producer
+    .memory()
+    .then(({ policy }) => {
+      if (policy && policy !== "noeviction")
+        logger.warn(
+          { maxmemoryPolicy: policy },
+          "Redis maxmemory-policy is not noeviction: under memory pressure Redis may evict jobs and events; set maxmemory-policy noeviction",
+        );
+    })
+    .catch((err: unknown) => logger.debug({ err }, "Redis maxmemory-policy not checked"));
 }

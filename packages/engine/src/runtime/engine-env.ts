@@ -23,6 +23,11 @@ export const EngineEnvSchema = z.object({
    * held requests) before it exits; keep it below the orchestrator's grace period.
    */
   DRAIN_MS: z.coerce.number().int().min(0).default(25_000),
+  /**
+   * How long (ms) a flow's Redis event stream stays once its events are archived to
+   * Postgres (a few seconds after its run ends); event replays then read Postgres.
+   */
+  ARCHIVED_EVENTS_TTL_MS: z.coerce.number().int().min(1_000).default(60_000),
   /** Connections per process in the Postgres pool. */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   /** Cluster-wide provider limits, JSON: {"openai":{"requestsPerMinute":500,"tokensPerMinute":200000,"maxConcurrent":20},"openai:gpt-4o":{…}}. */
@@ -75,7 +80,7 @@ export function engineConfigFromEnv(
   pgliteDir?: string;
   queuePrefix: string;
   databasePoolSize: number;
-  settings: { stepLeaseMs: number };
+  settings: { stepLeaseMs: number; archivedEventsTtlMs: number };
   rateLimits?: RateLimits;
   rateLimitWindowMs: number;
   providerEnv: Record<string, string>;
@@ -86,7 +91,7 @@ export function engineConfigFromEnv(
     ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : { pgliteDir: env.PGLITE_DIR }),
     queuePrefix: env.QUEUE_PREFIX,
     databasePoolSize: env.DATABASE_POOL_SIZE,
-    settings: { stepLeaseMs: env.STEP_LEASE_MS },
+    settings: { stepLeaseMs: env.STEP_LEASE_MS, archivedEventsTtlMs: env.ARCHIVED_EVENTS_TTL_MS },
     ...(env.PROVIDER_RATE_LIMITS ? { rateLimits: env.PROVIDER_RATE_LIMITS } : {}),
     rateLimitWindowMs: env.PROVIDER_RATE_LIMIT_WINDOW_MS,
     providerEnv: pickProviderVariables(source),

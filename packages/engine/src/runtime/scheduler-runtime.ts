@@ -16,6 +16,12 @@ export interface SchedulerOptions {
   sweepEveryMs?: number;
   /** How often ended flows' events are archived to Postgres, in batches. Default: 1000 ms. */
   archiveEveryMs?: number;
+  /**
+   * How often the scheduler re-asserts the sweep and archive schedules. They live only in
+   * Redis: after Redis lost its data (FLUSHALL, no AOF) they would be gone, and with them
+   * the sweep that rebuilds every open run's jobs from Postgres. Default: 10000 ms.
+   */
+  scheduleCheckEveryMs?: number;
   lockDuration?: number;
   stalledInterval?: number;
 }
@@ -58,12 +64,21 @@ export async function startScheduler(deps: EngineDeps, options: SchedulerOptions
     deps.observer?.jobFailed(worker.name);
     deps.logger.warn({ err, job: job?.name, jobId: job?.id }, "flow job failed");
   });
-  await deps.producer.upsertSchedule("flow.sweep", {}, { everyMs: options.sweepEveryMs ?? 5_000 });
-  await deps.producer.upsertSchedule("flow.archive-due", {}, { everyMs: options.archiveEveryMs ?? 1_000 });
+  const upsertSchedules = async (): Promise<void> => {
+    await deps.producer.upsertSchedule("flow.sweep", {}, { everyMs: options.sweepEveryMs ?? 5_000 });
+    await deps.producer.upsertSchedule("flow.archive-due", {}, { everyMs: options.archiveEveryMs ?? 1_000 });
+  };
+  await upsertSchedules();
+  // Upserting an existing schedule changes nothing; a lost one is back within this period.
+  const keeper = setInterval(() => {
+    upsertSchedules().catch((err: unknown) => deps.logger.warn({ err }, "schedules not re-asserted; will retry"));
+  }, options.scheduleCheckEveryMs ?? 10_000);
+  keeper.unref();
   deps.logger.info({ concurrency: options.concurrency ?? 16 }, "scheduler started");
   return {
     workers: [worker],
     close: async () => {
+      clearInterval(keeper);
       await closeGracefully(worker);
     },
   };
