@@ -21,7 +21,12 @@ describe("@ensemble/sdk against the cluster", () => {
   let threadId: string;
 
   beforeAll(async () => {
-    cluster = await Cluster.start({ workers: 1 });
+    // The templates name openai, anthropic and google: the worker serves them (keys for vendors
+    // this test never calls), so the cluster's provider catalog accepts flows built from them.
+    cluster = await Cluster.start({
+      workers: 1,
+      env: { OPENAI_API_KEY: "sk-test-unused", ANTHROPIC_API_KEY: "sk-ant-test-unused", GEMINI_API_KEY: "test-unused" },
+    });
     client = new EnsembleClient({ baseUrl: cluster.baseUrl, apiKey: DEV_KEY });
     threadId = (await client.createThread("sdk")).id;
   });
