@@ -26,6 +26,8 @@ describe("worker and scheduler health and metrics (HEALTH_PORT)", () => {
     worker = await startWith("worker", "health-worker");
     scheduler = await startWith("scheduler", "health-scheduler");
     await cluster.waitReady();
+    // A process serves HEALTH_PORT once its engine is up, which can be after the API is ready.
+    await Promise.all([waitReady(worker.url), waitReady(scheduler.url)]);
     api = new ApiClient(cluster.baseUrl);
   }, 120_000);
 
