@@ -70,9 +70,21 @@ function unrecoverable(message: string, cause?: unknown): UnrecoverableError {
  */
 function withoutSecrets(err: unknown): unknown {
   if (!(err instanceof Error)) return err;
-  err.message = redactSecrets(err.message);
-  if (err.stack) err.stack = redactSecrets(err.stack);
-  return err;
+  const message = redactSecrets(err.message);
+  const stack = err.stack === undefined ? undefined : redactSecrets(err.stack);
+  if (message === err.message && stack === err.stack) return err;
+  try {
+    err.message = message;
+    if (stack !== undefined) err.stack = stack;
+    return err;
+  } catch {
+    // Some drivers' errors have a read-only `stack` (postgres.js): hand BullMQ a copy instead.
+    const copy = new Error(message, { cause: err });
+    copy.name = err.name;
+    if (stack !== undefined) copy.stack = stack;
+    if ("code" in err) Object.assign(copy, { code: err.code });
+    return copy;
+  }
 }
 
 /**
