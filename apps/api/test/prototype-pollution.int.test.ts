@@ -1,7 +1,7 @@
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { randomUUID } from "node:crypto";
-import { createEngine, createLogger, type Engine } from "@ensemble/engine";
+import { createEngine, createLogger, type CatalogMembership, type Engine } from "@ensemble/engine";
 import { findFlow, insertApiKey, insertUser } from "@ensemble/db";
 import { createTestDatabase, type TestDatabase } from "@ensemble/db/testing";
 import { closeRedisConnection, createRedisConnection, type Redis } from "@ensemble/queue";
@@ -22,6 +22,7 @@ describe("prototype pollution through request bodies", () => {
   let server: Server;
   let baseUrl: string;
   let key: string;
+  let catalogMembership: CatalogMembership | undefined;
   const prefix = `test-pollution-${randomUUID().slice(0, 8)}`;
 
   beforeAll(async () => {
@@ -50,8 +51,13 @@ describe("prototype pollution through request bodies", () => {
     const generated = generateApiKey();
     await insertApiKey(engine.deps.db, { userId: "u1", keyHash: generated.hash, prefix: generated.prefix });
     key = generated.key;
+    // No step worker runs here: the sim provider is made known to the catalog so flows are accepted.
+    catalogMembership = await engine.deps.providerCatalog.join("pollution-test", [
+      { key: "sim", models: null, limits: {} },
+    ]);
   });
   afterAll(async () => {
+    await catalogMembership?.leave();
     await new Promise<void>((resolve) => server?.close(() => resolve()));
     const keys = await redis.keys(`${prefix}:*`);
     if (keys.length) await redis.del(...keys);
