@@ -49,10 +49,18 @@ ensure_node() {
 ensure_pnpm() {
   if [ "$(pnpm --version 2>/dev/null || true)" = "$PNPM_VERSION" ]; then return; fi
   command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js (it ships npm) first"
-  say "installing pnpm@$PNPM_VERSION with npm"
-  if [ -w "$(npm prefix -g)/lib/node_modules" ]; then npm i -g "pnpm@$PNPM_VERSION"
-  else as_root npm i -g "pnpm@$PNPM_VERSION"
-  fi
+  # npm's global prefix follows the running node: for the Node ensure_node brings that is its
+  # package folder, whose bin/ is not on PATH. Then pnpm goes where that node is linked.
+  local prefix
+  prefix=$(npm prefix -g)
+  case ":$PATH:" in *":$prefix/bin:"*) ;; *) prefix=$(dirname "${ENSEMBLE_NODE_BIN:-/usr/local/bin}") ;; esac
+  say "installing pnpm@$PNPM_VERSION with npm into $prefix"
+  local run=(); mkdir -p "$prefix/lib" 2>/dev/null && [ -w "$prefix/lib" ] && [ -w "$prefix/bin" ] || run=(as_root)
+  # pnpm links its native binary in an install script, which npm runs for global installs only when allowed.
+  "${run[@]}" npm i -g --prefix "$prefix" --allow-scripts=pnpm --no-audit --no-fund --loglevel=error "pnpm@$PNPM_VERSION"
+  hash -r
+  [ "$(pnpm --version 2>/dev/null || true)" = "$PNPM_VERSION" ] \
+    || die "pnpm $PNPM_VERSION is not on PATH after installing it into $prefix: add $prefix/bin to PATH"
 }
 
 # Newest PostgreSQL cluster version under /etc/postgresql (Debian layout), e.g. "15".
