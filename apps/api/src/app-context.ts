@@ -25,6 +25,8 @@ export interface AppContext {
    * and there is no rate limit or Idempotency-Key handling.
    */
   guards?: RequestGuards;
+  /** How long a process trusts an API key it looked up (KEY_CACHE_TTL_MS); 0: every request looks it up. */
+  keyCacheTtlMs?: number;
   /** The run viewer's built files (UI_DIR); default apps/ui/dist of this checkout. */
   uiDir?: string;
   /** SSE/WebSocket heartbeat and slow-client limits; defaults in events/event-stream-settings.ts. */

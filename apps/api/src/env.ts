@@ -1,5 +1,6 @@
 import { EngineEnvSchema, parseEnv } from "@ensemble/engine";
 import { z } from "zod";
+import { DEFAULT_KEY_CACHE_TTL_MS } from "./auth/api-key-lookup.js";
 import { DEFAULT_EVENT_STREAM_SETTINGS } from "./events/event-stream-settings.js";
 import { DEFAULT_REQUEST_LIMITS } from "./http/request-limits.js";
 
@@ -56,6 +57,8 @@ const ApiEnvSchema = EngineEnvSchema.extend({
   /** Requests per RATE_LIMIT_WINDOW_MS per API key (counted in Redis, across API processes); 0 turns it off. */
   RATE_LIMIT_REQUESTS: z.coerce.number().int().min(0).default(DEFAULT_REQUEST_LIMITS.rateLimitRequests),
   RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(100).default(DEFAULT_REQUEST_LIMITS.rateLimitWindowMs),
+  /** How long a process trusts an API key it looked up; a key revoked elsewhere stops working here within this. 0: no cache. */
+  KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(DEFAULT_KEY_CACHE_TTL_MS),
   /** How long the first answer to an Idempotency-Key is kept. */
   IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(1).default(DEFAULT_REQUEST_LIMITS.idempotencyTtlSeconds),
   /** Create the "dev" user and print an API key at start; default on unless NODE_ENV=production. */

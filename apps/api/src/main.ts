@@ -65,6 +65,7 @@ const app = createApp({
   uiDir: env.UI_DIR,
   adminSessions: requestGuards.adminSessions,
   trustProxy: env.TRUST_PROXY,
+  keyCacheTtlMs: env.KEY_CACHE_TTL_MS,
   readiness: readinessProbe(deps),
   events: {
     heartbeatMs: env.EVENTS_HEARTBEAT_MS,

@@ -43,8 +43,9 @@ describe("admin: list and revoke API keys", () => {
       prefix: second.body.prefix,
       createdAt: expect.any(String),
       revokedAt: null,
-      lastUsedAt: null,
+      lastUsedAt: expect.any(String),
     });
+    expect(listed.body.items[1]).toMatchObject({ lastUsedAt: null }); // the first key was never used
     const text = JSON.stringify(listed.body);
     expect(text).not.toContain(key);
     expect(text).not.toContain(second.body.key);
@@ -61,6 +62,34 @@ describe("admin: list and revoke API keys", () => {
     expect(again.body.revokedAt).toBe(revoked.body.revokedAt);
     const after = await admin("GET", `/v1/admin/users/${userId}/api-keys`);
     expect(after.body.items.find((k) => k.id === second.body.id)?.revokedAt).toBe(revoked.body.revokedAt);
+  });
+
+  it("a key revoked through another API process stops working here within KEY_CACHE_TTL_MS", async () => {
+    const other = await TestApi.start({ adminToken: ADMIN_TOKEN, runFlows: false, sameClusterAs: api });
+    const here = await TestApi.start({ runFlows: false, sameClusterAs: api, keyCacheTtlMs: 1_500 });
+    try {
+      const { userId } = await api.createUser();
+      const created = await admin("POST", `/v1/admin/users/${userId}/api-keys`);
+      expect((await here.request(created.body.key, "GET", "/v1/threads")).status).toBe(200);
+      const revoked = await fetch(`${other.baseUrl}/v1/admin/users/${userId}/api-keys/${created.body.id}`, {
+        method: "DELETE",
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      expect(revoked.status).toBe(200);
+      // Revoked at once where it was revoked; trusted here until this process's lookup expires.
+      expect((await other.request(created.body.key, "GET", "/v1/threads")).status).toBe(401);
+      const revokedAt = Date.now();
+      let status = 200;
+      while (status === 200 && Date.now() - revokedAt < 5_000) {
+        status = (await here.request(created.body.key, "GET", "/v1/threads")).status;
+        if (status === 200) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(status).toBe(401);
+      expect(Date.now() - revokedAt).toBeLessThan(1_500 + 500);
+    } finally {
+      await here.stop();
+      await other.stop();
+    }
   });
 
   it("is 404 for an unknown user or a key of another user, and 401 without the admin token", async () => {

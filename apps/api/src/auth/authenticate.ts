@@ -1,7 +1,7 @@
-import { findUserByKeyHash, type Database } from "@ensemble/db";
 import type { RequestHandler } from "express";
 import { ApiError } from "../http/api-error.js";
-import { bearerToken, hashApiKey, safeEqual } from "./api-keys.js";
+import type { ApiKeyLookup } from "./api-key-lookup.js";
+import { bearerToken, safeEqual } from "./api-keys.js";
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace -- Express's documented way to type request fields
@@ -15,29 +15,10 @@ declare global {
   }
 }
 
-/**
- * The user an `Authorization: Bearer <key>` header names, for the WebSocket upgrade
- * as well as for the /v1 middleware: one lookup, the same 401s.
- */
-export async function userForAuthorization(
-  db: Database,
-  header: string | undefined,
-): Promise<{ userId: string; apiKeyId: string }> {
-  const token = bearerToken(header);
-  if (!token) throw new ApiError("unauthorized", "send an API key: Authorization: Bearer <key>");
-  const found = await findUserByKeyHash(db, hashApiKey(token));
-  if (!found) throw new ApiError("unauthorized", "the API key is unknown or revoked");
-  return { userId: found.userId, apiKeyId: found.keyId };
-}
-
-/**
- * Every /v1 route: the key names the user. Lookup is by the key's SHA-256 (a unique
- * index), so the database never compares the secret itself; unknown and revoked keys
- * get the same 401.
- */
-export function authenticate(db: Database): RequestHandler {
+/** Every /v1 route: the key names the user (see ApiKeyLookup). */
+export function authenticate(keys: ApiKeyLookup): RequestHandler {
   return async (req, _res, next) => {
-    const { userId, apiKeyId } = await userForAuthorization(db, req.headers.authorization);
+    const { userId, apiKeyId } = await keys.ownerOf(req.headers.authorization);
     req.userId = userId;
     req.apiKeyId = apiKeyId;
     next();

@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import type { Express } from "express";
 import type { Logger } from "pino";
+import type { ApiKeyLookup } from "../auth/api-key-lookup.js";
 import type { AppContext } from "../app-context.js";
 import { FlowEventHub } from "./flow-event-hub.js";
 import { sseRoutes } from "./sse-route.js";
@@ -10,11 +11,11 @@ import { FlowWebSocketUpgrade, matchFlowWebSocketPath } from "./websocket-upgrad
 const mounted = new WeakMap<Express, { hub: FlowEventHub; upgrade: FlowWebSocketUpgrade; logger: Logger }>();
 
 /** Adds `GET /v1/flows/:flowId/events` (SSE) to the app; call after the /v1 API-key middleware. */
-export function mountFlowEvents(app: Express, ctx: AppContext): void {
+export function mountFlowEvents(app: Express, ctx: AppContext, keys: ApiKeyLookup): void {
   const hub = new FlowEventHub(ctx.deps, ctx.events, ctx.guards?.streamSlots ?? null);
   mounted.set(app, {
     hub,
-    upgrade: new FlowWebSocketUpgrade(hub, ctx.deps.db, ctx.deps.logger, ctx.guards?.rateLimiter ?? null),
+    upgrade: new FlowWebSocketUpgrade(hub, ctx.deps.db, keys, ctx.deps.logger, ctx.guards?.rateLimiter ?? null),
     logger: ctx.deps.logger,
   });
   app.use(sseRoutes(hub, ctx.deps));

@@ -12,7 +12,7 @@ import { toApiError } from "../http/error-handler.js";
 import { decodePathSegment } from "../http/percent-encoding.js";
 import type { FlowEventHub } from "./flow-event-hub.js";
 import { parseLastEventId } from "./last-event-id.js";
-import { userForAuthorization } from "../auth/authenticate.js";
+import type { ApiKeyLookup } from "../auth/api-key-lookup.js";
 import { loadReadableFlow } from "./readable-flow.js";
 import { createWebSocketSink } from "./websocket-sink.js";
 
@@ -47,6 +47,7 @@ export class FlowWebSocketUpgrade {
   constructor(
     private readonly hub: FlowEventHub,
     private readonly db: Database,
+    private readonly keys: ApiKeyLookup,
     private readonly logger: Logger,
     /** The per-key limit /v1 routes get from Express; the upgrade bypasses Express, so it applies it here. */
     private readonly rateLimiter: RateLimiter | null = null,
@@ -66,7 +67,7 @@ export class FlowWebSocketUpgrade {
     try {
       flowId = decodePathSegment(encodedFlowId);
       afterId = parseLastEventId(req.headers["last-event-id"], query.get("lastEventId") ?? undefined);
-      const { userId, apiKeyId } = await userForAuthorization(this.db, req.headers.authorization);
+      const { userId, apiKeyId } = await this.keys.ownerOf(req.headers.authorization);
       await this.countAgainstRateLimit(apiKeyId);
       await loadReadableFlow(this.db, flowId, userId);
       slot = await this.hub.reserveSlot(apiKeyId);

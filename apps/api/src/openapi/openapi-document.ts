@@ -202,7 +202,7 @@ const OPERATIONS: OperationSpec[] = [
     tag: "admin",
     summary: "Revoke an API key",
     description:
-      "From the next request on, the key is 401 `unauthorized` on every API process. Revoking a revoked key changes nothing (it keeps its first `revokedAt`).",
+      "From the next request on, the key is 401 `unauthorized` on the API process that answered, and within KEY_CACHE_TTL_MS (default 1 s) on every other. Revoking a revoked key changes nothing (it keeps its first `revokedAt`).",
     auth: "admin",
     pathParams: { userId: "the user", keyId: "the key's id (not the key)" },
     responses: { 200: { description: "the revoked key", schema: json("ApiKey") } },

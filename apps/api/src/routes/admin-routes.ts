@@ -1,13 +1,14 @@
 import { findUser, insertApiKey, insertUser, listApiKeys, revokeUserApiKey, type ApiKeySummary } from "@ensemble/db";
 import { Router } from "express";
 import { generateApiKey } from "../auth/api-keys.js";
+import type { ApiKeyLookup } from "../auth/api-key-lookup.js";
 import { requireAdmin } from "../auth/authenticate.js";
 import { ApiError } from "../http/api-error.js";
 import { parseRequest } from "../http/validate.js";
 import { CreateUserBody } from "../http/request-schemas.js";
 import type { AppContext } from "../app-context.js";
 
-export function adminRoutes(ctx: AppContext): Router {
+export function adminRoutes(ctx: AppContext, keys: ApiKeyLookup): Router {
   const router = Router();
   router.use("/v1/admin", requireAdmin(ctx.adminToken));
   router.post("/v1/admin/users", async (req, res) => {
@@ -28,10 +29,10 @@ export function adminRoutes(ctx: AppContext): Router {
     const keys = await listApiKeys(ctx.deps.db, req.params.userId);
     res.json({ items: keys.map(serializeApiKey) });
   });
-  // Revoked at once for every API process: each request looks its key up (revoked keys are 401).
   router.delete("/v1/admin/users/:userId/api-keys/:keyId", async (req, res) => {
     const revoked = await revokeUserApiKey(ctx.deps.db, req.params.userId, req.params.keyId);
     if (!revoked) throw new ApiError("not_found", "API key not found");
+    keys.forget(revoked.id);
     res.json(serializeApiKey(revoked));
   });
   return router;

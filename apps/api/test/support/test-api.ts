@@ -37,6 +37,8 @@ export interface TestApiOptions {
   sameClusterAs?: TestApi;
   /** Express's `trust proxy` (TRUST_PROXY). */
   trustProxy?: boolean | number | string;
+  /** KEY_CACHE_TTL_MS; default the API's. */
+  keyCacheTtlMs?: number;
 }
 
 /**
@@ -117,6 +119,7 @@ export class TestApi {
       ...(options.events ? { events: options.events } : {}),
       ...(guards ? { guards } : {}),
       ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
+      ...(options.keyCacheTtlMs !== undefined ? { keyCacheTtlMs: options.keyCacheTtlMs } : {}),
     });
     this.server = app.listen(0, "127.0.0.1");
     await new Promise<void>((resolve) => this.server.once("listening", resolve));

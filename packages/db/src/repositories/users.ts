@@ -39,6 +39,22 @@ export async function findUserByKeyHash(
   return row;
 }
 
+/**
+ * Records that a key was used: only when the stored time is older than `coarserThanMs`, so a
+ * busy key costs one write per that interval, not one per request.
+ */
+export async function touchApiKey(db: Executor, keyId: string, coarserThanMs: number): Promise<void> {
+  await db
+    .update(apiKeys)
+    .set({ lastUsedAt: sql`now()` })
+    .where(
+      and(
+        eq(apiKeys.id, keyId),
+        sql`(${apiKeys.lastUsedAt} is null or ${apiKeys.lastUsedAt} < now() - make_interval(secs => ${coarserThanMs / 1000}))`,
+      ),
+    );
+}
+
 export async function revokeApiKey(db: Executor, keyId: string): Promise<void> {
   await db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, keyId));
 }
