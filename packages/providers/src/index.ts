@@ -58,4 +58,5 @@ export {
   type OpenAICompatibleEndpoint,
 } from "./config/provider-env.js";
 export { providersFromEnv } from "./config/providers-from-env.js";
+export { BUILT_IN_VENDORS, type BuiltInVendor } from "./config/built-in-vendors.js";
 export { priceTableFromFile } from "./config/price-table-file.js";

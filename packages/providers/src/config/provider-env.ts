@@ -1,8 +1,13 @@
 import { formatIssuePath, PROVIDER_KEY_PATTERN } from "@ensemble/core";
 import { z } from "zod";
+import { SIM_PROVIDER_KEY } from "../sim/sim-model.js";
+import { BUILT_IN_VENDORS, type BuiltInVendorEntry } from "./built-in-vendors.js";
 
 /** Keys an OpenAI-compatible endpoint may not take: the built-in providers'. */
-export const RESERVED_PROVIDER_KEYS = ["openai", "anthropic", "google", "sim"] as const;
+export const RESERVED_PROVIDER_KEYS: readonly string[] = [
+  ...BUILT_IN_VENDORS.map((vendor) => vendor.key),
+  SIM_PROVIDER_KEY,
+];
 
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 const secret = z.string().min(1);
@@ -12,7 +17,7 @@ export const OpenAICompatibleEndpointSchema = z.strictObject({
   name: z
     .string()
     .regex(PROVIDER_KEY_PATTERN, "must be a provider key: lower-case letters, digits, - and _")
-    .refine((name) => !(RESERVED_PROVIDER_KEYS as readonly string[]).includes(name), "is a built-in provider's key"),
+    .refine((name) => !RESERVED_PROVIDER_KEYS.includes(name), "is a built-in provider's key"),
   /** The server's OpenAI API root, usually ending in /v1. */
   baseUrl: httpUrl,
   /** The environment variable holding the key; omit for a keyless server. */
@@ -51,21 +56,27 @@ export const OpenAICompatibleEndpointsSchema = z
   })
   .pipe(EndpointListSchema);
 
+type VendorVariables = {
+  [V in BuiltInVendorEntry as V["apiKeyVariable"]]: z.ZodOptional<typeof secret>;
+} & {
+  [V in BuiltInVendorEntry as V["baseUrlVariable"]]: z.ZodOptional<typeof httpUrl>;
+};
+
+const vendorVariables = Object.fromEntries(
+  BUILT_IN_VENDORS.flatMap((vendor) => [
+    [vendor.apiKeyVariable, secret.optional()],
+    [vendor.baseUrlVariable, httpUrl.optional()],
+  ]),
+) as VendorVariables;
+
 /**
- * The variables that configure the vendor adapters. A provider is configured when its key is
- * set; its base URL is optional (the vendor's own by default). Spread `.shape` into an app's env
- * schema so a bad value stops the process naming the variable.
+ * The variables that configure the vendor adapters: each built-in vendor's key and optional
+ * base URL (BUILT_IN_VENDORS), and OPENAI_COMPATIBLE_ENDPOINTS. A provider is configured when
+ * its key is set. Spread `.shape` into an app's env schema so a bad value stops the process
+ * naming the variable.
  */
 export const ProviderEnvSchema = z.object({
-  OPENAI_API_KEY: secret.optional(),
-  /** Include the /v1. */
-  OPENAI_BASE_URL: httpUrl.optional(),
-  ANTHROPIC_API_KEY: secret.optional(),
-  /** Without /v1. */
-  ANTHROPIC_BASE_URL: httpUrl.optional(),
-  GEMINI_API_KEY: secret.optional(),
-  /** Without a version: the SDK adds /v1. */
-  GEMINI_BASE_URL: httpUrl.optional(),
+  ...vendorVariables,
   OPENAI_COMPATIBLE_ENDPOINTS: OpenAICompatibleEndpointsSchema.optional(),
 });
 export type ProviderEnv = z.infer<typeof ProviderEnvSchema>;
@@ -88,14 +99,12 @@ export function parseProviderEnv(source: Readonly<Record<string, string | undefi
     throw new ProviderConfigError(`invalid provider configuration: ${problems}`);
   }
   const env = parsed.data;
-  for (const [url, key] of [
-    ["OPENAI_BASE_URL", "OPENAI_API_KEY"],
-    ["ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY"],
-    ["GEMINI_BASE_URL", "GEMINI_API_KEY"],
-  ] as const) {
+  for (const { apiKeyVariable, baseUrlVariable } of BUILT_IN_VENDORS) {
     // A base URL alone would silently configure nothing: say so.
-    if (env[url] && !env[key])
-      throw new ProviderConfigError(`invalid provider configuration: ${url} is set but ${key} is not`);
+    if (env[baseUrlVariable] && !env[apiKeyVariable])
+      throw new ProviderConfigError(
+        `invalid provider configuration: ${baseUrlVariable} is set but ${apiKeyVariable} is not`,
+      );
   }
   return env;
 }

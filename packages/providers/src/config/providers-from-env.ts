@@ -1,40 +1,22 @@
-import { createAnthropicAdapter } from "../anthropic/anthropic-adapter.js";
-import { createGoogleAdapter } from "../google/google-adapter.js";
-import { createOpenAIAdapter } from "../openai/openai-adapter.js";
 import { createOpenAICompatibleAdapter } from "../openai-compatible/openai-compatible-adapter.js";
 import type { ProviderAdapter } from "../provider-adapter.js";
+import { BUILT_IN_VENDORS } from "./built-in-vendors.js";
 import { parseProviderEnv, ProviderConfigError } from "./provider-env.js";
 
 /**
- * The vendor adapters an environment configures: `openai`, `anthropic`, `google` for each key
- * that is set (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, with optional *_BASE_URL), and
+ * The vendor adapters an environment configures: a built-in vendor's (BUILT_IN_VENDORS) for
+ * each vendor whose key variable is set, with its optional base URL variable, and
  * one adapter per OPENAI_COMPATIBLE_ENDPOINTS entry, its key read from the variable it names.
  * Throws ProviderConfigError naming the variable (never its value) for a bad configuration.
  */
 export function providersFromEnv(source: Readonly<Record<string, string | undefined>>): ProviderAdapter[] {
   const env = parseProviderEnv(source);
   const adapters: ProviderAdapter[] = [];
-  if (env.OPENAI_API_KEY)
-    adapters.push(
-      createOpenAIAdapter({
-        apiKey: env.OPENAI_API_KEY,
-        ...(env.OPENAI_BASE_URL ? { baseUrl: env.OPENAI_BASE_URL } : {}),
-      }),
-    );
-  if (env.ANTHROPIC_API_KEY)
-    adapters.push(
-      createAnthropicAdapter({
-        apiKey: env.ANTHROPIC_API_KEY,
-        ...(env.ANTHROPIC_BASE_URL ? { baseUrl: env.ANTHROPIC_BASE_URL } : {}),
-      }),
-    );
-  if (env.GEMINI_API_KEY)
-    adapters.push(
-      createGoogleAdapter({
-        apiKey: env.GEMINI_API_KEY,
-        ...(env.GEMINI_BASE_URL ? { baseUrl: env.GEMINI_BASE_URL } : {}),
-      }),
-    );
+  for (const vendor of BUILT_IN_VENDORS) {
+    const apiKey = env[vendor.apiKeyVariable];
+    const baseUrl = env[vendor.baseUrlVariable];
+    if (apiKey) adapters.push(vendor.create({ apiKey, ...(baseUrl ? { baseUrl } : {}) }));
+  }
   (env.OPENAI_COMPATIBLE_ENDPOINTS ?? []).forEach((endpoint, index) => {
     const apiKey = endpoint.apiKeyEnv ? source[endpoint.apiKeyEnv] : undefined;
     if (endpoint.apiKeyEnv && !apiKey) {
