@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import { DEFAULT_QUEUE_PREFIX } from "./queue-names.js";
-import { toRedisUnavailable, whenFailFastReady } from "./redis-availability.js";
+import { callRedis } from "./redis-availability.js";
 import { defineRedisScript, type RedisScript } from "./redis-script.js";
 
 export interface ArchiveScheduleOptions {
@@ -63,13 +63,8 @@ export class ArchiveSchedule {
     );
   }
 
-  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    await whenFailFastReady(this.connection, this.readyTimeoutMs, operation);
-    try {
-      return await fn();
-    } catch (err) {
-      throw toRedisUnavailable(err, operation);
-    }
+  private call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return callRedis(this.connection, this.readyTimeoutMs, operation, fn);
   }
 }
 

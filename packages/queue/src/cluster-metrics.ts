@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import { DEFAULT_QUEUE_PREFIX } from "./queue-names.js";
 import { defineRedisScript, type RedisScript } from "./redis-script.js";
-import { toRedisUnavailable, whenFailFastReady } from "./redis-availability.js";
+import { callRedis } from "./redis-availability.js";
 
 /** One committed step attempt, as a worker saw it. */
 export interface StepSample {
@@ -112,38 +112,28 @@ export class ClusterMetrics {
     if (sample.status === "failed") increments.push([["errors", provider, clamp(sample.errorCode ?? "unknown")], 1]);
     // Integer counters use HINCRBY; seconds and dollars HINCRBYFLOAT.
     const isFloat = (kind: Field[0]): boolean => kind === "latency_sum" || kind === "cost";
-    await whenFailFastReady(this.connection, this.readyTimeoutMs, "recordStep");
-    try {
-      // One script call per attempt: atomic for a scrape, and one command instead of five or more.
-      await this.recordScript(
+    // One script call per attempt: atomic for a scrape, and one command instead of five or more.
+    await this.call("recordStep", () =>
+      this.recordScript(
         this.key,
         ...increments.flatMap(([parts, by]) => [field(parts), by, isFloat(parts[0]) ? "f" : "i"]),
-      );
-    } catch (err) {
-      throw toRedisUnavailable(err, "recordStep");
-    }
+      ),
+    );
   }
 
   /** Counts a flow whose events the database refused to archive. */
   async recordArchiveFailure(): Promise<void> {
-    await whenFailFastReady(this.connection, this.readyTimeoutMs, "recordArchiveFailure");
-    try {
-      await this.connection.hincrby(this.key, field(["archive_failures"]), 1);
-    } catch (err) {
-      throw toRedisUnavailable(err, "recordArchiveFailure");
-    }
+    await this.call("recordArchiveFailure", () => this.connection.hincrby(this.key, field(["archive_failures"]), 1));
   }
 
   /** Everything recorded so far, shaped for rendering. One HGETALL. */
   async snapshot(): Promise<StepMetricsSnapshot> {
-    await whenFailFastReady(this.connection, this.readyTimeoutMs, "metrics snapshot");
-    let raw: Record<string, string>;
-    try {
-      raw = await this.connection.hgetall(this.key);
-    } catch (err) {
-      throw toRedisUnavailable(err, "metrics snapshot");
-    }
+    const raw = await this.call("metrics snapshot", () => this.connection.hgetall(this.key));
     return parseSnapshot(raw);
+  }
+
+  private call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return callRedis(this.connection, this.readyTimeoutMs, operation, fn);
   }
 }
 

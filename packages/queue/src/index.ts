@@ -7,7 +7,13 @@ export {
   type CreateRedisConnectionOptions,
   type RedisConnectionRole,
 } from "./connection.js";
-export { isRedisUnavailable, toRedisUnavailable, waitForRedisReady, whenFailFastReady } from "./redis-availability.js";
+export {
+  callRedis,
+  isRedisUnavailable,
+  toRedisUnavailable,
+  waitForRedisReady,
+  whenFailFastReady,
+} from "./redis-availability.js";
 export { RedisUnavailableError } from "./errors/redis-unavailable-error.js";
 export { isRedisMemoryFull, readRedisMemory, REDIS_MEMORY_FULL_RATIO, type RedisMemory } from "./redis-memory.js";
 export { NonRetryableJobError } from "./errors/non-retryable-job-error.js";

@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import type { JobName, JobPayload } from "./job-catalog.js";
 import { prepareJob, type AddJobOptions, type PreparedJob, type RetryPolicyOverrides } from "./job-options.js";
 import { DEFAULT_QUEUE_PREFIX, QUEUE_NAMES, stepQueueName } from "./queue-names.js";
-import { toRedisUnavailable, whenFailFastReady } from "./redis-availability.js";
+import { callRedis } from "./redis-availability.js";
 import { readRedisMemory, type RedisMemory } from "./redis-memory.js";
 
 export interface JobProducerOptions {
@@ -81,14 +81,8 @@ export class JobProducer {
   /** Validates the payload and adds the job with catalog defaults and a deterministic id. */
   async add<N extends JobName>(name: N, payload: JobPayload<N>, options: AddJobOptions = {}): Promise<EnqueuedJob> {
     const job = prepareJob(name, payload, options, this.retryOverrides);
-    const operation = `add ${name}`;
-    await whenFailFastReady(this.connection, this.readyTimeoutMs, operation);
-    try {
-      const added = await this.queue(job.queue).add(job.name, job.data, job.opts);
-      return { id: added.id ?? job.opts.jobId, name: job.name, queue: job.queue };
-    } catch (err) {
-      throw toRedisUnavailable(err, operation);
-    }
+    const added = await this.redis(`add ${name}`, () => this.queue(job.queue).add(job.name, job.data, job.opts));
+    return { id: added.id ?? job.opts.jobId, name: job.name, queue: job.queue };
   }
 
   /**
@@ -104,8 +98,7 @@ export class JobProducer {
       group.push(job);
       byQueue.set(job.queue, group);
     }
-    await whenFailFastReady(this.connection, this.readyTimeoutMs, "addBulk");
-    try {
+    await this.redis("addBulk", async () => {
       if (this.connection.options.enableAutoPipelining) {
         // One add each: they join the connection's auto-pipeline, behind whatever was issued
         // before them (e.g. the events of the commit that caused them). A queue's own
@@ -118,9 +111,7 @@ export class JobProducer {
           ),
         );
       }
-    } catch (err) {
-      throw toRedisUnavailable(err, "addBulk");
-    }
+    });
     return prepared.map((job) => ({ id: job.opts.jobId, name: job.name, queue: job.queue }));
   }
 
@@ -135,27 +126,18 @@ export class JobProducer {
   ): Promise<void> {
     const { opts, data, queue } = prepareJob(name, payload, {}, this.retryOverrides);
     const { jobId: _ignored, ...templateOpts } = opts;
-    const operation = `upsertSchedule ${name}`;
-    await whenFailFastReady(this.connection, this.readyTimeoutMs, operation);
-    try {
-      await this.queue(queue).upsertJobScheduler(
+    await this.redis(`upsertSchedule ${name}`, () =>
+      this.queue(queue).upsertJobScheduler(
         options.schedulerId ?? name,
         { every: options.everyMs },
         { name, data, opts: templateOpts },
-      );
-    } catch (err) {
-      throw toRedisUnavailable(err, operation);
-    }
+      ),
+    );
   }
 
   /** Removes a schedule made by `upsertSchedule`; true if it existed. */
   async removeSchedule(queue: string, schedulerId: string): Promise<boolean> {
-    await whenFailFastReady(this.connection, this.readyTimeoutMs, "removeSchedule");
-    try {
-      return await this.queue(queue).removeJobScheduler(schedulerId);
-    } catch (err) {
-      throw toRedisUnavailable(err, "removeSchedule");
-    }
+    return this.redis("removeSchedule", () => this.queue(queue).removeJobScheduler(schedulerId));
   }
 
   /**
@@ -168,18 +150,12 @@ export class JobProducer {
 
   /** Redis' memory use, limit and eviction policy (INFO memory). */
   async memory(): Promise<RedisMemory> {
-    await whenFailFastReady(this.connection, this.readyTimeoutMs, "memory");
-    try {
-      return await readRedisMemory(this.connection);
-    } catch (err) {
-      throw toRedisUnavailable(err, "memory");
-    }
+    return this.redis("memory", () => readRedisMemory(this.connection));
   }
 
   /** Job counts per queue and state: the catalog's queues and the step queue of each of `providers`. */
   async queueDepths(providers: readonly string[] = []): Promise<Record<string, QueueDepth>> {
-    await whenFailFastReady(this.connection, this.readyTimeoutMs, "queueDepths");
-    try {
+    return this.redis("queueDepths", async () => {
       const entries = await Promise.all(
         queueNames(providers).map(async (name) => {
           const counts = await this.queue(name).getJobCounts("wait", "prioritized", "active", "delayed", "failed");
@@ -194,9 +170,12 @@ export class JobProducer {
         }),
       );
       return Object.fromEntries(entries);
-    } catch (err) {
-      throw toRedisUnavailable(err, "queueDepths");
-    }
+    });
+  }
+
+  /** One Redis operation, waiting out a reconnect briefly; unreachable Redis is RedisUnavailableError. */
+  private redis<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    return callRedis(this.connection, this.readyTimeoutMs, operation, call);
   }
 
   /** Closes the queues; the connection stays open (it belongs to the caller). */

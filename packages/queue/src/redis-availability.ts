@@ -104,3 +104,22 @@ export async function whenFailFastReady(redis: Redis, timeoutMs: number, operati
   if (redis.status === "ready" || redis.options.enableOfflineQueue !== false) return;
   await waitForRedisReady(redis, timeoutMs, operation);
 }
+
+/**
+ * Runs one Redis operation on a fail-fast connection: waits for readiness as
+ * `whenFailFastReady` does, and reports an unreachable or full Redis as
+ * `RedisUnavailableError` naming `operation`; other errors pass through unchanged.
+ */
+export async function callRedis<T>(
+  redis: Redis,
+  timeoutMs: number,
+  operation: string,
+  call: () => Promise<T>,
+): Promise<T> {
+  await whenFailFastReady(redis, timeoutMs, operation);
+  try {
+    return await call();
+  } catch (err) {
+    throw toRedisUnavailable(err, operation);
+  }
+}
