@@ -152,7 +152,7 @@ describe("infra/k8s/base", () => {
     }
   });
 
-  it("scales each pool with KEDA on its own queue's waiting steps, from zero", () => {
+  it("scales each pool with KEDA on its own queue's waiting and running steps, from zero", () => {
     const scaled = byKind(base.manifests, "ScaledObject");
     expect(scaled.map((s) => s.spec.scaleTargetRef.name).sort()).toEqual(workers.map((w) => w.metadata.name).sort());
     for (const object of scaled) {
@@ -160,13 +160,24 @@ describe("infra/k8s/base", () => {
       const [container] = containersOf(worker);
       expect(worker.spec.replicas).toBeUndefined();
       expect(object.spec.minReplicaCount).toBe(0);
-      const [trigger] = object.spec.triggers;
-      expect(trigger.type).toBe("redis");
-      // BullMQ keeps a queue's waiting jobs in the list <prefix>:<queue>:wait.
+      // BullMQ keeps a queue's waiting jobs in the list <prefix>:<queue>:wait, its running ones in :active.
       const provider = envValue(container!, "WORKER_PROVIDERS");
-      expect(trigger.metadata.listName).toBe(`${config.QUEUE_PREFIX}:steps-${provider}:wait`);
-      expect(config[trigger.metadata.addressFromEnv ?? "addressFromEnv"]).toBeDefined();
-      expect(trigger.metadata.listLength).toBe(envValue(container!, "WORKER_CONCURRENCY"));
+      const lists = Object.fromEntries(
+        object.spec.triggers.map((trigger) => {
+          expect(trigger.type).toBe("redis");
+          expect(config[trigger.metadata.addressFromEnv ?? "addressFromEnv"]).toBeDefined();
+          return [trigger.name, trigger.metadata.listName];
+        }),
+      );
+      expect(lists).toEqual({
+        waiting: `${config.QUEUE_PREFIX}:steps-${provider}:wait`,
+        active: `${config.QUEUE_PREFIX}:steps-${provider}:active`,
+      });
+      // One replica per WORKER_CONCURRENCY steps waiting or running: a pool busy with slow calls is not scaled in.
+      const modifiers = object.spec.advanced?.scalingModifiers;
+      expect(modifiers?.formula?.replace(/\s+/g, "")).toBe("waiting+active");
+      expect(modifiers?.target).toBe(envValue(container!, "WORKER_CONCURRENCY"));
+      expect(modifiers?.metricType).toBe("AverageValue");
     }
   });
 
