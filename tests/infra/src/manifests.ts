@@ -82,7 +82,8 @@ interface ByKind {
     spec: {
       scaleTargetRef: { name: string };
       minReplicaCount?: number;
-      triggers: [{ type: string; metadata: Record<string, string> }];
+      triggers: { type: string; name?: string; metadata: Record<string, string> }[];
+      advanced?: { scalingModifiers?: { formula?: string; target?: string; metricType?: string } };
     };
   };
   ServiceMonitor: Meta & { spec: { selector: { matchLabels: Labels }; endpoints: { port: string }[] } };
