@@ -12,6 +12,7 @@ import type {
 import type { Logger } from "pino";
 import type { ProviderCatalog } from "./catalog/provider-catalog.js";
 import type { EngineObserver } from "./observability/engine-observer.js";
+import type { CommittedDeliveries } from "./run/committed-deliveries.js";
 import { CompiledFlowCache } from "./run/flow-cache.js";
 
 /** Tunables of the run engine; defaults suit real LLM calls (seconds to minutes). */
@@ -54,6 +55,8 @@ export interface EngineDeps {
   /** Ended flows whose events are due to be archived to Postgres. */
   archives: ArchiveSchedule;
   cancelSignals: CancelSignals;
+  /** Events and archive entries owed by committed transactions, kept through a Redis blip. */
+  deliveries: CommittedDeliveries;
   providers: ProviderRegistry;
   /** Cluster-wide provider limits; null when none are configured. */
   rateLimiter: ProviderRateLimiter | null;

@@ -1,7 +1,7 @@
 import { listLedger, listRunSteps } from "@ensemble/db";
 import { ApiClient, simStep } from "./api-client.js";
 import { Cluster, DEV_KEY } from "./cluster-harness.js";
-import { expectAllAlive, LOAD_STEPS, startLoad, waitAllCompleted } from "./fault-load.js";
+import { expectAllAlive, expectExactlyOnce, LOAD_STEPS, startLoad, waitAllCompleted } from "./fault-load.js";
 import { PrivateRedis, waitFor } from "./private-stores.js";
 
 /** Redis wiped and filled under load, on a Redis of this test's own. */
@@ -75,5 +75,57 @@ describe("Redis faults under load", () => {
     // Archived flows' streams are kept ARCHIVED_EVENTS_TTL_MS, not 7 days.
     const key = `${cluster.prefix}:flow:{${flowIds[0]}}:events`;
     await waitFor(() => Number(redis.cli("TTL", key)) <= 5 || redis.cli("EXISTS", key) === "0", 15_000, "stream kept");
+  });
+});
+
+/**
+ * Redis gone for longer than a BullMQ job lock (STEP_LEASE_MS) while provider calls run: the
+ * locks lapse and BullMQ hands the jobs out again, but a step's lease lives in Postgres and is
+ * renewed there, so no step is called twice. On a Redis of this test's own with an AOF, so the
+ * data survives as it does in production.
+ */
+describe("Redis blips during provider calls", () => {
+  let redis: PrivateRedis;
+  let cluster: Cluster;
+  let api: ApiClient;
+  let threadId: string;
+
+  beforeAll(async () => {
+    redis = await PrivateRedis.start({ appendOnly: true });
+    cluster = await Cluster.start({
+      workers: 2,
+      redisUrl: redis.url,
+      env: { STEP_LEASE_MS: "3000", SWEEP_EVERY_MS: "1000" },
+    });
+    api = new ApiClient(cluster.baseUrl);
+    threadId = await api.createThread();
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+    await redis?.stop();
+  });
+
+  it("unresponsive (CLIENT PAUSE) past the job locks: every flow completes, no step is taken over or called twice", async () => {
+    const flowIds = await startLoad(api, threadId, 12, 1_500);
+    await new Promise((r) => setTimeout(r, 700));
+    expect(redis.cli("CLIENT", "PAUSE", "5000", "ALL")).toBe("OK");
+
+    const recoveryMs = await waitAllCompleted(api, flowIds, 90_000);
+    expectAllAlive(cluster);
+    await expectExactlyOnce(cluster, api, threadId, flowIds, { noTakeover: true });
+    console.log(`redis paused 5 s under 12 flows: all completed ${recoveryMs} ms after`);
+  });
+
+  it("down for 5 s (connections refused) past the job locks: every flow completes, no step is taken over or called twice", async () => {
+    const flowIds = await startLoad(api, threadId, 12, 1_500);
+    await new Promise((r) => setTimeout(r, 700));
+    await redis.down();
+    await new Promise((r) => setTimeout(r, 5_000));
+    await redis.up();
+
+    const recoveryMs = await waitAllCompleted(api, flowIds, 90_000);
+    expectAllAlive(cluster);
+    await expectExactlyOnce(cluster, api, threadId, flowIds, { noTakeover: true });
+    console.log(`redis down 5 s under 12 flows: all completed ${recoveryMs} ms after`);
   });
 });

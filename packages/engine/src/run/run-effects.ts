@@ -2,6 +2,7 @@ import type { FlowEventInput } from "@ensemble/core";
 import type { BulkJob, CancelReason, JobName, JobPayload } from "@ensemble/queue";
 import { recordRunSpan, type RunSpan, type RunTrace } from "@ensemble/telemetry";
 import type { EngineDeps } from "../engine-deps.js";
+import type { Delivery } from "./committed-deliveries.js";
 
 /**
  * What a committed transaction must cause outside Postgres: jobs to enqueue, events
@@ -33,8 +34,18 @@ export function emptyEffects(): RunEffects {
 }
 
 export async function performEffects(deps: EngineDeps, effects: RunEffects): Promise<void> {
-  // Events first, in order: one connection keeps them in sequence (their ids are assigned by Redis).
-  const published = effects.events.map((e) => deps.bus.publish(e.flowId, e.type, { stepId: e.stepId, data: e.data }));
+  // Events first, in order, then the archive entries that must follow them: kept and retried
+  // through a Redis blip (CommittedDeliveries), so a committed step's event is not lost.
+  const deliveries: Delivery[] = effects.events.map((e) => ({
+    what: `${e.type} of ${e.flowId}`,
+    send: () => deps.bus.publish(e.flowId, e.type, { stepId: e.stepId, data: e.data }),
+  }));
+  if (effects.archiveFlows.length > 0)
+    deliveries.push({
+      what: `archive of ${effects.archiveFlows.length} flows`,
+      send: () => deps.archives.add(effects.archiveFlows, Date.now() + ARCHIVE_AFTER_MS),
+    });
+  const delivered = deps.deliveries.deliver(deliveries);
   const aborts = effects.abortFlows.map((a) => deps.cancelSignals.publish(a.flowId, a.reason));
   const jobs =
     effects.jobs.length > 0
@@ -49,15 +60,10 @@ export async function performEffects(deps: EngineDeps, effects: RunEffects): Pro
           ),
         )
       : Promise.resolve();
-  const archives =
-    effects.archiveFlows.length > 0
-      ? deps.archives.add(effects.archiveFlows, Date.now() + ARCHIVE_AFTER_MS)
-      : Promise.resolve();
   for (const ended of effects.endedRuns) recordRunSpan(ended.trace, ended);
-  const results = await Promise.allSettled([...published, ...aborts, jobs, archives]);
+  const results = await Promise.allSettled([delivered, ...aborts, jobs]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-  // A lost event is only a gap in the live view; a lost job is repaired by the sweeper; a lost
-  // archive entry leaves the events in Redis only (for their retention). Log, then surface.
+  // A lost job is repaired by the sweeper; a lost abort leaves a call to its lease's end. Log, then surface.
   if (failed) {
     deps.logger.warn(
       { err: failed.reason },

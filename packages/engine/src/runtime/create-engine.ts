@@ -20,7 +20,11 @@ import type { Logger } from "pino";
 import { ProviderCatalog } from "../catalog/provider-catalog.js";
 import type { EngineObserver } from "../observability/engine-observer.js";
 import { DEFAULT_ENGINE_SETTINGS, type EngineDeps, type EngineSettings } from "../engine-deps.js";
+import { CommittedDeliveries } from "../run/committed-deliveries.js";
 import { CompiledFlowCache } from "../run/flow-cache.js";
+
+/** How long closing the engine waits for events a Redis blip held back. */
+const DELIVERY_FLUSH_MS = 2_000;
 
 export interface EngineConfig {
   redisUrl: string;
@@ -108,6 +112,8 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     prefix: config.queuePrefix,
   });
 
+  const deliveries = new CommittedDeliveries({ logger: config.logger });
+
   const providers = config.providers ?? new ProviderRegistry();
   // An adapter the caller registered under the same key wins over the environment's.
   for (const adapter of providersFromEnv(config.providerEnv ?? {}))
@@ -134,6 +140,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     bus,
     archives: new ArchiveSchedule({ connection: producerConnection, prefix: config.queuePrefix }),
     cancelSignals,
+    deliveries,
     providers,
     rateLimiter,
     hooks: config.hooks ?? new HookRegistry(),
@@ -152,6 +159,8 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     config,
     workerConnection: (name) => connect("worker", name),
     close: async () => {
+      // Events a Redis blip held back still have a moment to go out.
+      await deliveries.flush(DELIVERY_FLUSH_MS);
       await Promise.allSettled([producer.close(), bus.close(), cancelSignals.close()]);
       // closeRedisConnection, not quit(): QUIT is refused while a connection is down, and it would then reconnect forever.
       await Promise.allSettled(opened.map(closeRedisConnection));
