@@ -22,7 +22,6 @@ surviveDatabaseDisconnects(logger);
 const engine = await createEngine({
   ...engineConfigFromEnv(env),
   logger,
-  migrate: true,
   serviceName: env.ROLES === "all" ? "ensemble" : "ensemble-api",
 });
 const { deps } = engine;

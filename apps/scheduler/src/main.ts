@@ -25,7 +25,6 @@ const metrics = new ProcessMetrics({ role: "scheduler" });
 const engine = await createEngine({
   ...engineConfigFromEnv(env),
   logger,
-  migrate: true,
   observer: metrics,
   serviceName: "ensemble-scheduler",
 });

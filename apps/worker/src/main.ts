@@ -25,7 +25,6 @@ const metrics = new ProcessMetrics({ role: "worker" });
 const engine = await createEngine({
   ...engineConfigFromEnv(env),
   logger,
-  migrate: true,
   observer: metrics,
   serviceName: "ensemble-worker",
 });

@@ -1,9 +1,11 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { storableText } from "@ensemble/core";
-import type { ExtractTablesWithRelations } from "drizzle-orm";
+import { sql, type ExtractTablesWithRelations } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
 import type { Sql } from "postgres";
+import { executeRows } from "./repositories/json-rows.js";
 import * as schema from "./schema/index.js";
 
 export type Schema = typeof schema;
@@ -234,6 +236,30 @@ function withStorableParams<C extends { query: (text: string, params?: unknown[]
   client.query = (text: string, params?: unknown[], options?: never) =>
     query(text, params && storableParams(params), options);
   return client;
+}
+
+/**
+ * The migrations of this build that `handle`'s database has not applied yet (their tags, in
+ * order). Drizzle records each applied migration with its journal time, and applies those
+ * newer than the last it recorded; so does this count.
+ */
+export async function unappliedMigrations(handle: DatabaseHandle): Promise<string[]> {
+  const journal = JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, "meta", "_journal.json"), "utf8")) as {
+    entries: { tag: string; when: number }[];
+  };
+  const [table] = await executeRows<{ present: boolean }>(
+    handle.db,
+    sql`select to_regclass('drizzle.__drizzle_migrations') is not null as present`,
+  );
+  let last = -1;
+  if (table?.present) {
+    const [row] = await executeRows<{ last: string | number | null }>(
+      handle.db,
+      sql`select max(created_at) as last from drizzle.__drizzle_migrations`,
+    );
+    last = row?.last === null || row?.last === undefined ? -1 : Number(row.last);
+  }
+  return journal.entries.filter((entry) => entry.when > last).map((entry) => entry.tag);
 }
 
 /** Applies pending migrations (idempotent; safe to run at every start). */

@@ -1,5 +1,5 @@
 // @ensemble/db — Drizzle schema, migrations and repositories; postgres.js for a server, PGlite embedded.
-export { openDatabase, migrateDatabase, MIGRATIONS_FOLDER } from "./client.js";
+export { openDatabase, migrateDatabase, unappliedMigrations, MIGRATIONS_FOLDER } from "./client.js";
 export { isDatabaseUnavailable } from "./database-availability.js";
 export type {
   Database,

@@ -20,6 +20,8 @@ export async function createTestDatabase(
     maxConnections?: number;
     /** Another server than `TEST_DATABASE_URL` (a fault test's own): a URL to one of its databases. */
     serverUrl?: string;
+    /** Apply the migrations (default); false leaves the database empty. */
+    migrate?: boolean;
   } = {},
 ): Promise<TestDatabase> {
   const serverUrl = options.serverUrl ?? TEST_DATABASE_URL;
@@ -29,7 +31,7 @@ export async function createTestDatabase(
   await admin.end();
   const url = serverUrl.replace(/\/[^/?]+(\?.*)?$/, `/${name}$1`);
   const handle = await openDatabase({ url, maxConnections: options.maxConnections ?? 5 });
-  await migrateDatabase(handle);
+  if (options.migrate ?? true) await migrateDatabase(handle);
   return {
     url,
     handle,

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { DEFAULT_PRICE_TABLE, HookRegistry, type PriceTable } from "@ensemble/core";
-import { migrateDatabase, openDatabase, type DatabaseHandle } from "@ensemble/db";
+import { migrateDatabase, openDatabase, unappliedMigrations, type DatabaseHandle } from "@ensemble/db";
 import { createSimProvider, ProviderRegistry, providersFromEnv } from "@ensemble/providers";
 import { startTracing } from "@ensemble/telemetry";
 import {
@@ -23,6 +23,10 @@ import { DEFAULT_ENGINE_SETTINGS, type EngineDeps, type EngineSettings } from ".
 import { CommittedDeliveries } from "../run/committed-deliveries.js";
 import { CompiledFlowCache } from "../run/flow-cache.js";
 
+/** With `migrate: false`, how long a process waits at start for the migrations it needs. */
+const SCHEMA_WAIT_MS = 5 * 60_000;
+const SCHEMA_POLL_MS = 2_000;
+
 /** How long closing the engine waits for events a Redis blip held back. */
 const DELIVERY_FLUSH_MS = 2_000;
 
@@ -33,7 +37,11 @@ export interface EngineConfig {
   pgliteDir?: string;
   queuePrefix: string;
   logger: Logger;
-  /** Apply migrations at start (safe with several processes: they take turns). */
+  /**
+   * At start: `true` applies pending migrations (safe with several processes: they take turns
+   * under an advisory lock); `false` applies none and waits until something else (the migrate
+   * Job, `pnpm db:migrate`) has, for at most SCHEMA_WAIT_MS; unset does neither.
+   */
   migrate?: boolean;
   /** Connections per process in the database pool. */
   databasePoolSize?: number;
@@ -75,6 +83,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     applicationName: `ensemble:${workerId}`,
   });
   if (config.migrate) await migrateDatabase(database);
+  else if (config.migrate === false) await waitForMigrations(database, config.logger);
   // Step leases on their own small pool that commits asynchronously (see OpenDatabaseOptions.asyncCommit).
   const leaseDatabase: DatabaseHandle = config.databaseUrl
     ? await openDatabase({
@@ -169,6 +178,21 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
       await tracing.shutdown();
     },
   };
+}
+
+/** Waits until every migration of this build is applied by someone else; throws after SCHEMA_WAIT_MS. */
+async function waitForMigrations(database: DatabaseHandle, logger: Logger): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    const missing = await unappliedMigrations(database);
+    if (missing.length === 0) return;
+    if (Date.now() - started > SCHEMA_WAIT_MS)
+      throw new Error(
+        `the database lacks migrations ${missing.join(", ")} and MIGRATE_ON_START=false: run the migrate job (node dist/migrate.mjs, or pnpm db:migrate)`,
+      );
+    logger.warn({ missing }, "waiting for the database migrations (MIGRATE_ON_START=false)");
+    await new Promise((resolve) => setTimeout(resolve, SCHEMA_POLL_MS));
+  }
 }
 
 /**

@@ -16,6 +16,15 @@ export const EngineEnvSchema = z.object({
   /** Redis key prefix; a `{hash tag}` keeps a queue's keys in one Redis Cluster slot. */
   QUEUE_PREFIX: z.string().min(1).default("ensemble"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /**
+   * Apply the database migrations at start (default). `false`: apply none and wait for them
+   * (the migrate Job does it), e.g. behind a transaction-mode pooler, where the migration's
+   * session advisory lock does not hold.
+   */
+  MIGRATE_ON_START: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((value) => value === "true"),
   /** How soon (ms) another worker takes over the step of a worker that died. */
   STEP_LEASE_MS: z.coerce.number().int().min(500).default(30_000),
   /**
@@ -76,6 +85,7 @@ export function engineConfigFromEnv(
   source: Readonly<Record<string, string | undefined>> = process.env,
 ): {
   redisUrl: string;
+  migrate: boolean;
   databaseUrl?: string;
   pgliteDir?: string;
   queuePrefix: string;
@@ -88,6 +98,7 @@ export function engineConfigFromEnv(
 } {
   return {
     redisUrl: env.REDIS_URL,
+    migrate: env.MIGRATE_ON_START,
     ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : { pgliteDir: env.PGLITE_DIR }),
     queuePrefix: env.QUEUE_PREFIX,
     databasePoolSize: env.DATABASE_POOL_SIZE,
