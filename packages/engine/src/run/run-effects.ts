@@ -2,6 +2,7 @@ import type { FlowEventInput } from "@ensemble/core";
 import type { BulkJob, CancelReason, JobName, JobPayload } from "@ensemble/queue";
 import { recordRunSpan, type RunSpan, type RunTrace } from "@ensemble/telemetry";
 import type { EngineDeps } from "../engine-deps.js";
+import { recordRunMetrics } from "./run-metrics.js";
 
 /**
  * What a committed transaction must cause outside Postgres: jobs to enqueue, events
@@ -16,9 +17,12 @@ export interface RunEffects {
   abortFlows: { flowId: string; reason: CancelReason }[];
   /** Flows whose run ended: their events are archived to Postgres a little later (`ARCHIVE_AFTER_MS`). */
   archiveFlows: string[];
-  /** Runs that ended: their spans are exported once the end is committed (when tracing is on). */
-  endedRuns: (RunSpan & { trace: RunTrace | null })[];
+  /** Runs that ended: their spans are exported (when tracing is on) and their durations counted once the end is committed. */
+  endedRuns: EndedRun[];
 }
+
+/** A run whose end the transaction commits. */
+export type EndedRun = RunSpan & { trace: RunTrace | null; flowType: string };
 
 /** How long after a run ends its events are archived: late events (a call's last progress) land first. */
 export const ARCHIVE_AFTER_MS = 2_000;
@@ -53,7 +57,10 @@ export async function performEffects(deps: EngineDeps, effects: RunEffects): Pro
     effects.archiveFlows.length > 0
       ? deps.archives.add(effects.archiveFlows, Date.now() + ARCHIVE_AFTER_MS)
       : Promise.resolve();
-  for (const ended of effects.endedRuns) recordRunSpan(ended.trace, ended);
+  for (const ended of effects.endedRuns) {
+    recordRunSpan(ended.trace, ended);
+    recordRunMetrics(deps, ended);
+  }
   const results = await Promise.allSettled([...published, ...aborts, jobs, archives]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
   // A lost event is only a gap in the live view; a lost job is repaired by the sweeper; a lost
