@@ -16,6 +16,12 @@ export const EngineEnvSchema = z.object({
   /** Redis key prefix; a `{hash tag}` keeps a queue's keys in one Redis Cluster slot. */
   QUEUE_PREFIX: z.string().min(1).default("ensemble"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /**
+   * Port of /healthz, /readyz and /metrics (keep it internal: no auth); unset: not served
+   * (several processes share a dev host). The API then serves /metrics there only, and its
+   * probes on PORT too.
+   */
+  HEALTH_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   /** How soon (ms) another worker takes over the step of a worker that died. */
   STEP_LEASE_MS: z.coerce.number().int().min(500).default(30_000),
   /**
