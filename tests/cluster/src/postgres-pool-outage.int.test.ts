@@ -1,5 +1,4 @@
 import { openDatabase, type DatabaseHandle } from "@ensemble/db";
-import { sql } from "drizzle-orm";
 import { PrivatePostgres } from "./private-stores.js";
 
 const OUTAGE_MS = 10_000;
@@ -38,10 +37,10 @@ describe("the Postgres pool across an outage", () => {
           if (kind === "transaction")
             // Several statements: the later ones wait in the reserved connection's queue.
             await handle.transact(async (tx) => {
-              await Promise.all([tx.execute(sql`select pg_sleep(0.02)`), tx.execute(sql`select 1`)]);
-              await tx.execute(sql`select 2`);
+              await Promise.all([tx.execute("select pg_sleep(0.02)"), tx.execute("select 1")]);
+              await tx.execute("select 2");
             });
-          else await handle.db.execute(sql`select pg_sleep(0.02)`);
+          else await handle.db.execute("select pg_sleep(0.02)");
         } catch {
           await new Promise((r) => setTimeout(r, 100));
         }
@@ -62,7 +61,7 @@ describe("the Postgres pool across an outage", () => {
     expect(stuck.map((op) => `${op.kind} pending since ${new Date(op.since).toISOString()}`)).toEqual([]);
     await Promise.all(loops);
     // And the pool works afterwards.
-    const [row] = await handle.transact(async (tx) => tx.execute(sql`select 42 as answer`));
-    expect(row).toEqual({ answer: 42 });
+    const rows = await handle.transact(async (tx) => tx.execute("select 42 as answer"));
+    expect(rows).toEqual(expect.arrayContaining([{ answer: 42 }]));
   });
 });
