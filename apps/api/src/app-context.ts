@@ -3,6 +3,7 @@ import type { ReadinessChecks } from "@ensemble/engine";
 import type { AdminSessions } from "./auth/admin-sessions.js";
 import type { RequestGuards } from "./guards/request-guards.js";
 import type { EventStreamSettings } from "./events/event-stream-settings.js";
+import type { HttpMetrics } from "./ops/http-metrics.js";
 
 /** What the routes need: the engine's dependencies and the API's own settings. */
 export interface AppContext {
@@ -31,4 +32,8 @@ export interface AppContext {
   uiDir?: string;
   /** SSE/WebSocket heartbeat and slow-client limits; defaults in events/event-stream-settings.ts. */
   events?: Partial<EventStreamSettings>;
+  /** This process's HTTP metrics, recorded by the app; default: its own. */
+  httpMetrics?: HttpMetrics;
+  /** Serve /metrics on the app's port; false when HEALTH_PORT serves it instead. Default: true. */
+  serveMetrics?: boolean;
 }

@@ -29,13 +29,14 @@ export function createApp(ctx: AppContext): Express {
   app.disable("x-powered-by");
   app.set("query parser", "simple");
   if (ctx.trustProxy !== undefined) app.set("trust proxy", ctx.trustProxy);
-  const http = new HttpMetrics();
+  const http = ctx.httpMetrics ?? new HttpMetrics();
   const keys = new ApiKeyLookup(ctx.deps.db, ctx.keyCacheTtlMs, ctx.deps.logger);
   app.use(httpRequestSpans(), http.middleware(ctx.deps.logger));
   app.use(securityHeaders, rejectInvalidPath);
   app.use(jsonBody(ctx.guards?.limits.bodyBytes ?? DEFAULT_REQUEST_LIMITS.bodyBytes));
   app.use(healthRoutes(ctx));
-  app.use(metricsRoutes(ctx, http), openApiRoutes(), queueBoardRoutes(ctx));
+  if (ctx.serveMetrics !== false) app.use(metricsRoutes(ctx, http));
+  app.use(openApiRoutes(), queueBoardRoutes(ctx));
   app.use(adminRoutes(ctx, keys));
   app.use(uiRoutes(ctx.uiDir));
   if (ctx.guards) app.use(knownOverLimitGuard(ctx.guards));

@@ -5,9 +5,11 @@ import {
   createLogger,
   engineConfigFromEnv,
   readinessProbe,
+  startHealthServer,
   startScheduler,
   startStepWorker,
   surviveDatabaseDisconnects,
+  type HealthServer,
   type Runtime,
 } from "@ensemble/engine";
 import { createApp } from "./app.js";
@@ -15,6 +17,8 @@ import { ensureDevCredentials } from "./dev-credentials.js";
 import { attachFlowWebSocket } from "./events/flow-events.js";
 import { parseApiEnv } from "./env.js";
 import { openRequestGuards } from "./guards/open-request-guards.js";
+import { HttpMetrics } from "./ops/http-metrics.js";
+import { PrometheusMetrics } from "./ops/prometheus-metrics.js";
 
 const env = parseApiEnv();
 const logger = createLogger({ level: env.LOG_LEVEL, name: env.ROLES === "all" ? "ensemble" : "api" });
@@ -56,6 +60,8 @@ if (env.DEV_MODE) {
 const requestGuards = openRequestGuards(env, logger);
 // Aborted on SIGTERM: /readyz fails, new requests get 503, held `?wait=true` requests get 202.
 const draining = new AbortController();
+const readiness = readinessProbe(deps);
+const httpMetrics = new HttpMetrics();
 const app = createApp({
   deps,
   shutdown: draining.signal,
@@ -65,7 +71,10 @@ const app = createApp({
   adminSessions: requestGuards.adminSessions,
   trustProxy: env.TRUST_PROXY,
   keyCacheTtlMs: env.KEY_CACHE_TTL_MS,
-  readiness: readinessProbe(deps),
+  readiness,
+  httpMetrics,
+  // With HEALTH_PORT, /metrics is served there only: the public port carries no metrics.
+  serveMetrics: env.HEALTH_PORT === undefined,
   events: {
     heartbeatMs: env.EVENTS_HEARTBEAT_MS,
     slowClientMs: env.EVENTS_SLOW_CLIENT_MS,
@@ -85,6 +94,17 @@ server.on("error", (err) => {
   logger.fatal({ err }, "cannot listen");
   process.exit(1);
 });
+let health: HealthServer | undefined;
+if (env.HEALTH_PORT !== undefined) {
+  const prometheus = new PrometheusMetrics(deps, httpMetrics.registry);
+  health = await startHealthServer({
+    port: env.HEALTH_PORT,
+    metrics: { contentType: prometheus.contentType, render: () => prometheus.scrape() },
+    // Not ready from the first signal on, as /readyz on PORT.
+    readiness: async () => ({ ...(await readiness()), accepting: !draining.signal.aborted }),
+    logger,
+  });
+}
 
 closeOnSignals(
   logger,
@@ -106,6 +126,7 @@ closeOnSignals(
       }),
     () => requestGuards.close(),
     ...runtimes.map((r) => () => r.close()),
+    async () => health?.close(),
     () => engine.close(),
   ],
   { drainMs: env.DRAIN_MS, onSignal: () => draining.abort() },

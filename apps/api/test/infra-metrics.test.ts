@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ProcessMetrics } from "@ensemble/engine";
-import { STEP_LATENCY_BUCKETS_SECONDS } from "@ensemble/queue";
+import { RUN_DURATION_BUCKETS_SECONDS, STEP_LATENCY_BUCKETS_SECONDS } from "@ensemble/queue";
 import type { Registry } from "prom-client";
 import { HttpMetrics } from "../src/ops/http-metrics.js";
 import { clusterRegistry } from "../src/ops/prometheus-metrics.js";
@@ -47,6 +47,15 @@ describe("infra/: the Grafana dashboard and the Prometheus alerts", () => {
             buckets: STEP_LATENCY_BUCKETS_SECONDS.map(() => 1),
             count: 1,
             sumSeconds: 0,
+          },
+        ],
+        runs: [
+          {
+            flowType: "sequential",
+            status: "completed",
+            buckets: RUN_DURATION_BUCKETS_SECONDS.map(() => 1),
+            count: 1,
+            sumSeconds: 0.4,
           },
         ],
         tokens: [{ provider: "sim", model: "echo", kind: "prompt", count: 1 }],

@@ -221,7 +221,10 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
         expect(res.status).toBe(200);
         expect(res.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
         text = await res.text();
-        if (/ensemble_step_attempts_total\{provider="sim",model="echo",status="success"\} ([4-9]|\d\d+)/.test(text))
+        if (
+          /ensemble_step_attempts_total\{provider="sim",model="echo",status="success"\} ([4-9]|\d\d+)/.test(text) &&
+          /ensemble_flow_duration_seconds_count\{flow_type="sequential",status="completed"\} [1-9]/.test(text)
+        )
           break;
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -245,6 +248,14 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
       expect(text).toMatch(/^ensemble_step_duration_seconds_count\{provider="sim",model="echo"\} [1-9]\d*$/m);
       expect(text).toMatch(
         /^ensemble_step_duration_seconds_bucket\{provider="sim",model="echo",le="\+Inf"\} [1-9]\d*$/m,
+      );
+      // The run's duration, counted by the worker that committed its end.
+      expect(text).toMatch(/^# TYPE ensemble_flow_duration_seconds histogram$/m);
+      expect(text).toMatch(
+        /^ensemble_flow_duration_seconds_bucket\{flow_type="sequential",status="completed",le="\+Inf"\} [1-9]\d*$/m,
+      );
+      expect(text).toMatch(
+        /^ensemble_flow_duration_seconds_sum\{flow_type="sequential",status="completed"\} [\d.e-]+$/m,
       );
       expect(text).toMatch(/^ensemble_step_tokens_total\{provider="sim",model="echo",kind="prompt"\} [1-9]\d*$/m);
       expect(text).toMatch(/^ensemble_step_tokens_total\{provider="sim",model="echo",kind="completion"\} [1-9]\d*$/m);

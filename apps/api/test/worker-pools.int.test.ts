@@ -21,7 +21,10 @@ let vendors: FakeVendors;
 let key: string;
 const pools: { engine: Engine; worker: StepWorkerRuntime }[] = [];
 
-async function startPool(providers: string[]): Promise<{ engine: Engine; worker: StepWorkerRuntime }> {
+async function startPool(
+  providers: string[],
+  models?: Record<string, string[]>,
+): Promise<{ engine: Engine; worker: StepWorkerRuntime }> {
   const engine = await createEngine({
     redisUrl: REDIS_URL,
     databaseUrl: api.database.url,
@@ -38,6 +41,7 @@ async function startPool(providers: string[]): Promise<{ engine: Engine; worker:
       prefix: api.prefix,
       concurrency: 4,
       providers,
+      ...(models ? { models } : {}),
     });
   } catch (err) {
     await engine.close();
@@ -217,6 +221,44 @@ describe("worker pools", () => {
     expect((await producer.queueDepths()).steps).toMatchObject({ waiting: 0, active: 0 });
     const simPool = await startPool(["sim"]);
     await api.waitForFlowStatus(flowId, ["completed"]);
+    await stopPool(openaiPool);
+    await stopPool(simPool);
+  });
+
+  it("never calls a model outside the worker's allowlist: the attempt fails model_not_allowed and the step moves to its fallback", async () => {
+    // Accepted while the openai pool allowed any model (scaled to zero now), then run by a
+    // pool whose allowlist has changed.
+    const flow = await createFlow({
+      name: "allowlist",
+      type: "sequential",
+      steps: [
+        {
+          id: "a",
+          provider: "openai",
+          model: "gpt-4o",
+          action: "generate",
+          prompt: "original",
+          fallbacks: [{ provider: "sim", model: "echo" }],
+        },
+      ],
+    });
+    expect(flow.status).toBe(201);
+    const flowId = flow.body.id as string;
+    expect((await api.request(key, "POST", `/v1/flows/${flowId}/execute`, { input: "hi" })).status).toBe(202);
+    const openaiRequests = vendors.openai.requests.length;
+    const openaiPool = await startPool(["openai"], { openai: ["gpt-4o-mini"] });
+    const simPool = await startPool(["sim"]);
+    await api.waitForFlowStatus(flowId, ["completed", "failed"]);
+
+    const steps = await listRunSteps(api.engine.deps.db, flowId, 1);
+    expect(steps.map((s) => [s.stepId, s.status, s.provider, s.attempt])).toEqual([["a", "success", "sim", 1]]);
+    expect(vendors.openai.requests).toHaveLength(openaiRequests);
+    const events = await api.engine.deps.bus.readAfter(flowId, 0);
+    const refused = events.find((e) => e.type === "error");
+    expect(refused?.data).toMatchObject({
+      attempt: 0,
+      error: { code: "model_not_allowed", message: expect.stringContaining('"gpt-4o"') },
+    });
     await stopPool(openaiPool);
     await stopPool(simPool);
   });

@@ -4,8 +4,6 @@ import { z } from "zod";
 const SchedulerEnvSchema = EngineEnvSchema.extend({
   /** Flow jobs (short transactions) in flight at once. */
   SCHEDULER_CONCURRENCY: z.coerce.number().int().positive().default(16),
-  /** Port of /healthz, /readyz and /metrics (keep it internal); unset: not served (several processes share a dev host). */
-  HEALTH_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   /** How often (ms) the repair sweep looks for runs that stopped moving. */
   SWEEP_EVERY_MS: z.coerce.number().int().min(500).default(5_000),
 });

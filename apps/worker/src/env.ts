@@ -10,8 +10,6 @@ const commaList = z
 const WorkerEnvSchema = EngineEnvSchema.extend({
   /** Steps in flight per provider queue; LLM calls wait on the network, so size it for latency × rate. */
   WORKER_CONCURRENCY: z.coerce.number().int().positive().default(50),
-  /** Port of /healthz, /readyz and /metrics (keep it internal); unset: not served (several processes share a dev host). */
-  HEALTH_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   /**
    * The providers whose steps this worker takes, e.g. `openai,anthropic` (its pool): it
    * consumes their queues `steps-<provider>` only. Unset: every provider it has configured.

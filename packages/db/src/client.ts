@@ -141,11 +141,13 @@ const POOL_RETIRE_MS = 10_000;
 /**
  * A postgres.js pool that replaces itself after connections closed (Postgres restarted or
  * went away), once they have stopped closing for POOL_RENEW_CALM_MS. Around a server
- * restart postgres.js can leave a reserved connection or a waiting reservation that never
- * settles (seen in the fault tests: a worker's transactions hung for good after Postgres
- * came back); the old pool is ended, which rejects whatever still hangs there after
- * POOL_RETIRE_MS, so that work fails and is retried on the new pool. A connection reaching
- * its max lifetime renews the pool too, which only costs reconnecting.
+ * restart postgres.js left statements queued on a reserved connection, and reservations,
+ * that never settled (a worker's transactions hung for good after Postgres came back);
+ * patches/postgres@3.4.9.patch fails or serves those (tests/cluster's pool outage test).
+ * Renewing is the backstop for driver state not seen yet: the old pool is ended, which
+ * (patched) rejects what still waits for a connection, and destroys connections still
+ * busy after POOL_RETIRE_MS, so that work fails and is retried on the new pool. A
+ * connection reaching its max lifetime renews the pool too, which only costs reconnecting.
  *
  * The returned object stands for the current pool: Drizzle and `transact` hold it, and
  * every call goes to whichever pool is current.

@@ -71,6 +71,6 @@ export interface EngineDeps {
   providerCatalog: ProviderCatalog;
   /** This process's metrics of lease and rate-limit events (its HEALTH_PORT /metrics); unset: not counted. */
   observer?: EngineObserver;
-  /** Cluster-wide step metrics in Redis (the API renders them at /metrics); unset: not recorded. */
+  /** Cluster-wide step and run metrics in Redis (the API renders them at /metrics); unset: not recorded. */
   metrics?: ClusterMetrics;
 }

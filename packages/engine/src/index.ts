@@ -26,5 +26,10 @@ export { closeOnSignals, surviveDatabaseDisconnects, type CloseOnSignalsOptions 
 export { EngineEnvSchema, engineConfigFromEnv, parseEnv, type EngineEnv } from "./runtime/engine-env.js";
 export type { EngineObserver } from "./observability/engine-observer.js";
 export { ProcessMetrics } from "./observability/process-metrics.js";
-export { startHealthServer, type HealthServer, type HealthServerOptions } from "./observability/health-server.js";
+export {
+  startHealthServer,
+  type HealthServer,
+  type HealthServerOptions,
+  type MetricsSource,
+} from "./observability/health-server.js";
 export { processReadinessProbe, readinessProbe, type ReadinessChecks } from "./observability/readiness.js";

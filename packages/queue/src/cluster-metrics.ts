@@ -21,10 +21,32 @@ export interface StepSample {
 /** Upper bounds (seconds) of the step latency histogram: LLM calls take 0.1 s to minutes. */
 export const STEP_LATENCY_BUCKETS_SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300] as const;
 
+/** A run that ended, as the process that committed its end saw it. */
+export interface RunSample {
+  /** The flow's type: sequential, parallel, … */
+  flowType: string;
+  /** What the run ended as: completed, failed, cancelled, timed_out. */
+  status: string;
+  /** From the run's start (its queueing, if it never started) to its end. */
+  durationMs: number;
+}
+
+/** Upper bounds (seconds) of the run duration histogram: a run is a few calls, up to hours of them. */
+export const RUN_DURATION_BUCKETS_SECONDS = [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600] as const;
+
+/** One histogram series as Prometheus wants it: `buckets[i]` counts samples ≤ the i-th bound (cumulative). */
+export interface HistogramSeries {
+  buckets: number[];
+  count: number;
+  sumSeconds: number;
+}
+
 export interface StepMetricsSnapshot {
   steps: { provider: string; model: string; status: string; count: number }[];
-  /** `buckets[i]` counts attempts ≤ `STEP_LATENCY_BUCKETS_SECONDS[i]` (cumulative, as Prometheus wants). */
-  latency: { provider: string; model: string; buckets: number[]; count: number; sumSeconds: number }[];
+  /** Bounds: STEP_LATENCY_BUCKETS_SECONDS. */
+  latency: ({ provider: string; model: string } & HistogramSeries)[];
+  /** Runs that ended, by flow type and status; bounds: RUN_DURATION_BUCKETS_SECONDS. */
+  runs: ({ flowType: string; status: string } & HistogramSeries)[];
   tokens: { provider: string; model: string; kind: "prompt" | "completion"; count: number }[];
   cost: { provider: string; model: string; usd: number }[];
   errors: { provider: string; code: string; count: number }[];
@@ -62,14 +84,17 @@ type Field =
   | ["steps", string, string, string]
   | ["latency_le", string, string, string]
   | ["latency_sum", string, string]
+  | ["run_le", string, string, string]
+  | ["run_sum", string, string]
   | ["tokens", string, string, "prompt" | "completion"]
   | ["cost", string, string]
   | ["errors", string, string]
   | ["archive_failures"];
 
 /**
- * Step metrics of the whole cluster, kept in Redis: workers run in other processes than
- * the API that serves /metrics, so a counter in one process would see only its own steps.
+ * Step and run metrics of the whole cluster, kept in Redis: workers and schedulers run in
+ * other processes than the API that serves /metrics, so a counter in one process would see
+ * only its own steps and runs.
  *
  * Everything is one hash, `<prefix>:metrics:steps` (one key: a MULTI on it is valid on
  * Redis Cluster too), whose fields are JSON arrays naming the series, e.g.
@@ -98,10 +123,9 @@ export class ClusterMetrics {
     const provider = clamp(sample.provider);
     const model = clamp(sample.model);
     const seconds = Math.max(0, sample.durationMs) / 1_000;
-    const bound = STEP_LATENCY_BUCKETS_SECONDS.find((le) => seconds <= le);
     const increments: [Field, number][] = [
       [["steps", provider, model, sample.status], 1],
-      [["latency_le", provider, model, bound === undefined ? "+Inf" : String(bound)], 1],
+      [["latency_le", provider, model, boundOf(STEP_LATENCY_BUCKETS_SECONDS, seconds)], 1],
       [["latency_sum", provider, model], seconds],
     ];
     if (sample.promptTokens > 0)
@@ -110,10 +134,28 @@ export class ClusterMetrics {
       increments.push([["tokens", provider, model, "completion"], Math.round(sample.completionTokens)]);
     if (sample.costUsd !== null && sample.costUsd > 0) increments.push([["cost", provider, model], sample.costUsd]);
     if (sample.status === "failed") increments.push([["errors", provider, clamp(sample.errorCode ?? "unknown")], 1]);
+    await this.increment(increments, "recordStep");
+  }
+
+  /** Adds one run that ended to the run duration histogram: one script call, like `recordStep`. */
+  async recordRun(sample: RunSample): Promise<void> {
+    const flowType = clamp(sample.flowType);
+    const status = clamp(sample.status);
+    const seconds = Math.max(0, sample.durationMs) / 1_000;
+    await this.increment(
+      [
+        [["run_le", flowType, status, boundOf(RUN_DURATION_BUCKETS_SECONDS, seconds)], 1],
+        [["run_sum", flowType, status], seconds],
+      ],
+      "recordRun",
+    );
+  }
+
+  private async increment(increments: [Field, number][], operation: string): Promise<void> {
     // Integer counters use HINCRBY; seconds and dollars HINCRBYFLOAT.
-    const isFloat = (kind: Field[0]): boolean => kind === "latency_sum" || kind === "cost";
-    // One script call per attempt: atomic for a scrape, and one command instead of five or more.
-    await this.call("recordStep", () =>
+    const isFloat = (kind: Field[0]): boolean => kind === "latency_sum" || kind === "run_sum" || kind === "cost";
+    // One script call per sample: atomic for a scrape, and one command instead of several.
+    await this.call(operation, () =>
       this.recordScript(
         this.key,
         ...increments.flatMap(([parts, by]) => [field(parts), by, isFloat(parts[0]) ? "f" : "i"]),
@@ -141,28 +183,60 @@ function field(parts: Field): string {
   return JSON.stringify(parts);
 }
 
+/** The histogram bucket a value is stored in: the first bound it does not exceed, else "+Inf". */
+function boundOf(bounds: readonly number[], seconds: number): string {
+  const bound = bounds.find((le) => seconds <= le);
+  return bound === undefined ? "+Inf" : String(bound);
+}
+
+/**
+ * Histogram series read back, by the labels they were stored under. Buckets are stored per
+ * bound (not cumulative), so a changed bound list still adds up: each stored bound counts
+ * toward every current bound at or above it.
+ */
+class HistogramReader {
+  private readonly series = new Map<string, { labels: string[]; byBound: [number, number][]; sumSeconds: number }>();
+
+  private of(labels: string[]) {
+    const id = JSON.stringify(labels);
+    let entry = this.series.get(id);
+    if (!entry) {
+      entry = { labels, byBound: [], sumSeconds: 0 };
+      this.series.set(id, entry);
+    }
+    return entry;
+  }
+
+  addBucket(labels: string[], bound: string, n: number): void {
+    this.of(labels).byBound.push([bound === "+Inf" ? Infinity : Number(bound), n]);
+  }
+
+  addSum(labels: string[], seconds: number): void {
+    this.of(labels).sumSeconds = seconds;
+  }
+
+  read(bounds: readonly number[]): ({ labels: string[] } & HistogramSeries)[] {
+    return [...this.series.values()].map((entry) => ({
+      labels: entry.labels,
+      buckets: bounds.map((le) => entry.byBound.reduce((sum, [bound, n]) => (bound <= le ? sum + n : sum), 0)),
+      count: entry.byBound.reduce((sum, [, n]) => sum + n, 0),
+      sumSeconds: entry.sumSeconds,
+    }));
+  }
+}
+
 function parseSnapshot(raw: Record<string, string>): StepMetricsSnapshot {
   const snapshot: StepMetricsSnapshot = {
     steps: [],
     latency: [],
+    runs: [],
     tokens: [],
     cost: [],
     errors: [],
     archiveFailures: 0,
   };
-  const latency = new Map<
-    string,
-    { provider: string; model: string; byBound: [number, number][]; sumSeconds: number }
-  >();
-  const latencyOf = (provider: string, model: string) => {
-    const id = JSON.stringify([provider, model]);
-    let entry = latency.get(id);
-    if (!entry) {
-      entry = { provider, model, byBound: [], sumSeconds: 0 };
-      latency.set(id, entry);
-    }
-    return entry;
-  };
+  const latency = new HistogramReader();
+  const runs = new HistogramReader();
   for (const [key, value] of Object.entries(raw)) {
     let parts: unknown;
     try {
@@ -180,23 +254,16 @@ function parseSnapshot(raw: Record<string, string>): StepMetricsSnapshot {
     else if (kind === "cost") snapshot.cost.push({ provider: a, model: b, usd: n });
     else if (kind === "errors") snapshot.errors.push({ provider: a, code: b, count: n });
     else if (kind === "archive_failures") snapshot.archiveFailures = n;
-    else if (kind === "latency_sum") latencyOf(a, b).sumSeconds = n;
-    else if (kind === "latency_le") latencyOf(a, b).byBound.push([c === "+Inf" ? Infinity : Number(c), n]);
+    else if (kind === "latency_sum") latency.addSum([a, b], n);
+    else if (kind === "latency_le") latency.addBucket([a, b], c, n);
+    else if (kind === "run_sum") runs.addSum([a, b], n);
+    else if (kind === "run_le") runs.addBucket([a, b], c, n);
   }
-  for (const entry of latency.values()) {
-    // Stored per bucket (not cumulative), so a changed bucket list still adds up: each stored
-    // bound counts toward every current bound at or above it.
-    const buckets = STEP_LATENCY_BUCKETS_SECONDS.map((le) =>
-      entry.byBound.reduce((sum, [bound, n]) => (bound <= le ? sum + n : sum), 0),
-    );
-    const count = entry.byBound.reduce((sum, [, n]) => sum + n, 0);
-    snapshot.latency.push({
-      provider: entry.provider,
-      model: entry.model,
-      buckets,
-      count,
-      sumSeconds: entry.sumSeconds,
-    });
-  }
+  snapshot.latency = latency
+    .read(STEP_LATENCY_BUCKETS_SECONDS)
+    .map(({ labels: [provider = "", model = ""], ...series }) => ({ provider, model, ...series }));
+  snapshot.runs = runs
+    .read(RUN_DURATION_BUCKETS_SECONDS)
+    .map(({ labels: [flowType = "", status = ""], ...series }) => ({ flowType, status, ...series }));
   return snapshot;
 }

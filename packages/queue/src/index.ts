@@ -58,8 +58,11 @@ export { CancelSignals, type CancelSignalsOptions } from "./cancel-signals.js";
 export { ArchiveSchedule, type ArchiveScheduleOptions, type DueArchive } from "./archive-schedule.js";
 export {
   ClusterMetrics,
+  RUN_DURATION_BUCKETS_SECONDS,
   STEP_LATENCY_BUCKETS_SECONDS,
   type ClusterMetricsOptions,
+  type HistogramSeries,
+  type RunSample,
   type StepMetricsSnapshot,
   type StepSample,
 } from "./cluster-metrics.js";

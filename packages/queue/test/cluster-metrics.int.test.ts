@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { ClusterMetrics, STEP_LATENCY_BUCKETS_SECONDS } from "../src/cluster-metrics.js";
+import { ClusterMetrics, RUN_DURATION_BUCKETS_SECONDS, STEP_LATENCY_BUCKETS_SECONDS } from "../src/cluster-metrics.js";
 import { closeRedisConnection, createRedisConnection } from "../src/connection.js";
 import { deleteKeys, randomPrefix, REDIS_URL } from "./helpers/redis-test-env.js";
 
@@ -86,6 +86,37 @@ describe("ClusterMetrics", () => {
     const slow = snapshot.latency.find((l) => l.provider === "openai");
     expect(slow?.buckets.at(-1)).toBe(0);
     expect(slow?.count).toBe(1);
+  });
+
+  it("adds up the runs that ended, by flow type and status, into a duration histogram", async () => {
+    const runsPrefix = `${prefix}-runs`;
+    const a = new ClusterMetrics({ connection: workerA, prefix: runsPrefix });
+    const b = new ClusterMetrics({ connection: workerB, prefix: runsPrefix });
+    try {
+      await Promise.all([
+        a.recordRun({ flowType: "sequential", status: "completed", durationMs: 800 }),
+        b.recordRun({ flowType: "sequential", status: "completed", durationMs: 45_000 }),
+        b.recordRun({ flowType: "parallel", status: "failed", durationMs: 2 * 3_600_000 }),
+      ]);
+      const { runs } = await a.snapshot();
+      const at = (le: number) =>
+        RUN_DURATION_BUCKETS_SECONDS.indexOf(le as (typeof RUN_DURATION_BUCKETS_SECONDS)[number]);
+      const completed = runs.find((r) => r.flowType === "sequential" && r.status === "completed");
+      expect(completed?.count).toBe(2);
+      expect(completed?.sumSeconds).toBeCloseTo(45.8, 10);
+      // Cumulative: 0.8 s is in every bucket from 1 s on, 45 s from 60 s on.
+      expect(completed?.buckets[at(0.5)]).toBe(0);
+      expect(completed?.buckets[at(1)]).toBe(1);
+      expect(completed?.buckets[at(30)]).toBe(1);
+      expect(completed?.buckets[at(60)]).toBe(2);
+      // Two hours is past the last bound: only the count (the +Inf bucket) has it.
+      const failed = runs.find((r) => r.flowType === "parallel" && r.status === "failed");
+      expect(failed).toMatchObject({ count: 1, sumSeconds: 7_200 });
+      expect(failed?.buckets.at(-1)).toBe(0);
+      expect(runs).toHaveLength(2);
+    } finally {
+      await deleteKeys(runsPrefix);
+    }
   });
 
   it("keeps everything in one hash under the prefix (one key: valid in a MULTI on Redis Cluster)", async () => {

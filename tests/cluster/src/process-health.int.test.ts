@@ -3,9 +3,10 @@ import { Cluster, freePort, type ClusterProcess } from "./cluster-harness.js";
 
 /**
  * A worker and a scheduler as separate processes, each with HEALTH_PORT: /healthz, /readyz
- * (Redis, Postgres and the queues it consumes) and /metrics of the process itself.
+ * (Redis, Postgres and the queues it consumes) and /metrics of the process itself; and an
+ * API whose /metrics moves to its HEALTH_PORT.
  */
-describe("worker and scheduler health and metrics (HEALTH_PORT)", () => {
+describe("health and metrics on HEALTH_PORT: worker, scheduler and API", () => {
   let cluster: Cluster;
   let api: ApiClient;
   let worker: { proc: ClusterProcess; url: string };
@@ -85,6 +86,34 @@ describe("worker and scheduler health and metrics (HEALTH_PORT)", () => {
   it("drains and exits 0 on SIGTERM, the health server closing with it", async () => {
     worker.proc.child.kill("SIGTERM");
     expect(await worker.proc.exited).toBe(0);
+  });
+
+  it("an API with HEALTH_PORT serves its metrics there, not on its public port", async () => {
+    const [port, healthPort] = [await freePort(), await freePort()];
+    const proc = cluster.spawn("api", "health-api", { PORT: String(port), HEALTH_PORT: String(healthPort) });
+    const publicUrl = `http://127.0.0.1:${port}`;
+    const healthUrl = `http://127.0.0.1:${healthPort}`;
+    expect(await waitReady(healthUrl)).toEqual({
+      status: "ready",
+      checks: { redis: true, postgres: true, accepting: true },
+    });
+    expect(await waitReady(publicUrl)).toMatchObject({ status: "ready" });
+    expect(await (await fetch(`${healthUrl}/healthz`)).json()).toEqual({ status: "ok" });
+
+    expect((await fetch(`${publicUrl}/metrics`)).status).toBe(404);
+    const res = await fetch(`${healthUrl}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    // The cluster's numbers (the runs above, their durations) and this process's HTTP requests.
+    expect(text).toMatch(/^ensemble_flows_ended\{status="completed"\} [1-9]\d*$/m);
+    expect(text).toMatch(
+      /^ensemble_flow_duration_seconds_count\{flow_type="sequential",status="completed"\} [1-9]\d*$/m,
+    );
+    expect(text).toMatch(/^ensemble_http_requests_total\{method="GET",route="\/readyz",status="200"\} [1-9]/m);
+    expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+
+    proc.child.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
   });
 });
 

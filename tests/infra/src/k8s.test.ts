@@ -112,12 +112,11 @@ describe("infra/k8s/base", () => {
       const [container] = containersOf(deployment);
       const portNames = (container?.ports ?? []).map((p) => p.name);
       const role = podLabels(deployment)["app.kubernetes.io/component"];
-      // The API serves them on PORT; worker and scheduler on HEALTH_PORT, the "metrics" port.
+      // The API's probes are on PORT, for the load balancer; worker and scheduler serve them on
+      // HEALTH_PORT, the "metrics" port, where every process (the API too) serves its metrics.
       const port = role === "api" ? "http" : "metrics";
-      if (port === "metrics") {
-        const declared = container?.ports?.find((p) => p.name === "metrics")?.containerPort;
-        expect(String(declared)).toBe(config.HEALTH_PORT);
-      }
+      const declared = container?.ports?.find((p) => p.name === "metrics")?.containerPort;
+      expect(String(declared)).toBe(config.HEALTH_PORT);
       expect(portNames).toContain(port);
       expect(container?.livenessProbe?.httpGet).toEqual({ path: "/healthz", port });
       expect(container?.readinessProbe?.httpGet).toEqual({ path: "/readyz", port });

@@ -1,8 +1,10 @@
-import { STEP_LATENCY_BUCKETS_SECONDS } from "@ensemble/queue";
+import { RUN_DURATION_BUCKETS_SECONDS, STEP_LATENCY_BUCKETS_SECONDS } from "@ensemble/queue";
 import { clusterRegistry } from "./prometheus-metrics.js";
 
 // Five attempts ≤ 50 ms, two more ≤ 1 s, one slower than the last bound (only in +Inf).
 const BUCKETS = STEP_LATENCY_BUCKETS_SECONDS.map((le) => (le < 1 ? 5 : 7));
+// Two runs ≤ 5 s, one more ≤ 1 min.
+const RUN_BUCKETS = RUN_DURATION_BUCKETS_SECONDS.map((le) => (le < 5 ? 0 : le < 60 ? 2 : 3));
 
 describe("clusterRegistry", () => {
   it("renders one scrape's data as Prometheus text, the latency histogram included", async () => {
@@ -16,6 +18,7 @@ describe("clusterRegistry", () => {
       steps: {
         steps: [{ provider: "sim", model: "echo", status: "success", count: 7 }],
         latency: [{ provider: "sim", model: "echo", buckets: BUCKETS, count: 8, sumSeconds: 1.5 }],
+        runs: [{ flowType: "parallel", status: "failed", buckets: RUN_BUCKETS, count: 3, sumSeconds: 52 }],
         tokens: [{ provider: "sim", model: "echo", kind: "prompt", count: 120 }],
         cost: [{ provider: "openai", model: "gpt-4o", usd: 0.25 }],
         errors: [{ provider: "openai", code: "rate_limited", count: 1 }],
@@ -45,6 +48,13 @@ describe("clusterRegistry", () => {
         'ensemble_step_duration_seconds_bucket{provider="sim",model="echo",le="+Inf"} 8',
         'ensemble_step_duration_seconds_sum{provider="sim",model="echo"} 1.5',
         'ensemble_step_duration_seconds_count{provider="sim",model="echo"} 8',
+        "# TYPE ensemble_flow_duration_seconds histogram",
+        'ensemble_flow_duration_seconds_bucket{flow_type="parallel",status="failed",le="2.5"} 0',
+        'ensemble_flow_duration_seconds_bucket{flow_type="parallel",status="failed",le="5"} 2',
+        'ensemble_flow_duration_seconds_bucket{flow_type="parallel",status="failed",le="60"} 3',
+        'ensemble_flow_duration_seconds_bucket{flow_type="parallel",status="failed",le="+Inf"} 3',
+        'ensemble_flow_duration_seconds_sum{flow_type="parallel",status="failed"} 52',
+        'ensemble_flow_duration_seconds_count{flow_type="parallel",status="failed"} 3',
       ]),
     );
   });

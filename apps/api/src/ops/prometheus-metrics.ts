@@ -1,6 +1,12 @@
 import { countFlowsByStatus } from "@ensemble/db";
 import type { EngineDeps } from "@ensemble/engine";
-import { STEP_LATENCY_BUCKETS_SECONDS, type QueueDepth, type StepMetricsSnapshot } from "@ensemble/queue";
+import {
+  RUN_DURATION_BUCKETS_SECONDS,
+  STEP_LATENCY_BUCKETS_SECONDS,
+  type HistogramSeries,
+  type QueueDepth,
+  type StepMetricsSnapshot,
+} from "@ensemble/queue";
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from "prom-client";
 
 /** Flow statuses counted as active by `ensemble_flows`. */
@@ -171,32 +177,46 @@ export function clusterRegistry(data: ScrapeData): Registry {
     });
     archiveFailures.inc(data.steps.archiveFailures);
 
-    registry.registerMetric(latencyHistogram(data.steps));
+    registry.registerMetric(
+      precountedHistogram(
+        "ensemble_step_duration_seconds",
+        "Step attempt duration (call to commit) by provider and model",
+        STEP_LATENCY_BUCKETS_SECONDS,
+        data.steps.latency.map(({ provider, model, ...series }) => ({ labels: { provider, model }, ...series })),
+      ),
+    );
+    registry.registerMetric(
+      precountedHistogram(
+        "ensemble_flow_duration_seconds",
+        "Run duration (start to end) by flow type and the status it ended in",
+        RUN_DURATION_BUCKETS_SECONDS,
+        data.steps.runs.map(({ flowType, status, ...series }) => ({
+          labels: { flow_type: flowType, status },
+          ...series,
+        })),
+      ),
+    );
   }
   return registry;
 }
 
 /**
- * `ensemble_step_duration_seconds`. prom-client's Histogram can only observe values one by
- * one, and these buckets were counted by the workers, so this metric object hands the
- * registry the already-counted series in the shape Histogram#get() returns.
+ * A histogram whose buckets the workers counted (in Redis). prom-client's Histogram can
+ * only observe values one by one, so this metric object hands the registry the
+ * already-counted series in the shape Histogram#get() returns.
  */
-function latencyHistogram(steps: StepMetricsSnapshot): Metric {
-  const name = "ensemble_step_duration_seconds";
-  const help = "Step attempt duration (call to commit) by provider and model";
-  const values = steps.latency.flatMap((series) => {
-    const labels = { provider: series.provider, model: series.model };
-    return [
-      ...STEP_LATENCY_BUCKETS_SECONDS.map((le, i) => ({
-        metricName: `${name}_bucket`,
-        labels: { ...labels, le },
-        value: series.buckets[i] ?? 0,
-      })),
-      { metricName: `${name}_bucket`, labels: { ...labels, le: "+Inf" }, value: series.count },
-      { metricName: `${name}_sum`, labels, value: series.sumSeconds },
-      { metricName: `${name}_count`, labels, value: series.count },
-    ];
-  });
+function precountedHistogram(
+  name: string,
+  help: string,
+  bounds: readonly number[],
+  series: ({ labels: Record<string, string> } & HistogramSeries)[],
+): Metric {
+  const values = series.flatMap(({ labels, buckets, count, sumSeconds }) => [
+    ...bounds.map((le, i) => ({ metricName: `${name}_bucket`, labels: { ...labels, le }, value: buckets[i] ?? 0 })),
+    { metricName: `${name}_bucket`, labels: { ...labels, le: "+Inf" }, value: count },
+    { metricName: `${name}_sum`, labels, value: sumSeconds },
+    { metricName: `${name}_count`, labels, value: count },
+  ]);
   const metric = {
     name,
     help,

@@ -130,6 +130,19 @@ describe("fallbacks", () => {
     expect(run.outcome).toEqual({ status: "completed", finalOutput: "fallback" });
   });
 
+  it("passes over a target whose model the worker's allowlist refuses", () => {
+    const respond: Responder = (d) =>
+      d.attempt === 0
+        ? { error: { code: "model_not_allowed", message: "not in the allowlist", retryable: false } }
+        : { output: "fallback" };
+    const run = driveRun(withFallbacks({ retryOnFailure: true, maxRetries: 2 }), respond);
+    expect(run.dispatched.map((d) => [d.attempt, d.delayMs])).toEqual([
+      [0, 0],
+      [3, 0],
+    ]);
+    expect(run.outcome).toEqual({ status: "completed", finalOutput: "fallback" });
+  });
+
   it("fails with the last error when every target is spent", () => {
     const run = driveRun(
       withFallbacks(),

@@ -21,6 +21,14 @@ export function targetForAttempt(step: CompiledStep, attempt: number): StepTarge
   return { ...target, index };
 }
 
+/**
+ * Failures that say a target cannot be used rather than that it failed, known only at run
+ * time: the data-sharing policy refuses it (an upstream step was answered by its own
+ * fallback, say), or the worker's model allowlist (WORKER_MODELS) excludes its model. The
+ * step moves on to its next fallback, if any.
+ */
+const PASSED_OVER_CODES = new Set(["policy_violation", "model_not_allowed"]);
+
 export interface NextAttempt {
   attempt: number;
   delayMs: number;
@@ -29,9 +37,8 @@ export interface NextAttempt {
 /**
  * After a failed attempt: retry the same target while it has attempts left and the error is
  * retryable (backoff, or the vendor's Retry-After when longer); when they are spent on
- * retryable errors, move to the next fallback at once. A target the data-sharing policy
- * refuses (known only at run time, e.g. an upstream step answered by its own fallback)
- * is passed over. Otherwise null: the step has failed for good.
+ * retryable errors, move to the next fallback at once. A target refused before any call
+ * (PASSED_OVER_CODES) is passed over. Otherwise null: the step has failed for good.
  */
 export function nextAttempt(step: CompiledStep, failed: StepRecord): NextAttempt | null {
   const perTarget = step.attemptsPerTarget;
@@ -41,7 +48,7 @@ export function nextAttempt(step: CompiledStep, failed: StepRecord): NextAttempt
     const attempt = failed.attempt + 1;
     return { attempt, delayMs: retryDelayMs(attempt - target * perTarget, failed.error?.retryAfterMs) };
   }
-  const passOver = retryable || failed.error?.code === "policy_violation";
+  const passOver = retryable || PASSED_OVER_CODES.has(failed.error?.code ?? "");
   if (passOver && target + 1 < step.targets.length) return { attempt: (target + 1) * perTarget, delayMs: 0 };
   return null;
 }

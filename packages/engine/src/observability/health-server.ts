@@ -1,14 +1,19 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
-import type { ProcessMetrics } from "./process-metrics.js";
+
+/** What /metrics serves: a worker's or scheduler's ProcessMetrics, or the API's cluster scrape. */
+export interface MetricsSource {
+  readonly contentType: string;
+  render(): Promise<string>;
+}
 
 export interface HealthServerOptions {
   /** HEALTH_PORT; 0 picks a free port (tests). */
   port: number;
   /** Interface to listen on. Default: all. */
   host?: string;
-  metrics: ProcessMetrics;
+  metrics: MetricsSource;
   /** The readiness checks, by name (`redis`, `postgres`, `queue:steps-openai`, …): all true = ready. */
   readiness: () => Promise<Record<string, boolean>>;
   logger: Logger;
@@ -21,8 +26,9 @@ export interface HealthServer {
 
 /**
  * `/healthz` (the process is up), `/readyz` (its dependencies and queues, 503 naming what is
- * down) and `/metrics` (Prometheus) for a worker or scheduler, which serve no other HTTP.
- * The same shapes as the API's probes. No auth: keep HEALTH_PORT on the internal network.
+ * down) and `/metrics` (Prometheus) on a port of their own: a worker's or scheduler's only
+ * HTTP, and the API's metrics kept off its public port. The same shapes as the API's
+ * probes. No auth: keep HEALTH_PORT on the internal network.
  */
 export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {

@@ -1,6 +1,6 @@
 import { isoOrNull, type FlowExecutionResult, type FlowStepResult, type StepRecord } from "@ensemble/core";
 import type { FlowRow, StepResultRow } from "@ensemble/db";
-import type { RunSpan, RunTrace } from "@ensemble/telemetry";
+import type { EndedRun } from "./run-effects.js";
 
 /** A stored step instance as the planner sees it. */
 export function toStepRecord(row: StepResultRow): StepRecord {
@@ -72,9 +72,10 @@ export function endedRun(
   endedAt: Date,
   error: { code: string; message: string } | null,
   result?: FlowExecutionResult,
-): RunSpan & { trace: RunTrace | null } {
+): EndedRun {
   return {
     trace: flow.trace,
+    flowType: flow.flowType,
     flowId: flow.id,
     run: flow.run,
     name: flow.name,

@@ -3,6 +3,7 @@ import type { BulkJob, CancelReason, JobName, JobPayload } from "@ensemble/queue
 import { recordRunSpan, type RunSpan, type RunTrace } from "@ensemble/telemetry";
 import type { EngineDeps } from "../engine-deps.js";
 import type { Delivery } from "./committed-deliveries.js";
+import { recordRunMetrics } from "./run-metrics.js";
 
 /**
  * What a committed transaction must cause outside Postgres: jobs to enqueue, events
@@ -17,9 +18,12 @@ export interface RunEffects {
   abortFlows: { flowId: string; reason: CancelReason }[];
   /** Flows whose run ended: their events are archived to Postgres a little later (`ARCHIVE_AFTER_MS`). */
   archiveFlows: string[];
-  /** Runs that ended: their spans are exported once the end is committed (when tracing is on). */
-  endedRuns: (RunSpan & { trace: RunTrace | null })[];
+  /** Runs that ended: their spans are exported (when tracing is on) and their durations counted once the end is committed. */
+  endedRuns: EndedRun[];
 }
+
+/** A run whose end the transaction commits. */
+export type EndedRun = RunSpan & { trace: RunTrace | null; flowType: string };
 
 /** How long after a run ends its events are archived: late events (a call's last progress) land first. */
 export const ARCHIVE_AFTER_MS = 2_000;
@@ -60,7 +64,10 @@ export async function performEffects(deps: EngineDeps, effects: RunEffects): Pro
           ),
         )
       : Promise.resolve();
-  for (const ended of effects.endedRuns) recordRunSpan(ended.trace, ended);
+  for (const ended of effects.endedRuns) {
+    recordRunSpan(ended.trace, ended);
+    recordRunMetrics(deps, ended);
+  }
   const results = await Promise.allSettled([delivered, ...aborts, jobs]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
   // A lost job is repaired by the sweeper; a lost abort leaves a call to its lease's end. Log, then surface.

@@ -25,6 +25,12 @@ export const EngineEnvSchema = z.object({
     .enum(["true", "false"])
     .default("true")
     .transform((value) => value === "true"),
+  /**
+   * Port of /healthz, /readyz and /metrics (keep it internal: no auth); unset: not served
+   * (several processes share a dev host). The API then serves /metrics there only, and its
+   * probes on PORT too.
+   */
+  HEALTH_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   /** How soon (ms) another worker takes over the step of a worker that died. */
   STEP_LEASE_MS: z.coerce.number().int().min(500).default(30_000),
   /**

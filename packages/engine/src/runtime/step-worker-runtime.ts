@@ -84,6 +84,7 @@ export async function startStepWorker(deps: EngineDeps, options: StepWorkerOptio
       deferFor: (ms) => deferJob(job, ms),
       mayContinue: () => !closing,
       serves: (provider) => served.has(provider),
+      allowsModel: (provider, model) => options.models?.[provider]?.includes(model) ?? true,
       continuedWith: (label) => void continuedWith.push(label),
     });
     return continuedWith.length > 0 ? { result, continuedWith } : result;

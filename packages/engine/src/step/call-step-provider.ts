@@ -39,6 +39,8 @@ export interface StepCallContext {
   policies: PolicyRow[];
   claimed: StepResultRow;
   checkHookCondition: boolean;
+  /** Whether this worker may call `model` of `provider` (its WORKER_MODELS allowlist). Default: any model. */
+  allowsModel?: (provider: string, model: string) => boolean;
 }
 
 /**
@@ -108,6 +110,18 @@ async function prepareRequest(deps: EngineDeps, ctx: StepCallContext): Promise<P
   });
   // A fallback's provider and model once the primary's retries are spent.
   const { provider, model, index: fallbackIndex } = targetForAttempt(step, claimed.attempt);
+  // Before anything is read or sent: a model outside this worker's allowlist is never called.
+  if (ctx.allowsModel && !ctx.allowsModel(provider, model))
+    return {
+      status: "failed",
+      provider,
+      model,
+      error: {
+        code: "model_not_allowed",
+        message: `model "${model}" is not in this worker's allowlist for provider "${provider}" (WORKER_MODELS)`,
+        retryable: false,
+      },
+    };
 
   // Both users' policies apply: the owner's, whose history and flows these are, and the executor's.
   const rules = strictestRules(ctx.policies);

@@ -22,6 +22,8 @@ export interface StepJobControl {
   mayContinue(): boolean;
   /** Whether this worker serves a provider: it goes on only to a next step of a provider it serves. */
   serves: (provider: string) => boolean;
+  /** Whether this worker may call a model of a provider it serves (WORKER_MODELS); an attempt it may not call fails `model_not_allowed`. */
+  allowsModel: (provider: string, model: string) => boolean;
   /** The job goes on with a later step of its run (for operators: the job's return value names them). */
   continuedWith(label: string): void;
 }
@@ -109,6 +111,7 @@ async function runClaimedStep(
     policies,
     claimed,
     checkHookCondition: compiled.byId.get(claimed.stepId)?.condition?.kind === "hook",
+    allowsModel: control.allowsModel,
   });
   // The step before it is announced (and its other jobs queued) before this one commits.
   await continued?.effectsSent;
