@@ -1,0 +1,75 @@
+import { stepsToRerun } from "../planner/rerun-steps.js";
+import type { FlowDefinition } from "../schema/flow-definition.js";
+import { compileFlowOrThrow } from "./compile-flow.js";
+import { applyStepOverrides } from "./step-overrides.js";
+
+const step = (id: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  provider: "sim",
+  model: "sim-1",
+  action: "generate" as const,
+  prompt: "{{ original }}",
+  ...extra,
+});
+
+const critique = compileFlowOrThrow({
+  name: "critique",
+  type: "sequential",
+  steps: [
+    step("generate"),
+    step("critique", { prompt: "Critique: {{ steps.generate.output }}" }),
+    step("refine", { prompt: "{{ steps.generate.output }} {{ steps.critique.output }}" }),
+  ],
+}).definition;
+
+describe("applyStepOverrides", () => {
+  it("replaces the overridden fields and keeps the rest", () => {
+    const result = applyStepOverrides(critique, { critique: { model: "sim-2", settings: { temperature: 0 } } });
+    expect(result.ok).toBe(true);
+    const steps = result.ok ? result.flow.definition.steps : [];
+    expect(steps[1]).toMatchObject({ id: "critique", model: "sim-2", settings: { temperature: 0 } });
+    expect(steps[1]?.prompt).toBe("Critique: {{ steps.generate.output }}");
+    expect(steps[0]?.model).toBe("sim-1");
+  });
+
+  it("names an unknown step by its override path", () => {
+    const result = applyStepOverrides(critique, { nosuch: { model: "x" } });
+    expect(result.ok ? [] : result.issues.map((i) => i.path)).toEqual(["overrides.nosuch"]);
+  });
+
+  it("names a bad overridden field by its override path", () => {
+    const result = applyStepOverrides(critique, { generate: { prompt: "{{ steps.refine.output }}" } });
+    expect(result.ok).toBe(false);
+    expect(result.ok ? [] : result.issues.map((i) => i.path)).toEqual(["overrides.generate.prompt"]);
+  });
+});
+
+describe("stepsToRerun", () => {
+  it("is the step and everything that depends on it", () => {
+    expect([...stepsToRerun(compileFlowOrThrow(critique), "critique")].sort()).toEqual(["critique", "refine"]);
+    expect([...stepsToRerun(compileFlowOrThrow(critique), "generate")].sort()).toEqual([
+      "critique",
+      "generate",
+      "refine",
+    ]);
+  });
+
+  it("restarts the whole loop from a step inside it", () => {
+    const definition: FlowDefinition = compileFlowOrThrow({
+      name: "loop",
+      type: "sequential",
+      steps: [
+        step("plan"),
+        step("draft", { prompt: "{{ previous }}" }),
+        step("review", { prompt: "{{ previous }}" }),
+        step("publish", { prompt: "{{ previous }}" }),
+      ],
+      loop: { steps: ["draft", "review"], until: "true", maxIterations: 2 },
+    }).definition;
+    expect([...stepsToRerun(compileFlowOrThrow(definition), "review")].sort()).toEqual([
+      "draft",
+      "publish",
+      "review",
+    ]);
+  });
+});

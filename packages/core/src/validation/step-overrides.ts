@@ -1,0 +1,51 @@
+import { z } from "zod";
+import type { ValidationIssue } from "../errors/validation-error.js";
+import { FlowStepSchema, StepIdSchema, type FlowDefinition } from "../schema/flow-definition.js";
+import { compileFlow, type CompileFlowResult } from "./compile-flow.js";
+
+/** What a rerun may change in a step: where it is sent and what it is asked. */
+export const StepOverrideSchema = FlowStepSchema.pick({
+  provider: true,
+  model: true,
+  prompt: true,
+  systemPrompt: true,
+  settings: true,
+  fallbacks: true,
+}).partial();
+export type StepOverride = z.infer<typeof StepOverrideSchema>;
+
+/** Overrides by step id. */
+export const StepOverridesSchema = z.record(StepIdSchema, StepOverrideSchema);
+export type StepOverrides = z.infer<typeof StepOverridesSchema>;
+
+const STEP_PATH = /^steps\[(\d+)\](.*)$/;
+
+/**
+ * A definition with some steps' fields replaced, validated as a whole like any definition.
+ * Issues are named where the caller wrote them: `overrides.<stepId>.<field>` for an
+ * overridden step (a prompt that reads a step it does not wait for, say).
+ */
+export function applyStepOverrides(definition: FlowDefinition, overrides: StepOverrides): CompileFlowResult {
+  const stepIds = new Set(definition.steps.map((s) => s.id));
+  const unknown: ValidationIssue[] = Object.keys(overrides)
+    .filter((id) => !stepIds.has(id))
+    .map((id) => ({ path: `overrides.${id}`, message: `names no step of this flow ("${id}")` }));
+  if (unknown.length) return { ok: false, issues: unknown };
+  const merged: FlowDefinition = {
+    ...definition,
+    steps: definition.steps.map((step) => {
+      const override = overrides[step.id];
+      return override ? { ...step, ...override } : step;
+    }),
+  };
+  const result = compileFlow(merged);
+  if (result.ok) return result;
+  return {
+    ok: false,
+    issues: result.issues.map((issue) => {
+      const match = STEP_PATH.exec(issue.path);
+      const step = match ? definition.steps[Number(match[1])] : undefined;
+      return step && overrides[step.id] ? { ...issue, path: `overrides.${step.id}${match?.[2] ?? ""}` } : issue;
+    }),
+  };
+}
