@@ -1,6 +1,6 @@
 import { listLedger, listRunSteps } from "@ensemble/db";
 import { startFakeVendors, type FakeVendors } from "@ensemble/providers/testing";
-import { ApiClient } from "./api-client.js";
+import { ApiClient, simStep } from "./api-client.js";
 import { Cluster } from "./cluster-harness.js";
 import { ADMIN_TOKEN, createTenant, send, type Tenant } from "./tenants.js";
 
@@ -23,6 +23,7 @@ interface RunBody {
 }
 interface StepBody {
   stepId: string;
+  iteration: number;
   status: string;
   provider: string;
   model: string;
@@ -211,6 +212,41 @@ describe("runs, rerun and compare", () => {
     expect(totals[1]!.totalTokens).toBe(
       critique!.results[1]!.tokens + refine!.results[1]!.tokens + generate!.results[1]!.tokens,
     );
+  });
+
+  it("restarts the loop when the rerun starts inside it", async () => {
+    const threadId = await api.createThread("loop rerun");
+    const loopFlowId = await api.createFlow(threadId, {
+      name: "refine loop",
+      type: "refinement",
+      maxIterations: 3,
+      qualityThreshold: 0.8,
+      steps: [
+        simStep("draft", { model: "text?value=v0" }),
+        simStep("evaluate", { model: "score?values=0.3,0.9", action: "evaluate", prompt: "score {{ draft }}" }),
+        simStep("improve", { action: "refine", prompt: "improve {{ draft }}" }),
+      ],
+    });
+    expect((await api.execute(loopFlowId, { input: "x" }, true)).status).toBe(200);
+    const rerun = await api.request("POST", `/v1/flows/${loopFlowId}/runs/1/rerun`, {
+      fromStep: "improve",
+      overrides: { evaluate: { model: "score?values=0.95" } },
+    });
+    expect(rerun.status).toBe(202);
+    let detail: RunDetailBody;
+    const deadline = Date.now() + 30_000;
+    do {
+      await new Promise((r) => setTimeout(r, 100));
+      detail = (await api.request<RunDetailBody>("GET", `/v1/flows/${loopFlowId}/runs/2`)).body;
+    } while (detail.status !== "completed" && Date.now() < deadline);
+    // The draft before the loop is reused; the loop starts again at iteration 1 with the new
+    // evaluator, whose score ends it there (run 1's second iteration is not copied).
+    expect(detail.steps.map((s) => [`${s.stepId}#${s.iteration}`, s.status, s.reusedFrom ?? null])).toEqual([
+      ["draft#0", "success", 1],
+      ["evaluate#1", "success", null],
+      ["improve#1", "skipped", null],
+    ]);
+    expect(stepOf(detail, "evaluate")).toMatchObject({ model: "score?values=0.95" });
   });
 
   it("names bad rerun and compare requests, and refuses runs that do not exist", async () => {
