@@ -11,7 +11,9 @@ const OTHER_CRITIC = { provider: "google", model: "gemini-2.5-pro" };
 
 /** A diff as text: removed words in [-…-], added ones in {+…+}. */
 function diffText(diff: RunComparison["steps"][number]["diff"]): string {
-  return diff.map((d) => (d.kind === "removed" ? `[-${d.text}-]` : d.kind === "added" ? `{+${d.text}+}` : d.text)).join("");
+  return diff
+    .map((d) => (d.kind === "removed" ? `[-${d.text}-]` : d.kind === "added" ? `{+${d.text}+}` : d.text))
+    .join("");
 }
 
 main(async () => {

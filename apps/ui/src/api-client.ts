@@ -40,6 +40,7 @@ export const api = {
   getGraph: (flowId: string) => call<FlowGraph>("GET", `/v1/flows/${encodeURIComponent(flowId)}/graph`),
   listRuns: (flowId: string) =>
     call<{ items: RunSummary[] }>("GET", `/v1/flows/${encodeURIComponent(flowId)}/runs`).then((r) => r.items),
-  getRun: (flowId: string, run: number) => call<RunDetail>("GET", `/v1/flows/${encodeURIComponent(flowId)}/runs/${run}`),
+  getRun: (flowId: string, run: number) =>
+    call<RunDetail>("GET", `/v1/flows/${encodeURIComponent(flowId)}/runs/${run}`),
   cancel: (flowId: string) => call<unknown>("POST", `/v1/flows/${encodeURIComponent(flowId)}/cancel`),
 };

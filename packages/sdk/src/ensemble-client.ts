@@ -271,8 +271,7 @@ export class EnsembleClient {
 
   /** Two runs side by side: each step in both, a word diff of the outputs, the totals. */
   async compare(flowId: string, runA: number, runB: number): Promise<RunComparison> {
-    return (await this.http.request<RunComparison>("GET", `/v1/flows/${id(flowId)}/compare?runs=${runA},${runB}`))
-      .body;
+    return (await this.http.request<RunComparison>("GET", `/v1/flows/${id(flowId)}/compare?runs=${runA},${runB}`)).body;
   }
 
   /**

@@ -147,9 +147,15 @@ describe("examples/ against a live cluster", () => {
     vendors.google.respondWith(() => "Mention causality.");
     const run = await runExample("06-rerun-and-compare.ts");
     expectSuccess(run);
-    expect(run.stdout).toContain('Run 2 reran run 1 from "critique" with google/gemini-2.5-pro\nReused from run 1: generate\n');
-    expect(run.stdout).toMatch(/== generate\nrun 1: openai\/gpt-4o, \d+ tokens, \$0\.\d{4}, \d+ ms\nrun 2: openai\/gpt-4o, 0 tokens, \$0\.0000, \d+ ms, reused from run 1\n/);
-    expect(run.stdout).toMatch(/== critique\nrun 1: anthropic\/claude-sonnet-4-5, .*\nrun 2: google\/gemini-2\.5-pro, .*\ndiff: Mention \[-ordering-\]\{\+causality\+\}\.\n/);
+    expect(run.stdout).toContain(
+      'Run 2 reran run 1 from "critique" with google/gemini-2.5-pro\nReused from run 1: generate\n',
+    );
+    expect(run.stdout).toMatch(
+      /== generate\nrun 1: openai\/gpt-4o, \d+ tokens, \$0\.\d{4}, \d+ ms\nrun 2: openai\/gpt-4o, 0 tokens, \$0\.0000, \d+ ms, reused from run 1\n/,
+    );
+    expect(run.stdout).toMatch(
+      /== critique\nrun 1: anthropic\/claude-sonnet-4-5, .*\nrun 2: google\/gemini-2\.5-pro, .*\ndiff: Mention \[-ordering-\]\{\+causality\+\}\.\n/,
+    );
     expect(run.stdout).toContain("diff: A vector clock [-orders-]{+tracks causality between+} events.");
     expect(run.stdout).toMatch(/== totals\nrun 1: completed, \d+ tokens, \$0\.\d{4}\nrun 2: completed, \d+ tokens/);
     // The draft was written once: one generate request across both runs.

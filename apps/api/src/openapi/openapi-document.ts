@@ -774,9 +774,11 @@ export function buildOpenApiDocument(options: { version?: string } = {}): Record
       description:
         "Runs multi-model LLM flows on a queue-based worker cluster. Every /v1 route needs `Authorization: Bearer <api key>`; errors are `{ error: { code, message, details } }`.",
     },
-    tags: ["admin", "threads", "policies", "flows", "runs", "events", "providers", "templates", "operations"].map((name) => ({
-      name,
-    })),
+    tags: ["admin", "threads", "policies", "flows", "runs", "events", "providers", "templates", "operations"].map(
+      (name) => ({
+        name,
+      }),
+    ),
     paths,
     components: {
       schemas: componentSchemas(),

@@ -31,7 +31,6 @@ export function flowRoutes(ctx: AppContext): Router {
   const loadFlow = (req: Request, needed: Permission): Promise<FlowRow> =>
     requireFlowPermission(db, req.params.flowId as string, req.userId as string, needed);
 
-
   router.post("/v1/flows", async (req, res) => {
     const body = parseRequest(CreateFlowBody, req.body);
     await requireThreadPermission(db, body.threadId, req.userId as string, "write");

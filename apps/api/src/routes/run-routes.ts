@@ -37,7 +37,7 @@ export function runRoutes(ctx: AppContext): Router {
 
   router.post("/v1/flows/:flowId/runs/:run/rerun", async (req, res) => {
     const of = parseRequest(RunParam, req.params.run, ["run"]);
-    const flow = await requireFlowToExecute(deps, req.params.flowId as string, req.userId as string, false);
+    const flow = await requireFlowToExecute(deps, req.params.flowId, req.userId as string, false);
     const body = parseRequest(RerunBody, req.body);
     const started = await executeFlow(deps, flow.id, {
       executedBy: req.userId as string,
@@ -45,7 +45,9 @@ export function runRoutes(ctx: AppContext): Router {
       rerun: { of, fromStep: body.fromStep, ...(body.overrides ? { overrides: body.overrides } : {}) },
       ...(req.requestId ? { requestId: req.requestId } : {}),
     });
-    res.status(202).json({ flowId: started.flowId, run: started.run, status: started.status, rerunOf: started.rerunOf });
+    res
+      .status(202)
+      .json({ flowId: started.flowId, run: started.run, status: started.status, rerunOf: started.rerunOf });
   });
 
   router.get("/v1/flows/:flowId/compare", async (req, res) => {

@@ -12,7 +12,7 @@ export function stepsToRerun(flow: CompiledFlow, fromStep: string): Set<string> 
     if (flow.loop?.stepIds.includes(id)) for (const loopStep of flow.loop.stepIds) again.add(loopStep);
   };
   add(fromStep);
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (const step of flow.steps) {
       if (again.has(step.id) || !step.dependsOn.some((dep) => again.has(dep))) continue;

@@ -66,10 +66,6 @@ describe("stepsToRerun", () => {
       ],
       loop: { steps: ["draft", "review"], until: "true", maxIterations: 2 },
     }).definition;
-    expect([...stepsToRerun(compileFlowOrThrow(definition), "review")].sort()).toEqual([
-      "draft",
-      "publish",
-      "review",
-    ]);
+    expect([...stepsToRerun(compileFlowOrThrow(definition), "review")].sort()).toEqual(["draft", "publish", "review"]);
   });
 });
