@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import type { Executor } from "../client.js";
 import type { FlowRow } from "./flows.js";
-import { dataSharingPolicies, flows, type RunTraceColumn } from "../schema/tables.js";
+import { dataSharingPolicies, flows, stepResults, type RunTraceColumn } from "../schema/tables.js";
 import { fromJsonRow, fromJsonRows } from "./json-rows.js";
 import { unarchiveRun } from "./flow-runs.js";
 import { sendStatement } from "./statements.js";
@@ -137,7 +137,9 @@ export async function undoQueuedRun(db: Executor, previous: FlowRow, run: number
     .where(and(eq(flows.id, previous.id), eq(flows.run, run), eq(flows.status, "queued")))
     .returning({ id: flows.id });
   if (restored.length === 0) return false;
-  // The run it replaced is current again: it leaves the history it was copied into.
+  // Nothing of the run happened: a rerun's reused steps go, and the run it replaced is
+  // current again, so it leaves the history it was copied into.
+  await db.delete(stepResults).where(and(eq(stepResults.flowId, previous.id), eq(stepResults.run, run)));
   await unarchiveRun(db, previous.id, previous.run);
   return true;
 }
