@@ -323,7 +323,8 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
 
     it("runs, rerun and compare", async () => {
       const threadId = (await api.request(key, "POST", "/v1/threads", { title: "run shapes" })).body.id as string;
-      const flowId = (await api.request(key, "POST", "/v1/flows", { threadId, definition: SIM_FLOW })).body.id as string;
+      const flowId = (await api.request(key, "POST", "/v1/flows", { threadId, definition: SIM_FLOW })).body
+        .id as string;
       expect((await api.request(key, "POST", `/v1/flows/${flowId}/execute?wait=true`, { input: "one" })).status).toBe(
         200,
       );

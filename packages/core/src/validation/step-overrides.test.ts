@@ -1,5 +1,3 @@
-import { stepsToRerun } from "../planner/rerun-steps.js";
-import type { FlowDefinition } from "../schema/flow-definition.js";
 import { compileFlowOrThrow } from "./compile-flow.js";
 import { applyStepOverrides } from "./step-overrides.js";
 
@@ -41,31 +39,5 @@ describe("applyStepOverrides", () => {
     const result = applyStepOverrides(critique, { generate: { prompt: "{{ steps.refine.output }}" } });
     expect(result.ok).toBe(false);
     expect(result.ok ? [] : result.issues.map((i) => i.path)).toEqual(["overrides.generate.prompt"]);
-  });
-});
-
-describe("stepsToRerun", () => {
-  it("is the step and everything that depends on it", () => {
-    expect([...stepsToRerun(compileFlowOrThrow(critique), "critique")].sort()).toEqual(["critique", "refine"]);
-    expect([...stepsToRerun(compileFlowOrThrow(critique), "generate")].sort()).toEqual([
-      "critique",
-      "generate",
-      "refine",
-    ]);
-  });
-
-  it("restarts the whole loop from a step inside it", () => {
-    const definition: FlowDefinition = compileFlowOrThrow({
-      name: "loop",
-      type: "sequential",
-      steps: [
-        step("plan"),
-        step("draft", { prompt: "{{ previous }}" }),
-        step("review", { prompt: "{{ previous }}" }),
-        step("publish", { prompt: "{{ previous }}" }),
-      ],
-      loop: { steps: ["draft", "review"], until: "true", maxIterations: 2 },
-    }).definition;
-    expect([...stepsToRerun(compileFlowOrThrow(definition), "review")].sort()).toEqual(["draft", "publish", "review"]);
   });
 });
