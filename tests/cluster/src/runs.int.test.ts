@@ -295,4 +295,28 @@ describe("runs, rerun and compare", () => {
     expect((await as("POST", `/v1/flows/${flowId}/runs/1/rerun`, { fromStep: "critique" })).status).toBe(404);
     expect((await as("GET", `/v1/flows/${flowId}/compare?runs=1,2`)).status).toBe(404);
   });
+
+  it("checks a rerun's definition against the data-sharing policies: an override can break them or mend them", async () => {
+    // Anthropic may no longer see other providers' outputs: run 1's critique (which reads OpenAI's draft) would break that.
+    const policy = await api.request("PUT", "/v1/policies/anthropic", {
+      allowConversationHistory: true,
+      allowCrossProviderContext: false,
+      allowAttachments: true,
+    });
+    expect(policy.status).toBe(200);
+    const refused = await api.request<{ error: { code: string } }>("POST", `/v1/flows/${flowId}/runs/1/rerun`, {
+      fromStep: "critique",
+    });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.code).toBe("policy_violation");
+    vendors.reset();
+    answer();
+    const allowed = await api.request<{ run: number }>("POST", `/v1/flows/${flowId}/runs/1/rerun`, {
+      fromStep: "critique",
+      overrides: { critique: { provider: "openai", model: "gpt-4o-mini" } },
+    });
+    expect(allowed.status).toBe(202);
+    expect((await waitForRun(allowed.body.run)).status).toBe("completed");
+    expect(vendors.anthropic.requests).toEqual([]);
+  });
 });
