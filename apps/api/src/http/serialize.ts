@@ -1,6 +1,6 @@
 import { ContextPolicySchema, isoOrNull, type FlowDefinition } from "@ensemble/core";
 import { toFlowStepResult } from "@ensemble/engine";
-import type { FlowRow, FlowRunRow, MessageRow, StepResultRow, ThreadRow } from "@ensemble/db";
+import type { FlowRow, FlowRunRow, FlowRunSummary, MessageRow, StepResultRow, ThreadRow } from "@ensemble/db";
 
 /** The stored flow as the API shows it, with its definition and run number. */
 export function serializeFlow(flow: FlowRow, stepRows?: StepResultRow[]): Record<string, unknown> {
@@ -29,7 +29,7 @@ export function serializeFlow(flow: FlowRow, stepRows?: StepResultRow[]): Record
 }
 
 /** One run of a flow as the runs list shows it. */
-export function serializeRunSummary(run: FlowRunRow): Record<string, unknown> {
+export function serializeRunSummary(run: FlowRunSummary): Record<string, unknown> {
   return {
     run: run.run,
     status: run.status,

@@ -1,4 +1,4 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, getTableColumns } from "drizzle-orm";
 import type { Executor } from "../client.js";
 import { flowRuns } from "../schema/tables.js";
 import type { FlowRow } from "./flows.js";
@@ -52,9 +52,18 @@ export async function unarchiveRun(db: Executor, flowId: string, run: number): P
   await db.delete(flowRuns).where(and(eq(flowRuns.flowId, flowId), eq(flowRuns.run, run)));
 }
 
-/** Every run of a flow, oldest first: its history, then the current run. */
-export async function listFlowRuns(db: Executor, flow: FlowRow): Promise<FlowRunRow[]> {
-  const ended = await db.select().from(flowRuns).where(eq(flowRuns.flowId, flow.id)).orderBy(asc(flowRuns.run));
+/** A run without what can be large (its definition, input and result): what a list of runs shows. */
+export type FlowRunSummary = Omit<FlowRunRow, "definition" | "input" | "result">;
+
+const { definition: _definition, input: _input, result: _result, ...summaryColumns } = getTableColumns(flowRuns);
+
+/** Every run of a flow, oldest first: its history, then the current run. Reads no outputs. */
+export async function listFlowRuns(db: Executor, flow: FlowRow): Promise<FlowRunSummary[]> {
+  const ended = await db
+    .select(summaryColumns)
+    .from(flowRuns)
+    .where(eq(flowRuns.flowId, flow.id))
+    .orderBy(asc(flowRuns.run));
   const current = currentRun(flow);
   return current ? [...ended.filter((r) => r.run < current.run), current] : ended;
 }
