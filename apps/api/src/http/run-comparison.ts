@@ -37,8 +37,8 @@ function compared(row: StepResultRow | undefined): ComparedStep | null {
 
 /**
  * Two runs of a flow step by step: each step instance's result in both, with a word-level
- * diff of the outputs (the `diff` library: words and whitespace as tokens, so the pieces
- * joined give back each output), then each run's totals.
+ * diff of the outputs (the `diff` library's diffWords: the unchanged and removed pieces
+ * joined give the first output, the unchanged and added ones the second), then each run's totals.
  */
 export function compareRuns(flowId: string, a: ComparedRun, b: ComparedRun): Record<string, unknown> {
   const key = (r: StepResultRow) => `${r.stepId}#${r.iteration}`;
