@@ -271,6 +271,15 @@ describe("runs, rerun and compare", () => {
     );
     expect(unreadable.status).toBe(400);
     expect(unreadable.body.error.details.map((d) => d.path)).toEqual(["overrides.generate.prompt"]);
+    const unserved = await api.request<{ error: { details: { path: string; message: string }[] } }>(
+      "POST",
+      `/v1/flows/${flowId}/runs/1/rerun`,
+      { fromStep: "critique", overrides: { critique: { provider: "mistral", model: "mistral-large" } } },
+    );
+    expect(unserved.status).toBe(400);
+    expect(unserved.body.error.details).toEqual([
+      { path: "overrides.critique.provider", message: expect.stringContaining('provider "mistral" is not served') },
+    ]);
     const fromStep = await api.request<{ error: { details: { path: string }[] } }>(
       "POST",
       `/v1/flows/${flowId}/runs/1/rerun`,
@@ -304,11 +313,22 @@ describe("runs, rerun and compare", () => {
       allowAttachments: true,
     });
     expect(policy.status).toBe(200);
-    const refused = await api.request<{ error: { code: string } }>("POST", `/v1/flows/${flowId}/runs/1/rerun`, {
+    type PolicyError = { error: { code: string; details: { path: string; provider: string }[] } };
+    const refused = await api.request<PolicyError>("POST", `/v1/flows/${flowId}/runs/1/rerun`, {
       fromStep: "critique",
     });
     expect(refused.status).toBe(403);
     expect(refused.body.error.code).toBe("policy_violation");
+    expect(refused.body.error.details.map((d) => d.path)).toEqual(["definition.steps[1]"]);
+    // Another Anthropic model breaks it too, and the refusal names the override.
+    const stillAnthropic = await api.request<PolicyError>("POST", `/v1/flows/${flowId}/runs/1/rerun`, {
+      fromStep: "critique",
+      overrides: { critique: { model: "claude-opus-4-1" } },
+    });
+    expect(stillAnthropic.status).toBe(403);
+    expect(stillAnthropic.body.error.details.map((d) => [d.path, d.provider])).toEqual([
+      ["overrides.critique", "anthropic"],
+    ]);
     vendors.reset();
     answer();
     const allowed = await api.request<{ run: number }>("POST", `/v1/flows/${flowId}/runs/1/rerun`, {

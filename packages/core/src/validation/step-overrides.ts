@@ -18,7 +18,17 @@ export type StepOverride = z.infer<typeof StepOverrideSchema>;
 export const StepOverridesSchema = z.record(StepIdSchema, StepOverrideSchema);
 export type StepOverrides = z.infer<typeof StepOverridesSchema>;
 
-const STEP_PATH = /^steps\[(\d+)\](.*)$/;
+const STEP_PATH = /^(?:definition\.)?steps\[(\d+)\](.*)$/;
+
+/**
+ * A path into a definition (`steps[1].model`, `definition.steps[1].model`) as the request
+ * that overrode it names it (`overrides.critique.model`); other paths are left as they are.
+ */
+export function pathInOverrides(path: string, definition: FlowDefinition, overrides: StepOverrides): string {
+  const match = STEP_PATH.exec(path);
+  const step = match ? definition.steps[Number(match[1])] : undefined;
+  return step && overrides[step.id] ? `overrides.${step.id}${match?.[2] ?? ""}` : path;
+}
 
 /**
  * A definition with some steps' fields replaced, validated as a whole like any definition.
@@ -42,10 +52,6 @@ export function applyStepOverrides(definition: FlowDefinition, overrides: StepOv
   if (result.ok) return result;
   return {
     ok: false,
-    issues: result.issues.map((issue) => {
-      const match = STEP_PATH.exec(issue.path);
-      const step = match ? definition.steps[Number(match[1])] : undefined;
-      return step && overrides[step.id] ? { ...issue, path: `overrides.${step.id}${match?.[2] ?? ""}` } : issue;
-    }),
+    issues: result.issues.map((issue) => ({ ...issue, path: pathInOverrides(issue.path, definition, overrides) })),
   };
 }

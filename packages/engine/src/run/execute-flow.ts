@@ -11,7 +11,7 @@ import { newRunTrace } from "@ensemble/telemetry";
 import type { EngineDeps } from "../engine-deps.js";
 import { FlowConflictError, NotFoundError } from "../errors/engine-errors.js";
 import { assertPoliciesAllow } from "./check-data-sharing.js";
-import { prepareRerun, type RerunRequest } from "./prepare-rerun.js";
+import { inOverrideTerms, prepareRerun, type RerunRequest } from "./prepare-rerun.js";
 import { emptyEffects, performEffects } from "./run-effects.js";
 
 export interface ExecuteFlowOptions {
@@ -72,9 +72,13 @@ export async function executeFlow(
     const now = new Date();
     const rerun = options.rerun ? await prepareRerun(tx, flow, options.rerun, run, now) : null;
     const compiled = rerun?.compiled ?? deps.flows.forRun({ id: flow.id, definition: flow.definition, onlyStepId });
-    assertPoliciesAllow(strictestRules(locked.policies), compiled);
-    // A flow stored while its provider was served may outlive it: its next run is refused too.
-    await deps.providerCatalog.assertServed(compiled);
+    try {
+      assertPoliciesAllow(strictestRules(locked.policies), compiled);
+      // A flow stored while its provider was served may outlive it: its next run is refused too.
+      await deps.providerCatalog.assertServed(compiled);
+    } catch (error) {
+      throw options.rerun ? inOverrideTerms(error, compiled.definition, options.rerun.overrides ?? {}) : error;
+    }
     const flowTimeoutMs = options.timeout?.flowMs ?? compiled.definition.maxExecutionTime;
     // The reused steps are the new run's first rows: its planner starts after them.
     if (rerun) await insertStepInstances(tx, rerun.reused);

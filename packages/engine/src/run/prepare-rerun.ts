@@ -1,5 +1,6 @@
 import {
   applyStepOverrides,
+  pathInOverrides,
   stepsToRerun,
   ValidationError,
   type CompiledFlow,
@@ -7,7 +8,7 @@ import {
   type StepOverrides,
 } from "@ensemble/core";
 import { findFlowRun, listRunSteps, type Executor, type FlowRow, type NewStepInstance } from "@ensemble/db";
-import { FlowConflictError, NotFoundError } from "../errors/engine-errors.js";
+import { FlowConflictError, NotFoundError, PolicyViolationError } from "../errors/engine-errors.js";
 
 /** `POST …/runs/:run/rerun`: which run, from which step, with what changed. */
 export interface RerunRequest {
@@ -79,4 +80,17 @@ export async function prepareRerun(
       completedAt: now,
     }));
   return { compiled, runDefinition, sourceInput: source.input ?? "", reused };
+}
+
+/**
+ * A refusal of a rerun's definition (a data-sharing policy, a provider the cluster does not
+ * serve) named where the request put the field: `overrides.<step>.<field>` for an overridden step.
+ */
+export function inOverrideTerms(error: unknown, definition: FlowDefinition, overrides: StepOverrides): unknown {
+  const rename = (path: string) => pathInOverrides(path, definition, overrides);
+  if (error instanceof ValidationError)
+    return new ValidationError(error.issues.map((issue) => ({ ...issue, path: rename(issue.path) })));
+  if (error instanceof PolicyViolationError)
+    return new PolicyViolationError(error.violations.map((v) => ({ ...v, path: rename(v.path) })));
+  return error;
 }
