@@ -1,5 +1,5 @@
 import { compileFlowOrThrow } from "./compile-flow.js";
-import { applyStepOverrides } from "./step-overrides.js";
+import { applyStepOverrides, pathInOverrides } from "./step-overrides.js";
 
 const step = (id: string, extra: Record<string, unknown> = {}) => ({
   id,
@@ -39,5 +39,21 @@ describe("applyStepOverrides", () => {
     const result = applyStepOverrides(critique, { generate: { prompt: "{{ steps.refine.output }}" } });
     expect(result.ok).toBe(false);
     expect(result.ok ? [] : result.issues.map((i) => i.path)).toEqual(["overrides.generate.prompt"]);
+  });
+
+  it("takes only the overrides' own keys: a step named like an Object member keeps its fields", () => {
+    const definition = compileFlowOrThrow({
+      name: "members",
+      type: "sequential",
+      steps: [step("toString"), step("constructor", { prompt: "{{ previous }}" })],
+    }).definition;
+    const result = applyStepOverrides(definition, { constructor: { model: "sim-2" } });
+    expect(result.ok ? result.flow.definition.steps.map((s) => [s.id, s.model]) : result.issues).toEqual([
+      ["toString", "sim-1"],
+      ["constructor", "sim-2"],
+    ]);
+    const overrides = { constructor: { model: "sim-2" } };
+    expect(pathInOverrides("definition.steps[0].model", definition, overrides)).toBe("definition.steps[0].model");
+    expect(pathInOverrides("definition.steps[1].model", definition, overrides)).toBe("overrides.constructor.model");
   });
 });

@@ -27,7 +27,7 @@ const STEP_PATH = /^(?:definition\.)?steps\[(\d+)\](.*)$/;
 export function pathInOverrides(path: string, definition: FlowDefinition, overrides: StepOverrides): string {
   const match = STEP_PATH.exec(path);
   const step = match ? definition.steps[Number(match[1])] : undefined;
-  return step && overrides[step.id] ? `overrides.${step.id}${match?.[2] ?? ""}` : path;
+  return step && Object.hasOwn(overrides, step.id) ? `overrides.${step.id}${match?.[2] ?? ""}` : path;
 }
 
 /**
@@ -43,10 +43,10 @@ export function applyStepOverrides(definition: FlowDefinition, overrides: StepOv
   if (unknown.length) return { ok: false, issues: unknown };
   const merged: FlowDefinition = {
     ...definition,
-    steps: definition.steps.map((step) => {
-      const override = overrides[step.id];
-      return override ? { ...step, ...override } : step;
-    }),
+    // Own keys only: a step named like an Object.prototype member ("toString") is not overridden by it.
+    steps: definition.steps.map((step) =>
+      Object.hasOwn(overrides, step.id) ? { ...step, ...overrides[step.id] } : step,
+    ),
   };
   const result = compileFlow(merged);
   if (result.ok) return result;
