@@ -331,6 +331,31 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
       expectShape(schemas.ErrorBody, (await api.request(key, "GET", "/v1/flows/nope")).body);
       expectShape(schemas.ErrorBody, (await api.request(key, "POST", "/v1/threads", { title: 5 })).body);
     });
+
+    it("runs, rerun and compare", async () => {
+      const threadId = (await api.request(key, "POST", "/v1/threads", { title: "run shapes" })).body.id as string;
+      const flowId = (await api.request(key, "POST", "/v1/flows", { threadId, definition: SIM_FLOW })).body
+        .id as string;
+      expect((await api.request(key, "POST", `/v1/flows/${flowId}/execute?wait=true`, { input: "one" })).status).toBe(
+        200,
+      );
+      const fromStep = SIM_FLOW.steps.at(-1)!.id;
+      const rerun = await api.request(key, "POST", `/v1/flows/${flowId}/runs/1/rerun`, { fromStep });
+      expect(rerun.status).toBe(202);
+      expectShape(schemas.RerunAcceptedResponse, rerun.body);
+      let run = await api.request(key, "GET", `/v1/flows/${flowId}/runs/2`);
+      for (let i = 0; i < 100 && run.body.status !== "completed"; i += 1) {
+        await new Promise((r) => setTimeout(r, 50));
+        run = await api.request(key, "GET", `/v1/flows/${flowId}/runs/2`);
+      }
+      expectShape(schemas.RunDetailResponse, run.body);
+      expect(run.body.status).toBe("completed");
+      expectShape(schemas.RunListResponse, (await api.request(key, "GET", `/v1/flows/${flowId}/runs`)).body);
+      expectShape(
+        schemas.RunComparisonResponse,
+        (await api.request(key, "GET", `/v1/flows/${flowId}/compare?runs=1,2`)).body,
+      );
+    });
   });
 });
 

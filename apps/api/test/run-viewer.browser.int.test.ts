@@ -149,6 +149,56 @@ describe("run viewer (/ui) in headless Chromium", () => {
     await page.close();
   });
 
+  it("lists a flow's runs, shows a rerun's reused steps, and opens an earlier run (screenshot kept)", async () => {
+    const flowId = await createFlow(alice.key, { ...CRITIQUE_FLOW, name: "Rerun review" });
+    const first = await api.request<{ status: string }>(alice.key, "POST", `/v1/flows/${flowId}/execute?wait=true`, {
+      input: "Review: function add(a, b) { return a - b }",
+    });
+    expect(first.body.status).toBe("completed");
+    const rerun = await api.request(alice.key, "POST", `/v1/flows/${flowId}/runs/1/rerun`, {
+      fromStep: "critique",
+      overrides: { critique: { model: "text?value=Rename%20the%20function." } },
+    });
+    expect(rerun.status).toBe(202);
+    for (let i = 0; i < 100; i++) {
+      const run2 = await api.request<{ status: string }>(alice.key, "GET", `/v1/flows/${flowId}/runs/2`);
+      if (run2.body.status === "completed") break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    const { page, problems } = await signedIn(alice.key);
+    await page.goto(`${api.baseUrl}/ui/#/flows/${flowId}`);
+    const list = page.locator('[data-testid="run-list"]');
+    await list.waitFor();
+    // Newest first; the latest run is the one shown, and says what it reran.
+    expect(await list.locator("tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-run")))).toEqual([
+      "2",
+      "1",
+    ]);
+    expect(await list.locator('tr[data-run="2"]').textContent()).toContain("run 1 from critique");
+    await page.locator('[data-testid="run-status"]', { hasText: "completed" }).waitFor();
+    await page.click('g[data-step="draft"]');
+    await page.locator('[data-testid="reused-from"]', { hasText: "from run 1" }).waitFor();
+    await page.click('g[data-step="critique"]');
+    const rerunPanel = await page.textContent('[data-testid="step-panel"][data-step="critique"]');
+    expect(rerunPanel).toContain("Rename the function.");
+    // The overridden model is the run's own target, not a fallback.
+    expect(rerunPanel).not.toContain("(fallback)");
+    await page.screenshot({ path: join(ARTIFACTS, "rerun-runs-list.png"), fullPage: true });
+
+    // Run 1, selected from the list: its own critique, nothing reused.
+    await list.getByRole("link", { name: "run 1" }).click();
+    await page.locator("h1", { hasText: "run 1" }).waitFor();
+    expect(page.url()).toContain(`#/flows/${flowId}/runs/1`);
+    await page.click('g[data-step="critique"]');
+    const panel = page.locator('[data-testid="step-panel"][data-step="critique"]');
+    expect(await panel.textContent()).toContain("Reverse the operator");
+    expect(await page.locator('[data-testid="reused-from"]').count()).toBe(0);
+    expect(await page.textContent('[data-testid="run-status"]')).toBe("completed");
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it("never shows another user's flow", async () => {
     const flowId = await createFlow(alice.key, { ...LIVE_FLOW, name: "Alice's secret plan" });
     const { page } = await signedIn(bob.key);

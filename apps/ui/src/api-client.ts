@@ -1,4 +1,4 @@
-import type { Flow, FlowList, Thread } from "@ensemble/sdk";
+import type { Flow, FlowList, RunDetail, RunSummary, Thread } from "@ensemble/sdk";
 import type { FlowGraph } from "./graph-layout.js";
 import { session } from "./session.js";
 
@@ -38,5 +38,9 @@ export const api = {
     call<FlowList>("GET", `/v1/threads/${encodeURIComponent(threadId)}/flows?limit=50&offset=${offset}`),
   getFlow: (flowId: string) => call<Flow>("GET", `/v1/flows/${encodeURIComponent(flowId)}`),
   getGraph: (flowId: string) => call<FlowGraph>("GET", `/v1/flows/${encodeURIComponent(flowId)}/graph`),
+  listRuns: (flowId: string) =>
+    call<{ items: RunSummary[] }>("GET", `/v1/flows/${encodeURIComponent(flowId)}/runs`).then((r) => r.items),
+  getRun: (flowId: string, run: number) =>
+    call<RunDetail>("GET", `/v1/flows/${encodeURIComponent(flowId)}/runs/${run}`),
   cancel: (flowId: string) => call<unknown>("POST", `/v1/flows/${encodeURIComponent(flowId)}/cancel`),
 };

@@ -1,4 +1,4 @@
-import { layoutGraph, NODE_WIDTH, type FlowGraph, type GraphStep } from "./graph-layout.js";
+import { graphForRun, layoutGraph, NODE_WIDTH, type FlowGraph, type GraphStep } from "./graph-layout.js";
 
 const step = (id: string, dependsOn: string[] = []): GraphStep => ({
   id,
@@ -30,5 +30,22 @@ describe("layoutGraph", () => {
     const layout = layoutGraph(graph([step("a", ["b"]), step("b", ["a"]), step("c", ["ghost"])]));
     expect(layout.steps).toHaveLength(3);
     expect(layout.edges.map((e) => `${e.from}->${e.to}`)).toEqual(["b->a", "a->b"]);
+  });
+});
+
+describe("graphForRun", () => {
+  it("takes a rerun's overridden targets and keeps the graph's shape", () => {
+    const flow = graph([step("a"), step("b", ["a"])]);
+    const run = graphForRun(flow, {
+      steps: [
+        { id: "a", provider: "sim", model: "echo" },
+        { id: "b", provider: "openai", model: "gpt-4o-mini", fallbacks: [{ provider: "sim", model: "echo" }] },
+      ],
+    });
+    expect(run.steps.map((s) => [s.id, s.provider, s.model, s.dependsOn])).toEqual([
+      ["a", "sim", "echo", []],
+      ["b", "openai", "gpt-4o-mini", ["a"]],
+    ]);
+    expect(run.steps[1]?.fallbacks).toEqual([{ provider: "sim", model: "echo" }]);
   });
 });

@@ -18,6 +18,24 @@ export interface FlowGraph {
   loop: { steps: string[]; maxIterations: number } | null;
 }
 
+/**
+ * The flow's graph with the targets a run's definition gives its steps: a rerun's overrides
+ * change a step's provider, model or fallbacks, never its place in the graph.
+ */
+export function graphForRun(
+  graph: FlowGraph,
+  definition: { steps: { id: string; provider: string; model: string; fallbacks?: GraphStep["fallbacks"] }[] },
+): FlowGraph {
+  const byId = new Map(definition.steps.map((s) => [s.id, s]));
+  return {
+    ...graph,
+    steps: graph.steps.map((step) => {
+      const own = byId.get(step.id);
+      return own ? { ...step, provider: own.provider, model: own.model, fallbacks: own.fallbacks ?? [] } : step;
+    }),
+  };
+}
+
 export interface PlacedStep {
   id: string;
   column: number;

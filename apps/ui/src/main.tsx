@@ -7,7 +7,7 @@ import { SignInPage } from "./views/sign-in-page.js";
 import { ThreadsPage } from "./views/threads-page.js";
 import "./style.css";
 
-/** Routes live in the hash (#/threads/:id, #/flows/:id): the API serves one page at /ui/. */
+/** Routes live in the hash (#/threads/:id, #/flows/:id, #/flows/:id/runs/:run): the API serves one page at /ui/. */
 function useHashRoute(): string[] {
   const parse = (): string[] => location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   const [route, setRoute] = useState(parse);
@@ -28,7 +28,7 @@ function App() {
     setSignedIn(false);
     location.hash = "";
   };
-  const [section, id] = route;
+  const [section, id, sub, run] = route;
   return (
     <>
       <header class="top">
@@ -43,7 +43,7 @@ function App() {
         {section === "threads" && id ? (
           <FlowsPage threadId={id} />
         ) : section === "flows" && id ? (
-          <RunPage flowId={id} />
+          <RunPage flowId={id} run={sub === "runs" && run ? Number(run) : null} />
         ) : (
           <ThreadsPage />
         )}

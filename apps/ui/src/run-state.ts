@@ -1,4 +1,4 @@
-import type { Flow, FlowStepResult, FlowStreamUpdate, TokenUsage } from "@ensemble/sdk";
+import type { Flow, FlowStepResult, FlowStreamUpdate, RunDetail, TokenUsage } from "@ensemble/sdk";
 import type { FlowGraph } from "./graph-layout.js";
 
 export type StepState = "pending" | "running" | "retrying" | "completed" | "failed" | "skipped" | "cancelled";
@@ -30,6 +30,8 @@ export interface StepView {
   completedAt: string | null;
   error: string | null;
   attempts: Attempt[];
+  /** A rerun's step copied from this run (no call, no cost); null otherwise. */
+  reusedFrom: number | null;
 }
 
 export interface RunView {
@@ -70,6 +72,7 @@ function emptyStep(id: string, graph: FlowGraph): StepView {
     completedAt: null,
     error: null,
     attempts: [],
+    reusedFrom: null,
   };
 }
 
@@ -86,28 +89,53 @@ function fromResult(graph: FlowGraph, r: FlowStepResult): StepView {
     startedAt: r.startedAt,
     completedAt: r.completedAt,
     error: r.error ? `${r.error.code}: ${r.error.message}` : null,
+    reusedFrom: r.reusedFrom ?? null,
+  };
+}
+
+/** What a run's view starts from: the latest run of a flow, or one run of its history. */
+interface RunSnapshot {
+  run: number;
+  status: string;
+  steps: FlowStepResult[];
+  finalOutput: string | null;
+  totalCost: number;
+  totalTokens: number;
+  error: { code: string; message: string } | null;
+}
+
+function viewOf(graph: FlowGraph, snapshot: RunSnapshot): RunView {
+  const steps: Record<string, StepView> = {};
+  for (const s of graph.steps) steps[s.id] = emptyStep(s.id, graph);
+  // A loop step has one result per iteration; the latest one is shown.
+  for (const r of snapshot.steps) {
+    if (!steps[r.stepId] || r.iteration >= steps[r.stepId]!.iteration) steps[r.stepId] = fromResult(graph, r);
+  }
+  return {
+    run: snapshot.run,
+    status: snapshot.status,
+    steps,
+    finalOutput: snapshot.finalOutput,
+    totalCost: snapshot.totalCost,
+    totalTokens: snapshot.totalTokens,
+    error: snapshot.error ? `${snapshot.error.code}: ${snapshot.error.message}` : null,
+    lastEventId: 0,
+    skippingEarlierRun: false,
   };
 }
 
 /** The latest run as GET /v1/flows/:flowId has it; events then bring it up to date. */
 export function initialRunView(graph: FlowGraph, flow: Flow): RunView {
-  const steps: Record<string, StepView> = {};
-  for (const s of graph.steps) steps[s.id] = emptyStep(s.id, graph);
-  // A loop step has one result per iteration; the latest one is shown.
-  for (const r of flow.stepResults ?? []) {
-    if (!steps[r.stepId] || r.iteration >= steps[r.stepId]!.iteration) steps[r.stepId] = fromResult(graph, r);
-  }
-  return {
-    run: flow.run,
-    status: flow.status,
-    steps,
+  return viewOf(graph, {
+    ...flow,
+    steps: flow.stepResults ?? [],
     finalOutput: flow.result?.finalOutput ?? null,
-    totalCost: flow.totalCost,
-    totalTokens: flow.totalTokens,
-    error: flow.error ? `${flow.error.code}: ${flow.error.message}` : null,
-    lastEventId: 0,
-    skippingEarlierRun: false,
-  };
+  });
+}
+
+/** An earlier run as GET /v1/flows/:flowId/runs/:run has it (it has ended: no events follow). */
+export function pastRunView(graph: FlowGraph, run: RunDetail): RunView {
+  return viewOf(graph, run);
 }
 
 type EventData = Record<string, unknown>;
@@ -201,6 +229,7 @@ export function applyEvent(view: RunView, graph: FlowGraph, event: FlowStreamUpd
         model: str(data.model) ?? step.model,
         usage: (data.usage as TokenUsage | undefined) ?? null,
         cost: num(data.cost),
+        reusedFrom: num(data.reusedFrom),
         completedAt: at,
         error: null,
         attempts: endAttempt(step, at, "completed", null),

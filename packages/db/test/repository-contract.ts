@@ -536,6 +536,65 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect(await getHandle().transact((tx) => repo.lockFlowToExecute(tx, "no such flow", user.id))).toBeUndefined();
   });
 
+  it("keeps the run a new one replaces in the run history, with its definition; a run taken back leaves no trace", async () => {
+    const { flow, user } = await seedFlow();
+    await repo.updateFlow(db(), flow.id, {
+      status: "completed",
+      run: 1,
+      input: "first",
+      totalCost: 0.5,
+      totalTokens: 9,
+      result: { finalOutput: "one" },
+    });
+    const before = (await repo.findFlow(db(), flow.id))!;
+    const rerunDefinition = { name: "f", steps: [{ id: "a", model: "other" }] };
+    const queue = () =>
+      getHandle().transact(async (tx, control) => {
+        await repo.lockFlowToExecute(tx, flow.id, user.id);
+        await repo.insertStepInstances(tx, [{ ...instance(flow.id), run: 2, status: "success", reusedFrom: 1 }]);
+        control.commitAfter(
+          repo.sendArchivedRun(tx, flow.id),
+          repo.sendQueuedRun(tx, flow.id, {
+            run: 2,
+            executedBy: user.id,
+            onlyStepId: null,
+            input: "second",
+            metadata: {},
+            saveMessages: false,
+            stepTimeoutMs: null,
+            deadlineAt: null,
+            queuedAt: new Date(),
+            rerun: { of: 1, fromStep: "b", definition: rerunDefinition },
+          }),
+        );
+      });
+    await queue();
+    const current = (await repo.findFlow(db(), flow.id))!;
+    expect(current).toMatchObject({ run: 2, rerunOf: 1, rerunFromStep: "b", runDefinition: rerunDefinition });
+    const runs = await repo.listFlowRuns(db(), current);
+    expect(runs.map((r) => [r.run, r.status, r.totalCost, r.rerunOf])).toEqual([
+      [1, "completed", 0.5, null],
+      [2, "queued", 0, 1],
+    ]);
+    expect(await repo.findFlowRun(db(), current, 1)).toMatchObject({
+      input: "first",
+      definition: { name: "f" },
+      result: { finalOutput: "one" },
+    });
+    expect(await repo.findFlowRun(db(), current, 2)).toMatchObject({ input: "second", definition: rerunDefinition });
+    expect(await repo.findFlowRun(db(), current, 3)).toBeUndefined();
+
+    // Not enqueued: taken back, the flow is as it was, run 1 is current again, run 2's rows are gone.
+    expect(await repo.undoQueuedRun(db(), before, 2)).toBe(true);
+    const restored = (await repo.findFlow(db(), flow.id))!;
+    expect(restored).toMatchObject({ run: 1, status: "completed", rerunOf: null, runDefinition: null });
+    expect((await repo.listFlowRuns(db(), restored)).map((r) => [r.run, r.status])).toEqual([[1, "completed"]]);
+    expect(await repo.listRunSteps(db(), flow.id, 2)).toEqual([]);
+    // Queued again, it archives run 1 anew.
+    await queue();
+    expect((await repo.listFlowRuns(db(), (await repo.findFlow(db(), flow.id))!)).map((r) => r.run)).toEqual([1, 2]);
+  });
+
   it("records the end of a run with COMMIT", async () => {
     const { flow } = await seedFlow();
     const startedAt = new Date("2026-01-01T00:00:00.001Z");

@@ -22,6 +22,10 @@ import type {
   ListFlowStepsOptions,
   Message,
   NewMessage,
+  RerunOptions,
+  RunComparison,
+  RunDetail,
+  RunSummary,
   StepPage,
   StreamEventsOptions,
   Thread,
@@ -233,6 +237,41 @@ export class EnsembleClient {
 
   async getFlowStatus(flowId: string): Promise<FlowStatus> {
     return (await this.http.request<FlowStatus>("GET", `/v1/flows/${id(flowId)}/status`)).body;
+  }
+
+  // ── Runs ─────────────────────────────────────────────────────────────────
+
+  /** Every run of the flow, oldest first. */
+  async listRuns(flowId: string): Promise<RunSummary[]> {
+    return (await this.http.request<{ items: RunSummary[] }>("GET", `/v1/flows/${id(flowId)}/runs`)).body.items;
+  }
+
+  /** One run: the definition it executed and its step results. */
+  async getRun(flowId: string, run: number): Promise<RunDetail> {
+    return (await this.http.request<RunDetail>("GET", `/v1/flows/${id(flowId)}/runs/${run}`)).body;
+  }
+
+  /**
+   * Reruns `run` from `options.fromStep` with `options.overrides`, waits for the new run to
+   * end and returns it. The steps before `fromStep` are reused (`reusedFrom`, no provider call,
+   * no cost); the source run is not changed.
+   */
+  async rerun(flowId: string, run: number, options: RerunOptions): Promise<RunDetail> {
+    const { onUpdate, signal, idempotencyKey, ...body } = options;
+    const started = (
+      await this.http.request<{ run: number }>("POST", `/v1/flows/${id(flowId)}/runs/${run}/rerun`, {
+        body,
+        headers: idempotencyHeader(idempotencyKey),
+        ...(signal ? { signal } : {}),
+      })
+    ).body;
+    await this.waitForRun(flowId, started.run, onUpdate, signal);
+    return this.getRun(flowId, started.run);
+  }
+
+  /** Two runs side by side: each step in both, a word diff of the outputs, the totals. */
+  async compare(flowId: string, runA: number, runB: number): Promise<RunComparison> {
+    return (await this.http.request<RunComparison>("GET", `/v1/flows/${id(flowId)}/compare?runs=${runA},${runB}`)).body;
   }
 
   /**

@@ -8,6 +8,8 @@ import type {
   MessageRole,
   OrchestrationFlowStatus,
   OrchestrationFlowType,
+  OrchestrationStepStatus,
+  StepOverride,
   TimeoutConfig,
 } from "@ensemble/core";
 
@@ -164,4 +166,79 @@ export interface StreamEventsOptions {
   signal?: AbortSignal;
   /** Reconnect attempts in a row without receiving an event before giving up. Default 5. */
   maxReconnects?: number;
+}
+
+/** One run of a flow (`listRuns`). */
+export interface RunSummary {
+  run: number;
+  status: OrchestrationFlowStatus;
+  /** Set when the run executed this one step alone (`executeStep`). */
+  onlyStepId: string | null;
+  /** The run this one reran, and the step it reran from; null when it is not a rerun. */
+  rerunOf: { run: number; fromStep: string } | null;
+  /** USD; reused steps cost nothing. */
+  totalCost: number;
+  totalTokens: number;
+  queuedAt: IsoDate | null;
+  startedAt: IsoDate | null;
+  completedAt: IsoDate | null;
+  error: { code: string; message: string; stepId?: string } | null;
+}
+
+/** One run with the definition it executed and its step results (`getRun`). */
+export interface RunDetail extends RunSummary {
+  flowId: string;
+  input: string | null;
+  definition: FlowDefinition;
+  finalOutput: string | null;
+  /** Iteration, then step order; a reused step has `reusedFrom`. */
+  steps: FlowStepResult[];
+}
+
+export interface RerunOptions {
+  /** The step to run again; it and every step after it run, the others are reused. */
+  fromStep: string;
+  /** Changes to steps, by step id: provider, model, prompt, systemPrompt, settings, fallbacks. */
+  overrides?: Record<string, StepOverride>;
+  /** The original prompt; default the source run's. */
+  input?: string;
+  /** Called with each event of the new run, in order, while it runs. */
+  onUpdate?: (update: FlowStreamUpdate) => void;
+  /** Stops waiting (the run goes on; `cancelFlow` stops it). */
+  signal?: AbortSignal;
+  /** Sent as `Idempotency-Key` (see ExecuteFlowOptions). */
+  idempotencyKey?: string;
+}
+
+/** What one run did at one step instance (`compare`). */
+export interface ComparedStep {
+  status: OrchestrationStepStatus;
+  provider: string;
+  model: string;
+  output: string | null;
+  tokens: number;
+  cost: number | null;
+  latencyMs: number | null;
+  reusedFrom: number | null;
+}
+
+/** Two runs side by side (`compare`). */
+export interface RunComparison {
+  flowId: string;
+  runs: [number, number];
+  steps: {
+    stepId: string;
+    iteration: number;
+    /** One per run, in `runs` order; null where the run has no such step instance. */
+    results: [ComparedStep | null, ComparedStep | null];
+    /** Word-level diff from the first run's output to the second's. */
+    diff: { kind: "same" | "added" | "removed"; text: string }[];
+  }[];
+  totals: {
+    run: number;
+    status: OrchestrationFlowStatus;
+    totalCost: number;
+    totalTokens: number;
+    latencyMs: number | null;
+  }[];
 }

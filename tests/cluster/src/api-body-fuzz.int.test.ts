@@ -160,8 +160,10 @@ describe("every request body, fuzzed against the running API", () => {
       type: "sequential",
       steps: [simStep("a"), simStep("b")],
     });
+    // Run 1 exists, so reruns of it get as far as their overrides.
+    await client.execute(flowId, { input: "x" }, true);
     const member = await createTenant(cluster.baseUrl, "member");
-    params = { threadId, flowId, stepId: "a", userId: member.userId, providerKey: "sim", name: "critique" };
+    params = { threadId, flowId, stepId: "a", run: "1", userId: member.userId, providerKey: "sim", name: "critique" };
     validBodies = {
       "/v1/threads": { title: "t" },
       "/v1/threads/{threadId}/messages": { role: "user", content: "hi" },
@@ -186,6 +188,11 @@ describe("every request body, fuzzed against the running API", () => {
         timeout: { flowMs: 5_000, stepMs: 1_000 },
       },
       "/v1/flows/{flowId}/steps/{stepId}/execute": { input: "x", metadata: { k: "v" } },
+      "/v1/flows/{flowId}/runs/{run}/rerun": {
+        fromStep: "b",
+        overrides: { b: { model: "echo", prompt: "again: {{ previous }}", settings: { temperature: 0 } } },
+        input: "x",
+      },
       "/v1/templates/{name}": {},
       "/v1/flows/{flowId}/cancel": {},
     };

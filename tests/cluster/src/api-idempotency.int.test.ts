@@ -61,6 +61,28 @@ describe("Idempotency-Key", () => {
     expect(steps).toEqual([]);
   });
 
+  it("a rerun repeated with its key: the first answer again, and one new run", async () => {
+    const flowId = await api.createFlow(threadId, QUICK_FLOW);
+    expect((await api.execute(flowId, { input: "hello" }, true)).status).toBe(200);
+    const key = randomUUID();
+    const rerun = () =>
+      send(cluster.baseUrl, {
+        method: "POST",
+        path: `/v1/flows/${flowId}/runs/1/rerun`,
+        key: owner.key,
+        headers: { "idempotency-key": key },
+        body: { fromStep: "b" },
+      });
+    const first = await rerun();
+    expect(first.status).toBe(202);
+    await api.waitForStatus(flowId, ["completed"]);
+    const again = await rerun();
+    expect(again.status).toBe(202);
+    expect(again.json).toEqual(first.json);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(await runOf(flowId)).toBe(2);
+  });
+
   it("same key, another body or another flow: 409 naming the header, nothing started", async () => {
     const flowId = await api.createFlow(threadId, QUICK_FLOW);
     const otherFlowId = await api.createFlow(threadId, QUICK_FLOW);

@@ -3,7 +3,7 @@ import { startFakeVendors, type FakeVendors, type RecordedRequest } from "@ensem
 import { Cluster, DEV_KEY, REPO_ROOT } from "./cluster-harness.js";
 
 /**
- * The four usage examples (examples/*.ts), run as a user runs them — a separate
+ * The usage examples (examples/*.ts), run as a user runs them — a separate
  * `node --import tsx` process with ENSEMBLE_URL and ENSEMBLE_API_KEY — against a cluster
  * whose workers call OpenAI, Anthropic and Google through their SDKs at local fake servers.
  */
@@ -133,6 +133,35 @@ describe("examples/ against a live cluster", () => {
       (requests) => requests.length > 0 && requests.every((r) => r.clientClosedEarly),
       5_000,
     );
+  });
+
+  it("06-rerun-and-compare: reruns the critique with Google's model, reusing the draft, and prints both runs side by side", async () => {
+    vendors.openai.respondWith((req) =>
+      has(req, "Revise your draft")
+        ? has(req, "causality")
+          ? "A vector clock tracks causality between events."
+          : "A vector clock orders events."
+        : "A vector clock is a list of counters.",
+    );
+    vendors.anthropic.respondWith(() => "Mention ordering.");
+    vendors.google.respondWith(() => "Mention causality.");
+    const run = await runExample("06-rerun-and-compare.ts");
+    expectSuccess(run);
+    expect(run.stdout).toContain(
+      'Run 2 reran run 1 from "critique" with google/gemini-2.5-pro\nReused from run 1: generate\n',
+    );
+    expect(run.stdout).toMatch(
+      /== generate\nrun 1: openai\/gpt-4o, \d+ tokens, \$0\.\d{4}, \d+ ms\nrun 2: openai\/gpt-4o, 0 tokens, \$0\.0000, \d+ ms, reused from run 1\n/,
+    );
+    expect(run.stdout).toMatch(
+      /== critique\nrun 1: anthropic\/claude-sonnet-4-5, .*\nrun 2: google\/gemini-2\.5-pro, .*\ndiff: Mention \[-ordering-\]\{\+causality\+\}\.\n/,
+    );
+    expect(run.stdout).toContain("diff: A vector clock [-orders-]{+tracks causality between+} events.");
+    expect(run.stdout).toMatch(/== totals\nrun 1: completed, \d+ tokens, \$0\.\d{4}\nrun 2: completed, \d+ tokens/);
+    // The draft was written once: one generate request across both runs.
+    expect(vendors.openai.requests.filter((r) => !has(r, "Revise your draft"))).toHaveLength(1);
+    expect(vendors.anthropic.requests).toHaveLength(1);
+    expect(vendors.google.requests).toHaveLength(1);
   });
 
   it("without ENSEMBLE_API_KEY an example explains what to set and exits 2", async () => {

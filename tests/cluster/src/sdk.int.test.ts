@@ -123,6 +123,36 @@ describe("@ensemble/sdk against the cluster", () => {
     expect((await client.getFlow(flow.id)) as unknown as { run: number }).toMatchObject({ run: 1 });
   });
 
+  it("rerun, listRuns, getRun, compare: a rerun from a step reuses what comes before it and waits for its end", async () => {
+    const flow = await client.createFlow(threadId, chain("echo", 3));
+    await client.executeFlow(flow.id, { input: "q" });
+    const events: string[] = [];
+    const rerun = await client.rerun(flow.id, 1, {
+      fromStep: "s3",
+      overrides: { s3: { prompt: "changed: {{ original }}" } },
+      onUpdate: (u) => events.push(`${u.type}${u.stepId ? `:${u.stepId}` : ""}`),
+    });
+    expect(rerun).toMatchObject({ run: 2, status: "completed", rerunOf: { run: 1, fromStep: "s3" } });
+    expect(rerun.steps.map((s) => [s.stepId, s.reusedFrom ?? null])).toEqual([
+      ["s1", 1],
+      ["s2", 1],
+      ["s3", null],
+    ]);
+    expect(rerun.finalOutput).toContain("changed: q");
+    // The reused steps are announced after flow_start; only s3 starts.
+    expect(events.filter((e) => e.startsWith("step_start"))).toEqual(["step_start:s3"]);
+    expect(events.slice(0, 3)).toEqual(["flow_start", "step_complete:s1", "step_complete:s2"]);
+    expect((await client.listRuns(flow.id)).map((r) => [r.run, r.rerunOf])).toEqual([
+      [1, null],
+      [2, { run: 1, fromStep: "s3" }],
+    ]);
+    const source = await client.getRun(flow.id, 1);
+    expect(source.finalOutput).toContain("part 3: q");
+    expect(source.finalOutput).not.toContain("changed");
+    const comparison = await client.compare(flow.id, 1, 2);
+    expect(comparison.steps.map((s) => s.diff.some((d) => d.kind !== "same"))).toEqual([false, false, true]);
+  });
+
   it("a failed run rejects with FlowExecutionError carrying the partial result", async () => {
     const flow = await client.createFlow(threadId, {
       name: "fails",

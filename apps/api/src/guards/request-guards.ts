@@ -56,5 +56,6 @@ export function perKeyGuards(guards: RequestGuards, logger: Logger): Router {
   if (guards.rateLimiter) router.use("/v1", rateLimit(guards.rateLimiter, guards.overLimitKeys, logger));
   router.post("/v1/flows/:flowId/execute", idempotency(guards.idempotency, "flow.execute", logger));
   router.post("/v1/flows/:flowId/steps/:stepId/execute", idempotency(guards.idempotency, "step.execute", logger));
+  router.post("/v1/flows/:flowId/runs/:run/rerun", idempotency(guards.idempotency, "flow.rerun", logger));
   return router;
 }

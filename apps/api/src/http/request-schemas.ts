@@ -1,4 +1,4 @@
-import { FLOW_LIMITS, TimeoutConfigSchema } from "@ensemble/core";
+import { FLOW_LIMITS, StepIdSchema, StepOverridesSchema, TimeoutConfigSchema } from "@ensemble/core";
 import { z } from "zod";
 import { STEP_PAGE_LIMITS } from "./request-limits.js";
 
@@ -27,6 +27,19 @@ export const ExecuteFlowBody = z.strictObject({
   metadata: z.record(z.string(), z.unknown()).optional(),
   saveMessages: z.boolean().optional(),
   timeout: TimeoutConfigSchema.optional(),
+});
+export const RerunBody = z.strictObject({
+  fromStep: StepIdSchema,
+  overrides: StepOverridesSchema.optional(),
+  input: ExecuteFlowBody.shape.input,
+});
+/** A run number in a path. */
+export const RunParam = z.coerce.number().int().min(1).max(2_147_483_647);
+export const CompareQuery = z.object({
+  runs: z
+    .string()
+    .regex(/^[1-9]\d{0,8},[1-9]\d{0,8}$/, "must be two run numbers separated by a comma, e.g. 3,5")
+    .describe("the two runs, e.g. 3,5"),
 });
 export const ListThreadsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),

@@ -1,6 +1,6 @@
 import { ContextPolicySchema, isoOrNull, type FlowDefinition } from "@ensemble/core";
 import { toFlowStepResult } from "@ensemble/engine";
-import type { FlowRow, MessageRow, StepResultRow, ThreadRow } from "@ensemble/db";
+import type { FlowRow, FlowRunRow, FlowRunSummary, MessageRow, StepResultRow, ThreadRow } from "@ensemble/db";
 
 /** The stored flow as the API shows it, with its definition and run number. */
 export function serializeFlow(flow: FlowRow, stepRows?: StepResultRow[]): Record<string, unknown> {
@@ -25,6 +25,35 @@ export function serializeFlow(flow: FlowRow, stepRows?: StepResultRow[]): Record
     result: flow.result,
     error: flow.error,
     ...(stepRows ? { stepResults: stepRows.map(toFlowStepResult) } : {}),
+  };
+}
+
+/** One run of a flow as the runs list shows it. */
+export function serializeRunSummary(run: FlowRunSummary): Record<string, unknown> {
+  return {
+    run: run.run,
+    status: run.status,
+    onlyStepId: run.onlyStepId,
+    rerunOf: run.rerunOf !== null ? { run: run.rerunOf, fromStep: run.rerunFromStep } : null,
+    totalCost: run.totalCost,
+    totalTokens: run.totalTokens,
+    queuedAt: isoOrNull(run.queuedAt),
+    startedAt: isoOrNull(run.startedAt),
+    completedAt: isoOrNull(run.completedAt),
+    error: run.error,
+  };
+}
+
+/** One run with the definition it executed and its step results. */
+export function serializeRunDetail(run: FlowRunRow, stepRows: StepResultRow[]): Record<string, unknown> {
+  const result = run.result as { finalOutput?: string | null } | null;
+  return {
+    flowId: run.flowId,
+    ...serializeRunSummary(run),
+    input: run.input,
+    definition: run.definition,
+    finalOutput: result?.finalOutput ?? null,
+    steps: stepRows.map(toFlowStepResult),
   };
 }
 

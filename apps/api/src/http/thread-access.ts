@@ -1,4 +1,5 @@
 import type { CompiledFlow } from "@ensemble/core";
+import type { EngineDeps } from "@ensemble/engine";
 import { findFlow, threadPermissions, type Database, type FlowRow, type Permission } from "@ensemble/db";
 import { ApiError } from "./api-error.js";
 
@@ -55,4 +56,20 @@ export function permissionsToExecute(
     };
   if (returnsResult) return { needed: ["write", "read"], reason: "wait=true returns the run's results" };
   return { needed: ["write"] };
+}
+
+/** A flow the caller may execute: write, and read when the run reads the thread (see permissionsToExecute). */
+export async function requireFlowToExecute(
+  deps: EngineDeps,
+  flowId: string,
+  userId: string,
+  returnsResult: boolean,
+): Promise<FlowRow> {
+  const flow = await requireFlowPermission(deps.db, flowId, userId, "write");
+  const { needed, reason } = permissionsToExecute(
+    deps.flows.forRun({ id: flow.id, definition: flow.definition, onlyStepId: null }),
+    returnsResult,
+  );
+  await requireThreadPermission(deps.db, flow.threadId, userId, needed, "flow", reason);
+  return flow;
 }

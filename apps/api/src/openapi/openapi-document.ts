@@ -16,12 +16,14 @@ import {
   CreateMessageBody,
   CreateThreadBody,
   CreateUserBody,
+  CompareQuery,
   ExecuteFlowBody,
   ListFlowsQuery,
   ListThreadsQuery,
   PutMemberBody,
   StepPageQuery,
   PutPolicyBody,
+  RerunBody,
 } from "../http/request-schemas.js";
 import * as responses from "./response-schemas.js";
 
@@ -78,6 +80,7 @@ const NAMED_SCHEMAS: Record<string, z.ZodType> = {
   // with FlowDefinitionSchema (and the DAG, template and CEL checks JSON Schema cannot say).
   CreateFlowBody: CreateFlowBody.extend({ definition: FlowDefinitionSchema }),
   ExecuteFlowBody,
+  RerunBody,
   TemplateParameters: TEMPLATE_PARAMETERS,
   // the flow language and results (shared by requests and responses)
   FlowDefinition: FlowDefinitionSchema,
@@ -109,6 +112,10 @@ const NAMED_SCHEMAS: Record<string, z.ZodType> = {
   ExecuteAccepted: responses.ExecuteAcceptedResponse,
   CancelAccepted: responses.CancelAcceptedResponse,
   FlowStatus: responses.FlowStatusResponse,
+  RunList: responses.RunListResponse,
+  RunDetail: responses.RunDetailResponse,
+  RerunAccepted: responses.RerunAcceptedResponse,
+  RunComparison: responses.RunComparisonResponse,
   TemplateList: responses.TemplateListResponse,
   Health: responses.HealthResponse,
   Readiness: responses.ReadinessResponse,
@@ -450,6 +457,53 @@ const OPERATIONS: OperationSpec[] = [
   },
   {
     method: "get",
+    path: "/v1/flows/{flowId}/runs",
+    operationId: "listRuns",
+    tag: "runs",
+    summary: "Every run of the flow, oldest first, with its status, times, cost, tokens and what it reran",
+    auth: "apiKey",
+    responses: { 200: { description: "the runs", schema: json("RunList") } },
+    errors: [403, 404],
+  },
+  {
+    method: "get",
+    path: "/v1/flows/{flowId}/runs/{run}",
+    operationId: "getRun",
+    tag: "runs",
+    summary: "One run: its step results and the definition it executed",
+    auth: "apiKey",
+    pathParams: { run: "a run number (1, 2, …)" },
+    responses: { 200: { description: "the run", schema: json("RunDetail") } },
+    errors: [400, 403, 404],
+  },
+  {
+    method: "post",
+    path: "/v1/flows/{flowId}/runs/{run}/rerun",
+    operationId: "rerun",
+    tag: "runs",
+    summary: "A new run from one step of an earlier run, with overrides; the steps before it are reused",
+    description:
+      "Steps that neither are `fromStep` nor depend on it are copied from the source run (`reusedFrom`): no provider call, no ledger row, no cost. `fromStep` and everything after it run again with the overrides; a step inside the loop restarts the loop. The source run is not changed.",
+    auth: "apiKey",
+    pathParams: { run: "the run to rerun" },
+    headers: [IDEMPOTENCY_HEADER],
+    body: "RerunBody",
+    responses: { 202: { description: "the new run, queued", schema: json("RerunAccepted") } },
+    errors: [400, 403, 404, 409],
+  },
+  {
+    method: "get",
+    path: "/v1/flows/{flowId}/compare",
+    operationId: "compareRuns",
+    tag: "runs",
+    summary: "Two runs side by side: each step's result in both, a word diff of the outputs, the totals",
+    auth: "apiKey",
+    query: CompareQuery,
+    responses: { 200: { description: "the comparison", schema: json("RunComparison") } },
+    errors: [400, 403, 404],
+  },
+  {
+    method: "get",
     path: "/v1/flows/{flowId}/status",
     operationId: "getFlowStatus",
     tag: "flows",
@@ -720,9 +774,11 @@ export function buildOpenApiDocument(options: { version?: string } = {}): Record
       description:
         "Runs multi-model LLM flows on a queue-based worker cluster. Every /v1 route needs `Authorization: Bearer <api key>`; errors are `{ error: { code, message, details } }`.",
     },
-    tags: ["admin", "threads", "policies", "flows", "events", "providers", "templates", "operations"].map((name) => ({
-      name,
-    })),
+    tags: ["admin", "threads", "policies", "flows", "runs", "events", "providers", "templates", "operations"].map(
+      (name) => ({
+        name,
+      }),
+    ),
     paths,
     components: {
       schemas: componentSchemas(),

@@ -8,6 +8,7 @@ import {
   MessageRoleSchema,
   OrchestrationFlowStatusSchema,
   OrchestrationFlowTypeSchema,
+  OrchestrationStepStatusSchema,
   StepErrorSchema,
 } from "@ensemble/core";
 import { z } from "zod";
@@ -191,4 +192,75 @@ export const ReadinessResponse = z.object({
     .optional()
     .describe("503 only: what is unreachable"),
   message: z.string().optional(),
+});
+
+const RerunOf = z
+  .object({ run: z.number().int(), fromStep: z.string() })
+  .nullable()
+  .describe("the run this one reruns and the step it reran from; null: not a rerun");
+
+export const RunSummaryResponse = z.object({
+  run: z.number().int(),
+  status: OrchestrationFlowStatusSchema,
+  onlyStepId: z.string().nullable().describe("set when the run executed this one step alone"),
+  rerunOf: RerunOf,
+  totalCost: z.number().describe("USD; reused steps cost nothing"),
+  totalTokens: z.number().int(),
+  queuedAt: Timestamp.nullable(),
+  startedAt: Timestamp.nullable(),
+  completedAt: Timestamp.nullable(),
+  error: StepErrorSchema.extend({ stepId: z.string().optional() }).nullable(),
+});
+export const RunListResponse = z.object({
+  flowId: z.string(),
+  items: z.array(RunSummaryResponse).describe("oldest first"),
+});
+export const RunDetailResponse = RunSummaryResponse.extend({
+  flowId: z.string(),
+  input: z.string().nullable(),
+  definition: FlowDefinitionSchema.describe("the definition the run executed (a rerun's, with its overrides)"),
+  finalOutput: z.string().nullable(),
+  steps: z.array(FlowStepResultSchema).describe("iteration, then step order"),
+});
+export const RerunAcceptedResponse = z.object({
+  flowId: z.string(),
+  run: z.number().int().describe("the new run"),
+  status: z.literal("queued"),
+  rerunOf: RerunOf.unwrap(),
+});
+
+const ComparedStep = z.object({
+  status: OrchestrationStepStatusSchema,
+  provider: z.string(),
+  model: z.string(),
+  output: z.string().nullable(),
+  tokens: z.number().int(),
+  cost: z.number().nullable(),
+  latencyMs: z.number().int().nullable(),
+  reusedFrom: z.number().int().nullable(),
+});
+export const RunComparisonResponse = z.object({
+  flowId: z.string(),
+  runs: z.array(z.number().int()).length(2).describe("the two runs compared, as asked"),
+  steps: z.array(
+    z.object({
+      stepId: z.string(),
+      iteration: z.number().int(),
+      results: z.array(ComparedStep.nullable()).describe("one per run, in `runs` order; null: no such step instance"),
+      diff: z
+        .array(z.object({ kind: z.enum(["same", "added", "removed"]), text: z.string() }))
+        .describe("word-level diff from the first run's output to the second's"),
+    }),
+  ),
+  totals: z
+    .array(
+      z.object({
+        run: z.number().int(),
+        status: OrchestrationFlowStatusSchema,
+        totalCost: z.number(),
+        totalTokens: z.number().int(),
+        latencyMs: z.number().int().nullable(),
+      }),
+    )
+    .describe("one per run, in `runs` order"),
 });

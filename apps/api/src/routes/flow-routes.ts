@@ -14,7 +14,7 @@ import { CreateFlowBody, ExecuteFlowBody, ListFlowsQuery, StepPageQuery, WaitQue
 import { flowGraph } from "../http/flow-graph.js";
 import { serializeFlow } from "../http/serialize.js";
 import { readStepPage } from "../http/step-page.js";
-import { permissionsToExecute, requireFlowPermission, requireThreadPermission } from "../http/thread-access.js";
+import { requireFlowPermission, requireFlowToExecute, requireThreadPermission } from "../http/thread-access.js";
 import { parseRequest } from "../http/validate.js";
 import type { AppContext } from "../app-context.js";
 import type { Permission } from "@ensemble/db";
@@ -30,17 +30,6 @@ export function flowRoutes(ctx: AppContext): Router {
   /** Loads a flow the caller may act on; 404 for what they have no part in. */
   const loadFlow = (req: Request, needed: Permission): Promise<FlowRow> =>
     requireFlowPermission(db, req.params.flowId as string, req.userId as string, needed);
-
-  /** Loads a flow the caller may execute: write, and read when the run reads the thread (see permissionsToExecute). */
-  const loadFlowToExecute = async (req: Request, wait: boolean): Promise<FlowRow> => {
-    const flow = await loadFlow(req, "write");
-    const { needed, reason } = permissionsToExecute(
-      deps.flows.forRun({ id: flow.id, definition: flow.definition, onlyStepId: null }),
-      wait,
-    );
-    await requireThreadPermission(db, flow.threadId, req.userId as string, needed, "flow", reason);
-    return flow;
-  };
 
   router.post("/v1/flows", async (req, res) => {
     const body = parseRequest(CreateFlowBody, req.body);
@@ -94,7 +83,7 @@ export function flowRoutes(ctx: AppContext): Router {
     onlyStepId?: string,
   ): Promise<{ started: ExecuteFlowResult; waited: boolean; result: FlowExecutionResult | null }> => {
     const waited = parseRequest(WaitQuery, req.query).wait === "true";
-    const flow = await loadFlowToExecute(req, waited);
+    const flow = await requireFlowToExecute(deps, req.params.flowId as string, req.userId as string, waited);
     const body = parseRequest(ExecuteFlowBody, req.body);
     const afterEventId = waited ? await deps.bus.lastEventId(flow.id) : 0;
     const started = await executeFlow(deps, flow.id, {

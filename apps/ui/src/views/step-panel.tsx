@@ -26,6 +26,12 @@ export function StepPanel({ step, graph }: { step: StepView; graph: FlowGraph })
         <dd>{usd(step.cost)}</dd>
         <dt>Latency</dt>
         <dd>{duration(step.startedAt, step.completedAt)}</dd>
+        {step.reusedFrom !== null && (
+          <>
+            <dt>Reused</dt>
+            <dd data-testid="reused-from">from run {step.reusedFrom}: no provider call, no cost</dd>
+          </>
+        )}
       </dl>
       {step.error && <p class="error">{step.error}</p>}
       {live ? (

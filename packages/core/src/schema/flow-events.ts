@@ -34,6 +34,12 @@ export const FlowEventDataSchemas = {
     model: z.string(),
     usage: TokenUsageSchema.nullable(),
     cost: z.number().nullable().describe("USD; null when the model has no known price"),
+    reusedFrom: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe("a rerun's step copied from this run: no provider call, no cost"),
   }),
   step_skipped: z.object({ iteration, reason: z.string() }),
   error: z.object({ iteration, attempt: attempt.optional(), error: StepErrorSchema }),

@@ -47,6 +47,8 @@ export const FlowStepResultSchema = z.object({
   startedAt: z.string().nullable(),
   completedAt: z.string().nullable(),
   error: StepErrorSchema.optional(),
+  /** A rerun's step copied from this run's: no provider call, no cost. */
+  reusedFrom: z.number().int().positive().optional(),
 });
 export type FlowStepResult = z.infer<typeof FlowStepResultSchema>;
 

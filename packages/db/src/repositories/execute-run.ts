@@ -1,8 +1,9 @@
 import { and, eq } from "drizzle-orm";
 import type { Executor } from "../client.js";
 import type { FlowRow } from "./flows.js";
-import { dataSharingPolicies, flows, type RunTraceColumn } from "../schema/tables.js";
+import { dataSharingPolicies, flows, stepResults, type RunTraceColumn } from "../schema/tables.js";
 import { fromJsonRow, fromJsonRows } from "./json-rows.js";
+import { unarchiveRun } from "./flow-runs.js";
 import { sendStatement } from "./statements.js";
 import { runPoliciesSql, type PolicyRow } from "./threads.js";
 
@@ -66,11 +67,14 @@ export interface QueuedRun {
   queuedAt: Date;
   /** The run's place in its trace; null when tracing is off. */
   trace?: RunTraceColumn | null;
+  /** A rerun: the run it reruns, the step it reruns from, and its definition when overrides changed it. */
+  rerun?: { of: number; fromStep: string; definition: Record<string, unknown> | null } | null;
 }
 
 /**
  * Sends, without waiting, the flow row of a new queued run (its results, totals and times
- * of the last run cleared). Inside `transact`, hand the promise to `commitAfter`.
+ * of the last run cleared; send `sendArchivedRun` first to keep them). Inside `transact`,
+ * hand the promise to `commitAfter`.
  */
 export function sendQueuedRun(tx: Executor, flowId: string, run: QueuedRun): Promise<unknown> {
   return sendStatement(
@@ -78,6 +82,7 @@ export function sendQueuedRun(tx: Executor, flowId: string, run: QueuedRun): Pro
     `update flows set
       run = $2, executed_by = $10, only_step_id = $3, status = 'queued', input = $4, metadata = $5::jsonb, save_messages = $6,
       step_timeout_ms = $7, deadline_at = $8::timestamptz, queued_at = $9::timestamptz, trace = $11::jsonb,
+      rerun_of = $12, rerun_from_step = $13, run_definition = $14::jsonb,
       started_at = null, completed_at = null, result = null, error = null, current_step_index = 0, total_cost = 0, total_tokens = 0
     where id = $1`,
     [
@@ -92,6 +97,9 @@ export function sendQueuedRun(tx: Executor, flowId: string, run: QueuedRun): Pro
       run.queuedAt.toISOString(),
       run.executedBy,
       run.trace ? JSON.stringify(run.trace) : null,
+      run.rerun?.of ?? null,
+      run.rerun?.fromStep ?? null,
+      run.rerun?.definition ? JSON.stringify(run.rerun.definition) : null,
     ],
   );
 }
@@ -122,8 +130,16 @@ export async function undoQueuedRun(db: Executor, previous: FlowRow, run: number
       currentStepIndex: previous.currentStepIndex,
       totalCost: previous.totalCost,
       totalTokens: previous.totalTokens,
+      runDefinition: previous.runDefinition,
+      rerunOf: previous.rerunOf,
+      rerunFromStep: previous.rerunFromStep,
     })
     .where(and(eq(flows.id, previous.id), eq(flows.run, run), eq(flows.status, "queued")))
     .returning({ id: flows.id });
-  return restored.length > 0;
+  if (restored.length === 0) return false;
+  // Nothing of the run happened: a rerun's reused steps go, and the run it replaced is
+  // current again, so it leaves the history it was copied into.
+  await db.delete(stepResults).where(and(eq(stepResults.flowId, previous.id), eq(stepResults.run, run)));
+  await unarchiveRun(db, previous.id, previous.run);
+  return true;
 }

@@ -161,6 +161,11 @@ export const flows = pgTable(
     flowType: enumText("flow_type", OrchestrationFlowTypeSchema.options).notNull(),
     /** The validated FlowDefinition, as JSON. Immutable after creation. */
     definition: jsonb("definition").$type<Record<string, unknown>>().notNull(),
+    /** The definition the current run executes when it is not `definition` (a rerun with overrides). */
+    runDefinition: jsonb("run_definition").$type<Record<string, unknown>>(),
+    /** The run the current run reruns, and the step it reruns from (null: not a rerun). */
+    rerunOf: integer("rerun_of"),
+    rerunFromStep: text("rerun_from_step"),
     status: enumText("status", OrchestrationFlowStatusSchema.options).notNull().default("pending"),
     /** Each execute starts a new run; step results belong to one run. */
     run: integer("run").notNull().default(0),
@@ -217,6 +222,8 @@ export const stepResults = pgTable(
     leaseOwner: text("lease_owner"),
     leaseExpiresAt: ts("lease_expires_at"),
     messageId: text("message_id"),
+    /** The run whose output this instance copies (a rerun's step before `fromStep`): no call, no ledger row, no cost. */
+    reusedFrom: integer("reused_from"),
     /** When the current attempt may start (retry backoff). */
     notBefore: ts("not_before"),
     createdAt: createdAt(),
@@ -230,6 +237,39 @@ export const stepResults = pgTable(
     index("step_results_open_idx")
       .on(t.status)
       .where(sql`status in ('pending', 'running')`),
+  ],
+);
+
+/**
+ * Runs that are no longer a flow's current run, as the flow row held them when the next
+ * run replaced it (the current run lives in `flows`): a flow's run history.
+ */
+export const flowRuns = pgTable(
+  "flow_runs",
+  {
+    flowId: text("flow_id")
+      .notNull()
+      .references(() => flows.id, { onDelete: "cascade" }),
+    run: integer("run").notNull(),
+    status: enumText("status", OrchestrationFlowStatusSchema.options).notNull(),
+    /** The definition the run executed (the flow's, or a rerun's with its overrides). */
+    definition: jsonb("definition").$type<Record<string, unknown>>().notNull(),
+    executedBy: text("executed_by"),
+    onlyStepId: text("only_step_id"),
+    input: text("input"),
+    rerunOf: integer("rerun_of"),
+    rerunFromStep: text("rerun_from_step"),
+    totalCost: doublePrecision("total_cost").notNull(),
+    totalTokens: bigint("total_tokens", { mode: "number" }).notNull(),
+    result: jsonb("result").$type<Record<string, unknown>>(),
+    error: jsonb("error").$type<{ code: string; message: string; stepId?: string }>(),
+    queuedAt: ts("queued_at"),
+    startedAt: ts("started_at"),
+    completedAt: ts("completed_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.flowId, t.run] }),
+    check("flow_runs_status_check", allowedValues("status", OrchestrationFlowStatusSchema.options)),
   ],
 );
 

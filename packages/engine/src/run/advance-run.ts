@@ -136,6 +136,7 @@ function plannedRow(flow: FlowRow, step: PlannedStep): StepResultRow {
     leaseOwner: null,
     leaseExpiresAt: null,
     messageId: null,
+    reusedFrom: null,
     notBefore: null,
     createdAt: step.completedAt ?? new Date(),
     startedAt: null,

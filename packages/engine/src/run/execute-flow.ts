@@ -1,9 +1,17 @@
 import { isTerminalFlowStatus, strictestRules, type TimeoutConfig } from "@ensemble/core";
-import { lockFlowToExecute, sendQueuedRun, undoQueuedRun, type FlowRow } from "@ensemble/db";
+import {
+  insertStepInstances,
+  lockFlowToExecute,
+  sendArchivedRun,
+  sendQueuedRun,
+  undoQueuedRun,
+  type FlowRow,
+} from "@ensemble/db";
 import { newRunTrace } from "@ensemble/telemetry";
 import type { EngineDeps } from "../engine-deps.js";
 import { FlowConflictError, NotFoundError } from "../errors/engine-errors.js";
 import { assertPoliciesAllow } from "./check-data-sharing.js";
+import { inOverrideTerms, prepareRerun, type RerunRequest } from "./prepare-rerun.js";
 import { emptyEffects, performEffects } from "./run-effects.js";
 
 export interface ExecuteFlowOptions {
@@ -17,12 +25,15 @@ export interface ExecuteFlowOptions {
   onlyStepId?: string;
   /** The HTTP request's id: it follows the run into the scheduler's log. */
   requestId?: string;
+  /** Rerun an earlier run from one of its steps (see prepareRerun); `input` defaults to that run's. */
+  rerun?: RerunRequest;
 }
 
 export interface ExecuteFlowResult {
   flowId: string;
   run: number;
   status: "queued";
+  rerunOf: { run: number; fromStep: string } | null;
 }
 
 /**
@@ -57,25 +68,37 @@ export async function executeFlow(
       );
     }
     const onlyStepId = options.onlyStepId ?? null;
-    const compiled = deps.flows.forRun({ id: flow.id, definition: flow.definition, onlyStepId });
-    assertPoliciesAllow(strictestRules(locked.policies), compiled);
-    // A flow stored while its provider was served may outlive it: its next run is refused too.
-    await deps.providerCatalog.assertServed(compiled);
     const run = flow.run + 1;
-    const flowTimeoutMs = options.timeout?.flowMs ?? compiled.definition.maxExecutionTime;
     const now = new Date();
+    const rerun = options.rerun ? await prepareRerun(tx, flow, options.rerun, run, now) : null;
+    const compiled = rerun?.compiled ?? deps.flows.forRun({ id: flow.id, definition: flow.definition, onlyStepId });
+    try {
+      assertPoliciesAllow(strictestRules(locked.policies), compiled);
+      // A flow stored while its provider was served may outlive it: its next run is refused too.
+      await deps.providerCatalog.assertServed(compiled);
+    } catch (error) {
+      throw options.rerun ? inOverrideTerms(error, compiled.definition, options.rerun.overrides ?? {}) : error;
+    }
+    const flowTimeoutMs = options.timeout?.flowMs ?? compiled.definition.maxExecutionTime;
+    // The reused steps are the new run's first rows: its planner starts after them.
+    if (rerun) await insertStepInstances(tx, rerun.reused);
     control.commitAfter(
+      // The run being replaced goes into the history first.
+      sendArchivedRun(tx, flow.id),
       sendQueuedRun(tx, flow.id, {
         run,
         executedBy: options.executedBy,
         onlyStepId,
-        input: options.input ?? "",
+        input: options.input ?? rerun?.sourceInput ?? "",
         metadata: options.metadata ?? {},
         saveMessages: options.saveMessages ?? false,
         stepTimeoutMs: options.timeout?.stepMs ?? null,
         deadlineAt: flowTimeoutMs ? new Date(now.getTime() + flowTimeoutMs) : null,
         queuedAt: now,
         trace: newRunTrace(),
+        rerun: options.rerun
+          ? { of: options.rerun.of, fromStep: options.rerun.fromStep, definition: rerun?.runDefinition ?? null }
+          : null,
       }),
     );
     const label = onlyStepId ? `${flow.name} › ${onlyStepId}` : flow.name;
@@ -100,7 +123,8 @@ export async function executeFlow(
       "run not fully enqueued, and not taken back (it started, or Postgres is unreachable too): it goes ahead; the sweeper starts it if needed",
     );
   }
-  return { flowId, run, status: "queued" };
+  const rerunOf = options.rerun ? { run: options.rerun.of, fromStep: options.rerun.fromStep } : null;
+  return { flowId, run, status: "queued", rerunOf };
 }
 
 /** undoQueuedRun, false when it fails too (the row stays queued). */

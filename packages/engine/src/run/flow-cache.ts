@@ -6,6 +6,9 @@ export interface RunDefinitionSource {
   definition: unknown;
   /** Set for a single-step run (`executeStep`). */
   onlyStepId?: string | null;
+  /** Set when the run executes another definition than the flow's (a rerun with overrides); `run` names it. */
+  runDefinition?: unknown;
+  run?: number;
 }
 
 /**
@@ -21,16 +24,23 @@ export class CompiledFlowCache {
 
   /** The compiled flow the run of `flow` executes. */
   forRun(flow: RunDefinitionSource): CompiledFlow {
-    const key = flow.onlyStepId ? `${flow.id}#${flow.onlyStepId}` : flow.id;
+    // A run's own definition is fixed for that run, as the flow's is for the flow.
+    const ownDefinition = flow.runDefinition !== undefined && flow.runDefinition !== null;
+    const definition = ownDefinition ? flow.runDefinition : flow.definition;
+    const key = ownDefinition
+      ? `${flow.id}@${flow.run ?? 0}`
+      : flow.onlyStepId
+        ? `${flow.id}#${flow.onlyStepId}`
+        : flow.id;
     const hit = this.byFlow.get(key);
     if (hit) return hit;
     // Serializing is far cheaper than validating and compiling again.
-    const content = `${flow.onlyStepId ?? ""}#${JSON.stringify(flow.definition)}`;
+    const content = `${flow.onlyStepId ?? ""}#${JSON.stringify(definition)}`;
     const compiled =
       this.byDefinition.get(content) ??
       (flow.onlyStepId
-        ? compileSingleStep(flow.definition as FlowDefinition, flow.onlyStepId)
-        : compileFlowOrThrow(flow.definition));
+        ? compileSingleStep(definition as FlowDefinition, flow.onlyStepId)
+        : compileFlowOrThrow(definition));
     this.byDefinition.set(content, compiled, this.capacity);
     this.byFlow.set(key, compiled, this.capacity);
     return compiled;

@@ -29,6 +29,7 @@ export function toFlowStepResult(row: StepResultRow): FlowStepResult {
     retryCount: row.attempt,
     startedAt: isoOrNull(row.startedAt),
     completedAt: isoOrNull(row.completedAt),
+    ...(row.reusedFrom !== null ? { reusedFrom: row.reusedFrom } : {}),
     ...(row.error
       ? {
           error: {

@@ -22,6 +22,24 @@ export async function startRun(deps: EngineDeps, flowId: string, run: number): P
       });
       flow.status = "running";
       flow.startedAt = startedAt;
+      // A rerun's reused steps are complete from the start: viewers learn of them as of any other.
+      for (const row of rows.filter((r) => r.reusedFrom !== null && r.status === "success")) {
+        effects.events.push({
+          flowId,
+          type: "step_complete",
+          stepId: row.stepId,
+          data: {
+            iteration: row.iteration,
+            attempt: row.attempt,
+            output: row.output ?? "",
+            provider: row.provider,
+            model: row.model,
+            usage: null,
+            cost: row.cost,
+            reusedFrom: row.reusedFrom as number,
+          },
+        });
+      }
     }
     if (flow.status !== "running") return;
     // Also the repair path: re-planning a running flow dispatches only what is missing.
