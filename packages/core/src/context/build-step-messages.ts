@@ -172,7 +172,7 @@ export function buildStepMessages(
       .map((r) => ({
         stepId: r.stepId,
         iteration: r.iteration,
-        provider: r.provider ?? state.flow.byId.get(r.stepId)?.definition.provider ?? "",
+        provider: r.provider ?? state.flow.byId.get(r.stepId)?.targets[0]?.provider ?? "",
       })),
     includesHistory: keptHistory.length > 0 || preservedSystem.length > 0,
   };

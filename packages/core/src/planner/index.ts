@@ -6,3 +6,4 @@ export * from "./loop-progress.js";
 export * from "./retry-backoff.js";
 export * from "./step-targets.js";
 export * from "./budget.js";
+export * from "./approval.js";
