@@ -137,6 +137,8 @@ function plannedRow(flow: FlowRow, step: PlannedStep): StepResultRow {
     leaseExpiresAt: null,
     messageId: null,
     notBefore: null,
+    approvalPrompt: step.wait?.prompt ?? null,
+    expiresAt: step.wait?.expiresAt ?? null,
     createdAt: step.completedAt ?? new Date(),
     startedAt: null,
     completedAt: step.completedAt ?? null,
