@@ -13,6 +13,7 @@ import type { AppContext } from "./app-context.js";
 import { HttpMetrics } from "./ops/http-metrics.js";
 import { adminRoutes } from "./routes/admin-routes.js";
 import { flowRoutes } from "./routes/flow-routes.js";
+import { approvalRoutes } from "./routes/approval-routes.js";
 import { healthRoutes } from "./routes/health-routes.js";
 import { metricsRoutes } from "./routes/metrics-routes.js";
 import { openApiRoutes } from "./routes/openapi-routes.js";
@@ -41,6 +42,7 @@ export function createApp(ctx: AppContext): Express {
   if (ctx.guards) app.use(perKeyGuards(ctx.guards, ctx.deps.logger));
   app.use(threadRoutes(ctx));
   app.use(flowRoutes(ctx));
+  app.use(approvalRoutes(ctx));
   app.use(providerRoutes(ctx));
   mountFlowEvents(app, ctx);
   app.use(templateRoutes());

@@ -1,19 +1,7 @@
 import { referencedStepIds } from "../condition/condition-expression.js";
-import type { ApprovalDecision } from "../schema/flow-definition.js";
-import type { StepError } from "../schema/results.js";
+import type { ApprovalOutput, StepError } from "../schema/results.js";
 import type { CompiledFlow } from "../validation/compiled-flow.js";
 
-/** An approval step's output (stored as JSON): what was decided, by whom, when. */
-export interface ApprovalOutput {
-  decision: ApprovalDecision;
-  /** The approver's data (checked against the step's responseSchema); null when none was sent. */
-  data: unknown;
-  comment: string | null;
-  /** The deciding user's id; null when the step's timeout decided. */
-  decidedBy: string | null;
-  /** ISO 8601. */
-  decidedAt: string;
-}
 
 /** How a decided approval step is recorded. */
 export interface ApprovalResult {
