@@ -27,7 +27,8 @@ export interface ApprovalRequest {
  * Decides a waiting approval step and advances its run, in one transaction under the flow's
  * row lock: the step's result (the decision as JSON), then whatever the planner does next.
  * Of racing decisions exactly one wins (the step's conditional UPDATE); the others get
- * FlowConflictError. Data that breaks the step's responseSchema is a ValidationError.
+ * FlowConflictError. Data that breaks the step's responseSchema is a ValidationError
+ * (checked once the step is known to wait, so a late decision is a conflict first).
  */
 export async function decideApproval(deps: EngineDeps, request: ApprovalRequest): Promise<ApprovalOutput> {
   const { flowId, stepId } = request;
@@ -35,9 +36,8 @@ export async function decideApproval(deps: EngineDeps, request: ApprovalRequest)
   if (!found) throw new NotFoundError("flow");
   const step = deps.flows.forRun(found).byId.get(stepId);
   if (!step) throw new NotFoundError(`step ${stepId}`);
-  if (!step.approval) throw new FlowConflictError(`step ${stepId} is not an approval step`, flowId, found.status);
-  const issues = checkApprovalData(step.approval, request.data);
-  if (issues.length > 0) throw new ValidationError(issues);
+  const approval = step.approval;
+  if (!approval) throw new FlowConflictError(`step ${stepId} is not an approval step`, flowId, found.status);
 
   const effects = emptyEffects();
   const output = await deps.transact(async (tx, control) => {
@@ -52,6 +52,11 @@ export async function decideApproval(deps: EngineDeps, request: ApprovalRequest)
         flowId,
         flow.status,
       );
+    }
+    // A person's approval carries the data the schema asks for; a reject need not (a timeout sends none).
+    if (request.decidedBy !== null && (request.decision === "approve" || request.data !== undefined)) {
+      const issues = checkApprovalData(approval, request.data);
+      if (issues.length > 0) throw new ValidationError(issues);
     }
     const compiled = deps.flows.forRun(flow);
     const decided: ApprovalOutput = {
