@@ -1,12 +1,13 @@
+import { labelOutputs } from "../planner/resolve-inputs.js";
 import { createRunState, type RunInputs, type StepRecord } from "../planner/step-record.js";
+import { renderTemplate } from "../template/prompt-template.js";
 import type { CompiledFlow } from "../validation/compiled-flow.js";
-import { buildStepMessages } from "./build-step-messages.js";
+import { placeholderResolver } from "./build-step-messages.js";
 
 /**
- * What the approver of an approval step instance sees: its prompt rendered like a model
- * step's user message (the template, with the step's input attached when the template does
- * not place earlier outputs itself), under the flow's context policy. Thread history is not
- * read (validation refuses {{ history }} in approval prompts).
+ * What the approver of an approval step instance sees: its prompt template with every
+ * placeholder filled in, as written (nothing attached). Outputs are shown whole: no token
+ * budget applies to a person. Thread history is not read (validation refuses {{ history }}).
  */
 export function renderApprovalPrompt(
   flow: CompiledFlow,
@@ -15,7 +16,13 @@ export function renderApprovalPrompt(
   stepId: string,
   iteration: number,
 ): string {
+  const step = flow.byId.get(stepId);
   const state = createRunState(flow, records, inputs);
-  const { messages } = buildStepMessages(state, stepId, iteration);
-  return messages.filter((m) => m.role === "user").map((m) => m.content).join("\n\n");
+  if (step?.prompt.kind !== "template") return state.originalPrompt; // the bare prompt "original"
+  const resolve = placeholderResolver(state, stepId, iteration, {
+    output: (record) => record?.output ?? "",
+    labelled: (shown) => labelOutputs(state, shown),
+    history: "",
+  });
+  return renderTemplate(step.prompt.template, resolve);
 }
