@@ -37,7 +37,11 @@ function reviewedCritiqueFlow(): FlowDefinitionInput {
     ...refine,
     prompt: `${refine.prompt}\n\nThe reviewer's decision, as JSON (follow its note if there is one):\n{{ steps.review.output }}`,
   };
-  return { ...flow, name: "Reviewed critique", steps: [generate, critique, review, refineWithNote] } as FlowDefinitionInput;
+  return {
+    ...flow,
+    name: "Reviewed critique",
+    steps: [generate, critique, review, refineWithNote],
+  } as FlowDefinitionInput;
 }
 
 /** Asks on a terminal; reads APPROVAL_DECISION and APPROVAL_NOTE otherwise. */

@@ -155,7 +155,9 @@ describe("examples/ against a live cluster", () => {
     const run = await runExample("05-approval.ts", { APPROVAL_DECISION: "reject" });
     expectSuccess(run);
     expect(run.stdout).toContain("Decision sent: reject");
-    expect(run.stdout).toContain("Rejected: the run stopped before refining. The draft stays as it was:\ndraft average()");
+    expect(run.stdout).toContain(
+      "Rejected: the run stopped before refining. The draft stays as it was:\ndraft average()",
+    );
     expect(vendors.openai.requests).toHaveLength(1); // the draft only: no refinement was asked for
   });
 

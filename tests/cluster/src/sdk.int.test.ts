@@ -173,7 +173,7 @@ describe("@ensemble/sdk against the cluster", () => {
     });
     const execution = client.executeFlow(flow.id, { input: "x", onUpdate: () => undefined });
     let waiting = await client.listApprovals();
-    for (const deadline = Date.now() + 10_000; !waiting.some((a) => a.flowId === flow.id) && Date.now() < deadline; )
+    for (const deadline = Date.now() + 10_000; !waiting.some((a) => a.flowId === flow.id) && Date.now() < deadline;)
       waiting = await new Promise((r) => setTimeout(r, 50)).then(() => client.listApprovals());
     expect(waiting.find((a) => a.flowId === flow.id)).toMatchObject({ stepId: "review", prompt: "OK? echo: draft: x" });
     await expect(client.approve(flow.id, "review", { decision: "approve", data: [] })).rejects.toMatchObject({

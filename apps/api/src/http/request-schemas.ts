@@ -1,4 +1,9 @@
-import { ApprovalDecisionSchema, FLOW_LIMITS, OrchestrationFlowStatusSchema, TimeoutConfigSchema } from "@ensemble/core";
+import {
+  ApprovalDecisionSchema,
+  FLOW_LIMITS,
+  OrchestrationFlowStatusSchema,
+  TimeoutConfigSchema,
+} from "@ensemble/core";
 import { z } from "zod";
 import { STEP_PAGE_LIMITS } from "./request-limits.js";
 

@@ -29,7 +29,13 @@ const decided = (decision: "approve" | "reject", decidedBy: string | null = "u1"
   decidedAt: "2026-01-01T00:00:00.000Z",
 });
 const run = { originalPrompt: "the request" };
-const ok = (stepId: string, output: string): StepRecord => ({ stepId, iteration: 0, attempt: 0, status: "success", output });
+const ok = (stepId: string, output: string): StepRecord => ({
+  stepId,
+  iteration: 0,
+  attempt: 0,
+  status: "success",
+  output,
+});
 
 describe("approval steps: compiling", () => {
   it("defaults: waits 24 h and rejects on timeout; no provider, no retries", () => {
@@ -90,7 +96,9 @@ describe("approval steps: compiling", () => {
 });
 
 describe("approval steps: planning", () => {
-  const flow = compileFlowOrThrow(flowOf([sim("draft"), review(), sim("refine", { prompt: "{{ steps.review.output }}" })]));
+  const flow = compileFlowOrThrow(
+    flowOf([sim("draft"), review(), sim("refine", { prompt: "{{ steps.review.output }}" })]),
+  );
 
   it("is dispatched once its dependencies are done; while it waits nothing after it starts and the run does not end", () => {
     expect(planNextSteps(flow, [ok("draft", "d")], run).dispatch.map((d) => d.stepId)).toEqual(["review"]);
@@ -116,7 +124,14 @@ describe("approval steps: planning", () => {
       flow,
       [
         ok("draft", "d"),
-        { stepId: "review", iteration: 0, attempt: 0, status: "failed", output: rejected.output, error: rejected.error! },
+        {
+          stepId: "review",
+          iteration: 0,
+          attempt: 0,
+          status: "failed",
+          output: rejected.output,
+          error: rejected.error!,
+        },
       ],
       run,
     );

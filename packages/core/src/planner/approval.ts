@@ -2,7 +2,6 @@ import { referencedStepIds } from "../condition/condition-expression.js";
 import type { ApprovalOutput, StepError } from "../schema/results.js";
 import type { CompiledFlow } from "../validation/compiled-flow.js";
 
-
 /** How a decided approval step is recorded. */
 export interface ApprovalResult {
   status: "success" | "failed";
@@ -17,7 +16,8 @@ export interface ApprovalResult {
  */
 export function approvalResult(flow: CompiledFlow, stepId: string, decided: ApprovalOutput): ApprovalResult {
   const output = JSON.stringify(decided);
-  if (decided.decision === "approve" || rejectionHandled(flow, stepId)) return { status: "success", output, error: null };
+  if (decided.decision === "approve" || rejectionHandled(flow, stepId))
+    return { status: "success", output, error: null };
   const by = decided.decidedBy === null ? "its timeout" : "the approver";
   return {
     status: "failed",

@@ -147,7 +147,9 @@ export type TimeoutConfig = z.infer<typeof TimeoutConfigSchema>;
 /** An approval step's output (stored as JSON, the step's `output`): what was decided, by whom, when. */
 export const ApprovalOutputSchema = z.object({
   decision: ApprovalDecisionSchema,
-  data: z.unknown().describe("the approver's data (checked against the step's responseSchema); null when none was sent"),
+  data: z
+    .unknown()
+    .describe("the approver's data (checked against the step's responseSchema); null when none was sent"),
   comment: z.string().nullable(),
   decidedBy: z.string().nullable().describe("the deciding user's id; null when the step's timeout decided"),
   decidedAt: z.string().describe("ISO 8601"),
