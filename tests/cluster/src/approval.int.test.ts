@@ -1,4 +1,5 @@
 import { listRunSteps } from "@ensemble/db";
+import { createRedisConnection, jobIdFor, QUEUE_NAMES } from "@ensemble/queue";
 import { ApiClient, simStep, type FlowBody } from "./api-client.js";
 import { Cluster } from "./cluster-harness.js";
 import { ADMIN_TOKEN, createTenant, type Tenant } from "./tenants.js";
@@ -50,8 +51,42 @@ describe("approval steps", () => {
     return flowId;
   }
 
+  async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+    for (const deadline = Date.now() + timeoutMs; !(await check());) {
+      if (Date.now() > deadline) throw new Error("condition not met in time");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   const approve = (flowId: string, body: Record<string, unknown>, client = api) =>
     client.request("POST", `/v1/flows/${flowId}/steps/review/approve`, body);
+
+  /** The ids of the cluster's BullMQ jobs of a flow, by queue (read in Redis, as Bull Board would). */
+  async function jobsOf(flowId: string): Promise<{ queue: string; id: string; delayed: boolean }[]> {
+    const redis = createRedisConnection({
+      url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+      role: "worker",
+      name: "approval-test",
+    });
+    try {
+      const found: { queue: string; id: string; delayed: boolean }[] = [];
+      let cursor = "0";
+      do {
+        const [next, keys] = await redis.scan(cursor, "MATCH", `${cluster.prefix}:*:*${flowId}*`, "COUNT", 1000);
+        cursor = next;
+        for (const key of keys) {
+          const [, queue, id] = key.split(":") as [string, string, string];
+          if (id.includes(flowId) && (await redis.type(key)) === "hash") {
+            const delayed = (await redis.zscore(`${cluster.prefix}:${queue}:delayed`, id)) !== null;
+            found.push({ queue, id, delayed });
+          }
+        }
+      } while (cursor !== "0");
+      return found;
+    } finally {
+      await redis.quit();
+    }
+  }
 
   async function stepOf(flowId: string, stepId: string) {
     const flow = await api.flow(flowId);
@@ -69,6 +104,11 @@ describe("approval steps", () => {
     const waiting = (await listRunSteps(db(), flowId, 1)).find((r) => r.stepId === "review")!;
     expect(waiting).toMatchObject({ status: "waiting", leaseOwner: null, leaseToken: 0, leaseExpiresAt: null });
     expect(await stepOf(flowId, "refine")).toBeUndefined();
+    // No step job for it on any queue: only its timeout, delayed on the flows queue.
+    const jobs = await jobsOf(flowId);
+    expect(jobs.filter((j) => j.id.includes("_review_"))).toEqual([]);
+    const timeoutJob = jobIdFor("flow.approval-timeout", { flowId, run: 1, stepId: "review", iteration: 0 });
+    expect(jobs).toContainEqual({ queue: QUEUE_NAMES.flows, id: timeoutJob, delayed: true });
 
     const listed = await api.request<{ items: Approval[] }>("GET", "/v1/approvals?status=waiting");
     const mine = listed.body.items.find((a) => a.flowId === flowId)!;
@@ -135,6 +175,44 @@ describe("approval steps", () => {
     const review = await stepOf(flowId, "review");
     expect(JSON.parse(review!.output!)).toMatchObject({ decision: onTimeout, decidedBy: null });
     expect((await approve(flowId, { decision: "approve" })).status).toBe(409);
+  });
+
+  it("in a loop, a person accepts or sends back each draft (until reads the decision)", async () => {
+    const flowId = await api.createFlow(threadId, {
+      name: "accept each draft",
+      type: "sequential",
+      steps: [
+        simStep("write"),
+        { kind: "approval", id: "accept", prompt: "Accept draft {{ iteration }}? {{ previous }}" },
+      ],
+      loop: { steps: ["write", "accept"], until: 'steps.accept.decision == "approve"', maxIterations: 3 },
+    });
+    await api.execute(flowId, { input: "a haiku" });
+    await api.waitForStatus(flowId, ["waiting"], 30_000);
+    const first = (await api.request<{ items: Approval[] }>("GET", "/v1/approvals")).body.items.find(
+      (a) => a.flowId === flowId,
+    );
+    expect(first?.prompt).toMatch(/^Accept draft 1\? /);
+    expect((await api.request("POST", `/v1/flows/${flowId}/steps/accept/approve`, { decision: "reject" })).status).toBe(
+      200,
+    );
+    await waitFor(async () =>
+      (await listRunSteps(db(), flowId, 1)).some(
+        (r) => r.stepId === "accept" && r.iteration === 2 && r.status === "waiting",
+      ),
+    );
+    expect((await api.status(flowId)).status).toBe("waiting");
+    expect(
+      (await api.request("POST", `/v1/flows/${flowId}/steps/accept/approve`, { decision: "approve" })).status,
+    ).toBe(200);
+    await api.waitForStatus(flowId, ["completed"], 30_000);
+    const rows = await listRunSteps(db(), flowId, 1);
+    expect(rows.map((r) => [r.stepId, r.iteration, r.status])).toEqual([
+      ["write", 1, "success"],
+      ["accept", 1, "success"],
+      ["write", 2, "success"],
+      ["accept", 2, "success"],
+    ]);
   });
 
   it("cancel ends a waiting run; a decision after it is a conflict", async () => {
