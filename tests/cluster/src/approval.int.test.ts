@@ -61,13 +61,16 @@ describe("approval steps", () => {
   const approve = (flowId: string, body: Record<string, unknown>, client = api) =>
     client.request("POST", `/v1/flows/${flowId}/steps/review/approve`, body);
 
-  /** The ids of the cluster's BullMQ jobs of a flow, by queue (read in Redis, as Bull Board would). */
-  async function jobsOf(flowId: string): Promise<{ queue: string; id: string; delayed: boolean }[]> {
-    const redis = createRedisConnection({
+  const redisClient = () =>
+    createRedisConnection({
       url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
       role: "worker",
       name: "approval-test",
     });
+
+  /** The ids of the cluster's BullMQ jobs of a flow, by queue (read in Redis, as Bull Board would). */
+  async function jobsOf(flowId: string): Promise<{ queue: string; id: string; delayed: boolean }[]> {
+    const redis = redisClient();
     try {
       const found: { queue: string; id: string; delayed: boolean }[] = [];
       let cursor = "0";
@@ -213,6 +216,29 @@ describe("approval steps", () => {
       ["write", 2, "success"],
       ["accept", 2, "success"],
     ]);
+  });
+
+  it("a lost timeout job: the sweeper re-sends it, and the step is decided once", async () => {
+    const flowId = await startReviewedFlow({ timeout: 1_500, onTimeout: "approve" });
+    const timeoutJob = jobIdFor("flow.approval-timeout", { flowId, run: 1, stepId: "review", iteration: 0 });
+    const redis = redisClient();
+    try {
+      // As if Redis had lost it: the job and its place among the delayed ones.
+      await redis.del(`${cluster.prefix}:${QUEUE_NAMES.flows}:${timeoutJob}`);
+      await redis.zrem(`${cluster.prefix}:${QUEUE_NAMES.flows}:delayed`, timeoutJob);
+    } finally {
+      await redis.quit();
+    }
+    expect((await jobsOf(flowId)).some((j) => j.id === timeoutJob)).toBe(false);
+    await api.waitForStatus(flowId, ["completed"], 30_000);
+    expect(JSON.parse((await stepOf(flowId, "review"))!.output!)).toMatchObject({
+      decision: "approve",
+      decidedBy: null,
+    });
+    const decisions = (await api.eventHistory(flowId)).filter(
+      (e) => e.stepId === "review" && (e.type === "step_complete" || e.type === "error"),
+    );
+    expect(decisions).toHaveLength(1);
   });
 
   it("cancel ends a waiting run; a decision after it is a conflict", async () => {
