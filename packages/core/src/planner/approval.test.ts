@@ -63,11 +63,13 @@ describe("approval steps: compiling", () => {
           responseSchema: { type: "object", properties: { pattern: { type: "string", pattern: "^(a+)+$" } } },
         },
         { kind: "approval", id: "d", prompt: "d", responseSchema: { type: "nonsense" } },
+        { kind: "approval", id: "e", prompt: "e", condition: { hook: "isUrgent" } },
       ]),
     );
     expect(result.ok ? [] : result.issues.map((i) => i.path)).toEqual(
       expect.arrayContaining([
         "steps[1].prompt",
+        "steps[4].condition",
         "steps[2].responseSchema.properties.pattern.pattern",
         "steps[3].responseSchema",
       ]),

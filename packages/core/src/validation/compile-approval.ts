@@ -23,6 +23,13 @@ export function compileApproval(
   if (prompt.kind === "template" && prompt.references.history) {
     issues.push({ path: `${path}.prompt`, message: "an approval prompt cannot use {{ history }}" });
   }
+  // Condition hooks run in the worker about to call a provider; an approval step never reaches one.
+  if (step.condition !== undefined && typeof step.condition !== "string") {
+    issues.push({
+      path: `${path}.condition`,
+      message: "an approval step's condition must be a CEL expression, not a hook",
+    });
+  }
   return {
     timeoutMs: step.timeout ?? DEFAULT_APPROVAL_TIMEOUT_MS,
     onTimeout: step.onTimeout ?? "reject",
