@@ -1,6 +1,6 @@
 import { labelOutputs } from "../planner/resolve-inputs.js";
 import { createRunState, type RunInputs, type StepRecord } from "../planner/step-record.js";
-import { renderTemplate } from "../template/prompt-template.js";
+import { PromptTooLargeError, renderTemplate } from "../template/prompt-template.js";
 import type { CompiledFlow } from "../validation/compiled-flow.js";
 import { placeholderResolver } from "./build-step-messages.js";
 
@@ -24,5 +24,11 @@ export function renderApprovalPrompt(
     labelled: (shown) => labelOutputs(state, shown),
     history: "",
   });
-  return renderTemplate(step.prompt.template, resolve);
+  try {
+    return renderTemplate(step.prompt.template, resolve);
+  } catch (error) {
+    // Whole outputs can add up past the limit: the step still waits, and says where they are.
+    if (!(error instanceof PromptTooLargeError)) throw error;
+    return `${error.message}; the outputs it places are in the flow's step results (GET /v1/flows/:flowId)`;
+  }
 }

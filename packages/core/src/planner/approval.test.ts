@@ -1,4 +1,5 @@
 import { renderApprovalPrompt } from "../context/approval-prompt.js";
+import { FLOW_LIMITS } from "../schema/limits.js";
 import type { ApprovalOutput } from "../schema/results.js";
 import { compileFlow, compileFlowOrThrow } from "../validation/compile-flow.js";
 import { checkApprovalData } from "../validation/compile-approval.js";
@@ -166,5 +167,9 @@ describe("approval steps: planning", () => {
   it("renders the prompt as written, with earlier outputs whole", () => {
     const long = "x".repeat(50_000);
     expect(renderApprovalPrompt(flow, [ok("draft", long)], run, "review", 0)).toBe(`Publish?\n${long}`);
+    const huge = "x".repeat(FLOW_LIMITS.maxRenderedPromptChars);
+    expect(renderApprovalPrompt(flow, [ok("draft", huge)], run, "review", 0)).toMatch(
+      /^the rendered prompt is over the limit .* \(GET \/v1\/flows\/:flowId\)$/,
+    );
   });
 });
