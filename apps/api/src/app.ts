@@ -15,6 +15,7 @@ import { HttpMetrics } from "./ops/http-metrics.js";
 import { adminRoutes } from "./routes/admin-routes.js";
 import { flowRoutes } from "./routes/flow-routes.js";
 import { runRoutes } from "./routes/run-routes.js";
+import { approvalRoutes } from "./routes/approval-routes.js";
 import { healthRoutes } from "./routes/health-routes.js";
 import { metricsRoutes } from "./routes/metrics-routes.js";
 import { openApiRoutes } from "./routes/openapi-routes.js";
@@ -46,6 +47,7 @@ export function createApp(ctx: AppContext): Express {
   app.use(threadRoutes(ctx));
   app.use(flowRoutes(ctx));
   app.use(runRoutes(ctx));
+  app.use(approvalRoutes(ctx));
   app.use(providerRoutes(ctx));
   mountFlowEvents(app, ctx, keys);
   app.use(templateRoutes());

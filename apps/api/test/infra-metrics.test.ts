@@ -35,7 +35,7 @@ describe("infra/: the Grafana dashboard and the Prometheus alerts", () => {
     // What the API's /metrics (cluster and HTTP) and a worker's or scheduler's HEALTH_PORT /metrics export.
     const cluster = clusterRegistry({
       queueDepths: { "steps-sim": { waiting: 1, active: 0, delayed: 0, failed: 0 } },
-      activeFlows: { queued: 0, running: 1 },
+      activeFlows: { queued: 0, running: 1, waiting: 0 },
       endedFlows: { completed: 1, failed: 0, cancelled: 0, timed_out: 0 },
       providerWorkers: { sim: 1 },
       steps: {

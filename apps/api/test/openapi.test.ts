@@ -39,6 +39,8 @@ const CONTRACT_ROUTES: [string, string][] = [
   ["post", "/v1/flows/{flowId}/execute"],
   ["post", "/v1/flows/{flowId}/steps/{stepId}/execute"],
   ["post", "/v1/flows/{flowId}/cancel"],
+  ["post", "/v1/flows/{flowId}/steps/{stepId}/approve"],
+  ["get", "/v1/approvals"],
   ["get", "/v1/flows/{flowId}/status"],
   ["get", "/v1/flows/{flowId}/runs"],
   ["get", "/v1/flows/{flowId}/runs/{run}"],
@@ -137,7 +139,7 @@ describe("GET /openapi.json document", () => {
       additionalProperties: false,
     });
     expect(schemas.CreateFlowBody?.properties.definition).toEqual({ $ref: "#/components/schemas/FlowDefinition" });
-    expect(schemas.FlowStep?.properties.id).toMatchObject({ type: "string", pattern: "^[A-Za-z][A-Za-z0-9_]{0,63}$" });
+    expect(schemas.LlmStep?.properties.id).toMatchObject({ type: "string", pattern: "^[A-Za-z][A-Za-z0-9_]{0,63}$" });
     expect(schemas.FlowDefinition?.properties.steps).toMatchObject({
       type: "array",
       items: { $ref: "#/components/schemas/FlowStep" },

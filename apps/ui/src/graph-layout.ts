@@ -24,14 +24,16 @@ export interface FlowGraph {
  */
 export function graphForRun(
   graph: FlowGraph,
-  definition: { steps: { id: string; provider: string; model: string; fallbacks?: GraphStep["fallbacks"] }[] },
+  definition: { steps: ({ id: string } & Partial<Pick<GraphStep, "provider" | "model" | "fallbacks">>)[] },
 ): FlowGraph {
   const byId = new Map(definition.steps.map((s) => [s.id, s]));
   return {
     ...graph,
     steps: graph.steps.map((step) => {
       const own = byId.get(step.id);
-      return own ? { ...step, provider: own.provider, model: own.model, fallbacks: own.fallbacks ?? [] } : step;
+      // An approval step has no target of its own to show.
+      if (!own || own.provider === undefined || own.model === undefined) return step;
+      return { ...step, provider: own.provider, model: own.model, fallbacks: own.fallbacks ?? [] };
     }),
   };
 }

@@ -1,7 +1,8 @@
 import type { Flow, FlowStepResult, FlowStreamUpdate, RunDetail, TokenUsage } from "@ensemble/sdk";
 import type { FlowGraph } from "./graph-layout.js";
 
-export type StepState = "pending" | "running" | "retrying" | "completed" | "failed" | "skipped" | "cancelled";
+export type StepState =
+  "pending" | "running" | "waiting" | "retrying" | "completed" | "failed" | "skipped" | "cancelled";
 
 /** One provider call of a step: a retry or a fallback is another attempt. */
 export interface Attempt {
@@ -242,6 +243,14 @@ export function applyEvent(view: RunView, graph: FlowGraph, event: FlowStreamUpd
     case "step_skipped":
       if (!step) return next;
       return put({ ...step, state: "skipped", error: str(data.reason), completedAt: at });
+    case "step_waiting": {
+      // An approval step: what the approver sees stands where a model's text would stream.
+      if (!step) return next;
+      const waiting = put({ ...step, state: "waiting", streamed: str(data.prompt) ?? "", startedAt: at });
+      return Object.values(waiting.steps).some((s) => s.state === "running" || s.state === "retrying")
+        ? waiting
+        : { ...waiting, status: "waiting" };
+    }
     case "flow_complete":
       return {
         ...next,
@@ -256,7 +265,7 @@ export function applyEvent(view: RunView, graph: FlowGraph, event: FlowStreamUpd
       const steps: Record<string, StepView> = {};
       for (const [id, s] of Object.entries(next.steps))
         steps[id] =
-          s.state === "running" || s.state === "retrying"
+          s.state === "running" || s.state === "retrying" || s.state === "waiting"
             ? { ...s, state: "cancelled", attempts: endAttempt(s, at, "cancelled", null) }
             : s;
       return { ...next, status: "cancelled", steps };

@@ -98,13 +98,19 @@ export class RunProgress {
         Object.assign(step, { state: "failed", endedAt: at, detail: errorOf(data.error) });
         this.log(`${step.id}: failed: ${step.detail}`);
         break;
+      case "step_waiting":
+        if (!step) break;
+        Object.assign(step, { state: "waiting", startedAt: at, detail: `until ${text(data.expiresAt)}` });
+        this.log(`${step.id}: waiting for a decision ${step.detail}`);
+        break;
       case "step_skipped":
         if (!step) break;
         Object.assign(step, { state: "skipped", endedAt: at, detail: text(data.reason) });
         this.log(`${step.id}: skipped (${step.detail})`);
         break;
       case "flow_cancelled":
-        for (const s of this.steps.values()) if (s.state === "running" || s.state === "retrying") s.state = "cancelled";
+        for (const s of this.steps.values())
+          if (s.state === "running" || s.state === "retrying" || s.state === "waiting") s.state = "cancelled";
         break;
       default:
         break;

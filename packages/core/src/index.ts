@@ -23,6 +23,7 @@ export {
 export { DEFAULT_MAX_ITERATIONS, DEFAULT_QUALITY_THRESHOLD } from "./validation/compile-loop.js";
 export { compileSingleStep, singleStepDefinition } from "./validation/single-step.js";
 export * from "./validation/step-overrides.js";
+export { checkApprovalData } from "./validation/compile-approval.js";
 export * from "./planner/index.js";
 export * from "./context/index.js";
 export { createCritiqueFlow, type CritiqueFlowParams } from "./templates/critique-flow.js";

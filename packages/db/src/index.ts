@@ -21,3 +21,4 @@ export * from "./repositories/step-hot-path.js";
 export * from "./repositories/execute-run.js";
 export * from "./repositories/provider-catalog.js";
 export * from "./repositories/flow-runs.js";
+export * from "./repositories/approvals.js";

@@ -628,6 +628,45 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect(cancelled.map((r) => r.stepId)).toEqual(["a"]);
   });
 
+  it("plans an approval step waiting with its prompt and expiry; one decision wins, the others find nothing waiting", async () => {
+    const { flow, user, thread } = await seedFlow();
+    await repo.updateFlow(db(), flow.id, { run: 1, status: "running" });
+    const expiresAt = new Date(Date.now() + 60_000);
+    const review: repo.PlannedStep = {
+      ...instance(flow.id, "review"),
+      status: "waiting",
+      provider: "",
+      model: "",
+      action: "validate",
+      wait: { prompt: "Publish?", expiresAt },
+    };
+    await getHandle().transact(async (tx, control) => {
+      control.commitAfter(repo.sendPlannedSteps(tx, flow.id, 1, [review], { status: "waiting" }));
+    });
+    const [row] = await repo.listRunSteps(db(), flow.id, 1);
+    expect(row).toMatchObject({ status: "waiting", approvalPrompt: "Publish?", expiresAt, leaseOwner: null });
+    expect((await repo.findFlow(db(), flow.id))?.status).toBe("waiting");
+
+    const member = await repo.insertUser(db(), { name: "reader" });
+    await repo.upsertThreadMember(db(), { threadId: thread.id, userId: member.id, permissions: ["read"] });
+    expect((await repo.listWaitingApprovals(db(), user.id, 10)).map((a) => [a.flowId, a.stepId, a.prompt])).toEqual([
+      [flow.id, "review", "Publish?"],
+    ]);
+    expect(await repo.listWaitingApprovals(db(), member.id, 10)).toEqual([]); // read only: not theirs to decide
+    expect(await repo.listExpiredApprovals(db())).not.toContainEqual(expect.objectContaining({ id: row!.id }));
+
+    const decisions = await Promise.all(
+      ["approve", "reject", "approve"].map((decision) =>
+        repo.decideWaitingStep(db(), row!.id, { status: "success", output: decision, error: null }),
+      ),
+    );
+    expect(decisions.filter((d) => d !== null)).toHaveLength(1);
+    const [decided] = await repo.listRunSteps(db(), flow.id, 1);
+    expect(decided).toMatchObject({ status: "success", output: decisions.find((d) => d)!.output });
+    expect(decided!.completedAt).not.toBeNull();
+    expect(await repo.listWaitingApprovals(db(), user.id, 10)).toEqual([]);
+  });
+
   it("archives events idempotently and reads them after a sequence number", async () => {
     const { flow } = await seedFlow();
     const rows = [1, 2, 3].map((seq) => ({

@@ -7,6 +7,7 @@ export { waitForRun } from "./run/wait-for-run.js";
 export { executeFlow, requestCancel, type ExecuteFlowOptions, type ExecuteFlowResult } from "./run/execute-flow.js";
 export { startRun, advanceRunJob } from "./run/start-run.js";
 export { cancelRun } from "./run/cancel-run.js";
+export { decideApproval, timeOutApproval, type ApprovalRequest } from "./run/decide-approval.js";
 export { sweepRuns } from "./run/sweep-runs.js";
 export { archiveDueFlows, archiveEvents } from "./run/archive-events.js";
 export { buildExecutionResult, summarizeFlowStatus, toFlowStepResult, type FlowStatusSummary } from "./run/records.js";

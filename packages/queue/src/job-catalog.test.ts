@@ -56,6 +56,11 @@ describe("jobIdFor", () => {
     expect(jobIdFor("flow.cancel", { flowId, run: 1, reason: "timed_out" })).toBe(`cancel_${flowId}_1`);
     expect(jobIdFor("flow.archive-events", { flowId })).toBe(`archive_${flowId}`);
     expect(jobIdFor("flow.advance", { flowId, run: 3 }, { dedupe: "draft.0.1" })).toBe(`advance_${flowId}_3_draft.0.1`);
+    const review = { flowId, run: 2, stepId: "human_review", iteration: 1 };
+    expect(jobIdFor("flow.approval-timeout", review)).toBe(`approval-timeout_${flowId}_2_1_human_review`);
+    expect(jobIdFor("flow.approval-timeout", review, { dedupe: "sweep-7" })).toBe(
+      `approval-timeout_${flowId}_2_1_sweep-7_human_review`,
+    );
 
     const awkward = "flow:with_odd~chars/ü";
     const ids = [

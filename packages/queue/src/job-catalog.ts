@@ -30,6 +30,14 @@ export const FlowCancelPayloadSchema = z.object({
   reason: CancelReasonSchema,
   label: LabelSchema,
 });
+/** One instance of an approval step: its timeout decides it if it is still waiting. */
+export const FlowApprovalTimeoutPayloadSchema = z.object({
+  flowId: FlowIdSchema,
+  run: RunSchema,
+  stepId: StepIdSchema,
+  iteration: z.number().int().min(0),
+  label: LabelSchema,
+});
 export const FlowArchiveEventsPayloadSchema = z.object({ flowId: FlowIdSchema, label: LabelSchema });
 export const FlowSweepPayloadSchema = z.object({ label: LabelSchema });
 export const FlowArchiveDuePayloadSchema = z.object({ label: LabelSchema });
@@ -88,6 +96,8 @@ export const JOB_CATALOG = {
   "flow.advance": { ...FLOW_JOB, schema: FlowAdvancePayloadSchema },
   /** Stop a run (user cancel or flow timeout). */
   "flow.cancel": { ...FLOW_JOB, schema: FlowCancelPayloadSchema },
+  /** Decide a waiting approval step by its onTimeout once its timeout has passed (delayed; the sweeper re-sends it). */
+  "flow.approval-timeout": { ...FLOW_JOB, schema: FlowApprovalTimeoutPayloadSchema },
   /** Move a finished flow's progress events out of Redis (one flow; kept for jobs already queued). */
   "flow.archive-events": { ...FLOW_JOB, schema: FlowArchiveEventsPayloadSchema },
   /** Periodic: move the events of every flow due for archiving (see ArchiveSchedule) out of Redis, in batches. */

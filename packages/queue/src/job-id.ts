@@ -40,6 +40,17 @@ const JOB_ID_BUILDERS: { [N in JobName]: (payload: JobPayload<N>, dedupe: string
   "flow.advance": (p, dedupe) =>
     join("advance", escapePart(p.flowId), escapePart(p.run), escapePart(dedupe ?? defaultDedupe())),
   "flow.cancel": (p) => join("cancel", escapePart(p.flowId), escapePart(p.run)),
+  // One per approval step instance: the delayed job and the sweeper's re-send are the same job.
+  // The sweeper's re-send passes `dedupe` (a kept failed job must not block it).
+  "flow.approval-timeout": (p, dedupe) =>
+    join(
+      "approval-timeout",
+      escapePart(p.flowId),
+      escapePart(p.run),
+      escapePart(p.iteration),
+      ...(dedupe === undefined ? [] : [escapePart(dedupe)]),
+      escapePart(p.stepId, true),
+    ),
   // One archive per run: the caller passes the run as `dedupe`.
   "flow.archive-events": (p, dedupe) =>
     dedupe === undefined

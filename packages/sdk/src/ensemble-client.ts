@@ -11,6 +11,8 @@ import { FlowExecutionError } from "./errors/flow-execution-error.js";
 import { streamFlowEvents } from "./flow-event-stream.js";
 import { HttpClient, type HttpClientOptions } from "./http-client.js";
 import type {
+  ApprovalDecided,
+  ApprovalInput,
   DataSharingPolicy,
   DataSharingPolicySettings,
   ExecuteFlowOptions,
@@ -32,6 +34,7 @@ import type {
   ThreadList,
   ThreadMember,
   ThreadPermission,
+  WaitingApproval,
 } from "./types.js";
 
 export type EnsembleClientOptions = HttpClientOptions;
@@ -233,6 +236,24 @@ export class EnsembleClient {
   /** Asks the cluster to cancel the running flow; running provider calls abort within a second. */
   async cancelFlow(flowId: string, _userId?: string): Promise<void> {
     await this.http.request("POST", `/v1/flows/${id(flowId)}/cancel`);
+  }
+
+  /**
+   * Decides a waiting approval step (needs write on the thread); the run goes on at once.
+   * A step that is not waiting (decided, timed out, cancelled) is a 409 `conflict`; data that
+   * breaks the step's responseSchema a 400 naming the path under `data`.
+   */
+  async approve(flowId: string, stepId: string, input: ApprovalInput): Promise<ApprovalDecided> {
+    const path = `/v1/flows/${id(flowId)}/steps/${id(stepId)}/approve`;
+    return (await this.http.request<ApprovalDecided>("POST", path, { body: input })).body;
+  }
+
+  /** The approval steps waiting for a decision the caller may take, oldest first. */
+  async listApprovals(options: { limit?: number } = {}): Promise<WaitingApproval[]> {
+    const query = new URLSearchParams({ status: "waiting" });
+    if (options.limit !== undefined) query.set("limit", String(options.limit));
+    return (await this.http.request<{ items: WaitingApproval[] }>("GET", `/v1/approvals?${query.toString()}`)).body
+      .items;
   }
 
   async getFlowStatus(flowId: string): Promise<FlowStatus> {

@@ -10,6 +10,8 @@ export {
 export { EnsembleConnectionError } from "./errors/ensemble-connection-error.js";
 export { FlowExecutionError } from "./errors/flow-execution-error.js";
 export type {
+  ApprovalDecided,
+  ApprovalInput,
   DataSharingPolicy,
   DataSharingPolicySettings,
   ExecuteFlowOptions,
@@ -33,6 +35,7 @@ export type {
   ThreadList,
   ThreadMember,
   ThreadPermission,
+  WaitingApproval,
 } from "./types.js";
 
 // The templates, enums and types, from @ensemble/core (one definition, not a copy).
@@ -55,6 +58,10 @@ export {
   isTerminalFlowEvent,
 } from "@ensemble/core";
 export type {
+  ApprovalDecision,
+  ApprovalOutput,
+  ApprovalStep,
+  LlmStep,
   ContextPolicy,
   FlowDefinition,
   FlowDefinitionInput,

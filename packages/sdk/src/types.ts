@@ -1,4 +1,6 @@
 import type {
+  ApprovalDecision,
+  ApprovalOutput,
   ContextPolicy,
   FlowDefinition,
   FlowExecutionResult,
@@ -241,4 +243,33 @@ export interface RunComparison {
     totalTokens: number;
     latencyMs: number | null;
   }[];
+}
+
+/** A decision on a waiting approval step. */
+export interface ApprovalInput {
+  decision: ApprovalDecision;
+  /** Checked against the step's responseSchema (an approve must carry what it asks for). */
+  data?: unknown;
+  comment?: string;
+}
+
+/** A decided approval step: its output (`{ decision, data, comment, decidedBy, decidedAt }`) with where it was. */
+export interface ApprovalDecided extends ApprovalOutput {
+  flowId: string;
+  stepId: string;
+}
+
+/** An approval step waiting for a decision the caller may take. */
+export interface WaitingApproval {
+  flowId: string;
+  flowName: string;
+  threadId: string;
+  run: number;
+  stepId: string;
+  iteration: number;
+  /** The step's rendered prompt: what the approver decides on. */
+  prompt: string;
+  createdAt: IsoDate;
+  /** When the step's onTimeout decides it. */
+  expiresAt: IsoDate | null;
 }

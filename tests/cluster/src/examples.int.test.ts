@@ -164,6 +164,32 @@ describe("examples/ against a live cluster", () => {
     expect(vendors.google.requests).toHaveLength(1);
   });
 
+  it("05-approval: the run waits for the decision, then the refiner gets the critique and the approver's note", async () => {
+    vendors.openai.respondWith((req) => (has(req, "Revise your draft") ? "refined average()" : "draft average()"));
+    vendors.anthropic.respondWith(() => "Handle the empty array.");
+    const run = await runExample("05-approval.ts", { APPROVAL_DECISION: "approve", APPROVAL_NOTE: "keep it short" });
+    expectSuccess(run);
+    expect(run.stdout).toContain('Running "Reviewed critique" (generate → critique → review → refine)');
+    expect(run.stdout).toMatch(/Step "review" waits until \d{4}-\d\d-\d\dT/);
+    // The approver saw the draft and the critique, rendered into the step's prompt.
+    expect(run.stdout).toContain("Draft:\ndraft average()\n\nCritique:\nHandle the empty array.");
+    expect(run.stdout).toContain("Decision sent: approve (note: keep it short)");
+    expect(run.stdout).toContain("Refined answer:\nrefined average()");
+    expect(vendors.openai.requests.at(-1)!.prompt).toContain('"note":"keep it short"');
+  });
+
+  it("05-approval: a reject stops the run before the refiner is called, keeping the draft", async () => {
+    vendors.openai.respondWith(() => "draft average()");
+    vendors.anthropic.respondWith(() => "Handle the empty array.");
+    const run = await runExample("05-approval.ts", { APPROVAL_DECISION: "reject" });
+    expectSuccess(run);
+    expect(run.stdout).toContain("Decision sent: reject");
+    expect(run.stdout).toContain(
+      "Rejected: the run stopped before refining. The draft stays as it was:\ndraft average()",
+    );
+    expect(vendors.openai.requests).toHaveLength(1); // the draft only: no refinement was asked for
+  });
+
   it("without ENSEMBLE_API_KEY an example explains what to set and exits 2", async () => {
     const run = await runExample("01-critique-flow.ts", { ENSEMBLE_API_KEY: "" });
     expect(run.code).toBe(2);

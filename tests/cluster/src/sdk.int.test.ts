@@ -192,6 +192,35 @@ describe("@ensemble/sdk against the cluster", () => {
     expect((error as FlowExecutionError).status).toBe("cancelled");
   });
 
+  it("approve and listApprovals: executeFlow resolves once a waiting approval step is approved", async () => {
+    const flow = await client.createFlow(threadId, {
+      name: "approved",
+      type: "sequential",
+      steps: [
+        { id: "draft", provider: "sim", model: "echo", action: "generate", prompt: "draft: {{ original }}" },
+        { kind: "approval", id: "review", prompt: "OK? {{ steps.draft.output }}", responseSchema: { type: "object" } },
+      ],
+    });
+    const execution = client.executeFlow(flow.id, { input: "x", onUpdate: () => undefined });
+    let waiting = await client.listApprovals();
+    for (const deadline = Date.now() + 10_000; !waiting.some((a) => a.flowId === flow.id) && Date.now() < deadline;)
+      waiting = await new Promise((r) => setTimeout(r, 50)).then(() => client.listApprovals());
+    expect(waiting.find((a) => a.flowId === flow.id)).toMatchObject({ stepId: "review", prompt: "OK? echo: draft: x" });
+    await expect(client.approve(flow.id, "review", { decision: "approve", data: [] })).rejects.toMatchObject({
+      status: 400,
+      code: "validation_error",
+    });
+    const decided = await client.approve(flow.id, "review", { decision: "approve", data: { ok: true } });
+    expect(decided).toMatchObject({ flowId: flow.id, stepId: "review", decision: "approve", data: { ok: true } });
+    const result = await execution;
+    expect(result.status).toBe("completed");
+    expect(JSON.parse(result.steps.find((s) => s.stepId === "review")!.output!)).toMatchObject({ decision: "approve" });
+    await expect(client.approve(flow.id, "review", { decision: "reject" })).rejects.toMatchObject({
+      status: 409,
+      code: "conflict",
+    });
+  });
+
   it("executeStep runs one step alone and resolves with its result", async () => {
     const flow = await client.createFlow(threadId, chain("echo", 3));
     // The positional order: (flowId, stepId, userId, input).

@@ -11,9 +11,10 @@ export function flowGraph(flowId: string, compiled: CompiledFlow): Record<string
     type: compiled.definition.type,
     steps: compiled.steps.map((step) => ({
       id: step.id,
-      action: step.definition.action,
-      provider: step.targets[0]?.provider,
-      model: step.targets[0]?.model,
+      kind: step.definition.kind ?? "llm",
+      action: step.definition.kind === "approval" ? "approval" : step.definition.action,
+      provider: step.targets[0]?.provider ?? "",
+      model: step.targets[0]?.model ?? "",
       fallbacks: step.targets.slice(1),
       dependsOn: step.dependsOn,
       conditional: step.condition !== null,

@@ -1,4 +1,11 @@
-import { FLOW_LIMITS, StepIdSchema, StepOverridesSchema, TimeoutConfigSchema } from "@ensemble/core";
+import {
+  ApprovalDecisionSchema,
+  FLOW_LIMITS,
+  OrchestrationFlowStatusSchema,
+  StepIdSchema,
+  StepOverridesSchema,
+  TimeoutConfigSchema,
+} from "@ensemble/core";
 import { z } from "zod";
 import { STEP_PAGE_LIMITS } from "./request-limits.js";
 
@@ -46,7 +53,7 @@ export const ListThreadsQuery = z.object({
   offset: z.coerce.number().int().min(0).default(0),
 });
 export const ListFlowsQuery = z.object({
-  status: z.enum(["pending", "queued", "running", "completed", "failed", "cancelled", "timed_out"]).optional(),
+  status: OrchestrationFlowStatusSchema.optional(),
   type: z.enum(["sequential", "parallel", "conditional", "critique", "refinement"]).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   offset: z.coerce.number().int().min(0).default(0),
@@ -61,4 +68,14 @@ export const StepPageQuery = z.object({
     .regex(/^\d{1,9}\.\d{1,9}$/, "must be the nextCursor of the page before")
     .optional(),
   limit: z.coerce.number().int().min(1).max(STEP_PAGE_LIMITS.maxItems).default(STEP_PAGE_LIMITS.defaultItems),
+});
+export const ApproveStepBody = z.strictObject({
+  decision: ApprovalDecisionSchema,
+  /** Checked against the step's responseSchema (400 naming the path under `data`). */
+  data: z.unknown().optional(),
+  comment: z.string().max(10_000).optional(),
+});
+export const ListApprovalsQuery = z.object({
+  status: z.enum(["waiting"]).default("waiting"),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
 });

@@ -1,4 +1,5 @@
 import {
+  ApprovalOutputSchema,
   ContextPolicySchema,
   DataSharingPolicySchema,
   FlowDefinitionSchema,
@@ -73,9 +74,10 @@ export const FlowGraphResponse = z.object({
   steps: z.array(
     z.object({
       id: z.string(),
-      action: z.string(),
-      provider: z.string(),
-      model: z.string(),
+      kind: z.enum(["llm", "approval"]),
+      action: z.string().describe('"approval" for an approval step'),
+      provider: z.string().describe('"" for an approval step'),
+      model: z.string().describe('"" for an approval step'),
       fallbacks: z.array(z.object({ provider: z.string(), model: z.string() })),
       dependsOn: z.array(z.string()).describe("steps that end before this one starts (loop back-edges excluded)"),
       conditional: z.boolean(),
@@ -263,4 +265,23 @@ export const RunComparisonResponse = z.object({
       }),
     )
     .describe("one per run, in `runs` order"),
+});
+export const ApprovalDecidedResponse = ApprovalOutputSchema.extend({
+  flowId: z.string(),
+  stepId: z.string(),
+});
+export const ApprovalListResponse = z.object({
+  items: z.array(
+    z.object({
+      flowId: z.string(),
+      flowName: z.string(),
+      threadId: z.string(),
+      run: z.number().int(),
+      stepId: z.string(),
+      iteration: z.number().int(),
+      prompt: z.string().describe("the step's rendered prompt: what the approver decides on"),
+      createdAt: Timestamp,
+      expiresAt: Timestamp.nullable().describe("when the step's onTimeout decides it"),
+    }),
+  ),
 });

@@ -13,7 +13,7 @@ describe("clusterRegistry", () => {
         steps: { waiting: 3, active: 1, delayed: 0, failed: 2 },
         "steps-openai": { waiting: 9, active: 0, delayed: 1, failed: 0 },
       },
-      activeFlows: { queued: 4, running: 5 },
+      activeFlows: { queued: 4, running: 5, waiting: 2 },
       providerWorkers: { openai: 0, sim: 2 },
       steps: {
         steps: [{ provider: "sim", model: "echo", status: "success", count: 7 }],
@@ -35,6 +35,7 @@ describe("clusterRegistry", () => {
         'ensemble_provider_live_workers{provider="openai"} 0',
         'ensemble_provider_live_workers{provider="sim"} 2',
         'ensemble_flows{status="running"} 5',
+        'ensemble_flows{status="waiting"} 2',
         "# TYPE ensemble_step_attempts_total counter",
         'ensemble_step_attempts_total{provider="sim",model="echo",status="success"} 7',
         'ensemble_step_tokens_total{provider="sim",model="echo",kind="prompt"} 120',
@@ -62,7 +63,7 @@ describe("clusterRegistry", () => {
   it("leaves out what a scrape could not read and says so", async () => {
     const text = await clusterRegistry({
       queueDepths: null,
-      activeFlows: { queued: 0, running: 0 },
+      activeFlows: { queued: 0, running: 0, waiting: 0 },
       steps: null,
     }).metrics();
     expect(text).toContain('ensemble_metrics_source_up{source="redis"} 0');

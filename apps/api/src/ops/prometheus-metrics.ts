@@ -10,7 +10,7 @@ import {
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from "prom-client";
 
 /** Flow statuses counted as active by `ensemble_flows`. */
-const ACTIVE_FLOW_STATUSES = ["queued", "running"] as const;
+const ACTIVE_FLOW_STATUSES = ["queued", "running", "waiting"] as const;
 /** Statuses a run ends in, counted by `ensemble_flows_ended`. */
 const ENDED_FLOW_STATUSES = ["completed", "failed", "cancelled", "timed_out"] as const;
 

@@ -68,7 +68,7 @@ export function flowRoutes(ctx: AppContext): Router {
 
   router.delete("/v1/flows/:flowId", async (req, res) => {
     const flow = await loadFlow(req, "delete");
-    if (["queued", "running"].includes(flow.status))
+    if (["queued", "running", "waiting"].includes(flow.status))
       throw new ApiError("conflict", `flow is ${flow.status}; cancel it before deleting it`);
     await deleteFlow(db, flow.id);
     res.status(204).end();
@@ -126,8 +126,8 @@ export function flowRoutes(ctx: AppContext): Router {
 
   router.post("/v1/flows/:flowId/cancel", async (req, res) => {
     const flow = await loadFlow(req, "write");
-    if (!["queued", "running", "pending"].includes(flow.status) || flow.run === 0) {
-      throw new ApiError("conflict", `flow is ${flow.status}; only a queued or running flow can be cancelled`);
+    if (!["queued", "running", "waiting", "pending"].includes(flow.status) || flow.run === 0) {
+      throw new ApiError("conflict", `flow is ${flow.status}; only a queued, running or waiting flow can be cancelled`);
     }
     await requestCancel(deps, flow.id, flow.run);
     res.status(202).json({ flowId: flow.id, status: "cancelling" });

@@ -5,7 +5,8 @@ import type { StepView } from "../run-state.js";
 /** One step: what it streams while it runs, then its output, usage, cost and attempts. */
 export function StepPanel({ step, graph }: { step: StepView; graph: FlowGraph }) {
   const primary = graph.steps.find((s) => s.id === step.id);
-  const live = step.state === "running" || step.state === "retrying";
+  // A waiting approval step shows its prompt (kept in `streamed`) until it is decided.
+  const live = step.state === "running" || step.state === "retrying" || step.state === "waiting";
   return (
     <div class="step-panel" data-testid="step-panel" data-step={step.id}>
       <h2>

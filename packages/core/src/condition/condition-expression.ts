@@ -9,7 +9,7 @@ import { runWithTimeBudget } from "./run-with-time-budget.js";
 /**
  * Conditions are CEL: side-effect free, non-Turing-complete, parsed once when a
  * flow is validated. Variables: previous, original, draft (strings), steps
- * (`steps.<id>.output`, `.status`), metadata (map), iteration (int); one added
+ * (`steps.<id>.output`, `.status`, `.decision`), metadata (map), iteration (int); one added
  * function, firstNumber(text). Their cost is bounded: `matches` is RE2 (linear time),
  * comprehensions cannot nest, and every evaluation has a time budget.
  */
@@ -18,7 +18,8 @@ export interface ConditionVariables {
   previous: string;
   original: string;
   draft: string;
-  steps: Record<string, { output: string; status: string }>;
+  /** `decision` is an approval step's decision ("approve" or "reject"); "" for other steps and before it. */
+  steps: Record<string, { output: string; status: string; decision?: string }>;
   metadata: Record<string, unknown>;
   iteration: number;
 }

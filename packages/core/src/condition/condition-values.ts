@@ -13,6 +13,7 @@ export function toCelVariables(variables: ConditionVariables): Record<string, un
       new Map<string, unknown>([
         ["output", step.output],
         ["status", step.status],
+        ["decision", step.decision ?? ""],
       ]),
     ]),
   );

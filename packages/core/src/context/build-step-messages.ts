@@ -105,43 +105,11 @@ export function buildStepMessages(
   const preservedSystem =
     historyShared && policy.preserveSystemPrompts ? history.filter((m) => m.role === "system") : [];
 
-  const resolve = (path: string[]): string => {
-    const [root, key, field] = path;
-    switch (root) {
-      case "original":
-        return state.originalPrompt;
-      case "previous": {
-        const source = previousSource(state, stepId, iteration);
-        return source ? kept(source) : state.originalPrompt;
-      }
-      case "all":
-        return keptLabelled(upstreamOutputs(state, stepId, iteration));
-      case "draft":
-        return kept(currentDraftRecord(state));
-      case "history":
-        return keptHistory.map((m) => `${m.role}: ${m.content}`).join("\n");
-      case "iteration":
-        return String(iteration);
-      case "metadata":
-        return formatMetadata(
-          path
-            .slice(1)
-            .reduce<unknown>(
-              (value, k) => (isRecord(value) && Object.hasOwn(value, k) ? value[k] : undefined),
-              state.metadata,
-            ),
-        );
-      case "steps": {
-        if (field === "status")
-          return (
-            getRecord(state, key as string, Math.max(latestIteration(state, key as string), 0))?.status ?? "pending"
-          );
-        return kept(latestSuccess(state, key as string));
-      }
-      default:
-        return "";
-    }
-  };
+  const resolve = placeholderResolver(state, stepId, iteration, {
+    output: kept,
+    labelled: keptLabelled,
+    history: keptHistory.map((m) => `${m.role}: ${m.content}`).join("\n"),
+  });
 
   const parts: string[] = [];
   // A first step's {{ previous }} already is the original request: do not send it twice.
@@ -172,7 +140,7 @@ export function buildStepMessages(
       .map((r) => ({
         stepId: r.stepId,
         iteration: r.iteration,
-        provider: r.provider ?? state.flow.byId.get(r.stepId)?.definition.provider ?? "",
+        provider: r.provider ?? state.flow.byId.get(r.stepId)?.targets[0]?.provider ?? "",
       })),
     includesHistory: keptHistory.length > 0 || preservedSystem.length > 0,
   };
@@ -212,6 +180,59 @@ function inputRecords(state: RunState, step: CompiledStep, iteration: number): S
       return record ? [record] : [];
     }
   }
+}
+
+/** How a request shows step outputs and history: as the token budget kept them (or whole). */
+export interface PlaceholderView {
+  output(record: StepRecord | null | undefined): string;
+  labelled(records: StepRecord[]): string;
+  history: string;
+}
+
+/** The text of each `{{ placeholder }}` of a step instance's templates (paths were validated at compile time). */
+export function placeholderResolver(
+  state: RunState,
+  stepId: string,
+  iteration: number,
+  view: PlaceholderView,
+): (path: string[]) => string {
+  return (path) => {
+    const [root, key, field] = path;
+    switch (root) {
+      case "original":
+        return state.originalPrompt;
+      case "previous": {
+        const source = previousSource(state, stepId, iteration);
+        return source ? view.output(source) : state.originalPrompt;
+      }
+      case "all":
+        return view.labelled(upstreamOutputs(state, stepId, iteration));
+      case "draft":
+        return view.output(currentDraftRecord(state));
+      case "history":
+        return view.history;
+      case "iteration":
+        return String(iteration);
+      case "metadata":
+        return formatMetadata(
+          path
+            .slice(1)
+            .reduce<unknown>(
+              (value, k) => (isRecord(value) && Object.hasOwn(value, k) ? value[k] : undefined),
+              state.metadata,
+            ),
+        );
+      case "steps": {
+        if (field === "status")
+          return (
+            getRecord(state, key as string, Math.max(latestIteration(state, key as string), 0))?.status ?? "pending"
+          );
+        return view.output(latestSuccess(state, key as string));
+      }
+      default:
+        return "";
+    }
+  };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -7,3 +7,4 @@ export * from "./retry-backoff.js";
 export * from "./step-targets.js";
 export * from "./budget.js";
 export * from "./rerun-steps.js";
+export * from "./approval.js";

@@ -1,5 +1,6 @@
 import type { ConditionVariables } from "../condition/condition-expression.js";
 import type { CompiledStep } from "../validation/compiled-flow.js";
+import { approvalDecisionOf } from "./approval.js";
 import {
   getRecord,
   latestIteration,
@@ -84,7 +85,9 @@ export function upstreamOutputs(state: RunState, stepId: string, iteration: numb
 export function labelOutput(state: RunState, record: StepRecord): string {
   const step = stepOf(state, record.stepId);
   const round = record.iteration > 0 ? `, iteration ${record.iteration}` : "";
-  return `### ${step.id} (${step.definition.provider}/${step.definition.model}${round})\n${record.output ?? ""}`;
+  const target = step.targets[0];
+  const source = target ? `${target.provider}/${target.model}` : "approval";
+  return `### ${step.id} (${source}${round})\n${record.output ?? ""}`;
 }
 
 export function labelOutputs(state: RunState, records: readonly StepRecord[]): string {
@@ -133,6 +136,7 @@ export function conditionVariables(state: RunState, stepId: string, iteration: n
     steps[step.id] = {
       output: record?.status === "success" ? (record.output ?? "") : "",
       status: record?.status ?? "pending",
+      decision: step.approval && record ? approvalDecisionOf(record.output) : "",
     };
   }
   return {

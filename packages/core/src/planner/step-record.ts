@@ -18,7 +18,8 @@ export interface StepRecord {
 }
 
 /** `pending` = dispatched, not yet picked up; `running` = a worker holds it. */
-export type StepRecordStatus = "pending" | "running" | "success" | "failed" | "skipped" | "cancelled";
+/** `waiting` = an approval step waiting for its decision. */
+export type StepRecordStatus = "pending" | "running" | "waiting" | "success" | "failed" | "skipped" | "cancelled";
 
 export interface InstanceKey {
   stepId: string;
@@ -30,7 +31,7 @@ export function instanceKey(stepId: string, iteration: number): string {
 }
 
 export function isInFlight(record: StepRecord | undefined): boolean {
-  return record?.status === "pending" || record?.status === "running";
+  return record?.status === "pending" || record?.status === "running" || record?.status === "waiting";
 }
 
 /** The run as the planner sees it: the compiled flow, its inputs, and one record per step instance. */

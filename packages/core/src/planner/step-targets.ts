@@ -17,7 +17,8 @@ export interface StepTarget {
  */
 export function targetForAttempt(step: CompiledStep, attempt: number): StepTarget {
   const index = Math.min(Math.floor(attempt / step.attemptsPerTarget), step.targets.length - 1);
-  const target = step.targets[index] ?? { provider: step.definition.provider, model: step.definition.model };
+  // An approval step has no target: no provider is ever called for it.
+  const target = step.targets[index] ?? { provider: "", model: "" };
   return { ...target, index };
 }
 

@@ -32,6 +32,8 @@ export const OrchestrationFlowStatus = {
   PENDING: "pending",
   QUEUED: "queued",
   RUNNING: "running",
+  /** Nothing runs: the run waits for a person's decision on an approval step. */
+  WAITING: "waiting",
   COMPLETED: "completed",
   FAILED: "failed",
   CANCELLED: "cancelled",
@@ -45,6 +47,8 @@ export type OrchestrationFlowStatus = (typeof OrchestrationFlowStatus)[keyof typ
 export const OrchestrationStepStatus = {
   PENDING: "pending",
   RUNNING: "running",
+  /** An approval step waiting for a person's decision (no worker, no lease, no job). */
+  WAITING: "waiting",
   SUCCESS: "success",
   FAILED: "failed",
   SKIPPED: "skipped",

@@ -50,7 +50,9 @@ export const ProviderModelSchema = z.strictObject({
 });
 export type ProviderModel = z.infer<typeof ProviderModelSchema>;
 
-export const FlowStepSchema = z.strictObject({
+/** A step that calls a model (`kind` "llm", the default). */
+export const LlmStepSchema = z.strictObject({
+  kind: z.literal("llm").optional(),
   id: StepIdSchema,
   name: z.string().max(200).optional(),
   provider: ProviderModelSchema.shape.provider,
@@ -78,7 +80,48 @@ export const FlowStepSchema = z.strictObject({
   /** Tried in order when the primary's retries are spent on retryable errors. */
   fallbacks: z.array(ProviderModelSchema).max(FLOW_LIMITS.maxFallbacks).optional(),
 });
+
+/** What a timed-out approval step decides (default "reject"). */
+export const ApprovalTimeoutDecisionSchema = z.enum(["reject", "approve"]);
+export const ApprovalDecisionSchema = z.enum(["approve", "reject"]);
+export type ApprovalDecision = z.infer<typeof ApprovalDecisionSchema>;
+
+/** A step that waits for a person's decision: no provider, no model, no worker while it waits. */
+export const ApprovalStepSchema = z.strictObject({
+  kind: z.literal("approval"),
+  id: StepIdSchema,
+  name: z.string().max(200).optional(),
+  /** What the approver sees: a template, rendered like any prompt. */
+  prompt: z
+    .string()
+    .min(1, "must not be empty")
+    .max(FLOW_LIMITS.maxPromptChars, `must be at most ${FLOW_LIMITS.maxPromptChars} characters`),
+  /** How long it waits, in milliseconds (default 24 h). */
+  timeout: z.number().int().positive().max(FLOW_LIMITS.maxApprovalTimeoutMs).optional(),
+  /** The decision taken when no one decides in time (default "reject"). */
+  onTimeout: ApprovalTimeoutDecisionSchema.optional(),
+  /** A JSON Schema for the `data` the approver sends. */
+  responseSchema: z.record(z.string(), z.unknown()).optional(),
+  inputFrom: LlmStepSchema.shape.inputFrom,
+  dependsOn: LlmStepSchema.shape.dependsOn,
+  aggregate: LlmStepSchema.shape.aggregate,
+  /** A rejected optional step does not fail the flow. */
+  optional: z.boolean().optional(),
+  condition: ConditionSpecSchema.optional(),
+});
+export type ApprovalStep = z.infer<typeof ApprovalStepSchema>;
+export type LlmStep = z.infer<typeof LlmStepSchema>;
+
+/** One step of a flow, by `kind`: "llm" (the default) or "approval". */
+export const FlowStepSchema = z.discriminatedUnion("kind", [LlmStepSchema, ApprovalStepSchema]);
 export type FlowStep = z.infer<typeof FlowStepSchema>;
+
+export function isApprovalStep(step: FlowStep): step is ApprovalStep {
+  return step.kind === "approval";
+}
+
+/** Approval steps wait this long unless they set `timeout`. */
+export const DEFAULT_APPROVAL_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 
 /** A bounded loop over consecutive steps (refinement flows build one from their presets). */
 export const LoopSpecSchema = z.strictObject({

@@ -42,6 +42,11 @@ export const FlowEventDataSchemas = {
       .describe("a rerun's step copied from this run: no provider call, no cost"),
   }),
   step_skipped: z.object({ iteration, reason: z.string() }),
+  step_waiting: z.object({
+    iteration,
+    prompt: z.string().describe("what the approver sees: the approval step's rendered prompt"),
+    expiresAt: z.string().describe("ISO 8601: when the step's onTimeout decision is taken"),
+  }),
   error: z.object({ iteration, attempt: attempt.optional(), error: StepErrorSchema }),
   flow_complete: z.object({
     status: z.literal("completed"),
@@ -79,6 +84,7 @@ export const FlowStreamUpdateSchema = z.discriminatedUnion("type", [
   eventSchema("step_retry"),
   eventSchema("step_complete"),
   eventSchema("step_skipped"),
+  eventSchema("step_waiting"),
   eventSchema("error"),
   eventSchema("flow_complete"),
   eventSchema("flow_failed"),

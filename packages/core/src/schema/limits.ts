@@ -11,6 +11,10 @@ export const FLOW_LIMITS = {
   maxStepTimeoutMs: 60 * 60 * 1000,
   maxExecutionTimeMs: 24 * 60 * 60 * 1000,
   maxFallbacks: 5,
+  /** How long an approval step may wait for its decision (30 days). */
+  maxApprovalTimeoutMs: 30 * 24 * 60 * 60 * 1000,
+  /** An approval step's responseSchema, as JSON, in characters. */
+  maxResponseSchemaChars: 20_000,
   maxSharedTokens: 1_000_000,
   /** Run time of one condition evaluation; over it, the step fails with `condition_error`. */
   conditionTimeBudgetMs: 100,

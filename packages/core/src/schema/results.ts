@@ -6,7 +6,7 @@ import {
   OrchestrationStepStatusSchema,
   StepActionSchema,
 } from "./enums.js";
-import { FlowStepSchema } from "./flow-definition.js";
+import { ApprovalDecisionSchema, FlowStepSchema } from "./flow-definition.js";
 
 /** A timestamp as the API sends it: ISO 8601, or null where there is none yet. */
 export function isoOrNull(date: Date | null): string | null {
@@ -145,3 +145,15 @@ export const TimeoutConfigSchema = z.strictObject({
   stepMs: z.number().int().positive().optional(),
 });
 export type TimeoutConfig = z.infer<typeof TimeoutConfigSchema>;
+
+/** An approval step's output (stored as JSON, the step's `output`): what was decided, by whom, when. */
+export const ApprovalOutputSchema = z.object({
+  decision: ApprovalDecisionSchema,
+  data: z
+    .unknown()
+    .describe("the approver's data (checked against the step's responseSchema); null when none was sent"),
+  comment: z.string().nullable(),
+  decidedBy: z.string().nullable().describe("the deciding user's id; null when the step's timeout decided"),
+  decidedAt: z.string().describe("ISO 8601"),
+});
+export type ApprovalOutput = z.infer<typeof ApprovalOutputSchema>;

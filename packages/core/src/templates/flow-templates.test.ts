@@ -1,4 +1,5 @@
-import type { CompiledFlow } from "../validation/compiled-flow.js";
+import type { LlmStep } from "../schema/flow-definition.js";
+import type { CompiledFlow, CompiledStep } from "../validation/compiled-flow.js";
 import { compileFlow } from "../validation/compile-flow.js";
 import { createComparisonFlow } from "./comparison-flow.js";
 import { createConditionalRoutingFlow, ROUTING_CONDITIONS } from "./conditional-routing-flow.js";
@@ -11,10 +12,18 @@ import { compileCondition } from "../condition/condition-expression.js";
 
 const sim = (model: string): { provider: string; model: string } => ({ provider: "sim", model });
 
-function compiled(definition: unknown): CompiledFlow {
+type LlmCompiledStep = Omit<CompiledStep, "definition"> & { definition: LlmStep };
+type TemplateFlow = Omit<CompiledFlow, "steps" | "byId"> & {
+  steps: LlmCompiledStep[];
+  byId: ReadonlyMap<string, LlmCompiledStep>;
+};
+
+/** Templates build model steps only. */
+function compiled(definition: unknown): TemplateFlow {
   const result = compileFlow(definition);
   if (!result.ok) throw new Error(`template does not compile: ${JSON.stringify(result.issues)}`);
-  return result.flow;
+  if (result.flow.steps.some((s) => s.definition.kind === "approval")) throw new Error("template has an approval step");
+  return result.flow as TemplateFlow;
 }
 
 function deps(flow: CompiledFlow, id: string): string[] | undefined {
@@ -290,7 +299,7 @@ describe("every template", () => {
       const definition = build();
       expect(JSON.parse(JSON.stringify(definition))).toEqual(definition);
       for (const step of definition.steps) {
-        expect(step.retryOnFailure).toBe(true);
+        expect((step as LlmStep).retryOnFailure).toBe(true);
         expect(step.name).toEqual(expect.any(String));
       }
     }
@@ -299,6 +308,6 @@ describe("every template", () => {
   it("returns a fresh definition each call, so mutating one does not leak into the next", () => {
     const first = createComparisonFlow();
     (first.steps[0] as { model: string }).model = "changed";
-    expect(createComparisonFlow().steps[0]?.model).toBe("gpt-4o");
+    expect((createComparisonFlow().steps[0] as LlmStep | undefined)?.model).toBe("gpt-4o");
   });
 });

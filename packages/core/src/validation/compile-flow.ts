@@ -9,6 +9,7 @@ import { compilePrompt, compileStepCondition, compileSystemPrompt, type StepComp
 import { presetDependencies, presetInputFrom } from "./flow-presets.js";
 import { checkWorstCasePromptSize } from "./prompt-size.js";
 import { ancestorsOf, findCycle } from "./graph.js";
+import { compileApproval } from "./compile-approval.js";
 
 export interface CompileFlowOptions {
   /** Hook names registered in the workers; when given, an unknown hook name is a validation error. */
@@ -77,24 +78,38 @@ function compileStep(definition: FlowDefinition, index: number, ctx: StepCompile
       message: `must be previous, original, all or a step id; "${inputFrom}" names no step`,
     });
   }
+  const common = {
+    id: step.id,
+    index,
+    dependsOn,
+    inputFrom,
+    prompt: compilePrompt(step, path, ctx) ?? { kind: "original" as const },
+    systemPrompt: compileSystemPrompt(step, path, ctx),
+    condition: compileStepCondition(step, path, ctx),
+    optional: step.optional ?? false,
+    inLoop: false,
+  };
+  if (step.kind === "approval") {
+    return {
+      ...common,
+      definition: step,
+      targets: [],
+      attemptsPerTarget: 1,
+      maxAttempts: 1,
+      approval: compileApproval(step, common.prompt, path, ctx.issues),
+    };
+  }
   if (step.maxRetries !== undefined && step.retryOnFailure === false && step.maxRetries > 0) {
     ctx.issues.push({ path: `${path}.maxRetries`, message: "is set but retryOnFailure is false" });
   }
   const retries = step.retryOnFailure ? (step.maxRetries ?? DEFAULT_RETRIES_WHEN_ENABLED) : 0;
   return {
-    id: step.id,
-    index,
+    ...common,
     definition: step,
-    dependsOn,
-    inputFrom,
-    prompt: compilePrompt(step, path, ctx) ?? { kind: "original" },
-    systemPrompt: compileSystemPrompt(step, path, ctx),
-    condition: compileStepCondition(step, path, ctx),
-    optional: step.optional ?? false,
     targets: [{ provider: step.provider, model: step.model }, ...(step.fallbacks ?? [])],
     attemptsPerTarget: 1 + retries,
     maxAttempts: (1 + retries) * (1 + (step.fallbacks?.length ?? 0)),
-    inLoop: false,
+    approval: null,
   };
 }
 

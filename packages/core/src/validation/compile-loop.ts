@@ -14,9 +14,9 @@ export const DEFAULT_QUALITY_THRESHOLD = 0.8;
  */
 function refinementLoop(definition: FlowDefinition, issues: ValidationIssue[]): LoopSpec | null {
   const steps = definition.steps;
-  const evaluator = steps.findIndex((s) => s.action === "evaluate");
+  const evaluator = steps.findIndex((s) => s.kind !== "approval" && s.action === "evaluate");
   const refiner = steps[evaluator + 1];
-  if (evaluator < 1 || refiner?.action !== "refine") {
+  if (evaluator < 1 || refiner === undefined || refiner.kind === "approval" || refiner.action !== "refine") {
     issues.push({
       path: "steps",
       message:

@@ -71,7 +71,8 @@ export function compilePrompt(step: FlowStep, path: string, ctx: StepCompileCont
 }
 
 export function compileSystemPrompt(step: FlowStep, path: string, ctx: StepCompileContext): ParsedTemplate | null {
-  return step.systemPrompt === undefined ? null : parseChecked(step.systemPrompt, `${path}.systemPrompt`, ctx);
+  if (step.kind === "approval" || step.systemPrompt === undefined) return null;
+  return parseChecked(step.systemPrompt, `${path}.systemPrompt`, ctx);
 }
 
 export function compileStepCondition(

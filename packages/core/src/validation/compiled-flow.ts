@@ -1,6 +1,7 @@
 import type { CompiledCondition } from "../condition/condition-expression.js";
 import type { ContextPolicy } from "../schema/context-policy.js";
-import type { FlowDefinition, FlowStep } from "../schema/flow-definition.js";
+import type { ZodType } from "zod";
+import type { ApprovalDecision, FlowDefinition, FlowStep } from "../schema/flow-definition.js";
 import type { TemplateReferences } from "../template/placeholders.js";
 import type { ParsedTemplate } from "../template/prompt-template.js";
 
@@ -40,6 +41,15 @@ export interface CompiledStep {
   /** Every attempt the step may make: attemptsPerTarget × targets. */
   maxAttempts: number;
   inLoop: boolean;
+  /** Set for an approval step (`kind: "approval"`): it waits for a person instead of calling a model. */
+  approval: CompiledApproval | null;
+}
+
+export interface CompiledApproval {
+  timeoutMs: number;
+  onTimeout: ApprovalDecision;
+  /** The approver's `data` is checked against it; null: any JSON value (or none). */
+  responseSchema: ZodType | null;
 }
 
 export interface CompiledLoop {

@@ -43,6 +43,6 @@ export function presetInputFrom(definition: FlowDefinition, step: FlowStep): str
   if (step.inputFrom) return step.inputFrom;
   if (definition.type === "parallel" && step.aggregate) return "all";
   // A critique flow's refine step sees both the draft and the critique.
-  if (definition.type === "critique" && step.action === "refine") return "all";
+  if (definition.type === "critique" && step.kind !== "approval" && step.action === "refine") return "all";
   return "previous";
 }

@@ -27,7 +27,17 @@ describe("applyStepOverrides", () => {
     const steps = result.ok ? result.flow.definition.steps : [];
     expect(steps[1]).toMatchObject({ id: "critique", model: "sim-2", settings: { temperature: 0 } });
     expect(steps[1]?.prompt).toBe("Critique: {{ steps.generate.output }}");
-    expect(steps[0]?.model).toBe("sim-1");
+    expect(steps[0]).toMatchObject({ model: "sim-1" });
+  });
+
+  it("refuses to override an approval step, naming it", () => {
+    const reviewed = compileFlowOrThrow({
+      name: "reviewed",
+      type: "sequential",
+      steps: [step("draft"), { id: "review", kind: "approval", prompt: "{{ previous }}" }],
+    }).definition;
+    const result = applyStepOverrides(reviewed, { review: { model: "sim-2" } });
+    expect(result.ok ? [] : result.issues.map((i) => i.path)).toEqual(["overrides.review"]);
   });
 
   it("names an unknown step by its override path", () => {
@@ -48,7 +58,9 @@ describe("applyStepOverrides", () => {
       steps: [step("toString"), step("constructor", { prompt: "{{ previous }}" })],
     }).definition;
     const result = applyStepOverrides(definition, { constructor: { model: "sim-2" } });
-    expect(result.ok ? result.flow.definition.steps.map((s) => [s.id, s.model]) : result.issues).toEqual([
+    expect(
+      result.ok ? result.flow.definition.steps.map((s) => [s.id, "model" in s ? s.model : null]) : result.issues,
+    ).toEqual([
       ["toString", "sim-1"],
       ["constructor", "sim-2"],
     ]);

@@ -1,10 +1,10 @@
 import { z } from "zod";
 import type { ValidationIssue } from "../errors/validation-error.js";
-import { FlowStepSchema, StepIdSchema, type FlowDefinition } from "../schema/flow-definition.js";
+import { LlmStepSchema, StepIdSchema, type FlowDefinition } from "../schema/flow-definition.js";
 import { compileFlow, type CompileFlowResult } from "./compile-flow.js";
 
 /** What a rerun may change in a step: where it is sent and what it is asked. */
-export const StepOverrideSchema = FlowStepSchema.pick({
+export const StepOverrideSchema = LlmStepSchema.pick({
   provider: true,
   model: true,
   prompt: true,
@@ -40,12 +40,18 @@ export function applyStepOverrides(definition: FlowDefinition, overrides: StepOv
   const unknown: ValidationIssue[] = Object.keys(overrides)
     .filter((id) => !stepIds.has(id))
     .map((id) => ({ path: `overrides.${id}`, message: `names no step of this flow ("${id}")` }));
-  if (unknown.length) return { ok: false, issues: unknown };
+  const approvals: ValidationIssue[] = definition.steps
+    .filter((step) => step.kind === "approval" && Object.hasOwn(overrides, step.id))
+    .map((step) => ({
+      path: `overrides.${step.id}`,
+      message: "is an approval step: it has no provider, model or prompt settings to override",
+    }));
+  if (unknown.length || approvals.length) return { ok: false, issues: [...unknown, ...approvals] };
   const merged: FlowDefinition = {
     ...definition,
     // Own keys only: a step named like an Object.prototype member ("toString") is not overridden by it.
     steps: definition.steps.map((step) =>
-      Object.hasOwn(overrides, step.id) ? { ...step, ...overrides[step.id] } : step,
+      step.kind !== "approval" && Object.hasOwn(overrides, step.id) ? { ...step, ...overrides[step.id] } : step,
     ),
   };
   const result = compileFlow(merged);

@@ -272,6 +272,8 @@ export interface PlannedStep {
    * planned it runs it next, with no job and no claim of its own (see finish-step.ts).
    */
   lease?: { owner: string; leaseMs: number };
+  /** An approval step inserted `waiting`: the prompt its approver sees and when its timeout decides it. */
+  wait?: { prompt: string; expiresAt: Date };
 }
 
 /** Changes to the flow row that travel with the planned steps. */
@@ -391,12 +393,13 @@ function planWrites(
       (s) =>
         `(${[newId(), flowId, run, s.stepId, s.stepIndex, s.iteration, s.lease ? "running" : s.status, s.provider, s.model, s.action].map(param).join(", ")}, ` +
         `${param(s.completedAt ? s.completedAt.toISOString() : null)}::timestamptz, ${param(s.error ? JSON.stringify(s.error) : null)}::jsonb, ` +
+        `${param(s.wait?.prompt ?? null)}, ${param(s.wait ? s.wait.expiresAt.toISOString() : null)}::timestamptz, ` +
         (s.lease
           ? `1, ${param(s.lease.owner)}, clock_timestamp() + make_interval(secs => ${param(s.lease.leaseMs / 1000)}), clock_timestamp())`
           : "0, null, null, null)"),
     );
     writes.push(`insert into step_results (id, flow_id, run, step_id, step_index, iteration, status, provider, model, action, completed_at, error,
-           lease_token, lease_owner, lease_expires_at, started_at)
+           approval_prompt, expires_at, lease_token, lease_owner, lease_expires_at, started_at)
          values ${rows.join(", ")}
          on conflict (flow_id, run, step_id, iteration) do nothing${steps.some((s) => s.lease) ? " returning *" : ""}`);
   }

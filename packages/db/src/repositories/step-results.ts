@@ -154,7 +154,7 @@ export async function releaseStepClaim(db: Executor, id: string, leaseToken: num
   return rows.length === 1;
 }
 
-/** Ends every open instance of a run as cancelled; returns those that were running (to abort). */
+/** Ends every open instance of a run (a waiting approval step too) as cancelled; returns them (the running ones to abort). */
 export async function cancelOpenSteps(db: Executor, flowId: string, run: number): Promise<StepResultRow[]> {
   return db
     .update(stepResults)
@@ -163,7 +163,7 @@ export async function cancelOpenSteps(db: Executor, flowId: string, run: number)
       and(
         eq(stepResults.flowId, flowId),
         eq(stepResults.run, run),
-        inArray(stepResults.status, ["pending", "running"]),
+        inArray(stepResults.status, ["pending", "running", "waiting"]),
       ),
     )
     .returning();

@@ -226,6 +226,10 @@ export const stepResults = pgTable(
     reusedFrom: integer("reused_from"),
     /** When the current attempt may start (retry backoff). */
     notBefore: ts("not_before"),
+    /** An approval step's rendered prompt, written when it starts waiting: what the approver sees. */
+    approvalPrompt: text("approval_prompt"),
+    /** When a waiting approval step's timeout decides it. */
+    expiresAt: ts("expires_at"),
     createdAt: createdAt(),
     startedAt: ts("started_at"),
     completedAt: ts("completed_at"),
@@ -237,6 +241,10 @@ export const stepResults = pgTable(
     index("step_results_open_idx")
       .on(t.status)
       .where(sql`status in ('pending', 'running')`),
+    // The sweeper's and GET /v1/approvals' way to waiting approval steps.
+    index("step_results_waiting_idx")
+      .on(t.expiresAt)
+      .where(sql`status = 'waiting'`),
   ],
 );
 

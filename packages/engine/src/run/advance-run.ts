@@ -138,6 +138,8 @@ function plannedRow(flow: FlowRow, step: PlannedStep): StepResultRow {
     messageId: null,
     reusedFrom: null,
     notBefore: null,
+    approvalPrompt: step.wait?.prompt ?? null,
+    expiresAt: step.wait?.expiresAt ?? null,
     createdAt: step.completedAt ?? new Date(),
     startedAt: null,
     completedAt: step.completedAt ?? null,

@@ -6,7 +6,7 @@ import { emptyEffects, performEffects } from "./run-effects.js";
 
 /**
  * `flow.cancel`: ends a run `cancelled` (a user's cancel) or `timed_out` (its
- * deadline passed). Open steps become cancelled, running provider calls are aborted
+ * deadline passed). Open steps (waiting approval steps too) become cancelled, running provider calls are aborted
  * cluster-wide, and results so far are kept.
  */
 export async function cancelRun(deps: EngineDeps, flowId: string, run: number, reason: CancelReason): Promise<void> {
@@ -14,7 +14,7 @@ export async function cancelRun(deps: EngineDeps, flowId: string, run: number, r
   await deps.transact(async (tx) => {
     const flow = await lockFlow(tx, flowId);
     if (!flow || flow.run !== run) return;
-    if (!["pending", "queued", "running"].includes(flow.status)) return;
+    if (!["pending", "queued", "running", "waiting"].includes(flow.status)) return;
     const running = await cancelOpenSteps(tx, flowId, run);
     const now = new Date();
     const error = reason === "timed_out" ? { code: "timed_out", message: "the flow ran past its time limit" } : null;

@@ -1,4 +1,12 @@
-import { planNextSteps, targetForAttempt, type CompiledFlow, type PlanDecision } from "@ensemble/core";
+import {
+  planNextSteps,
+  renderApprovalPrompt,
+  targetForAttempt,
+  type CompiledFlow,
+  type PlanDecision,
+  type RunInputs,
+  type StepDispatch,
+} from "@ensemble/core";
 import type { FlowProgress, FlowRow, PlannedStep, StepResultRow } from "@ensemble/db";
 import { toStepRecord } from "./records.js";
 import { emptyEffects, type RunEffects } from "./run-effects.js";
@@ -40,11 +48,13 @@ export function planAdvance(
   rows: readonly StepResultRow[],
   options: PlanAdvanceOptions,
 ): AdvancePlan {
-  const decision = planNextSteps(compiled, rows.map(toStepRecord), {
+  const records = rows.map(toStepRecord);
+  const inputs: RunInputs = {
     originalPrompt: flow.input ?? "",
     metadata: flow.metadata,
     spent: { costUsd: flow.totalCost, tokens: flow.totalTokens },
-  });
+  };
+  const decision = planNextSteps(compiled, records, inputs);
   const byKey = new Map(rows.map((r) => [`${r.stepId}#${r.iteration}`, r]));
   const instance = (
     stepId: string,
@@ -53,14 +63,16 @@ export function planAdvance(
     extra: Pick<PlannedStep, "completedAt" | "error"> = {},
   ): PlannedStep => {
     const step = compiled.byId.get(stepId);
+    const target = step?.targets[0];
     return {
       stepId,
       stepIndex: step?.index ?? 0,
       iteration,
       status,
-      provider: step?.definition.provider ?? "",
-      model: step?.definition.model ?? "",
-      action: step?.definition.action ?? "generate",
+      // An approval step has no provider or model; its action column says what a person does.
+      provider: target?.provider ?? "",
+      model: target?.model ?? "",
+      action: step && step.definition.kind !== "approval" ? step.definition.action : "validate",
       ...extra,
     };
   };
@@ -70,7 +82,28 @@ export function planAdvance(
   const instanceWrites: InstanceWrite[] = [];
   let currentStepIndex = flow.currentStepIndex;
 
+  const waits = (d: StepDispatch): boolean => Boolean(compiled.byId.get(d.stepId)?.approval);
   for (const d of decision.dispatch) {
+    const approval = compiled.byId.get(d.stepId)?.approval;
+    if (approval) {
+      // An approval step waits: no job, no lease, no worker. Its timeout is a delayed job.
+      currentStepIndex = Math.max(currentStepIndex, compiled.byId.get(d.stepId)?.index ?? 0);
+      const expiresAt = new Date(now.getTime() + approval.timeoutMs);
+      const prompt = renderApprovalPrompt(compiled, records, inputs, d.stepId, d.iteration);
+      inserts.push({ ...instance(d.stepId, d.iteration, "waiting"), wait: { prompt, expiresAt } });
+      effects.events.push({
+        flowId: flow.id,
+        type: "step_waiting",
+        stepId: d.stepId,
+        data: { iteration: d.iteration, prompt, expiresAt: expiresAt.toISOString() },
+      });
+      effects.jobs.push({
+        name: "flow.approval-timeout",
+        payload: { flowId: flow.id, run: flow.run, stepId: d.stepId, iteration: d.iteration },
+        delayMs: approval.timeoutMs,
+      });
+      continue;
+    }
     const label = `${flow.name} › ${d.stepId}${d.iteration > 0 ? ` #${d.iteration}` : ""}`;
     const step = compiled.byId.get(d.stepId);
     const target = step ? targetForAttempt(step, d.attempt) : null;
@@ -132,6 +165,14 @@ export function planAdvance(
   if (decision.cancel.some((c) => c.inFlight)) effects.abortFlows.push({ flowId: flow.id, reason: "cancelled" });
 
   const progress: FlowProgress = options.startedAt ? { status: "running", startedAt: options.startedAt } : {};
+  if (!decision.outcome) {
+    // The flow waits while approval steps wait and nothing else runs or is about to.
+    const working =
+      decision.dispatch.some((d) => !waits(d)) || rows.some((r) => r.status === "pending" || r.status === "running");
+    const waiting = decision.dispatch.some(waits) || rows.some((r) => r.status === "waiting");
+    if (waiting && !working) progress.status = "waiting";
+    else if (flow.status === "waiting") progress.status = "running";
+  }
   if (currentStepIndex !== flow.currentStepIndex) progress.currentStepIndex = currentStepIndex;
   return { decision, inserts, instanceWrites, progress, currentStepIndex, effects, now };
 }

@@ -1,4 +1,4 @@
-import { listFlowsByStatus, listStaleSteps } from "@ensemble/db";
+import { listExpiredApprovals, listFlowsByStatus, listStaleSteps } from "@ensemble/db";
 import type { EngineDeps } from "../engine-deps.js";
 import { emptyEffects, performEffects } from "./run-effects.js";
 
@@ -7,7 +7,7 @@ import { emptyEffects, performEffects } from "./run-effects.js";
  * windows no redelivery covers. Steps whose lease ran out or that waited too long
  * get their job again (same job ids: a job still queued is not duplicated); flows
  * queued but never started get `flow.start` again; flows past their deadline are
- * timed out.
+ * timed out; approval steps past their timeout get their timeout job again.
  */
 export async function sweepRuns(deps: EngineDeps): Promise<{ steps: number; flows: number }> {
   const effects = emptyEffects();
@@ -19,7 +19,16 @@ export async function sweepRuns(deps: EngineDeps): Promise<{ steps: number; flow
     seen.add(key);
     effects.jobs.push({ name: "flow.advance", payload: { flowId: row.flowId, run: row.run } });
   }
-  const open = await listFlowsByStatus(deps.db, ["queued", "running"]);
+  // An approval step past its timeout whose delayed job was lost: the same job again
+  // (a new id per sweep period, in case a kept failed job holds the first; deciding is once).
+  for (const row of await listExpiredApprovals(deps.db)) {
+    effects.jobs.push({
+      name: "flow.approval-timeout",
+      payload: { flowId: row.flowId, run: row.run, stepId: row.stepId, iteration: row.iteration },
+      dedupe: `sweep-${Math.floor(Date.now() / deps.settings.staleStepMs)}`,
+    });
+  }
+  const open = await listFlowsByStatus(deps.db, ["queued", "running", "waiting"]);
   const now = Date.now();
   let flows = 0;
   for (const flow of open) {

@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import type { EngineDeps } from "../engine-deps.js";
 import { archiveDueFlows, archiveEvents } from "../run/archive-events.js";
 import { cancelRun } from "../run/cancel-run.js";
+import { timeOutApproval } from "../run/decide-approval.js";
 import { advanceRunJob, startRun } from "../run/start-run.js";
 import { sweepRuns } from "../run/sweep-runs.js";
 
@@ -54,6 +55,7 @@ export async function startScheduler(deps: EngineDeps, options: SchedulerOptions
       },
       "flow.advance": (p) => advanceRunJob(deps, p.flowId, p.run),
       "flow.cancel": (p) => cancelRun(deps, p.flowId, p.run, p.reason),
+      "flow.approval-timeout": (p) => timeOutApproval(deps, p),
       "flow.archive-events": (p) => archiveEvents(deps, p.flowId),
       "flow.archive-due": () => archiveDueFlows(deps),
       "flow.sweep": () => sweepRuns(deps),

@@ -234,7 +234,8 @@ async function callProvider(
     : undefined;
 
   try {
-    const settings = step.definition.settings ?? {};
+    // Approval steps never get here (they wait with no job; a claim needs pending or running).
+    const settings = (step.definition.kind === "approval" ? undefined : step.definition.settings) ?? {};
     const messages = request.messages;
     const call = () =>
       adapter.call({
