@@ -149,6 +149,55 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect(await repo.findFlow(db(), flow.id)).toMatchObject({ totalTokens: 3, totalCost: 0.5 });
   });
 
+  it("ends a step alone (no flow lock): once per lease, its spend on the instance, the flow's totals at the run's next locked write", async () => {
+    const { flow } = await seedFlow();
+    await repo.updateFlow(db(), flow.id, { run: 1, status: "running", saveMessages: true });
+    await repo.insertStepInstances(db(), [instance(flow.id, "a"), { ...instance(flow.id, "b"), stepIndex: 1 }]);
+    const claim = (stepId: string) =>
+      repo.claimStepWithContext(db(), {
+        flowId: flow.id,
+        run: 1,
+        stepId,
+        iteration: 0,
+        attempt: 0,
+        owner: "w",
+        leaseMs: 60_000,
+      });
+    const a = await claim("a");
+    const b = await claim("b");
+    const end = (claimed: NonNullable<typeof a>["claimed"], totalTokens: number, cost: number) => ({
+      id: claimed.id,
+      flowId: flow.id,
+      run: 1,
+      attempt: 0,
+      leaseToken: claimed.leaseToken,
+      status: "success" as const,
+      output: `out ${claimed.stepId}`,
+      provider: "sim",
+      model: "echo",
+      usage: { promptTokens: 1, completionTokens: totalTokens - 1, totalTokens },
+      cost,
+      error: null,
+    });
+    const endA = end(a?.claimed as NonNullable<typeof a>["claimed"], 3, 0.25);
+    expect(await repo.endStepWrites(db(), { ...endA, leaseToken: 99 })).toBeUndefined();
+    expect(await repo.endStepWrites(db(), endA)).toMatchObject({ status: "success", spentTokens: 3, spentCost: 0.25 });
+    expect(await repo.endStepWrites(db(), endA)).toBeUndefined();
+    expect((await repo.listLedger(db(), flow.id)).map((l) => [l.stepResultId, l.cost])).toEqual([[endA.id, 0.25]]);
+    expect((await repo.listMessages(db(), flow.threadId)).map((m) => m.content)).toEqual(["out a"]);
+    // The flow row is not written: its totals wait for the run's next locked write.
+    expect(await repo.findFlow(db(), flow.id)).toMatchObject({ totalTokens: 0, totalCost: 0 });
+    const read = await repo.readRun(db(), flow.id, 1);
+    expect(read?.rows.map((r) => [r.stepId, r.status])).toEqual([
+      ["a", "success"],
+      ["b", "running"],
+    ]);
+    // The next locked end sets the totals to the whole run's spend.
+    const endB = end(b?.claimed as NonNullable<typeof b>["claimed"], 5, 0.5);
+    await getHandle().transact((tx) => repo.finishStepWrites(tx, endB));
+    expect(await repo.findFlow(db(), flow.id)).toMatchObject({ totalTokens: 8, totalCost: 0.75 });
+  });
+
   it("moves a failed attempt to the next one exactly once", async () => {
     const { flow } = await seedFlow();
     const [row] = await repo.insertStepInstances(db(), [{ ...instance(flow.id), status: "failed" }]);
@@ -313,7 +362,6 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
       leaseToken: claimed.leaseToken,
       status: "success",
       signature: repo.runSignature(seen),
-      totalTokens: 2,
     };
     const next: repo.PlannedStep[] = [
       {
@@ -402,7 +450,6 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
       leaseToken: claimed.leaseToken,
       status: "success",
       signature: repo.runSignature(seen),
-      totalTokens: 0,
     };
     const next: repo.PlannedStep[] = [
       {

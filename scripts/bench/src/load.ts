@@ -139,11 +139,8 @@ try {
       `1. steady: ${STEADY.flows} single-step flows, ${STEADY.latencyMs} ms latency, ${STEADY.perSecond.toFixed(1)}/s`,
     );
     const steadyIds = await createFlows(singleStep(STEADY.latencyMs), STEADY.flows);
-    steady = await measure(
-      steadyIds,
-      STEADY.latencyMs,
-      Math.round(STEADY.perSecond * (STEADY.latencyMs / 1000)),
-      () => executeAtRate(steadyIds, STEADY.perSecond, execute),
+    steady = await measure(steadyIds, STEADY.latencyMs, Math.round(STEADY.perSecond * (STEADY.latencyMs / 1000)), () =>
+      executeAtRate(steadyIds, STEADY.perSecond, execute),
     );
     report("steady", steady, idleRssMb);
   }

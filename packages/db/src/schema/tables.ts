@@ -211,6 +211,13 @@ export const stepResults = pgTable(
     action: enumText("action", StepActionSchema.options).notNull(),
     usage: jsonb("usage").$type<TokenUsage>(),
     cost: doublePrecision("cost"),
+    /**
+     * What every billed attempt of this instance spent, retries included (its `usage` and `cost`
+     * are the latest attempt's). Written with the attempt's end, on this row alone: a run's spend
+     * is the sum over its instances, so parallel steps end without touching their flow's row.
+     */
+    spentTokens: bigint("spent_tokens", { mode: "number" }).notNull().default(0),
+    spentCost: doublePrecision("spent_cost").notNull().default(0),
     error: jsonb("error").$type<{ code: string; message: string; retryable?: boolean; retryAfterMs?: number }>(),
     /** Fencing token: bumped by every claim; a worker commits only while it still holds its token. */
     leaseToken: integer("lease_token").notNull().default(0),

@@ -43,7 +43,7 @@ export function planAdvance(
   const decision = planNextSteps(compiled, rows.map(toStepRecord), {
     originalPrompt: flow.input ?? "",
     metadata: flow.metadata,
-    spent: { costUsd: flow.totalCost, tokens: flow.totalTokens },
+    spent: runSpend(rows),
   });
   const byKey = new Map(rows.map((r) => [`${r.stepId}#${r.iteration}`, r]));
   const instance = (
@@ -134,6 +134,37 @@ export function planAdvance(
   const progress: FlowProgress = options.startedAt ? { status: "running", startedAt: options.startedAt } : {};
   if (currentStepIndex !== flow.currentStepIndex) progress.currentStepIndex = currentStepIndex;
   return { decision, inserts, instanceWrites, progress, currentStepIndex, effects, now };
+}
+
+/** What a run has spent: the sum of its instances' spend (every billed attempt, retries included). */
+export function runSpend(rows: readonly Pick<StepResultRow, "spentCost" | "spentTokens">[]): {
+  costUsd: number;
+  tokens: number;
+} {
+  let costUsd = 0;
+  let tokens = 0;
+  for (const row of rows) {
+    costUsd += row.spentCost;
+    tokens += row.spentTokens;
+  }
+  return { costUsd, tokens };
+}
+
+/**
+ * Whether a plan changes nothing: no instance to record or change, no job, event or abort,
+ * no end and no progress. A step that ended alone and plans this leaves the run as it is.
+ */
+export function isIdlePlan(plan: AdvancePlan): boolean {
+  const { inserts, instanceWrites, effects, progress, decision } = plan;
+  return (
+    !decision.outcome &&
+    inserts.length === 0 &&
+    instanceWrites.length === 0 &&
+    effects.jobs.length === 0 &&
+    effects.events.length === 0 &&
+    effects.abortFlows.length === 0 &&
+    Object.keys(progress).length === 0
+  );
 }
 
 /** Adds a plan's effects to those of the transaction it is written in. */

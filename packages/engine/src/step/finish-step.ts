@@ -1,6 +1,9 @@
 import { storableJson } from "@ensemble/core";
 import {
+  endStepWrites,
   finishStepWrites,
+  lockRun,
+  readRun,
   runSignature,
   sendGuardedPlan,
   STALE_PLAN_SQLSTATE,
@@ -12,7 +15,7 @@ import {
 import type { JobPayload } from "@ensemble/queue";
 import type { EngineDeps } from "../engine-deps.js";
 import { advanceRun } from "../run/advance-run.js";
-import { addPlanEffects, planAdvance, type AdvancePlan } from "../run/plan-advance.js";
+import { addPlanEffects, isIdlePlan, planAdvance, type AdvancePlan } from "../run/plan-advance.js";
 import { emptyEffects, performEffects, type RunEffects } from "../run/run-effects.js";
 import type { StepOutcome } from "./step-outcome.js";
 
@@ -60,9 +63,18 @@ export type FinishResult =
   | { committed: true; next: ContinuedStep; effectsSent: Promise<void> };
 
 /**
- * Commits one attempt in one transaction: the step result (fenced by the lease
- * token), its ledger row, its thread message, the flow's totals — and, under the
- * flow's row lock, the next steps.
+ * Commits one attempt: the step result (fenced by the lease token), its ledger row, its
+ * thread message, its spend — and the run's next steps. Three ways, chosen by planning from
+ * the state the step was claimed in (`claimedWith`) as if this attempt were committed:
+ *
+ * - **alone** — that plan changes nothing (a parallel step whose siblings are still out):
+ *   the end is one statement without the flow's row lock, so siblings ending together do
+ *   not queue on it; then `advanceAfterEnd` plans from what is committed and advances the
+ *   run if there is anything to do;
+ * - **one round trip** — the plan only adds steps: lock, result, guarded plan and COMMIT in
+ *   one write (`finishWithPlannedSteps`);
+ * - **under the lock** — otherwise, or when that guard finds the run changed: lock, result,
+ *   then plan from what the lock reads, in one transaction.
  */
 export async function finishStep(
   deps: EngineDeps,
@@ -74,9 +86,12 @@ export async function finishStep(
   // result, its message, its event and the next steps' prompts should all see the same text.
   const outcome = storableJson(attempt);
   const input = finishInput(claimed, outcome, options.leasedRunningMs);
-  const planned = options.claimedWith
-    ? await finishWithPlannedSteps(deps, claimed, outcome, input, options.claimedWith, options.continueAs)
-    : null;
+  const predicted = options.claimedWith ? planFromClaim(deps, claimed, input, options.claimedWith) : null;
+  if (predicted && isIdlePlan(predicted.plan)) return endStepAlone(deps, claimed, outcome, input, options);
+  const planned =
+    predicted && !predicted.plan.decision.outcome && predicted.plan.instanceWrites.length === 0
+      ? await finishWithPlannedSteps(deps, claimed, outcome, input, predicted, options.continueAs)
+      : null;
   let effects = planned?.effects;
   if (!effects) {
     effects = emptyEffects();
@@ -86,9 +101,7 @@ export async function finishStep(
         const finished = await finishStepWrites(tx, input);
         if (!finished) throw new LeaseLostError("lease lost");
         collected.events.push(stepEvent(claimed, outcome));
-        const { rows } = finished;
-        // The locked row was read before this attempt's totals were added: add them for the budget check.
-        const flow = withSpend(finished.flow, outcome);
+        const { flow, rows } = finished;
         if (flow.status !== "running" || flow.run !== claimed.run) return;
         await advanceRun(tx, flow, deps.flows.forRun(flow), rows, collected, { lifo: true, control });
       });
@@ -108,41 +121,107 @@ export async function finishStep(
   return { committed: true };
 }
 
+/** A plan made from the state the step was claimed in, with this attempt as committed. */
+interface PredictedPlan {
+  flow: FlowRow;
+  /** The run's instances, this one as this attempt ends it. */
+  rows: StepResultRow[];
+  plan: AdvancePlan;
+}
+
+/** Null when the run was no longer running when the step was claimed (the lock decides then). */
+function planFromClaim(
+  deps: EngineDeps,
+  claimed: StepResultRow,
+  input: FinishStepInput,
+  claimedWith: { flow: FlowRow; rows: StepResultRow[] },
+): PredictedPlan | null {
+  const { flow } = claimedWith;
+  if (flow.status !== "running" || flow.run !== claimed.run) return null;
+  const ended = endedInstance(claimed, input);
+  const rows = claimedWith.rows.map((r) => (r.id === claimed.id ? ended : r));
+  return { flow, rows, plan: planAdvance(flow, deps.flows.forRun(flow), rows, { lifo: true }) };
+}
+
+/** The claimed instance as this attempt's end writes it (what planning reads of it). */
+function endedInstance(claimed: StepResultRow, input: FinishStepInput): StepResultRow {
+  const billed = input.usage !== null;
+  return {
+    ...claimed,
+    status: input.status,
+    output: input.output,
+    provider: input.provider,
+    model: input.model,
+    usage: input.usage,
+    cost: input.cost,
+    error: input.error,
+    spentTokens: claimed.spentTokens + (billed ? (input.usage?.totalTokens ?? 0) : 0),
+    spentCost: claimed.spentCost + (billed ? (input.cost ?? 0) : 0),
+  };
+}
+
 /**
- * The one-round-trip finish: plans from the state the step was claimed in, as if this
- * attempt's result were committed, and sends lock, result, planned steps (guarded) and
- * COMMIT together. Null when the plan must be made under the lock: the run ends or
- * recorded instances change (retries, cancels), or the guard found the run changed (or
- * the lease lost) and rolled everything back.
+ * The end of a step whose run has nothing to plan for it as it was claimed: one statement,
+ * committed on its own without the flow's row lock; then the run is advanced if what is
+ * committed now calls for it.
+ */
+async function endStepAlone(
+  deps: EngineDeps,
+  claimed: StepResultRow,
+  outcome: FinishOutcome,
+  input: FinishStepInput,
+  options: FinishOptions,
+): Promise<FinishResult> {
+  const done = await endStepWrites(deps.db, input);
+  if (!done) return { committed: false };
+  options.onCommitted?.();
+  const effects = emptyEffects();
+  effects.events.push(stepEvent(claimed, outcome));
+  await advanceAfterEnd(deps, claimed.flowId, claimed.run, effects);
+  await performEffects(deps, effects);
+  return { committed: true };
+}
+
+/**
+ * After a step ended alone: plans the run from what is committed now and, when that plan
+ * changes anything, plans it again under the flow's lock and writes it (`advanceRun`).
+ * Nothing is missed: of siblings ending at the same time, the one whose read comes last sees
+ * every end, since each reads after its own commit. Two may both see work to do; under the
+ * lock the second finds it written (recorded instances are not planned again) and writes
+ * nothing, so the run advances once.
+ */
+async function advanceAfterEnd(deps: EngineDeps, flowId: string, run: number, effects: RunEffects): Promise<void> {
+  const committed = await readRun(deps.db, flowId, run);
+  if (!committed || committed.flow.run !== run || committed.flow.status !== "running") return;
+  const compiled = deps.flows.forRun(committed.flow);
+  if (isIdlePlan(planAdvance(committed.flow, compiled, committed.rows, { lifo: true }))) return;
+  await deps.transact(async (tx, control) => {
+    const locked = await lockRun(tx, flowId, run);
+    if (!locked || locked.flow.run !== run || locked.flow.status !== "running") return;
+    await advanceRun(tx, locked.flow, compiled, locked.rows, effects, { lifo: true, control });
+  });
+}
+
+/**
+ * The one-round-trip finish, for a predicted plan that only adds steps: sends lock,
+ * result, planned steps (guarded) and COMMIT together. Null when the guard found the run
+ * changed since the claim (or the lease lost) and rolled everything back: the plan is then
+ * made under the lock.
  */
 async function finishWithPlannedSteps(
   deps: EngineDeps,
   claimed: StepResultRow,
   outcome: FinishOutcome,
   input: FinishStepInput,
-  claimedWith: { flow: FlowRow; rows: StepResultRow[] },
+  { flow, rows, plan }: PredictedPlan,
   continueAs: FinishOptions["continueAs"],
 ): Promise<{ effects: RunEffects; next?: ContinuedStep } | null> {
-  if (claimedWith.flow.status !== "running" || claimedWith.flow.run !== claimed.run) return null;
-  const committed: StepResultRow = {
-    ...claimed,
-    status: input.status,
-    output: input.output,
-    provider: input.provider,
-    model: input.model,
-    error: input.error,
-  };
-  const rows = claimedWith.rows.map((r) => (r.id === claimed.id ? committed : r));
-  const flow = withSpend(claimedWith.flow, outcome);
-  const plan = planAdvance(flow, deps.flows.forRun(flow), rows, { lifo: true });
-  if (plan.decision.outcome || plan.instanceWrites.length > 0) return null;
   const continued = continueAs ? leaseFirstStep(plan, continueAs) : null;
   const basis = {
     stepResultId: claimed.id,
     leaseToken: claimed.leaseToken,
     status: input.status,
     signature: runSignature(rows),
-    totalTokens: flow.totalTokens,
   };
   let written;
   try {
@@ -205,18 +284,6 @@ function isStalePlan(error: unknown): boolean {
     if ((e as { code?: unknown }).code === STALE_PLAN_SQLSTATE) return true;
   }
   return false;
-}
-
-/** The flow as the planner must see it: its totals with this attempt's spend. */
-function withSpend(flow: FlowRow, outcome: FinishOutcome): FlowRow {
-  const billed = outcome.status !== "skipped" && outcome.usage;
-  return billed
-    ? {
-        ...flow,
-        totalCost: flow.totalCost + (outcome.cost ?? 0),
-        totalTokens: flow.totalTokens + (billed.totalTokens ?? 0),
-      }
-    : flow;
 }
 
 function finishInput(
