@@ -114,6 +114,9 @@ interface ShapeFigures {
 try {
   await waitReady(baseUrl, api);
   const { deps } = engine;
+  // Flows naming sim are accepted once the worker process has registered it.
+  while (!(await deps.providerCatalog.list()).some((p) => p.key === "sim" && p.liveWorkers.length > 0))
+    await new Promise((resolve) => setTimeout(resolve, 100));
   const user = await insertUser(deps.db, { name: "bench-load" });
   const thread = await insertThread(deps.db, { ownerId: user.id, title: "bench-load" });
   const execute = (flowId: string): Promise<unknown> =>
