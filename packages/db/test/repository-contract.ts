@@ -192,6 +192,11 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
       ["a", "success"],
       ["b", "running"],
     ]);
+    // One claim of the advance per state of the run.
+    expect(await repo.claimRunAdvance(db(), flow.id, 1, "state 1")).toBe(true);
+    expect(await repo.claimRunAdvance(db(), flow.id, 1, "state 1")).toBe(false);
+    expect(await repo.claimRunAdvance(db(), flow.id, 2, "state 2")).toBe(false); // not the flow's run
+    expect(await repo.claimRunAdvance(db(), flow.id, 1, "state 2")).toBe(true);
     // The next locked end sets the totals to the whole run's spend.
     const endB = end(b?.claimed as NonNullable<typeof b>["claimed"], 5, 0.5);
     await getHandle().transact((tx) => repo.finishStepWrites(tx, endB));

@@ -325,6 +325,29 @@ export async function readRun(db: Executor, flowId: string, run: number): Promis
   return { flow, rows: fromJsonRows(stepResults, row?.rows) };
 }
 
+/**
+ * Claims the advance of a run from one state of it (`stateKey`, e.g. a hash of
+ * `runSignature`), in one short statement of its own: true for the first claim of that
+ * state, false when the run already was claimed from it (or is no longer this run, running).
+ * Of steps that ended alone and read the same state, one advances the run; the others
+ * know that whoever claimed it will plan, under the lock, from that state or a later one.
+ */
+export async function claimRunAdvance(db: Executor, flowId: string, run: number, stateKey: string): Promise<boolean> {
+  const rows = await sendStatement(
+    db,
+    CLAIM_ADVANCE_STATEMENT.text,
+    CLAIM_ADVANCE_STATEMENT.values({ flowId, run, stateKey }),
+  );
+  return rows.length === 1;
+}
+
+const CLAIM_ADVANCE_STATEMENT = namedStatement(
+  ["flowId", "run", "stateKey"],
+  (p) => `update flows set advance_claim = ${p.stateKey}
+    where id = ${p.flowId} and run = ${p.run} and status = 'running' and advance_claim is distinct from ${p.stateKey}
+    returning id`,
+);
+
 const READ_RUN_STATEMENT = `select
     (select row_to_json(f) from flows f where f.id = $1) as flow,
     (select coalesce(json_agg(s order by s.iteration, s.step_index), '[]'::json) from step_results s where s.flow_id = $1 and s.run = $2) as rows`;

@@ -167,6 +167,12 @@ export const flows = pgTable(
     /** The step the current run executes alone (`POST …/steps/:stepId/execute`); null: the whole flow. */
     onlyStepId: text("only_step_id"),
     currentStepIndex: integer("current_step_index").notNull().default(0),
+    /**
+     * The run's state (a hash of its instances' ids, statuses and attempts) that a step ending
+     * without the flow's lock last claimed to advance from: of siblings that read the same
+     * state after their ends, only the one whose claim changes this advances the run.
+     */
+    advanceClaim: text("advance_claim"),
     input: text("input"),
     metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
     saveMessages: boolean("save_messages").notNull().default(false),

@@ -1,5 +1,7 @@
 import { storableJson } from "@ensemble/core";
+import { createHash } from "node:crypto";
 import {
+  claimRunAdvance,
   endStepWrites,
   finishStepWrites,
   lockRun,
@@ -69,8 +71,8 @@ export type FinishResult =
  *
  * - **alone** — that plan changes nothing (a parallel step whose siblings are still out):
  *   the end is one statement without the flow's row lock, so siblings ending together do
- *   not queue on it; then `advanceAfterEnd` plans from what is committed and advances the
- *   run if there is anything to do;
+ *   not queue on it; then `advanceAfterEnd` plans from what is committed and, if there is
+ *   anything to do, one of the siblings advances the run;
  * - **one round trip** — the plan only adds steps: lock, result, guarded plan and COMMIT in
  *   one write (`finishWithPlannedSteps`);
  * - **under the lock** — otherwise, or when that guard finds the run changed: lock, result,
@@ -184,17 +186,20 @@ async function endStepAlone(
 
 /**
  * After a step ended alone: plans the run from what is committed now and, when that plan
- * changes anything, plans it again under the flow's lock and writes it (`advanceRun`).
- * Nothing is missed: of siblings ending at the same time, the one whose read comes last sees
- * every end, since each reads after its own commit. Two may both see work to do; under the
- * lock the second finds it written (recorded instances are not planned again) and writes
- * nothing, so the run advances once.
+ * changes anything, claims the advance from that state; the step that wins the claim plans
+ * again under the flow's lock and writes it (`advanceRun`). Nothing is missed: of siblings
+ * ending at the same time, the one whose read comes last sees every end, since each reads
+ * after its own commit. Siblings that read the same state make one claim between them; any
+ * that read a later state claim that one too, and under the lock find written what the
+ * first wrote (recorded instances are not planned again), so the run advances once.
  */
 async function advanceAfterEnd(deps: EngineDeps, flowId: string, run: number, effects: RunEffects): Promise<void> {
   const committed = await readRun(deps.db, flowId, run);
   if (!committed || committed.flow.run !== run || committed.flow.status !== "running") return;
   const compiled = deps.flows.forRun(committed.flow);
   if (isIdlePlan(planAdvance(committed.flow, compiled, committed.rows, { lifo: true }))) return;
+  const stateKey = createHash("sha1").update(runSignature(committed.rows)).digest("base64url");
+  if (!(await claimRunAdvance(deps.db, flowId, run, stateKey))) return;
   await deps.transact(async (tx, control) => {
     const locked = await lockRun(tx, flowId, run);
     if (!locked || locked.flow.run !== run || locked.flow.status !== "running") return;
