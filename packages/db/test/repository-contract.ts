@@ -187,7 +187,11 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect((await repo.listMessages(db(), flow.threadId)).map((m) => m.content)).toEqual(["out a"]);
     // The flow row is not written: its totals wait for the run's next locked write.
     expect(await repo.findFlow(db(), flow.id)).toMatchObject({ totalTokens: 0, totalCost: 0 });
-    const read = await repo.readRun(db(), flow.id, 1);
+    const [read, none] = await repo.readRuns(db(), [
+      { flowId: flow.id, run: 1 },
+      { flowId: "no such flow", run: 1 },
+    ]);
+    expect(none).toBeUndefined();
     expect(read?.rows.map((r) => [r.stepId, r.status])).toEqual([
       ["a", "success"],
       ["b", "running"],

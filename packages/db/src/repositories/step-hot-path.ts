@@ -310,27 +310,43 @@ export async function lockRun(tx: Executor, flowId: string, run: number): Promis
   return { flow, rows: fromJsonRows(stepResults, row?.rows) };
 }
 
-/**
- * The flow and one run's instances as they are committed now, without a lock (one round
- * trip): what a step that ended alone plans from to see whether the run must advance.
- */
-export async function readRun(db: Executor, flowId: string, run: number): Promise<RunState | undefined> {
-  const [row] = await sendStatement<{ flow: Record<string, unknown> | null; rows: Record<string, unknown>[] }>(
-    db,
-    READ_RUN_STATEMENT,
-    [flowId, run],
-  );
-  const flow = fromJsonRow(flows, row?.flow);
-  if (!flow) return undefined;
-  return { flow, rows: fromJsonRows(stepResults, row?.rows) };
+/** A run: its flow and its instances. */
+export interface RunKey {
+  flowId: string;
+  run: number;
 }
+
+/**
+ * Several runs as they are committed now, without a lock, in one statement: each flow with
+ * that run's instances, in the order asked (undefined for a flow that does not exist). What
+ * steps that ended alone plan from, to see whether their runs must advance.
+ */
+export async function readRuns(db: Executor, runs: readonly RunKey[]): Promise<(RunState | undefined)[]> {
+  if (runs.length === 0) return [];
+  const read = await sendStatement<{ flow: Record<string, unknown> | null; rows: Record<string, unknown>[] }>(
+    db,
+    READ_RUNS_STATEMENT,
+    [JSON.stringify(runs)],
+  );
+  return read.map((row) => {
+    const flow = fromJsonRow(flows, row.flow);
+    return flow ? { flow, rows: fromJsonRows(stepResults, row.rows) } : undefined;
+  });
+}
+
+const READ_RUNS_STATEMENT = `select
+    (select row_to_json(f) from flows f where f.id = k."flowId") as flow,
+    (select coalesce(json_agg(s order by s.iteration, s.step_index), '[]'::json)
+       from step_results s where s.flow_id = k."flowId" and s.run = k.run) as rows
+  from rows from (jsonb_to_recordset($1::jsonb) as ("flowId" text, run int)) with ordinality as k("flowId", run, n)
+  order by k.n`;
 
 /**
  * Claims the advance of a run from one state of it (`stateKey`, e.g. a hash of
  * `runSignature`), in one short statement of its own: true for the first claim of that
  * state, false when the run already was claimed from it (or is no longer this run, running).
  * Of steps that ended alone and read the same state, one advances the run; the others
- * know that whoever claimed it will plan, under the lock, from that state or a later one.
+ * know that whoever claimed it plans, under the lock, from that state or a later one.
  */
 export async function claimRunAdvance(db: Executor, flowId: string, run: number, stateKey: string): Promise<boolean> {
   const rows = await sendStatement(
@@ -347,10 +363,6 @@ const CLAIM_ADVANCE_STATEMENT = namedStatement(
     where id = ${p.flowId} and run = ${p.run} and status = 'running' and advance_claim is distinct from ${p.stateKey}
     returning id`,
 );
-
-const READ_RUN_STATEMENT = `select
-    (select row_to_json(f) from flows f where f.id = $1) as flow,
-    (select coalesce(json_agg(s order by s.iteration, s.step_index), '[]'::json) from step_results s where s.flow_id = $1 and s.run = $2) as rows`;
 
 const RUN_ROWS_STATEMENT = `select coalesce(json_agg(s order by s.iteration, s.step_index), '[]'::json) as rows from step_results s where s.flow_id = $1 and s.run = $2`;
 

@@ -1,8 +1,7 @@
 import { cancelOpenSteps, listRunSteps, lockFlow, updateFlow } from "@ensemble/db";
 import type { CancelReason } from "@ensemble/queue";
 import type { EngineDeps } from "../engine-deps.js";
-import { runSpend } from "./plan-advance.js";
-import { buildExecutionResult, endedRun } from "./records.js";
+import { buildExecutionResult, endedRun, runSpend } from "./records.js";
 import { emptyEffects, performEffects } from "./run-effects.js";
 
 /**

@@ -1,6 +1,6 @@
 import { planNextSteps, targetForAttempt, type CompiledFlow, type PlanDecision } from "@ensemble/core";
 import type { FlowProgress, FlowRow, PlannedStep, StepResultRow } from "@ensemble/db";
-import { toStepRecord } from "./records.js";
+import { runSpend, toStepRecord } from "./records.js";
 import { emptyEffects, type RunEffects } from "./run-effects.js";
 
 /** A recorded instance the plan changes: a failed one moves to its next attempt, or an open one is cancelled. */
@@ -134,20 +134,6 @@ export function planAdvance(
   const progress: FlowProgress = options.startedAt ? { status: "running", startedAt: options.startedAt } : {};
   if (currentStepIndex !== flow.currentStepIndex) progress.currentStepIndex = currentStepIndex;
   return { decision, inserts, instanceWrites, progress, currentStepIndex, effects, now };
-}
-
-/** What a run has spent: the sum of its instances' spend (every billed attempt, retries included). */
-export function runSpend(rows: readonly Pick<StepResultRow, "spentCost" | "spentTokens">[]): {
-  costUsd: number;
-  tokens: number;
-} {
-  let costUsd = 0;
-  let tokens = 0;
-  for (const row of rows) {
-    costUsd += row.spentCost;
-    tokens += row.spentTokens;
-  }
-  return { costUsd, tokens };
 }
 
 /**

@@ -21,6 +21,7 @@ import { ProviderCatalog } from "../catalog/provider-catalog.js";
 import type { EngineObserver } from "../observability/engine-observer.js";
 import { DEFAULT_ENGINE_SETTINGS, type EngineDeps, type EngineSettings } from "../engine-deps.js";
 import { CompiledFlowCache } from "../run/flow-cache.js";
+import { StepEndCommitter } from "../step/step-end-committer.js";
 
 export interface EngineConfig {
   redisUrl: string;
@@ -130,6 +131,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     db: database.db,
     transact: (fn) => database.transact(fn),
     leaseDb: leaseDatabase.db,
+    stepEnds: new StepEndCommitter({ db: database.db, transact: (fn) => database.transact(fn) }),
     producer,
     bus,
     archives: new ArchiveSchedule({ connection: producerConnection, prefix: config.queuePrefix }),

@@ -2,16 +2,15 @@ import { storableJson } from "@ensemble/core";
 import { createHash } from "node:crypto";
 import {
   claimRunAdvance,
-  endStepWrites,
   finishStepWrites,
   lockRun,
-  readRun,
   runSignature,
   sendGuardedPlan,
   STALE_PLAN_SQLSTATE,
   type ClaimedStep,
   type FinishStepInput,
   type FlowRow,
+  type RunState,
   type StepResultRow,
 } from "@ensemble/db";
 import type { JobPayload } from "@ensemble/queue";
@@ -70,9 +69,9 @@ export type FinishResult =
  * the state the step was claimed in (`claimedWith`) as if this attempt were committed:
  *
  * - **alone** — that plan changes nothing (a parallel step whose siblings are still out):
- *   the end is one statement without the flow's row lock, so siblings ending together do
- *   not queue on it; then `advanceAfterEnd` plans from what is committed and, if there is
- *   anything to do, one of the siblings advances the run;
+ *   the end is committed without the flow's row lock, with other steps' ends (group
+ *   commit), so siblings ending together do not queue on it; then `advanceAfterEnd` plans
+ *   from what is committed and, if there is anything to do, one of them advances the run;
  * - **one round trip** — the plan only adds steps: lock, result, guarded plan and COMMIT in
  *   one write (`finishWithPlannedSteps`);
  * - **under the lock** — otherwise, or when that guard finds the run changed: lock, result,
@@ -163,9 +162,9 @@ function endedInstance(claimed: StepResultRow, input: FinishStepInput): StepResu
 }
 
 /**
- * The end of a step whose run has nothing to plan for it as it was claimed: one statement,
- * committed on its own without the flow's row lock; then the run is advanced if what is
- * committed now calls for it.
+ * The end of a step whose run has nothing to plan for it as it was claimed: committed without
+ * the flow's row lock, with other steps' ends (`deps.stepEnds`, group commit); then the run
+ * is advanced if what is committed now calls for it.
  */
 async function endStepAlone(
   deps: EngineDeps,
@@ -174,35 +173,37 @@ async function endStepAlone(
   input: FinishStepInput,
   options: FinishOptions,
 ): Promise<FinishResult> {
-  const done = await endStepWrites(deps.db, input);
+  const { done, run } = await deps.stepEnds.end(input);
   if (!done) return { committed: false };
   options.onCommitted?.();
   const effects = emptyEffects();
   effects.events.push(stepEvent(claimed, outcome));
-  await advanceAfterEnd(deps, claimed.flowId, claimed.run, effects);
+  // Siblings committed in the same batch share their run's read: one of them plans it.
+  if (run) await (run.advance ??= advanceAfterEnd(deps, run.state, effects));
   await performEffects(deps, effects);
   return { committed: true };
 }
 
 /**
- * After a step ended alone: plans the run from what is committed now and, when that plan
- * changes anything, claims the advance from that state; the step that wins the claim plans
- * again under the flow's lock and writes it (`advanceRun`). Nothing is missed: of siblings
- * ending at the same time, the one whose read comes last sees every end, since each reads
- * after its own commit. Siblings that read the same state make one claim between them; any
- * that read a later state claim that one too, and under the lock find written what the
- * first wrote (recorded instances are not planned again), so the run advances once.
+ * After steps ended alone: plans their run from what was committed right after (`committed`)
+ * and, when that plan changes anything, claims the advance from that state; the claim's
+ * winner plans again under the flow's lock and writes it (`advanceRun`). Nothing is missed:
+ * of siblings ending at the same time, the one whose read comes last sees every end, since
+ * each read follows its own commit. Siblings that read the same state make one claim
+ * between them; any that read a later state claim that one too, and under the lock find
+ * written what the first wrote (recorded instances are not planned again), so the run
+ * advances once.
  */
-async function advanceAfterEnd(deps: EngineDeps, flowId: string, run: number, effects: RunEffects): Promise<void> {
-  const committed = await readRun(deps.db, flowId, run);
-  if (!committed || committed.flow.run !== run || committed.flow.status !== "running") return;
-  const compiled = deps.flows.forRun(committed.flow);
-  if (isIdlePlan(planAdvance(committed.flow, compiled, committed.rows, { lifo: true }))) return;
-  const stateKey = createHash("sha1").update(runSignature(committed.rows)).digest("base64url");
-  if (!(await claimRunAdvance(deps.db, flowId, run, stateKey))) return;
+async function advanceAfterEnd(deps: EngineDeps, committed: RunState, effects: RunEffects): Promise<void> {
+  const { flow, rows } = committed;
+  if (flow.status !== "running") return;
+  const compiled = deps.flows.forRun(flow);
+  if (isIdlePlan(planAdvance(flow, compiled, rows, { lifo: true }))) return;
+  const stateKey = createHash("sha1").update(runSignature(rows)).digest("base64url");
+  if (!(await claimRunAdvance(deps.db, flow.id, flow.run, stateKey))) return;
   await deps.transact(async (tx, control) => {
-    const locked = await lockRun(tx, flowId, run);
-    if (!locked || locked.flow.run !== run || locked.flow.status !== "running") return;
+    const locked = await lockRun(tx, flow.id, flow.run);
+    if (!locked || locked.flow.run !== flow.run || locked.flow.status !== "running") return;
     await advanceRun(tx, locked.flow, compiled, locked.rows, effects, { lifo: true, control });
   });
 }
