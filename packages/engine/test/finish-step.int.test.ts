@@ -14,6 +14,7 @@ import {
   type EngineDeps,
 } from "../src/index.js";
 import { finishStep } from "../src/step/finish-step.js";
+import { StepEndCommitter } from "../src/step/step-end-committer.js";
 import type { StepOutcome } from "../src/step/step-outcome.js";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -230,6 +231,65 @@ describe("finishing a step (in-process engine)", () => {
     expect(await finish(all)).toEqual({ committed: true });
     expect(await flowRow(flowId)).toMatchObject({ status: "completed", totalTokens: "33" });
     expect(await counts(flowId)).toEqual({ ledger: 11, messages: 11 });
+  });
+
+  it("group commit: ends that arrive together share one transaction; an end that fails fails alone", async () => {
+    const { flowId, run } = await startedRun({
+      name: "batch",
+      type: "parallel",
+      steps: ["p", "q", "r"].map((id) => ({
+        id,
+        provider: "sim",
+        model: "echo",
+        action: "generate",
+        prompt: "{{ original }}",
+      })),
+    });
+    const [p, q, r] = await Promise.all(["p", "q", "r"].map((id) => claim(flowId, run, id)));
+    let transactions = 0;
+    const committer = new StepEndCommitter({
+      db: deps.db,
+      transact: (fn) => {
+        transactions += 1;
+        return deps.transact(fn);
+      },
+    });
+    const end = (step: ClaimedStep | undefined, status: string) => {
+      const claimed = step?.claimed as ClaimedStep["claimed"];
+      return committer.end({
+        id: claimed.id,
+        flowId,
+        run,
+        attempt: 0,
+        leaseToken: claimed.leaseToken,
+        status: status as "success",
+        output: "ok",
+        provider: "sim",
+        model: "echo",
+        usage: null,
+        cost: null,
+        error: null,
+      });
+    };
+    const [endedP, endedQ] = await Promise.all([end(p, "success"), end(q, "success")]);
+    expect(transactions).toBe(1);
+    expect(endedP.done?.status).toBe("success");
+    // Both ends read their run once, after the commit: it shows both.
+    expect(endedP.run).toBe(endedQ.run);
+    expect(endedP.run?.state.rows.map((row) => [row.stepId, row.status])).toEqual([
+      ["p", "success"],
+      ["q", "success"],
+      ["r", "running"],
+    ]);
+    // A status the table refuses fails its own end; the others in the batch commit.
+    const [bad, stale] = await Promise.allSettled([end(r, "no such status"), end(p, "success")]);
+    expect(bad.status).toBe("rejected");
+    expect(stale).toMatchObject({ status: "fulfilled", value: { done: undefined } }); // p already ended
+    expect(await instances(flowId)).toEqual([
+      { stepId: "p", status: "success" },
+      { stepId: "q", status: "success" },
+      { stepId: "r", status: "running" },
+    ]);
   });
 
   it("cancelled during the call: the end is refused (nothing written), and the run stays cancelled", async () => {
