@@ -233,6 +233,31 @@ describe("finishing a step (in-process engine)", () => {
     expect(await counts(flowId)).toEqual({ ledger: 11, messages: 11 });
   });
 
+  it("continued steps after a fan-in: the sibling that advances the run goes on with the aggregate itself", async () => {
+    const siblings = ["s0", "s1", "s2"];
+    const { flowId, run } = await startedRun({
+      name: "fan-in, continued",
+      type: "parallel",
+      steps: [
+        ...siblings.map((id) => ({ id, provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" })),
+        { id: "all", provider: "sim", model: "echo", action: "summarize", prompt: "all", aggregate: true },
+      ],
+    });
+    const claimed = await Promise.all(siblings.map((id) => claim(flowId, run, id)));
+    const continueAs = { owner: deps.workerId, leaseMs: LEASE_MS };
+    const results = await Promise.all(claimed.map((step) => finish(step, { continueAs })));
+    const continued = results.flatMap((r) => (r.committed && r.next ? [r] : []));
+    expect(results.every((r) => r.committed)).toBe(true);
+    expect(continued).toHaveLength(1);
+    const [advancer] = continued;
+    if (!advancer?.next) throw new Error("expected one continued step");
+    await advancer.effectsSent;
+    expect(advancer.next.claimed).toMatchObject({ stepId: "all", status: "running", leaseOwner: deps.workerId });
+    expect(stepJobs(flowId, "all")).toHaveLength(0);
+    expect(await finish(advancer.next, { leasedRunningMs: 1 })).toEqual({ committed: true });
+    expect(await flowRow(flowId)).toMatchObject({ status: "completed", totalTokens: "12" });
+  });
+
   it("group commit: ends that arrive together share one transaction; an end that fails fails alone", async () => {
     const { flowId, run } = await startedRun({
       name: "batch",

@@ -9,7 +9,9 @@ import {
   STALE_PLAN_SQLSTATE,
   type ClaimedStep,
   type FinishStepInput,
+  type Executor,
   type FlowRow,
+  type PlanBasis,
   type RunState,
   type StepResultRow,
 } from "@ensemble/db";
@@ -178,8 +180,24 @@ async function endStepAlone(
   options.onCommitted?.();
   const effects = emptyEffects();
   effects.events.push(stepEvent(claimed, outcome));
-  // Siblings committed in the same batch share their run's read: one of them plans it.
-  if (run) await (run.advance ??= advanceAfterEnd(deps, run.state, effects));
+  let next: ContinuedStep | undefined;
+  if (run?.advance) {
+    // A sibling committed in the same batch plans the run.
+    await run.advance;
+  } else if (run) {
+    const advancing = advanceAfterEnd(deps, done, run.state, options.continueAs);
+    run.advance = advancing;
+    const advanced = await advancing;
+    if (advanced) {
+      addEffects(effects, advanced.effects);
+      next = advanced.next;
+    }
+  }
+  if (next) {
+    const effectsSent = performEffects(deps, effects);
+    effectsSent.catch(() => undefined); // awaited by the caller before the next commit
+    return { committed: true, next, effectsSent };
+  }
   await performEffects(deps, effects);
   return { committed: true };
 }
@@ -187,25 +205,46 @@ async function endStepAlone(
 /**
  * After steps ended alone: plans their run from what was committed right after (`committed`)
  * and, when that plan changes anything, claims the advance from that state; the claim's
- * winner plans again under the flow's lock and writes it (`advanceRun`). Nothing is missed:
- * of siblings ending at the same time, the one whose read comes last sees every end, since
- * each read follows its own commit. Siblings that read the same state make one claim
- * between them; any that read a later state claim that one too, and under the lock find
- * written what the first wrote (recorded instances are not planned again), so the run
- * advances once.
+ * winner writes it (guarded in one round trip when it only adds steps, leasing the first to
+ * this worker with `continueAs`; else, or when stale, planned again under the flow's lock).
+ * Nothing is missed: of siblings ending at the same time, the one whose read comes last sees
+ * every end, since each read follows its own commit. Siblings that read the same state make
+ * one claim between them; any that read a later state claim that one too, and under the lock
+ * find written what the first wrote (recorded instances are not planned again), so the run
+ * advances once. Null when there was nothing to do or another step advances the run.
  */
-async function advanceAfterEnd(deps: EngineDeps, committed: RunState, effects: RunEffects): Promise<void> {
+async function advanceAfterEnd(
+  deps: EngineDeps,
+  done: StepResultRow,
+  committed: RunState,
+  continueAs: FinishOptions["continueAs"],
+): Promise<{ effects: RunEffects; next?: ContinuedStep } | null> {
   const { flow, rows } = committed;
-  if (flow.status !== "running") return;
+  if (flow.status !== "running") return null;
   const compiled = deps.flows.forRun(flow);
-  if (isIdlePlan(planAdvance(flow, compiled, rows, { lifo: true }))) return;
+  const plan = planAdvance(flow, compiled, rows, { lifo: true });
+  if (isIdlePlan(plan)) return null;
   const stateKey = createHash("sha1").update(runSignature(rows)).digest("base64url");
-  if (!(await claimRunAdvance(deps.db, flow.id, flow.run, stateKey))) return;
+  if (!(await claimRunAdvance(deps.db, flow.id, flow.run, stateKey))) return null;
+  if (!plan.decision.outcome && plan.instanceWrites.length === 0) {
+    const written = await writeGuardedPlan(
+      deps,
+      { flow, rows, plan },
+      {
+        firstWrites: (tx) => lockRun(tx, flow.id, flow.run),
+        basis: { stepResultId: done.id, leaseToken: done.leaseToken, status: done.status },
+        continueAs,
+      },
+    );
+    if (written) return written;
+  }
+  const effects = emptyEffects();
   await deps.transact(async (tx, control) => {
     const locked = await lockRun(tx, flow.id, flow.run);
     if (!locked || locked.flow.run !== flow.run || locked.flow.status !== "running") return;
     await advanceRun(tx, locked.flow, compiled, locked.rows, effects, { lifo: true, control });
   });
+  return { effects };
 }
 
 /**
@@ -219,23 +258,47 @@ async function finishWithPlannedSteps(
   claimed: StepResultRow,
   outcome: FinishOutcome,
   input: FinishStepInput,
-  { flow, rows, plan }: PredictedPlan,
+  predicted: PredictedPlan,
   continueAs: FinishOptions["continueAs"],
 ): Promise<{ effects: RunEffects; next?: ContinuedStep } | null> {
-  const continued = continueAs ? leaseFirstStep(plan, continueAs) : null;
-  const basis = {
-    stepResultId: claimed.id,
-    leaseToken: claimed.leaseToken,
-    status: input.status,
-    signature: runSignature(rows),
-  };
+  const written = await writeGuardedPlan(deps, predicted, {
+    // The lock is taken by the finish: the guard runs once it is held and the result written.
+    firstWrites: (tx) => finishStepWrites(tx, input),
+    basis: { stepResultId: claimed.id, leaseToken: claimed.leaseToken, status: input.status },
+    continueAs,
+  });
+  if (!written) return null;
+  const effects = emptyEffects();
+  effects.events.push(stepEvent(claimed, outcome));
+  addEffects(effects, written.effects);
+  return { effects, ...(written.next ? { next: written.next } : {}) };
+}
+
+/**
+ * Writes a plan made before the flow was locked, guarded (see `sendGuardedPlan`): `firstWrites`
+ * (which lock the flow), the planned steps and COMMIT in one write. With `continueAs`, the
+ * plan's first step that starts at once is inserted leased to this worker and returned as
+ * `next`, without its job. Null when the guard found the run changed and rolled back.
+ */
+async function writeGuardedPlan(
+  deps: EngineDeps,
+  { flow, rows, plan }: PredictedPlan,
+  write: {
+    firstWrites: (tx: Executor) => Promise<unknown>;
+    /** The instance whose end the plan follows, as the plan saw it written. */
+    basis: Omit<PlanBasis, "signature">;
+    continueAs: FinishOptions["continueAs"];
+  },
+): Promise<{ effects: RunEffects; next?: ContinuedStep } | null> {
+  const continued = write.continueAs ? leaseFirstStep(plan, write.continueAs) : null;
+  const basis: PlanBasis = { ...write.basis, signature: runSignature(rows) };
   let written;
   try {
     const sent = await deps.transact(async (tx, control) => {
-      // Sent in this order in one write; the guard runs once the lock is held and the result written.
-      const finished = finishStepWrites(tx, input);
+      // Sent in this order in one write; the guard runs after the first writes.
+      const first = write.firstWrites(tx);
       const guarded = sendGuardedPlan(tx, flow.id, flow.run, basis, continued?.inserts ?? plan.inserts, plan.progress);
-      control.commitAfter(finished, guarded);
+      control.commitAfter(first, guarded);
       return { guarded }; // wrapped: a returned promise would be awaited before COMMIT is sent
     });
     written = await sent.guarded;
@@ -244,7 +307,6 @@ async function finishWithPlannedSteps(
     throw error;
   }
   const effects = emptyEffects();
-  effects.events.push(stepEvent(claimed, outcome));
   addPlanEffects(effects, plan);
   if (!continued) return { effects };
   const { leased, inserted, policies } = written;
@@ -259,6 +321,15 @@ async function finishWithPlannedSteps(
     payload: continued.job.payload,
   };
   return { effects, next };
+}
+
+/** Appends `more` to `effects`. */
+function addEffects(effects: RunEffects, more: RunEffects): void {
+  effects.jobs.push(...more.jobs);
+  effects.events.push(...more.events);
+  effects.abortFlows.push(...more.abortFlows);
+  effects.archiveFlows.push(...more.archiveFlows);
+  effects.endedRuns.push(...more.endedRuns);
 }
 
 type StepJob = Extract<RunEffects["jobs"][number], { name: "step.run" }>;

@@ -15,7 +15,7 @@ export interface CommittedRun {
    * The run's advance after this batch, started by the first of its ends to plan it; the
    * others wait for it instead of planning the same state again.
    */
-  advance?: Promise<void>;
+  advance?: Promise<unknown>;
 }
 
 /** What committing one step's end gave. */
