@@ -95,30 +95,47 @@ export async function finishStep(
     predicted && !predicted.plan.decision.outcome && predicted.plan.instanceWrites.length === 0
       ? await finishWithPlannedSteps(deps, claimed, outcome, input, predicted, options.continueAs)
       : null;
-  let effects = planned?.effects;
-  if (!effects) {
-    effects = emptyEffects();
-    const collected = effects;
-    try {
-      await deps.transact(async (tx, control) => {
-        const finished = await finishStepWrites(tx, input);
-        if (!finished) throw new LeaseLostError("lease lost");
-        collected.events.push(stepEvent(claimed, outcome));
-        const { flow, rows } = finished;
-        if (flow.status !== "running" || flow.run !== claimed.run) return;
-        await advanceRun(tx, flow, deps.flows.forRun(flow), rows, collected, { lifo: true, control });
-      });
-    } catch (error) {
-      if (error instanceof LeaseLostError) return { committed: false };
-      throw error;
-    }
-  }
+  const effects = planned?.effects ?? (await finishUnderLock(deps, claimed, outcome, input));
+  if (!effects) return { committed: false };
   options.onCommitted?.();
-  if (planned?.next) {
+  return sendEffects(deps, effects, planned?.next);
+}
+
+/** The end and the plan under the flow's lock, in one transaction; null when the lease was lost (nothing written). */
+async function finishUnderLock(
+  deps: EngineDeps,
+  claimed: StepResultRow,
+  outcome: FinishOutcome,
+  input: FinishStepInput,
+): Promise<RunEffects | null> {
+  const effects = emptyEffects();
+  try {
+    await deps.transact(async (tx, control) => {
+      const finished = await finishStepWrites(tx, input);
+      if (!finished) throw new LeaseLostError("lease lost");
+      effects.events.push(stepEvent(claimed, outcome));
+      const { flow, rows } = finished;
+      if (flow.status !== "running" || flow.run !== claimed.run) return;
+      await advanceRun(tx, flow, deps.flows.forRun(flow), rows, effects, { lifo: true, control });
+    });
+  } catch (error) {
+    if (error instanceof LeaseLostError) return null;
+    throw error;
+  }
+  return effects;
+}
+
+/** Sends a commit's effects; with a next step, without waiting (the caller awaits `effectsSent` before the next commit). */
+async function sendEffects(
+  deps: EngineDeps,
+  effects: RunEffects,
+  next: ContinuedStep | undefined,
+): Promise<FinishResult> {
+  if (next) {
     // The next step starts now; its events queue behind these on the producer connection.
     const effectsSent = performEffects(deps, effects);
-    effectsSent.catch(() => undefined); // awaited by the caller before the next commit
-    return { committed: true, next: planned.next, effectsSent };
+    effectsSent.catch(() => undefined);
+    return { committed: true, next, effectsSent };
   }
   await performEffects(deps, effects);
   return { committed: true };
@@ -193,13 +210,7 @@ async function endStepAlone(
       next = advanced.next;
     }
   }
-  if (next) {
-    const effectsSent = performEffects(deps, effects);
-    effectsSent.catch(() => undefined); // awaited by the caller before the next commit
-    return { committed: true, next, effectsSent };
-  }
-  await performEffects(deps, effects);
-  return { committed: true };
+  return sendEffects(deps, effects, next);
 }
 
 /**
