@@ -146,7 +146,7 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect(saved.map((m) => [m.content, m.metadata.orchestrationFlowId, m.metadata.stepId])).toEqual([
       ["ok", flow.id, "a"],
     ]);
-    expect(await repo.findFlow(db(), flow.id)).toMatchObject({ totalTokens: 3, totalCost: 0.5 });
+    expect(await repo.findStepInstance(db(), { ...key, run: 1 })).toMatchObject({ spentTokens: 3, spentCost: 0.5 });
   });
 
   it("ends a step alone (no flow lock): once per lease, its spend on the instance, the flow's totals at the run's next locked write", async () => {
@@ -185,7 +185,7 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect(await repo.endStepWrites(db(), endA)).toBeUndefined();
     expect((await repo.listLedger(db(), flow.id)).map((l) => [l.stepResultId, l.cost])).toEqual([[endA.id, 0.25]]);
     expect((await repo.listMessages(db(), flow.threadId)).map((m) => m.content)).toEqual(["out a"]);
-    // The flow row is not written: its totals wait for the run's next locked write.
+    // The flow row is not written: its totals are written when the run ends.
     expect(await repo.findFlow(db(), flow.id)).toMatchObject({ totalTokens: 0, totalCost: 0 });
     const [read, none] = await repo.readRuns(db(), [
       { flowId: flow.id, run: 1 },
@@ -201,10 +201,21 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect(await repo.claimRunAdvance(db(), flow.id, 1, "state 1")).toBe(false);
     expect(await repo.claimRunAdvance(db(), flow.id, 2, "state 2")).toBe(false); // not the flow's run
     expect(await repo.claimRunAdvance(db(), flow.id, 1, "state 2")).toBe(true);
-    // The next locked end sets the totals to the whole run's spend.
+    // The run's end sets the flow's totals to the whole run's spend.
     const endB = end(b?.claimed as NonNullable<typeof b>["claimed"], 5, 0.5);
-    await getHandle().transact((tx) => repo.finishStepWrites(tx, endB));
-    expect(await repo.findFlow(db(), flow.id)).toMatchObject({ totalTokens: 8, totalCost: 0.75 });
+    await getHandle().transact(async (tx, control) => {
+      await repo.finishStepWrites(tx, endB);
+      control.commitAfter(
+        repo.sendRunEnded(tx, flow.id, {
+          status: "completed",
+          completedAt: new Date(),
+          error: null,
+          currentStepIndex: 1,
+          result: {},
+        }),
+      );
+    });
+    expect(await repo.findFlow(db(), flow.id)).toMatchObject({ status: "completed", totalTokens: 8, totalCost: 0.75 });
   });
 
   it("moves a failed attempt to the next one exactly once", async () => {
@@ -411,11 +422,12 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
       ["b", "pending"],
       ["x", "pending"],
     ]);
-    expect(await repo.findFlow(db(), flow.id)).toMatchObject({ totalTokens: 2, currentStepIndex: 1 });
+    expect(await repo.findFlow(db(), flow.id)).toMatchObject({ totalTokens: 0, currentStepIndex: 1 });
     // Again (a redelivery, the lease since ended): the guard fails, nothing is written twice.
     await expect(attempt()).rejects.toThrow();
-    expect(await repo.findFlow(db(), flow.id)).toMatchObject({ totalTokens: 2 });
-    expect(await repo.listRunSteps(db(), flow.id, 1)).toHaveLength(3);
+    const after = await repo.listRunSteps(db(), flow.id, 1);
+    expect(after).toHaveLength(3);
+    expect(after.find((r) => r.stepId === "a")?.spentTokens).toBe(2);
   });
 
   it("a guarded plan can lease a new instance to its worker: inserted running, returned with the owner's policies", async () => {

@@ -111,8 +111,7 @@ export interface FinishedStep {
 
 /**
  * In one round trip (inside the caller's transaction): locks the flow row, then writes the
- * attempt's end (see `STEP_END_CTES`) and brings the flow's totals up to date; returns the
- * flow and the run's instances for planning. Undefined when the lease was lost: nothing
+ * attempt's end (see `STEP_END_CTES`); returns the flow and the run's instances for planning. Undefined when the lease was lost: nothing
  * was written.
  */
 export async function finishStepWrites(tx: Executor, input: FinishStepInput): Promise<FinishedStep | undefined> {
@@ -137,8 +136,7 @@ export async function finishStepWrites(tx: Executor, input: FinishStepInput): Pr
 
 /**
  * Writes the attempt's end (see `STEP_END_CTES`) as one statement of its own, without the
- * flow's row lock: parallel steps of one run end side by side. The flow's totals are left
- * to the run's next locked write. Returns the instance as written; undefined when the
+ * flow's row lock: parallel steps of one run end side by side. Returns the instance as written; undefined when the
  * lease was lost (nothing was written). Whoever ends a step this way must then check
  * whether the run has to advance (its plan reads what committed meanwhile).
  */
@@ -252,20 +250,11 @@ const STEP_END_CTES = (p: Readonly<Record<(typeof STEP_END_PARAMS)[number], stri
     on conflict (step_result_id) do nothing
   )`;
 
-/**
- * The end under the flow's lock, which also sets the flow's totals to the run's spend (its
- * other instances' as committed, this one's as just written) and reads the run's instances.
- */
+/** The end under the flow's lock (held by the caller), which also reads the run's instances. */
 const FINISH_UNDER_LOCK_STATEMENT = namedStatement(
   STEP_END_PARAMS,
   (p) => `
-  with ${STEP_END_CTES(p)},
-  totals as (
-    update flows set
-      total_tokens = done.spent_tokens + ${runSpendSql("done.flow_id", "done.run", "spent_tokens", "done.id")},
-      total_cost = done.spent_cost + ${runSpendSql("done.flow_id", "done.run", "spent_cost", "done.id")}
-    from done where flows.id = done.flow_id and ${p.billed}
-  )
+  with ${STEP_END_CTES(p)}
   select
     (select row_to_json(d) from done d) as done,
     (select coalesce(json_agg(s), '[]'::json) from step_results s where s.flow_id = ${p.flowId} and s.run = ${p.run}) as rows
@@ -281,10 +270,9 @@ const END_STEP_ALONE_STATEMENT = namedStatement(
 `,
 );
 
-/** SQL for the sum of one spend column over a run's instances (but `exceptId`'s, when given), as its statement's snapshot sees them. */
-function runSpendSql(flowId: string, run: string, column: "spent_tokens" | "spent_cost", exceptId?: string): string {
-  const except = exceptId ? ` and s.id <> ${exceptId}` : "";
-  return `coalesce((select sum(s.${column}) from step_results s where s.flow_id = ${flowId} and s.run = ${run}${except}), 0)`;
+/** SQL for the sum of one spend column over a run's instances. */
+function runSpendSql(flowId: string, run: string, column: "spent_tokens" | "spent_cost"): string {
+  return `coalesce((select sum(s.${column}) from step_results s where s.flow_id = ${flowId} and s.run = ${run}), 0)`;
 }
 
 export interface RunState {

@@ -220,7 +220,8 @@ export const stepResults = pgTable(
     /**
      * What every billed attempt of this instance spent, retries included (its `usage` and `cost`
      * are the latest attempt's). Written with the attempt's end, on this row alone: a run's spend
-     * is the sum over its instances, so parallel steps end without touching their flow's row.
+     * is the sum over its instances (the flow's totals are written when the run ends), so
+     * parallel steps end without touching their flow's row.
      */
     spentTokens: bigint("spent_tokens", { mode: "number" }).notNull().default(0),
     spentCost: doublePrecision("spent_cost").notNull().default(0),

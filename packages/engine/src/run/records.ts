@@ -102,8 +102,7 @@ export function runSpend(rows: readonly Pick<StepResultRow, "spentCost" | "spent
 
 /**
  * A flow's totals as the API shows them: its run's spend, from the run's instances when they
- * were read (the flow row's totals trail parallel steps, which end without writing it), else
- * from the flow row.
+ * were read, else from the flow row (written when the run ends: no step's end writes it).
  */
 export function flowTotals(
   flow: FlowRow,
