@@ -111,8 +111,8 @@ export interface FinishedStep {
 
 /**
  * In one round trip (inside the caller's transaction): locks the flow row, then writes the
- * attempt's end (see `STEP_END_CTES`); returns the flow and the run's instances for planning. Undefined when the lease was lost: nothing
- * was written.
+ * attempt's end (see `STEP_END_CTES`); returns the flow and the run's instances for
+ * planning. Undefined when the lease was lost: nothing was written.
  */
 export async function finishStepWrites(tx: Executor, input: FinishStepInput): Promise<FinishedStep | undefined> {
   // The lock is its own statement, sent in the same write as the next one: Postgres runs
@@ -136,8 +136,8 @@ export async function finishStepWrites(tx: Executor, input: FinishStepInput): Pr
 
 /**
  * Writes the attempt's end (see `STEP_END_CTES`) as one statement of its own, without the
- * flow's row lock: parallel steps of one run end side by side. Returns the instance as written; undefined when the
- * lease was lost (nothing was written). Whoever ends a step this way must then check
+ * flow's row lock: parallel steps of one run end side by side. Returns the instance as
+ * written; undefined when the lease was lost (nothing was written). Whoever ends a step this way must then check
  * whether the run has to advance (its plan reads what committed meanwhile).
  */
 export async function endStepWrites(db: Executor, input: FinishStepInput): Promise<StepResultRow | undefined> {
