@@ -231,7 +231,8 @@ async function advanceAfterEnd(
   continueAs: FinishOptions["continueAs"],
 ): Promise<{ effects: RunEffects; next?: ContinuedStep } | null> {
   const { flow, rows } = committed;
-  if (flow.status !== "running") return null;
+  // The flow may have ended, or moved on to another run, since this step was claimed.
+  if (flow.status !== "running" || flow.run !== done.run) return null;
   const compiled = deps.flows.forRun(flow);
   const plan = planAdvance(flow, compiled, rows, { lifo: true });
   if (isIdlePlan(plan)) return null;
