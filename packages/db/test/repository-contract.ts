@@ -146,7 +146,76 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect(saved.map((m) => [m.content, m.metadata.orchestrationFlowId, m.metadata.stepId])).toEqual([
       ["ok", flow.id, "a"],
     ]);
-    expect(await repo.findFlow(db(), flow.id)).toMatchObject({ totalTokens: 3, totalCost: 0.5 });
+    expect(await repo.findStepInstance(db(), { ...key, run: 1 })).toMatchObject({ spentTokens: 3, spentCost: 0.5 });
+  });
+
+  it("ends a step alone (no flow lock): once per lease, its spend on the instance, the flow's totals at the run's next locked write", async () => {
+    const { flow } = await seedFlow();
+    await repo.updateFlow(db(), flow.id, { run: 1, status: "running", saveMessages: true });
+    await repo.insertStepInstances(db(), [instance(flow.id, "a"), { ...instance(flow.id, "b"), stepIndex: 1 }]);
+    const claim = (stepId: string) =>
+      repo.claimStepWithContext(db(), {
+        flowId: flow.id,
+        run: 1,
+        stepId,
+        iteration: 0,
+        attempt: 0,
+        owner: "w",
+        leaseMs: 60_000,
+      });
+    const a = await claim("a");
+    const b = await claim("b");
+    const end = (claimed: NonNullable<typeof a>["claimed"], totalTokens: number, cost: number) => ({
+      id: claimed.id,
+      flowId: flow.id,
+      run: 1,
+      attempt: 0,
+      leaseToken: claimed.leaseToken,
+      status: "success" as const,
+      output: `out ${claimed.stepId}`,
+      provider: "sim",
+      model: "echo",
+      usage: { promptTokens: 1, completionTokens: totalTokens - 1, totalTokens },
+      cost,
+      error: null,
+    });
+    const endA = end(a?.claimed as NonNullable<typeof a>["claimed"], 3, 0.25);
+    expect(await repo.endStepWrites(db(), { ...endA, leaseToken: 99 })).toBeUndefined();
+    expect(await repo.endStepWrites(db(), endA)).toMatchObject({ status: "success", spentTokens: 3, spentCost: 0.25 });
+    expect(await repo.endStepWrites(db(), endA)).toBeUndefined();
+    expect((await repo.listLedger(db(), flow.id)).map((l) => [l.stepResultId, l.cost])).toEqual([[endA.id, 0.25]]);
+    expect((await repo.listMessages(db(), flow.threadId)).map((m) => m.content)).toEqual(["out a"]);
+    // The flow row is not written: its totals are written when the run ends.
+    expect(await repo.findFlow(db(), flow.id)).toMatchObject({ totalTokens: 0, totalCost: 0 });
+    const [read, none] = await repo.readRuns(db(), [
+      { flowId: flow.id, run: 1 },
+      { flowId: "no such flow", run: 1 },
+    ]);
+    expect(none).toBeUndefined();
+    expect(read?.rows.map((r) => [r.stepId, r.status])).toEqual([
+      ["a", "success"],
+      ["b", "running"],
+    ]);
+    // One claim of the advance per state of the run.
+    expect(await repo.claimRunAdvance(db(), flow.id, 1, "state 1")).toBe(true);
+    expect(await repo.claimRunAdvance(db(), flow.id, 1, "state 1")).toBe(false);
+    expect(await repo.claimRunAdvance(db(), flow.id, 2, "state 2")).toBe(false); // not the flow's run
+    expect(await repo.claimRunAdvance(db(), flow.id, 1, "state 2")).toBe(true);
+    // The run's end sets the flow's totals to the whole run's spend.
+    const endB = end(b?.claimed as NonNullable<typeof b>["claimed"], 5, 0.5);
+    await getHandle().transact(async (tx, control) => {
+      await repo.finishStepWrites(tx, endB);
+      control.commitAfter(
+        repo.sendRunEnded(tx, flow.id, {
+          status: "completed",
+          completedAt: new Date(),
+          error: null,
+          currentStepIndex: 1,
+          result: {},
+        }),
+      );
+    });
+    expect(await repo.findFlow(db(), flow.id)).toMatchObject({ status: "completed", totalTokens: 8, totalCost: 0.75 });
   });
 
   it("moves a failed attempt to the next one exactly once", async () => {
@@ -313,7 +382,6 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
       leaseToken: claimed.leaseToken,
       status: "success",
       signature: repo.runSignature(seen),
-      totalTokens: 2,
     };
     const next: repo.PlannedStep[] = [
       {
@@ -354,11 +422,12 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
       ["b", "pending"],
       ["x", "pending"],
     ]);
-    expect(await repo.findFlow(db(), flow.id)).toMatchObject({ totalTokens: 2, currentStepIndex: 1 });
+    expect(await repo.findFlow(db(), flow.id)).toMatchObject({ totalTokens: 0, currentStepIndex: 1 });
     // Again (a redelivery, the lease since ended): the guard fails, nothing is written twice.
     await expect(attempt()).rejects.toThrow();
-    expect(await repo.findFlow(db(), flow.id)).toMatchObject({ totalTokens: 2 });
-    expect(await repo.listRunSteps(db(), flow.id, 1)).toHaveLength(3);
+    const after = await repo.listRunSteps(db(), flow.id, 1);
+    expect(after).toHaveLength(3);
+    expect(after.find((r) => r.stepId === "a")?.spentTokens).toBe(2);
   });
 
   it("a guarded plan can lease a new instance to its worker: inserted running, returned with the owner's policies", async () => {
@@ -402,7 +471,6 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
       leaseToken: claimed.leaseToken,
       status: "success",
       signature: repo.runSignature(seen),
-      totalTokens: 0,
     };
     const next: repo.PlannedStep[] = [
       {

@@ -14,6 +14,7 @@ import type { ProviderCatalog } from "./catalog/provider-catalog.js";
 import type { EngineObserver } from "./observability/engine-observer.js";
 import type { CommittedDeliveries } from "./run/committed-deliveries.js";
 import { CompiledFlowCache } from "./run/flow-cache.js";
+import type { StepEndCommitter } from "./step/step-end-committer.js";
 
 /** Tunables of the run engine; defaults suit real LLM calls (seconds to minutes). */
 export interface EngineSettings {
@@ -50,6 +51,8 @@ export interface EngineDeps {
   transact<T>(fn: (tx: Executor, control: TransactionControl) => Promise<T>): Promise<T>;
   /** Step leases (may commit asynchronously: a lost lease is re-claimed and fencing still holds). */
   leaseDb: Database;
+  /** Group commit of the ends of steps that end without their flow's lock (many ends, one transaction). */
+  stepEnds: StepEndCommitter;
   producer: JobProducer;
   bus: ProgressBus;
   /** Ended flows whose events are due to be archived to Postgres. */

@@ -10,7 +10,13 @@ export { cancelRun } from "./run/cancel-run.js";
 export { decideApproval, timeOutApproval, type ApprovalRequest } from "./run/decide-approval.js";
 export { sweepRuns } from "./run/sweep-runs.js";
 export { archiveDueFlows, archiveEvents } from "./run/archive-events.js";
-export { buildExecutionResult, summarizeFlowStatus, toFlowStepResult, type FlowStatusSummary } from "./run/records.js";
+export {
+  buildExecutionResult,
+  flowTotals,
+  summarizeFlowStatus,
+  toFlowStepResult,
+  type FlowStatusSummary,
+} from "./run/records.js";
 export { CompiledFlowCache } from "./run/flow-cache.js";
 export { runStep } from "./step/run-step.js";
 export { InFlightCalls } from "./step/in-flight-calls.js";

@@ -29,6 +29,20 @@ const STREAMING = { flows: scaled(1_000), tokens: 100, tokensPerSecond: 20 };
 /** Ramp: in-flight counts tried in turn (10 s latency) until overhead p99 passes RAMP_KNEE_MS. */
 const RAMP = { levels: [1_000, 2_000, 4_000, 8_000, 16_000].map(scaled), latencyMs: 10_000 };
 const RAMP_KNEE_MS = 1_000;
+/** LOAD_SHAPES (default all): the shapes to run, e.g. `fanin` or `steady,ramp`. */
+const SHAPES = new Set((process.env.LOAD_SHAPES ?? "steady,fanin,streaming,ramp").split(",").map((s) => s.trim()));
+const NOT_RUN: ShapeFigures = {
+  overheadMs: [],
+  endLagMs: [],
+  steps: 0,
+  failed: 0,
+  takeovers: 0,
+  ledgerRows: 0,
+  rssPeakMb: Number.NaN,
+  loopP99Ms: Number.NaN,
+  cpuPerStepMs: {},
+  inFlight: 0,
+};
 const AGGREGATE_STEP = "aggregate";
 const WORKER_CONCURRENCY = Math.max(...RAMP.levels, STEADY.flows, FANIN.flows * FANIN.siblings) + 100;
 
@@ -100,6 +114,9 @@ interface ShapeFigures {
 try {
   await waitReady(baseUrl, api);
   const { deps } = engine;
+  // Flows naming sim are accepted once the worker process has registered it.
+  while (!(await deps.providerCatalog.list()).some((p) => p.key === "sim" && p.liveWorkers.length > 0))
+    await new Promise((resolve) => setTimeout(resolve, 100));
   const user = await insertUser(deps.db, { name: "bench-load" });
   const thread = await insertThread(deps.db, { ownerId: user.id, title: "bench-load" });
   const execute = (flowId: string): Promise<unknown> =>
@@ -119,35 +136,45 @@ try {
   await new Promise((r) => setTimeout(r, 2_000));
   const idleRssMb = readProbe().rssMb;
 
-  log(`1. steady: ${STEADY.flows} single-step flows, ${STEADY.latencyMs} ms latency, ${STEADY.perSecond.toFixed(1)}/s`);
-  const steadyIds = await createFlows(singleStep(STEADY.latencyMs), STEADY.flows);
-  const steady = await measure(
-    steadyIds,
-    STEADY.latencyMs,
-    Math.round(STEADY.perSecond * (STEADY.latencyMs / 1000)),
-    () => executeAtRate(steadyIds, STEADY.perSecond, execute),
-  );
-  report("steady", steady, idleRssMb);
+  let steady = NOT_RUN;
+  if (SHAPES.has("steady")) {
+    log(
+      `1. steady: ${STEADY.flows} single-step flows, ${STEADY.latencyMs} ms latency, ${STEADY.perSecond.toFixed(1)}/s`,
+    );
+    const steadyIds = await createFlows(singleStep(STEADY.latencyMs), STEADY.flows);
+    steady = await measure(steadyIds, STEADY.latencyMs, Math.round(STEADY.perSecond * (STEADY.latencyMs / 1000)), () =>
+      executeAtRate(steadyIds, STEADY.perSecond, execute),
+    );
+    report("steady", steady, idleRssMb);
+  }
 
-  log(`2. fan-in: ${FANIN.flows} flows × ${FANIN.siblings} parallel siblings (${FANIN.latencyMs} ms) + aggregate`);
-  const faninIds = await createFlows(fanIn(), FANIN.flows);
-  const fanin = await measure(faninIds, FANIN.latencyMs, FANIN.flows * FANIN.siblings, () =>
-    closedLoop(faninIds.length, 32, (i) => execute(faninIds[i] as string).then(() => undefined)),
-  );
-  report("fan-in", fanin, idleRssMb);
+  let fanin = NOT_RUN;
+  if (SHAPES.has("fanin")) {
+    log(`2. fan-in: ${FANIN.flows} flows × ${FANIN.siblings} parallel siblings (${FANIN.latencyMs} ms) + aggregate`);
+    const faninIds = await createFlows(fanIn(), FANIN.flows);
+    fanin = await measure(faninIds, FANIN.latencyMs, FANIN.flows * FANIN.siblings, () =>
+      closedLoop(faninIds.length, 32, (i) => execute(faninIds[i] as string).then(() => undefined)),
+    );
+    report("fan-in", fanin, idleRssMb);
+  }
 
-  log(
-    `3. streaming: ${STREAMING.flows} steps, ${STREAMING.tokens} tokens at ${STREAMING.tokensPerSecond}/s, one SSE client each`,
-  );
-  const streaming = await streamingShape();
-  report("streaming", streaming, idleRssMb);
+  let streaming = NOT_RUN;
+  if (SHAPES.has("streaming")) {
+    log(
+      `3. streaming: ${STREAMING.flows} steps, ${STREAMING.tokens} tokens at ${STREAMING.tokensPerSecond}/s, one SSE client each`,
+    );
+    streaming = await streamingShape();
+    report("streaming", streaming, idleRssMb);
+  }
 
-  log(
-    `4. ramp: ${RAMP.levels.join(", ")} single-step flows in flight (${RAMP.latencyMs} ms) until overhead p99 > ${RAMP_KNEE_MS} ms`,
-  );
   let knee: number | undefined;
   let rampTakeovers = 0;
-  for (const level of RAMP.levels) {
+  if (SHAPES.has("ramp")) {
+    log(
+      `4. ramp: ${RAMP.levels.join(", ")} single-step flows in flight (${RAMP.latencyMs} ms) until overhead p99 > ${RAMP_KNEE_MS} ms`,
+    );
+  }
+  for (const level of SHAPES.has("ramp") ? RAMP.levels : []) {
     const ids = await createFlows(singleStep(RAMP.latencyMs), level);
     const figures = await measure(ids, RAMP.latencyMs, level, () =>
       closedLoop(ids.length, 32, (i) => execute(ids[i] as string).then(() => undefined)),
@@ -157,9 +184,11 @@ try {
     if (percentile(figures.overheadMs, 99) > RAMP_KNEE_MS) break;
     knee = level;
   }
-  console.log(
-    `ramp knee: ${knee === undefined ? "below the first level" : `${knee} in flight`} (overhead p99 ≤ ${RAMP_KNEE_MS} ms)`,
-  );
+  if (SHAPES.has("ramp")) {
+    console.log(
+      `ramp knee: ${knee === undefined ? "below the first level" : `${knee} in flight`} (overhead p99 ≤ ${RAMP_KNEE_MS} ms)`,
+    );
+  }
 
   const fixed = (n: number): string => (Number.isFinite(n) ? n.toFixed(0) : "NaN");
   console.log(

@@ -1,5 +1,5 @@
 import { ContextPolicySchema, isoOrNull, type FlowDefinition } from "@ensemble/core";
-import { toFlowStepResult } from "@ensemble/engine";
+import { flowTotals, toFlowStepResult } from "@ensemble/engine";
 import type { FlowRow, FlowRunRow, FlowRunSummary, MessageRow, StepResultRow, ThreadRow } from "@ensemble/db";
 
 /** The stored flow as the API shows it, with its definition and run number. */
@@ -17,8 +17,7 @@ export function serializeFlow(flow: FlowRow, stepRows?: StepResultRow[]): Record
     status: flow.status,
     run: flow.run,
     currentStepIndex: flow.currentStepIndex,
-    totalCost: flow.totalCost,
-    totalTokens: flow.totalTokens,
+    ...flowTotals(flow, stepRows),
     createdAt: isoOrNull(flow.createdAt),
     startedAt: isoOrNull(flow.startedAt),
     completedAt: isoOrNull(flow.completedAt),

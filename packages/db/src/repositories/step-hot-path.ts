@@ -111,13 +111,10 @@ export interface FinishedStep {
 
 /**
  * In one round trip (inside the caller's transaction): locks the flow row, then writes the
- * attempt's outcome if the lease is still held, its ledger row (once per attempt),
- * the flow's totals and, when the run saves messages, the thread message (once per
- * step result); returns the flow and the run's instances for planning. Undefined
- * when the lease was lost: nothing was written.
+ * attempt's end (see `STEP_END_CTES`); returns the flow and the run's instances for
+ * planning. Undefined when the lease was lost: nothing was written.
  */
 export async function finishStepWrites(tx: Executor, input: FinishStepInput): Promise<FinishedStep | undefined> {
-  const usage = input.usage;
   // The lock is its own statement, sent in the same write as the next one: Postgres runs
   // them in order, so the next statement's snapshot is taken once the lock is held and
   // sees what a step that finished just before committed. (Inside one statement, a
@@ -126,30 +123,8 @@ export async function finishStepWrites(tx: Executor, input: FinishStepInput): Pr
   const locked = sendStatement<{ flow: Record<string, unknown> }>(tx, LOCK_FLOW_STATEMENT, [input.flowId]);
   const finished = sendStatement<{ done: Record<string, unknown> | null; rows: Record<string, unknown>[] }>(
     tx,
-    FINISH_STATEMENT.text,
-    FINISH_STATEMENT.values({
-      flowId: input.flowId,
-      run: input.run,
-      stepResultId: input.id,
-      leaseToken: input.leaseToken,
-      status: input.status,
-      output: input.output,
-      provider: input.provider,
-      model: input.model,
-      usage: usage ? JSON.stringify(usage) : null,
-      cost: input.cost,
-      error: input.error ? JSON.stringify(input.error) : null,
-      messageId: newId(),
-      ledgerId: newId(),
-      attempt: input.attempt,
-      promptTokens: usage?.promptTokens ?? 0,
-      completionTokens: usage?.completionTokens ?? 0,
-      cachedTokens: usage?.cachedTokens ?? 0,
-      reasoningTokens: usage?.reasoningTokens ?? 0,
-      totalTokens: usage?.totalTokens ?? 0,
-      billed: usage !== null,
-      leasedRunningSeconds: input.leasedRunningMs === undefined ? null : input.leasedRunningMs / 1000,
-    }),
+    FINISH_UNDER_LOCK_STATEMENT.text,
+    FINISH_UNDER_LOCK_STATEMENT.values(stepEndValues(input)),
   );
   const [[lockedRow], [row]] = await Promise.all([locked, finished]);
   const flow = fromJsonRow(flows, lockedRow?.flow);
@@ -159,39 +134,87 @@ export async function finishStepWrites(tx: Executor, input: FinishStepInput): Pr
   return { flow, rows };
 }
 
+/**
+ * Writes the attempt's end (see `STEP_END_CTES`) as one statement of its own, without the
+ * flow's row lock: parallel steps of one run end side by side. Returns the instance as
+ * written; undefined when the lease was lost (nothing was written). Whoever ends a step this way must then check
+ * whether the run has to advance (its plan reads what committed meanwhile).
+ */
+export async function endStepWrites(db: Executor, input: FinishStepInput): Promise<StepResultRow | undefined> {
+  const [row] = await sendStatement<{ done: Record<string, unknown> | null }>(
+    db,
+    END_STEP_ALONE_STATEMENT.text,
+    END_STEP_ALONE_STATEMENT.values(stepEndValues(input)),
+  );
+  return fromJsonRow(stepResults, row?.done);
+}
+
 const LOCK_FLOW_STATEMENT = `select row_to_json(f) as flow from flows f where f.id = $1 for update`;
 
+const STEP_END_PARAMS = [
+  "flowId",
+  "run",
+  "stepResultId",
+  "leaseToken",
+  "status",
+  "output",
+  "provider",
+  "model",
+  "usage",
+  "cost",
+  "error",
+  "messageId",
+  "ledgerId",
+  "attempt",
+  "promptTokens",
+  "completionTokens",
+  "cachedTokens",
+  "reasoningTokens",
+  "spentTokens",
+  "spentCost",
+  "billed",
+  "leasedRunningSeconds",
+] as const;
+
+function stepEndValues(input: FinishStepInput): Record<(typeof STEP_END_PARAMS)[number], unknown> {
+  const usage = input.usage;
+  return {
+    flowId: input.flowId,
+    run: input.run,
+    stepResultId: input.id,
+    leaseToken: input.leaseToken,
+    status: input.status,
+    output: input.output,
+    provider: input.provider,
+    model: input.model,
+    usage: usage ? JSON.stringify(usage) : null,
+    cost: input.cost,
+    error: input.error ? JSON.stringify(input.error) : null,
+    messageId: newId(),
+    ledgerId: newId(),
+    attempt: input.attempt,
+    promptTokens: usage?.promptTokens ?? 0,
+    completionTokens: usage?.completionTokens ?? 0,
+    cachedTokens: usage?.cachedTokens ?? 0,
+    reasoningTokens: usage?.reasoningTokens ?? 0,
+    // Only a billed attempt (usage known) counts toward the run's spend.
+    spentTokens: usage ? usage.totalTokens : 0,
+    spentCost: usage ? (input.cost ?? 0) : 0,
+    billed: usage !== null,
+    leasedRunningSeconds: input.leasedRunningMs === undefined ? null : input.leasedRunningMs / 1000,
+  };
+}
+
 /**
- * The attempt's outcome, fenced by its lease token; its ledger row and the flow's totals when
- * it was billed (usage known); its thread message when the run saves messages. `leasedRunningSeconds`:
- * how long a leased instance has been running (its start is then when the worker took it up, not when it was leased).
+ * An attempt's end, as CTEs: its outcome, fenced by its lease token, with its spend added to
+ * the instance's; its ledger row when it was billed (usage known); its thread message when
+ * the run saves messages. Each is written at most once: the fenced update succeeds once per
+ * lease, and the ledger and message rows are unique per attempt and per instance.
+ * `leasedRunningSeconds`: how long a leased instance has been running (its start is then
+ * when the worker took it up, not when it was leased).
  */
-const FINISH_STATEMENT = namedStatement(
-  [
-    "flowId",
-    "run",
-    "stepResultId",
-    "leaseToken",
-    "status",
-    "output",
-    "provider",
-    "model",
-    "usage",
-    "cost",
-    "error",
-    "messageId",
-    "ledgerId",
-    "attempt",
-    "promptTokens",
-    "completionTokens",
-    "cachedTokens",
-    "reasoningTokens",
-    "totalTokens",
-    "billed",
-    "leasedRunningSeconds",
-  ],
-  (p) => `
-  with flow as (select * from flows where id = ${p.flowId}),
+const STEP_END_CTES = (p: Readonly<Record<(typeof STEP_END_PARAMS)[number], string>>): string => `
+  flow as (select * from flows where id = ${p.flowId}),
   done as (
     update step_results set
       status = ${p.status},
@@ -200,12 +223,15 @@ const FINISH_STATEMENT = namedStatement(
       model = ${p.model},
       usage = ${p.usage}::jsonb,
       cost = ${p.cost},
+      spent_tokens = spent_tokens + ${p.spentTokens}::bigint,
+      spent_cost = spent_cost + ${p.spentCost}::float8,
       error = ${p.error}::jsonb,
       message_id = case when ${p.status} = 'success' and (select save_messages from flow) then ${p.messageId} end,
       lease_expires_at = null,
       started_at = coalesce(clock_timestamp() - make_interval(secs => ${p.leasedRunningSeconds}::float8), started_at),
       completed_at = clock_timestamp()
-    where id = ${p.stepResultId} and lease_token = ${p.leaseToken} and status = 'running'
+    where id = ${p.stepResultId} and flow_id = ${p.flowId} and run = ${p.run}
+      and lease_token = ${p.leaseToken} and status = 'running'
     returning *
   ),
   ledger as (
@@ -215,10 +241,6 @@ const FINISH_STATEMENT = namedStatement(
     from done where ${p.billed}
     on conflict (step_result_id, attempt) do nothing
   ),
-  totals as (
-    update flows set total_tokens = total_tokens + ${p.totalTokens}, total_cost = total_cost + coalesce(${p.cost}::float8, 0)
-    where id = ${p.flowId} and exists (select 1 from done) and ${p.billed}
-  ),
   message as (
     insert into messages (id, thread_id, role, content, provider, metadata, step_result_id)
     select ${p.messageId}, f.thread_id, 'assistant', done.output, done.provider,
@@ -226,19 +248,41 @@ const FINISH_STATEMENT = namedStatement(
            done.id
     from done, flow f where done.message_id is not null
     on conflict (step_result_id) do nothing
-  )
+  )`;
+
+/** The end under the flow's lock (held by the caller), which also reads the run's instances. */
+const FINISH_UNDER_LOCK_STATEMENT = namedStatement(
+  STEP_END_PARAMS,
+  (p) => `
+  with ${STEP_END_CTES(p)}
   select
     (select row_to_json(d) from done d) as done,
     (select coalesce(json_agg(s), '[]'::json) from step_results s where s.flow_id = ${p.flowId} and s.run = ${p.run}) as rows
 `,
 );
 
-export interface LockedRun {
-  /** The flow, locked until the transaction ends. */
+/** The end alone: no flow row is written or locked. */
+const END_STEP_ALONE_STATEMENT = namedStatement(
+  STEP_END_PARAMS,
+  (p) => `
+  with ${STEP_END_CTES(p)}
+  select (select row_to_json(d) from done d) as done
+`,
+);
+
+/** SQL for the sum of one spend column over a run's instances. */
+function runSpendSql(flowId: string, run: string, column: "spent_tokens" | "spent_cost"): string {
+  return `coalesce((select sum(s.${column}) from step_results s where s.flow_id = ${flowId} and s.run = ${run}), 0)`;
+}
+
+export interface RunState {
   flow: FlowRow;
   /** The run's instances, by iteration then step index. */
   rows: StepResultRow[];
 }
+
+/** A run's state read under its flow's row lock (held until the transaction ends). */
+export type LockedRun = RunState;
 
 /**
  * Locks a flow and reads one run's instances, in one round trip (inside the caller's
@@ -253,6 +297,60 @@ export async function lockRun(tx: Executor, flowId: string, run: number): Promis
   if (!flow) return undefined;
   return { flow, rows: fromJsonRows(stepResults, row?.rows) };
 }
+
+/** A run: its flow and its instances. */
+export interface RunKey {
+  flowId: string;
+  run: number;
+}
+
+/**
+ * Several runs as they are committed now, without a lock, in one statement: each flow with
+ * that run's instances, in the order asked (undefined for a flow that does not exist). What
+ * steps that ended alone plan from, to see whether their runs must advance.
+ */
+export async function readRuns(db: Executor, runs: readonly RunKey[]): Promise<(RunState | undefined)[]> {
+  if (runs.length === 0) return [];
+  const read = await sendStatement<{ flow: Record<string, unknown> | null; rows: Record<string, unknown>[] }>(
+    db,
+    READ_RUNS_STATEMENT,
+    [JSON.stringify(runs)],
+  );
+  return read.map((row) => {
+    const flow = fromJsonRow(flows, row.flow);
+    return flow ? { flow, rows: fromJsonRows(stepResults, row.rows) } : undefined;
+  });
+}
+
+const READ_RUNS_STATEMENT = `select
+    (select row_to_json(f) from flows f where f.id = k."flowId") as flow,
+    (select coalesce(json_agg(s order by s.iteration, s.step_index), '[]'::json)
+       from step_results s where s.flow_id = k."flowId" and s.run = k.run) as rows
+  from rows from (jsonb_to_recordset($1::jsonb) as ("flowId" text, run int)) with ordinality as k("flowId", run, n)
+  order by k.n`;
+
+/**
+ * Claims the advance of a run from one state of it (`stateKey`, e.g. a hash of
+ * `runSignature`), in one short statement of its own: true for the first claim of that
+ * state, false when the run already was claimed from it (or is no longer this run, running).
+ * Of steps that ended alone and read the same state, one advances the run; the others
+ * know that whoever claimed it plans, under the lock, from that state or a later one.
+ */
+export async function claimRunAdvance(db: Executor, flowId: string, run: number, stateKey: string): Promise<boolean> {
+  const rows = await sendStatement(
+    db,
+    CLAIM_ADVANCE_STATEMENT.text,
+    CLAIM_ADVANCE_STATEMENT.values({ flowId, run, stateKey }),
+  );
+  return rows.length === 1;
+}
+
+const CLAIM_ADVANCE_STATEMENT = namedStatement(
+  ["flowId", "run", "stateKey"],
+  (p) => `update flows set advance_claim = ${p.stateKey}
+    where id = ${p.flowId} and run = ${p.run} and status = 'running' and advance_claim is distinct from ${p.stateKey}
+    returning id`,
+);
 
 const RUN_ROWS_STATEMENT = `select coalesce(json_agg(s order by s.iteration, s.step_index), '[]'::json) as rows from step_results s where s.flow_id = $1 and s.run = $2`;
 
@@ -308,10 +406,8 @@ export interface PlanBasis {
   stepResultId: string;
   leaseToken: number;
   status: string;
-  /** The run's instances as the plan saw them (see `runSignature`). */
+  /** The run's instances as the plan saw them (see `runSignature`); their spend changes only with their status. */
   signature: string;
-  /** The flow's total tokens as the plan saw them. */
-  totalTokens: number;
 }
 
 /** The run's instances as `id:status:attempt`, in id order: what planning depends on changes one of them. */
@@ -338,7 +434,7 @@ export const STALE_PLAN_SQLSTATE = "EN001";
 /**
  * `sendPlannedSteps` for a plan made before the flow was locked (from the state the step
  * was claimed in): in the same statement, checks that the run is what the plan saw — the
- * flow running this run with the same totals, this attempt finished by this lease, no
+ * flow running this run, this attempt finished by this lease, no
  * other instance changed — and fails otherwise (SQLSTATE `STALE_PLAN_SQLSTATE`), which
  * rolls the whole transaction back so the caller can plan again under the lock.
  */
@@ -354,7 +450,7 @@ export async function sendGuardedPlan(
   const flow = param(flowId);
   const theRun = param(run);
   const guard = `select
-      coalesce((select f.status = 'running' and f.run = ${theRun} and f.total_tokens = ${param(basis.totalTokens)} from flows f where f.id = ${flow}), false)
+      coalesce((select f.status = 'running' and f.run = ${theRun} from flows f where f.id = ${flow}), false)
       and exists (select 1 from step_results d where d.id = ${param(basis.stepResultId)} and d.lease_token = ${param(basis.leaseToken)} and d.status = ${param(basis.status)})
       and coalesce((select string_agg(s.id || ':' || s.status || ':' || s.attempt, ',' order by s.id collate "C") from step_results s where s.flow_id = ${flow} and s.run = ${theRun}), '') = ${param(basis.signature)}
       as ok`;
@@ -424,14 +520,17 @@ export interface RunEnd {
 }
 
 /**
- * Sends, without waiting, the end of a run to the flow row. Inside `transact`, hand the
+ * Sends, without waiting, the end of a run to the flow row, with its final totals (the sum of
+ * its instances' spend). Inside `transact`, hand the
  * promise to `commitAfter` so COMMIT travels in the same write.
  */
 export function sendRunEnded(tx: Executor, flowId: string, end: RunEnd): Promise<unknown> {
   return sendStatement(
     tx,
     `update flows set status = $2, started_at = coalesce($3::timestamptz, started_at), completed_at = $4::timestamptz,
-       error = $5::jsonb, current_step_index = $6, result = $7::jsonb
+       error = $5::jsonb, current_step_index = $6, result = $7::jsonb,
+       total_tokens = ${runSpendSql("flows.id", "flows.run", "spent_tokens")},
+       total_cost = ${runSpendSql("flows.id", "flows.run", "spent_cost")}
      where id = $1`,
     [
       flowId,

@@ -18,14 +18,14 @@ export async function listRunSteps(db: Executor, flowId: string, run: number): P
     .orderBy(asc(stepResults.iteration), asc(stepResults.stepIndex));
 }
 
-/** The statuses of a run's step instances, without their outputs (for status summaries). */
+/** The statuses and spend of a run's step instances, without their outputs (for status summaries). */
 export async function listRunStepStatuses(
   db: Executor,
   flowId: string,
   run: number,
-): Promise<Pick<StepResultRow, "status">[]> {
+): Promise<Pick<StepResultRow, "status" | "spentCost" | "spentTokens">[]> {
   return db
-    .select({ status: stepResults.status })
+    .select({ status: stepResults.status, spentCost: stepResults.spentCost, spentTokens: stepResults.spentTokens })
     .from(stepResults)
     .where(and(eq(stepResults.flowId, flowId), eq(stepResults.run, run)));
 }

@@ -172,6 +172,12 @@ export const flows = pgTable(
     /** The step the current run executes alone (`POST …/steps/:stepId/execute`); null: the whole flow. */
     onlyStepId: text("only_step_id"),
     currentStepIndex: integer("current_step_index").notNull().default(0),
+    /**
+     * The run's state (a hash of its instances' ids, statuses and attempts) that a step ending
+     * without the flow's lock last claimed to advance from: of siblings that read the same
+     * state after their ends, only the one whose claim changes this advances the run.
+     */
+    advanceClaim: text("advance_claim"),
     input: text("input"),
     metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
     saveMessages: boolean("save_messages").notNull().default(false),
@@ -216,6 +222,14 @@ export const stepResults = pgTable(
     action: enumText("action", StepActionSchema.options).notNull(),
     usage: jsonb("usage").$type<TokenUsage>(),
     cost: doublePrecision("cost"),
+    /**
+     * What every billed attempt of this instance spent, retries included (its `usage` and `cost`
+     * are the latest attempt's). Written with the attempt's end, on this row alone: a run's spend
+     * is the sum over its instances (the flow's totals are written when the run ends), so
+     * parallel steps end without touching their flow's row.
+     */
+    spentTokens: bigint("spent_tokens", { mode: "number" }).notNull().default(0),
+    spentCost: doublePrecision("spent_cost").notNull().default(0),
     error: jsonb("error").$type<{ code: string; message: string; retryable?: boolean; retryAfterMs?: number }>(),
     /** Fencing token: bumped by every claim; a worker commits only while it still holds its token. */
     leaseToken: integer("lease_token").notNull().default(0),

@@ -131,6 +131,8 @@ function plannedRow(flow: FlowRow, step: PlannedStep): StepResultRow {
     action: step.action,
     usage: null,
     cost: null,
+    spentTokens: 0,
+    spentCost: 0,
     error: step.error ?? null,
     leaseToken: 0,
     leaseOwner: null,

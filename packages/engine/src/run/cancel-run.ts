@@ -1,7 +1,7 @@
 import { cancelOpenSteps, listRunSteps, lockFlow, updateFlow } from "@ensemble/db";
 import type { CancelReason } from "@ensemble/queue";
 import type { EngineDeps } from "../engine-deps.js";
-import { buildExecutionResult, endedRun } from "./records.js";
+import { buildExecutionResult, endedRun, runSpend } from "./records.js";
 import { emptyEffects, performEffects } from "./run-effects.js";
 
 /**
@@ -21,7 +21,15 @@ export async function cancelRun(deps: EngineDeps, flowId: string, run: number, r
     const status = reason;
     const rows = await listRunSteps(tx, flowId, run);
     const result = buildExecutionResult({ ...flow, status, completedAt: now, error }, rows, null);
-    await updateFlow(tx, flowId, { status, completedAt: now, error, result: result });
+    const spent = runSpend(rows);
+    await updateFlow(tx, flowId, {
+      status,
+      completedAt: now,
+      error,
+      result: result,
+      totalCost: spent.costUsd,
+      totalTokens: spent.tokens,
+    });
     if (running.length > 0) effects.abortFlows.push({ flowId, reason });
     effects.events.push(
       reason === "cancelled"

@@ -8,7 +8,7 @@ import {
   type StepDispatch,
 } from "@ensemble/core";
 import type { FlowProgress, FlowRow, PlannedStep, StepResultRow } from "@ensemble/db";
-import { toStepRecord } from "./records.js";
+import { runSpend, toStepRecord } from "./records.js";
 import { emptyEffects, type RunEffects } from "./run-effects.js";
 
 /** A recorded instance the plan changes: a failed one moves to its next attempt, or an open one is cancelled. */
@@ -52,7 +52,7 @@ export function planAdvance(
   const inputs: RunInputs = {
     originalPrompt: flow.input ?? "",
     metadata: flow.metadata,
-    spent: { costUsd: flow.totalCost, tokens: flow.totalTokens },
+    spent: runSpend(rows),
   };
   const decision = planNextSteps(compiled, records, inputs);
   const byKey = new Map(rows.map((r) => [`${r.stepId}#${r.iteration}`, r]));
@@ -175,6 +175,23 @@ export function planAdvance(
   }
   if (currentStepIndex !== flow.currentStepIndex) progress.currentStepIndex = currentStepIndex;
   return { decision, inserts, instanceWrites, progress, currentStepIndex, effects, now };
+}
+
+/**
+ * Whether a plan changes nothing: no instance to record or change, no job, event or abort,
+ * no end and no progress. A step that ended alone and plans this leaves the run as it is.
+ */
+export function isIdlePlan(plan: AdvancePlan): boolean {
+  const { inserts, instanceWrites, effects, progress, decision } = plan;
+  return (
+    !decision.outcome &&
+    inserts.length === 0 &&
+    instanceWrites.length === 0 &&
+    effects.jobs.length === 0 &&
+    effects.events.length === 0 &&
+    effects.abortFlows.length === 0 &&
+    Object.keys(progress).length === 0
+  );
 }
 
 /** Adds a plan's effects to those of the transaction it is written in. */

@@ -88,6 +88,33 @@ export function endedRun(
   };
 }
 
+/** What a run has spent: the sum of its instances' spend (every billed attempt, retries included). */
+export function runSpend(rows: readonly Pick<StepResultRow, "spentCost" | "spentTokens">[]): {
+  costUsd: number;
+  tokens: number;
+} {
+  let costUsd = 0;
+  let tokens = 0;
+  for (const row of rows) {
+    costUsd += row.spentCost;
+    tokens += row.spentTokens;
+  }
+  return { costUsd, tokens };
+}
+
+/**
+ * A flow's totals as the API shows them: its run's spend, from the run's instances when they
+ * were read, else from the flow row (written when the run ends: no step's end writes it).
+ */
+export function flowTotals(
+  flow: FlowRow,
+  rows?: readonly Pick<StepResultRow, "spentCost" | "spentTokens">[],
+): { totalCost: number; totalTokens: number } {
+  if (!rows) return { totalCost: roundUsd(flow.totalCost), totalTokens: flow.totalTokens };
+  const spent = runSpend(rows);
+  return { totalCost: roundUsd(spent.costUsd), totalTokens: spent.tokens };
+}
+
 export function roundUsd(value: number): number {
   return Math.round(value * 1e8) / 1e8;
 }
@@ -109,7 +136,7 @@ export interface FlowStatusSummary {
 /** GET /status: progress counts step instances that reached an end, over the steps the run has. */
 export function summarizeFlowStatus(
   flow: FlowRow,
-  rows: readonly Pick<StepResultRow, "status">[],
+  rows: readonly Pick<StepResultRow, "status" | "spentCost" | "spentTokens">[],
   definitionStepCount: number,
 ): FlowStatusSummary {
   const terminal = rows.filter((r) => ["success", "failed", "skipped", "cancelled"].includes(r.status));
@@ -125,7 +152,6 @@ export function summarizeFlowStatus(
     failedSteps: rows.filter((r) => r.status === "failed").length,
     startedAt: isoOrNull(flow.startedAt),
     completedAt: isoOrNull(flow.completedAt),
-    totalCost: roundUsd(flow.totalCost),
-    totalTokens: flow.totalTokens,
+    ...flowTotals(flow, rows),
   };
 }

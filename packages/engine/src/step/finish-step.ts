@@ -1,18 +1,24 @@
 import { storableJson } from "@ensemble/core";
+import { createHash } from "node:crypto";
 import {
+  claimRunAdvance,
   finishStepWrites,
+  lockRun,
   runSignature,
   sendGuardedPlan,
   STALE_PLAN_SQLSTATE,
   type ClaimedStep,
   type FinishStepInput,
+  type Executor,
   type FlowRow,
+  type PlanBasis,
+  type RunState,
   type StepResultRow,
 } from "@ensemble/db";
 import type { JobPayload } from "@ensemble/queue";
 import type { EngineDeps } from "../engine-deps.js";
 import { advanceRun } from "../run/advance-run.js";
-import { addPlanEffects, planAdvance, type AdvancePlan } from "../run/plan-advance.js";
+import { addPlanEffects, isIdlePlan, planAdvance, type AdvancePlan } from "../run/plan-advance.js";
 import { emptyEffects, performEffects, type RunEffects } from "../run/run-effects.js";
 import type { StepOutcome } from "./step-outcome.js";
 
@@ -60,9 +66,18 @@ export type FinishResult =
   | { committed: true; next: ContinuedStep; effectsSent: Promise<void> };
 
 /**
- * Commits one attempt in one transaction: the step result (fenced by the lease
- * token), its ledger row, its thread message, the flow's totals — and, under the
- * flow's row lock, the next steps.
+ * Commits one attempt: the step result (fenced by the lease token), its ledger row, its
+ * thread message, its spend — and the run's next steps. Three ways, chosen by planning from
+ * the state the step was claimed in (`claimedWith`) as if this attempt were committed:
+ *
+ * - **alone** — that plan changes nothing (a parallel step whose siblings are still out):
+ *   the end is committed without the flow's row lock, with other steps' ends (group
+ *   commit), so siblings ending together do not queue on it; then `advanceAfterEnd` plans
+ *   from what is committed and, if there is anything to do, one of them advances the run;
+ * - **one round trip** — the plan only adds steps: lock, result, guarded plan and COMMIT in
+ *   one write (`finishWithPlannedSteps`);
+ * - **under the lock** — otherwise, or when that guard finds the run changed: lock, result,
+ *   then plan from what the lock reads, in one transaction.
  */
 export async function finishStep(
   deps: EngineDeps,
@@ -74,83 +89,228 @@ export async function finishStep(
   // result, its message, its event and the next steps' prompts should all see the same text.
   const outcome = storableJson(attempt);
   const input = finishInput(claimed, outcome, options.leasedRunningMs);
-  const planned = options.claimedWith
-    ? await finishWithPlannedSteps(deps, claimed, outcome, input, options.claimedWith, options.continueAs)
-    : null;
-  let effects = planned?.effects;
-  if (!effects) {
-    effects = emptyEffects();
-    const collected = effects;
-    try {
-      await deps.transact(async (tx, control) => {
-        const finished = await finishStepWrites(tx, input);
-        if (!finished) throw new LeaseLostError("lease lost");
-        collected.events.push(stepEvent(claimed, outcome));
-        const { rows } = finished;
-        // The locked row was read before this attempt's totals were added: add them for the budget check.
-        const flow = withSpend(finished.flow, outcome);
-        if (flow.status !== "running" || flow.run !== claimed.run) return;
-        await advanceRun(tx, flow, deps.flows.forRun(flow), rows, collected, { lifo: true, control });
-      });
-    } catch (error) {
-      if (error instanceof LeaseLostError) return { committed: false };
-      throw error;
-    }
-  }
+  const predicted = options.claimedWith ? planFromClaim(deps, claimed, input, options.claimedWith) : null;
+  if (predicted && isIdlePlan(predicted.plan)) return endStepAlone(deps, claimed, outcome, input, options);
+  const planned =
+    predicted && !predicted.plan.decision.outcome && predicted.plan.instanceWrites.length === 0
+      ? await finishWithPlannedSteps(deps, claimed, outcome, input, predicted, options.continueAs)
+      : null;
+  const effects = planned?.effects ?? (await finishUnderLock(deps, claimed, outcome, input));
+  if (!effects) return { committed: false };
   options.onCommitted?.();
-  if (planned?.next) {
+  return sendEffects(deps, effects, planned?.next);
+}
+
+/** The end and the plan under the flow's lock, in one transaction; null when the lease was lost (nothing written). */
+async function finishUnderLock(
+  deps: EngineDeps,
+  claimed: StepResultRow,
+  outcome: FinishOutcome,
+  input: FinishStepInput,
+): Promise<RunEffects | null> {
+  const effects = emptyEffects();
+  try {
+    await deps.transact(async (tx, control) => {
+      const finished = await finishStepWrites(tx, input);
+      if (!finished) throw new LeaseLostError("lease lost");
+      effects.events.push(stepEvent(claimed, outcome));
+      const { flow, rows } = finished;
+      if (flow.status !== "running" || flow.run !== claimed.run) return;
+      await advanceRun(tx, flow, deps.flows.forRun(flow), rows, effects, { lifo: true, control });
+    });
+  } catch (error) {
+    if (error instanceof LeaseLostError) return null;
+    throw error;
+  }
+  return effects;
+}
+
+/** Sends a commit's effects; with a next step, without waiting (the caller awaits `effectsSent` before the next commit). */
+async function sendEffects(
+  deps: EngineDeps,
+  effects: RunEffects,
+  next: ContinuedStep | undefined,
+): Promise<FinishResult> {
+  if (next) {
     // The next step starts now; its events queue behind these on the producer connection.
     const effectsSent = performEffects(deps, effects);
-    effectsSent.catch(() => undefined); // awaited by the caller before the next commit
-    return { committed: true, next: planned.next, effectsSent };
+    effectsSent.catch(() => undefined);
+    return { committed: true, next, effectsSent };
   }
   await performEffects(deps, effects);
   return { committed: true };
 }
 
+/** A plan made from the state the step was claimed in, with this attempt as committed. */
+interface PredictedPlan {
+  flow: FlowRow;
+  /** The run's instances, this one as this attempt ends it. */
+  rows: StepResultRow[];
+  plan: AdvancePlan;
+}
+
+/** Null when the run was no longer running when the step was claimed (the lock decides then). */
+function planFromClaim(
+  deps: EngineDeps,
+  claimed: StepResultRow,
+  input: FinishStepInput,
+  claimedWith: { flow: FlowRow; rows: StepResultRow[] },
+): PredictedPlan | null {
+  const { flow } = claimedWith;
+  if (flow.status !== "running" || flow.run !== claimed.run) return null;
+  const ended = endedInstance(claimed, input);
+  const rows = claimedWith.rows.map((r) => (r.id === claimed.id ? ended : r));
+  return { flow, rows, plan: planAdvance(flow, deps.flows.forRun(flow), rows, { lifo: true }) };
+}
+
+/** The claimed instance as this attempt's end writes it (what planning reads of it). */
+function endedInstance(claimed: StepResultRow, input: FinishStepInput): StepResultRow {
+  const billed = input.usage !== null;
+  return {
+    ...claimed,
+    status: input.status,
+    output: input.output,
+    provider: input.provider,
+    model: input.model,
+    usage: input.usage,
+    cost: input.cost,
+    error: input.error,
+    spentTokens: claimed.spentTokens + (billed ? (input.usage?.totalTokens ?? 0) : 0),
+    spentCost: claimed.spentCost + (billed ? (input.cost ?? 0) : 0),
+  };
+}
+
 /**
- * The one-round-trip finish: plans from the state the step was claimed in, as if this
- * attempt's result were committed, and sends lock, result, planned steps (guarded) and
- * COMMIT together. Null when the plan must be made under the lock: the run ends or
- * recorded instances change (retries, cancels), or the guard found the run changed (or
- * the lease lost) and rolled everything back.
+ * The end of a step whose run has nothing to plan for it as it was claimed: committed without
+ * the flow's row lock, with other steps' ends (`deps.stepEnds`, group commit); then the run
+ * is advanced if what is committed now calls for it.
+ */
+async function endStepAlone(
+  deps: EngineDeps,
+  claimed: StepResultRow,
+  outcome: FinishOutcome,
+  input: FinishStepInput,
+  options: FinishOptions,
+): Promise<FinishResult> {
+  const { done, run } = await deps.stepEnds.end(input);
+  if (!done) return { committed: false };
+  options.onCommitted?.();
+  const effects = emptyEffects();
+  effects.events.push(stepEvent(claimed, outcome));
+  let next: ContinuedStep | undefined;
+  if (run?.advance) {
+    // A sibling committed in the same batch plans the run.
+    await run.advance;
+  } else if (run) {
+    const advancing = advanceAfterEnd(deps, done, run.state, options.continueAs);
+    run.advance = advancing;
+    const advanced = await advancing;
+    if (advanced) {
+      addEffects(effects, advanced.effects);
+      next = advanced.next;
+    }
+  }
+  return sendEffects(deps, effects, next);
+}
+
+/**
+ * After steps ended alone: plans their run from what was committed right after (`committed`)
+ * and, when that plan changes anything, claims the advance from that state; the claim's
+ * winner writes it (guarded in one round trip when it only adds steps, leasing the first to
+ * this worker with `continueAs`; else, or when stale, planned again under the flow's lock).
+ * Nothing is missed: of siblings ending at the same time, the one whose read comes last sees
+ * every end, since each read follows its own commit. Siblings that read the same state make
+ * one claim between them; any that read a later state claim that one too, and under the lock
+ * find written what the first wrote (recorded instances are not planned again), so the run
+ * advances once. Null when there was nothing to do or another step advances the run.
+ */
+async function advanceAfterEnd(
+  deps: EngineDeps,
+  done: StepResultRow,
+  committed: RunState,
+  continueAs: FinishOptions["continueAs"],
+): Promise<{ effects: RunEffects; next?: ContinuedStep } | null> {
+  const { flow, rows } = committed;
+  // The flow may have ended, or moved on to another run, since this step was claimed.
+  if (flow.status !== "running" || flow.run !== done.run) return null;
+  const compiled = deps.flows.forRun(flow);
+  const plan = planAdvance(flow, compiled, rows, { lifo: true });
+  if (isIdlePlan(plan)) return null;
+  const stateKey = createHash("sha1").update(runSignature(rows)).digest("base64url");
+  if (!(await claimRunAdvance(deps.db, flow.id, flow.run, stateKey))) return null;
+  if (!plan.decision.outcome && plan.instanceWrites.length === 0) {
+    const written = await writeGuardedPlan(
+      deps,
+      { flow, rows, plan },
+      {
+        firstWrites: (tx) => lockRun(tx, flow.id, flow.run),
+        basis: { stepResultId: done.id, leaseToken: done.leaseToken, status: done.status },
+        continueAs,
+      },
+    );
+    if (written) return written;
+  }
+  const effects = emptyEffects();
+  await deps.transact(async (tx, control) => {
+    const locked = await lockRun(tx, flow.id, flow.run);
+    if (!locked || locked.flow.run !== flow.run || locked.flow.status !== "running") return;
+    await advanceRun(tx, locked.flow, compiled, locked.rows, effects, { lifo: true, control });
+  });
+  return { effects };
+}
+
+/**
+ * The one-round-trip finish, for a predicted plan that only adds steps: sends lock,
+ * result, planned steps (guarded) and COMMIT together. Null when the guard found the run
+ * changed since the claim (or the lease lost) and rolled everything back: the plan is then
+ * made under the lock.
  */
 async function finishWithPlannedSteps(
   deps: EngineDeps,
   claimed: StepResultRow,
   outcome: FinishOutcome,
   input: FinishStepInput,
-  claimedWith: { flow: FlowRow; rows: StepResultRow[] },
+  predicted: PredictedPlan,
   continueAs: FinishOptions["continueAs"],
 ): Promise<{ effects: RunEffects; next?: ContinuedStep } | null> {
-  if (claimedWith.flow.status !== "running" || claimedWith.flow.run !== claimed.run) return null;
-  const committed: StepResultRow = {
-    ...claimed,
-    status: input.status,
-    output: input.output,
-    provider: input.provider,
-    model: input.model,
-    error: input.error,
-  };
-  const rows = claimedWith.rows.map((r) => (r.id === claimed.id ? committed : r));
-  const flow = withSpend(claimedWith.flow, outcome);
-  const plan = planAdvance(flow, deps.flows.forRun(flow), rows, { lifo: true });
-  if (plan.decision.outcome || plan.instanceWrites.length > 0) return null;
-  const continued = continueAs ? leaseFirstStep(plan, continueAs) : null;
-  const basis = {
-    stepResultId: claimed.id,
-    leaseToken: claimed.leaseToken,
-    status: input.status,
-    signature: runSignature(rows),
-    totalTokens: flow.totalTokens,
-  };
+  const written = await writeGuardedPlan(deps, predicted, {
+    // The lock is taken by the finish: the guard runs once it is held and the result written.
+    firstWrites: (tx) => finishStepWrites(tx, input),
+    basis: { stepResultId: claimed.id, leaseToken: claimed.leaseToken, status: input.status },
+    continueAs,
+  });
+  if (!written) return null;
+  const effects = emptyEffects();
+  effects.events.push(stepEvent(claimed, outcome));
+  addEffects(effects, written.effects);
+  return { effects, ...(written.next ? { next: written.next } : {}) };
+}
+
+/**
+ * Writes a plan made before the flow was locked, guarded (see `sendGuardedPlan`): `firstWrites`
+ * (which lock the flow), the planned steps and COMMIT in one write. With `continueAs`, the
+ * plan's first step that starts at once is inserted leased to this worker and returned as
+ * `next`, without its job. Null when the guard found the run changed and rolled back.
+ */
+async function writeGuardedPlan(
+  deps: EngineDeps,
+  { flow, rows, plan }: PredictedPlan,
+  write: {
+    firstWrites: (tx: Executor) => Promise<unknown>;
+    /** The instance whose end the plan follows, as the plan saw it written. */
+    basis: Omit<PlanBasis, "signature">;
+    continueAs: FinishOptions["continueAs"];
+  },
+): Promise<{ effects: RunEffects; next?: ContinuedStep } | null> {
+  const continued = write.continueAs ? leaseFirstStep(plan, write.continueAs) : null;
+  const basis: PlanBasis = { ...write.basis, signature: runSignature(rows) };
   let written;
   try {
     const sent = await deps.transact(async (tx, control) => {
-      // Sent in this order in one write; the guard runs once the lock is held and the result written.
-      const finished = finishStepWrites(tx, input);
+      // Sent in this order in one write; the guard runs after the first writes.
+      const first = write.firstWrites(tx);
       const guarded = sendGuardedPlan(tx, flow.id, flow.run, basis, continued?.inserts ?? plan.inserts, plan.progress);
-      control.commitAfter(finished, guarded);
+      control.commitAfter(first, guarded);
       return { guarded }; // wrapped: a returned promise would be awaited before COMMIT is sent
     });
     written = await sent.guarded;
@@ -159,7 +319,6 @@ async function finishWithPlannedSteps(
     throw error;
   }
   const effects = emptyEffects();
-  effects.events.push(stepEvent(claimed, outcome));
   addPlanEffects(effects, plan);
   if (!continued) return { effects };
   const { leased, inserted, policies } = written;
@@ -174,6 +333,15 @@ async function finishWithPlannedSteps(
     payload: continued.job.payload,
   };
   return { effects, next };
+}
+
+/** Appends `more` to `effects`. */
+function addEffects(effects: RunEffects, more: RunEffects): void {
+  effects.jobs.push(...more.jobs);
+  effects.events.push(...more.events);
+  effects.abortFlows.push(...more.abortFlows);
+  effects.archiveFlows.push(...more.archiveFlows);
+  effects.endedRuns.push(...more.endedRuns);
 }
 
 type StepJob = Extract<RunEffects["jobs"][number], { name: "step.run" }>;
@@ -205,18 +373,6 @@ function isStalePlan(error: unknown): boolean {
     if ((e as { code?: unknown }).code === STALE_PLAN_SQLSTATE) return true;
   }
   return false;
-}
-
-/** The flow as the planner must see it: its totals with this attempt's spend. */
-function withSpend(flow: FlowRow, outcome: FinishOutcome): FlowRow {
-  const billed = outcome.status !== "skipped" && outcome.usage;
-  return billed
-    ? {
-        ...flow,
-        totalCost: flow.totalCost + (outcome.cost ?? 0),
-        totalTokens: flow.totalTokens + (billed.totalTokens ?? 0),
-      }
-    : flow;
 }
 
 function finishInput(

@@ -1,0 +1,139 @@
+import {
+  endStepWrites,
+  readRuns,
+  type Executor,
+  type FinishStepInput,
+  type RunState,
+  type StepResultRow,
+  type TransactionControl,
+} from "@ensemble/db";
+
+/** A run as committed right after a batch of ends, shared by the batch's ends of that run. */
+export interface CommittedRun {
+  state: RunState;
+  /**
+   * The run's advance after this batch, started by the first of its ends to plan it; the
+   * others wait for it instead of planning the same state again.
+   */
+  advance?: Promise<unknown>;
+}
+
+/** What committing one step's end gave. */
+export interface CommittedEnd {
+  /** The instance as written; undefined when the lease was lost (nothing was written). */
+  done: StepResultRow | undefined;
+  /** Its run as committed after the end (undefined when nothing was written or the flow is gone). */
+  run?: CommittedRun;
+}
+
+interface WaitingEnd {
+  input: FinishStepInput;
+  resolve: (end: CommittedEnd) => void;
+  reject: (error: unknown) => void;
+}
+
+export interface StepEndCommitterOptions {
+  db: Executor;
+  transact<T>(fn: (tx: Executor, control: TransactionControl) => Promise<T>): Promise<T>;
+  /** At most this many ends per transaction. */
+  maxBatch?: number;
+}
+
+/**
+ * Group commit for the ends of steps that end alone (see finish-step.ts): the ends that
+ * arrive while a batch is being committed, or in the same turn of the event loop, are
+ * written in one transaction — one COMMIT, one WAL flush — and each end's promise settles
+ * once that transaction has committed. Then the runs they belong to are read in one
+ * statement, once per run however many of its steps were in the batch.
+ *
+ * A single end waits for nothing: it is sent at the next turn of the event loop. Each end
+ * writes its own instance and its own ledger and message rows, and no flow row, so the ends
+ * in one transaction do not wait for each other; if the transaction fails, each end is
+ * tried again in a statement of its own, so one end's error is its own.
+ */
+export class StepEndCommitter {
+  private readonly waiting: WaitingEnd[] = [];
+  private flushing = false;
+  private readonly maxBatch: number;
+
+  constructor(private readonly options: StepEndCommitterOptions) {
+    this.maxBatch = options.maxBatch ?? 256;
+  }
+
+  /** Commits a step's end (in the next batch); resolves once it is committed and its run read. */
+  end(input: FinishStepInput): Promise<CommittedEnd> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ input, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.waiting.length > 0) {
+      const batch = this.waiting.splice(0, this.maxBatch);
+      await this.commitBatch(batch);
+    }
+    this.flushing = false;
+  }
+
+  private async commitBatch(batch: WaitingEnd[]): Promise<void> {
+    const written = await this.writeEnds(batch.map((e) => e.input));
+    const committed = batch.filter((_, i) => {
+      const result = written[i];
+      return result?.status === "fulfilled" && result.value !== undefined;
+    });
+    let runs = new Map<string, CommittedRun>();
+    let readError: unknown = null;
+    try {
+      runs = await this.readRunsOf(committed.map((e) => e.input));
+    } catch (error) {
+      readError = error;
+    }
+    batch.forEach((e, i) => {
+      const result = written[i] as PromiseSettledResult<StepResultRow | undefined>;
+      if (result.status === "rejected") return e.reject(result.reason);
+      if (!result.value) return e.resolve({ done: undefined });
+      // Committed, but whether its run must advance is unknown: the caller's job fails, and its
+      // redelivery advances the run (the end is found committed).
+      if (readError !== null) return e.reject(readError);
+      const run = runs.get(runKey(e.input));
+      e.resolve({ done: result.value, ...(run ? { run } : {}) });
+    });
+  }
+
+  /** One transaction for all; if it fails, one statement each. In the batch's order. */
+  private async writeEnds(inputs: FinishStepInput[]): Promise<PromiseSettledResult<StepResultRow | undefined>[]> {
+    try {
+      const sent = await this.options.transact(async (tx, control) => {
+        // By instance id, so two batches that share instances lock them in the same order.
+        const order = inputs.map((input, i) => ({ input, i })).sort((a, b) => (a.input.id < b.input.id ? -1 : 1));
+        const writes = new Array<Promise<StepResultRow | undefined>>(inputs.length);
+        for (const { input, i } of order) writes[i] = endStepWrites(tx, input);
+        control.commitAfter(...writes);
+        return { writes }; // wrapped: a returned promise would be awaited before COMMIT is sent
+      });
+      const done = await Promise.all(sent.writes);
+      return done.map((value) => ({ status: "fulfilled", value }));
+    } catch {
+      return Promise.allSettled(inputs.map((input) => endStepWrites(this.options.db, input)));
+    }
+  }
+
+  private async readRunsOf(inputs: FinishStepInput[]): Promise<Map<string, CommittedRun>> {
+    const keys = [...new Map(inputs.map((i) => [runKey(i), { flowId: i.flowId, run: i.run }])).values()];
+    const states = await readRuns(this.options.db, keys);
+    const runs = new Map<string, CommittedRun>();
+    keys.forEach((key, i) => {
+      const state = states[i];
+      if (state) runs.set(runKey(key), { state });
+    });
+    return runs;
+  }
+}
+
+function runKey(run: { flowId: string; run: number }): string {
+  return `${run.flowId}#${run.run}`;
+}

@@ -1,0 +1,373 @@
+import { randomUUID } from "node:crypto";
+import { claimStepWithContext, insertThread, insertUser, type ClaimedStep } from "@ensemble/db";
+import { createTestDatabase, type TestDatabase } from "@ensemble/db/testing";
+import type { BulkJob } from "@ensemble/queue";
+import pino from "pino";
+import postgres from "postgres";
+import {
+  cancelRun,
+  createEngine,
+  createFlow,
+  executeFlow,
+  startRun,
+  type Engine,
+  type EngineDeps,
+} from "../src/index.js";
+import { finishStep } from "../src/step/finish-step.js";
+import { StepEndCommitter } from "../src/step/step-end-committer.js";
+import type { StepOutcome } from "../src/step/step-outcome.js";
+
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const LEASE_MS = 30_000;
+
+/**
+ * Finishing a step, in this process against real Postgres and Redis (no scheduler or worker
+ * runs: each test claims and finishes steps itself, as a worker would, and reads what was
+ * committed and which jobs were sent).
+ */
+describe("finishing a step (in-process engine)", () => {
+  let database: TestDatabase;
+  let engine: Engine;
+  let deps: EngineDeps;
+  let sql: postgres.Sql;
+  let leaveCatalog: () => Promise<void>;
+  /** Every job the engine sent, in order (to the real queues as well). */
+  const sentJobs: BulkJob[] = [];
+  let executorId: string;
+  let threadId: string;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    sql = postgres(database.url, { max: 2, onnotice: () => undefined });
+    engine = await createEngine({
+      redisUrl: REDIS_URL,
+      databaseUrl: database.url,
+      queuePrefix: `test-${randomUUID().slice(0, 8)}`,
+      logger: pino({ level: "silent" }),
+      migrate: true,
+    });
+    const real = engine.deps.producer;
+    const producer = new Proxy(real, {
+      get(target, property) {
+        if (property === "addBulk") {
+          return (jobs: readonly BulkJob[]) => {
+            sentJobs.push(...jobs);
+            return target.addBulk(jobs);
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    deps = { ...engine.deps, producer };
+    const membership = await deps.providerCatalog.join(deps.workerId, [{ key: "sim", models: null, limits: {} }]);
+    leaveCatalog = () => membership.leave();
+    const user = await insertUser(deps.db, { name: "finisher" });
+    executorId = user.id;
+    threadId = (await insertThread(deps.db, { ownerId: user.id, title: "finish" })).id;
+  });
+
+  afterAll(async () => {
+    await leaveCatalog();
+    await engine.close();
+    await sql.end();
+    await database.drop();
+  });
+
+  /** A flow executed and started (its first steps recorded, their jobs sent). */
+  async function startedRun(definition: object): Promise<{ flowId: string; run: number }> {
+    const flow = await createFlow(deps, { threadId, userId: executorId, definition });
+    const { run } = await executeFlow(deps, flow.id, { executedBy: executorId, input: "in", saveMessages: true });
+    await startRun(deps, flow.id, run);
+    return { flowId: flow.id, run };
+  }
+
+  async function claim(flowId: string, run: number, stepId: string): Promise<ClaimedStep> {
+    const claimed = await claimStepWithContext(deps.leaseDb, {
+      flowId,
+      run,
+      stepId,
+      iteration: 0,
+      attempt: 0,
+      owner: deps.workerId,
+      leaseMs: LEASE_MS,
+    });
+    if (!claimed) throw new Error(`${stepId} could not be claimed`);
+    return claimed;
+  }
+
+  const answer = (stepId: string): StepOutcome & { status: "success" } => ({
+    status: "success",
+    output: `out ${stepId}`,
+    provider: "sim",
+    model: "echo",
+    usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3 },
+    cost: 0.001,
+  });
+
+  /** Finishes a claimed step as the worker does: planned from the state it was claimed in. */
+  const finish = (step: ClaimedStep, options: Parameters<typeof finishStep>[3] = {}) =>
+    finishStep(deps, step.claimed, answer(step.claimed.stepId), {
+      claimedWith: { flow: step.flow, rows: step.rows },
+      ...options,
+    });
+
+  async function instances(flowId: string): Promise<{ stepId: string; status: string }[]> {
+    return sql<{ stepId: string; status: string }[]>`
+      select step_id as "stepId", status from step_results where flow_id = ${flowId} order by step_index, step_id`;
+  }
+
+  async function counts(flowId: string): Promise<{ ledger: number; messages: number }> {
+    const [row] = await sql<{ ledger: number; messages: number }[]>`
+      select (select count(*)::int from usage_ledger where flow_id = ${flowId}) as ledger,
+             (select count(*)::int from messages m join step_results s on s.id = m.step_result_id
+               where s.flow_id = ${flowId}) as messages`;
+    return row as { ledger: number; messages: number };
+  }
+
+  async function flowRow(flowId: string) {
+    const [row] = await sql<{ status: string; totalTokens: string; result: { finalOutput: string | null } | null }[]>`
+      select status, total_tokens as "totalTokens", result from flows where id = ${flowId}`;
+    return row;
+  }
+
+  const stepJobs = (flowId: string, stepId: string) =>
+    sentJobs.filter((j) => j.name === "step.run" && j.payload.flowId === flowId && j.payload.stepId === stepId);
+
+  it("one round trip: a sequential step commits with its next step leased to this worker, which continues with it", async () => {
+    const { flowId, run } = await startedRun({
+      name: "two steps",
+      type: "sequential",
+      steps: [
+        { id: "a", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" },
+        { id: "b", provider: "sim", model: "echo", action: "generate", prompt: "{{ previous }}" },
+      ],
+    });
+    const a = await claim(flowId, run, "a");
+    const first = await finish(a, { continueAs: { owner: deps.workerId, leaseMs: LEASE_MS } });
+    if (!first.committed || !first.next) throw new Error("expected a continued step");
+    await first.effectsSent;
+    // b was inserted already leased to this worker: it has no job of its own.
+    expect(first.next.claimed).toMatchObject({ stepId: "b", status: "running", leaseOwner: deps.workerId });
+    expect(stepJobs(flowId, "b")).toHaveLength(0);
+    expect(await instances(flowId)).toEqual([
+      { stepId: "a", status: "success" },
+      { stepId: "b", status: "running" },
+    ]);
+
+    // The continued step: its end is the run's end.
+    const second = await finish(first.next, { leasedRunningMs: 5 });
+    expect(second).toEqual({ committed: true });
+    expect(await flowRow(flowId)).toMatchObject({
+      status: "completed",
+      totalTokens: "6",
+      result: { finalOutput: "out b" },
+    });
+    expect(await counts(flowId)).toEqual({ ledger: 2, messages: 2 });
+  });
+
+  it("under the lock: when the run changed since the claim, the guarded plan is rolled back and made again under the flow's lock", async () => {
+    const { flowId, run } = await startedRun({
+      name: "p then r",
+      type: "parallel",
+      steps: [
+        { id: "p", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" },
+        { id: "q", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" },
+        { id: "r", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}", dependsOn: ["p"] },
+      ],
+    });
+    const p = await claim(flowId, run, "p");
+    const q = await claim(flowId, run, "q");
+    // q ends first (nothing waits for q alone); p's claim still shows q running.
+    expect(await finish(q)).toEqual({ committed: true });
+    expect(await finish(p)).toEqual({ committed: true });
+    expect(await instances(flowId)).toEqual([
+      { stepId: "p", status: "success" },
+      { stepId: "q", status: "success" },
+      { stepId: "r", status: "pending" },
+    ]);
+    expect(stepJobs(flowId, "r")).toHaveLength(1);
+    expect(await counts(flowId)).toEqual({ ledger: 2, messages: 2 });
+  });
+
+  it("siblings ending together commit without the flow's row lock, and exactly one of them advances the run", async () => {
+    const siblings = Array.from({ length: 10 }, (_, i) => `s${i}`);
+    const { flowId, run } = await startedRun({
+      name: "fan-in",
+      type: "parallel",
+      steps: [
+        ...siblings.map((id) => ({ id, provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" })),
+        { id: "all", provider: "sim", model: "echo", action: "summarize", prompt: "all", aggregate: true },
+      ],
+    });
+    const claimed = await Promise.all(siblings.map((id) => claim(flowId, run, id)));
+
+    // Someone holds the flow's row lock while the siblings end: their ends still commit.
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked: () => void = () => undefined;
+    const lockHeld = new Promise<void>((resolve) => (locked = resolve));
+    const holder = sql.begin(async (tx) => {
+      await tx`select id from flows where id = ${flowId} for update`;
+      locked();
+      await released;
+    });
+    await lockHeld;
+    const finishing = Promise.all(claimed.map((step) => finish(step)));
+    await waitFor(async () => {
+      const rows = await instances(flowId);
+      return rows.filter((r) => r.status === "success").length === siblings.length ? rows : undefined;
+    });
+    expect(await counts(flowId)).toEqual({ ledger: 10, messages: 10 });
+    release();
+    await holder;
+    expect(await finishing).toEqual(siblings.map(() => ({ committed: true })));
+
+    expect((await instances(flowId)).filter((r) => r.stepId === "all")).toEqual([{ stepId: "all", status: "pending" }]);
+    expect(stepJobs(flowId, "all")).toHaveLength(1);
+
+    // The aggregate ends the run, with the totals of all eleven.
+    const all = await claim(flowId, run, "all");
+    expect(await finish(all)).toEqual({ committed: true });
+    expect(await flowRow(flowId)).toMatchObject({ status: "completed", totalTokens: "33" });
+    expect(await counts(flowId)).toEqual({ ledger: 11, messages: 11 });
+  });
+
+  it("continued steps after a fan-in: the sibling that advances the run goes on with the aggregate itself", async () => {
+    const siblings = ["s0", "s1", "s2"];
+    const { flowId, run } = await startedRun({
+      name: "fan-in, continued",
+      type: "parallel",
+      steps: [
+        ...siblings.map((id) => ({ id, provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" })),
+        { id: "all", provider: "sim", model: "echo", action: "summarize", prompt: "all", aggregate: true },
+      ],
+    });
+    const claimed = await Promise.all(siblings.map((id) => claim(flowId, run, id)));
+    const continueAs = { owner: deps.workerId, leaseMs: LEASE_MS };
+    const results = await Promise.all(claimed.map((step) => finish(step, { continueAs })));
+    const continued = results.flatMap((r) => (r.committed && r.next ? [r] : []));
+    expect(results.every((r) => r.committed)).toBe(true);
+    expect(continued).toHaveLength(1);
+    const [advancer] = continued;
+    if (!advancer?.next) throw new Error("expected one continued step");
+    await advancer.effectsSent;
+    expect(advancer.next.claimed).toMatchObject({ stepId: "all", status: "running", leaseOwner: deps.workerId });
+    expect(stepJobs(flowId, "all")).toHaveLength(0);
+    expect(await finish(advancer.next, { leasedRunningMs: 1 })).toEqual({ committed: true });
+    expect(await flowRow(flowId)).toMatchObject({ status: "completed", totalTokens: "12" });
+  });
+
+  it("group commit: ends that arrive together share one transaction; an end that fails fails alone", async () => {
+    const { flowId, run } = await startedRun({
+      name: "batch",
+      type: "parallel",
+      steps: ["p", "q", "r"].map((id) => ({
+        id,
+        provider: "sim",
+        model: "echo",
+        action: "generate",
+        prompt: "{{ original }}",
+      })),
+    });
+    const [p, q, r] = await Promise.all(["p", "q", "r"].map((id) => claim(flowId, run, id)));
+    let transactions = 0;
+    const committer = new StepEndCommitter({
+      db: deps.db,
+      transact: (fn) => {
+        transactions += 1;
+        return deps.transact(fn);
+      },
+    });
+    const end = (step: ClaimedStep | undefined, status: string) => {
+      const claimed = step?.claimed as ClaimedStep["claimed"];
+      return committer.end({
+        id: claimed.id,
+        flowId,
+        run,
+        attempt: 0,
+        leaseToken: claimed.leaseToken,
+        status: status as "success",
+        output: "ok",
+        provider: "sim",
+        model: "echo",
+        usage: null,
+        cost: null,
+        error: null,
+      });
+    };
+    const [endedP, endedQ] = await Promise.all([end(p, "success"), end(q, "success")]);
+    expect(transactions).toBe(1);
+    expect(endedP.done?.status).toBe("success");
+    // Both ends read their run once, after the commit: it shows both.
+    expect(endedP.run).toBe(endedQ.run);
+    expect(endedP.run?.state.rows.map((row) => [row.stepId, row.status])).toEqual([
+      ["p", "success"],
+      ["q", "success"],
+      ["r", "running"],
+    ]);
+    // A status the table refuses fails its own end; the others in the batch commit.
+    const [bad, stale] = await Promise.allSettled([end(r, "no such status"), end(p, "success")]);
+    expect(bad.status).toBe("rejected");
+    expect(stale).toMatchObject({ status: "fulfilled", value: { done: undefined } }); // p already ended
+    expect(await instances(flowId)).toEqual([
+      { stepId: "p", status: "success" },
+      { stepId: "q", status: "success" },
+      { stepId: "r", status: "running" },
+    ]);
+  });
+
+  it("cancelled during the call: the end is refused (nothing written), and the run stays cancelled", async () => {
+    const { flowId, run } = await startedRun({
+      name: "cancelled",
+      type: "parallel",
+      steps: [
+        { id: "p", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" },
+        { id: "q", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" },
+      ],
+    });
+    const p = await claim(flowId, run, "p");
+    const q = await claim(flowId, run, "q");
+    await cancelRun(deps, flowId, run, "cancelled");
+    expect(await finish(p)).toEqual({ committed: false });
+    expect(await finish(q)).toEqual({ committed: false });
+    expect(await instances(flowId)).toEqual([
+      { stepId: "p", status: "cancelled" },
+      { stepId: "q", status: "cancelled" },
+    ]);
+    expect(await flowRow(flowId)).toMatchObject({ status: "cancelled" });
+    expect(await counts(flowId)).toEqual({ ledger: 0, messages: 0 });
+  });
+
+  it("a cancel racing the ends: each end is written once or not at all, and the run ends cancelled with nothing planned", async () => {
+    const { flowId, run } = await startedRun({
+      name: "cancel race",
+      type: "parallel",
+      steps: [
+        { id: "p", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" },
+        { id: "q", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" },
+        { id: "all", provider: "sim", model: "echo", action: "summarize", prompt: "all", aggregate: true },
+      ],
+    });
+    const p = await claim(flowId, run, "p");
+    const q = await claim(flowId, run, "q");
+    const [ended, , endedToo] = await Promise.all([finish(p), cancelRun(deps, flowId, run, "cancelled"), finish(q)]);
+    const committed = [ended, endedToo].filter((r) => r.committed).length;
+    const rows = await instances(flowId);
+    expect(rows.filter((r) => r.status === "success")).toHaveLength(committed);
+    expect(rows.filter((r) => r.stepId === "all")).toEqual([]);
+    expect(stepJobs(flowId, "all")).toHaveLength(0);
+    expect(await flowRow(flowId)).toMatchObject({ status: "cancelled" });
+    expect(await counts(flowId)).toEqual({ ledger: committed, messages: committed });
+  });
+});
+
+async function waitFor<T>(read: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
