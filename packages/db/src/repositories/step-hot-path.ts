@@ -90,6 +90,8 @@ export interface FinishStepInput {
     completionTokens: number;
     totalTokens: number;
     cachedTokens?: number;
+    cacheWriteTokens?: number;
+    cacheWrite1hTokens?: number;
     reasoningTokens?: number;
   } | null;
   cost: number | null;
@@ -145,6 +147,8 @@ export async function finishStepWrites(tx: Executor, input: FinishStepInput): Pr
       promptTokens: usage?.promptTokens ?? 0,
       completionTokens: usage?.completionTokens ?? 0,
       cachedTokens: usage?.cachedTokens ?? 0,
+      cacheWriteTokens: usage?.cacheWriteTokens ?? 0,
+      cacheWrite1hTokens: usage?.cacheWrite1hTokens ?? 0,
       reasoningTokens: usage?.reasoningTokens ?? 0,
       totalTokens: usage?.totalTokens ?? 0,
       billed: usage !== null,
@@ -185,6 +189,8 @@ const FINISH_STATEMENT = namedStatement(
     "promptTokens",
     "completionTokens",
     "cachedTokens",
+    "cacheWriteTokens",
+    "cacheWrite1hTokens",
     "reasoningTokens",
     "totalTokens",
     "billed",
@@ -209,9 +215,9 @@ const FINISH_STATEMENT = namedStatement(
     returning *
   ),
   ledger as (
-    insert into usage_ledger (id, step_result_id, attempt, flow_id, user_id, provider, model, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost)
+    insert into usage_ledger (id, step_result_id, attempt, flow_id, user_id, provider, model, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost, cache_write_tokens, cache_write_1h_tokens)
     select ${p.ledgerId}, done.id, ${p.attempt}, done.flow_id, (select coalesce(executed_by, user_id) from flow), done.provider, done.model,
-           ${p.promptTokens}, ${p.completionTokens}, ${p.cachedTokens}, ${p.reasoningTokens}, ${p.cost}
+           ${p.promptTokens}, ${p.completionTokens}, ${p.cachedTokens}, ${p.reasoningTokens}, ${p.cost}, ${p.cacheWriteTokens}, ${p.cacheWrite1hTokens}
     from done where ${p.billed}
     on conflict (step_result_id, attempt) do nothing
   ),
