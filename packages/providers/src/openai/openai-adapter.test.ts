@@ -10,6 +10,7 @@ describeVendorAdapterContract({
   startServer: () => startFakeOpenAI(),
   createAdapter: (server, apiKey) => createOpenAIAdapter({ apiKey: apiKey ?? server.apiKey, baseUrl: server.url }),
   unauthorizedMessage: "Incorrect API key provided",
+  reportsCacheWrites: false,
 });
 
 describe("openai request mapping", () => {
