@@ -41,6 +41,7 @@ describe("openai request mapping", () => {
       max_completion_tokens: 200,
       top_p: 0.9,
       stop: ["END"],
+      prompt_cache_key: "ensemble-flow-flow-1",
     });
     expect(request?.system).toBe("You are terse.");
   });
