@@ -40,7 +40,7 @@ function thread(): ConversationMessage[] {
       `the ${["budget", "hiring plan", "launch date", "pricing", "vendor contract"][turn % 5]} was discussed again; ` +
       `figures ${turn * 17}, ${turn * 31} and ${turn * 7} were compared, and item ${turn} was assigned. `.repeat(12);
     tokens += defaultTokenCounter.count(content);
-    messages.push({ role, content } as ConversationMessage);
+    messages.push({ role, content });
   }
   return messages;
 }
