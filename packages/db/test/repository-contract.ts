@@ -128,7 +128,15 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
       output: "ok",
       provider: "sim",
       model: "echo",
-      usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3 },
+      // 1,000 prompt tokens: 100 plain, 600 read from the cache, 300 written to it (100 as 1-hour entries).
+      usage: {
+        promptTokens: 1000,
+        completionTokens: 2,
+        totalTokens: 1002,
+        cachedTokens: 600,
+        cacheWriteTokens: 300,
+        cacheWrite1hTokens: 100,
+      },
       cost: 0.5,
       error: null,
     };
@@ -139,14 +147,21 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect(done?.rows.map((r) => [r.stepId, r.status, r.output])).toEqual([["a", "success", "ok"]]);
     expect(await finish(2)).toBeUndefined();
 
-    expect((await repo.listLedger(db(), flow.id)).map((l) => [l.attempt, l.promptTokens, l.cost])).toEqual([
-      [0, 1, 0.5],
-    ]);
+    expect(
+      (await repo.listLedger(db(), flow.id)).map((l) => [
+        l.attempt,
+        l.promptTokens,
+        l.cachedTokens,
+        l.cacheWriteTokens,
+        l.cacheWrite1hTokens,
+        l.cost,
+      ]),
+    ).toEqual([[0, 1000, 600, 300, 100, 0.5]]);
     const saved = (await repo.listMessages(db(), flow.threadId)).filter((m) => m.stepResultId === a?.claimed.id);
     expect(saved.map((m) => [m.content, m.metadata.orchestrationFlowId, m.metadata.stepId])).toEqual([
       ["ok", flow.id, "a"],
     ]);
-    expect(await repo.findStepInstance(db(), { ...key, run: 1 })).toMatchObject({ spentTokens: 3, spentCost: 0.5 });
+    expect(await repo.findStepInstance(db(), { ...key, run: 1 })).toMatchObject({ spentTokens: 1002, spentCost: 0.5 });
   });
 
   it("ends a step alone (no flow lock): once per lease, its spend on the instance, the flow's totals at the run's next locked write", async () => {

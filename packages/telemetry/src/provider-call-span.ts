@@ -17,7 +17,13 @@ export interface ProviderCallStart {
 export interface ProviderCallEnd {
   model: string;
   finishReason: string;
-  usage: { promptTokens: number; completionTokens: number; cachedTokens?: number; reasoningTokens?: number };
+  usage: {
+    promptTokens: number;
+    completionTokens: number;
+    cachedTokens?: number;
+    cacheWriteTokens?: number;
+    reasoningTokens?: number;
+  };
   text: string;
   costUsd?: number;
 }
@@ -64,6 +70,9 @@ export async function withProviderCallSpan<T>(
         "gen_ai.usage.output_tokens": done.usage.completionTokens,
         ...(done.usage.cachedTokens !== undefined
           ? { "gen_ai.usage.cache_read.input_tokens": done.usage.cachedTokens }
+          : {}),
+        ...(done.usage.cacheWriteTokens !== undefined
+          ? { "gen_ai.usage.cache_creation.input_tokens": done.usage.cacheWriteTokens }
           : {}),
         ...(done.usage.reasoningTokens !== undefined
           ? { "ensemble.usage.reasoning_tokens": done.usage.reasoningTokens }

@@ -7,7 +7,7 @@ const call = { provider: "anthropic", model: "claude-x", settings: { temperature
 const answer: ProviderCallEnd = {
   model: "claude-x-2026",
   finishReason: "stop",
-  usage: { promptTokens: 10, completionTokens: 4, cachedTokens: 6 },
+  usage: { promptTokens: 10, completionTokens: 4, cachedTokens: 6, cacheWriteTokens: 3 },
   text: "the answer",
   costUsd: 0.001,
 };
@@ -93,6 +93,7 @@ describe("with tracing on", () => {
       "gen_ai.usage.input_tokens": 10,
       "gen_ai.usage.output_tokens": 4,
       "gen_ai.usage.cache_read.input_tokens": 6,
+      "gen_ai.usage.cache_creation.input_tokens": 3,
       "gen_ai.request.temperature": 0.2,
       "ensemble.cost_usd": 0.001,
       "ensemble.attempt": 1,

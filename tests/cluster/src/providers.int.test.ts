@@ -138,6 +138,61 @@ describe("real providers through the cluster", () => {
     expect(flow.result.totalTokens).toBe(1_500 + 2_100 + 4_000);
   });
 
+  it("a flow's steps share a cached prefix: Anthropic's first step writes it (1.25× input), the next reads it (0.1×), each priced so", async () => {
+    const longThread = await api.createThread("long thread");
+    // About 1,850 tokens of history: long enough for Anthropic to cache (1,024 tokens for Claude Sonnet).
+    const earlier = "The quarterly report covers revenue, costs and the outlook for next year. ".repeat(100);
+    expect(
+      (await api.request("POST", `/v1/threads/${longThread}/messages`, { role: "user", content: earlier })).status,
+    ).toBe(201);
+    vendors.anthropic.respondWith(() => ({ text: "ok", usage: { completionTokens: 10 } }));
+    const flowId = await api.createFlow(longThread, {
+      name: "cached prefix",
+      type: "sequential",
+      contextPolicy: { shareConversationHistory: true },
+      steps: [
+        {
+          id: "draft",
+          provider: "anthropic",
+          model: "claude-sonnet-4-5",
+          action: "generate",
+          prompt: "Draft an answer.",
+        },
+        {
+          id: "review",
+          provider: "anthropic",
+          model: "claude-sonnet-4-5",
+          action: "critique",
+          prompt: "Review: {{ previous }}",
+        },
+      ],
+    });
+    expect((await api.execute(flowId, { input: "Summarise the report" }, true)).status).toBe(200);
+    const flow = await api.flow(flowId);
+    expect(flow.status).toBe("completed");
+
+    // Both requests mark the same prefix (history, original request) with a breakpoint.
+    for (const request of vendors.anthropic.requests) {
+      const content = (request.body as { messages: { content: { text: string; cache_control?: unknown }[] }[] })
+        .messages[0]?.content;
+      expect(content?.[0]).toMatchObject({ cache_control: { type: "ephemeral" } });
+      expect(content?.[0]?.text.endsWith("Original request:\nSummarise the report")).toBe(true);
+    }
+    type Priced = StepResultBody & {
+      cost: number;
+      usage: { promptTokens: number; cachedTokens: number; cacheWriteTokens: number };
+    };
+    const draft = stepOf(flow, "draft") as Priced;
+    const review = stepOf(flow, "review") as Priced;
+    const prefix = draft.usage.cacheWriteTokens;
+    expect(prefix).toBeGreaterThan(1024);
+    expect(draft.usage).toMatchObject({ cachedTokens: 0, cacheWriteTokens: prefix });
+    expect(review.usage).toMatchObject({ cachedTokens: prefix, cacheWriteTokens: 0 });
+    // claude-sonnet-4-5: $3 input, $3.75 cache write, $0.30 cache read, $15 output per million.
+    expect(draft.cost).toBeCloseTo(((draft.usage.promptTokens - prefix) * 3 + prefix * 3.75 + 10 * 15) / 1e6, 8);
+    expect(review.cost).toBeCloseTo(((review.usage.promptTokens - prefix) * 3 + prefix * 0.3 + 10 * 15) / 1e6, 8);
+  });
+
   it("streams: token deltas arrive in order as step_progress events tagged with the attempt, and usage comes from the stream", async () => {
     const words = Array.from({ length: 60 }, (_, i) => `w${i}`);
     vendors.google.respondWith(() => ({

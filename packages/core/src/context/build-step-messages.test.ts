@@ -43,7 +43,12 @@ describe("buildStepMessages — context policy", () => {
   it("defaults: the original request and the previous output are attached to a prompt that does not place them", () => {
     const out = messagesFor({ steps: [step("a"), step("b")] }, [done("a", "A-OUT")], "b");
     expect(out.messages).toEqual([
-      { role: "user", content: 'Original request:\nORIGINAL\n\nOutput of step "a":\nA-OUT\n\nWork on it.' },
+      // The original request is the part every step sends alike: the prefix a prompt cache serves.
+      {
+        role: "user",
+        content: 'Original request:\nORIGINAL\n\nOutput of step "a":\nA-OUT\n\nWork on it.',
+        stablePrefixLength: "Original request:\nORIGINAL".length,
+      },
     ]);
     expect(out.sources).toEqual([{ stepId: "a", iteration: 0, provider: "sim" }]);
   });
@@ -54,12 +59,12 @@ describe("buildStepMessages — context policy", () => {
       [done("a", "A-OUT")],
       "b",
     );
-    expect(out.messages).toEqual([{ role: "user", content: "Q: ORIGINAL A: A-OUT #0" }]);
+    expect(out.messages).toEqual([{ role: "user", content: "Q: ORIGINAL A: A-OUT #0", stablePrefixLength: 0 }]);
   });
 
   it("a first step whose {{ previous }} is the original request does not get it twice", () => {
     const out = messagesFor({ steps: [step("a", { prompt: "Answer: {{ previous }}" })] }, [], "a");
-    expect(out.messages).toEqual([{ role: "user", content: "Answer: ORIGINAL" }]);
+    expect(out.messages).toEqual([{ role: "user", content: "Answer: ORIGINAL", stablePrefixLength: 0 }]);
   });
 
   it("includeOriginalPrompt: false leaves the original request out", () => {
@@ -83,7 +88,7 @@ describe("buildStepMessages — context policy", () => {
 
   it("the prompt 'original' sends the original request as written", () => {
     const out = messagesFor({ steps: [step("a"), step("b", { prompt: "original" })] }, [done("a", "A-OUT")], "b");
-    expect(out.messages).toEqual([{ role: "user", content: "ORIGINAL" }]);
+    expect(out.messages).toEqual([{ role: "user", content: "ORIGINAL", stablePrefixLength: "ORIGINAL".length }]);
   });
 
   it("shareConversationHistory sends history only when the data-sharing policy allows it", () => {
@@ -143,7 +148,7 @@ describe("buildStepMessages — context policy", () => {
     const hook = messagesFor({ steps: [step("a", { prompt: { hook: "translate" } })] }, [], "a", {
       hookPrompt: "Translate: hola",
     });
-    expect(hook.messages).toEqual([{ role: "user", content: "Translate: hola" }]);
+    expect(hook.messages).toEqual([{ role: "user", content: "Translate: hola", stablePrefixLength: 0 }]);
   });
 
   it("reads only metadata's own keys: inherited names render empty", () => {

@@ -15,6 +15,12 @@ import { defaultTokenCounter, type TokenCounter } from "./tokenizer.js";
 export interface ChatMessage {
   role: MessageRole;
   content: string;
+  /**
+   * Set on the step's own message: how many leading characters of its content every step of
+   * the flow sends alike (the original request), so that, with all messages before it (system
+   * prompt, thread history), they form the prefix a vendor's prompt cache can serve.
+   */
+  stablePrefixLength?: number;
 }
 
 export interface StepMessagesOptions {
@@ -111,11 +117,14 @@ export function buildStepMessages(
     history: keptHistory.map((m) => `${m.role}: ${m.content}`).join("\n"),
   });
 
+  // Stable first, in a fixed order (system prompt, history, original request), the step's own part last:
+  // consecutive steps then share a prompt prefix that vendors' prompt caches serve.
   const parts: string[] = [];
   // A first step's {{ previous }} already is the original request: do not send it twice.
   const previousIsOriginal = step.inputFrom === "previous" && previousSource(state, stepId, iteration) === null;
   const placesOriginal = refs !== null && (refs.original || (refs.usesPrevious && previousIsOriginal));
   if (refs && !placesOriginal && policy.includeOriginalPrompt) parts.push(`Original request:\n${state.originalPrompt}`);
+  const stableParts = parts.length;
   const attached = autoInput.length === 1 ? kept(autoInput[0]) : keptLabelled(autoInput);
   if (attached)
     parts.push(
@@ -128,7 +137,11 @@ export function buildStepMessages(
   if (system) messages.push({ role: "system", content: system });
   for (const m of preservedSystem) messages.push({ role: "system", content: m.content });
   if (!refs?.history) messages.push(...keptHistory);
-  messages.push({ role: "user", content: parts.join("\n\n") });
+  const content = parts.join("\n\n");
+  // A step whose prompt is the original request sends nothing of its own.
+  const stablePrefixLength =
+    step.prompt.kind === "original" ? content.length : parts.slice(0, stableParts).join("\n\n").length;
+  messages.push({ role: "user", content, stablePrefixLength });
 
   return {
     messages,

@@ -1,3 +1,4 @@
+import type { TokenUsage } from "../schema/results.js";
 import { computeCost } from "./compute-cost.js";
 import { DEFAULT_PRICE_TABLE } from "./default-price-table.js";
 import { mergePriceTables, type PriceTable } from "./price-table.js";
@@ -5,7 +6,7 @@ import { mergePriceTables, type PriceTable } from "./price-table.js";
 const usage = (
   promptTokens: number,
   completionTokens: number,
-  extra: { cachedTokens?: number; reasoningTokens?: number } = {},
+  extra: Partial<Pick<TokenUsage, "cachedTokens" | "cacheWriteTokens" | "cacheWrite1hTokens" | "reasoningTokens">> = {},
 ) => ({
   promptTokens,
   completionTokens,
@@ -41,6 +42,62 @@ describe("computeCost", () => {
     expect(
       computeCost(usage(1_000_000, 0, { cachedTokens: 5_000_000 }), "openai", "gpt-4o", DEFAULT_PRICE_TABLE).cost,
     ).toBe(1.25);
+  });
+
+  it("Anthropic: bills cache reads at 0.1×, 5-minute writes at 1.25× and 1-hour writes at 2× the input price", () => {
+    // claude-sonnet-4-5, $3 in: a 1M-token prompt = 100k plain + 600k read + 200k 5-minute writes + 100k 1-hour writes.
+    // 0.1M × 3 + 0.6M × 0.3 + 0.2M × 3.75 + 0.1M × 6 = 0.3 + 0.18 + 0.75 + 0.6.
+    const mixed = usage(1_000_000, 0, {
+      cachedTokens: 600_000,
+      cacheWriteTokens: 300_000,
+      cacheWrite1hTokens: 100_000,
+    });
+    expect(computeCost(mixed, "anthropic", "claude-sonnet-4-5", DEFAULT_PRICE_TABLE).cost).toBe(1.83);
+    // A first call writes its 20k-token prefix (1.25×), the next reads it (0.1×), against 2 × 20k at the input price.
+    const write = computeCost(
+      usage(20_000, 0, { cacheWriteTokens: 20_000 }),
+      "anthropic",
+      "claude-sonnet-4-5",
+      DEFAULT_PRICE_TABLE,
+    );
+    const read = computeCost(
+      usage(20_000, 0, { cachedTokens: 20_000 }),
+      "anthropic",
+      "claude-sonnet-4-5",
+      DEFAULT_PRICE_TABLE,
+    );
+    expect([write.cost, read.cost]).toEqual([0.075, 0.006]);
+    // Claude 3 Haiku's cache prices are its own listed ones: $0.30 and $0.50 per million writes.
+    expect(
+      computeCost(
+        usage(2_000_000, 0, { cacheWriteTokens: 2_000_000, cacheWrite1hTokens: 1_000_000 }),
+        "anthropic",
+        "claude-3-haiku",
+        DEFAULT_PRICE_TABLE,
+      ).cost,
+    ).toBe(0.8);
+  });
+
+  it("OpenAI and Gemini: cache reads at the cached-input price, nothing extra for writes", () => {
+    // gpt-4.1: $2 in, $0.50 cached; 10k prompt of which 8k cached = 2k × 2 + 8k × 0.5.
+    expect(computeCost(usage(10_000, 0, { cachedTokens: 8_000 }), "openai", "gpt-4.1", DEFAULT_PRICE_TABLE).cost).toBe(
+      0.008,
+    );
+    // gemini-2.5-flash: $0.30 in, $0.03 cached.
+    expect(
+      computeCost(usage(10_000, 0, { cachedTokens: 8_000 }), "google", "gemini-2.5-flash", DEFAULT_PRICE_TABLE).cost,
+    ).toBe(0.00084);
+    // A write reported where the table has no write price is plain input, never billed twice.
+    expect(
+      computeCost(usage(10_000, 0, { cacheWriteTokens: 10_000 }), "openai", "gpt-4.1", DEFAULT_PRICE_TABLE).cost,
+    ).toBe(0.02);
+  });
+
+  it("never bills more cache tokens than the prompt holds", () => {
+    // claude-sonnet-4-5: reads cap at the prompt, writes at what reads leave, 1-hour writes at the writes.
+    const over = usage(1_000_000, 0, { cachedTokens: 800_000, cacheWriteTokens: 900_000, cacheWrite1hTokens: 900_000 });
+    // 800k × 0.3 + 200k × 6.
+    expect(computeCost(over, "anthropic", "claude-sonnet-4-5", DEFAULT_PRICE_TABLE).cost).toBe(1.44);
   });
 
   it("does not add reasoning tokens again: they are part of completionTokens", () => {

@@ -23,7 +23,7 @@ function missingPriceWarning(provider: string, model: string): string {
   return (
     `no price for model "${model}" of provider "${provider}", so its cost is not counted; ` +
     `add the model's USD prices per million tokens to the price table override, e.g. ${example} ` +
-    `(cachedInputPerMillion optional), or a "*" model entry to price every model of "${provider}"`
+    `(cachedInputPerMillion, cacheWritePerMillion and cacheWrite1hPerMillion optional), or a "*" model entry to price every model of "${provider}"`
   );
 }
 
@@ -32,9 +32,11 @@ function missingPriceWarning(provider: string, model: string): string {
  * fail a step whose answer is already paid for.
  *
  * Assumptions about `usage` (the provider adapters must map vendors' reports to them):
- * - `cachedTokens` is the part of `promptTokens` served from the prompt cache,
- *   billed at `cachedInputPerMillion` (or at the input price when the table has
- *   none); the rest of the prompt is billed at the input price.
+ * - `promptTokens` is the whole prompt: plain input plus cache reads plus cache writes.
+ * - `cachedTokens` (cache reads) are billed at `cachedInputPerMillion`;
+ *   `cacheWriteTokens` at `cacheWritePerMillion`, except their `cacheWrite1hTokens`
+ *   at `cacheWrite1hPerMillion`; the rest of the prompt at the input price. A price
+ *   the table lacks falls back to the input price (1-hour writes: to the write price).
  * - `reasoningTokens` are already counted in `completionTokens` (as OpenAI and
  *   Anthropic report them), so they are not added again: all completion tokens
  *   are billed at the output price.
@@ -43,19 +45,32 @@ function missingPriceWarning(provider: string, model: string): string {
 export function computeCost(usage: TokenUsage, provider: string, model: string, table: PriceTable): CostResult {
   const price = findPrice(table, provider, model);
   if (!price) return { cost: null, warning: missingPriceWarning(provider, model) };
-  if (![usage.promptTokens, usage.completionTokens, usage.cachedTokens].every(isTokenCount)) {
+  const counts = [
+    usage.promptTokens,
+    usage.completionTokens,
+    usage.cachedTokens,
+    usage.cacheWriteTokens,
+    usage.cacheWrite1hTokens,
+  ];
+  if (!counts.every(isTokenCount)) {
     return {
       cost: null,
       warning: `unusable token usage from "${provider}" model "${model}": ${JSON.stringify(usage)}`,
     };
   }
-  // A vendor reporting more cached than prompt tokens would otherwise make the uncached part negative.
-  const cached = Math.min(usage.cachedTokens ?? 0, usage.promptTokens);
-  const uncached = usage.promptTokens - cached;
+  // Each part is capped by what is left of the prompt, so a vendor's inconsistent report
+  // never makes the plain input negative nor bills a token twice.
+  const reads = Math.min(usage.cachedTokens ?? 0, usage.promptTokens);
+  const writes = Math.min(usage.cacheWriteTokens ?? 0, usage.promptTokens - reads);
+  const hourWrites = Math.min(usage.cacheWrite1hTokens ?? 0, writes);
+  const plain = usage.promptTokens - reads - writes;
+  const writePrice = price.cacheWritePerMillion ?? price.inputPerMillion;
   // tokens × USD per million tokens = millionths of a dollar.
   const micros =
-    uncached * price.inputPerMillion +
-    cached * (price.cachedInputPerMillion ?? price.inputPerMillion) +
+    plain * price.inputPerMillion +
+    reads * (price.cachedInputPerMillion ?? price.inputPerMillion) +
+    (writes - hourWrites) * writePrice +
+    hourWrites * (price.cacheWrite1hPerMillion ?? writePrice) +
     usage.completionTokens * price.outputPerMillion;
   return { cost: Math.round((micros / TOKENS_PER_PRICE_UNIT) * ROUNDING) / ROUNDING };
 }

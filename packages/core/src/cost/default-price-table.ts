@@ -6,6 +6,26 @@ function price(inputPerMillion: number, outputPerMillion: number, cachedInputPer
     : { inputPerMillion, outputPerMillion, cachedInputPerMillion };
 }
 
+/**
+ * Anthropic bills a cache read at a tenth of the input price, a 5-minute cache write at
+ * 1.25× and a 1-hour write at 2× (Claude 3 Haiku, listed before these ratios, differs).
+ */
+function anthropicPrice(
+  inputPerMillion: number,
+  outputPerMillion: number,
+  cache = { read: inputPerMillion * 0.1, write: inputPerMillion * 1.25, write1h: inputPerMillion * 2 },
+): Price {
+  // Rounded to 1e-6 $/M so that 0.8 × 1.25 reads as 1, not 1.0000000000000002.
+  const at = (value: number) => Math.round(value * 1e6) / 1e6;
+  return {
+    inputPerMillion,
+    outputPerMillion,
+    cachedInputPerMillion: at(cache.read),
+    cacheWritePerMillion: at(cache.write),
+    cacheWrite1hPerMillion: at(cache.write1h),
+  };
+}
+
 /** Shared module state: findPrice hands out these very objects, so no caller may change them. */
 function frozen(table: PriceTable): PriceTable {
   for (const models of Object.values(table)) {
@@ -21,9 +41,11 @@ function frozen(table: PriceTable): PriceTable {
  * configuration (see `mergePriceTables`), and a model missing here costs
  * null with a warning rather than a guess.
  *
- * Not modelled: long-context surcharges (Gemini 2.5 Pro and 1.5 Pro above
- * 200k/128k prompt tokens, Claude Sonnet 4/4.5 above 200k), Anthropic's
- * cache-write premium, batch discounts. Some entries below are not in any
+ * Cache reads: OpenAI's and Gemini's cached-input prices, Anthropic's 0.1×.
+ * Cache writes cost extra only at Anthropic (OpenAI's and Gemini's implicit
+ * caches bill a write as plain input). Not modelled: long-context surcharges
+ * (Gemini 2.5 Pro and 1.5 Pro above 200k/128k prompt tokens, Claude Sonnet
+ * 4/4.5 above 200k), Gemini's explicit-cache storage, batch discounts. Some entries below are not in any
  * request's list on purpose: a dated or suffixed name falls back to its
  * longest listed prefix, so `o1-mini` must be listed or it would be priced as
  * `o1` (14× too high); likewise `gpt-5-nano`, `gpt-5-pro`, `claude-opus-4-5`,
@@ -52,25 +74,24 @@ export const DEFAULT_PRICE_TABLE: PriceTable = frozen({
     "o3-pro": price(20, 80),
     "o4-mini": price(1.1, 4.4, 0.275),
   },
-  // Anthropic bills a prompt-cache read at a tenth of the input price.
   anthropic: {
-    "claude-3-opus": price(15, 75, 1.5),
-    "claude-3-sonnet": price(3, 15, 0.3),
-    "claude-3-haiku": price(0.25, 1.25, 0.03),
-    "claude-3-5-sonnet": price(3, 15, 0.3),
-    "claude-3-5-haiku": price(0.8, 4, 0.08),
-    "claude-3-7-sonnet": price(3, 15, 0.3),
-    "claude-sonnet-4": price(3, 15, 0.3),
-    "claude-sonnet-4-5": price(3, 15, 0.3),
-    "claude-opus-4": price(15, 75, 1.5),
-    "claude-opus-4-1": price(15, 75, 1.5),
-    "claude-opus-4-5": price(5, 25, 0.5),
+    "claude-3-opus": anthropicPrice(15, 75),
+    "claude-3-sonnet": anthropicPrice(3, 15),
+    "claude-3-haiku": anthropicPrice(0.25, 1.25, { read: 0.03, write: 0.3, write1h: 0.5 }),
+    "claude-3-5-sonnet": anthropicPrice(3, 15),
+    "claude-3-5-haiku": anthropicPrice(0.8, 4),
+    "claude-3-7-sonnet": anthropicPrice(3, 15),
+    "claude-sonnet-4": anthropicPrice(3, 15),
+    "claude-sonnet-4-5": anthropicPrice(3, 15),
+    "claude-opus-4": anthropicPrice(15, 75),
+    "claude-opus-4-1": anthropicPrice(15, 75),
+    "claude-opus-4-5": anthropicPrice(5, 25),
     // Listed so they are not priced as their prefix `claude-opus-4` ($15/$75) or `claude-sonnet-4`.
-    "claude-opus-4-6": price(5, 25, 0.5),
-    "claude-opus-4-7": price(5, 25, 0.5),
-    "claude-opus-4-8": price(5, 25, 0.5),
-    "claude-sonnet-4-6": price(3, 15, 0.3),
-    "claude-haiku-4-5": price(1, 5, 0.1),
+    "claude-opus-4-6": anthropicPrice(5, 25),
+    "claude-opus-4-7": anthropicPrice(5, 25),
+    "claude-opus-4-8": anthropicPrice(5, 25),
+    "claude-sonnet-4-6": anthropicPrice(3, 15),
+    "claude-haiku-4-5": anthropicPrice(1, 5),
   },
   google: {
     "gemini-pro": price(0.5, 1.5),

@@ -78,6 +78,16 @@ describe("DEFAULT_PRICE_TABLE", () => {
         expect(price.cachedInputPerMillion ?? 0).toBeLessThanOrEqual(price.inputPerMillion);
     }
   });
+
+  it("prices every Anthropic model's cache writes: 5-minute entries at 1.25×, 1-hour at 2× input (Claude 3 Haiku at its listed $0.30 / $0.50)", () => {
+    for (const [model, price] of Object.entries(DEFAULT_PRICE_TABLE.anthropic ?? {})) {
+      const expected =
+        model === "claude-3-haiku" ? [0.3, 0.5] : [price.inputPerMillion * 1.25, price.inputPerMillion * 2];
+      expect([price.cacheWritePerMillion, price.cacheWrite1hPerMillion]).toEqual(expected);
+    }
+    // OpenAI and Gemini bill no write premium.
+    expect(DEFAULT_PRICE_TABLE.openai?.["gpt-4.1"]).not.toHaveProperty("cacheWritePerMillion");
+  });
 });
 
 describe("parsePriceTable", () => {
@@ -97,6 +107,13 @@ describe("parsePriceTable", () => {
     expect(
       issuesOf({ openai: { "gpt-4o": { inputPerMillion: 1, outputPerMillion: 1, cachedInputPrice: 1 } } }),
     ).toEqual(["openai.gpt-4o.cachedInputPrice"]);
+    expect(
+      issuesOf({
+        anthropic: {
+          m: { inputPerMillion: 1, outputPerMillion: 1, cacheWritePerMillion: -1, cacheWrite1hPerMillion: "2" },
+        },
+      }),
+    ).toEqual(["anthropic.m.cacheWritePerMillion", "anthropic.m.cacheWrite1hPerMillion"]);
     expect(issuesOf({ "Open AI": {} })).toEqual(["Open AI"]);
     // A name that normalises to __proto__ would replace a merged table's prototype (zod already drops a literal "__proto__").
     expect(issuesOf({ openai: { "models/__PROTO__": { inputPerMillion: 1, outputPerMillion: 1 } } })).toEqual([

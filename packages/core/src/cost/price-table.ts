@@ -11,8 +11,12 @@ export const ANY_MODEL = "*";
 export const PriceSchema = z.strictObject({
   inputPerMillion: z.number().nonnegative().finite(),
   outputPerMillion: z.number().nonnegative().finite(),
-  /** Prompt tokens served from the vendor's prompt cache; absent → billed at the input price. */
+  /** Prompt tokens read from the vendor's prompt cache; absent → billed at the input price. */
   cachedInputPerMillion: z.number().nonnegative().finite().optional(),
+  /** Prompt tokens written to the prompt cache (Anthropic's 5-minute entries); absent → billed at the input price. */
+  cacheWritePerMillion: z.number().nonnegative().finite().optional(),
+  /** Prompt tokens written as 1-hour cache entries (Anthropic); absent → billed at cacheWritePerMillion. */
+  cacheWrite1hPerMillion: z.number().nonnegative().finite().optional(),
 });
 export type Price = z.infer<typeof PriceSchema>;
 

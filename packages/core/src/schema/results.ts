@@ -17,8 +17,12 @@ export const TokenUsageSchema = z.object({
   promptTokens: z.number().int().nonnegative(),
   completionTokens: z.number().int().nonnegative(),
   totalTokens: z.number().int().nonnegative(),
-  /** Prompt tokens the vendor served from its cache, where it reports them. */
+  /** Part of promptTokens the vendor read from its prompt cache, where it reports them. */
   cachedTokens: z.number().int().nonnegative().optional(),
+  /** Part of promptTokens the vendor wrote to its prompt cache (billed at the cache-write price), where it reports them. */
+  cacheWriteTokens: z.number().int().nonnegative().optional(),
+  /** Part of cacheWriteTokens written as 1-hour entries (Anthropic; billed at the 1-hour write price). */
+  cacheWrite1hTokens: z.number().int().nonnegative().optional(),
   /** Hidden reasoning tokens, where the vendor reports them (billed as output). */
   reasoningTokens: z.number().int().nonnegative().optional(),
 });

@@ -90,6 +90,8 @@ export interface FinishStepInput {
     completionTokens: number;
     totalTokens: number;
     cachedTokens?: number;
+    cacheWriteTokens?: number;
+    cacheWrite1hTokens?: number;
     reasoningTokens?: number;
   } | null;
   cost: number | null;
@@ -169,6 +171,8 @@ const STEP_END_PARAMS = [
   "promptTokens",
   "completionTokens",
   "cachedTokens",
+  "cacheWriteTokens",
+  "cacheWrite1hTokens",
   "reasoningTokens",
   "spentTokens",
   "spentCost",
@@ -196,6 +200,8 @@ function stepEndValues(input: FinishStepInput): Record<(typeof STEP_END_PARAMS)[
     promptTokens: usage?.promptTokens ?? 0,
     completionTokens: usage?.completionTokens ?? 0,
     cachedTokens: usage?.cachedTokens ?? 0,
+    cacheWriteTokens: usage?.cacheWriteTokens ?? 0,
+    cacheWrite1hTokens: usage?.cacheWrite1hTokens ?? 0,
     reasoningTokens: usage?.reasoningTokens ?? 0,
     // Only a billed attempt (usage known) counts toward the run's spend.
     spentTokens: usage ? usage.totalTokens : 0,
@@ -235,9 +241,9 @@ const STEP_END_CTES = (p: Readonly<Record<(typeof STEP_END_PARAMS)[number], stri
     returning *
   ),
   ledger as (
-    insert into usage_ledger (id, step_result_id, attempt, flow_id, user_id, provider, model, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost)
+    insert into usage_ledger (id, step_result_id, attempt, flow_id, user_id, provider, model, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost, cache_write_tokens, cache_write_1h_tokens)
     select ${p.ledgerId}, done.id, ${p.attempt}, done.flow_id, (select coalesce(executed_by, user_id) from flow), done.provider, done.model,
-           ${p.promptTokens}, ${p.completionTokens}, ${p.cachedTokens}, ${p.reasoningTokens}, ${p.cost}
+           ${p.promptTokens}, ${p.completionTokens}, ${p.cachedTokens}, ${p.reasoningTokens}, ${p.cost}, ${p.cacheWriteTokens}, ${p.cacheWrite1hTokens}
     from done where ${p.billed}
     on conflict (step_result_id, attempt) do nothing
   ),

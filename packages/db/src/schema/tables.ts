@@ -307,9 +307,15 @@ export const usageLedger = pgTable(
     userId: text("user_id").notNull(),
     provider: text("provider").notNull(),
     model: text("model").notNull(),
+    /** The whole prompt: plain input plus the cache reads and writes below. */
     promptTokens: integer("prompt_tokens").notNull(),
     completionTokens: integer("completion_tokens").notNull(),
+    /** Prompt tokens read from the vendor's prompt cache. */
     cachedTokens: integer("cached_tokens").notNull().default(0),
+    /** Prompt tokens written to the prompt cache, 1-hour entries included. */
+    cacheWriteTokens: integer("cache_write_tokens").notNull().default(0),
+    /** Of cacheWriteTokens, those written as 1-hour entries (billed higher than 5-minute ones). */
+    cacheWrite1hTokens: integer("cache_write_1h_tokens").notNull().default(0),
     reasoningTokens: integer("reasoning_tokens").notNull().default(0),
     /** USD; null when the model has no known price. */
     cost: doublePrecision("cost"),

@@ -6,6 +6,8 @@ export interface UsageCounts {
   /** Default: prompt + completion. */
   totalTokens?: number | null | undefined;
   cachedTokens?: number | null | undefined;
+  cacheWriteTokens?: number | null | undefined;
+  cacheWrite1hTokens?: number | null | undefined;
   reasoningTokens?: number | null | undefined;
 }
 
@@ -14,7 +16,7 @@ function count(value: number | null | undefined): number | undefined {
 }
 
 /**
- * A TokenUsage from a vendor's counts; cached and reasoning tokens only when the vendor
+ * A TokenUsage from a vendor's counts; cache and reasoning counts only when the vendor
  * reported them (absent means "not reported", 0 means "reported none").
  */
 export function tokenUsage(counts: UsageCounts): TokenUsage {
@@ -25,9 +27,9 @@ export function tokenUsage(counts: UsageCounts): TokenUsage {
     completionTokens,
     totalTokens: count(counts.totalTokens) ?? promptTokens + completionTokens,
   };
-  const cachedTokens = count(counts.cachedTokens);
-  const reasoningTokens = count(counts.reasoningTokens);
-  if (cachedTokens !== undefined) usage.cachedTokens = cachedTokens;
-  if (reasoningTokens !== undefined) usage.reasoningTokens = reasoningTokens;
+  for (const field of ["cachedTokens", "cacheWriteTokens", "cacheWrite1hTokens", "reasoningTokens"] as const) {
+    const value = count(counts[field]);
+    if (value !== undefined) usage[field] = value;
+  }
   return usage;
 }

@@ -11,6 +11,8 @@ export interface VendorContractOptions {
   createAdapter: (server: FakeVendorServer, apiKey?: string) => ProviderAdapter;
   /** A fragment of the vendor's own message for a rejected key. */
   unauthorizedMessage: string;
+  /** Whether the vendor reports prompt-cache writes (Anthropic); OpenAI and Gemini report reads only. */
+  reportsCacheWrites: boolean;
 }
 
 /**
@@ -19,6 +21,8 @@ export interface VendorContractOptions {
  */
 export function describeVendorAdapterContract(options: VendorContractOptions): void {
   const { key, model } = options;
+  // What the usage says about cache writes when there were none: Anthropic reports zeros.
+  const noWrites = options.reportsCacheWrites ? { cacheWriteTokens: 0, cacheWrite1hTokens: 0 } : {};
   let server: FakeVendorServer;
   let adapter: ProviderAdapter;
 
@@ -62,10 +66,41 @@ export function describeVendorAdapterContract(options: VendorContractOptions): v
       expect(result).toEqual({
         text,
         finishReason: "stop",
-        usage: { promptTokens: 40, completionTokens: 30, totalTokens: 70, cachedTokens: 16, reasoningTokens: 12 },
+        usage: {
+          promptTokens: 40,
+          completionTokens: 30,
+          totalTokens: 70,
+          cachedTokens: 16,
+          reasoningTokens: 12,
+          ...noWrites,
+        },
         model,
       });
       expect(server.requests[0]).toMatchObject({ stream: true, clientClosedEarly: false });
+    });
+
+    it("reports cache reads and writes in the same fields streamed or not, each prompt token once", async () => {
+      // 3,000 prompt tokens: 2,000 read from the cache, 600 written to it (200 as 1-hour entries), 400 plain.
+      const usage = {
+        promptTokens: 3000,
+        completionTokens: 10,
+        reasoningTokens: 4,
+        cachedTokens: 2000,
+        cacheWriteTokens: 600,
+      };
+      server.script({ usage: { ...usage, cacheWrite1hTokens: 200 } }, { usage: { ...usage, cacheWrite1hTokens: 200 } });
+      const plain = await adapter.call(vendorRequest(model));
+      const streamed = await adapter.call(vendorRequest(model, { onToken: () => undefined }));
+      const expected = {
+        promptTokens: 3000,
+        completionTokens: 10,
+        totalTokens: 3010,
+        reasoningTokens: 4,
+        cachedTokens: 2000,
+        ...(options.reportsCacheWrites ? { cacheWriteTokens: 600, cacheWrite1hTokens: 200 } : {}),
+      };
+      expect(plain.usage).toEqual(expected);
+      expect(streamed.usage).toEqual(expected);
     });
 
     it("maps a cut-off answer to finishReason length, streamed or not", async () => {

@@ -10,6 +10,7 @@ describeVendorAdapterContract({
   startServer: () => startFakeAnthropic(),
   createAdapter: (server, apiKey) => createAnthropicAdapter({ apiKey: apiKey ?? server.apiKey, baseUrl: server.url }),
   unauthorizedMessage: "invalid x-api-key",
+  reportsCacheWrites: true,
 });
 
 describe("anthropic request mapping", () => {
@@ -78,7 +79,14 @@ describe("anthropic request mapping", () => {
   it("counts cache reads inside promptTokens, as core's cost arithmetic expects (Anthropic reports them apart)", async () => {
     server.script({ text: "ok", usage: { promptTokens: 1000, completionTokens: 5, cachedTokens: 800 } });
     const result = await adapter().call(vendorRequest("claude-sonnet-4-6"));
-    expect(result.usage).toEqual({ promptTokens: 1000, completionTokens: 5, totalTokens: 1005, cachedTokens: 800 });
+    expect(result.usage).toEqual({
+      promptTokens: 1000,
+      completionTokens: 5,
+      totalTokens: 1005,
+      cachedTokens: 800,
+      cacheWriteTokens: 0,
+      cacheWrite1hTokens: 0,
+    });
   });
 
   it("maps Anthropic's 529 overloaded to a retryable server_error with its message", async () => {

@@ -24,21 +24,27 @@ export interface AnthropicUsageFields {
   output_tokens?: number | null;
   cache_creation_input_tokens?: number | null;
   cache_read_input_tokens?: number | null;
+  /** The cache writes by entry lifetime; their sum is cache_creation_input_tokens. */
+  cache_creation?: { ephemeral_5m_input_tokens?: number | null; ephemeral_1h_input_tokens?: number | null } | null;
   output_tokens_details?: { thinking_tokens?: number | null } | null;
 }
 
 /**
  * Anthropic's input_tokens excludes the prompt-cache reads and writes, while TokenUsage counts
- * cached tokens inside promptTokens (see core's computeCost): the prompt is the sum of the three,
- * cachedTokens the reads. Thinking tokens are part of output_tokens.
+ * them inside promptTokens (see core's computeCost): the prompt is the sum of the three,
+ * cachedTokens the reads, cacheWriteTokens the writes (cacheWrite1hTokens those of 1-hour
+ * entries). Thinking tokens are part of output_tokens.
  */
 export function anthropicUsage(usage: AnthropicUsageFields): TokenUsage {
   const cacheRead = usage.cache_read_input_tokens ?? undefined;
-  const promptTokens = (usage.input_tokens ?? 0) + (usage.cache_creation_input_tokens ?? 0) + (cacheRead ?? 0);
+  const cacheWrite = usage.cache_creation_input_tokens ?? undefined;
+  const promptTokens = (usage.input_tokens ?? 0) + (cacheWrite ?? 0) + (cacheRead ?? 0);
   return tokenUsage({
     promptTokens,
     completionTokens: usage.output_tokens ?? 0,
     cachedTokens: cacheRead,
+    cacheWriteTokens: cacheWrite,
+    cacheWrite1hTokens: usage.cache_creation?.ephemeral_1h_input_tokens,
     reasoningTokens: usage.output_tokens_details?.thinking_tokens,
   });
 }

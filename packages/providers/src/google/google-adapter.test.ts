@@ -10,6 +10,7 @@ describeVendorAdapterContract({
   startServer: () => startFakeGemini(),
   createAdapter: (server, apiKey) => createGoogleAdapter({ apiKey: apiKey ?? server.apiKey, baseUrl: server.url }),
   unauthorizedMessage: "API key not valid",
+  reportsCacheWrites: false,
 });
 
 describe("google request mapping", () => {

@@ -10,6 +10,7 @@ describeVendorAdapterContract({
   createAdapter: (server, apiKey) =>
     createOpenAICompatibleAdapter({ name: "vllm", baseUrl: server.url, apiKey: apiKey ?? server.apiKey }),
   unauthorizedMessage: "Incorrect API key provided",
+  reportsCacheWrites: false,
 });
 
 describe("openai-compatible endpoints", () => {

@@ -10,6 +10,7 @@ describeVendorAdapterContract({
   startServer: () => startFakeOpenAI(),
   createAdapter: (server, apiKey) => createOpenAIAdapter({ apiKey: apiKey ?? server.apiKey, baseUrl: server.url }),
   unauthorizedMessage: "Incorrect API key provided",
+  reportsCacheWrites: false,
 });
 
 describe("openai request mapping", () => {
@@ -40,6 +41,7 @@ describe("openai request mapping", () => {
       max_completion_tokens: 200,
       top_p: 0.9,
       stop: ["END"],
+      prompt_cache_key: "ensemble-flow-flow-1",
     });
     expect(request?.system).toBe("You are terse.");
   });

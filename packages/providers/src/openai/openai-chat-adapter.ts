@@ -3,7 +3,7 @@ import { runVendorCall } from "../adapter-kit/run-vendor-call.js";
 import { tokenSink } from "../adapter-kit/token-sink.js";
 import type { ProviderAdapter, ProviderCallRequest, ProviderCallResult } from "../provider-adapter.js";
 import { estimateUsage } from "../sim/estimate-usage.js";
-import { isOpenAIReasoningModel, openAIChatBody, type MaxTokensField } from "./openai-request.js";
+import { isOpenAIReasoningModel, openAIChatBody, openAIPromptCacheKey, type MaxTokensField } from "./openai-request.js";
 import { openAIErrorMessage, openAIFinishReason, openAIUsage } from "./openai-response.js";
 
 export interface OpenAIChatAdapterOptions {
@@ -12,7 +12,10 @@ export interface OpenAIChatAdapterOptions {
   /** The SDK client, made on first use. */
   client: () => Promise<OpenAI>;
   maxTokensField: MaxTokensField;
-  /** Drop temperature, top_p and stop for OpenAI's reasoning models (true for api.openai.com only). */
+  /**
+   * OpenAI's own rules (true for api.openai.com only): drop temperature, top_p and stop for its
+   * reasoning models, and set a `prompt_cache_key` per flow (a compatible server may reject it).
+   */
   openAIModelRules: boolean;
 }
 
@@ -81,6 +84,7 @@ export function createOpenAIChatAdapter(options: OpenAIChatAdapterOptions): Prov
       const body = openAIChatBody(request.model, request.messages, request.settings, {
         maxTokensField: options.maxTokensField,
         samplingSupported,
+        ...(options.openAIModelRules ? { promptCacheKey: openAIPromptCacheKey(request.trace.flowId) } : {}),
       });
       const describeError = (err: unknown): { vendorMessage?: string } => {
         const vendorMessage = openAIErrorMessage(err);

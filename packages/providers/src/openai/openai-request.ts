@@ -11,6 +11,17 @@ export interface OpenAIRequestOptions {
    * gpt-5 except its -chat variants) reject them with a 400; compatible servers take them all.
    */
   samplingSupported: boolean;
+  /** OpenAI's `prompt_cache_key`: requests sharing it are routed to the same prompt cache. */
+  promptCacheKey?: string;
+}
+
+/**
+ * One key per flow: its steps send the same prefix (system prompt, thread history, original
+ * request; see core's buildStepMessages), so routing them together makes the later steps hit
+ * the cache the first one filled, while other flows do not crowd it out.
+ */
+export function openAIPromptCacheKey(flowId: string): string {
+  return `ensemble-flow-${flowId}`;
 }
 
 /** o1, o3-mini, o4-mini, gpt-5, gpt-5.1-mini, …; not gpt-5-chat-latest, which samples like gpt-4o. */
@@ -19,7 +30,10 @@ export function isOpenAIReasoningModel(model: string): boolean {
   return /^o\d+(?:$|-)/.test(name) || (/^gpt-5(?:$|[.-])/.test(name) && !name.includes("-chat"));
 }
 
-/** The Chat Completions body (without `stream`) for a call: messages as they are, settings mapped. */
+/**
+ * The Chat Completions body (without `stream`) for a call: messages as they are (the stable
+ * prefix byte-identical across a flow's steps), settings mapped.
+ */
 export function openAIChatBody(
   model: string,
   messages: readonly ChatMessage[],
@@ -36,5 +50,6 @@ export function openAIChatBody(
     if (settings.topP !== undefined) body.top_p = settings.topP;
     if (settings.stopSequences?.length) body.stop = settings.stopSequences;
   }
+  if (options.promptCacheKey) body.prompt_cache_key = options.promptCacheKey;
   return body;
 }

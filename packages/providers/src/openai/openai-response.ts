@@ -16,13 +16,18 @@ export function openAIFinishReason(reason: string | null | undefined): FinishRea
   }
 }
 
-/** OpenAI's usage: cached tokens are part of prompt_tokens, reasoning tokens part of completion_tokens. */
+/**
+ * OpenAI's usage: cache reads (cached_tokens) and, where a compatible server reports them,
+ * cache writes (cache_write_tokens) are part of prompt_tokens, reasoning tokens part of
+ * completion_tokens — as in TokenUsage, so nothing is added or subtracted.
+ */
 export function openAIUsage(usage: OpenAI.CompletionUsage): TokenUsage {
   return tokenUsage({
     promptTokens: usage.prompt_tokens,
     completionTokens: usage.completion_tokens,
     totalTokens: usage.total_tokens,
     cachedTokens: usage.prompt_tokens_details?.cached_tokens,
+    cacheWriteTokens: usage.prompt_tokens_details?.cache_write_tokens,
     reasoningTokens: usage.completion_tokens_details?.reasoning_tokens,
   });
 }

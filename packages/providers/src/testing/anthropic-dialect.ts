@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { ResolvedReply } from "./fake-reply.js";
+import type { CachePlan } from "./prompt-cache.js";
 import { textChunks } from "./fake-reply.js";
 import {
   bearerToken,
@@ -24,16 +25,58 @@ const ERROR_TYPES: Record<number, { type: string; message: string }> = {
 
 const STOP = { stop: "end_turn", length: "max_tokens", content_filter: "refusal" } as const;
 
-/** Anthropic reports input_tokens without the cache reads, which come in their own field. */
+/**
+ * Anthropic reports input_tokens without the cache reads and writes, which come in their own
+ * fields; the writes also split by entry lifetime.
+ */
 function usage(reply: ResolvedReply): Record<string, unknown> {
   return {
-    input_tokens: Math.max(0, reply.promptTokens - reply.cachedTokens),
-    cache_creation_input_tokens: 0,
+    input_tokens: Math.max(0, reply.promptTokens - reply.cachedTokens - reply.cacheWriteTokens),
+    cache_creation_input_tokens: reply.cacheWriteTokens,
     cache_read_input_tokens: reply.cachedTokens,
+    cache_creation: {
+      ephemeral_5m_input_tokens: reply.cacheWriteTokens - reply.cacheWrite1hTokens,
+      ephemeral_1h_input_tokens: reply.cacheWrite1hTokens,
+    },
     output_tokens: reply.completionTokens,
     ...(reply.reasoningTokens > 0 ? { output_tokens_details: { thinking_tokens: reply.reasoningTokens } } : {}),
     service_tier: "standard",
   };
+}
+
+function blocks(content: unknown): Record<string, unknown>[] {
+  if (typeof content === "string") return [{ type: "text", text: content }];
+  return Array.isArray(content) ? content.filter(isObject) : [];
+}
+
+function ttlOf(block: Record<string, unknown>): "5m" | "1h" | undefined {
+  const control = block.cache_control;
+  if (!isObject(control) || control.type !== "ephemeral") return undefined;
+  return control.ttl === "1h" ? "1h" : "5m";
+}
+
+/**
+ * The prompt up to each `cache_control` block, in the server's flattened form (`system: …`, then
+ * one `role: content` line per message), so a prefix's tokens count as the prompt's do.
+ */
+function cacheBreakpoints(body: unknown): CachePlan {
+  const breakpoints: { prefix: string; ttl: "5m" | "1h" }[] = [];
+  if (!isObject(body)) return { kind: "breakpoints", breakpoints };
+  let flattened = "";
+  const walk = (head: string, content: unknown) => {
+    let text = head;
+    for (const block of blocks(content)) {
+      text += typeof block.text === "string" ? block.text : "";
+      const ttl = ttlOf(block);
+      if (ttl) breakpoints.push({ prefix: text, ttl });
+    }
+    flattened = text;
+  };
+  if (body.system !== undefined) walk("system: ", body.system);
+  for (const m of Array.isArray(body.messages) ? body.messages : []) {
+    if (isObject(m)) walk(`${flattened ? `${flattened}\n` : ""}${String(m.role)}: `, m.content);
+  }
+  return { kind: "breakpoints", breakpoints };
 }
 
 function parse(body: unknown, version: string | undefined): ParsedCall | { invalid: string } {
@@ -72,6 +115,7 @@ export const anthropicDialect: VendorDialect = {
     if (retryAfterSeconds !== undefined) headers["retry-after"] = String(retryAfterSeconds);
     return { headers, body: { type: "error", error: { type, message }, request_id: requestId } };
   },
+  cachePlan: (request) => cacheBreakpoints(request.body),
   completion(reply, request) {
     return {
       id: `msg_${randomBytes(12).toString("hex")}`,
@@ -122,7 +166,13 @@ export const anthropicDialect: VendorDialect = {
         );
     }
     frames.push(sseFrame({ type: "content_block_stop", index: 0 }, "content_block_stop"));
-    const deltaUsage: Record<string, unknown> = { output_tokens: reply.completionTokens };
+    // Like the API, message_delta repeats the cumulative input and cache counts (not the lifetime split).
+    const deltaUsage: Record<string, unknown> = {
+      input_tokens: full.input_tokens,
+      cache_creation_input_tokens: full.cache_creation_input_tokens,
+      cache_read_input_tokens: full.cache_read_input_tokens,
+      output_tokens: reply.completionTokens,
+    };
     if (full.output_tokens_details) deltaUsage.output_tokens_details = full.output_tokens_details;
     frames.push(
       sseFrame(

@@ -1,3 +1,5 @@
+import { fakeTokens, type CacheOutcome } from "./prompt-cache.js";
+
 /** The vendors the fake servers imitate. */
 export type FakeVendorName = "openai" | "anthropic" | "google";
 
@@ -5,8 +7,15 @@ export type FakeVendorName = "openai" | "anthropic" | "google";
 export interface FakeUsage {
   promptTokens?: number;
   completionTokens?: number;
-  /** Part of promptTokens served from the prompt cache (sent in each vendor's own field). */
+  /**
+   * Part of promptTokens read from the prompt cache (sent in each vendor's own field); default
+   * what the server's simulated cache serves (see prompt-cache.ts).
+   */
   cachedTokens?: number;
+  /** Part of promptTokens written to the prompt cache (reported by Anthropic only); default simulated. */
+  cacheWriteTokens?: number;
+  /** Of cacheWriteTokens, those written as 1-hour entries; default simulated. */
+  cacheWrite1hTokens?: number;
   /** Part of completionTokens spent on reasoning (sent in each vendor's own field). */
   reasoningTokens?: number;
 }
@@ -72,18 +81,22 @@ export interface ResolvedReply {
   promptTokens: number;
   completionTokens: number;
   cachedTokens: number;
+  cacheWriteTokens: number;
+  cacheWrite1hTokens: number;
   reasoningTokens: number;
   reportUsage: boolean;
 }
 
-export function resolveReply(reply: FakeReply, request: RecordedRequest): ResolvedReply {
+export function resolveReply(reply: FakeReply, request: RecordedRequest, cache: CacheOutcome): ResolvedReply {
   const text = reply.text ?? defaultFakeText(request);
   return {
     text,
     finishReason: reply.finishReason ?? "stop",
-    promptTokens: reply.usage?.promptTokens ?? Math.ceil(request.prompt.length / 4),
-    completionTokens: reply.usage?.completionTokens ?? Math.ceil(text.length / 4),
-    cachedTokens: reply.usage?.cachedTokens ?? 0,
+    promptTokens: reply.usage?.promptTokens ?? fakeTokens(request.prompt),
+    completionTokens: reply.usage?.completionTokens ?? fakeTokens(text),
+    cachedTokens: reply.usage?.cachedTokens ?? cache.read,
+    cacheWriteTokens: reply.usage?.cacheWriteTokens ?? cache.write,
+    cacheWrite1hTokens: reply.usage?.cacheWrite1hTokens ?? cache.write1h,
     reasoningTokens: reply.usage?.reasoningTokens ?? 0,
     reportUsage: reply.usage !== null,
   };

@@ -8,6 +8,7 @@ import {
   type FakeVendorName,
   type RecordedRequest,
 } from "./fake-reply.js";
+import { FakePromptCache } from "./prompt-cache.js";
 import { isObject, type VendorDialect } from "./vendor-dialect.js";
 
 export interface FakeVendorServerOptions {
@@ -17,6 +18,8 @@ export interface FakeVendorServerOptions {
   keyless?: boolean;
   /** Default pause between streamed chunks, ms. Default 5. */
   chunkDelayMs?: number;
+  /** Simulate the vendor's prompt cache (reads, and Anthropic's writes, in the usage). Default true. */
+  promptCache?: boolean;
 }
 
 /** A local HTTP server speaking one vendor's API, for tests. */
@@ -30,7 +33,7 @@ export interface FakeVendorServer {
   readonly apiKey: string;
   /** Every request received, oldest first (also those answered with an error). */
   readonly requests: RecordedRequest[];
-  /** Forgets the requests, the script and the responder. */
+  /** Forgets the requests, the script, the responder and the prompt cache. */
   reset(): void;
   /** Sets the default reply (used when no scripted reply is left). */
   respondWith(responder: FakeResponder): void;
@@ -73,6 +76,7 @@ export async function startFakeVendorServer(
   const requests: RecordedRequest[] = [];
   let scripted: FakeReply[] = [];
   let responder: FakeResponder | undefined;
+  const promptCache = new FakePromptCache();
   const timers = new Set<NodeJS.Timeout>();
   const watchers = new Set<() => void>();
   let closing = false;
@@ -175,7 +179,11 @@ export async function startFakeVendorServer(
       );
       return;
     }
-    const resolved = resolveReply(reply, record);
+    const cached =
+      options.promptCache === false
+        ? { read: 0, write: 0, write1h: 0 }
+        : promptCache.apply(call.model, dialect.cachePlan(record));
+    const resolved = resolveReply(reply, record, cached);
     if (call.stream) await stream(res, dialect.streamFrames(resolved, record), reply.chunkDelayMs ?? defaultDelay);
     else sendJson(res, 200, dialect.completion(resolved, record));
   }
@@ -208,6 +216,7 @@ export async function startFakeVendorServer(
       requests.length = 0;
       scripted = [];
       responder = undefined;
+      promptCache.clear();
     },
     respondWith(next) {
       responder = next;

@@ -107,6 +107,8 @@ export const geminiDialect: VendorDialect = {
     const status_ = STATUSES[status]?.status ?? (status >= 500 ? "INTERNAL" : "FAILED_PRECONDITION");
     return { body: { error: { code: status, message, status: status_, ...(details.length > 0 ? { details } : {}) } } };
   },
+  // Implicit caching: the longest prefix shared with an earlier prompt to the same model.
+  cachePlan: (request) => ({ kind: "automatic", key: "", prompt: request.prompt, increment: 1 }),
   completion(reply, request) {
     return response(
       request,

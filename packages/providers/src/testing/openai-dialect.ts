@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { RecordedRequest, ResolvedReply } from "./fake-reply.js";
 import { textChunks } from "./fake-reply.js";
+import { OPENAI_CACHE_INCREMENT } from "./prompt-cache.js";
 import {
   contentText,
   bearerToken,
@@ -39,6 +40,7 @@ function usage(reply: ResolvedReply): Record<string, unknown> {
     prompt_tokens: reply.promptTokens,
     completion_tokens: reply.completionTokens,
     total_tokens: reply.promptTokens + reply.completionTokens,
+    // Cache reads are part of prompt_tokens; OpenAI reports no cache writes.
     prompt_tokens_details: { cached_tokens: reply.cachedTokens, audio_tokens: 0 },
     completion_tokens_details: {
       reasoning_tokens: reply.reasoningTokens,
@@ -96,6 +98,14 @@ export const openAIDialect: VendorDialect = {
     if (retryAfterSeconds !== undefined) headers["retry-after"] = String(retryAfterSeconds);
     return { headers, body: { error: { message, type: kind.type, param: null, code: kind.code } } };
   },
+  // Automatic caching of the longest shared prefix, routed by prompt_cache_key when the request sets one.
+  cachePlan: (request) => ({
+    kind: "automatic",
+    key:
+      isObject(request.body) && typeof request.body.prompt_cache_key === "string" ? request.body.prompt_cache_key : "",
+    prompt: request.prompt,
+    increment: OPENAI_CACHE_INCREMENT,
+  }),
   completion(reply, request) {
     return {
       id: `chatcmpl-${randomBytes(8).toString("hex")}`,

@@ -39,7 +39,9 @@ export interface FakeVendors {
 }
 
 /** Starts the three fake vendor servers at once. */
-export async function startFakeVendors(options: { chunkDelayMs?: number } = {}): Promise<FakeVendors> {
+export async function startFakeVendors(
+  options: Pick<FakeVendorServerOptions, "chunkDelayMs" | "promptCache"> = {},
+): Promise<FakeVendors> {
   const [openai, anthropic, google] = await Promise.all([
     startFakeOpenAI(options),
     startFakeAnthropic(options),

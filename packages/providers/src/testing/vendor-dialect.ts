@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { FakeVendorName, RecordedRequest, ResolvedReply } from "./fake-reply.js";
+import type { CachePlan } from "./prompt-cache.js";
 
 /** The parts of a request a dialect reads from its vendor's wire format. */
 export interface ParsedCall {
@@ -33,6 +34,8 @@ export interface VendorDialect {
   /** The vendor's message for an error status when the reply gives none. */
   defaultErrorMessage(status: number, request: { model: string; presentedKey: string | undefined }): string;
   errorReply(status: number, message: string, retryAfterSeconds: number | undefined): DialectErrorReply;
+  /** Which prefixes of a valid request the vendor's prompt cache reads and writes. */
+  cachePlan(request: RecordedRequest): CachePlan;
   completion(reply: ResolvedReply, request: RecordedRequest): unknown;
   /** The stream as SSE frames (each ending in a blank line), sent one by one with a pause between. */
   streamFrames(reply: ResolvedReply, request: RecordedRequest): string[];
