@@ -20,3 +20,5 @@ export * from "./repositories/events.js";
 export * from "./repositories/step-hot-path.js";
 export * from "./repositories/execute-run.js";
 export * from "./repositories/provider-catalog.js";
+export * from "./repositories/spend.js";
+export * from "./repositories/schedules.js";
