@@ -74,3 +74,10 @@ export async function recentFirings(
   );
   return new Map(scheduleIds.map((id, i) => [id, lists[i] ?? []]));
 }
+
+/** Forgets a firing whose run was taken back (not enqueued), so the job's retry fires it again. */
+export async function releaseFiring(db: Executor, scheduleId: string, fireAt: Date): Promise<void> {
+  await db
+    .delete(scheduleFirings)
+    .where(and(eq(scheduleFirings.scheduleId, scheduleId), eq(scheduleFirings.fireAt, fireAt)));
+}

@@ -1,5 +1,12 @@
 import { isTerminalFlowStatus, strictestRules, type TimeoutConfig } from "@ensemble/core";
-import { lockFlowToExecute, sendQueuedRun, undoQueuedRun, type FlowRow } from "@ensemble/db";
+import {
+  claimFiring,
+  lockFlowToExecute,
+  releaseFiring,
+  sendQueuedRun,
+  undoQueuedRun,
+  type FlowRow,
+} from "@ensemble/db";
 import { newRunTrace } from "@ensemble/telemetry";
 import type { EngineDeps } from "../engine-deps.js";
 import { FlowConflictError, NotFoundError } from "../errors/engine-errors.js";
@@ -17,6 +24,13 @@ export interface ExecuteFlowOptions {
   onlyStepId?: string;
   /** The HTTP request's id: it follows the run into the scheduler's log. */
   requestId?: string;
+  /** A schedule's firing: claimed with the run, so each firing starts at most one run. */
+  firing?: { scheduleId: string; fireAt: Date };
+}
+
+/** The firing was claimed before (the job ran again): nothing is started. */
+export class FiringAlreadyHandledError extends Error {
+  override readonly name = "FiringAlreadyHandledError";
 }
 
 export interface ExecuteFlowResult {
@@ -41,6 +55,8 @@ export async function executeFlow(
   flowId: string,
   options: ExecuteFlowOptions,
 ): Promise<ExecuteFlowResult> {
+  // Before any lock: a user over a spend cap starts nothing (see SpendCaps for the bound on overshoot).
+  await deps.spendCaps.assertWithin(options.executedBy);
   const effects = emptyEffects();
   // Two round trips: lock and read (flow, policies, archived events), then the new run with COMMIT.
   let previous: FlowRow | undefined;
@@ -62,6 +78,10 @@ export async function executeFlow(
     // A flow stored while its provider was served may outlive it: its next run is refused too.
     await deps.providerCatalog.assertServed(compiled);
     const run = flow.run + 1;
+    if (options.firing) {
+      const claimed = await claimFiring(tx, { ...options.firing, outcome: "started", run, reason: null });
+      if (!claimed) throw new FiringAlreadyHandledError(`firing ${options.firing.fireAt.toISOString()} was handled`);
+    }
     const flowTimeoutMs = options.timeout?.flowMs ?? compiled.definition.maxExecutionTime;
     const now = new Date();
     control.commitAfter(
@@ -94,7 +114,10 @@ export async function executeFlow(
     await deps.bus.continueNumberingAfter(flowId, lastArchivedEventId);
     await performEffects(deps, effects);
   } catch (error) {
-    if (previous && (await takeBack(deps, previous, run))) throw error;
+    if (previous && (await takeBack(deps, previous, run))) {
+      if (options.firing) await releaseFiring(deps.db, options.firing.scheduleId, options.firing.fireAt);
+      throw error;
+    }
     deps.logger.warn(
       { err: error, flowId, run },
       "run not fully enqueued, and not taken back (it started, or Postgres is unreachable too): it goes ahead; the sweeper starts it if needed",

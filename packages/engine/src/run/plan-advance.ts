@@ -1,4 +1,4 @@
-import { planNextSteps, targetForAttempt, type CompiledFlow, type PlanDecision } from "@ensemble/core";
+import { planNextSteps, targetForAttempt, type CompiledFlow, type PlanDecision, type StepError } from "@ensemble/core";
 import type { FlowProgress, FlowRow, PlannedStep, StepResultRow } from "@ensemble/db";
 import { toStepRecord } from "./records.js";
 import { emptyEffects, type RunEffects } from "./run-effects.js";
@@ -27,6 +27,8 @@ export interface PlanAdvanceOptions {
   lifo: boolean;
   /** The run starts now: it is marked running in the same write as its first steps. */
   startedAt?: Date;
+  /** The executing user's spend cap is reached (see SpendCaps): the run stops as its own budget stops it. */
+  spendCapReached?: StepError;
 }
 
 /**
@@ -44,6 +46,7 @@ export function planAdvance(
     originalPrompt: flow.input ?? "",
     metadata: flow.metadata,
     spent: { costUsd: flow.totalCost, tokens: flow.totalTokens },
+    ...(options.spendCapReached ? { spendCapReached: options.spendCapReached } : {}),
   });
   const byKey = new Map(rows.map((r) => [`${r.stepId}#${r.iteration}`, r]));
   const instance = (

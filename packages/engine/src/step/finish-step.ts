@@ -1,4 +1,4 @@
-import { storableJson } from "@ensemble/core";
+import { storableJson, type StepError } from "@ensemble/core";
 import {
   finishStepWrites,
   runSignature,
@@ -14,6 +14,7 @@ import type { EngineDeps } from "../engine-deps.js";
 import { advanceRun } from "../run/advance-run.js";
 import { addPlanEffects, planAdvance, type AdvancePlan } from "../run/plan-advance.js";
 import { emptyEffects, performEffects, type RunEffects } from "../run/run-effects.js";
+import { capStepError } from "../spend/spend-caps.js";
 import type { StepOutcome } from "./step-outcome.js";
 
 class LeaseLostError extends Error {
@@ -74,8 +75,13 @@ export async function finishStep(
   // result, its message, its event and the next steps' prompts should all see the same text.
   const outcome = storableJson(attempt);
   const input = finishInput(claimed, outcome, options.leasedRunningMs);
+  // The executing user's spend cap, with this attempt's cost (not yet in the ledger) counted.
+  let spendCapReached = options.claimedWith ? await userCapStop(deps, options.claimedWith.flow, outcome) : undefined;
   const planned = options.claimedWith
-    ? await finishWithPlannedSteps(deps, claimed, outcome, input, options.claimedWith, options.continueAs)
+    ? await finishWithPlannedSteps(deps, claimed, outcome, input, options.claimedWith, {
+        continueAs: options.continueAs,
+        spendCapReached,
+      })
     : null;
   let effects = planned?.effects;
   if (!effects) {
@@ -90,7 +96,12 @@ export async function finishStep(
         // The locked row was read before this attempt's totals were added: add them for the budget check.
         const flow = withSpend(finished.flow, outcome);
         if (flow.status !== "running" || flow.run !== claimed.run) return;
-        await advanceRun(tx, flow, deps.flows.forRun(flow), rows, collected, { lifo: true, control });
+        if (!options.claimedWith) spendCapReached = await userCapStop(deps, finished.flow, outcome);
+        await advanceRun(tx, flow, deps.flows.forRun(flow), rows, collected, {
+          lifo: true,
+          control,
+          ...(spendCapReached ? { spendCapReached } : {}),
+        });
       });
     } catch (error) {
       if (error instanceof LeaseLostError) return { committed: false };
@@ -121,7 +132,7 @@ async function finishWithPlannedSteps(
   outcome: FinishOutcome,
   input: FinishStepInput,
   claimedWith: { flow: FlowRow; rows: StepResultRow[] },
-  continueAs: FinishOptions["continueAs"],
+  { continueAs, spendCapReached }: { continueAs: FinishOptions["continueAs"]; spendCapReached: StepError | undefined },
 ): Promise<{ effects: RunEffects; next?: ContinuedStep } | null> {
   if (claimedWith.flow.status !== "running" || claimedWith.flow.run !== claimed.run) return null;
   const committed: StepResultRow = {
@@ -134,7 +145,10 @@ async function finishWithPlannedSteps(
   };
   const rows = claimedWith.rows.map((r) => (r.id === claimed.id ? committed : r));
   const flow = withSpend(claimedWith.flow, outcome);
-  const plan = planAdvance(flow, deps.flows.forRun(flow), rows, { lifo: true });
+  const plan = planAdvance(flow, deps.flows.forRun(flow), rows, {
+    lifo: true,
+    ...(spendCapReached ? { spendCapReached } : {}),
+  });
   if (plan.decision.outcome || plan.instanceWrites.length > 0) return null;
   const continued = continueAs ? leaseFirstStep(plan, continueAs) : null;
   const basis = {
@@ -208,6 +222,13 @@ function isStalePlan(error: unknown): boolean {
 }
 
 /** The flow as the planner must see it: its totals with this attempt's spend. */
+/** The budget_exceeded error when the user billed for the run has reached a spend cap, counting this attempt's cost. */
+async function userCapStop(deps: EngineDeps, flow: FlowRow, outcome: FinishOutcome): Promise<StepError | undefined> {
+  const pendingUsd = outcome.status !== "skipped" && outcome.usage ? (outcome.cost ?? 0) : 0;
+  const cap = await deps.spendCaps.reached(flow.executedBy ?? flow.userId, { pendingUsd, cachedLimits: true });
+  return cap ? capStepError(cap) : undefined;
+}
+
 function withSpend(flow: FlowRow, outcome: FinishOutcome): FlowRow {
   const billed = outcome.status !== "skipped" && outcome.usage;
   return billed
