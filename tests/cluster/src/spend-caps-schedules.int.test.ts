@@ -51,7 +51,8 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, tim
   }
 }
 
-const settled = (body: { status?: string }) => ["completed", "failed", "cancelled", "timed_out"].includes(body.status ?? "");
+const settled = (body: { status?: string }) =>
+  ["completed", "failed", "cancelled", "timed_out"].includes(body.status ?? "");
 
 describe("spend caps", () => {
   it("a user reaching the daily cap has their running run stopped at its next commit and further executes refused 402", async () => {
@@ -60,12 +61,12 @@ describe("spend caps", () => {
     expect(limits.status).toBe(200);
     expect(limits.json).toMatchObject({ userId: tenant.userId, dailyUsd: 5, monthlyUsd: null, maxInFlightSteps: null });
 
-    const flowId = await flowOf(tenant, ["a", "b", "c", "d", "e"].map((id) => step(id, "slow?latencyMs=200")));
-    expect((await call(tenant.key, "POST", `/v1/flows/${flowId}/execute`, { input: "hello there" })).status).toBe(202);
-    const flow = await until(
-      async () => (await call(tenant.key, "GET", `/v1/flows/${flowId}`)).json,
-      settled,
+    const flowId = await flowOf(
+      tenant,
+      ["a", "b", "c", "d", "e"].map((id) => step(id, "slow?latencyMs=200")),
     );
+    expect((await call(tenant.key, "POST", `/v1/flows/${flowId}/execute`, { input: "hello there" })).status).toBe(202);
+    const flow = await until(async () => (await call(tenant.key, "GET", `/v1/flows/${flowId}`)).json, settled);
     // Each call bills more than $5: the first commit reaches the cap and the run stops as its own budget would stop it.
     expect(flow.status).toBe("failed");
     expect(flow.error).toMatchObject({ code: "budget_exceeded" });
@@ -80,7 +81,11 @@ describe("spend caps", () => {
     expect(refused.json.error.message).toMatch(/daily spend cap of \$5 \(dailyUsd\).*resets at/);
     const tomorrow = new Date();
     tomorrow.setUTCHours(24, 0, 0, 0);
-    expect(refused.json.error.details[0]).toMatchObject({ period: "daily", capUsd: 5, resetsAt: tomorrow.toISOString() });
+    expect(refused.json.error.details[0]).toMatchObject({
+      period: "daily",
+      capUsd: 5,
+      resetsAt: tomorrow.toISOString(),
+    });
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
 
     const read = await call(ADMIN_TOKEN, "GET", `/v1/admin/users/${tenant.userId}/limits`);

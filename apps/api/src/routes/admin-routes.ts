@@ -86,7 +86,10 @@ async function serializeLimits(
     maxInFlightSteps: limits?.maxInFlightSteps ?? null,
     updatedAt: limits?.updatedAt.toISOString() ?? null,
     spent: Object.fromEntries(
-      periods.map((p, i) => [p.period, { usd: spent[i] ?? 0, since: p.start.toISOString(), resetsAt: p.end.toISOString() }]),
+      periods.map((p, i) => [
+        p.period,
+        { usd: spent[i] ?? 0, since: p.start.toISOString(), resetsAt: p.end.toISOString() },
+      ]),
     ),
   };
 }

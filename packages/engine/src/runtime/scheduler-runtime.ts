@@ -58,7 +58,8 @@ export async function startScheduler(deps: EngineDeps, options: SchedulerOptions
       "flow.archive-events": (p) => archiveEvents(deps, p.flowId),
       "flow.archive-due": () => archiveDueFlows(deps),
       "flow.sweep": () => sweepRuns(deps),
-      "flow.schedule-fire": (p, job) => fireSchedule(deps, p.scheduleId, new Date(job.opts.prevMillis ?? job.timestamp)),
+      "flow.schedule-fire": (p, job) =>
+        fireSchedule(deps, p.scheduleId, new Date(job.opts.prevMillis ?? job.timestamp)),
     },
   });
   worker.on("completed", () => deps.observer?.jobProcessed(worker.name));
