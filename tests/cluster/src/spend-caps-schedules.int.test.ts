@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Cluster } from "./cluster-harness.js";
+import type { FlowBody } from "./api-client.js";
 import { ADMIN_TOKEN, createTenant, send, type RawResponse, type Tenant } from "./tenants.js";
 
 // Spend caps, usage and schedules through real processes: API, scheduler and two workers on
@@ -66,12 +67,12 @@ describe("spend caps", () => {
       ["a", "b", "c", "d", "e"].map((id) => step(id, "slow?latencyMs=200")),
     );
     expect((await call(tenant.key, "POST", `/v1/flows/${flowId}/execute`, { input: "hello there" })).status).toBe(202);
-    const flow = await until(async () => (await call(tenant.key, "GET", `/v1/flows/${flowId}`)).json, settled);
+    const flow = await until<FlowBody>(async () => (await call(tenant.key, "GET", `/v1/flows/${flowId}`)).json, settled);
     // Each call bills more than $5: the first commit reaches the cap and the run stops as its own budget would stop it.
     expect(flow.status).toBe("failed");
     expect(flow.error).toMatchObject({ code: "budget_exceeded" });
-    expect(flow.error.message).toContain("dailyUsd");
-    const statuses = (flow.stepResults as { stepId: string; status: string }[]).map((s) => `${s.stepId}:${s.status}`);
+    expect(flow.error?.message).toContain("dailyUsd");
+    const statuses = flow.stepResults.map((s) => `${s.stepId}:${s.status}`);
     expect(statuses).toContain("a:success");
     expect(statuses.filter((s) => s.endsWith(":success"))).toHaveLength(1);
 
