@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { EnsembleClient, isEnsembleApiError } from "@ensemble/sdk";
 import { Cluster } from "./cluster-harness.js";
 import type { FlowBody } from "./api-client.js";
 import { ADMIN_TOKEN, createTenant, send, type RawResponse, type Tenant } from "./tenants.js";
@@ -39,7 +40,7 @@ const step = (id: string, model = "echo") => ({
   id,
   provider: "sim",
   model,
-  action: "generate",
+  action: "generate" as const,
   prompt: `${id}: {{ previous }}`,
 });
 
@@ -67,7 +68,10 @@ describe("spend caps", () => {
       ["a", "b", "c", "d", "e"].map((id) => step(id, "slow?latencyMs=200")),
     );
     expect((await call(tenant.key, "POST", `/v1/flows/${flowId}/execute`, { input: "hello there" })).status).toBe(202);
-    const flow = await until<FlowBody>(async () => (await call(tenant.key, "GET", `/v1/flows/${flowId}`)).json, settled);
+    const flow = await until<FlowBody>(
+      async () => (await call(tenant.key, "GET", `/v1/flows/${flowId}`)).json,
+      settled,
+    );
     // Each call bills more than $5: the first commit reaches the cap and the run stops as its own budget would stop it.
     expect(flow.status).toBe("failed");
     expect(flow.error).toMatchObject({ code: "budget_exceeded" });
@@ -261,5 +265,39 @@ describe("schedules", () => {
     expect(del.status).toBe(404);
     expect((await call(owner.key, "GET", `/v1/flows/${flowId}/schedules`)).json.items).toHaveLength(1);
     expect((await call(owner.key, "DELETE", `/v1/flows/${flowId}/schedules/${created.json.id}`)).status).toBe(204);
+  });
+});
+
+describe("the SDK", () => {
+  it("creates, lists and deletes schedules, reads usage, and reports a reached cap as budget_exceeded", async () => {
+    const tenant = await createTenant(cluster.baseUrl, "sdk-economics");
+    const client = new EnsembleClient({ baseUrl: cluster.baseUrl, apiKey: tenant.key });
+    const thread = await client.createThread("sdk");
+    const flow = await client.createFlow(thread.id, { name: "sdk", type: "sequential", steps: [step("a")] });
+    const result = await client.executeFlow(flow.id, { input: "bill me" });
+
+    const usage = await client.getUsage({ groupBy: "flow", from: new Date(Date.now() - 60_000) });
+    expect(usage.groups).toEqual([expect.objectContaining({ key: flow.id, calls: 1 })]);
+    expect(usage.total.costUsd).toBeCloseTo(result.totalCost, 6);
+
+    const schedule = await client.createSchedule(flow.id, {
+      cron: "0 9 * * 1-5",
+      timezone: "America/New_York",
+      input: "",
+    });
+    expect(await client.listSchedules(flow.id)).toEqual([expect.objectContaining({ id: schedule.id, firings: [] })]);
+    await client.deleteSchedule(flow.id, schedule.id);
+    expect(await client.listSchedules(flow.id)).toEqual([]);
+    await expect(
+      client.createSchedule(flow.id, { cron: "0 9 * * *", timezone: "Nowhere", input: "" }),
+    ).rejects.toMatchObject({
+      status: 400,
+      details: [expect.objectContaining({ path: "timezone" })],
+    });
+
+    await call(ADMIN_TOKEN, "PUT", `/v1/admin/users/${tenant.userId}/limits`, { monthlyUsd: 0.5 });
+    const refused = await client.executeFlow(flow.id, { input: "again" }).catch((error: unknown) => error);
+    expect(isEnsembleApiError(refused, "budget_exceeded")).toBe(true);
+    expect(refused).toMatchObject({ status: 402, retryAfterMs: expect.any(Number) });
   });
 });
