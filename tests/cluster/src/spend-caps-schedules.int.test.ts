@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EnsembleClient, isEnsembleApiError } from "@ensemble/sdk";
-import { Cluster } from "./cluster-harness.js";
+import { Cluster, deleteRedisKeys } from "./cluster-harness.js";
 import type { FlowBody } from "./api-client.js";
 import { ADMIN_TOKEN, createTenant, send, type RawResponse, type Tenant } from "./tenants.js";
 
@@ -163,7 +163,7 @@ describe("schedules", () => {
     return (list.json.items[0]?.firings ?? []) as Firing[];
   };
 
-  it("a schedule firing every second starts one run per firing, and goes on after the scheduler restarts", async () => {
+  it("a schedule firing every second starts one run per firing, and goes on after a scheduler restart and a Redis wipe", async () => {
     const tenant = await createTenant(cluster.baseUrl, "scheduled");
     const flowId = await flowOf(tenant, [step("a")]);
     const created = await call(tenant.key, "POST", `/v1/flows/${flowId}/schedules`, {
@@ -193,11 +193,20 @@ describe("schedules", () => {
     );
     expect(started(after).length).toBeGreaterThanOrEqual(started(before).length + 3);
 
+    // Redis loses the flows queue (job schedulers included): the scheduler puts the schedule back from Postgres.
+    await deleteRedisKeys(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", `${cluster.prefix}:flows:*`);
+    const afterWipe = await until(
+      () => firingsOf(tenant, flowId),
+      (f) => started(f).length >= started(after).length + 2,
+      30_000,
+    );
+    expect(started(afterWipe).length).toBeGreaterThanOrEqual(started(after).length + 2);
+
     // One run per firing: firing times are whole, distinct seconds, and each started run is its own.
-    const times = after.map((f) => f.fireAt);
+    const times = afterWipe.map((f) => f.fireAt);
     expect(new Set(times).size).toBe(times.length);
     for (const t of times) expect(new Date(t).getUTCMilliseconds()).toBe(0);
-    const runs = started(after).map((f) => f.run);
+    const runs = started(afterWipe).map((f) => f.run);
     expect(new Set(runs).size).toBe(runs.length);
 
     expect((await call(tenant.key, "DELETE", `/v1/flows/${flowId}/schedules/${scheduleId}`)).status).toBe(204);
@@ -206,7 +215,7 @@ describe("schedules", () => {
     expect((await call(tenant.key, "GET", `/v1/flows/${flowId}`)).json.run).toBe(flowAtDelete);
     expect((await call(tenant.key, "GET", `/v1/flows/${flowId}/schedules`)).json.items).toEqual([]);
     // Every run the flow had came from a recorded firing: no firing ran twice.
-    expect(flowAtDelete).toBeLessThanOrEqual(started(after).length + 1);
+    expect(flowAtDelete).toBeLessThanOrEqual(started(afterWipe).length + 1);
   });
 
   it("a firing that would exceed the user's spend cap is skipped and recorded", async () => {

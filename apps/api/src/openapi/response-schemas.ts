@@ -242,6 +242,6 @@ export const ScheduleResponse = z.object({
         reason: z.string().nullable().describe("why it was skipped (a spend cap reached, the flow still running)"),
       }),
     )
-    .describe("the latest 20, newest first"),
+    .describe("the latest 50, newest first"),
 });
 export const ScheduleListResponse = z.object({ items: z.array(ScheduleResponse) });

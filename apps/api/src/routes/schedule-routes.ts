@@ -17,7 +17,7 @@ import type { AppContext } from "../app-context.js";
 /** Schedules a flow may have at once. */
 const MAX_SCHEDULES_PER_FLOW = 20;
 /** Firings shown with each schedule, newest first. */
-const FIRINGS_SHOWN = 20;
+const FIRINGS_SHOWN = 50;
 
 /** A flow's cron schedules: each firing executes the flow as the user who created the schedule. */
 export function scheduleRoutes(ctx: AppContext): Router {
