@@ -242,6 +242,33 @@ describe("schedules", () => {
     await call(tenant.key, "DELETE", `/v1/flows/${flowId}/schedules/${created.json.id}`);
   });
 
+  it("a member whose access the owner revoked no longer runs the flow: their firings are skipped, naming why", async () => {
+    const owner = await createTenant(cluster.baseUrl, "thread-owner");
+    const member = await createTenant(cluster.baseUrl, "thread-member");
+    const flowId = await flowOf(owner, [step("a")]);
+    const threadId = (await call(owner.key, "GET", `/v1/flows/${flowId}`)).json.threadId as string;
+    const grant = (permissions: string[]) =>
+      call(owner.key, "PUT", `/v1/threads/${threadId}/members/${member.userId}`, { permissions });
+    expect((await grant(["write"])).status).toBe(200);
+    const created = await call(member.key, "POST", `/v1/flows/${flowId}/schedules`, {
+      cron: "* * * * * *",
+      timezone: "UTC",
+      input: "as the member",
+    });
+    expect(created.status).toBe(201);
+    await until(
+      () => firingsOf(owner, flowId),
+      (f) => f.some((x) => x.outcome === "started"),
+    );
+    await grant([]);
+    const firings = await until(
+      () => firingsOf(owner, flowId),
+      (f) => f[0]?.outcome === "skipped" && f[1]?.outcome === "skipped",
+    );
+    expect(firings[0]?.reason).toBe("the schedule's creator no longer has write permission on the flow's thread");
+    await call(owner.key, "DELETE", `/v1/flows/${flowId}/schedules/${created.json.id}`);
+  });
+
   it("validates cron and timezone, naming the field", async () => {
     const tenant = await createTenant(cluster.baseUrl, "schedule-bad");
     const flowId = await flowOf(tenant, [step("a")]);

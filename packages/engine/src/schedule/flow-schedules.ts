@@ -1,4 +1,12 @@
-import { claimFiring, findSchedule, listAllSchedules, type FlowScheduleRow } from "@ensemble/db";
+import {
+  claimFiring,
+  findFlow,
+  findSchedule,
+  listAllSchedules,
+  threadPermissions,
+  type FlowScheduleRow,
+  type Permission,
+} from "@ensemble/db";
 import { QUEUE_NAMES } from "@ensemble/queue";
 import type { EngineDeps } from "../engine-deps.js";
 import { FlowConflictError, ForbiddenError, NotFoundError, PolicyViolationError } from "../errors/engine-errors.js";
@@ -48,6 +56,11 @@ export async function fireSchedule(deps: EngineDeps, scheduleId: string, fireAt:
     await removeFlowSchedule(deps, scheduleId);
     return;
   }
+  const lostAccess = await creatorCannotExecute(deps, schedule);
+  if (lostAccess) {
+    await claimFiring(deps.db, { scheduleId, fireAt, outcome: "skipped", run: null, reason: lostAccess });
+    return;
+  }
   try {
     const started = await executeFlow(deps, schedule.flowId, {
       executedBy: schedule.userId,
@@ -62,6 +75,24 @@ export async function fireSchedule(deps: EngineDeps, scheduleId: string, fireAt:
     await claimFiring(deps.db, { scheduleId, fireAt, outcome: "skipped", run: null, reason: error.message });
     deps.logger.info({ scheduleId, flowId: schedule.flowId, fireAt, reason: error.message }, "schedule firing skipped");
   }
+}
+
+/**
+ * Why the schedule's creator may no longer execute its flow (null: they may): the firing
+ * runs as them, so it needs what their execute would (write; read too when the flow shares
+ * the thread's history), checked again at each firing since a thread owner can revoke it.
+ */
+async function creatorCannotExecute(deps: EngineDeps, schedule: FlowScheduleRow): Promise<string | null> {
+  const flow = await findFlow(deps.db, schedule.flowId);
+  if (!flow) return "the flow no longer exists";
+  const granted = await threadPermissions(deps.db, flow.threadId, schedule.userId);
+  const sharesHistory = deps.flows.forRun({ id: flow.id, definition: flow.definition, onlyStepId: null }).policy
+    .shareConversationHistory;
+  const needed: Permission[] = sharesHistory ? ["write", "read"] : ["write"];
+  const missing = needed.filter((p) => !granted.includes(p));
+  return missing.length > 0
+    ? `the schedule's creator no longer has ${missing.join(" and ")} permission on the flow's thread`
+    : null;
 }
 
 function isSkipReason(error: unknown): error is Error {
