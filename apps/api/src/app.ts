@@ -21,6 +21,8 @@ import { metricsRoutes } from "./routes/metrics-routes.js";
 import { openApiRoutes } from "./routes/openapi-routes.js";
 import { providerRoutes } from "./routes/provider-routes.js";
 import { queueBoardRoutes } from "./routes/queue-board-routes.js";
+import { scheduleRoutes } from "./routes/schedule-routes.js";
+import { usageRoutes } from "./routes/usage-routes.js";
 import { templateRoutes } from "./routes/template-routes.js";
 import { threadRoutes } from "./routes/thread-routes.js";
 import { uiRoutes } from "./routes/ui-routes.js";
@@ -48,6 +50,7 @@ export function createApp(ctx: AppContext): Express {
   app.use(flowRoutes(ctx));
   app.use(runRoutes(ctx));
   app.use(approvalRoutes(ctx));
+  app.use(scheduleRoutes(ctx), usageRoutes(ctx));
   app.use(providerRoutes(ctx));
   mountFlowEvents(app, ctx, keys);
   app.use(templateRoutes());

@@ -22,3 +22,5 @@ export * from "./repositories/execute-run.js";
 export * from "./repositories/provider-catalog.js";
 export * from "./repositories/flow-runs.js";
 export * from "./repositories/approvals.js";
+export * from "./repositories/spend.js";
+export * from "./repositories/schedules.js";

@@ -14,6 +14,7 @@ import type { ProviderCatalog } from "./catalog/provider-catalog.js";
 import type { EngineObserver } from "./observability/engine-observer.js";
 import type { CommittedDeliveries } from "./run/committed-deliveries.js";
 import { CompiledFlowCache } from "./run/flow-cache.js";
+import type { SpendCaps } from "./spend/spend-caps.js";
 import type { StepEndCommitter } from "./step/step-end-committer.js";
 
 /** Tunables of the run engine; defaults suit real LLM calls (seconds to minutes). */
@@ -72,6 +73,8 @@ export interface EngineDeps {
   workerId: string;
   /** The providers the cluster serves (Postgres): workers register, create and execute refuse the others. */
   providerCatalog: ProviderCatalog;
+  /** Spend caps per user, checked on execute and at each step's commit. */
+  spendCaps: SpendCaps;
   /** This process's metrics of lease and rate-limit events (its HEALTH_PORT /metrics); unset: not counted. */
   observer?: EngineObserver;
   /** Cluster-wide step and run metrics in Redis (the API renders them at /metrics); unset: not recorded. */

@@ -2,6 +2,8 @@
 export { DEFAULT_ENGINE_SETTINGS, type EngineDeps, type EngineSettings } from "./engine-deps.js";
 export { FlowConflictError, ForbiddenError, NotFoundError, PolicyViolationError } from "./errors/engine-errors.js";
 export { ProviderCatalog, type CatalogMembership, type ProviderCatalogOptions } from "./catalog/provider-catalog.js";
+export { SpendCaps, SpendCapReachedError, capPeriod, type CapPeriod, type ReachedCap } from "./spend/spend-caps.js";
+export { assertFlowSchedule, removeFlowSchedule, scheduleJobSchedulerId } from "./schedule/flow-schedules.js";
 export { createFlow } from "./run/create-flow.js";
 export { waitForRun } from "./run/wait-for-run.js";
 export { executeFlow, requestCancel, type ExecuteFlowOptions, type ExecuteFlowResult } from "./run/execute-flow.js";

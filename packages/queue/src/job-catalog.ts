@@ -39,6 +39,8 @@ export const FlowApprovalTimeoutPayloadSchema = z.object({
   label: LabelSchema,
 });
 export const FlowArchiveEventsPayloadSchema = z.object({ flowId: FlowIdSchema, label: LabelSchema });
+/** One firing of a flow's schedule; its firing time is the scheduler job's (`job.opts.prevMillis`). */
+export const ScheduleFirePayloadSchema = z.object({ scheduleId: z.string().min(1).max(128), label: LabelSchema });
 export const FlowSweepPayloadSchema = z.object({ label: LabelSchema });
 export const FlowArchiveDuePayloadSchema = z.object({ label: LabelSchema });
 export const StepRunPayloadSchema = z.object({
@@ -102,6 +104,8 @@ export const JOB_CATALOG = {
   "flow.archive-events": { ...FLOW_JOB, schema: FlowArchiveEventsPayloadSchema },
   /** Periodic: move the events of every flow due for archiving (see ArchiveSchedule) out of Redis, in batches. */
   "flow.archive-due": { ...FLOW_JOB, schema: FlowArchiveDuePayloadSchema },
+  /** A flow schedule fired: start one run (once per schedule and firing time), or record why not. */
+  "flow.schedule-fire": { ...FLOW_JOB, schema: ScheduleFirePayloadSchema },
   /** Periodic repair: find runs that stopped advancing and advance them. */
   "flow.sweep": { ...FLOW_JOB, schema: FlowSweepPayloadSchema },
   /** Run one step of one run (one provider call). */

@@ -58,6 +58,9 @@ const JOB_ID_BUILDERS: { [N in JobName]: (payload: JobPayload<N>, dedupe: string
       : join("archive", escapePart(p.flowId), escapePart(dedupe)),
   "flow.sweep": (_p, dedupe) => join("sweep", escapePart(dedupe ?? defaultDedupe())),
   "flow.archive-due": (_p, dedupe) => join("archive-due", escapePart(dedupe ?? defaultDedupe())),
+  // Fired by a job scheduler, which names its own jobs by firing time; idempotence is the firing's claim in Postgres.
+  "flow.schedule-fire": (p, dedupe) =>
+    join("schedule-fire", escapePart(p.scheduleId), escapePart(dedupe ?? defaultDedupe())),
   "step.run": (p) =>
     join(
       "step",

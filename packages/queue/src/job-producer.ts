@@ -47,8 +47,8 @@ export interface QueueDepth {
 }
 
 export interface UpsertScheduleOptions {
-  /** Interval between runs in ms. */
-  everyMs: number;
+  /** Interval between runs in ms, or a cron pattern (5 or 6 fields) in an IANA time zone. */
+  every: number | { cron: string; timezone: string };
   /** Scheduler id; upserting the same id replaces the schedule. Default: the job name. */
   schedulerId?: string;
 }
@@ -129,7 +129,9 @@ export class JobProducer {
     await this.redis(`upsertSchedule ${name}`, () =>
       this.queue(queue).upsertJobScheduler(
         options.schedulerId ?? name,
-        { every: options.everyMs },
+        typeof options.every === "number"
+          ? { every: options.every }
+          : { pattern: options.every.cron, tz: options.every.timezone },
         { name, data, opts: templateOpts },
       ),
     );

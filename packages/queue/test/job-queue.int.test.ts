@@ -252,7 +252,7 @@ describe("JobProducer + createJobWorker", () => {
   });
 
   it("runs a repeating schedule until it is removed", async () => {
-    await producer.upsertSchedule("flow.sweep", {}, { everyMs: 150 });
+    await producer.upsertSchedule("flow.sweep", {}, { every: 150 });
     await waitUntil(() => flowCalls.filter((call) => call.name === "flow.sweep").length >= 2, 5_000, "two sweeps");
     expect(await producer.removeSchedule("flows", "flow.sweep")).toBe(true);
   });

@@ -28,6 +28,10 @@ import type {
   RunComparison,
   RunDetail,
   RunSummary,
+  NewSchedule,
+  Schedule,
+  Usage,
+  UsageOptions,
   StepPage,
   StreamEventsOptions,
   Thread,
@@ -302,6 +306,33 @@ export class EnsembleClient {
    */
   streamEvents(flowId: string, options: StreamEventsOptions = {}): AsyncGenerator<FlowStreamUpdate, void, undefined> {
     return streamFlowEvents(this.http, flowId, options);
+  }
+
+  // ── Schedules and usage ──────────────────────────────────────────────────
+
+  /** Runs the flow on a cron schedule as the caller: one run per firing; firings over a spend cap are skipped. */
+  async createSchedule(flowId: string, schedule: NewSchedule): Promise<Schedule> {
+    return (await this.http.request<Schedule>("POST", `/v1/flows/${id(flowId)}/schedules`, { body: schedule })).body;
+  }
+
+  /** The flow's schedules, each with its latest firings (started or skipped, and why). */
+  async listSchedules(flowId: string): Promise<Schedule[]> {
+    return (await this.http.request<{ items: Schedule[] }>("GET", `/v1/flows/${id(flowId)}/schedules`)).body.items;
+  }
+
+  async deleteSchedule(flowId: string, scheduleId: string): Promise<void> {
+    await this.http.request("DELETE", `/v1/flows/${id(flowId)}/schedules/${id(scheduleId)}`);
+  }
+
+  /** The caller's spend and tokens (default: this UTC month so far), optionally grouped. */
+  async getUsage(options: UsageOptions = {}): Promise<Usage> {
+    const query = new URLSearchParams();
+    const iso = (d: Date | string) => (typeof d === "string" ? d : d.toISOString());
+    if (options.from !== undefined) query.set("from", iso(options.from));
+    if (options.to !== undefined) query.set("to", iso(options.to));
+    if (options.groupBy) query.set("groupBy", options.groupBy);
+    const suffix = query.size ? `?${query.toString()}` : "";
+    return (await this.http.request<Usage>("GET", `/v1/usage${suffix}`)).body;
   }
 
   // ── Templates ────────────────────────────────────────────────────────────

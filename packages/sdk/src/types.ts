@@ -273,3 +273,60 @@ export interface WaitingApproval {
   /** When the step's onTimeout decides it. */
   expiresAt: IsoDate | null;
 }
+
+/** What `getUsage` groups by: provider, `provider/model`, flow id, or UTC day (YYYY-MM-DD). */
+export type UsageGroupBy = "provider" | "model" | "flow" | "day";
+
+export interface UsageOptions {
+  /** Start, inclusive (default: the start of this UTC month). */
+  from?: Date | IsoDate;
+  /** End, exclusive (default: now). */
+  to?: Date | IsoDate;
+  groupBy?: UsageGroupBy;
+}
+
+export interface UsageTotals {
+  costUsd: number;
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  reasoningTokens: number;
+  /** Billed attempts. */
+  calls: number;
+}
+
+export interface Usage {
+  from: IsoDate;
+  to: IsoDate;
+  groupBy: UsageGroupBy | null;
+  total: UsageTotals;
+  /** Empty without `groupBy`. */
+  groups: (UsageTotals & { key: string })[];
+}
+
+export interface NewSchedule {
+  /** 5 fields (minute hour day month weekday), or 6 with seconds first. */
+  cron: string;
+  /** IANA time zone the pattern is read in, e.g. `Europe/Paris` or `UTC`. */
+  timezone: string;
+  /** Each run's input. */
+  input: string;
+  metadata?: Record<string, unknown>;
+}
+
+export interface ScheduleFiring {
+  fireAt: IsoDate;
+  outcome: "started" | "skipped";
+  /** The run it started. */
+  run: number | null;
+  /** Why it was skipped (a spend cap reached, the flow still running). */
+  reason: string | null;
+}
+
+export interface Schedule extends Required<NewSchedule> {
+  id: string;
+  flowId: string;
+  createdAt: IsoDate;
+  /** The latest firings, newest first. */
+  firings: ScheduleFiring[];
+}

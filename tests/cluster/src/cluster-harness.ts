@@ -194,7 +194,8 @@ export class Cluster {
   }
 }
 
-async function deleteRedisKeys(url: string, pattern: string): Promise<void> {
+/** Deletes the keys matching `pattern` (a cluster's own, by its prefix: the Redis is shared). */
+export async function deleteRedisKeys(url: string, pattern: string): Promise<void> {
   const redis = createRedisConnection({
     url,
     role: "worker",

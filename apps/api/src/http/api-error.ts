@@ -2,6 +2,7 @@
 export type ApiErrorCode =
   | "validation_error"
   | "unauthorized"
+  | "budget_exceeded"
   | "forbidden"
   | "not_found"
   | "conflict"
@@ -28,6 +29,7 @@ export class ApiError extends Error {
 export const STATUS_BY_CODE: Record<ApiErrorCode, number> = {
   validation_error: 400,
   unauthorized: 401,
+  budget_exceeded: 402,
   forbidden: 403,
   policy_violation: 403,
   not_found: 404,

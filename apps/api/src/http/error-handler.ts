@@ -1,6 +1,12 @@
 import { ValidationError } from "@ensemble/core";
 import { isDatabaseUnavailable } from "@ensemble/db";
-import { FlowConflictError, ForbiddenError, NotFoundError, PolicyViolationError } from "@ensemble/engine";
+import {
+  FlowConflictError,
+  ForbiddenError,
+  NotFoundError,
+  PolicyViolationError,
+  SpendCapReachedError,
+} from "@ensemble/engine";
 import { isRedisUnavailable } from "@ensemble/queue";
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import type { Logger } from "pino";
@@ -28,6 +34,16 @@ export function toApiError(error: unknown): ApiError {
   }
   if (error instanceof FlowConflictError)
     return new ApiError("conflict", error.message, [{ flowId: error.flowId, status: error.status }]);
+  if (error instanceof SpendCapReachedError) {
+    const { period, capUsd, spentUsd, resetsAt } = error.cap;
+    const retryAfter = Math.max(1, Math.ceil((resetsAt.getTime() - Date.now()) / 1000));
+    return new ApiError(
+      "budget_exceeded",
+      error.message,
+      [{ period, capUsd, spentUsd, resetsAt: resetsAt.toISOString() }],
+      { "Retry-After": String(retryAfter) },
+    );
+  }
   if (isDatabaseUnavailable(error))
     return new ApiError("unavailable", "the database is unavailable; retry shortly", [], { "Retry-After": "5" });
   if (isRedisUnavailable(error))

@@ -6,6 +6,7 @@ import {
   StepOverridesSchema,
   TimeoutConfigSchema,
 } from "@ensemble/core";
+import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 import { STEP_PAGE_LIMITS } from "./request-limits.js";
 
@@ -78,4 +79,60 @@ export const ApproveStepBody = z.strictObject({
 export const ListApprovalsQuery = z.object({
   status: z.enum(["waiting"]).default("waiting"),
   limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+
+const Usd = z.number().positive().max(1_000_000_000).nullable().optional();
+/** An admin's limits for a user: an absent field stays as it was, null clears it. */
+export const PutUserLimitsBody = z.strictObject({
+  monthlyUsd: Usd,
+  dailyUsd: Usd,
+  maxInFlightSteps: z.number().int().min(1).max(1_000_000).nullable().optional(),
+});
+
+const Instant = z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time, e.g. 2026-01-01T00:00:00Z" });
+export const UsageQuery = z
+  .object({
+    from: Instant.optional(),
+    to: Instant.optional(),
+    groupBy: z.enum(["provider", "model", "flow", "day"]).optional(),
+  })
+  .refine((q) => !q.from || !q.to || Date.parse(q.from) < Date.parse(q.to), {
+    path: ["to"],
+    message: "must be after from",
+  });
+
+/** A time zone the runtime knows (IANA name, e.g. Europe/Paris, or UTC). */
+function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A cron pattern of 5 fields, or 6 with seconds first, as the job schedulers read it. */
+function cronProblem(value: string): string | null {
+  const fields = value.trim().split(/\s+/).length;
+  if (fields < 5 || fields > 6) return "must have 5 fields (minute hour day month weekday) or 6 (seconds first)";
+  try {
+    CronExpressionParser.parse(value);
+    return null;
+  } catch (error) {
+    return `is not a valid cron pattern: ${(error as Error).message}`;
+  }
+}
+
+export const CreateScheduleBody = z.strictObject({
+  cron: z
+    .string()
+    .min(1)
+    .max(200)
+    .superRefine((value, ctx) => {
+      const problem = cronProblem(value);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
+  timezone: z.string().min(1).max(64).refine(isTimeZone, "must be an IANA time zone, e.g. Europe/Paris or UTC"),
+  input: z.string().max(FLOW_LIMITS.maxInputChars),
+  metadata: z.record(z.string(), z.unknown()).optional(),
 });

@@ -28,6 +28,9 @@ import {
   StepPageQuery,
   PutPolicyBody,
   RerunBody,
+  PutUserLimitsBody,
+  CreateScheduleBody,
+  UsageQuery,
 } from "../http/request-schemas.js";
 import * as responses from "./response-schemas.js";
 
@@ -85,6 +88,8 @@ const NAMED_SCHEMAS: Record<string, z.ZodType> = {
   CreateFlowBody: CreateFlowBody.extend({ definition: FlowDefinitionSchema }),
   ExecuteFlowBody,
   RerunBody,
+  PutUserLimitsBody,
+  CreateScheduleBody,
   TemplateParameters: TEMPLATE_PARAMETERS,
   // the flow language and results (shared by requests and responses)
   FlowDefinition: FlowDefinitionSchema,
@@ -126,6 +131,10 @@ const NAMED_SCHEMAS: Record<string, z.ZodType> = {
   RerunAccepted: responses.RerunAcceptedResponse,
   RunComparison: responses.RunComparisonResponse,
   TemplateList: responses.TemplateListResponse,
+  UserLimits: responses.UserLimitsResponse,
+  Usage: responses.UsageResponse,
+  Schedule: responses.ScheduleResponse,
+  ScheduleList: responses.ScheduleListResponse,
   Health: responses.HealthResponse,
   Readiness: responses.ReadinessResponse,
 };
@@ -133,6 +142,12 @@ const NAMED_SCHEMAS: Record<string, z.ZodType> = {
 const ERROR_RESPONSES: Record<number, { name: string; description: string; retryAfter?: boolean }> = {
   400: { name: "ValidationError", description: "`validation_error`: `details` names each bad field by its path" },
   401: { name: "Unauthorized", description: "`unauthorized`: missing, unknown or revoked credentials" },
+  402: {
+    name: "BudgetExceeded",
+    description:
+      "`budget_exceeded`: the caller's spend reached a spend cap; the message names the cap and period, `details` give `period`, `capUsd`, `spentUsd` and `resetsAt`",
+    retryAfter: true,
+  },
   403: {
     name: "Forbidden",
     description:
@@ -222,6 +237,30 @@ const OPERATIONS: OperationSpec[] = [
     auth: "admin",
     pathParams: { userId: "the user", keyId: "the key's id (not the key)" },
     responses: { 200: { description: "the revoked key", schema: json("ApiKey") } },
+  },
+  {
+    method: "put",
+    path: "/v1/admin/users/{userId}/limits",
+    operationId: "putUserLimits",
+    tag: "admin",
+    summary: "Set a user's spend caps and step limit",
+    description:
+      "An absent field keeps its value, null clears it. Once the ledger's spend in the UTC day (dailyUsd) or UTC month (monthlyUsd) reaches a cap, the user's executes answer 402 `budget_exceeded` and their running runs stop at their next step commit.",
+    auth: "admin",
+    pathParams: { userId: "the user" },
+    body: "PutUserLimitsBody",
+    responses: { 200: { description: "the limits and the spend in each period", schema: json("UserLimits") } },
+    errors: [400],
+  },
+  {
+    method: "get",
+    path: "/v1/admin/users/{userId}/limits",
+    operationId: "getUserLimits",
+    tag: "admin",
+    summary: "A user's spend caps and step limit, with the spend in each period",
+    auth: "admin",
+    pathParams: { userId: "the user" },
+    responses: { 200: { description: "the limits", schema: json("UserLimits") } },
   },
   {
     method: "get",
@@ -415,7 +454,7 @@ const OPERATIONS: OperationSpec[] = [
         schema: json("ExecuteAccepted"),
       },
     },
-    errors: [400, 403, 404, 409],
+    errors: [400, 402, 403, 404, 409],
   },
   {
     method: "post",
@@ -439,7 +478,7 @@ const OPERATIONS: OperationSpec[] = [
         schema: json("ExecuteAccepted"),
       },
     },
-    errors: [400, 403, 404, 409],
+    errors: [400, 402, 403, 404, 409],
   },
   {
     method: "post",
@@ -545,6 +584,52 @@ const OPERATIONS: OperationSpec[] = [
     auth: "apiKey",
     responses: { 200: { description: "the status", schema: json("FlowStatus") } },
     errors: [403, 404],
+  },
+  {
+    method: "post",
+    path: "/v1/flows/{flowId}/schedules",
+    operationId: "createSchedule",
+    tag: "schedules",
+    summary: "Run the flow on a cron schedule, as the caller",
+    description:
+      "Each firing starts one run (at most one per firing time), or is recorded as skipped when the caller's spend cap is reached or the flow is still running. Needs what an execute needs.",
+    auth: "apiKey",
+    body: "CreateScheduleBody",
+    responses: { 201: { description: "the schedule", schema: json("Schedule") } },
+    errors: [400, 403, 404, 409],
+  },
+  {
+    method: "get",
+    path: "/v1/flows/{flowId}/schedules",
+    operationId: "listSchedules",
+    tag: "schedules",
+    summary: "The flow's schedules, each with its latest firings",
+    auth: "apiKey",
+    responses: { 200: { description: "the schedules", schema: json("ScheduleList") } },
+    errors: [403, 404],
+  },
+  {
+    method: "delete",
+    path: "/v1/flows/{flowId}/schedules/{scheduleId}",
+    operationId: "deleteSchedule",
+    tag: "schedules",
+    summary: "Delete a schedule: it fires no more",
+    auth: "apiKey",
+    pathParams: { scheduleId: "the schedule" },
+    responses: { 204: { description: "deleted" } },
+    errors: [403, 404],
+  },
+  {
+    method: "get",
+    path: "/v1/usage",
+    operationId: "getUsage",
+    tag: "usage",
+    summary: "The caller's spend and tokens from the ledger, optionally grouped",
+    description: "Default period: this UTC month so far. Usage is billed to the user who executed each run.",
+    auth: "apiKey",
+    query: UsageQuery,
+    responses: { 200: { description: "totals and groups", schema: json("Usage") } },
+    errors: [400],
   },
   {
     method: "get",
@@ -808,11 +893,19 @@ export function buildOpenApiDocument(options: { version?: string } = {}): Record
       description:
         "Runs multi-model LLM flows on a queue-based worker cluster. Every /v1 route needs `Authorization: Bearer <api key>`; errors are `{ error: { code, message, details } }`.",
     },
-    tags: ["admin", "threads", "policies", "flows", "runs", "events", "providers", "templates", "operations"].map(
-      (name) => ({
-        name,
-      }),
-    ),
+    tags: [
+      "admin",
+      "threads",
+      "policies",
+      "flows",
+      "runs",
+      "schedules",
+      "usage",
+      "events",
+      "providers",
+      "templates",
+      "operations",
+    ].map((name) => ({ name })),
     paths,
     components: {
       schemas: componentSchemas(),

@@ -285,3 +285,55 @@ export const ApprovalListResponse = z.object({
     }),
   ),
 });
+const SpentInPeriod = z.object({
+  usd: z.number().describe("ledger spend billed to the user in the current period"),
+  since: Timestamp.describe("the period's start (UTC midnight, or the 1st of the month)"),
+  resetsAt: Timestamp,
+});
+export const UserLimitsResponse = z.object({
+  userId: z.string(),
+  monthlyUsd: z.number().nullable().describe("cap per UTC calendar month; null: none"),
+  dailyUsd: z.number().nullable().describe("cap per UTC day; null: none"),
+  maxInFlightSteps: z.number().int().nullable(),
+  updatedAt: Timestamp.nullable().describe("null: never set"),
+  spent: z.object({ daily: SpentInPeriod, monthly: SpentInPeriod }),
+});
+
+const UsageTotals = z.object({
+  costUsd: z.number(),
+  promptTokens: z.number().int(),
+  completionTokens: z.number().int(),
+  cachedTokens: z.number().int(),
+  reasoningTokens: z.number().int(),
+  calls: z.number().int().describe("billed attempts"),
+});
+export const UsageResponse = z.object({
+  from: Timestamp,
+  to: Timestamp,
+  groupBy: z.enum(["provider", "model", "flow", "day"]).nullable(),
+  total: UsageTotals,
+  groups: z
+    .array(UsageTotals.extend({ key: z.string().describe("provider, provider/model, flow id, or YYYY-MM-DD (UTC)") }))
+    .describe("empty without groupBy"),
+});
+
+export const ScheduleResponse = z.object({
+  id: z.string(),
+  flowId: z.string(),
+  cron: z.string(),
+  timezone: z.string(),
+  input: z.string(),
+  metadata: z.record(z.string(), z.unknown()),
+  createdAt: Timestamp,
+  firings: z
+    .array(
+      z.object({
+        fireAt: Timestamp.describe("the firing time the cron pattern gave"),
+        outcome: z.enum(["started", "skipped"]),
+        run: z.number().int().nullable().describe("the run it started"),
+        reason: z.string().nullable().describe("why it was skipped (a spend cap reached, the flow still running)"),
+      }),
+    )
+    .describe("the latest 50, newest first"),
+});
+export const ScheduleListResponse = z.object({ items: z.array(ScheduleResponse) });

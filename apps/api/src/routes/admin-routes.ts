@@ -1,11 +1,23 @@
-import { findUser, insertApiKey, insertUser, listApiKeys, revokeUserApiKey, type ApiKeySummary } from "@ensemble/db";
+import {
+  findUser,
+  findUserLimits,
+  insertApiKey,
+  insertUser,
+  listApiKeys,
+  revokeUserApiKey,
+  upsertUserLimits,
+  userSpendSince,
+  type ApiKeySummary,
+  type UserLimitsRow,
+} from "@ensemble/db";
+import { capPeriod } from "@ensemble/engine";
 import { Router } from "express";
 import { generateApiKey } from "../auth/api-keys.js";
 import type { ApiKeyLookup } from "../auth/api-key-lookup.js";
 import { requireAdmin } from "../auth/authenticate.js";
 import { ApiError } from "../http/api-error.js";
 import { parseRequest } from "../http/validate.js";
-import { CreateUserBody } from "../http/request-schemas.js";
+import { CreateUserBody, PutUserLimitsBody } from "../http/request-schemas.js";
 import type { AppContext } from "../app-context.js";
 
 export function adminRoutes(ctx: AppContext, keys: ApiKeyLookup): Router {
@@ -35,7 +47,51 @@ export function adminRoutes(ctx: AppContext, keys: ApiKeyLookup): Router {
     keys.forget(revoked.id);
     res.json(serializeApiKey(revoked));
   });
+  router.put("/v1/admin/users/:userId/limits", async (req, res) => {
+    const body = parseRequest(PutUserLimitsBody, req.body);
+    if (!(await findUser(ctx.deps.db, req.params.userId))) throw new ApiError("not_found", "user not found");
+    const current = await findUserLimits(ctx.deps.db, req.params.userId);
+    const limits = await upsertUserLimits(ctx.deps.db, req.params.userId, {
+      monthlyUsd: body.monthlyUsd === undefined ? (current?.monthlyUsd ?? null) : body.monthlyUsd,
+      dailyUsd: body.dailyUsd === undefined ? (current?.dailyUsd ?? null) : body.dailyUsd,
+      maxInFlightSteps:
+        body.maxInFlightSteps === undefined ? (current?.maxInFlightSteps ?? null) : body.maxInFlightSteps,
+    });
+    res.json(await serializeLimits(ctx, req.params.userId, limits));
+  });
+  router.get("/v1/admin/users/:userId/limits", async (req, res) => {
+    if (!(await findUser(ctx.deps.db, req.params.userId))) throw new ApiError("not_found", "user not found");
+    res.json(await serializeLimits(ctx, req.params.userId, await findUserLimits(ctx.deps.db, req.params.userId)));
+  });
   return router;
+}
+
+/** A user's limits with what they have spent in each cap's current period. */
+async function serializeLimits(
+  ctx: AppContext,
+  userId: string,
+  limits: UserLimitsRow | undefined,
+): Promise<Record<string, unknown>> {
+  const now = new Date();
+  const periods = (["daily", "monthly"] as const).map((period) => ({ period, ...capPeriod(period, now) }));
+  const spent = await userSpendSince(
+    ctx.deps.db,
+    userId,
+    periods.map((p) => p.start),
+  );
+  return {
+    userId,
+    monthlyUsd: limits?.monthlyUsd ?? null,
+    dailyUsd: limits?.dailyUsd ?? null,
+    maxInFlightSteps: limits?.maxInFlightSteps ?? null,
+    updatedAt: limits?.updatedAt.toISOString() ?? null,
+    spent: Object.fromEntries(
+      periods.map((p, i) => [
+        p.period,
+        { usd: spent[i] ?? 0, since: p.start.toISOString(), resetsAt: p.end.toISOString() },
+      ]),
+    ),
+  };
 }
 
 /** A key as an administrator sees it: its id and prefix, never the secret. */

@@ -55,6 +55,26 @@ describe("budgets", () => {
     expect(decision.outcome).toEqual({ status: "completed", finalOutput: "c" });
   });
 
+  it("the executing user's reached spend cap stops a run without a budget of its own, as a spent budget does", () => {
+    const capped = {
+      code: "budget_exceeded",
+      message: "the daily spend cap of $5 (dailyUsd) is reached",
+      retryable: false,
+    };
+    const unbudgeted = compileFlowOrThrow({ name: "c", type: "sequential", steps: [step("a"), step("b"), step("c")] });
+    const decision = planNextSteps(unbudgeted, [done("a")], { originalPrompt: "x", spendCapReached: capped });
+    expect(decision.dispatch).toEqual([]);
+    expect(decision.outcome).toEqual({ status: "failed", stepId: "", iteration: 0, error: capped });
+    expect(decision.cancel.map((c) => c.stepId).sort()).toEqual(["b", "c"]);
+    // The run's own budget, when also spent, is the one named.
+    const both = planNextSteps(flow({ maxTokens: 10 }), [done("a")], {
+      originalPrompt: "x",
+      spent: { costUsd: 0, tokens: 20 },
+      spendCapReached: capped,
+    });
+    expect(both.outcome).toMatchObject({ error: { message: expect.stringContaining("budget.maxTokens") } });
+  });
+
   it("within budget the run goes on", () => {
     const decision = planNextSteps(flow({ maxTokens: 100 }), [done("a")], {
       originalPrompt: "x",

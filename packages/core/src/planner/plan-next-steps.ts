@@ -125,7 +125,7 @@ export function planNextSteps(flow: CompiledFlow, records: readonly StepRecord[]
   }
   const busy = [...state.records.values()].some(isInFlight);
   // A spent budget stops further work; a run whose last step just finished still completes.
-  const overBudget = busy ? budgetExceeded(flow.definition.budget, inputs.spent) : null;
+  const overBudget = busy ? (budgetExceeded(flow.definition.budget, inputs.spent) ?? inputs.spendCapReached) : null;
   if (overBudget) return failRun(state, records, decision, { stepId: "", iteration: 0, error: overBudget });
   if (busy) return decision;
   // Nothing runs and nothing can start: the run is complete. Steps never reached are skipped.

@@ -49,6 +49,8 @@ export interface RunInputs {
   metadata?: Record<string, unknown>;
   /** What the run has spent so far, checked against the flow's budget. */
   spent?: RunSpend;
+  /** Set when the executing user's spend cap is reached: the run stops as a spent budget stops it. */
+  spendCapReached?: StepError;
 }
 
 export function createRunState(flow: CompiledFlow, records: readonly StepRecord[], inputs: RunInputs): RunState {

@@ -48,6 +48,10 @@ const enumText = <V extends string>(name: string, values: readonly V[]) => text(
 const allowedValues = (column: string, values: readonly string[]): SQL =>
   sql.raw(`${column} in (${values.map((v) => `'${v}'`).join(", ")})`);
 
+/** `started`: the firing started a run; `skipped`: it did not (a spend cap reached, the flow still running). */
+export const SCHEDULE_FIRING_OUTCOMES = ["started", "skipped"] as const;
+export type ScheduleFiringOutcome = (typeof SCHEDULE_FIRING_OUTCOMES)[number];
+
 export const users = pgTable("users", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
@@ -324,6 +328,60 @@ export const usageLedger = pgTable(
   (t) => [
     uniqueIndex("usage_ledger_attempt_uq").on(t.stepResultId, t.attempt),
     index("usage_ledger_flow_idx").on(t.flowId),
+    // A user's spend over a period (spend caps, GET /v1/usage): one range scan of this index.
+    index("usage_ledger_user_time_idx").on(t.userId, t.createdAt),
+  ],
+);
+
+/** A user's spend caps (USD, per UTC day and UTC calendar month) and step limit, set by an administrator. */
+export const userLimits = pgTable("user_limits", {
+  userId: text("user_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  monthlyUsd: doublePrecision("monthly_usd"),
+  dailyUsd: doublePrecision("daily_usd"),
+  maxInFlightSteps: integer("max_in_flight_steps"),
+  updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+});
+
+/** A flow run on a cron schedule, as the user who created it. BullMQ job schedulers fire it; this row is the truth. */
+export const flowSchedules = pgTable(
+  "flow_schedules",
+  {
+    id: text("id").primaryKey(),
+    flowId: text("flow_id")
+      .notNull()
+      .references(() => flows.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    cron: text("cron").notNull(),
+    timezone: text("timezone").notNull(),
+    input: text("input").notNull(),
+    metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: createdAt(),
+  },
+  (t) => [index("flow_schedules_flow_idx").on(t.flowId)],
+);
+
+/** What each firing of a schedule did: one row per (schedule, firing time), so a firing runs at most once. */
+export const scheduleFirings = pgTable(
+  "schedule_firings",
+  {
+    scheduleId: text("schedule_id")
+      .notNull()
+      .references(() => flowSchedules.id, { onDelete: "cascade" }),
+    fireAt: timestamp("fire_at", { withTimezone: true, mode: "date" }).notNull(),
+    outcome: enumText("outcome", SCHEDULE_FIRING_OUTCOMES).notNull(),
+    /** The run it started (outcome `started`). */
+    run: integer("run"),
+    /** Why it was skipped (outcome `skipped`). */
+    reason: text("reason"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.scheduleId, t.fireAt] }),
+    check("schedule_firings_outcome_check", allowedValues("outcome", SCHEDULE_FIRING_OUTCOMES)),
   ],
 );
 

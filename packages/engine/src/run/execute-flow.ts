@@ -1,7 +1,9 @@
 import { isTerminalFlowStatus, strictestRules, type TimeoutConfig } from "@ensemble/core";
 import {
+  claimFiring,
   insertStepInstances,
   lockFlowToExecute,
+  releaseFiring,
   sendArchivedRun,
   sendQueuedRun,
   undoQueuedRun,
@@ -27,6 +29,13 @@ export interface ExecuteFlowOptions {
   requestId?: string;
   /** Rerun an earlier run from one of its steps (see prepareRerun); `input` defaults to that run's. */
   rerun?: RerunRequest;
+  /** A schedule's firing: claimed with the run, so each firing starts at most one run. */
+  firing?: { scheduleId: string; fireAt: Date };
+}
+
+/** The firing was claimed before (the job ran again): nothing is started. */
+export class FiringAlreadyHandledError extends Error {
+  override readonly name = "FiringAlreadyHandledError";
 }
 
 export interface ExecuteFlowResult {
@@ -52,6 +61,8 @@ export async function executeFlow(
   flowId: string,
   options: ExecuteFlowOptions,
 ): Promise<ExecuteFlowResult> {
+  // Before any lock: a user over a spend cap starts nothing (see SpendCaps for the bound on overshoot).
+  await deps.spendCaps.assertWithin(options.executedBy);
   const effects = emptyEffects();
   // Two round trips: lock and read (flow, policies, archived events), then the new run with COMMIT.
   let previous: FlowRow | undefined;
@@ -69,6 +80,10 @@ export async function executeFlow(
     }
     const onlyStepId = options.onlyStepId ?? null;
     const run = flow.run + 1;
+    if (options.firing) {
+      const claimed = await claimFiring(tx, { ...options.firing, outcome: "started", run, reason: null });
+      if (!claimed) throw new FiringAlreadyHandledError(`firing ${options.firing.fireAt.toISOString()} was handled`);
+    }
     const now = new Date();
     const rerun = options.rerun ? await prepareRerun(tx, flow, options.rerun, run, now) : null;
     const compiled = rerun?.compiled ?? deps.flows.forRun({ id: flow.id, definition: flow.definition, onlyStepId });
@@ -117,7 +132,10 @@ export async function executeFlow(
     await deps.bus.continueNumberingAfter(flowId, lastArchivedEventId);
     await performEffects(deps, effects);
   } catch (error) {
-    if (previous && (await takeBack(deps, previous, run))) throw error;
+    if (previous && (await takeBack(deps, previous, run))) {
+      if (options.firing) await releaseFiring(deps.db, options.firing.scheduleId, options.firing.fireAt);
+      throw error;
+    }
     deps.logger.warn(
       { err: error, flowId, run },
       "run not fully enqueued, and not taken back (it started, or Postgres is unreachable too): it goes ahead; the sweeper starts it if needed",

@@ -5,6 +5,7 @@ import {
   type CompiledFlow,
   type PlanDecision,
   type RunInputs,
+  type StepError,
   type StepDispatch,
 } from "@ensemble/core";
 import type { FlowProgress, FlowRow, PlannedStep, StepResultRow } from "@ensemble/db";
@@ -35,6 +36,8 @@ export interface PlanAdvanceOptions {
   lifo: boolean;
   /** The run starts now: it is marked running in the same write as its first steps. */
   startedAt?: Date;
+  /** The executing user's spend cap is reached (see SpendCaps): the run stops as its own budget stops it. */
+  spendCapReached?: StepError;
 }
 
 /**
@@ -53,6 +56,7 @@ export function planAdvance(
     originalPrompt: flow.input ?? "",
     metadata: flow.metadata,
     spent: runSpend(rows),
+    ...(options.spendCapReached ? { spendCapReached: options.spendCapReached } : {}),
   };
   const decision = planNextSteps(compiled, records, inputs);
   const byKey = new Map(rows.map((r) => [`${r.stepId}#${r.iteration}`, r]));

@@ -18,6 +18,7 @@ import {
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { ProviderCatalog } from "../catalog/provider-catalog.js";
+import { SpendCaps } from "../spend/spend-caps.js";
 import type { EngineObserver } from "../observability/engine-observer.js";
 import { DEFAULT_ENGINE_SETTINGS, type EngineDeps, type EngineSettings } from "../engine-deps.js";
 import { CommittedDeliveries } from "../run/committed-deliveries.js";
@@ -161,6 +162,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     flows: new CompiledFlowCache(),
     workerId,
     providerCatalog: new ProviderCatalog({ db: database.db, logger: config.logger }),
+    spendCaps: new SpendCaps(database.db),
     ...(config.observer ? { observer: config.observer } : {}),
     metrics: new ClusterMetrics({ connection: producerConnection, prefix: config.queuePrefix }),
   };

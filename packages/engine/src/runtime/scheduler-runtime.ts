@@ -6,6 +6,7 @@ import { cancelRun } from "../run/cancel-run.js";
 import { timeOutApproval } from "../run/decide-approval.js";
 import { advanceRunJob, startRun } from "../run/start-run.js";
 import { sweepRuns } from "../run/sweep-runs.js";
+import { assertFlowSchedules, fireSchedule } from "../schedule/flow-schedules.js";
 
 export interface SchedulerOptions {
   /** A worker-role Redis connection. */
@@ -59,6 +60,8 @@ export async function startScheduler(deps: EngineDeps, options: SchedulerOptions
       "flow.archive-events": (p) => archiveEvents(deps, p.flowId),
       "flow.archive-due": () => archiveDueFlows(deps),
       "flow.sweep": () => sweepRuns(deps),
+      "flow.schedule-fire": (p, job) =>
+        fireSchedule(deps, p.scheduleId, new Date(job.opts.prevMillis ?? job.timestamp)),
     },
   });
   worker.on("completed", () => deps.observer?.jobProcessed(worker.name));
@@ -67,8 +70,10 @@ export async function startScheduler(deps: EngineDeps, options: SchedulerOptions
     deps.logger.warn({ err, job: job?.name, jobId: job?.id }, "flow job failed");
   });
   const upsertSchedules = async (): Promise<void> => {
-    await deps.producer.upsertSchedule("flow.sweep", {}, { everyMs: options.sweepEveryMs ?? 5_000 });
-    await deps.producer.upsertSchedule("flow.archive-due", {}, { everyMs: options.archiveEveryMs ?? 1_000 });
+    await deps.producer.upsertSchedule("flow.sweep", {}, { every: options.sweepEveryMs ?? 5_000 });
+    await deps.producer.upsertSchedule("flow.archive-due", {}, { every: options.archiveEveryMs ?? 1_000 });
+    // Flow schedules live in Postgres: a Redis that lost them has them back within this period.
+    await assertFlowSchedules(deps);
   };
   await upsertSchedules();
   // Upserting an existing schedule changes nothing; a lost one is back within this period.

@@ -1,4 +1,4 @@
-import { storableJson } from "@ensemble/core";
+import { storableJson, type StepError } from "@ensemble/core";
 import { createHash } from "node:crypto";
 import {
   claimRunAdvance,
@@ -17,6 +17,7 @@ import {
 } from "@ensemble/db";
 import type { JobPayload } from "@ensemble/queue";
 import type { EngineDeps } from "../engine-deps.js";
+import { capStepError } from "../spend/spend-caps.js";
 import { advanceRun } from "../run/advance-run.js";
 import { addPlanEffects, isIdlePlan, planAdvance, type AdvancePlan } from "../run/plan-advance.js";
 import { emptyEffects, performEffects, type RunEffects } from "../run/run-effects.js";
@@ -89,13 +90,20 @@ export async function finishStep(
   // result, its message, its event and the next steps' prompts should all see the same text.
   const outcome = storableJson(attempt);
   const input = finishInput(claimed, outcome, options.leasedRunningMs);
-  const predicted = options.claimedWith ? planFromClaim(deps, claimed, input, options.claimedWith) : null;
-  if (predicted && isIdlePlan(predicted.plan)) return endStepAlone(deps, claimed, outcome, input, options);
+  // The executing user's spend cap, with this attempt's cost (not yet in the ledger) counted.
+  const spendCapReached = options.claimedWith ? await userCapStop(deps, options.claimedWith.flow, outcome) : undefined;
+  const predicted = options.claimedWith
+    ? planFromClaim(deps, claimed, input, options.claimedWith, spendCapReached)
+    : null;
+  if (predicted && isIdlePlan(predicted.plan))
+    return endStepAlone(deps, claimed, outcome, input, options, spendCapReached);
   const planned =
     predicted && !predicted.plan.decision.outcome && predicted.plan.instanceWrites.length === 0
       ? await finishWithPlannedSteps(deps, claimed, outcome, input, predicted, options.continueAs)
       : null;
-  const effects = planned?.effects ?? (await finishUnderLock(deps, claimed, outcome, input));
+  const effects =
+    planned?.effects ??
+    (await finishUnderLock(deps, claimed, outcome, input, options.claimedWith ? spendCapReached : null));
   if (!effects) return { committed: false };
   options.onCommitted?.();
   return sendEffects(deps, effects, planned?.next);
@@ -107,6 +115,8 @@ async function finishUnderLock(
   claimed: StepResultRow,
   outcome: FinishOutcome,
   input: FinishStepInput,
+  /** Null: not checked yet (the flow is read under the lock). */
+  spendCapReached: StepError | undefined | null,
 ): Promise<RunEffects | null> {
   const effects = emptyEffects();
   try {
@@ -116,7 +126,12 @@ async function finishUnderLock(
       effects.events.push(stepEvent(claimed, outcome));
       const { flow, rows } = finished;
       if (flow.status !== "running" || flow.run !== claimed.run) return;
-      await advanceRun(tx, flow, deps.flows.forRun(flow), rows, effects, { lifo: true, control });
+      const capReached = spendCapReached === null ? await userCapStop(deps, flow, outcome) : spendCapReached;
+      await advanceRun(tx, flow, deps.flows.forRun(flow), rows, effects, {
+        lifo: true,
+        control,
+        ...(capReached ? { spendCapReached: capReached } : {}),
+      });
     });
   } catch (error) {
     if (error instanceof LeaseLostError) return null;
@@ -155,12 +170,17 @@ function planFromClaim(
   claimed: StepResultRow,
   input: FinishStepInput,
   claimedWith: { flow: FlowRow; rows: StepResultRow[] },
+  spendCapReached: StepError | undefined,
 ): PredictedPlan | null {
   const { flow } = claimedWith;
   if (flow.status !== "running" || flow.run !== claimed.run) return null;
   const ended = endedInstance(claimed, input);
   const rows = claimedWith.rows.map((r) => (r.id === claimed.id ? ended : r));
-  return { flow, rows, plan: planAdvance(flow, deps.flows.forRun(flow), rows, { lifo: true }) };
+  const plan = planAdvance(flow, deps.flows.forRun(flow), rows, {
+    lifo: true,
+    ...(spendCapReached ? { spendCapReached } : {}),
+  });
+  return { flow, rows, plan };
 }
 
 /** The claimed instance as this attempt's end writes it (what planning reads of it). */
@@ -191,6 +211,7 @@ async function endStepAlone(
   outcome: FinishOutcome,
   input: FinishStepInput,
   options: FinishOptions,
+  spendCapReached: StepError | undefined,
 ): Promise<FinishResult> {
   const { done, run } = await deps.stepEnds.end(input);
   if (!done) return { committed: false };
@@ -202,7 +223,7 @@ async function endStepAlone(
     // A sibling committed in the same batch plans the run.
     await run.advance;
   } else if (run) {
-    const advancing = advanceAfterEnd(deps, done, run.state, options.continueAs);
+    const advancing = advanceAfterEnd(deps, done, run.state, options.continueAs, spendCapReached);
     run.advance = advancing;
     const advanced = await advancing;
     if (advanced) {
@@ -229,12 +250,14 @@ async function advanceAfterEnd(
   done: StepResultRow,
   committed: RunState,
   continueAs: FinishOptions["continueAs"],
+  spendCapReached: StepError | undefined,
 ): Promise<{ effects: RunEffects; next?: ContinuedStep } | null> {
   const { flow, rows } = committed;
+  const capped = spendCapReached ? { spendCapReached } : {};
   // The flow may have ended, or moved on to another run, since this step was claimed.
   if (flow.status !== "running" || flow.run !== done.run) return null;
   const compiled = deps.flows.forRun(flow);
-  const plan = planAdvance(flow, compiled, rows, { lifo: true });
+  const plan = planAdvance(flow, compiled, rows, { lifo: true, ...capped });
   if (isIdlePlan(plan)) return null;
   const stateKey = createHash("sha1").update(runSignature(rows)).digest("base64url");
   if (!(await claimRunAdvance(deps.db, flow.id, flow.run, stateKey))) return null;
@@ -254,7 +277,7 @@ async function advanceAfterEnd(
   await deps.transact(async (tx, control) => {
     const locked = await lockRun(tx, flow.id, flow.run);
     if (!locked || locked.flow.run !== flow.run || locked.flow.status !== "running") return;
-    await advanceRun(tx, locked.flow, compiled, locked.rows, effects, { lifo: true, control });
+    await advanceRun(tx, locked.flow, compiled, locked.rows, effects, { lifo: true, control, ...capped });
   });
   return { effects };
 }
@@ -428,4 +451,11 @@ function stepEvent(claimed: StepResultRow, outcome: FinishOutcome): RunEffects["
     case "skipped":
       return { ...base, type: "step_skipped", data: { iteration: claimed.iteration, reason: outcome.reason } };
   }
+}
+
+/** The executing user's spend cap, if this attempt's cost (not yet in the ledger) reaches it. */
+async function userCapStop(deps: EngineDeps, flow: FlowRow, outcome: FinishOutcome): Promise<StepError | undefined> {
+  const pendingUsd = outcome.status !== "skipped" && outcome.usage ? (outcome.cost ?? 0) : 0;
+  const cap = await deps.spendCaps.reached(flow.executedBy ?? flow.userId, { pendingUsd, cachedLimits: true });
+  return cap ? capStepError(cap) : undefined;
 }

@@ -2,6 +2,7 @@
 export type EnsembleErrorCode =
   | "validation_error"
   | "unauthorized"
+  | "budget_exceeded"
   | "forbidden"
   | "policy_violation"
   | "not_found"
@@ -22,7 +23,7 @@ export interface EnsembleErrorDetail {
 /**
  * The API refused or failed a request: `status` is the HTTP status, `code` the API's
  * error code (`not_found`, `validation_error`, …), `details` what it named (for a 400,
- * each bad field by its path). `retryAfterMs` is set from a `Retry-After` header (429, 503).
+ * each bad field by its path). `retryAfterMs` is set from a `Retry-After` header (402: until the spend cap resets; 429, 503).
  */
 export class EnsembleApiError extends Error {
   override readonly name = "EnsembleApiError";

@@ -4,6 +4,7 @@ import { EnsembleApiError, type EnsembleErrorDetail } from "./ensemble-api-error
 const CODE_BY_STATUS: Record<number, string> = {
   400: "validation_error",
   401: "unauthorized",
+  402: "budget_exceeded",
   403: "forbidden",
   404: "not_found",
   409: "conflict",
