@@ -193,6 +193,8 @@ describe("every request body, fuzzed against the running API", () => {
         overrides: { b: { model: "echo", prompt: "again: {{ previous }}", settings: { temperature: 0 } } },
         input: "x",
       },
+      "/v1/flows/{flowId}/steps/{stepId}/approve": { decision: "approve", data: { ok: true }, comment: "fine" },
+      "/v1/flows/{flowId}/schedules": { cron: "0 0 1 1 *", timezone: "UTC", input: "x", metadata: { k: "v" } },
       "/v1/templates/{name}": {},
       "/v1/flows/{flowId}/cancel": {},
     };

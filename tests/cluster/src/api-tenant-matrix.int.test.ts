@@ -1,4 +1,3 @@
-import { revokeApiKey } from "@ensemble/db";
 import { ApiClient, simStep } from "./api-client.js";
 import { Cluster } from "./cluster-harness.js";
 import { ADMIN_TOKEN, createTenant, send, upgradeStatus, type RawResponse, type Tenant } from "./tenants.js";
@@ -176,7 +175,13 @@ describe("tenant isolation: every route × every caller", () => {
     });
     revokedKey = spare.json.key as string;
     expect((await send(cluster.baseUrl, { method: "GET", path: "/v1/policies", key: revokedKey })).status).toBe(200);
-    await revokeApiKey(cluster.database!.handle.db, spare.json.id as string);
+    // Revoked as an administrator does it: at once on the API process that answers.
+    const revoked = await send(cluster.baseUrl, {
+      method: "DELETE",
+      path: `/v1/admin/users/${tenants.owner.userId}/api-keys/${spare.json.id as string}`,
+      key: ADMIN_TOKEN,
+    });
+    expect(revoked.status).toBe(200);
   });
 
   afterAll(async () => {
