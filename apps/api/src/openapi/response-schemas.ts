@@ -10,6 +10,7 @@ import {
   OrchestrationFlowStatusSchema,
   OrchestrationFlowTypeSchema,
   OrchestrationStepStatusSchema,
+  RunPrioritySchema,
   StepErrorSchema,
 } from "@ensemble/core";
 import { z } from "zod";
@@ -324,6 +325,7 @@ export const ScheduleResponse = z.object({
   timezone: z.string(),
   input: z.string(),
   metadata: z.record(z.string(), z.unknown()),
+  priority: RunPrioritySchema.describe("the priority class of the runs it starts"),
   createdAt: Timestamp,
   firings: z
     .array(

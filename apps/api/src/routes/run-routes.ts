@@ -42,6 +42,7 @@ export function runRoutes(ctx: AppContext): Router {
     const started = await executeFlow(deps, flow.id, {
       executedBy: req.userId as string,
       ...(body.input !== undefined ? { input: body.input } : {}),
+      ...(body.priority !== undefined ? { priority: body.priority } : {}),
       rerun: { of, fromStep: body.fromStep, ...(body.overrides ? { overrides: body.overrides } : {}) },
       ...(req.requestId ? { requestId: req.requestId } : {}),
     });

@@ -44,6 +44,7 @@ export function scheduleRoutes(ctx: AppContext): Router {
       timezone: body.timezone,
       input: body.input,
       metadata: body.metadata ?? {},
+      ...(body.priority ? { priority: body.priority } : {}),
     });
     try {
       await assertFlowSchedule(deps, schedule);
@@ -89,6 +90,7 @@ function serializeSchedule(schedule: FlowScheduleRow, firings: readonly Schedule
     timezone: schedule.timezone,
     input: schedule.input,
     metadata: schedule.metadata,
+    priority: schedule.priority,
     createdAt: schedule.createdAt.toISOString(),
     firings: firings.map((f) => ({
       fireAt: f.fireAt.toISOString(),
