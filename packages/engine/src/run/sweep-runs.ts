@@ -1,4 +1,5 @@
 import { listExpiredApprovals, listFlowsByStatus, listStaleSteps } from "@ensemble/db";
+import { stepQueueName } from "@ensemble/queue";
 import type { EngineDeps } from "../engine-deps.js";
 import { emptyEffects, performEffects } from "./run-effects.js";
 
@@ -7,9 +8,10 @@ import { emptyEffects, performEffects } from "./run-effects.js";
  * windows no redelivery covers. Steps whose lease ran out or that waited too long
  * get their job again (same job ids: a job still queued is not duplicated); flows
  * queued but never started get `flow.start` again; flows past their deadline are
- * timed out; approval steps past their timeout get their timeout job again.
+ * timed out; approval steps past their timeout get their timeout job again. Step jobs that
+ * waited `priorityAgingMs` in a low or normal class move one class up, so none starves.
  */
-export async function sweepRuns(deps: EngineDeps): Promise<{ steps: number; flows: number }> {
+export async function sweepRuns(deps: EngineDeps): Promise<{ steps: number; flows: number; promoted: number }> {
   const effects = emptyEffects();
   const stale = await listStaleSteps(deps.db, deps.settings.staleStepMs);
   const seen = new Set<string>();
@@ -48,5 +50,8 @@ export async function sweepRuns(deps: EngineDeps): Promise<{ steps: number; flow
     deps.logger.info({ staleSteps: stale.length, flows }, "sweep: re-enqueuing work that stopped moving");
     await performEffects(deps, effects);
   }
-  return { steps: stale.length, flows };
+  const queues = (await deps.providerCatalog.keys()).map(stepQueueName);
+  const promoted = await deps.producer.fairShare.age(queues, deps.settings.priorityAgingMs);
+  if (promoted > 0) deps.logger.info({ promoted }, "sweep: promoted step jobs that waited long in a lower priority");
+  return { steps: stale.length, flows, promoted };
 }
