@@ -154,7 +154,13 @@ export class FairShare {
    * A worker starts a step job: the job no longer waits (its user's later jobs rank ahead of
    * it no more), and, with a cap, it takes one of its user's in-flight slots, or is refused.
    */
-  async start(queue: string, jobId: string, dispatch: JobDispatch, cap: number | null, slotTtlMs: number): Promise<StepAdmission> {
+  async start(
+    queue: string,
+    jobId: string,
+    dispatch: JobDispatch,
+    cap: number | null,
+    slotTtlMs: number,
+  ): Promise<StepAdmission> {
     const inFlightKey = this.inFlightKey(dispatch.userId);
     const admitted = await this.startScript(
       this.waitingKey(queue, dispatch.userId),

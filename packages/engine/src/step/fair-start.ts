@@ -32,7 +32,10 @@ export async function startStepFairly(
   if (cap === null && !fairShare.enabled) return NO_SLOT;
   const admission = await fairShare.start(job.queueName, job.id, dispatch, cap, deps.settings.stepLeaseMs);
   if (!admission.admitted) {
-    deps.logger.debug({ userId: dispatch.userId, maxInFlightSteps: cap, jobId: job.id }, "step waits for its user's cap");
+    deps.logger.debug(
+      { userId: dispatch.userId, maxInFlightSteps: cap, jobId: job.id },
+      "step waits for its user's cap",
+    );
     deps.observer?.userCapWait();
     return deferJob(job, capRetryMs(job.attemptsStarted));
   }
@@ -46,9 +49,11 @@ export async function startStepFairly(
   return {
     release: async () => {
       clearInterval(renewal);
-      await slot.release().catch((err: unknown) =>
-        deps.logger.warn({ err, jobId: job.id }, "in-flight slot not released; it lapses with the lease"),
-      );
+      await slot
+        .release()
+        .catch((err: unknown) =>
+          deps.logger.warn({ err, jobId: job.id }, "in-flight slot not released; it lapses with the lease"),
+        );
     },
   };
 }
