@@ -97,3 +97,7 @@ export function isTerminalStepStatus(status: string): boolean {
  */
 export const RunPrioritySchema = z.enum(["high", "normal", "low"]);
 export type RunPriority = z.infer<typeof RunPrioritySchema>;
+
+export function isRunPriority(value: string): value is RunPriority {
+  return RunPrioritySchema.safeParse(value).success;
+}
