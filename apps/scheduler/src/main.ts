@@ -1,6 +1,7 @@
 // The scheduler process (`pnpm start:scheduler`): flow jobs — start, advance, cancel, timeout, sweep.
 import {
   closeOnSignals,
+  clusterQueueDepths,
   createEngine,
   createLogger,
   engineConfigFromEnv,
@@ -41,6 +42,7 @@ const health =
         port: env.HEALTH_PORT,
         metrics,
         readiness: processReadinessProbe(engine.deps, () => scheduler.workers),
+        queues: () => clusterQueueDepths(engine.deps),
         logger,
       });
 closeOnSignals(logger, [() => scheduler.close(), async () => health?.close(), () => engine.close()], {

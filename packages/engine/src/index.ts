@@ -41,4 +41,5 @@ export {
   type HealthServerOptions,
   type MetricsSource,
 } from "./observability/health-server.js";
+export { clusterQueueDepths } from "./observability/queue-depths.js";
 export { processReadinessProbe, readinessProbe, type ReadinessChecks } from "./observability/readiness.js";
