@@ -91,7 +91,7 @@ export function defineRoute<
   const { handler, ...described } = spec;
   if (!handler) {
     if (!spec.servedBy) throw new Error(`${spec.method} ${spec.path}: a route needs a handler or servedBy`);
-    return described as ApiRoute;
+    return described;
   }
   return {
     ...(described as ApiRoute),

@@ -19,8 +19,8 @@ import { usageRoutes } from "./usage-routes.js";
  *
  * Entries without a handler say where they are served (`servedBy`): the WebSocket route
  * (the HTTP server's upgrade event) and the operational routes (operational-routes.ts).
- * Outside the contract, and so not listed: the run viewer (`/ui/`, ui-routes.ts), Bull
- * Board's own pages and JSON API below /admin/queues, and `/admin/logout`.
+ * Outside the contract, and so not listed: OUTSIDE_CONTRACT, and Bull Board's own pages and
+ * JSON API below /admin/queues.
  */
 export const ROUTES: readonly ApiRoute[] = [
   ...adminRoutes,
@@ -36,3 +36,9 @@ export const ROUTES: readonly ApiRoute[] = [
   ...templateRoutes,
   ...operationalRoutes,
 ];
+
+/**
+ * Routes Express serves (and docs/api.md may list) that are not part of the HTTP contract:
+ * the run viewer's page (ui-routes.ts) and Bull Board's logout (queue-board-routes.ts).
+ */
+export const OUTSIDE_CONTRACT: readonly string[] = ["GET /ui", "GET /admin/logout"];
