@@ -15,6 +15,7 @@ import { capPeriod } from "@ensemble/engine";
 import { generateApiKey } from "../auth/api-keys.js";
 import { ApiError } from "../http/api-error.js";
 import { CreateUserBody, PutUserLimitsBody } from "../http/request-schemas.js";
+import type { Shape } from "../http/serialize.js";
 import * as responses from "../openapi/response-schemas.js";
 import { defineRoute } from "./api-route.js";
 import type { AppContext } from "../app-context.js";
@@ -147,31 +148,28 @@ async function serializeLimits(
   ctx: AppContext,
   userId: string,
   limits: UserLimitsRow | undefined,
-): Promise<Record<string, unknown>> {
+): Promise<Shape<typeof responses.UserLimitsResponse>> {
   const now = new Date();
-  const periods = (["daily", "monthly"] as const).map((period) => ({ period, ...capPeriod(period, now) }));
-  const spent = await userSpendSince(
-    ctx.deps.db,
-    userId,
-    periods.map((p) => p.start),
-  );
+  const daily = capPeriod("daily", now);
+  const monthly = capPeriod("monthly", now);
+  const [dailySpent, monthlySpent] = await userSpendSince(ctx.deps.db, userId, [daily.start, monthly.start]);
+  const spentIn = (period: { start: Date; end: Date }, usd: number | undefined) => ({
+    usd: usd ?? 0,
+    since: period.start.toISOString(),
+    resetsAt: period.end.toISOString(),
+  });
   return {
     userId,
     monthlyUsd: limits?.monthlyUsd ?? null,
     dailyUsd: limits?.dailyUsd ?? null,
     maxInFlightSteps: limits?.maxInFlightSteps ?? null,
     updatedAt: limits?.updatedAt.toISOString() ?? null,
-    spent: Object.fromEntries(
-      periods.map((p, i) => [
-        p.period,
-        { usd: spent[i] ?? 0, since: p.start.toISOString(), resetsAt: p.end.toISOString() },
-      ]),
-    ),
+    spent: { daily: spentIn(daily, dailySpent), monthly: spentIn(monthly, monthlySpent) },
   };
 }
 
 /** A key as an administrator sees it: its id and prefix, never the secret. */
-function serializeApiKey(key: ApiKeySummary): Record<string, unknown> {
+function serializeApiKey(key: ApiKeySummary): Shape<typeof responses.ApiKeyResponse> {
   return {
     id: key.id,
     prefix: key.prefix,

@@ -10,6 +10,7 @@ import {
 import { ApiError } from "../http/api-error.js";
 import { CreateScheduleBody } from "../http/request-schemas.js";
 import { permissionsToExecute, requireFlowPermission, requireThreadPermission } from "../http/thread-access.js";
+import type { Shape } from "../http/serialize.js";
 import * as responses from "../openapi/response-schemas.js";
 import { defineRoute } from "./api-route.js";
 
@@ -109,7 +110,10 @@ export const scheduleRoutes = [
   }),
 ];
 
-function serializeSchedule(schedule: FlowScheduleRow, firings: readonly ScheduleFiringRow[]): Record<string, unknown> {
+function serializeSchedule(
+  schedule: FlowScheduleRow,
+  firings: readonly ScheduleFiringRow[],
+): Shape<typeof responses.ScheduleResponse> {
   return {
     id: schedule.id,
     flowId: schedule.flowId,
