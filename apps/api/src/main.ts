@@ -4,6 +4,7 @@ import {
   createEngine,
   createLogger,
   engineConfigFromEnv,
+  clusterQueueDepths,
   readinessProbe,
   startHealthServer,
   startScheduler,
@@ -102,6 +103,7 @@ if (env.HEALTH_PORT !== undefined) {
     metrics: { contentType: prometheus.contentType, render: () => prometheus.scrape() },
     // Not ready from the first signal on, as /readyz on PORT.
     readiness: async () => ({ ...(await readiness()), accepting: !draining.signal.aborted }),
+    queues: () => clusterQueueDepths(deps),
     logger,
   });
 }

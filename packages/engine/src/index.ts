@@ -31,6 +31,7 @@ export {
 export { startStepWorker, type StepWorkerOptions, type StepWorkerRuntime } from "./runtime/step-worker-runtime.js";
 export { createEngine, type Engine, type EngineConfig } from "./runtime/create-engine.js";
 export { createLogger } from "./runtime/logger.js";
+export { runUntilSignalled, startRoleProcess, type ProcessRole, type RoleProcess } from "./runtime/role-process.js";
 export { closeOnSignals, surviveDatabaseDisconnects, type CloseOnSignalsOptions } from "./runtime/process-lifecycle.js";
 export { EngineEnvSchema, engineConfigFromEnv, parseEnv, type EngineEnv } from "./runtime/engine-env.js";
 export type { EngineObserver } from "./observability/engine-observer.js";
@@ -41,4 +42,5 @@ export {
   type HealthServerOptions,
   type MetricsSource,
 } from "./observability/health-server.js";
-export { processReadinessProbe, readinessProbe, type ReadinessChecks } from "./observability/readiness.js";
+export { clusterQueueDepths } from "./observability/queue-depths.js";
+export { readinessProbe, type ReadinessChecks } from "./observability/readiness.js";

@@ -15,7 +15,7 @@ const ADMIN_TOKEN = `bench-admin-${randomUUID()}`;
 const LIMIT = Number(process.env.FLOOD_RATE_LIMIT ?? "100");
 const WINDOW_MS = 1_000;
 /** The quiet key: one request at a time, one every QUIET_EVERY_MS (well under its limit), QUIET_REQUESTS per phase. */
-const QUIET_REQUESTS = Number(process.env.FLOOD_QUIET_REQUESTS ?? "200");
+const QUIET_REQUESTS = Number(process.env.FLOOD_QUIET_REQUESTS ?? "1000");
 /** No phase runs longer than this, however slow the answers. */
 const PHASE_MAX_MS = 30_000;
 const QUIET_EVERY_MS = 20;

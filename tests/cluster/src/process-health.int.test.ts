@@ -1,3 +1,4 @@
+import { createRedisConnection } from "@ensemble/queue";
 import { ApiClient, simStep } from "./api-client.js";
 import { Cluster, freePort, type ClusterProcess } from "./cluster-harness.js";
 
@@ -87,6 +88,29 @@ describe("health and metrics on HEALTH_PORT: worker, scheduler and API", () => {
   it("drains and exits 0 on SIGTERM, the health server closing with it", async () => {
     worker.proc.child.kill("SIGTERM");
     expect(await worker.proc.exited).toBe(0);
+  });
+
+  it("the scheduler's /queues counts each pool's steps for KEDA, prioritized ones included", async () => {
+    // No worker consumes steps-sim now (the one above has drained): ids put where BullMQ keeps
+    // waiting jobs stay there. A redis list trigger on :wait would see 1 of these 3.
+    const redis = createRedisConnection({
+      url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+      role: "worker",
+      name: "queues-test",
+    });
+    const key = (set: string): string => `${cluster.prefix}:steps-sim:${set}`;
+    try {
+      await redis.rpush(key("wait"), "queued-1");
+      await redis.zadd(key("prioritized"), 1, "prioritized-1", 2, "prioritized-2");
+      const res = await fetch(`${scheduler.url}/queues`);
+      expect(res.status).toBe(200);
+      const depths = (await res.json()) as Record<string, { waiting: number; active: number }>;
+      expect(depths["steps-sim"]).toEqual({ waiting: 3, active: 0, delayed: 0, failed: 0 });
+      expect(depths.flows).toMatchObject({ active: expect.any(Number) });
+    } finally {
+      await redis.del(key("wait"), key("prioritized"));
+      await redis.quit();
+    }
   });
 
   it("an API with HEALTH_PORT serves its metrics there, not on its public port", async () => {

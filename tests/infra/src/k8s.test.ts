@@ -151,7 +151,7 @@ describe("infra/k8s/base", () => {
     }
   });
 
-  it("scales each pool with KEDA on its own queue's waiting and running steps, from zero", () => {
+  it("scales each pool with KEDA on its own queue's waiting (prioritized included) and running steps, from zero", () => {
     const scaled = byKind(base.manifests, "ScaledObject");
     expect(scaled.map((s) => s.spec.scaleTargetRef.name).sort()).toEqual(workers.map((w) => w.metadata.name).sort());
     for (const object of scaled) {
@@ -159,19 +159,25 @@ describe("infra/k8s/base", () => {
       const [container] = containersOf(worker);
       expect(worker.spec.replicas).toBeUndefined();
       expect(object.spec.minReplicaCount).toBe(0);
-      // BullMQ keeps a queue's waiting jobs in the list <prefix>:<queue>:wait, its running ones in :active.
+      // The scheduler's GET /queues counts a queue's waiting jobs with its prioritized ones
+      // (a sorted set a redis list trigger cannot read) and its running ones.
       const provider = envValue(container!, "WORKER_PROVIDERS");
-      const lists = Object.fromEntries(
+      const scheduler = deployments.find((d) => podLabels(d)["app.kubernetes.io/component"] === "scheduler")!;
+      const schedulerMetrics = byKind(base.manifests, "Service").find(
+        (svc) =>
+          svc.spec.selector?.["app.kubernetes.io/component"] === "scheduler" &&
+          svc.spec.ports.some((port) => port.name === "metrics"),
+      )!;
+      const metricsPort = containersOf(scheduler)[0]?.ports?.find((p) => p.name === "metrics")?.containerPort;
+      const queuesUrl = `http://${schedulerMetrics.metadata.name}.${base.namespace}.svc:${metricsPort}/queues`;
+      const counted = Object.fromEntries(
         object.spec.triggers.map((trigger) => {
-          expect(trigger.type).toBe("redis");
-          expect(config[trigger.metadata.addressFromEnv ?? "addressFromEnv"]).toBeDefined();
-          return [trigger.name, trigger.metadata.listName];
+          expect(trigger.type).toBe("metrics-api");
+          expect(trigger.metadata.url).toBe(queuesUrl);
+          return [trigger.name, trigger.metadata.valueLocation];
         }),
       );
-      expect(lists).toEqual({
-        waiting: `${config.QUEUE_PREFIX}:steps-${provider}:wait`,
-        active: `${config.QUEUE_PREFIX}:steps-${provider}:active`,
-      });
+      expect(counted).toEqual({ waiting: `steps-${provider}.waiting`, active: `steps-${provider}.active` });
       // One replica per WORKER_CONCURRENCY steps waiting or running: a pool busy with slow calls is not scaled in.
       const modifiers = object.spec.advanced?.scalingModifiers;
       expect(modifiers?.formula?.replace(/\s+/g, "")).toBe("waiting+active");
@@ -217,7 +223,7 @@ describe("infra/k8s/base", () => {
     }
   });
 
-  it("admits to the metrics ports only the monitoring namespace, and denies the rest by default", () => {
+  it("admits to the metrics ports only the monitoring namespace (and KEDA to the scheduler's), and denies the rest by default", () => {
     const policies = byKind(base.manifests, "NetworkPolicy");
     expect(
       policies.some((p) => Object.keys(p.spec.podSelector).length === 0 && p.spec.policyTypes?.includes("Ingress")),
@@ -226,10 +232,15 @@ describe("infra/k8s/base", () => {
       (p.spec.ingress ?? []).filter((rule) => rule.ports?.some((port) => port.port === "metrics")),
     );
     expect(metricsRules.length).toBeGreaterThan(0);
-    for (const rule of metricsRules) {
-      expect(rule.from).toEqual([
-        { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } },
-      ]);
+    // Prometheus scrapes every metrics port; KEDA reads the scheduler's /queues on it.
+    const fromNamespace = (name: string) => [
+      { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": name } } },
+    ];
+    for (const policy of policies) {
+      for (const rule of (policy.spec.ingress ?? []).filter((r) => r.ports?.some((port) => port.port === "metrics"))) {
+        const keda = policy.spec.podSelector.matchLabels?.["app.kubernetes.io/component"] === "scheduler";
+        expect(rule.from).toEqual(fromNamespace(keda ? "keda" : "monitoring"));
+      }
     }
     // Every pod with a metrics port is selected by such a rule's policy.
     for (const deployment of deployments.filter((d) => containersOf(d)[0]?.ports?.some((p) => p.name === "metrics"))) {

@@ -96,6 +96,8 @@ export interface Base {
   resources: string[];
   /** The image name the kustomization's `images` rewrites. */
   image: string;
+  /** The namespace the kustomization puts every object in. */
+  namespace: string;
   manifests: Manifest[];
 }
 
@@ -104,13 +106,19 @@ export function loadBase(): Base {
   const kustomization = parse(readFileSync(join(BASE_DIR, "kustomization.yaml"), "utf8")) as {
     resources: string[];
     images: { name: string }[];
+    namespace: string;
   };
   const manifests = kustomization.resources.flatMap((file) =>
     parseAllDocuments(readFileSync(join(BASE_DIR, file), "utf8"))
       .map((doc) => doc.toJS() as Manifest | null)
       .filter((doc): doc is Manifest => doc !== null),
   );
-  return { resources: kustomization.resources, image: kustomization.images[0]!.name, manifests };
+  return {
+    resources: kustomization.resources,
+    image: kustomization.images[0]!.name,
+    namespace: kustomization.namespace,
+    manifests,
+  };
 }
 
 export function byKind<K extends keyof ByKind>(manifests: Manifest[], kind: K): ByKind[K][] {

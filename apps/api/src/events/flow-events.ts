@@ -4,21 +4,20 @@ import type { Logger } from "pino";
 import type { ApiKeyLookup } from "../auth/api-key-lookup.js";
 import type { AppContext } from "../app-context.js";
 import { FlowEventHub } from "./flow-event-hub.js";
-import { sseRoutes } from "./sse-route.js";
 import { FlowWebSocketUpgrade, matchFlowWebSocketPath } from "./websocket-upgrade.js";
 
-/** The event hub and WebSocket handler of each app (set by mountFlowEvents, used by attachFlowWebSocket). */
+/** The event hub and WebSocket handler of each app (set by createFlowEvents, used by attachFlowWebSocket). */
 const mounted = new WeakMap<Express, { hub: FlowEventHub; upgrade: FlowWebSocketUpgrade; logger: Logger }>();
 
-/** Adds `GET /v1/flows/:flowId/events` (SSE) to the app; call after the /v1 API-key middleware. */
-export function mountFlowEvents(app: Express, ctx: AppContext, keys: ApiKeyLookup): void {
+/** The app's event hub, which the SSE route feeds from and attachFlowWebSocket serves WebSockets with. */
+export function createFlowEvents(app: Express, ctx: AppContext, keys: ApiKeyLookup): FlowEventHub {
   const hub = new FlowEventHub(ctx.deps, ctx.events, ctx.guards?.streamSlots ?? null);
   mounted.set(app, {
     hub,
     upgrade: new FlowWebSocketUpgrade(hub, ctx.deps.db, keys, ctx.deps.logger, ctx.guards?.rateLimiter ?? null),
     logger: ctx.deps.logger,
   });
-  app.use(sseRoutes(hub, ctx.deps));
+  return hub;
 }
 
 export interface FlowEventStreams {
@@ -30,7 +29,7 @@ export interface FlowEventStreams {
 /** Serves `GET /v1/flows/:flowId/ws` on the server's `upgrade` event (the app must have been built by createApp). */
 export function attachFlowWebSocket(server: Server, app: Express): FlowEventStreams {
   const parts = mounted.get(app);
-  if (!parts) throw new Error("attachFlowWebSocket: the app has no event routes (mountFlowEvents was not called)");
+  if (!parts) throw new Error("attachFlowWebSocket: the app has no event routes (createFlowEvents was not called)");
   server.on("upgrade", (req, socket, head: Buffer) => {
     const target = matchFlowWebSocketPath(req.url);
     if (target) {

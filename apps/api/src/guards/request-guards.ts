@@ -2,7 +2,6 @@ import type { Redis } from "@ensemble/queue";
 import { Router } from "express";
 import type { Logger } from "pino";
 import type { RequestLimits } from "../http/request-limits.js";
-import { idempotency } from "./idempotency-middleware.js";
 import { IdempotencyStore } from "./idempotency-store.js";
 import { KeyConcurrency, limitKeyConcurrency } from "./key-concurrency.js";
 import { OverLimitKeys } from "./over-limit-keys.js";
@@ -50,12 +49,12 @@ export function knownOverLimitGuard(guards: RequestGuards): Router {
   return router;
 }
 
-/** Rate limit and Idempotency-Key for the authenticated routes: mount right after `authenticate`. */
+/**
+ * The rate limit of the authenticated routes: mount right after `authenticate`. (Idempotency-Key
+ * is per route: the registry's `idempotency`, mounted by mount-api-routes.ts.)
+ */
 export function perKeyGuards(guards: RequestGuards, logger: Logger): Router {
   const router = Router();
   if (guards.rateLimiter) router.use("/v1", rateLimit(guards.rateLimiter, guards.overLimitKeys, logger));
-  router.post("/v1/flows/:flowId/execute", idempotency(guards.idempotency, "flow.execute", logger));
-  router.post("/v1/flows/:flowId/steps/:stepId/execute", idempotency(guards.idempotency, "step.execute", logger));
-  router.post("/v1/flows/:flowId/runs/:run/rerun", idempotency(guards.idempotency, "flow.rerun", logger));
   return router;
 }

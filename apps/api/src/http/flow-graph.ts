@@ -1,11 +1,13 @@
 import type { CompiledFlow } from "@ensemble/core";
+import type { FlowGraphResponse } from "../openapi/response-schemas.js";
+import type { Shape } from "./serialize.js";
 
 /**
  * A flow's steps as the engine orders them: what each waits for (`dependsOn`, resolved
  * from the flow type's presets), where it runs, and its loop. Clients draw a run's graph
  * from it without knowing the presets.
  */
-export function flowGraph(flowId: string, compiled: CompiledFlow): Record<string, unknown> {
+export function flowGraph(flowId: string, compiled: CompiledFlow): Shape<typeof FlowGraphResponse> {
   return {
     flowId,
     type: compiled.definition.type,

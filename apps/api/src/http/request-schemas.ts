@@ -66,7 +66,12 @@ export const ListFlowsQuery = z.object({
   sortBy: z.enum(["createdAt", "completedAt", "name"]).default("createdAt"),
   sortOrder: z.enum(["ASC", "DESC"]).default("DESC"),
 });
-export const WaitQuery = z.object({ wait: z.enum(["true", "false"]).optional() });
+export const WaitQuery = z.object({
+  wait: z
+    .enum(["true", "false"])
+    .optional()
+    .describe("true: hold the request until the run ends and answer with its result"),
+});
 /** `cursor` is the `nextCursor` of the page before ("<iteration>.<stepIndex>", opaque to clients). */
 export const StepPageQuery = z.object({
   cursor: z

@@ -1,17 +1,10 @@
 import type { FlowRunRow, StepResultRow } from "@ensemble/db";
 import { diffWords } from "diff";
+import type { RunComparisonResponse } from "../openapi/response-schemas.js";
+import type { Shape } from "./serialize.js";
 
 /** What one run did at one step instance, side by side with the other run. */
-interface ComparedStep {
-  status: string;
-  provider: string;
-  model: string;
-  output: string | null;
-  tokens: number;
-  cost: number | null;
-  latencyMs: number | null;
-  reusedFrom: number | null;
-}
+type ComparedStep = NonNullable<Shape<typeof RunComparisonResponse>["steps"][number]["results"][number]>;
 
 export interface ComparedRun {
   run: FlowRunRow;
@@ -40,7 +33,7 @@ function compared(row: StepResultRow | undefined): ComparedStep | null {
  * diff of the outputs (the `diff` library's diffWords: the unchanged and removed pieces
  * joined give the first output, the unchanged and added ones the second), then each run's totals.
  */
-export function compareRuns(flowId: string, a: ComparedRun, b: ComparedRun): Record<string, unknown> {
+export function compareRuns(flowId: string, a: ComparedRun, b: ComparedRun): Shape<typeof RunComparisonResponse> {
   const key = (r: StepResultRow) => `${r.stepId}#${r.iteration}`;
   const byKey = [new Map(a.steps.map((r) => [key(r), r])), new Map(b.steps.map((r) => [key(r), r]))] as const;
   // Every instance either run has, in run order (iteration, then step).

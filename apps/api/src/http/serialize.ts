@@ -1,9 +1,17 @@
-import { ContextPolicySchema, isoOrNull, type FlowDefinition } from "@ensemble/core";
+import { ContextPolicySchema, isoOrNull, type FlowDefinition, type FlowExecutionResult } from "@ensemble/core";
 import { flowTotals, toFlowStepResult } from "@ensemble/engine";
+import type { z } from "zod";
+import {
+  FlowResponse,
+  MessageResponse,
+  RunDetailResponse,
+  RunSummaryResponse,
+  ThreadResponse,
+} from "../openapi/response-schemas.js";
 import type { FlowRow, FlowRunRow, FlowRunSummary, MessageRow, StepResultRow, ThreadRow } from "@ensemble/db";
 
 /** The stored flow as the API shows it, with its definition and run number. */
-export function serializeFlow(flow: FlowRow, stepRows?: StepResultRow[]): Record<string, unknown> {
+export function serializeFlow(flow: FlowRow, stepRows?: StepResultRow[]): Shape<typeof FlowResponse> {
   const definition = flow.definition as unknown as FlowDefinition;
   return {
     id: flow.id,
@@ -18,22 +26,24 @@ export function serializeFlow(flow: FlowRow, stepRows?: StepResultRow[]): Record
     run: flow.run,
     currentStepIndex: flow.currentStepIndex,
     ...flowTotals(flow, stepRows),
-    createdAt: isoOrNull(flow.createdAt),
+    createdAt: flow.createdAt.toISOString(),
     startedAt: isoOrNull(flow.startedAt),
     completedAt: isoOrNull(flow.completedAt),
-    result: flow.result,
+    // Stored by the engine from a FlowExecutionResult.
+    result: flow.result as FlowExecutionResult | null,
     error: flow.error,
     ...(stepRows ? { stepResults: stepRows.map(toFlowStepResult) } : {}),
   };
 }
 
 /** One run of a flow as the runs list shows it. */
-export function serializeRunSummary(run: FlowRunSummary): Record<string, unknown> {
+export function serializeRunSummary(run: FlowRunSummary): Shape<typeof RunSummaryResponse> {
   return {
     run: run.run,
     status: run.status,
     onlyStepId: run.onlyStepId,
-    rerunOf: run.rerunOf !== null ? { run: run.rerunOf, fromStep: run.rerunFromStep } : null,
+    rerunOf:
+      run.rerunOf !== null && run.rerunFromStep !== null ? { run: run.rerunOf, fromStep: run.rerunFromStep } : null,
     totalCost: run.totalCost,
     totalTokens: run.totalTokens,
     queuedAt: isoOrNull(run.queuedAt),
@@ -44,23 +54,23 @@ export function serializeRunSummary(run: FlowRunSummary): Record<string, unknown
 }
 
 /** One run with the definition it executed and its step results. */
-export function serializeRunDetail(run: FlowRunRow, stepRows: StepResultRow[]): Record<string, unknown> {
+export function serializeRunDetail(run: FlowRunRow, stepRows: StepResultRow[]): Shape<typeof RunDetailResponse> {
   const result = run.result as { finalOutput?: string | null } | null;
   return {
     flowId: run.flowId,
     ...serializeRunSummary(run),
     input: run.input,
-    definition: run.definition,
+    definition: run.definition as unknown as FlowDefinition,
     finalOutput: result?.finalOutput ?? null,
     steps: stepRows.map(toFlowStepResult),
   };
 }
 
-export function serializeThread(thread: ThreadRow): Record<string, unknown> {
-  return { id: thread.id, ownerId: thread.ownerId, title: thread.title, createdAt: isoOrNull(thread.createdAt) };
+export function serializeThread(thread: ThreadRow): Shape<typeof ThreadResponse> {
+  return { id: thread.id, ownerId: thread.ownerId, title: thread.title, createdAt: thread.createdAt.toISOString() };
 }
 
-export function serializeMessage(message: MessageRow): Record<string, unknown> {
+export function serializeMessage(message: MessageRow): Shape<typeof MessageResponse> {
   return {
     id: message.id,
     threadId: message.threadId,
@@ -68,6 +78,12 @@ export function serializeMessage(message: MessageRow): Record<string, unknown> {
     content: message.content,
     provider: message.provider,
     metadata: message.metadata,
-    createdAt: isoOrNull(message.createdAt),
+    createdAt: message.createdAt.toISOString(),
   };
 }
+
+/**
+ * What a route answers, typed by the response schema the OpenAPI document publishes for it:
+ * a serializer that drifts from its schema does not compile.
+ */
+export type Shape<S extends z.ZodType> = z.input<S>;

@@ -1,4 +1,4 @@
-import type { FlowExecutionResult } from "@ensemble/core";
+import { FlowExecutionResultSchema, FlowStepResultSchema, type FlowExecutionResult } from "@ensemble/core";
 import {
   createFlow,
   executeFlow,
@@ -7,142 +7,266 @@ import {
   waitForRun,
   type ExecuteFlowResult,
 } from "@ensemble/engine";
-import { deleteFlow, listFlows, listRunSteps, listRunStepStatuses, type FlowRow } from "@ensemble/db";
-import { Router, type Request } from "express";
+import { deleteFlow, listFlows, listRunSteps, listRunStepStatuses, type FlowRow, type Permission } from "@ensemble/db";
 import { ApiError } from "../http/api-error.js";
 import { CreateFlowBody, ExecuteFlowBody, ListFlowsQuery, StepPageQuery, WaitQuery } from "../http/request-schemas.js";
 import { flowGraph } from "../http/flow-graph.js";
 import { serializeFlow } from "../http/serialize.js";
 import { readStepPage } from "../http/step-page.js";
 import { requireFlowPermission, requireFlowToExecute, requireThreadPermission } from "../http/thread-access.js";
-import { parseRequest } from "../http/validate.js";
-import type { AppContext } from "../app-context.js";
-import type { Permission } from "@ensemble/db";
+import * as responses from "../openapi/response-schemas.js";
+import { defineRoute, type RouteCall, type RouteContext } from "./api-route.js";
 
 /** How long `?wait=true` holds the request when the execute call sets no flow timeout. */
 const DEFAULT_WAIT_MS = 10 * 60 * 1000;
 
-export function flowRoutes(ctx: AppContext): Router {
-  const router = Router();
-  const { deps } = ctx;
-  const db = deps.db;
+/** Loads a flow the caller may act on; 404 for what they have no part in. */
+const loadFlow = (ctx: RouteContext, flowId: string, userId: string, needed: Permission): Promise<FlowRow> =>
+  requireFlowPermission(ctx.app.deps.db, flowId, userId, needed);
 
-  /** Loads a flow the caller may act on; 404 for what they have no part in. */
-  const loadFlow = (req: Request, needed: Permission): Promise<FlowRow> =>
-    requireFlowPermission(db, req.params.flowId as string, req.userId as string, needed);
+type ExecuteCall = RouteCall<"/v1/flows/{flowId}", typeof WaitQuery, typeof ExecuteFlowBody>;
 
-  router.post("/v1/flows", async (req, res) => {
-    const body = parseRequest(CreateFlowBody, req.body);
-    await requireThreadPermission(db, body.threadId, req.userId as string, "write");
-    const flow = await createFlow(deps, {
-      threadId: body.threadId,
-      userId: req.userId as string,
-      definition: body.definition,
-    });
-    res.status(201).json(serializeFlow(flow, []));
+/**
+ * Starts a run (of the whole flow, or of `onlyStepId` alone) and, with `?wait=true`,
+ * waits for its result: `result` is null when the run was not awaited or outlived the wait.
+ */
+async function execute(
+  { ctx, req, params, userId, query, body }: ExecuteCall,
+  onlyStepId?: string,
+): Promise<{ started: ExecuteFlowResult; waited: boolean; result: FlowExecutionResult | null }> {
+  const { deps, shutdown } = ctx.app;
+  const waited = query().wait === "true";
+  const flow = await requireFlowToExecute(deps, params.flowId, userId, waited);
+  const parsed = body();
+  const afterEventId = waited ? await deps.bus.lastEventId(flow.id) : 0;
+  const started = await executeFlow(deps, flow.id, {
+    ...parsed,
+    ...(onlyStepId !== undefined ? { onlyStepId } : {}),
+    executedBy: userId,
+    ...(req.requestId ? { requestId: req.requestId } : {}),
   });
-
-  router.get("/v1/flows/:flowId", async (req, res) => {
-    const flow = await loadFlow(req, "read");
-    res.json(serializeFlow(flow, await listRunSteps(db, flow.id, flow.run)));
-  });
-
-  router.get("/v1/flows/:flowId/graph", async (req, res) => {
-    const flow = await loadFlow(req, "read");
-    res.json(flowGraph(flow.id, deps.flows.forRun({ id: flow.id, definition: flow.definition })));
-  });
-
-  // The latest run's step results a page at a time: outputs can be large, GET /v1/flows/:flowId carries them all.
-  router.get("/v1/flows/:flowId/steps", async (req, res) => {
-    const flow = await loadFlow(req, "read");
-    const query = parseRequest(StepPageQuery, req.query);
-    res.json(await readStepPage(db, flow, query.cursor, query.limit));
-  });
-
-  router.get("/v1/threads/:threadId/flows", async (req, res) => {
-    await requireThreadPermission(db, req.params.threadId, req.userId as string, "read");
-    const query = parseRequest(ListFlowsQuery, req.query);
-    const page = await listFlows(db, req.params.threadId, query);
-    res.json({ items: page.items.map((f) => serializeFlow(f)), total: page.total });
-  });
-
-  router.delete("/v1/flows/:flowId", async (req, res) => {
-    const flow = await loadFlow(req, "delete");
-    if (["queued", "running", "waiting"].includes(flow.status))
-      throw new ApiError("conflict", `flow is ${flow.status}; cancel it before deleting it`);
-    await deleteFlow(db, flow.id);
-    res.status(204).end();
-  });
-
-  /**
-   * Starts a run (of the whole flow, or of `onlyStepId` alone) and, with `?wait=true`,
-   * waits for its result: `result` is null when the run was not awaited or outlived the wait.
-   */
-  const execute = async (
-    req: Request,
-    onlyStepId?: string,
-  ): Promise<{ started: ExecuteFlowResult; waited: boolean; result: FlowExecutionResult | null }> => {
-    const waited = parseRequest(WaitQuery, req.query).wait === "true";
-    const flow = await requireFlowToExecute(deps, req.params.flowId as string, req.userId as string, waited);
-    const body = parseRequest(ExecuteFlowBody, req.body);
-    const afterEventId = waited ? await deps.bus.lastEventId(flow.id) : 0;
-    const started = await executeFlow(deps, flow.id, {
-      ...body,
-      ...(onlyStepId !== undefined ? { onlyStepId } : {}),
-      executedBy: req.userId as string,
-      ...(req.requestId ? { requestId: req.requestId } : {}),
-    });
-    if (!waited) return { started, waited, result: null };
-    const timeoutMs = (body.timeout?.flowMs ?? DEFAULT_WAIT_MS) + 5_000;
-    return {
-      started,
-      waited,
-      result: await waitForRun(deps, flow.id, started.run, afterEventId, timeoutMs, ctx.shutdown),
-    };
+  if (!waited) return { started, waited, result: null };
+  const timeoutMs = (parsed.timeout?.flowMs ?? DEFAULT_WAIT_MS) + 5_000;
+  return {
+    started,
+    waited,
+    result: await waitForRun(deps, flow.id, started.run, afterEventId, timeoutMs, shutdown),
   };
-  const stillRunning = (started: ExecuteFlowResult) => ({
-    flowId: started.flowId,
-    status: "running",
-    run: started.run,
-    message: "still running; poll /status or follow /events",
-  });
-
-  router.post("/v1/flows/:flowId/execute", async (req, res) => {
-    const { started, waited, result } = await execute(req);
-    if (result) res.json(result);
-    else if (waited) res.status(202).json(stillRunning(started));
-    else res.status(202).json({ flowId: started.flowId, status: started.status, run: started.run });
-  });
-
-  // One step alone: a run of the flow that executes just this step, its input the request's.
-  router.post("/v1/flows/:flowId/steps/:stepId/execute", async (req, res) => {
-    const stepId = req.params.stepId;
-    const { started, waited, result } = await execute(req, stepId);
-    const step = result?.steps.find((s) => s.stepId === stepId);
-    if (step) res.json(step);
-    else if (waited) res.status(202).json({ ...stillRunning(started), stepId });
-    else res.status(202).json({ flowId: started.flowId, stepId, status: started.status, run: started.run });
-  });
-
-  router.post("/v1/flows/:flowId/cancel", async (req, res) => {
-    const flow = await loadFlow(req, "write");
-    if (!["queued", "running", "waiting", "pending"].includes(flow.status) || flow.run === 0) {
-      throw new ApiError("conflict", `flow is ${flow.status}; only a queued, running or waiting flow can be cancelled`);
-    }
-    await requestCancel(deps, flow.id, flow.run);
-    res.status(202).json({ flowId: flow.id, status: "cancelling" });
-  });
-
-  router.get("/v1/flows/:flowId/status", async (req, res) => {
-    const flow = await loadFlow(req, "read");
-    // Statuses only: a run's outputs can be megabytes, and a status poll needs none of them.
-    const rows = await listRunStepStatuses(db, flow.id, flow.run);
-    const definedSteps = Array.isArray((flow.definition as { steps?: unknown[] }).steps)
-      ? (flow.definition as { steps: unknown[] }).steps.length
-      : 0;
-    const stepCount = flow.onlyStepId ? 1 : definedSteps;
-    res.json(summarizeFlowStatus(flow, rows, stepCount));
-  });
-
-  return router;
 }
+
+const stillRunning = (started: ExecuteFlowResult) => ({
+  flowId: started.flowId,
+  status: "running",
+  run: started.run,
+  message: "still running; poll /status or follow /events",
+});
+
+/** Flows: create, read, page, list, delete, execute (whole or one step), cancel, status. */
+export const flowRoutes = [
+  defineRoute({
+    method: "post",
+    path: "/v1/flows",
+    operationId: "createFlow",
+    tag: "flows",
+    summary: "Validate and store a flow (needs write on the thread)",
+    description:
+      "The definition is validated in full here — schema, step graph, templates, CEL conditions — before anything is queued.",
+    auth: "apiKey",
+    body: CreateFlowBody,
+    responses: { 201: { description: "the flow", schema: responses.FlowResponse } },
+    errors: [400, 403, 404],
+    handler: async ({ ctx, res, userId, body }) => {
+      const { deps } = ctx.app;
+      const { threadId, definition } = body();
+      await requireThreadPermission(deps.db, threadId, userId, "write");
+      const flow = await createFlow(deps, { threadId, userId, definition });
+      res.status(201).json(serializeFlow(flow, []));
+    },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/v1/flows/{flowId}",
+    operationId: "getFlow",
+    tag: "flows",
+    summary: "The flow with its latest run's stepResults",
+    auth: "apiKey",
+    responses: { 200: { description: "the flow", schema: responses.FlowResponse } },
+    errors: [403, 404],
+    handler: async ({ ctx, res, userId, params }) => {
+      const flow = await loadFlow(ctx, params.flowId, userId, "read");
+      res.json(serializeFlow(flow, await listRunSteps(ctx.app.deps.db, flow.id, flow.run)));
+    },
+  }),
+  defineRoute({
+    method: "delete",
+    path: "/v1/flows/{flowId}",
+    operationId: "deleteFlow",
+    tag: "flows",
+    summary: "Delete a flow (needs delete; not while queued or running)",
+    auth: "apiKey",
+    responses: { 204: { description: "deleted" } },
+    errors: [403, 404, 409],
+    handler: async ({ ctx, res, userId, params }) => {
+      const flow = await loadFlow(ctx, params.flowId, userId, "delete");
+      if (["queued", "running", "waiting"].includes(flow.status))
+        throw new ApiError("conflict", `flow is ${flow.status}; cancel it before deleting it`);
+      await deleteFlow(ctx.app.deps.db, flow.id);
+      res.status(204).end();
+    },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/v1/flows/{flowId}/graph",
+    operationId: "getFlowGraph",
+    tag: "flows",
+    summary: "The flow's steps and what each waits for, as the engine orders them",
+    auth: "apiKey",
+    responses: { 200: { description: "the graph", schema: responses.FlowGraphResponse } },
+    errors: [403, 404],
+    handler: async ({ ctx, res, userId, params }) => {
+      const flow = await loadFlow(ctx, params.flowId, userId, "read");
+      res.json(flowGraph(flow.id, ctx.app.deps.flows.forRun({ id: flow.id, definition: flow.definition })));
+    },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/v1/threads/{threadId}/flows",
+    operationId: "listFlows",
+    tag: "flows",
+    summary: "The thread's flows",
+    auth: "apiKey",
+    query: ListFlowsQuery,
+    responses: { 200: { description: "one page", schema: responses.FlowListResponse } },
+    errors: [400, 403, 404],
+    handler: async ({ ctx, res, userId, params, query }) => {
+      const db = ctx.app.deps.db;
+      await requireThreadPermission(db, params.threadId, userId, "read");
+      const page = await listFlows(db, params.threadId, query());
+      res.json({ items: page.items.map((f) => serializeFlow(f)), total: page.total });
+    },
+  }),
+  defineRoute({
+    method: "post",
+    path: "/v1/flows/{flowId}/execute",
+    operationId: "executeFlow",
+    tag: "flows",
+    summary: "Run the flow",
+    auth: "apiKey",
+    query: WaitQuery,
+    idempotency: "flow.execute",
+    body: ExecuteFlowBody,
+    responses: {
+      200: {
+        description: "with ?wait=true (needs read as well as write): the run's result once it ended",
+        schema: FlowExecutionResultSchema,
+      },
+      202: {
+        description: "queued (or, with ?wait=true, still running when the wait ran out)",
+        schema: responses.ExecuteAcceptedResponse,
+      },
+    },
+    errors: [400, 402, 403, 404, 409],
+    handler: async (call) => {
+      const { started, waited, result } = await execute(call);
+      const { res } = call;
+      if (result) res.json(result);
+      else if (waited) res.status(202).json(stillRunning(started));
+      else res.status(202).json({ flowId: started.flowId, status: started.status, run: started.run });
+    },
+  }),
+  defineRoute({
+    method: "post",
+    path: "/v1/flows/{flowId}/steps/{stepId}/execute",
+    operationId: "executeStep",
+    tag: "flows",
+    summary: "Run one step of the flow alone (a run of just that step, its input the request's)",
+    auth: "apiKey",
+    pathParams: { stepId: "a step id of the flow's definition" },
+    query: WaitQuery,
+    idempotency: "step.execute",
+    // Its body is the flow execute's.
+    body: ExecuteFlowBody,
+    responses: {
+      200: {
+        description: "with ?wait=true (needs read as well as write): the step's result",
+        schema: FlowStepResultSchema,
+      },
+      202: {
+        description: "queued (or, with ?wait=true, still running when the wait ran out)",
+        schema: responses.ExecuteAcceptedResponse,
+      },
+    },
+    errors: [400, 402, 403, 404, 409],
+    handler: async (call) => {
+      const { stepId } = call.params;
+      const { started, waited, result } = await execute(call, stepId);
+      const { res } = call;
+      const step = result?.steps.find((s) => s.stepId === stepId);
+      if (step) res.json(step);
+      else if (waited) res.status(202).json({ ...stillRunning(started), stepId });
+      else res.status(202).json({ flowId: started.flowId, stepId, status: started.status, run: started.run });
+    },
+  }),
+  defineRoute({
+    method: "post",
+    path: "/v1/flows/{flowId}/cancel",
+    operationId: "cancelFlow",
+    tag: "flows",
+    summary: "Cancel the running flow; provider calls are aborted within a second",
+    auth: "apiKey",
+    responses: {
+      202: { description: "cancelling; the flow ends `cancelled`", schema: responses.CancelAcceptedResponse },
+    },
+    errors: [403, 404, 409],
+    handler: async ({ ctx, res, userId, params }) => {
+      const flow = await loadFlow(ctx, params.flowId, userId, "write");
+      if (!["queued", "running", "waiting", "pending"].includes(flow.status) || flow.run === 0) {
+        throw new ApiError(
+          "conflict",
+          `flow is ${flow.status}; only a queued, running or waiting flow can be cancelled`,
+        );
+      }
+      await requestCancel(ctx.app.deps, flow.id, flow.run);
+      res.status(202).json({ flowId: flow.id, status: "cancelling" });
+    },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/v1/flows/{flowId}/steps",
+    operationId: "listFlowSteps",
+    tag: "flows",
+    summary: "The latest run's step results, a page at a time",
+    description:
+      "A page ends at `limit` results, or after the result that brings its outputs to 1 000 000 characters (at least one result per page).",
+    auth: "apiKey",
+    query: StepPageQuery,
+    responses: { 200: { description: "one page", schema: responses.StepPageResponse } },
+    errors: [400, 403, 404],
+    // Outputs can be large: GET /v1/flows/{flowId} carries them all, this a page at a time.
+    handler: async ({ ctx, res, userId, params, query }) => {
+      const flow = await loadFlow(ctx, params.flowId, userId, "read");
+      const { cursor, limit } = query();
+      res.json(await readStepPage(ctx.app.deps.db, flow, cursor, limit));
+    },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/v1/flows/{flowId}/status",
+    operationId: "getFlowStatus",
+    tag: "flows",
+    summary: "Progress of the latest run",
+    auth: "apiKey",
+    responses: { 200: { description: "the status", schema: responses.FlowStatusResponse } },
+    errors: [403, 404],
+    handler: async ({ ctx, res, userId, params }) => {
+      const flow = await loadFlow(ctx, params.flowId, userId, "read");
+      // Statuses only: a run's outputs can be megabytes, and a status poll needs none of them.
+      const rows = await listRunStepStatuses(ctx.app.deps.db, flow.id, flow.run);
+      const definedSteps = Array.isArray((flow.definition as { steps?: unknown[] }).steps)
+        ? (flow.definition as { steps: unknown[] }).steps.length
+        : 0;
+      const stepCount = flow.onlyStepId ? 1 : definedSteps;
+      res.json(summarizeFlowStatus(flow, rows, stepCount));
+    },
+  }),
+];

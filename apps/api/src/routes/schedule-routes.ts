@@ -7,12 +7,12 @@ import {
   type FlowScheduleRow,
   type ScheduleFiringRow,
 } from "@ensemble/db";
-import { Router, type Request } from "express";
 import { ApiError } from "../http/api-error.js";
 import { CreateScheduleBody } from "../http/request-schemas.js";
 import { permissionsToExecute, requireFlowPermission, requireThreadPermission } from "../http/thread-access.js";
-import { parseRequest } from "../http/validate.js";
-import type { AppContext } from "../app-context.js";
+import type { Shape } from "../http/serialize.js";
+import * as responses from "../openapi/response-schemas.js";
+import { defineRoute } from "./api-route.js";
 
 /** Schedules a flow may have at once. */
 const MAX_SCHEDULES_PER_FLOW = 20;
@@ -20,69 +20,101 @@ const MAX_SCHEDULES_PER_FLOW = 20;
 const FIRINGS_SHOWN = 50;
 
 /** A flow's cron schedules: each firing executes the flow as the user who created the schedule. */
-export function scheduleRoutes(ctx: AppContext): Router {
-  const router = Router();
-  const { deps } = ctx;
-  const db = deps.db;
+export const scheduleRoutes = [
+  defineRoute({
+    method: "post",
+    path: "/v1/flows/{flowId}/schedules",
+    operationId: "createSchedule",
+    tag: "schedules",
+    summary: "Run the flow on a cron schedule, as the caller",
+    description:
+      "Each firing starts one run (at most one per firing time), or is recorded as skipped when the caller's spend cap is reached or the flow is still running. Needs what an execute needs.",
+    auth: "apiKey",
+    body: CreateScheduleBody,
+    responses: { 201: { description: "the schedule", schema: responses.ScheduleResponse } },
+    errors: [400, 403, 404, 409],
+    handler: async ({ ctx, res, userId, params, body }) => {
+      const { deps } = ctx.app;
+      const db = deps.db;
+      const flow = await requireFlowPermission(db, params.flowId, userId, "write");
+      // A firing executes the flow: the creator needs what an execute needs.
+      const { needed, reason } = permissionsToExecute(
+        deps.flows.forRun({ id: flow.id, definition: flow.definition, onlyStepId: null }),
+        false,
+      );
+      await requireThreadPermission(db, flow.threadId, userId, needed, "flow", reason);
+      const parsed = body();
+      if ((await listFlowSchedules(db, flow.id)).length >= MAX_SCHEDULES_PER_FLOW)
+        throw new ApiError("conflict", `a flow has at most ${MAX_SCHEDULES_PER_FLOW} schedules; delete one first`);
+      const schedule = await insertSchedule(db, {
+        flowId: flow.id,
+        userId,
+        cron: parsed.cron,
+        timezone: parsed.timezone,
+        input: parsed.input,
+        metadata: parsed.metadata ?? {},
+        ...(parsed.priority ? { priority: parsed.priority } : {}),
+      });
+      try {
+        await assertFlowSchedule(deps, schedule);
+      } catch (err) {
+        // Stored is scheduled: the scheduler re-asserts every stored schedule within seconds.
+        deps.logger.warn({ err, scheduleId: schedule.id }, "schedule stored, not yet in Redis; the scheduler adds it");
+      }
+      res.status(201).json(serializeSchedule(schedule, []));
+    },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/v1/flows/{flowId}/schedules",
+    operationId: "listSchedules",
+    tag: "schedules",
+    summary: "The flow's schedules, each with its latest firings",
+    auth: "apiKey",
+    responses: { 200: { description: "the schedules", schema: responses.ScheduleListResponse } },
+    errors: [403, 404],
+    handler: async ({ ctx, res, userId, params }) => {
+      const db = ctx.app.deps.db;
+      const flow = await requireFlowPermission(db, params.flowId, userId, "read");
+      const schedules = await listFlowSchedules(db, flow.id);
+      const firings = await recentFirings(
+        db,
+        schedules.map((s) => s.id),
+        FIRINGS_SHOWN,
+      );
+      res.json({ items: schedules.map((s) => serializeSchedule(s, firings.get(s.id) ?? [])) });
+    },
+  }),
+  defineRoute({
+    method: "delete",
+    path: "/v1/flows/{flowId}/schedules/{scheduleId}",
+    operationId: "deleteSchedule",
+    tag: "schedules",
+    summary: "Delete a schedule: it fires no more",
+    auth: "apiKey",
+    pathParams: { scheduleId: "the schedule" },
+    responses: { 204: { description: "deleted" } },
+    errors: [403, 404],
+    handler: async ({ ctx, res, userId, params }) => {
+      const { deps } = ctx.app;
+      const flow = await requireFlowPermission(deps.db, params.flowId, userId, "write");
+      const { scheduleId } = params;
+      if (!(await deleteSchedule(deps.db, flow.id, scheduleId))) throw new ApiError("not_found", "schedule not found");
+      try {
+        await removeFlowSchedule(deps, scheduleId);
+      } catch (err) {
+        // Its next firing finds no schedule and removes the job scheduler itself.
+        deps.logger.warn({ err, scheduleId }, "schedule deleted, its job scheduler not yet removed");
+      }
+      res.status(204).end();
+    },
+  }),
+];
 
-  router.post("/v1/flows/:flowId/schedules", async (req, res) => {
-    const userId = req.userId as string;
-    const flow = await requireFlowPermission(db, req.params.flowId, userId, "write");
-    // A firing executes the flow: the creator needs what an execute needs.
-    const { needed, reason } = permissionsToExecute(
-      deps.flows.forRun({ id: flow.id, definition: flow.definition, onlyStepId: null }),
-      false,
-    );
-    await requireThreadPermission(db, flow.threadId, userId, needed, "flow", reason);
-    const body = parseRequest(CreateScheduleBody, req.body);
-    if ((await listFlowSchedules(db, flow.id)).length >= MAX_SCHEDULES_PER_FLOW)
-      throw new ApiError("conflict", `a flow has at most ${MAX_SCHEDULES_PER_FLOW} schedules; delete one first`);
-    const schedule = await insertSchedule(db, {
-      flowId: flow.id,
-      userId,
-      cron: body.cron,
-      timezone: body.timezone,
-      input: body.input,
-      metadata: body.metadata ?? {},
-      ...(body.priority ? { priority: body.priority } : {}),
-    });
-    try {
-      await assertFlowSchedule(deps, schedule);
-    } catch (err) {
-      // Stored is scheduled: the scheduler re-asserts every stored schedule within seconds.
-      deps.logger.warn({ err, scheduleId: schedule.id }, "schedule stored, not yet in Redis; the scheduler adds it");
-    }
-    res.status(201).json(serializeSchedule(schedule, []));
-  });
-
-  router.get("/v1/flows/:flowId/schedules", async (req, res) => {
-    const flow = await requireFlowPermission(db, req.params.flowId, req.userId as string, "read");
-    const schedules = await listFlowSchedules(db, flow.id);
-    const firings = await recentFirings(
-      db,
-      schedules.map((s) => s.id),
-      FIRINGS_SHOWN,
-    );
-    res.json({ items: schedules.map((s) => serializeSchedule(s, firings.get(s.id) ?? [])) });
-  });
-
-  router.delete("/v1/flows/:flowId/schedules/:scheduleId", async (req: Request, res) => {
-    const flow = await requireFlowPermission(db, req.params.flowId as string, req.userId as string, "write");
-    const scheduleId = req.params.scheduleId as string;
-    if (!(await deleteSchedule(db, flow.id, scheduleId))) throw new ApiError("not_found", "schedule not found");
-    try {
-      await removeFlowSchedule(deps, scheduleId);
-    } catch (err) {
-      // Its next firing finds no schedule and removes the job scheduler itself.
-      deps.logger.warn({ err, scheduleId }, "schedule deleted, its job scheduler not yet removed");
-    }
-    res.status(204).end();
-  });
-
-  return router;
-}
-
-function serializeSchedule(schedule: FlowScheduleRow, firings: readonly ScheduleFiringRow[]): Record<string, unknown> {
+function serializeSchedule(
+  schedule: FlowScheduleRow,
+  firings: readonly ScheduleFiringRow[],
+): Shape<typeof responses.ScheduleResponse> {
   return {
     id: schedule.id,
     flowId: schedule.flowId,

@@ -9,8 +9,7 @@ import {
   upsertPolicy,
   upsertThreadMember,
 } from "@ensemble/db";
-import { PROVIDER_KEY_PATTERN } from "@ensemble/core";
-import { Router } from "express";
+import { DataSharingPolicySchema, PROVIDER_KEY_PATTERN } from "@ensemble/core";
 import { ApiError } from "../http/api-error.js";
 import {
   CreateMessageBody,
@@ -21,79 +20,157 @@ import {
 } from "../http/request-schemas.js";
 import { serializeMessage, serializeThread } from "../http/serialize.js";
 import { requireThreadPermission } from "../http/thread-access.js";
-import { parseRequest } from "../http/validate.js";
-import type { AppContext } from "../app-context.js";
+import * as responses from "../openapi/response-schemas.js";
+import { defineRoute } from "./api-route.js";
 
-export function threadRoutes(ctx: AppContext): Router {
-  const router = Router();
-  const db = ctx.deps.db;
+/** A data-sharing policy as the API answers it. */
+const serializePolicy = (r: {
+  providerKey: string;
+  allowConversationHistory: boolean;
+  allowCrossProviderContext: boolean;
+  allowAttachments: boolean;
+}) => ({
+  providerKey: r.providerKey,
+  allowConversationHistory: r.allowConversationHistory,
+  allowCrossProviderContext: r.allowCrossProviderContext,
+  allowAttachments: r.allowAttachments,
+});
 
-  router.post("/v1/threads", async (req, res) => {
-    const body = parseRequest(CreateThreadBody, req.body);
-    res.status(201).json(serializeThread(await insertThread(db, { ownerId: req.userId as string, title: body.title })));
-  });
-
-  router.get("/v1/threads", async (req, res) => {
-    const page = await listReadableThreads(db, req.userId as string, parseRequest(ListThreadsQuery, req.query));
-    res.json({ items: page.items.map(serializeThread), total: page.total });
-  });
-
-  router.get("/v1/threads/:threadId", async (req, res) => {
-    await requireThreadPermission(db, req.params.threadId, req.userId as string, "read");
-    res.json(serializeThread((await findThread(db, req.params.threadId))!));
-  });
-
-  router.put("/v1/threads/:threadId/members/:userId", async (req, res) => {
-    const threadId = req.params.threadId;
-    await requireThreadPermission(db, threadId, req.userId as string, "read");
-    const thread = await findThread(db, threadId);
-    if (thread?.ownerId !== req.userId) throw new ApiError("forbidden", "only the thread's owner manages its members");
-    const body = parseRequest(PutMemberBody, req.body);
-    if (!(await findUser(db, req.params.userId))) throw new ApiError("not_found", "user not found");
-    await upsertThreadMember(db, { threadId, userId: req.params.userId, permissions: body.permissions });
-    res.json({ threadId, userId: req.params.userId, permissions: body.permissions });
-  });
-
-  router.post("/v1/threads/:threadId/messages", async (req, res) => {
-    const threadId = req.params.threadId;
-    await requireThreadPermission(db, threadId, req.userId as string, "write");
-    const body = parseRequest(CreateMessageBody, req.body);
-    const message = await insertMessage(db, { threadId, role: body.role, content: body.content });
-    res.status(201).json(serializeMessage(message!));
-  });
-
-  router.get("/v1/threads/:threadId/messages", async (req, res) => {
-    const threadId = req.params.threadId;
-    await requireThreadPermission(db, threadId, req.userId as string, "read");
-    res.json({ items: (await listMessages(db, threadId)).map(serializeMessage) });
-  });
-
-  router.put("/v1/policies/:providerKey", async (req, res) => {
-    const providerKey = req.params.providerKey;
-    if (!PROVIDER_KEY_PATTERN.test(providerKey))
-      throw new ApiError("validation_error", "bad provider key", [
-        { path: "providerKey", message: "must be a provider key such as openai" },
-      ]);
-    const body = parseRequest(PutPolicyBody, req.body);
-    const row = await upsertPolicy(db, { userId: req.userId as string, providerKey, ...body });
-    res.json({
-      providerKey: row.providerKey,
-      allowConversationHistory: row.allowConversationHistory,
-      allowCrossProviderContext: row.allowCrossProviderContext,
-      allowAttachments: row.allowAttachments,
-    });
-  });
-
-  router.get("/v1/policies", async (req, res) => {
-    const rows = await listPolicies(db, req.userId as string);
-    res.json({
-      items: rows.map((r) => ({
-        providerKey: r.providerKey,
-        allowConversationHistory: r.allowConversationHistory,
-        allowCrossProviderContext: r.allowCrossProviderContext,
-        allowAttachments: r.allowAttachments,
-      })),
-    });
-  });
-  return router;
-}
+/** Threads, their members and messages, and the caller's data-sharing policies. */
+export const threadRoutes = [
+  defineRoute({
+    method: "post",
+    path: "/v1/threads",
+    operationId: "createThread",
+    tag: "threads",
+    summary: "Create a thread (the caller owns it)",
+    auth: "apiKey",
+    body: CreateThreadBody,
+    responses: { 201: { description: "the thread", schema: responses.ThreadResponse } },
+    errors: [400],
+    handler: async ({ ctx, res, userId, body }) => {
+      res
+        .status(201)
+        .json(serializeThread(await insertThread(ctx.app.deps.db, { ownerId: userId, title: body().title })));
+    },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/v1/threads",
+    operationId: "listThreads",
+    tag: "threads",
+    summary: "The threads the caller may read (owns, or is a member with read), newest first",
+    auth: "apiKey",
+    query: ListThreadsQuery,
+    responses: { 200: { description: "one page", schema: responses.ThreadListResponse } },
+    errors: [400],
+    handler: async ({ ctx, res, userId, query }) => {
+      const page = await listReadableThreads(ctx.app.deps.db, userId, query());
+      res.json({ items: page.items.map(serializeThread), total: page.total });
+    },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/v1/threads/{threadId}",
+    operationId: "getThread",
+    tag: "threads",
+    summary: "Get a thread",
+    auth: "apiKey",
+    responses: { 200: { description: "the thread", schema: responses.ThreadResponse } },
+    errors: [403, 404],
+    handler: async ({ ctx, res, userId, params }) => {
+      const db = ctx.app.deps.db;
+      await requireThreadPermission(db, params.threadId, userId, "read");
+      res.json(serializeThread((await findThread(db, params.threadId))!));
+    },
+  }),
+  defineRoute({
+    method: "put",
+    path: "/v1/threads/{threadId}/members/{userId}",
+    operationId: "putThreadMember",
+    tag: "threads",
+    summary: "Set a member's permissions (owner only)",
+    auth: "apiKey",
+    pathParams: { userId: "the member" },
+    body: PutMemberBody,
+    responses: { 200: { description: "the membership", schema: responses.ThreadMemberResponse } },
+    errors: [400, 403, 404],
+    handler: async ({ ctx, res, userId, params, body }) => {
+      const db = ctx.app.deps.db;
+      const { threadId } = params;
+      await requireThreadPermission(db, threadId, userId, "read");
+      const thread = await findThread(db, threadId);
+      if (thread?.ownerId !== userId) throw new ApiError("forbidden", "only the thread's owner manages its members");
+      const { permissions } = body();
+      if (!(await findUser(db, params.userId))) throw new ApiError("not_found", "user not found");
+      await upsertThreadMember(db, { threadId, userId: params.userId, permissions });
+      res.json({ threadId, userId: params.userId, permissions });
+    },
+  }),
+  defineRoute({
+    method: "post",
+    path: "/v1/threads/{threadId}/messages",
+    operationId: "createMessage",
+    tag: "threads",
+    summary: "Add a message to a thread",
+    auth: "apiKey",
+    body: CreateMessageBody,
+    responses: { 201: { description: "the message", schema: responses.MessageResponse } },
+    errors: [400, 403, 404],
+    handler: async ({ ctx, res, userId, params, body }) => {
+      const db = ctx.app.deps.db;
+      await requireThreadPermission(db, params.threadId, userId, "write");
+      const { role, content } = body();
+      const message = await insertMessage(db, { threadId: params.threadId, role, content });
+      res.status(201).json(serializeMessage(message!));
+    },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/v1/threads/{threadId}/messages",
+    operationId: "listMessages",
+    tag: "threads",
+    summary: "The thread's history",
+    auth: "apiKey",
+    responses: { 200: { description: "the messages, oldest first", schema: responses.MessageListResponse } },
+    errors: [403, 404],
+    handler: async ({ ctx, res, userId, params }) => {
+      const db = ctx.app.deps.db;
+      await requireThreadPermission(db, params.threadId, userId, "read");
+      res.json({ items: (await listMessages(db, params.threadId)).map(serializeMessage) });
+    },
+  }),
+  defineRoute({
+    method: "put",
+    path: "/v1/policies/{providerKey}",
+    operationId: "putPolicy",
+    tag: "policies",
+    summary: "Set the caller's data-sharing policy for a provider",
+    auth: "apiKey",
+    pathParams: { providerKey: "openai, anthropic, google, sim or a configured endpoint's name" },
+    body: PutPolicyBody,
+    responses: { 200: { description: "the policy", schema: DataSharingPolicySchema } },
+    errors: [400],
+    handler: async ({ ctx, res, userId, params, body }) => {
+      const { providerKey } = params;
+      if (!PROVIDER_KEY_PATTERN.test(providerKey))
+        throw new ApiError("validation_error", "bad provider key", [
+          { path: "providerKey", message: "must be a provider key such as openai" },
+        ]);
+      const parsed = body();
+      res.json(serializePolicy(await upsertPolicy(ctx.app.deps.db, { userId, providerKey, ...parsed })));
+    },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/v1/policies",
+    operationId: "listPolicies",
+    tag: "policies",
+    summary: "The caller's data-sharing policies",
+    auth: "apiKey",
+    responses: { 200: { description: "the policies", schema: responses.PolicyListResponse } },
+    handler: async ({ ctx, res, userId }) => {
+      res.json({ items: (await listPolicies(ctx.app.deps.db, userId)).map(serializePolicy) });
+    },
+  }),
+];

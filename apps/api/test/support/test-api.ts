@@ -1,5 +1,6 @@
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
+import type { Express } from "express";
 import { randomUUID } from "node:crypto";
 import {
   createEngine,
@@ -51,6 +52,8 @@ export class TestApi {
   baseUrl = "";
   engine!: Engine;
   events!: FlowEventStreams;
+  /** The Express app createApp built, as main.ts serves it. */
+  app!: Express;
   database!: TestDatabase;
   private server!: Server;
   private readonly runtimes: Runtime[] = [];
@@ -111,7 +114,7 @@ export class TestApi {
       this.guardsRedis = createRedisConnection({ url: REDIS_URL, role: "producer", name: "api-test-guards" });
       guards = createRequestGuards(this.guardsRedis, this.prefix, { ...DEFAULT_REQUEST_LIMITS, ...options.guards });
     }
-    const app = createApp({
+    const app = (this.app = createApp({
       deps,
       adminToken: options.adminToken,
       adminSessions,
@@ -120,7 +123,7 @@ export class TestApi {
       ...(guards ? { guards } : {}),
       ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
       ...(options.keyCacheTtlMs !== undefined ? { keyCacheTtlMs: options.keyCacheTtlMs } : {}),
-    });
+    }));
     this.server = app.listen(0, "127.0.0.1");
     await new Promise<void>((resolve) => this.server.once("listening", resolve));
     this.events = attachFlowWebSocket(this.server, app);

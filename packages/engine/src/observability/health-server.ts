@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { QueueDepth } from "@ensemble/queue";
 import type { Logger } from "pino";
 
 /** What /metrics serves: a worker's or scheduler's ProcessMetrics, or the API's cluster scrape. */
@@ -16,6 +17,11 @@ export interface HealthServerOptions {
   metrics: MetricsSource;
   /** The readiness checks, by name (`redis`, `postgres`, `queue:steps-openai`, …): all true = ready. */
   readiness: () => Promise<Record<string, boolean>>;
+  /**
+   * `/queues`: each step queue's job counts as JSON, for an autoscaler that cannot read
+   * BullMQ's prioritized sorted set (KEDA's metrics-api trigger). Served by the scheduler.
+   */
+  queues?: () => Promise<Record<string, QueueDepth>>;
   logger: Logger;
 }
 
@@ -60,6 +66,16 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
       );
       return;
     }
+    if (path === "/queues" && options.queues) {
+      void options.queues().then(
+        (depths) => json(200, depths),
+        (err: unknown) => {
+          options.logger.error({ err }, "queue depths failed");
+          json(503, { error: "queue depths unavailable" }, { "retry-after": "5" });
+        },
+      );
+      return;
+    }
     if (path === "/metrics") {
       void options.metrics.render().then(
         (text) => send(200, options.metrics.contentType, text),
@@ -70,7 +86,8 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
       );
       return;
     }
-    json(404, { error: "not found: /healthz, /readyz and /metrics are served here" });
+    const served = options.queues ? "/healthz, /readyz, /metrics and /queues" : "/healthz, /readyz and /metrics";
+    json(404, { error: `not found: ${served} are served here` });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
