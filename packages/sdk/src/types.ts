@@ -79,6 +79,8 @@ export interface Flow {
   status: OrchestrationFlowStatus;
   /** How many times the flow was executed; events and results belong to the latest run. */
   run: number;
+  /** The latest run's priority class (`normal` before the first execute). */
+  priority: RunPriority;
   currentStepIndex: number;
   totalCost: number;
   totalTokens: number;

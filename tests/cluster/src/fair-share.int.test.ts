@@ -64,7 +64,10 @@ async function flood(tenant: Tenant, flows: number): Promise<string[]> {
   return ids;
 }
 
-async function stepsOf(tenant: Tenant, flowId: string): Promise<{ status: string; stepResults: StepView[] }> {
+async function stepsOf(
+  tenant: Tenant,
+  flowId: string,
+): Promise<{ status: string; priority: string; stepResults: StepView[] }> {
   return (await call(tenant.key, "GET", `/v1/flows/${flowId}`)).json;
 }
 
@@ -114,7 +117,7 @@ describe("fair sharing", () => {
     });
     expect(executed.status).toBe(202);
     const flow = await waitSettled(patient, flowId);
-    expect(flow.status).toBe("completed");
+    expect(flow).toMatchObject({ status: "completed", priority: "low" });
     // Below every normal step until it aged (PRIORITY_AGING_MS=1000), then first among them.
     expect(await completedSteps(flooder, backlog)).toBeLessThan(24);
     await cancelAll(flooder, backlog);

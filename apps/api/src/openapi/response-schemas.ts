@@ -120,6 +120,7 @@ export const FlowResponse = z.object({
   definition: FlowDefinitionSchema,
   status: OrchestrationFlowStatusSchema,
   run: z.number().int().describe("the latest run's number; 0 before the first execute"),
+  priority: RunPrioritySchema.describe("the latest run's priority class (`normal` before the first execute)"),
   currentStepIndex: z.number().int(),
   totalCost: z.number(),
   totalTokens: z.number().int(),
