@@ -29,7 +29,7 @@ export interface EngineSettings {
   staleStepMs: number;
   /** How long a flow's Redis event stream is kept once its events are archived to Postgres. */
   archivedEventsTtlMs: number;
-  /** How long a low or normal step job waits before the sweep promotes it one priority class. */
+  /** How long a user's oldest low or normal step job waits before the sweep promotes it one priority class. */
   priorityAgingMs: number;
 }
 

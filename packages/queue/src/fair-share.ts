@@ -10,7 +10,9 @@ import { defineRedisScript, type RedisScript } from "./redis-script.js";
  * 2,097,151; a prioritized add costs O(log n)). The range is cut into one band per priority
  * class, and inside a band a job's place is its user's waiting rank: the k-th waiting step of
  * every user sorts together, so users take turns, and a newcomer's first step goes ahead of a
- * flooding user's backlog. Aging moves a waiting low or normal job one band up.
+ * flooding user's backlog. Aging moves a user's oldest waiting step, when it is low or
+ * normal and has waited long, one band up at rank 1 there: one step per user at a time, so a
+ * flooder's aged backlog never sorts ahead of a newcomer's first step as a whole.
  */
 
 /** The width of one priority class's band of BullMQ priorities: three bands fit under BullMQ's 2^21 - 1. */
@@ -41,38 +43,38 @@ const WAITING_STATES: ReadonlySet<string> = new Set(["waiting", "prioritized", "
 /** A waiting entry older than this is dropped (its job was removed without starting, e.g. a queue wiped). */
 const STALE_WAITING_MS = 60 * 60_000;
 
-// KEYS: the user's waiting zset, the queue's aging zset. ARGV: now, staleBefore, then per job: id, ages (1/0).
-// A job's rank is its place among its user's waiting jobs, by enqueue time (an add that was a no-op keeps its place).
+// KEYS: the user's waiting zset, the queue's aging zset (users, by when their aging clock started).
+// ARGV: now, staleBefore, user id, then per job: id, ages (1/0). A job's rank is its place among its
+// user's waiting jobs, by enqueue time (an add that was a no-op keeps its place).
 const RANK_SCRIPT = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
 local ranks = {}
-for i = 3, #ARGV, 2 do
+for i = 4, #ARGV, 2 do
   redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[i])
   ranks[#ranks + 1] = redis.call('ZRANK', KEYS[1], ARGV[i]) + 1
-  if ARGV[i + 1] == '1' then redis.call('ZADD', KEYS[2], 'NX', ARGV[1], ARGV[i]) end
+  if ARGV[i + 1] == '1' then redis.call('ZADD', KEYS[2], 'NX', ARGV[1], ARGV[3]) end
 end
 redis.call('PEXPIRE', KEYS[1], ${STALE_WAITING_MS})
 return ranks
 `;
 
-// KEYS: the user's waiting zset, the queue's aging zset, the user's in-flight zset.
+// KEYS: the user's waiting zset, the user's in-flight zset.
 // ARGV: job id, now, cap (0 = none), slot ttl. The job no longer waits; returns 1 when it may run, 0 over the cap.
 const START_SCRIPT = `
 redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
 local cap = tonumber(ARGV[3])
 if cap == 0 then return 1 end
 local now = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
-if redis.call('ZSCORE', KEYS[3], ARGV[1]) == false and redis.call('ZCARD', KEYS[3]) >= cap then return 0 end
-redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), ARGV[1])
-redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[4]) * 2)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('ZSCORE', KEYS[2], ARGV[1]) == false and redis.call('ZCARD', KEYS[2]) >= cap then return 0 end
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[1])
+redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[4]) * 2)
 return 1
 `;
 
 // Versioned: a changed script never reuses an older definition on a shared connection.
-const RANK_COMMAND = "ensembleFairRankV1";
-const START_COMMAND = "ensembleFairStartV1";
+const RANK_COMMAND = "ensembleFairRankV2";
+const START_COMMAND = "ensembleFairStartV2";
 
 export interface FairShareOptions {
   connection: Redis;
@@ -110,7 +112,7 @@ export class FairShare {
     this.queue = options.queue;
     this.enabled = options.enabled ?? true;
     this.rankScript = defineRedisScript(this.connection, RANK_COMMAND, RANK_SCRIPT, 2);
-    this.startScript = defineRedisScript(this.connection, START_COMMAND, START_SCRIPT, 3);
+    this.startScript = defineRedisScript(this.connection, START_COMMAND, START_SCRIPT, 2);
   }
 
   /**
@@ -140,6 +142,7 @@ export class FairShare {
           this.agingKey(group.queue),
           now,
           now - STALE_WAITING_MS,
+          group.userId,
           ...args,
         )) as number[];
         group.jobs.forEach((job, i) => {
@@ -164,7 +167,6 @@ export class FairShare {
     const inFlightKey = this.inFlightKey(dispatch.userId);
     const admitted = await this.startScript(
       this.waitingKey(queue, dispatch.userId),
-      this.agingKey(queue),
       inFlightKey,
       jobId,
       Date.now(),
@@ -183,9 +185,11 @@ export class FairShare {
   }
 
   /**
-   * Promotes the waiting low and normal step jobs of `queues` enqueued more than `olderThanMs`
-   * ago one class up (at most `limit` per queue per call); a promoted normal job ages again
-   * towards high. Returns how many were promoted.
+   * Promotes, in each of `queues`, the oldest waiting step of every user whose aging clock
+   * started more than `olderThanMs` ago (at most `limit` users per queue per call), when it is
+   * low or normal: one class up, at rank 1 there. The user's clock then starts again, so a
+   * promoted normal step that still waits becomes high one period later, and the user's next
+   * step ages after it. Returns how many steps were promoted.
    */
   async age(queues: readonly string[], olderThanMs: number, limit = 500): Promise<number> {
     if (!this.enabled) return 0;
@@ -193,20 +197,26 @@ export class FairShare {
     let promoted = 0;
     for (const name of queues) {
       const agingKey = this.agingKey(name);
-      const ids = await this.connection.zrangebyscore(agingKey, "-inf", cutoff, "LIMIT", 0, limit);
-      for (const id of ids) {
-        const job = await Job.fromId(this.queue(name), id);
-        const dispatch = job ? dispatchOf(job.data) : undefined;
-        const next = job && dispatch ? promotedClass(priorityClassOf(job.priority)) : null;
-        if (!job || !dispatch || !next || !WAITING_STATES.has(await job.getState())) {
-          await this.connection.zrem(agingKey, id);
+      const users = await this.connection.zrangebyscore(agingKey, "-inf", cutoff, "LIMIT", 0, limit);
+      for (const userId of users) {
+        const waitingKey = this.waitingKey(name, userId);
+        const [oldest] = await this.connection.zrange(waitingKey, 0, 0);
+        if (oldest === undefined) {
+          await this.connection.zrem(agingKey, userId);
           continue;
         }
-        const rank = await this.connection.zrank(this.waitingKey(name, dispatch.userId), id);
-        await job.changePriority({ priority: fairPriority(next, (rank ?? 0) + 1) });
-        if (next === "high") await this.connection.zrem(agingKey, id);
-        else await this.connection.zadd(agingKey, Date.now(), id);
-        promoted += 1;
+        const job = await Job.fromId(this.queue(name), oldest);
+        if (!job || !WAITING_STATES.has(await job.getState())) {
+          // Gone without starting (or started elsewhere): the user's next step is looked at next time.
+          await this.connection.zrem(waitingKey, oldest);
+          continue;
+        }
+        const next = promotedClass(priorityClassOf(job.priority));
+        if (next) {
+          await job.changePriority({ priority: fairPriority(next, 1) });
+          promoted += 1;
+        }
+        await this.connection.zadd(agingKey, "XX", Date.now(), userId);
       }
     }
     return promoted;

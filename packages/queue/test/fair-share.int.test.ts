@@ -107,7 +107,7 @@ describe("FairShare on BullMQ (real Redis)", () => {
     expect(order[7]).toBe("c");
   });
 
-  it("ages a waiting low step into normal, where it sorts by its user's rank", async () => {
+  it("ages a waiting low step into normal, at rank 1 there", async () => {
     const low = await producer.add("step.run", step("old", 0, "low"));
     await new Promise((r) => setTimeout(r, 400));
     for (let i = 0; i < 5; i += 1) await producer.add("step.run", step("busy", i));
@@ -120,6 +120,21 @@ describe("FairShare on BullMQ (real Redis)", () => {
     const order = runInOrder();
     await waitUntil(() => order.length === 6, 10_000, "every job ran");
     expect(order.indexOf("old")).toBeLessThanOrEqual(1);
+  });
+
+  it("ages a flooder's oldest step only: their aged backlog does not go ahead of a newcomer's first step", async () => {
+    await producer.addBulk(
+      Array.from({ length: 30 }, (_, i) => ({ name: "step.run" as const, payload: step("a", i) })),
+    );
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await producer.fairShare.age([stepQueueName(provider)], 300)).toBe(1);
+    // A period later the flooder's oldest step is that same one, already high: nothing else moves.
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await producer.fairShare.age([stepQueueName(provider)], 300)).toBe(0);
+    await producer.add("step.run", step("b", 0));
+    const order = runInOrder();
+    await waitUntil(() => order.length === 31, 20_000, "every job ran");
+    expect(order.indexOf("b")).toBeLessThanOrEqual(2);
   });
 
   it("admits at most the user's cap of steps at once; a released or lapsed slot admits the next", async () => {

@@ -8,8 +8,8 @@ import { emptyEffects, performEffects } from "./run-effects.js";
  * windows no redelivery covers. Steps whose lease ran out or that waited too long
  * get their job again (same job ids: a job still queued is not duplicated); flows
  * queued but never started get `flow.start` again; flows past their deadline are
- * timed out; approval steps past their timeout get their timeout job again. Step jobs that
- * waited `priorityAgingMs` in a low or normal class move one class up, so none starves.
+ * timed out; approval steps past their timeout get their timeout job again. Each user's
+ * oldest low or normal step job that waited `priorityAgingMs` moves one class up, so none starves.
  */
 export async function sweepRuns(deps: EngineDeps): Promise<{ steps: number; flows: number; promoted: number }> {
   const effects = emptyEffects();

@@ -52,7 +52,7 @@ export const EngineEnvSchema = z.object({
     .enum(["true", "false"])
     .default("true")
     .transform((value) => value === "true"),
-  /** How long (ms) a low or normal priority step waits before the scheduler's sweep moves it one class up. */
+  /** How long (ms) a user's oldest low or normal priority step waits before the scheduler's sweep moves it one class up. */
   PRIORITY_AGING_MS: z.coerce.number().int().min(1_000).default(60_000),
   /** Connections per process in the Postgres pool. */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
