@@ -200,7 +200,7 @@ export class FairShare {
       const users = await this.connection.zrangebyscore(agingKey, "-inf", cutoff, "LIMIT", 0, limit);
       for (const userId of users) {
         const waitingKey = this.waitingKey(name, userId);
-        const [oldest] = await this.connection.zrange(waitingKey, 0, 0);
+        const [oldest] = await this.connection.zrange(waitingKey, "0", "0");
         if (oldest === undefined) {
           await this.connection.zrem(agingKey, userId);
           continue;
