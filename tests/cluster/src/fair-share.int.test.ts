@@ -137,6 +137,30 @@ describe("fair sharing", () => {
     expect(badRerun.status).toBe(400);
     expect(badRerun.json.error.details[0].path).toBe("priority");
   });
+
+  it("a rerun keeps the priority of the run it replaces unless it names one; a schedule keeps its own", async () => {
+    const tenant = await createTenant(cluster.baseUrl, "priorities");
+    const flowId = await parallelFlow(tenant, 1, "echo");
+    const first = await call(tenant.key, "POST", `/v1/flows/${flowId}/execute?wait=true`, {
+      input: "x",
+      priority: "high",
+    });
+    expect(first.json.status).toBe("completed");
+    expect((await stepsOf(tenant, flowId)).priority).toBe("high");
+    const rerun = await call(tenant.key, "POST", `/v1/flows/${flowId}/runs/1/rerun`, { fromStep: "s0" });
+    expect(rerun.status).toBe(202);
+    expect((await waitSettled(tenant, flowId)).priority).toBe("high");
+    await call(tenant.key, "POST", `/v1/flows/${flowId}/runs/2/rerun`, { fromStep: "s0", priority: "low" });
+    expect((await waitSettled(tenant, flowId)).priority).toBe("low");
+
+    const schedule = { cron: "0 0 1 1 *", timezone: "UTC", input: "yearly" };
+    const created = await call(tenant.key, "POST", `/v1/flows/${flowId}/schedules`, { ...schedule, priority: "low" });
+    expect(created.status).toBe(201);
+    expect(created.json.priority).toBe("low");
+    const bad = await call(tenant.key, "POST", `/v1/flows/${flowId}/schedules`, { ...schedule, priority: "later" });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.details[0].path).toBe("priority");
+  });
 });
 
 describe("maxInFlightSteps", () => {
