@@ -154,8 +154,9 @@ export class FairShare {
   }
 
   /**
-   * A worker starts a step job: the job no longer waits (its user's later jobs rank ahead of
-   * it no more), and, with a cap, it takes one of its user's in-flight slots, or is refused.
+   * A worker starts a step job: it leaves its user's waiting set (their steps enqueued next
+   * rank one place higher), and, with a cap, it takes one of its user's in-flight slots, or is
+   * refused.
    */
   async start(
     queue: string,

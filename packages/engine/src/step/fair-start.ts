@@ -40,7 +40,7 @@ export async function startStepFairly(
     return deferJob(job, capRetryMs(job.attemptsStarted));
   }
   const { slot } = admission;
-  if (slot === NO_SLOT || cap === null) return slot;
+  if (cap === null) return slot;
   // Held like the lease: a worker that dies stops renewing, and its slots lapse within one lease.
   const renewal = setInterval(() => {
     slot.renew().catch((err: unknown) => deps.logger.warn({ err, jobId: job.id }, "in-flight slot renewal failed"));
