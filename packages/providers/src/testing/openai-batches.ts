@@ -69,8 +69,9 @@ function addFile(context: BatchRouteContext, filename: string, purpose: string, 
 function settle(batch: FakeBatch, context: BatchRouteContext): void {
   if (batch.meta.settled) return;
   batch.meta.settled = true;
-  if (batch.meta.failure) return;
   const cancelled = batch.cancelledAt !== undefined;
+  // A failed batch has no files: its errors are on the batch itself.
+  if (batch.meta.failure || (batch.outcome === "failed" && !cancelled)) return;
   const unrun = cancelled || batch.outcome !== "completed";
   const line = (item: FakeBatchItem): Record<string, unknown> => ({
     id: `batch_req_${randomBytes(12).toString("hex")}`,
