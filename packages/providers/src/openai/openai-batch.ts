@@ -45,17 +45,13 @@ export function createOpenAIBatchApi(options: OpenAIBatchApiOptions): ProviderBa
 
   function item(line: OutputLine, requests: Map<string, Submitted>, status: string): ProviderBatchItem[] {
     const customId = line.custom_id;
-    const request = customId === undefined ? undefined : requests.get(customId);
     if (customId === undefined) return [];
     const response = line.response;
-    if (response && (response.status_code ?? 0) < 400 && request)
-      return [
-        {
-          customId,
-          outcome: "succeeded",
-          result: openAICompletionResult(response.body as OpenAI.Chat.ChatCompletion, request),
-        },
-      ];
+    if (response && (response.status_code ?? 200) < 400) {
+      const completion = response.body as OpenAI.Chat.ChatCompletion;
+      const request = requests.get(customId) ?? { model: completion.model, messages: [] };
+      return [{ customId, outcome: "succeeded", result: openAICompletionResult(completion, request) }];
+    }
     if (response) {
       const vendorMessage = openAIErrorMessage(response.body);
       const error = toProviderError(
