@@ -1,8 +1,8 @@
-import type { FlowEventInput } from "@ensemble/core";
-import type { BulkJob, CancelReason, JobName, JobPayload } from "@ensemble/queue";
+import { FlowEventsLostError, type BulkJob, type CancelReason, type JobName, type JobPayload } from "@ensemble/queue";
 import { recordRunSpan, type RunSpan, type RunTrace } from "@ensemble/telemetry";
 import type { EngineDeps } from "../engine-deps.js";
 import type { Delivery } from "./committed-deliveries.js";
+import type { EffectEvent } from "./event-outbox.js";
 import { recordRunMetrics } from "./run-metrics.js";
 
 /**
@@ -13,7 +13,8 @@ import { recordRunMetrics } from "./run-metrics.js";
  */
 export interface RunEffects {
   jobs: EffectJob[];
-  events: FlowEventInput[];
+  /** Durable: written to the outbox in the transaction (`transactWithEvents`, `stageEvents`). */
+  events: EffectEvent[];
   /** Running calls of these flows are aborted cluster-wide (a failed flow's other calls are cancelled). */
   abortFlows: { flowId: string; reason: CancelReason }[];
   /** Flows whose run ended: their events are archived to Postgres a little later (`ARCHIVE_AFTER_MS`). */
@@ -42,7 +43,7 @@ export async function performEffects(deps: EngineDeps, effects: RunEffects): Pro
   // through a Redis blip (CommittedDeliveries), so a committed step's event is not lost.
   const deliveries: Delivery[] = effects.events.map((e) => ({
     what: `${e.type} of ${e.flowId}`,
-    send: () => deps.bus.publish(e.flowId, e.type, { stepId: e.stepId, data: e.data }),
+    send: () => publishEvent(deps, e),
   }));
   if (effects.archiveFlows.length > 0)
     deliveries.push({
@@ -77,5 +78,26 @@ export async function performEffects(deps: EngineDeps, effects: RunEffects): Pro
       "effects after commit partly failed; the sweeper will repair missing jobs",
     );
     throw failed.reason;
+  }
+}
+
+/**
+ * Publishes a committed event (once per outbox key). A flow whose events Redis lost
+ * refuses it: the outbox relay republishes the flow's durable events, this one included.
+ */
+async function publishEvent(deps: EngineDeps, e: EffectEvent): Promise<void> {
+  try {
+    await deps.bus.publish(e.flowId, e.type, {
+      stepId: e.stepId,
+      data: e.data,
+      numbered: true,
+      ...(e.outboxKey !== undefined ? { outboxKey: e.outboxKey } : {}),
+    });
+  } catch (error) {
+    if (!(error instanceof FlowEventsLostError) || e.outboxKey === undefined) throw error;
+    deps.logger.info(
+      { flowId: e.flowId, type: e.type },
+      "flow events lost from Redis: the outbox relay publishes this one",
+    );
   }
 }
