@@ -16,6 +16,7 @@ export {
 } from "./redis-availability.js";
 export { RedisUnavailableError } from "./errors/redis-unavailable-error.js";
 export { FlowEventsLostError } from "./errors/flow-events-lost-error.js";
+export { EarlierEventsUnpublishedError } from "./errors/earlier-events-unpublished-error.js";
 export { isRedisMemoryFull, readRedisMemory, REDIS_MEMORY_FULL_RATIO, type RedisMemory } from "./redis-memory.js";
 export { NonRetryableJobError } from "./errors/non-retryable-job-error.js";
 export { InvalidJobPayloadError } from "./errors/invalid-job-payload-error.js";

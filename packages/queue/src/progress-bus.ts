@@ -1,5 +1,6 @@
 import type { FlowEventData, FlowEventType, FlowStreamUpdate, FlowStreamUpdateOf } from "@ensemble/core";
 import type { Redis } from "ioredis";
+import { EarlierEventsUnpublishedError } from "./errors/earlier-events-unpublished-error.js";
 import { FlowEventsLostError } from "./errors/flow-events-lost-error.js";
 import { DEFAULT_QUEUE_PREFIX } from "./queue-names.js";
 import { whenFailFastReady } from "./redis-availability.js";
@@ -33,6 +34,8 @@ export interface PublishEventInput<T extends FlowEventType> {
   numbered?: boolean;
   /** The event's outbox key: published once per key, however often this is called. */
   outboxKey?: string;
+  /** Outbox keys of the flow's earlier durable events: if its stream lacks one, throw `EarlierEventsUnpublishedError`. */
+  after?: readonly string[];
 }
 
 /** A durable event from the outbox, for `relay`. */
@@ -59,12 +62,16 @@ const DEFAULT_MAX_EVENTS_PER_FLOW = 50_000;
 // without `id`, always an object with at least one key. ARGV[5] = '1': only while the
 // flow's numbering exists (-1 otherwise: its keys were lost). ARGV[6], when not empty, is
 // the event's outbox key: an event whose key the flow's published hash has is not
-// published again (its id is returned).
+// published again (its id is returned). ARGV[7..] are outbox keys that must be published
+// before it (-2 otherwise).
 const PUBLISH_SCRIPT = `
 if ARGV[5] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if ARGV[6] ~= '' then
   local known = redis.call('HGET', KEYS[3], ARGV[6])
   if known then return tonumber(known) end
+end
+for i = 7, #ARGV do
+  if redis.call('HEXISTS', KEYS[3], ARGV[i]) == 0 then return -2 end
 end
 local seq = redis.call('INCR', KEYS[1])
 local event = '{"id":' .. seq .. ',' .. string.sub(ARGV[1], 2)
@@ -85,7 +92,7 @@ if not current or tonumber(current) < tonumber(ARGV[1]) then redis.call('SET', K
 return 0
 `;
 // Versioned so a changed script never collides with an older definition on a shared connection.
-const PUBLISH_COMMAND = "ensemblePublishFlowEventV2";
+const PUBLISH_COMMAND = "ensemblePublishFlowEventV3";
 
 // Which of the outbox keys ARGV the flow's stream lacks. When its numbering is gone (the
 // first element is 1) it lacks all of them: the published hash went with it.
@@ -100,9 +107,13 @@ return out
 const UNPUBLISHED_COMMAND = "ensembleUnpublishedFlowEventsV1";
 
 // The relay's publish of a flow's outbox events, in order, each at most once (by its key).
-// A flow whose numbering is gone numbers on from ARGV[4]; ARGV[5..] are key, event pairs.
+// A flow whose numbering is gone numbers on from ARGV[4] (or, when it is -1, is refused:
+// -1); ARGV[5..] are key, event pairs.
 const RELAY_SCRIPT = `
-if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[4]) end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if ARGV[4] == '-1' then return -1 end
+  redis.call('SET', KEYS[1], ARGV[4])
+end
 local published = 0
 for i = 5, #ARGV, 2 do
   if redis.call('HEXISTS', KEYS[3], ARGV[i]) == 0 then
@@ -119,7 +130,7 @@ redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('EXPIRE', KEYS[3], ARGV[3])
 return published
 `;
-const RELAY_COMMAND = "ensembleRelayFlowEventsV1";
+const RELAY_COMMAND = "ensembleRelayFlowEventsV2";
 
 const RAISE_SEQ_COMMAND = "ensembleRaiseFlowEventSeqV1";
 
@@ -217,9 +228,11 @@ export class ProgressBus {
         this.retentionSeconds,
         input.numbered ? "1" : "0",
         input.outboxKey ?? "",
+        ...(input.after ?? []),
       ),
     );
-    if (id < 0) throw new FlowEventsLostError(flowId);
+    if (id === -1) throw new FlowEventsLostError(flowId);
+    if (id === -2) throw new EarlierEventsUnpublishedError(flowId);
     // The object is built from T's own type and data; TypeScript cannot narrow the union by a generic.
     return { id, ...withoutId } as unknown as FlowStreamUpdateOf<T>;
   }
@@ -241,9 +254,10 @@ export class ProgressBus {
   /**
    * Publishes outbox events in their order, each unless the flow's stream has its key, in
    * one script (nothing published meanwhile comes between them). A flow whose numbering is
-   * gone numbers on from `lostFloor` + 1. Returns how many were published.
+   * gone numbers on from `lostFloor` + 1, or with `lostFloor` null throws
+   * `FlowEventsLostError`. Returns how many were published.
    */
-  async relay(flowId: string, events: readonly RelayedEvent[], lostFloor: number): Promise<number> {
+  async relay(flowId: string, events: readonly RelayedEvent[], lostFloor: number | null): Promise<number> {
     if (events.length === 0) return 0;
     await whenFailFastReady(this.publisher, this.readyTimeoutMs, "relay events");
     const pairs = events.flatMap((e) => [
@@ -263,9 +277,10 @@ export class ProgressBus {
       this.channel(flowId),
       this.maxEventsPerFlow,
       this.retentionSeconds,
-      lostFloor,
+      lostFloor ?? -1,
       ...pairs,
     );
+    if (Number(published) === -1) throw new FlowEventsLostError(flowId);
     return Number(published);
   }
 

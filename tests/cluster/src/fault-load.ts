@@ -1,5 +1,5 @@
 import { listLedger, listMessages, listRunSteps, type Database } from "@ensemble/db";
-import { ApiClient, simStep } from "./api-client.js";
+import { ApiClient, simStep, type FlowEventBody } from "./api-client.js";
 import type { Cluster } from "./cluster-harness.js";
 
 /** The steps of every flow a fault test runs: a sequential run of slow sim calls. */
@@ -84,6 +84,40 @@ export async function expectExactlyOnce(
   }
   if (options.noTakeover) expect(takenOver).toBe(0);
   return { takenOver };
+}
+
+/**
+ * What a user replaying a flow's events after Redis lost them sees: its durable events
+ * complete, in order and once — one `flow_start` first, each step's `step_complete` once in
+ * `steps` order, one `flow_complete` last — with ids increasing. Ids may jump where Redis lost
+ * numbered events (and best-effort `step_start`/`step_progress` events may be missing there).
+ * Polls: the relay restores a flow's events a few seconds after it was wiped.
+ */
+export async function expectDurableHistories(
+  api: ApiClient,
+  flowIds: string[],
+  steps: string[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  const want = ["flow_start", ...steps.map((s) => `step_complete:${s}`), "flow_complete"];
+  const durable = (events: FlowEventBody[]) =>
+    events
+      .filter((e) => e.type !== "step_start" && e.type !== "step_progress")
+      .map((e) => (e.stepId ? `${e.type}:${e.stepId}` : e.type));
+  for (const flowId of flowIds) {
+    let events: FlowEventBody[] = [];
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      events = await api.eventHistory(flowId);
+      if (durable(events).length >= want.length) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect({ flowId, durable: durable(events) }).toEqual({ flowId, durable: want });
+    const ids = events.map((e) => e.id);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(events[events.length - 1]?.type).toBe("flow_complete");
+  }
 }
 
 /** Fails if any process of the cluster has exited (a fault must crash none). */

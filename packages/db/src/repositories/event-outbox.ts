@@ -22,12 +22,29 @@ export interface OutboxEventRow extends Omit<OutboxEventInput, "ifWritten"> {
   createdAt: Date;
 }
 
+/** An outbox row, by id and key. */
+export interface OutboxRef {
+  id: number;
+  key: string;
+}
+
+/** A written outbox event, with the rows of its flow committed before it (its transaction saw them). */
+export interface WrittenOutboxEvent {
+  key: string;
+  /** Oldest first: they are published before it (see `ProgressBus.publish`'s `after`). */
+  before: OutboxRef[];
+}
+
 /**
  * Writes events to the outbox in the caller's transaction, in the given order (their ids
  * follow it): one statement however many, sent at once so it can travel with the
- * transaction's other writes and its COMMIT (`TransactionControl.commitAfter`).
+ * transaction's other writes and its COMMIT (`TransactionControl.commitAfter`). Resolves
+ * with each written event and the rows of its flow already in the outbox.
  */
-export function sendOutboxEvents(tx: Executor, events: readonly OutboxEventInput[]): Promise<unknown> {
+export async function sendOutboxEvents(
+  tx: Executor,
+  events: readonly OutboxEventInput[],
+): Promise<WrittenOutboxEvent[]> {
   const rows = events.map((e) => ({
     key: e.key,
     flow_id: e.flowId,
@@ -36,18 +53,35 @@ export function sendOutboxEvents(tx: Executor, events: readonly OutboxEventInput
     data: e.data,
     ...(e.ifWritten ? { result_id: e.ifWritten.stepResultId } : {}),
   }));
-  return sendStatement(tx, INSERT_OUTBOX_STATEMENT, [JSON.stringify(rows)]);
+  const written = await sendStatement<{ key: string; before: [number | string, string][] | string }>(
+    tx,
+    INSERT_OUTBOX_STATEMENT,
+    [JSON.stringify(rows)],
+  );
+  return written.map((w) => {
+    const before = typeof w.before === "string" ? (JSON.parse(w.before) as [number, string][]) : w.before;
+    return { key: w.key, before: before.map(([id, key]) => ({ id: Number(id), key })) };
+  });
 }
 
+// The subquery reads the statement's snapshot: the flow's rows committed (or written earlier
+// in this transaction) before these, not these.
 const INSERT_OUTBOX_STATEMENT = `
-  insert into flow_event_outbox (key, flow_id, type, step_id, data)
-  select r.key, r.flow_id, r.type, r.step_id, r.data
-  from rows from (jsonb_to_recordset($1::jsonb)
-    as (key text, flow_id text, type text, step_id text, data jsonb, result_id text)) with ordinality
-    as r(key, flow_id, type, step_id, data, result_id, n)
-  where r.result_id is null
-     or exists (select 1 from step_results s where s.id = r.result_id and s.xmin = pg_current_xact_id()::xid)
-  order by r.n`;
+  with written as (
+    insert into flow_event_outbox (key, flow_id, type, step_id, data)
+    select r.key, r.flow_id, r.type, r.step_id, r.data
+    from rows from (jsonb_to_recordset($1::jsonb)
+      as (key text, flow_id text, type text, step_id text, data jsonb, result_id text)) with ordinality
+      as r(key, flow_id, type, step_id, data, result_id, n)
+    where r.result_id is null
+       or exists (select 1 from step_results s where s.id = r.result_id and s.xmin = pg_current_xact_id()::xid)
+    order by r.n
+    returning id, key, flow_id
+  )
+  select w.key,
+         coalesce((select json_agg(json_build_array(o.id, o.key) order by o.id)
+                   from flow_event_outbox o where o.flow_id = w.flow_id), '[]'::json) as before
+  from written w order by w.id`;
 
 /** A flow with outbox rows, and its status (null: the flow is gone). */
 export interface OutboxFlow {

@@ -1,14 +1,28 @@
 import type { FlowEventInput } from "@ensemble/core";
-import { sendOutboxEvents, type Executor, type OutboxEventInput, type TransactionControl } from "@ensemble/db";
+import {
+  sendOutboxEvents,
+  type Executor,
+  type OutboxEventInput,
+  type OutboxEventRow,
+  type OutboxRef,
+  type TransactionControl,
+} from "@ensemble/db";
+import type { RelayedEvent } from "@ensemble/queue";
 import { randomUUID } from "node:crypto";
 import type { EngineDeps } from "../engine-deps.js";
 
 /**
  * A durable event a transaction commits: every event of `RunEffects` (what a commit
  * announces). `outboxKey` is set once the event is written to the outbox in that
- * transaction; it is published once per key.
+ * transaction (it is published once per key); `outboxBefore` then resolves, once committed,
+ * to the flow's outbox rows that were there before it (published first). It never rejects:
+ * if the transaction failed, the event is not announced anyway.
  */
-export type EffectEvent = FlowEventInput & { outboxKey?: string; ifWritten?: OutboxEventInput["ifWritten"] };
+export type EffectEvent = FlowEventInput & {
+  outboxKey?: string;
+  outboxBefore?: Promise<OutboxRef[]>;
+  ifWritten?: OutboxEventInput["ifWritten"];
+};
 
 /**
  * Writes the events not written yet to the outbox in the caller's transaction, sent at once
@@ -18,19 +32,26 @@ export function stageEvents(tx: Executor, control: TransactionControl, events: E
   const unstaged = events.filter((e) => e.outboxKey === undefined);
   if (unstaged.length === 0) return;
   for (const e of unstaged) e.outboxKey = randomUUID();
-  control.commitAfter(
-    sendOutboxEvents(
-      tx,
-      unstaged.map((e) => ({
-        key: e.outboxKey as string,
-        flowId: e.flowId,
-        type: e.type,
-        stepId: e.stepId ?? null,
-        data: e.data,
-        ...(e.ifWritten ? { ifWritten: e.ifWritten } : {}),
-      })),
-    ),
+  const sent = sendOutboxEvents(
+    tx,
+    unstaged.map((e) => ({
+      key: e.outboxKey as string,
+      flowId: e.flowId,
+      type: e.type,
+      stepId: e.stepId ?? null,
+      data: e.data,
+      ...(e.ifWritten ? { ifWritten: e.ifWritten } : {}),
+    })),
   );
+  control.commitAfter(sent);
+  const beforeByKey = sent.then((written) => new Map(written.map((w) => [w.key, w.before])));
+  for (const e of unstaged) {
+    const key = e.outboxKey as string;
+    e.outboxBefore = beforeByKey.then(
+      (byKey) => byKey.get(key) ?? [],
+      () => [],
+    );
+  }
 }
 
 /** `deps.transact`, with the events `fn` adds to `events` written to the outbox before COMMIT. */
@@ -44,4 +65,9 @@ export function transactWithEvents<T>(
     stageEvents(tx, control, events);
     return result;
   });
+}
+
+/** An outbox row as the bus relays it. */
+export function relayedEvent(row: OutboxEventRow): RelayedEvent {
+  return { key: row.key, type: row.type, stepId: row.stepId, data: row.data, timestamp: row.createdAt.toISOString() };
 }

@@ -5,7 +5,9 @@ import {
   listOutboxFlows,
   listOutboxKeys,
 } from "@ensemble/db";
+import { FlowEventsLostError } from "@ensemble/queue";
 import type { EngineDeps } from "../engine-deps.js";
+import { relayedEvent } from "./event-outbox.js";
 
 /** An outbox row this old is owed to Redis by a process that crashed, or lost its Redis. */
 export const RELAY_AFTER_MS = 3_000;
@@ -58,21 +60,16 @@ export async function relayFlows(deps: EngineDeps, flowIds: readonly string[]): 
       deps.db,
       list.filter((r) => wanted.has(r.key)).map((r) => r.id),
     );
-    const floor = missing.lost ? await lostNumberingFloor(deps, flowId) : 0;
-    const count = await deps.bus.relay(
-      flowId,
-      events.map((e) => ({
-        key: e.key,
-        type: e.type,
-        stepId: e.stepId,
-        data: e.data,
-        timestamp: e.createdAt.toISOString(),
-      })),
-      floor,
-    );
-    published += count;
-    if (missing.lost)
-      deps.logger.warn({ flowId, republished: count, from: floor + 1 }, "flow events restored to Redis");
+    const floor = missing.lost ? await lostNumberingFloor(deps, flowId) : null;
+    try {
+      const count = await deps.bus.relay(flowId, events.map(relayedEvent), floor);
+      published += count;
+      if (floor !== null)
+        deps.logger.warn({ flowId, republished: count, from: floor + 1 }, "flow events restored to Redis");
+    } catch (error) {
+      // Lost since it was checked: the next pass restores it.
+      if (!(error instanceof FlowEventsLostError)) throw error;
+    }
   }
   return { published, upToId };
 }

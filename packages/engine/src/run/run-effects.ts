@@ -1,8 +1,16 @@
-import { FlowEventsLostError, type BulkJob, type CancelReason, type JobName, type JobPayload } from "@ensemble/queue";
+import { listOutboxEvents } from "@ensemble/db";
+import {
+  EarlierEventsUnpublishedError,
+  FlowEventsLostError,
+  type BulkJob,
+  type CancelReason,
+  type JobName,
+  type JobPayload,
+} from "@ensemble/queue";
 import { recordRunSpan, type RunSpan, type RunTrace } from "@ensemble/telemetry";
 import type { EngineDeps } from "../engine-deps.js";
 import type { Delivery } from "./committed-deliveries.js";
-import type { EffectEvent } from "./event-outbox.js";
+import { relayedEvent, type EffectEvent } from "./event-outbox.js";
 import { recordRunMetrics } from "./run-metrics.js";
 
 /**
@@ -82,17 +90,38 @@ export async function performEffects(deps: EngineDeps, effects: RunEffects): Pro
 }
 
 /**
- * Publishes a committed event (once per outbox key). A flow whose events Redis lost
- * refuses it: the outbox relay republishes the flow's durable events, this one included.
+ * Publishes a committed event (once per outbox key), after the durable events of its flow
+ * committed before it: those whose process has not published them (it died, or lost Redis)
+ * are read from the outbox and published first, so a flow's events keep their order. A flow
+ * whose events Redis lost refuses it: the outbox relay republishes the flow's durable
+ * events, this one included.
  */
 async function publishEvent(deps: EngineDeps, e: EffectEvent): Promise<void> {
+  const before = (await e.outboxBefore) ?? [];
+  const input = { stepId: e.stepId, data: e.data, numbered: true } as const;
   try {
-    await deps.bus.publish(e.flowId, e.type, {
-      stepId: e.stepId,
-      data: e.data,
-      numbered: true,
-      ...(e.outboxKey !== undefined ? { outboxKey: e.outboxKey } : {}),
-    });
+    if (e.outboxKey === undefined) {
+      await deps.bus.publish(e.flowId, e.type, input);
+      return;
+    }
+    try {
+      await deps.bus.publish(e.flowId, e.type, { ...input, outboxKey: e.outboxKey, after: before.map((b) => b.key) });
+    } catch (error) {
+      if (!(error instanceof EarlierEventsUnpublishedError)) throw error;
+      const earlier = await listOutboxEvents(
+        deps.db,
+        before.map((b) => b.id),
+      );
+      const own = {
+        key: e.outboxKey,
+        type: e.type,
+        stepId: e.stepId ?? null,
+        data: e.data,
+        timestamp: new Date().toISOString(),
+      };
+      const published = await deps.bus.relay(e.flowId, [...earlier.map(relayedEvent), own], null);
+      deps.logger.info({ flowId: e.flowId, published }, "published a flow's earlier events first");
+    }
   } catch (error) {
     if (!(error instanceof FlowEventsLostError) || e.outboxKey === undefined) throw error;
     deps.logger.info(

@@ -138,7 +138,10 @@ export class StepEndCommitter {
 
   private writeEndAlone(end: WaitingEnd): Promise<StepResultRow | undefined> {
     // Keys given by the failed batch belong to nothing committed: the events are written anew.
-    for (const e of end.events) delete e.outboxKey;
+    for (const e of end.events) {
+      delete e.outboxKey;
+      delete e.outboxBefore;
+    }
     return this.options
       .transact(async (tx, control) => {
         const written = endStepWrites(tx, end.input);

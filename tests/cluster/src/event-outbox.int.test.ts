@@ -1,0 +1,91 @@
+import { readFileSync } from "node:fs";
+import { ApiClient } from "./api-client.js";
+import { Cluster } from "./cluster-harness.js";
+import {
+  expectAllAlive,
+  expectDurableHistories,
+  expectExactlyOnce,
+  LOAD_STEPS,
+  startLoad,
+  waitAllCompleted,
+} from "./fault-load.js";
+import { PrivateRedis, waitFor } from "./private-stores.js";
+
+/**
+ * No progress event is lost: a run's durable events are written to Postgres (the outbox) with
+ * the commit that makes them true, so what Redis or a process lost after the commit is
+ * published again. On a Redis of this test's own.
+ */
+describe("event outbox: events survive Redis and the processes that publish them", () => {
+  let redis: PrivateRedis;
+  let cluster: Cluster;
+  let api: ApiClient;
+  let threadId: string;
+
+  beforeAll(async () => {
+    redis = await PrivateRedis.start({ appendOnly: true });
+    cluster = await Cluster.start({
+      workers: 2,
+      redisUrl: redis.url,
+      env: { STEP_LEASE_MS: "3000", SWEEP_EVERY_MS: "1000" },
+    });
+    api = new ApiClient(cluster.baseUrl);
+    threadId = await api.createThread();
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+    await redis?.stop();
+  });
+
+  it("no fault: histories are unchanged (ids 1…n without a gap, each event once)", async () => {
+    const flowIds = await startLoad(api, threadId, 4, 50);
+    await waitAllCompleted(api, flowIds, 60_000);
+    await expectExactlyOnce(cluster, api, threadId, flowIds);
+  });
+
+  it("Redis wiped (FLUSHALL) mid-run: every flow's history is complete, ordered and once, numbered on above the lost ids", async () => {
+    const flowIds = await startLoad(api, threadId, 12, 400);
+    await new Promise((r) => setTimeout(r, 700));
+    const before = await api.eventHistory(flowIds[0] as string);
+    expect(redis.cli("FLUSHALL")).toBe("OK");
+
+    await waitAllCompleted(api, flowIds, 90_000);
+    expectAllAlive(cluster);
+    await expectDurableHistories(api, flowIds, LOAD_STEPS);
+    // A client that saw ids before the wipe still sees every later event: ids never go back.
+    const after = await api.eventHistory(flowIds[0] as string);
+    const restored = after.filter((e) => e.type === "flow_complete")[0];
+    expect(restored?.id).toBeGreaterThan(Math.max(0, ...before.map((e) => e.id)));
+  });
+
+  it("a worker killed while Redis is down, holding committed steps' events: every flow's history is complete, ordered and once", async () => {
+    const flowIds = await startLoad(api, threadId, 8, 1_000);
+    await new Promise((r) => setTimeout(r, 500));
+    await redis.down();
+    // The calls in flight end and commit to Postgres; their events wait in the workers' memory.
+    const victim = cluster.byName("worker-1");
+    await waitFor(
+      () => readFileSync(victim.logFile, "utf8").includes("events wait to be delivered"),
+      15_000,
+      "worker-1 never held undelivered events",
+    );
+    await cluster.kill9(victim);
+    await redis.up();
+
+    const recoveryMs = await waitAllCompleted(api, flowIds, 90_000);
+    await expectDurableHistories(api, flowIds, LOAD_STEPS);
+    // Events (kept in Postgres, not in the killed worker) were relayed, not lost.
+    const db = cluster.database!.handle.db;
+    await waitFor(
+      async () => {
+        const rows = (await db.execute(`select count(*)::int as n from flow_event_outbox`)) as unknown as {
+          n: number;
+        }[];
+        return rows[0]?.n === 0;
+      },
+      20_000,
+      "outbox rows left after archival",
+    );
+    console.log(`worker killed while Redis was down: 8 flows completed ${recoveryMs} ms after Redis returned`);
+  });
+});
