@@ -3,6 +3,7 @@ import { FlowStreamUpdateSchema, type FlowStreamUpdate } from "@ensemble/core";
 import type { Redis } from "ioredis";
 import { closeRedisConnection, createRedisConnection } from "../src/connection.js";
 import { followEvents } from "../src/follow-events.js";
+import { EarlierEventsUnpublishedError } from "../src/errors/earlier-events-unpublished-error.js";
 import { FlowEventsLostError } from "../src/errors/flow-events-lost-error.js";
 import { ProgressBus } from "../src/progress-bus.js";
 import { deleteKeys, randomPrefix, REDIS_URL, sleep, waitUntil } from "./helpers/redis-test-env.js";
@@ -185,6 +186,43 @@ describe("ProgressBus", () => {
       [1_000_002, "flow_complete"],
     ]);
     history.forEach((e) => expect(FlowStreamUpdateSchema.parse(e)).toEqual(e));
+  });
+
+  it("publishes an outbox event only after the earlier ones it names; the relay puts them first, in order", async () => {
+    const flowId = `flow-${randomUUID()}`;
+    await bus.continueNumberingAfter(flowId, 0);
+    await expect(
+      bus.publish(flowId, "flow_complete", {
+        data: EVENT_DATA.flow_complete,
+        numbered: true,
+        outboxKey: "b",
+        after: ["a"],
+      }),
+    ).rejects.toThrow(EarlierEventsUnpublishedError);
+    expect(await bus.readAfter(flowId, 0)).toEqual([]);
+    const event = (key: string, type: "flow_start" | "flow_complete") => ({
+      key,
+      type,
+      stepId: null,
+      data: EVENT_DATA[type],
+      timestamp: new Date().toISOString(),
+    });
+    expect(await bus.relay(flowId, [event("a", "flow_start"), event("b", "flow_complete")], null)).toBe(2);
+    expect((await bus.readAfter(flowId, 0)).map((e) => [e.id, e.type])).toEqual([
+      [1, "flow_start"],
+      [2, "flow_complete"],
+    ]);
+    // Late publishes of either are no-ops.
+    await bus.publish(flowId, "flow_complete", {
+      data: EVENT_DATA.flow_complete,
+      numbered: true,
+      outboxKey: "b",
+      after: ["a"],
+    });
+    expect(await bus.readAfter(flowId, 0)).toHaveLength(2);
+    // A lost flow is not restored without a floor.
+    await deleteKeys(`${prefix}:flow:{${flowId}}`);
+    await expect(bus.relay(flowId, [event("c", "flow_start")], null)).rejects.toThrow(FlowEventsLostError);
   });
 
   it("sets a TTL on a flow's keys and lets callers change it", async () => {
