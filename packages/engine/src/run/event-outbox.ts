@@ -14,13 +14,12 @@ import type { EngineDeps } from "../engine-deps.js";
 /**
  * A durable event a transaction commits: every event of `RunEffects` (what a commit
  * announces). `outboxKey` is set once the event is written to the outbox in that
- * transaction (it is published once per key); `outboxBefore` then resolves, once committed,
- * to the flow's outbox rows that were there before it (published first). It never rejects:
- * if the transaction failed, the event is not announced anyway.
+ * transaction (it is published once per key); `outboxBefore`, by the time the transaction
+ * has committed, to the flow's outbox rows that were there before it (published first).
  */
 export type EffectEvent = FlowEventInput & {
   outboxKey?: string;
-  outboxBefore?: Promise<OutboxRef[]>;
+  outboxBefore?: OutboxRef[];
   ifWritten?: OutboxEventInput["ifWritten"];
 };
 
@@ -43,15 +42,17 @@ export function stageEvents(tx: Executor, control: TransactionControl, events: E
       ...(e.ifWritten ? { ifWritten: e.ifWritten } : {}),
     })),
   );
+  // Registered before `transact` awaits the statement, so this runs first: once the
+  // transaction has committed, each event has its rows, and publishing it needs no await
+  // (the next step's events, sent right after, stay behind it on the connection).
+  sent.then(
+    (written) => {
+      const byKey = new Map(written.map((w) => [w.key, w.before]));
+      for (const e of unstaged) e.outboxBefore = byKey.get(e.outboxKey as string) ?? [];
+    },
+    () => undefined, // the transaction failed: nothing is announced
+  );
   control.commitAfter(sent);
-  const beforeByKey = sent.then((written) => new Map(written.map((w) => [w.key, w.before])));
-  for (const e of unstaged) {
-    const key = e.outboxKey as string;
-    e.outboxBefore = beforeByKey.then(
-      (byKey) => byKey.get(key) ?? [],
-      () => [],
-    );
-  }
 }
 
 /** `deps.transact`, with the events `fn` adds to `events` written to the outbox before COMMIT. */

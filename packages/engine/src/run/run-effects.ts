@@ -97,7 +97,7 @@ export async function performEffects(deps: EngineDeps, effects: RunEffects): Pro
  * events, this one included.
  */
 async function publishEvent(deps: EngineDeps, e: EffectEvent): Promise<void> {
-  const before = (await e.outboxBefore) ?? [];
+  const before = e.outboxBefore ?? [];
   const input = { stepId: e.stepId, data: e.data, numbered: true } as const;
   try {
     if (e.outboxKey === undefined) {
