@@ -1,4 +1,4 @@
-import type { FlowEventInput } from "@ensemble/core";
+import { storableJson, type FlowEventInput } from "@ensemble/core";
 import {
   sendOutboxEvents,
   type Executor,
@@ -30,7 +30,11 @@ export type EffectEvent = FlowEventInput & {
 export function stageEvents(tx: Executor, control: TransactionControl, events: EffectEvent[]): void {
   const unstaged = events.filter((e) => e.outboxKey === undefined);
   if (unstaged.length === 0) return;
-  for (const e of unstaged) e.outboxKey = randomUUID();
+  for (const e of unstaged) {
+    e.outboxKey = randomUUID();
+    // Text Postgres cannot store would fail the whole commit; published as it is stored.
+    (e as { data: unknown }).data = storableJson(e.data);
+  }
   const sent = sendOutboxEvents(
     tx,
     unstaged.map((e) => ({
