@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { listOutboxKeys } from "@ensemble/db";
-import { ApiClient } from "./api-client.js";
+import { ApiClient, simStep } from "./api-client.js";
 import { Cluster } from "./cluster-harness.js";
 import {
   expectAllAlive,
@@ -11,6 +11,8 @@ import {
   waitAllCompleted,
 } from "./fault-load.js";
 import { PrivateRedis, waitFor } from "./private-stores.js";
+
+const PARALLEL_STEPS = ["p1", "p2", "p3"];
 
 /**
  * No progress event is lost: a run's durable events are written to Postgres (the outbox) with
@@ -46,13 +48,29 @@ describe("event outbox: events survive Redis and the processes that publish them
 
   it("Redis wiped (FLUSHALL) mid-run: every flow's history is complete, ordered and once, numbered on above the lost ids", async () => {
     const flowIds = await startLoad(api, threadId, 12, 400);
+    // Parallel steps end alone, their ends (and events) group-committed.
+    const parallelIds = await Promise.all(
+      [1, 2, 3, 4].map(async (i) => {
+        const flowId = await api.createFlow(threadId, {
+          name: `fan ${i}`,
+          type: "parallel",
+          steps: [
+            ...PARALLEL_STEPS.map((id) => simStep(id, { model: "slow?latencyMs=900", prompt: "{{ original }}" })),
+            simStep("agg", { action: "compare", prompt: "Compare:\n{{ all }}", aggregate: true }),
+          ],
+        });
+        expect((await api.execute(flowId, { input: "q" })).status).toBe(202);
+        return flowId;
+      }),
+    );
     await new Promise((r) => setTimeout(r, 700));
     const before = await api.eventHistory(flowIds[0] as string);
     expect(redis.cli("FLUSHALL")).toBe("OK");
 
-    await waitAllCompleted(api, flowIds, 90_000);
+    await waitAllCompleted(api, [...flowIds, ...parallelIds], 90_000);
     expectAllAlive(cluster);
     await expectDurableHistories(api, flowIds, LOAD_STEPS);
+    await expectDurableHistories(api, parallelIds, [PARALLEL_STEPS, "agg"]);
     // A client that saw ids before the wipe still sees every later event: ids never go back.
     const after = await api.eventHistory(flowIds[0] as string);
     const restored = after.filter((e) => e.type === "flow_complete")[0];
