@@ -1,5 +1,6 @@
 import { listExpiredApprovals, listFlowsByStatus, listStaleSteps } from "@ensemble/db";
 import type { EngineDeps } from "../engine-deps.js";
+import { relayOutbox } from "./relay-events.js";
 import { emptyEffects, performEffects } from "./run-effects.js";
 
 /**
@@ -7,9 +8,10 @@ import { emptyEffects, performEffects } from "./run-effects.js";
  * windows no redelivery covers. Steps whose lease ran out or that waited too long
  * get their job again (same job ids: a job still queued is not duplicated); flows
  * queued but never started get `flow.start` again; flows past their deadline are
- * timed out; approval steps past their timeout get their timeout job again.
+ * timed out; approval steps past their timeout get their timeout job again; events a
+ * commit left unpublished (a crash, a Redis wipe) are published from the outbox.
  */
-export async function sweepRuns(deps: EngineDeps): Promise<{ steps: number; flows: number }> {
+export async function sweepRuns(deps: EngineDeps): Promise<{ steps: number; flows: number; relayed: number }> {
   const effects = emptyEffects();
   const stale = await listStaleSteps(deps.db, deps.settings.staleStepMs);
   const seen = new Set<string>();
@@ -48,5 +50,6 @@ export async function sweepRuns(deps: EngineDeps): Promise<{ steps: number; flow
     deps.logger.info({ staleSteps: stale.length, flows }, "sweep: re-enqueuing work that stopped moving");
     await performEffects(deps, effects);
   }
-  return { steps: stale.length, flows };
+  const relayed = await relayOutbox(deps);
+  return { steps: stale.length, flows, relayed };
 }
