@@ -17,6 +17,7 @@ export * from "./repositories/flows.js";
 export * from "./repositories/flow-counts.js";
 export * from "./repositories/step-results.js";
 export * from "./repositories/events.js";
+export * from "./repositories/event-outbox.js";
 export * from "./repositories/step-hot-path.js";
 export * from "./repositories/execute-run.js";
 export * from "./repositories/provider-catalog.js";

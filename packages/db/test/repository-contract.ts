@@ -779,4 +779,89 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     await repo.insertFlowEvents(db(), rows);
     expect((await repo.listFlowEvents(db(), flow.id, 1)).map((e) => e.seq)).toEqual([2, 3]);
   });
+
+  it("writes outbox events in order with the flow's earlier rows, an end's event only if that transaction wrote the end; relays and deletes them", async () => {
+    const { flow } = await seedFlow();
+    await repo.updateFlow(db(), flow.id, { run: 1, status: "running" });
+    await repo.insertStepInstances(db(), [instance(flow.id, "a")]);
+    const a = await repo.claimStepWithContext(db(), {
+      flowId: flow.id,
+      run: 1,
+      stepId: "a",
+      iteration: 0,
+      attempt: 0,
+      owner: "w",
+      leaseMs: 60_000,
+    });
+    const claimed = a?.claimed as NonNullable<typeof a>["claimed"];
+    const event = (key: string, extra: Partial<repo.OutboxEventInput> = {}): repo.OutboxEventInput => ({
+      key,
+      flowId: flow.id,
+      type: "step_complete",
+      stepId: "a",
+      data: { key },
+      ...extra,
+    });
+    const first = await getHandle().transact((tx) =>
+      repo.sendOutboxEvents(tx, [event("k1", { type: "flow_start", stepId: null }), event("k2")]),
+    );
+    expect(first).toEqual([
+      { key: "k1", before: [] },
+      { key: "k2", before: [] },
+    ]);
+    const end = {
+      id: claimed.id,
+      flowId: flow.id,
+      run: 1,
+      attempt: 0,
+      leaseToken: claimed.leaseToken,
+      status: "success" as const,
+      output: "ok",
+      provider: "sim",
+      model: "echo",
+      usage: null,
+      cost: null,
+      error: null,
+    };
+    const ifWritten = { stepResultId: claimed.id };
+    // The end is written in this transaction: its event goes with it, after the rows before it.
+    const second = await getHandle().transact(async (tx) => {
+      await repo.endStepWrites(tx, end);
+      return repo.sendOutboxEvents(tx, [event("k3", { ifWritten })]);
+    });
+    const [k1, k2] = (await repo.listOutboxKeys(db(), [flow.id])).map((r) => r.id);
+    expect(second).toEqual([
+      {
+        key: "k3",
+        before: [
+          { id: k1, key: "k1" },
+          { id: k2, key: "k2" },
+        ],
+      },
+    ]);
+    // Ended already (nothing written now): no event.
+    const third = await getHandle().transact(async (tx) => {
+      await repo.endStepWrites(tx, end);
+      return repo.sendOutboxEvents(tx, [event("k4", { ifWritten })]);
+    });
+    expect(third).toEqual([]);
+    const rows = await repo.listOutboxKeys(db(), [flow.id]);
+    expect(rows.map((r) => r.key)).toEqual(["k1", "k2", "k3"]);
+    const full = await repo.listOutboxEvents(
+      db(),
+      rows.map((r) => r.id),
+    );
+    expect(full.map((r) => [r.key, r.type, r.stepId, r.data])).toEqual([
+      ["k1", "flow_start", null, { key: "k1" }],
+      ["k2", "step_complete", "a", { key: "k2" }],
+      ["k3", "step_complete", "a", { key: "k3" }],
+    ]);
+    expect(full[0]?.createdAt).toBeInstanceOf(Date);
+    expect(await repo.listOutboxFlows(db(), 60_000, 10)).not.toContainEqual(
+      expect.objectContaining({ flowId: flow.id }),
+    );
+    expect(await repo.listOutboxFlows(db(), -60_000, 1_000)).toContainEqual({ flowId: flow.id, status: "running" });
+    await repo.deleteOutboxEvents(db(), [{ flowId: flow.id, upToId: rows[1]?.id ?? 0 }]);
+    expect((await repo.listOutboxKeys(db(), [flow.id])).map((r) => r.key)).toEqual(["k3"]);
+  });
 }

@@ -281,20 +281,31 @@ describe("finishing a step (in-process engine)", () => {
     });
     const end = (step: ClaimedStep | undefined, status: string) => {
       const claimed = step?.claimed as ClaimedStep["claimed"];
-      return committer.end({
-        id: claimed.id,
-        flowId,
-        run,
-        attempt: 0,
-        leaseToken: claimed.leaseToken,
-        status: status as "success",
-        output: "ok",
-        provider: "sim",
-        model: "echo",
-        usage: null,
-        cost: null,
-        error: null,
-      });
+      return committer.end(
+        {
+          id: claimed.id,
+          flowId,
+          run,
+          attempt: 0,
+          leaseToken: claimed.leaseToken,
+          status: status as "success",
+          output: "ok",
+          provider: "sim",
+          model: "echo",
+          usage: null,
+          cost: null,
+          error: null,
+        },
+        [
+          {
+            flowId,
+            type: "step_skipped",
+            stepId: claimed.stepId,
+            data: { iteration: 0, reason: status },
+            ifWritten: { stepResultId: claimed.id },
+          },
+        ],
+      );
     };
     const [endedP, endedQ] = await Promise.all([end(p, "success"), end(q, "success")]);
     expect(transactions).toBe(1);
@@ -315,6 +326,10 @@ describe("finishing a step (in-process engine)", () => {
       { stepId: "q", status: "success" },
       { stepId: "r", status: "running" },
     ]);
+    // Each end's event is in the outbox with it, once: not for the refused end, nor the stale one.
+    const outbox = await sql`
+      select step_id from flow_event_outbox where flow_id = ${flowId} and type = 'step_skipped' order by id`;
+    expect([...outbox]).toEqual([{ step_id: "p" }, { step_id: "q" }]);
   });
 
   it("cancelled during the call: the end is refused (nothing written), and the run stays cancelled", async () => {

@@ -2,6 +2,10 @@
 export type {
   FinishReason,
   ProviderAdapter,
+  ProviderBatchApi,
+  ProviderBatchItem,
+  ProviderBatchRequest,
+  ProviderBatchState,
   ProviderCallRequest,
   ProviderCallResult,
   ProviderCallTrace,

@@ -1,4 +1,5 @@
 import type { ChatMessage, StepSettings, TokenUsage } from "@ensemble/core";
+import type { ProviderError } from "./errors/provider-error.js";
 
 /** Who a call is for; adapters pass it to logs and vendor metadata, never to the prompt. */
 export interface ProviderCallTrace {
@@ -49,4 +50,45 @@ export interface ProviderAdapter {
   /** The provider key flow steps name (`openai`, `anthropic`, `google`, `sim`, …). */
   readonly key: string;
   call(request: ProviderCallRequest): Promise<ProviderCallResult>;
+  /** The vendor's batch API (half price, answered within 24 hours); absent when it has none. */
+  readonly batch?: ProviderBatchApi;
+}
+
+/** One call of a batch: what `call` takes, without the stream and signal, named by the caller. */
+export interface ProviderBatchRequest {
+  /** Unique within the batch: letters, digits, `_` and `-`, at most 64 (Anthropic's rule, the stricter). */
+  customId: string;
+  model: string;
+  messages: ChatMessage[];
+  settings: StepSettings;
+  trace: ProviderCallTrace;
+}
+
+/** What became of one request of an ended batch. */
+export type ProviderBatchItem =
+  | { customId: string; outcome: "succeeded"; result: ProviderCallResult }
+  /** The vendor ran it and answered with an error, classified as a synchronous call's would be. */
+  | { customId: string; outcome: "errored"; error: ProviderError }
+  /** The vendor never ran it: the batch expired, was cancelled or failed as a whole. */
+  | { customId: string; outcome: "not_run"; reason: "expired" | "cancelled" | "failed" };
+
+export type ProviderBatchState =
+  | { state: "in_progress" }
+  /**
+   * Every request the vendor reported on; one it did not (a batch that failed validation
+   * reports none) was not run.
+   */
+  | { state: "ended"; items: ProviderBatchItem[] };
+
+/**
+ * A vendor's batch API. Each method rejects only with a ProviderError, as `call` does, and
+ * stops when the signal aborts.
+ */
+export interface ProviderBatchApi {
+  /** Submits the requests as one batch; resolves with the vendor's batch id. */
+  submit(requests: readonly ProviderBatchRequest[], signal: AbortSignal): Promise<string>;
+  /** Where the batch stands; once it has ended, what became of each request. */
+  poll(batchId: string, signal: AbortSignal): Promise<ProviderBatchState>;
+  /** Asks the vendor to cancel it; requests it has not run yet end `not_run` (`cancelled`). */
+  cancel(batchId: string, signal: AbortSignal): Promise<void>;
 }

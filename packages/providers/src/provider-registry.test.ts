@@ -1,6 +1,10 @@
 import { ProviderError } from "./errors/provider-error.js";
 import type { ProviderAdapter } from "./provider-adapter.js";
 import { ProviderRegistry } from "./provider-registry.js";
+import { createAnthropicAdapter } from "./anthropic/anthropic-adapter.js";
+import { createGoogleAdapter } from "./google/google-adapter.js";
+import { createOpenAIAdapter } from "./openai/openai-adapter.js";
+import { createOpenAICompatibleAdapter } from "./openai-compatible/openai-compatible-adapter.js";
 import { createSimProvider } from "./sim/sim-provider.js";
 
 const fake = (key: string): ProviderAdapter => ({ key, call: () => Promise.reject(new Error("unused")) });
@@ -39,5 +43,16 @@ describe("ProviderRegistry", () => {
   it("refuses a second adapter for the same key", () => {
     const registry = new ProviderRegistry({ adapters: [fake("sim")] });
     expect(() => registry.register(fake("sim"))).toThrow('provider "sim" is already registered');
+  });
+
+  it("gives a batch API to the vendors that have one only", () => {
+    const adapters = [
+      createOpenAIAdapter({ apiKey: "k" }),
+      createAnthropicAdapter({ apiKey: "k" }),
+      createGoogleAdapter({ apiKey: "k" }),
+      createOpenAICompatibleAdapter({ name: "ollama", baseUrl: "http://127.0.0.1:1/v1" }),
+      createSimProvider(),
+    ];
+    expect(adapters.filter((a) => a.batch).map((a) => a.key)).toEqual(["openai", "anthropic"]);
   });
 });

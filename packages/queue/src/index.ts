@@ -15,6 +15,8 @@ export {
   whenFailFastReady,
 } from "./redis-availability.js";
 export { RedisUnavailableError } from "./errors/redis-unavailable-error.js";
+export { FlowEventsLostError } from "./errors/flow-events-lost-error.js";
+export { EarlierEventsUnpublishedError } from "./errors/earlier-events-unpublished-error.js";
 export { isRedisMemoryFull, readRedisMemory, REDIS_MEMORY_FULL_RATIO, type RedisMemory } from "./redis-memory.js";
 export { NonRetryableJobError } from "./errors/non-retryable-job-error.js";
 export { InvalidJobPayloadError } from "./errors/invalid-job-payload-error.js";
@@ -54,7 +56,13 @@ export {
 } from "./job-producer.js";
 export { createJobWorker, type JobHandler, type JobHandlers, type JobWorkerOptions } from "./job-worker.js";
 export { closeGracefully, type CloseGracefullyOptions, type CloseGracefullyResult } from "./close-gracefully.js";
-export { ProgressBus, type ProgressBusOptions, type PublishEventInput, type SubscribeOptions } from "./progress-bus.js";
+export {
+  ProgressBus,
+  type ProgressBusOptions,
+  type PublishEventInput,
+  type RelayedEvent,
+  type SubscribeOptions,
+} from "./progress-bus.js";
 export { followEvents, type FollowEventsOptions } from "./follow-events.js";
 export { CancelSignals, type CancelSignalsOptions } from "./cancel-signals.js";
 export { ArchiveSchedule, type ArchiveScheduleOptions, type DueArchive } from "./archive-schedule.js";

@@ -1,5 +1,7 @@
 import type { FlowEventData, FlowEventType, FlowStreamUpdate, FlowStreamUpdateOf } from "@ensemble/core";
 import type { Redis } from "ioredis";
+import { EarlierEventsUnpublishedError } from "./errors/earlier-events-unpublished-error.js";
+import { FlowEventsLostError } from "./errors/flow-events-lost-error.js";
 import { DEFAULT_QUEUE_PREFIX } from "./queue-names.js";
 import { whenFailFastReady } from "./redis-availability.js";
 import { defineRedisScript, type RedisScript } from "./redis-script.js";
@@ -28,6 +30,21 @@ export interface ProgressBusOptions {
 export interface PublishEventInput<T extends FlowEventType> {
   stepId?: string | undefined;
   data: FlowEventData<T>;
+  /** Publish only while the flow's numbering exists (see `continueNumberingAfter`); else throw `FlowEventsLostError`. */
+  numbered?: boolean;
+  /** The event's outbox key: published once per key, however often this is called. */
+  outboxKey?: string;
+  /** Outbox keys of the flow's earlier durable events: if its stream lacks one, throw `EarlierEventsUnpublishedError`. */
+  after?: readonly string[];
+}
+
+/** A durable event from the outbox, for `relay`. */
+export interface RelayedEvent {
+  key: string;
+  type: FlowEventType;
+  stepId: string | null;
+  data: unknown;
+  timestamp: string;
 }
 
 export interface SubscribeOptions {
@@ -42,24 +59,78 @@ const DEFAULT_MAX_EVENTS_PER_FLOW = 50_000;
 // Numbering, storing and publishing happen in one script, so they are atomic (no id is
 // stored but not published, or published twice) and cost one round trip. The id is only
 // known inside the script, so the event JSON is spliced there: ARGV[1] is the event
-// without `id`, always an object with at least one key.
+// without `id`, always an object with at least one key. ARGV[5] = '1': only while the
+// flow's numbering exists (-1 otherwise: its keys were lost). ARGV[6], when not empty, is
+// the event's outbox key: an event whose key the flow's published hash has is not
+// published again (its id is returned). ARGV[7..] are outbox keys that must be published
+// before it (-2 otherwise).
 const PUBLISH_SCRIPT = `
+if ARGV[5] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if ARGV[6] ~= '' then
+  local known = redis.call('HGET', KEYS[3], ARGV[6])
+  if known then return tonumber(known) end
+end
+for i = 7, #ARGV do
+  if redis.call('HEXISTS', KEYS[3], ARGV[i]) == 0 then return -2 end
+end
 local seq = redis.call('INCR', KEYS[1])
 local event = '{"id":' .. seq .. ',' .. string.sub(ARGV[1], 2)
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], seq .. '-0', 'e', event)
 redis.call('PUBLISH', ARGV[2], event)
+if ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[6], seq)
+  redis.call('EXPIRE', KEYS[3], ARGV[4])
+end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 return seq
 `;
-// Raises a flow's counter to ARGV[1] if it is lower (or missing); never lowers it.
+// Raises a flow's counter to ARGV[1] if it is lower, or creates it; never lowers it.
 const RAISE_SEQ_SCRIPT = `
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end
+local current = redis.call('GET', KEYS[1])
+if not current or tonumber(current) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end
 return 0
 `;
 // Versioned so a changed script never collides with an older definition on a shared connection.
-const PUBLISH_COMMAND = "ensemblePublishFlowEventV1";
+const PUBLISH_COMMAND = "ensemblePublishFlowEventV3";
+
+// Which of the outbox keys ARGV the flow's stream lacks. When its numbering is gone (the
+// first element is 1) it lacks all of them: the published hash went with it.
+const UNPUBLISHED_SCRIPT = `
+local lost = redis.call('EXISTS', KEYS[1]) == 0
+local out = { lost and 1 or 0 }
+for i = 1, #ARGV do
+  if lost or redis.call('HEXISTS', KEYS[2], ARGV[i]) == 0 then out[#out + 1] = ARGV[i] end
+end
+return out
+`;
+const UNPUBLISHED_COMMAND = "ensembleUnpublishedFlowEventsV1";
+
+// The relay's publish of a flow's outbox events, in order, each at most once (by its key).
+// A flow whose numbering is gone numbers on from ARGV[4] (or, when it is -1, is refused:
+// -1); ARGV[5..] are key, event pairs.
+const RELAY_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if ARGV[4] == '-1' then return -1 end
+  redis.call('SET', KEYS[1], ARGV[4])
+end
+local published = 0
+for i = 5, #ARGV, 2 do
+  if redis.call('HEXISTS', KEYS[3], ARGV[i]) == 0 then
+    local seq = redis.call('INCR', KEYS[1])
+    local event = '{"id":' .. seq .. ',' .. string.sub(ARGV[i + 1], 2)
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'e', event)
+    redis.call('PUBLISH', ARGV[1], event)
+    redis.call('HSET', KEYS[3], ARGV[i], seq)
+    published = published + 1
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[3], ARGV[3])
+return published
+`;
+const RELAY_COMMAND = "ensembleRelayFlowEventsV2";
 
 const RAISE_SEQ_COMMAND = "ensembleRaiseFlowEventSeqV1";
 
@@ -97,7 +168,8 @@ const READ_BOUNDED_COMMAND = "ensembleReadFlowEventsBoundedV2";
  * higher id (dedupe by id) — so nothing is missed or delivered twice.
  *
  * Keys (one flow's keys share a Redis Cluster slot through the `{flowId}` hash tag, unless
- * the prefix carries its own tag): `<prefix>:flow:{<flowId>}:seq`, `…:events`; channel `…:live`.
+ * the prefix carries its own tag): `<prefix>:flow:{<flowId>}:seq`, `…:events`, `…:published`;
+ * channel `…:live`.
  */
 export class ProgressBus {
   readonly prefix: string;
@@ -108,6 +180,8 @@ export class ProgressBus {
   private readonly onError: (err: unknown) => void;
   private readonly readyTimeoutMs: number;
   private readonly publishScript: RedisScript;
+  private readonly unpublishedScript: RedisScript;
+  private readonly relayScript: RedisScript;
   private readonly raiseSeqScript: RedisScript;
   private readonly readBoundedScript: RedisScript;
 
@@ -121,7 +195,9 @@ export class ProgressBus {
     this.subscriber = options.subscriber ? new SharedSubscriber(options.subscriber, this.onError) : undefined;
     // Defined now, not at the first publish: an auto-pipelining connection copies its
     // commands into each pipeline when it creates it, and would not know a later one.
-    this.publishScript = defineRedisScript(this.publisher, PUBLISH_COMMAND, PUBLISH_SCRIPT, 2);
+    this.publishScript = defineRedisScript(this.publisher, PUBLISH_COMMAND, PUBLISH_SCRIPT, 3);
+    this.unpublishedScript = defineRedisScript(this.publisher, UNPUBLISHED_COMMAND, UNPUBLISHED_SCRIPT, 2);
+    this.relayScript = defineRedisScript(this.publisher, RELAY_COMMAND, RELAY_SCRIPT, 3);
     this.raiseSeqScript = defineRedisScript(this.publisher, RAISE_SEQ_COMMAND, RAISE_SEQ_SCRIPT, 1);
     this.readBoundedScript = defineRedisScript(this.publisher, READ_BOUNDED_COMMAND, READ_BOUNDED_SCRIPT, 1);
   }
@@ -141,16 +217,71 @@ export class ProgressBus {
       timestamp,
     };
     await whenFailFastReady(this.publisher, this.readyTimeoutMs, "publish event");
-    const id = await this.publishScript(
+    const id = Number(
+      await this.publishScript(
+        this.seqKey(flowId),
+        this.eventsKey(flowId),
+        this.publishedKey(flowId),
+        JSON.stringify(withoutId),
+        this.channel(flowId),
+        this.maxEventsPerFlow,
+        this.retentionSeconds,
+        input.numbered ? "1" : "0",
+        input.outboxKey ?? "",
+        ...(input.after ?? []),
+      ),
+    );
+    if (id === -1) throw new FlowEventsLostError(flowId);
+    if (id === -2) throw new EarlierEventsUnpublishedError(flowId);
+    // The object is built from T's own type and data; TypeScript cannot narrow the union by a generic.
+    return { id, ...withoutId } as unknown as FlowStreamUpdateOf<T>;
+  }
+
+  /**
+   * Which of these outbox keys the flow's stream lacks, in their order; `lost` when the
+   * flow's numbering is gone from Redis (then it lacks them all).
+   */
+  async unpublished(flowId: string, keys: readonly string[]): Promise<{ lost: boolean; keys: string[] }> {
+    await whenFailFastReady(this.publisher, this.readyTimeoutMs, "check published events");
+    const [lost, ...missing] = (await this.unpublishedScript(
+      this.seqKey(flowId),
+      this.publishedKey(flowId),
+      ...keys,
+    )) as [number, ...string[]];
+    return { lost: lost === 1, keys: missing };
+  }
+
+  /**
+   * Publishes outbox events in their order, each unless the flow's stream has its key, in
+   * one script (nothing published meanwhile comes between them). A flow whose numbering is
+   * gone numbers on from `lostFloor` + 1, or with `lostFloor` null throws
+   * `FlowEventsLostError`. Returns how many were published.
+   */
+  async relay(flowId: string, events: readonly RelayedEvent[], lostFloor: number | null): Promise<number> {
+    if (events.length === 0) return 0;
+    await whenFailFastReady(this.publisher, this.readyTimeoutMs, "relay events");
+    const pairs = events.flatMap((e) => [
+      e.key,
+      JSON.stringify({
+        type: e.type,
+        flowId,
+        ...(e.stepId !== null ? { stepId: e.stepId } : {}),
+        data: e.data,
+        timestamp: e.timestamp,
+      }),
+    ]);
+    const published = await this.relayScript(
       this.seqKey(flowId),
       this.eventsKey(flowId),
-      JSON.stringify(withoutId),
+      this.publishedKey(flowId),
       this.channel(flowId),
       this.maxEventsPerFlow,
       this.retentionSeconds,
+      lostFloor ?? -1,
+      ...pairs,
     );
-    // The object is built from T's own type and data; TypeScript cannot narrow the union by a generic.
-    return { id: Number(id), ...withoutId } as unknown as FlowStreamUpdateOf<T>;
+    if (Number(published) === -1) throw new FlowEventsLostError(flowId);
+    return Number(published);
   }
 
   /**
@@ -214,10 +345,10 @@ export class ProgressBus {
 
   /**
    * Makes the flow's next id higher than `lastId` (e.g. the highest id archived in Postgres):
-   * a flow executed again after its Redis keys expired must not number from 1 again.
+   * a flow executed again after its Redis keys expired must not number from 1 again. Starts
+   * the flow's numbering when it has none, which `numbered` publishes require.
    */
   async continueNumberingAfter(flowId: string, lastId: number): Promise<void> {
-    if (lastId <= 0) return;
     await whenFailFastReady(this.publisher, this.readyTimeoutMs, "continue event numbering");
     await this.raiseSeqScript(this.seqKey(flowId), lastId, this.retentionSeconds);
   }
@@ -225,7 +356,12 @@ export class ProgressBus {
   /** Sets how long the flow's events are kept from now (e.g. shorter once archived). */
   async expire(flowId: string, seconds: number): Promise<void> {
     await whenFailFastReady(this.publisher, this.readyTimeoutMs, "expire events");
-    await this.publisher.multi().expire(this.seqKey(flowId), seconds).expire(this.eventsKey(flowId), seconds).exec();
+    await this.publisher
+      .multi()
+      .expire(this.seqKey(flowId), seconds)
+      .expire(this.eventsKey(flowId), seconds)
+      .expire(this.publishedKey(flowId), seconds)
+      .exec();
   }
 
   /** Closes the subscriber connection if the bus created it; the publisher stays open. */
@@ -243,6 +379,11 @@ export class ProgressBus {
 
   private eventsKey(flowId: string): string {
     return `${this.flowKey(flowId)}:events`;
+  }
+
+  /** Outbox key → id of each durable event the stream has (publish-once). */
+  private publishedKey(flowId: string): string {
+    return `${this.flowKey(flowId)}:published`;
   }
 
   private channel(flowId: string): string {

@@ -3,6 +3,8 @@ import { FlowStreamUpdateSchema, type FlowStreamUpdate } from "@ensemble/core";
 import type { Redis } from "ioredis";
 import { closeRedisConnection, createRedisConnection } from "../src/connection.js";
 import { followEvents } from "../src/follow-events.js";
+import { EarlierEventsUnpublishedError } from "../src/errors/earlier-events-unpublished-error.js";
+import { FlowEventsLostError } from "../src/errors/flow-events-lost-error.js";
 import { ProgressBus } from "../src/progress-bus.js";
 import { deleteKeys, randomPrefix, REDIS_URL, sleep, waitUntil } from "./helpers/redis-test-env.js";
 import { EVENT_DATA, progress } from "./helpers/event-data.js";
@@ -142,6 +144,85 @@ describe("ProgressBus", () => {
     expect((await bus.publish(flowId, "flow_start", { data: EVENT_DATA.flow_start })).id).toBe(42);
     await bus.continueNumberingAfter(flowId, 10);
     expect((await bus.publish(flowId, "flow_complete", { data: EVENT_DATA.flow_complete })).id).toBe(43);
+  });
+
+  it("publishes an outbox event once per key, and refuses numbered events of a flow whose numbering is gone", async () => {
+    const flowId = `flow-${randomUUID()}`;
+    await expect(bus.publish(flowId, "step_start", { data: EVENT_DATA.step_start, numbered: true })).rejects.toThrow(
+      FlowEventsLostError,
+    );
+    await bus.continueNumberingAfter(flowId, 0);
+    const first = await bus.publish(flowId, "flow_start", {
+      data: EVENT_DATA.flow_start,
+      numbered: true,
+      outboxKey: "k1",
+    });
+    const again = await bus.publish(flowId, "flow_start", {
+      data: EVENT_DATA.flow_start,
+      numbered: true,
+      outboxKey: "k1",
+    });
+    expect([first.id, again.id]).toEqual([1, 1]);
+    expect((await bus.readAfter(flowId, 0)).map((e) => e.type)).toEqual(["flow_start"]);
+    // Lost (a wipe): nothing numbered is published until the relay restores the flow.
+    await deleteKeys(`${prefix}:flow:{${flowId}}`);
+    await expect(
+      bus.publish(flowId, "flow_complete", { data: EVENT_DATA.flow_complete, numbered: true, outboxKey: "k2" }),
+    ).rejects.toThrow(FlowEventsLostError);
+    expect(await bus.unpublished(flowId, ["k1", "k2"])).toEqual({ lost: true, keys: ["k1", "k2"] });
+    const relayed = (key: string, type: "flow_start" | "flow_complete") => ({
+      key,
+      type,
+      stepId: null,
+      data: EVENT_DATA[type],
+      timestamp: new Date().toISOString(),
+    });
+    expect(await bus.relay(flowId, [relayed("k1", "flow_start"), relayed("k2", "flow_complete")], 1_000_000)).toBe(2);
+    expect(await bus.relay(flowId, [relayed("k2", "flow_complete")], 1_000_000)).toBe(0);
+    expect(await bus.unpublished(flowId, ["k1", "k2", "k3"])).toEqual({ lost: false, keys: ["k3"] });
+    const history = await bus.readAfter(flowId, 0);
+    expect(history.map((e) => [e.id, e.type])).toEqual([
+      [1_000_001, "flow_start"],
+      [1_000_002, "flow_complete"],
+    ]);
+    history.forEach((e) => expect(FlowStreamUpdateSchema.parse(e)).toEqual(e));
+  });
+
+  it("publishes an outbox event only after the earlier ones it names; the relay puts them first, in order", async () => {
+    const flowId = `flow-${randomUUID()}`;
+    await bus.continueNumberingAfter(flowId, 0);
+    await expect(
+      bus.publish(flowId, "flow_complete", {
+        data: EVENT_DATA.flow_complete,
+        numbered: true,
+        outboxKey: "b",
+        after: ["a"],
+      }),
+    ).rejects.toThrow(EarlierEventsUnpublishedError);
+    expect(await bus.readAfter(flowId, 0)).toEqual([]);
+    const event = (key: string, type: "flow_start" | "flow_complete") => ({
+      key,
+      type,
+      stepId: null,
+      data: EVENT_DATA[type],
+      timestamp: new Date().toISOString(),
+    });
+    expect(await bus.relay(flowId, [event("a", "flow_start"), event("b", "flow_complete")], null)).toBe(2);
+    expect((await bus.readAfter(flowId, 0)).map((e) => [e.id, e.type])).toEqual([
+      [1, "flow_start"],
+      [2, "flow_complete"],
+    ]);
+    // Late publishes of either are no-ops.
+    await bus.publish(flowId, "flow_complete", {
+      data: EVENT_DATA.flow_complete,
+      numbered: true,
+      outboxKey: "b",
+      after: ["a"],
+    });
+    expect(await bus.readAfter(flowId, 0)).toHaveLength(2);
+    // A lost flow is not restored without a floor.
+    await deleteKeys(`${prefix}:flow:{${flowId}}`);
+    await expect(bus.relay(flowId, [event("c", "flow_start")], null)).rejects.toThrow(FlowEventsLostError);
   });
 
   it("sets a TTL on a flow's keys and lets callers change it", async () => {

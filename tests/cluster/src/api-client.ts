@@ -55,6 +55,8 @@ export class ApiClient {
       headers: { authorization: `Bearer ${this.key}` },
       signal: AbortSignal.timeout(15_000),
     });
+    // 204: the flow has ended and there is nothing to replay.
+    if (res.status === 204) return [];
     if (res.status !== 200) throw new Error(`events of ${flowId}: ${res.status}`);
     const text = await res.text();
     return text

@@ -1,5 +1,5 @@
 import { listLedger, listMessages, listRunSteps, type Database } from "@ensemble/db";
-import { ApiClient, simStep } from "./api-client.js";
+import { ApiClient, simStep, type FlowEventBody } from "./api-client.js";
 import type { Cluster } from "./cluster-harness.js";
 
 /** The steps of every flow a fault test runs: a sequential run of slow sim calls. */
@@ -84,6 +84,56 @@ export async function expectExactlyOnce(
   }
   if (options.noTakeover) expect(takenOver).toBe(0);
   return { takenOver };
+}
+
+/**
+ * What a user replaying a flow's events after Redis lost them sees: its durable events
+ * complete, in order and once — one `flow_start` first, each step's `step_complete` once in
+ * `steps` order (an array in `steps`: those steps in any order, e.g. parallel ones), one
+ * `flow_complete` last — with ids increasing. Ids may jump where Redis lost numbered events
+ * (and best-effort `step_start`/`step_progress` events may be missing there). Polls: the
+ * relay restores a flow's events a few seconds after it was wiped.
+ */
+export async function expectDurableHistories(
+  api: ApiClient,
+  flowIds: string[],
+  steps: (string | string[])[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  const groups = [
+    ["flow_start"],
+    ...steps.map((s) => [s].flat().map((id) => `step_complete:${id}`)),
+    ["flow_complete"],
+  ];
+  const want = groups.flatMap((g) => [...g].sort());
+  const durable = (events: FlowEventBody[]) =>
+    events
+      .filter((e) => e.type !== "step_start" && e.type !== "step_progress")
+      .map((e) => (e.stepId ? `${e.type}:${e.stepId}` : e.type));
+  // Sorted within each group of steps that may end in any order.
+  const normalized = (seen: string[]) => {
+    const out: string[] = [];
+    let at = 0;
+    for (const g of groups) {
+      out.push(...seen.slice(at, at + g.length).sort());
+      at += g.length;
+    }
+    return [...out, ...seen.slice(at)];
+  };
+  for (const flowId of flowIds) {
+    let events: FlowEventBody[] = [];
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      events = await api.eventHistory(flowId);
+      if (durable(events).length >= want.length) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect({ flowId, durable: normalized(durable(events)) }).toEqual({ flowId, durable: want });
+    const ids = events.map((e) => e.id);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(events[events.length - 1]?.type).toBe("flow_complete");
+  }
 }
 
 /** Fails if any process of the cluster has exited (a fault must crash none). */

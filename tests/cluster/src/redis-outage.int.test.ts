@@ -1,7 +1,14 @@
 import { listLedger, listRunSteps } from "@ensemble/db";
 import { ApiClient, simStep } from "./api-client.js";
-import { Cluster, DEV_KEY } from "./cluster-harness.js";
-import { expectAllAlive, expectExactlyOnce, LOAD_STEPS, startLoad, waitAllCompleted } from "./fault-load.js";
+import { Cluster, DEV_KEY, freePort } from "./cluster-harness.js";
+import {
+  expectAllAlive,
+  expectDurableHistories,
+  expectExactlyOnce,
+  LOAD_STEPS,
+  startLoad,
+  waitAllCompleted,
+} from "./fault-load.js";
 import { PrivateRedis, waitFor } from "./private-stores.js";
 
 /** Redis wiped and filled under load, on a Redis of this test's own. */
@@ -71,6 +78,8 @@ describe("Redis faults under load", () => {
       expect((await listLedger(db, flowId)).map((l) => l.stepResultId).sort()).toEqual(rows.map((r) => r.id).sort());
     }
     console.log(`redis wiped under 20 flows: all completed ${recoveryMs} ms after (${Date.now() - wipedAt} ms)`);
+    // Their event histories too: the events the wipe took are published again from the outbox.
+    await expectDurableHistories(api, flowIds, LOAD_STEPS);
 
     // Archived flows' streams are kept ARCHIVED_EVENTS_TTL_MS, not 7 days.
     const key = `${cluster.prefix}:flow:{${flowIds[0]}}:events`;
@@ -90,16 +99,37 @@ describe("Redis blips during provider calls", () => {
   let api: ApiClient;
   let threadId: string;
 
+  /** Each worker's HEALTH_PORT, where it counts the steps it took over. */
+  const healthUrls: string[] = [];
+
   beforeAll(async () => {
     redis = await PrivateRedis.start({ appendOnly: true });
     cluster = await Cluster.start({
-      workers: 2,
+      workers: 0,
       redisUrl: redis.url,
       env: { STEP_LEASE_MS: "3000", SWEEP_EVERY_MS: "1000" },
     });
+    for (const name of ["worker-1", "worker-2"]) {
+      const port = await freePort();
+      cluster.spawn("worker", name, { HEALTH_PORT: String(port) });
+      healthUrls.push(`http://127.0.0.1:${port}`);
+    }
+    await cluster.waitReady();
     api = new ApiClient(cluster.baseUrl);
     threadId = await api.createThread();
   });
+
+  /** Steps the workers took over, by their own count (`ensemble_lease_takeovers_total`). */
+  async function takeovers(): Promise<number> {
+    let total = 0;
+    for (const url of healthUrls) {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      expect(text).toContain("# TYPE ensemble_lease_takeovers_total counter");
+      for (const line of text.split("\n"))
+        if (line.startsWith("ensemble_lease_takeovers_total")) total += Number(line.split(" ").pop());
+    }
+    return total;
+  }
   afterAll(async () => {
     await cluster?.stop();
     await redis?.stop();
@@ -113,6 +143,7 @@ describe("Redis blips during provider calls", () => {
     const recoveryMs = await waitAllCompleted(api, flowIds, 90_000);
     expectAllAlive(cluster);
     await expectExactlyOnce(cluster, api, threadId, flowIds, { noTakeover: true });
+    expect(await takeovers()).toBe(0);
     console.log(`redis paused 5 s under 12 flows: all completed ${recoveryMs} ms after`);
   });
 
@@ -126,6 +157,7 @@ describe("Redis blips during provider calls", () => {
     const recoveryMs = await waitAllCompleted(api, flowIds, 90_000);
     expectAllAlive(cluster);
     await expectExactlyOnce(cluster, api, threadId, flowIds, { noTakeover: true });
+    expect(await takeovers()).toBe(0);
     console.log(`redis down 5 s under 12 flows: all completed ${recoveryMs} ms after`);
   });
 });

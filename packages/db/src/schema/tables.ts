@@ -12,6 +12,7 @@ import {
 import { sql, type SQL } from "drizzle-orm";
 import {
   bigint,
+  bigserial,
   boolean,
   check,
   doublePrecision,
@@ -407,6 +408,30 @@ export const flowEvents = pgTable(
     createdAt: ts("created_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.flowId, t.seq] })],
+);
+
+/**
+ * The transactional outbox of a flow's durable events (every event but `step_start` and
+ * `step_progress`): written in the transaction that commits what the event says, published
+ * to Redis after it commits (once per `key`), and deleted once the flow's events are archived
+ * to `flow_events`. The scheduler's relay publishes what a crash or a Redis wipe left
+ * unpublished, in `id` order per flow. No foreign key: its check would lock the flow row
+ * (FOR KEY SHARE) from the steps that end without that lock; the relay drops the rows of a
+ * deleted flow.
+ */
+export const flowEventOutbox = pgTable(
+  "flow_event_outbox",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    /** Publish-once key: the Redis side remembers which keys a flow's stream has. */
+    key: text("key").notNull(),
+    flowId: text("flow_id").notNull(),
+    type: enumText("type", FlowEventTypeSchema.options).notNull(),
+    stepId: text("step_id"),
+    data: jsonb("data"),
+    createdAt: ts("created_at").notNull().defaultNow(),
+  },
+  (t) => [index("flow_event_outbox_flow_idx").on(t.flowId, t.id)],
 );
 
 /**

@@ -1,6 +1,7 @@
 import { storableJson, storableText, type FlowStreamUpdate } from "@ensemble/core";
-import { insertFlowEvents, type FlowEventRow } from "@ensemble/db";
+import { deleteOutboxEvents, insertFlowEvents, type FlowEventRow } from "@ensemble/db";
 import type { EngineDeps } from "../engine-deps.js";
+import { relayFlows } from "./relay-events.js";
 
 const PAGE = 1_000;
 /** Flows archived per batch: their events are read in one pipelined round trip and written in one statement per 500 rows. */
@@ -31,12 +32,19 @@ export async function archiveEvents(deps: EngineDeps, flowId: string): Promise<n
  * time has come (see ArchiveSchedule), in batches — one job for many flows rather than
  * a delayed job per flow. A flow is taken off the schedule only once its events are
  * written, or the database refused its rows (see isolated): one flow never holds up the others.
+ * Its outbox rows are published first where its stream lacks them, so the archive holds every
+ * durable event, and deleted once it is archived.
  */
 export async function archiveDueFlows(deps: EngineDeps, now = Date.now()): Promise<number> {
   let flows = 0;
   for (;;) {
     const due = await deps.archives.due(now, FLOWS_PER_BATCH);
     if (due.length === 0) return flows;
+    // Whatever of their durable events the streams lack (a crash, a Redis wipe) goes there first.
+    const relayed = await relayFlows(
+      deps,
+      due.map((d) => d.flowId),
+    );
     const pages = await Promise.all(due.map((d) => deps.bus.readAfter(d.flowId, 0, PAGE)));
     const rowsByFlow = new Map<string, FlowEventRow[]>();
     const long: string[] = [];
@@ -61,6 +69,11 @@ export async function archiveDueFlows(deps: EngineDeps, now = Date.now()): Promi
     }
     for (const flowId of long)
       if (!(await isolated(deps, flowId, () => archiveEvents(deps, flowId)))) refused.add(flowId);
+    // Archived (or given up): the outbox rows the streams had when read go.
+    await deleteOutboxEvents(
+      deps.db,
+      [...relayed.upToId].map(([flowId, upToId]) => ({ flowId, upToId })),
+    );
     await deps.archives.done(due);
     await shortenArchivedStreams(
       deps,

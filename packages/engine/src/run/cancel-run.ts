@@ -1,5 +1,6 @@
 import { cancelOpenSteps, listRunSteps, lockFlow, updateFlow } from "@ensemble/db";
 import type { CancelReason } from "@ensemble/queue";
+import { transactWithEvents } from "./event-outbox.js";
 import type { EngineDeps } from "../engine-deps.js";
 import { buildExecutionResult, endedRun, runSpend } from "./records.js";
 import { emptyEffects, performEffects } from "./run-effects.js";
@@ -11,7 +12,7 @@ import { emptyEffects, performEffects } from "./run-effects.js";
  */
 export async function cancelRun(deps: EngineDeps, flowId: string, run: number, reason: CancelReason): Promise<void> {
   const effects = emptyEffects();
-  await deps.transact(async (tx) => {
+  await transactWithEvents(deps, effects.events, async (tx) => {
     const flow = await lockFlow(tx, flowId);
     if (!flow || flow.run !== run) return;
     if (!["pending", "queued", "running", "waiting"].includes(flow.status)) return;

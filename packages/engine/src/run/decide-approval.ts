@@ -6,6 +6,7 @@ import {
   type ApprovalOutput,
 } from "@ensemble/core";
 import { decideWaitingStep, findFlow, listRunSteps, lockFlow, type StepResultRow } from "@ensemble/db";
+import { transactWithEvents } from "./event-outbox.js";
 import type { EngineDeps } from "../engine-deps.js";
 import { FlowConflictError, NotFoundError } from "../errors/engine-errors.js";
 import { advanceRun } from "./advance-run.js";
@@ -40,7 +41,7 @@ export async function decideApproval(deps: EngineDeps, request: ApprovalRequest)
   if (!approval) throw new FlowConflictError(`step ${stepId} is not an approval step`, flowId, found.status);
 
   const effects = emptyEffects();
-  const output = await deps.transact(async (tx, control) => {
+  const output = await transactWithEvents(deps, effects.events, async (tx, control) => {
     const flow = await lockFlow(tx, flowId);
     if (!flow) throw new NotFoundError("flow");
     const rows = await listRunSteps(tx, flowId, flow.run);

@@ -1,8 +1,16 @@
-import type { FlowEventInput } from "@ensemble/core";
-import type { BulkJob, CancelReason, JobName, JobPayload } from "@ensemble/queue";
+import { listOutboxEvents } from "@ensemble/db";
+import {
+  EarlierEventsUnpublishedError,
+  FlowEventsLostError,
+  type BulkJob,
+  type CancelReason,
+  type JobName,
+  type JobPayload,
+} from "@ensemble/queue";
 import { recordRunSpan, type RunSpan, type RunTrace } from "@ensemble/telemetry";
 import type { EngineDeps } from "../engine-deps.js";
 import type { Delivery } from "./committed-deliveries.js";
+import { relayedEvent, type EffectEvent } from "./event-outbox.js";
 import { recordRunMetrics } from "./run-metrics.js";
 
 /**
@@ -13,7 +21,8 @@ import { recordRunMetrics } from "./run-metrics.js";
  */
 export interface RunEffects {
   jobs: EffectJob[];
-  events: FlowEventInput[];
+  /** Durable: written to the outbox in the transaction (`transactWithEvents`, `stageEvents`). */
+  events: EffectEvent[];
   /** Running calls of these flows are aborted cluster-wide (a failed flow's other calls are cancelled). */
   abortFlows: { flowId: string; reason: CancelReason }[];
   /** Flows whose run ended: their events are archived to Postgres a little later (`ARCHIVE_AFTER_MS`). */
@@ -42,7 +51,7 @@ export async function performEffects(deps: EngineDeps, effects: RunEffects): Pro
   // through a Redis blip (CommittedDeliveries), so a committed step's event is not lost.
   const deliveries: Delivery[] = effects.events.map((e) => ({
     what: `${e.type} of ${e.flowId}`,
-    send: () => deps.bus.publish(e.flowId, e.type, { stepId: e.stepId, data: e.data }),
+    send: () => publishEvent(deps, e),
   }));
   if (effects.archiveFlows.length > 0)
     deliveries.push({
@@ -77,5 +86,47 @@ export async function performEffects(deps: EngineDeps, effects: RunEffects): Pro
       "effects after commit partly failed; the sweeper will repair missing jobs",
     );
     throw failed.reason;
+  }
+}
+
+/**
+ * Publishes a committed event (once per outbox key), after the durable events of its flow
+ * committed before it: those whose process has not published them (it died, or lost Redis)
+ * are read from the outbox and published first, so a flow's events keep their order. A flow
+ * whose events Redis lost refuses it: the outbox relay republishes the flow's durable
+ * events, this one included.
+ */
+async function publishEvent(deps: EngineDeps, e: EffectEvent): Promise<void> {
+  const before = e.outboxBefore ?? [];
+  const input = { stepId: e.stepId, data: e.data, numbered: true } as const;
+  try {
+    if (e.outboxKey === undefined) {
+      await deps.bus.publish(e.flowId, e.type, input);
+      return;
+    }
+    try {
+      await deps.bus.publish(e.flowId, e.type, { ...input, outboxKey: e.outboxKey, after: before.map((b) => b.key) });
+    } catch (error) {
+      if (!(error instanceof EarlierEventsUnpublishedError)) throw error;
+      const earlier = await listOutboxEvents(
+        deps.db,
+        before.map((b) => b.id),
+      );
+      const own = {
+        key: e.outboxKey,
+        type: e.type,
+        stepId: e.stepId ?? null,
+        data: e.data,
+        timestamp: new Date().toISOString(),
+      };
+      const published = await deps.bus.relay(e.flowId, [...earlier.map(relayedEvent), own], null);
+      deps.logger.info({ flowId: e.flowId, published }, "published a flow's earlier events first");
+    }
+  } catch (error) {
+    if (!(error instanceof FlowEventsLostError) || e.outboxKey === undefined) throw error;
+    deps.logger.info(
+      { flowId: e.flowId, type: e.type },
+      "flow events lost from Redis: the outbox relay publishes this one",
+    );
   }
 }

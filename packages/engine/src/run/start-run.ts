@@ -1,5 +1,6 @@
 import { targetForAttempt } from "@ensemble/core";
 import { lockRun } from "@ensemble/db";
+import { transactWithEvents } from "./event-outbox.js";
 import type { EngineDeps } from "../engine-deps.js";
 import { advanceRun } from "./advance-run.js";
 import { emptyEffects, performEffects } from "./run-effects.js";
@@ -8,7 +9,7 @@ import { stepDispatch } from "./step-dispatch.js";
 /** `flow.start`: the run begins — flow_start, then its first steps. Redelivery is harmless. */
 export async function startRun(deps: EngineDeps, flowId: string, run: number): Promise<void> {
   const effects = emptyEffects();
-  await deps.transact(async (tx, control) => {
+  await transactWithEvents(deps, effects.events, async (tx, control) => {
     const locked = await lockRun(tx, flowId, run);
     if (!locked || locked.flow.run !== run) return;
     const { flow, rows } = locked;
@@ -57,7 +58,7 @@ export async function startRun(deps: EngineDeps, flowId: string, run: number): P
 /** `flow.advance`: re-plan a running flow from its stored results (repair after a crash). */
 export async function advanceRunJob(deps: EngineDeps, flowId: string, run: number): Promise<void> {
   const effects = emptyEffects();
-  await deps.transact(async (tx, control) => {
+  await transactWithEvents(deps, effects.events, async (tx, control) => {
     const locked = await lockRun(tx, flowId, run);
     if (!locked || locked.flow.run !== run || locked.flow.status !== "running") return;
     const { flow, rows } = locked;

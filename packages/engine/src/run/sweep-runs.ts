@@ -1,6 +1,7 @@
 import { listExpiredApprovals, listFlowsByStatus, listStaleSteps } from "@ensemble/db";
 import { stepQueueName } from "@ensemble/queue";
 import type { EngineDeps } from "../engine-deps.js";
+import { relayOutbox } from "./relay-events.js";
 import { emptyEffects, performEffects } from "./run-effects.js";
 
 /**
@@ -8,10 +9,14 @@ import { emptyEffects, performEffects } from "./run-effects.js";
  * windows no redelivery covers. Steps whose lease ran out or that waited too long
  * get their job again (same job ids: a job still queued is not duplicated); flows
  * queued but never started get `flow.start` again; flows past their deadline are
- * timed out; approval steps past their timeout get their timeout job again. Each user's
- * oldest low or normal step job that waited `priorityAgingMs` moves one class up, so none starves.
+ * timed out; approval steps past their timeout get their timeout job again; events a
+ * commit left unpublished (a crash, a Redis wipe) are published from the outbox. Each
+ * user's oldest low or normal step job that waited `priorityAgingMs` moves one class up,
+ * so none starves.
  */
-export async function sweepRuns(deps: EngineDeps): Promise<{ steps: number; flows: number; promoted: number }> {
+export async function sweepRuns(
+  deps: EngineDeps,
+): Promise<{ steps: number; flows: number; relayed: number; promoted: number }> {
   const effects = emptyEffects();
   const stale = await listStaleSteps(deps.db, deps.settings.staleStepMs);
   const seen = new Set<string>();
@@ -50,8 +55,9 @@ export async function sweepRuns(deps: EngineDeps): Promise<{ steps: number; flow
     deps.logger.info({ staleSteps: stale.length, flows }, "sweep: re-enqueuing work that stopped moving");
     await performEffects(deps, effects);
   }
+  const relayed = await relayOutbox(deps);
   const queues = (await deps.providerCatalog.keys()).map(stepQueueName);
   const promoted = await deps.producer.fairShare.age(queues, deps.settings.priorityAgingMs);
   if (promoted > 0) deps.logger.info({ promoted }, "sweep: promoted step jobs that waited long in a lower priority");
-  return { steps: stale.length, flows, promoted };
+  return { steps: stale.length, flows, relayed, promoted };
 }

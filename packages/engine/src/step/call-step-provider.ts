@@ -207,6 +207,7 @@ async function callProvider(
     .publish(flow.id, "step_start", {
       stepId: step.id,
       data: { iteration: claimed.iteration, attempt: claimed.attempt, provider, model, action: claimed.action },
+      numbered: true,
     })
     .catch((err: unknown) => deps.logger.warn({ err, flowId: flow.id }, "step_start event not published"));
 
@@ -219,6 +220,7 @@ async function callProvider(
       .publish(flow.id, "step_progress", {
         stepId: step.id,
         data: { iteration: claimed.iteration, attempt: claimed.attempt, delta },
+        numbered: true,
       })
       .catch((err: unknown) => deps.logger.warn({ err, flowId: flow.id }, "progress event not published"));
   });

@@ -16,6 +16,7 @@ import {
   type StepResultRow,
 } from "@ensemble/db";
 import type { JobPayload } from "@ensemble/queue";
+import { stageEvents, transactWithEvents, type EffectEvent } from "../run/event-outbox.js";
 import type { EngineDeps } from "../engine-deps.js";
 import { capStepError } from "../spend/spend-caps.js";
 import { advanceRun } from "../run/advance-run.js";
@@ -120,7 +121,7 @@ async function finishUnderLock(
 ): Promise<RunEffects | null> {
   const effects = emptyEffects();
   try {
-    await deps.transact(async (tx, control) => {
+    await transactWithEvents(deps, effects.events, async (tx, control) => {
       const finished = await finishStepWrites(tx, input);
       if (!finished) throw new LeaseLostError("lease lost");
       effects.events.push(stepEvent(claimed, outcome));
@@ -213,11 +214,15 @@ async function endStepAlone(
   options: FinishOptions,
   spendCapReached: StepError | undefined,
 ): Promise<FinishResult> {
-  const { done, run } = await deps.stepEnds.end(input);
+  const ended: EffectEvent = {
+    ...stepEvent(claimed, outcome),
+    ifWritten: { stepResultId: claimed.id },
+  };
+  const { done, run } = await deps.stepEnds.end(input, [ended]);
   if (!done) return { committed: false };
   options.onCommitted?.();
   const effects = emptyEffects();
-  effects.events.push(stepEvent(claimed, outcome));
+  effects.events.push(ended);
   let next: ContinuedStep | undefined;
   if (run?.advance) {
     // A sibling committed in the same batch plans the run.
@@ -269,12 +274,13 @@ async function advanceAfterEnd(
         firstWrites: (tx) => lockRun(tx, flow.id, flow.run),
         basis: { stepResultId: done.id, leaseToken: done.leaseToken, status: done.status },
         continueAs,
+        events: [],
       },
     );
     if (written) return written;
   }
   const effects = emptyEffects();
-  await deps.transact(async (tx, control) => {
+  await transactWithEvents(deps, effects.events, async (tx, control) => {
     const locked = await lockRun(tx, flow.id, flow.run);
     if (!locked || locked.flow.run !== flow.run || locked.flow.status !== "running") return;
     await advanceRun(tx, locked.flow, compiled, locked.rows, effects, { lifo: true, control, ...capped });
@@ -296,17 +302,13 @@ async function finishWithPlannedSteps(
   predicted: PredictedPlan,
   continueAs: FinishOptions["continueAs"],
 ): Promise<{ effects: RunEffects; next?: ContinuedStep } | null> {
-  const written = await writeGuardedPlan(deps, predicted, {
+  return writeGuardedPlan(deps, predicted, {
     // The lock is taken by the finish: the guard runs once it is held and the result written.
     firstWrites: (tx) => finishStepWrites(tx, input),
     basis: { stepResultId: claimed.id, leaseToken: claimed.leaseToken, status: input.status },
     continueAs,
+    events: [stepEvent(claimed, outcome)],
   });
-  if (!written) return null;
-  const effects = emptyEffects();
-  effects.events.push(stepEvent(claimed, outcome));
-  addEffects(effects, written.effects);
-  return { effects, ...(written.next ? { next: written.next } : {}) };
 }
 
 /**
@@ -323,10 +325,15 @@ async function writeGuardedPlan(
     /** The instance whose end the plan follows, as the plan saw it written. */
     basis: Omit<PlanBasis, "signature">;
     continueAs: FinishOptions["continueAs"];
+    /** Events of the first writes, announced before the plan's. */
+    events: EffectEvent[];
   },
 ): Promise<{ effects: RunEffects; next?: ContinuedStep } | null> {
   const continued = write.continueAs ? leaseFirstStep(plan, write.continueAs) : null;
   const basis: PlanBasis = { ...write.basis, signature: runSignature(rows) };
+  const effects = emptyEffects();
+  effects.events.push(...write.events);
+  addPlanEffects(effects, plan);
   let written;
   try {
     const sent = await deps.transact(async (tx, control) => {
@@ -334,6 +341,7 @@ async function writeGuardedPlan(
       const first = write.firstWrites(tx);
       const guarded = sendGuardedPlan(tx, flow.id, flow.run, basis, continued?.inserts ?? plan.inserts, plan.progress);
       control.commitAfter(first, guarded);
+      stageEvents(tx, control, effects.events);
       return { guarded }; // wrapped: a returned promise would be awaited before COMMIT is sent
     });
     written = await sent.guarded;
@@ -341,8 +349,6 @@ async function writeGuardedPlan(
     if (isStalePlan(error)) return null;
     throw error;
   }
-  const effects = emptyEffects();
-  addPlanEffects(effects, plan);
   if (!continued) return { effects };
   const { leased, inserted, policies } = written;
   // Not inserted (it was already recorded): it keeps its job, like the others.

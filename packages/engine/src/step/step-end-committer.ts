@@ -7,6 +7,7 @@ import {
   type StepResultRow,
   type TransactionControl,
 } from "@ensemble/db";
+import { stageEvents, type EffectEvent } from "../run/event-outbox.js";
 
 /** A run as committed right after a batch of ends, shared by the batch's ends of that run. */
 export interface CommittedRun {
@@ -28,6 +29,8 @@ export interface CommittedEnd {
 
 interface WaitingEnd {
   input: FinishStepInput;
+  /** Its events, written to the outbox with it (only if the end is written: `ifWritten`). */
+  events: EffectEvent[];
   resolve: (end: CommittedEnd) => void;
   reject: (error: unknown) => void;
 }
@@ -60,10 +63,13 @@ export class StepEndCommitter {
     this.maxBatch = options.maxBatch ?? 256;
   }
 
-  /** Commits a step's end (in the next batch); resolves once it is committed and its run read. */
-  end(input: FinishStepInput): Promise<CommittedEnd> {
+  /**
+   * Commits a step's end and its events (in the next batch); resolves once it is committed
+   * and its run read.
+   */
+  end(input: FinishStepInput, events: EffectEvent[]): Promise<CommittedEnd> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ input, resolve, reject });
+      this.waiting.push({ input, events, resolve, reject });
       if (!this.flushing) {
         this.flushing = true;
         setImmediate(() => void this.flush());
@@ -80,7 +86,7 @@ export class StepEndCommitter {
   }
 
   private async commitBatch(batch: WaitingEnd[]): Promise<void> {
-    const written = await this.writeEnds(batch.map((e) => e.input));
+    const written = await this.writeEnds(batch);
     const committed = batch.filter((_, i) => {
       const result = written[i];
       return result?.status === "fulfilled" && result.value !== undefined;
@@ -104,22 +110,46 @@ export class StepEndCommitter {
     });
   }
 
-  /** One transaction for all; if it fails, one statement each. In the batch's order. */
-  private async writeEnds(inputs: FinishStepInput[]): Promise<PromiseSettledResult<StepResultRow | undefined>[]> {
+  /**
+   * One transaction for all, its ends' events written to the outbox by one statement behind
+   * them; if it fails, one transaction each. In the batch's order.
+   */
+  private async writeEnds(batch: WaitingEnd[]): Promise<PromiseSettledResult<StepResultRow | undefined>[]> {
     try {
       const sent = await this.options.transact(async (tx, control) => {
         // By instance id, so two batches that share instances lock them in the same order.
-        const order = inputs.map((input, i) => ({ input, i })).sort((a, b) => (a.input.id < b.input.id ? -1 : 1));
-        const writes = new Array<Promise<StepResultRow | undefined>>(inputs.length);
-        for (const { input, i } of order) writes[i] = endStepWrites(tx, input);
+        const order = batch.map((end, i) => ({ end, i })).sort((a, b) => (a.end.input.id < b.end.input.id ? -1 : 1));
+        const writes = new Array<Promise<StepResultRow | undefined>>(batch.length);
+        for (const { end, i } of order) writes[i] = endStepWrites(tx, end.input);
         control.commitAfter(...writes);
+        stageEvents(
+          tx,
+          control,
+          batch.flatMap((e) => e.events),
+        );
         return { writes }; // wrapped: a returned promise would be awaited before COMMIT is sent
       });
       const done = await Promise.all(sent.writes);
       return done.map((value) => ({ status: "fulfilled", value }));
     } catch {
-      return Promise.allSettled(inputs.map((input) => endStepWrites(this.options.db, input)));
+      return Promise.allSettled(batch.map((end) => this.writeEndAlone(end)));
     }
+  }
+
+  private writeEndAlone(end: WaitingEnd): Promise<StepResultRow | undefined> {
+    // Keys given by the failed batch belong to nothing committed: the events are written anew.
+    for (const e of end.events) {
+      delete e.outboxKey;
+      delete e.outboxBefore;
+    }
+    return this.options
+      .transact(async (tx, control) => {
+        const written = endStepWrites(tx, end.input);
+        control.commitAfter(written);
+        stageEvents(tx, control, end.events);
+        return { written };
+      })
+      .then((sent) => sent.written);
   }
 
   private async readRunsOf(inputs: FinishStepInput[]): Promise<Map<string, CommittedRun>> {

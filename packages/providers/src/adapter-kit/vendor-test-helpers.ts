@@ -1,6 +1,11 @@
 import { inspect } from "node:util";
 import type { ChatMessage } from "@ensemble/core";
-import type { ProviderCallRequest } from "../provider-adapter.js";
+import type {
+  ProviderBatchApi,
+  ProviderBatchItem,
+  ProviderBatchRequest,
+  ProviderCallRequest,
+} from "../provider-adapter.js";
 
 /** A conversation with a system prompt, history and a last user message. */
 export const CONVERSATION: ChatMessage[] = [
@@ -45,4 +50,27 @@ export function everythingShownOf(err: unknown): string {
     current = e.cause;
   }
   return parts.join("\n");
+}
+
+/** A batch request with test defaults (the conversation above). */
+export function batchRequest(customId: string, model: string, content?: string): ProviderBatchRequest {
+  const messages = content === undefined ? CONVERSATION : [{ role: "user" as const, content }];
+  return {
+    customId,
+    model,
+    messages,
+    settings: {},
+    trace: { flowId: "flow-1", stepId: customId, iteration: 0, attempt: 0 },
+  };
+}
+
+/** Polls a batch until it has ended (the fake's completion delay is short), and returns its items. */
+export async function batchItems(api: ProviderBatchApi, batchId: string): Promise<ProviderBatchItem[]> {
+  const signal = new AbortController().signal;
+  for (let i = 0; i < 200; i++) {
+    const state = await api.poll(batchId, signal);
+    if (state.state === "ended") return state.items;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`batch ${batchId} never ended`);
 }

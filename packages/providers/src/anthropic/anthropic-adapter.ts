@@ -4,11 +4,12 @@ import { runVendorCall } from "../adapter-kit/run-vendor-call.js";
 import { tokenSink } from "../adapter-kit/token-sink.js";
 import { DEFAULT_VENDOR_TIMEOUT_MS } from "../adapter-kit/vendor-timeout.js";
 import type { ProviderAdapter, ProviderCallRequest, ProviderCallResult } from "../provider-adapter.js";
+import { createAnthropicBatchApi } from "./anthropic-batch.js";
 import { anthropicMessagesBody } from "./anthropic-request.js";
 import {
-  anthropicErrorMessage,
+  describeAnthropicError,
   anthropicFinishReason,
-  anthropicText,
+  anthropicMessageResult,
   anthropicUsage,
   mergeAnthropicUsage,
   type AnthropicUsageFields,
@@ -46,12 +47,7 @@ export function createAnthropicAdapter(options: AnthropicAdapterOptions): Provid
     body: Anthropic.MessageCreateParamsNonStreaming,
   ): Promise<ProviderCallResult> {
     const message = await (await client()).messages.create(body, { signal: request.signal });
-    return {
-      text: anthropicText(message.content),
-      finishReason: anthropicFinishReason(message.stop_reason),
-      usage: anthropicUsage(message.usage),
-      model: message.model || request.model,
-    };
+    return anthropicMessageResult(message, request.model);
   }
 
   async function stream(
@@ -95,14 +91,12 @@ export function createAnthropicAdapter(options: AnthropicAdapterOptions): Provid
 
   return {
     key: ANTHROPIC_PROVIDER_KEY,
+    batch: createAnthropicBatchApi({ key: ANTHROPIC_PROVIDER_KEY, client }),
     call(request) {
       const body = anthropicMessagesBody(request.model, request.messages, request.settings);
-      const describeError = (err: unknown): { vendorMessage?: string } => {
-        const vendorMessage = anthropicErrorMessage(err);
-        return vendorMessage ? { vendorMessage } : {};
-      };
-      return runVendorCall({ provider: ANTHROPIC_PROVIDER_KEY, signal: request.signal, describeError }, () =>
-        request.onToken ? stream(request, body) : complete(request, body),
+      return runVendorCall(
+        { provider: ANTHROPIC_PROVIDER_KEY, signal: request.signal, describeError: describeAnthropicError },
+        () => (request.onToken ? stream(request, body) : complete(request, body)),
       );
     },
   };

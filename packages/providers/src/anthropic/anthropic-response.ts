@@ -1,7 +1,7 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import type { TokenUsage } from "@ensemble/core";
 import { tokenUsage } from "../adapter-kit/token-usage.js";
-import type { FinishReason } from "../provider-adapter.js";
+import type { FinishReason, ProviderCallResult } from "../provider-adapter.js";
 
 export function anthropicFinishReason(reason: string | null | undefined): FinishReason {
   switch (reason) {
@@ -71,4 +71,20 @@ export function anthropicErrorMessage(err: unknown): string | undefined {
   const body = (err as { error?: { error?: { message?: unknown } } } | null)?.error;
   const message = body?.error?.message;
   return typeof message === "string" && message ? message : undefined;
+}
+
+/** A whole message (a call's, or a batch item's) as a result. */
+export function anthropicMessageResult(message: Anthropic.Message, askedModel: string): ProviderCallResult {
+  return {
+    text: anthropicText(message.content),
+    finishReason: anthropicFinishReason(message.stop_reason),
+    usage: anthropicUsage(message.usage),
+    model: message.model || askedModel,
+  };
+}
+
+/** The vendor's message of an SDK error, for runVendorCall. */
+export function describeAnthropicError(err: unknown): { vendorMessage?: string } {
+  const vendorMessage = anthropicErrorMessage(err);
+  return vendorMessage ? { vendorMessage } : {};
 }

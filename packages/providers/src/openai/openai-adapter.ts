@@ -1,4 +1,5 @@
 import type { ProviderAdapter } from "../provider-adapter.js";
+import { createOpenAIBatchApi } from "./openai-batch.js";
 import { createOpenAIChatAdapter } from "./openai-chat-adapter.js";
 import { createOpenAIClient } from "./openai-client.js";
 
@@ -20,10 +21,9 @@ export function createOpenAIAdapter(options: OpenAIAdapterOptions): ProviderAdap
     baseUrl: options.baseUrl ?? OPENAI_DEFAULT_BASE_URL,
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
   });
-  return createOpenAIChatAdapter({
-    key: OPENAI_PROVIDER_KEY,
-    client,
-    maxTokensField: "max_completion_tokens",
-    openAIModelRules: true,
-  });
+  const rules = { maxTokensField: "max_completion_tokens", openAIModelRules: true } as const;
+  return {
+    ...createOpenAIChatAdapter({ key: OPENAI_PROVIDER_KEY, client, ...rules }),
+    batch: createOpenAIBatchApi({ key: OPENAI_PROVIDER_KEY, client, ...rules }),
+  };
 }

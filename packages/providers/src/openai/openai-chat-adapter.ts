@@ -4,7 +4,7 @@ import { tokenSink } from "../adapter-kit/token-sink.js";
 import type { ProviderAdapter, ProviderCallRequest, ProviderCallResult } from "../provider-adapter.js";
 import { estimateUsage } from "../sim/estimate-usage.js";
 import { isOpenAIReasoningModel, openAIChatBody, openAIPromptCacheKey, type MaxTokensField } from "./openai-request.js";
-import { openAIErrorMessage, openAIFinishReason, openAIUsage } from "./openai-response.js";
+import { openAICompletionResult, openAIErrorMessage, openAIFinishReason, openAIUsage } from "./openai-response.js";
 
 export interface OpenAIChatAdapterOptions {
   /** The provider key flow steps name. */
@@ -17,6 +17,24 @@ export interface OpenAIChatAdapterOptions {
    * reasoning models, and set a `prompt_cache_key` per flow (a compatible server may reject it).
    */
   openAIModelRules: boolean;
+}
+
+/** The body a call (or a batch request) sends, under the adapter's rules. */
+export function openAIChatBodyFor(
+  options: Pick<OpenAIChatAdapterOptions, "maxTokensField" | "openAIModelRules">,
+  request: Pick<ProviderCallRequest, "model" | "messages" | "settings" | "trace">,
+): OpenAI.Chat.ChatCompletionCreateParamsNonStreaming {
+  const samplingSupported = !(options.openAIModelRules && isOpenAIReasoningModel(request.model));
+  return openAIChatBody(request.model, request.messages, request.settings, {
+    maxTokensField: options.maxTokensField,
+    samplingSupported,
+    ...(options.openAIModelRules ? { promptCacheKey: openAIPromptCacheKey(request.trace.flowId) } : {}),
+  });
+}
+
+export function describeOpenAIError(err: unknown): { vendorMessage?: string } {
+  const vendorMessage = openAIErrorMessage(err);
+  return vendorMessage ? { vendorMessage } : {};
 }
 
 /**
@@ -32,14 +50,7 @@ export function createOpenAIChatAdapter(options: OpenAIChatAdapterOptions): Prov
     body: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming,
   ): Promise<ProviderCallResult> {
     const completion = await (await client()).chat.completions.create(body, { signal: request.signal });
-    const choice = completion.choices[0];
-    const text = choice?.message.content ?? "";
-    return {
-      text,
-      finishReason: openAIFinishReason(choice?.finish_reason),
-      usage: completion.usage ? openAIUsage(completion.usage) : estimateUsage(request.messages, text),
-      model: completion.model || request.model,
-    };
+    return openAICompletionResult(completion, request);
   }
 
   async function stream(
@@ -80,17 +91,8 @@ export function createOpenAIChatAdapter(options: OpenAIChatAdapterOptions): Prov
   return {
     key,
     call(request) {
-      const samplingSupported = !(options.openAIModelRules && isOpenAIReasoningModel(request.model));
-      const body = openAIChatBody(request.model, request.messages, request.settings, {
-        maxTokensField: options.maxTokensField,
-        samplingSupported,
-        ...(options.openAIModelRules ? { promptCacheKey: openAIPromptCacheKey(request.trace.flowId) } : {}),
-      });
-      const describeError = (err: unknown): { vendorMessage?: string } => {
-        const vendorMessage = openAIErrorMessage(err);
-        return vendorMessage ? { vendorMessage } : {};
-      };
-      return runVendorCall({ provider: key, signal: request.signal, describeError }, () =>
+      const body = openAIChatBodyFor(options, request);
+      return runVendorCall({ provider: key, signal: request.signal, describeError: describeOpenAIError }, () =>
         request.onToken ? stream(request, body) : complete(request, body),
       );
     },

@@ -1,7 +1,8 @@
 import type OpenAI from "openai";
 import { tokenUsage } from "../adapter-kit/token-usage.js";
-import type { FinishReason } from "../provider-adapter.js";
+import type { FinishReason, ProviderCallRequest, ProviderCallResult } from "../provider-adapter.js";
 import type { TokenUsage } from "@ensemble/core";
+import { estimateUsage } from "../sim/estimate-usage.js";
 
 export function openAIFinishReason(reason: string | null | undefined): FinishReason {
   switch (reason) {
@@ -37,4 +38,19 @@ export function openAIErrorMessage(err: unknown): string | undefined {
   const body = (err as { error?: unknown } | null)?.error;
   const message = typeof body === "object" && body !== null ? (body as { message?: unknown }).message : undefined;
   return typeof message === "string" && message ? message : undefined;
+}
+
+/** A non-streamed completion (a call's, or a batch item's) as a result; no usage reported: estimated. */
+export function openAICompletionResult(
+  completion: OpenAI.Chat.ChatCompletion,
+  request: Pick<ProviderCallRequest, "model" | "messages">,
+): ProviderCallResult {
+  const choice = completion.choices[0];
+  const text = choice?.message.content ?? "";
+  return {
+    text,
+    finishReason: openAIFinishReason(choice?.finish_reason),
+    usage: completion.usage ? openAIUsage(completion.usage) : estimateUsage(request.messages, text),
+    model: completion.model || request.model,
+  };
 }

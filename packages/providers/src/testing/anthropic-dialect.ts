@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { anthropicBatchRoutes } from "./anthropic-batches.js";
 import type { ResolvedReply } from "./fake-reply.js";
 import type { CachePlan } from "./prompt-cache.js";
 import { textChunks } from "./fake-reply.js";
@@ -115,6 +116,7 @@ export const anthropicDialect: VendorDialect = {
     if (retryAfterSeconds !== undefined) headers["retry-after"] = String(retryAfterSeconds);
     return { headers, body: { type: "error", error: { type, message }, request_id: requestId } };
   },
+  batchRoutes: anthropicBatchRoutes,
   cachePlan: (request) => cacheBreakpoints(request.body),
   completion(reply, request) {
     return {

@@ -1,15 +1,24 @@
 import { randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import {
+  DEFAULT_FAKE_BATCH_SETTINGS,
+  type BatchRouteReply,
+  type FakeBatch,
+  type FakeBatchItem,
+  type FakeBatchSettings,
+  type FakeFile,
+} from "./fake-batches.js";
 import {
   resolveReply,
   type FakeReply,
+  type ResolvedReply,
   type FakeResponder,
   type FakeVendorName,
   type RecordedRequest,
 } from "./fake-reply.js";
 import { FakePromptCache } from "./prompt-cache.js";
-import { isObject, type VendorDialect } from "./vendor-dialect.js";
+import { isObject, type ParsedCall, type VendorDialect } from "./vendor-dialect.js";
 
 export interface FakeVendorServerOptions {
   /** The key the server accepts; default a random one (`fake-<vendor>-key-…`). */
@@ -20,6 +29,8 @@ export interface FakeVendorServerOptions {
   chunkDelayMs?: number;
   /** Simulate the vendor's prompt cache (reads, and Anthropic's writes, in the usage). Default true. */
   promptCache?: boolean;
+  /** How batches behave (OpenAI and Anthropic); default done after 100 ms, every item answered. */
+  batches?: Partial<FakeBatchSettings>;
 }
 
 /** A local HTTP server speaking one vendor's API, for tests. */
@@ -33,7 +44,14 @@ export interface FakeVendorServer {
   readonly apiKey: string;
   /** Every request received, oldest first (also those answered with an error). */
   readonly requests: RecordedRequest[];
-  /** Forgets the requests, the script, the responder and the prompt cache. */
+  /**
+   * Every batch accepted, oldest first, with its items (OpenAI: files and batches; Anthropic:
+   * message batches). Items take their replies from the script and responder as they arrive.
+   */
+  readonly batches: readonly FakeBatch[];
+  /** Changes how batches created from now on behave (completion delay, outcome). */
+  configureBatches(settings: Partial<FakeBatchSettings>): void;
+  /** Forgets the requests, the script, the responder, the prompt cache, the batches and the batch settings. */
   reset(): void;
   /** Sets the default reply (used when no scripted reply is left). */
   respondWith(responder: FakeResponder): void;
@@ -80,6 +98,10 @@ export async function startFakeVendorServer(
   const timers = new Set<NodeJS.Timeout>();
   const watchers = new Set<() => void>();
   let closing = false;
+  let origin = "";
+  let batchSettings: FakeBatchSettings = { ...DEFAULT_FAKE_BATCH_SETTINGS, ...options.batches };
+  const batches: FakeBatch[] = [];
+  const files = new Map<string, FakeFile>();
 
   const notify = (): void => {
     for (const watcher of [...watchers]) watcher();
@@ -115,28 +137,22 @@ export async function startFakeVendorServer(
     res.end();
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://127.0.0.1");
-    const path = url.pathname;
-    const query = Object.fromEntries(url.searchParams);
-    const raw = await readBody(req);
-    let body: unknown;
-    try {
-      body = raw ? JSON.parse(raw) : undefined;
-    } catch {
-      body = undefined;
-    }
-    const parsed = dialect.matches(req.method ?? "GET", path)
-      ? dialect.parse(body, path, query, req.headers)
-      : undefined;
+  function record(
+    method: string,
+    path: string,
+    query: Record<string, string>,
+    headers: IncomingHttpHeaders,
+    body: unknown,
+    parsed: ParsedCall | { invalid: string } | undefined,
+  ): RecordedRequest {
     const call =
       parsed && !("invalid" in parsed) ? parsed : { model: "", stream: false, system: undefined, messages: [] };
-    const record: RecordedRequest = {
+    return {
       vendor: dialect.vendor,
-      method: req.method ?? "GET",
+      method,
       path,
       query,
-      headers: { ...req.headers },
+      headers: { ...headers },
       body,
       model: call.model,
       stream: call.stream,
@@ -145,20 +161,82 @@ export async function startFakeVendorServer(
       prompt: flatten(call.system, call.messages),
       clientClosedEarly: false,
     };
-    requests.push(record);
+  }
+
+  /** The next scripted reply, else the responder's, else the default. */
+  function nextReply(request: RecordedRequest): FakeReply {
+    const answer = scripted.shift() ?? responder?.(request) ?? {};
+    return typeof answer === "string" ? { text: answer } : answer;
+  }
+
+  function resolved(request: RecordedRequest, reply: FakeReply): ResolvedReply {
+    const cached =
+      options.promptCache === false
+        ? { read: 0, write: 0, write1h: 0 }
+        : promptCache.apply(request.model, dialect.cachePlan(request));
+    return resolveReply(reply, request, cached);
+  }
+
+  /** A batch item, answered as the chat endpoint would answer it (a hang is answered normally). */
+  function answerItem(path: string, body: unknown, headers: IncomingHttpHeaders): Omit<FakeBatchItem, "customId"> {
+    const parsed = dialect.parse(body, path, {}, headers);
+    const request = record("POST", path, {}, headers, body, parsed);
+    const error = (status: number, message: string): Omit<FakeBatchItem, "customId"> => ({
+      request,
+      status,
+      body: dialect.errorReply(status, message, undefined).body,
+    });
+    if ("invalid" in parsed) return error(400, parsed.invalid);
+    const reply = nextReply(request);
+    if (reply.status !== undefined && reply.status >= 400)
+      return error(
+        reply.status,
+        reply.errorMessage ?? dialect.defaultErrorMessage(reply.status, { model: request.model, presentedKey: apiKey }),
+      );
+    return { request, status: 200, body: dialect.completion(resolved(request, reply), request) };
+  }
+
+  function sendBatchReply(res: ServerResponse, reply: BatchRouteReply): void {
+    if (reply.errorMessage !== undefined) sendError(res, reply.status, reply.errorMessage);
+    else if (typeof reply.body === "string") {
+      res.writeHead(reply.status, { "content-type": reply.contentType ?? "text/plain" });
+      res.end(reply.body);
+    } else sendJson(res, reply.status, reply.body);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    const path = url.pathname;
+    const query = Object.fromEntries(url.searchParams);
+    const method = req.method ?? "GET";
+    const raw = await readBody(req);
+    let body: unknown;
+    try {
+      body = raw ? JSON.parse(raw) : undefined;
+    } catch {
+      body = undefined;
+    }
+    const parsed = dialect.matches(method, path) ? dialect.parse(body, path, query, req.headers) : undefined;
+    const request = record(method, path, query, req.headers, body, parsed);
+    requests.push(request);
     res.on("close", () => {
-      if (!res.writableFinished && !closing) record.clientClosedEarly = true;
+      if (!res.writableFinished && !closing) request.clientClosedEarly = true;
       notify();
     });
     notify();
 
     const presentedKey = dialect.presentedKey(req.headers, query);
     if (!options.keyless && presentedKey !== apiKey) {
-      sendError(res, 401, dialect.defaultErrorMessage(401, { model: call.model, presentedKey }));
+      sendError(res, 401, dialect.defaultErrorMessage(401, { model: request.model, presentedKey }));
       return;
     }
     if (parsed === undefined) {
-      sendError(res, 404, dialect.defaultErrorMessage(404, { model: call.model, presentedKey }));
+      const batchReply = dialect.batchRoutes?.(
+        { method, path, raw, body, headers: req.headers },
+        { origin, now: Date.now(), settings: batchSettings, batches, files, answer: answerItem },
+      );
+      if (batchReply) sendBatchReply(res, batchReply);
+      else sendError(res, 404, dialect.defaultErrorMessage(404, { model: request.model, presentedKey }));
       return;
     }
     if ("invalid" in parsed) {
@@ -166,26 +244,20 @@ export async function startFakeVendorServer(
       return;
     }
 
-    const next = scripted.shift();
-    const answer = next ?? responder?.(record) ?? {};
-    const reply: FakeReply = typeof answer === "string" ? { text: answer } : answer;
+    const reply = nextReply(request);
     if (reply.hang) return; // the connection stays open until the client gives up or the server closes
     if (reply.status !== undefined && reply.status >= 400) {
       sendError(
         res,
         reply.status,
-        reply.errorMessage ?? dialect.defaultErrorMessage(reply.status, { model: call.model, presentedKey }),
+        reply.errorMessage ?? dialect.defaultErrorMessage(reply.status, { model: request.model, presentedKey }),
         reply.retryAfterSeconds,
       );
       return;
     }
-    const cached =
-      options.promptCache === false
-        ? { read: 0, write: 0, write1h: 0 }
-        : promptCache.apply(call.model, dialect.cachePlan(record));
-    const resolved = resolveReply(reply, record, cached);
-    if (call.stream) await stream(res, dialect.streamFrames(resolved, record), reply.chunkDelayMs ?? defaultDelay);
-    else sendJson(res, 200, dialect.completion(resolved, record));
+    const answer = resolved(request, reply);
+    if (parsed.stream) await stream(res, dialect.streamFrames(answer, request), reply.chunkDelayMs ?? defaultDelay);
+    else sendJson(res, 200, dialect.completion(answer, request));
   }
 
   const server = createServer((req, res) => {
@@ -204,7 +276,7 @@ export async function startFakeVendorServer(
     server.listen(0, "127.0.0.1", () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  const origin = `http://127.0.0.1:${port}`;
+  origin = `http://127.0.0.1:${port}`;
 
   return {
     vendor: dialect.vendor,
@@ -217,6 +289,13 @@ export async function startFakeVendorServer(
       scripted = [];
       responder = undefined;
       promptCache.clear();
+      batches.length = 0;
+      files.clear();
+      batchSettings = { ...DEFAULT_FAKE_BATCH_SETTINGS, ...options.batches };
+    },
+    batches,
+    configureBatches(settings) {
+      batchSettings = { ...batchSettings, ...settings };
     },
     respondWith(next) {
       responder = next;

@@ -16,3 +16,4 @@ export {
   type FakeVendorName,
   type RecordedRequest,
 } from "./fake-reply.js";
+export type { FakeBatch, FakeBatchItem, FakeBatchOutcome, FakeBatchSettings } from "./fake-batches.js";

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { openAIBatchRoutes } from "./openai-batches.js";
 import type { RecordedRequest, ResolvedReply } from "./fake-reply.js";
 import { textChunks } from "./fake-reply.js";
 import { OPENAI_CACHE_INCREMENT } from "./prompt-cache.js";
@@ -99,6 +100,7 @@ export const openAIDialect: VendorDialect = {
     return { headers, body: { error: { message, type: kind.type, param: null, code: kind.code } } };
   },
   // Automatic caching of the longest shared prefix, routed by prompt_cache_key when the request sets one.
+  batchRoutes: openAIBatchRoutes,
   cachePlan: (request) => ({
     kind: "automatic",
     key:

@@ -40,7 +40,7 @@ export interface FakeVendors {
 
 /** Starts the three fake vendor servers at once. */
 export async function startFakeVendors(
-  options: Pick<FakeVendorServerOptions, "chunkDelayMs" | "promptCache"> = {},
+  options: Pick<FakeVendorServerOptions, "chunkDelayMs" | "promptCache" | "batches"> = {},
 ): Promise<FakeVendors> {
   const [openai, anthropic, google] = await Promise.all([
     startFakeOpenAI(options),

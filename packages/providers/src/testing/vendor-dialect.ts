@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { FakeVendorName, RecordedRequest, ResolvedReply } from "./fake-reply.js";
+import type { BatchRoutes } from "./fake-batches.js";
 import type { CachePlan } from "./prompt-cache.js";
 
 /** The parts of a request a dialect reads from its vendor's wire format. */
@@ -39,6 +40,8 @@ export interface VendorDialect {
   completion(reply: ResolvedReply, request: RecordedRequest): unknown;
   /** The stream as SSE frames (each ending in a blank line), sent one by one with a pause between. */
   streamFrames(reply: ResolvedReply, request: RecordedRequest): string[];
+  /** The vendor's batch endpoints, if it has them. */
+  batchRoutes?: BatchRoutes;
 }
 
 /** One SSE frame: `data: <json>`, optionally with an `event:` line. */
