@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
-import { EnsembleApiError, EnsembleConnectionError } from "@ensemble/sdk";
+import { EnsembleApiError, EnsembleConnectionError, isRunPriority, type RunPriority } from "@ensemble/sdk";
 import { connect, type CliContext } from "./cli-context.js";
 import { cancelCommand, listFlowsCommand, statusCommand, templatesCommand } from "./commands/flows.js";
 import { runCommand } from "./commands/run.js";
@@ -13,6 +13,7 @@ const USAGE = `usage: ensemble <command> [options]
       --input <text>      the original prompt ({{ original }})
       --param <k=v>       a template parameter (repeatable; JSON values allowed)
       --thread <id>       run in this thread (default: a new one)
+      --priority <p>      high, normal (default) or low: the run's place among queued steps
       --detach            Ctrl-C leaves the run going (default: asks whether to cancel)
   flows ls [--thread <id>] [--limit <n>]   your flows, newest first
   status <flow>                            where a run is
@@ -35,6 +36,7 @@ async function main(argv: string[]): Promise<number> {
       input: { type: "string" },
       param: { type: "string", multiple: true, default: [] },
       thread: { type: "string" },
+      priority: { type: "string" },
       detach: { type: "boolean", default: false },
       limit: { type: "string", default: "20" },
       after: { type: "string", default: "0" },
@@ -70,6 +72,7 @@ async function main(argv: string[]): Promise<number> {
         ...(values.input !== undefined ? { input: values.input } : {}),
         params: values.param,
         ...(values.thread !== undefined ? { thread: values.thread } : {}),
+        ...(values.priority !== undefined ? { priority: priorityOf(values.priority) } : {}),
         detach: values.detach,
       });
     case "flows":
@@ -89,6 +92,11 @@ async function main(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
+}
+
+function priorityOf(value: string): RunPriority {
+  if (!isRunPriority(value)) throw new UsageError(`--priority must be high, normal or low, got "${value}"`);
+  return value;
 }
 
 function explain(err: unknown): number {

@@ -590,6 +590,7 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
           stepTimeoutMs: 5,
           deadlineAt: null,
           queuedAt,
+          priority: "low",
         }),
       );
       return read;
@@ -612,6 +613,7 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
       saveMessages: true,
       stepTimeoutMs: 5,
       queuedAt,
+      priority: "low",
       totalTokens: 0,
       result: null,
       startedAt: null,
@@ -647,13 +649,20 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
             stepTimeoutMs: null,
             deadlineAt: null,
             queuedAt: new Date(),
+            priority: "high",
             rerun: { of: 1, fromStep: "b", definition: rerunDefinition },
           }),
         );
       });
     await queue();
     const current = (await repo.findFlow(db(), flow.id))!;
-    expect(current).toMatchObject({ run: 2, rerunOf: 1, rerunFromStep: "b", runDefinition: rerunDefinition });
+    expect(current).toMatchObject({
+      run: 2,
+      priority: "high",
+      rerunOf: 1,
+      rerunFromStep: "b",
+      runDefinition: rerunDefinition,
+    });
     const runs = await repo.listFlowRuns(db(), current);
     expect(runs.map((r) => [r.run, r.status, r.totalCost, r.rerunOf])).toEqual([
       [1, "completed", 0.5, null],
@@ -670,7 +679,13 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     // Not enqueued: taken back, the flow is as it was, run 1 is current again, run 2's rows are gone.
     expect(await repo.undoQueuedRun(db(), before, 2)).toBe(true);
     const restored = (await repo.findFlow(db(), flow.id))!;
-    expect(restored).toMatchObject({ run: 1, status: "completed", rerunOf: null, runDefinition: null });
+    expect(restored).toMatchObject({
+      run: 1,
+      status: "completed",
+      priority: "normal",
+      rerunOf: null,
+      runDefinition: null,
+    });
     expect((await repo.listFlowRuns(db(), restored)).map((r) => [r.run, r.status])).toEqual([[1, "completed"]]);
     expect(await repo.listRunSteps(db(), flow.id, 2)).toEqual([]);
     // Queued again, it archives run 1 anew.

@@ -29,6 +29,8 @@ export interface EngineSettings {
   staleStepMs: number;
   /** How long a flow's Redis event stream is kept once its events are archived to Postgres. */
   archivedEventsTtlMs: number;
+  /** How long a user's oldest low or normal step job waits before the sweep promotes it one priority class. */
+  priorityAgingMs: number;
 }
 
 export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
@@ -37,6 +39,7 @@ export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
   progressIntervalMs: 50,
   staleStepMs: 60_000,
   archivedEventsTtlMs: 60_000,
+  priorityAgingMs: 60_000,
 };
 
 /** How often a held lease is renewed: three chances within one lease. */

@@ -31,12 +31,14 @@ export {
   FlowSweepPayloadSchema,
   JOB_CATALOG,
   JOB_NAMES,
+  JobDispatchSchema,
   StepRunPayloadSchema,
   isJobName,
   parseJobPayload,
   type CancelReason,
   type JobCatalog,
   type JobDefinition,
+  type JobDispatch,
   type JobName,
   type JobNameOnQueue,
   type JobPayload,
@@ -79,6 +81,16 @@ export type { SubscriberSource } from "./shared-subscriber.js";
 export type { Job, Queue, Worker } from "bullmq";
 export type { Redis } from "ioredis";
 export { deferJob } from "./defer-job.js";
+export {
+  FairShare,
+  fairPriority,
+  priorityClassOf,
+  promotedClass,
+  PRIORITY_CLASS_WIDTH,
+  type FairShareOptions,
+  type InFlightSlot,
+  type StepAdmission,
+} from "./fair-share.js";
 export {
   ProviderRateLimiter,
   RateLimitSchema,

@@ -1,4 +1,4 @@
-import { issuesFromZod, StepIdSchema } from "@ensemble/core";
+import { issuesFromZod, RunPrioritySchema, StepIdSchema } from "@ensemble/core";
 import { z } from "zod";
 import { InvalidJobPayloadError } from "./errors/invalid-job-payload-error.js";
 import { QUEUE_NAMES, type QueueName } from "./queue-names.js";
@@ -43,6 +43,9 @@ export const FlowArchiveEventsPayloadSchema = z.object({ flowId: FlowIdSchema, l
 export const ScheduleFirePayloadSchema = z.object({ scheduleId: z.string().min(1).max(128), label: LabelSchema });
 export const FlowSweepPayloadSchema = z.object({ label: LabelSchema });
 export const FlowArchiveDuePayloadSchema = z.object({ label: LabelSchema });
+/** Whose step a job is and its run's priority class: its place in its queue (see FairShare). */
+export const JobDispatchSchema = z.object({ userId: z.string().min(1).max(128), priority: RunPrioritySchema });
+export type JobDispatch = z.infer<typeof JobDispatchSchema>;
 export const StepRunPayloadSchema = z.object({
   flowId: FlowIdSchema,
   run: RunSchema,
@@ -55,6 +58,8 @@ export const StepRunPayloadSchema = z.object({
   /** The provider and model this attempt calls (a fallback's after the primary's retries): for rate limits and for people reading the queue. */
   provider: z.string().min(1).max(100).optional(),
   model: z.string().min(1).max(200).optional(),
+  /** The run's executor and priority (absent in jobs of a release before fair sharing: FIFO). */
+  dispatch: JobDispatchSchema.optional(),
 });
 
 /** How BullMQ keeps finished jobs: by age in seconds and optionally by count. */

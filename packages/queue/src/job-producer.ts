@@ -1,5 +1,6 @@
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
+import { FairShare } from "./fair-share.js";
 import type { JobName, JobPayload } from "./job-catalog.js";
 import { prepareJob, type AddJobOptions, type PreparedJob, type RetryPolicyOverrides } from "./job-options.js";
 import { DEFAULT_QUEUE_PREFIX, QUEUE_NAMES, stepQueueName } from "./queue-names.js";
@@ -24,6 +25,11 @@ export interface JobProducerOptions {
   retryOverrides?: RetryPolicyOverrides;
   /** Background queue errors (every failed add also rejects its promise). Default: ignored. */
   onError?: (err: Error) => void;
+  /**
+   * Rank step jobs that carry a dispatch per user and priority class (see FairShare); false
+   * leaves them FIFO (env FAIR_SHARE=false). Default: true.
+   */
+  fairShare?: boolean;
 }
 
 /** What an add returns: the job's id (the existing one if the add was a no-op). */
@@ -64,6 +70,8 @@ export class JobProducer {
   private readonly retryOverrides: RetryPolicyOverrides;
   private readonly onError: (err: Error) => void;
   private readonly queues = new Map<string, Queue>();
+  /** Per-user fair sharing of the step queues: ranks the step jobs added here; workers start them through it. */
+  readonly fairShare: FairShare;
 
   constructor(options: JobProducerOptions) {
     this.connection = options.connection;
@@ -71,6 +79,12 @@ export class JobProducer {
     this.readyTimeoutMs = options.readyTimeoutMs ?? 1_000;
     this.retryOverrides = options.retryOverrides ?? {};
     this.onError = options.onError ?? (() => undefined);
+    this.fairShare = new FairShare({
+      connection: this.connection,
+      prefix: this.prefix,
+      queue: (name) => this.queue(name),
+      enabled: options.fairShare ?? true,
+    });
     // Created now, so BullMQ defines its scripts on the connection before anything is sent:
     // an auto-pipelining connection copies commands into each pipeline when it creates it,
     // and a script defined later in the same turn would be missing from it. (No Redis call:
@@ -81,7 +95,10 @@ export class JobProducer {
   /** Validates the payload and adds the job with catalog defaults and a deterministic id. */
   async add<N extends JobName>(name: N, payload: JobPayload<N>, options: AddJobOptions = {}): Promise<EnqueuedJob> {
     const job = prepareJob(name, payload, options, this.retryOverrides);
-    const added = await this.redis(`add ${name}`, () => this.queue(job.queue).add(job.name, job.data, job.opts));
+    const added = await this.redis(`add ${name}`, async () => {
+      await this.fairShare.rank([job]);
+      return this.queue(job.queue).add(job.name, job.data, job.opts);
+    });
     return { id: added.id ?? job.opts.jobId, name: job.name, queue: job.queue };
   }
 
@@ -99,6 +116,7 @@ export class JobProducer {
       byQueue.set(job.queue, group);
     }
     await this.redis("addBulk", async () => {
+      await this.fairShare.rank(prepared);
       if (this.connection.options.enableAutoPipelining) {
         // One add each: they join the connection's auto-pipeline, behind whatever was issued
         // before them (e.g. the events of the commit that caused them). A queue's own

@@ -179,6 +179,7 @@ export class EnsembleClient {
       metadata: options.metadata,
       saveMessages: options.saveMessages,
       timeout: options.timeout,
+      priority: options.priority,
     };
     const path = `/v1/flows/${id(flowId)}/execute`;
     const signal = options.signal;
@@ -217,7 +218,12 @@ export class EnsembleClient {
     input?: string,
   ): Promise<FlowStepResult> {
     const options: ExecuteStepOptions = typeof a === "string" ? (input !== undefined ? { input } : {}) : (a ?? {});
-    const body = { input: options.input, metadata: options.metadata, timeout: options.timeout };
+    const body = {
+      input: options.input,
+      metadata: options.metadata,
+      timeout: options.timeout,
+      priority: options.priority,
+    };
     const signal = options.signal;
     const path = `/v1/flows/${id(flowId)}/steps/${id(stepId)}/execute`;
     const headers = idempotencyHeader(options.idempotencyKey);

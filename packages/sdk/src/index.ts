@@ -63,6 +63,7 @@ export {
   TERMINAL_FLOW_EVENT_TYPES,
   isTerminalFlowStatus,
   isTerminalFlowEvent,
+  isRunPriority,
 } from "@ensemble/core";
 export type {
   ApprovalDecision,
@@ -82,6 +83,7 @@ export type {
   FlowTemplateDescription,
   MessageRole,
   ProviderModel,
+  RunPriority,
   StepSettings,
   StepOverride,
   TimeoutConfig,

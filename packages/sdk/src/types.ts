@@ -11,6 +11,7 @@ import type {
   OrchestrationFlowStatus,
   OrchestrationFlowType,
   OrchestrationStepStatus,
+  RunPriority,
   StepOverride,
   TimeoutConfig,
 } from "@ensemble/core";
@@ -78,6 +79,8 @@ export interface Flow {
   status: OrchestrationFlowStatus;
   /** How many times the flow was executed; events and results belong to the latest run. */
   run: number;
+  /** The latest run's priority class (`normal` before the first execute). */
+  priority: RunPriority;
   currentStepIndex: number;
   totalCost: number;
   totalTokens: number;
@@ -142,6 +145,8 @@ export interface ExecuteFlowOptions {
   /** Save each step's output as a thread message. */
   saveMessages?: boolean;
   timeout?: TimeoutConfig;
+  /** The run's priority class (default `normal`): its steps wait behind higher classes' and age upwards. */
+  priority?: RunPriority;
   /** Follow the flow's events while it runs (implied by `onUpdate`). */
   streaming?: boolean;
   /** Called with each event of this run, in order, while it runs. */
@@ -156,6 +161,8 @@ export interface ExecuteStepOptions {
   input?: string;
   metadata?: Record<string, unknown>;
   timeout?: TimeoutConfig;
+  /** See ExecuteFlowOptions. */
+  priority?: RunPriority;
   /** Sent as `Idempotency-Key` (see ExecuteFlowOptions). */
   idempotencyKey?: string;
   onUpdate?: (update: FlowStreamUpdate) => void;
@@ -204,6 +211,8 @@ export interface RerunOptions {
   overrides?: Record<string, StepOverride>;
   /** The original prompt; default the source run's. */
   input?: string;
+  /** Default: the priority of the run it replaces. */
+  priority?: RunPriority;
   /** Called with each event of the new run, in order, while it runs. */
   onUpdate?: (update: FlowStreamUpdate) => void;
   /** Stops waiting (the run goes on; `cancelFlow` stops it). */
@@ -312,6 +321,8 @@ export interface NewSchedule {
   /** Each run's input. */
   input: string;
   metadata?: Record<string, unknown>;
+  /** Each run's priority class (default `normal`). */
+  priority?: RunPriority;
 }
 
 export interface ScheduleFiring {

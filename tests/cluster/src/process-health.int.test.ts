@@ -70,6 +70,7 @@ describe("health and metrics on HEALTH_PORT: worker, scheduler and API", () => {
     expect(workerText).toContain("# TYPE ensemble_lease_renewals_total counter");
     expect(workerText).toContain("# TYPE ensemble_lease_takeovers_total counter");
     expect(workerText).toContain("# TYPE ensemble_provider_rate_limit_waits_total counter");
+    expect(workerText).toContain("# TYPE ensemble_user_cap_waits_total counter");
     expect(workerText).toContain("# TYPE ensemble_jobs_failed_total counter");
 
     // The cluster's own scheduler may take this run's flow jobs; the once-a-second archive job

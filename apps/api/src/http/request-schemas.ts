@@ -2,6 +2,7 @@ import {
   ApprovalDecisionSchema,
   FLOW_LIMITS,
   OrchestrationFlowStatusSchema,
+  RunPrioritySchema,
   StepIdSchema,
   StepOverridesSchema,
   TimeoutConfigSchema,
@@ -35,11 +36,15 @@ export const ExecuteFlowBody = z.strictObject({
   metadata: z.record(z.string(), z.unknown()).optional(),
   saveMessages: z.boolean().optional(),
   timeout: TimeoutConfigSchema.optional(),
+  /** The run's priority class (default `normal`); its step jobs inherit it. */
+  priority: RunPrioritySchema.optional(),
 });
 export const RerunBody = z.strictObject({
   fromStep: StepIdSchema,
   overrides: StepOverridesSchema.optional(),
   input: ExecuteFlowBody.shape.input,
+  /** Default: the priority of the run it reruns. */
+  priority: ExecuteFlowBody.shape.priority,
 });
 /** A run number in a path. */
 export const RunParam = z.coerce.number().int().min(1).max(2_147_483_647);
@@ -140,4 +145,6 @@ export const CreateScheduleBody = z.strictObject({
   timezone: z.string().min(1).max(64).refine(isTimeZone, "must be an IANA time zone, e.g. Europe/Paris or UTC"),
   input: z.string().max(FLOW_LIMITS.maxInputChars),
   metadata: z.record(z.string(), z.unknown()).optional(),
+  /** The priority class of the runs it starts (default `normal`). */
+  priority: ExecuteFlowBody.shape.priority,
 });

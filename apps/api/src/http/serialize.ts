@@ -24,6 +24,7 @@ export function serializeFlow(flow: FlowRow, stepRows?: StepResultRow[]): Shape<
     definition,
     status: flow.status,
     run: flow.run,
+    priority: flow.priority,
     currentStepIndex: flow.currentStepIndex,
     ...flowTotals(flow, stepRows),
     createdAt: flow.createdAt.toISOString(),

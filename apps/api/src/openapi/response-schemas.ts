@@ -10,6 +10,7 @@ import {
   OrchestrationFlowStatusSchema,
   OrchestrationFlowTypeSchema,
   OrchestrationStepStatusSchema,
+  RunPrioritySchema,
   StepErrorSchema,
 } from "@ensemble/core";
 import { z } from "zod";
@@ -119,6 +120,7 @@ export const FlowResponse = z.object({
   definition: FlowDefinitionSchema,
   status: OrchestrationFlowStatusSchema,
   run: z.number().int().describe("the latest run's number; 0 before the first execute"),
+  priority: RunPrioritySchema.describe("the latest run's priority class (`normal` before the first execute)"),
   currentStepIndex: z.number().int(),
   totalCost: z.number(),
   totalTokens: z.number().int(),
@@ -324,6 +326,7 @@ export const ScheduleResponse = z.object({
   timezone: z.string(),
   input: z.string(),
   metadata: z.record(z.string(), z.unknown()),
+  priority: RunPrioritySchema.describe("the priority class of the runs it starts"),
   createdAt: Timestamp,
   firings: z
     .array(

@@ -68,10 +68,11 @@ export const runRoutes = [
       const { deps } = ctx.app;
       const of = parseRequest(RunParam, params.run, ["run"]);
       const flow = await requireFlowToExecute(deps, params.flowId, userId, false);
-      const { input, fromStep, overrides } = body();
+      const { input, fromStep, overrides, priority } = body();
       const started = await executeFlow(deps, flow.id, {
         executedBy: userId,
         ...(input !== undefined ? { input } : {}),
+        ...(priority !== undefined ? { priority } : {}),
         rerun: { of, fromStep, ...(overrides ? { overrides } : {}) },
         ...(req.requestId ? { requestId: req.requestId } : {}),
       });

@@ -53,6 +53,7 @@ export const scheduleRoutes = [
         timezone: parsed.timezone,
         input: parsed.input,
         metadata: parsed.metadata ?? {},
+        ...(parsed.priority ? { priority: parsed.priority } : {}),
       });
       try {
         await assertFlowSchedule(deps, schedule);
@@ -121,6 +122,7 @@ function serializeSchedule(
     timezone: schedule.timezone,
     input: schedule.input,
     metadata: schedule.metadata,
+    priority: schedule.priority,
     createdAt: schedule.createdAt.toISOString(),
     firings: firings.map((f) => ({
       fireAt: f.fireAt.toISOString(),

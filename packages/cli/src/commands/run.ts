@@ -1,6 +1,6 @@
 import { createInterface } from "node:readline";
 import { basename } from "node:path";
-import { FlowExecutionError, type FlowExecutionResult } from "@ensemble/sdk";
+import { FlowExecutionError, type FlowExecutionResult, type RunPriority } from "@ensemble/sdk";
 import type { CliContext } from "../cli-context.js";
 import { EXIT, exitCodeForStatus } from "../exit-codes.js";
 import { loadDefinition } from "../flow-source.js";
@@ -11,6 +11,7 @@ export interface RunOptions {
   input?: string;
   params: string[];
   thread?: string;
+  priority?: RunPriority;
   /** Ctrl-C leaves the run going instead of asking whether to cancel it. */
   detach: boolean;
 }
@@ -46,6 +47,7 @@ export async function runCommand(ctx: CliContext, options: RunOptions): Promise<
   try {
     const result = await client.executeFlow(flow.id, {
       ...(options.input !== undefined ? { input: options.input } : {}),
+      ...(options.priority !== undefined ? { priority: options.priority } : {}),
       onUpdate: (event) => progress?.apply(event),
       signal: detached.signal,
     });

@@ -89,3 +89,15 @@ const TERMINAL_STEP_STATUS_SET: ReadonlySet<string> = new Set(TERMINAL_STEP_STAT
 export function isTerminalStepStatus(status: string): boolean {
   return TERMINAL_STEP_STATUS_SET.has(status);
 }
+
+/**
+ * A run's priority class: its step jobs inherit it. Within a class, each user's waiting
+ * steps take turns with other users'; a waiting low or normal step is promoted a class as
+ * it ages, so none starves.
+ */
+export const RunPrioritySchema = z.enum(["high", "normal", "low"]);
+export type RunPriority = z.infer<typeof RunPrioritySchema>;
+
+export function isRunPriority(value: string): value is RunPriority {
+  return RunPrioritySchema.safeParse(value).success;
+}

@@ -1,3 +1,4 @@
+import type { RunPriority } from "@ensemble/core";
 import { and, eq } from "drizzle-orm";
 import type { Executor } from "../client.js";
 import type { FlowRow } from "./flows.js";
@@ -65,6 +66,8 @@ export interface QueuedRun {
   stepTimeoutMs: number | null;
   deadlineAt: Date | null;
   queuedAt: Date;
+  /** Its priority class: its step jobs inherit it. */
+  priority: RunPriority;
   /** The run's place in its trace; null when tracing is off. */
   trace?: RunTraceColumn | null;
   /** A rerun: the run it reruns, the step it reruns from, and its definition when overrides changed it. */
@@ -82,7 +85,7 @@ export function sendQueuedRun(tx: Executor, flowId: string, run: QueuedRun): Pro
     `update flows set
       run = $2, executed_by = $10, only_step_id = $3, status = 'queued', input = $4, metadata = $5::jsonb, save_messages = $6,
       step_timeout_ms = $7, deadline_at = $8::timestamptz, queued_at = $9::timestamptz, trace = $11::jsonb,
-      rerun_of = $12, rerun_from_step = $13, run_definition = $14::jsonb,
+      rerun_of = $12, rerun_from_step = $13, run_definition = $14::jsonb, priority = $15,
       started_at = null, completed_at = null, result = null, error = null, current_step_index = 0, total_cost = 0, total_tokens = 0
     where id = $1`,
     [
@@ -100,6 +103,7 @@ export function sendQueuedRun(tx: Executor, flowId: string, run: QueuedRun): Pro
       run.rerun?.of ?? null,
       run.rerun?.fromStep ?? null,
       run.rerun?.definition ? JSON.stringify(run.rerun.definition) : null,
+      run.priority,
     ],
   );
 }
@@ -116,6 +120,7 @@ export async function undoQueuedRun(db: Executor, previous: FlowRow, run: number
       run: previous.run,
       executedBy: previous.executedBy,
       onlyStepId: previous.onlyStepId,
+      priority: previous.priority,
       status: previous.status,
       input: previous.input,
       metadata: previous.metadata,

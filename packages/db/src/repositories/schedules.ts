@@ -8,7 +8,8 @@ export type ScheduleFiringRow = typeof scheduleFirings.$inferSelect;
 
 export async function insertSchedule(
   db: Executor,
-  input: Pick<FlowScheduleRow, "flowId" | "userId" | "cron" | "timezone" | "input" | "metadata">,
+  input: Pick<FlowScheduleRow, "flowId" | "userId" | "cron" | "timezone" | "input" | "metadata"> &
+    Partial<Pick<FlowScheduleRow, "priority">>,
 ): Promise<FlowScheduleRow> {
   const [row] = await db
     .insert(flowSchedules)

@@ -3,6 +3,7 @@ import {
   OrchestrationFlowStatusSchema,
   OrchestrationFlowTypeSchema,
   OrchestrationStepStatusSchema,
+  RunPrioritySchema,
   StepActionSchema,
   ThreadPermissionSchema,
   FlowEventTypeSchema,
@@ -176,6 +177,8 @@ export const flows = pgTable(
     run: integer("run").notNull().default(0),
     /** The step the current run executes alone (`POST …/steps/:stepId/execute`); null: the whole flow. */
     onlyStepId: text("only_step_id"),
+    /** The current run's priority class (execute's `priority`): its step jobs inherit it. */
+    priority: enumText("priority", RunPrioritySchema.options).notNull().default("normal"),
     currentStepIndex: integer("current_step_index").notNull().default(0),
     /**
      * The run's state (a hash of its instances' ids, statuses and attempts) that a step ending
@@ -202,6 +205,7 @@ export const flows = pgTable(
   (t) => [
     check("flows_flow_type_check", allowedValues("flow_type", OrchestrationFlowTypeSchema.options)),
     check("flows_status_check", allowedValues("status", OrchestrationFlowStatusSchema.options)),
+    check("flows_priority_check", allowedValues("priority", RunPrioritySchema.options)),
     index("flows_thread_idx").on(t.threadId, t.createdAt),
     index("flows_status_idx").on(t.status),
   ],
@@ -360,9 +364,14 @@ export const flowSchedules = pgTable(
     timezone: text("timezone").notNull(),
     input: text("input").notNull(),
     metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
+    /** The priority class of the runs it starts. */
+    priority: enumText("priority", RunPrioritySchema.options).notNull().default("normal"),
     createdAt: createdAt(),
   },
-  (t) => [index("flow_schedules_flow_idx").on(t.flowId)],
+  (t) => [
+    index("flow_schedules_flow_idx").on(t.flowId),
+    check("flow_schedules_priority_check", allowedValues("priority", RunPrioritySchema.options)),
+  ],
 );
 
 /** What each firing of a schedule did: one row per (schedule, firing time), so a firing runs at most once. */

@@ -9,6 +9,8 @@ export interface EngineObserver {
   leaseTakeover(provider: string): void;
   /** A step was put back to wait for a provider rate limit. */
   rateLimitWait(provider: string): void;
+  /** A step job was put back because its user has `maxInFlightSteps` steps running. */
+  userCapWait(): void;
   /** A job of this BullMQ queue completed in this process. */
   jobProcessed(queue: string): void;
   /** A job attempt of this BullMQ queue failed in this process. */

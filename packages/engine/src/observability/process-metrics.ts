@@ -13,6 +13,7 @@ export class ProcessMetrics implements EngineObserver {
   private readonly renewals: Counter<"outcome">;
   private readonly takeovers: Counter<"provider">;
   private readonly rateLimitWaits: Counter<"provider">;
+  private readonly userCapWaits: Counter;
   private readonly processed: Counter<"queue">;
   private readonly failed: Counter<"queue">;
 
@@ -36,6 +37,11 @@ export class ProcessMetrics implements EngineObserver {
       name: "ensemble_provider_rate_limit_waits_total",
       help: "Steps put back to wait for a provider rate limit (PROVIDER_RATE_LIMITS)",
       labelNames: ["provider"],
+      registers,
+    });
+    this.userCapWaits = new Counter({
+      name: "ensemble_user_cap_waits_total",
+      help: "Step jobs put back because their user had maxInFlightSteps steps running",
       registers,
     });
     this.processed = new Counter({
@@ -62,6 +68,10 @@ export class ProcessMetrics implements EngineObserver {
 
   rateLimitWait(provider: string): void {
     this.rateLimitWaits.inc({ provider });
+  }
+
+  userCapWait(): void {
+    this.userCapWaits.inc();
   }
 
   jobProcessed(queue: string): void {

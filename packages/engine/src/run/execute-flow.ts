@@ -1,4 +1,4 @@
-import { isTerminalFlowStatus, strictestRules, type TimeoutConfig } from "@ensemble/core";
+import { isTerminalFlowStatus, strictestRules, type RunPriority, type TimeoutConfig } from "@ensemble/core";
 import {
   claimFiring,
   insertStepInstances,
@@ -23,6 +23,8 @@ export interface ExecuteFlowOptions {
   metadata?: Record<string, unknown>;
   saveMessages?: boolean;
   timeout?: TimeoutConfig;
+  /** The run's priority class; its step jobs inherit it. Default: a rerun keeps the flow's current run's, else `normal`. */
+  priority?: RunPriority;
   /** Run this one step alone (`executeStep`), its input the run's. */
   onlyStepId?: string;
   /** The HTTP request's id: it follows the run into the scheduler's log. */
@@ -110,6 +112,7 @@ export async function executeFlow(
         stepTimeoutMs: options.timeout?.stepMs ?? null,
         deadlineAt: flowTimeoutMs ? new Date(now.getTime() + flowTimeoutMs) : null,
         queuedAt: now,
+        priority: options.priority ?? (options.rerun ? flow.priority : "normal"),
         trace: newRunTrace(),
         rerun: options.rerun
           ? { of: options.rerun.of, fromStep: options.rerun.fromStep, definition: rerun?.runDefinition ?? null }

@@ -11,6 +11,7 @@ import {
 import type { FlowProgress, FlowRow, PlannedStep, StepResultRow } from "@ensemble/db";
 import { runSpend, toStepRecord } from "./records.js";
 import { emptyEffects, type RunEffects } from "./run-effects.js";
+import { stepDispatch } from "./step-dispatch.js";
 
 /** A recorded instance the plan changes: a failed one moves to its next attempt, or an open one is cancelled. */
 export type InstanceWrite =
@@ -119,6 +120,7 @@ export function planAdvance(
       attempt: d.attempt,
       label,
       ...(target ? { provider: target.provider, model: target.model } : {}),
+      dispatch: stepDispatch(flow),
     };
     currentStepIndex = Math.max(currentStepIndex, step?.index ?? 0);
     if (d.attempt === 0) {

@@ -4,6 +4,7 @@ import { transactWithEvents } from "./event-outbox.js";
 import type { EngineDeps } from "../engine-deps.js";
 import { advanceRun } from "./advance-run.js";
 import { emptyEffects, performEffects } from "./run-effects.js";
+import { stepDispatch } from "./step-dispatch.js";
 
 /** `flow.start`: the run begins — flow_start, then its first steps. Redelivery is harmless. */
 export async function startRun(deps: EngineDeps, flowId: string, run: number): Promise<void> {
@@ -82,6 +83,7 @@ export async function advanceRunJob(deps: EngineDeps, flowId: string, run: numbe
           label: `${flow.name} › ${row.stepId}`,
           provider: target.provider,
           model: target.model,
+          dispatch: stepDispatch(flow),
         },
         delayMs: notBefore ? Math.max(0, notBefore.getTime() - Date.now()) : 0,
       });

@@ -1,4 +1,5 @@
 import { listExpiredApprovals, listFlowsByStatus, listStaleSteps } from "@ensemble/db";
+import { stepQueueName } from "@ensemble/queue";
 import type { EngineDeps } from "../engine-deps.js";
 import { relayOutbox } from "./relay-events.js";
 import { emptyEffects, performEffects } from "./run-effects.js";
@@ -9,9 +10,13 @@ import { emptyEffects, performEffects } from "./run-effects.js";
  * get their job again (same job ids: a job still queued is not duplicated); flows
  * queued but never started get `flow.start` again; flows past their deadline are
  * timed out; approval steps past their timeout get their timeout job again; events a
- * commit left unpublished (a crash, a Redis wipe) are published from the outbox.
+ * commit left unpublished (a crash, a Redis wipe) are published from the outbox. Each
+ * user's oldest low or normal step job that waited `priorityAgingMs` moves one class up,
+ * so none starves.
  */
-export async function sweepRuns(deps: EngineDeps): Promise<{ steps: number; flows: number; relayed: number }> {
+export async function sweepRuns(
+  deps: EngineDeps,
+): Promise<{ steps: number; flows: number; relayed: number; promoted: number }> {
   const effects = emptyEffects();
   const stale = await listStaleSteps(deps.db, deps.settings.staleStepMs);
   const seen = new Set<string>();
@@ -51,5 +56,8 @@ export async function sweepRuns(deps: EngineDeps): Promise<{ steps: number; flow
     await performEffects(deps, effects);
   }
   const relayed = await relayOutbox(deps);
-  return { steps: stale.length, flows, relayed };
+  const queues = (await deps.providerCatalog.keys()).map(stepQueueName);
+  const promoted = await deps.producer.fairShare.age(queues, deps.settings.priorityAgingMs);
+  if (promoted > 0) deps.logger.info({ promoted }, "sweep: promoted step jobs that waited long in a lower priority");
+  return { steps: stale.length, flows, relayed, promoted };
 }

@@ -57,6 +57,8 @@ export interface EngineConfig {
   rateLimits?: RateLimits;
   /** The window the per-minute limits count over (env PROVIDER_RATE_LIMIT_WINDOW_MS). */
   rateLimitWindowMs?: number;
+  /** Per-user fair sharing of the step queues (env FAIR_SHARE); false: FIFO. Default: true. */
+  fairShare?: boolean;
   /** Name in logs and leases; default host:pid:random. */
   processName?: string;
   /** `service.name` of this process's traces (`OTEL_SERVICE_NAME` wins); traces are on only when `OTEL_*` asks. */
@@ -111,7 +113,11 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     return connection;
   };
   const producerConnection = connect("producer", "producer");
-  const producer = new JobProducer({ connection: producerConnection, prefix: config.queuePrefix });
+  const producer = new JobProducer({
+    connection: producerConnection,
+    prefix: config.queuePrefix,
+    fairShare: config.fairShare ?? true,
+  });
   const bus = new ProgressBus({
     publisher: producerConnection,
     subscriber: () => connect("subscriber", "events"),

@@ -43,6 +43,17 @@ export const EngineEnvSchema = z.object({
    * Postgres (a few seconds after its run ends); event replays then read Postgres.
    */
   ARCHIVED_EVENTS_TTL_MS: z.coerce.number().int().min(1_000).default(60_000),
+  /**
+   * Per-user fair sharing of the step queues (docs/operations.md "Priorities and fair
+   * sharing"): each user's k-th waiting step sorts with the others' k-th. `false`: step jobs
+   * are FIFO within their queue (priorities and aging off; `maxInFlightSteps` still holds).
+   */
+  FAIR_SHARE: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((value) => value === "true"),
+  /** How long (ms) a user's oldest low or normal priority step waits before the scheduler's sweep moves it one class up. */
+  PRIORITY_AGING_MS: z.coerce.number().int().min(1_000).default(60_000),
   /** Connections per process in the Postgres pool. */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   /** Cluster-wide provider limits, JSON: {"openai":{"requestsPerMinute":500,"tokensPerMinute":200000,"maxConcurrent":20},"openai:gpt-4o":{…}}. */
@@ -96,7 +107,8 @@ export function engineConfigFromEnv(
   pgliteDir?: string;
   queuePrefix: string;
   databasePoolSize: number;
-  settings: { stepLeaseMs: number; archivedEventsTtlMs: number };
+  settings: { stepLeaseMs: number; archivedEventsTtlMs: number; priorityAgingMs: number };
+  fairShare: boolean;
   rateLimits?: RateLimits;
   rateLimitWindowMs: number;
   providerEnv: Record<string, string>;
@@ -108,7 +120,12 @@ export function engineConfigFromEnv(
     ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : { pgliteDir: env.PGLITE_DIR }),
     queuePrefix: env.QUEUE_PREFIX,
     databasePoolSize: env.DATABASE_POOL_SIZE,
-    settings: { stepLeaseMs: env.STEP_LEASE_MS, archivedEventsTtlMs: env.ARCHIVED_EVENTS_TTL_MS },
+    settings: {
+      stepLeaseMs: env.STEP_LEASE_MS,
+      archivedEventsTtlMs: env.ARCHIVED_EVENTS_TTL_MS,
+      priorityAgingMs: env.PRIORITY_AGING_MS,
+    },
+    fairShare: env.FAIR_SHARE,
     ...(env.PROVIDER_RATE_LIMITS ? { rateLimits: env.PROVIDER_RATE_LIMITS } : {}),
     rateLimitWindowMs: env.PROVIDER_RATE_LIMIT_WINDOW_MS,
     providerEnv: pickProviderVariables(source),

@@ -16,6 +16,7 @@ import { leaseRenewalIntervalMs, type EngineDeps } from "../engine-deps.js";
 import { LeaseKeeper } from "../step/lease-keeper.js";
 import { InFlightCalls } from "../step/in-flight-calls.js";
 import { runStep } from "../step/run-step.js";
+import { startStepFairly } from "../step/fair-start.js";
 import type { Runtime } from "./scheduler-runtime.js";
 
 export interface StepWorkerOptions {
@@ -78,16 +79,21 @@ export async function startStepWorker(deps: EngineDeps, options: StepWorkerOptio
   let closing = false;
 
   const run = async (payload: JobPayload<"step.run">, job: Job): Promise<unknown> => {
+    const slot = await startStepFairly(deps, payload, job);
     // The later steps of the run this job went on with: its return value (Bull Board shows it).
     const continuedWith: string[] = [];
-    const result = await runStep(deps, inFlight, payload, {
-      deferFor: (ms) => deferJob(job, ms),
-      mayContinue: () => !closing,
-      serves: (provider) => served.has(provider),
-      allowsModel: (provider, model) => options.models?.[provider]?.includes(model) ?? true,
-      continuedWith: (label) => void continuedWith.push(label),
-    });
-    return continuedWith.length > 0 ? { result, continuedWith } : result;
+    try {
+      const result = await runStep(deps, inFlight, payload, {
+        deferFor: (ms) => deferJob(job, ms),
+        mayContinue: () => !closing,
+        serves: (provider) => served.has(provider),
+        allowsModel: (provider, model) => options.models?.[provider]?.includes(model) ?? true,
+        continuedWith: (label) => void continuedWith.push(label),
+      });
+      return continuedWith.length > 0 ? { result, continuedWith } : result;
+    } finally {
+      await slot.release();
+    }
   };
   const common = {
     queue: QUEUE_NAMES.steps,

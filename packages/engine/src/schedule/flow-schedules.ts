@@ -66,6 +66,7 @@ export async function fireSchedule(deps: EngineDeps, scheduleId: string, fireAt:
       executedBy: schedule.userId,
       input: schedule.input,
       metadata: schedule.metadata,
+      priority: schedule.priority,
       firing: { scheduleId, fireAt },
     });
     deps.logger.info({ scheduleId, flowId: schedule.flowId, run: started.run, fireAt }, "schedule fired");

@@ -78,6 +78,11 @@ export class SpendCaps {
     return null;
   }
 
+  /** The user's `maxInFlightSteps` (null: no cap), from limits cached briefly: a worker asks at each step's start. */
+  async maxInFlightSteps(userId: string): Promise<number | null> {
+    return (await this.cachedLimits(userId))?.maxInFlightSteps ?? null;
+  }
+
   /** Throws SpendCapReachedError when the user has reached a cap (fresh limits: an admin's change applies at once). */
   async assertWithin(userId: string): Promise<void> {
     const cap = await this.reached(userId);
