@@ -11,6 +11,7 @@ import {
   type FinishStepInput,
   type Executor,
   type FlowRow,
+  type GuardedPlanResult,
   type PlanBasis,
   type RunState,
   type StepResultRow,
@@ -34,9 +35,9 @@ export interface FinishOptions {
   onCommitted?: () => void;
   /**
    * The flow and the run's instances as the step was claimed with them. The next steps are
-   * then planned from them before the flow is locked and sent with the result and COMMIT in
-   * one round trip; if the run changed meanwhile, that transaction rolls back and the usual
-   * one plans under the lock.
+   * then planned from them before the flow is locked and committed with the result (with
+   * other runs' ends, see `PlannedEndCommitter`); if the run changed meanwhile, nothing is
+   * written and the usual way plans under the lock.
    */
   claimedWith?: { flow: FlowRow; rows: StepResultRow[] };
   /**
@@ -75,8 +76,10 @@ export type FinishResult =
  *   the end is committed without the flow's row lock, with other steps' ends (group
  *   commit), so siblings ending together do not queue on it; then `advanceAfterEnd` plans
  *   from what is committed and, if there is anything to do, one of them advances the run;
- * - **one round trip** — the plan only adds steps: lock, result, guarded plan and COMMIT in
- *   one write (`finishWithPlannedSteps`);
+ * - **planned** — the plan only adds steps (a sequential flow): the end and the plan are
+ *   committed with other runs' such ends in one transaction (`deps.plannedEnds`, group
+ *   commit across runs), each written only if its run is still as the plan saw it
+ *   (`finishWithPlannedSteps`);
  * - **under the lock** — otherwise, or when that guard finds the run changed: lock, result,
  *   then plan from what the lock reads, in one transaction.
  */
@@ -97,9 +100,10 @@ export async function finishStep(
     : null;
   if (predicted && isIdlePlan(predicted.plan))
     return endStepAlone(deps, claimed, outcome, input, options, spendCapReached);
+  const seen = options.claimedWith?.rows;
   const planned =
-    predicted && !predicted.plan.decision.outcome && predicted.plan.instanceWrites.length === 0
-      ? await finishWithPlannedSteps(deps, claimed, outcome, input, predicted, options.continueAs)
+    predicted && seen && !predicted.plan.decision.outcome && predicted.plan.instanceWrites.length === 0
+      ? await finishWithPlannedSteps(deps, claimed, outcome, input, predicted, seen, options.continueAs)
       : null;
   const effects =
     planned?.effects ??
@@ -262,16 +266,13 @@ async function advanceAfterEnd(
   const stateKey = createHash("sha1").update(runSignature(rows)).digest("base64url");
   if (!(await claimRunAdvance(deps.db, flow.id, flow.run, stateKey))) return null;
   if (!plan.decision.outcome && plan.instanceWrites.length === 0) {
-    const written = await writeGuardedPlan(
-      deps,
-      { flow, rows, plan },
-      {
-        firstWrites: (tx) => lockRun(tx, flow.id, flow.run),
-        basis: { stepResultId: done.id, leaseToken: done.leaseToken, status: done.status },
-        continueAs,
-      },
-    );
-    if (written) return written;
+    const predicted = { flow, rows, plan };
+    const continued = continueAs ? leaseFirstStep(plan, continueAs) : null;
+    const written = await writeGuardedPlan(deps, predicted, continued?.inserts ?? plan.inserts, {
+      firstWrites: (tx) => lockRun(tx, flow.id, flow.run),
+      basis: { stepResultId: done.id, leaseToken: done.leaseToken, status: done.status },
+    });
+    if (written) return plannedEffects(predicted, continued, written);
   }
   const effects = emptyEffects();
   await deps.transact(async (tx, control) => {
@@ -283,10 +284,11 @@ async function advanceAfterEnd(
 }
 
 /**
- * The one-round-trip finish, for a predicted plan that only adds steps: sends lock,
- * result, planned steps (guarded) and COMMIT together. Null when the guard found the run
- * changed since the claim (or the lease lost) and rolled everything back: the plan is then
- * made under the lock.
+ * The one-round-trip finish, for a predicted plan that only adds steps: the end and its plan
+ * go to the group commit across runs (`deps.plannedEnds`), in one transaction with other
+ * runs' ends. Null when the run changed since the claim (or the lease was lost): nothing was
+ * written, and the plan is made under the lock. If its batch failed, it is written on its
+ * own: lock, result, planned steps (guarded) and COMMIT in one write.
  */
 async function finishWithPlannedSteps(
   deps: EngineDeps,
@@ -294,59 +296,78 @@ async function finishWithPlannedSteps(
   outcome: FinishOutcome,
   input: FinishStepInput,
   predicted: PredictedPlan,
+  seen: readonly StepResultRow[],
   continueAs: FinishOptions["continueAs"],
 ): Promise<{ effects: RunEffects; next?: ContinuedStep } | null> {
-  const written = await writeGuardedPlan(deps, predicted, {
-    // The lock is taken by the finish: the guard runs once it is held and the result written.
-    firstWrites: (tx) => finishStepWrites(tx, input),
-    basis: { stepResultId: claimed.id, leaseToken: claimed.leaseToken, status: input.status },
-    continueAs,
+  const continued = continueAs ? leaseFirstStep(predicted.plan, continueAs) : null;
+  const steps = continued?.inserts ?? predicted.plan.inserts;
+  const committed = await deps.plannedEnds.commit({
+    end: input,
+    seenSignature: runSignature(seen),
+    steps,
+    progress: predicted.plan.progress,
   });
+  const written = committed.written
+    ? committed
+    : "batchFailed" in committed
+      ? await writeGuardedPlan(deps, predicted, steps, {
+          // The lock is taken by the finish: the guard runs once it is held and the result written.
+          firstWrites: (tx) => finishStepWrites(tx, input),
+          basis: { stepResultId: claimed.id, leaseToken: claimed.leaseToken, status: input.status },
+        })
+      : null;
   if (!written) return null;
   const effects = emptyEffects();
   effects.events.push(stepEvent(claimed, outcome));
-  addEffects(effects, written.effects);
-  return { effects, ...(written.next ? { next: written.next } : {}) };
+  const planned = plannedEffects(predicted, continued, written);
+  addEffects(effects, planned.effects);
+  return { effects, ...(planned.next ? { next: planned.next } : {}) };
 }
 
 /**
  * Writes a plan made before the flow was locked, guarded (see `sendGuardedPlan`): `firstWrites`
- * (which lock the flow), the planned steps and COMMIT in one write. With `continueAs`, the
- * plan's first step that starts at once is inserted leased to this worker and returned as
- * `next`, without its job. Null when the guard found the run changed and rolled back.
+ * (which lock the flow), the planned steps and COMMIT in one write. Null when the guard
+ * found the run changed and rolled back.
  */
 async function writeGuardedPlan(
   deps: EngineDeps,
   { flow, rows, plan }: PredictedPlan,
+  steps: AdvancePlan["inserts"],
   write: {
     firstWrites: (tx: Executor) => Promise<unknown>;
     /** The instance whose end the plan follows, as the plan saw it written. */
     basis: Omit<PlanBasis, "signature">;
-    continueAs: FinishOptions["continueAs"];
   },
-): Promise<{ effects: RunEffects; next?: ContinuedStep } | null> {
-  const continued = write.continueAs ? leaseFirstStep(plan, write.continueAs) : null;
+): Promise<GuardedPlanResult | null> {
   const basis: PlanBasis = { ...write.basis, signature: runSignature(rows) };
-  let written;
   try {
     const sent = await deps.transact(async (tx, control) => {
       // Sent in this order in one write; the guard runs after the first writes.
       const first = write.firstWrites(tx);
-      const guarded = sendGuardedPlan(tx, flow.id, flow.run, basis, continued?.inserts ?? plan.inserts, plan.progress);
+      const guarded = sendGuardedPlan(tx, flow.id, flow.run, basis, steps, plan.progress);
       control.commitAfter(first, guarded);
       return { guarded }; // wrapped: a returned promise would be awaited before COMMIT is sent
     });
-    written = await sent.guarded;
+    return await sent.guarded;
   } catch (error) {
     if (isStalePlan(error)) return null;
     throw error;
   }
+}
+
+/**
+ * The effects of a written plan; with `continued` (its first step that starts at once, see
+ * `leaseFirstStep`) and that step inserted leased, the step as `next`, without its job.
+ */
+function plannedEffects(
+  { flow, rows, plan }: PredictedPlan,
+  continued: ReturnType<typeof leaseFirstStep>,
+  { leased, inserted, policies }: GuardedPlanResult,
+): { effects: RunEffects; next?: ContinuedStep } {
   const effects = emptyEffects();
   addPlanEffects(effects, plan);
-  if (!continued) return { effects };
-  const { leased, inserted, policies } = written;
   // Not inserted (it was already recorded): it keeps its job, like the others.
-  if (!leased) return { effects };
+  if (!continued || !leased) return { effects };
   effects.jobs = effects.jobs.filter((j) => j !== continued.job);
   const next: ContinuedStep = {
     claimed: leased,

@@ -7,6 +7,7 @@ import {
   type StepResultRow,
   type TransactionControl,
 } from "@ensemble/db";
+import { GroupCommit } from "./group-commit.js";
 
 /** A run as committed right after a batch of ends, shared by the batch's ends of that run. */
 export interface CommittedRun {
@@ -24,12 +25,6 @@ export interface CommittedEnd {
   done: StepResultRow | undefined;
   /** Its run as committed after the end (undefined when nothing was written or the flow is gone). */
   run?: CommittedRun;
-}
-
-interface WaitingEnd {
-  input: FinishStepInput;
-  resolve: (end: CommittedEnd) => void;
-  reject: (error: unknown) => void;
 }
 
 export interface StepEndCommitterOptions {
@@ -52,55 +47,42 @@ export interface StepEndCommitterOptions {
  * tried again in a statement of its own, so one end's error is its own.
  */
 export class StepEndCommitter {
-  private readonly waiting: WaitingEnd[] = [];
-  private flushing = false;
-  private readonly maxBatch: number;
+  private readonly batches: GroupCommit<FinishStepInput, CommittedEnd>;
 
   constructor(private readonly options: StepEndCommitterOptions) {
-    this.maxBatch = options.maxBatch ?? 256;
+    this.batches = new GroupCommit({
+      maxBatch: options.maxBatch ?? 256,
+      commit: (inputs) => this.commitBatch(inputs),
+    });
   }
 
   /** Commits a step's end (in the next batch); resolves once it is committed and its run read. */
   end(input: FinishStepInput): Promise<CommittedEnd> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ input, resolve, reject });
-      if (!this.flushing) {
-        this.flushing = true;
-        setImmediate(() => void this.flush());
-      }
-    });
+    return this.batches.submit(input);
   }
 
-  private async flush(): Promise<void> {
-    while (this.waiting.length > 0) {
-      const batch = this.waiting.splice(0, this.maxBatch);
-      await this.commitBatch(batch);
-    }
-    this.flushing = false;
-  }
-
-  private async commitBatch(batch: WaitingEnd[]): Promise<void> {
-    const written = await this.writeEnds(batch.map((e) => e.input));
-    const committed = batch.filter((_, i) => {
+  private async commitBatch(inputs: FinishStepInput[]): Promise<PromiseSettledResult<CommittedEnd>[]> {
+    const written = await this.writeEnds(inputs);
+    const committed = inputs.filter((_, i) => {
       const result = written[i];
       return result?.status === "fulfilled" && result.value !== undefined;
     });
     let runs = new Map<string, CommittedRun>();
     let readError: unknown = null;
     try {
-      runs = await this.readRunsOf(committed.map((e) => e.input));
+      runs = await this.readRunsOf(committed);
     } catch (error) {
       readError = error;
     }
-    batch.forEach((e, i) => {
+    return inputs.map((input, i): PromiseSettledResult<CommittedEnd> => {
       const result = written[i] as PromiseSettledResult<StepResultRow | undefined>;
-      if (result.status === "rejected") return e.reject(result.reason);
-      if (!result.value) return e.resolve({ done: undefined });
+      if (result.status === "rejected") return result;
+      if (!result.value) return { status: "fulfilled", value: { done: undefined } };
       // Committed, but whether its run must advance is unknown: the caller's job fails, and its
       // redelivery advances the run (the end is found committed).
-      if (readError !== null) return e.reject(readError);
-      const run = runs.get(runKey(e.input));
-      e.resolve({ done: result.value, ...(run ? { run } : {}) });
+      if (readError !== null) return { status: "rejected", reason: readError };
+      const run = runs.get(runKey(input));
+      return { status: "fulfilled", value: { done: result.value, ...(run ? { run } : {}) } };
     });
   }
 
@@ -134,6 +116,6 @@ export class StepEndCommitter {
   }
 }
 
-function runKey(run: { flowId: string; run: number }): string {
+export function runKey(run: { flowId: string; run: number }): string {
   return `${run.flowId}#${run.run}`;
 }
