@@ -368,13 +368,14 @@ describe("finishing a step (in-process engine)", () => {
       const ended = await finishTogether(batching.deps, steps);
       // All twelve ends, with their runs' next steps, in one transaction.
       expect(batching.transactions() - before).toBe(1);
-      steps = ended.map((result) => {
+      const continued = ended.map((result) => {
         if (result.status !== "fulfilled" || !result.value.committed || !result.value.next)
           throw new Error(`expected ${stepId} leased to this worker`);
         expect(result.value.next.claimed).toMatchObject({ stepId, status: "running", leaseOwner: deps.workerId });
-        return result.value.next;
+        return result.value;
       });
-      await Promise.all(ended.map((r) => (r.status === "fulfilled" && r.value.next ? r.value.effectsSent : null)));
+      await Promise.all(continued.map((c) => c.effectsSent));
+      steps = continued.map((c) => c.next);
     }
     // The last steps end the runs (under each run's lock: a run's end is not a planned end).
     const last = await finishTogether(batching.deps, steps);

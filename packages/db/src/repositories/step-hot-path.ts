@@ -609,8 +609,9 @@ const PLANNED_ENDS_STATEMENT = `
       progress_status text, progress_started_at timestamptz, progress_step_index int)
   ),
   ends as (
-    select i.* from items i join flows f on f.id = i.flow_id
-    where f.status = 'running' and f.run = i.run and ${runSignatureSql("i.flow_id", "i.run")} = i.seen_signature
+    select i.* from items i
+    where coalesce((select f.status = 'running' and f.run = i.run from flows f where f.id = i.flow_id), false)
+      and ${runSignatureSql("i.flow_id", "i.run")} = i.seen_signature
   ),
   ${STEP_END_CTES},
   planned as (

@@ -130,7 +130,7 @@ async function finishUnderLock(
       effects.events.push(stepEvent(claimed, outcome));
       const { flow, rows } = finished;
       if (flow.status !== "running" || flow.run !== claimed.run) return;
-      const capReached = spendCapReached === null ? await userCapStop(deps, flow, outcome) : spendCapReached;
+      const capReached = spendCapReached === null ? await userCapStop(deps, flow, outcome, tx) : spendCapReached;
       await advanceRun(tx, flow, deps.flows.forRun(flow), rows, effects, {
         lifo: true,
         control,
@@ -475,8 +475,17 @@ function stepEvent(claimed: StepResultRow, outcome: FinishOutcome): RunEffects["
 }
 
 /** The executing user's spend cap, if this attempt's cost (not yet in the ledger) reaches it. */
-async function userCapStop(deps: EngineDeps, flow: FlowRow, outcome: FinishOutcome): Promise<StepError | undefined> {
+async function userCapStop(
+  deps: EngineDeps,
+  flow: FlowRow,
+  outcome: FinishOutcome,
+  db?: Executor,
+): Promise<StepError | undefined> {
   const pendingUsd = outcome.status !== "skipped" && outcome.usage ? (outcome.cost ?? 0) : 0;
-  const cap = await deps.spendCaps.reached(flow.executedBy ?? flow.userId, { pendingUsd, cachedLimits: true });
+  const cap = await deps.spendCaps.reached(flow.executedBy ?? flow.userId, {
+    pendingUsd,
+    cachedLimits: true,
+    ...(db ? { db } : {}),
+  });
   return cap ? capStepError(cap) : undefined;
 }
