@@ -458,6 +458,29 @@ describe("finishing a step (in-process engine)", () => {
     expect(await finish(steps[1] as ClaimedStep)).toMatchObject({ committed: true });
   });
 
+  it("more executes at once than the pool has connections, with the provider catalog not yet read: all are queued (none waits for good)", async () => {
+    const flows = await Promise.all(
+      Array.from({ length: 8 }, () => createFlow(deps, { threadId, userId: executorId, definition: threeSteps })),
+    );
+    // A fresh process with two connections: its first executes all read the catalog.
+    const small = await createEngine({
+      redisUrl: REDIS_URL,
+      databaseUrl: database.url,
+      queuePrefix: `test-${randomUUID().slice(0, 8)}`,
+      logger: pino({ level: "silent" }),
+      databasePoolSize: 2,
+    });
+    try {
+      const executed = Promise.all(flows.map((f) => executeFlow(small.deps, f.id, { executedBy: executorId })));
+      const stalled = new Promise((resolve) => setTimeout(() => resolve("stalled"), 4_000).unref());
+      expect(await Promise.race([executed, stalled])).toEqual(
+        flows.map((f) => expect.objectContaining({ flowId: f.id, status: "queued" })),
+      );
+    } finally {
+      await small.close();
+    }
+  });
+
   it("cancelled during the call: the end is refused (nothing written), and the run stays cancelled", async () => {
     const { flowId, run } = await startedRun({
       name: "cancelled",
