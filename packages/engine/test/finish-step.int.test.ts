@@ -135,6 +135,28 @@ describe("finishing a step (in-process engine)", () => {
   const stepJobs = (flowId: string, stepId: string) =>
     sentJobs.filter((j) => j.name === "step.run" && j.payload.flowId === flowId && j.payload.stepId === stepId);
 
+  /** p then r, with q beside them: p's plan from its claim is stale once q has ended. */
+  const P_THEN_R = {
+    name: "p then r",
+    type: "parallel",
+    steps: [
+      { id: "p", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" },
+      { id: "q", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" },
+      { id: "r", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}", dependsOn: ["p"] },
+    ],
+  };
+
+  /** After q, then p, ended: p's end planned r under the lock (a job of its own, no continued step), each end once. */
+  async function expectPlannedUnderLock(flowId: string): Promise<void> {
+    expect(await instances(flowId)).toEqual([
+      { stepId: "p", status: "success" },
+      { stepId: "q", status: "success" },
+      { stepId: "r", status: "pending" },
+    ]);
+    expect(stepJobs(flowId, "r")).toHaveLength(1);
+    expect(await counts(flowId)).toEqual({ ledger: 2, messages: 2 });
+  }
+
   it("one round trip: a sequential step commits with its next step leased to this worker, which continues with it", async () => {
     const { flowId, run } = await startedRun({
       name: "two steps",
@@ -168,27 +190,13 @@ describe("finishing a step (in-process engine)", () => {
   });
 
   it("under the lock: when the run changed since the claim, the guarded plan is rolled back and made again under the flow's lock", async () => {
-    const { flowId, run } = await startedRun({
-      name: "p then r",
-      type: "parallel",
-      steps: [
-        { id: "p", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" },
-        { id: "q", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" },
-        { id: "r", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}", dependsOn: ["p"] },
-      ],
-    });
+    const { flowId, run } = await startedRun(P_THEN_R);
     const p = await claim(flowId, run, "p");
     const q = await claim(flowId, run, "q");
     // q ends first (nothing waits for q alone); p's claim still shows q running.
     expect(await finish(q)).toEqual({ committed: true });
     expect(await finish(p)).toEqual({ committed: true });
-    expect(await instances(flowId)).toEqual([
-      { stepId: "p", status: "success" },
-      { stepId: "q", status: "success" },
-      { stepId: "r", status: "pending" },
-    ]);
-    expect(stepJobs(flowId, "r")).toHaveLength(1);
-    expect(await counts(flowId)).toEqual({ ledger: 2, messages: 2 });
+    await expectPlannedUnderLock(flowId);
   });
 
   it("siblings ending together commit without the flow's row lock, and exactly one of them advances the run", async () => {
@@ -395,15 +403,7 @@ describe("finishing a step (in-process engine)", () => {
 
   it("group commit across runs: a stale plan in a batch writes nothing of its own and is planned again under the lock; the others commit", async () => {
     const sequential = await Promise.all(Array.from({ length: 4 }, () => startedRun(threeSteps)));
-    const { flowId, run } = await startedRun({
-      name: "p then r",
-      type: "parallel",
-      steps: [
-        { id: "p", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" },
-        { id: "q", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" },
-        { id: "r", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}", dependsOn: ["p"] },
-      ],
-    });
+    const { flowId, run } = await startedRun(P_THEN_R);
     const p = await claim(flowId, run, "p");
     const q = await claim(flowId, run, "q");
     const firsts = await Promise.all(sequential.map((r) => claim(r.flowId, r.run, "a")));
@@ -413,15 +413,8 @@ describe("finishing a step (in-process engine)", () => {
     const ended = await finishTogether(batching.deps, [firsts[0], p, ...firsts.slice(1)] as ClaimedStep[]);
     expect(batching.transactions()).toBe(1);
     const [first, endedP, ...rest] = ended.map((r) => (r.status === "fulfilled" ? r.value : r.reason));
-    // p committed under the lock (its plan made again there): r gets a job, no continued step.
     expect(endedP).toEqual({ committed: true });
-    expect(await instances(flowId)).toEqual([
-      { stepId: "p", status: "success" },
-      { stepId: "q", status: "success" },
-      { stepId: "r", status: "pending" },
-    ]);
-    expect(stepJobs(flowId, "r")).toHaveLength(1);
-    expect(await counts(flowId)).toEqual({ ledger: 2, messages: 2 });
+    await expectPlannedUnderLock(flowId);
     for (const [i, result] of [first, ...rest].entries()) {
       expect(result).toMatchObject({ committed: true, next: { claimed: { stepId: "b", status: "running" } } });
       expect(await counts(sequential[i]?.flowId ?? "")).toEqual({ ledger: 1, messages: 1 });
