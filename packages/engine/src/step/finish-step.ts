@@ -284,7 +284,7 @@ async function advanceAfterEnd(
 }
 
 /**
- * The one-round-trip finish, for a predicted plan that only adds steps: the end and its plan
+ * The planned finish, for a predicted plan that only adds steps: the end and its plan
  * go to the group commit across runs (`deps.plannedEnds`), in one transaction with other
  * runs' ends. Null when the run changed since the claim (or the lease was lost): nothing was
  * written, and the plan is made under the lock. If its batch failed, it is written on its
@@ -307,15 +307,14 @@ async function finishWithPlannedSteps(
     steps,
     progress: predicted.plan.progress,
   });
-  const written = committed.written
-    ? committed
-    : "batchFailed" in committed
-      ? await writeGuardedPlan(deps, predicted, steps, {
-          // The lock is taken by the finish: the guard runs once it is held and the result written.
-          firstWrites: (tx) => finishStepWrites(tx, input),
-          basis: { stepResultId: claimed.id, leaseToken: claimed.leaseToken, status: input.status },
-        })
-      : null;
+  let written: GuardedPlanResult | null = committed.written ? committed : null;
+  if ("batchFailed" in committed) {
+    written = await writeGuardedPlan(deps, predicted, steps, {
+      // The lock is taken by the finish: the guard runs once it is held and the result written.
+      firstWrites: (tx) => finishStepWrites(tx, input),
+      basis: { stepResultId: claimed.id, leaseToken: claimed.leaseToken, status: input.status },
+    });
+  }
   if (!written) return null;
   const effects = emptyEffects();
   effects.events.push(stepEvent(claimed, outcome));
