@@ -577,7 +577,7 @@ export type PlannedEndResult = ({ written: true; done: StepResultRow } & Guarded
  */
 export function sendPlannedEnds(tx: Executor, batch: readonly PlannedEnd[]): Promise<PlannedEndResult[]> {
   const flowIds = [...new Set(batch.map((b) => b.end.flowId))];
-  const locked = sendStatement(tx, LOCK_FLOWS_STATEMENT, [flowIds]);
+  const locked = sendStatement(tx, LOCK_FLOWS_STATEMENT, [JSON.stringify(flowIds)]);
   const items = batch.map((b, n) => ({
     ...stepEndRow(b.end, n),
     seen_signature: b.seenSignature,
@@ -600,7 +600,8 @@ export function sendPlannedEnds(tx: Executor, batch: readonly PlannedEnd[]): Pro
   );
 }
 
-const LOCK_FLOWS_STATEMENT = `select 1 from flows where id = any($1::text[]) order by id for update`;
+const LOCK_FLOWS_STATEMENT = `select 1 from flows
+  where id in (select jsonb_array_elements_text($1::jsonb)) order by id for update`;
 
 /** See `sendPlannedEnds`: $1 the ends (STEP_END_COLUMNS and what the plan saw), $2 their planned steps. */
 const PLANNED_ENDS_STATEMENT = `
