@@ -10,7 +10,9 @@ import { runPoliciesSql, type PolicyRow } from "./threads.js";
 /*
  * The statements on every step's path, hand-written and sent prepared (no query builder):
  * the claim, then one transaction — lock and finish in one write, the planner's writes and
- * COMMIT in the next. They are what a step costs beyond its provider call (see docs/performance.md).
+ * COMMIT in the next; or many runs' ends with their plans in one transaction
+ * (`sendPlannedEnds`). They are what a step costs beyond its provider call (see docs/performance.md).
+ * Every end's writes are `STEP_END_CTES`, over a relation of ends given as one JSON parameter.
  */
 
 export interface ClaimedStep {
