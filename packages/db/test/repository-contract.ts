@@ -445,6 +445,62 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect(after.find((r) => r.stepId === "a")?.spentTokens).toBe(2);
   });
 
+  it("writes several runs' ends with their plans in one statement, each only if its run is as its plan saw it", async () => {
+    const runs = await Promise.all(
+      [0, 1, 2].map(async () => {
+        const { flow } = await seedFlow();
+        await repo.updateFlow(db(), flow.id, { run: 1, status: "running" });
+        await repo.insertStepInstances(db(), [instance(flow.id, "a")]);
+        const claim = await repo.claimStepWithContext(db(), {
+          ...{ flowId: flow.id, run: 1, stepId: "a", iteration: 0, attempt: 0 },
+          ...{ owner: "w", leaseMs: 60_000 },
+        });
+        if (!claim) throw new Error("not claimed");
+        return claim;
+      }),
+    );
+    const planned = (claim: repo.ClaimedStep, lease?: { owner: string; leaseMs: number }): repo.PlannedEnd => ({
+      end: {
+        ...{ id: claim.claimed.id, flowId: claim.flow.id, run: 1, attempt: 0, leaseToken: claim.claimed.leaseToken },
+        ...{ status: "success", output: "ok", provider: "sim", model: "echo", cost: 0.5, error: null },
+        usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2 },
+      },
+      seenSignature: repo.runSignature(claim.rows),
+      steps: [{ ...instance(claim.flow.id, "b"), stepIndex: 1, ...(lease ? { lease } : {}) }],
+      progress: { currentStepIndex: 1 },
+    });
+    // The second run moved on since its claim (cancelled): its plan is stale.
+    const [first, stale, leasing] = runs as [repo.ClaimedStep, repo.ClaimedStep, repo.ClaimedStep];
+    await repo.cancelOpenSteps(db(), stale.flow.id, 1);
+    const batch = [planned(first), planned(stale), planned(leasing, { owner: "w", leaseMs: 60_000 })];
+    const send = () =>
+      getHandle().transact(async (tx, control) => {
+        const written = repo.sendPlannedEnds(tx, batch);
+        control.commitAfter(written);
+        return { written };
+      });
+    const results = await (await send()).written;
+    expect(results.map((r) => r.written)).toEqual([true, false, true]);
+    expect(results[2]).toMatchObject({ leased: { stepId: "b", status: "running", leaseOwner: "w", leaseToken: 1 } });
+    const steps = async (flowId: string) =>
+      (await repo.listRunSteps(db(), flowId, 1)).map((r) => [r.stepId, r.status, r.spentTokens]);
+    expect(await steps(first.flow.id)).toEqual([
+      ["a", "success", 2],
+      ["b", "pending", 0],
+    ]);
+    expect(await steps(stale.flow.id)).toEqual([["a", "cancelled", 0]]);
+    expect(await steps(leasing.flow.id)).toEqual([
+      ["a", "success", 2],
+      ["b", "running", 0],
+    ]);
+    expect(await repo.findFlow(db(), first.flow.id)).toMatchObject({ currentStepIndex: 1 });
+    expect(await repo.findFlow(db(), stale.flow.id)).toMatchObject({ currentStepIndex: 0 });
+    // Sent again (a redelivery): nothing is written twice.
+    expect((await (await send()).written).map((r) => r.written)).toEqual([false, false, false]);
+    const ledgers = await Promise.all(runs.map(async (r) => (await repo.listLedger(db(), r.flow.id)).length));
+    expect(ledgers).toEqual([1, 0, 1]);
+  });
+
   it("a guarded plan can lease a new instance to its worker: inserted running, returned with the owner's policies", async () => {
     const { flow, user } = await seedFlow();
     await repo.upsertPolicy(db(), {

@@ -15,6 +15,7 @@ import type { EngineObserver } from "./observability/engine-observer.js";
 import type { CommittedDeliveries } from "./run/committed-deliveries.js";
 import { CompiledFlowCache } from "./run/flow-cache.js";
 import type { SpendCaps } from "./spend/spend-caps.js";
+import type { PlannedEndCommitter } from "./step/planned-end-committer.js";
 import type { StepEndCommitter } from "./step/step-end-committer.js";
 
 /** Tunables of the run engine; defaults suit real LLM calls (seconds to minutes). */
@@ -57,6 +58,8 @@ export interface EngineDeps {
   leaseDb: Database;
   /** Group commit of the ends of steps that end without their flow's lock (many ends, one transaction). */
   stepEnds: StepEndCommitter;
+  /** Group commit across runs of steps' ends that carry their run's next steps (a sequential flow's steps). */
+  plannedEnds: PlannedEndCommitter;
   producer: JobProducer;
   bus: ProgressBus;
   /** Ended flows whose events are due to be archived to Postgres. */

@@ -14,6 +14,7 @@ import {
   type EngineDeps,
 } from "../src/index.js";
 import { finishStep } from "../src/step/finish-step.js";
+import { PlannedEndCommitter } from "../src/step/planned-end-committer.js";
 import { StepEndCommitter } from "../src/step/step-end-committer.js";
 import type { StepOutcome } from "../src/step/step-outcome.js";
 
@@ -134,6 +135,28 @@ describe("finishing a step (in-process engine)", () => {
   const stepJobs = (flowId: string, stepId: string) =>
     sentJobs.filter((j) => j.name === "step.run" && j.payload.flowId === flowId && j.payload.stepId === stepId);
 
+  /** p then r, with q beside them: p's plan from its claim is stale once q has ended. */
+  const P_THEN_R = {
+    name: "p then r",
+    type: "parallel",
+    steps: [
+      { id: "p", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" },
+      { id: "q", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" },
+      { id: "r", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}", dependsOn: ["p"] },
+    ],
+  };
+
+  /** After q, then p, ended: p's end planned r under the lock (a job of its own, no continued step), each end once. */
+  async function expectPlannedUnderLock(flowId: string): Promise<void> {
+    expect(await instances(flowId)).toEqual([
+      { stepId: "p", status: "success" },
+      { stepId: "q", status: "success" },
+      { stepId: "r", status: "pending" },
+    ]);
+    expect(stepJobs(flowId, "r")).toHaveLength(1);
+    expect(await counts(flowId)).toEqual({ ledger: 2, messages: 2 });
+  }
+
   it("one round trip: a sequential step commits with its next step leased to this worker, which continues with it", async () => {
     const { flowId, run } = await startedRun({
       name: "two steps",
@@ -167,27 +190,13 @@ describe("finishing a step (in-process engine)", () => {
   });
 
   it("under the lock: when the run changed since the claim, the guarded plan is rolled back and made again under the flow's lock", async () => {
-    const { flowId, run } = await startedRun({
-      name: "p then r",
-      type: "parallel",
-      steps: [
-        { id: "p", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" },
-        { id: "q", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" },
-        { id: "r", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}", dependsOn: ["p"] },
-      ],
-    });
+    const { flowId, run } = await startedRun(P_THEN_R);
     const p = await claim(flowId, run, "p");
     const q = await claim(flowId, run, "q");
     // q ends first (nothing waits for q alone); p's claim still shows q running.
     expect(await finish(q)).toEqual({ committed: true });
     expect(await finish(p)).toEqual({ committed: true });
-    expect(await instances(flowId)).toEqual([
-      { stepId: "p", status: "success" },
-      { stepId: "q", status: "success" },
-      { stepId: "r", status: "pending" },
-    ]);
-    expect(stepJobs(flowId, "r")).toHaveLength(1);
-    expect(await counts(flowId)).toEqual({ ledger: 2, messages: 2 });
+    await expectPlannedUnderLock(flowId);
   });
 
   it("siblings ending together commit without the flow's row lock, and exactly one of them advances the run", async () => {
@@ -330,6 +339,154 @@ describe("finishing a step (in-process engine)", () => {
     const outbox = await sql`
       select step_id from flow_event_outbox where flow_id = ${flowId} and type = 'step_skipped' order by id`;
     expect([...outbox]).toEqual([{ step_id: "p" }, { step_id: "q" }]);
+  });
+
+  const threeSteps = {
+    name: "three steps",
+    type: "sequential",
+    steps: ["a", "b", "c"].map((id) => ({
+      id,
+      provider: "sim",
+      model: "echo",
+      action: "generate",
+      prompt: "{{ previous }}",
+    })),
+  };
+  /** Engine deps whose planned ends go through a committer of their own, counting its transactions. */
+  function countingPlannedEnds(): { deps: EngineDeps; transactions: () => number } {
+    let transactions = 0;
+    const plannedEnds = new PlannedEndCommitter({
+      transact: (fn) => {
+        transactions += 1;
+        return deps.transact(fn);
+      },
+      logger: deps.logger,
+    });
+    return { deps: { ...deps, plannedEnds }, transactions: () => transactions };
+  }
+
+  /** Finishes claimed steps together, in one turn of the event loop (the spend-cap lookup cached first). */
+  async function finishTogether(
+    on: EngineDeps,
+    steps: readonly ClaimedStep[],
+    outcome: (step: ClaimedStep) => StepOutcome & { status: "success" } = (step) => answer(step.claimed.stepId),
+  ) {
+    await on.spendCaps.reached(executorId, { cachedLimits: true });
+    return Promise.allSettled(
+      steps.map((step) =>
+        finishStep(on, step.claimed, outcome(step), {
+          claimedWith: { flow: step.flow, rows: step.rows },
+          continueAs: { owner: on.workerId, leaseMs: LEASE_MS },
+        }),
+      ),
+    );
+  }
+
+  it("group commit across runs: many sequential runs' ends and next steps share one transaction, and every run completes once", async () => {
+    const runs = await Promise.all(Array.from({ length: 12 }, () => startedRun(threeSteps)));
+    const batching = countingPlannedEnds();
+    let steps = await Promise.all(runs.map(({ flowId, run }) => claim(flowId, run, "a")));
+    for (const stepId of ["b", "c"]) {
+      const before = batching.transactions();
+      const ended = await finishTogether(batching.deps, steps);
+      // All twelve ends, with their runs' next steps, in one transaction.
+      expect(batching.transactions() - before).toBe(1);
+      const continued = ended.map((result) => {
+        if (result.status !== "fulfilled" || !result.value.committed || !result.value.next)
+          throw new Error(`expected ${stepId} leased to this worker`);
+        expect(result.value.next.claimed).toMatchObject({ stepId, status: "running", leaseOwner: deps.workerId });
+        return result.value;
+      });
+      await Promise.all(continued.map((c) => c.effectsSent));
+      steps = continued.map((c) => c.next);
+    }
+    // The last steps end the runs (under each run's lock: a run's end is not a planned end).
+    const last = await finishTogether(batching.deps, steps);
+    expect(last.map((r) => r.status === "fulfilled" && r.value)).toEqual(runs.map(() => ({ committed: true })));
+    for (const { flowId } of runs) {
+      expect(await flowRow(flowId)).toMatchObject({
+        status: "completed",
+        totalTokens: "9",
+        result: { finalOutput: "out c" },
+      });
+      expect(await counts(flowId)).toEqual({ ledger: 3, messages: 3 });
+      expect(await instances(flowId)).toEqual(["a", "b", "c"].map((stepId) => ({ stepId, status: "success" })));
+      // Continued steps need no job.
+      expect(sentJobs.filter((j) => j.name === "step.run" && j.payload.flowId === flowId)).toHaveLength(1);
+    }
+  });
+
+  it("group commit across runs: a stale plan in a batch writes nothing of its own and is planned again under the lock; the others commit", async () => {
+    const sequential = await Promise.all(Array.from({ length: 4 }, () => startedRun(threeSteps)));
+    const { flowId, run } = await startedRun(P_THEN_R);
+    const p = await claim(flowId, run, "p");
+    const q = await claim(flowId, run, "q");
+    const firsts = await Promise.all(sequential.map((r) => claim(r.flowId, r.run, "a")));
+    // q ends first: p's plan (made from its claim, q still running) is stale.
+    expect(await finish(q)).toEqual({ committed: true });
+    const batching = countingPlannedEnds();
+    const ended = await finishTogether(batching.deps, [firsts[0], p, ...firsts.slice(1)] as ClaimedStep[]);
+    expect(batching.transactions()).toBe(1);
+    const [first, endedP, ...rest] = ended.map((r) => (r.status === "fulfilled" ? r.value : r.reason));
+    expect(endedP).toEqual({ committed: true });
+    await expectPlannedUnderLock(flowId);
+    for (const [i, result] of [first, ...rest].entries()) {
+      expect(result).toMatchObject({ committed: true, next: { claimed: { stepId: "b", status: "running" } } });
+      expect(await counts(sequential[i]?.flowId ?? "")).toEqual({ ledger: 1, messages: 1 });
+    }
+  });
+
+  it("group commit across runs: when the batch fails, each end is written on its own, and the end that broke it fails alone", async () => {
+    const runs = await Promise.all(Array.from({ length: 3 }, () => startedRun(threeSteps)));
+    const steps = await Promise.all(runs.map(({ flowId, run }) => claim(flowId, run, "a")));
+    const batching = countingPlannedEnds();
+    // Postgres refuses the second run's usage (out of an integer's range): the batch's statement fails.
+    const broken = steps[1]?.claimed.id;
+    const ended = await finishTogether(batching.deps, steps, (step) => {
+      const ok = answer(step.claimed.stepId);
+      return step.claimed.id === broken
+        ? { ...ok, usage: { promptTokens: 3e9, completionTokens: 1, totalTokens: 3e9 } }
+        : ok;
+    });
+    expect(batching.transactions()).toBe(1);
+    expect(ended[0]).toMatchObject({
+      status: "fulfilled",
+      value: { committed: true, next: { claimed: { stepId: "b" } } },
+    });
+    expect(ended[1]).toMatchObject({ status: "rejected", reason: { code: "22003" } });
+    expect(ended[2]).toMatchObject({
+      status: "fulfilled",
+      value: { committed: true, next: { claimed: { stepId: "b" } } },
+    });
+    expect(await counts(runs[0]?.flowId ?? "")).toEqual({ ledger: 1, messages: 1 });
+    expect(await counts(runs[2]?.flowId ?? "")).toEqual({ ledger: 1, messages: 1 });
+    // The broken end wrote nothing: its step is still running under its lease, and can still end.
+    expect(await counts(runs[1]?.flowId ?? "")).toEqual({ ledger: 0, messages: 0 });
+    expect(await instances(runs[1]?.flowId ?? "")).toEqual([{ stepId: "a", status: "running" }]);
+    expect(await finish(steps[1] as ClaimedStep)).toMatchObject({ committed: true });
+  });
+
+  it("more executes at once than the pool has connections, with the provider catalog not yet read: all are queued (none waits for good)", async () => {
+    const flows = await Promise.all(
+      Array.from({ length: 8 }, () => createFlow(deps, { threadId, userId: executorId, definition: threeSteps })),
+    );
+    // A fresh process with two connections: its first executes all read the catalog.
+    const small = await createEngine({
+      redisUrl: REDIS_URL,
+      databaseUrl: database.url,
+      queuePrefix: `test-${randomUUID().slice(0, 8)}`,
+      logger: pino({ level: "silent" }),
+      databasePoolSize: 2,
+    });
+    try {
+      const executed = Promise.all(flows.map((f) => executeFlow(small.deps, f.id, { executedBy: executorId })));
+      const stalled = new Promise((resolve) => setTimeout(() => resolve("stalled"), 4_000).unref());
+      expect(await Promise.race([executed, stalled])).toEqual(
+        flows.map((f) => expect.objectContaining({ flowId: f.id, status: "queued" })),
+      );
+    } finally {
+      await small.close();
+    }
   });
 
   it("cancelled during the call: the end is refused (nothing written), and the run stays cancelled", async () => {

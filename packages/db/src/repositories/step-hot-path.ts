@@ -10,7 +10,9 @@ import { runPoliciesSql, type PolicyRow } from "./threads.js";
 /*
  * The statements on every step's path, hand-written and sent prepared (no query builder):
  * the claim, then one transaction — lock and finish in one write, the planner's writes and
- * COMMIT in the next. They are what a step costs beyond its provider call (see docs/performance.md).
+ * COMMIT in the next; or many runs' ends with their plans in one transaction
+ * (`sendPlannedEnds`). They are what a step costs beyond its provider call (see docs/performance.md).
+ * Every end's writes are `STEP_END_CTES`, over a relation of ends given as one JSON parameter.
  */
 
 export interface ClaimedStep {
@@ -125,8 +127,8 @@ export async function finishStepWrites(tx: Executor, input: FinishStepInput): Pr
   const locked = sendStatement<{ flow: Record<string, unknown> }>(tx, LOCK_FLOW_STATEMENT, [input.flowId]);
   const finished = sendStatement<{ done: Record<string, unknown> | null; rows: Record<string, unknown>[] }>(
     tx,
-    FINISH_UNDER_LOCK_STATEMENT.text,
-    FINISH_UNDER_LOCK_STATEMENT.values(stepEndValues(input)),
+    FINISH_UNDER_LOCK_STATEMENT,
+    [oneEnd(input)],
   );
   const [[lockedRow], [row]] = await Promise.all([locked, finished]);
   const flow = fromJsonRow(flows, lockedRow?.flow);
@@ -143,138 +145,127 @@ export async function finishStepWrites(tx: Executor, input: FinishStepInput): Pr
  * whether the run has to advance (its plan reads what committed meanwhile).
  */
 export async function endStepWrites(db: Executor, input: FinishStepInput): Promise<StepResultRow | undefined> {
-  const [row] = await sendStatement<{ done: Record<string, unknown> | null }>(
-    db,
-    END_STEP_ALONE_STATEMENT.text,
-    END_STEP_ALONE_STATEMENT.values(stepEndValues(input)),
-  );
+  const [row] = await sendStatement<{ done: Record<string, unknown> | null }>(db, END_STEP_ALONE_STATEMENT, [
+    oneEnd(input),
+  ]);
   return fromJsonRow(stepResults, row?.done);
 }
 
 const LOCK_FLOW_STATEMENT = `select row_to_json(f) as flow from flows f where f.id = $1 for update`;
 
-const STEP_END_PARAMS = [
-  "flowId",
-  "run",
-  "stepResultId",
-  "leaseToken",
-  "status",
-  "output",
-  "provider",
-  "model",
-  "usage",
-  "cost",
-  "error",
-  "messageId",
-  "ledgerId",
-  "attempt",
-  "promptTokens",
-  "completionTokens",
-  "cachedTokens",
-  "cacheWriteTokens",
-  "cacheWrite1hTokens",
-  "reasoningTokens",
-  "spentTokens",
-  "spentCost",
-  "billed",
-  "leasedRunningSeconds",
-] as const;
+/**
+ * One step end as the statements read it: a row of the relation `ends` (built from JSON with
+ * `jsonb_to_recordset`, so a statement takes one end or a batch of them as one parameter).
+ * `n` numbers the ends of a batch.
+ */
+const STEP_END_COLUMNS = `n int, step_result_id text, flow_id text, run int, lease_token int, attempt int,
+  status text, output text, provider text, model text, usage jsonb, cost float8, error jsonb,
+  message_id text, ledger_id text, prompt_tokens int, completion_tokens int, cached_tokens int,
+  cache_write_tokens int, cache_write_1h_tokens int, reasoning_tokens int,
+  spent_tokens bigint, spent_cost float8, billed boolean, leased_running_seconds float8`;
 
-function stepEndValues(input: FinishStepInput): Record<(typeof STEP_END_PARAMS)[number], unknown> {
+/** An end's row of `ends` (keys as in STEP_END_COLUMNS). */
+function stepEndRow(input: FinishStepInput, n: number): Record<string, unknown> {
   const usage = input.usage;
   return {
-    flowId: input.flowId,
+    n,
+    step_result_id: input.id,
+    flow_id: input.flowId,
     run: input.run,
-    stepResultId: input.id,
-    leaseToken: input.leaseToken,
+    lease_token: input.leaseToken,
+    attempt: input.attempt,
     status: input.status,
     output: input.output,
     provider: input.provider,
     model: input.model,
-    usage: usage ? JSON.stringify(usage) : null,
+    usage,
     cost: input.cost,
-    error: input.error ? JSON.stringify(input.error) : null,
-    messageId: newId(),
-    ledgerId: newId(),
-    attempt: input.attempt,
-    promptTokens: usage?.promptTokens ?? 0,
-    completionTokens: usage?.completionTokens ?? 0,
-    cachedTokens: usage?.cachedTokens ?? 0,
-    cacheWriteTokens: usage?.cacheWriteTokens ?? 0,
-    cacheWrite1hTokens: usage?.cacheWrite1hTokens ?? 0,
-    reasoningTokens: usage?.reasoningTokens ?? 0,
+    error: input.error,
+    message_id: newId(),
+    ledger_id: newId(),
+    prompt_tokens: usage?.promptTokens ?? 0,
+    completion_tokens: usage?.completionTokens ?? 0,
+    cached_tokens: usage?.cachedTokens ?? 0,
+    cache_write_tokens: usage?.cacheWriteTokens ?? 0,
+    cache_write_1h_tokens: usage?.cacheWrite1hTokens ?? 0,
+    reasoning_tokens: usage?.reasoningTokens ?? 0,
     // Only a billed attempt (usage known) counts toward the run's spend.
-    spentTokens: usage ? usage.totalTokens : 0,
-    spentCost: usage ? (input.cost ?? 0) : 0,
+    spent_tokens: usage ? usage.totalTokens : 0,
+    spent_cost: usage ? (input.cost ?? 0) : 0,
     billed: usage !== null,
-    leasedRunningSeconds: input.leasedRunningMs === undefined ? null : input.leasedRunningMs / 1000,
+    leased_running_seconds: input.leasedRunningMs === undefined ? null : input.leasedRunningMs / 1000,
   };
 }
 
+/** The parameter of a statement that writes one end. */
+function oneEnd(input: FinishStepInput): string {
+  return JSON.stringify([stepEndRow(input, 0)]);
+}
+
+/** `ends` of a statement whose first parameter is one end (see `oneEnd`). */
+const ONE_END_CTE = `ends as (select * from jsonb_to_recordset($1::jsonb) as e(${STEP_END_COLUMNS}))`;
+
 /**
- * An attempt's end, as CTEs: its outcome, fenced by its lease token, with its spend added to
- * the instance's; its ledger row when it was billed (usage known); its thread message when
- * the run saves messages. Each is written at most once: the fenced update succeeds once per
- * lease, and the ledger and message rows are unique per attempt and per instance.
- * `leasedRunningSeconds`: how long a leased instance has been running (its start is then
- * when the worker took it up, not when it was leased).
+ * The ends in the relation `ends`, as CTEs: each attempt's outcome, fenced by its lease
+ * token, with its spend added to the instance's (`done`: the instances written); its ledger
+ * row when it was billed (usage known); its thread message when the run saves messages.
+ * Each is written at most once: the fenced update succeeds once per lease, and the ledger
+ * and message rows are unique per attempt and per instance. `leased_running_seconds`: how
+ * long a leased instance has been running (its start is then when the worker took it up,
+ * not when it was leased).
  */
-const STEP_END_CTES = (p: Readonly<Record<(typeof STEP_END_PARAMS)[number], string>>): string => `
-  flow as (select * from flows where id = ${p.flowId}),
+const STEP_END_CTES = `
   done as (
-    update step_results set
-      status = ${p.status},
-      output = ${p.output},
-      provider = ${p.provider},
-      model = ${p.model},
-      usage = ${p.usage}::jsonb,
-      cost = ${p.cost},
-      spent_tokens = spent_tokens + ${p.spentTokens}::bigint,
-      spent_cost = spent_cost + ${p.spentCost}::float8,
-      error = ${p.error}::jsonb,
-      message_id = case when ${p.status} = 'success' and (select save_messages from flow) then ${p.messageId} end,
+    update step_results s set
+      status = e.status,
+      output = e.output,
+      provider = e.provider,
+      model = e.model,
+      usage = e.usage,
+      cost = e.cost,
+      spent_tokens = s.spent_tokens + e.spent_tokens,
+      spent_cost = s.spent_cost + e.spent_cost,
+      error = e.error,
+      message_id = case when e.status = 'success' and f.save_messages then e.message_id end,
       lease_expires_at = null,
-      started_at = coalesce(clock_timestamp() - make_interval(secs => ${p.leasedRunningSeconds}::float8), started_at),
+      started_at = coalesce(clock_timestamp() - make_interval(secs => e.leased_running_seconds), s.started_at),
       completed_at = clock_timestamp()
-    where id = ${p.stepResultId} and flow_id = ${p.flowId} and run = ${p.run}
-      and lease_token = ${p.leaseToken} and status = 'running'
-    returning *
+    from ends e join flows f on f.id = e.flow_id
+    where s.id = e.step_result_id and s.flow_id = e.flow_id and s.run = e.run
+      and s.lease_token = e.lease_token and s.status = 'running'
+    returning s.*
   ),
   ledger as (
     insert into usage_ledger (id, step_result_id, attempt, flow_id, user_id, provider, model, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost, cache_write_tokens, cache_write_1h_tokens)
-    select ${p.ledgerId}, done.id, ${p.attempt}, done.flow_id, (select coalesce(executed_by, user_id) from flow), done.provider, done.model,
-           ${p.promptTokens}, ${p.completionTokens}, ${p.cachedTokens}, ${p.reasoningTokens}, ${p.cost}, ${p.cacheWriteTokens}, ${p.cacheWrite1hTokens}
-    from done where ${p.billed}
+    select e.ledger_id, d.id, e.attempt, d.flow_id, coalesce(f.executed_by, f.user_id), d.provider, d.model,
+           e.prompt_tokens, e.completion_tokens, e.cached_tokens, e.reasoning_tokens, e.cost, e.cache_write_tokens, e.cache_write_1h_tokens
+    from done d join ends e on e.step_result_id = d.id join flows f on f.id = d.flow_id
+    where e.billed
     on conflict (step_result_id, attempt) do nothing
   ),
   message as (
     insert into messages (id, thread_id, role, content, provider, metadata, step_result_id)
-    select ${p.messageId}, f.thread_id, 'assistant', done.output, done.provider,
-           jsonb_build_object('orchestrationFlowId', done.flow_id, 'stepId', done.step_id, 'iteration', done.iteration, 'model', done.model),
-           done.id
-    from done, flow f where done.message_id is not null
+    select d.message_id, f.thread_id, 'assistant', d.output, d.provider,
+           jsonb_build_object('orchestrationFlowId', d.flow_id, 'stepId', d.step_id, 'iteration', d.iteration, 'model', d.model),
+           d.id
+    from done d join flows f on f.id = d.flow_id
+    where d.message_id is not null
     on conflict (step_result_id) do nothing
   )`;
 
 /** The end under the flow's lock (held by the caller), which also reads the run's instances. */
-const FINISH_UNDER_LOCK_STATEMENT = namedStatement(
-  STEP_END_PARAMS,
-  (p) => `
-  with ${STEP_END_CTES(p)}
+const FINISH_UNDER_LOCK_STATEMENT = `
+  with ${ONE_END_CTE}, ${STEP_END_CTES}
   select
     (select row_to_json(d) from done d) as done,
-    (select coalesce(json_agg(s), '[]'::json) from step_results s where s.flow_id = ${p.flowId} and s.run = ${p.run}) as rows
-`,
-);
+    (select coalesce(json_agg(s), '[]'::json) from step_results s, ends e where s.flow_id = e.flow_id and s.run = e.run) as rows
+`;
 
 /** The end alone: no flow row is written or locked. */
-const END_STEP_ALONE_STATEMENT = namedStatement(
-  STEP_END_PARAMS,
-  (p) => `
-  with ${STEP_END_CTES(p)}
+const END_STEP_ALONE_STATEMENT = `
+  with ${ONE_END_CTE}, ${STEP_END_CTES}
   select (select row_to_json(d) from done d) as done
-`,
-);
+`;
 
 /** SQL for the sum of one spend column over a run's instances. */
 function runSpendSql(flowId: string, run: string, column: "spent_tokens" | "spent_cost"): string {
@@ -437,6 +428,12 @@ export interface GuardedPlanResult {
 /** SQLSTATE of the error `sendGuardedPlan` fails with when its basis is stale (raised by `ensemble_stale_plan()`, see the migrations). */
 export const STALE_PLAN_SQLSTATE = "EN001";
 
+/** SQL for a run's `runSignature`, as committed. */
+function runSignatureSql(flowId: string, run: string): string {
+  return `coalesce((select string_agg(s.id || ':' || s.status || ':' || s.attempt, ',' order by s.id collate "C")
+    from step_results s where s.flow_id = ${flowId} and s.run = ${run}), '')`;
+}
+
 /**
  * `sendPlannedSteps` for a plan made before the flow was locked (from the state the step
  * was claimed in): in the same statement, checks that the run is what the plan saw — the
@@ -458,7 +455,7 @@ export async function sendGuardedPlan(
   const guard = `select
       coalesce((select f.status = 'running' and f.run = ${theRun} from flows f where f.id = ${flow}), false)
       and exists (select 1 from step_results d where d.id = ${param(basis.stepResultId)} and d.lease_token = ${param(basis.leaseToken)} and d.status = ${param(basis.status)})
-      and coalesce((select string_agg(s.id || ':' || s.status || ':' || s.attempt, ',' order by s.id collate "C") from step_results s where s.flow_id = ${flow} and s.run = ${theRun}), '') = ${param(basis.signature)}
+      and ${runSignatureSql(flow, theRun)} = ${param(basis.signature)}
       as ok`;
   // Writes in CTEs run whatever the outcome; ensemble_stale_plan() raising makes the statement (and the transaction) fail instead.
   const ctes = [`guard as (${guard})`, ...writes.map((w, i) => `w${i} as (${w})`)];
@@ -473,10 +470,58 @@ export async function sendGuardedPlan(
     `with ${ctes.join(", ")} select case when ok then 1 else ensemble_stale_plan() end as applied${returned} from guard`,
     params,
   );
-  const inserted = fromJsonRows(stepResults, row?.inserted);
-  const leased = inserted.find((r) => r.leaseOwner !== null && r.status === "running");
-  return { ...(leased ? { leased } : {}), inserted, policies: fromJsonRows(dataSharingPolicies, row?.policies) };
+  return guardedPlanResult(row?.inserted, row?.policies);
 }
+
+function guardedPlanResult(
+  inserted: Record<string, unknown>[] | null | undefined,
+  policies: Record<string, unknown>[] | null | undefined,
+): GuardedPlanResult {
+  const rows = fromJsonRows(stepResults, inserted);
+  const leased = rows.find((r) => r.leaseOwner !== null && r.status === "running");
+  return { ...(leased ? { leased } : {}), inserted: rows, policies: fromJsonRows(dataSharingPolicies, policies) };
+}
+
+/** A planned step as a row of `planned` (keys as in PLANNED_STEP_COLUMNS); `n` is its end's in a batch. */
+function plannedStepRow(flowId: string, run: number, s: PlannedStep, n: number): Record<string, unknown> {
+  return {
+    n,
+    id: newId(),
+    flow_id: flowId,
+    run,
+    step_id: s.stepId,
+    step_index: s.stepIndex,
+    iteration: s.iteration,
+    status: s.lease ? "running" : s.status,
+    provider: s.provider,
+    model: s.model,
+    action: s.action,
+    completed_at: s.completedAt ? s.completedAt.toISOString() : null,
+    error: s.error ?? null,
+    approval_prompt: s.wait?.prompt ?? null,
+    expires_at: s.wait ? s.wait.expiresAt.toISOString() : null,
+    lease_token: s.lease ? 1 : 0,
+    lease_owner: s.lease?.owner ?? null,
+    lease_seconds: s.lease ? s.lease.leaseMs / 1000 : null,
+  };
+}
+
+const PLANNED_STEP_COLUMNS = `n int, id text, flow_id text, run int, step_id text, step_index int, iteration int,
+  status text, provider text, model text, action text, completed_at timestamptz, error jsonb,
+  approval_prompt text, expires_at timestamptz, lease_token int, lease_owner text, lease_seconds float8`;
+
+/**
+ * Inserts the planned steps of relation `planned` (one already recorded is left as it is:
+ * redeliveries insert nothing). A leased one (`lease_owner`) starts now, its lease running
+ * from now.
+ */
+const INSERT_PLANNED_STEPS = `insert into step_results (id, flow_id, run, step_id, step_index, iteration, status, provider, model, action,
+    completed_at, error, approval_prompt, expires_at, lease_token, lease_owner, lease_expires_at, started_at)
+  select p.id, p.flow_id, p.run, p.step_id, p.step_index, p.iteration, p.status, p.provider, p.model, p.action,
+    p.completed_at, p.error, p.approval_prompt, p.expires_at, p.lease_token, p.lease_owner,
+    clock_timestamp() + make_interval(secs => p.lease_seconds), case when p.lease_owner is not null then clock_timestamp() end
+  from planned p
+  on conflict (flow_id, run, step_id, iteration) do nothing`;
 
 function planWrites(
   flowId: string,
@@ -491,19 +536,11 @@ function planWrites(
   };
   const writes: string[] = [];
   if (steps.length > 0) {
-    const rows = steps.map(
-      (s) =>
-        `(${[newId(), flowId, run, s.stepId, s.stepIndex, s.iteration, s.lease ? "running" : s.status, s.provider, s.model, s.action].map(param).join(", ")}, ` +
-        `${param(s.completedAt ? s.completedAt.toISOString() : null)}::timestamptz, ${param(s.error ? JSON.stringify(s.error) : null)}::jsonb, ` +
-        `${param(s.wait?.prompt ?? null)}, ${param(s.wait ? s.wait.expiresAt.toISOString() : null)}::timestamptz, ` +
-        (s.lease
-          ? `1, ${param(s.lease.owner)}, clock_timestamp() + make_interval(secs => ${param(s.lease.leaseMs / 1000)}), clock_timestamp())`
-          : "0, null, null, null)"),
+    const rows = JSON.stringify(steps.map((s) => plannedStepRow(flowId, run, s, 0)));
+    writes.push(
+      `with planned as (select * from jsonb_to_recordset(${param(rows)}::jsonb) as p(${PLANNED_STEP_COLUMNS}))
+       ${INSERT_PLANNED_STEPS}${steps.some((s) => s.lease) ? " returning *" : ""}`,
     );
-    writes.push(`insert into step_results (id, flow_id, run, step_id, step_index, iteration, status, provider, model, action, completed_at, error,
-           approval_prompt, expires_at, lease_token, lease_owner, lease_expires_at, started_at)
-         values ${rows.join(", ")}
-         on conflict (flow_id, run, step_id, iteration) do nothing${steps.some((s) => s.lease) ? " returning *" : ""}`);
   }
   const sets: string[] = [];
   if (progress.status !== undefined) sets.push(`status = ${param(progress.status)}`);
@@ -513,6 +550,93 @@ function planWrites(
   if (sets.length > 0) writes.push(`update flows set ${sets.join(", ")} where id = ${param(flowId)}`);
   return { params, writes, param };
 }
+
+/**
+ * A step's end with the plan that follows it, made from the state the step was claimed in
+ * (one item of `sendPlannedEnds`).
+ */
+export interface PlannedEnd {
+  end: FinishStepInput;
+  /** `runSignature` of the run as the plan saw it before this end (the instance still running). */
+  seenSignature: string;
+  steps: readonly PlannedStep[];
+  progress: FlowProgress;
+}
+
+/** What `sendPlannedEnds` did for one end: written with its plan, or nothing (see there). */
+export type PlannedEndResult = ({ written: true; done: StepResultRow } & GuardedPlanResult) | { written: false };
+
+/**
+ * Sends, without waiting, the ends of several runs' steps with their plans, as one
+ * statement after one lock statement (inside the caller's transaction; hand the promise to
+ * `commitAfter`). At most one end per run. The flows are locked first, in id order, so
+ * two batches never wait on each other crosswise and each end's check reads what committed
+ * before; then each end is written with its plan only where the run is still what its plan
+ * saw (the flow running the same run, the same instances, this attempt's lease unchanged):
+ * a conditional, set-based write, so one stale plan writes nothing of its own and does not
+ * fail the others. One result per end, in order; `written: false` for a stale plan or a
+ * lost lease (its caller plans again under the lock).
+ */
+export function sendPlannedEnds(tx: Executor, batch: readonly PlannedEnd[]): Promise<PlannedEndResult[]> {
+  const flowIds = [...new Set(batch.map((b) => b.end.flowId))];
+  const locked = sendStatement(tx, LOCK_FLOWS_STATEMENT, [JSON.stringify(flowIds)]);
+  const items = batch.map((b, n) => ({
+    ...stepEndRow(b.end, n),
+    seen_signature: b.seenSignature,
+    leasing: b.steps.some((s) => s.lease),
+    progress_status: b.progress.status ?? null,
+    progress_started_at: b.progress.startedAt?.toISOString() ?? null,
+    progress_step_index: b.progress.currentStepIndex ?? null,
+  }));
+  const planned = batch.flatMap((b, n) => b.steps.map((s) => plannedStepRow(b.end.flowId, b.end.run, s, n)));
+  const written = sendStatement<{
+    done: Record<string, unknown> | null;
+    inserted: Record<string, unknown>[] | null;
+    policies: Record<string, unknown>[] | null;
+  }>(tx, PLANNED_ENDS_STATEMENT, [JSON.stringify(items), JSON.stringify(planned)]);
+  return Promise.all([locked, written]).then(([, rows]) =>
+    rows.map((row) => {
+      const done = fromJsonRow(stepResults, row.done);
+      return done ? { written: true, done, ...guardedPlanResult(row.inserted, row.policies) } : { written: false };
+    }),
+  );
+}
+
+const LOCK_FLOWS_STATEMENT = `select 1 from flows
+  where id in (select jsonb_array_elements_text($1::jsonb)) order by id for update`;
+
+/** See `sendPlannedEnds`: $1 the ends (STEP_END_COLUMNS and what the plan saw), $2 their planned steps. */
+const PLANNED_ENDS_STATEMENT = `
+  with items as (
+    select * from jsonb_to_recordset($1::jsonb) as i(${STEP_END_COLUMNS}, seen_signature text, leasing boolean,
+      progress_status text, progress_started_at timestamptz, progress_step_index int)
+  ),
+  ends as (
+    select i.* from items i
+    where coalesce((select f.status = 'running' and f.run = i.run from flows f where f.id = i.flow_id), false)
+      and ${runSignatureSql("i.flow_id", "i.run")} = i.seen_signature
+  ),
+  ${STEP_END_CTES},
+  planned as (
+    select p.* from jsonb_to_recordset($2::jsonb) as p(${PLANNED_STEP_COLUMNS})
+    join done d on d.flow_id = p.flow_id and d.run = p.run
+  ),
+  inserted as (${INSERT_PLANNED_STEPS} returning *),
+  progress as (
+    update flows f set
+      status = coalesce(e.progress_status, f.status),
+      started_at = coalesce(e.progress_started_at, f.started_at),
+      current_step_index = coalesce(e.progress_step_index, f.current_step_index)
+    from ends e join done d on d.id = e.step_result_id
+    where f.id = e.flow_id
+      and (e.progress_status is not null or e.progress_started_at is not null or e.progress_step_index is not null)
+  )
+  select
+    (select row_to_json(d) from done d where d.id = i.step_result_id) as done,
+    case when i.leasing then (select coalesce(json_agg(s), '[]'::json) from inserted s where s.flow_id = i.flow_id and s.run = i.run) end as inserted,
+    case when i.leasing then ${runPoliciesSql("i.flow_id")} end as policies
+  from items i order by i.n
+`;
 
 /** How a run ended: what the flow row records. */
 export interface RunEnd {

@@ -156,16 +156,24 @@ export async function releaseStepClaim(db: Executor, id: string, leaseToken: num
 
 /** Ends every open instance of a run (a waiting approval step too) as cancelled; returns them (the running ones to abort). */
 export async function cancelOpenSteps(db: Executor, flowId: string, run: number): Promise<StepResultRow[]> {
+  const open = and(
+    eq(stepResults.flowId, flowId),
+    eq(stepResults.run, run),
+    inArray(stepResults.status, ["pending", "running", "waiting"]),
+  );
+  // Locked in id order first (byte order, as JavaScript sorts), the order in which a batch of
+  // step ends writes them (see StepEndCommitter): in the update's own scan order, a cancel racing a batch could lock
+  // one instance while the batch held another, and deadlock.
+  const locked = db
+    .select({ id: stepResults.id })
+    .from(stepResults)
+    .where(open)
+    .orderBy(sql`${stepResults.id} collate "C"`)
+    .for("update");
   return db
     .update(stepResults)
     .set({ status: "cancelled", completedAt: nowSql, leaseExpiresAt: null })
-    .where(
-      and(
-        eq(stepResults.flowId, flowId),
-        eq(stepResults.run, run),
-        inArray(stepResults.status, ["pending", "running", "waiting"]),
-      ),
-    )
+    .where(and(open, inArray(stepResults.id, locked)))
     .returning();
 }
 

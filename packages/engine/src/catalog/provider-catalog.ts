@@ -8,6 +8,7 @@ import {
   removeProviderWorker,
   type CatalogProvider,
   type Database,
+  type Executor,
   type ServedProvider,
 } from "@ensemble/db";
 import type { Logger } from "pino";
@@ -87,16 +88,21 @@ export class ProviderCatalog {
    * not serve, or whose model is outside that provider's allowlist. Paths are the request's
    * (`definition.steps[1].fallbacks[0].provider`); the message lists the providers served.
    */
-  async assertServed(compiled: CompiledFlow): Promise<void> {
-    let issues = unservedTargets(compiled, await this.knownProviders(false));
+  async assertServed(compiled: CompiledFlow, db: Executor = this.db): Promise<void> {
+    let issues = unservedTargets(compiled, await this.knownProviders(false, db));
     // A provider registered since the copy was read: look once more before refusing.
-    if (issues.length > 0) issues = unservedTargets(compiled, await this.knownProviders(true));
+    if (issues.length > 0) issues = unservedTargets(compiled, await this.knownProviders(true, db));
     if (issues.length > 0) throw new ValidationError(issues);
   }
 
-  private async knownProviders(fresh: boolean): Promise<Map<string, string[] | null>> {
+  /**
+   * `db`: where to read when the copy is stale. Inside a transaction, pass it: a read on the
+   * pool would wait for a free connection, and when every connection is held by a
+   * transaction waiting the same way, none comes (the executes of a busy API all stalled).
+   */
+  private async knownProviders(fresh: boolean, db: Executor = this.db): Promise<Map<string, string[] | null>> {
     if (!fresh && this.known && Date.now() - this.known.at < KNOWN_PROVIDERS_TTL_MS) return this.known.providers;
-    const providers = await listKnownProviders(this.db);
+    const providers = await listKnownProviders(db);
     this.known = { providers, at: Date.now() };
     return providers;
   }

@@ -59,6 +59,17 @@ export function stageEvents(tx: Executor, control: TransactionControl, events: E
   control.commitAfter(sent);
 }
 
+/**
+ * Forgets the keys a transaction that failed gave `events` (they belong to nothing
+ * committed), so the next transaction writes them anew.
+ */
+export function unstageEvents(events: EffectEvent[]): void {
+  for (const e of events) {
+    delete e.outboxKey;
+    delete e.outboxBefore;
+  }
+}
+
 /** `deps.transact`, with the events `fn` adds to `events` written to the outbox before COMMIT. */
 export function transactWithEvents<T>(
   deps: Pick<EngineDeps, "transact">,

@@ -92,7 +92,8 @@ export async function executeFlow(
     try {
       assertPoliciesAllow(strictestRules(locked.policies), compiled);
       // A flow stored while its provider was served may outlive it: its next run is refused too.
-      await deps.providerCatalog.assertServed(compiled);
+      // Read inside this transaction: it holds one of the pool's connections.
+      await deps.providerCatalog.assertServed(compiled, tx);
     } catch (error) {
       throw options.rerun ? inOverrideTerms(error, compiled.definition, options.rerun.overrides ?? {}) : error;
     }

@@ -23,6 +23,7 @@ import type { EngineObserver } from "../observability/engine-observer.js";
 import { DEFAULT_ENGINE_SETTINGS, type EngineDeps, type EngineSettings } from "../engine-deps.js";
 import { CommittedDeliveries } from "../run/committed-deliveries.js";
 import { CompiledFlowCache } from "../run/flow-cache.js";
+import { PlannedEndCommitter } from "../step/planned-end-committer.js";
 import { StepEndCommitter } from "../step/step-end-committer.js";
 
 /** With `migrate: false`, how long a process waits at start for the migrations it needs. */
@@ -154,6 +155,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     transact: (fn) => database.transact(fn),
     leaseDb: leaseDatabase.db,
     stepEnds: new StepEndCommitter({ db: database.db, transact: (fn) => database.transact(fn) }),
+    plannedEnds: new PlannedEndCommitter({ transact: (fn) => database.transact(fn), logger: config.logger }),
     producer,
     bus,
     archives: new ArchiveSchedule({ connection: producerConnection, prefix: config.queuePrefix }),

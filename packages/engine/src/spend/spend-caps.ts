@@ -1,5 +1,5 @@
 import type { StepError } from "@ensemble/core";
-import { findUserLimits, userSpendSince, type Database, type UserLimitsRow } from "@ensemble/db";
+import { findUserLimits, userSpendSince, type Database, type Executor, type UserLimitsRow } from "@ensemble/db";
 
 /** The periods a spend cap counts over, in UTC: the calendar day and the calendar month. */
 export type CapPeriod = "daily" | "monthly";
@@ -58,15 +58,17 @@ export class SpendCaps {
   /** The first cap the user's spend (plus `pendingUsd`, billed but not yet committed) has reached; null if none. */
   async reached(
     userId: string,
-    options: { pendingUsd?: number; cachedLimits?: boolean; now?: Date } = {},
+    /** `db`: where to read; inside a transaction, the transaction (a pool read there can wait for a connection that never frees). */
+    options: { pendingUsd?: number; cachedLimits?: boolean; now?: Date; db?: Executor } = {},
   ): Promise<ReachedCap | null> {
-    const limits = options.cachedLimits ? await this.cachedLimits(userId) : await findUserLimits(this.db, userId);
+    const db = options.db ?? this.db;
+    const limits = options.cachedLimits ? await this.cachedLimits(userId, db) : await findUserLimits(db, userId);
     const caps = capsOf(limits);
     if (caps.length === 0) return null;
     const now = options.now ?? new Date();
     const periods = caps.map((c) => capPeriod(c.period, now));
     const spent = await userSpendSince(
-      this.db,
+      db,
       userId,
       periods.map((p) => p.start),
     );
@@ -80,7 +82,7 @@ export class SpendCaps {
 
   /** The user's `maxInFlightSteps` (null: no cap), from limits cached briefly: a worker asks at each step's start. */
   async maxInFlightSteps(userId: string): Promise<number | null> {
-    return (await this.cachedLimits(userId))?.maxInFlightSteps ?? null;
+    return (await this.cachedLimits(userId, this.db))?.maxInFlightSteps ?? null;
   }
 
   /** Throws SpendCapReachedError when the user has reached a cap (fresh limits: an admin's change applies at once). */
@@ -89,10 +91,10 @@ export class SpendCaps {
     if (cap) throw new SpendCapReachedError(cap);
   }
 
-  private async cachedLimits(userId: string): Promise<UserLimitsRow | undefined> {
+  private async cachedLimits(userId: string, db: Executor): Promise<UserLimitsRow | undefined> {
     const hit = this.cached.get(userId);
     if (hit && hit.until > Date.now()) return hit.limits;
-    const limits = await findUserLimits(this.db, userId);
+    const limits = await findUserLimits(db, userId);
     if (this.cached.size > 10_000) this.cached.clear();
     this.cached.set(userId, { limits, until: Date.now() + LIMITS_TTL_MS });
     return limits;

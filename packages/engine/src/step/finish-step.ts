@@ -11,12 +11,13 @@ import {
   type FinishStepInput,
   type Executor,
   type FlowRow,
+  type GuardedPlanResult,
   type PlanBasis,
   type RunState,
   type StepResultRow,
 } from "@ensemble/db";
 import type { JobPayload } from "@ensemble/queue";
-import { stageEvents, transactWithEvents, type EffectEvent } from "../run/event-outbox.js";
+import { stageEvents, transactWithEvents, unstageEvents, type EffectEvent } from "../run/event-outbox.js";
 import type { EngineDeps } from "../engine-deps.js";
 import { capStepError } from "../spend/spend-caps.js";
 import { advanceRun } from "../run/advance-run.js";
@@ -35,9 +36,9 @@ export interface FinishOptions {
   onCommitted?: () => void;
   /**
    * The flow and the run's instances as the step was claimed with them. The next steps are
-   * then planned from them before the flow is locked and sent with the result and COMMIT in
-   * one round trip; if the run changed meanwhile, that transaction rolls back and the usual
-   * one plans under the lock.
+   * then planned from them before the flow is locked and committed with the result (with
+   * other runs' ends, see `PlannedEndCommitter`); if the run changed meanwhile, nothing is
+   * written and the usual way plans under the lock.
    */
   claimedWith?: { flow: FlowRow; rows: StepResultRow[] };
   /**
@@ -76,8 +77,10 @@ export type FinishResult =
  *   the end is committed without the flow's row lock, with other steps' ends (group
  *   commit), so siblings ending together do not queue on it; then `advanceAfterEnd` plans
  *   from what is committed and, if there is anything to do, one of them advances the run;
- * - **one round trip** — the plan only adds steps: lock, result, guarded plan and COMMIT in
- *   one write (`finishWithPlannedSteps`);
+ * - **planned** — the plan only adds steps (a sequential flow): the end and the plan are
+ *   committed with other runs' such ends in one transaction (`deps.plannedEnds`, group
+ *   commit across runs), each written only if its run is still as the plan saw it
+ *   (`finishWithPlannedSteps`);
  * - **under the lock** — otherwise, or when that guard finds the run changed: lock, result,
  *   then plan from what the lock reads, in one transaction.
  */
@@ -98,9 +101,10 @@ export async function finishStep(
     : null;
   if (predicted && isIdlePlan(predicted.plan))
     return endStepAlone(deps, claimed, outcome, input, options, spendCapReached);
+  const seen = options.claimedWith?.rows;
   const planned =
-    predicted && !predicted.plan.decision.outcome && predicted.plan.instanceWrites.length === 0
-      ? await finishWithPlannedSteps(deps, claimed, outcome, input, predicted, options.continueAs)
+    predicted && seen && !predicted.plan.decision.outcome && predicted.plan.instanceWrites.length === 0
+      ? await finishWithPlannedSteps(deps, claimed, outcome, input, predicted, seen, options.continueAs)
       : null;
   const effects =
     planned?.effects ??
@@ -127,7 +131,7 @@ async function finishUnderLock(
       effects.events.push(stepEvent(claimed, outcome));
       const { flow, rows } = finished;
       if (flow.status !== "running" || flow.run !== claimed.run) return;
-      const capReached = spendCapReached === null ? await userCapStop(deps, flow, outcome) : spendCapReached;
+      const capReached = spendCapReached === null ? await userCapStop(deps, flow, outcome, tx) : spendCapReached;
       await advanceRun(tx, flow, deps.flows.forRun(flow), rows, effects, {
         lifo: true,
         control,
@@ -267,17 +271,15 @@ async function advanceAfterEnd(
   const stateKey = createHash("sha1").update(runSignature(rows)).digest("base64url");
   if (!(await claimRunAdvance(deps.db, flow.id, flow.run, stateKey))) return null;
   if (!plan.decision.outcome && plan.instanceWrites.length === 0) {
-    const written = await writeGuardedPlan(
-      deps,
-      { flow, rows, plan },
-      {
-        firstWrites: (tx) => lockRun(tx, flow.id, flow.run),
-        basis: { stepResultId: done.id, leaseToken: done.leaseToken, status: done.status },
-        continueAs,
-        events: [],
-      },
-    );
-    if (written) return written;
+    const predicted = { flow, rows, plan };
+    const continued = continueAs ? leaseFirstStep(plan, continueAs) : null;
+    const planned = plannedEffects(predicted, []);
+    const written = await writeGuardedPlan(deps, predicted, continued?.inserts ?? plan.inserts, {
+      firstWrites: (tx) => lockRun(tx, flow.id, flow.run),
+      basis: { stepResultId: done.id, leaseToken: done.leaseToken, status: done.status },
+      events: planned.events,
+    });
+    if (written) return continueFromPlan(planned, predicted, continued, written);
   }
   const effects = emptyEffects();
   await transactWithEvents(deps, effects.events, async (tx, control) => {
@@ -289,10 +291,12 @@ async function advanceAfterEnd(
 }
 
 /**
- * The one-round-trip finish, for a predicted plan that only adds steps: sends lock,
- * result, planned steps (guarded) and COMMIT together. Null when the guard found the run
- * changed since the claim (or the lease lost) and rolled everything back: the plan is then
- * made under the lock.
+ * The planned finish, for a predicted plan that only adds steps: the end, its plan and their
+ * events go to the group commit across runs (`deps.plannedEnds`), in one transaction with
+ * other runs' ends (the events written only if the end is). Null when the run changed since
+ * the claim (or the lease was lost): nothing was written, and the plan is made under the
+ * lock. If its batch failed, it is written on its own: lock, result, planned steps (guarded),
+ * events and COMMIT in one write.
  */
 async function finishWithPlannedSteps(
   deps: EngineDeps,
@@ -300,59 +304,85 @@ async function finishWithPlannedSteps(
   outcome: FinishOutcome,
   input: FinishStepInput,
   predicted: PredictedPlan,
+  seen: readonly StepResultRow[],
   continueAs: FinishOptions["continueAs"],
 ): Promise<{ effects: RunEffects; next?: ContinuedStep } | null> {
-  return writeGuardedPlan(deps, predicted, {
-    // The lock is taken by the finish: the guard runs once it is held and the result written.
-    firstWrites: (tx) => finishStepWrites(tx, input),
-    basis: { stepResultId: claimed.id, leaseToken: claimed.leaseToken, status: input.status },
-    continueAs,
-    events: [stepEvent(claimed, outcome)],
-  });
+  const continued = continueAs ? leaseFirstStep(predicted.plan, continueAs) : null;
+  const steps = continued?.inserts ?? predicted.plan.inserts;
+  const effects = plannedEffects(predicted, [stepEvent(claimed, outcome)]);
+  for (const event of effects.events) event.ifWritten = { stepResultId: claimed.id };
+  const committed = await deps.plannedEnds.commit(
+    { end: input, seenSignature: runSignature(seen), steps, progress: predicted.plan.progress },
+    effects.events,
+  );
+  let written: GuardedPlanResult | null = committed.written ? committed : null;
+  if ("batchFailed" in committed) {
+    unstageEvents(effects.events);
+    written = await writeGuardedPlan(deps, predicted, steps, {
+      // The lock is taken by the finish: the guard runs once it is held and the result written.
+      firstWrites: (tx) => finishStepWrites(tx, input),
+      basis: { stepResultId: claimed.id, leaseToken: claimed.leaseToken, status: input.status },
+      events: effects.events,
+    });
+  }
+  if (!written) return null;
+  return continueFromPlan(effects, predicted, continued, written);
 }
 
 /**
  * Writes a plan made before the flow was locked, guarded (see `sendGuardedPlan`): `firstWrites`
- * (which lock the flow), the planned steps and COMMIT in one write. With `continueAs`, the
- * plan's first step that starts at once is inserted leased to this worker and returned as
- * `next`, without its job. Null when the guard found the run changed and rolled back.
+ * (which lock the flow), the planned steps, their events and COMMIT in one write. Null when
+ * the guard found the run changed and rolled back.
  */
 async function writeGuardedPlan(
   deps: EngineDeps,
   { flow, rows, plan }: PredictedPlan,
+  steps: AdvancePlan["inserts"],
   write: {
     firstWrites: (tx: Executor) => Promise<unknown>;
     /** The instance whose end the plan follows, as the plan saw it written. */
     basis: Omit<PlanBasis, "signature">;
-    continueAs: FinishOptions["continueAs"];
-    /** Events of the first writes, announced before the plan's. */
+    /** What the writes announce, written to the outbox with them. */
     events: EffectEvent[];
   },
-): Promise<{ effects: RunEffects; next?: ContinuedStep } | null> {
-  const continued = write.continueAs ? leaseFirstStep(plan, write.continueAs) : null;
+): Promise<GuardedPlanResult | null> {
   const basis: PlanBasis = { ...write.basis, signature: runSignature(rows) };
-  const effects = emptyEffects();
-  effects.events.push(...write.events);
-  addPlanEffects(effects, plan);
-  let written;
   try {
     const sent = await deps.transact(async (tx, control) => {
       // Sent in this order in one write; the guard runs after the first writes.
       const first = write.firstWrites(tx);
-      const guarded = sendGuardedPlan(tx, flow.id, flow.run, basis, continued?.inserts ?? plan.inserts, plan.progress);
+      const guarded = sendGuardedPlan(tx, flow.id, flow.run, basis, steps, plan.progress);
       control.commitAfter(first, guarded);
-      stageEvents(tx, control, effects.events);
+      stageEvents(tx, control, write.events);
       return { guarded }; // wrapped: a returned promise would be awaited before COMMIT is sent
     });
-    written = await sent.guarded;
+    return await sent.guarded;
   } catch (error) {
     if (isStalePlan(error)) return null;
     throw error;
   }
-  if (!continued) return { effects };
-  const { leased, inserted, policies } = written;
+}
+
+/** A predicted plan's effects: the events of the writes before it (`firstEvents`), then the plan's own. */
+function plannedEffects({ plan }: PredictedPlan, firstEvents: EffectEvent[]): RunEffects {
+  const effects = emptyEffects();
+  effects.events.push(...firstEvents);
+  addPlanEffects(effects, plan);
+  return effects;
+}
+
+/**
+ * With `continued` (the plan's first step that starts at once, see `leaseFirstStep`) and that
+ * step inserted leased, the step as `next`, without its job.
+ */
+function continueFromPlan(
+  effects: RunEffects,
+  { flow, rows, plan }: PredictedPlan,
+  continued: ReturnType<typeof leaseFirstStep>,
+  { leased, inserted, policies }: GuardedPlanResult,
+): { effects: RunEffects; next?: ContinuedStep } {
   // Not inserted (it was already recorded): it keeps its job, like the others.
-  if (!leased) return { effects };
+  if (!continued || !leased) return { effects };
   effects.jobs = effects.jobs.filter((j) => j !== continued.job);
   const next: ContinuedStep = {
     claimed: leased,
@@ -460,8 +490,17 @@ function stepEvent(claimed: StepResultRow, outcome: FinishOutcome): RunEffects["
 }
 
 /** The executing user's spend cap, if this attempt's cost (not yet in the ledger) reaches it. */
-async function userCapStop(deps: EngineDeps, flow: FlowRow, outcome: FinishOutcome): Promise<StepError | undefined> {
+async function userCapStop(
+  deps: EngineDeps,
+  flow: FlowRow,
+  outcome: FinishOutcome,
+  db?: Executor,
+): Promise<StepError | undefined> {
   const pendingUsd = outcome.status !== "skipped" && outcome.usage ? (outcome.cost ?? 0) : 0;
-  const cap = await deps.spendCaps.reached(flow.executedBy ?? flow.userId, { pendingUsd, cachedLimits: true });
+  const cap = await deps.spendCaps.reached(flow.executedBy ?? flow.userId, {
+    pendingUsd,
+    cachedLimits: true,
+    ...(db ? { db } : {}),
+  });
   return cap ? capStepError(cap) : undefined;
 }

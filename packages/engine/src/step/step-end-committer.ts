@@ -7,7 +7,8 @@ import {
   type StepResultRow,
   type TransactionControl,
 } from "@ensemble/db";
-import { stageEvents, type EffectEvent } from "../run/event-outbox.js";
+import { stageEvents, unstageEvents, type EffectEvent } from "../run/event-outbox.js";
+import { GroupCommit } from "./group-commit.js";
 
 /** A run as committed right after a batch of ends, shared by the batch's ends of that run. */
 export interface CommittedRun {
@@ -27,12 +28,10 @@ export interface CommittedEnd {
   run?: CommittedRun;
 }
 
-interface WaitingEnd {
+/** One step's end with its events, written to the outbox with it (only if the end is written: `ifWritten`). */
+interface PendingEnd {
   input: FinishStepInput;
-  /** Its events, written to the outbox with it (only if the end is written: `ifWritten`). */
   events: EffectEvent[];
-  resolve: (end: CommittedEnd) => void;
-  reject: (error: unknown) => void;
 }
 
 export interface StepEndCommitterOptions {
@@ -55,12 +54,13 @@ export interface StepEndCommitterOptions {
  * tried again in a statement of its own, so one end's error is its own.
  */
 export class StepEndCommitter {
-  private readonly waiting: WaitingEnd[] = [];
-  private flushing = false;
-  private readonly maxBatch: number;
+  private readonly batches: GroupCommit<PendingEnd, CommittedEnd>;
 
   constructor(private readonly options: StepEndCommitterOptions) {
-    this.maxBatch = options.maxBatch ?? 256;
+    this.batches = new GroupCommit({
+      maxBatch: options.maxBatch ?? 256,
+      commit: (ends) => this.commitBatch(ends),
+    });
   }
 
   /**
@@ -68,45 +68,32 @@ export class StepEndCommitter {
    * and its run read.
    */
   end(input: FinishStepInput, events: EffectEvent[]): Promise<CommittedEnd> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ input, events, resolve, reject });
-      if (!this.flushing) {
-        this.flushing = true;
-        setImmediate(() => void this.flush());
-      }
-    });
+    return this.batches.submit({ input, events });
   }
 
-  private async flush(): Promise<void> {
-    while (this.waiting.length > 0) {
-      const batch = this.waiting.splice(0, this.maxBatch);
-      await this.commitBatch(batch);
-    }
-    this.flushing = false;
-  }
-
-  private async commitBatch(batch: WaitingEnd[]): Promise<void> {
-    const written = await this.writeEnds(batch);
-    const committed = batch.filter((_, i) => {
+  private async commitBatch(ends: PendingEnd[]): Promise<PromiseSettledResult<CommittedEnd>[]> {
+    const inputs = ends.map((end) => end.input);
+    const written = await this.writeEnds(ends);
+    const committed = inputs.filter((_, i) => {
       const result = written[i];
       return result?.status === "fulfilled" && result.value !== undefined;
     });
     let runs = new Map<string, CommittedRun>();
     let readError: unknown = null;
     try {
-      runs = await this.readRunsOf(committed.map((e) => e.input));
+      runs = await this.readRunsOf(committed);
     } catch (error) {
       readError = error;
     }
-    batch.forEach((e, i) => {
+    return inputs.map((input, i): PromiseSettledResult<CommittedEnd> => {
       const result = written[i] as PromiseSettledResult<StepResultRow | undefined>;
-      if (result.status === "rejected") return e.reject(result.reason);
-      if (!result.value) return e.resolve({ done: undefined });
+      if (result.status === "rejected") return result;
+      if (!result.value) return { status: "fulfilled", value: { done: undefined } };
       // Committed, but whether its run must advance is unknown: the caller's job fails, and its
       // redelivery advances the run (the end is found committed).
-      if (readError !== null) return e.reject(readError);
-      const run = runs.get(runKey(e.input));
-      e.resolve({ done: result.value, ...(run ? { run } : {}) });
+      if (readError !== null) return { status: "rejected", reason: readError };
+      const run = runs.get(runKey(input));
+      return { status: "fulfilled", value: { done: result.value, ...(run ? { run } : {}) } };
     });
   }
 
@@ -114,34 +101,30 @@ export class StepEndCommitter {
    * One transaction for all, its ends' events written to the outbox by one statement behind
    * them; if it fails, one transaction each. In the batch's order.
    */
-  private async writeEnds(batch: WaitingEnd[]): Promise<PromiseSettledResult<StepResultRow | undefined>[]> {
+  private async writeEnds(ends: PendingEnd[]): Promise<PromiseSettledResult<StepResultRow | undefined>[]> {
     try {
       const sent = await this.options.transact(async (tx, control) => {
         // By instance id, so two batches that share instances lock them in the same order.
-        const order = batch.map((end, i) => ({ end, i })).sort((a, b) => (a.end.input.id < b.end.input.id ? -1 : 1));
-        const writes = new Array<Promise<StepResultRow | undefined>>(batch.length);
+        const order = ends.map((end, i) => ({ end, i })).sort((a, b) => (a.end.input.id < b.end.input.id ? -1 : 1));
+        const writes = new Array<Promise<StepResultRow | undefined>>(ends.length);
         for (const { end, i } of order) writes[i] = endStepWrites(tx, end.input);
         control.commitAfter(...writes);
         stageEvents(
           tx,
           control,
-          batch.flatMap((e) => e.events),
+          ends.flatMap((end) => end.events),
         );
         return { writes }; // wrapped: a returned promise would be awaited before COMMIT is sent
       });
       const done = await Promise.all(sent.writes);
       return done.map((value) => ({ status: "fulfilled", value }));
     } catch {
-      return Promise.allSettled(batch.map((end) => this.writeEndAlone(end)));
+      return Promise.allSettled(ends.map((end) => this.writeEndAlone(end)));
     }
   }
 
-  private writeEndAlone(end: WaitingEnd): Promise<StepResultRow | undefined> {
-    // Keys given by the failed batch belong to nothing committed: the events are written anew.
-    for (const e of end.events) {
-      delete e.outboxKey;
-      delete e.outboxBefore;
-    }
+  private writeEndAlone(end: PendingEnd): Promise<StepResultRow | undefined> {
+    unstageEvents(end.events);
     return this.options
       .transact(async (tx, control) => {
         const written = endStepWrites(tx, end.input);
@@ -164,6 +147,6 @@ export class StepEndCommitter {
   }
 }
 
-function runKey(run: { flowId: string; run: number }): string {
+export function runKey(run: { flowId: string; run: number }): string {
   return `${run.flowId}#${run.run}`;
 }
