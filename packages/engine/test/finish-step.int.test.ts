@@ -126,6 +126,14 @@ describe("finishing a step (in-process engine)", () => {
     return row as { ledger: number; messages: number };
   }
 
+  /** The flow's durable step-end events in the outbox (no scheduler archives them here), in order. */
+  async function stepEndEvents(flowId: string): Promise<string[]> {
+    const rows = await sql<{ type: string; stepId: string }[]>`
+      select type, step_id as "stepId" from flow_event_outbox
+      where flow_id = ${flowId} and type in ('step_complete', 'step_failed') order by id`;
+    return rows.map((r) => `${r.type}:${r.stepId}`);
+  }
+
   async function flowRow(flowId: string) {
     const [row] = await sql<{ status: string; totalTokens: string; result: { finalOutput: string | null } | null }[]>`
       select status, total_tokens as "totalTokens", result from flows where id = ${flowId}`;
@@ -413,6 +421,8 @@ describe("finishing a step (in-process engine)", () => {
       expect(await instances(flowId)).toEqual(["a", "b", "c"].map((stepId) => ({ stepId, status: "success" })));
       // Continued steps need no job.
       expect(sentJobs.filter((j) => j.name === "step.run" && j.payload.flowId === flowId)).toHaveLength(1);
+      // Each end's event was written with it, once, in order.
+      expect(await stepEndEvents(flowId)).toEqual(["step_complete:a", "step_complete:b", "step_complete:c"]);
     }
   });
 
@@ -430,6 +440,8 @@ describe("finishing a step (in-process engine)", () => {
     const [first, endedP, ...rest] = ended.map((r) => (r.status === "fulfilled" ? r.value : r.reason));
     expect(endedP).toEqual({ committed: true });
     await expectPlannedUnderLock(flowId);
+    // The stale end's events were not written by the batch, only by the commit under the lock.
+    expect(await stepEndEvents(flowId)).toEqual(["step_complete:q", "step_complete:p"]);
     for (const [i, result] of [first, ...rest].entries()) {
       expect(result).toMatchObject({ committed: true, next: { claimed: { stepId: "b", status: "running" } } });
       expect(await counts(sequential[i]?.flowId ?? "")).toEqual({ ledger: 1, messages: 1 });
@@ -463,6 +475,8 @@ describe("finishing a step (in-process engine)", () => {
     // The broken end wrote nothing: its step is still running under its lease, and can still end.
     expect(await counts(runs[1]?.flowId ?? "")).toEqual({ ledger: 0, messages: 0 });
     expect(await instances(runs[1]?.flowId ?? "")).toEqual([{ stepId: "a", status: "running" }]);
+    expect(await stepEndEvents(runs[1]?.flowId ?? "")).toEqual([]);
+    for (const i of [0, 2]) expect(await stepEndEvents(runs[i]?.flowId ?? "")).toEqual(["step_complete:a"]);
     expect(await finish(steps[1] as ClaimedStep)).toMatchObject({ committed: true });
   });
 
