@@ -36,8 +36,16 @@ ensure_node() {
   local prefix=${ENSEMBLE_NODE_PREFIX:-/usr/local/lib/ensemble-node} bin=${ENSEMBLE_NODE_BIN:-/usr/local/bin}
   say "installing Node $NODE_VERSION into $prefix (found $(node --version 2>/dev/null || echo none))"
   local run=(); [ -w "$(dirname "$prefix")" ] && [ -w "$bin" ] || run=(as_root)
+  # npm finds its global config (registry, proxy, CA file) beside the node that runs it: read
+  # the machine's now, before the new node takes over, to carry it over below.
+  local npmrc
+  npmrc=$(npm config get globalconfig 2>/dev/null || true)
   "${run[@]}" npm install --prefix "$prefix" --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
     "node-linux-$arch@$NODE_VERSION"
+  if [ -n "$npmrc" ] && [ -f "$npmrc" ]; then
+    "${run[@]}" mkdir -p "$prefix/node_modules/node-linux-$arch/etc"
+    "${run[@]}" cp "$npmrc" "$prefix/node_modules/node-linux-$arch/etc/npmrc"
+  fi
   "${run[@]}" ln -sf "$prefix/node_modules/node-linux-$arch/bin/node" "$bin/node"
   case ":$PATH:" in *":$bin:"*) ;; *) export PATH="$bin:$PATH" ;; esac
   hash -r
