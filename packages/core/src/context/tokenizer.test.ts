@@ -41,4 +41,14 @@ describe("token counter", () => {
     expect(tail).toContain("the end");
     expect(defaultTokenCounter.count(tail)).toBeLessThanOrEqual(5);
   });
+
+  it("keepLast of text in 4-byte characters is a suffix of it, costing what was asked for", () => {
+    // A run of "𝐀" (U+1D400): a token can end inside a character. The kept text is cut
+    // between characters, never decoded from half a character into "\uFFFD" that costs more.
+    const text = "\u{1D400}".repeat(514);
+    const tail = defaultTokenCounter.keepLast(text, 513);
+    expect(text.endsWith(tail)).toBe(true);
+    expect(tail).not.toContain("\uFFFD");
+    expect(defaultTokenCounter.count(tail)).toBeLessThanOrEqual(513);
+  });
 });

@@ -90,16 +90,29 @@ export function encodeTokens(text: string, atMost = Infinity): number[] {
   const tokens: number[] = [];
   for (const match of text.matchAll(piecePattern)) {
     const piece = Buffer.from(match[0], "utf8").toString("latin1");
-    for (let start = 0; start < piece.length && tokens.length <= atMost; start += MAX_PIECE_BYTES) {
-      bytePairEncode(
-        piece.length <= MAX_PIECE_BYTES ? piece : piece.slice(start, start + MAX_PIECE_BYTES),
-        ranks,
-        tokens,
-      );
+    for (let start = 0; start < piece.length && tokens.length <= atMost;) {
+      const end = chunkEnd(piece, start);
+      bytePairEncode(start === 0 && end === piece.length ? piece : piece.slice(start, end), ranks, tokens);
+      start = end;
     }
     if (tokens.length > atMost) break;
   }
   return tokens;
+}
+
+/** A UTF-8 continuation byte (10xxxxxx): not the start of a character. */
+const isContinuationByte = (bytes: string, at: number): boolean => (bytes.charCodeAt(at) & 0xc0) === 0x80;
+
+/**
+ * Where the chunk of a long piece that begins at `start` ends: at most MAX_PIECE_BYTES
+ * later, at the start of a character. Cutting between characters keeps a run of one
+ * character cut the same way wherever it begins, so a tail of it counts as the whole did.
+ */
+function chunkEnd(piece: string, start: number): number {
+  let end = start + MAX_PIECE_BYTES;
+  if (end >= piece.length) return piece.length;
+  while (end > start + 1 && isContinuationByte(piece, end)) end -= 1;
+  return end;
 }
 
 /** The last `length` characters of a text, not starting inside a surrogate pair. */
@@ -116,17 +129,23 @@ function lastChars(text: string, length: number): string {
  * work follows `maxTokens`, not the length of the text.
  */
 function keepLastTokens(text: string, maxTokens: number): string {
+  const { bytes } = getVocabulary();
   for (let window = maxTokens * 4; ; window *= 2) {
     const tail = lastChars(text, window);
     const tokens = encodeTokens(tail);
-    if (tokens.length > maxTokens) return decodeTokens(tokens.slice(tokens.length - maxTokens));
+    if (tokens.length > maxTokens) {
+      // The text the last tokens came from, as a suffix of the text itself: decoding
+      // tokens that begin inside a character would make up replacement characters.
+      let keptBytes = 0;
+      for (let i = tokens.length - maxTokens; i < tokens.length; i++)
+        keptBytes += (bytes[tokens[i] as number] ?? "").length;
+      const tailBytes = Buffer.from(tail, "utf8");
+      let start = tailBytes.length - keptBytes;
+      while (start < tailBytes.length && ((tailBytes[start] as number) & 0xc0) === 0x80) start += 1;
+      return tailBytes.subarray(start).toString("utf8");
+    }
     if (tail.length === text.length) return text;
   }
-}
-
-export function decodeTokens(tokens: readonly number[]): string {
-  const { bytes } = getVocabulary();
-  return Buffer.from(tokens.map((t) => bytes[t] ?? "").join(""), "latin1").toString("utf8");
 }
 
 export const defaultTokenCounter: TokenCounter = {
