@@ -16,6 +16,7 @@ CREATE TABLE "step_batches" (
 ALTER TABLE "step_results" DROP CONSTRAINT "step_results_status_check";--> statement-breakpoint
 ALTER TABLE "step_results" ADD COLUMN "batch_id" text;--> statement-breakpoint
 ALTER TABLE "step_results" ADD COLUMN "batch_request" jsonb;--> statement-breakpoint
+ALTER TABLE "step_results" ADD COLUMN "batched_at" timestamp with time zone;--> statement-breakpoint
 ALTER TABLE "step_results" ADD COLUMN "batch_deadline_at" timestamp with time zone;--> statement-breakpoint
 ALTER TABLE "step_results" ADD COLUMN "batch_fallback" text;--> statement-breakpoint
 CREATE INDEX "step_batches_open_idx" ON "step_batches" USING btree ("state") WHERE state in ('submitting', 'submitted');--> statement-breakpoint

@@ -302,7 +302,9 @@ export const stepResults = pgTable(
     batchId: text("batch_id").references(() => stepBatches.id, { onDelete: "set null" }),
     /** A batched step's request (written when it becomes `batched`). */
     batchRequest: jsonb("batch_request").$type<BatchRequestColumn>(),
-    /** When a batched step is called at once instead (less its timeout). */
+    /** When a batch step became `batched` (its age for the submit trigger). */
+    batchedAt: ts("batched_at"),
+    /** When a batched step is called at once instead: its deadline less its timeout. */
     batchDeadlineAt: ts("batch_deadline_at"),
     /** Why a batch step was sent to a synchronous call (its batch failed or expired, its item errored, its deadline came near). */
     batchFallback: text("batch_fallback"),
