@@ -116,7 +116,8 @@ describe("batch delivery through the cluster", () => {
     expect((await api.status(flowId)).status).toBe("running");
 
     const running = cluster.processes.filter(
-      (p) => (p.role === "worker" || p.role === "scheduler") && p.child.exitCode === null && p.child.signalCode === null,
+      (p) =>
+        (p.role === "worker" || p.role === "scheduler") && p.child.exitCode === null && p.child.signalCode === null,
     );
     await Promise.all(running.map((p) => cluster.kill9(p)));
     cluster.spawn("scheduler", `scheduler-restarted-${Date.now()}`);

@@ -20,14 +20,7 @@ export interface StepRecord {
 /** `pending` = dispatched, not yet picked up; `running` = a worker holds it. */
 /** `waiting` = an approval step waiting for its decision; `batched` = a step in a provider batch. */
 export type StepRecordStatus =
-  | "pending"
-  | "running"
-  | "waiting"
-  | "batched"
-  | "success"
-  | "failed"
-  | "skipped"
-  | "cancelled";
+  "pending" | "running" | "waiting" | "batched" | "success" | "failed" | "skipped" | "cancelled";
 
 export interface InstanceKey {
   stepId: string;

@@ -140,7 +140,11 @@ export async function recordBatchPolled(db: Executor, id: string): Promise<void>
 }
 
 /** The batch's end (`ended`, `cancelled`, `failed`), from an open state. */
-export async function endStepBatch(db: Executor, id: string, state: Exclude<StepBatchState, "submitting" | "submitted">): Promise<void> {
+export async function endStepBatch(
+  db: Executor,
+  id: string,
+  state: Exclude<StepBatchState, "submitting" | "submitted">,
+): Promise<void> {
   await db
     .update(stepBatches)
     .set({ state, endedAt: nowSql })
@@ -179,9 +183,7 @@ export async function claimBatchedStep(
       leaseOwner: input.owner,
       leaseExpiresAt: secondsFromNow(input.leaseMs),
     })
-    .where(
-      and(eq(stepResults.id, input.id), eq(stepResults.batchId, input.batchId), eq(stepResults.status, "batched")),
-    )
+    .where(and(eq(stepResults.id, input.id), eq(stepResults.batchId, input.batchId), eq(stepResults.status, "batched")))
     .returning();
   return row;
 }

@@ -9,13 +9,7 @@ import { stepDispatch } from "../run/step-dispatch.js";
  * by the vendor, its own request errored, or its deadline (less its timeout) came.
  */
 export type BatchFallbackReason =
-  | "deadline"
-  | "item_errored"
-  | "batch_failed"
-  | "batch_expired"
-  | "batch_cancelled"
-  | "batch_refused"
-  | "no_batch_api";
+  "deadline" | "item_errored" | "batch_failed" | "batch_expired" | "batch_cancelled" | "batch_refused" | "no_batch_api";
 
 /**
  * Sends batched steps (still batched — in `batchId`, when given) through the normal

@@ -30,14 +30,7 @@ export interface StepJobControl {
 }
 
 export type RunStepResult =
-  | "done"
-  | "already_done"
-  | "stale"
-  | "aborted"
-  | "lease_lost"
-  | "flow_ended"
-  | "deferred"
-  | "batched";
+  "done" | "already_done" | "stale" | "aborted" | "lease_lost" | "flow_ended" | "deferred" | "batched";
 
 /**
  * `step.run`: claim the step instance (fenced lease), call its provider, commit the
