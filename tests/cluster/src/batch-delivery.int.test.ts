@@ -189,6 +189,36 @@ describe("batch delivery through the cluster", () => {
     expect(chatCalls(vendors.openai)).toBe(0);
   }, 60_000);
 
+  it("an execute's delivery batches the run's model steps that set none, and names its own fields when it cannot", async () => {
+    vendors.openai.respondWith(() => ({ text: "BOTH", usage: { promptTokens: 1_000, completionTokens: 500 } }));
+    const definition = batchFlow({ delivery: undefined });
+    const flowId = await api.createFlow(threadId, definition);
+    const refused = await api.execute(flowId, { input: "x", batchDeadline: "PT1H" });
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.body)).toContain("batchDeadline");
+    const badDeadline = await api.execute(flowId, { input: "x", delivery: "batch", batchDeadline: -5 });
+    expect(badDeadline.status).toBe(400);
+    expect(JSON.stringify(badDeadline.body)).toContain("batchDeadline");
+    expect((await api.execute(flowId, { input: "both", delivery: "batch", batchDeadline: "PT1H" })).status).toBe(202);
+    await api.waitForStatus(flowId, ["completed"], 60_000);
+    expect(vendors.openai.batches).toHaveLength(2);
+    expect(chatCalls(vendors.openai)).toBe(0);
+    expect(await ledgerOf(flowId)).toEqual([
+      { stepId: "draft", cost: 0.00375 },
+      { stepId: "polish", cost: 0.00375 },
+    ]);
+
+    const googleFlow = await api.createFlow(threadId, {
+      name: "no batch api",
+      type: "sequential",
+      steps: [{ id: "g", provider: "google", model: "gemini-2.5-flash", action: "generate", prompt: "{{ original }}" }],
+    });
+    const noBatchApi = await api.execute(googleFlow, { input: "x", delivery: "batch" });
+    expect(noBatchApi.status).toBe(400);
+    expect(JSON.stringify(noBatchApi.body)).toContain('"delivery"');
+    expect(JSON.stringify(noBatchApi.body)).toContain("step g");
+  }, 90_000);
+
   it("runs an Anthropic batch step end to end at the batch price", async () => {
     // claude-sonnet-4-5: $3 in, $15 out per million; in a batch $1.50 and $7.50.
     vendors.anthropic.respondWith(() => ({ text: "CLAUDE", usage: { promptTokens: 1_000, completionTokens: 100 } }));

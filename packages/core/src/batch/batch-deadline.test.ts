@@ -1,5 +1,6 @@
 import { compileFlow } from "../validation/compile-flow.js";
 import { DEFAULT_BATCH_DEADLINE_MS, parseBatchDeadline } from "./batch-deadline.js";
+import { applyRunBatchDelivery } from "./run-delivery.js";
 
 describe("parseBatchDeadline", () => {
   it("takes a positive number of milliseconds", () => {
@@ -63,5 +64,40 @@ describe("batch delivery in a definition", () => {
     });
     expect(approval.ok).toBe(false);
     expect(JSON.stringify(approval)).toContain("delivery");
+  });
+});
+
+describe("applyRunBatchDelivery (an execute's delivery)", () => {
+  const definition = {
+    name: "two",
+    type: "sequential" as const,
+    steps: [
+      { id: "a", provider: "openai", model: "gpt-4o", action: "generate" as const, prompt: "original" },
+      {
+        id: "b",
+        provider: "anthropic",
+        model: "claude-sonnet-4-5",
+        action: "refine" as const,
+        prompt: "{{ previous }}",
+        delivery: "sync" as const,
+      },
+    ],
+  };
+
+  it("batches every model step that does not choose its own delivery", () => {
+    const result = applyRunBatchDelivery(definition, { batchDeadline: "PT2H" });
+    expect(result.ok && result.flow.steps.map((s) => s.batch)).toEqual([{ deadlineMs: 7_200_000 }, null]);
+  });
+
+  it("names the execute's fields in its issues", () => {
+    const google = { ...definition, steps: [{ ...definition.steps[0], provider: "google", model: "gemini-2.5-pro" }] };
+    expect(applyRunBatchDelivery(google as typeof definition, {})).toEqual({
+      ok: false,
+      issues: [{ path: "delivery", message: expect.stringContaining('step a: provider "google" has no batch API') }],
+    });
+    expect(applyRunBatchDelivery(definition, { batchDeadline: "tomorrow" })).toMatchObject({
+      ok: false,
+      issues: [{ path: "batchDeadline" }],
+    });
   });
 });
