@@ -136,7 +136,7 @@ export async function executeFlow(
         rerun: options.rerun
           ? { of: options.rerun.of, fromStep: options.rerun.fromStep, definition: rerun?.runDefinition ?? null }
           : null,
-        definition: batched ? (batched.definition as unknown as Record<string, unknown>) : null,
+        definition: batched ? batched.definition : null,
       }),
     );
     const label = onlyStepId ? `${flow.name} › ${onlyStepId}` : flow.name;
