@@ -180,6 +180,8 @@ export class EnsembleClient {
       saveMessages: options.saveMessages,
       timeout: options.timeout,
       priority: options.priority,
+      delivery: options.delivery,
+      batchDeadline: options.batchDeadline,
     };
     const path = `/v1/flows/${id(flowId)}/execute`;
     const signal = options.signal;

@@ -12,6 +12,7 @@ import type {
   OrchestrationFlowType,
   OrchestrationStepStatus,
   RunPriority,
+  StepDelivery,
   StepOverride,
   TimeoutConfig,
 } from "@ensemble/core";
@@ -147,6 +148,10 @@ export interface ExecuteFlowOptions {
   timeout?: TimeoutConfig;
   /** The run's priority class (default `normal`): its steps wait behind higher classes' and age upwards. */
   priority?: RunPriority;
+  /** "batch": the run's model steps that set no delivery go in provider batches (half price, OpenAI and Anthropic). */
+  delivery?: StepDelivery;
+  /** With `delivery: "batch"`: how long those steps may wait for their batch (ms, or an ISO 8601 duration such as "PT6H"). */
+  batchDeadline?: number | string;
   /** Follow the flow's events while it runs (implied by `onUpdate`). */
   streaming?: boolean;
   /** Called with each event of this run, in order, while it runs. */

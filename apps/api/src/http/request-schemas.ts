@@ -1,4 +1,6 @@
 import {
+  BatchDeadlineSchema,
+  StepDeliverySchema,
   ApprovalDecisionSchema,
   FLOW_LIMITS,
   OrchestrationFlowStatusSchema,
@@ -38,6 +40,10 @@ export const ExecuteFlowBody = z.strictObject({
   timeout: TimeoutConfigSchema.optional(),
   /** The run's priority class (default `normal`); its step jobs inherit it. */
   priority: RunPrioritySchema.optional(),
+  /** "batch": the run's model steps that set no delivery of their own go in provider batches (half price). */
+  delivery: StepDeliverySchema.optional(),
+  /** With `delivery: "batch"`: how long those steps may wait for their batch (ms, or an ISO 8601 duration). */
+  batchDeadline: BatchDeadlineSchema.optional(),
 });
 export const RerunBody = z.strictObject({
   fromStep: StepIdSchema,

@@ -84,6 +84,7 @@ export async function advanceRunJob(deps: EngineDeps, flowId: string, run: numbe
           provider: target.provider,
           model: target.model,
           dispatch: stepDispatch(flow),
+          ...(row.batchFallback ? { batchFallback: true as const } : {}),
         },
         delayMs: notBefore ? Math.max(0, notBefore.getTime() - Date.now()) : 0,
       });
