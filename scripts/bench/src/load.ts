@@ -2,9 +2,11 @@
 // ONE worker process. The cluster runs as separate processes (API, scheduler, worker) on a
 // database and queue prefix of its own; the sim provider answers after a latency.
 // LOAD_SCALE (default 1) scales every count and rate, e.g. LOAD_SCALE=0.1 on a small machine.
-import { spawn, type ChildProcess } from "node:child_process";
+// The processes run as production runs them: `pnpm build` into a temporary folder, then
+// `node <role>.mjs`; LOAD_RUN=tsx runs the TypeScript sources through tsx instead.
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { OrchestrationStepStatus } from "@ensemble/core";
@@ -47,6 +49,14 @@ const AGGREGATE_STEP = "aggregate";
 const WORKER_CONCURRENCY = Math.max(...RAMP.levels, STEADY.flows, FANIN.flows * FANIN.siblings) + 100;
 
 const log = (message: string): void => void process.stderr.write(`==> ${message} (load ${loadAverage()})\n`);
+/** LOAD_RUN: `built` (default, the image's `node <role>.mjs`) or `tsx` (the sources, as in development). */
+const RUN = process.env.LOAD_RUN ?? "built";
+if (RUN !== "built" && RUN !== "tsx") throw new Error(`LOAD_RUN must be built or tsx, not ${RUN}`);
+const built = RUN === "built" ? mkdtempSync(join(tmpdir(), "bench-load-build-")) : undefined;
+if (built) {
+  log(`pnpm build --out ${built}`);
+  execFileSync("pnpm", ["build", "--out", built], { cwd: REPO_ROOT, stdio: "pipe" });
+}
 const database = await createTestDatabase();
 const prefix = `bench-load-${randomUUID().slice(0, 8)}`;
 const probeFile = join(mkdtempSync(join(tmpdir(), "bench-load-")), "worker-probe.json");
@@ -55,6 +65,7 @@ const port = await freePort();
 const baseUrl = `http://127.0.0.1:${port}`;
 const env = {
   ...process.env,
+  ...(built ? { NODE_ENV: "production" } : {}),
   DATABASE_URL: database.url,
   QUEUE_PREFIX: prefix,
   LOG_LEVEL: "warn",
@@ -62,21 +73,24 @@ const env = {
   SCHEDULER_CONCURRENCY: "32",
   WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
 };
-const node = (script: string, extra: Record<string, string>, nodeArgs: string[] = []): ChildProcess =>
-  spawn(process.execPath, [...nodeArgs, "--import", "tsx", script], {
-    cwd: REPO_ROOT,
-    env: { ...env, ...extra },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-const scheduler = node("apps/scheduler/src/main.ts", {});
-const worker = node("apps/worker/src/main.ts", { BENCH_PROBE_FILE: probeFile }, [
-  ...(process.env.BENCH_WORKER_NODE_ARGS?.split(" ") ?? []),
-  "--import",
-  "tsx",
+const node = (
+  role: "api" | "scheduler" | "worker",
+  extra: Record<string, string>,
+  nodeArgs: string[] = [],
+): ChildProcess =>
+  spawn(
+    process.execPath,
+    built ? [...nodeArgs, join(built, `${role}.mjs`)] : [...nodeArgs, "--import", "tsx", `apps/${role}/src/main.ts`],
+    { cwd: built ?? REPO_ROOT, env: { ...env, ...extra }, stdio: ["ignore", "ignore", "inherit"] },
+  );
+const scheduler = node("scheduler", {});
+// The probe has no type annotations: plain node loads it without tsx.
+const worker = node("worker", { BENCH_PROBE_FILE: probeFile }, [
+  ...(process.env.BENCH_WORKER_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
   "--import",
   resolve(import.meta.dirname, "loop-probe.ts"),
 ]);
-const api = node("apps/api/src/main.ts", {
+const api = node("api", {
   ROLES: "api",
   PORT: String(port),
   ADMIN_TOKEN: adminToken,
@@ -129,12 +143,13 @@ try {
     return ids;
   };
 
-  log(`warm-up; WORKER_CONCURRENCY=${WORKER_CONCURRENCY}, LOAD_SCALE=${SCALE}`);
+  log(`warm-up; WORKER_CONCURRENCY=${WORKER_CONCURRENCY}, LOAD_SCALE=${SCALE}, LOAD_RUN=${RUN}`);
   const warm = await createFlows(singleStep(0), 50);
   await closedLoop(warm.length, 10, (i) => execute(warm[i] as string).then(() => undefined));
   await waitEnded(warm, 60_000);
   await new Promise((r) => setTimeout(r, 2_000));
   const idleRssMb = readProbe().rssMb;
+  console.log(`worker RSS idle ${idleRssMb.toFixed(0)} MB (after a warm-up of ${warm.length} flows; LOAD_RUN=${RUN})`);
 
   let steady = NOT_RUN;
   if (SHAPES.has("steady")) {
@@ -209,6 +224,7 @@ try {
   await sql.end();
   await engine.close();
   await database.drop();
+  if (built) rmSync(built, { recursive: true, force: true });
 }
 process.exit(0);
 
