@@ -31,6 +31,8 @@ const STREAMING = { flows: scaled(1_000), tokens: 100, tokensPerSecond: 20 };
 /** Ramp: in-flight counts tried in turn (10 s latency) until overhead p99 passes RAMP_KNEE_MS. */
 const RAMP = { levels: [1_000, 2_000, 4_000, 8_000, 16_000].map(scaled), latencyMs: 10_000 };
 const RAMP_KNEE_MS = 1_000;
+/** LOAD_SETTLE_MS (default 30 s): how long after the warm-up the idle worker's RSS is read a second time. */
+const SETTLE_MS = Math.max(2_000, Number(process.env.LOAD_SETTLE_MS ?? "30000"));
 /** LOAD_SHAPES (default all): the shapes to run, e.g. `fanin` or `steady,ramp`. */
 const SHAPES = new Set((process.env.LOAD_SHAPES ?? "steady,fanin,streaming,ramp").split(",").map((s) => s.trim()));
 const NOT_RUN: ShapeFigures = {
@@ -149,7 +151,13 @@ try {
   await waitEnded(warm, 60_000);
   await new Promise((r) => setTimeout(r, 2_000));
   const idleRssMb = readProbe().rssMb;
-  console.log(`worker RSS idle ${idleRssMb.toFixed(0)} MB (after a warm-up of ${warm.length} flows; LOAD_RUN=${RUN})`);
+  // Left idle longer, V8's memory reducer gives back the young generation the warm-up grew.
+  await new Promise((r) => setTimeout(r, SETTLE_MS - 2_000));
+  const settledRssMb = readProbe().rssMb;
+  console.log(
+    `worker RSS idle ${idleRssMb.toFixed(0)} MB 2 s after a warm-up of ${warm.length} flows, ` +
+      `${settledRssMb.toFixed(0)} MB ${SETTLE_MS / 1000} s after (LOAD_RUN=${RUN})`,
+  );
 
   let steady = NOT_RUN;
   if (SHAPES.has("steady")) {
