@@ -168,7 +168,7 @@ try {
     steady = await measure(steadyIds, STEADY.latencyMs, Math.round(STEADY.perSecond * (STEADY.latencyMs / 1000)), () =>
       executeAtRate(steadyIds, STEADY.perSecond, execute),
     );
-    report("steady", steady, idleRssMb);
+    report("steady", steady, settledRssMb);
   }
 
   let fanin = NOT_RUN;
@@ -178,7 +178,7 @@ try {
     fanin = await measure(faninIds, FANIN.latencyMs, FANIN.flows * FANIN.siblings, () =>
       closedLoop(faninIds.length, 32, (i) => execute(faninIds[i] as string).then(() => undefined)),
     );
-    report("fan-in", fanin, idleRssMb);
+    report("fan-in", fanin, settledRssMb);
   }
 
   let streaming = NOT_RUN;
@@ -187,7 +187,7 @@ try {
       `3. streaming: ${STREAMING.flows} steps, ${STREAMING.tokens} tokens at ${STREAMING.tokensPerSecond}/s, one SSE client each`,
     );
     streaming = await streamingShape();
-    report("streaming", streaming, idleRssMb);
+    report("streaming", streaming, settledRssMb);
   }
 
   let knee: number | undefined;
@@ -203,7 +203,7 @@ try {
       closedLoop(ids.length, 32, (i) => execute(ids[i] as string).then(() => undefined)),
     );
     rampTakeovers += figures.takeovers;
-    report(`ramp ${level}`, figures, idleRssMb);
+    report(`ramp ${level}`, figures, settledRssMb);
     if (percentile(figures.overheadMs, 99) > RAMP_KNEE_MS) break;
     knee = level;
   }
@@ -429,13 +429,14 @@ function loadAverage(): string {
   }
 }
 
-function report(name: string, f: ShapeFigures, idleRssMb: number): void {
+function report(name: string, f: ShapeFigures, settledIdleMb: number): void {
   const ms = (samples: number[], p: number): string => `${percentile(samples, p).toFixed(0)} ms`;
   const lines = [
     `${name}: ${f.steps} steps (${f.failed} not completed), ${f.inFlight} in flight`,
     `  overhead over latency   p50 ${ms(f.overheadMs, 50)}   p99 ${ms(f.overheadMs, 99)}`,
     `  run end after its last step   p50 ${ms(f.endLagMs, 50)}   p99 ${ms(f.endLagMs, 99)}`,
-    `  worker RSS   idle ${idleRssMb.toFixed(0)} MB   peak ${f.rssPeakMb.toFixed(0)} MB   per in-flight step ${(((f.rssPeakMb - idleRssMb) * 1024) / f.inFlight).toFixed(1)} KB`,
+    // Per step over the settled idle figure: the young generation a load grows is the load's.
+    `  worker RSS   idle (settled) ${settledIdleMb.toFixed(0)} MB   peak ${f.rssPeakMb.toFixed(0)} MB   per in-flight step ${(((f.rssPeakMb - settledIdleMb) * 1024) / f.inFlight).toFixed(1)} KB`,
     `  worker event-loop delay p99 ${f.loopP99Ms.toFixed(1)} ms`,
     `  lease takeovers ${f.takeovers} (each a duplicate provider call)   ledger rows ${f.ledgerRows} for ${f.steps} steps`,
     ...(f.tokenLagMs
