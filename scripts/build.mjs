@@ -4,9 +4,10 @@
 //   dist/node_modules                         the production dependencies only, flat (hoisted)
 //   dist/packages/db/migrations, dist/apps/ui/dist   files read at run time
 // Production runs `node dist/api.mjs` (and so on): no TypeScript compiler in memory or on disk;
-// tsx stays for development. The workspace's own code is bundled; npm packages stay imports
-// resolved from dist/node_modules (some read files beside their code: Bull Board's UI, PGlite's
-// WebAssembly). The run viewer (apps/ui/dist) must be built first: `pnpm build` does both.
+// tsx stays for development. The workspace's own code is bundled, and drizzle-orm (see
+// BUNDLED_NPM_PACKAGES); other npm packages stay imports resolved from dist/node_modules (some
+// read files beside their code: Bull Board's UI, PGlite's WebAssembly). The run viewer
+// (apps/ui/dist) must be built first: `pnpm build` does both.
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -48,12 +49,25 @@ const sourceRelativeImportMeta = {
   },
 };
 
-/** Leaves every npm package an import: only `@ensemble/*` and relative paths are bundled. */
+/**
+ * npm packages bundled like the workspace's own code. Node's ESM resolver parses a package's
+ * package.json "exports" again for every module of it that it resolves: drizzle-orm's is
+ * 179 KB and a process imports ~100 of its modules, ~150 MB of garbage at start that grew
+ * V8's young generation to its largest (an idle worker at ~300 MB RSS until V8's memory
+ * reducer shrank it, tens of seconds later). drizzle-orm reads no file at run time.
+ */
+const BUNDLED_NPM_PACKAGES = ["drizzle-orm"];
+
+const bundled = (specifier) =>
+  specifier.startsWith("@ensemble/") ||
+  BUNDLED_NPM_PACKAGES.some((name) => specifier === name || specifier.startsWith(`${name}/`));
+
+/** Leaves every other npm package an import: `@ensemble/*`, BUNDLED_NPM_PACKAGES and relative paths are bundled. */
 const externalNpmPackages = {
   name: "external-npm-packages",
   setup(esbuild) {
     esbuild.onResolve({ filter: /^[^./]/ }, (args) =>
-      args.path.startsWith("@ensemble/") ? undefined : { path: args.path, external: true },
+      bundled(args.path) ? undefined : { path: args.path, external: true },
     );
   },
 };

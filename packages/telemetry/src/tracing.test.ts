@@ -1,7 +1,10 @@
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
 import { newRunTrace, recordRunSpan, withStepAttemptSpan } from "./run-trace.js";
 import { withProviderCallSpan, type ProviderCallEnd } from "./provider-call-span.js";
-import { startTracing, tracesRequested, tracingEnabled } from "./tracing.js";
+import { startTracing, tracesRequested, tracingEnabled, type Tracing } from "./tracing.js";
 
 const call = { provider: "anthropic", model: "claude-x", settings: { temperature: 0.2 }, attempt: 1, fallbackIndex: 0 };
 const answer: ProviderCallEnd = {
@@ -24,6 +27,34 @@ describe("tracesRequested", () => {
 });
 
 describe("with tracing off", () => {
+  it("does not load the OpenTelemetry SDK", () => {
+    // A process of its own, so modules load fresh: the SDK packages it resolves, after a
+    // start with tracing off and after one with tracing on.
+    const probe = `
+      import { registerHooks } from "node:module";
+      const sdk = new Set();
+      registerHooks({
+        resolve(specifier, context, next) {
+          const resolved = next(specifier, context);
+          const name = /@opentelemetry\\/(sdk-trace|exporter-trace-otlp-http|resources)\\//.exec(resolved.url)?.[1];
+          if (name) sdk.add(name);
+          return resolved;
+        },
+      });
+      const { startTracing } = await import(${JSON.stringify(pathToFileURL(join(__dirname, "index.ts")).href)});
+      await startTracing({ serviceName: "off", env: {} });
+      const off = [...sdk];
+      const on = await startTracing({ serviceName: "on", env: { OTEL_TRACES_EXPORTER: "otlp" } });
+      await on.shutdown();
+      console.log(JSON.stringify({ off, on: [...sdk].sort() }));`;
+    const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "--eval", probe], {
+      cwd: __dirname,
+      encoding: "utf8",
+    });
+    expect(child.stderr).toBe("");
+    expect(JSON.parse(child.stdout)).toEqual({ off: [], on: ["exporter-trace-otlp-http", "resources", "sdk-trace"] });
+  });
+
   it("runs the functions and records nothing", async () => {
     expect(tracingEnabled()).toBe(false);
     expect(newRunTrace()).toBeNull();
@@ -39,9 +70,9 @@ describe("with tracing off", () => {
 
 describe("with tracing on", () => {
   const exporter = new InMemorySpanExporter();
-  let tracing: ReturnType<typeof startTracing>;
-  beforeAll(() => {
-    tracing = startTracing({ serviceName: "test", exporter });
+  let tracing: Tracing;
+  beforeAll(async () => {
+    tracing = await startTracing({ serviceName: "test", exporter });
   });
   afterAll(async () => {
     await tracing.shutdown();

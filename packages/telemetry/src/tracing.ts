@@ -1,17 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { context, propagation, trace, type Tracer } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
-import {
-  BatchSpanProcessor,
-  RandomIdGenerator,
-  SimpleSpanProcessor,
-  TracerProvider,
-  type IdGenerator,
-  type SpanExporter,
-} from "@opentelemetry/sdk-trace";
+import { randomBytes } from "node:crypto";
+import { trace, type Tracer } from "@opentelemetry/api";
+import type { SpanExporter } from "@opentelemetry/sdk-trace";
 
 export interface Tracing {
   /** False when no exporter is configured: every span helper then runs its function and nothing else. */
@@ -22,6 +12,7 @@ export interface Tracing {
 
 const DISABLED: Tracing = { enabled: false, shutdown: async () => undefined };
 let current: Tracing = DISABLED;
+let starting: Promise<Tracing> | undefined;
 
 /**
  * Whether the standard `OTEL_*` variables ask for traces: an OTLP endpoint is set (or
@@ -39,41 +30,37 @@ export function tracesRequested(env: NodeJS.ProcessEnv = process.env): boolean {
 /**
  * Starts exporting traces over OTLP/HTTP when the environment asks for it (see
  * `tracesRequested`); the exporter reads its endpoint, headers and timeout from `OTEL_*`.
- * Otherwise nothing is registered, and the span helpers cost one boolean check.
+ * Otherwise nothing is registered or loaded, and the span helpers cost one boolean check.
  */
-export function startTracing(options: {
+export async function startTracing(options: {
   serviceName: string;
   env?: NodeJS.ProcessEnv;
   /** Where spans go instead of OTLP (tests); tracing is then on whatever the environment says. */
   exporter?: SpanExporter;
-}): Tracing {
+}): Promise<Tracing> {
   const env = options.env ?? process.env;
   if (current.enabled || (!options.exporter && !tracesRequested(env))) return current;
-  const provider = new TracerProvider({
-    resource: resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME || options.serviceName }).merge(
-      detectResources({ detectors: [envDetector] }),
-    ),
-    idGenerator,
-    spanProcessors: [
-      options.exporter
-        ? new SimpleSpanProcessor({ exporter: options.exporter })
-        : new BatchSpanProcessor({ exporter: new OTLPTraceExporter() }),
-    ],
-  });
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  trace.setGlobalTracerProvider(provider);
-  current = {
-    enabled: true,
-    async shutdown() {
-      await provider.shutdown();
-      trace.disable();
-      context.disable();
-      propagation.disable();
-      current = DISABLED;
-    },
-  };
-  return current;
+  // Two engines of one process (ROLES=all) starting at once register one provider.
+  starting ??= import("./tracing-sdk.js")
+    .then(({ registerTracerProvider }) => {
+      const provider = registerTracerProvider({
+        serviceName: env.OTEL_SERVICE_NAME || options.serviceName,
+        ...(options.exporter ? { exporter: options.exporter } : {}),
+        presetIds: () => presetIds.getStore(),
+      });
+      current = {
+        enabled: true,
+        async shutdown() {
+          await provider.shutdown();
+          current = DISABLED;
+        },
+      };
+      return current;
+    })
+    .finally(() => {
+      starting = undefined;
+    });
+  return starting;
 }
 
 export function tracingEnabled(): boolean {
@@ -87,22 +74,15 @@ export function tracer(): Tracer {
 const presetIds = new AsyncLocalStorage<{ traceId?: string; spanId: string }>();
 
 /**
- * Random ids, except for a span started inside `withPresetIds`: a run's span is exported by
- * whichever process ends the run, under the id its steps' spans already name as parent.
+ * Spans started inside `fn` get these ids (the trace id matters only for a root span): a
+ * run's span is exported by whichever process ends the run, under the id its steps' spans
+ * already name as parent.
  */
-const idGenerator: IdGenerator = (() => {
-  const random = new RandomIdGenerator();
-  return {
-    generateTraceId: () => presetIds.getStore()?.traceId ?? random.generateTraceId(),
-    generateSpanId: () => presetIds.getStore()?.spanId ?? random.generateSpanId(),
-  };
-})();
-
-/** Spans started inside `fn` get these ids (the trace id matters only for a root span). */
 export function withPresetIds<T>(ids: { traceId?: string; spanId: string }, fn: () => T): T {
   return presetIds.run(ids, fn);
 }
 
+/** A random span id: 16 hex digits. */
 export function newSpanId(): string {
-  return new RandomIdGenerator().generateSpanId();
+  return randomBytes(8).toString("hex");
 }

@@ -2,9 +2,11 @@
 // ONE worker process. The cluster runs as separate processes (API, scheduler, worker) on a
 // database and queue prefix of its own; the sim provider answers after a latency.
 // LOAD_SCALE (default 1) scales every count and rate, e.g. LOAD_SCALE=0.1 on a small machine.
-import { spawn, type ChildProcess } from "node:child_process";
+// The processes run as production runs them: `pnpm build` into a temporary folder, then
+// `node <role>.mjs`; LOAD_RUN=tsx runs the TypeScript sources through tsx instead.
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { OrchestrationStepStatus } from "@ensemble/core";
@@ -29,6 +31,8 @@ const STREAMING = { flows: scaled(1_000), tokens: 100, tokensPerSecond: 20 };
 /** Ramp: in-flight counts tried in turn (10 s latency) until overhead p99 passes RAMP_KNEE_MS. */
 const RAMP = { levels: [1_000, 2_000, 4_000, 8_000, 16_000].map(scaled), latencyMs: 10_000 };
 const RAMP_KNEE_MS = 1_000;
+/** LOAD_SETTLE_MS (default 30 s): how long after the warm-up the idle worker's RSS is read a second time. */
+const SETTLE_MS = Math.max(2_000, Number(process.env.LOAD_SETTLE_MS ?? "30000"));
 /** LOAD_SHAPES (default all): the shapes to run, e.g. `fanin` or `steady,ramp`. */
 const SHAPES = new Set((process.env.LOAD_SHAPES ?? "steady,fanin,streaming,ramp").split(",").map((s) => s.trim()));
 const NOT_RUN: ShapeFigures = {
@@ -47,6 +51,14 @@ const AGGREGATE_STEP = "aggregate";
 const WORKER_CONCURRENCY = Math.max(...RAMP.levels, STEADY.flows, FANIN.flows * FANIN.siblings) + 100;
 
 const log = (message: string): void => void process.stderr.write(`==> ${message} (load ${loadAverage()})\n`);
+/** LOAD_RUN: `built` (default, the image's `node <role>.mjs`) or `tsx` (the sources, as in development). */
+const RUN = process.env.LOAD_RUN ?? "built";
+if (RUN !== "built" && RUN !== "tsx") throw new Error(`LOAD_RUN must be built or tsx, not ${RUN}`);
+const built = RUN === "built" ? mkdtempSync(join(tmpdir(), "bench-load-build-")) : undefined;
+if (built) {
+  log(`pnpm build --out ${built}`);
+  execFileSync("pnpm", ["build", "--out", built], { cwd: REPO_ROOT, stdio: "pipe" });
+}
 const database = await createTestDatabase();
 const prefix = `bench-load-${randomUUID().slice(0, 8)}`;
 const probeFile = join(mkdtempSync(join(tmpdir(), "bench-load-")), "worker-probe.json");
@@ -55,6 +67,7 @@ const port = await freePort();
 const baseUrl = `http://127.0.0.1:${port}`;
 const env = {
   ...process.env,
+  ...(built ? { NODE_ENV: "production" } : {}),
   DATABASE_URL: database.url,
   QUEUE_PREFIX: prefix,
   LOG_LEVEL: "warn",
@@ -62,21 +75,24 @@ const env = {
   SCHEDULER_CONCURRENCY: "32",
   WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
 };
-const node = (script: string, extra: Record<string, string>, nodeArgs: string[] = []): ChildProcess =>
-  spawn(process.execPath, [...nodeArgs, "--import", "tsx", script], {
-    cwd: REPO_ROOT,
-    env: { ...env, ...extra },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-const scheduler = node("apps/scheduler/src/main.ts", {});
-const worker = node("apps/worker/src/main.ts", { BENCH_PROBE_FILE: probeFile }, [
-  ...(process.env.BENCH_WORKER_NODE_ARGS?.split(" ") ?? []),
-  "--import",
-  "tsx",
+const node = (
+  role: "api" | "scheduler" | "worker",
+  extra: Record<string, string>,
+  nodeArgs: string[] = [],
+): ChildProcess =>
+  spawn(
+    process.execPath,
+    built ? [...nodeArgs, join(built, `${role}.mjs`)] : [...nodeArgs, "--import", "tsx", `apps/${role}/src/main.ts`],
+    { cwd: built ?? REPO_ROOT, env: { ...env, ...extra }, stdio: ["ignore", "ignore", "inherit"] },
+  );
+const scheduler = node("scheduler", {});
+// The probe has no type annotations: plain node loads it without tsx.
+const worker = node("worker", { BENCH_PROBE_FILE: probeFile }, [
+  ...(process.env.BENCH_WORKER_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
   "--import",
   resolve(import.meta.dirname, "loop-probe.ts"),
 ]);
-const api = node("apps/api/src/main.ts", {
+const api = node("api", {
   ROLES: "api",
   PORT: String(port),
   ADMIN_TOKEN: adminToken,
@@ -129,12 +145,19 @@ try {
     return ids;
   };
 
-  log(`warm-up; WORKER_CONCURRENCY=${WORKER_CONCURRENCY}, LOAD_SCALE=${SCALE}`);
+  log(`warm-up; WORKER_CONCURRENCY=${WORKER_CONCURRENCY}, LOAD_SCALE=${SCALE}, LOAD_RUN=${RUN}`);
   const warm = await createFlows(singleStep(0), 50);
   await closedLoop(warm.length, 10, (i) => execute(warm[i] as string).then(() => undefined));
   await waitEnded(warm, 60_000);
   await new Promise((r) => setTimeout(r, 2_000));
   const idleRssMb = readProbe().rssMb;
+  // Left idle longer, V8's memory reducer gives back the young generation the warm-up grew.
+  await new Promise((r) => setTimeout(r, SETTLE_MS - 2_000));
+  const settledRssMb = readProbe().rssMb;
+  console.log(
+    `worker RSS idle ${idleRssMb.toFixed(0)} MB 2 s after a warm-up of ${warm.length} flows, ` +
+      `${settledRssMb.toFixed(0)} MB ${SETTLE_MS / 1000} s after (LOAD_RUN=${RUN})`,
+  );
 
   let steady = NOT_RUN;
   if (SHAPES.has("steady")) {
@@ -145,7 +168,7 @@ try {
     steady = await measure(steadyIds, STEADY.latencyMs, Math.round(STEADY.perSecond * (STEADY.latencyMs / 1000)), () =>
       executeAtRate(steadyIds, STEADY.perSecond, execute),
     );
-    report("steady", steady, idleRssMb);
+    report("steady", steady, settledRssMb);
   }
 
   let fanin = NOT_RUN;
@@ -155,7 +178,7 @@ try {
     fanin = await measure(faninIds, FANIN.latencyMs, FANIN.flows * FANIN.siblings, () =>
       closedLoop(faninIds.length, 32, (i) => execute(faninIds[i] as string).then(() => undefined)),
     );
-    report("fan-in", fanin, idleRssMb);
+    report("fan-in", fanin, settledRssMb);
   }
 
   let streaming = NOT_RUN;
@@ -164,7 +187,7 @@ try {
       `3. streaming: ${STREAMING.flows} steps, ${STREAMING.tokens} tokens at ${STREAMING.tokensPerSecond}/s, one SSE client each`,
     );
     streaming = await streamingShape();
-    report("streaming", streaming, idleRssMb);
+    report("streaming", streaming, settledRssMb);
   }
 
   let knee: number | undefined;
@@ -180,7 +203,7 @@ try {
       closedLoop(ids.length, 32, (i) => execute(ids[i] as string).then(() => undefined)),
     );
     rampTakeovers += figures.takeovers;
-    report(`ramp ${level}`, figures, idleRssMb);
+    report(`ramp ${level}`, figures, settledRssMb);
     if (percentile(figures.overheadMs, 99) > RAMP_KNEE_MS) break;
     knee = level;
   }
@@ -209,6 +232,7 @@ try {
   await sql.end();
   await engine.close();
   await database.drop();
+  if (built) rmSync(built, { recursive: true, force: true });
 }
 process.exit(0);
 
@@ -405,13 +429,14 @@ function loadAverage(): string {
   }
 }
 
-function report(name: string, f: ShapeFigures, idleRssMb: number): void {
+function report(name: string, f: ShapeFigures, settledIdleMb: number): void {
   const ms = (samples: number[], p: number): string => `${percentile(samples, p).toFixed(0)} ms`;
   const lines = [
     `${name}: ${f.steps} steps (${f.failed} not completed), ${f.inFlight} in flight`,
     `  overhead over latency   p50 ${ms(f.overheadMs, 50)}   p99 ${ms(f.overheadMs, 99)}`,
     `  run end after its last step   p50 ${ms(f.endLagMs, 50)}   p99 ${ms(f.endLagMs, 99)}`,
-    `  worker RSS   idle ${idleRssMb.toFixed(0)} MB   peak ${f.rssPeakMb.toFixed(0)} MB   per in-flight step ${(((f.rssPeakMb - idleRssMb) * 1024) / f.inFlight).toFixed(1)} KB`,
+    // Per step over the settled idle figure: the young generation a load grows is the load's.
+    `  worker RSS   idle (settled) ${settledIdleMb.toFixed(0)} MB   peak ${f.rssPeakMb.toFixed(0)} MB   per in-flight step ${(((f.rssPeakMb - settledIdleMb) * 1024) / f.inFlight).toFixed(1)} KB`,
     `  worker event-loop delay p99 ${f.loopP99Ms.toFixed(1)} ms`,
     `  lease takeovers ${f.takeovers} (each a duplicate provider call)   ledger rows ${f.ledgerRows} for ${f.steps} steps`,
     ...(f.tokenLagMs

@@ -74,7 +74,7 @@ await nsPerStep(tracedStep);
 const direct = await nsPerStep(directStep);
 const off = await nsPerStep(tracedStep);
 
-const tracing = startTracing({
+const tracing = await startTracing({
   serviceName: "bench",
   exporter: { export: (_spans, done) => done({ code: 0 }), shutdown: async () => undefined },
 });

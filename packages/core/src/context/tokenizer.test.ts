@@ -1,3 +1,6 @@
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { Tiktoken } from "js-tiktoken/lite";
 import o200kBase from "js-tiktoken/ranks/o200k_base";
 import { defaultTokenCounter, MAX_PIECE_BYTES } from "./tokenizer.js";
@@ -47,5 +50,30 @@ describe("token counter", () => {
     expect(text.endsWith(tail)).toBe(true);
     expect(tail).not.toContain("\uFFFD");
     expect(defaultTokenCounter.count(tail)).toBeLessThanOrEqual(513);
+  });
+
+  it("loads its rank table on the first count, not when imported", () => {
+    // A process of its own, so the module is loaded fresh: it lists every module resolved
+    // whose URL names the rank table, after the import and after a first count.
+    const probe = `
+      import { registerHooks } from "node:module";
+      const rankTable = [];
+      registerHooks({
+        resolve(specifier, context, next) {
+          const resolved = next(specifier, context);
+          if (resolved.url.includes("o200k_base")) rankTable.push(resolved.url);
+          return resolved;
+        },
+      });
+      const { defaultTokenCounter } = await import(${JSON.stringify(pathToFileURL(join(__dirname, "tokenizer.ts")).href)});
+      const afterImport = rankTable.length;
+      const tokens = defaultTokenCounter.count("hello world");
+      console.log(JSON.stringify({ afterImport, tokens, afterCount: rankTable.length }));`;
+    const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "--eval", probe], {
+      cwd: __dirname,
+      encoding: "utf8",
+    });
+    expect(child.stderr).toBe("");
+    expect(JSON.parse(child.stdout)).toEqual({ afterImport: 0, tokens: 2, afterCount: 1 });
   });
 });

@@ -1,4 +1,4 @@
-import o200kBase from "js-tiktoken/ranks/o200k_base";
+import { createRequire } from "node:module";
 
 /**
  * Token counting for the context budget, with a real BPE tokenizer (o200k_base,
@@ -24,33 +24,45 @@ export interface TokenCounter {
 export const MAX_PIECE_BYTES = 64;
 
 interface Vocabulary {
+  /** The tokenizer's own pre-tokenizing pattern: it finds the pieces BPE sees. */
+  piecePattern: RegExp;
   /** Token bytes as a latin1 string (one char per byte) → rank. */
   ranks: Map<string, number>;
   /** Rank → token bytes as a latin1 string. */
   bytes: string[];
 }
 
-/** The tokenizer's own pre-tokenizing pattern: it finds the pieces BPE sees. */
-const piecePattern = new RegExp(o200kBase.pat_str, "gu");
+/** js-tiktoken's o200k_base rank table: the pre-tokenizing pattern and the ranks, base64, one line per offset. */
+interface RankTable {
+  pat_str: string;
+  bpe_ranks: string;
+}
 
 let vocabulary: Vocabulary | undefined;
 
+/**
+ * Loaded and built on first use, not at import: the rank table and the vocabulary built
+ * from it are ~25 MB of heap and ~0.1–1 s of CPU, and most processes never count a token
+ * (a step's shared context is counted only when it has more bytes than its token budget;
+ * see fitToTokenBudget). Required synchronously, so counting stays synchronous.
+ */
 function getVocabulary(): Vocabulary {
-  // Built on first use: the rank table takes ~100 ms to load.
   if (vocabulary) return vocabulary;
+  const table = createRequire(import.meta.url)("js-tiktoken/ranks/o200k_base") as RankTable;
   const ranks = new Map<string, number>();
   const bytes: string[] = [];
-  for (const line of o200kBase.bpe_ranks.split("\n")) {
+  for (const line of table.bpe_ranks.split("\n")) {
     const [, offset, ...tokens] = line.split(" ");
     if (offset === undefined) continue;
     tokens.forEach((token, i) => {
       const rank = Number.parseInt(offset, 10) + i;
-      const text = Buffer.from(token, "base64").toString("latin1");
+      // atob decodes base64 to a latin1 string, one char per byte.
+      const text = atob(token);
       ranks.set(text, rank);
       bytes[rank] = text;
     });
   }
-  vocabulary = { ranks, bytes };
+  vocabulary = { piecePattern: new RegExp(table.pat_str, "gu"), ranks, bytes };
   return vocabulary;
 }
 
@@ -86,7 +98,7 @@ function bytePairEncode(piece: string, ranks: Map<string, number>, into: number[
  * has more. Text that spells a special token ("<|endoftext|>") is plain text here.
  */
 export function encodeTokens(text: string, atMost = Infinity): number[] {
-  const { ranks } = getVocabulary();
+  const { piecePattern, ranks } = getVocabulary();
   const tokens: number[] = [];
   for (const match of text.matchAll(piecePattern)) {
     const piece = Buffer.from(match[0], "utf8").toString("latin1");

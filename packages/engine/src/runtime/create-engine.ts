@@ -79,7 +79,7 @@ export interface Engine {
 /** Opens the connections every Ensemble process needs and wires the engine's dependencies. */
 export async function createEngine(config: EngineConfig): Promise<Engine> {
   const workerId = config.processName ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
-  const tracing = startTracing({ serviceName: config.serviceName ?? "ensemble" });
+  const tracing = await startTracing({ serviceName: config.serviceName ?? "ensemble" });
   if (tracing.enabled) config.logger.info({ serviceName: config.serviceName }, "exporting traces over OTLP");
   const database = await openDatabase({
     ...(config.databaseUrl ? { url: config.databaseUrl } : {}),

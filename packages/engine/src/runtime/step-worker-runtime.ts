@@ -1,4 +1,3 @@
-import { defaultTokenCounter } from "@ensemble/core";
 import {
   closeGracefully,
   createJobWorker,
@@ -56,8 +55,6 @@ export interface StepWorkerRuntime extends Runtime {
 export async function startStepWorker(deps: EngineDeps, options: StepWorkerOptions): Promise<StepWorkerRuntime> {
   const providers = servedProviders(deps, options.providers);
   const served = new Set(providers);
-  // Load the tokenizer's tables now (~1 s), not inside the first step.
-  defaultTokenCounter.count("warm up");
   const leases = new LeaseKeeper(
     async (held) => {
       const kept = await renewStepLeases(deps.leaseDb, held, deps.settings.stepLeaseMs);
