@@ -20,7 +20,7 @@ import type { JobPayload } from "@ensemble/queue";
 import { stageEvents, transactWithEvents, unstageEvents, type EffectEvent } from "../run/event-outbox.js";
 import type { EngineDeps } from "../engine-deps.js";
 import { capStepError } from "../spend/spend-caps.js";
-import { advanceRun } from "../run/advance-run.js";
+import { addRunEndEffects, advanceRun, planRunEnd, rowsAfterPlan } from "../run/advance-run.js";
 import { addPlanEffects, isIdlePlan, planAdvance, type AdvancePlan } from "../run/plan-advance.js";
 import { emptyEffects, performEffects, type RunEffects } from "../run/run-effects.js";
 import type { StepOutcome } from "./step-outcome.js";
@@ -103,7 +103,7 @@ export async function finishStep(
     return endStepAlone(deps, claimed, outcome, input, options, spendCapReached);
   const seen = options.claimedWith?.rows;
   const planned =
-    predicted && seen && !predicted.plan.decision.outcome && predicted.plan.instanceWrites.length === 0
+    predicted && seen && predicted.plan.instanceWrites.length === 0
       ? await finishWithPlannedSteps(deps, claimed, outcome, input, predicted, seen, options.continueAs)
       : null;
   const effects =
@@ -310,12 +310,29 @@ async function finishWithPlannedSteps(
   const continued = continueAs ? leaseFirstStep(predicted.plan, continueAs) : null;
   const steps = continued?.inserts ?? predicted.plan.inserts;
   const effects = plannedEffects(predicted, [stepEvent(claimed, outcome)]);
+  const ending = predicted.plan.decision.outcome
+    ? planRunEnd(
+        predicted.flow,
+        deps.flows.forRun(predicted.flow),
+        predicted.plan,
+        rowsAfterPlan(predicted.flow, predicted.rows, steps),
+      )
+    : null;
+  if (ending) addRunEndEffects(effects, ending);
   for (const event of effects.events) event.ifWritten = { stepResultId: claimed.id };
   const committed = await deps.plannedEnds.commit(
-    { end: input, seenSignature: runSignature(seen), steps, progress: predicted.plan.progress },
+    {
+      end: input,
+      seenSignature: runSignature(seen),
+      steps,
+      progress: predicted.plan.progress,
+      ...(ending ? { runEnd: ending.end } : {}),
+    },
     effects.events,
   );
   let written: GuardedPlanResult | null = committed.written ? committed : null;
+  // A run's end is written on its own under the lock (one end per transaction, as before batching).
+  if ("batchFailed" in committed && ending) return null;
   if ("batchFailed" in committed) {
     unstageEvents(effects.events);
     written = await writeGuardedPlan(deps, predicted, steps, {
