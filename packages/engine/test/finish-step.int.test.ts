@@ -141,16 +141,26 @@ describe("finishing a step (in-process engine)", () => {
     return rows.map((r) => r.type);
   }
 
-  /** Each step's times in the run's stored result are those of its instance as written. */
+  /**
+   * Each step's times in the run's stored result are those of its instance as written, and
+   * the run ended as its last step did (not before).
+   */
   async function expectResultTimesAsWritten(flowId: string): Promise<void> {
-    const [row] = await sql<{ result: { steps: { stepId: string; startedAt: string; completedAt: string }[] } }[]>`
-      select result from flows where id = ${flowId}`;
+    const [row] = await sql<
+      {
+        completedAt: Date;
+        result: { completedAt: string; steps: { stepId: string; startedAt: string; completedAt: string }[] };
+      }[]
+    >`select completed_at as "completedAt", result from flows where id = ${flowId}`;
     const written = await sql<{ stepId: string; startedAt: Date; completedAt: Date }[]>`
       select step_id as "stepId", started_at as "startedAt", completed_at as "completedAt"
       from step_results where flow_id = ${flowId} order by step_index`;
     expect(row?.result.steps.map((st) => [st.stepId, st.startedAt, st.completedAt])).toEqual(
       written.map((w) => [w.stepId, w.startedAt.toISOString(), w.completedAt.toISOString()]),
     );
+    const lastStepEnd = Math.max(...written.map((w) => w.completedAt.getTime()));
+    expect(row?.completedAt.getTime()).toBeGreaterThanOrEqual(lastStepEnd);
+    expect(row?.result.completedAt).toBe(row?.completedAt.toISOString());
   }
 
   async function flowRow(flowId: string) {

@@ -562,8 +562,9 @@ export interface PlannedEnd {
   steps: readonly PlannedStep[];
   progress: FlowProgress;
   /**
-   * The plan ends the run: the flow row records it, not `progress`. Its totals, and the times
-   * of `result.steps`, are read in the statement (the plan knows neither exactly).
+   * The plan ends the run: the flow row records it, not `progress`. The run's end time is its
+   * last end's, as written; its totals and the times of `result.steps` are read in the
+   * statement (the plan knows none of them exactly).
    */
   runEnd?: RunEnd;
 }
@@ -594,7 +595,6 @@ export function sendPlannedEnds(tx: Executor, batch: readonly PlannedEnd[]): Pro
     progress_started_at: b.progress.startedAt?.toISOString() ?? null,
     progress_step_index: b.progress.currentStepIndex ?? null,
     end_status: b.runEnd?.status ?? null,
-    end_completed_at: b.runEnd?.completedAt.toISOString() ?? null,
     end_error: b.runEnd?.error ?? null,
     end_step_index: b.runEnd?.currentStepIndex ?? null,
     end_result: b.runEnd?.result ?? null,
@@ -626,7 +626,7 @@ const PLANNED_ENDS_STATEMENT = `
   with items as (
     select * from jsonb_to_recordset($1::jsonb) as i(${STEP_END_COLUMNS}, seen_signature text, leasing boolean,
       progress_status text, progress_started_at timestamptz, progress_step_index int,
-      end_status text, end_completed_at timestamptz, end_error jsonb, end_step_index int, end_result jsonb)
+      end_status text, end_error jsonb, end_step_index int, end_result jsonb)
   ),
   ends as (
     select i.* from items i
@@ -649,11 +649,11 @@ const PLANNED_ENDS_STATEMENT = `
       and (e.progress_status is not null or e.progress_started_at is not null or e.progress_step_index is not null)
   ),
   run_ended as (
-    -- The statement's snapshot predates done's update: the run's totals are its other instances'
-    -- spend plus this end's, and its result's step times are read from them (a step new in this
-    -- plan keeps the plan's).
+    -- The run ends as its last end is written (that end's time). The statement's snapshot
+    -- predates done's update: the run's totals are its other instances' spend plus this end's,
+    -- and its result's step times are read from them (a step new in this plan keeps the plan's).
     update flows f set
-      status = e.end_status, completed_at = e.end_completed_at, error = e.end_error,
+      status = e.end_status, completed_at = d.completed_at, error = e.end_error,
       current_step_index = e.end_step_index,
       result = jsonb_set(e.end_result, '{steps}', (
         select coalesce(jsonb_agg(case when t.found then x.step || jsonb_build_object(
@@ -667,7 +667,7 @@ const PLANNED_ENDS_STATEMENT = `
                 select s.step_id, s.iteration, s.started_at, s.completed_at from step_results s
                 where s.flow_id = e.flow_id and s.run = e.run and s.id <> d.id) r
           where r.step_id = x.step->>'stepId' and r.iteration = (x.step->>'iteration')::int
-          limit 1) t on true)),
+          limit 1) t on true)) || jsonb_build_object('completedAt', ${isoJsonSql("d.completed_at")}),
       total_tokens = d.spent_tokens + coalesce((select sum(s.spent_tokens) from step_results s
         where s.flow_id = e.flow_id and s.run = e.run and s.id <> d.id), 0),
       total_cost = d.spent_cost + coalesce((select sum(s.spent_cost) from step_results s
