@@ -78,6 +78,33 @@ describe("LeaseKeeper", () => {
     release();
   });
 
+  it("renews what lives alongside the leases (a user's in-flight slot) on the same heartbeat, and stops with the last of them", async () => {
+    let leaseRenewals = 0;
+    const keeper = new LeaseKeeper(
+      async (leases) => {
+        leaseRenewals += 1;
+        return kept(leases.map((l) => l.id));
+      },
+      20,
+      () => undefined,
+    );
+    let slotRenewals = 0;
+    const stopSlot = keeper.renewAlongside(() => void (slotRenewals += 1));
+    const release = keeper.hold({ id: "a", leaseToken: 1 }, () => undefined);
+    await new Promise((r) => setTimeout(r, 70));
+    expect(slotRenewals).toBeGreaterThanOrEqual(2);
+    expect(slotRenewals).toBe(leaseRenewals); // one heartbeat for both
+    release();
+    // The slot alone keeps the heartbeat going (its job may be between two steps' leases).
+    const held = slotRenewals;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(slotRenewals).toBeGreaterThan(held);
+    stopSlot();
+    const stopped = slotRenewals;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(slotRenewals).toBe(stopped);
+  });
+
   it("splits thousands of leases into statements of at most 500", async () => {
     const sizes: number[] = [];
     const keeper = new LeaseKeeper(
