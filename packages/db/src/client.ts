@@ -196,7 +196,7 @@ function renewingPool(create: (onclose: () => void) => Sql): Sql {
 /**
  * Longer statements are one-offs (a builder's batch of many rows, its text growing with
  * them): not worth a prepared statement per connection. The hand-written ones, whose rows
- * travel as one JSON parameter, stay below it (the batched step ends: ~5,000 characters).
+ * travel as one JSON parameter, stay below it (the batched step ends: ~7,200 characters).
  */
 const MAX_PREPARED_STATEMENT_CHARS = 10_000;
 

@@ -134,6 +134,35 @@ describe("finishing a step (in-process engine)", () => {
     return rows.map((r) => `${r.type}:${r.stepId}`);
   }
 
+  /** The flow's run-end events in the outbox (none archived here). */
+  async function runEndEvents(flowId: string): Promise<string[]> {
+    const rows = await sql<{ type: string }[]>`
+      select type from flow_event_outbox where flow_id = ${flowId} and type in ('flow_complete', 'flow_failed') order by id`;
+    return rows.map((r) => r.type);
+  }
+
+  /**
+   * Each step's times in the run's stored result are those of its instance as written, and
+   * the run ended as its last step did (not before).
+   */
+  async function expectResultTimesAsWritten(flowId: string): Promise<void> {
+    const [row] = await sql<
+      {
+        completedAt: Date;
+        result: { completedAt: string; steps: { stepId: string; startedAt: string; completedAt: string }[] };
+      }[]
+    >`select completed_at as "completedAt", result from flows where id = ${flowId}`;
+    const written = await sql<{ stepId: string; startedAt: Date; completedAt: Date }[]>`
+      select step_id as "stepId", started_at as "startedAt", completed_at as "completedAt"
+      from step_results where flow_id = ${flowId} order by step_index`;
+    expect(row?.result.steps.map((st) => [st.stepId, st.startedAt, st.completedAt])).toEqual(
+      written.map((w) => [w.stepId, w.startedAt.toISOString(), w.completedAt.toISOString()]),
+    );
+    const lastStepEnd = Math.max(...written.map((w) => w.completedAt.getTime()));
+    expect(row?.completedAt.getTime()).toBeGreaterThanOrEqual(lastStepEnd);
+    expect(row?.result.completedAt).toBe(row?.completedAt.toISOString());
+  }
+
   async function flowRow(flowId: string) {
     const [row] = await sql<{ status: string; totalTokens: string; result: { finalOutput: string | null } | null }[]>`
       select status, total_tokens as "totalTokens", result from flows where id = ${flowId}`;
@@ -408,8 +437,10 @@ describe("finishing a step (in-process engine)", () => {
       await Promise.all(continued.map((c) => c.effectsSent));
       steps = continued.map((c) => c.next);
     }
-    // The last steps end the runs (under each run's lock: a run's end is not a planned end).
+    // The last steps end the runs: their ends and the runs' ends share one transaction too.
+    const before = batching.transactions();
     const last = await finishTogether(batching.deps, steps);
+    expect(batching.transactions() - before).toBe(1);
     expect(last.map((r) => r.status === "fulfilled" && r.value)).toEqual(runs.map(() => ({ committed: true })));
     for (const { flowId } of runs) {
       expect(await flowRow(flowId)).toMatchObject({
@@ -417,6 +448,8 @@ describe("finishing a step (in-process engine)", () => {
         totalTokens: "9",
         result: { finalOutput: "out c" },
       });
+      await expectResultTimesAsWritten(flowId);
+      expect(await runEndEvents(flowId)).toEqual(["flow_complete"]);
       expect(await counts(flowId)).toEqual({ ledger: 3, messages: 3 });
       expect(await instances(flowId)).toEqual(["a", "b", "c"].map((stepId) => ({ stepId, status: "success" })));
       // Continued steps need no job.
@@ -478,6 +511,74 @@ describe("finishing a step (in-process engine)", () => {
     expect(await stepEndEvents(runs[1]?.flowId ?? "")).toEqual([]);
     for (const i of [0, 2]) expect(await stepEndEvents(runs[i]?.flowId ?? "")).toEqual(["step_complete:a"]);
     expect(await finish(steps[1] as ClaimedStep)).toMatchObject({ committed: true });
+  });
+
+  const oneStep = {
+    name: "one step",
+    type: "sequential",
+    steps: [{ id: "a", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" }],
+  };
+
+  it("group commit of runs' ends: a run cancelled since its last step was claimed writes nothing in the batch, and its end is refused", async () => {
+    const runs = await Promise.all(Array.from({ length: 3 }, () => startedRun(oneStep)));
+    const steps = await Promise.all(runs.map(({ flowId, run }) => claim(flowId, run, "a")));
+    const cancelled = runs[1] as { flowId: string; run: number };
+    await cancelRun(deps, cancelled.flowId, cancelled.run, "cancelled");
+    const batching = countingPlannedEnds();
+    const ended = await finishTogether(batching.deps, steps);
+    expect(batching.transactions()).toBe(1);
+    expect(ended.map((r) => r.status === "fulfilled" && r.value)).toEqual([
+      { committed: true },
+      { committed: false },
+      { committed: true },
+    ]);
+    for (const i of [0, 2]) {
+      const { flowId } = runs[i] as { flowId: string };
+      expect(await flowRow(flowId)).toMatchObject({
+        status: "completed",
+        totalTokens: "3",
+        result: { finalOutput: "out a" },
+      });
+      await expectResultTimesAsWritten(flowId);
+      expect(await counts(flowId)).toEqual({ ledger: 1, messages: 1 });
+      expect(await stepEndEvents(flowId)).toEqual(["step_complete:a"]);
+      expect(await runEndEvents(flowId)).toEqual(["flow_complete"]);
+    }
+    expect(await flowRow(cancelled.flowId)).toMatchObject({ status: "cancelled", result: { status: "cancelled" } });
+    expect(await counts(cancelled.flowId)).toEqual({ ledger: 0, messages: 0 });
+    expect(await stepEndEvents(cancelled.flowId)).toEqual([]);
+    expect(await runEndEvents(cancelled.flowId)).not.toContain("flow_complete");
+  });
+
+  it("group commit of runs' ends: when the batch fails, each run's end is written on its own under its lock, and the end that broke it fails alone", async () => {
+    const runs = await Promise.all(Array.from({ length: 3 }, () => startedRun(oneStep)));
+    const steps = await Promise.all(runs.map(({ flowId, run }) => claim(flowId, run, "a")));
+    const batching = countingPlannedEnds();
+    const broken = steps[1]?.claimed.id;
+    const ended = await finishTogether(batching.deps, steps, (step) => {
+      const ok = answer(step.claimed.stepId);
+      return step.claimed.id === broken
+        ? { ...ok, usage: { promptTokens: 3e9, completionTokens: 1, totalTokens: 3e9 } }
+        : ok;
+    });
+    expect(batching.transactions()).toBe(1);
+    expect(ended[0]).toEqual({ status: "fulfilled", value: { committed: true } });
+    expect(ended[1]).toMatchObject({ status: "rejected", reason: { code: "22003" } });
+    expect(ended[2]).toEqual({ status: "fulfilled", value: { committed: true } });
+    for (const i of [0, 2]) {
+      const { flowId } = runs[i] as { flowId: string };
+      expect(await flowRow(flowId)).toMatchObject({ status: "completed", totalTokens: "3" });
+      expect(await counts(flowId)).toEqual({ ledger: 1, messages: 1 });
+      expect(await runEndEvents(flowId)).toEqual(["flow_complete"]);
+    }
+    const brokenRun = runs[1] as { flowId: string };
+    expect(await flowRow(brokenRun.flowId)).toMatchObject({ status: "running", result: null });
+    expect(await instances(brokenRun.flowId)).toEqual([{ stepId: "a", status: "running" }]);
+    expect(await runEndEvents(brokenRun.flowId)).toEqual([]);
+    // Still under its lease: it can end, and its run with it.
+    expect(await finish(steps[1] as ClaimedStep)).toEqual({ committed: true });
+    expect(await flowRow(brokenRun.flowId)).toMatchObject({ status: "completed", totalTokens: "3" });
+    expect(await runEndEvents(brokenRun.flowId)).toEqual(["flow_complete"]);
   });
 
   it("more executes at once than the pool has connections, with the provider catalog not yet read: all are queued (none waits for good)", async () => {

@@ -561,6 +561,12 @@ export interface PlannedEnd {
   seenSignature: string;
   steps: readonly PlannedStep[];
   progress: FlowProgress;
+  /**
+   * The plan ends the run: the flow row records it, not `progress`. The run's end time is its
+   * last end's, as written; its totals and the times of `result.steps` are read in the
+   * statement (the plan knows none of them exactly).
+   */
+  runEnd?: RunEnd;
 }
 
 /** What `sendPlannedEnds` did for one end: written with its plan, or nothing (see there). */
@@ -574,7 +580,8 @@ export type PlannedEndResult = ({ written: true; done: StepResultRow } & Guarded
  * before; then each end is written with its plan only where the run is still what its plan
  * saw (the flow running the same run, the same instances, this attempt's lease unchanged):
  * a conditional, set-based write, so one stale plan writes nothing of its own and does not
- * fail the others. One result per end, in order; `written: false` for a stale plan or a
+ * fail the others. A plan that ends the run (`runEnd`) records the end on the flow row in
+ * the same statement. One result per end, in order; `written: false` for a stale plan or a
  * lost lease (its caller plans again under the lock).
  */
 export function sendPlannedEnds(tx: Executor, batch: readonly PlannedEnd[]): Promise<PlannedEndResult[]> {
@@ -587,6 +594,10 @@ export function sendPlannedEnds(tx: Executor, batch: readonly PlannedEnd[]): Pro
     progress_status: b.progress.status ?? null,
     progress_started_at: b.progress.startedAt?.toISOString() ?? null,
     progress_step_index: b.progress.currentStepIndex ?? null,
+    end_status: b.runEnd?.status ?? null,
+    end_error: b.runEnd?.error ?? null,
+    end_step_index: b.runEnd?.currentStepIndex ?? null,
+    end_result: b.runEnd?.result ?? null,
   }));
   const planned = batch.flatMap((b, n) => b.steps.map((s) => plannedStepRow(b.end.flowId, b.end.run, s, n)));
   const written = sendStatement<{
@@ -605,11 +616,17 @@ export function sendPlannedEnds(tx: Executor, batch: readonly PlannedEnd[]): Pro
 const LOCK_FLOWS_STATEMENT = `select 1 from flows
   where id in (select jsonb_array_elements_text($1::jsonb)) order by id for update`;
 
+/** SQL for a timestamptz as JSON the way `Date.toISOString` writes it (null stays null). */
+function isoJsonSql(column: string): string {
+  return `coalesce(to_jsonb(to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')), 'null'::jsonb)`;
+}
+
 /** See `sendPlannedEnds`: $1 the ends (STEP_END_COLUMNS and what the plan saw), $2 their planned steps. */
 const PLANNED_ENDS_STATEMENT = `
   with items as (
     select * from jsonb_to_recordset($1::jsonb) as i(${STEP_END_COLUMNS}, seen_signature text, leasing boolean,
-      progress_status text, progress_started_at timestamptz, progress_step_index int)
+      progress_status text, progress_started_at timestamptz, progress_step_index int,
+      end_status text, end_error jsonb, end_step_index int, end_result jsonb)
   ),
   ends as (
     select i.* from items i
@@ -628,8 +645,35 @@ const PLANNED_ENDS_STATEMENT = `
       started_at = coalesce(e.progress_started_at, f.started_at),
       current_step_index = coalesce(e.progress_step_index, f.current_step_index)
     from ends e join done d on d.id = e.step_result_id
-    where f.id = e.flow_id
+    where f.id = e.flow_id and e.end_status is null
       and (e.progress_status is not null or e.progress_started_at is not null or e.progress_step_index is not null)
+  ),
+  run_ended as (
+    -- The run ends as its last end is written (that end's time). The statement's snapshot
+    -- predates done's update: the run's totals are its other instances' spend plus this end's,
+    -- and its result's step times are read from them (a step new in this plan keeps the plan's).
+    update flows f set
+      status = e.end_status, completed_at = d.completed_at, error = e.end_error,
+      current_step_index = e.end_step_index,
+      result = jsonb_set(e.end_result, '{steps}', (
+        select coalesce(jsonb_agg(case when t.found then x.step || jsonb_build_object(
+            'startedAt', ${isoJsonSql("t.started_at")}, 'completedAt', ${isoJsonSql("t.completed_at")})
+          else x.step end order by x.n), '[]'::jsonb)
+        from jsonb_array_elements(e.end_result->'steps') with ordinality as x(step, n)
+        left join lateral (
+          select true as found, r.started_at, r.completed_at
+          from (select d.step_id, d.iteration, d.started_at, d.completed_at
+                union all
+                select s.step_id, s.iteration, s.started_at, s.completed_at from step_results s
+                where s.flow_id = e.flow_id and s.run = e.run and s.id <> d.id) r
+          where r.step_id = x.step->>'stepId' and r.iteration = (x.step->>'iteration')::int
+          limit 1) t on true)) || jsonb_build_object('completedAt', ${isoJsonSql("d.completed_at")}),
+      total_tokens = d.spent_tokens + coalesce((select sum(s.spent_tokens) from step_results s
+        where s.flow_id = e.flow_id and s.run = e.run and s.id <> d.id), 0),
+      total_cost = d.spent_cost + coalesce((select sum(s.spent_cost) from step_results s
+        where s.flow_id = e.flow_id and s.run = e.run and s.id <> d.id), 0)
+    from ends e join done d on d.id = e.step_result_id
+    where f.id = e.flow_id and e.end_status is not null
   )
   select
     (select row_to_json(d) from done d where d.id = i.step_result_id) as done,

@@ -8,12 +8,14 @@ import {
   type Executor,
   type FlowRow,
   type PlannedStep,
+  type RunEnd,
   type StepResultRow,
   type TransactionControl,
 } from "@ensemble/db";
-import { addPlanEffects, planAdvance, type PlanAdvanceOptions } from "./plan-advance.js";
+import type { EffectEvent } from "./event-outbox.js";
+import { addPlanEffects, planAdvance, type AdvancePlan, type PlanAdvanceOptions } from "./plan-advance.js";
 import { buildExecutionResult, endedRun } from "./records.js";
-import type { RunEffects } from "./run-effects.js";
+import type { EndedRun, RunEffects } from "./run-effects.js";
 
 export interface AdvanceOptions extends PlanAdvanceOptions {
   /** The caller's transaction: the planned steps are its last write and travel with COMMIT. */
@@ -34,7 +36,7 @@ export async function advanceRun(
   options: AdvanceOptions,
 ): Promise<PlanDecision> {
   const plan = planAdvance(flow, compiled, rows, options);
-  const { decision, inserts, currentStepIndex, now } = plan;
+  const { decision, inserts } = plan;
   addPlanEffects(effects, plan);
   // Retries and cancels of recorded instances (the rarer case) are written first.
   await Promise.all(
@@ -50,6 +52,46 @@ export async function advanceRun(
     options.control.commitAfter(sendPlannedSteps(tx, flow.id, flow.run, inserts, plan.progress));
     return decision;
   }
+  // The run's rows as they will be: the locked ones plus the new instances (written with
+  // the same times). Changes to recorded instances are read back instead.
+  let finalRows: StepResultRow[];
+  let planned: Promise<unknown> | null = null;
+  if (plan.instanceWrites.length === 0) {
+    finalRows = rowsAfterPlan(flow, rows, inserts);
+    planned = sendPlannedSteps(tx, flow.id, flow.run, inserts);
+  } else {
+    await sendPlannedSteps(tx, flow.id, flow.run, inserts);
+    finalRows = await listRunSteps(tx, flow.id, flow.run);
+  }
+  const ending = planRunEnd(flow, compiled, plan, finalRows, options.startedAt);
+  // The transaction's last writes: COMMIT goes out with them.
+  const end = sendRunEnded(tx, flow.id, ending.end);
+  options.control.commitAfter(...(planned ? [planned, end] : [end]));
+  addRunEndEffects(effects, ending);
+  return decision;
+}
+
+/** What a run's end records on the flow row and announces once committed. */
+export interface RunEnding {
+  end: RunEnd;
+  event: EffectEvent;
+  ended: EndedRun;
+}
+
+/**
+ * The end of a run, from the plan that ends it (`decision.outcome`) and the run's instances
+ * as they will be once the plan is written (`finalRows`). Pure.
+ */
+export function planRunEnd(
+  flow: FlowRow,
+  compiled: CompiledFlow,
+  plan: AdvancePlan,
+  finalRows: StepResultRow[],
+  startedAt?: Date,
+): RunEnding {
+  const { decision, currentStepIndex, now } = plan;
+  const outcome = decision.outcome;
+  if (!outcome) throw new Error("planRunEnd: the plan does not end the run");
   const status = outcome.status;
   const error: (StepError & { stepId?: string }) | null =
     outcome.status === "failed"
@@ -59,38 +101,17 @@ export async function advanceRun(
           ...(outcome.stepId ? { stepId: outcome.stepId } : {}),
         }
       : null;
-  // The run's rows as they will be: the locked ones plus the new instances (written with
-  // the same times). Changes to recorded instances are read back instead.
-  let finalRows: StepResultRow[];
-  let planned: Promise<unknown> | null = null;
-  if (plan.instanceWrites.length === 0) {
-    finalRows = [...rows, ...inserts.map((step) => plannedRow(flow, step))];
-    planned = sendPlannedSteps(tx, flow.id, flow.run, inserts);
-  } else {
-    await sendPlannedSteps(tx, flow.id, flow.run, inserts);
-    finalRows = await listRunSteps(tx, flow.id, flow.run);
-  }
   const ended: FlowRow = {
     ...flow,
     status,
-    ...(options.startedAt ? { startedAt: options.startedAt } : {}),
+    ...(startedAt ? { startedAt } : {}),
     completedAt: now,
     error,
     currentStepIndex:
       outcome.status === "failed" ? (compiled.byId.get(outcome.stepId)?.index ?? currentStepIndex) : currentStepIndex,
   };
   const result = buildExecutionResult(ended, finalRows, outcome.status === "completed" ? outcome.finalOutput : null);
-  // The transaction's last writes: COMMIT goes out with them.
-  const end = sendRunEnded(tx, flow.id, {
-    status,
-    ...(options.startedAt ? { startedAt: options.startedAt } : {}),
-    completedAt: now,
-    error,
-    currentStepIndex: ended.currentStepIndex,
-    result,
-  });
-  options.control.commitAfter(...(planned ? [planned, end] : [end]));
-  effects.events.push(
+  const event: EffectEvent =
     outcome.status === "completed"
       ? {
           flowId: flow.id,
@@ -107,11 +128,35 @@ export async function advanceRun(
           type: "flow_failed",
           ...(outcome.stepId ? { stepId: outcome.stepId } : {}),
           data: { status: outcome.status, error },
-        },
-  );
-  effects.archiveFlows.push(flow.id);
-  effects.endedRuns.push(endedRun(ended, status, now, error, result));
-  return decision;
+        };
+  return {
+    end: {
+      status,
+      ...(startedAt ? { startedAt } : {}),
+      completedAt: now,
+      error,
+      currentStepIndex: ended.currentStepIndex,
+      result,
+    },
+    event,
+    ended: endedRun(ended, status, now, error, result),
+  };
+}
+
+/** Adds what a run's end announces to the effects of the transaction that commits it. */
+export function addRunEndEffects(effects: RunEffects, { event, ended }: RunEnding): void {
+  effects.events.push(event);
+  effects.archiveFlows.push(ended.flowId);
+  effects.endedRuns.push(ended);
+}
+
+/** The run's instances once a plan's new instances are inserted (no recorded instance changed). */
+export function rowsAfterPlan(
+  flow: FlowRow,
+  rows: readonly StepResultRow[],
+  inserts: readonly PlannedStep[],
+): StepResultRow[] {
+  return [...rows, ...inserts.map((step) => plannedRow(flow, step))];
 }
 
 /** A new instance as its row will read once written (ids are not needed for a result). */

@@ -4,7 +4,8 @@ import type { EngineDeps } from "../engine-deps.js";
 import { archiveDueFlows, archiveEvents } from "../run/archive-events.js";
 import { cancelRun } from "../run/cancel-run.js";
 import { timeOutApproval } from "../run/decide-approval.js";
-import { advanceRunJob, startRun } from "../run/start-run.js";
+import { RunStartCommitter } from "../run/run-start-committer.js";
+import { advanceRunJob } from "../run/start-run.js";
 import { sweepRuns } from "../run/sweep-runs.js";
 import { assertFlowSchedules, fireSchedule } from "../schedule/flow-schedules.js";
 
@@ -39,6 +40,7 @@ export interface SchedulerRuntime extends Runtime {
 
 /** The scheduler: runs flow jobs (start, advance, cancel, timeout, archive, sweep). */
 export async function startScheduler(deps: EngineDeps, options: SchedulerOptions): Promise<SchedulerRuntime> {
+  const starts = new RunStartCommitter(deps);
   const worker = createJobWorker({
     queue: "flows",
     connection: options.connection,
@@ -52,7 +54,7 @@ export async function startScheduler(deps: EngineDeps, options: SchedulerOptions
       "flow.start": (p) => {
         // The API's request id joins the run's log lines to the HTTP request that started it.
         deps.logger.info({ flowId: p.flowId, run: p.run, requestId: p.requestId }, "run starting");
-        return startRun(deps, p.flowId, p.run);
+        return starts.start(p.flowId, p.run);
       },
       "flow.advance": (p) => advanceRunJob(deps, p.flowId, p.run),
       "flow.cancel": (p) => cancelRun(deps, p.flowId, p.run, p.reason),

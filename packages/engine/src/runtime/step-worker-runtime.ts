@@ -77,7 +77,7 @@ export async function startStepWorker(deps: EngineDeps, options: StepWorkerOptio
   let closing = false;
 
   const run = async (payload: JobPayload<"step.run">, job: Job): Promise<unknown> => {
-    const slot = await startStepFairly(deps, payload, job);
+    const slot = await startStepFairly(deps, payload, job, leases);
     // The later steps of the run this job went on with: its return value (Bull Board shows it).
     const continuedWith: string[] = [];
     try {

@@ -1,5 +1,6 @@
 import { deferJob, type InFlightSlot, type Job, type JobPayload } from "@ensemble/queue";
-import { leaseRenewalIntervalMs, type EngineDeps } from "../engine-deps.js";
+import type { EngineDeps } from "../engine-deps.js";
+import type { LeaseKeeper } from "./lease-keeper.js";
 
 /** A step over its user's cap comes back after this, doubling each time it is refused, up to MAX_CAP_RETRY_MS. */
 const FIRST_CAP_RETRY_MS = 250;
@@ -24,6 +25,8 @@ export async function startStepFairly(
   deps: EngineDeps,
   payload: JobPayload<"step.run">,
   job: Job,
+  /** The worker's lease heartbeat, which renews the slot while the job runs. */
+  leases: Pick<LeaseKeeper, "renewAlongside">,
 ): Promise<{ release(): Promise<void> }> {
   const { dispatch } = payload;
   if (!dispatch || !job.id) return NO_SLOT;
@@ -41,14 +44,13 @@ export async function startStepFairly(
   }
   const { slot } = admission;
   if (cap === null) return slot;
-  // Held like the lease: a worker that dies stops renewing, and its slots lapse within one lease.
-  const renewal = setInterval(() => {
+  // Renewed on the leases' heartbeat: a worker that dies stops renewing, and its slots lapse within one lease.
+  const stopRenewing = leases.renewAlongside(() => {
     slot.renew().catch((err: unknown) => deps.logger.warn({ err, jobId: job.id }, "in-flight slot renewal failed"));
-  }, leaseRenewalIntervalMs(deps.settings));
-  renewal.unref();
+  });
   return {
     release: async () => {
-      clearInterval(renewal);
+      stopRenewing();
       await slot
         .release()
         .catch((err: unknown) =>

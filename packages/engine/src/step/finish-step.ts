@@ -20,7 +20,7 @@ import type { JobPayload } from "@ensemble/queue";
 import { stageEvents, transactWithEvents, unstageEvents, type EffectEvent } from "../run/event-outbox.js";
 import type { EngineDeps } from "../engine-deps.js";
 import { capStepError } from "../spend/spend-caps.js";
-import { advanceRun } from "../run/advance-run.js";
+import { addRunEndEffects, advanceRun, planRunEnd, rowsAfterPlan } from "../run/advance-run.js";
 import { addPlanEffects, isIdlePlan, planAdvance, type AdvancePlan } from "../run/plan-advance.js";
 import { emptyEffects, performEffects, type RunEffects } from "../run/run-effects.js";
 import type { StepOutcome } from "./step-outcome.js";
@@ -77,12 +77,12 @@ export type FinishResult =
  *   the end is committed without the flow's row lock, with other steps' ends (group
  *   commit), so siblings ending together do not queue on it; then `advanceAfterEnd` plans
  *   from what is committed and, if there is anything to do, one of them advances the run;
- * - **planned** — the plan only adds steps (a sequential flow): the end and the plan are
- *   committed with other runs' such ends in one transaction (`deps.plannedEnds`, group
- *   commit across runs), each written only if its run is still as the plan saw it
- *   (`finishWithPlannedSteps`);
- * - **under the lock** — otherwise, or when that guard finds the run changed: lock, result,
- *   then plan from what the lock reads, in one transaction.
+ * - **planned** — the plan changes no recorded instance (a sequential flow's next step, or
+ *   its last step's end with the run's end): the end and the plan are committed with other
+ *   runs' such ends in one transaction (`deps.plannedEnds`, group commit across runs), each
+ *   written only if its run is still as the plan saw it (`finishWithPlannedSteps`);
+ * - **under the lock** — otherwise (retries, cancels), or when that guard finds the run
+ *   changed: lock, result, then plan from what the lock reads, in one transaction.
  */
 export async function finishStep(
   deps: EngineDeps,
@@ -103,7 +103,7 @@ export async function finishStep(
     return endStepAlone(deps, claimed, outcome, input, options, spendCapReached);
   const seen = options.claimedWith?.rows;
   const planned =
-    predicted && seen && !predicted.plan.decision.outcome && predicted.plan.instanceWrites.length === 0
+    predicted && seen && predicted.plan.instanceWrites.length === 0
       ? await finishWithPlannedSteps(deps, claimed, outcome, input, predicted, seen, options.continueAs)
       : null;
   const effects =
@@ -291,12 +291,13 @@ async function advanceAfterEnd(
 }
 
 /**
- * The planned finish, for a predicted plan that only adds steps: the end, its plan and their
- * events go to the group commit across runs (`deps.plannedEnds`), in one transaction with
- * other runs' ends (the events written only if the end is). Null when the run changed since
- * the claim (or the lease was lost): nothing was written, and the plan is made under the
- * lock. If its batch failed, it is written on its own: lock, result, planned steps (guarded),
- * events and COMMIT in one write.
+ * The planned finish, for a predicted plan that changes no recorded instance: the end, its
+ * plan (with the run's end when the plan ends it) and their events go to the group commit
+ * across runs (`deps.plannedEnds`), in one transaction with other runs' ends (the events
+ * written only if the end is). Null when the run changed since the claim (or the lease was
+ * lost): nothing was written, and the plan is made under the lock. If its batch failed, it
+ * is written on its own: lock, result, planned steps (guarded), events and COMMIT in one
+ * write; or, when it ends the run, under the lock (null).
  */
 async function finishWithPlannedSteps(
   deps: EngineDeps,
@@ -310,12 +311,29 @@ async function finishWithPlannedSteps(
   const continued = continueAs ? leaseFirstStep(predicted.plan, continueAs) : null;
   const steps = continued?.inserts ?? predicted.plan.inserts;
   const effects = plannedEffects(predicted, [stepEvent(claimed, outcome)]);
+  const ending = predicted.plan.decision.outcome
+    ? planRunEnd(
+        predicted.flow,
+        deps.flows.forRun(predicted.flow),
+        predicted.plan,
+        rowsAfterPlan(predicted.flow, predicted.rows, steps),
+      )
+    : null;
+  if (ending) addRunEndEffects(effects, ending);
   for (const event of effects.events) event.ifWritten = { stepResultId: claimed.id };
   const committed = await deps.plannedEnds.commit(
-    { end: input, seenSignature: runSignature(seen), steps, progress: predicted.plan.progress },
+    {
+      end: input,
+      seenSignature: runSignature(seen),
+      steps,
+      progress: predicted.plan.progress,
+      ...(ending ? { runEnd: ending.end } : {}),
+    },
     effects.events,
   );
   let written: GuardedPlanResult | null = committed.written ? committed : null;
+  // A run's end is written on its own under the lock (one end per transaction, as before batching).
+  if ("batchFailed" in committed && ending) return null;
   if ("batchFailed" in committed) {
     unstageEvents(effects.events);
     written = await writeGuardedPlan(deps, predicted, steps, {

@@ -78,6 +78,32 @@ describe("LeaseKeeper", () => {
     release();
   });
 
+  it("renews what lives alongside the leases (a user's in-flight slot) on the same heartbeat, and stops with the last of them", async () => {
+    let leaseRenewals = 0;
+    const keeper = new LeaseKeeper(
+      async (leases) => {
+        leaseRenewals += 1;
+        return kept(leases.map((l) => l.id));
+      },
+      20,
+      () => undefined,
+    );
+    let slotRenewals = 0;
+    const stopSlot = keeper.renewAlongside(() => void (slotRenewals += 1));
+    const release = keeper.hold({ id: "a", leaseToken: 1 }, () => undefined);
+    await until(() => slotRenewals >= 2);
+    expect(slotRenewals).toBe(leaseRenewals); // one heartbeat for both
+    release();
+    // The slot alone keeps the heartbeat going (its job may be between two steps' leases).
+    const held = slotRenewals;
+    await until(() => slotRenewals > held);
+    expect(leaseRenewals).toBe(held); // no lease left to renew
+    stopSlot();
+    const stopped = slotRenewals;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(slotRenewals).toBe(stopped);
+  });
+
   it("splits thousands of leases into statements of at most 500", async () => {
     const sizes: number[] = [];
     const keeper = new LeaseKeeper(
@@ -96,3 +122,12 @@ describe("LeaseKeeper", () => {
     for (const release of releases) release();
   });
 });
+
+/** Resolves once `condition` holds (checked every 5 ms); fails after `timeoutMs`. */
+async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

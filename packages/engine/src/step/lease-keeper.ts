@@ -10,6 +10,8 @@ const RENEWAL_CHUNK = 500;
  */
 export class LeaseKeeper {
   private readonly held = new Map<string, { leaseToken: number; onLost: () => void }>();
+  /** Other things that lapse with a lease (a user's in-flight slot), renewed on the same heartbeat. */
+  private readonly alongside = new Set<() => void>();
   private timer: NodeJS.Timeout | undefined;
   private renewal: Promise<void> | undefined;
 
@@ -24,16 +26,41 @@ export class LeaseKeeper {
   hold(lease: HeldStepLease, onLost: () => void): () => void {
     const entry = { leaseToken: lease.leaseToken, onLost };
     this.held.set(lease.id, entry);
-    // Unref'd: the calls it serves keep the process alive, the timer itself need not.
-    this.timer ??= setInterval(() => void this.renewAll(), this.intervalMs).unref();
+    this.startBeating();
     return () => {
       if (this.held.get(lease.id) === entry) this.held.delete(lease.id);
       this.stopWhenIdle();
     };
   }
 
+  /**
+   * Calls `renew` on every heartbeat until the returned function is called: for what must
+   * live as long as a step's job and lapse like its lease when the worker dies, without a
+   * timer of its own. `renew` handles its own errors (it is not awaited).
+   */
+  renewAlongside(renew: () => void): () => void {
+    const entry = (): void => renew();
+    this.alongside.add(entry);
+    this.startBeating();
+    return () => {
+      this.alongside.delete(entry);
+      this.stopWhenIdle();
+    };
+  }
+
+  private startBeating(): void {
+    // Unref'd: the calls it serves keep the process alive, the timer itself need not.
+    this.timer ??= setInterval(() => this.beat(), this.intervalMs).unref();
+  }
+
+  private beat(): void {
+    // Sent in the same turn: on an auto-pipelining connection they travel in one write.
+    for (const renew of this.alongside) renew();
+    void this.renewAll();
+  }
+
   private stopWhenIdle(): void {
-    if (this.held.size > 0 || !this.timer) return;
+    if (this.held.size > 0 || this.alongside.size > 0 || !this.timer) return;
     clearInterval(this.timer);
     this.timer = undefined;
   }

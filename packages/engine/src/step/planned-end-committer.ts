@@ -32,7 +32,8 @@ export interface PlannedEndCommitterOptions {
 
 /**
  * Group commit across runs for the one-round-trip finish (a sequential step's end with the
- * run's next steps, planned from the state the step was claimed in; see finish-step.ts):
+ * run's next steps, or with the run's end, planned from the state the step was claimed in;
+ * see finish-step.ts):
  * the ends that arrive while a batch commits, or in the same turn of the event loop, are
  * written in one transaction — the batch's flows locked in one statement, every end and
  * plan in the next (`sendPlannedEnds`), COMMIT in the same write — so many runs' steps
