@@ -65,6 +65,6 @@ export type ContractResult<R extends ContractRoute> = {
 export type ResponseBody<R extends ContractRoute, S extends keyof R["responses"]> = BodyOf<R["responses"][S]>;
 
 /** What a caller sends: the request schema's input (defaults optional, before coercion). */
-export type RequestBody<R extends ContractRoute> = R["body"] extends z.ZodType ? z.input<R["body"]> : never;
+export type RequestBody<R extends ContractRoute> = z.input<NonNullable<R["body"]>>;
 /** A route's query, as its handler reads it (after defaults and coercion). */
-export type RequestQuery<R extends ContractRoute> = R["query"] extends z.ZodType ? z.output<R["query"]> : never;
+export type RequestQuery<R extends ContractRoute> = z.output<NonNullable<R["query"]>>;
