@@ -17,6 +17,8 @@ import {
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 /** A pending step older than this is stale (the sweep re-enqueues it). */
 const STALE_STEP_MS = 300;
+/** Each test waits for runs to end: longer than jest's default on a loaded machine. */
+const TEST_TIMEOUT_MS = 30_000;
 
 /**
  * The sweep's repairs (run/sweep-runs.ts), in-process on real Postgres and Redis: work whose
@@ -108,69 +110,85 @@ describe("the sweep repairs runs that stopped moving (in-process engine)", () =>
   const billedCalls = async (flowId: string) =>
     (await sql<{ n: number }[]>`select count(*)::int as n from usage_ledger where flow_id = ${flowId}`)[0]?.n;
 
-  it("a pending step whose job was lost is enqueued again and runs once", async () => {
-    await startSchedulerRole();
-    const { flowId } = await executeOneStepFlow();
-    await waitFor(async () => ((await stepOf(flowId))?.status === "pending" ? true : undefined));
-    await loseJobs(stepQueueName("sim"));
-    await startWorkerRole();
-    await sleep(STALE_STEP_MS + 700);
-    expect(await stepOf(flowId)).toMatchObject({ status: "pending" }); // nothing runs it
+  it(
+    "a pending step whose job was lost is enqueued again and runs once",
+    async () => {
+      await startSchedulerRole();
+      const { flowId } = await executeOneStepFlow();
+      await waitFor(async () => ((await stepOf(flowId))?.status === "pending" ? true : undefined));
+      await loseJobs(stepQueueName("sim"));
+      await startWorkerRole();
+      await sleep(STALE_STEP_MS + 700);
+      expect(await stepOf(flowId)).toMatchObject({ status: "pending" }); // nothing runs it
 
-    expect(await sweepRuns(engine.deps)).toMatchObject({ steps: 1 });
-    await waitFor(async () => ((await flowStatus(flowId)) === "completed" ? true : undefined));
-    expect(await stepOf(flowId)).toMatchObject({ status: "success", attempt: 0, output: "echo: hello" });
-    expect(await billedCalls(flowId)).toBe(1);
-  });
+      expect(await sweepRuns(engine.deps)).toMatchObject({ steps: 1 });
+      await waitFor(async () => ((await flowStatus(flowId)) === "completed" ? true : undefined));
+      expect(await stepOf(flowId)).toMatchObject({ status: "success", attempt: 0, output: "echo: hello" });
+      expect(await billedCalls(flowId)).toBe(1);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it("a running step whose worker died is taken over once its lease runs out", async () => {
-    await startSchedulerRole();
-    const { flowId } = await executeOneStepFlow();
-    await waitFor(async () => ((await stepOf(flowId))?.status === "pending" ? true : undefined));
-    await loseJobs(stepQueueName("sim"));
-    // Claimed by a worker that then died: running, its lease run out, no job left.
-    await sql`
+  it(
+    "a running step whose worker died is taken over once its lease runs out",
+    async () => {
+      await startSchedulerRole();
+      const { flowId } = await executeOneStepFlow();
+      await waitFor(async () => ((await stepOf(flowId))?.status === "pending" ? true : undefined));
+      await loseJobs(stepQueueName("sim"));
+      // Claimed by a worker that then died: running, its lease run out, no job left.
+      await sql`
       update step_results set status = 'running', lease_owner = 'dead-worker', lease_token = lease_token + 1,
         lease_expires_at = now() - interval '1 second', started_at = now() - interval '3 seconds'
       where flow_id = ${flowId}`;
-    const deadToken = (await stepOf(flowId))?.lease_token ?? 0;
-    await startWorkerRole();
+      const deadToken = (await stepOf(flowId))?.lease_token ?? 0;
+      await startWorkerRole();
 
-    expect(await sweepRuns(engine.deps)).toMatchObject({ steps: 1 });
-    await waitFor(async () => ((await flowStatus(flowId)) === "completed" ? true : undefined));
-    const step = await stepOf(flowId);
-    expect(step).toMatchObject({ status: "success", output: "echo: hello" });
-    expect(step?.lease_token).toBeGreaterThan(deadToken); // a new claim fenced the dead one out
-    expect(await billedCalls(flowId)).toBe(1);
-  });
+      expect(await sweepRuns(engine.deps)).toMatchObject({ steps: 1 });
+      await waitFor(async () => ((await flowStatus(flowId)) === "completed" ? true : undefined));
+      const step = await stepOf(flowId);
+      expect(step).toMatchObject({ status: "success", output: "echo: hello" });
+      expect(step?.lease_token).toBeGreaterThan(deadToken); // a new claim fenced the dead one out
+      expect(await billedCalls(flowId)).toBe(1);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it("a queued run whose start job was lost is started", async () => {
-    const { flowId } = await executeOneStepFlow(); // no scheduler yet: flow.start waits in its queue
-    await loseJobs(QUEUE_NAMES.flows);
-    await sql`update flows set queued_at = now() - interval '10 seconds' where id = ${flowId}`;
-    const flowJobs = async () => (await flowsQueue().getJobCounts("waiting", "prioritized", "delayed")) as Counts;
-    expect(await flowJobs()).toEqual({ waiting: 0, prioritized: 0, delayed: 0 }); // nothing would start it
+  it(
+    "a queued run whose start job was lost is started",
+    async () => {
+      const { flowId } = await executeOneStepFlow(); // no scheduler yet: flow.start waits in its queue
+      await loseJobs(QUEUE_NAMES.flows);
+      await sql`update flows set queued_at = now() - interval '10 seconds' where id = ${flowId}`;
+      const flowJobs = async () => (await flowsQueue().getJobCounts("waiting", "prioritized", "delayed")) as Counts;
+      expect(await flowJobs()).toEqual({ waiting: 0, prioritized: 0, delayed: 0 }); // nothing would start it
 
-    expect(await sweepRuns(engine.deps)).toMatchObject({ flows: 1 });
-    expect(Object.values(await flowJobs()).reduce((a, b) => a + b, 0)).toBe(1);
-    await startSchedulerRole();
-    await startWorkerRole();
-    await waitFor(async () => ((await flowStatus(flowId)) === "completed" ? true : undefined));
-    expect(await billedCalls(flowId)).toBe(1);
-  });
+      expect(await sweepRuns(engine.deps)).toMatchObject({ flows: 1 });
+      expect(Object.values(await flowJobs()).reduce((a, b) => a + b, 0)).toBe(1);
+      await startSchedulerRole();
+      await startWorkerRole();
+      await waitFor(async () => ((await flowStatus(flowId)) === "completed" ? true : undefined));
+      expect(await billedCalls(flowId)).toBe(1);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it("a run past its deadline is timed out, its waiting step cancelled", async () => {
-    await startSchedulerRole();
-    const { flowId } = await executeOneStepFlow();
-    await waitFor(async () => ((await stepOf(flowId))?.status === "pending" ? true : undefined));
-    await loseJobs(stepQueueName("sim"));
-    await sql`update flows set deadline_at = now() - interval '1 second' where id = ${flowId}`;
+  it(
+    "a run past its deadline is timed out, its waiting step cancelled",
+    async () => {
+      await startSchedulerRole();
+      const { flowId } = await executeOneStepFlow();
+      await waitFor(async () => ((await stepOf(flowId))?.status === "pending" ? true : undefined));
+      await loseJobs(stepQueueName("sim"));
+      await sql`update flows set deadline_at = now() - interval '1 second' where id = ${flowId}`;
 
-    expect(await sweepRuns(engine.deps)).toMatchObject({ flows: 1 });
-    await waitFor(async () => ((await flowStatus(flowId)) === "timed_out" ? true : undefined));
-    expect((await stepOf(flowId))?.status).toBe("cancelled");
-    expect(await billedCalls(flowId)).toBe(0);
-  });
+      expect(await sweepRuns(engine.deps)).toMatchObject({ flows: 1 });
+      await waitFor(async () => ((await flowStatus(flowId)) === "timed_out" ? true : undefined));
+      expect((await stepOf(flowId))?.status).toBe("cancelled");
+      expect(await billedCalls(flowId)).toBe(0);
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
