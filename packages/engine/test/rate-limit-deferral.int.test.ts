@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { insertThread, insertUser } from "@ensemble/db";
 import { createTestDatabase, type TestDatabase } from "@ensemble/db/testing";
 import pino from "pino";
 import postgres from "postgres";
-import { createEngine, createFlow, executeFlow, startScheduler, startStepWorker, type Engine } from "../src/index.js";
+import { createEngine, startScheduler, startStepWorker, type Engine } from "../src/index.js";
+import { executeNewFlow, waitFor } from "./support/engine-test-kit.js";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const CALL_MS = 800;
@@ -54,21 +54,19 @@ describe("a step over a provider's rate limit (in-process engine)", () => {
   async function runFlow(
     steps: { id: string; model: string; maxRetries?: number; retryOnFailure?: boolean }[],
   ): Promise<string> {
-    const { deps } = engine;
-    const user = await insertUser(deps.db, { name: "limits" });
-    const thread = await insertThread(deps.db, { ownerId: user.id, title: "limits" });
-    const definition = {
-      name: "limits",
-      type: "parallel",
-      steps: steps.map((s) => ({ ...s, provider: "sim", action: "generate", prompt: "{{ original }}" })),
-    };
-    const flow = await createFlow(deps, { threadId: thread.id, userId: user.id, definition });
-    await executeFlow(deps, flow.id, { executedBy: user.id, input: "hi" });
+    const flowId = await executeNewFlow(
+      engine.deps,
+      {
+        type: "parallel",
+        steps: steps.map((s) => ({ ...s, provider: "sim", action: "generate", prompt: "{{ original }}" })),
+      },
+      "hi",
+    );
     await waitFor(async () => {
-      const [row] = await sql<{ status: string }[]>`select status from flows where id = ${flow.id}`;
+      const [row] = await sql<{ status: string }[]>`select status from flows where id = ${flowId}`;
       return row && ["completed", "failed"].includes(row.status) ? row.status : undefined;
     });
-    return flow.id;
+    return flowId;
   }
 
   const stepsOf = (flowId: string) =>
@@ -112,13 +110,3 @@ describe("a step over a provider's rate limit (in-process engine)", () => {
     TEST_TIMEOUT_MS,
   );
 });
-
-async function waitFor<T>(read: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

@@ -1,18 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { insertThread, insertUser, registerProviderWorker } from "@ensemble/db";
+import { registerProviderWorker } from "@ensemble/db";
 import { createTestDatabase, type TestDatabase } from "@ensemble/db/testing";
 import { QUEUE_NAMES, stepQueueName } from "@ensemble/queue";
 import pino from "pino";
 import postgres from "postgres";
-import {
-  createEngine,
-  createFlow,
-  executeFlow,
-  startScheduler,
-  startStepWorker,
-  sweepRuns,
-  type Engine,
-} from "../src/index.js";
+import { createEngine, startScheduler, startStepWorker, sweepRuns, type Engine } from "../src/index.js";
+import { executeNewFlow, sleep, waitFor } from "./support/engine-test-kit.js";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 /** A pending step older than this is stale (the sweep re-enqueues it). */
@@ -85,20 +78,13 @@ describe("the sweep repairs runs that stopped moving (in-process engine)", () =>
   const flowsQueue = () => engine.deps.producer.getQueues().find((q) => q.name === QUEUE_NAMES.flows)!;
   type Counts = Record<string, number>;
 
-  /** A one-step flow on the simulator, executed; its step row once it exists. */
-  async function executeOneStepFlow(): Promise<{ flowId: string }> {
-    const { deps } = engine;
-    const user = await insertUser(deps.db, { name: "sweep" });
-    const thread = await insertThread(deps.db, { ownerId: user.id, title: "sweep" });
-    const definition = {
-      name: "sweep",
+  /** A one-step flow on the simulator, executed. */
+  const executeOneStepFlow = async () => ({
+    flowId: await executeNewFlow(engine.deps, {
       type: "sequential",
       steps: [{ id: "only", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" }],
-    };
-    const flow = await createFlow(deps, { threadId: thread.id, userId: user.id, definition });
-    await executeFlow(deps, flow.id, { executedBy: user.id, input: "hello" });
-    return { flowId: flow.id };
-  }
+    }),
+  });
 
   const flowStatus = async (flowId: string) =>
     (await sql<{ status: string }[]>`select status from flows where id = ${flowId}`)[0]?.status;
@@ -190,15 +176,3 @@ describe("the sweep repairs runs that stopped moving (in-process engine)", () =>
     TEST_TIMEOUT_MS,
   );
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(read: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error("timed out waiting");
-    await sleep(100);
-  }
-}
