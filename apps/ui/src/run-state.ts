@@ -2,7 +2,7 @@ import type { Flow, FlowStepResult, FlowStreamUpdate, RunDetail, TokenUsage } fr
 import type { FlowGraph } from "./graph-layout.js";
 
 export type StepState =
-  "pending" | "running" | "waiting" | "retrying" | "completed" | "failed" | "skipped" | "cancelled";
+  "pending" | "running" | "waiting" | "batched" | "retrying" | "completed" | "failed" | "skipped" | "cancelled";
 
 /** One provider call of a step: a retry or a fallback is another attempt. */
 export interface Attempt {
@@ -251,6 +251,10 @@ export function applyEvent(view: RunView, graph: FlowGraph, event: FlowStreamUpd
         ? waiting
         : { ...waiting, status: "waiting" };
     }
+    case "step_batched":
+      // In its provider's batch: no call runs until the batch answers (or the step falls back).
+      if (!step) return next;
+      return put({ ...step, state: "batched", provider: str(data.provider) ?? step.provider, startedAt: at });
     case "flow_complete":
       return {
         ...next,
@@ -265,7 +269,7 @@ export function applyEvent(view: RunView, graph: FlowGraph, event: FlowStreamUpd
       const steps: Record<string, StepView> = {};
       for (const [id, s] of Object.entries(next.steps))
         steps[id] =
-          s.state === "running" || s.state === "retrying" || s.state === "waiting"
+          s.state === "running" || s.state === "retrying" || s.state === "waiting" || s.state === "batched"
             ? { ...s, state: "cancelled", attempts: endAttempt(s, at, "cancelled", null) }
             : s;
       return { ...next, status: "cancelled", steps };

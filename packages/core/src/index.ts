@@ -5,6 +5,8 @@ export * from "./schema/context-policy.js";
 export * from "./schema/flow-definition.js";
 export * from "./schema/results.js";
 export * from "./schema/flow-events.js";
+export * from "./batch/batch-deadline.js";
+export * from "./batch/run-delivery.js";
 export * from "./errors/validation-error.js";
 export * from "./errors/zod-issues.js";
 export * from "./template/prompt-template.js";

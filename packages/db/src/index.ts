@@ -25,3 +25,4 @@ export * from "./repositories/flow-runs.js";
 export * from "./repositories/approvals.js";
 export * from "./repositories/spend.js";
 export * from "./repositories/schedules.js";
+export * from "./repositories/step-batches.js";

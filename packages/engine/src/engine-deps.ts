@@ -32,6 +32,12 @@ export interface EngineSettings {
   archivedEventsTtlMs: number;
   /** How long a user's oldest low or normal step job waits before the sweep promotes it one priority class. */
   priorityAgingMs: number;
+  /** Batch delivery: a provider and model's batched steps are submitted once this many wait (a batch holds at most this many)… */
+  batchMaxSize: number;
+  /** …or once the oldest has waited this long. */
+  batchMaxAgeMs: number;
+  /** How often a submitted batch is polled (at most once per scheduler sweep). */
+  batchPollMs: number;
 }
 
 export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
@@ -41,6 +47,9 @@ export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
   staleStepMs: 60_000,
   archivedEventsTtlMs: 60_000,
   priorityAgingMs: 60_000,
+  batchMaxSize: 1_000,
+  batchMaxAgeMs: 60_000,
+  batchPollMs: 30_000,
 };
 
 /** How often a held lease is renewed: three chances within one lease. */

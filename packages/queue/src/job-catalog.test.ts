@@ -7,10 +7,19 @@ import { stepQueueName } from "./queue-names.js";
 const flowId = "0b6f3c1e-8a57-4f39-9c2c-2a4c8f1d7e10";
 
 describe("job catalog", () => {
-  it("puts flow jobs on the flows queue and step.run on the steps queue", () => {
+  it("puts flow jobs on the flows queue, step.run and the batch jobs on the steps queue", () => {
     for (const name of JOB_NAMES) {
-      expect(JOB_CATALOG[name].queue).toBe(name.startsWith("step.") ? "steps" : "flows");
+      expect(JOB_CATALOG[name].queue).toBe(name.startsWith("step.") || name.startsWith("batch.") ? "steps" : "flows");
     }
+    // A batch job runs on its provider's pool, which holds the key.
+    expect(prepareJob("batch.poll", { batchId: "b1", provider: "openai" }, { dedupe: "7" })).toMatchObject({
+      queue: "steps-openai",
+      opts: { jobId: "batch-poll_b1_7" },
+    });
+    // A batch step's synchronous fallback is a job apart from the one that batched it.
+    const step = { flowId: "f", run: 1, stepId: "s", iteration: 0, attempt: 0, provider: "openai" };
+    expect(prepareJob("step.run", { ...step, batchFallback: true }).opts.jobId).toBe("step_f_1_s_0_0_sync");
+    expect(prepareJob("step.run", step).opts.jobId).toBe("step_f_1_s_0_0");
     expect(JOB_CATALOG["flow.start"]).toMatchObject({ attempts: 10, backoff: { type: "exponential", delay: 200 } });
     expect(JOB_CATALOG["step.run"]).toMatchObject({ attempts: 20, backoff: { type: "exponential", delay: 500 } });
   });

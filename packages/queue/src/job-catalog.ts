@@ -60,6 +60,14 @@ export const StepRunPayloadSchema = z.object({
   model: z.string().min(1).max(200).optional(),
   /** The run's executor and priority (absent in jobs of a release before fair sharing: FIFO). */
   dispatch: JobDispatchSchema.optional(),
+  /** A batch step sent to a synchronous call (its batch failed or expired, its deadline came near): a job id of its own. */
+  batchFallback: z.literal(true).optional(),
+});
+/** One provider batch of batch-delivery steps; run by a worker serving `provider` (its keys live there). */
+export const StepBatchPayloadSchema = z.object({
+  batchId: z.string().min(1).max(128),
+  provider: z.string().min(1).max(100),
+  label: LabelSchema,
 });
 
 /** How BullMQ keeps finished jobs: by age in seconds and optionally by count. */
@@ -95,6 +103,15 @@ const FLOW_JOB = {
   removeOnFail: KEEP_FAILED,
 } as const satisfies Omit<JobDefinition, "schema">;
 
+// Batch jobs go to their provider's step queue (see queueForJob): only that pool holds its keys.
+const BATCH_JOB = {
+  queue: QUEUE_NAMES.steps,
+  attempts: 10,
+  backoff: { type: "exponential", delay: 1_000 },
+  removeOnComplete: KEEP_COMPLETED,
+  removeOnFail: KEEP_FAILED,
+} as const satisfies Omit<JobDefinition, "schema">;
+
 /** Every job Ensemble runs: name → payload schema → queue and retry policy. */
 export const JOB_CATALOG = {
   /** Plan and dispatch the first steps of a run. */
@@ -123,6 +140,10 @@ export const JOB_CATALOG = {
     removeOnComplete: KEEP_COMPLETED,
     removeOnFail: KEEP_FAILED,
   },
+  /** Send a chosen batch of batch-delivery steps to their provider's batch API, and record its id. */
+  "batch.submit": { ...BATCH_JOB, schema: StepBatchPayloadSchema },
+  /** Ask the provider where a batch stands; apply its results once it ended (cancel it when its steps all were). */
+  "batch.poll": { ...BATCH_JOB, schema: StepBatchPayloadSchema },
 } as const satisfies Record<string, JobDefinition>;
 
 export type JobCatalog = typeof JOB_CATALOG;

@@ -61,6 +61,8 @@ const JOB_ID_BUILDERS: { [N in JobName]: (payload: JobPayload<N>, dedupe: string
   // Fired by a job scheduler, which names its own jobs by firing time; idempotence is the firing's claim in Postgres.
   "flow.schedule-fire": (p, dedupe) =>
     join("schedule-fire", escapePart(p.scheduleId), escapePart(dedupe ?? defaultDedupe())),
+  // A batch step's synchronous fallback is the same attempt as the job that batched it
+  // (kept as done): it ends in "sync", which no attempt number is.
   "step.run": (p) =>
     join(
       "step",
@@ -69,7 +71,12 @@ const JOB_ID_BUILDERS: { [N in JobName]: (payload: JobPayload<N>, dedupe: string
       escapePart(p.stepId, true),
       escapePart(p.iteration),
       escapePart(p.attempt),
+      ...(p.batchFallback ? ["sync"] : []),
     ),
+  // One submit per batch (a redelivery or the sweep's re-send passes `dedupe`); polls repeat, named by the sweep period.
+  "batch.submit": (p, dedupe) =>
+    join("batch-submit", escapePart(p.batchId), ...(dedupe === undefined ? [] : [escapePart(dedupe)])),
+  "batch.poll": (p, dedupe) => join("batch-poll", escapePart(p.batchId), escapePart(dedupe ?? defaultDedupe())),
 };
 
 /**

@@ -69,6 +69,6 @@ export function prepareJob<N extends JobName>(
 export function queueForJob<N extends JobName>(name: N, payload: JobPayload<N>): string {
   const queue = JOB_CATALOG[name].queue;
   if (queue !== QUEUE_NAMES.steps) return queue;
-  const provider = (payload as JobPayload<"step.run">).provider;
+  const provider = (payload as JobPayload<"step.run"> | JobPayload<"batch.submit">).provider;
   return provider ? stepQueueName(provider) : queue;
 }

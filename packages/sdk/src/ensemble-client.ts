@@ -163,6 +163,8 @@ export class EnsembleClient {
       saveMessages: options.saveMessages,
       timeout: options.timeout,
       priority: options.priority,
+      delivery: options.delivery,
+      batchDeadline: options.batchDeadline,
     };
     const signal = options.signal;
     // Waiting, the server holds the request until the run ends (200); 202 means it gave up

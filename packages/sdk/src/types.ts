@@ -47,7 +47,8 @@ export interface ExecuteFlowOptions extends ExecuteBody {
   idempotencyKey?: string;
 }
 
-export interface ExecuteStepOptions extends Omit<ExecuteBody, "saveMessages"> {
+/** A step run alone is called at once: no saved messages, no batch delivery. */
+export interface ExecuteStepOptions extends Omit<ExecuteBody, "saveMessages" | "delivery" | "batchDeadline"> {
   /** Sent as `Idempotency-Key` (see ExecuteFlowOptions). */
   idempotencyKey?: string;
   onUpdate?: (update: FlowStreamUpdate) => void;

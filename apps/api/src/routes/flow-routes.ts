@@ -1,5 +1,4 @@
-import { apiContract } from "@ensemble/core";
-import { type FlowExecutionResult } from "@ensemble/core";
+import { apiContract, ValidationError, type FlowExecutionResult } from "@ensemble/core";
 import {
   createFlow,
   executeFlow,
@@ -37,10 +36,13 @@ async function execute(
   const { deps, shutdown } = ctx.app;
   const waited = query().wait === "true";
   const flow = await requireFlowToExecute(deps, params.flowId, userId, waited);
-  const parsed = body();
+  const { delivery, batchDeadline, ...parsed } = body();
+  if (batchDeadline !== undefined && delivery !== "batch")
+    throw new ValidationError([{ path: "batchDeadline", message: 'is set but delivery is not "batch"' }]);
   const afterEventId = waited ? await deps.bus.lastEventId(flow.id) : 0;
   const started = await executeFlow(deps, flow.id, {
     ...parsed,
+    ...(delivery === "batch" ? { batchDelivery: batchDeadline === undefined ? {} : { batchDeadline } } : {}),
     ...(onlyStepId !== undefined ? { onlyStepId } : {}),
     executedBy: userId,
     ...(req.requestId ? { requestId: req.requestId } : {}),

@@ -4,7 +4,7 @@ import { GUARDED_BUILTINS, staticConditionProblems, useGuardedBuiltins } from ".
 import type { ConditionTimeBudget } from "./condition-time-budget.js";
 import { toCelVariables } from "./condition-values.js";
 import { re2Matches } from "./re2-matches.js";
-import { runWithTimeBudget } from "./run-with-time-budget.js";
+import { runWithTimeBudget, threadCpuMsSince } from "./run-with-time-budget.js";
 
 /**
  * Conditions are CEL: side-effect free, non-Turing-complete, parsed once when a
@@ -107,13 +107,13 @@ export function compileCondition(source: string): CompiledCondition {
         );
       }
       let value: unknown;
-      const start = performance.now();
+      const cpuStart = process.threadCpuUsage();
       try {
         value = runWithTimeBudget(() => program(toCelVariables(variables)), allowedMs);
       } catch (error) {
         throw new ConditionEvaluationError(`condition "${source}" failed: ${oneLine(error)}`);
       } finally {
-        budget?.spend(performance.now() - start);
+        budget?.spend(threadCpuMsSince(cpuStart));
       }
       if (typeof value !== "boolean") {
         throw new ConditionEvaluationError(`condition "${source}" gave ${typeof value}, not true or false`);

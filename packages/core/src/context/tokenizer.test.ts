@@ -1,6 +1,7 @@
 import { Tiktoken } from "js-tiktoken/lite";
 import o200kBase from "js-tiktoken/ranks/o200k_base";
 import { defaultTokenCounter, MAX_PIECE_BYTES } from "./tokenizer.js";
+import { cpuTimeMs } from "../testing/cpu-time.js";
 
 const ordinary = [
   "Review: function add(a, b) { return a - b }",
@@ -9,11 +10,7 @@ const ordinary = [
   "plain text that spells <|endoftext|> and <|endofprompt|> is counted as text",
 ];
 
-function elapsedMs(run: () => void): number {
-  const start = performance.now();
-  run();
-  return performance.now() - start;
-}
+const elapsedMs = (run: () => void): number => cpuTimeMs(run).ms;
 
 describe("token counter", () => {
   it("counts ordinary text exactly as js-tiktoken's o200k encoder does", () => {

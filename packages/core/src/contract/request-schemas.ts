@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { OrchestrationFlowStatusSchema, RunPrioritySchema } from "../schema/enums.js";
-import { ApprovalDecisionSchema, StepIdSchema } from "../schema/flow-definition.js";
+import { OrchestrationFlowStatusSchema, RunPrioritySchema, StepDeliverySchema } from "../schema/enums.js";
+import { ApprovalDecisionSchema, BatchDeadlineSchema, StepIdSchema } from "../schema/flow-definition.js";
 import { TimeoutConfigSchema } from "../schema/results.js";
 import { FLOW_LIMITS } from "../schema/limits.js";
 import { StepOverridesSchema } from "../validation/step-overrides.js";
@@ -46,6 +46,10 @@ export const ExecuteFlowBody = z.strictObject({
   timeout: TimeoutConfigSchema.optional(),
   /** The run's priority class (default `normal`); its step jobs inherit it. */
   priority: RunPrioritySchema.optional(),
+  /** "batch": the run's model steps that set no delivery of their own go in provider batches (half price). */
+  delivery: StepDeliverySchema.optional(),
+  /** With `delivery: "batch"`: how long those steps may wait for their batch (ms, or an ISO 8601 duration). */
+  batchDeadline: BatchDeadlineSchema.optional(),
 });
 export const RerunBody = z.strictObject({
   fromStep: StepIdSchema,

@@ -22,6 +22,22 @@ describe("computeCost", () => {
     expect(computeCost(usage(0, 0), "openai", "gpt-4o", DEFAULT_PRICE_TABLE)).toEqual({ cost: 0 });
   });
 
+  it("bills a batch answer's input and output at half price for OpenAI and Anthropic", () => {
+    // gpt-4o: $1.25 in, $5 out per million in a batch.
+    const batch = { batch: true };
+    expect(computeCost(usage(1_000_000, 1_000_000), "openai", "gpt-4o", DEFAULT_PRICE_TABLE, batch)).toEqual({
+      cost: 6.25,
+    });
+    // claude-sonnet-4-5: $1.50 in, $7.50 out per million in a batch.
+    expect(computeCost(usage(1000, 1000), "anthropic", "claude-sonnet-4-5", DEFAULT_PRICE_TABLE, batch).cost).toBe(
+      0.009,
+    );
+    // A provider without batch prices is billed at its standard prices.
+    expect(computeCost(usage(1000, 1000), "google", "gemini-2.5-pro", DEFAULT_PRICE_TABLE, batch)).toEqual(
+      computeCost(usage(1000, 1000), "google", "gemini-2.5-pro", DEFAULT_PRICE_TABLE),
+    );
+  });
+
   it("prices dated and aliased names as their model", () => {
     // claude-3-opus: $15 in, $75 out.
     expect(computeCost(usage(1000, 1000), "anthropic", "claude-3-opus-20240229", DEFAULT_PRICE_TABLE).cost).toBe(0.09);

@@ -41,8 +41,16 @@ function missingPriceWarning(provider: string, model: string): string {
  *   Anthropic report them), so they are not added again: all completion tokens
  *   are billed at the output price.
  * - `totalTokens` is not used.
+ * - With `batch` (the vendor's batch API answered), plain input and output are billed at
+ *   the batch prices where the table has them; cache reads and writes at their own prices.
  */
-export function computeCost(usage: TokenUsage, provider: string, model: string, table: PriceTable): CostResult {
+export function computeCost(
+  usage: TokenUsage,
+  provider: string,
+  model: string,
+  table: PriceTable,
+  options: { batch?: boolean } = {},
+): CostResult {
   const price = findPrice(table, provider, model);
   if (!price) return { cost: null, warning: missingPriceWarning(provider, model) };
   const counts = [
@@ -65,12 +73,14 @@ export function computeCost(usage: TokenUsage, provider: string, model: string, 
   const hourWrites = Math.min(usage.cacheWrite1hTokens ?? 0, writes);
   const plain = usage.promptTokens - reads - writes;
   const writePrice = price.cacheWritePerMillion ?? price.inputPerMillion;
+  const inputPrice = (options.batch ? price.batchInputPerMillion : undefined) ?? price.inputPerMillion;
+  const outputPrice = (options.batch ? price.batchOutputPerMillion : undefined) ?? price.outputPerMillion;
   // tokens × USD per million tokens = millionths of a dollar.
   const micros =
-    plain * price.inputPerMillion +
+    plain * inputPrice +
     reads * (price.cachedInputPerMillion ?? price.inputPerMillion) +
     (writes - hourWrites) * writePrice +
     hourWrites * (price.cacheWrite1hPerMillion ?? writePrice) +
-    usage.completionTokens * price.outputPerMillion;
+    usage.completionTokens * outputPrice;
   return { cost: Math.round((micros / TOKENS_PER_PRICE_UNIT) * ROUNDING) / ROUNDING };
 }

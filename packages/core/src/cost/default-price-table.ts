@@ -26,6 +26,16 @@ function anthropicPrice(
   };
 }
 
+/** The vendor's batch API bills input and output at half the standard price (OpenAI Batch, Anthropic Message Batches). */
+function withBatchPrices(models: Record<string, Price>): Record<string, Price> {
+  return Object.fromEntries(
+    Object.entries(models).map(([model, entry]) => [
+      model,
+      { ...entry, batchInputPerMillion: entry.inputPerMillion / 2, batchOutputPerMillion: entry.outputPerMillion / 2 },
+    ]),
+  );
+}
+
 /** Shared module state: findPrice hands out these very objects, so no caller may change them. */
 function frozen(table: PriceTable): PriceTable {
   for (const models of Object.values(table)) {
@@ -45,14 +55,15 @@ function frozen(table: PriceTable): PriceTable {
  * Cache writes cost extra only at Anthropic (OpenAI's and Gemini's implicit
  * caches bill a write as plain input). Not modelled: long-context surcharges
  * (Gemini 2.5 Pro and 1.5 Pro above 200k/128k prompt tokens, Claude Sonnet
- * 4/4.5 above 200k), Gemini's explicit-cache storage, batch discounts. Some entries below are not in any
+ * 4/4.5 above 200k), Gemini's explicit-cache storage. Batch prices (OpenAI and Anthropic:
+ * half the input and output price) bill the steps a provider batch answered. Some entries below are not in any
  * request's list on purpose: a dated or suffixed name falls back to its
  * longest listed prefix, so `o1-mini` must be listed or it would be priced as
  * `o1` (14× too high); likewise `gpt-5-nano`, `gpt-5-pro`, `claude-opus-4-5`,
  * `gemini-2.0-flash-lite`, `gemini-1.5-flash-8b`.
  */
 export const DEFAULT_PRICE_TABLE: PriceTable = frozen({
-  openai: {
+  openai: withBatchPrices({
     "gpt-5": price(1.25, 10, 0.125),
     "gpt-5-mini": price(0.25, 2, 0.025),
     "gpt-5-nano": price(0.05, 0.4, 0.005),
@@ -73,8 +84,8 @@ export const DEFAULT_PRICE_TABLE: PriceTable = frozen({
     "o3-mini": price(1.1, 4.4, 0.55),
     "o3-pro": price(20, 80),
     "o4-mini": price(1.1, 4.4, 0.275),
-  },
-  anthropic: {
+  }),
+  anthropic: withBatchPrices({
     "claude-3-opus": anthropicPrice(15, 75),
     "claude-3-sonnet": anthropicPrice(3, 15),
     "claude-3-haiku": anthropicPrice(0.25, 1.25, { read: 0.03, write: 0.3, write1h: 0.5 }),
@@ -92,7 +103,7 @@ export const DEFAULT_PRICE_TABLE: PriceTable = frozen({
     "claude-opus-4-8": anthropicPrice(5, 25),
     "claude-sonnet-4-6": anthropicPrice(3, 15),
     "claude-haiku-4-5": anthropicPrice(1, 5),
-  },
+  }),
   google: {
     "gemini-pro": price(0.5, 1.5),
     "gemini-1.0-pro": price(0.5, 1.5),

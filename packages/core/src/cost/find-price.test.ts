@@ -11,6 +11,8 @@ describe("findPrice", () => {
       inputPerMillion: 2.5,
       outputPerMillion: 10,
       cachedInputPerMillion: 1.25,
+      batchInputPerMillion: 1.25,
+      batchOutputPerMillion: 5,
     });
     expect(findPrice(table, "anthropic", "claude-3-opus")).toMatchObject({ inputPerMillion: 15, outputPerMillion: 75 });
   });

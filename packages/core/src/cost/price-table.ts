@@ -17,6 +17,9 @@ export const PriceSchema = z.strictObject({
   cacheWritePerMillion: z.number().nonnegative().finite().optional(),
   /** Prompt tokens written as 1-hour cache entries (Anthropic); absent → billed at cacheWritePerMillion. */
   cacheWrite1hPerMillion: z.number().nonnegative().finite().optional(),
+  /** Input and output of a call the vendor's batch API answered; absent → the standard prices. */
+  batchInputPerMillion: z.number().nonnegative().finite().optional(),
+  batchOutputPerMillion: z.number().nonnegative().finite().optional(),
 });
 export type Price = z.infer<typeof PriceSchema>;
 

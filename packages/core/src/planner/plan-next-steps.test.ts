@@ -2,6 +2,7 @@ import { driveRun, step, type Responder } from "../../test/drive-run.js";
 import { compileFlowOrThrow } from "../validation/compile-flow.js";
 import { FLOW_LIMITS } from "../schema/limits.js";
 import { planNextSteps } from "./plan-next-steps.js";
+import { cpuTimeMs } from "../testing/cpu-time.js";
 
 const echo: Responder = (d, input) => ({ output: `${d.stepId}(${input})` });
 
@@ -186,9 +187,7 @@ describe("planNextSteps — condition time", () => {
       status: "success" as const,
       output: long,
     }));
-    const start = performance.now();
-    const decision = planNextSteps(flow, records, { originalPrompt: "q" });
-    const elapsed = performance.now() - start;
+    const { result: decision, ms: elapsed } = cpuTimeMs(() => planNextSteps(flow, records, { originalPrompt: "q" }));
     expect(decision.outcome).toMatchObject({
       status: "failed",
       error: { code: "condition_error", message: expect.stringMatching(/budget of \d+ ms|already took 1000 ms/) },

@@ -18,8 +18,9 @@ export interface StepRecord {
 }
 
 /** `pending` = dispatched, not yet picked up; `running` = a worker holds it. */
-/** `waiting` = an approval step waiting for its decision. */
-export type StepRecordStatus = "pending" | "running" | "waiting" | "success" | "failed" | "skipped" | "cancelled";
+/** `waiting` = an approval step waiting for its decision; `batched` = a step in a provider batch. */
+export type StepRecordStatus =
+  "pending" | "running" | "waiting" | "batched" | "success" | "failed" | "skipped" | "cancelled";
 
 export interface InstanceKey {
   stepId: string;
@@ -31,7 +32,12 @@ export function instanceKey(stepId: string, iteration: number): string {
 }
 
 export function isInFlight(record: StepRecord | undefined): boolean {
-  return record?.status === "pending" || record?.status === "running" || record?.status === "waiting";
+  return (
+    record?.status === "pending" ||
+    record?.status === "running" ||
+    record?.status === "waiting" ||
+    record?.status === "batched"
+  );
 }
 
 /** The run as the planner sees it: the compiled flow, its inputs, and one record per step instance. */

@@ -49,6 +49,8 @@ export const OrchestrationStepStatus = {
   RUNNING: "running",
   /** An approval step waiting for a person's decision (no worker, no lease, no job). */
   WAITING: "waiting",
+  /** A `delivery: "batch"` step handed to a provider batch (no worker, no lease, no job). */
+  BATCHED: "batched",
   SUCCESS: "success",
   FAILED: "failed",
   SKIPPED: "skipped",
@@ -75,6 +77,10 @@ export type TerminalFlowStatus = (typeof TERMINAL_FLOW_STATUSES)[number];
 export function isTerminalFlowStatus(status: string): status is TerminalFlowStatus {
   return (TERMINAL_FLOW_STATUSES as readonly string[]).includes(status);
 }
+
+/** How a model step is called: at once (`sync`, the default) or in a provider's half-price batch. */
+export const StepDeliverySchema = z.enum(["sync", "batch"]);
+export type StepDelivery = z.infer<typeof StepDeliverySchema>;
 
 /** Step statuses after which an instance no longer changes. */
 export const TERMINAL_STEP_STATUSES = [

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ContextPolicySchema } from "./context-policy.js";
-import { OrchestrationFlowTypeSchema, StepActionSchema } from "./enums.js";
+import { OrchestrationFlowTypeSchema, StepActionSchema, StepDeliverySchema } from "./enums.js";
 import { FLOW_LIMITS } from "./limits.js";
 
 /** Step ids appear in templates (`{{ steps.<id>.output }}`) and CEL (`steps.<id>`), so they stay identifier-like. */
@@ -50,6 +50,9 @@ export const ProviderModelSchema = z.strictObject({
 });
 export type ProviderModel = z.infer<typeof ProviderModelSchema>;
 
+/** How long a batch step may wait for its batch: milliseconds, or an ISO 8601 duration ("PT6H"). */
+export const BatchDeadlineSchema = z.union([z.number(), z.string().min(1).max(40)]);
+
 /** A step that calls a model (`kind` "llm", the default). */
 export const LlmStepSchema = z.strictObject({
   kind: z.literal("llm").optional(),
@@ -79,6 +82,10 @@ export const LlmStepSchema = z.strictObject({
   timeout: z.number().int().positive().max(FLOW_LIMITS.maxStepTimeoutMs).optional(),
   /** Tried in order when the primary's retries are spent on retryable errors. */
   fallbacks: z.array(ProviderModelSchema).max(FLOW_LIMITS.maxFallbacks).optional(),
+  /** "batch": the first attempt goes in the provider's half-price batch (openai, anthropic). Default "sync". */
+  delivery: StepDeliverySchema.optional(),
+  /** With `delivery: "batch"`: how long the step may wait for its batch (default 24 h). */
+  batchDeadline: BatchDeadlineSchema.optional(),
 });
 
 /** What a timed-out approval step decides (default "reject"). */

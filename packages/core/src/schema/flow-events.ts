@@ -47,6 +47,13 @@ export const FlowEventDataSchemas = {
     prompt: z.string().describe("what the approver sees: the approval step's rendered prompt"),
     expiresAt: z.string().describe("ISO 8601: when the step's onTimeout decision is taken"),
   }),
+  step_batched: z.object({
+    iteration,
+    attempt,
+    provider: z.string(),
+    model: z.string(),
+    deadline: z.string().describe("ISO 8601: past this (less the step's timeout) the step is called at once instead"),
+  }),
   error: z.object({ iteration, attempt: attempt.optional(), error: StepErrorSchema }),
   flow_complete: z.object({
     status: z.literal("completed"),
@@ -85,6 +92,7 @@ export const FlowStreamUpdateSchema = z.discriminatedUnion("type", [
   eventSchema("step_complete"),
   eventSchema("step_skipped"),
   eventSchema("step_waiting"),
+  eventSchema("step_batched"),
   eventSchema("error"),
   eventSchema("flow_complete"),
   eventSchema("flow_failed"),

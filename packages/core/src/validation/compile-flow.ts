@@ -2,7 +2,13 @@ import { ValidationError, type ValidationIssue } from "../errors/validation-erro
 import { issuesFromZod } from "../errors/zod-issues.js";
 import type { HookCatalog } from "../hooks/hook-registry.js";
 import { ContextPolicySchema } from "../schema/context-policy.js";
-import { FlowDefinitionSchema, type FlowDefinition } from "../schema/flow-definition.js";
+import { FlowDefinitionSchema, type FlowDefinition, type LlmStep } from "../schema/flow-definition.js";
+import {
+  BATCH_PROVIDERS,
+  DEFAULT_BATCH_DEADLINE_MS,
+  hasBatchApi,
+  parseBatchDeadline,
+} from "../batch/batch-deadline.js";
 import type { CompiledFlow, CompiledLoop, CompiledStep, OutputRule } from "./compiled-flow.js";
 import { compileLoop } from "./compile-loop.js";
 import { compilePrompt, compileStepCondition, compileSystemPrompt, type StepCompileContext } from "./compile-step.js";
@@ -96,6 +102,7 @@ function compileStep(definition: FlowDefinition, index: number, ctx: StepCompile
       targets: [],
       attemptsPerTarget: 1,
       maxAttempts: 1,
+      batch: null,
       approval: compileApproval(step, common.prompt, path, ctx.issues),
     };
   }
@@ -109,8 +116,34 @@ function compileStep(definition: FlowDefinition, index: number, ctx: StepCompile
     targets: [{ provider: step.provider, model: step.model }, ...(step.fallbacks ?? [])],
     attemptsPerTarget: 1 + retries,
     maxAttempts: (1 + retries) * (1 + (step.fallbacks?.length ?? 0)),
+    batch: compileBatchDelivery(step, path, ctx.issues),
     approval: null,
   };
+}
+
+function compileBatchDelivery(step: LlmStep, path: string, issues: ValidationIssue[]): CompiledStep["batch"] {
+  if (step.delivery !== "batch") {
+    if (step.batchDeadline !== undefined)
+      issues.push({ path: `${path}.batchDeadline`, message: 'is set but delivery is not "batch"' });
+    return null;
+  }
+  if (!hasBatchApi(step.provider)) {
+    issues.push({
+      path: `${path}.delivery`,
+      message: `provider "${step.provider}" has no batch API (batch delivery: ${BATCH_PROVIDERS.join(", ")})`,
+    });
+    return null;
+  }
+  if (step.batchDeadline === undefined) return { deadlineMs: DEFAULT_BATCH_DEADLINE_MS };
+  const deadlineMs = parseBatchDeadline(step.batchDeadline);
+  if (deadlineMs === null) {
+    issues.push({
+      path: `${path}.batchDeadline`,
+      message: 'must be a positive number of milliseconds or an ISO 8601 duration such as "PT6H"',
+    });
+    return null;
+  }
+  return { deadlineMs };
 }
 
 /** No cycles; every step a step reads from must finish before it (or share its loop). */

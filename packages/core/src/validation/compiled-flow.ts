@@ -41,6 +41,8 @@ export interface CompiledStep {
   /** Every attempt the step may make: attemptsPerTarget × targets. */
   maxAttempts: number;
   inLoop: boolean;
+  /** Set for a `delivery: "batch"` step: its first attempt goes in a provider batch, called at once past the deadline. */
+  batch: { deadlineMs: number } | null;
   /** Set for an approval step (`kind: "approval"`): it waits for a person instead of calling a model. */
   approval: CompiledApproval | null;
 }

@@ -72,6 +72,8 @@ export interface QueuedRun {
   trace?: RunTraceColumn | null;
   /** A rerun: the run it reruns, the step it reruns from, and its definition when overrides changed it. */
   rerun?: { of: number; fromStep: string; definition: Record<string, unknown> | null } | null;
+  /** Its own definition otherwise (an execute's batch delivery changed it). */
+  definition?: Record<string, unknown> | null;
 }
 
 /**
@@ -102,7 +104,11 @@ export function sendQueuedRun(tx: Executor, flowId: string, run: QueuedRun): Pro
       run.trace ? JSON.stringify(run.trace) : null,
       run.rerun?.of ?? null,
       run.rerun?.fromStep ?? null,
-      run.rerun?.definition ? JSON.stringify(run.rerun.definition) : null,
+      run.rerun?.definition
+        ? JSON.stringify(run.rerun.definition)
+        : run.definition
+          ? JSON.stringify(run.definition)
+          : null,
       run.priority,
     ],
   );

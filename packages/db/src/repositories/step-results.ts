@@ -154,12 +154,16 @@ export async function releaseStepClaim(db: Executor, id: string, leaseToken: num
   return rows.length === 1;
 }
 
-/** Ends every open instance of a run (a waiting approval step too) as cancelled; returns them (the running ones to abort). */
+/**
+ * Ends every open instance of a run (a waiting approval step, a batched step too) as
+ * cancelled; returns them (the running ones to abort). A batched step's result, if its batch
+ * still brings one, is then dropped (see claimBatchedStep).
+ */
 export async function cancelOpenSteps(db: Executor, flowId: string, run: number): Promise<StepResultRow[]> {
   const open = and(
     eq(stepResults.flowId, flowId),
     eq(stepResults.run, run),
-    inArray(stepResults.status, ["pending", "running", "waiting"]),
+    inArray(stepResults.status, ["pending", "running", "waiting", "batched"]),
   );
   // Locked in id order first (byte order, as JavaScript sorts), the order in which a batch of
   // step ends writes them (see StepEndCommitter): in the update's own scan order, a cancel racing a batch could lock

@@ -7,6 +7,8 @@ import {
   StepActionSchema,
   ThreadPermissionSchema,
   FlowEventTypeSchema,
+  type ChatMessage,
+  type StepSettings,
   type TokenUsage,
 } from "@ensemble/core";
 import { sql, type SQL } from "drizzle-orm";
@@ -211,6 +213,49 @@ export const flows = pgTable(
   ],
 );
 
+/**
+ * `submitting`: its steps are chosen, the provider not yet asked (a redelivered submit asks again);
+ * `submitted`: the provider accepted it (`provider_batch_id`) and the scheduler polls it;
+ * `ended`: its results were applied (or its steps sent to a synchronous call); `cancelled`:
+ * every step of it was cancelled and the provider asked to cancel it; `failed`: the provider
+ * refused it, and its steps were sent to a synchronous call.
+ */
+export const STEP_BATCH_STATES = ["submitting", "submitted", "ended", "cancelled", "failed"] as const;
+export type StepBatchState = (typeof STEP_BATCH_STATES)[number];
+
+/** One provider batch of `delivery: "batch"` steps of one provider and model (their rows name it in `batch_id`). */
+export const stepBatches = pgTable(
+  "step_batches",
+  {
+    id: text("id").primaryKey(),
+    provider: text("provider").notNull(),
+    model: text("model").notNull(),
+    state: enumText("state", STEP_BATCH_STATES).notNull(),
+    /** The vendor's id, once it accepted the batch. */
+    providerBatchId: text("provider_batch_id"),
+    itemCount: integer("item_count").notNull(),
+    /** The earliest deadline of its steps. */
+    deadlineAt: ts("deadline_at").notNull(),
+    submittedAt: ts("submitted_at"),
+    polledAt: ts("polled_at"),
+    endedAt: ts("ended_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    check("step_batches_state_check", allowedValues("state", STEP_BATCH_STATES)),
+    index("step_batches_open_idx")
+      .on(t.state)
+      .where(sql`state in ('submitting', 'submitted')`),
+  ],
+);
+
+/** A batched step's request, as its worker built it: the batch is sent from it by another worker. */
+export interface BatchRequestColumn {
+  model: string;
+  messages: ChatMessage[];
+  settings: StepSettings;
+}
+
 export const stepResults = pgTable(
   "step_results",
   {
@@ -253,6 +298,16 @@ export const stepResults = pgTable(
     approvalPrompt: text("approval_prompt"),
     /** When a waiting approval step's timeout decides it. */
     expiresAt: ts("expires_at"),
+    /** A `delivery: "batch"` step's batch, once one is chosen for it. */
+    batchId: text("batch_id").references(() => stepBatches.id, { onDelete: "set null" }),
+    /** A batched step's request (written when it becomes `batched`). */
+    batchRequest: jsonb("batch_request").$type<BatchRequestColumn>(),
+    /** When a batch step became `batched` (its age for the submit trigger). */
+    batchedAt: ts("batched_at"),
+    /** When a batched step is called at once instead: its deadline less its timeout. */
+    batchDeadlineAt: ts("batch_deadline_at"),
+    /** Why a batch step was sent to a synchronous call (its batch failed or expired, its item errored, its deadline came near). */
+    batchFallback: text("batch_fallback"),
     createdAt: createdAt(),
     startedAt: ts("started_at"),
     completedAt: ts("completed_at"),
@@ -264,6 +319,10 @@ export const stepResults = pgTable(
     index("step_results_open_idx")
       .on(t.status)
       .where(sql`status in ('pending', 'running')`),
+    // The scheduler's way to batched steps: those to submit (no batch yet) and those near their deadline.
+    index("step_results_batched_idx")
+      .on(t.provider, t.model, t.batchDeadlineAt)
+      .where(sql`status = 'batched'`),
     // The sweeper's and GET /v1/approvals' way to waiting approval steps.
     index("step_results_waiting_idx")
       .on(t.expiresAt)

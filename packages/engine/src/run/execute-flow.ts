@@ -1,4 +1,14 @@
-import { isTerminalFlowStatus, strictestRules, type RunPriority, type TimeoutConfig } from "@ensemble/core";
+import {
+  applyRunBatchDelivery,
+  isTerminalFlowStatus,
+  strictestRules,
+  ValidationError,
+  type CompiledFlow,
+  type FlowDefinition,
+  type RunBatchDelivery,
+  type RunPriority,
+  type TimeoutConfig,
+} from "@ensemble/core";
 import {
   claimFiring,
   insertStepInstances,
@@ -31,6 +41,8 @@ export interface ExecuteFlowOptions {
   requestId?: string;
   /** Rerun an earlier run from one of its steps (see prepareRerun); `input` defaults to that run's. */
   rerun?: RerunRequest;
+  /** `"delivery": "batch"` for the whole run: its model steps that set no delivery go in provider batches. */
+  batchDelivery?: RunBatchDelivery;
   /** A schedule's firing: claimed with the run, so each firing starts at most one run. */
   firing?: { scheduleId: string; fireAt: Date };
 }
@@ -88,7 +100,13 @@ export async function executeFlow(
     }
     const now = new Date();
     const rerun = options.rerun ? await prepareRerun(tx, flow, options.rerun, run, now) : null;
-    const compiled = rerun?.compiled ?? deps.flows.forRun({ id: flow.id, definition: flow.definition, onlyStepId });
+    if (options.batchDelivery && onlyStepId)
+      throw new ValidationError([
+        { path: "delivery", message: 'a step run alone takes its delivery from its definition; set "delivery" there' },
+      ]);
+    const batched = options.batchDelivery && !rerun ? runWithBatchDelivery(flow, options.batchDelivery) : null;
+    const compiled =
+      rerun?.compiled ?? batched ?? deps.flows.forRun({ id: flow.id, definition: flow.definition, onlyStepId });
     try {
       assertPoliciesAllow(strictestRules(locked.policies), compiled);
       // A flow stored while its provider was served may outlive it: its next run is refused too.
@@ -118,6 +136,7 @@ export async function executeFlow(
         rerun: options.rerun
           ? { of: options.rerun.of, fromStep: options.rerun.fromStep, definition: rerun?.runDefinition ?? null }
           : null,
+        definition: batched ? batched.definition : null,
       }),
     );
     const label = onlyStepId ? `${flow.name} › ${onlyStepId}` : flow.name;
@@ -147,6 +166,13 @@ export async function executeFlow(
   }
   const rerunOf = options.rerun ? { run: options.rerun.of, fromStep: options.rerun.fromStep } : null;
   return { flowId, run, status: "queued", rerunOf };
+}
+
+/** The run's own definition under an execute's batch delivery; a ValidationError names the execute's field. */
+function runWithBatchDelivery(flow: FlowRow, delivery: RunBatchDelivery): CompiledFlow {
+  const result = applyRunBatchDelivery(flow.definition as unknown as FlowDefinition, delivery);
+  if (!result.ok) throw new ValidationError(result.issues);
+  return result.flow;
 }
 
 /** undoQueuedRun, false when it fails too (the row stays queued). */

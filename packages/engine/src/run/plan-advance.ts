@@ -172,9 +172,10 @@ export function planAdvance(
 
   const progress: FlowProgress = options.startedAt ? { status: "running", startedAt: options.startedAt } : {};
   if (!decision.outcome) {
-    // The flow waits while approval steps wait and nothing else runs or is about to.
+    // The flow waits while approval steps wait and nothing else runs or is about to (a batched step is work).
     const working =
-      decision.dispatch.some((d) => !waits(d)) || rows.some((r) => r.status === "pending" || r.status === "running");
+      decision.dispatch.some((d) => !waits(d)) ||
+      rows.some((r) => r.status === "pending" || r.status === "running" || r.status === "batched");
     const waiting = decision.dispatch.some(waits) || rows.some((r) => r.status === "waiting");
     if (waiting && !working) progress.status = "waiting";
     else if (flow.status === "waiting") progress.status = "running";

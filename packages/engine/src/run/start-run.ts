@@ -84,6 +84,7 @@ export async function advanceRunJob(deps: RunDeps, flowId: string, run: number):
           provider: target.provider,
           model: target.model,
           dispatch: stepDispatch(flow),
+          ...(row.batchFallback ? { batchFallback: true as const } : {}),
         },
         delayMs: notBefore ? Math.max(0, notBefore.getTime() - Date.now()) : 0,
       });

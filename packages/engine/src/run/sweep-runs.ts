@@ -1,6 +1,7 @@
 import { listExpiredApprovals, listFlowsByStatus, listStaleSteps } from "@ensemble/db";
 import { stepQueueName } from "@ensemble/queue";
 import type { RunDeps } from "../engine-deps.js";
+import { sweepBatches } from "../batch/sweep-batches.js";
 import { relayOutbox } from "./relay-events.js";
 import { emptyEffects, performEffects } from "./run-effects.js";
 
@@ -55,6 +56,9 @@ export async function sweepRuns(
     deps.logger.info({ staleSteps: stale.length, flows }, "sweep: re-enqueuing work that stopped moving");
     await performEffects(deps, effects);
   }
+  const batches = await sweepBatches(deps);
+  if (batches.fellBack + batches.created + batches.submits + batches.polls > 0)
+    deps.logger.info(batches, "sweep: batch delivery");
   const relayed = await relayOutbox(deps);
   const queues = (await deps.providerCatalog.keys()).map(stepQueueName);
   const promoted = await deps.producer.fairShare.age(queues, deps.settings.priorityAgingMs);

@@ -1,3 +1,4 @@
+import type { EngineSettings } from "../engine-deps.js";
 import { registerSecretValues, type PriceTable } from "@ensemble/core";
 import { pickProviderVariables, priceTableFromFile, ProviderEnvSchema } from "@ensemble/providers";
 import { RateLimitsSchema, type RateLimits } from "@ensemble/queue";
@@ -54,6 +55,12 @@ export const EngineEnvSchema = z.object({
     .transform((value) => value === "true"),
   /** How long (ms) a user's oldest low or normal priority step waits before the scheduler's sweep moves it one class up. */
   PRIORITY_AGING_MS: z.coerce.number().int().min(1_000).default(60_000),
+  /** Batch delivery (docs/operations.md "Batch delivery"): batched steps of one provider and model are submitted once this many wait… */
+  BATCH_MAX_SIZE: z.coerce.number().int().min(1).max(50_000).default(1_000),
+  /** …or once the oldest has waited this long (ms). */
+  BATCH_MAX_AGE_MS: z.coerce.number().int().min(100).default(60_000),
+  /** How often (ms) the scheduler polls a submitted batch (at most once per sweep). */
+  BATCH_POLL_MS: z.coerce.number().int().min(100).default(30_000),
   /** Connections per process in the Postgres pool. */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   /** Cluster-wide provider limits, JSON: {"openai":{"requestsPerMinute":500,"tokensPerMinute":200000,"maxConcurrent":20},"openai:gpt-4o":{…}}. */
@@ -107,7 +114,10 @@ export function engineConfigFromEnv(
   pgliteDir?: string;
   queuePrefix: string;
   databasePoolSize: number;
-  settings: { stepLeaseMs: number; archivedEventsTtlMs: number; priorityAgingMs: number };
+  settings: Pick<
+    EngineSettings,
+    "stepLeaseMs" | "archivedEventsTtlMs" | "priorityAgingMs" | "batchMaxSize" | "batchMaxAgeMs" | "batchPollMs"
+  >;
   fairShare: boolean;
   rateLimits?: RateLimits;
   rateLimitWindowMs: number;
@@ -124,6 +134,9 @@ export function engineConfigFromEnv(
       stepLeaseMs: env.STEP_LEASE_MS,
       archivedEventsTtlMs: env.ARCHIVED_EVENTS_TTL_MS,
       priorityAgingMs: env.PRIORITY_AGING_MS,
+      batchMaxSize: env.BATCH_MAX_SIZE,
+      batchMaxAgeMs: env.BATCH_MAX_AGE_MS,
+      batchPollMs: env.BATCH_POLL_MS,
     },
     fairShare: env.FAIR_SHARE,
     ...(env.PROVIDER_RATE_LIMITS ? { rateLimits: env.PROVIDER_RATE_LIMITS } : {}),

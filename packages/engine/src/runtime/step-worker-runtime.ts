@@ -16,6 +16,7 @@ import { leaseRenewalIntervalMs, type EngineDeps } from "../engine-deps.js";
 import { LeaseKeeper } from "../step/lease-keeper.js";
 import { InFlightCalls } from "../step/in-flight-calls.js";
 import { runStep } from "../step/run-step.js";
+import { pollBatch, submitBatch } from "../batch/run-batch.js";
 import { startStepFairly } from "../step/fair-start.js";
 import type { Runtime } from "./scheduler-runtime.js";
 
@@ -106,7 +107,15 @@ export async function startStepWorker(deps: EngineDeps, options: StepWorkerOptio
     onError: (err: Error) => deps.logger.error({ err }, "step queue error"),
   } as const;
   const workers = providers.map((provider) =>
-    createJobWorker({ ...common, queueName: stepQueueName(provider), handlers: { "step.run": run } }),
+    createJobWorker({
+      ...common,
+      queueName: stepQueueName(provider),
+      handlers: {
+        "step.run": run,
+        "batch.submit": (payload) => submitBatch(deps, payload),
+        "batch.poll": (payload) => pollBatch(deps, payload),
+      },
+    }),
   );
   workers.push(
     createJobWorker({

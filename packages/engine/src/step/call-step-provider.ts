@@ -30,6 +30,7 @@ import {
 } from "./output-limits.js";
 import { ProgressCoalescer } from "./progress-coalescer.js";
 import type { StepOutcome } from "./step-outcome.js";
+import type { BatchRequestOutcome } from "../batch/park-step.js";
 
 export interface StepCallContext {
   flow: FlowRow;
@@ -52,11 +53,24 @@ export async function callStepProvider(
   deps: EngineDeps,
   inFlight: InFlightCalls,
   ctx: StepCallContext,
-): Promise<StepOutcome> {
+): Promise<StepOutcome | BatchRequestOutcome> {
   const prepared = await prepareRequest(deps, ctx);
   if ("status" in prepared) return prepared;
   const { flow, claimed } = ctx;
   const { step, provider, model } = prepared;
+  // A batch step's first attempt goes in a batch; one that fell back (or was taken from a
+  // batch that had begun applying it) is called now, as are retries and fallbacks.
+  if (step.batch && claimed.attempt === 0 && claimed.batchFallback === null && claimed.batchId === null) {
+    const settings = (step.definition.kind === "approval" ? undefined : step.definition.settings) ?? {};
+    return {
+      status: "batch",
+      provider,
+      model,
+      request: { model, messages: prepared.request.messages, settings },
+      deadlineMs: step.batch.deadlineMs,
+      timeoutMs: step.definition.timeout ?? flow.stepTimeoutMs ?? deps.settings.defaultStepTimeoutMs,
+    };
+  }
   let adapter;
   try {
     adapter = deps.providers.get(provider);

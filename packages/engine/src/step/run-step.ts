@@ -10,6 +10,7 @@ import type { JobPayload } from "@ensemble/queue";
 import { withStepAttemptSpan } from "@ensemble/telemetry";
 import type { EngineDeps } from "../engine-deps.js";
 import { emptyEffects, performEffects } from "../run/run-effects.js";
+import { parkBatchStep } from "../batch/park-step.js";
 import { callStepProvider } from "./call-step-provider.js";
 import { finishStep, type ContinuedStep } from "./finish-step.js";
 import type { InFlightCalls } from "./in-flight-calls.js";
@@ -28,7 +29,8 @@ export interface StepJobControl {
   continuedWith(label: string): void;
 }
 
-export type RunStepResult = "done" | "already_done" | "stale" | "aborted" | "lease_lost" | "flow_ended" | "deferred";
+export type RunStepResult =
+  "done" | "already_done" | "stale" | "aborted" | "lease_lost" | "flow_ended" | "deferred" | "batched";
 
 /**
  * `step.run`: claim the step instance (fenced lease), call its provider, commit the
@@ -134,6 +136,8 @@ async function runClaimedStep(
     await performEffects(deps, effects);
     return "deferred";
   }
+  // A batch step: it waits in its provider's next batch, holding no worker slot.
+  if (outcome.status === "batch") return parkBatchStep(deps, flow, claimed, outcome);
   const finished = await finishStep(deps, claimed, outcome, {
     onCommitted: () => recordStepMetrics(deps, outcome, performance.now() - callStartedAt),
     claimedWith: { flow, rows },

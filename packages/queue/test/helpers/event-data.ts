@@ -17,6 +17,13 @@ export const EVENT_DATA: { [T in FlowEventType]: FlowEventData<T> } = {
   },
   step_skipped: { iteration: 0, reason: "condition false" },
   step_waiting: { iteration: 0, prompt: "approve?", expiresAt: "2026-01-01T00:00:00.000Z" },
+  step_batched: {
+    iteration: 0,
+    attempt: 0,
+    provider: "openai",
+    model: "gpt-4o-mini",
+    deadline: "2026-01-01T00:00:00.000Z",
+  },
   error: { iteration: 0, error: { code: "provider_error", message: "down" } },
   flow_complete: { status: "completed", finalOutput: "ok", totalCost: 0, totalTokens: 0 },
   flow_failed: { status: "failed", error: null },

@@ -1,0 +1,60 @@
+import { targetForAttempt } from "@ensemble/core";
+import { fallBackBatchedSteps, findFlow, type FlowRow, type StepResultRow } from "@ensemble/db";
+import type { RunDeps } from "../engine-deps.js";
+import { emptyEffects, performEffects } from "../run/run-effects.js";
+import { stepDispatch } from "../run/step-dispatch.js";
+
+/**
+ * Why a batched step is called at once instead: its batch failed or expired or was cancelled
+ * by the vendor, its own request errored, or its deadline (less its timeout) came.
+ */
+export type BatchFallbackReason =
+  "deadline" | "item_errored" | "batch_failed" | "batch_expired" | "batch_cancelled" | "batch_refused" | "no_batch_api";
+
+/**
+ * Sends batched steps (still batched — in `batchId`, when given) through the normal
+ * synchronous call: back to `pending` with the reason, and a step job of their own
+ * (`batchFallback`: a job id apart from the job that batched them, which BullMQ may keep).
+ */
+export async function fallBackToSync(
+  deps: RunDeps,
+  steps: readonly Pick<StepResultRow, "id">[],
+  reason: BatchFallbackReason,
+  batchId?: string,
+): Promise<number> {
+  const moved = await fallBackBatchedSteps(deps.db, {
+    ids: steps.map((s) => s.id),
+    reason,
+    ...(batchId ? { batchId } : {}),
+  });
+  if (moved.length === 0) return 0;
+  const effects = emptyEffects();
+  const flows = new Map<string, FlowRow | undefined>();
+  for (const row of moved) {
+    if (!flows.has(row.flowId)) flows.set(row.flowId, await findFlow(deps.db, row.flowId));
+    const flow = flows.get(row.flowId);
+    // A run that moved on cancelled its open steps; nothing to call for another run.
+    if (!flow || flow.run !== row.run) continue;
+    const step = deps.flows.forRun(flow).byId.get(row.stepId);
+    const target = step ? targetForAttempt(step, row.attempt) : { provider: row.provider, model: row.model };
+    effects.jobs.push({
+      name: "step.run",
+      payload: {
+        flowId: row.flowId,
+        run: row.run,
+        stepId: row.stepId,
+        iteration: row.iteration,
+        attempt: row.attempt,
+        label: `${flow.name} › ${row.stepId}`,
+        provider: target.provider,
+        model: target.model,
+        dispatch: stepDispatch(flow),
+        batchFallback: true,
+      },
+      lifo: true,
+    });
+  }
+  deps.logger.info({ steps: moved.length, reason, batchId }, "batched steps sent to a synchronous call");
+  await performEffects(deps, effects);
+  return moved.length;
+}
