@@ -1,4 +1,4 @@
-import type { EngineDeps } from "@ensemble/engine";
+import type { RunDeps } from "@ensemble/engine";
 import type { ReadinessChecks } from "@ensemble/engine";
 import type { AdminSessions } from "./auth/admin-sessions.js";
 import type { RequestGuards } from "./guards/request-guards.js";
@@ -7,7 +7,7 @@ import type { HttpMetrics } from "./ops/http-metrics.js";
 
 /** What the routes need: the engine's dependencies and the API's own settings. */
 export interface AppContext {
-  deps: EngineDeps;
+  deps: RunDeps;
   adminToken: string | undefined;
   /** Bull Board's browser logins (Redis); unset: the board takes the bearer header only. */
   adminSessions?: AdminSessions;

@@ -10,7 +10,9 @@ import {
   startScheduler,
   startStepWorker,
   surviveDatabaseDisconnects,
+  type Engine,
   type HealthServer,
+  type RunDeps,
   type Runtime,
 } from "@ensemble/engine";
 import { createApp } from "./app.js";
@@ -24,26 +26,27 @@ import { PrometheusMetrics } from "./ops/prometheus-metrics.js";
 const env = parseApiEnv();
 const logger = createLogger({ level: env.LOG_LEVEL, name: env.ROLES === "all" ? "ensemble" : "api" });
 surviveDatabaseDisconnects(logger);
-const engine = await createEngine({
-  ...engineConfigFromEnv(env),
-  logger,
-  serviceName: env.ROLES === "all" ? "ensemble" : "ensemble-api",
-});
-const { deps } = engine;
-
+const engineConfig = { ...engineConfigFromEnv(env), logger };
 const runtimes: Runtime[] = [];
+let engine: Engine<RunDeps>;
 if (env.ROLES === "all") {
+  // The all-in-one process runs steps too: provider adapters, rate limits, step-end commits.
+  const all = await createEngine({ ...engineConfig, role: "all", serviceName: "ensemble" });
   runtimes.push(
-    await startScheduler(deps, { connection: engine.workerConnection("scheduler"), prefix: env.QUEUE_PREFIX }),
+    await startScheduler(all.deps, { connection: all.workerConnection("scheduler"), prefix: env.QUEUE_PREFIX }),
   );
   runtimes.push(
-    await startStepWorker(deps, {
-      connection: engine.workerConnection("worker"),
+    await startStepWorker(all.deps, {
+      connection: all.workerConnection("worker"),
       prefix: env.QUEUE_PREFIX,
       concurrency: env.WORKER_CONCURRENCY,
     }),
   );
+  engine = all;
+} else {
+  engine = await createEngine({ ...engineConfig, role: "api", serviceName: "ensemble-api" });
 }
+const { deps } = engine;
 
 // Before listening: once /readyz answers, the printed key works.
 if (env.DEV_MODE) {

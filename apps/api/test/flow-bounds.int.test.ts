@@ -1,5 +1,5 @@
 import { FLOW_LIMITS } from "@ensemble/core";
-import { STEP_PAGE_LIMITS } from "../src/http/request-limits.js";
+import { STEP_PAGE_LIMITS } from "@ensemble/core";
 import { TestApi } from "./support/test-api.js";
 
 jest.setTimeout(180_000);

@@ -1,7 +1,8 @@
 import { FlowStepResultSchema } from "@ensemble/core";
 import { StepRunPayloadSchema } from "@ensemble/queue";
 import type { z } from "zod";
-import * as schemas from "../src/openapi/response-schemas.js";
+import * as schemas from "@ensemble/core";
+import { ErrorBody } from "../src/http/api-error.js";
 import { TestApi } from "./support/test-api.js";
 
 // Real Postgres, Redis and flows: slower than jest's 5 s default on a busy CI machine.
@@ -328,8 +329,8 @@ describe("operations surface (ADMIN_TOKEN set)", () => {
       expect(step.status).toBe(200);
       expectShape(FlowStepResultSchema, step.body);
       expectShape(schemas.TemplateListResponse, (await api.request(key, "GET", "/v1/templates")).body);
-      expectShape(schemas.ErrorBody, (await api.request(key, "GET", "/v1/flows/nope")).body);
-      expectShape(schemas.ErrorBody, (await api.request(key, "POST", "/v1/threads", { title: 5 })).body);
+      expectShape(ErrorBody, (await api.request(key, "GET", "/v1/flows/nope")).body);
+      expectShape(ErrorBody, (await api.request(key, "POST", "/v1/threads", { title: 5 })).body);
     });
 
     it("runs, rerun and compare", async () => {

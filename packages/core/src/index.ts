@@ -67,3 +67,8 @@ export { DEFAULT_PRICE_TABLE } from "./cost/default-price-table.js";
 export { normalizeModelName } from "./cost/model-name.js";
 export { findPrice } from "./cost/find-price.js";
 export { computeCost, type CostResult } from "./cost/compute-cost.js";
+// The HTTP contract: the routes an API key calls, with their request and response schemas.
+export * from "./contract/http-route.js";
+export * from "./contract/request-schemas.js";
+export * from "./contract/response-schemas.js";
+export * as apiContract from "./contract/api-contract.js";

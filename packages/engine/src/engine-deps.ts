@@ -57,18 +57,15 @@ export function leaseRenewalIntervalMs(settings: EngineSettings): number {
   return Math.max(250, Math.floor(settings.stepLeaseMs / 3));
 }
 
-/** What the engine's functions run on; every app builds one at start (see each app's main). */
-export interface EngineDeps {
+/**
+ * What starting, advancing, repairing, cancelling and reading runs use: every process has
+ * these (the API, the scheduler, workers). See `EngineDeps` for what running steps adds.
+ */
+export interface RunDeps {
   /** Durable writes: results, ledger, flow state. */
   db: Database;
   /** A transaction on `db` whose BEGIN and COMMIT cost no round trip of their own (see DatabaseHandle.transact). */
   transact<T>(fn: (tx: Executor, control: TransactionControl) => Promise<T>): Promise<T>;
-  /** Step leases (may commit asynchronously: a lost lease is re-claimed and fencing still holds). */
-  leaseDb: Database;
-  /** Group commit of the ends of steps that end without their flow's lock (many ends, one transaction). */
-  stepEnds: StepEndCommitter;
-  /** Group commit across runs of steps' ends that carry their run's next steps (a sequential flow's steps). */
-  plannedEnds: PlannedEndCommitter;
   producer: JobProducer;
   bus: ProgressBus;
   /** Ended flows whose events are due to be archived to Postgres. */
@@ -76,11 +73,6 @@ export interface EngineDeps {
   cancelSignals: CancelSignals;
   /** Events and archive entries owed by committed transactions, kept through a Redis blip. */
   deliveries: CommittedDeliveries;
-  providers: ProviderRegistry;
-  /** Cluster-wide provider limits; null when none are configured. */
-  rateLimiter: ProviderRateLimiter | null;
-  hooks: HookRegistry;
-  prices: PriceTable;
   logger: Logger;
   settings: EngineSettings;
   flows: CompiledFlowCache;
@@ -95,3 +87,21 @@ export interface EngineDeps {
   /** Cluster-wide step and run metrics in Redis (the API renders them at /metrics); unset: not recorded. */
   metrics?: ClusterMetrics;
 }
+
+/** What running steps adds to `RunDeps`: provider calls and their limits, step leases, step-end commits. */
+export interface StepDeps {
+  /** Step leases (may commit asynchronously: a lost lease is re-claimed and fencing still holds). */
+  leaseDb: Database;
+  /** Group commit of the ends of steps that end without their flow's lock (many ends, one transaction). */
+  stepEnds: StepEndCommitter;
+  /** Group commit across runs of steps' ends that carry their run's next steps (a sequential flow's steps). */
+  plannedEnds: PlannedEndCommitter;
+  providers: ProviderRegistry;
+  /** Cluster-wide provider limits; null when none are configured. */
+  rateLimiter: ProviderRateLimiter | null;
+  hooks: HookRegistry;
+  prices: PriceTable;
+}
+
+/** What a step worker runs on (a worker process, or the all-in-one process): everything. */
+export type EngineDeps = RunDeps & StepDeps;

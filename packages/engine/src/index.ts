@@ -1,5 +1,11 @@
 // @ensemble/engine — the run engine shared by the api, scheduler and worker apps: execute, start, advance, run a step, cancel, sweep.
-export { DEFAULT_ENGINE_SETTINGS, type EngineDeps, type EngineSettings } from "./engine-deps.js";
+export {
+  DEFAULT_ENGINE_SETTINGS,
+  type EngineDeps,
+  type EngineSettings,
+  type RunDeps,
+  type StepDeps,
+} from "./engine-deps.js";
 export { FlowConflictError, ForbiddenError, NotFoundError, PolicyViolationError } from "./errors/engine-errors.js";
 export { ProviderCatalog, type CatalogMembership, type ProviderCatalogOptions } from "./catalog/provider-catalog.js";
 export { SpendCaps, SpendCapReachedError, capPeriod, type CapPeriod, type ReachedCap } from "./spend/spend-caps.js";
@@ -29,7 +35,7 @@ export {
   type SchedulerRuntime,
 } from "./runtime/scheduler-runtime.js";
 export { startStepWorker, type StepWorkerOptions, type StepWorkerRuntime } from "./runtime/step-worker-runtime.js";
-export { createEngine, type Engine, type EngineConfig } from "./runtime/create-engine.js";
+export { createEngine, type Engine, type EngineConfig, type EngineRole } from "./runtime/create-engine.js";
 export { createLogger } from "./runtime/logger.js";
 export { runUntilSignalled, startRoleProcess, type ProcessRole, type RoleProcess } from "./runtime/role-process.js";
 export { closeOnSignals, surviveDatabaseDisconnects, type CloseOnSignalsOptions } from "./runtime/process-lifecycle.js";

@@ -1,4 +1,5 @@
 import {
+  apiContract,
   isTerminalFlowEvent,
   isTerminalFlowStatus,
   type FlowDefinitionInput,
@@ -43,8 +44,6 @@ import type {
 
 export type EnsembleClientOptions = HttpClientOptions;
 
-const id = encodeURIComponent;
-
 /**
  * The Ensemble API as an `orchestratorService`: `createFlow`, `executeFlow`, … with the
  * argument order such services use. The calling user is the API key's: methods that took a `userId` still accept one
@@ -65,48 +64,39 @@ export class EnsembleClient {
   // ── Threads, messages, policies ───────────────────────────────────────────
 
   async createThread(title: string): Promise<Thread> {
-    return (await this.http.request<Thread>("POST", "/v1/threads", { body: { title } })).body;
+    return (await this.http.call(apiContract.createThread, {}, { body: { title } })).body;
   }
 
   /** The threads the caller may read (owns, or is a member with read), newest first. */
   async listThreads(options: { limit?: number; offset?: number } = {}): Promise<ThreadList> {
-    const query = new URLSearchParams();
-    if (options.limit !== undefined) query.set("limit", String(options.limit));
-    if (options.offset !== undefined) query.set("offset", String(options.offset));
-    const suffix = query.size ? `?${query.toString()}` : "";
-    return (await this.http.request<ThreadList>("GET", `/v1/threads${suffix}`)).body;
+    return (await this.http.call(apiContract.listThreads, {}, { query: options })).body;
   }
 
   async getThread(threadId: string): Promise<Thread> {
-    return (await this.http.request<Thread>("GET", `/v1/threads/${id(threadId)}`)).body;
+    return (await this.http.call(apiContract.getThread, { threadId })).body;
   }
 
   /** Grants a user permissions on a thread (owner only); `[]` removes them. */
   async setThreadMember(threadId: string, userId: string, permissions: ThreadPermission[]): Promise<ThreadMember> {
-    return (
-      await this.http.request<ThreadMember>("PUT", `/v1/threads/${id(threadId)}/members/${id(userId)}`, {
-        body: { permissions },
-      })
-    ).body;
+    return (await this.http.call(apiContract.putThreadMember, { threadId, userId }, { body: { permissions } })).body;
   }
 
   async addMessage(threadId: string, message: NewMessage): Promise<Message> {
-    return (await this.http.request<Message>("POST", `/v1/threads/${id(threadId)}/messages`, { body: message })).body;
+    return (await this.http.call(apiContract.createMessage, { threadId }, { body: message })).body;
   }
 
   /** The thread's messages, oldest first; those a flow saved carry `metadata.orchestrationFlowId`. */
   async listMessages(threadId: string): Promise<Message[]> {
-    return (await this.http.request<{ items: Message[] }>("GET", `/v1/threads/${id(threadId)}/messages`)).body.items;
+    return (await this.http.call(apiContract.listMessages, { threadId })).body.items;
   }
 
   /** The caller's data-sharing policy for one provider (`openai`, `anthropic`, …). */
   async setPolicy(providerKey: string, policy: DataSharingPolicySettings): Promise<DataSharingPolicy> {
-    return (await this.http.request<DataSharingPolicy>("PUT", `/v1/policies/${id(providerKey)}`, { body: policy }))
-      .body;
+    return (await this.http.call(apiContract.putPolicy, { providerKey }, { body: policy })).body;
   }
 
   async listPolicies(): Promise<DataSharingPolicy[]> {
-    return (await this.http.request<{ items: DataSharingPolicy[] }>("GET", "/v1/policies")).body.items;
+    return (await this.http.call(apiContract.listPolicies, {})).body.items;
   }
 
   // ── Flows ────────────────────────────────────────────────────────────────
@@ -116,21 +106,17 @@ export class EnsembleClient {
   async createFlow(threadId: string, userId: string, definition: FlowDefinitionInput): Promise<Flow>;
   async createFlow(threadId: string, a: string | FlowDefinitionInput, b?: FlowDefinitionInput): Promise<Flow> {
     const definition = typeof a === "string" ? b : a;
-    return (await this.http.request<Flow>("POST", "/v1/flows", { body: { threadId, definition } })).body;
+    return (await this.http.call(apiContract.createFlow, {}, { body: { threadId, definition } })).body;
   }
 
   /** The flow with its latest run's `stepResults`. */
   async getFlow(flowId: string, _userId?: string): Promise<Flow> {
-    return (await this.http.request<Flow>("GET", `/v1/flows/${id(flowId)}`)).body;
+    return (await this.http.call(apiContract.getFlow, { flowId })).body;
   }
 
   /** One page of the latest run's step results; follow `nextCursor` until it is null. */
   async listFlowSteps(flowId: string, options: ListFlowStepsOptions = {}): Promise<StepPage> {
-    const query = new URLSearchParams();
-    if (options.cursor !== undefined) query.set("cursor", options.cursor);
-    if (options.limit !== undefined) query.set("limit", String(options.limit));
-    const suffix = query.size > 0 ? `?${query.toString()}` : "";
-    return (await this.http.request<StepPage>("GET", `/v1/flows/${id(flowId)}/steps${suffix}`)).body;
+    return (await this.http.call(apiContract.listFlowSteps, { flowId }, { query: options })).body;
   }
 
   /** Every step result of the latest run, read a page at a time (GET /v1/flows/:flowId/steps). */
@@ -140,7 +126,7 @@ export class EnsembleClient {
   ): AsyncGenerator<FlowStepResult, void, undefined> {
     let cursor: string | null | undefined;
     do {
-      const page = await this.listFlowSteps(flowId, { ...options, ...(cursor ? { cursor } : {}) });
+      const page = await this.listFlowSteps(flowId, { ...(cursor ? { cursor } : {}), ...options });
       yield* page.items;
       cursor = page.nextCursor;
     } while (cursor);
@@ -150,15 +136,12 @@ export class EnsembleClient {
   async listFlows(threadId: string, userId: string, options?: ListFlowsOptions): Promise<FlowList>;
   async listFlows(threadId: string, a?: string | ListFlowsOptions, b?: ListFlowsOptions): Promise<FlowList> {
     const options = (typeof a === "string" ? b : a) ?? {};
-    const query = new URLSearchParams();
-    for (const [key, value] of Object.entries(options)) if (value !== undefined) query.set(key, String(value));
-    const suffix = query.size > 0 ? `?${query.toString()}` : "";
-    return (await this.http.request<FlowList>("GET", `/v1/threads/${id(threadId)}/flows${suffix}`)).body;
+    return (await this.http.call(apiContract.listFlows, { threadId }, { query: options })).body;
   }
 
   /** Deletes a flow (needs delete; a queued or running flow is a 409 `conflict`: cancel it first). */
   async deleteFlow(flowId: string, _userId?: string): Promise<void> {
-    await this.http.request("DELETE", `/v1/flows/${id(flowId)}`);
+    await this.http.call(apiContract.deleteFlow, { flowId });
   }
 
   /**
@@ -183,27 +166,23 @@ export class EnsembleClient {
       delivery: options.delivery,
       batchDeadline: options.batchDeadline,
     };
-    const path = `/v1/flows/${id(flowId)}/execute`;
     const signal = options.signal;
-    const headers = idempotencyHeader(options.idempotencyKey);
-    if (!options.streaming && !options.onUpdate) {
-      // The server holds the request until the run ends; 202 means it gave up waiting first.
-      const res = await this.http.request<FlowExecutionResult | { run: number }>("POST", `${path}?wait=true`, {
+    // Waiting, the server holds the request until the run ends (200); 202 means it gave up
+    // first, or was not asked to wait because the caller follows the events.
+    const wait = !options.streaming && !options.onUpdate;
+    const res = await this.http.call(
+      apiContract.executeFlow,
+      { flowId },
+      {
         body,
-        headers,
-        timeoutMs: false,
+        headers: idempotencyHeader(options.idempotencyKey),
+        ...(wait ? { query: { wait: "true" }, timeoutMs: false } : {}),
         ...(signal ? { signal } : {}),
-      });
-      const result =
-        res.status === 200
-          ? (res.body as FlowExecutionResult)
-          : await this.waitForRun(flowId, (res.body as { run: number }).run, undefined, signal);
-      return settle(result);
-    }
-    const started = (
-      await this.http.request<{ run: number }>("POST", path, { body, headers, ...(signal ? { signal } : {}) })
-    ).body;
-    return settle(await this.waitForRun(flowId, started.run, options.onUpdate, signal));
+      },
+    );
+    return settle(
+      res.status === 200 ? res.body : await this.waitForRun(flowId, res.body.run, options.onUpdate, signal),
+    );
   }
 
   /**
@@ -227,27 +206,24 @@ export class EnsembleClient {
       priority: options.priority,
     };
     const signal = options.signal;
-    const path = `/v1/flows/${id(flowId)}/steps/${id(stepId)}/execute`;
-    const headers = idempotencyHeader(options.idempotencyKey);
-    if (!options.onUpdate) {
-      const res = await this.http.request<FlowStepResult | { run: number }>("POST", `${path}?wait=true`, {
+    const wait = !options.onUpdate;
+    const res = await this.http.call(
+      apiContract.executeStep,
+      { flowId, stepId },
+      {
         body,
-        headers,
-        timeoutMs: false,
+        headers: idempotencyHeader(options.idempotencyKey),
+        ...(wait ? { query: { wait: "true" }, timeoutMs: false } : {}),
         ...(signal ? { signal } : {}),
-      });
-      if (res.status === 200) return res.body as FlowStepResult;
-      return this.stepOf(await this.waitForRun(flowId, (res.body as { run: number }).run, undefined, signal), stepId);
-    }
-    const started = (
-      await this.http.request<{ run: number }>("POST", path, { body, headers, ...(signal ? { signal } : {}) })
-    ).body;
-    return this.stepOf(await this.waitForRun(flowId, started.run, options.onUpdate, signal), stepId);
+      },
+    );
+    if (res.status === 200) return res.body;
+    return this.stepOf(await this.waitForRun(flowId, res.body.run, options.onUpdate, signal), stepId);
   }
 
   /** Asks the cluster to cancel the running flow; running provider calls abort within a second. */
   async cancelFlow(flowId: string, _userId?: string): Promise<void> {
-    await this.http.request("POST", `/v1/flows/${id(flowId)}/cancel`);
+    await this.http.call(apiContract.cancelFlow, { flowId });
   }
 
   /**
@@ -256,32 +232,29 @@ export class EnsembleClient {
    * breaks the step's responseSchema a 400 naming the path under `data`.
    */
   async approve(flowId: string, stepId: string, input: ApprovalInput): Promise<ApprovalDecided> {
-    const path = `/v1/flows/${id(flowId)}/steps/${id(stepId)}/approve`;
-    return (await this.http.request<ApprovalDecided>("POST", path, { body: input })).body;
+    return (await this.http.call(apiContract.approveStep, { flowId, stepId }, { body: input })).body;
   }
 
   /** The approval steps waiting for a decision the caller may take, oldest first. */
   async listApprovals(options: { limit?: number } = {}): Promise<WaitingApproval[]> {
-    const query = new URLSearchParams({ status: "waiting" });
-    if (options.limit !== undefined) query.set("limit", String(options.limit));
-    return (await this.http.request<{ items: WaitingApproval[] }>("GET", `/v1/approvals?${query.toString()}`)).body
-      .items;
+    const query = { status: "waiting", limit: options.limit };
+    return (await this.http.call(apiContract.listApprovals, {}, { query })).body.items;
   }
 
   async getFlowStatus(flowId: string): Promise<FlowStatus> {
-    return (await this.http.request<FlowStatus>("GET", `/v1/flows/${id(flowId)}/status`)).body;
+    return (await this.http.call(apiContract.getFlowStatus, { flowId })).body;
   }
 
   // ── Runs ─────────────────────────────────────────────────────────────────
 
   /** Every run of the flow, oldest first. */
   async listRuns(flowId: string): Promise<RunSummary[]> {
-    return (await this.http.request<{ items: RunSummary[] }>("GET", `/v1/flows/${id(flowId)}/runs`)).body.items;
+    return (await this.http.call(apiContract.listRuns, { flowId })).body.items;
   }
 
   /** One run: the definition it executed and its step results. */
   async getRun(flowId: string, run: number): Promise<RunDetail> {
-    return (await this.http.request<RunDetail>("GET", `/v1/flows/${id(flowId)}/runs/${run}`)).body;
+    return (await this.http.call(apiContract.getRun, { flowId, run })).body;
   }
 
   /**
@@ -292,11 +265,11 @@ export class EnsembleClient {
   async rerun(flowId: string, run: number, options: RerunOptions): Promise<RunDetail> {
     const { onUpdate, signal, idempotencyKey, ...body } = options;
     const started = (
-      await this.http.request<{ run: number }>("POST", `/v1/flows/${id(flowId)}/runs/${run}/rerun`, {
-        body,
-        headers: idempotencyHeader(idempotencyKey),
-        ...(signal ? { signal } : {}),
-      })
+      await this.http.call(
+        apiContract.rerun,
+        { flowId, run },
+        { body, headers: idempotencyHeader(idempotencyKey), ...(signal ? { signal } : {}) },
+      )
     ).body;
     await this.waitForRun(flowId, started.run, onUpdate, signal);
     return this.getRun(flowId, started.run);
@@ -304,7 +277,8 @@ export class EnsembleClient {
 
   /** Two runs side by side: each step in both, a word diff of the outputs, the totals. */
   async compare(flowId: string, runA: number, runB: number): Promise<RunComparison> {
-    return (await this.http.request<RunComparison>("GET", `/v1/flows/${id(flowId)}/compare?runs=${runA},${runB}`)).body;
+    const query = { runs: `${runA},${runB}` };
+    return (await this.http.call(apiContract.compareRuns, { flowId }, { query })).body as RunComparison;
   }
 
   /**
@@ -320,40 +294,35 @@ export class EnsembleClient {
 
   /** Runs the flow on a cron schedule as the caller: one run per firing; firings over a spend cap are skipped. */
   async createSchedule(flowId: string, schedule: NewSchedule): Promise<Schedule> {
-    return (await this.http.request<Schedule>("POST", `/v1/flows/${id(flowId)}/schedules`, { body: schedule })).body;
+    return (await this.http.call(apiContract.createSchedule, { flowId }, { body: schedule })).body;
   }
 
   /** The flow's schedules, each with its latest firings (started or skipped, and why). */
   async listSchedules(flowId: string): Promise<Schedule[]> {
-    return (await this.http.request<{ items: Schedule[] }>("GET", `/v1/flows/${id(flowId)}/schedules`)).body.items;
+    return (await this.http.call(apiContract.listSchedules, { flowId })).body.items;
   }
 
   async deleteSchedule(flowId: string, scheduleId: string): Promise<void> {
-    await this.http.request("DELETE", `/v1/flows/${id(flowId)}/schedules/${id(scheduleId)}`);
+    await this.http.call(apiContract.deleteSchedule, { flowId, scheduleId });
   }
 
   /** The caller's spend and tokens (default: this UTC month so far), optionally grouped. */
   async getUsage(options: UsageOptions = {}): Promise<Usage> {
-    const query = new URLSearchParams();
-    const iso = (d: Date | string) => (typeof d === "string" ? d : d.toISOString());
-    if (options.from !== undefined) query.set("from", iso(options.from));
-    if (options.to !== undefined) query.set("to", iso(options.to));
-    if (options.groupBy) query.set("groupBy", options.groupBy);
-    const suffix = query.size ? `?${query.toString()}` : "";
-    return (await this.http.request<Usage>("GET", `/v1/usage${suffix}`)).body;
+    const iso = (d: Date | string | undefined) => (d instanceof Date ? d.toISOString() : d);
+    const query = { from: iso(options.from), to: iso(options.to), groupBy: options.groupBy };
+    return (await this.http.call(apiContract.getUsage, {}, { query })).body;
   }
 
   // ── Templates ────────────────────────────────────────────────────────────
 
   /** The seven templates and their parameters, as the server knows them. */
   async listTemplates(): Promise<FlowTemplateDescription[]> {
-    return (await this.http.request<{ items: FlowTemplateDescription[] }>("GET", "/v1/templates")).body.items;
+    return (await this.http.call(apiContract.listTemplates, {})).body.items;
   }
 
   /** Builds a template's FlowDefinition on the server (`createCritiqueFlow` etc. do the same locally). */
   async buildTemplate(name: string, parameters: Record<string, unknown> = {}): Promise<FlowDefinitionInput> {
-    return (await this.http.request<FlowDefinitionInput>("POST", `/v1/templates/${id(name)}`, { body: parameters }))
-      .body;
+    return (await this.http.call(apiContract.buildTemplate, { name }, { body: parameters })).body;
   }
 
   // ── Internals ────────────────────────────────────────────────────────────

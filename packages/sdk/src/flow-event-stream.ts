@@ -1,4 +1,4 @@
-import type { FlowStreamUpdate } from "@ensemble/core";
+import { apiContract, fillPath, type FlowStreamUpdate } from "@ensemble/core";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { EnsembleApiError } from "./errors/ensemble-api-error.js";
 import type { HttpClient } from "./http-client.js";
@@ -28,7 +28,7 @@ export async function* streamFlowEvents(
     let reader: ReadableStreamDefaultReader<string> | undefined;
     try {
       const res = await http.stream(
-        `/v1/flows/${encodeURIComponent(flowId)}/events`,
+        fillPath(apiContract.streamFlowEvents.path, { flowId }),
         { "last-event-id": String(lastId) },
         options.signal,
       );

@@ -1,3 +1,4 @@
+import { fillPath, type ContractResult, type ContractRoute, type PathParams, type RequestBody } from "@ensemble/core";
 import { EnsembleConnectionError } from "./errors/ensemble-connection-error.js";
 import { toEnsembleApiError } from "./errors/to-api-error.js";
 
@@ -17,6 +18,14 @@ export interface RequestOptions {
   /** false: no timeout (long waits); a number overrides the client's. */
   timeoutMs?: number | false;
 }
+
+/** A call of one contract route: its body as the route's schema takes it, its query by the route's names. */
+export interface CallOptions<R extends ContractRoute> extends Omit<RequestOptions, "body"> {
+  body?: RequestBody<R>;
+  query?: { [K in QueryNames<R>]?: string | number | undefined };
+}
+type QueryNames<R extends ContractRoute> =
+  NonNullable<R["query"]> extends { shape: infer S } ? keyof S & string : never;
 
 /** The API's HTTP conventions in one place: bearer key, JSON bodies, error bodies → EnsembleApiError. */
 export class HttpClient {
@@ -40,6 +49,20 @@ export class HttpClient {
     const text = await res.text();
     if (!res.ok) throw toEnsembleApiError(res.status, text, res.headers.get("retry-after"));
     return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  }
+
+  /** Calls a route of the contract; the answer is typed by the route's response schemas. */
+  async call<R extends ContractRoute>(
+    route: R,
+    params: PathParams<R["path"]>,
+    options: CallOptions<R> = {},
+  ): Promise<ContractResult<R>> {
+    const { query, ...rest } = options;
+    const search = new URLSearchParams();
+    const entries = Object.entries<string | number | undefined>(query ?? {});
+    for (const [key, value] of entries) if (value !== undefined) search.set(key, String(value));
+    const path = fillPath(route.path, params) + (search.size > 0 ? `?${search.toString()}` : "");
+    return (await this.request(route.method.toUpperCase(), path, rest)) as ContractResult<R>;
   }
 
   /** Opens a response to read as a stream (SSE); non-2xx statuses reject like `request`. */

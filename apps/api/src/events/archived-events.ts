@@ -1,6 +1,6 @@
 import type { FlowStreamUpdate } from "@ensemble/core";
 import { listFlowEvents, type Database } from "@ensemble/db";
-import type { EngineDeps } from "@ensemble/engine";
+import type { RunDeps } from "@ensemble/engine";
 
 /**
  * Events of a flow from the Postgres archive (`flow_events`, written after each run by
@@ -31,7 +31,7 @@ export async function readArchivedEvents(
 }
 
 /** Whether any event after `afterId` is stored (Redis stream or archive). */
-export async function hasEventsAfter(deps: EngineDeps, flowId: string, afterId: number): Promise<boolean> {
+export async function hasEventsAfter(deps: RunDeps, flowId: string, afterId: number): Promise<boolean> {
   if ((await deps.bus.readAfter(flowId, afterId, 1)).length > 0) return true;
   return (await listFlowEvents(deps.db, flowId, afterId, 1)).length > 0;
 }

@@ -1,6 +1,6 @@
 import { isTerminalFlowEvent, isTerminalFlowStatus, type FlowStreamUpdate } from "@ensemble/core";
 import { findFlow } from "@ensemble/db";
-import type { EngineDeps } from "@ensemble/engine";
+import type { RunDeps } from "@ensemble/engine";
 import { followEvents } from "@ensemble/queue";
 import { readArchivedEvents } from "./archived-events.js";
 import type { EventSink, StreamEndReason } from "./event-sink.js";
@@ -15,7 +15,7 @@ const PAGE_BYTES = 4 * 1_048_576;
 const STALL_CHECK_MS = 250;
 
 export interface FlowEventFeedOptions {
-  deps: EngineDeps;
+  deps: RunDeps;
   flowId: string;
   /** Deliver events with a higher id (Last-Event-ID); 0 = the whole history. */
   afterId: number;

@@ -1,4 +1,4 @@
-import type { EngineDeps } from "@ensemble/engine";
+import type { RunDeps } from "@ensemble/engine";
 import { isRedisUnavailable } from "@ensemble/queue";
 import type { StreamSlot, StreamSlots } from "../guards/stream-slots.js";
 import { ApiError } from "../http/api-error.js";
@@ -25,7 +25,7 @@ export class FlowEventHub {
   private readonly open = new Set<FlowEventFeed>();
 
   constructor(
-    private readonly deps: EngineDeps,
+    private readonly deps: RunDeps,
     settings: Partial<EventStreamSettings> = {},
     /** Open streams per API key; null: no limit. */
     private readonly slots: StreamSlots | null = null,

@@ -1,3 +1,4 @@
+import { apiContract } from "@ensemble/core";
 import { isTerminalFlowStatus } from "@ensemble/core";
 import { z } from "zod";
 import { defineRoute } from "../routes/api-route.js";
@@ -10,30 +11,15 @@ const LAST_EVENT_ID_HEADER = { name: "Last-Event-ID", description: "resume after
 
 /** `GET /v1/flows/{flowId}/events`: the flow's events as Server-Sent Events. */
 export const sseRoute = defineRoute({
-  method: "get",
-  path: "/v1/flows/{flowId}/events",
-  operationId: "streamFlowEvents",
+  ...apiContract.streamFlowEvents,
   tag: "events",
   summary: "The flow's progress events as Server-Sent Events",
   description:
     "Each SSE message has `id` (per flow, increasing), `event` (the type) and `data` (a FlowEvent as JSON). Reconnect with `Last-Event-ID` to get every later event; after the flow ended the whole history is sent and the stream closes.",
   auth: "apiKey",
   // parseLastEventId checks it, together with the header (which wins).
-  query: z.object({
-    lastEventId: z
-      .string()
-      .regex(/^\d+$/)
-      .optional()
-      .describe("resume after this event id (the Last-Event-ID header wins)"),
-  }),
+
   headers: [LAST_EVENT_ID_HEADER],
-  responses: {
-    200: {
-      description: "the event stream; each data line is a FlowEvent",
-      contentType: "text/event-stream",
-      schema: { type: "string" },
-    },
-  },
   errors: [400, 403, 404],
   handler: async ({ ctx, req, res, userId, params }) => {
     const { deps } = ctx.app;

@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 /** An error the API answers with as `{ error: { code, message, details } }`. */
 export type ApiErrorCode =
   | "validation_error"
@@ -40,3 +42,13 @@ export const STATUS_BY_CODE: Record<ApiErrorCode, number> = {
   internal: 500,
   unavailable: 503,
 };
+
+/** The body of every error answer, for the OpenAPI document and the tests that parse real ones. */
+export const ErrorBody = z.object({
+  error: z.object({
+    code: z.enum(Object.keys(STATUS_BY_CODE) as [ApiErrorCode, ...ApiErrorCode[]]),
+    message: z.string(),
+    /** For validation_error: one entry per bad field, named by its path (`definition.steps[2].condition`). */
+    details: z.array(z.unknown()),
+  }),
+});

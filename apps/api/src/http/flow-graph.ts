@@ -1,5 +1,5 @@
 import type { CompiledFlow } from "@ensemble/core";
-import type { FlowGraphResponse } from "../openapi/response-schemas.js";
+import type { FlowGraphResponse } from "@ensemble/core";
 import type { Shape } from "./serialize.js";
 
 /**

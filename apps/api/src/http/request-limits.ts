@@ -40,14 +40,3 @@ export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
  * (serialization, JSONB) and are refused with 400 naming the path.
  */
 export const MAX_JSON_DEPTH = 32;
-
-/**
- * Pages of `GET /v1/flows/:flowId/steps`: at most `maxItems` step results, and a page ends
- * after the result that brings its outputs past `outputChars` (a page always holds at
- * least one result), so a page stays near one step's largest output however many are asked for.
- */
-export const STEP_PAGE_LIMITS = {
-  defaultItems: 20,
-  maxItems: 100,
-  outputChars: 1_000_000,
-} as const;

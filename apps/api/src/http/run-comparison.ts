@@ -1,6 +1,6 @@
 import type { FlowRunRow, StepResultRow } from "@ensemble/db";
 import { diffWords } from "diff";
-import type { RunComparisonResponse } from "../openapi/response-schemas.js";
+import type { RunComparisonResponse } from "@ensemble/core";
 import type { Shape } from "./serialize.js";
 
 /** What one run did at one step instance, side by side with the other run. */

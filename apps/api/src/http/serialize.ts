@@ -1,13 +1,7 @@
 import { ContextPolicySchema, isoOrNull, type FlowDefinition, type FlowExecutionResult } from "@ensemble/core";
 import { flowTotals, toFlowStepResult } from "@ensemble/engine";
 import type { z } from "zod";
-import {
-  FlowResponse,
-  MessageResponse,
-  RunDetailResponse,
-  RunSummaryResponse,
-  ThreadResponse,
-} from "../openapi/response-schemas.js";
+import { FlowResponse, MessageResponse, RunDetailResponse, RunSummaryResponse, ThreadResponse } from "@ensemble/core";
 import type { FlowRow, FlowRunRow, FlowRunSummary, MessageRow, StepResultRow, ThreadRow } from "@ensemble/db";
 
 /** The stored flow as the API shows it, with its definition and run number. */

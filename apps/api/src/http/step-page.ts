@@ -1,6 +1,6 @@
 import { toFlowStepResult } from "@ensemble/engine";
 import { listRunStepsPage, type Database, type FlowRow, type StepPageCursor } from "@ensemble/db";
-import { STEP_PAGE_LIMITS } from "./request-limits.js";
+import { STEP_PAGE_LIMITS } from "@ensemble/core";
 
 export interface StepPage {
   flowId: string;

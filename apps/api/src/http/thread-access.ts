@@ -1,5 +1,5 @@
 import type { CompiledFlow } from "@ensemble/core";
-import type { EngineDeps } from "@ensemble/engine";
+import type { RunDeps } from "@ensemble/engine";
 import { findFlow, threadPermissions, type Database, type FlowRow, type Permission } from "@ensemble/db";
 import { ApiError } from "./api-error.js";
 
@@ -60,7 +60,7 @@ export function permissionsToExecute(
 
 /** A flow the caller may execute: write, and read when the run reads the thread (see permissionsToExecute). */
 export async function requireFlowToExecute(
-  deps: EngineDeps,
+  deps: RunDeps,
   flowId: string,
   userId: string,
   returnsResult: boolean,

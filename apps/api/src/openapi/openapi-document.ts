@@ -1,4 +1,38 @@
 import {
+  ApiKeyCreatedResponse,
+  ApiKeyListResponse,
+  ApiKeyResponse,
+  ApprovalDecidedResponse,
+  ApprovalListResponse,
+  CancelAcceptedResponse,
+  ExecuteAcceptedResponse,
+  FlowGraphResponse,
+  FlowListResponse,
+  FlowResponse,
+  FlowStatusResponse,
+  HealthResponse,
+  MessageListResponse,
+  MessageResponse,
+  PolicyListResponse,
+  ProviderListResponse,
+  ReadinessResponse,
+  RerunAcceptedResponse,
+  RunComparisonResponse,
+  RunDetailResponse,
+  RunListResponse,
+  ScheduleListResponse,
+  ScheduleResponse,
+  StepPageResponse,
+  TemplateListResponse,
+  ThreadListResponse,
+  ThreadMemberResponse,
+  ThreadResponse,
+  UsageResponse,
+  UserLimitsResponse,
+  UserResponse,
+} from "@ensemble/core";
+import { ErrorBody } from "../http/api-error.js";
+import {
   ContextPolicySchema,
   DataSharingPolicySchema,
   FlowDefinitionSchema,
@@ -25,11 +59,10 @@ import {
   RerunBody,
   PutUserLimitsBody,
   CreateScheduleBody,
-} from "../http/request-schemas.js";
+  TemplateParameters,
+} from "@ensemble/core";
 import type { ApiRoute, RouteAuth, RouteResponse } from "../routes/api-route.js";
 import { ROUTES } from "../routes/route-registry.js";
-import { TemplateParameters } from "../routes/template-routes.js";
-import * as responses from "./response-schemas.js";
 
 /**
  * The OpenAPI 3.1 document of the HTTP API (`GET /openapi.json`): one operation per route
@@ -67,39 +100,39 @@ const NAMED_SCHEMAS: Record<string, z.ZodType> = {
   FlowEvent: FlowStreamUpdateSchema,
   DataSharingPolicy: DataSharingPolicySchema,
   // responses
-  Error: responses.ErrorBody,
-  User: responses.UserResponse,
-  ApiKeyCreated: responses.ApiKeyCreatedResponse,
-  ApiKey: responses.ApiKeyResponse,
-  ApiKeyList: responses.ApiKeyListResponse,
-  ProviderList: responses.ProviderListResponse,
-  Thread: responses.ThreadResponse,
-  ThreadMember: responses.ThreadMemberResponse,
-  Message: responses.MessageResponse,
-  MessageList: responses.MessageListResponse,
-  PolicyList: responses.PolicyListResponse,
-  Flow: responses.FlowResponse,
-  FlowList: responses.FlowListResponse,
-  ThreadList: responses.ThreadListResponse,
-  FlowGraph: responses.FlowGraphResponse,
-  StepPage: responses.StepPageResponse,
-  ExecuteAccepted: responses.ExecuteAcceptedResponse,
-  CancelAccepted: responses.CancelAcceptedResponse,
+  Error: ErrorBody,
+  User: UserResponse,
+  ApiKeyCreated: ApiKeyCreatedResponse,
+  ApiKey: ApiKeyResponse,
+  ApiKeyList: ApiKeyListResponse,
+  ProviderList: ProviderListResponse,
+  Thread: ThreadResponse,
+  ThreadMember: ThreadMemberResponse,
+  Message: MessageResponse,
+  MessageList: MessageListResponse,
+  PolicyList: PolicyListResponse,
+  Flow: FlowResponse,
+  FlowList: FlowListResponse,
+  ThreadList: ThreadListResponse,
+  FlowGraph: FlowGraphResponse,
+  StepPage: StepPageResponse,
+  ExecuteAccepted: ExecuteAcceptedResponse,
+  CancelAccepted: CancelAcceptedResponse,
   ApproveStepBody,
-  ApprovalDecided: responses.ApprovalDecidedResponse,
-  ApprovalList: responses.ApprovalListResponse,
-  FlowStatus: responses.FlowStatusResponse,
-  RunList: responses.RunListResponse,
-  RunDetail: responses.RunDetailResponse,
-  RerunAccepted: responses.RerunAcceptedResponse,
-  RunComparison: responses.RunComparisonResponse,
-  TemplateList: responses.TemplateListResponse,
-  UserLimits: responses.UserLimitsResponse,
-  Usage: responses.UsageResponse,
-  Schedule: responses.ScheduleResponse,
-  ScheduleList: responses.ScheduleListResponse,
-  Health: responses.HealthResponse,
-  Readiness: responses.ReadinessResponse,
+  ApprovalDecided: ApprovalDecidedResponse,
+  ApprovalList: ApprovalListResponse,
+  FlowStatus: FlowStatusResponse,
+  RunList: RunListResponse,
+  RunDetail: RunDetailResponse,
+  RerunAccepted: RerunAcceptedResponse,
+  RunComparison: RunComparisonResponse,
+  TemplateList: TemplateListResponse,
+  UserLimits: UserLimitsResponse,
+  Usage: UsageResponse,
+  Schedule: ScheduleResponse,
+  ScheduleList: ScheduleListResponse,
+  Health: HealthResponse,
+  Readiness: ReadinessResponse,
 };
 
 const ERROR_RESPONSES: Record<number, { name: string; description: string; retryAfter?: boolean }> = {
@@ -188,8 +221,10 @@ function schemaOf(schema: RouteResponse["schema"]): Record<string, unknown> | un
   if (schema === undefined) return undefined;
   if (!(schema instanceof z.ZodType)) return schema;
   const name = COMPONENT_NAMES.get(schema);
-  if (!name) throw new Error("a route's response or body schema must be one of NAMED_SCHEMAS");
-  return { $ref: `#/components/schemas/${name}` };
+  if (name) return { $ref: `#/components/schemas/${name}` };
+  // A scalar (the event stream's text) is written in place; a structure needs a component name.
+  if (schema instanceof z.ZodString) return embedded(z.toJSONSchema(schema, { target: "draft-2020-12" }));
+  throw new Error("a route's response or body schema must be one of NAMED_SCHEMAS");
 }
 
 function parameters(op: ApiRoute): Record<string, unknown>[] {

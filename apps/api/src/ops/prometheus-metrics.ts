@@ -1,5 +1,5 @@
 import { countFlowsByStatus } from "@ensemble/db";
-import type { EngineDeps } from "@ensemble/engine";
+import type { RunDeps } from "@ensemble/engine";
 import {
   RUN_DURATION_BUCKETS_SECONDS,
   STEP_LATENCY_BUCKETS_SECONDS,
@@ -36,7 +36,7 @@ export class PrometheusMetrics {
   private readonly processRegistry = new Registry();
 
   constructor(
-    private readonly deps: Pick<EngineDeps, "producer" | "db" | "metrics" | "logger" | "providerCatalog">,
+    private readonly deps: Pick<RunDeps, "producer" | "db" | "metrics" | "logger" | "providerCatalog">,
     /** This process's HTTP metrics, merged into each scrape. */
     private readonly httpRegistry?: Registry,
   ) {

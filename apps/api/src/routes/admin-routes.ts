@@ -1,4 +1,11 @@
 import {
+  ApiKeyCreatedResponse,
+  ApiKeyListResponse,
+  ApiKeyResponse,
+  UserLimitsResponse,
+  UserResponse,
+} from "@ensemble/core";
+import {
   findUser,
   findUserLimits,
   insertApiKey,
@@ -14,9 +21,8 @@ import {
 import { capPeriod } from "@ensemble/engine";
 import { generateApiKey } from "../auth/api-keys.js";
 import { ApiError } from "../http/api-error.js";
-import { CreateUserBody, PutUserLimitsBody } from "../http/request-schemas.js";
+import { CreateUserBody, PutUserLimitsBody } from "@ensemble/core";
 import type { Shape } from "../http/serialize.js";
-import * as responses from "../openapi/response-schemas.js";
 import { defineRoute } from "./api-route.js";
 import type { AppContext } from "../app-context.js";
 
@@ -30,7 +36,7 @@ export const adminRoutes = [
     summary: "Create a user",
     auth: "admin",
     body: CreateUserBody,
-    responses: { 201: { description: "the user", schema: responses.UserResponse } },
+    responses: { 201: { description: "the user", schema: UserResponse } },
     errors: [400, 409],
     handler: async ({ ctx, res, body }) => {
       const db = ctx.app.deps.db;
@@ -49,7 +55,7 @@ export const adminRoutes = [
     description: "The key is in this response only; it is stored as its SHA-256.",
     auth: "admin",
     pathParams: { userId: "the user" },
-    responses: { 201: { description: "the new key", schema: responses.ApiKeyCreatedResponse } },
+    responses: { 201: { description: "the new key", schema: ApiKeyCreatedResponse } },
     handler: async ({ ctx, res, params }) => {
       const db = ctx.app.deps.db;
       await requireUser(db, params.userId);
@@ -68,7 +74,7 @@ export const adminRoutes = [
     description: "Ids, prefixes and dates only: the secret is never stored.",
     auth: "admin",
     pathParams: { userId: "the user" },
-    responses: { 200: { description: "the user's keys", schema: responses.ApiKeyListResponse } },
+    responses: { 200: { description: "the user's keys", schema: ApiKeyListResponse } },
     handler: async ({ ctx, res, params }) => {
       const db = ctx.app.deps.db;
       await requireUser(db, params.userId);
@@ -85,7 +91,7 @@ export const adminRoutes = [
       "From the next request on, the key is 401 `unauthorized` on the API process that answered, and within KEY_CACHE_TTL_MS (default 1 s) on every other. Revoking a revoked key changes nothing (it keeps its first `revokedAt`).",
     auth: "admin",
     pathParams: { userId: "the user", keyId: "the key's id (not the key)" },
-    responses: { 200: { description: "the revoked key", schema: responses.ApiKeyResponse } },
+    responses: { 200: { description: "the revoked key", schema: ApiKeyResponse } },
     handler: async ({ ctx, res, params }) => {
       const revoked = await revokeUserApiKey(ctx.app.deps.db, params.userId, params.keyId);
       if (!revoked) throw new ApiError("not_found", "API key not found");
@@ -105,7 +111,7 @@ export const adminRoutes = [
     pathParams: { userId: "the user" },
     body: PutUserLimitsBody,
     responses: {
-      200: { description: "the limits and the spend in each period", schema: responses.UserLimitsResponse },
+      200: { description: "the limits and the spend in each period", schema: UserLimitsResponse },
     },
     errors: [400],
     handler: async ({ ctx, res, params, body }) => {
@@ -130,7 +136,7 @@ export const adminRoutes = [
     summary: "A user's spend caps and step limit, with the spend in each period",
     auth: "admin",
     pathParams: { userId: "the user" },
-    responses: { 200: { description: "the limits", schema: responses.UserLimitsResponse } },
+    responses: { 200: { description: "the limits", schema: UserLimitsResponse } },
     handler: async ({ ctx, res, params }) => {
       const db = ctx.app.deps.db;
       await requireUser(db, params.userId);
@@ -148,7 +154,7 @@ async function serializeLimits(
   ctx: AppContext,
   userId: string,
   limits: UserLimitsRow | undefined,
-): Promise<Shape<typeof responses.UserLimitsResponse>> {
+): Promise<Shape<typeof UserLimitsResponse>> {
   const now = new Date();
   const daily = capPeriod("daily", now);
   const monthly = capPeriod("monthly", now);
@@ -169,7 +175,7 @@ async function serializeLimits(
 }
 
 /** A key as an administrator sees it: its id and prefix, never the secret. */
-function serializeApiKey(key: ApiKeySummary): Shape<typeof responses.ApiKeyResponse> {
+function serializeApiKey(key: ApiKeySummary): Shape<typeof ApiKeyResponse> {
   return {
     id: key.id,
     prefix: key.prefix,

@@ -1,11 +1,10 @@
+import type { HttpMethod, PathParamNames } from "@ensemble/core";
 import type { Request, Response } from "express";
 import type { z } from "zod";
 import type { ApiKeyLookup } from "../auth/api-key-lookup.js";
 import type { FlowEventHub } from "../events/flow-event-hub.js";
 import { parseRequest } from "../http/validate.js";
 import type { AppContext } from "../app-context.js";
-
-export type HttpMethod = "get" | "post" | "put" | "delete";
 
 /**
  * How a route authenticates: an API key (every /v1 route but the admin ones), ADMIN_TOKEN as
@@ -29,9 +28,8 @@ export interface RouteResponse {
   headers?: Record<string, { description: string; schema: Record<string, unknown> }>;
 }
 
-/** `{flowId}` placeholders of a path, as the names of `params`. */
-type ParamNames<P extends string> = P extends `${string}{${infer Name}}${infer Rest}` ? Name | ParamNames<Rest> : never;
-export type PathParams<P extends string> = { [K in ParamNames<P>]: string };
+/** A path's `{flowId}` placeholders, as Express gives them to a handler. */
+export type PathParams<P extends string> = { [K in PathParamNames<P>]: string };
 
 /**
  * What a handler gets. `query()` and `body()` validate with the route's schemas when called
@@ -59,7 +57,7 @@ export interface RouteSpec<P extends string, Q extends z.ZodType | undefined, B 
   description?: string;
   auth: RouteAuth;
   /** Descriptions of path parameters the common ones (threadId, flowId) do not cover. */
-  pathParams?: Partial<Record<ParamNames<P>, string>>;
+  pathParams?: Partial<Record<PathParamNames<P>, string>>;
   query?: Q;
   body?: B;
   /** Header parameters besides Idempotency-Key (which `idempotency` declares). */

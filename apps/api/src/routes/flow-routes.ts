@@ -1,9 +1,4 @@
-import {
-  FlowExecutionResultSchema,
-  FlowStepResultSchema,
-  ValidationError,
-  type FlowExecutionResult,
-} from "@ensemble/core";
+import { apiContract, ValidationError, type FlowExecutionResult } from "@ensemble/core";
 import {
   createFlow,
   executeFlow,
@@ -14,12 +9,11 @@ import {
 } from "@ensemble/engine";
 import { deleteFlow, listFlows, listRunSteps, listRunStepStatuses, type FlowRow, type Permission } from "@ensemble/db";
 import { ApiError } from "../http/api-error.js";
-import { CreateFlowBody, ExecuteFlowBody, ListFlowsQuery, StepPageQuery, WaitQuery } from "../http/request-schemas.js";
+import { ExecuteFlowBody, WaitQuery } from "@ensemble/core";
 import { flowGraph } from "../http/flow-graph.js";
 import { serializeFlow } from "../http/serialize.js";
 import { readStepPage } from "../http/step-page.js";
 import { requireFlowPermission, requireFlowToExecute, requireThreadPermission } from "../http/thread-access.js";
-import * as responses from "../openapi/response-schemas.js";
 import { defineRoute, type RouteCall, type RouteContext } from "./api-route.js";
 
 /** How long `?wait=true` holds the request when the execute call sets no flow timeout. */
@@ -72,16 +66,12 @@ const stillRunning = (started: ExecuteFlowResult) => ({
 /** Flows: create, read, page, list, delete, execute (whole or one step), cancel, status. */
 export const flowRoutes = [
   defineRoute({
-    method: "post",
-    path: "/v1/flows",
-    operationId: "createFlow",
+    ...apiContract.createFlow,
     tag: "flows",
     summary: "Validate and store a flow (needs write on the thread)",
     description:
       "The definition is validated in full here — schema, step graph, templates, CEL conditions — before anything is queued.",
     auth: "apiKey",
-    body: CreateFlowBody,
-    responses: { 201: { description: "the flow", schema: responses.FlowResponse } },
     errors: [400, 403, 404],
     handler: async ({ ctx, res, userId, body }) => {
       const { deps } = ctx.app;
@@ -92,13 +82,10 @@ export const flowRoutes = [
     },
   }),
   defineRoute({
-    method: "get",
-    path: "/v1/flows/{flowId}",
-    operationId: "getFlow",
+    ...apiContract.getFlow,
     tag: "flows",
     summary: "The flow with its latest run's stepResults",
     auth: "apiKey",
-    responses: { 200: { description: "the flow", schema: responses.FlowResponse } },
     errors: [403, 404],
     handler: async ({ ctx, res, userId, params }) => {
       const flow = await loadFlow(ctx, params.flowId, userId, "read");
@@ -106,13 +93,10 @@ export const flowRoutes = [
     },
   }),
   defineRoute({
-    method: "delete",
-    path: "/v1/flows/{flowId}",
-    operationId: "deleteFlow",
+    ...apiContract.deleteFlow,
     tag: "flows",
     summary: "Delete a flow (needs delete; not while queued or running)",
     auth: "apiKey",
-    responses: { 204: { description: "deleted" } },
     errors: [403, 404, 409],
     handler: async ({ ctx, res, userId, params }) => {
       const flow = await loadFlow(ctx, params.flowId, userId, "delete");
@@ -123,13 +107,10 @@ export const flowRoutes = [
     },
   }),
   defineRoute({
-    method: "get",
-    path: "/v1/flows/{flowId}/graph",
-    operationId: "getFlowGraph",
+    ...apiContract.getFlowGraph,
     tag: "flows",
     summary: "The flow's steps and what each waits for, as the engine orders them",
     auth: "apiKey",
-    responses: { 200: { description: "the graph", schema: responses.FlowGraphResponse } },
     errors: [403, 404],
     handler: async ({ ctx, res, userId, params }) => {
       const flow = await loadFlow(ctx, params.flowId, userId, "read");
@@ -137,14 +118,10 @@ export const flowRoutes = [
     },
   }),
   defineRoute({
-    method: "get",
-    path: "/v1/threads/{threadId}/flows",
-    operationId: "listFlows",
+    ...apiContract.listFlows,
     tag: "flows",
     summary: "The thread's flows",
     auth: "apiKey",
-    query: ListFlowsQuery,
-    responses: { 200: { description: "one page", schema: responses.FlowListResponse } },
     errors: [400, 403, 404],
     handler: async ({ ctx, res, userId, params, query }) => {
       const db = ctx.app.deps.db;
@@ -154,25 +131,11 @@ export const flowRoutes = [
     },
   }),
   defineRoute({
-    method: "post",
-    path: "/v1/flows/{flowId}/execute",
-    operationId: "executeFlow",
+    ...apiContract.executeFlow,
     tag: "flows",
     summary: "Run the flow",
     auth: "apiKey",
-    query: WaitQuery,
     idempotency: "flow.execute",
-    body: ExecuteFlowBody,
-    responses: {
-      200: {
-        description: "with ?wait=true (needs read as well as write): the run's result once it ended",
-        schema: FlowExecutionResultSchema,
-      },
-      202: {
-        description: "queued (or, with ?wait=true, still running when the wait ran out)",
-        schema: responses.ExecuteAcceptedResponse,
-      },
-    },
     errors: [400, 402, 403, 404, 409],
     handler: async (call) => {
       const { started, waited, result } = await execute(call);
@@ -183,27 +146,13 @@ export const flowRoutes = [
     },
   }),
   defineRoute({
-    method: "post",
-    path: "/v1/flows/{flowId}/steps/{stepId}/execute",
-    operationId: "executeStep",
+    ...apiContract.executeStep,
     tag: "flows",
     summary: "Run one step of the flow alone (a run of just that step, its input the request's)",
     auth: "apiKey",
     pathParams: { stepId: "a step id of the flow's definition" },
-    query: WaitQuery,
     idempotency: "step.execute",
-    // Its body is the flow execute's.
-    body: ExecuteFlowBody,
-    responses: {
-      200: {
-        description: "with ?wait=true (needs read as well as write): the step's result",
-        schema: FlowStepResultSchema,
-      },
-      202: {
-        description: "queued (or, with ?wait=true, still running when the wait ran out)",
-        schema: responses.ExecuteAcceptedResponse,
-      },
-    },
+
     errors: [400, 402, 403, 404, 409],
     handler: async (call) => {
       const { stepId } = call.params;
@@ -216,15 +165,10 @@ export const flowRoutes = [
     },
   }),
   defineRoute({
-    method: "post",
-    path: "/v1/flows/{flowId}/cancel",
-    operationId: "cancelFlow",
+    ...apiContract.cancelFlow,
     tag: "flows",
     summary: "Cancel the running flow; provider calls are aborted within a second",
     auth: "apiKey",
-    responses: {
-      202: { description: "cancelling; the flow ends `cancelled`", schema: responses.CancelAcceptedResponse },
-    },
     errors: [403, 404, 409],
     handler: async ({ ctx, res, userId, params }) => {
       const flow = await loadFlow(ctx, params.flowId, userId, "write");
@@ -239,16 +183,12 @@ export const flowRoutes = [
     },
   }),
   defineRoute({
-    method: "get",
-    path: "/v1/flows/{flowId}/steps",
-    operationId: "listFlowSteps",
+    ...apiContract.listFlowSteps,
     tag: "flows",
     summary: "The latest run's step results, a page at a time",
     description:
       "A page ends at `limit` results, or after the result that brings its outputs to 1 000 000 characters (at least one result per page).",
     auth: "apiKey",
-    query: StepPageQuery,
-    responses: { 200: { description: "one page", schema: responses.StepPageResponse } },
     errors: [400, 403, 404],
     // Outputs can be large: GET /v1/flows/{flowId} carries them all, this a page at a time.
     handler: async ({ ctx, res, userId, params, query }) => {
@@ -258,13 +198,10 @@ export const flowRoutes = [
     },
   }),
   defineRoute({
-    method: "get",
-    path: "/v1/flows/{flowId}/status",
-    operationId: "getFlowStatus",
+    ...apiContract.getFlowStatus,
     tag: "flows",
     summary: "Progress of the latest run",
     auth: "apiKey",
-    responses: { 200: { description: "the status", schema: responses.FlowStatusResponse } },
     errors: [403, 404],
     handler: async ({ ctx, res, userId, params }) => {
       const flow = await loadFlow(ctx, params.flowId, userId, "read");

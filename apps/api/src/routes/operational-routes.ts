@@ -1,5 +1,5 @@
+import { HealthResponse, ReadinessResponse } from "@ensemble/core";
 import { z } from "zod";
-import * as responses from "../openapi/response-schemas.js";
 import { defineRoute } from "./api-route.js";
 
 /**
@@ -47,7 +47,7 @@ export const operationalRoutes = [
     tag: "operations",
     summary: "The process is up",
     auth: "none",
-    responses: { 200: { description: "up", schema: responses.HealthResponse } },
+    responses: { 200: { description: "up", schema: HealthResponse } },
     servedBy: "health-routes.ts",
   }),
   defineRoute({
@@ -58,10 +58,10 @@ export const operationalRoutes = [
     summary: "Redis and Postgres are reachable",
     auth: "none",
     responses: {
-      200: { description: "ready", schema: responses.ReadinessResponse },
+      200: { description: "ready", schema: ReadinessResponse },
       503: {
         description: "not ready; `down` names what is unreachable, or the process is draining (shutting down)",
-        schema: responses.ReadinessResponse,
+        schema: ReadinessResponse,
         headers: { "Retry-After": { description: "seconds", schema: { type: "integer" } } },
       },
     },

@@ -1,5 +1,5 @@
+import { ProviderListResponse } from "@ensemble/core";
 import { stepQueueName } from "@ensemble/queue";
-import * as responses from "../openapi/response-schemas.js";
 import { defineRoute } from "./api-route.js";
 
 /**
@@ -17,7 +17,7 @@ export const providerRoutes = [
     description:
       "The provider catalog: every provider a worker pool has registered, kept when the pool scales to zero. A flow naming another provider is refused (400 naming `definition.steps[i].provider`). No keys or base URLs.",
     auth: "apiKey",
-    responses: { 200: { description: "the providers", schema: responses.ProviderListResponse } },
+    responses: { 200: { description: "the providers", schema: ProviderListResponse } },
     handler: async ({ ctx, res }) => {
       const providers = await ctx.app.deps.providerCatalog.list();
       res.json({

@@ -1,12 +1,12 @@
+import { apiContract } from "@ensemble/core";
 import { executeFlow } from "@ensemble/engine";
 import { findFlowRun, listFlowRuns, listRunSteps, type FlowRow, type FlowRunRow } from "@ensemble/db";
 import { ApiError } from "../http/api-error.js";
-import { CompareQuery, RerunBody, RunParam } from "../http/request-schemas.js";
+import { RunParam } from "@ensemble/core";
 import { compareRuns } from "../http/run-comparison.js";
 import { serializeRunDetail, serializeRunSummary } from "../http/serialize.js";
 import { requireFlowPermission, requireFlowToExecute } from "../http/thread-access.js";
 import { parseRequest } from "../http/validate.js";
-import * as responses from "../openapi/response-schemas.js";
 import { defineRoute, type RouteContext } from "./api-route.js";
 
 const readFlow = (ctx: RouteContext, flowId: string, userId: string): Promise<FlowRow> =>
@@ -21,13 +21,10 @@ async function loadRun(ctx: RouteContext, flow: FlowRow, run: number): Promise<F
 /** A flow's runs: the list, one run, a rerun from a step, two runs side by side. */
 export const runRoutes = [
   defineRoute({
-    method: "get",
-    path: "/v1/flows/{flowId}/runs",
-    operationId: "listRuns",
+    ...apiContract.listRuns,
     tag: "runs",
     summary: "Every run of the flow, oldest first, with its status, times, cost, tokens and what it reran",
     auth: "apiKey",
-    responses: { 200: { description: "the runs", schema: responses.RunListResponse } },
     errors: [403, 404],
     handler: async ({ ctx, res, userId, params }) => {
       const flow = await readFlow(ctx, params.flowId, userId);
@@ -35,14 +32,11 @@ export const runRoutes = [
     },
   }),
   defineRoute({
-    method: "get",
-    path: "/v1/flows/{flowId}/runs/{run}",
-    operationId: "getRun",
+    ...apiContract.getRun,
     tag: "runs",
     summary: "One run: its step results and the definition it executed",
     auth: "apiKey",
     pathParams: { run: "a run number (1, 2, …)" },
-    responses: { 200: { description: "the run", schema: responses.RunDetailResponse } },
     errors: [400, 403, 404],
     handler: async ({ ctx, res, userId, params }) => {
       const flow = await readFlow(ctx, params.flowId, userId);
@@ -51,9 +45,7 @@ export const runRoutes = [
     },
   }),
   defineRoute({
-    method: "post",
-    path: "/v1/flows/{flowId}/runs/{run}/rerun",
-    operationId: "rerun",
+    ...apiContract.rerun,
     tag: "runs",
     summary: "A new run from one step of an earlier run, with overrides; the steps before it are reused",
     description:
@@ -61,8 +53,6 @@ export const runRoutes = [
     auth: "apiKey",
     pathParams: { run: "the run to rerun" },
     idempotency: "flow.rerun",
-    body: RerunBody,
-    responses: { 202: { description: "the new run, queued", schema: responses.RerunAcceptedResponse } },
     errors: [400, 403, 404, 409],
     handler: async ({ ctx, req, res, userId, params, body }) => {
       const { deps } = ctx.app;
@@ -82,14 +72,10 @@ export const runRoutes = [
     },
   }),
   defineRoute({
-    method: "get",
-    path: "/v1/flows/{flowId}/compare",
-    operationId: "compareRuns",
+    ...apiContract.compareRuns,
     tag: "runs",
     summary: "Two runs side by side: each step's result in both, a word diff of the outputs, the totals",
     auth: "apiKey",
-    query: CompareQuery,
-    responses: { 200: { description: "the comparison", schema: responses.RunComparisonResponse } },
     errors: [400, 403, 404],
     handler: async ({ ctx, res, userId, params, query }) => {
       const db = ctx.app.deps.db;

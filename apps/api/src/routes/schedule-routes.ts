@@ -1,3 +1,4 @@
+import { apiContract, ScheduleResponse } from "@ensemble/core";
 import { assertFlowSchedule, removeFlowSchedule } from "@ensemble/engine";
 import {
   deleteSchedule,
@@ -8,10 +9,10 @@ import {
   type ScheduleFiringRow,
 } from "@ensemble/db";
 import { ApiError } from "../http/api-error.js";
-import { CreateScheduleBody } from "../http/request-schemas.js";
+import { CronPattern } from "../http/cron-pattern.js";
 import { permissionsToExecute, requireFlowPermission, requireThreadPermission } from "../http/thread-access.js";
 import type { Shape } from "../http/serialize.js";
-import * as responses from "../openapi/response-schemas.js";
+import { parseRequest } from "../http/validate.js";
 import { defineRoute } from "./api-route.js";
 
 /** Schedules a flow may have at once. */
@@ -22,16 +23,12 @@ const FIRINGS_SHOWN = 50;
 /** A flow's cron schedules: each firing executes the flow as the user who created the schedule. */
 export const scheduleRoutes = [
   defineRoute({
-    method: "post",
-    path: "/v1/flows/{flowId}/schedules",
-    operationId: "createSchedule",
+    ...apiContract.createSchedule,
     tag: "schedules",
     summary: "Run the flow on a cron schedule, as the caller",
     description:
       "Each firing starts one run (at most one per firing time), or is recorded as skipped when the caller's spend cap is reached or the flow is still running. Needs what an execute needs.",
     auth: "apiKey",
-    body: CreateScheduleBody,
-    responses: { 201: { description: "the schedule", schema: responses.ScheduleResponse } },
     errors: [400, 403, 404, 409],
     handler: async ({ ctx, res, userId, params, body }) => {
       const { deps } = ctx.app;
@@ -44,6 +41,7 @@ export const scheduleRoutes = [
       );
       await requireThreadPermission(db, flow.threadId, userId, needed, "flow", reason);
       const parsed = body();
+      parseRequest(CronPattern, parsed.cron, ["cron"]);
       if ((await listFlowSchedules(db, flow.id)).length >= MAX_SCHEDULES_PER_FLOW)
         throw new ApiError("conflict", `a flow has at most ${MAX_SCHEDULES_PER_FLOW} schedules; delete one first`);
       const schedule = await insertSchedule(db, {
@@ -65,13 +63,10 @@ export const scheduleRoutes = [
     },
   }),
   defineRoute({
-    method: "get",
-    path: "/v1/flows/{flowId}/schedules",
-    operationId: "listSchedules",
+    ...apiContract.listSchedules,
     tag: "schedules",
     summary: "The flow's schedules, each with its latest firings",
     auth: "apiKey",
-    responses: { 200: { description: "the schedules", schema: responses.ScheduleListResponse } },
     errors: [403, 404],
     handler: async ({ ctx, res, userId, params }) => {
       const db = ctx.app.deps.db;
@@ -86,14 +81,11 @@ export const scheduleRoutes = [
     },
   }),
   defineRoute({
-    method: "delete",
-    path: "/v1/flows/{flowId}/schedules/{scheduleId}",
-    operationId: "deleteSchedule",
+    ...apiContract.deleteSchedule,
     tag: "schedules",
     summary: "Delete a schedule: it fires no more",
     auth: "apiKey",
     pathParams: { scheduleId: "the schedule" },
-    responses: { 204: { description: "deleted" } },
     errors: [403, 404],
     handler: async ({ ctx, res, userId, params }) => {
       const { deps } = ctx.app;
@@ -114,7 +106,7 @@ export const scheduleRoutes = [
 function serializeSchedule(
   schedule: FlowScheduleRow,
   firings: readonly ScheduleFiringRow[],
-): Shape<typeof responses.ScheduleResponse> {
+): Shape<typeof ScheduleResponse> {
   return {
     id: schedule.id,
     flowId: schedule.flowId,

@@ -1,3 +1,4 @@
+import { apiContract } from "@ensemble/core";
 import {
   findThread,
   findUser,
@@ -9,18 +10,10 @@ import {
   upsertPolicy,
   upsertThreadMember,
 } from "@ensemble/db";
-import { DataSharingPolicySchema, PROVIDER_KEY_PATTERN } from "@ensemble/core";
+import { PROVIDER_KEY_PATTERN } from "@ensemble/core";
 import { ApiError } from "../http/api-error.js";
-import {
-  CreateMessageBody,
-  CreateThreadBody,
-  ListThreadsQuery,
-  PutMemberBody,
-  PutPolicyBody,
-} from "../http/request-schemas.js";
 import { serializeMessage, serializeThread } from "../http/serialize.js";
 import { requireThreadPermission } from "../http/thread-access.js";
-import * as responses from "../openapi/response-schemas.js";
 import { defineRoute } from "./api-route.js";
 
 /** A data-sharing policy as the API answers it. */
@@ -39,14 +32,10 @@ const serializePolicy = (r: {
 /** Threads, their members and messages, and the caller's data-sharing policies. */
 export const threadRoutes = [
   defineRoute({
-    method: "post",
-    path: "/v1/threads",
-    operationId: "createThread",
+    ...apiContract.createThread,
     tag: "threads",
     summary: "Create a thread (the caller owns it)",
     auth: "apiKey",
-    body: CreateThreadBody,
-    responses: { 201: { description: "the thread", schema: responses.ThreadResponse } },
     errors: [400],
     handler: async ({ ctx, res, userId, body }) => {
       res
@@ -55,14 +44,10 @@ export const threadRoutes = [
     },
   }),
   defineRoute({
-    method: "get",
-    path: "/v1/threads",
-    operationId: "listThreads",
+    ...apiContract.listThreads,
     tag: "threads",
     summary: "The threads the caller may read (owns, or is a member with read), newest first",
     auth: "apiKey",
-    query: ListThreadsQuery,
-    responses: { 200: { description: "one page", schema: responses.ThreadListResponse } },
     errors: [400],
     handler: async ({ ctx, res, userId, query }) => {
       const page = await listReadableThreads(ctx.app.deps.db, userId, query());
@@ -70,13 +55,10 @@ export const threadRoutes = [
     },
   }),
   defineRoute({
-    method: "get",
-    path: "/v1/threads/{threadId}",
-    operationId: "getThread",
+    ...apiContract.getThread,
     tag: "threads",
     summary: "Get a thread",
     auth: "apiKey",
-    responses: { 200: { description: "the thread", schema: responses.ThreadResponse } },
     errors: [403, 404],
     handler: async ({ ctx, res, userId, params }) => {
       const db = ctx.app.deps.db;
@@ -85,15 +67,11 @@ export const threadRoutes = [
     },
   }),
   defineRoute({
-    method: "put",
-    path: "/v1/threads/{threadId}/members/{userId}",
-    operationId: "putThreadMember",
+    ...apiContract.putThreadMember,
     tag: "threads",
     summary: "Set a member's permissions (owner only)",
     auth: "apiKey",
     pathParams: { userId: "the member" },
-    body: PutMemberBody,
-    responses: { 200: { description: "the membership", schema: responses.ThreadMemberResponse } },
     errors: [400, 403, 404],
     handler: async ({ ctx, res, userId, params, body }) => {
       const db = ctx.app.deps.db;
@@ -108,14 +86,10 @@ export const threadRoutes = [
     },
   }),
   defineRoute({
-    method: "post",
-    path: "/v1/threads/{threadId}/messages",
-    operationId: "createMessage",
+    ...apiContract.createMessage,
     tag: "threads",
     summary: "Add a message to a thread",
     auth: "apiKey",
-    body: CreateMessageBody,
-    responses: { 201: { description: "the message", schema: responses.MessageResponse } },
     errors: [400, 403, 404],
     handler: async ({ ctx, res, userId, params, body }) => {
       const db = ctx.app.deps.db;
@@ -126,13 +100,10 @@ export const threadRoutes = [
     },
   }),
   defineRoute({
-    method: "get",
-    path: "/v1/threads/{threadId}/messages",
-    operationId: "listMessages",
+    ...apiContract.listMessages,
     tag: "threads",
     summary: "The thread's history",
     auth: "apiKey",
-    responses: { 200: { description: "the messages, oldest first", schema: responses.MessageListResponse } },
     errors: [403, 404],
     handler: async ({ ctx, res, userId, params }) => {
       const db = ctx.app.deps.db;
@@ -141,15 +112,11 @@ export const threadRoutes = [
     },
   }),
   defineRoute({
-    method: "put",
-    path: "/v1/policies/{providerKey}",
-    operationId: "putPolicy",
+    ...apiContract.putPolicy,
     tag: "policies",
     summary: "Set the caller's data-sharing policy for a provider",
     auth: "apiKey",
     pathParams: { providerKey: "openai, anthropic, google, sim or a configured endpoint's name" },
-    body: PutPolicyBody,
-    responses: { 200: { description: "the policy", schema: DataSharingPolicySchema } },
     errors: [400],
     handler: async ({ ctx, res, userId, params, body }) => {
       const { providerKey } = params;
@@ -162,13 +129,10 @@ export const threadRoutes = [
     },
   }),
   defineRoute({
-    method: "get",
-    path: "/v1/policies",
-    operationId: "listPolicies",
+    ...apiContract.listPolicies,
     tag: "policies",
     summary: "The caller's data-sharing policies",
     auth: "apiKey",
-    responses: { 200: { description: "the policies", schema: responses.PolicyListResponse } },
     handler: async ({ ctx, res, userId }) => {
       res.json({ items: (await listPolicies(ctx.app.deps.db, userId)).map(serializePolicy) });
     },

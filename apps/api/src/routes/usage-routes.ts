@@ -1,21 +1,16 @@
+import { apiContract } from "@ensemble/core";
 import { capPeriod } from "@ensemble/engine";
 import { userUsage } from "@ensemble/db";
-import { UsageQuery } from "../http/request-schemas.js";
-import * as responses from "../openapi/response-schemas.js";
 import { defineRoute } from "./api-route.js";
 
 /** The caller's spend and tokens from the ledger (what they were billed for, as the executing user). */
 export const usageRoutes = [
   defineRoute({
-    method: "get",
-    path: "/v1/usage",
-    operationId: "getUsage",
+    ...apiContract.getUsage,
     tag: "usage",
     summary: "The caller's spend and tokens from the ledger, optionally grouped",
     description: "Default period: this UTC month so far. Usage is billed to the user who executed each run.",
     auth: "apiKey",
-    query: UsageQuery,
-    responses: { 200: { description: "totals and groups", schema: responses.UsageResponse } },
     errors: [400],
     handler: async ({ ctx, res, userId, query }) => {
       const db = ctx.app.deps.db;

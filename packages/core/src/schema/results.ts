@@ -1,12 +1,6 @@
 import { z } from "zod";
-import { ContextPolicySchema } from "./context-policy.js";
-import {
-  OrchestrationFlowStatusSchema,
-  OrchestrationFlowTypeSchema,
-  OrchestrationStepStatusSchema,
-  StepActionSchema,
-} from "./enums.js";
-import { ApprovalDecisionSchema, FlowStepSchema } from "./flow-definition.js";
+import { OrchestrationFlowStatusSchema, OrchestrationStepStatusSchema, StepActionSchema } from "./enums.js";
+import { ApprovalDecisionSchema } from "./flow-definition.js";
 
 /** A timestamp as the API sends it: ISO 8601, or null where there is none yet. */
 export function isoOrNull(date: Date | null): string | null {
@@ -93,24 +87,6 @@ export interface StepContext {
   threadHistory: ConversationMessage[];
   metadata: Record<string, unknown>;
 }
-
-/** A stored flow as clients see it. */
-export const OrchestrationFlowSchema = z.object({
-  id: z.string(),
-  threadId: z.string(),
-  name: z.string(),
-  description: z.string().nullable(),
-  flowType: OrchestrationFlowTypeSchema,
-  steps: z.array(FlowStepSchema),
-  contextPolicy: ContextPolicySchema,
-  currentStepIndex: z.number().int(),
-  status: OrchestrationFlowStatusSchema,
-  createdAt: z.string(),
-  startedAt: z.string().nullable(),
-  completedAt: z.string().nullable(),
-  result: FlowExecutionResultSchema.nullable(),
-});
-export type OrchestrationFlow = z.infer<typeof OrchestrationFlowSchema>;
 
 /** A stored step result as clients see it. */
 export const OrchestrationStepResultSchema = z.object({

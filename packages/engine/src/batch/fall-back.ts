@@ -1,6 +1,6 @@
 import { targetForAttempt } from "@ensemble/core";
 import { fallBackBatchedSteps, findFlow, type FlowRow, type StepResultRow } from "@ensemble/db";
-import type { EngineDeps } from "../engine-deps.js";
+import type { RunDeps } from "../engine-deps.js";
 import { emptyEffects, performEffects } from "../run/run-effects.js";
 import { stepDispatch } from "../run/step-dispatch.js";
 
@@ -17,7 +17,7 @@ export type BatchFallbackReason =
  * (`batchFallback`: a job id apart from the job that batched them, which BullMQ may keep).
  */
 export async function fallBackToSync(
-  deps: EngineDeps,
+  deps: RunDeps,
   steps: readonly Pick<StepResultRow, "id">[],
   reason: BatchFallbackReason,
   batchId?: string,

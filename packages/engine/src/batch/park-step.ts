@@ -1,6 +1,6 @@
 import type { BatchRequestColumn, FlowRow, StepResultRow } from "@ensemble/db";
 import { parkBatchedStep } from "@ensemble/db";
-import type { EngineDeps } from "../engine-deps.js";
+import type { RunDeps } from "../engine-deps.js";
 import { transactWithEvents } from "../run/event-outbox.js";
 import { emptyEffects, performEffects } from "../run/run-effects.js";
 
@@ -22,7 +22,7 @@ export interface BatchRequestOutcome {
  * (outbox). "lease_lost": another worker took the step over meanwhile; nothing was written.
  */
 export async function parkBatchStep(
-  deps: EngineDeps,
+  deps: RunDeps,
   flow: FlowRow,
   claimed: StepResultRow,
   outcome: BatchRequestOutcome,

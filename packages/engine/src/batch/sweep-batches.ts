@@ -1,5 +1,5 @@
 import { createStepBatch, listBatchedStepsPastDeadline, listBatchesDue, listUnbatchedGroups } from "@ensemble/db";
-import type { EngineDeps } from "../engine-deps.js";
+import type { RunDeps } from "../engine-deps.js";
 import { emptyEffects, performEffects } from "../run/run-effects.js";
 import { batchesToSubmit } from "./batch-trigger.js";
 import { fallBackToSync } from "./fall-back.js";
@@ -11,7 +11,7 @@ import { fallBackToSync } from "./fall-back.js";
  * submit and poll jobs, which run on a worker serving the provider (its keys live there).
  */
 export async function sweepBatches(
-  deps: EngineDeps,
+  deps: RunDeps,
 ): Promise<{ fellBack: number; created: number; submits: number; polls: number }> {
   const { batchMaxSize, batchMaxAgeMs, batchPollMs } = deps.settings;
   const fellBack = await fallBackToSync(deps, await listBatchedStepsPastDeadline(deps.db), "deadline");

@@ -1,7 +1,7 @@
 import { targetForAttempt } from "@ensemble/core";
 import { findFlow } from "@ensemble/db";
 import type { JobPayload } from "@ensemble/queue";
-import type { EngineDeps } from "../engine-deps.js";
+import type { RunDeps } from "../engine-deps.js";
 
 /**
  * The provider and model a step job's attempt calls, for a job that does not say (queued on
@@ -9,7 +9,7 @@ import type { EngineDeps } from "../engine-deps.js";
  * Null when the flow is gone (the job has nothing left to do).
  */
 export async function legacyStepTarget(
-  deps: Pick<EngineDeps, "db" | "flows">,
+  deps: Pick<RunDeps, "db" | "flows">,
   payload: JobPayload<"step.run">,
 ): Promise<{ provider: string; model: string } | null> {
   if (payload.provider && payload.model) return { provider: payload.provider, model: payload.model };

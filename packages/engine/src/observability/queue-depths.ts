@@ -1,5 +1,5 @@
 import type { QueueDepth } from "@ensemble/queue";
-import type { EngineDeps } from "../engine-deps.js";
+import type { RunDeps } from "../engine-deps.js";
 
 /**
  * Job counts of the cluster's queues, each known provider's step queue included: the
@@ -7,7 +7,7 @@ import type { EngineDeps } from "../engine-deps.js";
  * and an autoscaler can start the first worker.
  */
 export async function clusterQueueDepths(
-  deps: Pick<EngineDeps, "producer" | "providerCatalog">,
+  deps: Pick<RunDeps, "producer" | "providerCatalog">,
 ): Promise<Record<string, QueueDepth>> {
   const providers = (await deps.providerCatalog.list()).map((provider) => provider.key);
   return deps.producer.queueDepths(providers);

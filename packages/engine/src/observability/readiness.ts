@@ -1,6 +1,6 @@
 import { pingDatabase } from "@ensemble/db";
 import { isRedisMemoryFull, type Worker } from "@ensemble/queue";
-import type { EngineDeps } from "../engine-deps.js";
+import type { RunDeps } from "../engine-deps.js";
 
 export interface ReadinessChecks {
   redis: boolean;
@@ -16,7 +16,7 @@ export interface ReadinessChecks {
  * hold a probe for the driver's 30 s connect timeout.
  */
 export function readinessProbe(
-  deps: Pick<EngineDeps, "producer" | "db">,
+  deps: Pick<RunDeps, "producer" | "db">,
   timeoutMs = 2_000,
 ): () => Promise<ReadinessChecks> {
   return async () => {
@@ -43,7 +43,7 @@ export function readinessProbe(
  * (`queue:steps-openai`: its BullMQ worker is running — not once it is closing).
  */
 export function processReadinessProbe(
-  deps: Pick<EngineDeps, "producer" | "db">,
+  deps: Pick<RunDeps, "producer" | "db">,
   workers: () => readonly Worker[],
 ): () => Promise<Record<string, boolean>> {
   const stores = readinessProbe(deps);

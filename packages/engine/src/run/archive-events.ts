@@ -1,6 +1,6 @@
 import { storableJson, storableText, type FlowStreamUpdate } from "@ensemble/core";
 import { deleteOutboxEvents, insertFlowEvents, type FlowEventRow } from "@ensemble/db";
-import type { EngineDeps } from "../engine-deps.js";
+import type { RunDeps } from "../engine-deps.js";
 import { relayFlows } from "./relay-events.js";
 
 const PAGE = 1_000;
@@ -11,7 +11,7 @@ const FLOWS_PER_BATCH = 100;
  * `flow.archive-events`: copies one flow's events from the Redis stream (which expires)
  * into Postgres, so replay works for as long as the flow exists. Idempotent.
  */
-export async function archiveEvents(deps: EngineDeps, flowId: string): Promise<number> {
+export async function archiveEvents(deps: RunDeps, flowId: string): Promise<number> {
   let after = 0;
   let total = 0;
   for (;;) {
@@ -35,7 +35,7 @@ export async function archiveEvents(deps: EngineDeps, flowId: string): Promise<n
  * Its outbox rows are published first where its stream lacks them, so the archive holds every
  * durable event, and deleted once it is archived.
  */
-export async function archiveDueFlows(deps: EngineDeps, now = Date.now()): Promise<number> {
+export async function archiveDueFlows(deps: RunDeps, now = Date.now()): Promise<number> {
   let flows = 0;
   for (;;) {
     const due = await deps.archives.due(now, FLOWS_PER_BATCH);
@@ -91,7 +91,7 @@ export async function archiveDueFlows(deps: EngineDeps, now = Date.now()): Promi
  * retention. Other failures (the database unreachable) are thrown: the job retries.
  * True when the flow was archived.
  */
-async function isolated(deps: EngineDeps, flowId: string, archive: () => Promise<unknown>): Promise<boolean> {
+async function isolated(deps: RunDeps, flowId: string, archive: () => Promise<unknown>): Promise<boolean> {
   try {
     await archive();
     return true;
@@ -112,7 +112,7 @@ async function isolated(deps: EngineDeps, flowId: string, archive: () => Promise
  * A flow executed again meanwhile gets its full retention back with its next event.
  * Best effort: a stream left with its long retention only costs memory.
  */
-async function shortenArchivedStreams(deps: EngineDeps, flowIds: string[]): Promise<void> {
+async function shortenArchivedStreams(deps: RunDeps, flowIds: string[]): Promise<void> {
   const seconds = Math.max(1, Math.ceil(deps.settings.archivedEventsTtlMs / 1000));
   const results = await Promise.allSettled(flowIds.map((id) => deps.bus.expire(id, seconds)));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");

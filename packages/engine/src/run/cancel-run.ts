@@ -1,7 +1,7 @@
 import { cancelOpenSteps, listRunSteps, lockFlow, updateFlow } from "@ensemble/db";
 import type { CancelReason } from "@ensemble/queue";
 import { transactWithEvents } from "./event-outbox.js";
-import type { EngineDeps } from "../engine-deps.js";
+import type { RunDeps } from "../engine-deps.js";
 import { buildExecutionResult, endedRun, runSpend } from "./records.js";
 import { emptyEffects, performEffects } from "./run-effects.js";
 
@@ -10,7 +10,7 @@ import { emptyEffects, performEffects } from "./run-effects.js";
  * deadline passed). Open steps (waiting approval steps too) become cancelled, running provider calls are aborted
  * cluster-wide, and results so far are kept.
  */
-export async function cancelRun(deps: EngineDeps, flowId: string, run: number, reason: CancelReason): Promise<void> {
+export async function cancelRun(deps: RunDeps, flowId: string, run: number, reason: CancelReason): Promise<void> {
   const effects = emptyEffects();
   await transactWithEvents(deps, effects.events, async (tx) => {
     const flow = await lockFlow(tx, flowId);

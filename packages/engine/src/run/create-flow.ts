@@ -1,6 +1,6 @@
 import { compileFlow, ValidationError, type HookCatalog } from "@ensemble/core";
 import { insertFlow, type FlowRow } from "@ensemble/db";
-import type { EngineDeps } from "../engine-deps.js";
+import type { RunDeps } from "../engine-deps.js";
 import { assertDataSharingAllowed } from "./check-data-sharing.js";
 
 /**
@@ -8,7 +8,7 @@ import { assertDataSharingAllowed } from "./check-data-sharing.js";
  * reported with paths under `definition.` (the request body's field).
  */
 export async function createFlow(
-  deps: EngineDeps,
+  deps: RunDeps,
   input: { threadId: string; userId: string; definition: unknown; hooks?: HookCatalog },
 ): Promise<FlowRow> {
   const compiled = compileFlow(input.definition, input.hooks ? { hooks: input.hooks } : {});

@@ -7,7 +7,7 @@ import {
 } from "@ensemble/core";
 import { decideWaitingStep, findFlow, listRunSteps, lockFlow, type StepResultRow } from "@ensemble/db";
 import { transactWithEvents } from "./event-outbox.js";
-import type { EngineDeps } from "../engine-deps.js";
+import type { RunDeps } from "../engine-deps.js";
 import { FlowConflictError, NotFoundError } from "../errors/engine-errors.js";
 import { advanceRun } from "./advance-run.js";
 import { emptyEffects, performEffects } from "./run-effects.js";
@@ -31,7 +31,7 @@ export interface ApprovalRequest {
  * FlowConflictError. Data that breaks the step's responseSchema is a ValidationError
  * (checked once the step is known to wait, so a late decision is a conflict first).
  */
-export async function decideApproval(deps: EngineDeps, request: ApprovalRequest): Promise<ApprovalOutput> {
+export async function decideApproval(deps: RunDeps, request: ApprovalRequest): Promise<ApprovalOutput> {
   const { flowId, stepId } = request;
   const found = await findFlow(deps.db, flowId);
   if (!found) throw new NotFoundError("flow");
@@ -98,7 +98,7 @@ export async function decideApproval(deps: EngineDeps, request: ApprovalRequest)
 
 /** `flow.approval-timeout`: the step's onTimeout decides it if it still waits (a decided or cancelled one is left alone). */
 export async function timeOutApproval(
-  deps: EngineDeps,
+  deps: RunDeps,
   payload: { flowId: string; run: number; stepId: string; iteration: number },
 ): Promise<void> {
   const flow = await findFlow(deps.db, payload.flowId);

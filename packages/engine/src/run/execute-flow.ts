@@ -20,7 +20,7 @@ import {
   type FlowRow,
 } from "@ensemble/db";
 import { newRunTrace } from "@ensemble/telemetry";
-import type { EngineDeps } from "../engine-deps.js";
+import type { RunDeps } from "../engine-deps.js";
 import { FlowConflictError, NotFoundError } from "../errors/engine-errors.js";
 import { assertPoliciesAllow } from "./check-data-sharing.js";
 import { inOverrideTerms, prepareRerun, type RerunRequest } from "./prepare-rerun.js";
@@ -71,7 +71,7 @@ export interface ExecuteFlowResult {
  * stays queued, which the sweeper starts) does this resolve: the run will happen.
  */
 export async function executeFlow(
-  deps: EngineDeps,
+  deps: RunDeps,
   flowId: string,
   options: ExecuteFlowOptions,
 ): Promise<ExecuteFlowResult> {
@@ -176,7 +176,7 @@ function runWithBatchDelivery(flow: FlowRow, delivery: RunBatchDelivery): Compil
 }
 
 /** undoQueuedRun, false when it fails too (the row stays queued). */
-async function takeBack(deps: EngineDeps, previous: FlowRow, run: number): Promise<boolean> {
+async function takeBack(deps: RunDeps, previous: FlowRow, run: number): Promise<boolean> {
   try {
     return await undoQueuedRun(deps.db, previous, run);
   } catch (err) {
@@ -186,7 +186,7 @@ async function takeBack(deps: EngineDeps, previous: FlowRow, run: number): Promi
 }
 
 /** Asks the scheduler to cancel a flow's current run (202: it happens within a second). */
-export async function requestCancel(deps: EngineDeps, flowId: string, run: number): Promise<void> {
+export async function requestCancel(deps: RunDeps, flowId: string, run: number): Promise<void> {
   await deps.producer.add("flow.cancel", { flowId, run, reason: "cancelled" });
   // Also signal the workers directly: the abort does not wait for the scheduler's turn.
   await deps.cancelSignals.publish(flowId, "cancelled");

@@ -6,7 +6,7 @@ import {
   listOutboxKeys,
 } from "@ensemble/db";
 import { FlowEventsLostError } from "@ensemble/queue";
-import type { EngineDeps } from "../engine-deps.js";
+import type { RunDeps } from "../engine-deps.js";
 import { relayedEvent } from "./event-outbox.js";
 
 /** An outbox row this old is owed to Redis by a process that crashed, or lost its Redis. */
@@ -32,7 +32,7 @@ export interface RelayedFlows {
  * (by its key). A flow whose events Redis lost (wiped, or expired) gets them all again, in
  * order, numbered on above its earlier ids, before any new event of it.
  */
-export async function relayFlows(deps: EngineDeps, flowIds: readonly string[]): Promise<RelayedFlows> {
+export async function relayFlows(deps: RunDeps, flowIds: readonly string[]): Promise<RelayedFlows> {
   const rows = await listOutboxKeys(deps.db, flowIds);
   const byFlow = new Map<string, { id: number; key: string }[]>();
   for (const row of rows) {
@@ -79,7 +79,7 @@ export async function relayFlows(deps: EngineDeps, flowIds: readonly string[]): 
  * what their streams lack. Such a flow whose run has ended is archived again (its archive
  * entry may have been lost with Redis); the rows of a deleted flow are dropped.
  */
-export async function relayOutbox(deps: EngineDeps): Promise<number> {
+export async function relayOutbox(deps: RunDeps): Promise<number> {
   const flows = await listOutboxFlows(deps.db, RELAY_AFTER_MS, FLOWS_PER_PASS);
   if (flows.length === 0) return 0;
   const gone = flows.filter((f) => f.status === null).map((f) => f.flowId);
@@ -101,7 +101,7 @@ export async function relayOutbox(deps: EngineDeps): Promise<number> {
 
 const OPEN_STATUSES = new Set(["queued", "running", "waiting"]);
 
-async function lostNumberingFloor(deps: EngineDeps, flowId: string): Promise<number> {
+async function lostNumberingFloor(deps: RunDeps, flowId: string): Promise<number> {
   const archived = await lastArchivedEventId(deps.db, flowId);
   return (Math.floor(archived / LOST_NUMBERING_STEP) + 1) * LOST_NUMBERING_STEP;
 }

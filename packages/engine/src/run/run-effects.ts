@@ -8,7 +8,7 @@ import {
   type JobPayload,
 } from "@ensemble/queue";
 import { recordRunSpan, type RunSpan, type RunTrace } from "@ensemble/telemetry";
-import type { EngineDeps } from "../engine-deps.js";
+import type { RunDeps } from "../engine-deps.js";
 import type { Delivery } from "./committed-deliveries.js";
 import { relayedEvent, type EffectEvent } from "./event-outbox.js";
 import { recordRunMetrics } from "./run-metrics.js";
@@ -46,7 +46,7 @@ export function emptyEffects(): RunEffects {
   return { jobs: [], events: [], abortFlows: [], archiveFlows: [], endedRuns: [] };
 }
 
-export async function performEffects(deps: EngineDeps, effects: RunEffects): Promise<void> {
+export async function performEffects(deps: RunDeps, effects: RunEffects): Promise<void> {
   // Events first, in order, then the archive entries that must follow them: kept and retried
   // through a Redis blip (CommittedDeliveries), so a committed step's event is not lost.
   const deliveries: Delivery[] = effects.events.map((e) => ({
@@ -96,7 +96,7 @@ export async function performEffects(deps: EngineDeps, effects: RunEffects): Pro
  * whose events Redis lost refuses it: the outbox relay republishes the flow's durable
  * events, this one included.
  */
-async function publishEvent(deps: EngineDeps, e: EffectEvent): Promise<void> {
+async function publishEvent(deps: RunDeps, e: EffectEvent): Promise<void> {
   const before = e.outboxBefore ?? [];
   const input = { stepId: e.stepId, data: e.data, numbered: true } as const;
   try {

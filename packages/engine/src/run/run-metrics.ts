@@ -1,4 +1,4 @@
-import type { EngineDeps } from "../engine-deps.js";
+import type { RunDeps } from "../engine-deps.js";
 import type { EndedRun } from "./run-effects.js";
 
 /**
@@ -6,7 +6,7 @@ import type { EndedRun } from "./run-effects.js";
  * the API's /metrics). Fire and forget, as for steps: metrics must never slow down or fail
  * the commit's effects, so a Redis error is logged at debug level and dropped.
  */
-export function recordRunMetrics(deps: EngineDeps, ended: EndedRun): void {
+export function recordRunMetrics(deps: RunDeps, ended: EndedRun): void {
   if (!deps.metrics) return;
   deps.metrics
     .recordRun({

@@ -1,5 +1,5 @@
 import { lockRun } from "@ensemble/db";
-import type { EngineDeps } from "../engine-deps.js";
+import type { RunDeps } from "../engine-deps.js";
 import { GroupCommit } from "../step/group-commit.js";
 import { stageEvents } from "./event-outbox.js";
 import { emptyEffects, performEffects, type RunEffects } from "./run-effects.js";
@@ -22,7 +22,7 @@ export class RunStartCommitter {
   private readonly batches: GroupCommit<RunToStart, void>;
 
   constructor(
-    private readonly deps: EngineDeps,
+    private readonly deps: RunDeps,
     /** At most this many starts per transaction. */
     maxBatch = 64,
   ) {

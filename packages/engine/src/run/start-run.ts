@@ -1,13 +1,13 @@
 import { targetForAttempt } from "@ensemble/core";
 import { lockRun, type Executor, type LockedRun, type TransactionControl } from "@ensemble/db";
 import { transactWithEvents } from "./event-outbox.js";
-import type { EngineDeps } from "../engine-deps.js";
+import type { RunDeps } from "../engine-deps.js";
 import { advanceRun } from "./advance-run.js";
 import { emptyEffects, performEffects, type RunEffects } from "./run-effects.js";
 import { stepDispatch } from "./step-dispatch.js";
 
 /** `flow.start`: the run begins — flow_start, then its first steps. Redelivery is harmless. */
-export async function startRun(deps: EngineDeps, flowId: string, run: number): Promise<void> {
+export async function startRun(deps: RunDeps, flowId: string, run: number): Promise<void> {
   const effects = emptyEffects();
   await transactWithEvents(deps, effects.events, async (tx, control) => {
     const locked = await lockRun(tx, flowId, run);
@@ -22,7 +22,7 @@ export async function startRun(deps: EngineDeps, flowId: string, run: number): P
  * another run or is no longer queued or running.
  */
 export async function startLockedRun(
-  deps: EngineDeps,
+  deps: RunDeps,
   tx: Executor,
   control: TransactionControl,
   { flow, rows }: LockedRun,
@@ -72,7 +72,7 @@ export async function startLockedRun(
 }
 
 /** `flow.advance`: re-plan a running flow from its stored results (repair after a crash). */
-export async function advanceRunJob(deps: EngineDeps, flowId: string, run: number): Promise<void> {
+export async function advanceRunJob(deps: RunDeps, flowId: string, run: number): Promise<void> {
   const effects = emptyEffects();
   await transactWithEvents(deps, effects.events, async (tx, control) => {
     const locked = await lockRun(tx, flowId, run);

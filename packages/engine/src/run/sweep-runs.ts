@@ -1,6 +1,6 @@
 import { listExpiredApprovals, listFlowsByStatus, listStaleSteps } from "@ensemble/db";
 import { stepQueueName } from "@ensemble/queue";
-import type { EngineDeps } from "../engine-deps.js";
+import type { RunDeps } from "../engine-deps.js";
 import { sweepBatches } from "../batch/sweep-batches.js";
 import { relayOutbox } from "./relay-events.js";
 import { emptyEffects, performEffects } from "./run-effects.js";
@@ -16,7 +16,7 @@ import { emptyEffects, performEffects } from "./run-effects.js";
  * so none starves.
  */
 export async function sweepRuns(
-  deps: EngineDeps,
+  deps: RunDeps,
 ): Promise<{ steps: number; flows: number; relayed: number; promoted: number }> {
   const effects = emptyEffects();
   const stale = await listStaleSteps(deps.db, deps.settings.staleStepMs);

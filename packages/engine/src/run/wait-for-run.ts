@@ -1,7 +1,7 @@
 import { isTerminalFlowEvent, isTerminalFlowStatus, type FlowExecutionResult } from "@ensemble/core";
 import { findFlow } from "@ensemble/db";
 import { followEvents } from "@ensemble/queue";
-import type { EngineDeps } from "../engine-deps.js";
+import type { RunDeps } from "../engine-deps.js";
 
 const TERMINAL_EVENT_GRACE_MS = 1_000;
 
@@ -12,7 +12,7 @@ const TERMINAL_EVENT_GRACE_MS = 1_000;
  * database once subscribed, so a run that ended in between is not missed.
  */
 export async function waitForRun(
-  deps: EngineDeps,
+  deps: RunDeps,
   flowId: string,
   run: number,
   afterEventId: number,

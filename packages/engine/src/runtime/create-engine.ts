@@ -20,7 +20,13 @@ import type { Logger } from "pino";
 import { ProviderCatalog } from "../catalog/provider-catalog.js";
 import { SpendCaps } from "../spend/spend-caps.js";
 import type { EngineObserver } from "../observability/engine-observer.js";
-import { DEFAULT_ENGINE_SETTINGS, type EngineDeps, type EngineSettings } from "../engine-deps.js";
+import {
+  DEFAULT_ENGINE_SETTINGS,
+  type EngineDeps,
+  type EngineSettings,
+  type RunDeps,
+  type StepDeps,
+} from "../engine-deps.js";
 import { CommittedDeliveries } from "../run/committed-deliveries.js";
 import { CompiledFlowCache } from "../run/flow-cache.js";
 import { PlannedEndCommitter } from "../step/planned-end-committer.js";
@@ -33,7 +39,16 @@ const SCHEMA_POLL_MS = 2_000;
 /** How long closing the engine waits for events a Redis blip held back. */
 const DELIVERY_FLUSH_MS = 2_000;
 
+/**
+ * What a process does: `api` and `scheduler` start, advance, repair and read runs (RunDeps);
+ * `worker` and `all` (the all-in-one process) also run steps (EngineDeps: provider adapters,
+ * rate limits, the lease pool, step-end commits).
+ */
+export type EngineRole = "api" | "scheduler" | "worker" | "all";
+
 export interface EngineConfig {
+  /** Default `all`. */
+  role?: EngineRole;
   redisUrl: string;
   /** Unset: embedded PGlite (one process only: the all-in-one mode). */
   databaseUrl?: string;
@@ -68,16 +83,20 @@ export interface EngineConfig {
   observer?: EngineObserver;
 }
 
-export interface Engine {
-  deps: EngineDeps;
+export interface Engine<D extends RunDeps = EngineDeps> {
+  deps: D;
   /** A new worker-role Redis connection (BullMQ workers block on theirs). */
   workerConnection(name: string): Redis;
   config: EngineConfig;
   close(): Promise<void>;
 }
 
-/** Opens the connections every Ensemble process needs and wires the engine's dependencies. */
-export async function createEngine(config: EngineConfig): Promise<Engine> {
+/** Opens the connections every Ensemble process needs and wires the dependencies its role uses. */
+export async function createEngine(config: EngineConfig & { role: "api" | "scheduler" }): Promise<Engine<RunDeps>>;
+export async function createEngine(config: EngineConfig & { role?: "worker" | "all" }): Promise<Engine>;
+export async function createEngine(config: EngineConfig): Promise<Engine<RunDeps>>;
+export async function createEngine(config: EngineConfig): Promise<Engine<RunDeps>> {
+  const runsSteps = config.role !== "api" && config.role !== "scheduler";
   const workerId = config.processName ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   const tracing = await startTracing({ serviceName: config.serviceName ?? "ensemble" });
   if (tracing.enabled) config.logger.info({ serviceName: config.serviceName }, "exporting traces over OTLP");
@@ -90,14 +109,15 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
   if (config.migrate) await migrateDatabase(database);
   else if (config.migrate === false) await waitForMigrations(database, config.logger);
   // Step leases on their own small pool that commits asynchronously (see OpenDatabaseOptions.asyncCommit).
-  const leaseDatabase: DatabaseHandle = config.databaseUrl
-    ? await openDatabase({
-        url: config.databaseUrl,
-        maxConnections: config.databasePoolSize ?? 10,
-        asyncCommit: true,
-        applicationName: `ensemble-lease:${workerId}`,
-      })
-    : database;
+  const leaseDatabase: DatabaseHandle =
+    runsSteps && config.databaseUrl
+      ? await openDatabase({
+          url: config.databaseUrl,
+          maxConnections: config.databasePoolSize ?? 10,
+          asyncCommit: true,
+          applicationName: `ensemble-lease:${workerId}`,
+        })
+      : database;
 
   const opened: Redis[] = [];
   const connect = (role: "worker" | "producer" | "subscriber", name: string): Redis => {
@@ -132,39 +152,15 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
 
   const deliveries = new CommittedDeliveries({ logger: config.logger });
 
-  const providers = config.providers ?? new ProviderRegistry();
-  // An adapter the caller registered under the same key wins over the environment's.
-  for (const adapter of providersFromEnv(config.providerEnv ?? {}))
-    if (!providers.has(adapter.key)) providers.register(adapter);
-  if (!providers.has("sim")) providers.register(createSimProvider());
-
   const settings = { ...DEFAULT_ENGINE_SETTINGS, ...config.settings };
-  const rateLimiter =
-    config.rateLimits && Object.keys(config.rateLimits).length > 0
-      ? new ProviderRateLimiter({
-          redis: producerConnection,
-          limits: config.rateLimits,
-          prefix: config.queuePrefix,
-          slotTtlMs: settings.stepLeaseMs,
-          ...(config.rateLimitWindowMs ? { windowMs: config.rateLimitWindowMs } : {}),
-        })
-      : null;
-
-  const deps: EngineDeps = {
+  const runDeps: RunDeps = {
     db: database.db,
     transact: (fn) => database.transact(fn),
-    leaseDb: leaseDatabase.db,
-    stepEnds: new StepEndCommitter({ db: database.db, transact: (fn) => database.transact(fn) }),
-    plannedEnds: new PlannedEndCommitter({ transact: (fn) => database.transact(fn), logger: config.logger }),
     producer,
     bus,
     archives: new ArchiveSchedule({ connection: producerConnection, prefix: config.queuePrefix }),
     cancelSignals,
     deliveries,
-    providers,
-    rateLimiter,
-    hooks: config.hooks ?? new HookRegistry(),
-    prices: config.prices ?? DEFAULT_PRICE_TABLE,
     logger: config.logger,
     settings,
     flows: new CompiledFlowCache(),
@@ -174,6 +170,9 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     ...(config.observer ? { observer: config.observer } : {}),
     metrics: new ClusterMetrics({ connection: producerConnection, prefix: config.queuePrefix }),
   };
+  const deps: RunDeps | EngineDeps = runsSteps
+    ? { ...runDeps, ...stepDeps(config, database, leaseDatabase, producerConnection, settings) }
+    : runDeps;
   warnUnlessNoEviction(producer, config.logger);
   return {
     deps,
@@ -189,6 +188,41 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
       await database.close();
       await tracing.shutdown();
     },
+  };
+}
+
+/** Provider adapters (the configured ones, the environment's, `sim`), rate limits, the lease pool and step-end commits. */
+function stepDeps(
+  config: EngineConfig,
+  database: DatabaseHandle,
+  leaseDatabase: DatabaseHandle,
+  producerConnection: Redis,
+  settings: EngineSettings,
+): StepDeps {
+  const providers = config.providers ?? new ProviderRegistry();
+  // An adapter the caller registered under the same key wins over the environment's.
+  for (const adapter of providersFromEnv(config.providerEnv ?? {}))
+    if (!providers.has(adapter.key)) providers.register(adapter);
+  if (!providers.has("sim")) providers.register(createSimProvider());
+  const rateLimiter =
+    config.rateLimits && Object.keys(config.rateLimits).length > 0
+      ? new ProviderRateLimiter({
+          redis: producerConnection,
+          limits: config.rateLimits,
+          prefix: config.queuePrefix,
+          slotTtlMs: settings.stepLeaseMs,
+          ...(config.rateLimitWindowMs ? { windowMs: config.rateLimitWindowMs } : {}),
+        })
+      : null;
+  const transact: RunDeps["transact"] = (fn) => database.transact(fn);
+  return {
+    leaseDb: leaseDatabase.db,
+    stepEnds: new StepEndCommitter({ db: database.db, transact }),
+    plannedEnds: new PlannedEndCommitter({ transact, logger: config.logger }),
+    providers,
+    rateLimiter,
+    hooks: config.hooks ?? new HookRegistry(),
+    prices: config.prices ?? DEFAULT_PRICE_TABLE,
   };
 }
 

@@ -4,6 +4,7 @@ import { startHealthServer } from "../observability/health-server.js";
 import { ProcessMetrics } from "../observability/process-metrics.js";
 import { clusterQueueDepths } from "../observability/queue-depths.js";
 import { processReadinessProbe } from "../observability/readiness.js";
+import type { EngineDeps, RunDeps } from "../engine-deps.js";
 import { createEngine, type Engine } from "./create-engine.js";
 import { engineConfigFromEnv, type EngineEnv } from "./engine-env.js";
 import { createLogger } from "./logger.js";
@@ -11,10 +12,10 @@ import { closeOnSignals, surviveDatabaseDisconnects } from "./process-lifecycle.
 
 export type ProcessRole = "worker" | "scheduler";
 
-export interface RoleProcess {
+export interface RoleProcess<D extends RunDeps = RunDeps> {
   logger: Logger;
   metrics: ProcessMetrics;
-  engine: Engine;
+  engine: Engine<D>;
 }
 
 /**
@@ -22,6 +23,8 @@ export interface RoleProcess {
  * engine on the shared Postgres. Exits with a fatal log when DATABASE_URL is missing: an
  * embedded database would be this process's alone.
  */
+export async function startRoleProcess(role: "worker", env: EngineEnv): Promise<RoleProcess<EngineDeps>>;
+export async function startRoleProcess(role: "scheduler", env: EngineEnv): Promise<RoleProcess>;
 export async function startRoleProcess(role: ProcessRole, env: EngineEnv): Promise<RoleProcess> {
   const logger = createLogger({ level: env.LOG_LEVEL, name: role });
   surviveDatabaseDisconnects(logger);
@@ -34,6 +37,7 @@ export async function startRoleProcess(role: ProcessRole, env: EngineEnv): Promi
   const metrics = new ProcessMetrics({ role });
   const engine = await createEngine({
     ...engineConfigFromEnv(env),
+    role,
     logger,
     observer: metrics,
     serviceName: `ensemble-${role}`,

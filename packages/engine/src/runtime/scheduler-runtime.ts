@@ -1,6 +1,6 @@
 import { closeGracefully, createJobWorker, type Worker } from "@ensemble/queue";
 import type { Redis } from "ioredis";
-import type { EngineDeps } from "../engine-deps.js";
+import type { RunDeps } from "../engine-deps.js";
 import { archiveDueFlows, archiveEvents } from "../run/archive-events.js";
 import { cancelRun } from "../run/cancel-run.js";
 import { timeOutApproval } from "../run/decide-approval.js";
@@ -39,7 +39,7 @@ export interface SchedulerRuntime extends Runtime {
 }
 
 /** The scheduler: runs flow jobs (start, advance, cancel, timeout, archive, sweep). */
-export async function startScheduler(deps: EngineDeps, options: SchedulerOptions): Promise<SchedulerRuntime> {
+export async function startScheduler(deps: RunDeps, options: SchedulerOptions): Promise<SchedulerRuntime> {
   const starts = new RunStartCommitter(deps);
   const worker = createJobWorker({
     queue: "flows",

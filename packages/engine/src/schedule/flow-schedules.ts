@@ -8,7 +8,7 @@ import {
   type Permission,
 } from "@ensemble/db";
 import { QUEUE_NAMES } from "@ensemble/queue";
-import type { EngineDeps } from "../engine-deps.js";
+import type { RunDeps } from "../engine-deps.js";
 import { FlowConflictError, ForbiddenError, NotFoundError, PolicyViolationError } from "../errors/engine-errors.js";
 import { executeFlow, FiringAlreadyHandledError } from "../run/execute-flow.js";
 import { SpendCapReachedError } from "../spend/spend-caps.js";
@@ -26,7 +26,7 @@ export function scheduleJobSchedulerId(scheduleId: string): string {
 }
 
 /** Creates or replaces the job scheduler that fires a schedule. */
-export async function assertFlowSchedule(deps: EngineDeps, schedule: FlowScheduleRow): Promise<void> {
+export async function assertFlowSchedule(deps: RunDeps, schedule: FlowScheduleRow): Promise<void> {
   await deps.producer.upsertSchedule(
     "flow.schedule-fire",
     { scheduleId: schedule.id, label: `schedule ${schedule.id} › flow ${schedule.flowId}` },
@@ -34,12 +34,12 @@ export async function assertFlowSchedule(deps: EngineDeps, schedule: FlowSchedul
   );
 }
 
-export async function removeFlowSchedule(deps: EngineDeps, scheduleId: string): Promise<void> {
+export async function removeFlowSchedule(deps: RunDeps, scheduleId: string): Promise<void> {
   await deps.producer.removeSchedule(QUEUE_NAMES.flows, scheduleJobSchedulerId(scheduleId));
 }
 
 /** Re-asserts every schedule in Redis (upserting an unchanged one changes nothing). */
-export async function assertFlowSchedules(deps: EngineDeps): Promise<void> {
+export async function assertFlowSchedules(deps: RunDeps): Promise<void> {
   for (const schedule of await listAllSchedules(deps.db)) await assertFlowSchedule(deps, schedule);
 }
 
@@ -49,7 +49,7 @@ export async function assertFlowSchedules(deps: EngineDeps): Promise<void> {
  * (a spend cap reached, the flow still running, the flow no longer executable) is recorded
  * as skipped with the reason; anything else throws and the job is retried.
  */
-export async function fireSchedule(deps: EngineDeps, scheduleId: string, fireAt: Date): Promise<void> {
+export async function fireSchedule(deps: RunDeps, scheduleId: string, fireAt: Date): Promise<void> {
   const schedule = await findSchedule(deps.db, scheduleId);
   if (!schedule) {
     // Deleted while its job scheduler outlived it (Redis unreachable at the delete).
@@ -83,7 +83,7 @@ export async function fireSchedule(deps: EngineDeps, scheduleId: string, fireAt:
  * runs as them, so it needs what their execute would (write; read too when the flow shares
  * the thread's history), checked again at each firing since a thread owner can revoke it.
  */
-async function creatorCannotExecute(deps: EngineDeps, schedule: FlowScheduleRow): Promise<string | null> {
+async function creatorCannotExecute(deps: RunDeps, schedule: FlowScheduleRow): Promise<string | null> {
   const flow = await findFlow(deps.db, schedule.flowId);
   if (!flow) return "the flow no longer exists";
   const granted = await threadPermissions(deps.db, flow.threadId, schedule.userId);

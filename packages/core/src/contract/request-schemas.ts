@@ -1,19 +1,25 @@
-import {
-  BatchDeadlineSchema,
-  StepDeliverySchema,
-  ApprovalDecisionSchema,
-  FLOW_LIMITS,
-  OrchestrationFlowStatusSchema,
-  RunPrioritySchema,
-  StepIdSchema,
-  StepOverridesSchema,
-  TimeoutConfigSchema,
-} from "@ensemble/core";
-import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
-import { STEP_PAGE_LIMITS } from "./request-limits.js";
+import { OrchestrationFlowStatusSchema, RunPrioritySchema, StepDeliverySchema } from "../schema/enums.js";
+import { ApprovalDecisionSchema, BatchDeadlineSchema, StepIdSchema } from "../schema/flow-definition.js";
+import { TimeoutConfigSchema } from "../schema/results.js";
+import { FLOW_LIMITS } from "../schema/limits.js";
+import { StepOverridesSchema } from "../validation/step-overrides.js";
 
-/** The request bodies of the contract; the same schemas validate requests and (later) generate OpenAPI. */
+/**
+ * Pages of `GET /v1/flows/:flowId/steps`: at most `maxItems` step results, and a page ends
+ * after the result that brings its outputs past `outputChars` (a page always holds at
+ * least one result), so a page stays near one step's largest output however many are asked for.
+ */
+export const STEP_PAGE_LIMITS = {
+  defaultItems: 20,
+  maxItems: 100,
+  outputChars: 1_000_000,
+} as const;
+
+/**
+ * The request bodies and queries of the HTTP contract: the API validates requests with them,
+ * the OpenAPI document describes them, and the SDK takes its option types from them.
+ */
 export const CreateUserBody = z.strictObject({
   id: z
     .string()
@@ -127,30 +133,29 @@ function isTimeZone(value: string): boolean {
   }
 }
 
-/** A cron pattern of 5 fields, or 6 with seconds first, as the job schedulers read it. */
-function cronProblem(value: string): string | null {
-  const fields = value.trim().split(/\s+/).length;
-  if (fields < 5 || fields > 6) return "must have 5 fields (minute hour day month weekday) or 6 (seconds first)";
-  try {
-    CronExpressionParser.parse(value);
-    return null;
-  } catch (error) {
-    return `is not a valid cron pattern: ${(error as Error).message}`;
-  }
-}
-
 export const CreateScheduleBody = z.strictObject({
-  cron: z
-    .string()
-    .min(1)
-    .max(200)
-    .superRefine((value, ctx) => {
-      const problem = cronProblem(value);
-      if (problem) ctx.addIssue({ code: "custom", message: problem });
-    }),
+  /** Its pattern's fields are checked by the API (cron-parser stays out of the SDK's bundle). */
+  cron: z.string().min(1).max(200),
   timezone: z.string().min(1).max(64).refine(isTimeZone, "must be an IANA time zone, e.g. Europe/Paris or UTC"),
   input: z.string().max(FLOW_LIMITS.maxInputChars),
   metadata: z.record(z.string(), z.unknown()).optional(),
   /** The priority class of the runs it starts (default `normal`). */
   priority: ExecuteFlowBody.shape.priority,
+});
+
+/**
+ * A template's parameters. Each template checks its own (template.build), so this only
+ * describes the body; the route hands it over as sent.
+ */
+export const TemplateParameters = z
+  .record(z.string(), z.unknown())
+  .describe("the template's parameters (GET /v1/templates lists them)");
+
+/** `GET /v1/flows/{flowId}/events`: checked together with the Last-Event-ID header (which wins). */
+export const EventStreamQuery = z.object({
+  lastEventId: z
+    .string()
+    .regex(/^\d+$/)
+    .optional()
+    .describe("resume after this event id (the Last-Event-ID header wins)"),
 });

@@ -1,36 +1,26 @@
+import { z } from "zod";
+import { ContextPolicySchema } from "../schema/context-policy.js";
 import {
-  ApprovalOutputSchema,
-  ContextPolicySchema,
-  DataSharingPolicySchema,
-  FlowDefinitionSchema,
-  FlowExecutionResultSchema,
-  FlowStepResultSchema,
-  FlowStepSchema,
-  MessageRoleSchema,
   OrchestrationFlowStatusSchema,
   OrchestrationFlowTypeSchema,
   OrchestrationStepStatusSchema,
   RunPrioritySchema,
+} from "../schema/enums.js";
+import { FlowDefinitionSchema, FlowStepSchema } from "../schema/flow-definition.js";
+import {
+  ApprovalOutputSchema,
+  DataSharingPolicySchema,
+  FlowExecutionResultSchema,
+  FlowStepResultSchema,
+  MessageRoleSchema,
   StepErrorSchema,
-} from "@ensemble/core";
-import { z } from "zod";
-import { STATUS_BY_CODE, type ApiErrorCode } from "../http/api-error.js";
+} from "../schema/results.js";
 
-// What the routes answer, for the OpenAPI document (request bodies are the validating
-// schemas of http/request-schemas.ts). Where the engine already has a schema (results,
-// definitions), it is reused; the rest mirror http/serialize.ts, and the API tests parse
-// real responses with these, so the document cannot drift from what is served.
+// What the routes answer: the API types its serializers with these and its tests parse real
+// responses with them, the OpenAPI document describes them, and the SDK's result types are
+// inferred from them. Where the engine already has a schema (results, definitions), it is reused.
 
 const Timestamp = z.string().describe("ISO 8601");
-
-export const ErrorBody = z.object({
-  error: z.object({
-    code: z.enum(Object.keys(STATUS_BY_CODE) as [ApiErrorCode, ...ApiErrorCode[]]),
-    message: z.string(),
-    /** For validation_error: one entry per bad field, named by its path (`definition.steps[2].condition`). */
-    details: z.array(z.unknown()),
-  }),
-});
 
 export const UserResponse = z.object({ id: z.string(), name: z.string(), createdAt: Timestamp });
 export const ApiKeyCreatedResponse = z.object({
