@@ -8,6 +8,7 @@ import {
   listRunSteps,
   type StepResultRow,
 } from "@ensemble/db";
+import { FLOW_LIMITS } from "@ensemble/core";
 import { createTestDatabase, type TestDatabase } from "@ensemble/db/testing";
 import { startFakeVendors, type FakeVendors } from "@ensemble/providers/testing";
 import pino from "pino";
@@ -141,6 +142,24 @@ describe("batch delivery (in-process engine)", () => {
     expect((await listRunSteps(deps.db, cancelled.flowId, 1))[0]?.status).toBe("cancelled");
     expect(await listLedger(deps.db, cancelled.flowId)).toEqual([]);
     expect((await listLedger(deps.db, kept.flowId)).length).toBe(1);
+  }, 60_000);
+
+  it("fails a step whose batch answer is over the output limit, billed but not stored", async () => {
+    vendors.openai.reset();
+    const tooLong = "x".repeat(FLOW_LIMITS.maxStepOutputChars + 1);
+    vendors.openai.respondWith(() => ({ text: tooLong, usage: { promptTokens: 10, completionTokens: 10 } }));
+    const { flowId } = await batchedFlow("long");
+    const batchId = await submitNow([flowId]);
+    await waitFor(
+      async () => (vendors.openai.batches[0] && Date.now() >= vendors.openai.batches[0].readyAt) || undefined,
+    );
+
+    expect(await pollBatch(engine.deps, { batchId, provider: "openai" })).toBe("ended");
+    const { deps } = engine;
+    await waitFor(async () => ((await findFlow(deps.db, flowId))?.status === "failed" ? true : undefined));
+    const [step] = await listRunSteps(deps.db, flowId, 1);
+    expect(step).toMatchObject({ status: "failed", output: null, error: { code: "output_too_large" } });
+    expect((await listLedger(deps.db, flowId)).length).toBe(1);
   }, 60_000);
 });
 

@@ -4,6 +4,7 @@ import {
   endStepBatch,
   findStepBatch,
   listBatchedSteps,
+  listRunSteps,
   recordBatchPolled,
   recordBatchSubmitted,
   type StepBatchRow,
@@ -19,6 +20,7 @@ import {
 import type { JobPayload } from "@ensemble/queue";
 import type { EngineDeps } from "../engine-deps.js";
 import { finishStep } from "../step/finish-step.js";
+import { outputBudget, outputTooLarge } from "../step/output-limits.js";
 import { recordStepMetrics } from "../step/step-metrics.js";
 import type { StepOutcome } from "../step/step-outcome.js";
 import { fallBackToSync, type BatchFallbackReason } from "./fall-back.js";
@@ -149,14 +151,27 @@ async function applyBatchResult(
   const model = result.model || batch.model;
   const priced = computeCost(result.usage, batch.provider, model, deps.prices, { batch: true });
   if (priced.warning) deps.logger.warn({ provider: batch.provider, model }, priced.warning);
-  const outcome: StepOutcome = {
-    status: "success",
-    output: result.text,
-    usage: result.usage,
-    cost: priced.cost,
-    provider: batch.provider,
-    model,
-  };
+  // The same output limits as a synchronous call: the answer is billed, but an output over
+  // the step's or the run's budget fails the step and is not stored.
+  const budget = outputBudget(await listRunSteps(deps.db, claimed.flowId, claimed.run), claimed.id);
+  const outcome: StepOutcome =
+    result.text.length > budget.chars
+      ? {
+          status: "failed",
+          provider: batch.provider,
+          model,
+          usage: result.usage,
+          cost: priced.cost,
+          error: outputTooLarge(claimed.stepId, budget),
+        }
+      : {
+          status: "success",
+          output: result.text,
+          usage: result.usage,
+          cost: priced.cost,
+          provider: batch.provider,
+          model,
+        };
   const startedAt = performance.now();
   const finished = await finishStep(deps, claimed, outcome, {
     onCommitted: () => recordStepMetrics(deps, outcome, performance.now() - startedAt),
