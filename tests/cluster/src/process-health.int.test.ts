@@ -62,10 +62,14 @@ describe("health and metrics on HEALTH_PORT: worker, scheduler and API", () => {
     });
     expect((await api.execute(flowId, { input: "watch me" }, true)).status).toBe(200);
 
-    const workerText = await (await fetch(`${worker.url}/metrics`)).text();
+    // The run can be committed (its last step's end and the run's end in one batch) before
+    // the step job's handler returns and BullMQ counts the job.
+    const workerText = await metricsMatching(
+      worker.url,
+      /^ensemble_jobs_processed_total\{queue="steps-sim",role="worker"\} [1-9]\d*$/m,
+    );
     expect(workerText).toMatch(/^nodejs_eventloop_lag_p99_seconds\{role="worker"\} [\d.e-]+$/m);
     expect(workerText).toMatch(/^process_resident_memory_bytes\{role="worker"\} \d+/m);
-    expect(workerText).toMatch(/^ensemble_jobs_processed_total\{queue="steps-sim",role="worker"\} [1-9]\d*$/m);
     expect(workerText).toMatch(/^ensemble_steps_in_flight\{provider="sim",role="worker"\} 0$/m);
     expect(workerText).toContain("# TYPE ensemble_lease_renewals_total counter");
     expect(workerText).toContain("# TYPE ensemble_lease_takeovers_total counter");
@@ -75,13 +79,10 @@ describe("health and metrics on HEALTH_PORT: worker, scheduler and API", () => {
 
     // The cluster's own scheduler may take this run's flow jobs; the once-a-second archive job
     // reaches this one within a few seconds.
-    const processed = /^ensemble_jobs_processed_total\{queue="flows",role="scheduler"\} [1-9]\d*$/m;
-    let schedulerText = "";
-    for (let tries = 0; tries < 50 && !processed.test(schedulerText); tries += 1) {
-      if (tries > 0) await new Promise((resolve) => setTimeout(resolve, 200));
-      schedulerText = await (await fetch(`${scheduler.url}/metrics`)).text();
-    }
-    expect(schedulerText).toMatch(processed);
+    const schedulerText = await metricsMatching(
+      scheduler.url,
+      /^ensemble_jobs_processed_total\{queue="flows",role="scheduler"\} [1-9]\d*$/m,
+    );
     expect(schedulerText).toMatch(/^nodejs_eventloop_lag_seconds\{role="scheduler"\} [\d.e-]+$/m);
   });
 
@@ -153,4 +154,15 @@ async function waitReady(url: string, timeoutMs = 30_000): Promise<unknown> {
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/** A process's /metrics once it matches `pattern` (polled for up to 10 s), asserted to match. */
+async function metricsMatching(url: string, pattern: RegExp): Promise<string> {
+  let text = "";
+  for (let tries = 0; tries < 50 && !pattern.test(text); tries += 1) {
+    if (tries > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+    text = await (await fetch(`${url}/metrics`)).text();
+  }
+  expect(text).toMatch(pattern);
+  return text;
 }
