@@ -76,4 +76,10 @@ describe("token counter", () => {
     expect(child.stderr).toBe("");
     expect(JSON.parse(child.stdout)).toEqual({ afterImport: 0, tokens: 2, afterCount: 1 });
   });
+
+  it("keepLast keeps a text within the budget whole, even when a tail of it costs more", () => {
+    // "Apply" is one token; the window keepLast starts from, "pply", is two.
+    expect(defaultTokenCounter.count("Apply")).toBe(1);
+    expect(defaultTokenCounter.keepLast("Apply", 1)).toBe("Apply");
+  });
 });

@@ -141,6 +141,9 @@ function lastChars(text: string, length: number): string {
  * work follows `maxTokens`, not the length of the text.
  */
 function keepLastTokens(text: string, maxTokens: number): string {
+  // A text within the budget is kept whole. Checked first, counting no further than the
+  // budget: a tail of it can cost more than all of it ("pply" is two tokens, "Apply" one).
+  if (encodeTokens(text, maxTokens).length <= maxTokens) return text;
   const { bytes } = getVocabulary();
   for (let window = maxTokens * 4; ; window *= 2) {
     const tail = lastChars(text, window);
