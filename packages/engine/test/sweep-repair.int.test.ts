@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { registerProviderWorker } from "@ensemble/db";
+import { insertSchedule, insertThread, insertUser, registerProviderWorker } from "@ensemble/db";
 import { createTestDatabase, type TestDatabase } from "@ensemble/db/testing";
 import { QUEUE_NAMES, stepQueueName } from "@ensemble/queue";
 import pino from "pino";
 import postgres from "postgres";
-import { createEngine, startScheduler, startStepWorker, sweepRuns, type Engine } from "../src/index.js";
+import { createEngine, createFlow, startScheduler, startStepWorker, sweepRuns, type Engine } from "../src/index.js";
+import { fireSchedule } from "../src/schedule/flow-schedules.js";
 import { executeNewFlow, sleep, waitFor } from "./support/engine-test-kit.js";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -172,6 +173,55 @@ describe("the sweep repairs runs that stopped moving (in-process engine)", () =>
       await waitFor(async () => ((await flowStatus(flowId)) === "timed_out" ? true : undefined));
       expect((await stepOf(flowId))?.status).toBe("cancelled");
       expect(await billedCalls(flowId)).toBe(0);
+    },
+    TEST_TIMEOUT_MS,
+  );
+  it(
+    "a schedule firing that runs again after its start job was lost sends the start, without waiting for the sweep",
+    async () => {
+      const user = await insertUser(engine.deps.db, { name: "scheduled" });
+      const thread = await insertThread(engine.deps.db, { ownerId: user.id, title: "scheduled" });
+      const flow = await createFlow(engine.deps, {
+        threadId: thread.id,
+        userId: user.id,
+        definition: {
+          name: "scheduled",
+          type: "sequential",
+          steps: [{ id: "only", provider: "sim", model: "echo", action: "generate", prompt: "{{ original }}" }],
+        },
+      });
+      const schedule = await insertSchedule(engine.deps.db, {
+        flowId: flow.id,
+        userId: user.id,
+        cron: "* * * * * *",
+        timezone: "UTC",
+        input: "tick",
+        metadata: {},
+      });
+      const fireAt = new Date(Math.floor(Date.now() / 1000) * 1000);
+      // The first try commits the run and dies before its start reaches Redis.
+      await fireSchedule(engine.deps, schedule.id, fireAt);
+      await loseJobs(QUEUE_NAMES.flows);
+      const flowJobs = async () =>
+        Object.values(await flowsQueue().getJobCounts("waiting", "prioritized", "delayed")).reduce((a, b) => a + b, 0);
+      expect(await flowJobs()).toBe(0);
+      expect(await flowStatus(flow.id)).toBe("queued");
+
+      // The firing's job runs again: no second run, and the first one's start is sent.
+      await fireSchedule(engine.deps, schedule.id, fireAt);
+      expect(await flowJobs()).toBe(1);
+      await startSchedulerRole();
+      await startWorkerRole();
+      await waitFor(async () => ((await flowStatus(flow.id)) === "completed" ? true : undefined));
+      expect(await billedCalls(flow.id)).toBe(1);
+      const firings = await sql<{ outcome: string; run: number }[]>`
+        select outcome, run from schedule_firings where schedule_id = ${schedule.id}`;
+      expect(firings).toEqual([{ outcome: "started", run: 1 }]);
+
+      // Once the run has ended, the same firing again starts nothing.
+      await fireSchedule(engine.deps, schedule.id, fireAt);
+      await sleep(300);
+      expect(await sql`select run, status from flows where id = ${flow.id}`).toEqual([{ run: 1, status: "completed" }]);
     },
     TEST_TIMEOUT_MS,
   );

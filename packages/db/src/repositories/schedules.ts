@@ -57,6 +57,18 @@ export async function claimFiring(
   return inserted.length > 0;
 }
 
+export async function findFiring(
+  db: Executor,
+  scheduleId: string,
+  fireAt: Date,
+): Promise<ScheduleFiringRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(scheduleFirings)
+    .where(and(eq(scheduleFirings.scheduleId, scheduleId), eq(scheduleFirings.fireAt, fireAt)));
+  return row;
+}
+
 /** The latest firings of each schedule, newest first, at most `perSchedule` each (one indexed read per schedule). */
 export async function recentFirings(
   db: Executor,

@@ -25,7 +25,13 @@ export interface SchedulerOptions {
    * the sweep that rebuilds every open run's jobs from Postgres. Default: 10000 ms.
    */
   scheduleCheckEveryMs?: number;
+  /**
+   * Ms a flow job stays locked without renewal before another scheduler takes it over.
+   * Flow jobs are short transactions, so a killed scheduler's jobs are taken over after
+   * this plus `stalledInterval` (a run it was starting waits that long). Default: 10000.
+   */
   lockDuration?: number;
+  /** Ms between checks for a dead scheduler's jobs. Default: 5000. */
   stalledInterval?: number;
 }
 
@@ -46,8 +52,8 @@ export async function startScheduler(deps: RunDeps, options: SchedulerOptions): 
     connection: options.connection,
     ...(options.prefix ? { prefix: options.prefix } : {}),
     concurrency: options.concurrency ?? 16,
-    ...(options.lockDuration ? { lockDuration: options.lockDuration } : {}),
-    ...(options.stalledInterval ? { stalledInterval: options.stalledInterval } : {}),
+    lockDuration: options.lockDuration ?? 10_000,
+    stalledInterval: options.stalledInterval ?? 5_000,
     name: `scheduler:${deps.workerId}`,
     onError: (err) => deps.logger.error({ err }, "scheduler queue error"),
     handlers: {

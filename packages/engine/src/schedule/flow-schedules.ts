@@ -1,16 +1,19 @@
 import {
   claimFiring,
+  findFiring,
   findFlow,
   findSchedule,
   listAllSchedules,
   threadPermissions,
   type FlowScheduleRow,
   type Permission,
+  type ScheduleFiringRow,
 } from "@ensemble/db";
 import { QUEUE_NAMES } from "@ensemble/queue";
 import type { RunDeps } from "../engine-deps.js";
 import { FlowConflictError, ForbiddenError, NotFoundError, PolicyViolationError } from "../errors/engine-errors.js";
 import { executeFlow, FiringAlreadyHandledError } from "../run/execute-flow.js";
+import { emptyEffects, performEffects } from "../run/run-effects.js";
 import { SpendCapReachedError } from "../spend/spend-caps.js";
 
 /**
@@ -56,6 +59,9 @@ export async function fireSchedule(deps: RunDeps, scheduleId: string, fireAt: Da
     await removeFlowSchedule(deps, scheduleId);
     return;
   }
+  // The job ran before (its process died): that try's claim stands.
+  const handled = await findFiring(deps.db, scheduleId, fireAt);
+  if (handled) return resendStartOfFiring(deps, schedule, handled);
   const lostAccess = await creatorCannotExecute(deps, schedule);
   if (lostAccess) {
     await claimFiring(deps.db, { scheduleId, fireAt, outcome: "skipped", run: null, reason: lostAccess });
@@ -76,6 +82,27 @@ export async function fireSchedule(deps: RunDeps, scheduleId: string, fireAt: Da
     await claimFiring(deps.db, { scheduleId, fireAt, outcome: "skipped", run: null, reason: error.message });
     deps.logger.info({ scheduleId, flowId: schedule.flowId, fireAt, reason: error.message }, "schedule firing skipped");
   }
+}
+
+/**
+ * A firing's job ran again: an earlier try claimed it, and may have died after committing
+ * its run but before enqueuing the run's start. While that run is still queued its
+ * `flow.start` goes again (same job id: one still in Redis is not duplicated; starting is
+ * idempotent), so a scheduler killed mid-firing delays the run by the job's stall time, not
+ * the sweep's `staleStepMs`, and the schedule's next firings are not skipped as "still queued".
+ */
+async function resendStartOfFiring(deps: RunDeps, schedule: FlowScheduleRow, firing: ScheduleFiringRow): Promise<void> {
+  if (firing.outcome !== "started" || firing.run === null) return;
+  const flow = await findFlow(deps.db, schedule.flowId);
+  if (!flow || flow.run !== firing.run || flow.status !== "queued") return;
+  deps.logger.info(
+    { scheduleId: schedule.id, flowId: flow.id, run: flow.run, fireAt: firing.fireAt },
+    "firing ran again: its queued run's start is sent again",
+  );
+  await performEffects(deps, {
+    ...emptyEffects(),
+    jobs: [{ name: "flow.start", payload: { flowId: flow.id, run: flow.run, label: flow.name } }],
+  });
 }
 
 /**
