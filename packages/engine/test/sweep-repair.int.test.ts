@@ -5,6 +5,7 @@ import { QUEUE_NAMES, stepQueueName } from "@ensemble/queue";
 import pino from "pino";
 import postgres from "postgres";
 import { createEngine, createFlow, startScheduler, startStepWorker, sweepRuns, type Engine } from "../src/index.js";
+import { startRun } from "../src/run/start-run.js";
 import { fireSchedule } from "../src/schedule/flow-schedules.js";
 import { executeNewFlow, sleep, waitFor } from "./support/engine-test-kit.js";
 
@@ -161,6 +162,24 @@ describe("the sweep repairs runs that stopped moving (in-process engine)", () =>
   );
 
   it(
+    "a start delivered again after its run began sends the first steps' lost jobs, without waiting for the sweep",
+    async () => {
+      await startSchedulerRole();
+      const { flowId } = await executeOneStepFlow();
+      // The scheduler committed the start and died before the step's job reached Redis.
+      await waitFor(async () => ((await stepOf(flowId))?.status === "pending" ? true : undefined));
+      await loseJobs(stepQueueName("sim"));
+      await startWorkerRole();
+
+      await startRun(engine.deps, flowId, 1); // the start job, redelivered after the stall
+      await waitFor(async () => ((await flowStatus(flowId)) === "completed" ? true : undefined));
+      expect(await stepOf(flowId)).toMatchObject({ status: "success", attempt: 0, output: "echo: hello" });
+      expect(await billedCalls(flowId)).toBe(1);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     "a run past its deadline is timed out, its waiting step cancelled",
     async () => {
       await startSchedulerRole();
@@ -193,7 +212,7 @@ describe("the sweep repairs runs that stopped moving (in-process engine)", () =>
       const schedule = await insertSchedule(engine.deps.db, {
         flowId: flow.id,
         userId: user.id,
-        cron: "* * * * * *",
+        cron: "0 0 1 1 *", // fired by hand here: the scheduler's own firings must not add runs
         timezone: "UTC",
         input: "tick",
         metadata: {},

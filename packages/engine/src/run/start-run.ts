@@ -1,5 +1,12 @@
-import { targetForAttempt } from "@ensemble/core";
-import { lockRun, type Executor, type LockedRun, type TransactionControl } from "@ensemble/db";
+import { targetForAttempt, type CompiledFlow } from "@ensemble/core";
+import {
+  lockRun,
+  type Executor,
+  type FlowRow,
+  type LockedRun,
+  type StepResultRow,
+  type TransactionControl,
+} from "@ensemble/db";
 import { transactWithEvents } from "./event-outbox.js";
 import type { RunDeps } from "../engine-deps.js";
 import { advanceRun } from "./advance-run.js";
@@ -69,6 +76,9 @@ export async function startLockedRun(
     control,
     ...(startedAt ? { startedAt } : {}),
   });
+  // A start delivered again (its scheduler died after committing, before enqueuing the
+  // first steps): their jobs go now, not when the sweep finds them stale.
+  if (!startedAt) resendOpenStepJobs(flow, compiled, rows, effects);
 }
 
 /** `flow.advance`: re-plan a running flow from its stored results (repair after a crash). */
@@ -80,31 +90,37 @@ export async function advanceRunJob(deps: RunDeps, flowId: string, run: number):
     const { flow, rows } = locked;
     const compiled = deps.flows.forRun(flow);
     await advanceRun(tx, flow, compiled, rows, effects, { lifo: true, control });
-    // Open steps whose job may have been lost are enqueued again (same job ids: no duplicates).
-    // A running one may have no job of its own (leased to the worker that ran the step
-    // before it): its job comes when its lease would run out, to take it over if it did.
-    for (const row of rows.filter((r) => r.status === "pending" || r.status === "running")) {
-      const notBefore = row.status === "running" ? row.leaseExpiresAt : row.notBefore;
-      // The attempt's own provider (a fallback's after the primary's retries): its queue.
-      const step = compiled.byId.get(row.stepId);
-      const target = step ? targetForAttempt(step, row.attempt) : { provider: row.provider, model: row.model };
-      effects.jobs.push({
-        name: "step.run",
-        payload: {
-          flowId,
-          run,
-          stepId: row.stepId,
-          iteration: row.iteration,
-          attempt: row.attempt,
-          label: `${flow.name} › ${row.stepId}`,
-          provider: target.provider,
-          model: target.model,
-          dispatch: stepDispatch(flow),
-          ...(row.batchFallback ? { batchFallback: true as const } : {}),
-        },
-        delayMs: notBefore ? Math.max(0, notBefore.getTime() - Date.now()) : 0,
-      });
-    }
+    resendOpenStepJobs(flow, compiled, rows, effects);
   });
   await performEffects(deps, effects);
+}
+
+/**
+ * Open steps whose job may have been lost are enqueued again (same job ids: no duplicates).
+ * A running one may have no job of its own (leased to the worker that ran the step before
+ * it): its job comes when its lease would run out, to take it over if it did.
+ */
+function resendOpenStepJobs(flow: FlowRow, compiled: CompiledFlow, rows: StepResultRow[], effects: RunEffects): void {
+  for (const row of rows.filter((r) => r.status === "pending" || r.status === "running")) {
+    const notBefore = row.status === "running" ? row.leaseExpiresAt : row.notBefore;
+    // The attempt's own provider (a fallback's after the primary's retries): its queue.
+    const step = compiled.byId.get(row.stepId);
+    const target = step ? targetForAttempt(step, row.attempt) : { provider: row.provider, model: row.model };
+    effects.jobs.push({
+      name: "step.run",
+      payload: {
+        flowId: flow.id,
+        run: flow.run,
+        stepId: row.stepId,
+        iteration: row.iteration,
+        attempt: row.attempt,
+        label: `${flow.name} › ${row.stepId}`,
+        provider: target.provider,
+        model: target.model,
+        dispatch: stepDispatch(flow),
+        ...(row.batchFallback ? { batchFallback: true as const } : {}),
+      },
+      delayMs: notBefore ? Math.max(0, notBefore.getTime() - Date.now()) : 0,
+    });
+  }
 }
