@@ -37,6 +37,7 @@ const SETTLE_MS = Math.max(2_000, Number(process.env.LOAD_SETTLE_MS ?? "30000"))
 const SHAPES = new Set((process.env.LOAD_SHAPES ?? "steady,fanin,streaming,ramp").split(",").map((s) => s.trim()));
 const NOT_RUN: ShapeFigures = {
   overheadMs: [],
+  phasesMs: { start: [], claim: [], commit: [] },
   endLagMs: [],
   steps: 0,
   failed: 0,
@@ -120,6 +121,8 @@ const sql = postgres(database.url, { max: 2, onnotice: () => undefined });
 
 interface ShapeFigures {
   overheadMs: number[];
+  /** Where a step's overhead goes: its run's execute → run started → step claimed → committed (less the latency). */
+  phasesMs: { start: number[]; claim: number[]; commit: number[] };
   endLagMs: number[];
   steps: number;
   failed: number;
@@ -317,10 +320,17 @@ async function measure(
 async function storedFigures(
   ids: string[],
   latencyMs: number,
-): Promise<Pick<ShapeFigures, "overheadMs" | "endLagMs" | "steps" | "failed" | "takeovers" | "ledgerRows">> {
+): Promise<
+  Pick<ShapeFigures, "overheadMs" | "phasesMs" | "endLagMs" | "steps" | "failed" | "takeovers" | "ledgerRows">
+> {
   // A step's overhead: from its run's execute (queued_at) to its commit, less the simulated latency.
-  const steps = await sql<{ overhead: number; status: string; takeovers: number }[]>`
+  const steps = await sql<
+    { overhead: number; start: number; claim: number; commit: number; status: string; takeovers: number }[]
+  >`
     select extract(epoch from s.completed_at - f.queued_at) * 1000 - ${latencyMs}::float8 as overhead,
+      extract(epoch from f.started_at - f.queued_at) * 1000 as start,
+      extract(epoch from s.started_at - f.started_at) * 1000 as claim,
+      extract(epoch from s.completed_at - s.started_at) * 1000 - ${latencyMs}::float8 as commit,
       s.status, greatest(s.lease_token - 1, 0) as takeovers
     from flows f join step_results s on s.flow_id = f.id and s.run = f.run
     where f.id = any(${ids}) and s.step_id <> ${AGGREGATE_STEP}`;
@@ -335,6 +345,11 @@ async function storedFigures(
     where l.flow_id = any(${ids}) and s.step_id <> ${AGGREGATE_STEP}`;
   return {
     overheadMs: steps.map((r) => Number(r.overhead)),
+    phasesMs: {
+      start: steps.map((r) => Number(r.start)),
+      claim: steps.map((r) => Number(r.claim)),
+      commit: steps.map((r) => Number(r.commit)),
+    },
     endLagMs: lags.map((r) => Number(r.lag)),
     steps: steps.length,
     failed: steps.filter((r) => r.status !== OrchestrationStepStatus.SUCCESS).length,
@@ -440,6 +455,7 @@ function report(name: string, f: ShapeFigures, settledIdleMb: number): void {
   const lines = [
     `${name}: ${f.steps} steps (${f.failed} not completed), ${f.inFlight} in flight`,
     `  overhead over latency   p50 ${ms(f.overheadMs, 50)}   p99 ${ms(f.overheadMs, 99)}`,
+    `  of which: execute → run started p50 ${ms(f.phasesMs.start, 50)} p99 ${ms(f.phasesMs.start, 99)}; → step claimed p50 ${ms(f.phasesMs.claim, 50)} p99 ${ms(f.phasesMs.claim, 99)}; call → committed p50 ${ms(f.phasesMs.commit, 50)} p99 ${ms(f.phasesMs.commit, 99)}`,
     `  run end after its last step   p50 ${ms(f.endLagMs, 50)}   p99 ${ms(f.endLagMs, 99)}`,
     // Per step over the settled idle figure: the young generation a load grows is the load's.
     `  worker RSS   idle (settled) ${settledIdleMb.toFixed(0)} MB   peak ${f.rssPeakMb.toFixed(0)} MB   per in-flight step ${(((f.rssPeakMb - settledIdleMb) * 1024) / f.inFlight).toFixed(1)} KB`,
