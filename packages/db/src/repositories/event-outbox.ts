@@ -112,7 +112,7 @@ export async function listOutboxKeys(
   if (flowIds.length === 0) return [];
   const rows = await sendStatement<{ id: string; key: string; flow_id: string }>(
     db,
-    `select id, key, flow_id from flow_event_outbox where flow_id in (select jsonb_array_elements_text($1::jsonb)) order by id`,
+    `select id, key, flow_id from flow_event_outbox where flow_id = any(array(select jsonb_array_elements_text($1::jsonb))) order by id`,
     [JSON.stringify(flowIds)],
   );
   return rows.map((r) => ({ id: Number(r.id), key: r.key, flowId: r.flow_id }));
@@ -131,7 +131,7 @@ export async function listOutboxEvents(db: Executor, ids: readonly number[]): Pr
     created_at: string | Date;
   }>(
     db,
-    `select id, key, flow_id, type, step_id, data, created_at from flow_event_outbox where id in (select (jsonb_array_elements_text($1::jsonb))::bigint) order by id`,
+    `select id, key, flow_id, type, step_id, data, created_at from flow_event_outbox where id = any(array(select (jsonb_array_elements_text($1::jsonb))::bigint)) order by id`,
     [JSON.stringify(ids)],
   );
   return rows.map((r) => ({
