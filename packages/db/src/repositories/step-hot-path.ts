@@ -216,7 +216,9 @@ const ONE_END_CTE = `ends as (select * from jsonb_to_record($1::jsonb) as e(${ST
  * token, with its spend added to the instance's (`done`: the instances written); its ledger
  * row when it was billed (usage known); its thread message when the run saves messages.
  * Each is written at most once: the fenced update succeeds once per lease, and the ledger
- * and message rows are unique per attempt and per instance. `leased_running_seconds`: how
+ * and message rows are unique per attempt and per instance. The flow is read per end by
+ * its key (scalar subqueries), never joined: for a relation from JSON the planner guesses
+ * 100 rows and would hash-join flows over a full scan. `leased_running_seconds`: how
  * long a leased instance has been running (its start is then when the worker took it up,
  * not when it was leased).
  */
@@ -232,29 +234,31 @@ const STEP_END_CTES = `
       spent_tokens = s.spent_tokens + e.spent_tokens,
       spent_cost = s.spent_cost + e.spent_cost,
       error = e.error,
-      message_id = case when e.status = 'success' and f.save_messages then e.message_id end,
+      message_id = case when e.status = 'success' and (select f.save_messages from flows f where f.id = e.flow_id)
+        then e.message_id end,
       lease_expires_at = null,
       started_at = coalesce(clock_timestamp() - make_interval(secs => e.leased_running_seconds), s.started_at),
       completed_at = clock_timestamp()
-    from ends e join flows f on f.id = e.flow_id
+    from ends e
     where s.id = e.step_result_id and s.flow_id = e.flow_id and s.run = e.run
       and s.lease_token = e.lease_token and s.status = 'running'
     returning s.*
   ),
   ledger as (
     insert into usage_ledger (id, step_result_id, attempt, flow_id, user_id, provider, model, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost, cache_write_tokens, cache_write_1h_tokens)
-    select e.ledger_id, d.id, e.attempt, d.flow_id, coalesce(f.executed_by, f.user_id), d.provider, d.model,
+    select e.ledger_id, d.id, e.attempt, d.flow_id,
+           (select coalesce(f.executed_by, f.user_id) from flows f where f.id = d.flow_id), d.provider, d.model,
            e.prompt_tokens, e.completion_tokens, e.cached_tokens, e.reasoning_tokens, e.cost, e.cache_write_tokens, e.cache_write_1h_tokens
-    from done d join ends e on e.step_result_id = d.id join flows f on f.id = d.flow_id
+    from done d join ends e on e.step_result_id = d.id
     where e.billed
     on conflict (step_result_id, attempt) do nothing
   ),
   message as (
     insert into messages (id, thread_id, role, content, provider, metadata, step_result_id)
-    select d.message_id, f.thread_id, 'assistant', d.output, d.provider,
+    select d.message_id, (select f.thread_id from flows f where f.id = d.flow_id), 'assistant', d.output, d.provider,
            jsonb_build_object('orchestrationFlowId', d.flow_id, 'stepId', d.step_id, 'iteration', d.iteration, 'model', d.model),
            d.id
-    from done d join flows f on f.id = d.flow_id
+    from done d
     where d.message_id is not null
     on conflict (step_result_id) do nothing
   )`;
