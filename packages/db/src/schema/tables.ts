@@ -387,10 +387,25 @@ export const usageLedger = pgTable(
     reasoningTokens: integer("reasoning_tokens").notNull().default(0),
     /** USD; null when the model has no known price. */
     cost: doublePrecision("cost"),
+    /**
+     * Set on the row of a call cut off by a lost lease: the lease token the calling worker
+     * lost. Its tokens are then estimates (the prompt and the output streamed until the cut,
+     * counted by the context tokenizer) and its cost those estimates at the price table; the
+     * vendor may bill somewhat differently. Null on an attempt's committed row (the vendor's
+     * figures).
+     */
+    cutOffLeaseToken: integer("cut_off_lease_token"),
     createdAt: createdAt(),
   },
   (t) => [
-    uniqueIndex("usage_ledger_attempt_uq").on(t.stepResultId, t.attempt),
+    // An attempt's committed row, written once whichever lease commits it.
+    uniqueIndex("usage_ledger_attempt_uq")
+      .on(t.stepResultId, t.attempt)
+      .where(sql`cut_off_lease_token is null`),
+    // A cut-off call's row, written once per lost lease (a step's lease tokens only grow).
+    uniqueIndex("usage_ledger_cut_off_uq")
+      .on(t.stepResultId, t.cutOffLeaseToken)
+      .where(sql`cut_off_lease_token is not null`),
     index("usage_ledger_flow_idx").on(t.flowId),
     // A user's spend over a period (spend caps, GET /v1/usage): one range scan of this index.
     index("usage_ledger_user_time_idx").on(t.userId, t.createdAt),
