@@ -1,6 +1,6 @@
-import { and, eq, inArray, isNotNull, sql } from "drizzle-orm";
-import type { Executor } from "../client.js";
-import { stepResults, usageLedger } from "../schema/tables.js";
+import { and, eq, sql } from "drizzle-orm";
+import type { Database } from "../client.js";
+import { flowRuns, flows, usageLedger } from "../schema/tables.js";
 import { newId } from "./ids.js";
 
 /** A provider call cut off by a lost lease, as the worker that lost the lease knows it. */
@@ -10,6 +10,7 @@ export interface CutOffCallInput {
   /** The lease the calling worker held and lost: the row's key with the step. */
   leaseToken: number;
   flowId: string;
+  run: number;
   /** Whom the call is billed to: the run's executing user. */
   userId: string;
   provider: string;
@@ -24,64 +25,53 @@ export interface CutOffCallInput {
 
 /**
  * Records a cut-off call in the usage ledger (it is money: spend caps and GET /v1/usage sum
- * it). Written by the worker that lost the lease, without touching the step's row (the new
- * holder's); once per lost lease, however often it is retried. False when it was already there.
+ * it) and adds it to its run's totals on the flow row (or, once the run is archived, its
+ * `flow_runs` row), in one transaction. Written by the worker that lost the lease, without
+ * touching the step's row (the new holder's). Once per lost lease, however often it is
+ * retried: the totals are added only with the ledger row. False when it was already there.
+ *
+ * The flow row's totals are added to, never set from a read: a run's end adds its
+ * instances' spend to them in the same way, so the two meet in either order.
  */
-export async function recordCutOffCall(db: Executor, call: CutOffCallInput): Promise<boolean> {
-  const written = await db
-    .insert(usageLedger)
-    .values({
-      id: newId(),
-      stepResultId: call.stepResultId,
-      attempt: call.attempt,
-      cutOffLeaseToken: call.leaseToken,
-      flowId: call.flowId,
-      userId: call.userId,
-      provider: call.provider,
-      model: call.model,
-      promptTokens: call.promptTokens,
-      completionTokens: call.completionTokens,
-      cost: call.cost,
-    })
-    .onConflictDoNothing({
-      target: [usageLedger.stepResultId, usageLedger.cutOffLeaseToken],
-      where: sql`cut_off_lease_token is not null`,
-    })
-    .returning({ id: usageLedger.id });
-  return written.length > 0;
-}
-
-/** What a flow's runs spent on calls cut off by lost leases (estimated), by run. */
-export interface RunCutOffSpend {
-  run: number;
-  costUsd: number;
-  tokens: number;
-}
-
-/**
- * The estimated spend of calls cut off by lost leases in a flow's runs (all of them, or
- * those in `runs`): a run's cost includes it, though no step result does.
- */
-export async function listRunCutOffSpend(
-  db: Executor,
-  flowId: string,
-  runs?: readonly number[],
-): Promise<RunCutOffSpend[]> {
-  const rows = await db
-    .select({
-      run: stepResults.run,
-      costUsd: sql<number>`coalesce(sum(${usageLedger.cost}), 0)::float8`,
-      tokens: sql<string>`coalesce(sum(${usageLedger.promptTokens} + ${usageLedger.completionTokens}), 0)`,
-    })
-    .from(usageLedger)
-    .innerJoin(stepResults, eq(stepResults.id, usageLedger.stepResultId))
-    .where(
-      and(
-        eq(usageLedger.flowId, flowId),
-        isNotNull(usageLedger.cutOffLeaseToken),
-        ...(runs ? [inArray(stepResults.run, [...runs])] : []),
-      ),
-    )
-    .groupBy(stepResults.run);
-  return rows.map((r) => ({ run: r.run, costUsd: Number(r.costUsd), tokens: Number(r.tokens) }));
+export async function recordCutOffCall(db: Database, call: CutOffCallInput): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const [written] = await tx
+      .insert(usageLedger)
+      .values({
+        id: newId(),
+        stepResultId: call.stepResultId,
+        attempt: call.attempt,
+        cutOffLeaseToken: call.leaseToken,
+        flowId: call.flowId,
+        userId: call.userId,
+        provider: call.provider,
+        model: call.model,
+        promptTokens: call.promptTokens,
+        completionTokens: call.completionTokens,
+        cost: call.cost,
+      })
+      .onConflictDoNothing({
+        target: [usageLedger.stepResultId, usageLedger.cutOffLeaseToken],
+        where: sql`cut_off_lease_token is not null`,
+      })
+      .returning({ id: usageLedger.id });
+    if (!written) return false;
+    const costUsd = call.cost ?? 0;
+    const tokens = call.promptTokens + call.completionTokens;
+    const onFlow = await tx
+      .update(flows)
+      .set({ totalCost: sql`${flows.totalCost} + ${costUsd}`, totalTokens: sql`${flows.totalTokens} + ${tokens}` })
+      .where(and(eq(flows.id, call.flowId), eq(flows.run, call.run)))
+      .returning({ id: flows.id });
+    // A statement of its own: it sees the run archived by a rerun that committed meanwhile.
+    if (onFlow.length === 0)
+      await tx
+        .update(flowRuns)
+        .set({
+          totalCost: sql`${flowRuns.totalCost} + ${costUsd}`,
+          totalTokens: sql`${flowRuns.totalTokens} + ${tokens}`,
+        })
+        .where(and(eq(flowRuns.flowId, call.flowId), eq(flowRuns.run, call.run)));
+    return true;
+  });
 }

@@ -193,6 +193,12 @@ export const flows = pgTable(
     saveMessages: boolean("save_messages").notNull().default(false),
     stepTimeoutMs: integer("step_timeout_ms"),
     deadlineAt: ts("deadline_at"),
+    /**
+     * The run's spend (USD; with totalTokens, its tokens): while it runs, that of its calls cut
+     * off by lost leases (estimated; see usage_ledger.cut_off_lease_token), added as each is
+     * recorded; its instances' spend is added when it ends. Only ever added to, so the two
+     * writes meet in either order.
+     */
     totalCost: doublePrecision("total_cost").notNull().default(0),
     totalTokens: bigint("total_tokens", { mode: "number" }).notNull().default(0),
     result: jsonb("result").$type<Record<string, unknown>>(),
