@@ -5,6 +5,7 @@ import {
   findStepInstance,
   insertThread,
   insertUser,
+  listRunSteps,
   recordCutOffCall,
   upsertUserLimits,
   userUsage,
@@ -176,16 +177,19 @@ describe("a step whose lease is taken over mid-call (in-process engine)", () => 
     expect(held?.leaseToken).toBe(running.lease_token + 1);
     const usage = { promptTokens: 12, completionTokens: 80, totalTokens: 92 };
     const committedCost = computeCost(usage, "sim", STREAMING_MODEL, PRICES).cost as number;
-    const finished = await finishStep(deps, held!, {
-      status: "success",
-      output: ANSWER,
-      usage,
-      cost: committedCost,
-      provider: "sim",
-      model: STREAMING_MODEL,
-    });
+    // As a worker commits: planned from the run as it claimed it (the run's end with the step's).
+    const claimedWith = {
+      flow: (await findFlow(deps.db, flow.id))!,
+      rows: await listRunSteps(deps.db, flow.id, running.run),
+    };
+    const finished = await finishStep(
+      deps,
+      held!,
+      { status: "success", output: ANSWER, usage, cost: committedCost, provider: "sim", model: STREAMING_MODEL },
+      { claimedWith },
+    );
     expect(finished.committed).toBe(true);
-    const ended = await waitFor(async () => {
+    await waitFor(async () => {
       const row = await findFlow(deps.db, flow.id);
       return row?.status === "completed" ? row : undefined;
     });
