@@ -225,7 +225,7 @@ describe("a step whose lease is taken over mid-call (in-process engine)", () => 
       new Date(Date.now() + 60_000),
     );
     expect(usageTotal?.costUsd).toBeCloseTo(total, 10);
-    expect(usageTotal?.calls).toBe(2);
+    expect(usageTotal).toMatchObject({ calls: 2, cutOffCalls: 1, cutOffCostUsd: cutOffCost });
     await upsertUserLimits(deps.db, user.id, {
       dailyUsd: committedCost + cutOffCost / 2,
       monthlyUsd: null,

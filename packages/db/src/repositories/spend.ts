@@ -46,8 +46,12 @@ export interface UsageTotals {
   completionTokens: number;
   cachedTokens: number;
   reasoningTokens: number;
-  /** Billed attempts (ledger rows). */
+  /** Ledger rows: billed attempts, and calls cut off by a lost lease. */
   calls: number;
+  /** Of `calls`, those cut off by a lost lease (their tokens and cost estimated). */
+  cutOffCalls: number;
+  /** Of `costUsd`, the estimated cost of the calls cut off by a lost lease. */
+  cutOffCostUsd: number;
 }
 
 const GROUP_KEYS: Record<UsageGroupBy, SQL<string>> = {
@@ -75,6 +79,8 @@ export async function userUsage(
       cachedTokens: sql<string>`coalesce(sum(${usageLedger.cachedTokens}), 0)`,
       reasoningTokens: sql<string>`coalesce(sum(${usageLedger.reasoningTokens}), 0)`,
       calls: sql<string>`count(*)`,
+      cutOffCalls: sql<string>`count(*) filter (where ${usageLedger.cutOffLeaseToken} is not null)`,
+      cutOffCostUsd: sql<number>`coalesce(sum(${usageLedger.cost}) filter (where ${usageLedger.cutOffLeaseToken} is not null), 0)::float8`,
     })
     .from(usageLedger)
     .where(and(eq(usageLedger.userId, userId), gte(usageLedger.createdAt, from), lt(usageLedger.createdAt, to)))
@@ -88,5 +94,7 @@ export async function userUsage(
     cachedTokens: Number(r.cachedTokens),
     reasoningTokens: Number(r.reasoningTokens),
     calls: Number(r.calls),
+    cutOffCalls: Number(r.cutOffCalls),
+    cutOffCostUsd: Number(r.cutOffCostUsd),
   }));
 }
