@@ -817,11 +817,29 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect(await repo.findFlowRun(db(), current, 2)).toMatchObject({ input: "second", definition: rerunDefinition });
     expect(await repo.findFlowRun(db(), current, 3)).toBeUndefined();
 
-    // Not enqueued: taken back, the flow is as it was, run 1 is current again, run 2's rows are gone.
+    // A call of run 1 cut off by a lost lease, recorded meanwhile, goes to its archived copy.
+    const [run1Step] = await repo.insertStepInstances(db(), [{ ...instance(flow.id, "z"), status: "success" }]);
+    await repo.recordCutOffCall(db(), {
+      stepResultId: run1Step?.id as string,
+      attempt: 0,
+      leaseToken: 1,
+      flowId: flow.id,
+      run: 1,
+      userId: user.id,
+      provider: "sim",
+      model: "echo",
+      promptTokens: 2,
+      completionTokens: 1,
+      cost: 0.25,
+    });
+
+    // Not enqueued: taken back, the flow is as it was, run 1 is current again (with its cut-off call), run 2's rows are gone.
     expect(await repo.undoQueuedRun(db(), before, 2)).toBe(true);
     const restored = (await repo.findFlow(db(), flow.id))!;
     expect(restored).toMatchObject({
       run: 1,
+      totalCost: 0.75,
+      totalTokens: 12,
       status: "completed",
       priority: "normal",
       rerunOf: null,
