@@ -93,6 +93,57 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect(await repo.listRunSteps(db(), flow.id, 1)).toHaveLength(1);
   });
 
+  it("claims many instances in one statement as one by one would: each answer its own, each run read once", async () => {
+    const first = await seedFlow();
+    const second = await seedFlow();
+    for (const { flow } of [first, second]) await repo.updateFlow(db(), flow.id, { run: 1, status: "running" });
+    await repo.insertStepInstances(db(), [
+      instance(first.flow.id, "a"),
+      instance(first.flow.id, "b"),
+      instance(first.flow.id, "c"),
+      instance(second.flow.id, "a"),
+    ]);
+    const claim = (flowId: string, stepId: string) => ({
+      flowId,
+      run: 1,
+      stepId,
+      iteration: 0,
+      attempt: 0,
+      owner: "worker-a",
+      leaseMs: 60_000,
+    });
+    // "c" is someone else's, its lease still good; "b" was someone else's, its lease run out.
+    const held = await repo.claimStepWithContext(db(), { ...claim(first.flow.id, "c"), owner: "worker-b" });
+    const expired = await repo.claimStepWithContext(db(), { ...claim(first.flow.id, "b"), owner: "worker-b" });
+    await db().execute(
+      sql`update step_results set lease_expires_at = now() - interval '1 second' where id = ${expired?.claimed.id}`,
+    );
+
+    const [a, b, c, other, missing] = await repo.claimStepsWithContext(db(), [
+      claim(first.flow.id, "a"),
+      claim(first.flow.id, "b"),
+      claim(first.flow.id, "c"),
+      claim(second.flow.id, "a"),
+      claim(second.flow.id, "no-such-step"),
+    ]);
+    expect(a?.claimed).toMatchObject({ stepId: "a", status: "running", leaseToken: 1, leaseOwner: "worker-a" });
+    expect(a?.tookOver).toBe(false);
+    expect(b?.claimed).toMatchObject({ stepId: "b", leaseToken: 2, leaseOwner: "worker-a" });
+    expect(b?.tookOver).toBe(true);
+    expect(c).toBeUndefined();
+    expect(missing).toBeUndefined();
+    expect(other?.flow.id).toBe(second.flow.id);
+    expect(other?.rows.map((r) => r.stepId)).toEqual(["a"]);
+    // Each claim sees its run as a lone claim would: itself as claimed, its siblings as they were.
+    const statuses = (claimed: typeof a) =>
+      Object.fromEntries((claimed?.rows ?? []).map((r) => [r.stepId, [r.status, r.leaseOwner]]));
+    expect(statuses(a)).toEqual({ a: ["running", "worker-a"], b: ["running", "worker-b"], c: ["running", "worker-b"] });
+    expect(statuses(b)).toEqual({ a: ["pending", null], b: ["running", "worker-a"], c: ["running", "worker-b"] });
+    expect(a?.flow).toMatchObject({ id: first.flow.id, status: "running" });
+    expect(a?.policies).toEqual([]);
+    expect(held?.claimed.leaseOwner).toBe("worker-b");
+  });
+
   it("fences step leases: a taken-over worker cannot commit; the result, its ledger row and its message are written once", async () => {
     const { flow } = await seedFlow();
     await repo.updateFlow(db(), flow.id, { run: 1, status: "running", saveMessages: true });

@@ -16,6 +16,7 @@ import type { CommittedDeliveries } from "./run/committed-deliveries.js";
 import { CompiledFlowCache } from "./run/flow-cache.js";
 import type { SpendCaps } from "./spend/spend-caps.js";
 import type { PlannedEndCommitter } from "./step/planned-end-committer.js";
+import type { StepClaims } from "./step/step-claims.js";
 import type { StepEndCommitter } from "./step/step-end-committer.js";
 
 /** Tunables of the run engine; defaults suit real LLM calls (seconds to minutes). */
@@ -92,6 +93,8 @@ export interface RunDeps {
 export interface StepDeps {
   /** Step leases (may commit asynchronously: a lost lease is re-claimed and fencing still holds). */
   leaseDb: Database;
+  /** Group commit of step claims on `leaseDb` (many claims, one statement). */
+  claims: StepClaims;
   /** Group commit of the ends of steps that end without their flow's lock (many ends, one transaction). */
   stepEnds: StepEndCommitter;
   /** Group commit across runs of steps' ends that carry their run's next steps (a sequential flow's steps). */

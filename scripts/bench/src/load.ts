@@ -85,22 +85,28 @@ const node = (
     built ? [...nodeArgs, join(built, `${role}.mjs`)] : [...nodeArgs, "--import", "tsx", `apps/${role}/src/main.ts`],
     { cwd: built ?? REPO_ROOT, env: { ...env, ...extra }, stdio: ["ignore", "ignore", "inherit"] },
   );
-const scheduler = node("scheduler", {});
+/** BENCH_<ROLE>_NODE_ARGS: node flags for that process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
+const nodeArgsFrom = (name: string): string[] => process.env[name]?.split(" ").filter(Boolean) ?? [];
+const scheduler = node("scheduler", {}, nodeArgsFrom("BENCH_SCHEDULER_NODE_ARGS"));
 // The probe has no type annotations: plain node loads it without tsx.
 const worker = node("worker", { BENCH_PROBE_FILE: probeFile }, [
-  ...(process.env.BENCH_WORKER_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
+  ...nodeArgsFrom("BENCH_WORKER_NODE_ARGS"),
   "--import",
   resolve(import.meta.dirname, "loop-probe.ts"),
 ]);
-const api = node("api", {
-  ROLES: "api",
-  PORT: String(port),
-  ADMIN_TOKEN: adminToken,
-  DEV_MODE: "false",
-  RATE_LIMIT_REQUESTS: "0",
-  MAX_STREAMS_PER_KEY: "0",
-  REQUESTS_IN_FLIGHT_PER_KEY: "0",
-});
+const api = node(
+  "api",
+  {
+    ROLES: "api",
+    PORT: String(port),
+    ADMIN_TOKEN: adminToken,
+    DEV_MODE: "false",
+    RATE_LIMIT_REQUESTS: "0",
+    MAX_STREAMS_PER_KEY: "0",
+    REQUESTS_IN_FLIGHT_PER_KEY: "0",
+  },
+  nodeArgsFrom("BENCH_API_NODE_ARGS"),
+);
 const children = { worker, scheduler, api };
 const engine: Engine = await createEngine({
   redisUrl: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",

@@ -77,6 +77,87 @@ const CLAIM_STATEMENT = `
     ${runPoliciesSql("$1")} as policies
 `;
 
+/**
+ * Claims many instances in one statement (one COMMIT), as `claimStepWithContext` claims one:
+ * one result per input, in order, undefined where the instance cannot be claimed. Each run
+ * is read once however many of its instances are claimed together (a fan-out's siblings
+ * arrive together), its policies once per flow. Inputs must be distinct instances.
+ */
+export async function claimStepsWithContext(
+  db: Executor,
+  inputs: readonly ClaimStepInput[],
+): Promise<(ClaimedStep | undefined)[]> {
+  const [row] = await sendStatement<{
+    claimed: Record<string, unknown>[];
+    flows: Record<string, unknown>[];
+    rows: Record<string, unknown>[];
+    policies: Record<string, Record<string, unknown>[]>;
+  }>(db, CLAIM_MANY_STATEMENT, [
+    JSON.stringify(
+      inputs.map((i) => ({
+        flow_id: i.flowId,
+        run: i.run,
+        step_id: i.stepId,
+        iteration: i.iteration,
+        attempt: i.attempt,
+        owner: i.owner,
+        lease_secs: i.leaseMs / 1000,
+      })),
+    ),
+  ]);
+  const instanceKey = (r: { flowId: string; run: number; stepId: string; iteration: number; attempt: number }) =>
+    `${r.flowId}\u0000${r.run}\u0000${r.stepId}\u0000${r.iteration}\u0000${r.attempt}`;
+  const runKey = (r: { flowId: string; run: number }) => `${r.flowId}\u0000${r.run}`;
+  const claimed = new Map(fromJsonRows(stepResults, row?.claimed).map((c) => [instanceKey(c), c]));
+  const flowById = new Map(fromJsonRows(flows, row?.flows).map((f) => [f.id, f]));
+  // The statement's snapshot predates its own update (see claimStepWithContext).
+  const rowsByRun = new Map<string, StepResultRow[]>();
+  for (const r of fromJsonRows(stepResults, row?.rows)) {
+    const list = rowsByRun.get(runKey(r));
+    if (list) list.push(r);
+    else rowsByRun.set(runKey(r), [r]);
+  }
+  return inputs.map((input) => {
+    const mine = claimed.get(instanceKey(input));
+    const flow = flowById.get(input.flowId);
+    if (!mine || !flow) return undefined;
+    const before = rowsByRun.get(runKey(input)) ?? [];
+    return {
+      claimed: mine,
+      flow,
+      rows: before.map((r) => (r.id === mine.id ? mine : r)),
+      policies: fromJsonRows(dataSharingPolicies, row?.policies?.[input.flowId]),
+      tookOver: before.some((r) => r.id === mine.id && r.status === "running"),
+    };
+  });
+}
+
+const CLAIM_MANY_STATEMENT = `
+  with input as (
+    select * from jsonb_to_recordset($1::jsonb)
+      as i(flow_id text, run integer, step_id text, iteration integer, attempt integer, owner text, lease_secs float8)
+  ), claimed as (
+    update step_results s set
+      status = 'running',
+      lease_token = s.lease_token + 1,
+      lease_owner = i.owner,
+      lease_expires_at = clock_timestamp() + make_interval(secs => i.lease_secs),
+      started_at = coalesce(s.started_at, clock_timestamp())
+    from input i
+    where s.flow_id = i.flow_id and s.run = i.run and s.step_id = i.step_id and s.iteration = i.iteration
+      and s.attempt = i.attempt
+      and (s.status = 'pending' or (s.status = 'running' and s.lease_expires_at < clock_timestamp()))
+    returning s.*
+  ), runs as (select distinct flow_id, run from input)
+  select
+    (select coalesce(json_agg(c), '[]'::json) from claimed c) as claimed,
+    (select coalesce(json_agg(f), '[]'::json) from flows f where f.id in (select flow_id from runs)) as flows,
+    (select coalesce(json_agg(s), '[]'::json)
+       from step_results s join runs r on s.flow_id = r.flow_id and s.run = r.run) as rows,
+    (select coalesce(json_object_agg(x.id, ${runPoliciesSql("x.id")}), '{}'::json)
+       from flows x where x.id in (select flow_id from runs)) as policies
+`;
+
 export interface FinishStepInput {
   id: string;
   flowId: string;

@@ -30,6 +30,7 @@ import {
 import { CommittedDeliveries } from "../run/committed-deliveries.js";
 import { CompiledFlowCache } from "../run/flow-cache.js";
 import { PlannedEndCommitter } from "../step/planned-end-committer.js";
+import { StepClaims } from "../step/step-claims.js";
 import { StepEndCommitter } from "../step/step-end-committer.js";
 
 /** With `migrate: false`, how long a process waits at start for the migrations it needs. */
@@ -217,6 +218,7 @@ function stepDeps(
   const transact: RunDeps["transact"] = (fn) => database.transact(fn);
   return {
     leaseDb: leaseDatabase.db,
+    claims: new StepClaims({ db: leaseDatabase.db, logger: config.logger }),
     stepEnds: new StepEndCommitter({ db: database.db, transact }),
     plannedEnds: new PlannedEndCommitter({ transact, logger: config.logger }),
     providers,

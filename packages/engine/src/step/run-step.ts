@@ -1,11 +1,4 @@
-import {
-  claimStepWithContext,
-  findFlow,
-  findStepInstance,
-  releaseStepClaim,
-  type ClaimedStep,
-  type StepResultRow,
-} from "@ensemble/db";
+import { findFlow, findStepInstance, releaseStepClaim, type ClaimedStep, type StepResultRow } from "@ensemble/db";
 import type { JobPayload } from "@ensemble/queue";
 import { withStepAttemptSpan } from "@ensemble/telemetry";
 import type { EngineDeps } from "../engine-deps.js";
@@ -49,7 +42,7 @@ export async function runStep(
   control: StepJobControl,
 ): Promise<RunStepResult> {
   const key = { flowId: payload.flowId, run: payload.run, stepId: payload.stepId, iteration: payload.iteration };
-  const claim = await claimStepWithContext(deps.leaseDb, {
+  const claim = await deps.claims.claim({
     ...key,
     attempt: payload.attempt,
     owner: deps.workerId,
