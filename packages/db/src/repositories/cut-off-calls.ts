@@ -1,6 +1,6 @@
-import { and, eq, sql } from "drizzle-orm";
-import type { Database } from "../client.js";
-import { flowRuns, flows, usageLedger } from "../schema/tables.js";
+import { and, asc, eq, sql } from "drizzle-orm";
+import type { Database, Executor } from "../client.js";
+import { cutOffCalls, flowRuns, flows } from "../schema/tables.js";
 import { newId } from "./ids.js";
 
 /** A provider call cut off by a lost lease, as the worker that lost the lease knows it. */
@@ -24,11 +24,11 @@ export interface CutOffCallInput {
 }
 
 /**
- * Records a cut-off call in the usage ledger (it is money: spend caps and GET /v1/usage sum
- * it) and adds it to its run's totals on the flow row (or, once the run is archived, its
+ * Records a cut-off call in `cut_off_calls` (it is money: spend caps and GET /v1/usage sum
+ * it with the usage ledger) and adds it to its run's totals on the flow row (or, once the run is archived, its
  * `flow_runs` row), in one transaction. Written by the worker that lost the lease, without
  * touching the step's row (the new holder's). Once per lost lease, however often it is
- * retried: the totals are added only with the ledger row. False when it was already there.
+ * retried: the totals are added only with the row. False when it was already there.
  *
  * The flow row's totals are added to, never set from a read: a run's end adds its
  * instances' spend to them in the same way, so the two meet in either order.
@@ -36,13 +36,14 @@ export interface CutOffCallInput {
 export async function recordCutOffCall(db: Database, call: CutOffCallInput): Promise<boolean> {
   return db.transaction(async (tx) => {
     const [written] = await tx
-      .insert(usageLedger)
+      .insert(cutOffCalls)
       .values({
         id: newId(),
         stepResultId: call.stepResultId,
         attempt: call.attempt,
-        cutOffLeaseToken: call.leaseToken,
+        leaseToken: call.leaseToken,
         flowId: call.flowId,
+        run: call.run,
         userId: call.userId,
         provider: call.provider,
         model: call.model,
@@ -50,11 +51,8 @@ export async function recordCutOffCall(db: Database, call: CutOffCallInput): Pro
         completionTokens: call.completionTokens,
         cost: call.cost,
       })
-      .onConflictDoNothing({
-        target: [usageLedger.stepResultId, usageLedger.cutOffLeaseToken],
-        where: sql`cut_off_lease_token is not null`,
-      })
-      .returning({ id: usageLedger.id });
+      .onConflictDoNothing({ target: [cutOffCalls.stepResultId, cutOffCalls.leaseToken] })
+      .returning({ id: cutOffCalls.id });
     if (!written) return false;
     const costUsd = call.cost ?? 0;
     const tokens = call.promptTokens + call.completionTokens;
@@ -74,4 +72,9 @@ export async function recordCutOffCall(db: Database, call: CutOffCallInput): Pro
         .where(and(eq(flowRuns.flowId, call.flowId), eq(flowRuns.run, call.run)));
     return true;
   });
+}
+
+/** A flow's recorded cut-off calls, oldest first. */
+export async function listCutOffCalls(db: Executor, flowId: string): Promise<(typeof cutOffCalls.$inferSelect)[]> {
+  return db.select().from(cutOffCalls).where(eq(cutOffCalls.flowId, flowId)).orderBy(asc(cutOffCalls.createdAt));
 }

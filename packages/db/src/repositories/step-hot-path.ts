@@ -322,7 +322,7 @@ const STEP_END_CTES = `
            e.prompt_tokens, e.completion_tokens, e.cached_tokens, e.reasoning_tokens, e.cost, e.cache_write_tokens, e.cache_write_1h_tokens
     from done d join ends e on e.step_result_id = d.id join flows f on f.id = d.flow_id
     where e.billed
-    on conflict (step_result_id, attempt) where cut_off_lease_token is null do nothing
+    on conflict (step_result_id, attempt) do nothing
   ),
   message as (
     insert into messages (id, thread_id, role, content, provider, metadata, step_result_id)
