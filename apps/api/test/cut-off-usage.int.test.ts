@@ -71,9 +71,9 @@ describe("a call cut off by a lost lease, through the API", () => {
       "GET",
       `/v1/flows/${flow.body.id}`,
     );
-    // The run's totals are its ledger's: the committed attempt and the cut-off call.
-    const ledgerTokens = usage.body.total.promptTokens + usage.body.total.completionTokens;
-    expect(shown.body).toMatchObject({ totalCost: 0.125, totalTokens: ledgerTokens });
+    // The run's totals are its billed calls': the committed attempt and the cut-off call.
+    const billedTokens = usage.body.total.promptTokens + usage.body.total.completionTokens;
+    expect(shown.body).toMatchObject({ totalCost: 0.125, totalTokens: billedTokens });
     const runs = await api.request<{ items: { run: number; totalCost: number }[] }>(
       key,
       "GET",

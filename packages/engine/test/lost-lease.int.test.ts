@@ -35,8 +35,9 @@ const PRICES = mergePriceTables(DEFAULT_PRICE_TABLE, {
 const STREAMING_MODEL = "clock?tokens=40&tokensPerSecond=10";
 const ANSWER = "the new holder's answer";
 
-interface LedgerRow {
+interface BilledRow {
   attempt: number;
+  /** The lease the calling worker lost; null on the ledger's committed row. */
   cut_off_lease_token: number | null;
   provider: string;
   model: string;
@@ -110,11 +111,15 @@ describe("a step whose lease is taken over mid-call (in-process engine)", () => 
     await sql`update step_results set lease_token = lease_token + 1 where id = ${stepResultId}`;
   }
 
-  const ledgerOf = (flowId: string) =>
-    sql<
-      LedgerRow[]
-    >`select attempt, cut_off_lease_token, provider, model, prompt_tokens, completion_tokens, cost, user_id
-      from usage_ledger where flow_id = ${flowId} order by cut_off_lease_token nulls last`;
+  /** The flow's billed calls: its cut-off calls, then its ledger rows. */
+  const billedOf = (flowId: string) =>
+    sql<BilledRow[]>`
+      select attempt, lease_token as cut_off_lease_token, provider, model, prompt_tokens, completion_tokens, cost, user_id
+        from cut_off_calls where flow_id = ${flowId}
+      union all
+      select attempt, null, provider, model, prompt_tokens, completion_tokens, cost, user_id
+        from usage_ledger where flow_id = ${flowId}
+      order by cut_off_lease_token nulls last`;
 
   it("aborts the call at the next renewal, commits nothing, and logs the call as possibly billed", async () => {
     const { flow, running } = await startOneStepRun("hang");
@@ -131,7 +136,7 @@ describe("a step whose lease is taken over mid-call (in-process engine)", () => 
     expect(step?.status).toBe("running"); // the new holder's to commit, not this worker's
   });
 
-  it("records the cut-off call in the ledger, estimated and priced, beside the new holder's one row for the attempt; usage, spend caps and the run's cost count it", async () => {
+  it("records the cut-off call, estimated and priced, beside the new holder's one ledger row for the attempt; usage, spend caps and the run's cost count it", async () => {
     const { deps } = engine;
     const { user, flow, running } = await startOneStepRun(STREAMING_MODEL);
     await new Promise((resolve) => setTimeout(resolve, 1_000)); // about ten of its forty deltas streamed
@@ -139,7 +144,7 @@ describe("a step whose lease is taken over mid-call (in-process engine)", () => 
 
     // The worker that lost the lease records what it knows of its call.
     const [cutOff] = await waitFor(async () => {
-      const rows = await ledgerOf(flow.id);
+      const rows = await billedOf(flow.id);
       return rows.length > 0 ? rows : undefined;
     });
     expect(cutOff).toMatchObject({
@@ -211,9 +216,9 @@ describe("a step whose lease is taken over mid-call (in-process engine)", () => 
         cost: cutOffCost,
       }),
     ).toBe(false);
-    const ledger = await ledgerOf(flow.id);
-    expect(ledger).toHaveLength(2);
-    expect(ledger.filter((r) => r.cut_off_lease_token === null)).toEqual([
+    const billed = await billedOf(flow.id);
+    expect(billed).toHaveLength(2);
+    expect(billed.filter((r) => r.cut_off_lease_token === null)).toEqual([
       expect.objectContaining({ attempt: 0, prompt_tokens: 12, completion_tokens: 80, cost: committedCost }),
     ]);
 

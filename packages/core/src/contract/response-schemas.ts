@@ -297,7 +297,7 @@ const UsageTotals = z.object({
   completionTokens: z.number().int(),
   cachedTokens: z.number().int(),
   reasoningTokens: z.number().int(),
-  calls: z.number().int().describe("ledger rows: billed attempts, and calls cut off by a lost lease"),
+  calls: z.number().int().describe("billed calls: committed attempts, and calls cut off by a lost lease"),
   cutOffCalls: z
     .number()
     .int()

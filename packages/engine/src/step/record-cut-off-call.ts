@@ -16,15 +16,15 @@ export interface CutOffCall {
   callMs: number;
 }
 
-/** Tries of the ledger write (the row is unique per lost lease, so a retry never writes it twice). */
+/** Tries of the write (the row is unique per lost lease, so a retry never writes it twice). */
 const WRITE_TRIES = 3;
 const RETRY_DELAY_MS = 200;
 
 /**
  * The vendor may bill a call although no result is committed for it: logs what is known of
- * it and records it in the usage ledger, its tokens estimated and priced at the price table,
+ * it and records it in cut_off_calls, its tokens estimated and priced at the price table,
  * so spend caps, GET /v1/usage and the run's totals count it. The step's row is the new lease
- * holder's and is not touched. Never throws: a ledger write that fails is logged.
+ * holder's and is not touched. Never throws: a write that fails is logged.
  */
 export async function recordCutOffProviderCall(deps: EngineDeps, call: CutOffCall): Promise<void> {
   const { flow, claimed, provider, model } = call;
@@ -66,7 +66,7 @@ export async function recordCutOffProviderCall(deps: EngineDeps, call: CutOffCal
       return;
     } catch (err) {
       if (tried >= WRITE_TRIES) {
-        deps.logger.error({ err, ...context }, "cut-off provider call not recorded in the usage ledger");
+        deps.logger.error({ err, ...context }, "cut-off provider call not recorded");
         return;
       }
       await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS * tried));
