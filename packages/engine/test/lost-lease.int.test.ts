@@ -38,7 +38,7 @@ const ANSWER = "the new holder's answer";
 interface BilledRow {
   attempt: number;
   /** The lease the calling worker lost; null on the ledger's committed row. */
-  cut_off_lease_token: number | null;
+  lost_lease_token: number | null;
   provider: string;
   model: string;
   prompt_tokens: number;
@@ -114,12 +114,12 @@ describe("a step whose lease is taken over mid-call (in-process engine)", () => 
   /** The flow's billed calls: its cut-off calls, then its ledger rows. */
   const billedOf = (flowId: string) =>
     sql<BilledRow[]>`
-      select attempt, lease_token as cut_off_lease_token, provider, model, prompt_tokens, completion_tokens, cost, user_id
+      select attempt, lease_token as lost_lease_token, provider, model, prompt_tokens, completion_tokens, cost, user_id
         from cut_off_calls where flow_id = ${flowId}
       union all
       select attempt, null, provider, model, prompt_tokens, completion_tokens, cost, user_id
         from usage_ledger where flow_id = ${flowId}
-      order by cut_off_lease_token nulls last`;
+      order by lost_lease_token nulls last`;
 
   it("aborts the call at the next renewal, commits nothing, and logs the call as possibly billed", async () => {
     const { flow, running } = await startOneStepRun("hang");
@@ -149,7 +149,7 @@ describe("a step whose lease is taken over mid-call (in-process engine)", () => 
     });
     expect(cutOff).toMatchObject({
       attempt: 0,
-      cut_off_lease_token: running.lease_token,
+      lost_lease_token: running.lease_token,
       provider: "sim",
       model: STREAMING_MODEL,
       user_id: user.id,
@@ -218,7 +218,7 @@ describe("a step whose lease is taken over mid-call (in-process engine)", () => 
     ).toBe(false);
     const billed = await billedOf(flow.id);
     expect(billed).toHaveLength(2);
-    expect(billed.filter((r) => r.cut_off_lease_token === null)).toEqual([
+    expect(billed.filter((r) => r.lost_lease_token === null)).toEqual([
       expect.objectContaining({ attempt: 0, prompt_tokens: 12, completion_tokens: 80, cost: committedCost }),
     ]);
 
