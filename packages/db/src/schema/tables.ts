@@ -31,7 +31,8 @@ import {
 /**
  * Ensemble's tables. Unique constraints make every write of a step's effect
  * idempotent: one step result per (flow, run, step, iteration); one ledger row per
- * (step result, attempt); one saved message per step result.
+ * (step result, attempt); one cut-off call per (step result, lost lease); one saved
+ * message per step result.
  */
 
 const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
