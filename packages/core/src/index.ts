@@ -67,6 +67,7 @@ export { DEFAULT_PRICE_TABLE } from "./cost/default-price-table.js";
 export { normalizeModelName } from "./cost/model-name.js";
 export { findPrice } from "./cost/find-price.js";
 export { computeCost, type CostResult } from "./cost/compute-cost.js";
+export { estimateCutOffUsage, estimateTokens, EXACT_COUNT_CHARS } from "./cost/estimate-cut-off-usage.js";
 // The HTTP contract: the routes an API key calls, with their request and response schemas.
 export * from "./contract/http-route.js";
 export * from "./contract/request-schemas.js";

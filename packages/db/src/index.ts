@@ -26,3 +26,4 @@ export * from "./repositories/approvals.js";
 export * from "./repositories/spend.js";
 export * from "./repositories/schedules.js";
 export * from "./repositories/step-batches.js";
+export * from "./repositories/cut-off-calls.js";

@@ -233,6 +233,105 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect(await repo.findFlow(db(), flow.id)).toMatchObject({ status: "completed", totalTokens: 8, totalCost: 0.75 });
   });
 
+  it("takes the previous build's ledger write after migrating: old and new pods overlap during a rollout", async () => {
+    const { flow, user } = await seedFlow();
+    const [step] = await repo.insertStepInstances(db(), [instance(flow.id, "a")]);
+    // A step end's ledger insert as the build before cut_off_calls sends it, conflict target included.
+    const previousBuildWrite = (id: string) =>
+      db().execute(sql`
+        insert into usage_ledger (id, step_result_id, attempt, flow_id, user_id, provider, model, prompt_tokens,
+          completion_tokens, cached_tokens, reasoning_tokens, cost, cache_write_tokens, cache_write_1h_tokens)
+        values (${id}, ${step!.id}, 0, ${flow.id}, ${user.id}, 'sim', 'echo', 3, 2, 0, 0, 0.5, 0, 0)
+        on conflict (step_result_id, attempt) do nothing`);
+    await previousBuildWrite(`${flow.id}-first`);
+    await previousBuildWrite(`${flow.id}-again`);
+    expect((await repo.listLedger(db(), flow.id)).map((l) => [l.id, l.attempt, l.cost])).toEqual([
+      [`${flow.id}-first`, 0, 0.5],
+    ]);
+  });
+
+  it("records a call cut off by a lost lease once per lease, beside the attempt's one committed row, in the run's totals before or after its end", async () => {
+    const { flow, user } = await seedFlow();
+    await repo.updateFlow(db(), flow.id, { run: 1, status: "running" });
+    await repo.insertStepInstances(db(), [instance(flow.id, "a")]);
+    const claimed = await repo.claimStepWithContext(db(), {
+      flowId: flow.id,
+      run: 1,
+      stepId: "a",
+      iteration: 0,
+      attempt: 0,
+      owner: "w",
+      leaseMs: 60_000,
+    });
+    const lost = claimed?.claimed.leaseToken as number;
+    const cutOff = (leaseToken: number, cost: number) => ({
+      stepResultId: claimed?.claimed.id as string,
+      attempt: 0,
+      leaseToken,
+      flowId: flow.id,
+      run: 1,
+      userId: user.id,
+      provider: "sim",
+      model: "echo",
+      promptTokens: 10,
+      completionTokens: 4,
+      cost,
+    });
+    expect(await repo.recordCutOffCall(db(), cutOff(lost, 0.1))).toBe(true);
+    expect(await repo.recordCutOffCall(db(), cutOff(lost, 0.1))).toBe(false);
+    // While the run runs, its totals are its cut-off calls'.
+    expect(await repo.findFlow(db(), flow.id)).toMatchObject({ totalTokens: 14, totalCost: 0.1 });
+    // The new holder commits the attempt: its own row, next to the cut-off one.
+    const end = {
+      id: claimed?.claimed.id as string,
+      flowId: flow.id,
+      run: 1,
+      attempt: 0,
+      leaseToken: lost + 1,
+      status: "success" as const,
+      output: "ok",
+      provider: "sim",
+      model: "echo",
+      usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3 },
+      cost: 0.25,
+      error: null,
+    };
+    await db().execute(sql`update step_results set lease_token = ${lost + 1} where id = ${end.id}`);
+    await getHandle().transact(async (tx, control) => {
+      await repo.finishStepWrites(tx, end);
+      control.commitAfter(
+        repo.sendRunEnded(tx, flow.id, {
+          status: "completed",
+          completedAt: new Date(),
+          error: null,
+          currentStepIndex: 1,
+          result: {},
+        }),
+      );
+    });
+    expect(await repo.findFlow(db(), flow.id)).toMatchObject({ totalTokens: 17, totalCost: 0.35 });
+    // A cut-off recorded after the run's end (its worker found out late) is added to it.
+    expect(await repo.recordCutOffCall(db(), cutOff(lost + 1, 0.05))).toBe(true);
+    const ended = await repo.findFlow(db(), flow.id);
+    expect(ended).toMatchObject({ totalTokens: 31 });
+    expect(ended?.totalCost).toBeCloseTo(0.4, 10);
+    expect((await repo.listLedger(db(), flow.id)).map((l) => [l.attempt, l.cost])).toEqual([[0, 0.25]]);
+    expect((await repo.listCutOffCalls(db(), flow.id)).map((c) => [c.attempt, c.leaseToken, c.cost])).toEqual([
+      [0, lost, 0.1],
+      [0, lost + 1, 0.05],
+    ]);
+    // Once the run is archived (a next run started), it goes to its flow_runs row.
+    await getHandle().transact(async (tx, control) => {
+      control.commitAfter(repo.sendArchivedRun(tx, flow.id));
+    });
+    await repo.updateFlow(db(), flow.id, { run: 2, status: "running", totalCost: 0, totalTokens: 0 });
+    expect(await repo.recordCutOffCall(db(), cutOff(lost + 2, 0.5))).toBe(true);
+    expect(await repo.findFlow(db(), flow.id)).toMatchObject({ run: 2, totalTokens: 0, totalCost: 0 });
+    const archived = await repo.findFlowRun(db(), (await repo.findFlow(db(), flow.id))!, 1);
+    expect(archived).toMatchObject({ totalTokens: 45 });
+    expect(archived?.totalCost).toBeCloseTo(0.9, 10);
+  });
+
   it("moves a failed attempt to the next one exactly once", async () => {
     const { flow } = await seedFlow();
     const [row] = await repo.insertStepInstances(db(), [{ ...instance(flow.id), status: "failed" }]);
@@ -732,11 +831,29 @@ export function describeRepositoryContract(getHandle: () => DatabaseHandle): voi
     expect(await repo.findFlowRun(db(), current, 2)).toMatchObject({ input: "second", definition: rerunDefinition });
     expect(await repo.findFlowRun(db(), current, 3)).toBeUndefined();
 
-    // Not enqueued: taken back, the flow is as it was, run 1 is current again, run 2's rows are gone.
+    // A call of run 1 cut off by a lost lease, recorded meanwhile, goes to its archived copy.
+    const [run1Step] = await repo.insertStepInstances(db(), [{ ...instance(flow.id, "z"), status: "success" }]);
+    await repo.recordCutOffCall(db(), {
+      stepResultId: run1Step?.id as string,
+      attempt: 0,
+      leaseToken: 1,
+      flowId: flow.id,
+      run: 1,
+      userId: user.id,
+      provider: "sim",
+      model: "echo",
+      promptTokens: 2,
+      completionTokens: 1,
+      cost: 0.25,
+    });
+
+    // Not enqueued: taken back, the flow is as it was, run 1 is current again (with its cut-off call), run 2's rows are gone.
     expect(await repo.undoQueuedRun(db(), before, 2)).toBe(true);
     const restored = (await repo.findFlow(db(), flow.id))!;
     expect(restored).toMatchObject({
       run: 1,
+      totalCost: 0.75,
+      totalTokens: 12,
       status: "completed",
       priority: "normal",
       rerunOf: null,

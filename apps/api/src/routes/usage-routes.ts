@@ -31,6 +31,8 @@ export const usageRoutes = [
         cachedTokens: 0,
         reasoningTokens: 0,
         calls: 0,
+        cutOffCalls: 0,
+        cutOffCostUsd: 0,
       };
       res.json({
         from: from.toISOString(),

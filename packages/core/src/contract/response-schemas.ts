@@ -297,7 +297,12 @@ const UsageTotals = z.object({
   completionTokens: z.number().int(),
   cachedTokens: z.number().int(),
   reasoningTokens: z.number().int(),
-  calls: z.number().int().describe("billed attempts"),
+  calls: z.number().int().describe("billed calls: committed attempts, and calls cut off by a lost lease"),
+  cutOffCalls: z
+    .number()
+    .int()
+    .describe("of calls, those cut off by a lost lease: their tokens and cost are estimates, not the vendor's figures"),
+  cutOffCostUsd: z.number().describe("of costUsd, the estimated cost of the calls cut off by a lost lease"),
 });
 export const UsageResponse = z.object({
   from: Timestamp,

@@ -1,5 +1,5 @@
 import type { RunPriority } from "@ensemble/core";
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Executor } from "../client.js";
 import type { FlowRow } from "./flows.js";
 import { dataSharingPolicies, flows, stepResults, type RunTraceColumn } from "../schema/tables.js";
@@ -139,8 +139,9 @@ export async function undoQueuedRun(db: Executor, previous: FlowRow, run: number
       result: previous.result,
       error: previous.error,
       currentStepIndex: previous.currentStepIndex,
-      totalCost: previous.totalCost,
-      totalTokens: previous.totalTokens,
+      // From its archived copy: a call of it cut off by a lost lease since then was added there.
+      totalCost: sql`coalesce((select fr.total_cost from flow_runs fr where fr.flow_id = ${previous.id} and fr.run = ${previous.run}), ${previous.totalCost})`,
+      totalTokens: sql`coalesce((select fr.total_tokens from flow_runs fr where fr.flow_id = ${previous.id} and fr.run = ${previous.run}), ${previous.totalTokens})`,
       runDefinition: previous.runDefinition,
       rerunOf: previous.rerunOf,
       rerunFromStep: previous.rerunFromStep,

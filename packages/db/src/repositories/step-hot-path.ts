@@ -663,8 +663,8 @@ const PLANNED_ENDS_STATEMENT = `
   ),
   run_ended as (
     -- The run ends as its last end is written (that end's time). The statement's snapshot
-    -- predates done's update: the run's totals are its other instances' spend plus this end's,
-    -- and its result's step times are read from them (a step new in this plan keeps the plan's).
+    -- predates done's update: to the run's totals (its cut-off calls' so far) are added its other
+    -- instances' spend and this end's, and its result's step times are read from them (a step new in this plan keeps the plan's).
     update flows f set
       status = e.end_status, completed_at = d.completed_at, error = e.end_error,
       current_step_index = e.end_step_index,
@@ -681,9 +681,9 @@ const PLANNED_ENDS_STATEMENT = `
                 where s.flow_id = e.flow_id and s.run = e.run and s.id <> d.id) r
           where r.step_id = x.step->>'stepId' and r.iteration = (x.step->>'iteration')::int
           limit 1) t on true)) || jsonb_build_object('completedAt', ${isoJsonSql("d.completed_at")}),
-      total_tokens = d.spent_tokens + coalesce((select sum(s.spent_tokens) from step_results s
+      total_tokens = f.total_tokens + d.spent_tokens + coalesce((select sum(s.spent_tokens) from step_results s
         where s.flow_id = e.flow_id and s.run = e.run and s.id <> d.id), 0),
-      total_cost = d.spent_cost + coalesce((select sum(s.spent_cost) from step_results s
+      total_cost = f.total_cost + d.spent_cost + coalesce((select sum(s.spent_cost) from step_results s
         where s.flow_id = e.flow_id and s.run = e.run and s.id <> d.id), 0)
     from ends e join done d on d.id = e.step_result_id
     where f.id = e.flow_id and e.end_status is not null
@@ -707,8 +707,8 @@ export interface RunEnd {
 }
 
 /**
- * Sends, without waiting, the end of a run to the flow row, with its final totals (the sum of
- * its instances' spend). Inside `transact`, hand the
+ * Sends, without waiting, the end of a run to the flow row, its instances' spend added to its
+ * totals (which hold its cut-off calls'; see flows.total_cost). Inside `transact`, hand the
  * promise to `commitAfter` so COMMIT travels in the same write.
  */
 export function sendRunEnded(tx: Executor, flowId: string, end: RunEnd): Promise<unknown> {
@@ -716,8 +716,8 @@ export function sendRunEnded(tx: Executor, flowId: string, end: RunEnd): Promise
     tx,
     `update flows set status = $2, started_at = coalesce($3::timestamptz, started_at), completed_at = $4::timestamptz,
        error = $5::jsonb, current_step_index = $6, result = $7::jsonb,
-       total_tokens = ${runSpendSql("flows.id", "flows.run", "spent_tokens")},
-       total_cost = ${runSpendSql("flows.id", "flows.run", "spent_cost")}
+       total_tokens = total_tokens + ${runSpendSql("flows.id", "flows.run", "spent_tokens")},
+       total_cost = total_cost + ${runSpendSql("flows.id", "flows.run", "spent_cost")}
      where id = $1`,
     [
       flowId,

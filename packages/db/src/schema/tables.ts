@@ -31,7 +31,8 @@ import {
 /**
  * Ensemble's tables. Unique constraints make every write of a step's effect
  * idempotent: one step result per (flow, run, step, iteration); one ledger row per
- * (step result, attempt); one saved message per step result.
+ * (step result, attempt); one cut-off call per (step result, lost lease); one saved
+ * message per step result.
  */
 
 const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
@@ -193,6 +194,12 @@ export const flows = pgTable(
     saveMessages: boolean("save_messages").notNull().default(false),
     stepTimeoutMs: integer("step_timeout_ms"),
     deadlineAt: ts("deadline_at"),
+    /**
+     * The run's spend (USD; with totalTokens, its tokens): while it runs, that of its calls cut
+     * off by lost leases (estimated; see cut_off_calls), added as each is
+     * recorded; its instances' spend is added when it ends. Only ever added to, so the two
+     * writes meet in either order.
+     */
     totalCost: doublePrecision("total_cost").notNull().default(0),
     totalTokens: bigint("total_tokens", { mode: "number" }).notNull().default(0),
     result: jsonb("result").$type<Record<string, unknown>>(),
@@ -394,6 +401,46 @@ export const usageLedger = pgTable(
     index("usage_ledger_flow_idx").on(t.flowId),
     // A user's spend over a period (spend caps, GET /v1/usage): one range scan of this index.
     index("usage_ledger_user_time_idx").on(t.userId, t.createdAt),
+  ],
+);
+
+/**
+ * Provider calls cut off by a lost lease: the vendor may bill them although no result is
+ * committed for them. Written by the worker that lost the lease, one row per lost lease (a
+ * step's lease tokens only grow). Its tokens are estimates (the prompt and the output
+ * streamed until the cut, counted by the context tokenizer) and its cost those estimates at
+ * the price table; the vendor may bill somewhat differently. Spend caps and GET /v1/usage
+ * sum it with the usage ledger. A table of its own, not usage_ledger rows: the ledger's
+ * unique (step_result_id, attempt), which every step end's insert names as its conflict
+ * target, stays as it is.
+ */
+export const cutOffCalls = pgTable(
+  "cut_off_calls",
+  {
+    id: text("id").primaryKey(),
+    stepResultId: text("step_result_id")
+      .notNull()
+      .references(() => stepResults.id, { onDelete: "cascade" }),
+    attempt: integer("attempt").notNull(),
+    /** The lease the calling worker held and lost. */
+    leaseToken: integer("lease_token").notNull(),
+    flowId: text("flow_id").notNull(),
+    run: integer("run").notNull(),
+    /** Whom the call is billed to: the run's executing user. */
+    userId: text("user_id").notNull(),
+    provider: text("provider").notNull(),
+    model: text("model").notNull(),
+    promptTokens: integer("prompt_tokens").notNull(),
+    completionTokens: integer("completion_tokens").notNull(),
+    /** USD; null when the model has no known price. */
+    cost: doublePrecision("cost"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("cut_off_calls_lease_uq").on(t.stepResultId, t.leaseToken),
+    index("cut_off_calls_flow_idx").on(t.flowId),
+    // With usage_ledger_user_time_idx: a user's spend over a period is one range scan of each.
+    index("cut_off_calls_user_time_idx").on(t.userId, t.createdAt),
   ],
 );
 

@@ -22,7 +22,7 @@ export async function cancelRun(deps: RunDeps, flowId: string, run: number, reas
     const status = reason;
     const rows = await listRunSteps(tx, flowId, run);
     const result = buildExecutionResult({ ...flow, status, completedAt: now, error }, rows, null);
-    const spent = runSpend(rows);
+    const spent = runSpend(flow, rows);
     await updateFlow(tx, flowId, {
       status,
       completedAt: now,

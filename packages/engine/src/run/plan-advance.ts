@@ -56,7 +56,7 @@ export function planAdvance(
   const inputs: RunInputs = {
     originalPrompt: flow.input ?? "",
     metadata: flow.metadata,
-    spent: runSpend(rows),
+    spent: runSpend(flow, rows),
     ...(options.spendCapReached ? { spendCapReached: options.spendCapReached } : {}),
   };
   const decision = planNextSteps(compiled, records, inputs);

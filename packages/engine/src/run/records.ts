@@ -1,4 +1,10 @@
-import { isoOrNull, type FlowExecutionResult, type FlowStepResult, type StepRecord } from "@ensemble/core";
+import {
+  isoOrNull,
+  isTerminalFlowStatus,
+  type FlowExecutionResult,
+  type FlowStepResult,
+  type StepRecord,
+} from "@ensemble/core";
 import type { FlowRow, StepResultRow } from "@ensemble/db";
 import type { EndedRun } from "./run-effects.js";
 
@@ -88,13 +94,20 @@ export function endedRun(
   };
 }
 
-/** What a run has spent: the sum of its instances' spend (every billed attempt, retries included). */
-export function runSpend(rows: readonly Pick<StepResultRow, "spentCost" | "spentTokens">[]): {
+/**
+ * What a running run has spent: its instances' spend (every billed attempt, retries included)
+ * plus its calls cut off by lost leases, which until the run ends are the flow row's totals
+ * (see flows.total_cost).
+ */
+export function runSpend(
+  flow: Pick<FlowRow, "totalCost" | "totalTokens">,
+  rows: readonly Pick<StepResultRow, "spentCost" | "spentTokens">[],
+): {
   costUsd: number;
   tokens: number;
 } {
-  let costUsd = 0;
-  let tokens = 0;
+  let costUsd = flow.totalCost;
+  let tokens = flow.totalTokens;
   for (const row of rows) {
     costUsd += row.spentCost;
     tokens += row.spentTokens;
@@ -103,15 +116,16 @@ export function runSpend(rows: readonly Pick<StepResultRow, "spentCost" | "spent
 }
 
 /**
- * A flow's totals as the API shows them: its run's spend, from the run's instances when they
- * were read, else from the flow row (written when the run ends: no step's end writes it).
+ * A flow's totals as the API shows them: an ended run's from the flow row (written when it
+ * ends); a running run's from its instances when they were read, with its cut-off calls.
  */
 export function flowTotals(
   flow: FlowRow,
   rows?: readonly Pick<StepResultRow, "spentCost" | "spentTokens">[],
 ): { totalCost: number; totalTokens: number } {
-  if (!rows) return { totalCost: roundUsd(flow.totalCost), totalTokens: flow.totalTokens };
-  const spent = runSpend(rows);
+  if (!rows || isTerminalFlowStatus(flow.status))
+    return { totalCost: roundUsd(flow.totalCost), totalTokens: flow.totalTokens };
+  const spent = runSpend(flow, rows);
   return { totalCost: roundUsd(spent.costUsd), totalTokens: spent.tokens };
 }
 

@@ -29,6 +29,7 @@ import {
   type OutputBudget,
 } from "./output-limits.js";
 import { ProgressCoalescer } from "./progress-coalescer.js";
+import { recordCutOffProviderCall } from "./record-cut-off-call.js";
 import type { StepOutcome } from "./step-outcome.js";
 import type { BatchRequestOutcome } from "../batch/park-step.js";
 
@@ -216,6 +217,8 @@ async function callProvider(
   const { step, provider, model, fallbackIndex, request, budget } = prepared;
   let tokensUsed = 0;
   let streamedChars = 0;
+  // What was streamed, joined only if a lost lease cuts the call off (its output is then estimated from it).
+  const streamed: string[] = [];
   const calledAt = performance.now();
   void deps.bus
     .publish(flow.id, "step_start", {
@@ -262,6 +265,7 @@ async function callProvider(
         onToken: (delta) => {
           // Stop the call as soon as the output passes its budget: neither the vendor's time nor this process's memory is spent on the rest.
           streamedChars += delta.length;
+          streamed.push(delta);
           if (streamedChars > budget.chars) controller.abort(new OutputLimitReached(budget));
           else progress.push(delta);
         },
@@ -300,23 +304,17 @@ async function callProvider(
   } catch (error) {
     progress.flush();
     const outcome = outcomeOfFailedCall(deps, ctx, prepared, controller.signal, error);
-    if (outcome.status === "aborted" && outcome.reason === "lease_lost") {
-      // The vendor may bill this call although no result is committed for it: say what is known of it.
-      deps.logger.warn(
-        {
-          flowId: flow.id,
-          stepId: step.id,
-          iteration: claimed.iteration,
-          attempt: claimed.attempt,
-          provider,
-          model,
-          requestChars: request.messages.reduce((sum, m) => sum + m.content.length, 0),
-          streamedChars,
-          callMs: Math.round(performance.now() - calledAt),
-        },
-        "provider call cut off by a lost lease; it may still be billed",
-      );
-    }
+    if (outcome.status === "aborted" && outcome.reason === "lease_lost")
+      await recordCutOffProviderCall(deps, {
+        flow,
+        claimed,
+        stepId: step.id,
+        provider,
+        model,
+        messages: request.messages,
+        streamed: streamed.join(""),
+        callMs: Math.round(performance.now() - calledAt),
+      });
     return outcome;
   } finally {
     clearInterval(slotHeartbeat);
