@@ -65,7 +65,10 @@ export async function sendOutboxEvents(
 }
 
 // The subquery reads the statement's snapshot: the flow's rows committed (or written earlier
-// in this transaction) before these, not these.
+// in this transaction) before these, not these. The step check is a scalar subquery, not
+// `exists`: for rows from JSON the planner guesses 100 and hashed an `exists` over a full
+// scan of step_results (2 ms a statement with 20,000 instances stored); a scalar subquery
+// is one primary-key lookup per row.
 const INSERT_OUTBOX_STATEMENT = `
   with written as (
     insert into flow_event_outbox (key, flow_id, type, step_id, data)
@@ -74,7 +77,7 @@ const INSERT_OUTBOX_STATEMENT = `
       as (key text, flow_id text, type text, step_id text, data jsonb, result_id text)) with ordinality
       as r(key, flow_id, type, step_id, data, result_id, n)
     where r.result_id is null
-       or exists (select 1 from step_results s where s.id = r.result_id and s.xmin = pg_current_xact_id()::xid)
+       or coalesce((select s.xmin = pg_current_xact_id()::xid from step_results s where s.id = r.result_id), false)
     order by r.n
     returning id, key, flow_id
   )
