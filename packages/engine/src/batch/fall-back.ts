@@ -1,8 +1,7 @@
-import { targetForAttempt } from "@ensemble/core";
 import { fallBackBatchedSteps, findFlow, type FlowRow, type StepResultRow } from "@ensemble/db";
 import type { RunDeps } from "../engine-deps.js";
 import { emptyEffects, performEffects } from "../run/run-effects.js";
-import { stepDispatch } from "../run/step-dispatch.js";
+import { stepJobOf } from "../run/step-dispatch.js";
 
 /**
  * Why a batched step is called at once instead: its batch failed or expired or was cancelled
@@ -35,22 +34,9 @@ export async function fallBackToSync(
     const flow = flows.get(row.flowId);
     // A run that moved on cancelled its open steps; nothing to call for another run.
     if (!flow || flow.run !== row.run) continue;
-    const step = deps.flows.forRun(flow).byId.get(row.stepId);
-    const target = step ? targetForAttempt(step, row.attempt) : { provider: row.provider, model: row.model };
     effects.jobs.push({
       name: "step.run",
-      payload: {
-        flowId: row.flowId,
-        run: row.run,
-        stepId: row.stepId,
-        iteration: row.iteration,
-        attempt: row.attempt,
-        label: `${flow.name} › ${row.stepId}`,
-        provider: target.provider,
-        model: target.model,
-        dispatch: stepDispatch(flow),
-        batchFallback: true,
-      },
+      payload: stepJobOf(flow, deps.flows.forRun(flow), row, true),
       lifo: true,
     });
   }

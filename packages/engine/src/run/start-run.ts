@@ -1,4 +1,4 @@
-import { targetForAttempt, type CompiledFlow } from "@ensemble/core";
+import type { CompiledFlow } from "@ensemble/core";
 import {
   lockRun,
   type Executor,
@@ -11,7 +11,7 @@ import { transactWithEvents } from "./event-outbox.js";
 import type { RunDeps } from "../engine-deps.js";
 import { advanceRun } from "./advance-run.js";
 import { emptyEffects, performEffects, type RunEffects } from "./run-effects.js";
-import { stepDispatch } from "./step-dispatch.js";
+import { stepJobOf } from "./step-dispatch.js";
 
 /** `flow.start`: the run begins — flow_start, then its first steps. Redelivery is harmless. */
 export async function startRun(deps: RunDeps, flowId: string, run: number): Promise<void> {
@@ -103,23 +103,9 @@ export async function advanceRunJob(deps: RunDeps, flowId: string, run: number):
 function resendOpenStepJobs(flow: FlowRow, compiled: CompiledFlow, rows: StepResultRow[], effects: RunEffects): void {
   for (const row of rows.filter((r) => r.status === "pending" || r.status === "running")) {
     const notBefore = row.status === "running" ? row.leaseExpiresAt : row.notBefore;
-    // The attempt's own provider (a fallback's after the primary's retries): its queue.
-    const step = compiled.byId.get(row.stepId);
-    const target = step ? targetForAttempt(step, row.attempt) : { provider: row.provider, model: row.model };
     effects.jobs.push({
       name: "step.run",
-      payload: {
-        flowId: flow.id,
-        run: flow.run,
-        stepId: row.stepId,
-        iteration: row.iteration,
-        attempt: row.attempt,
-        label: `${flow.name} › ${row.stepId}`,
-        provider: target.provider,
-        model: target.model,
-        dispatch: stepDispatch(flow),
-        ...(row.batchFallback ? { batchFallback: true as const } : {}),
-      },
+      payload: stepJobOf(flow, compiled, row, row.batchFallback !== null),
       delayMs: notBefore ? Math.max(0, notBefore.getTime() - Date.now()) : 0,
     });
   }
